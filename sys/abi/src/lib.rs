@@ -1,0 +1,651 @@
+//! Types shared by the Bulkhead kernel and tasks.
+//!
+//! Everything here is an encoding: how a task names another task, how syscalls and kernel-IPC
+//! operations are numbered, how the kernel reports that a peer is gone, and how faults are
+//! described. The enum and struct *names* of `TaskState`, `SchedState`, `FaultInfo`,
+//! `UsageError`, `ReplyFaultReason`, `TaskDesc` and `RegionDesc` are read by humility through
+//! the kernel's DWARF (see `shared/design/HUMILITY-CONTRACT.md` sections 3.2-3.6), so they must
+//! not be renamed, made generic, or given `char` or union members.
+//!
+//! Register conventions (ARMv7-M): syscall number in r11, arguments in r4-r10, results in r4-r11.
+//! The per-syscall argument layout is written next to each [`Sysnum`] variant.
+#![no_std]
+#![forbid(unsafe_code)]
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Identifies a task *incarnation*: index in the low 10 bits, generation in the high 6 bits.
+///
+/// The generation is the low 6 bits of the kernel's 32-bit restart count for that task, so
+/// a `TaskId` held across a restart (or a detach) no longer names the task, and the kernel
+/// rejects it with a dead or unavailable code instead of delivering to the new incarnation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct TaskId(pub u16);
+
+impl TaskId {
+    pub const INDEX_BITS: u32 = 10;
+    pub const INDEX_MASK: u16 = (1 << Self::INDEX_BITS) - 1;
+    /// The kernel's own id: the target of kernel IPC and the "sender" of notifications.
+    pub const KERNEL: TaskId = TaskId(0xFFFF);
+    /// Placeholder for a task slot the builder has not filled in.
+    pub const UNBOUND: TaskId = TaskId(Self::INDEX_MASK - 1);
+
+    pub const fn for_index_and_gen(index: usize, generation: Generation) -> Self {
+        TaskId((index as u16 & Self::INDEX_MASK) | ((generation.0 as u16) << Self::INDEX_BITS))
+    }
+
+    pub const fn index(self) -> usize {
+        (self.0 & Self::INDEX_MASK) as usize
+    }
+
+    pub const fn generation(self) -> Generation {
+        Generation((self.0 >> Self::INDEX_BITS) as u8)
+    }
+}
+
+/// The 6-bit IPC generation of a task. Wraps modulo 64.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Generation(pub u8);
+
+impl Generation {
+    pub const MASK: u8 = 0x3F;
+
+    /// The IPC generation carried by a 32-bit restart count.
+    pub const fn from_restart_count(count: u32) -> Self {
+        Generation(count as u8 & Self::MASK)
+    }
+}
+
+/// Why a message to a task incarnation could not be delivered.
+///
+/// Encoded in the response code (`rc`) of SEND, POST, closed RECV and the borrow syscalls so
+/// that a client can tell "the server restarted, retry with this generation" from "the server
+/// is detached (unloaded or being restarted): do not retry now".
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PeerGone {
+    /// The peer has been restarted; it now runs with this generation.
+    Restarted(Generation),
+    /// The peer is detached: it is not running and nothing can block on it. Its current
+    /// generation is given so a client can refresh its id once the peer is back.
+    Unavailable(Generation),
+}
+
+/// Response code base for a peer that was restarted; the low 6 bits carry the new generation.
+pub const DEAD_CODE_BASE: u32 = 0xFFFF_FF00;
+/// Response code base for a detached peer; the low 6 bits carry its current generation.
+pub const UNAVAILABLE_CODE_BASE: u32 = 0xFFFF_FE00;
+/// Borrow syscalls: the lender is alive but not (or no longer) waiting on the caller.
+pub const LEASE_DEFECT: u32 = 1;
+
+impl PeerGone {
+    pub const fn code(self) -> u32 {
+        match self {
+            PeerGone::Restarted(g) => DEAD_CODE_BASE | g.0 as u32,
+            PeerGone::Unavailable(g) => UNAVAILABLE_CODE_BASE | g.0 as u32,
+        }
+    }
+
+    /// Decodes a response code; `None` for ordinary (server-chosen) codes.
+    pub const fn from_code(code: u32) -> Option<Self> {
+        let generation = Generation(code as u8 & Generation::MASK);
+        if code & !(Generation::MASK as u32) == DEAD_CODE_BASE {
+            Some(PeerGone::Restarted(generation))
+        } else if code & !(Generation::MASK as u32) == UNAVAILABLE_CODE_BASE {
+            Some(PeerGone::Unavailable(generation))
+        } else {
+            None
+        }
+    }
+
+    pub const fn generation(self) -> Generation {
+        match self {
+            PeerGone::Restarted(g) | PeerGone::Unavailable(g) => g,
+        }
+    }
+}
+
+/// Syscall numbers (in r11). Arguments r4.., results r4.. as listed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Sysnum {
+    /// r4 = target TaskId << 16 | operation, r5/r6 = message ptr/len, r7/r8 = reply buffer
+    /// ptr/len, r9/r10 = lease table ptr/count. Returns r4 = response code, r5 = reply length.
+    Send = 0,
+    /// r4/r5 = buffer ptr/len, r6 = notification mask, r7 = sender filter
+    /// (bit 31 set: closed receive from the TaskId in the low 16 bits). Returns r4 = rc,
+    /// r5 = sender, r6 = operation (or fired notification bits), r7 = message length,
+    /// r8 = reply capacity, r9 = lease count.
+    Recv = 1,
+    /// r4 = peer, r5 = code, r6/r7 = message ptr/len.
+    Reply = 2,
+    /// r4 = enable, r5/r6 = deadline low/high, r7 = notification bits.
+    SetTimer = 3,
+    /// r4 = lender, r5 = lease index, r6 = offset, r7/r8 = buffer ptr/len.
+    /// Returns r4 = rc, r5 = bytes copied.
+    BorrowRead = 4,
+    /// Same arguments as `BorrowRead`, copying into the lender.
+    BorrowWrite = 5,
+    /// r4 = lender, r5 = lease index. Returns r4 = rc, r5 = attributes, r6 = length.
+    BorrowInfo = 6,
+    /// r4 = notification mask (the caller's own bits), r5 = `IrqControl` flags.
+    IrqControl = 7,
+    /// r4/r5 = message ptr/len (kept in the task's memory for humility and the supervisor).
+    Panic = 8,
+    /// Returns r4/r5 = now, r6 = deadline set, r7/r8 = deadline, r9 = notification bits.
+    GetTimer = 9,
+    /// r4 = TaskId. Returns r4 = the same index with its current generation.
+    RefreshTaskId = 10,
+    /// r4 = target, r5 = notification bits. Returns r4 = response code.
+    Post = 11,
+    /// r4 = peer, r5 = `ReplyFaultReason`.
+    ReplyFault = 12,
+    /// r4 = notification mask. Returns r4 = enabled, r5 = pending, r6 = posted bits.
+    IrqStatus = 13,
+}
+
+impl Sysnum {
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => Sysnum::Send,
+            1 => Sysnum::Recv,
+            2 => Sysnum::Reply,
+            3 => Sysnum::SetTimer,
+            4 => Sysnum::BorrowRead,
+            5 => Sysnum::BorrowWrite,
+            6 => Sysnum::BorrowInfo,
+            7 => Sysnum::IrqControl,
+            8 => Sysnum::Panic,
+            9 => Sysnum::GetTimer,
+            10 => Sysnum::RefreshTaskId,
+            11 => Sysnum::Post,
+            12 => Sysnum::ReplyFault,
+            13 => Sysnum::IrqStatus,
+            _ => return None,
+        })
+    }
+}
+
+/// RECV sender-filter bit that makes the receive closed (only from the named task).
+pub const RECV_CLOSED: u32 = 1 << 31;
+
+/// Flags for IRQ_CONTROL.
+pub mod irq_control {
+    pub const ENABLE: u32 = 1 << 0;
+    pub const CLEAR_PENDING: u32 = 1 << 1;
+}
+
+/// Kernel IPC operation numbers (SEND to [`TaskId::KERNEL`]).
+///
+/// 1-10 follow Hubris's numbering so the meaning of each is familiar; 11 and up are Bulkhead's.
+/// All of them are refused (the caller faults with `UsageError::IllegalTask`) unless the
+/// caller's `TaskDesc` carries [`TaskFlags::KIPC`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kipcnum {
+    /// Request: task index (u32). Reply: [`TaskStatus`].
+    ReadTaskStatus = 1,
+    /// Request: task index (u32), start (u32, 0/1). Re-initialises the task. If the task is
+    /// not already detached it is detached first (generation bumped once).
+    RestartTask = 2,
+    /// Request: task index (u32). Faults the task with `FaultInfo::Injected(caller)`.
+    FaultTask = 3,
+    /// Reply: the 8-byte image id.
+    ReadImageId = 4,
+    /// System reset; does not return.
+    Reset = 5,
+    /// Request: task index, region number (u32 each). Reply: [`DumpRegion`] or rc 1 if none.
+    GetTaskDumpRegion = 6,
+    /// Request: task index, region number, offset (u32 each). Reply: the bytes (up to the
+    /// reply buffer's size).
+    ReadTaskDumpRegion = 7,
+    /// Request: task index, notification mask. Pends the IRQs mapped to those bits.
+    SoftwareIrq = 8,
+    /// Request: start index (u32). Reply: next faulted index at or after it (u32), 0 if none.
+    FindFaultedTask = 9,
+    /// Request: task index (u32). Reply: the panic message bytes.
+    ReadPanicMessage = 10,
+    /// Request: task index (u32). Detaches the task (see the kernel's module docs).
+    DetachTask = 11,
+    /// Reply: the 64-bit tick count, then (test images only) nothing else.
+    ReadTicks = 12,
+}
+
+impl Kipcnum {
+    pub const fn from_u16(n: u16) -> Option<Self> {
+        Some(match n {
+            1 => Kipcnum::ReadTaskStatus,
+            2 => Kipcnum::RestartTask,
+            3 => Kipcnum::FaultTask,
+            4 => Kipcnum::ReadImageId,
+            5 => Kipcnum::Reset,
+            6 => Kipcnum::GetTaskDumpRegion,
+            7 => Kipcnum::ReadTaskDumpRegion,
+            8 => Kipcnum::SoftwareIrq,
+            9 => Kipcnum::FindFaultedTask,
+            10 => Kipcnum::ReadPanicMessage,
+            11 => Kipcnum::DetachTask,
+            12 => Kipcnum::ReadTicks,
+            _ => return None,
+        })
+    }
+}
+
+/// Kernel-IPC response codes other than success (0).
+pub mod kipc_rc {
+    /// The task is not in a state where the request makes sense (e.g. no panic message).
+    pub const NOT_APPLICABLE: u32 = 1;
+}
+
+/// Notification bit the kernel posts to the supervisor (task 0) when any task faults.
+pub const FAULT_NOTIFICATION: u32 = 1 << 0;
+
+/// A task's scheduling state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SchedState {
+    /// Not running: never started, or detached.
+    Stopped,
+    Runnable,
+    /// Blocked sending to this task.
+    InSend(TaskId),
+    /// Blocked waiting for this task's reply.
+    InReply(TaskId),
+    /// Blocked receiving; `Some` for a closed receive (`Some(KERNEL)`: notifications only).
+    InRecv(Option<TaskId>),
+}
+
+/// A task's overall state, as humility prints it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Healthy(SchedState),
+    Faulted {
+        fault: FaultInfo,
+        original_state: SchedState,
+    },
+}
+
+impl TaskState {
+    pub const fn is_runnable(&self) -> bool {
+        matches!(self, TaskState::Healthy(SchedState::Runnable))
+    }
+}
+
+/// Whether a memory fault came from the task itself or from the kernel acting for it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FaultSource {
+    User,
+    Kernel,
+}
+
+/// Why a task was stopped by a fault. Only variants humility can print are used.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FaultInfo {
+    MemoryAccess {
+        address: Option<u32>,
+        source: FaultSource,
+    },
+    StackOverflow {
+        address: u32,
+    },
+    BusError {
+        address: Option<u32>,
+        source: FaultSource,
+    },
+    DivideByZero,
+    /// Attempt to execute from non-executable memory.
+    IllegalText,
+    IllegalInstruction,
+    /// Any other UsageFault; the payload is the CFSR value.
+    InvalidOperation(u32),
+    SyscallUsage(UsageError),
+    Panic,
+    /// Faulted on request of this task (the supervisor, or the supervisor's watchdog).
+    Injected(TaskId),
+    /// A server ended a call by faulting its client.
+    FromServer(TaskId, ReplyFaultReason),
+}
+
+/// Misuse of a syscall. The caller is faulted with `FaultInfo::SyscallUsage`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UsageError {
+    BadSyscallNumber,
+    /// A pointer/length pair the task may not access, or one that wraps.
+    InvalidSlice,
+    TaskOutOfRange,
+    /// Sending to a task not declared in `app.toml`, kernel IPC without the grant, or a
+    /// kernel-IPC target the caller may not touch (itself, the supervisor).
+    IllegalTask,
+    LeaseOutOfRange,
+    OffsetOutOfRange,
+    NoIrq,
+    BadKernelMessage,
+}
+
+/// Why a server faulted its client (REPLY_FAULT).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ReplyFaultReason {
+    UndefinedOperation = 0,
+    BadMessageSize = 1,
+    BadMessageContents = 2,
+    BadLeases = 3,
+    ReplyBufferTooSmall = 4,
+    AccessViolation = 5,
+}
+
+impl ReplyFaultReason {
+    pub const fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            0 => ReplyFaultReason::UndefinedOperation,
+            1 => ReplyFaultReason::BadMessageSize,
+            2 => ReplyFaultReason::BadMessageContents,
+            3 => ReplyFaultReason::BadLeases,
+            4 => ReplyFaultReason::ReplyBufferTooSmall,
+            5 => ReplyFaultReason::AccessViolation,
+            _ => return None,
+        })
+    }
+}
+
+/// Lease attribute bits, as found in a lender's [`ULease`] table and returned by BORROW_INFO.
+pub mod lease_attributes {
+    pub const READ: u32 = 1 << 0;
+    pub const WRITE: u32 = 1 << 1;
+}
+
+/// One lease as the lender describes it, in the lender's own memory. The kernel reads the
+/// table only while the lender is blocked on the borrowing server, so it cannot change
+/// underneath a copy. The server never sees `base_address`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct ULease {
+    pub attributes: u32,
+    pub base_address: u32,
+    pub length: u32,
+}
+
+/// Memory attributes of a region. Bit values are fixed by humility.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct RegionAttributes(pub u32);
+
+impl RegionAttributes {
+    pub const READ: u32 = 1 << 0;
+    pub const WRITE: u32 = 1 << 1;
+    pub const EXECUTE: u32 = 1 << 2;
+    /// Memory-mapped registers: the kernel never copies to or from it.
+    pub const DEVICE: u32 = 1 << 3;
+    /// Reachable by a DMA master: the kernel refuses to copy into it.
+    pub const DMA: u32 = 1 << 4;
+
+    pub const fn contains(self, bits: u32) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// A memory region in flash (`HUBRIS_REGION_DESCS`). Entry 0 of the table is the unused region.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct RegionDesc {
+    pub base: u32,
+    pub size: u32,
+    pub attributes: RegionAttributes,
+    /// MPU RBAR/RASR values precomputed by the builder (ARMv7-M), so a context switch only
+    /// copies words.
+    pub mpu_rbar: u32,
+    pub mpu_rasr: u32,
+}
+
+/// MPU region slots per task. Region indices of 0 are unused slots.
+pub const REGIONS_PER_TASK: usize = 8;
+
+/// Per-task flags in [`TaskDesc`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct TaskFlags(pub u32);
+
+impl TaskFlags {
+    pub const START_AT_BOOT: u32 = 1 << 0;
+    /// Granted kernel IPC (`app.toml`: the supervisor, plus tasks listed with `kipc = true`).
+    pub const KIPC: u32 = 1 << 1;
+
+    pub const fn contains(self, bits: u32) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// A task's fixed description in flash (`HUBRIS_TASK_DESCS`), used to start and restart it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct TaskDesc {
+    /// Indices into `HUBRIS_REGION_DESCS`; 0 = unused slot.
+    pub regions: [u8; REGIONS_PER_TASK],
+    pub entry_point: u32,
+    pub initial_stack: u32,
+    pub priority: u8,
+    pub index: u16,
+    pub flags: TaskFlags,
+    /// Bit `i` set: this task may SEND to and POST to task `i` (`app.toml` task slots;
+    /// replies need no grant). Apps have at most 32 tasks.
+    pub send_targets: u32,
+}
+
+/// One interrupt routed to a task, in flash. A task names its interrupts only through its
+/// notification bits; the kernel finds the IRQ numbers here.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct IrqDesc {
+    pub irq: u32,
+    pub task: u16,
+    pub notification: u32,
+}
+
+/// What kernel IPC `ReadTaskStatus` returns: a fixed little-endian encoding of a task's
+/// state, its full restart count and its current TaskId.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct TaskStatus {
+    /// 0 healthy, 1 faulted, 2 detached (healthy but stopped by a detach).
+    pub health: u32,
+    /// `SchedState` tag: 0 Stopped, 1 Runnable, 2 InSend, 3 InReply, 4 InRecv(None), 5 InRecv(Some).
+    pub sched: u32,
+    /// Peer TaskId for InSend/InReply/InRecv(Some).
+    pub sched_peer: u32,
+    /// Restart count (the kernel's 32-bit generation).
+    pub restarts: u32,
+    /// Current TaskId of this task.
+    pub id: u32,
+    /// `FaultInfo` tag when faulted (see [`FaultInfo::encode`]), with up to two payload words.
+    pub fault: [u32; 3],
+}
+
+impl SchedState {
+    pub const fn encode(&self) -> (u32, u32) {
+        match *self {
+            SchedState::Stopped => (0, 0),
+            SchedState::Runnable => (1, 0),
+            SchedState::InSend(t) => (2, t.0 as u32),
+            SchedState::InReply(t) => (3, t.0 as u32),
+            SchedState::InRecv(None) => (4, 0),
+            SchedState::InRecv(Some(t)) => (5, t.0 as u32),
+        }
+    }
+
+    pub const fn decode(tag: u32, peer: u32) -> Option<Self> {
+        let peer = TaskId(peer as u16);
+        Some(match tag {
+            0 => SchedState::Stopped,
+            1 => SchedState::Runnable,
+            2 => SchedState::InSend(peer),
+            3 => SchedState::InReply(peer),
+            4 => SchedState::InRecv(None),
+            5 => SchedState::InRecv(Some(peer)),
+            _ => return None,
+        })
+    }
+}
+
+impl UsageError {
+    const ALL: [UsageError; 8] = [
+        UsageError::BadSyscallNumber,
+        UsageError::InvalidSlice,
+        UsageError::TaskOutOfRange,
+        UsageError::IllegalTask,
+        UsageError::LeaseOutOfRange,
+        UsageError::OffsetOutOfRange,
+        UsageError::NoIrq,
+        UsageError::BadKernelMessage,
+    ];
+
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Self::ALL.get(n as usize).copied()
+    }
+}
+
+impl FaultInfo {
+    /// Encodes as (tag, word, word); `Option<u32>` addresses use `u32::MAX` for `None` with
+    /// bit 31 of the tag marking presence so an address of `0xFFFF_FFFF` stays representable.
+    pub fn encode(&self) -> [u32; 3] {
+        const PRESENT: u32 = 1 << 31;
+        const KERNEL: u32 = 1 << 30;
+        let opt = |a: Option<u32>| match a {
+            Some(a) => (PRESENT, a),
+            None => (0, 0),
+        };
+        let src = |s: FaultSource| match s {
+            FaultSource::User => 0,
+            FaultSource::Kernel => KERNEL,
+        };
+        match *self {
+            FaultInfo::MemoryAccess { address, source } => {
+                let (p, a) = opt(address);
+                [1 | p | src(source), a, 0]
+            }
+            FaultInfo::StackOverflow { address } => [2, address, 0],
+            FaultInfo::BusError { address, source } => {
+                let (p, a) = opt(address);
+                [3 | p | src(source), a, 0]
+            }
+            FaultInfo::DivideByZero => [4, 0, 0],
+            FaultInfo::IllegalText => [5, 0, 0],
+            FaultInfo::IllegalInstruction => [6, 0, 0],
+            FaultInfo::InvalidOperation(cfsr) => [7, cfsr, 0],
+            FaultInfo::SyscallUsage(e) => [8, e as u32, 0],
+            FaultInfo::Panic => [9, 0, 0],
+            FaultInfo::Injected(t) => [10, t.0 as u32, 0],
+            FaultInfo::FromServer(t, r) => [11, t.0 as u32, r as u32],
+        }
+    }
+
+    pub fn decode(words: [u32; 3]) -> Option<Self> {
+        const PRESENT: u32 = 1 << 31;
+        const KERNEL: u32 = 1 << 30;
+        let tag = words[0] & 0xFF;
+        let address = (words[0] & PRESENT != 0).then_some(words[1]);
+        let source = if words[0] & KERNEL != 0 {
+            FaultSource::Kernel
+        } else {
+            FaultSource::User
+        };
+        Some(match tag {
+            1 => FaultInfo::MemoryAccess { address, source },
+            2 => FaultInfo::StackOverflow { address: words[1] },
+            3 => FaultInfo::BusError { address, source },
+            4 => FaultInfo::DivideByZero,
+            5 => FaultInfo::IllegalText,
+            6 => FaultInfo::IllegalInstruction,
+            7 => FaultInfo::InvalidOperation(words[1]),
+            8 => FaultInfo::SyscallUsage(UsageError::from_u32(words[1])?),
+            9 => FaultInfo::Panic,
+            10 => FaultInfo::Injected(TaskId(words[1] as u16)),
+            11 => FaultInfo::FromServer(
+                TaskId(words[1] as u16),
+                ReplyFaultReason::from_u32(words[2])?,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+/// A memory range of a task that a dump should contain (kernel IPC `GetTaskDumpRegion`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct DumpRegion {
+    pub base: u32,
+    pub size: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_id_splits_index_and_generation() {
+        let id = TaskId::for_index_and_gen(5, Generation(63));
+        assert_eq!(id.index(), 5);
+        assert_eq!(id.generation(), Generation(63));
+        assert_eq!(id.0, 5 | (63 << 10));
+        assert_eq!(TaskId::KERNEL.index(), 0x3FF);
+    }
+
+    #[test]
+    fn generation_wraps_at_64_restarts() {
+        assert_eq!(Generation::from_restart_count(63), Generation(63));
+        assert_eq!(Generation::from_restart_count(64), Generation(0));
+    }
+
+    #[test]
+    fn dead_and_unavailable_codes_are_distinct_and_round_trip() {
+        for g in 0..64 {
+            let dead = PeerGone::Restarted(Generation(g));
+            let gone = PeerGone::Unavailable(Generation(g));
+            assert_ne!(dead.code(), gone.code());
+            assert_eq!(PeerGone::from_code(dead.code()), Some(dead));
+            assert_eq!(PeerGone::from_code(gone.code()), Some(gone));
+        }
+        assert_eq!(PeerGone::from_code(0), None);
+        assert_eq!(PeerGone::from_code(LEASE_DEFECT), None);
+        assert_eq!(PeerGone::from_code(0xFFFF_FF40), None);
+    }
+
+    #[test]
+    fn fault_info_round_trips_through_kernel_ipc_encoding() {
+        let faults = [
+            FaultInfo::MemoryAccess { address: Some(0xFFFF_FFFF), source: FaultSource::User },
+            FaultInfo::MemoryAccess { address: None, source: FaultSource::Kernel },
+            FaultInfo::StackOverflow { address: 0x2000_0000 },
+            FaultInfo::BusError { address: Some(4), source: FaultSource::User },
+            FaultInfo::DivideByZero,
+            FaultInfo::IllegalText,
+            FaultInfo::IllegalInstruction,
+            FaultInfo::InvalidOperation(0x0100_0000),
+            FaultInfo::SyscallUsage(UsageError::BadKernelMessage),
+            FaultInfo::Panic,
+            FaultInfo::Injected(TaskId(0)),
+            FaultInfo::FromServer(TaskId(3), ReplyFaultReason::AccessViolation),
+        ];
+        for f in faults {
+            assert_eq!(FaultInfo::decode(f.encode()), Some(f));
+        }
+        assert_eq!(FaultInfo::decode([0, 0, 0]), None);
+        assert_eq!(FaultInfo::decode([8, 99, 0]), None);
+    }
+
+    #[test]
+    fn sched_state_round_trips() {
+        let states = [
+            SchedState::Stopped,
+            SchedState::Runnable,
+            SchedState::InSend(TaskId(7)),
+            SchedState::InReply(TaskId(8)),
+            SchedState::InRecv(None),
+            SchedState::InRecv(Some(TaskId::KERNEL)),
+        ];
+        for s in states {
+            let (tag, peer) = s.encode();
+            assert_eq!(SchedState::decode(tag, peer), Some(s));
+        }
+        assert_eq!(SchedState::decode(6, 0), None);
+    }
+}
