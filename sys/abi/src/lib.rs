@@ -384,20 +384,25 @@ impl RegionAttributes {
     }
 }
 
-/// A memory region in flash (`HUBRIS_REGION_DESCS`). Entry 0 of the table is the unused region.
+/// A memory region in flash (`HUBRIS_REGION_DESCS`). Entry 0 of the table is the unused
+/// region (base 0, size 0, no access); empty task slots point at it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct RegionDesc {
     pub base: u32,
     pub size: u32,
     pub attributes: RegionAttributes,
-    /// MPU RBAR/RASR values precomputed by the builder (ARMv7-M), so a context switch only
-    /// copies words.
-    pub mpu_rbar: u32,
-    pub mpu_rasr: u32,
 }
 
-/// MPU region slots per task. Region indices of 0 are unused slots.
+impl RegionDesc {
+    /// Whether `[base, base + len)` lies inside this region. `len` must be non-zero.
+    pub const fn contains(&self, base: u32, len: u32) -> bool {
+        let end = base as u64 + len as u64;
+        self.size != 0 && base >= self.base && end <= self.base as u64 + self.size as u64
+    }
+}
+
+/// MPU region slots per task. Unused slots point at region 0.
 pub const REGIONS_PER_TASK: usize = 8;
 
 /// Per-task flags in [`TaskDesc`].
@@ -419,8 +424,11 @@ impl TaskFlags {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct TaskDesc {
-    /// Indices into `HUBRIS_REGION_DESCS`; 0 = unused slot.
-    pub regions: [u8; REGIONS_PER_TASK],
+    /// The task's regions (references into `HUBRIS_REGION_DESCS`, humility's 4-byte form).
+    pub regions: [&'static RegionDesc; REGIONS_PER_TASK],
+    /// MPU words per slot, precomputed by the builder: `RBAR` (base | VALID | slot number)
+    /// then `RASR`, so a context switch is two block copies into the MPU alias registers.
+    pub mpu_words: [u32; 2 * REGIONS_PER_TASK],
     pub entry_point: u32,
     pub initial_stack: u32,
     pub priority: u8,
@@ -446,7 +454,7 @@ pub struct IrqDesc {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
 pub struct TaskStatus {
-    /// 0 healthy, 1 faulted, 2 detached (healthy but stopped by a detach).
+    /// Bit set of [`TaskStatus::FAULTED`] and [`TaskStatus::DETACHED`]; 0 = healthy and attached.
     pub health: u32,
     /// `SchedState` tag: 0 Stopped, 1 Runnable, 2 InSend, 3 InReply, 4 InRecv(None), 5 InRecv(Some).
     pub sched: u32,
@@ -458,6 +466,11 @@ pub struct TaskStatus {
     pub id: u32,
     /// `FaultInfo` tag when faulted (see [`FaultInfo::encode`]), with up to two payload words.
     pub fault: [u32; 3],
+}
+
+impl TaskStatus {
+    pub const FAULTED: u32 = 1 << 0;
+    pub const DETACHED: u32 = 1 << 1;
 }
 
 impl SchedState {

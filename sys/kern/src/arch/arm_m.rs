@@ -1,0 +1,535 @@
+//! ARMv7-M (Cortex-M7) architecture layer.
+//!
+//! Exception model: SVCall, PendSV, SysTick and every device interrupt share the lowest
+//! priority, so kernel code never preempts itself. MemManage, BusFault and UsageFault run
+//! above them; taken from a task they fault the task, taken from the kernel they fail it.
+//!
+//! Context: SVCall, PendSV and task faults save r4-r11, PSP and EXC_RETURN into the running
+//! task's `SavedState` with one `stm` (the layout matches), plus s16-s31 with one `vstm`
+//! (which also completes the hardware's lazy save of s0-s15 into the task's own frame). The
+//! hardware frame is always the extended FP frame: tasks start with EXC_RETURN 0xFFFFFFED.
+//! SysTick and device interrupts save nothing; when they make a more important task
+//! runnable they pend PendSV, which tail-chains and switches.
+//!
+//! MPU: each `TaskDesc` carries precomputed RBAR/RASR pairs; a switch writes them through the
+//! RBAR/RASR alias registers in two 8-word bursts with the MPU briefly disabled (a half-
+//! written region could otherwise cover kernel code with XN). The kernel runs privileged
+//! with the default memory map (PRIVDEFENA).
+
+use core::arch::{asm, global_asm};
+use core::ptr::{addr_of_mut, read_volatile, write_volatile};
+
+use abi::{FaultInfo, FaultSource};
+
+use crate::detach;
+use crate::fail::{Epitaph, kernel_fail};
+use crate::sched::{self, NextTask};
+use crate::startup::{self, KernelConfig};
+use crate::task::{Task, Timestamp};
+use crate::{syscalls, time};
+
+/// The running task's control block, for humility (contract 3.4) and the entry code.
+#[unsafe(no_mangle)]
+static mut CURRENT_TASK_PTR: *mut Task = core::ptr::null_mut();
+
+/// Milliseconds since boot, read by humility as a little-endian u64 (contract 3.1).
+#[unsafe(no_mangle)]
+static mut TICKS: u64 = 0;
+
+#[unsafe(no_mangle)]
+static mut KERNEL_HAS_FAILED: bool = false;
+
+#[unsafe(no_mangle)]
+static mut KERNEL_EPITAPH: [u8; 128] = [0; 128];
+
+/// The image id, patched into flash by the builder after linking (contract 3.7). Read
+/// volatile so the compiler never folds the pre-patch value.
+#[unsafe(no_mangle)]
+#[used]
+static HUBRIS_IMAGE_ID: u64 = 0;
+
+static mut TASK_TABLE: *mut Task = core::ptr::null_mut();
+static mut TASK_COUNT: usize = 0;
+static mut CONFIG: Option<&'static KernelConfig> = None;
+
+mod reg {
+    pub const ICSR: *mut u32 = 0xE000_ED04 as *mut u32;
+    pub const AIRCR: *mut u32 = 0xE000_ED0C as *mut u32;
+    pub const CCR: *mut u32 = 0xE000_ED14 as *mut u32;
+    pub const SHPR2: *mut u32 = 0xE000_ED1C as *mut u32;
+    pub const SHPR3: *mut u32 = 0xE000_ED20 as *mut u32;
+    pub const SHCSR: *mut u32 = 0xE000_ED24 as *mut u32;
+    pub const CFSR: *mut u32 = 0xE000_ED28 as *mut u32;
+    pub const HFSR: *mut u32 = 0xE000_ED2C as *mut u32;
+    pub const MMFAR: *mut u32 = 0xE000_ED34 as *mut u32;
+    pub const BFAR: *mut u32 = 0xE000_ED38 as *mut u32;
+    pub const FPCCR: *mut u32 = 0xE000_EF34 as *mut u32;
+    pub const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
+    /// MPU_RBAR, MPU_RASR and their three alias pairs: four regions per 8-word burst.
+    pub const MPU_RBAR_BURST: *mut [u32; 8] = 0xE000_ED9C as *mut [u32; 8];
+    pub const SYST_CSR: *mut u32 = 0xE000_E010 as *mut u32;
+    pub const SYST_RVR: *mut u32 = 0xE000_E014 as *mut u32;
+    pub const SYST_CVR: *mut u32 = 0xE000_E018 as *mut u32;
+    pub const NVIC_ISER: *mut u32 = 0xE000_E100 as *mut u32;
+    pub const NVIC_ICER: *mut u32 = 0xE000_E180 as *mut u32;
+    pub const NVIC_ISPR: *mut u32 = 0xE000_E200 as *mut u32;
+    pub const NVIC_ICPR: *mut u32 = 0xE000_E280 as *mut u32;
+    pub const NVIC_IPR: *mut u8 = 0xE000_E400 as *mut u8;
+}
+
+const ICSR_PENDSVSET: u32 = 1 << 28;
+const CCR_DIV_0_TRP: u32 = 1 << 4;
+const SHCSR_FAULTS_ENABLED: u32 = (1 << 16) | (1 << 17) | (1 << 18);
+const FPCCR_LSPACT: u32 = 1 << 0;
+const MPU_ENABLE_PRIVDEFENA: u32 = 0b101;
+const LOWEST_PRIORITY: u8 = 0xFF;
+/// Interrupt lines wired in the vector table: enough for the STM32H7 (150).
+pub const IRQ_LINES: usize = 150;
+
+/// Starts the kernel; never returns. Called once from the app's `kernel_main`.
+///
+/// # Safety
+/// Must be called once, in privileged thread mode on the main stack, with `table` being
+/// `HUBRIS_TASK_TABLE_SPACE` and `descs` the matching descriptors.
+pub unsafe fn start_kernel(
+    table: &'static mut [Task],
+    descs: &'static [abi::TaskDesc],
+    config: &'static KernelConfig,
+) -> ! {
+    // SAFETY: single-threaded start-up; nothing else touches these statics yet.
+    unsafe {
+        CONFIG = Some(config);
+        TASK_TABLE = table.as_mut_ptr();
+        TASK_COUNT = table.len();
+    }
+    startup::init_tasks(table, descs);
+    // SAFETY: fixed system-control registers of every ARMv7-M core.
+    unsafe {
+        write_volatile(reg::CCR, read_volatile(reg::CCR) | CCR_DIV_0_TRP);
+        write_volatile(reg::SHCSR, read_volatile(reg::SHCSR) | SHCSR_FAULTS_ENABLED);
+        // SVCall (SHPR2[31:24]); PendSV, SysTick (SHPR3[23:16], [31:24]).
+        write_volatile(reg::SHPR2, u32::from(LOWEST_PRIORITY) << 24);
+        write_volatile(reg::SHPR3, u32::from_le_bytes([0, 0, LOWEST_PRIORITY, LOWEST_PRIORITY]));
+        for irq in 0..IRQ_LINES {
+            write_volatile(reg::NVIC_IPR.add(irq), LOWEST_PRIORITY);
+        }
+        write_volatile(reg::SYST_RVR, config.cpu_hz / 1000 - 1);
+        write_volatile(reg::SYST_CVR, 0);
+        // Processor clock, interrupt enabled, counter enabled.
+        write_volatile(reg::SYST_CSR, 0b111);
+    }
+    let first = sched::select(table, table.len() - 1);
+    switch_to(table, first);
+    // SAFETY: CURRENT_TASK_PTR now names a runnable task with a valid initial frame; the
+    // SVC taken from the main stack is recognised by the handler as "start first task".
+    unsafe { asm!("svc #0xFF", options(noreturn)) }
+}
+
+/// Makes `next` the running task: MPU regions and `CURRENT_TASK_PTR`.
+fn switch_to(tasks: &mut [Task], next: usize) {
+    let task: *mut Task = &mut tasks[next];
+    let words = &tasks[next].descriptor.mpu_words;
+    // SAFETY: MPU registers are architecturally defined; interrupts at kernel priority
+    // cannot run between these writes, and the kernel itself runs on the default map.
+    unsafe {
+        write_volatile(reg::MPU_CTRL, 0);
+        write_volatile(reg::MPU_RBAR_BURST, [words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7]]);
+        write_volatile(reg::MPU_RBAR_BURST, [words[8], words[9], words[10], words[11], words[12], words[13], words[14], words[15]]);
+        write_volatile(reg::MPU_CTRL, MPU_ENABLE_PRIVDEFENA);
+        asm!("dsb", "isb", options(nomem, nostack, preserves_flags));
+        CURRENT_TASK_PTR = task;
+    }
+}
+
+/// Runs `f` on the task table with the index of the running task, then switches to the
+/// task it picks (if different).
+fn with_tasks(f: impl FnOnce(&mut [Task], usize) -> usize) {
+    // SAFETY: the table was installed by `start_kernel`; kernel entry points never nest,
+    // so this is the only live reference.
+    let tasks = unsafe { core::slice::from_raw_parts_mut(TASK_TABLE, TASK_COUNT) };
+    // SAFETY: CURRENT_TASK_PTR always points into the table once the kernel has started.
+    let current = usize::from(unsafe { (*CURRENT_TASK_PTR).descriptor.index });
+    let next = f(tasks, current);
+    if next != current {
+        switch_to(tasks, next);
+    }
+}
+
+fn pend_switch() {
+    // SAFETY: ICSR PENDSVSET is write-one-to-set; other written zeros have no effect.
+    unsafe { write_volatile(reg::ICSR, ICSR_PENDSVSET) }
+}
+
+#[unsafe(no_mangle)]
+unsafe extern "C" fn syscall_entry() {
+    with_tasks(syscalls::dispatch);
+}
+
+#[unsafe(no_mangle)]
+unsafe extern "C" fn pendsv_entry() {
+    with_tasks(|tasks, current| sched::resolve(tasks, current, NextTask::Other));
+}
+
+#[unsafe(no_mangle)]
+#[allow(non_snake_case)] // vector names follow the CMSIS spelling humility shows
+unsafe extern "C" fn SysTick() {
+    // SAFETY: TICKS is written only here, at kernel priority; humility reads it racily,
+    // which is acceptable for a debugger.
+    let now = unsafe {
+        let t = addr_of_mut!(TICKS);
+        t.write_volatile(t.read_volatile() + 1);
+        Timestamp(t.read_volatile())
+    };
+    with_tasks(|tasks, current| {
+        let hint = time::process_timers(tasks, current, now).combine(time::rotate_equals(tasks, current));
+        if hint != NextTask::Same {
+            pend_switch();
+        }
+        current
+    });
+}
+
+#[unsafe(no_mangle)]
+#[allow(non_snake_case)]
+unsafe extern "C" fn DefaultIrq() {
+    let ipsr: u32;
+    // SAFETY: reading IPSR has no side effects.
+    unsafe { asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack, preserves_flags)) };
+    let irq = ipsr - 16;
+    with_tasks(|tasks, current| {
+        if syscalls::interrupt(tasks, current, irq) != NextTask::Same {
+            pend_switch();
+        }
+        current
+    });
+}
+
+/// A fault taken from a task: decode it, fault the task, run something else.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn fault_entry(exception: u32) {
+    // SAFETY: fault status registers are architecturally defined; writing CFSR back clears
+    // exactly the bits we read (write-one-to-clear).
+    let (cfsr, mmfar, bfar, hfsr) = unsafe {
+        let cfsr = read_volatile(reg::CFSR);
+        let regs = (cfsr, read_volatile(reg::MMFAR), read_volatile(reg::BFAR), read_volatile(reg::HFSR));
+        write_volatile(reg::CFSR, cfsr);
+        write_volatile(reg::HFSR, regs.3);
+        regs
+    };
+    with_tasks(|tasks, current| {
+        let psp = tasks[current].save.psp;
+        let fault = decode_fault(exception, cfsr, mmfar, bfar, hfsr, psp);
+        if matches!(fault, FaultInfo::StackOverflow { .. }) {
+            // A lazy FP save still pending would write through the bad stack pointer when
+            // the next task touches FP; the task is dead, so drop it.
+            // SAFETY: clearing LSPACT abandons the pending lazy save, nothing else.
+            unsafe { write_volatile(reg::FPCCR, read_volatile(reg::FPCCR) & !FPCCR_LSPACT) };
+        }
+        let hint = detach::fault_task(tasks, current, fault);
+        sched::resolve(tasks, current, hint)
+    });
+}
+
+/// Exception numbers passed to `fault_entry` by the shims.
+const HARD_FAULT: u32 = 3;
+const MEM_MANAGE: u32 = 4;
+const BUS_FAULT: u32 = 5;
+
+fn decode_fault(exception: u32, cfsr: u32, mmfar: u32, bfar: u32, hfsr: u32, psp: u32) -> FaultInfo {
+    const IACCVIOL: u32 = 1 << 0;
+    const MSTKERR: u32 = 1 << 4;
+    const MLSPERR: u32 = 1 << 5;
+    const MMARVALID: u32 = 1 << 7;
+    const STKERR: u32 = 1 << 12;
+    const BFARVALID: u32 = 1 << 15;
+    const UNDEFINSTR: u32 = 1 << 16;
+    const DIVBYZERO: u32 = 1 << 25;
+    match exception {
+        MEM_MANAGE if cfsr & (MSTKERR | MLSPERR) != 0 => FaultInfo::StackOverflow { address: psp },
+        MEM_MANAGE if cfsr & IACCVIOL != 0 => FaultInfo::IllegalText,
+        MEM_MANAGE => FaultInfo::MemoryAccess {
+            address: (cfsr & MMARVALID != 0).then_some(mmfar),
+            source: FaultSource::User,
+        },
+        BUS_FAULT if cfsr & STKERR != 0 => FaultInfo::StackOverflow { address: psp },
+        BUS_FAULT => FaultInfo::BusError {
+            address: (cfsr & BFARVALID != 0).then_some(bfar),
+            source: FaultSource::User,
+        },
+        HARD_FAULT => FaultInfo::InvalidOperation(hfsr),
+        _ if cfsr & DIVBYZERO != 0 => FaultInfo::DivideByZero,
+        _ if cfsr & UNDEFINSTR != 0 => FaultInfo::IllegalInstruction,
+        _ => FaultInfo::InvalidOperation(cfsr),
+    }
+}
+
+#[unsafe(no_mangle)]
+unsafe extern "C" fn kernel_fault_entry() -> ! {
+    kernel_fail(Epitaph::FaultInKernel)
+}
+
+// Entry and exit shims. SavedState layout: r4-r11 at 0..32, psp at 32, exc_return at 36,
+// s16-s31 at 40. EXC_RETURN bit 2 tells whether the exception came from a task (PSP).
+global_asm!(
+    ".fpu fpv4-sp-d16",
+    ".macro SAVE_TASK",
+    "    ldr r0, =CURRENT_TASK_PTR",
+    "    ldr r0, [r0]",
+    "    mrs r12, PSP",
+    "    stm r0, {{r4-r12, lr}}",
+    "    add r1, r0, #40",
+    "    vstm r1, {{s16-s31}}",
+    ".endm",
+    ".macro RESTORE_TASK_AND_RETURN",
+    "    ldr r0, =CURRENT_TASK_PTR",
+    "    ldr r0, [r0]",
+    "    add r1, r0, #40",
+    "    vldm r1, {{s16-s31}}",
+    "    ldm r0, {{r4-r12, lr}}",
+    "    msr PSP, r12",
+    "    bx lr",
+    ".endm",
+    ".section .text.SVCall, \"ax\"",
+    ".global SVCall",
+    ".type SVCall, %function",
+    ".thumb_func",
+    "SVCall:",
+    "    tst lr, #4",
+    "    beq 1f",
+    "    SAVE_TASK",
+    "    bl syscall_entry",
+    "    RESTORE_TASK_AND_RETURN",
+    // First task start: the kernel issued `svc` on the main stack. Drop to unprivileged
+    // thread mode, reset the main stack, and return into the task.
+    "1:",
+    "    movs r0, #1",
+    "    msr CONTROL, r0",
+    "    isb",
+    "    ldr r0, =_stack_start",
+    "    msr MSP, r0",
+    "    RESTORE_TASK_AND_RETURN",
+    ".size SVCall, . - SVCall",
+    ".section .text.PendSV, \"ax\"",
+    ".global PendSV",
+    ".type PendSV, %function",
+    ".thumb_func",
+    "PendSV:",
+    "    SAVE_TASK",
+    "    bl pendsv_entry",
+    "    RESTORE_TASK_AND_RETURN",
+    ".size PendSV, . - PendSV",
+    ".macro FAULT_SHIM name, number",
+    ".section .text.\\name, \"ax\"",
+    ".global \\name",
+    ".type \\name, %function",
+    ".thumb_func",
+    "\\name:",
+    "    tst lr, #4",
+    "    beq kernel_fault_entry",
+    "    SAVE_TASK",
+    "    movs r0, #\\number",
+    "    bl fault_entry",
+    "    RESTORE_TASK_AND_RETURN",
+    ".size \\name, . - \\name",
+    ".endm",
+    "FAULT_SHIM HardFault, 3",
+    "FAULT_SHIM MemManage, 4",
+    "FAULT_SHIM BusFault, 5",
+    "FAULT_SHIM UsageFault, 6",
+    ".section .text.Reset, \"ax\"",
+    ".global Reset",
+    ".type Reset, %function",
+    ".thumb_func",
+    // Enable the FPU before any compiled code can use it (CPACR CP10/CP11 full access),
+    // point VTOR at our table, initialise .data and .bss, then enter the app.
+    "Reset:",
+    "    ldr r0, =0xE000ED88",
+    "    ldr r1, [r0]",
+    "    orr r1, r1, #(0xF << 20)",
+    "    str r1, [r0]",
+    "    dsb",
+    "    isb",
+    "    ldr r0, =0xE000ED08",
+    "    ldr r1, =__vector_table",
+    "    str r1, [r0]",
+    "    ldr r0, =__sdata",
+    "    ldr r1, =__edata",
+    "    ldr r2, =__sidata",
+    "2:  cmp r0, r1",
+    "    bhs 3f",
+    "    ldr r3, [r2], #4",
+    "    str r3, [r0], #4",
+    "    b 2b",
+    "3:  ldr r0, =__sbss",
+    "    ldr r1, =__ebss",
+    "    movs r3, #0",
+    "4:  cmp r0, r1",
+    "    bhs 5f",
+    "    str r3, [r0], #4",
+    "    b 4b",
+    "5:  bl kernel_main",
+    "    udf #0",
+    ".size Reset, . - Reset",
+);
+
+unsafe extern "C" {
+    fn Reset() -> !;
+    fn SVCall();
+    fn PendSV();
+    fn HardFault();
+    fn MemManage();
+    fn BusFault();
+    fn UsageFault();
+    /// Top of the kernel's main stack, from the linker script.
+    static _stack_start: u32;
+}
+
+unsafe extern "C" fn unused_exception() {
+    kernel_fail(Epitaph::FaultInKernel)
+}
+
+/// The vector table: initial MSP, then Reset and the system exceptions, then the IRQs.
+#[repr(C)]
+pub struct VectorTable {
+    initial_sp: *const u32,
+    reset: unsafe extern "C" fn() -> !,
+    exceptions: [Option<unsafe extern "C" fn()>; 14],
+    irqs: [unsafe extern "C" fn(); IRQ_LINES],
+}
+
+// SAFETY: the table is immutable data read by the hardware.
+unsafe impl Sync for VectorTable {}
+
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".vector_table")]
+#[used]
+static __vector_table: VectorTable = VectorTable {
+    initial_sp: &raw const _stack_start,
+    reset: Reset,
+    exceptions: [
+        Some(unused_exception),     // NMI
+        Some(HardFault),
+        Some(MemManage),
+        Some(BusFault),
+        Some(UsageFault),
+        None,
+        None,
+        None,
+        None,
+        Some(SVCall),
+        Some(unused_exception),     // DebugMonitor
+        None,
+        Some(PendSV),
+        Some(SysTick),
+    ],
+    irqs: [DefaultIrq as unsafe extern "C" fn(); IRQ_LINES],
+};
+
+/// # Safety
+/// `dst` and `src` must have been checked against the owning tasks' regions.
+pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
+    // SAFETY: per the caller's checks, both ranges are valid task memory.
+    unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, len) }
+}
+
+/// # Safety
+/// `dst` must have been checked writable for the task.
+pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
+    // SAFETY: per the caller's check, `dst` is valid task memory.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) }
+}
+
+/// # Safety
+/// `src` must have been checked readable for the task.
+pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
+    // SAFETY: per the caller's check, `src` is valid task memory.
+    unsafe { core::ptr::copy_nonoverlapping(src as *const u8, out.as_mut_ptr(), out.len()) }
+}
+
+pub fn now() -> Timestamp {
+    // SAFETY: TICKS is only written by SysTick, which cannot preempt kernel code.
+    Timestamp(unsafe { addr_of_mut!(TICKS).read_volatile() })
+}
+
+pub fn config() -> &'static KernelConfig {
+    // SAFETY: set once by `start_kernel` before any other kernel entry.
+    match unsafe { CONFIG } {
+        Some(c) => c,
+        None => kernel_fail(Epitaph::BadTaskTable),
+    }
+}
+
+pub fn image_id() -> u64 {
+    // SAFETY: a plain read of an immutable static, volatile because the builder patches it.
+    unsafe { read_volatile(&HUBRIS_IMAGE_ID) }
+}
+
+fn nvic_bit(base: *mut u32, irq: u32) -> (*mut u32, u32) {
+    // SAFETY: callers pass irq numbers from the build's IrqDesc table, all < IRQ_LINES.
+    (unsafe { base.add((irq / 32) as usize) }, 1 << (irq % 32))
+}
+
+pub fn irq_enable(irq: u32) {
+    let (r, bit) = nvic_bit(reg::NVIC_ISER, irq);
+    // SAFETY: NVIC set/clear registers are write-one-to-act.
+    unsafe { write_volatile(r, bit) }
+}
+
+pub fn irq_disable(irq: u32) {
+    let (r, bit) = nvic_bit(reg::NVIC_ICER, irq);
+    // SAFETY: as above.
+    unsafe { write_volatile(r, bit) }
+}
+
+pub fn irq_clear_pending(irq: u32) {
+    let (r, bit) = nvic_bit(reg::NVIC_ICPR, irq);
+    // SAFETY: as above.
+    unsafe { write_volatile(r, bit) }
+}
+
+pub fn irq_pend(irq: u32) {
+    let (r, bit) = nvic_bit(reg::NVIC_ISPR, irq);
+    // SAFETY: as above.
+    unsafe { write_volatile(r, bit) }
+}
+
+pub fn irq_is_enabled(irq: u32) -> bool {
+    let (r, bit) = nvic_bit(reg::NVIC_ISER, irq);
+    // SAFETY: reading ISER has no side effects.
+    unsafe { read_volatile(r) & bit != 0 }
+}
+
+pub fn irq_is_pending(irq: u32) -> bool {
+    let (r, bit) = nvic_bit(reg::NVIC_ISPR, irq);
+    // SAFETY: reading ISPR has no side effects.
+    unsafe { read_volatile(r) & bit != 0 }
+}
+
+pub fn record_epitaph(message: &[u8]) {
+    // SAFETY: the kernel is stopping; nothing else writes these.
+    unsafe {
+        let epitaph = &mut *addr_of_mut!(KERNEL_EPITAPH);
+        let n = message.len().min(epitaph.len() - 1);
+        epitaph[..n].copy_from_slice(&message[..n]);
+        addr_of_mut!(KERNEL_HAS_FAILED).write_volatile(true);
+    }
+}
+
+pub fn halt_forever() -> ! {
+    // SAFETY: masking interrupts only stops the system, which is the intent.
+    unsafe { asm!("cpsid i", options(nomem, nostack)) };
+    loop {
+        // SAFETY: waiting for an interrupt has no memory effects.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
+}
+
+pub fn system_reset() -> ! {
+    // SAFETY: VECTKEY | SYSRESETREQ requests a system reset; nothing runs after it.
+    unsafe {
+        asm!("dsb", options(nomem, nostack));
+        write_volatile(reg::AIRCR, 0x05FA_0004);
+        asm!("dsb", options(nomem, nostack));
+    }
+    halt_forever()
+}

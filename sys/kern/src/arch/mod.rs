@@ -1,0 +1,68 @@
+//! The architecture seam. `arm_m` is the ARMv7-M implementation used on hardware and QEMU;
+//! `host` stands in for it in host tests with a simulated 32-bit address space, so the
+//! whole kernel core runs under `cargo test`.
+//!
+//! Both provide: `SavedState`; kernel-checked memory copies (`copy_user`,
+//! `copy_from_kernel`, `copy_to_kernel`); `reinitialize`; `now`; NVIC control
+//! (`irq_enable`, `irq_disable`, `irq_clear_pending`, `irq_pend`, `irq_is_enabled`,
+//! `irq_is_pending`); `config`; `image_id`; `system_reset`; `record_epitaph`; `halt_forever`.
+
+#[cfg(target_os = "none")]
+mod arm_m;
+#[cfg(target_os = "none")]
+pub use arm_m::*;
+
+#[cfg(not(target_os = "none"))]
+pub mod host;
+#[cfg(not(target_os = "none"))]
+pub use host::*;
+
+/// Words in the extended (FP) exception frame every task runs with: r0-r3, r12, lr, pc,
+/// xPSR, s0-s15, FPSCR and one reserved word. humility assumes this frame (contract 3.5).
+pub const FRAME_WORDS: usize = 26;
+/// EXC_RETURN for thread mode, process stack, extended frame.
+pub const EXC_RETURN_THREAD_PSP_FP: u32 = 0xFFFF_FFED;
+
+/// The exception frame a task starts from: `pc` at its entry point, Thumb state, and a link
+/// register that faults if `main` ever returns.
+pub fn initial_frame(entry_point: u32) -> [u32; FRAME_WORDS] {
+    let mut frame = [0; FRAME_WORDS];
+    frame[5] = 0xFFFF_FFFF;
+    frame[6] = entry_point & !1;
+    frame[7] = 1 << 24;
+    frame
+}
+
+/// Saved registers of a task not currently running, for both architectures. The names are
+/// read by humility: `r4`-`r11` contiguous in that order, and `psp` (contract 3.5).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct SavedState {
+    pub r4: u32,
+    pub r5: u32,
+    pub r6: u32,
+    pub r7: u32,
+    pub r8: u32,
+    pub r9: u32,
+    pub r10: u32,
+    pub r11: u32,
+    pub psp: u32,
+    pub exc_return: u32,
+    /// s16-s31: callee-saved FP registers the hardware frame does not hold.
+    pub fpregs: [u32; 16],
+}
+
+/// Sets up a task's registers and stack to start from its entry point.
+pub fn reinitialize(task: &mut crate::task::Task) {
+    let desc = task.descriptor;
+    let frame_base = desc.initial_stack - (FRAME_WORDS * 4) as u32;
+    task.save = SavedState { psp: frame_base, exc_return: EXC_RETURN_THREAD_PSP_FP, ..SavedState::default() };
+    let frame = initial_frame(desc.entry_point);
+    let mut bytes = [0u8; FRAME_WORDS * 4];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(frame) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    // SAFETY: the builder places `initial_stack` inside the task's RAM region with room
+    // for at least one frame below it; the region belongs to no other task.
+    unsafe { copy_from_kernel(frame_base, &bytes) };
+}

@@ -1,0 +1,123 @@
+//! Typed views over a task's saved registers: syscall arguments come from r4-r10 and
+//! results go back into r4-r11 (the syscall number is in r11). Reading through these views
+//! keeps register numbering in one place.
+
+use abi::{TaskId, ULease};
+
+use crate::arch::SavedState;
+use crate::umem::USlice;
+
+impl SavedState {
+    pub fn arg(&self, n: usize) -> u32 {
+        match n {
+            0 => self.r4,
+            1 => self.r5,
+            2 => self.r6,
+            3 => self.r7,
+            4 => self.r8,
+            5 => self.r9,
+            6 => self.r10,
+            _ => self.r11,
+        }
+    }
+
+    pub fn syscall_number(&self) -> u32 {
+        self.r11
+    }
+
+    /// Writes results into r4 onwards.
+    pub fn set_results(&mut self, results: &[u32]) {
+        let regs = [
+            &mut self.r4, &mut self.r5, &mut self.r6, &mut self.r7,
+            &mut self.r8, &mut self.r9, &mut self.r10, &mut self.r11,
+        ];
+        for (reg, value) in regs.into_iter().zip(results) {
+            *reg = *value;
+        }
+    }
+
+    pub fn send_args(&self) -> SendArgs {
+        SendArgs {
+            target: TaskId((self.r4 >> 16) as u16),
+            operation: self.r4 as u16,
+            message: USlice::new(self.r5, self.r6),
+            response: USlice::new(self.r7, self.r8),
+            leases: USlice::new_array(self.r9, self.r10, size_of::<ULease>() as u32),
+        }
+    }
+
+    pub fn recv_args(&self) -> RecvArgs {
+        RecvArgs {
+            buffer: USlice::new(self.r4, self.r5),
+            notification_mask: self.r6,
+            closed_from: (self.r7 & abi::RECV_CLOSED != 0).then_some(TaskId(self.r7 as u16)),
+        }
+    }
+
+    /// A receiver's notification mask; humility also reads it from r6 (contract 3.5).
+    pub fn recv_notification_mask(&self) -> u32 {
+        self.r6
+    }
+
+    pub fn reply_args(&self) -> ReplyArgs {
+        ReplyArgs { peer: TaskId(self.r4 as u16), code: self.r5, message: USlice::new(self.r6, self.r7) }
+    }
+
+    pub fn borrow_args(&self) -> BorrowArgs {
+        BorrowArgs {
+            lender: TaskId(self.r4 as u16),
+            index: self.r5 as usize,
+            offset: self.r6 as usize,
+            buffer: USlice::new(self.r7, self.r8),
+        }
+    }
+
+    pub fn timer_args(&self) -> (bool, u64, u32) {
+        (self.r4 != 0, u64::from(self.r5) | (u64::from(self.r6) << 32), self.r7)
+    }
+
+    /// Results of a SEND that completed or failed without blocking.
+    pub fn set_send_response(&mut self, code: u32, reply_len: u32) {
+        self.set_results(&[code, reply_len]);
+    }
+
+    /// Results of a RECV that returned a message or notification.
+    pub fn set_recv_result(&mut self, r: RecvResult) {
+        self.set_results(&[0, u32::from(r.sender.0), r.operation, r.message_len, r.response_capacity, r.lease_count]);
+    }
+}
+
+pub struct SendArgs {
+    pub target: TaskId,
+    pub operation: u16,
+    pub message: USlice,
+    pub response: USlice,
+    pub leases: USlice,
+}
+
+pub struct RecvArgs {
+    pub buffer: USlice,
+    pub notification_mask: u32,
+    pub closed_from: Option<TaskId>,
+}
+
+pub struct ReplyArgs {
+    pub peer: TaskId,
+    pub code: u32,
+    pub message: USlice,
+}
+
+pub struct BorrowArgs {
+    pub lender: TaskId,
+    pub index: usize,
+    pub offset: usize,
+    pub buffer: USlice,
+}
+
+pub struct RecvResult {
+    pub sender: TaskId,
+    pub operation: u32,
+    pub message_len: u32,
+    pub response_capacity: u32,
+    pub lease_count: u32,
+}

@@ -1,0 +1,96 @@
+//! Faults, detach and restart: the three ways a task incarnation ends.
+//!
+//! - **Fault** stops the task and tells the supervisor (notification bit 0). Nothing else
+//!   changes: peers blocked on the task stay blocked until the supervisor detaches it, which
+//!   the supervisor's policy bounds by a deadline (dependents get time to let go first).
+//! - **Detach** ends the incarnation atomically: the generation is bumped, every healthy task
+//!   blocked on the old id (sending to it, awaiting its reply, closed-receiving from it) is
+//!   woken with `PeerGone::Unavailable(new generation)`, its interrupts are masked and cleared,
+//!   its timer and notifications are cleared. Leases it lent die with its `InReply` state;
+//!   leases it was borrowing die with its id. While detached it is never scheduled and IPC
+//!   to it fails at once.
+//! - **Restart** re-initialises a detached task (registers, a fresh stack frame at its entry
+//!   point) and makes it runnable. Restarting a task that is not detached detaches it first,
+//!   so the generation is bumped exactly once per incarnation.
+//!
+//! Tasks that are themselves faulted are not woken by a detach: their state is a fault
+//! record the supervisor and humility read, and they will be restarted anyway.
+
+use abi::{FAULT_NOTIFICATION, FaultInfo, PeerGone, SchedState, TaskState};
+
+use crate::arch;
+use crate::sched::NextTask;
+use crate::task::{NotificationSet, Task};
+
+/// What the kernel does when the supervisor itself faults (`app.toml`
+/// `kernel.on-supervisor-fault`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SupervisorFaultPolicy {
+    Reset,
+    Halt,
+}
+
+pub const SUPERVISOR: usize = 0;
+
+/// Records a fault on `index` and notifies the supervisor. A fault of the supervisor resets
+/// or halts the system, since nothing would be left to recover it.
+pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTask {
+    tasks[index].record_fault(fault);
+    if index == SUPERVISOR {
+        match arch::config().supervisor_fault {
+            SupervisorFaultPolicy::Reset => arch::system_reset(),
+            SupervisorFaultPolicy::Halt => arch::halt_forever(),
+        }
+    }
+    tasks[SUPERVISOR].post(FAULT_NOTIFICATION);
+    NextTask::Other
+}
+
+/// Detaches `index` (see the module docs). Returns whether any task was woken.
+pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
+    let t = &mut tasks[index];
+    if t.detached {
+        return NextTask::Same;
+    }
+    let old_id = t.current_id();
+    t.generation = t.generation.wrapping_add(1);
+    t.detached = true;
+    t.state = match t.state {
+        TaskState::Healthy(_) => TaskState::Healthy(SchedState::Stopped),
+        TaskState::Faulted { fault, .. } => {
+            TaskState::Faulted { fault, original_state: SchedState::Stopped }
+        }
+    };
+    t.timer.deadline = None;
+    t.timer.to_post = NotificationSet(0);
+    t.notifications = 0;
+    let code = PeerGone::Unavailable(t.current_id().generation()).code();
+    for irq in arch::config().irqs.iter().filter(|d| usize::from(d.task) == index) {
+        arch::irq_disable(irq.irq);
+        arch::irq_clear_pending(irq.irq);
+    }
+    let mut woke = false;
+    for peer in tasks.iter_mut() {
+        let blocked_on_old = matches!(
+            peer.healthy_state(),
+            Some(SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)))
+                if p == old_id
+        );
+        if blocked_on_old {
+            peer.save.set_results(&[code, 0]);
+            peer.set_healthy_state(SchedState::Runnable);
+            woke = true;
+        }
+    }
+    if woke { NextTask::Other } else { NextTask::Same }
+}
+
+/// Restarts `index` from its entry point; see the module docs.
+pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
+    let hint = detach(tasks, index);
+    let t = &mut tasks[index];
+    arch::reinitialize(t);
+    t.state = TaskState::Healthy(if start { SchedState::Runnable } else { SchedState::Stopped });
+    t.detached = !start;
+    if start { NextTask::Other } else { hint }
+}

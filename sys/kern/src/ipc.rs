@@ -1,0 +1,262 @@
+//! Synchronous IPC: SEND, RECV, REPLY, REPLY_FAULT, and notifications (POST).
+//!
+//! A message moves only when both sides are ready, copied directly from the sender's memory
+//! into the receiver's buffer. The sender then waits in `InReply(receiver)` until the receiver
+//! replies, reply-faults, or is detached. Checks happen at the syscall that supplies a slice,
+//! so a bad slice faults the task that named it.
+//!
+//! Peer identity rules (checked by `Task::check_id`):
+//! - the peer is detached: the caller gets `PeerGone::Unavailable(current generation)` at once;
+//! - the id's generation is stale: the caller gets `PeerGone::Restarted(current generation)`;
+//! - a REPLY or REPLY_FAULT to a caller that is not waiting on us is silently dropped: the
+//!   caller may have been restarted, and the server must not be punished for that.
+
+use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
+
+use crate::args::RecvResult;
+use crate::detach;
+use crate::err::UserError;
+use crate::kipc;
+use crate::sched::{self, NextTask};
+use crate::task::Task;
+use crate::umem::{self, Access, CopyFault};
+
+/// Looks up a task index named by a caller, faulting the caller if it is out of range.
+pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
+    let i = id.index();
+    if i < tasks.len() { Ok(i) } else { Err(UsageError::TaskOutOfRange.into()) }
+}
+
+pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let args = tasks[caller].save.send_args();
+    if args.target == TaskId::KERNEL {
+        return kipc::handle(tasks, caller, args);
+    }
+    let target = target_index(tasks, args.target)?;
+    let me = &tasks[caller];
+    if target == caller || !me.may_send_to(target) {
+        return Err(UsageError::IllegalTask.into());
+    }
+    if !me.can_access(args.message, Access::Read)
+        || !me.can_access(args.response, Access::Write)
+        || !me.can_access(args.leases, Access::Read)
+        || !leases_are_valid(me, args.leases)
+    {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    if let Err(gone) = tasks[target].check_id(args.target) {
+        tasks[caller].save.set_send_response(gone.code(), 0);
+        return Ok(NextTask::Same);
+    }
+    tasks[caller].set_healthy_state(SchedState::InSend(args.target));
+    let caller_id = tasks[caller].current_id();
+    let receiving = match tasks[target].healthy_state() {
+        Some(SchedState::InRecv(None)) => true,
+        Some(SchedState::InRecv(Some(from))) => from == caller_id,
+        _ => false,
+    };
+    if !receiving {
+        return Ok(NextTask::Other);
+    }
+    deliver(tasks, caller, target)?;
+    // The caller was the most important runnable task; a receiver at least as important is
+    // now the one to run.
+    Ok(if tasks[caller].priority.is_more_important_than(tasks[target].priority) {
+        NextTask::Other
+    } else {
+        NextTask::Specific(target)
+    })
+}
+
+/// Every lease the sender offers must name memory the sender may access in the offered
+/// direction, so a server can never be handed a lease that faults halfway through a copy.
+fn leases_are_valid(sender: &Task, table: umem::USlice) -> bool {
+    let count = table.len as usize / size_of::<ULease>();
+    (0..count).all(|i| {
+        let mut raw = [0u8; size_of::<ULease>()];
+        let at = table.base + (i * size_of::<ULease>()) as u32;
+        umem::read_from_task(sender, at, &mut raw).is_some_and(|()| {
+            let lease = lease_from_bytes(&raw);
+            let slice = umem::USlice::new(lease.base_address, lease.length);
+            let readable = lease.attributes & abi::lease_attributes::READ == 0
+                || sender.can_access(slice, Access::Read);
+            let writable = lease.attributes & abi::lease_attributes::WRITE == 0
+                || sender.can_access(slice, Access::Write);
+            readable && writable
+        })
+    })
+}
+
+pub fn lease_from_bytes(raw: &[u8; size_of::<ULease>()]) -> ULease {
+    let word = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
+    ULease { attributes: word(0), base_address: word(4), length: word(8) }
+}
+
+/// Moves the message of `sender` (blocked in `InSend(receiver)`) into `receiver` (blocked in
+/// a matching RECV) and makes the sender wait for the reply.
+fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) -> Result<(), UserError> {
+    let send = tasks[sender].save.send_args();
+    let buffer = tasks[receiver].save.recv_args().buffer;
+    match umem::copy_between(&tasks[sender], send.message, &tasks[receiver], buffer) {
+        Ok(_) => {}
+        // Both slices were checked when they were supplied and regions never change, so
+        // this means corrupted saved state; blame the side whose slice failed.
+        Err(CopyFault::Source) => {
+            return Err(UserError(FaultInfo::SyscallUsage(UsageError::InvalidSlice)));
+        }
+        Err(CopyFault::Destination) => {
+            detach::fault_task(tasks, receiver, FaultInfo::SyscallUsage(UsageError::InvalidSlice));
+            return Ok(());
+        }
+    }
+    let sender_id = tasks[sender].current_id();
+    let receiver_id = tasks[receiver].current_id();
+    tasks[receiver].save.set_recv_result(RecvResult {
+        sender: sender_id,
+        operation: u32::from(send.operation),
+        message_len: send.message.len,
+        response_capacity: send.response.len,
+        lease_count: send.leases.len / size_of::<ULease>() as u32,
+    });
+    tasks[receiver].set_healthy_state(SchedState::Runnable);
+    tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
+    Ok(())
+}
+
+pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let args = tasks[caller].save.recv_args();
+    if !tasks[caller].can_access(args.buffer, Access::Write) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    let me = &mut tasks[caller];
+    let fired = me.notifications & args.notification_mask;
+    if fired != 0 {
+        me.notifications &= !fired;
+        me.save.set_recv_result(notification_result(fired));
+        return Ok(NextTask::Same);
+    }
+    let caller_id = me.current_id();
+    let sender = match args.closed_from {
+        Some(TaskId::KERNEL) => None,
+        Some(from) => {
+            let i = target_index(tasks, from)?;
+            if let Err(gone) = tasks[i].check_id(from) {
+                tasks[caller].save.set_results(&[gone.code()]);
+                return Ok(NextTask::Same);
+            }
+            tasks[i].is_healthy_in(SchedState::InSend(caller_id)).then_some(i)
+        }
+        None => most_important_sender(tasks, caller, caller_id),
+    };
+    match sender {
+        Some(s) => {
+            deliver(tasks, s, caller)?;
+            Ok(NextTask::Same)
+        }
+        None => {
+            tasks[caller].set_healthy_state(SchedState::InRecv(args.closed_from));
+            Ok(NextTask::Other)
+        }
+    }
+}
+
+/// The most important task blocked sending to `receiver`; among equals, the first after
+/// the receiver in table order, so senders of equal priority are served in turn.
+fn most_important_sender(tasks: &[Task], receiver: usize, receiver_id: TaskId) -> Option<usize> {
+    let n = tasks.len();
+    let mut best: Option<usize> = None;
+    for k in 1..n {
+        let i = (receiver + k) % n;
+        if tasks[i].is_healthy_in(SchedState::InSend(receiver_id))
+            && best.is_none_or(|b| tasks[i].priority.is_more_important_than(tasks[b].priority))
+        {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+fn notification_result(fired: u32) -> RecvResult {
+    RecvResult {
+        sender: TaskId::KERNEL,
+        operation: fired,
+        message_len: 0,
+        response_capacity: 0,
+        lease_count: 0,
+    }
+}
+
+/// The task waiting on the caller for a reply, or `None` if `peer` does not name one (stale,
+/// detached, not waiting, or waiting on someone else).
+fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
+    let i = target_index(tasks, peer)?;
+    let caller_id = tasks[caller].current_id();
+    let waiting = tasks[i].check_id(peer).is_ok()
+        && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
+    Ok(waiting.then_some(i))
+}
+
+pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let args = tasks[caller].save.reply_args();
+    if !tasks[caller].can_access(args.message, Access::Read) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
+        return Ok(NextTask::Same);
+    };
+    let response = tasks[client].save.send_args().response;
+    // A reply larger than the client's buffer is the server's bug: it was told the
+    // capacity by RECV.
+    if args.message.len > response.len {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    let n = umem::copy_between(&tasks[caller], args.message, &tasks[client], response)
+        .map_err(|_| UserError::from(UsageError::InvalidSlice))?;
+    tasks[client].save.set_send_response(args.code, n as u32);
+    tasks[client].set_healthy_state(SchedState::Runnable);
+    Ok(sched::hint_after_wake(tasks, caller, client))
+}
+
+pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let save = &tasks[caller].save;
+    let (peer, reason) = (TaskId(save.r4 as u16), save.r5);
+    let reason = ReplyFaultReason::from_u32(reason).ok_or(UsageError::BadKernelMessage)?;
+    let Some(client) = waiting_client(tasks, caller, peer)? else {
+        return Ok(NextTask::Same);
+    };
+    let server = tasks[caller].current_id();
+    Ok(detach::fault_task(tasks, client, FaultInfo::FromServer(server, reason)))
+}
+
+pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let (target, bits) = (TaskId(tasks[caller].save.r4 as u16), tasks[caller].save.r5);
+    let i = target_index(tasks, target)?;
+    if !tasks[caller].may_send_to(i) && i != caller {
+        return Err(UsageError::IllegalTask.into());
+    }
+    if let Err(gone) = tasks[i].check_id(target) {
+        tasks[caller].save.set_results(&[gone.code()]);
+        return Ok(NextTask::Same);
+    }
+    tasks[caller].save.set_results(&[0]);
+    Ok(if tasks[i].post(bits) { sched::hint_after_wake(tasks, caller, i) } else { NextTask::Same })
+}
+
+impl Task {
+    /// ORs `bits` into the task's notifications and, if it is receiving with a mask that
+    /// matches, wakes it with the fired bits (which are consumed). Returns whether it woke.
+    pub fn post(&mut self, bits: u32) -> bool {
+        self.notifications |= bits;
+        if self.detached || !matches!(self.healthy_state(), Some(SchedState::InRecv(_))) {
+            return false;
+        }
+        let fired = self.notifications & self.save.recv_notification_mask();
+        if fired == 0 {
+            return false;
+        }
+        self.notifications &= !fired;
+        self.save.set_recv_result(notification_result(fired));
+        self.set_healthy_state(SchedState::Runnable);
+        true
+    }
+}

@@ -1,0 +1,96 @@
+//! Leases: memory a client lends to a server for the duration of one call.
+//!
+//! The lender's lease table stays in the lender's memory; the server names a lease only by
+//! (lender id, index) and every access is a copy made by the kernel. A lease is valid exactly
+//! while its lender is `Healthy(InReply(server))` for the server's *current* incarnation:
+//!
+//! | lender is ...                                   | BORROW_* result                     |
+//! |-------------------------------------------------|-------------------------------------|
+//! | waiting on this server incarnation              | the copy (bounded by the lease)     |
+//! | detached, or restarted (stale id)               | `PeerGone` code                     |
+//! | alive but replied to, faulted, or waiting elsewhere | `LEASE_DEFECT`                  |
+//!
+//! Misuse by the server faults the server: an out-of-range lease index
+//! (`LeaseOutOfRange`), an offset past the end (`OffsetOutOfRange`), a direction the lease was
+//! not lent for (`LeaseOutOfRange`), or a buffer of its own it cannot access (`InvalidSlice`).
+
+use abi::{LEASE_DEFECT, SchedState, ULease, UsageError, lease_attributes};
+
+use crate::err::UserError;
+use crate::ipc::{lease_from_bytes, target_index};
+use crate::sched::NextTask;
+use crate::task::Task;
+use crate::umem::{self, CopyFault, USlice};
+
+/// The lease a borrow names, or the response code that ends the borrow without a copy.
+fn lease_for(tasks: &mut [Task], caller: usize) -> Result<Result<(usize, ULease), u32>, UserError> {
+    let args = tasks[caller].save.borrow_args();
+    let lender = target_index(tasks, args.lender)?;
+    if let Err(gone) = tasks[lender].check_id(args.lender) {
+        return Ok(Err(gone.code()));
+    }
+    let server_id = tasks[caller].current_id();
+    if !tasks[lender].is_healthy_in(SchedState::InReply(server_id)) {
+        return Ok(Err(LEASE_DEFECT));
+    }
+    let table = tasks[lender].save.send_args().leases;
+    if args.index >= table.len as usize / size_of::<ULease>() {
+        return Err(UsageError::LeaseOutOfRange.into());
+    }
+    let mut raw = [0u8; size_of::<ULease>()];
+    let at = table.base + (args.index * size_of::<ULease>()) as u32;
+    // The table was checked readable when the lender sent; the lender is blocked since.
+    if umem::read_from_task(&tasks[lender], at, &mut raw).is_none() {
+        return Ok(Err(LEASE_DEFECT));
+    }
+    Ok(Ok((lender, lease_from_bytes(&raw))))
+}
+
+fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTask, UserError> {
+    let (lender, lease) = match lease_for(tasks, caller)? {
+        Ok(found) => found,
+        Err(code) => {
+            tasks[caller].save.set_results(&[code, 0]);
+            return Ok(NextTask::Same);
+        }
+    };
+    let needed = if write { lease_attributes::WRITE } else { lease_attributes::READ };
+    if lease.attributes & needed == 0 {
+        return Err(UsageError::LeaseOutOfRange.into());
+    }
+    let args = tasks[caller].save.borrow_args();
+    let leased = USlice::new(lease.base_address, lease.length)
+        .skip(args.offset)
+        .ok_or(UsageError::OffsetOutOfRange)?;
+    let copied = if write {
+        umem::copy_between(&tasks[caller], args.buffer, &tasks[lender], leased)
+    } else {
+        umem::copy_between(&tasks[lender], leased, &tasks[caller], args.buffer)
+    };
+    let server_side = if write { CopyFault::Source } else { CopyFault::Destination };
+    match copied {
+        Ok(n) => tasks[caller].save.set_results(&[0, n as u32]),
+        Err(side) if side == server_side => return Err(UsageError::InvalidSlice.into()),
+        // Leases were checked at SEND; regions never change, so this cannot be reached by
+        // a well-formed lender, and the server is not to blame.
+        Err(_) => tasks[caller].save.set_results(&[LEASE_DEFECT, 0]),
+    }
+    Ok(NextTask::Same)
+}
+
+pub fn borrow_read(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    borrow_copy(tasks, caller, false)
+}
+
+pub fn borrow_write(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    borrow_copy(tasks, caller, true)
+}
+
+pub fn borrow_info(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let results = match lease_for(tasks, caller)? {
+        Ok((_, lease)) => [0, lease.attributes, lease.length],
+        Err(code) => [code, 0, 0],
+    };
+    tasks[caller].save.set_results(&results);
+    Ok(NextTask::Same)
+}

@@ -1,0 +1,41 @@
+//! The Bulkhead kernel.
+//!
+//! Design principles, in order of precedence:
+//!
+//! 1. **Nothing a task does can break the kernel.** Every pointer a task hands over is checked
+//!    against that task's own regions before the kernel touches it; misuse faults the *caller*
+//!    with a `FaultInfo` humility can print. The kernel itself never panics on user input.
+//! 2. **Identity is exact.** A `TaskId` names one incarnation (index + 6-bit generation).
+//!    Every blocked state records the full peer id, so a reply, a lease access or a
+//!    notification can never reach a later incarnation by accident.
+//! 3. **Revocation is a state change.** A lease is usable only while its lender is blocked
+//!    waiting for a reply from exactly the borrowing server's current incarnation. Reply,
+//!    fault, detach or restart of either side ends access at once; nothing is remapped and
+//!    nothing is reference counted.
+//! 4. **Detach is its own operation.** Detaching a task bumps its generation, wakes every task
+//!    blocked on it with an "unavailable" code, masks its interrupts and cancels its timer, in
+//!    one kernel entry. While detached, IPC to it fails immediately. Restart is a later step.
+//! 5. **Static everything.** The task set, regions, interrupt routing and send permissions
+//!    are fixed at build time (`app.toml`) and live in flash. No allocation.
+//!
+//! Shape: each syscall is a function `fn(&mut [Task], caller) -> Result<NextTask, UserError>`
+//! in [`syscalls`]; one wrapper ([`syscalls::dispatch`]) applies faults and picks the next
+//! task. Arguments are read through typed views over the saved registers ([`args`]). The
+//! architecture-specific part is [`arch`]; everything else builds and runs in host tests.
+#![cfg_attr(target_os = "none", no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod arch;
+pub mod args;
+pub mod detach;
+pub mod err;
+pub mod fail;
+pub mod ipc;
+pub mod kipc;
+pub mod lease;
+pub mod sched;
+pub mod startup;
+pub mod syscalls;
+pub mod task;
+pub mod time;
+pub mod umem;

@@ -1,0 +1,115 @@
+//! Syscall dispatch: one shape for every syscall, one place where failures become faults.
+//!
+//! Each syscall is `fn(&mut [Task], caller) -> Result<NextTask, UserError>`. `dispatch`
+//! runs it, turns a `UserError` into a fault of the caller (notifying the supervisor) and
+//! resolves the scheduling hint into the next task to run.
+
+use abi::{FaultInfo, Sysnum, TaskId, UsageError, irq_control};
+
+use crate::err::UserError;
+use crate::ipc::{self, target_index};
+use crate::sched::{self, NextTask};
+use crate::task::Task;
+use crate::umem::{Access, USlice};
+use crate::{arch, detach, lease, time};
+
+/// Runs the syscall `caller` just made and returns the index of the task to run next.
+pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
+    let result = match Sysnum::from_u32(tasks[caller].save.syscall_number()) {
+        Some(Sysnum::Send) => ipc::send(tasks, caller),
+        Some(Sysnum::Recv) => ipc::recv(tasks, caller),
+        Some(Sysnum::Reply) => ipc::reply(tasks, caller),
+        Some(Sysnum::SetTimer) => time::set_timer(tasks, caller),
+        Some(Sysnum::BorrowRead) => lease::borrow_read(tasks, caller),
+        Some(Sysnum::BorrowWrite) => lease::borrow_write(tasks, caller),
+        Some(Sysnum::BorrowInfo) => lease::borrow_info(tasks, caller),
+        Some(Sysnum::IrqControl) => irq_control_syscall(tasks, caller),
+        Some(Sysnum::Panic) => panic_syscall(tasks, caller),
+        Some(Sysnum::GetTimer) => time::get_timer(tasks, caller),
+        Some(Sysnum::RefreshTaskId) => refresh_task_id(tasks, caller),
+        Some(Sysnum::Post) => ipc::post(tasks, caller),
+        Some(Sysnum::ReplyFault) => ipc::reply_fault(tasks, caller),
+        Some(Sysnum::IrqStatus) => irq_status(tasks, caller),
+        None => Err(UsageError::BadSyscallNumber.into()),
+    };
+    let hint = match result {
+        Ok(hint) => hint,
+        Err(UserError(fault)) => detach::fault_task(tasks, caller, fault),
+    };
+    sched::resolve(tasks, caller, hint)
+}
+
+/// PANIC: the message stays where the task put it (r4/r5), where the supervisor and humility
+/// read it; the kernel only checks that the task may read it, so they can too.
+fn panic_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let save = &tasks[caller].save;
+    let msg = USlice::new(save.r4, save.r5);
+    if !tasks[caller].can_access(msg, Access::Read) {
+        return Err(UsageError::InvalidSlice.into());
+    }
+    Err(UserError(FaultInfo::Panic))
+}
+
+fn refresh_task_id(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let i = target_index(tasks, TaskId(tasks[caller].save.r4 as u16))?;
+    let id = tasks[i].current_id();
+    tasks[caller].save.set_results(&[u32::from(id.0)]);
+    Ok(NextTask::Same)
+}
+
+/// The caller's interrupts selected by notification `mask`; a mask naming a bit with no
+/// interrupt behind it is misuse (`NoIrq`), so a typo cannot silently do nothing.
+fn owned_irqs(caller: usize, mask: u32) -> Result<impl Iterator<Item = &'static abi::IrqDesc>, UserError> {
+    let mine = move |d: &&abi::IrqDesc| usize::from(d.task) == caller && d.notification & mask != 0;
+    let covered = arch::config().irqs.iter().filter(mine).fold(0, |acc, d| acc | d.notification);
+    if mask & !covered != 0 {
+        return Err(UsageError::NoIrq.into());
+    }
+    Ok(arch::config().irqs.iter().filter(mine))
+}
+
+fn irq_control_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let (mask, flags) = (tasks[caller].save.r4, tasks[caller].save.r5);
+    for d in owned_irqs(caller, mask)? {
+        if flags & irq_control::CLEAR_PENDING != 0 {
+            arch::irq_clear_pending(d.irq);
+        }
+        if flags & irq_control::ENABLE != 0 {
+            arch::irq_enable(d.irq);
+        } else {
+            arch::irq_disable(d.irq);
+        }
+    }
+    Ok(NextTask::Same)
+}
+
+fn irq_status(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let mask = tasks[caller].save.r4;
+    let (mut enabled, mut pending) = (0, 0);
+    for d in owned_irqs(caller, mask)? {
+        if arch::irq_is_enabled(d.irq) {
+            enabled |= d.notification;
+        }
+        if arch::irq_is_pending(d.irq) {
+            pending |= d.notification;
+        }
+    }
+    let posted = tasks[caller].notifications & mask;
+    tasks[caller].save.set_results(&[enabled, pending, posted]);
+    Ok(NextTask::Same)
+}
+
+/// An interrupt fired: mask it (the owner re-enables it with IRQ_CONTROL once handled) and
+/// post the owner's notification. Returns the hint for the interrupted task `current`.
+pub fn interrupt(tasks: &mut [Task], current: usize, irq: u32) -> NextTask {
+    arch::irq_disable(irq);
+    let Some(d) = arch::config().irqs.iter().find(|d| d.irq == irq) else {
+        return NextTask::Same;
+    };
+    let owner = usize::from(d.task);
+    if tasks[owner].post(d.notification) {
+        sched::hint_after_wake(tasks, current, owner)
+    } else {
+        NextTask::Same
+    }
+}

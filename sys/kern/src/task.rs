@@ -1,0 +1,148 @@
+//! The task control block and the transitions of a single task.
+//!
+//! `Task`'s member names and shapes are read by humility (HUMILITY-CONTRACT.md 3.2): `save`
+//! (a `SavedState`), `state`, `generation` (the 32-bit restart count), `priority`
+//! (`Priority(u8)`), `descriptor` (a reference to the task's `TaskDesc` in flash) and
+//! `timer` (`deadline: Option<Timestamp>`, `to_post: NotificationSet`). `save` must stay the
+//! first member: the exception entry code stores registers at offset 0.
+//!
+//! | state                         | how it is left                                        |
+//! |-------------------------------|-------------------------------------------------------|
+//! | `Healthy(Stopped)`, detached  | kernel IPC restart                                    |
+//! | `Healthy(Runnable)`           | a blocking syscall, a fault                           |
+//! | `Healthy(InSend(p))`          | `p` receives; `p` detached/restarted (code); fault    |
+//! | `Healthy(InReply(p))`         | `p` replies or reply-faults; `p` detached (code)      |
+//! | `Healthy(InRecv(_))`          | a sender or notification arrives; peer detached       |
+//! | `Faulted { .. }`              | detach (stays faulted, now detached), then restart    |
+
+use abi::{FaultInfo, Generation, SchedState, TaskDesc, TaskFlags, TaskId, TaskState};
+
+use crate::arch::SavedState;
+
+/// Task priority: 0 is the most important.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Priority(pub u8);
+
+impl Priority {
+    pub fn is_more_important_than(self, other: Priority) -> bool {
+        self.0 < other.0
+    }
+}
+
+/// Kernel time in ticks (milliseconds since boot).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Timestamp(pub u64);
+
+/// A set of notification bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct NotificationSet(pub u32);
+
+/// A task's single timer: when `deadline` passes, `to_post` is posted to the task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct TimerState {
+    pub deadline: Option<Timestamp>,
+    pub to_post: NotificationSet,
+}
+
+#[repr(C)]
+pub struct Task {
+    pub save: SavedState,
+    pub priority: Priority,
+    pub state: TaskState,
+    pub timer: TimerState,
+    /// Restart count; its low 6 bits are the IPC generation.
+    pub generation: u32,
+    /// Posted notification bits not yet consumed by a receive.
+    pub notifications: u32,
+    pub descriptor: &'static TaskDesc,
+    /// Set by detach, cleared by restart. A detached task is never scheduled and nothing
+    /// may block on it.
+    pub detached: bool,
+}
+
+impl Task {
+    /// A task as the kernel creates it at boot: detached (unloaded) until started.
+    pub fn new(descriptor: &'static TaskDesc) -> Self {
+        Task {
+            save: SavedState::default(),
+            priority: Priority(descriptor.priority),
+            state: TaskState::Healthy(SchedState::Stopped),
+            timer: TimerState { deadline: None, to_post: NotificationSet(0) },
+            generation: 0,
+            notifications: 0,
+            descriptor,
+            detached: true,
+        }
+    }
+
+    pub fn index(&self) -> usize {
+        self.descriptor.index as usize
+    }
+
+    pub fn current_id(&self) -> TaskId {
+        TaskId::for_index_and_gen(self.index(), Generation::from_restart_count(self.generation))
+    }
+
+    pub fn starts_at_boot(&self) -> bool {
+        self.descriptor.flags.contains(TaskFlags::START_AT_BOOT)
+    }
+
+    pub fn may_use_kipc(&self) -> bool {
+        self.descriptor.flags.contains(TaskFlags::KIPC)
+    }
+
+    pub fn may_send_to(&self, index: usize) -> bool {
+        index < 32 && self.descriptor.send_targets & (1 << index) != 0
+    }
+
+    pub fn is_runnable(&self) -> bool {
+        !self.detached && self.state.is_runnable()
+    }
+
+    /// The scheduling state, if the task is healthy.
+    pub fn healthy_state(&self) -> Option<SchedState> {
+        match self.state {
+            TaskState::Healthy(s) => Some(s),
+            TaskState::Faulted { .. } => None,
+        }
+    }
+
+    pub fn is_healthy_in(&self, s: SchedState) -> bool {
+        self.healthy_state() == Some(s)
+    }
+
+    pub fn set_healthy_state(&mut self, s: SchedState) {
+        self.state = TaskState::Healthy(s);
+    }
+
+    /// Records a fault. A second fault replaces the first but keeps the scheduling state the
+    /// task had before it first faulted. Returns `true` if the task was healthy.
+    pub fn record_fault(&mut self, fault: FaultInfo) -> bool {
+        match self.state {
+            TaskState::Healthy(original_state) => {
+                self.state = TaskState::Faulted { fault, original_state };
+                true
+            }
+            TaskState::Faulted { original_state, .. } => {
+                self.state = TaskState::Faulted { fault, original_state };
+                false
+            }
+        }
+    }
+
+    /// Tells whether `id` names this task's current incarnation, or why not.
+    pub fn check_id(&self, id: TaskId) -> Result<(), abi::PeerGone> {
+        let current = self.current_id().generation();
+        if self.detached {
+            Err(abi::PeerGone::Unavailable(current))
+        } else if id.generation() != current {
+            Err(abi::PeerGone::Restarted(current))
+        } else {
+            Ok(())
+        }
+    }
+}

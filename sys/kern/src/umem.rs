@@ -1,0 +1,133 @@
+//! User memory: slices a task names by address and length, checked against the task's own
+//! regions before the kernel touches them.
+//!
+//! A slice is accessible when it lies entirely inside one region of the task that has the
+//! required attribute and is not device memory (the kernel never copies to or from
+//! registers). The kernel also refuses to write into DMA regions: a DMA master may be
+//! writing there concurrently. Zero-length slices are always accessible and never
+//! dereferenced.
+
+use abi::RegionAttributes;
+
+use crate::arch;
+use crate::task::Task;
+
+/// An unchecked (address, length) pair supplied by a task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct USlice {
+    pub base: u32,
+    pub len: u32,
+}
+
+impl USlice {
+    pub fn new(base: u32, len: u32) -> Self {
+        USlice { base, len }
+    }
+
+    /// An array of `count` elements of `elem_size` bytes. An overflowing length becomes
+    /// `u32::MAX`, which no region can contain, so the access check rejects it.
+    pub fn new_array(base: u32, count: u32, elem_size: u32) -> Self {
+        USlice { base, len: count.checked_mul(elem_size).unwrap_or(u32::MAX) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first `n` bytes (or all of them, if shorter).
+    pub fn prefix(self, n: usize) -> Self {
+        USlice { base: self.base, len: self.len.min(n as u32) }
+    }
+
+    /// The bytes from `offset` on; `None` if `offset` lies beyond the end.
+    pub fn skip(self, offset: usize) -> Option<Self> {
+        let offset = u32::try_from(offset).ok().filter(|&o| o <= self.len)?;
+        Some(USlice { base: self.base.wrapping_add(offset), len: self.len - offset })
+    }
+}
+
+/// Which kind of access the kernel is about to make on a task's behalf.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Task {
+    pub fn can_access(&self, slice: USlice, access: Access) -> bool {
+        if slice.is_empty() {
+            return true;
+        }
+        let (need, refuse) = match access {
+            Access::Read => (RegionAttributes::READ, RegionAttributes::DEVICE),
+            Access::Write => (
+                RegionAttributes::WRITE,
+                RegionAttributes::DEVICE | RegionAttributes::DMA,
+            ),
+        };
+        self.descriptor.regions.iter().any(|r| {
+            r.attributes.contains(need)
+                && r.attributes.0 & refuse == 0
+                && r.contains(slice.base, slice.len)
+        })
+    }
+}
+
+/// Which side of a task-to-task copy named memory it may not access.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CopyFault {
+    Source,
+    Destination,
+}
+
+/// Copies `min(src.len, dst.len)` bytes from one task's memory to another's, after checking
+/// both slices. Returns the number of bytes copied.
+pub fn copy_between(
+    from: &Task,
+    src: USlice,
+    to: &Task,
+    dst: USlice,
+) -> Result<usize, CopyFault> {
+    let n = src.len.min(dst.len);
+    let (src, dst) = (src.prefix(n as usize), dst.prefix(n as usize));
+    if !from.can_access(src, Access::Read) {
+        return Err(CopyFault::Source);
+    }
+    if !to.can_access(dst, Access::Write) {
+        return Err(CopyFault::Destination);
+    }
+    if n != 0 {
+        // SAFETY: both ranges were just checked against the tasks' regions, which are
+        // disjoint from kernel memory and (per the builder) from each other unless shared
+        // read-only; the kernel runs with interrupts unable to preempt this copy.
+        unsafe { arch::copy_user(dst.base, src.base, n as usize) };
+    }
+    Ok(n as usize)
+}
+
+/// Copies kernel bytes into a task's memory; returns the number written (the shorter of the
+/// two), or `None` if the task may not write `dst`.
+pub fn write_to_task(task: &Task, dst: USlice, bytes: &[u8]) -> Option<usize> {
+    let dst = dst.prefix(bytes.len());
+    if !task.can_access(dst, Access::Write) {
+        return None;
+    }
+    if !dst.is_empty() {
+        // SAFETY: `dst` was checked writable for this task just above.
+        unsafe { arch::copy_from_kernel(dst.base, &bytes[..dst.len as usize]) };
+    }
+    Some(dst.len as usize)
+}
+
+/// Copies `out.len()` bytes from a task's memory; `None` if the task may not read them.
+pub fn read_from_task(task: &Task, src: u32, out: &mut [u8]) -> Option<()> {
+    let src = USlice::new(src, out.len() as u32);
+    if !task.can_access(src, Access::Read) {
+        return None;
+    }
+    if !src.is_empty() {
+        // SAFETY: `src` was checked readable for this task just above.
+        unsafe { arch::copy_to_kernel(out, src.base) };
+    }
+    Some(())
+}
