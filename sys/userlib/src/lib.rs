@@ -1,0 +1,59 @@
+//! The Bulkhead task runtime.
+//!
+//! A task is a `#![no_std]`, `#![no_main]` binary that defines `fn main() -> !` (exported as
+//! `main`) and links against this crate. The builder links it at its own flash and RAM
+//! regions with the stack at the bottom of RAM; the kernel starts it at `_start`, which
+//! initialises `.data`/`.bss` and calls `main`. A restart runs `_start` again, so a task
+//! always begins from its initial state.
+//!
+//! Syscalls follow the kernel ABI (`abi::Sysnum`): arguments in r4-r10, number in r11,
+//! results in r4-r11, all through one small stub so humility's syscall analysis sees the
+//! simple `push; mov; ldm; svc; stm; pop` shape it expects.
+#![cfg_attr(target_os = "none", no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub use abi::*;
+
+pub mod kipc;
+mod lease;
+#[cfg(target_os = "none")]
+mod panic;
+mod slots;
+#[cfg(target_os = "none")]
+mod start;
+mod sys;
+
+pub use lease::Lease;
+pub use slots::slot_index;
+pub use sys::*;
+
+/// The supervisor's id: task 0 never restarts (its fault resets the system), so its
+/// generation is always 0.
+pub const SUPERVISOR: TaskId = TaskId::for_index_and_gen(0, Generation(0));
+
+/// Operation number reserved on the supervisor for watchdog check-ins.
+pub const CHECK_IN_OPERATION: u16 = 0xFFFE;
+
+/// Tells the supervisor this task is alive (for `watchdog-ms` in `app.toml`). The builder
+/// grants every watched task a send to the supervisor.
+pub fn check_in() {
+    sys_send(SUPERVISOR, CHECK_IN_OPERATION, &[], &mut [], &[]);
+}
+
+/// Sleeps until `deadline` (kernel ticks) using notification bit(s) `bits`, which must be
+/// bits the task uses for nothing else.
+pub fn sleep_until(deadline: u64, bits: u32) {
+    sys_set_timer(Some(deadline), bits);
+    sys_recv_notification(bits);
+}
+
+/// Sleeps for `ms` milliseconds; see [`sleep_until`].
+pub fn sleep_for(ms: u64, bits: u32) {
+    sleep_until(sys_get_timer().now + ms, bits);
+}
+
+/// Updates `id` after a peer-gone code, so the next call reaches the peer's current
+/// incarnation. Returns the new id.
+pub fn refresh_after(id: TaskId, gone: PeerGone) -> TaskId {
+    TaskId::for_index_and_gen(id.index(), gone.generation())
+}

@@ -1,0 +1,214 @@
+//! Typed syscall wrappers over one assembly stub.
+
+use abi::{PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
+
+use crate::lease::Lease;
+
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".section .text.bulkhead_syscall, \"ax\"",
+    ".global bulkhead_syscall",
+    ".type bulkhead_syscall, %function",
+    ".thumb_func",
+    // r0 = seven argument words, r1 = eight result words, r2 = syscall number.
+    // r0-r3 survive the SVC (the hardware frame restores them).
+    "bulkhead_syscall:",
+    "    push {{r4-r11}}",
+    "    mov r11, r2",
+    "    ldm r0, {{r4-r10}}",
+    "    svc #0",
+    "    stm r1, {{r4-r11}}",
+    "    pop {{r4-r11}}",
+    "    bx lr",
+    ".size bulkhead_syscall, . - bulkhead_syscall",
+);
+
+#[cfg(target_os = "none")]
+unsafe extern "C" {
+    fn bulkhead_syscall(args: *const [u32; 7], results: *mut [u32; 8], number: u32);
+}
+
+#[inline(always)]
+fn syscall(number: Sysnum, args: [u32; 7]) -> [u32; 8] {
+    let mut results = [0u32; 8];
+    #[cfg(target_os = "none")]
+    // SAFETY: the stub reads 7 words and writes 8; the kernel checks every pointer inside
+    // `args` against this task's regions before using it.
+    unsafe {
+        bulkhead_syscall(&args, &mut results, number as u32)
+    };
+    #[cfg(not(target_os = "none"))]
+    panic!("syscall {number:?}{args:?} on the host: there is no kernel here");
+    #[allow(unreachable_code)]
+    results
+}
+
+fn addr<T>(p: *const T) -> u32 {
+    p as usize as u32
+}
+
+/// Sends `outgoing` with `operation` to `target` and waits for the reply, lending `leases`
+/// for the duration. Returns (response code, reply length). A code for which
+/// `PeerGone::from_code` is `Some` means the server is gone (restarted or detached).
+pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
+    let r = syscall(
+        Sysnum::Send,
+        [
+            (u32::from(target.0) << 16) | u32::from(operation),
+            addr(outgoing.as_ptr()),
+            outgoing.len() as u32,
+            addr(incoming.as_mut_ptr()),
+            incoming.len() as u32,
+            addr(leases.as_ptr()),
+            leases.len() as u32,
+        ],
+    );
+    (r[0], r[1] as usize)
+}
+
+/// What RECV returned. `sender == TaskId::KERNEL` means notifications, with the fired bits
+/// in `operation`. `message_len` is the sender's full length; if it exceeds the buffer the
+/// message was truncated.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecvMessage {
+    pub sender: TaskId,
+    pub operation: u32,
+    pub message_len: usize,
+    pub response_capacity: usize,
+    pub lease_count: usize,
+}
+
+fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMessage, PeerGone> {
+    let r = syscall(Sysnum::Recv, [addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, 0, 0]);
+    if let Some(gone) = PeerGone::from_code(r[0]) {
+        return Err(gone);
+    }
+    Ok(RecvMessage {
+        sender: TaskId(r[1] as u16),
+        operation: r[2],
+        message_len: r[3] as usize,
+        response_capacity: r[4] as usize,
+        lease_count: r[5] as usize,
+    })
+}
+
+pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
+    match recv(buffer, notification_mask, 0) {
+        Ok(m) => m,
+        // An open receive names no peer, so no peer can be gone.
+        Err(_) => unreachable!(),
+    }
+}
+
+pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: TaskId) -> Result<RecvMessage, PeerGone> {
+    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.0))
+}
+
+/// Waits for any of `mask`'s notifications; returns the fired bits.
+pub fn sys_recv_notification(mask: u32) -> u32 {
+    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0)) {
+        Ok(m) => m.operation,
+        Err(_) => unreachable!(),
+    }
+}
+
+pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
+    syscall(Sysnum::Reply, [u32::from(peer.0), code, addr(message.as_ptr()), message.len() as u32, 0, 0, 0]);
+}
+
+pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
+    syscall(Sysnum::ReplyFault, [u32::from(peer.0), reason as u32, 0, 0, 0, 0, 0]);
+}
+
+/// Why a borrow did not copy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BorrowError {
+    /// The lender was restarted or detached.
+    LenderGone(PeerGone),
+    /// The lender is alive but no longer waiting on us (it was replied to, or faulted).
+    LenderNotWaiting,
+}
+
+fn borrow_result(code: u32) -> Result<(), BorrowError> {
+    match code {
+        0 => Ok(()),
+        LEASE_DEFECT => Err(BorrowError::LenderNotWaiting),
+        c => Err(PeerGone::from_code(c).map_or(BorrowError::LenderNotWaiting, BorrowError::LenderGone)),
+    }
+}
+
+pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
+    let r = syscall(Sysnum::BorrowRead, [u32::from(lender.0), index as u32, offset as u32, addr(dest.as_mut_ptr()), dest.len() as u32, 0, 0]);
+    borrow_result(r[0]).map(|()| r[1] as usize)
+}
+
+pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
+    let r = syscall(Sysnum::BorrowWrite, [u32::from(lender.0), index as u32, offset as u32, addr(src.as_ptr()), src.len() as u32, 0, 0]);
+    borrow_result(r[0]).map(|()| r[1] as usize)
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LeaseInfo {
+    pub attributes: u32,
+    pub len: usize,
+}
+
+pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, BorrowError> {
+    let r = syscall(Sysnum::BorrowInfo, [u32::from(lender.0), index as u32, 0, 0, 0, 0, 0]);
+    borrow_result(r[0]).map(|()| LeaseInfo { attributes: r[1], len: r[2] as usize })
+}
+
+/// Sets (`Some`) or cancels (`None`) the task's timer; `bits` are posted at the deadline.
+pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
+    let d = deadline.unwrap_or(0);
+    syscall(Sysnum::SetTimer, [u32::from(deadline.is_some()), d as u32, (d >> 32) as u32, bits, 0, 0, 0]);
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TimerState {
+    pub now: u64,
+    pub deadline: Option<u64>,
+    pub on_dl: u32,
+}
+
+pub fn sys_get_timer() -> TimerState {
+    let r = syscall(Sysnum::GetTimer, [0; 7]);
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    TimerState { now: join(r[0], r[1]), deadline: (r[2] != 0).then(|| join(r[3], r[4])), on_dl: r[5] }
+}
+
+/// Enables (or disables) this task's interrupts named by notification `mask`, optionally
+/// clearing a pending one first.
+pub fn sys_irq_control(mask: u32, enable: bool, clear_pending: bool) {
+    let flags = u32::from(enable) * abi::irq_control::ENABLE + u32::from(clear_pending) * abi::irq_control::CLEAR_PENDING;
+    syscall(Sysnum::IrqControl, [mask, flags, 0, 0, 0, 0, 0]);
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct IrqStatus {
+    pub enabled: u32,
+    pub pending: u32,
+    pub posted: u32,
+}
+
+pub fn sys_irq_status(mask: u32) -> IrqStatus {
+    let r = syscall(Sysnum::IrqStatus, [mask, 0, 0, 0, 0, 0, 0]);
+    IrqStatus { enabled: r[0], pending: r[1], posted: r[2] }
+}
+
+pub fn sys_panic(message: &[u8]) -> ! {
+    syscall(Sysnum::Panic, [addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0]);
+    // The kernel never resumes a panicked task; a restart begins again at `_start`.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
+    TaskId(syscall(Sysnum::RefreshTaskId, [u32::from(id.0), 0, 0, 0, 0, 0, 0])[0] as u16)
+}
+
+pub fn sys_post(target: TaskId, bits: u32) -> Result<(), PeerGone> {
+    let rc = syscall(Sysnum::Post, [u32::from(target.0), bits, 0, 0, 0, 0, 0])[0];
+    PeerGone::from_code(rc).map_or(Ok(()), Err)
+}
