@@ -8,6 +8,8 @@ pub enum Epitaph {
     NothingRunnable,
     FaultInKernel,
     BadTaskTable,
+    /// A Rust panic inside the kernel (a bug: user input never panics the kernel).
+    Panic,
 }
 
 impl Epitaph {
@@ -16,6 +18,7 @@ impl Epitaph {
             Epitaph::NothingRunnable => b"no runnable task (is there an idle task?)",
             Epitaph::FaultInKernel => b"fault taken in the kernel",
             Epitaph::BadTaskTable => b"task table does not match its descriptors",
+            Epitaph::Panic => b"kernel panic",
         }
     }
 }

@@ -39,3 +39,25 @@ pub mod syscalls;
 pub mod task;
 pub mod time;
 pub mod umem;
+
+/// The body of an app's kernel crate: includes the tables `cargo xtask dist` generated for
+/// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls.
+#[macro_export]
+macro_rules! app_kernel {
+    () => {
+        include!(env!("BULKHEAD_KCONFIG"));
+
+        #[unsafe(no_mangle)]
+        extern "C" fn kernel_main() -> ! {
+            // SAFETY: the reset handler calls this once, before anything else touches the
+            // task table.
+            unsafe {
+                $crate::arch::start_kernel(
+                    &mut *core::ptr::addr_of_mut!(HUBRIS_TASK_TABLE_SPACE),
+                    &HUBRIS_TASK_DESCS,
+                    &KERNEL_CONFIG,
+                )
+            }
+        }
+    };
+}

@@ -17,6 +17,7 @@
 //! with the default memory map (PRIVDEFENA).
 
 use core::arch::{asm, global_asm};
+use core::mem::MaybeUninit;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile};
 
 use abi::{FaultInfo, FaultSource};
@@ -92,10 +93,18 @@ pub const IRQ_LINES: usize = 150;
 /// Must be called once, in privileged thread mode on the main stack, with `table` being
 /// `HUBRIS_TASK_TABLE_SPACE` and `descs` the matching descriptors.
 pub unsafe fn start_kernel(
-    table: &'static mut [Task],
+    space: &'static mut [MaybeUninit<Task>],
     descs: &'static [abi::TaskDesc],
     config: &'static KernelConfig,
 ) -> ! {
+    if space.len() != descs.len() {
+        kernel_fail(Epitaph::BadTaskTable);
+    }
+    for (slot, desc) in space.iter_mut().zip(descs) {
+        slot.write(Task::new(desc));
+    }
+    // SAFETY: every slot was initialised just above.
+    let table = unsafe { &mut *(space as *mut [MaybeUninit<Task>] as *mut [Task]) };
     // SAFETY: single-threaded start-up; nothing else touches these statics yet.
     unsafe {
         CONFIG = Some(config);
@@ -261,6 +270,11 @@ fn decode_fault(exception: u32, cfsr: u32, mmfar: u32, bfar: u32, hfsr: u32, psp
         _ if cfsr & UNDEFINSTR != 0 => FaultInfo::IllegalInstruction,
         _ => FaultInfo::InvalidOperation(cfsr),
     }
+}
+
+#[panic_handler]
+fn kernel_panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    kernel_fail(Epitaph::Panic)
 }
 
 #[unsafe(no_mangle)]
