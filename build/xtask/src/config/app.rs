@@ -1,0 +1,903 @@
+//! The `app.toml` schema and its resolution into an [`App`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use abi::{IrqDesc, TaskFlags};
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::supervision::{self, Supervision, SupervisionEntry};
+use super::{App, Board, Chip, ConfigError, Kernel, Problem, SupervisorFault, Task, check_name, source};
+
+/// Send masks and notification words are 32 bits wide.
+const MAX_TASKS: usize = 32;
+const MAX_NOTIFICATIONS: usize = 32;
+/// humility names the kernel object `kernel` and treats a task named `hiffy` as its agent.
+const RESERVED_TASK_NAMES: [&str; 2] = ["kernel", "hiffy"];
+/// Every task runs with the FP exception frame; humility infers that from this target.
+const TARGET: &str = "thumbv7em-none-eabihf";
+/// Kernel RAM when `[kernel] ram` is not given.
+pub const DEFAULT_KERNEL_RAM: u32 = 8192;
+/// Each task's own flash and RAM regions; the rest of its MPU slots are for peripherals.
+const OWN_REGIONS: usize = 2;
+const SUPERVISOR_FAULT_NOTIFICATION: &str = "fault";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AppFile {
+    name: String,
+    board: String,
+    target: String,
+    kernel: KernelEntry,
+    tasks: IndexMap<String, TaskEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KernelEntry {
+    #[serde(rename = "crate")]
+    krate: String,
+    stack_size: u32,
+    #[serde(default = "default_kernel_ram")]
+    ram: u32,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    on_supervisor_fault: SupervisorFault,
+}
+
+fn default_kernel_ram() -> u32 {
+    DEFAULT_KERNEL_RAM
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TaskEntry {
+    #[serde(rename = "crate")]
+    krate: String,
+    priority: u8,
+    #[serde(default = "start_by_default")]
+    start: bool,
+    stack_size: u32,
+    #[serde(default)]
+    max_sizes: MaxSizes,
+    #[serde(default)]
+    uses: Vec<String>,
+    #[serde(default)]
+    interrupts: IndexMap<String, String>,
+    #[serde(default)]
+    notifications: Vec<String>,
+    #[serde(default)]
+    task_slots: Vec<String>,
+    #[serde(default)]
+    kipc: bool,
+    config: Option<toml::Table>,
+    #[serde(default)]
+    features: Vec<String>,
+    supervision: Option<SupervisionEntry>,
+}
+
+fn start_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaxSizes {
+    flash: Option<u32>,
+    ram: Option<u32>,
+}
+
+/// Builds errors for one file and, optionally, one task.
+#[derive(Copy, Clone)]
+struct Blame<'a> {
+    file: &'a Path,
+    task: Option<&'a str>,
+}
+
+impl Blame<'_> {
+    fn error(self, key: &str, problem: Problem) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            task: self.task.map(str::to_owned),
+            key: key.to_owned(),
+            problem,
+        }
+    }
+
+    /// The key `key` of task `task` in the same file.
+    fn task<'b>(&'b self, task: &'b str) -> Blame<'b> {
+        Blame { file: self.file, task: Some(task) }
+    }
+}
+
+/// Parses and validates `text`, the contents of `file`, against the boards and chips under
+/// `build_dir`.
+pub(super) fn resolve(
+    file: &Path,
+    text: String,
+    build_dir: &Path,
+    packages: &BTreeSet<String>,
+) -> Result<App, ConfigError> {
+    let raw: AppFile = source::parse(file, &text)?;
+    let doc = Blame { file, task: None };
+    if raw.target != TARGET {
+        return Err(doc.error("target", Problem::UnsupportedTarget(raw.target)));
+    }
+    check_name(&raw.name).map_err(|p| doc.error("name", p))?;
+    let board = Board::load(build_dir, &raw.board, file)?;
+    let kernel = resolve_kernel(doc, raw.kernel, packages)?;
+    if raw.tasks.len() > MAX_TASKS {
+        return Err(doc.error("tasks", Problem::TooManyTasks { count: raw.tasks.len() }));
+    }
+    let names: Vec<&str> = raw.tasks.keys().map(String::as_str).collect();
+
+    let mut tasks = Vec::with_capacity(raw.tasks.len());
+    let mut irqs: BTreeMap<u32, IrqDesc> = BTreeMap::new();
+    let mut peripheral_owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (index, (name, entry)) in raw.tasks.iter().enumerate() {
+        let at = doc.task(name);
+        check_task_name(name).map_err(|p| at.error("", p))?;
+        if !packages.contains(&entry.krate) {
+            return Err(at.error("crate", Problem::MissingCrate(entry.krate.clone())));
+        }
+        check_stack(entry.stack_size).map_err(|p| at.error("stack-size", p))?;
+        if let Some(budget) = entry.max_sizes.ram
+            && budget < entry.stack_size
+        {
+            return Err(at.error(
+                "max-sizes.ram",
+                Problem::BudgetBelowStack { budget, stack: entry.stack_size },
+            ));
+        }
+        check_notifications(index, &entry.notifications).map_err(|p| at.error("notifications", p))?;
+
+        let mut peripherals = IndexMap::new();
+        for used in &entry.uses {
+            let peripheral = board.chip.peripherals.get(used).ok_or_else(|| {
+                at.error(
+                    "uses",
+                    Problem::UnknownPeripheral { name: used.clone(), chip: board.chip.name.clone() },
+                )
+            })?;
+            if let Some(owner) = peripheral_owner.insert(used, name) {
+                let problem = if owner == name.as_str() {
+                    Problem::Duplicate(used.clone())
+                } else {
+                    Problem::PeripheralTaken { peripheral: used.clone(), owner: owner.into() }
+                };
+                return Err(at.error("uses", problem));
+            }
+            peripherals.insert(used.clone(), peripheral.clone());
+        }
+        let available = abi::REGIONS_PER_TASK - OWN_REGIONS;
+        if peripherals.len() > available {
+            return Err(at.error(
+                "uses",
+                Problem::TooManyRegions {
+                    needed: OWN_REGIONS + peripherals.len(),
+                    available: abi::REGIONS_PER_TASK,
+                },
+            ));
+        }
+
+        for (key, notification) in &entry.interrupts {
+            let irq = resolve_irq(&board.chip, &entry.uses, key).map_err(|reason| {
+                at.error("interrupts", Problem::UnknownInterrupt { key: key.clone(), reason })
+            })?;
+            let bit = entry.notifications.iter().position(|n| n == notification).ok_or_else(|| {
+                at.error(
+                    &format!("interrupts.\"{key}\""),
+                    Problem::UnknownNotification(notification.clone()),
+                )
+            })?;
+            if let Some(taken) = irqs.get(&irq) {
+                let owner = names[usize::from(taken.task)].to_owned();
+                return Err(at.error("interrupts", Problem::IrqTaken { irq, owner }));
+            }
+            // Fits: at most 32 tasks, at most 32 notifications.
+            irqs.insert(irq, IrqDesc { irq, task: index as u16, notification: 1 << bit });
+        }
+
+        let mut flags = 0;
+        if entry.start {
+            flags |= TaskFlags::START_AT_BOOT;
+        }
+        if entry.kipc || index == 0 {
+            flags |= TaskFlags::KIPC;
+        }
+        tasks.push(Task {
+            name: name.clone(),
+            index,
+            krate: entry.krate.clone(),
+            priority: entry.priority,
+            flags: TaskFlags(flags),
+            stack_size: entry.stack_size,
+            max_flash: entry.max_sizes.flash,
+            max_ram: entry.max_sizes.ram,
+            peripherals,
+            notifications: entry.notifications.clone(),
+            task_slots: entry.task_slots.clone(),
+            send_targets: 0,
+            config: entry.config.clone(),
+            features: entry.features.clone(),
+            supervision: None,
+        });
+    }
+
+    check_priorities(doc, &tasks)?;
+    for task in &mut tasks {
+        task.send_targets = send_targets(doc.task(&task.name), task, &raw.tasks, &names)?;
+    }
+    resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
+
+    Ok(App {
+        file: file.to_owned(),
+        name: raw.name,
+        target: raw.target,
+        board,
+        kernel,
+        tasks,
+        irqs: irqs.into_values().collect(),
+        text,
+    })
+}
+
+fn resolve_kernel(
+    doc: Blame<'_>,
+    raw: KernelEntry,
+    packages: &BTreeSet<String>,
+) -> Result<Kernel, ConfigError> {
+    if !packages.contains(&raw.krate) {
+        return Err(doc.error("kernel.crate", Problem::MissingCrate(raw.krate)));
+    }
+    check_stack(raw.stack_size).map_err(|p| doc.error("kernel.stack-size", p))?;
+    if raw.ram < raw.stack_size {
+        return Err(doc.error(
+            "kernel.ram",
+            Problem::BudgetBelowStack { budget: raw.ram, stack: raw.stack_size },
+        ));
+    }
+    Ok(Kernel {
+        krate: raw.krate,
+        stack_size: raw.stack_size,
+        ram: raw.ram,
+        features: raw.features,
+        on_supervisor_fault: raw.on_supervisor_fault,
+    })
+}
+
+fn check_task_name(name: &str) -> Result<(), Problem> {
+    check_name(name)?;
+    if RESERVED_TASK_NAMES.contains(&name) {
+        return Err(Problem::ReservedTaskName(name.into()));
+    }
+    Ok(())
+}
+
+/// The AAPCS requires an 8-byte aligned stack.
+fn check_stack(size: u32) -> Result<(), Problem> {
+    if size == 0 || size % 8 != 0 { Err(Problem::BadStackSize(size)) } else { Ok(()) }
+}
+
+fn check_unique<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<(), Problem> {
+    let mut seen = BTreeSet::new();
+    for item in items {
+        if !seen.insert(item) {
+            return Err(Problem::Duplicate(item.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn check_notifications(index: usize, notifications: &[String]) -> Result<(), Problem> {
+    if notifications.len() > MAX_NOTIFICATIONS {
+        return Err(Problem::TooManyNotifications { count: notifications.len() });
+    }
+    for n in notifications {
+        check_name(n)?;
+    }
+    check_unique(notifications)?;
+    if index == 0 && notifications.first().map(String::as_str) != Some(SUPERVISOR_FAULT_NOTIFICATION) {
+        return Err(Problem::SupervisorFaultBit { found: notifications.first().cloned() });
+    }
+    Ok(())
+}
+
+/// An `interrupts` key: `"<peripheral>.<interrupt>"` for a peripheral in `uses` (a task cannot
+/// clear an interrupt in registers it cannot reach), or a decimal IRQ number.
+fn resolve_irq(chip: &Chip, uses: &[String], key: &str) -> Result<u32, String> {
+    if let Ok(irq) = key.parse::<u32>() {
+        return if irq < chip.irq_count {
+            Ok(irq)
+        } else {
+            Err(format!("chip \"{}\" has IRQs 0..{}", chip.name, chip.irq_count))
+        };
+    }
+    let Some((name, irq_name)) = key.split_once('.') else {
+        return Err("expected \"<peripheral>.<interrupt>\" or an IRQ number".into());
+    };
+    let Some(peripheral) = chip.peripherals.get(name) else {
+        return Err(format!("no peripheral \"{name}\" in chip \"{}\"", chip.name));
+    };
+    if !uses.iter().any(|u| u == name) {
+        return Err(format!("peripheral \"{name}\" is not in this task's `uses`"));
+    }
+    peripheral.interrupts.get(irq_name).copied().ok_or_else(|| {
+        let known: Vec<&str> = peripheral.interrupts.keys().map(String::as_str).collect();
+        format!("peripheral \"{name}\" has no interrupt \"{irq_name}\" (it has: {})", known.join(", "))
+    })
+}
+
+/// Index 0 (the supervisor) alone has priority 0; `idle` exists and is strictly the least
+/// important.
+fn check_priorities(doc: Blame<'_>, tasks: &[Task]) -> Result<(), ConfigError> {
+    let supervisor = tasks.first().ok_or_else(|| doc.error("tasks", Problem::NoIdleTask))?;
+    if supervisor.priority != 0 {
+        return Err(doc.task(&supervisor.name).error(
+            "priority",
+            Problem::SupervisorPriority { task: supervisor.name.clone(), priority: supervisor.priority },
+        ));
+    }
+    if let Some(other) = tasks[1..].iter().find(|t| t.priority == 0) {
+        return Err(doc.task(&other.name).error(
+            "priority",
+            Problem::SharesSupervisorPriority { supervisor: supervisor.name.clone() },
+        ));
+    }
+    let idle = tasks
+        .iter()
+        .find(|t| t.name == "idle")
+        .ok_or_else(|| doc.error("tasks", Problem::NoIdleTask))?;
+    if let Some(other) = tasks.iter().find(|t| t.name != "idle" && t.priority >= idle.priority) {
+        return Err(doc.task("idle").error(
+            "priority",
+            Problem::IdleNotLowest {
+                idle_priority: idle.priority,
+                other: other.name.clone(),
+                other_priority: other.priority,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The send mask from `task-slots`, refusing sends to less important tasks (the sender would
+/// block on a task that can be starved by tasks more important than the sender). The
+/// supervisor is exempt and may reach every task.
+fn send_targets(
+    at: Blame<'_>,
+    task: &Task,
+    entries: &IndexMap<String, TaskEntry>,
+    names: &[&str],
+) -> Result<u32, ConfigError> {
+    check_unique(&task.task_slots).map_err(|p| at.error("task-slots", p))?;
+    let mut mask = 0u32;
+    for slot in &task.task_slots {
+        let (target, _, entry) = entries
+            .get_full(slot)
+            .ok_or_else(|| at.error("task-slots", Problem::UnknownTask(slot.clone())))?;
+        if target == task.index {
+            return Err(at.error("task-slots", Problem::SlotIsSelf));
+        }
+        if task.index != 0 && entry.priority > task.priority {
+            return Err(at.error(
+                "task-slots",
+                Problem::PriorityInversion {
+                    sender_priority: task.priority,
+                    target: slot.clone(),
+                    target_priority: entry.priority,
+                },
+            ));
+        }
+        mask |= 1 << target;
+    }
+    if task.index == 0 {
+        mask |= all_tasks_mask(names.len()) & !1;
+    }
+    Ok(mask)
+}
+
+fn all_tasks_mask(count: usize) -> u32 {
+    if count >= 32 { u32::MAX } else { (1 << count) - 1 }
+}
+
+fn resolve_supervision(
+    doc: Blame<'_>,
+    entries: &IndexMap<String, TaskEntry>,
+    names: &[&str],
+    tasks: &mut [Task],
+) -> Result<(), ConfigError> {
+    let mut depends_on = vec![Vec::new(); tasks.len()];
+    for (index, task) in tasks.iter_mut().enumerate() {
+        let at = doc.task(names[index]);
+        let entry = &entries[index];
+        if index == 0 {
+            if entry.supervision.is_some() {
+                return Err(at.error("supervision", Problem::SupervisorSupervised));
+            }
+            continue;
+        }
+        let default = SupervisionEntry::default();
+        let policy = entry.supervision.as_ref().unwrap_or(&default);
+        let supervision = check_policy(at, policy, entries, &entry.uses)?;
+        depends_on[index] = supervision.depends_on.clone();
+        task.supervision = Some(supervision);
+    }
+    if let Some(cycle) = supervision::find_cycle(&depends_on) {
+        let path = cycle.iter().map(|&i| names[i].to_owned()).collect();
+        return Err(doc.task(names[cycle[0]]).error("supervision.depends-on", Problem::DependencyCycle(path)));
+    }
+    Ok(())
+}
+
+fn check_policy(
+    at: Blame<'_>,
+    policy: &SupervisionEntry,
+    entries: &IndexMap<String, TaskEntry>,
+    uses: &[String],
+) -> Result<Supervision, ConfigError> {
+    check_unique(&policy.depends_on).map_err(|p| at.error("supervision.depends-on", p))?;
+    let depends_on = policy
+        .depends_on
+        .iter()
+        .map(|name| {
+            entries
+                .get_index_of(name)
+                .ok_or_else(|| at.error("supervision.depends-on", Problem::UnknownTask(name.clone())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let durations = [
+        ("supervision.detach-deadline-ms", Some(policy.detach_deadline_ms)),
+        ("supervision.watchdog-ms", policy.watchdog_ms),
+        ("supervision.backoff.initial-ms", Some(policy.backoff.initial_ms)),
+        ("supervision.intensity.window-ms", policy.intensity.map(|i| i.window_ms)),
+    ];
+    if let Some((key, _)) = durations.iter().find(|(_, ms)| *ms == Some(0)) {
+        return Err(at.error(key, Problem::ZeroDuration));
+    }
+    if let Some(watchdog_ms) = policy.watchdog_ms
+        && policy.detach_deadline_ms >= watchdog_ms
+    {
+        return Err(at.error(
+            "supervision.detach-deadline-ms",
+            Problem::DeadlineNotBelowWatchdog { deadline_ms: policy.detach_deadline_ms, watchdog_ms },
+        ));
+    }
+    if policy.backoff.initial_ms > policy.backoff.max_ms {
+        return Err(at.error(
+            "supervision.backoff",
+            Problem::BackoffInverted {
+                initial_ms: policy.backoff.initial_ms,
+                max_ms: policy.backoff.max_ms,
+            },
+        ));
+    }
+    if policy.intensity.is_some_and(|i| i.restarts == 0) {
+        return Err(at.error("supervision.intensity.restarts", Problem::ZeroRestarts));
+    }
+    check_unique(&policy.reset_peripherals).map_err(|p| at.error("supervision.reset-peripherals", p))?;
+    if let Some(foreign) = policy.reset_peripherals.iter().find(|p| !uses.contains(p)) {
+        return Err(at.error(
+            "supervision.reset-peripherals",
+            Problem::ResetsForeignPeripheral(foreign.clone()),
+        ));
+    }
+    Ok(Supervision {
+        restart: policy.restart,
+        depends_on,
+        detach_deadline_ms: policy.detach_deadline_ms,
+        backoff: policy.backoff,
+        intensity: policy.intensity,
+        watchdog_ms: policy.watchdog_ms,
+        reset_peripherals: policy.reset_peripherals.clone(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::build_dir;
+    use crate::config::supervision::{Backoff, Escalation, Intensity, Restart};
+
+    /// A valid app on the QEMU board; tests break it one rule at a time.
+    pub const BASE: &str = r#"
+name = "demo"
+board = "mps2-an500"
+target = "thumbv7em-none-eabihf"
+
+[kernel]
+crate = "app-demo"
+stack-size = 2048
+
+[tasks.jefe]
+crate = "task-jefe"
+priority = 0
+stack-size = 1024
+notifications = ["fault", "timer"]
+task-slots = ["console"]
+
+[tasks.sys]
+crate = "drv-sys"
+priority = 1
+stack-size = 512
+uses = ["timer0"]
+interrupts = { "timer0.irq" = "tick" }
+notifications = ["tick"]
+
+[tasks.console]
+crate = "drv-console"
+priority = 2
+stack-size = 1024
+max-sizes = { flash = 16384, ram = 4096 }
+uses = ["uart0"]
+interrupts = { "uart0.rx" = "rx-irq", "uart0.tx" = "tx-irq" }
+notifications = ["rx-irq", "tx-irq"]
+task-slots = ["sys"]
+config = { baud = 115200 }
+
+[tasks.console.supervision]
+restart = "always"
+depends-on = ["sys"]
+detach-deadline-ms = 20
+backoff = { initial-ms = 5, max-ms = 1000 }
+intensity = { restarts = 3, window-ms = 1000, then = "restart-dependents" }
+watchdog-ms = 500
+reset-peripherals = ["uart0"]
+
+[tasks.idle]
+crate = "task-idle"
+priority = 3
+stack-size = 256
+"#;
+
+    pub fn packages() -> BTreeSet<String> {
+        ["app-demo", "task-jefe", "drv-sys", "drv-console", "task-idle"].map(String::from).into()
+    }
+
+    pub fn load(text: &str) -> Result<App, ConfigError> {
+        resolve(Path::new("app/demo/app.toml"), text.to_owned(), &build_dir(), &packages())
+    }
+
+    /// `BASE` with `from` replaced by `to` (which must occur).
+    fn load_edited(from: &str, to: &str) -> Result<App, ConfigError> {
+        assert!(BASE.contains(from), "{from:?} is not in BASE");
+        load(&BASE.replacen(from, to, 1))
+    }
+
+    fn error(from: &str, to: &str) -> ConfigError {
+        load_edited(from, to).expect_err("the edit should be refused")
+    }
+
+    #[test]
+    fn base_app_resolves() {
+        let app = load(BASE).unwrap();
+        let names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["jefe", "sys", "console", "idle"]);
+        assert_eq!(app.kernel.ram, DEFAULT_KERNEL_RAM);
+        assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
+        let jefe = &app.tasks[0];
+        assert_eq!(jefe.flags, TaskFlags(TaskFlags::START_AT_BOOT | TaskFlags::KIPC));
+        assert_eq!(jefe.send_targets, 0b1110);
+        assert_eq!(jefe.supervision, None);
+        let console = app.task("console").unwrap();
+        assert_eq!(console.flags, TaskFlags(TaskFlags::START_AT_BOOT));
+        assert_eq!(console.send_targets, 0b0010);
+        assert_eq!(console.peripherals["uart0"].region.base(), 0x4000_4000);
+        assert_eq!(console.max_flash, Some(16384));
+        assert_eq!(console.config.as_ref().unwrap()["baud"].as_integer(), Some(115200));
+        assert_eq!(
+            console.supervision,
+            Some(Supervision {
+                restart: Restart::Always,
+                depends_on: vec![1],
+                detach_deadline_ms: 20,
+                backoff: Backoff { initial_ms: 5, max_ms: 1000 },
+                intensity: Some(Intensity { restarts: 3, window_ms: 1000, then: Escalation::RestartDependents }),
+                watchdog_ms: Some(500),
+                reset_peripherals: vec!["uart0".into()],
+            })
+        );
+        let idle = app.task("idle").unwrap();
+        assert_eq!(idle.supervision.as_ref().unwrap().restart, Restart::OnFault);
+        assert_eq!(idle.supervision.as_ref().unwrap().detach_deadline_ms, 50);
+        assert_eq!(
+            app.irqs,
+            [
+                IrqDesc { irq: 0, task: 2, notification: 0b01 },
+                IrqDesc { irq: 1, task: 2, notification: 0b10 },
+                IrqDesc { irq: 8, task: 1, notification: 0b1 },
+            ]
+        );
+        assert_eq!(app.text, BASE);
+    }
+
+    #[test]
+    fn load_app_reads_the_file() {
+        let dir = crate::archive::tests::tempdir::Dir::new();
+        let path = dir.path().join("app.toml");
+        let e = crate::config::load_app(&path, &packages()).unwrap_err();
+        assert!(matches!(e.problem, Problem::Io(_)), "{e}");
+        assert!(e.to_string().starts_with(&format!("{}: cannot read: ", path.display())), "{e}");
+        std::fs::write(&path, BASE).unwrap();
+        let app = crate::config::load_app(&path, &packages()).unwrap();
+        assert_eq!((app.file.as_path(), app.tasks.len()), (path.as_path(), 4));
+    }
+
+    #[test]
+    fn kipc_and_start_flags() {
+        let app = load(&BASE.replace("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = true\nstart = false")).unwrap();
+        assert_eq!(app.task("console").unwrap().flags, TaskFlags(TaskFlags::KIPC));
+    }
+
+    #[test]
+    fn syntax_error() {
+        let e = error("[tasks.idle]", "[tasks.idle");
+        assert!(matches!(e.problem, Problem::Syntax { .. }), "{e}");
+        assert!(e.to_string().starts_with("app/demo/app.toml:"), "{e}");
+    }
+
+    #[test]
+    fn missing_required_key() {
+        let e = error("stack-size = 256\n", "");
+        assert_eq!(e.task.as_deref(), Some("idle"));
+        assert!(e.to_string().ends_with("task \"idle\": missing field `stack-size`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key() {
+        let e = error("priority = 3", "priority = 3\nstacksize = 1");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "stacksize"));
+        assert!(e.to_string().contains("unknown field `stacksize`"), "{e}");
+        let e = error("watchdog-ms = 500", "watchdog-ms = 500\nwatchdog = 1");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("console"), "supervision.watchdog"));
+    }
+
+    #[test]
+    fn wrong_type() {
+        let e = error("priority = 3", "priority = \"low\"");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "priority"));
+        let e = error("then = \"restart-dependents\"", "then = \"panic\"");
+        assert_eq!(e.key, "supervision.intensity.then");
+        assert!(e.to_string().contains("unknown variant `panic`"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_target_and_unknown_board() {
+        let e = error("thumbv7em-none-eabihf", "thumbv6m-none-eabi");
+        assert_eq!(e.key, "target");
+        let e = error("board = \"mps2-an500\"", "board = \"mps3\"");
+        assert!(matches!(e.problem, Problem::NoSuchBoard { .. }), "{e}");
+    }
+
+    #[test]
+    fn unknown_task_in_task_slots() {
+        let e = error("task-slots = [\"sys\"]", "task-slots = [\"pong2\"]");
+        assert_eq!(e.to_string(), "app/demo/app.toml: task \"console\": task-slots: unknown task \"pong2\"");
+    }
+
+    #[test]
+    fn slot_to_self_or_twice() {
+        assert!(matches!(error("task-slots = [\"sys\"]", "task-slots = [\"console\"]").problem, Problem::SlotIsSelf));
+        assert!(matches!(error("task-slots = [\"sys\"]", "task-slots = [\"sys\", \"sys\"]").problem, Problem::Duplicate(_)));
+    }
+
+    #[test]
+    fn priority_inversion_names_both_tasks_and_priorities() {
+        let e = error("notifications = [\"tick\"]", "notifications = [\"tick\"]\ntask-slots = [\"console\"]");
+        assert_eq!(e.task.as_deref(), Some("sys"));
+        let text = e.to_string();
+        assert!(text.contains("priority 1") && text.contains("\"console\" (priority 2)"), "{text}");
+    }
+
+    #[test]
+    fn equal_priority_send_is_allowed() {
+        let app = load_edited("priority = 1", "priority = 2").unwrap();
+        assert_eq!(app.task("console").unwrap().send_targets, 0b10);
+    }
+
+    #[test]
+    fn supervisor_must_have_priority_zero_alone() {
+        let e = error("priority = 0", "priority = 1");
+        assert!(matches!(e.problem, Problem::SupervisorPriority { priority: 1, .. }), "{e}");
+        let e = error("priority = 1", "priority = 0");
+        assert_eq!(e.task.as_deref(), Some("sys"));
+        assert!(matches!(e.problem, Problem::SharesSupervisorPriority { .. }), "{e}");
+    }
+
+    #[test]
+    fn idle_must_exist_and_be_lowest() {
+        let e = error("[tasks.idle]", "[tasks.idler]");
+        assert!(matches!(e.problem, Problem::NoIdleTask), "{e}");
+        let e = error("priority = 3", "priority = 2");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"idle\": priority: \"idle\" (priority 2) must be strictly less \
+             important than every other task, but \"console\" has priority 2"
+        );
+    }
+
+    #[test]
+    fn unknown_peripheral() {
+        let e = error("uses = [\"timer0\"]", "uses = [\"timer9\"]");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": uses: unknown peripheral \"timer9\" (not in chip \"mps2-an500\")"
+        );
+    }
+
+    #[test]
+    fn peripheral_used_twice() {
+        let e = error("uses = [\"timer0\"]", "uses = [\"timer0\", \"uart0\"]");
+        assert_eq!(e.task.as_deref(), Some("console"));
+        assert!(matches!(&e.problem, Problem::PeripheralTaken { owner, .. } if owner == "sys"), "{e}");
+        let e = error("uses = [\"timer0\"]", "uses = [\"timer0\", \"timer0\"]");
+        assert!(matches!(e.problem, Problem::Duplicate(_)), "{e}");
+    }
+
+    #[test]
+    fn too_many_peripherals_for_the_mpu() {
+        let five = BASE.replacen("[\"timer0\"]", "[\"timer0\", \"timer1\", \"dualtimer\", \"uart1\", \"uart2\"]", 1);
+        assert_eq!(load(&five).unwrap().task("sys").unwrap().peripherals.len(), 5);
+        let seven = BASE.replace("mps2-an500", "nucleo-h753zi").replacen(
+            "[\"timer0\"]",
+            "[\"exti\", \"syscfg\", \"gpio\", \"rcc\", \"pwr\", \"otg1\", \"otg2\"]",
+            1,
+        );
+        let e = load(&seven).unwrap_err();
+        assert_eq!(e.task.as_deref(), Some("sys"));
+        assert!(matches!(e.problem, Problem::TooManyRegions { needed: 9, available: 8 }), "{e}");
+    }
+
+    #[test]
+    fn unknown_interrupt() {
+        let e = error("\"timer0.irq\" = \"tick\"", "\"timer0.overflow\" = \"tick\"");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": interrupts: unknown interrupt \"timer0.overflow\": \
+             peripheral \"timer0\" has no interrupt \"overflow\" (it has: irq)"
+        );
+        let e = error("\"timer0.irq\" = \"tick\"", "\"32\" = \"tick\"");
+        assert!(e.to_string().ends_with("chip \"mps2-an500\" has IRQs 0..32"), "{e}");
+        let e = error("\"timer0.irq\" = \"tick\"", "\"timer1.irq\" = \"tick\"");
+        assert!(e.to_string().contains("not in this task's `uses`"), "{e}");
+        let e = error("\"timer0.irq\" = \"tick\"", "\"timer0\" = \"tick\"");
+        assert!(matches!(e.problem, Problem::UnknownInterrupt { .. }), "{e}");
+    }
+
+    #[test]
+    fn raw_irq_number_routes() {
+        let app = load_edited("\"timer0.irq\" = \"tick\"", "\"9\" = \"tick\"").unwrap();
+        assert!(app.irqs.contains(&IrqDesc { irq: 9, task: 1, notification: 1 }));
+    }
+
+    #[test]
+    fn interrupt_to_undeclared_notification() {
+        let e = error("\"timer0.irq\" = \"tick\"", "\"timer0.irq\" = \"tock\"");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": interrupts.\"timer0.irq\": \"tock\" is not one of this \
+             task's notifications"
+        );
+    }
+
+    #[test]
+    fn same_irq_mapped_twice() {
+        let e = error("\"uart0.tx\" = \"tx-irq\"", "\"uart0.tx\" = \"tx-irq\", \"8\" = \"tx-irq\"");
+        assert!(matches!(&e.problem, Problem::IrqTaken { irq: 8, owner } if owner == "sys"), "{e}");
+        let e = error("\"uart0.tx\" = \"tx-irq\"", "\"uart0.tx\" = \"tx-irq\", \"0\" = \"tx-irq\"");
+        assert!(matches!(&e.problem, Problem::IrqTaken { irq: 0, owner } if owner == "console"), "{e}");
+    }
+
+    #[test]
+    fn unknown_task_in_depends_on() {
+        let e = error("depends-on = [\"sys\"]", "depends-on = [\"sis\"]");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"console\": supervision.depends-on: unknown task \"sis\""
+        );
+    }
+
+    #[test]
+    fn dependency_cycle_prints_its_path() {
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\n[tasks.sys.supervision]\ndepends-on = [\"console\"]",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": supervision.depends-on: dependency cycle: sys -> console -> sys"
+        );
+    }
+
+    #[test]
+    fn impossible_deadlines() {
+        let e = error("detach-deadline-ms = 20", "detach-deadline-ms = 0");
+        assert_eq!(e.key, "supervision.detach-deadline-ms");
+        assert!(matches!(e.problem, Problem::ZeroDuration), "{e}");
+        let e = error("detach-deadline-ms = 20", "detach-deadline-ms = 500");
+        assert!(matches!(e.problem, Problem::DeadlineNotBelowWatchdog { deadline_ms: 500, watchdog_ms: 500 }), "{e}");
+        let e = error("watchdog-ms = 500", "watchdog-ms = 0");
+        assert_eq!(e.key, "supervision.watchdog-ms");
+    }
+
+    #[test]
+    fn backoff_and_intensity_rules() {
+        let e = error("initial-ms = 5", "initial-ms = 5000");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"console\": supervision.backoff: initial-ms (5000) is greater than max-ms (1000)"
+        );
+        let e = error("restarts = 3", "restarts = 0");
+        assert_eq!(e.key, "supervision.intensity.restarts");
+        assert!(matches!(e.problem, Problem::ZeroRestarts));
+    }
+
+    #[test]
+    fn reset_peripherals_must_be_used_by_the_task() {
+        let e = error("reset-peripherals = [\"uart0\"]", "reset-peripherals = [\"timer0\"]");
+        assert!(matches!(e.problem, Problem::ResetsForeignPeripheral(_)), "{e}");
+    }
+
+    #[test]
+    fn supervisor_cannot_be_supervised() {
+        let e = error("task-slots = [\"console\"]", "task-slots = [\"console\"]\nsupervision = {}");
+        assert!(matches!(e.problem, Problem::SupervisorSupervised), "{e}");
+    }
+
+    #[test]
+    fn supervisor_bit_zero_is_fault() {
+        let e = error("[\"fault\", \"timer\"]", "[\"timer\", \"fault\"]");
+        assert!(matches!(&e.problem, Problem::SupervisorFaultBit { found: Some(n) } if n == "timer"), "{e}");
+    }
+
+    #[test]
+    fn more_than_32_tasks() {
+        let mut text = BASE.to_owned();
+        for i in 0..29 {
+            text.push_str(&format!("[tasks.t{i}]\ncrate = \"task-idle\"\npriority = 2\nstack-size = 8\n"));
+        }
+        assert!(matches!(load(&text).unwrap_err().problem, Problem::TooManyTasks { count: 33 }));
+    }
+
+    #[test]
+    fn notification_limits() {
+        let many: Vec<String> = (0..33).map(|i| format!("\"n{i}\"")).collect();
+        let e = error("notifications = [\"tick\"]", &format!("notifications = [{}]", many.join(", ")));
+        assert!(matches!(e.problem, Problem::TooManyNotifications { count: 33 }), "{e}");
+        let e = error("notifications = [\"tick\"]", "notifications = [\"tick\", \"tick\"]");
+        assert_eq!(e.to_string(), "app/demo/app.toml: task \"sys\": notifications: \"tick\" is listed more than once");
+        let e = error("notifications = [\"tick\"]", "notifications = [\"Tick\"]");
+        assert!(matches!(e.problem, Problem::BadName(_)), "{e}");
+    }
+
+    #[test]
+    fn reserved_task_names() {
+        for name in ["kernel", "hiffy"] {
+            let e = error("[tasks.sys]", &format!("[tasks.{name}]"));
+            assert!(matches!(e.problem, Problem::ReservedTaskName(_)), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_crate() {
+        let e = error("crate = \"drv-sys\"", "crate = \"drv-sys2\"");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": crate: missing crate: no package named \"drv-sys2\" in the workspace"
+        );
+        let e = error("crate = \"app-demo\"", "crate = \"app-nope\"");
+        assert_eq!(e.key, "kernel.crate");
+    }
+
+    #[test]
+    fn stack_sizes() {
+        let e = error("stack-size = 256", "stack-size = 250");
+        assert!(matches!(e.problem, Problem::BadStackSize(250)), "{e}");
+        let e = error("ram = 4096 }", "ram = 512 }");
+        assert!(matches!(e.problem, Problem::BudgetBelowStack { budget: 512, stack: 1024 }), "{e}");
+        let e = error("stack-size = 2048", "stack-size = 2048\nram = 1024");
+        assert_eq!(e.key, "kernel.ram");
+    }
+}

@@ -1,0 +1,226 @@
+//! Configuration errors: every one names the file, and where it applies the task and the key.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A problem in an `app.toml`, board or chip file.
+///
+/// Displayed as `FILE[:LINE:COL]: [task "NAME": ][KEY: ]PROBLEM`, for example
+/// `app/qemu-m7/app.toml: task "ping": task-slots: unknown task "pong2"`.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// The `[tasks.<name>]` table the problem is in, if any.
+    pub task: Option<String>,
+    /// The key at fault, relative to the task table (or to the document when `task` is `None`),
+    /// dotted for nested keys (`supervision.backoff`). Empty for whole-document problems.
+    pub key: String,
+    pub problem: Problem,
+}
+
+/// What is wrong. Values are quoted as they appear in the file.
+#[derive(Debug)]
+pub enum Problem {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// Not valid TOML.
+    Syntax { line: usize, column: usize, message: String },
+    /// Valid TOML that does not fit the schema: a missing required key, an unknown key or a
+    /// value of the wrong type (the message comes from the TOML deserializer).
+    Schema { line: usize, column: usize, message: String },
+    /// A name that is not lower-case ASCII letters, digits, `-` and `_`.
+    BadName(String),
+    /// Task names humility reserves (`HUMILITY-CONTRACT.md` 1.3).
+    ReservedTaskName(String),
+    UnsupportedTarget(String),
+    NoSuchBoard { board: String, expected: PathBuf },
+    NoSuchChip { chip: String, expected: PathBuf },
+    /// A `crate` that is not a package of the workspace.
+    MissingCrate(String),
+    TooManyTasks { count: usize },
+    TooManyNotifications { count: usize },
+    Duplicate(String),
+    UnknownTask(String),
+    SlotIsSelf,
+    /// A task sends to a task that is less important (a higher priority number) than itself.
+    PriorityInversion { sender_priority: u8, target: String, target_priority: u8 },
+    /// Task index 0, the supervisor, must have priority 0.
+    SupervisorPriority { task: String, priority: u8 },
+    /// Only the supervisor may have priority 0.
+    SharesSupervisorPriority { supervisor: String },
+    NoIdleTask,
+    /// `idle` must be strictly less important than every other task.
+    IdleNotLowest { idle_priority: u8, other: String, other_priority: u8 },
+    /// The supervisor's notification bit 0 is the kernel's fault notification.
+    SupervisorFaultBit { found: Option<String> },
+    UnknownPeripheral { name: String, chip: String },
+    PeripheralTaken { peripheral: String, owner: String },
+    /// Flash, RAM and the peripherals in `uses` need one MPU region each.
+    TooManyRegions { needed: usize, available: usize },
+    UnknownInterrupt { key: String, reason: String },
+    UnknownNotification(String),
+    IrqTaken { irq: u32, owner: String },
+    /// Stack sizes must be non-zero multiples of 8 (AAPCS stack alignment).
+    BadStackSize(u32),
+    /// A RAM budget that cannot even hold the stack.
+    BudgetBelowStack { budget: u32, stack: u32 },
+    /// Supervision settings on the supervisor itself, whose faults `[kernel]` handles.
+    SupervisorSupervised,
+    DependencyCycle(Vec<String>),
+    ZeroDuration,
+    DeadlineNotBelowWatchdog { deadline_ms: u32, watchdog_ms: u32 },
+    BackoffInverted { initial_ms: u32, max_ms: u32 },
+    ZeroRestarts,
+    /// `reset-peripherals` may only name peripherals the task itself `uses`.
+    ResetsForeignPeripheral(String),
+    /// A chip's memory or peripheral the MPU cannot describe, or one that overlaps another.
+    BadRegion { address: u32, size: u32, reason: &'static str },
+    RegionOverlap { other: String },
+    MissingMemory(&'static str),
+    TooFewMpuRegions { chip: u8, kernel: usize },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Problem::Syntax { line, column, .. } | Problem::Schema { line, column, .. } =
+            &self.problem
+        {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(task) = &self.task {
+            write!(f, "task \"{task}\": ")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        write!(f, "{}", self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Io(e) => write!(f, "cannot read: {e}"),
+            Problem::Syntax { message, .. } => write!(f, "TOML syntax error: {message}"),
+            Problem::Schema { message, .. } => write!(f, "{message}"),
+            Problem::BadName(name) => write!(
+                f,
+                "\"{name}\" is not a valid name (use lower-case ASCII letters, digits, '-' and '_', \
+                 starting with a letter)"
+            ),
+            Problem::ReservedTaskName(name) => {
+                write!(f, "\"{name}\" is reserved by humility and cannot name a task")
+            }
+            Problem::UnsupportedTarget(target) => write!(
+                f,
+                "unsupported target \"{target}\" (Bulkhead builds for thumbv7em-none-eabihf)"
+            ),
+            Problem::NoSuchBoard { board, expected } => {
+                write!(f, "unknown board \"{board}\" (no file {})", expected.display())
+            }
+            Problem::NoSuchChip { chip, expected } => {
+                write!(f, "unknown chip \"{chip}\" (no file {})", expected.display())
+            }
+            Problem::MissingCrate(name) => {
+                write!(f, "missing crate: no package named \"{name}\" in the workspace")
+            }
+            Problem::TooManyTasks { count } => {
+                write!(f, "{count} tasks; at most 32 are supported (send masks are 32 bits)")
+            }
+            Problem::TooManyNotifications { count } => {
+                write!(f, "{count} notifications; at most 32 fit in the notification word")
+            }
+            Problem::Duplicate(value) => write!(f, "\"{value}\" is listed more than once"),
+            Problem::UnknownTask(name) => write!(f, "unknown task \"{name}\""),
+            Problem::SlotIsSelf => write!(f, "a task cannot list itself (it would block on itself)"),
+            Problem::PriorityInversion { sender_priority, target, target_priority } => write!(
+                f,
+                "priority inversion: this task (priority {sender_priority}) would send to \"{target}\" \
+                 (priority {target_priority}), which is less important; a task may only send to \
+                 tasks of equal or more important (lower-numbered) priority"
+            ),
+            Problem::SupervisorPriority { task, priority } => write!(
+                f,
+                "task index 0 (\"{task}\") is the supervisor and must have priority 0, not {priority}"
+            ),
+            Problem::SharesSupervisorPriority { supervisor } => write!(
+                f,
+                "priority 0 is reserved for the supervisor (\"{supervisor}\")"
+            ),
+            Problem::NoIdleTask => write!(f, "no task named \"idle\"; an idle task is required"),
+            Problem::IdleNotLowest { idle_priority, other, other_priority } => write!(
+                f,
+                "\"idle\" (priority {idle_priority}) must be strictly less important than every other \
+                 task, but \"{other}\" has priority {other_priority}"
+            ),
+            Problem::SupervisorFaultBit { found } => {
+                write!(f, "the supervisor's notification bit 0 must be named \"fault\" (the kernel posts it when a task faults)")?;
+                match found {
+                    Some(name) => write!(f, ", found \"{name}\""),
+                    None => write!(f, ", found no notifications"),
+                }
+            }
+            Problem::UnknownPeripheral { name, chip } => {
+                write!(f, "unknown peripheral \"{name}\" (not in chip \"{chip}\")")
+            }
+            Problem::PeripheralTaken { peripheral, owner } => {
+                write!(f, "peripheral \"{peripheral}\" is already used by task \"{owner}\"")
+            }
+            Problem::TooManyRegions { needed, available } => write!(
+                f,
+                "needs {needed} MPU regions (flash, RAM and one per peripheral) but a task has {available}"
+            ),
+            Problem::UnknownInterrupt { key, reason } => {
+                write!(f, "unknown interrupt \"{key}\": {reason}")
+            }
+            Problem::UnknownNotification(name) => write!(
+                f,
+                "\"{name}\" is not one of this task's notifications"
+            ),
+            Problem::IrqTaken { irq, owner } => {
+                write!(f, "IRQ {irq} is already mapped (by task \"{owner}\")")
+            }
+            Problem::BadStackSize(size) => {
+                write!(f, "stack size {size} must be a non-zero multiple of 8")
+            }
+            Problem::BudgetBelowStack { budget, stack } => {
+                write!(f, "RAM budget {budget} cannot hold the {stack}-byte stack")
+            }
+            Problem::SupervisorSupervised => write!(
+                f,
+                "the supervisor cannot be supervised; its faults are handled by [kernel] \
+                 on-supervisor-fault"
+            ),
+            Problem::DependencyCycle(path) => {
+                write!(f, "dependency cycle: {}", path.join(" -> "))
+            }
+            Problem::ZeroDuration => write!(f, "must be at least 1 ms"),
+            Problem::DeadlineNotBelowWatchdog { deadline_ms, watchdog_ms } => write!(
+                f,
+                "detach deadline {deadline_ms} ms must be shorter than the task's watchdog-ms \
+                 ({watchdog_ms} ms)"
+            ),
+            Problem::BackoffInverted { initial_ms, max_ms } => {
+                write!(f, "initial-ms ({initial_ms}) is greater than max-ms ({max_ms})")
+            }
+            Problem::ZeroRestarts => write!(f, "restarts must be at least 1"),
+            Problem::ResetsForeignPeripheral(name) => write!(
+                f,
+                "\"{name}\" is not in this task's `uses`; a task can only have its own peripherals reset"
+            ),
+            Problem::BadRegion { address, size, reason } => {
+                write!(f, "region {address:#010x} + {size:#x} {reason}")
+            }
+            Problem::RegionOverlap { other } => write!(f, "overlaps \"{other}\""),
+            Problem::MissingMemory(name) => write!(f, "no memory named \"{name}\""),
+            Problem::TooFewMpuRegions { chip, kernel } => write!(
+                f,
+                "the chip has {chip} MPU regions but the kernel programs {kernel} per task"
+            ),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The `app.toml` format: parsing, validation and the resolved application description.
+//!
+//! An `app.toml` names a board (`build/boards/<board>.toml`), which names a chip
+//! (`build/chips/<chip>.toml`); together they give memories, MPU size, peripherals and IRQs.
+//! [`load_app`] reads all three, checks every rule in `doc/app-toml.md`, and returns an [`App`]
+//! whose tasks are in index order (the order of the `[tasks.*]` tables; index 0 is the
+//! supervisor) with everything the kernel's tables need already resolved: peripheral regions,
+//! IRQ routing, send masks and flags.
+//!
+//! Errors are [`ConfigError`]s naming the file, the task and the key at fault. Loading stops at
+//! the first error, in document order.
+//!
+//! The archive carries `app.toml` for humility, which parses it itself; [`App::archive_toml`]
+//! produces a version humility can resolve on its own and [`check_humility_toml`] checks any
+//! text against what humility requires (`HUMILITY-CONTRACT.md` 1.4).
+
+mod app;
+mod chip;
+mod error;
+mod humility;
+mod source;
+mod supervision;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use chip::{Board, Chip, MemoryRange, Peripheral};
+pub use error::{ConfigError, Problem};
+pub use humility::check_humility_toml;
+pub use supervision::{Backoff, Escalation, Intensity, Restart, Supervision};
+
+/// The base app and loader the config tests use, shared with the archive tests.
+#[cfg(test)]
+pub(crate) use app::tests as app_tests;
+
+/// A validated application.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// The `app.toml` this came from.
+    pub file: PathBuf,
+    pub name: String,
+    pub target: String,
+    pub board: Board,
+    pub kernel: Kernel,
+    /// In task index order.
+    pub tasks: Vec<Task>,
+    /// Every routed interrupt, sorted by IRQ number; each IRQ appears once.
+    pub irqs: Vec<abi::IrqDesc>,
+    /// The `app.toml` text exactly as read.
+    pub text: String,
+}
+
+/// The `[kernel]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    /// Package name of the app's kernel binary crate.
+    pub krate: String,
+    pub stack_size: u32,
+    /// RAM reserved for the kernel at the start of RAM: data, bss and stack.
+    pub ram: u32,
+    pub features: Vec<String>,
+    pub on_supervisor_fault: SupervisorFault,
+}
+
+/// What the kernel does when the supervisor itself faults.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SupervisorFault {
+    #[default]
+    Reset,
+    Halt,
+}
+
+/// One task, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub name: String,
+    pub index: usize,
+    /// Package name of the task's crate.
+    pub krate: String,
+    pub priority: u8,
+    /// `START_AT_BOOT` and `KIPC` (the supervisor always has `KIPC`).
+    pub flags: abi::TaskFlags,
+    pub stack_size: u32,
+    pub max_flash: Option<u32>,
+    pub max_ram: Option<u32>,
+    /// The peripherals in `uses`, in that order, each mapped into one MPU region of the task.
+    pub peripherals: IndexMap<String, Peripheral>,
+    /// Bit `i` is named `notifications[i]`.
+    pub notifications: Vec<String>,
+    /// The tasks named in `task-slots`, in that order.
+    pub task_slots: Vec<String>,
+    /// Bit `i` set: this task may SEND and POST to task `i`. The supervisor may reach every
+    /// other task (it notifies dependents and providers around restarts).
+    pub send_targets: u32,
+    /// The free-form `config` table, passed to the task's build.
+    pub config: Option<toml::Table>,
+    pub features: Vec<String>,
+    /// `None` for the supervisor only.
+    pub supervision: Option<Supervision>,
+}
+
+impl App {
+    /// The task named `name`.
+    pub fn task(&self, name: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+/// `build/`, where `boards/` and `chips/` live.
+fn build_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Loads and validates `path`. `packages` are the workspace's package names (from
+/// `cargo metadata`); every `crate` must be one of them.
+pub fn load_app(path: &Path, packages: &BTreeSet<String>) -> Result<App, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_owned(),
+        task: None,
+        key: String::new(),
+        problem: Problem::Io(e),
+    })?;
+    app::resolve(path, text, &build_dir(), packages)
+}
+
+/// Names of tasks, notifications, peripherals, boards and chips become file names, TOML bare
+/// keys and Rust identifiers, so they are restricted to `[a-z][a-z0-9_-]*`.
+fn check_name(name: &str) -> Result<(), Problem> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid { Ok(()) } else { Err(Problem::BadName(name.into())) }
+}

@@ -1,0 +1,271 @@
+//! `cargo xtask dist`: build an app into an image and a humility archive.
+//!
+//! 1. Load and check `app.toml`.
+//! 2. Link every task once in a generous measuring layout and measure it; build the kernel
+//!    once with placeholder tables (same shapes, so the same size) and measure it.
+//! 3. Allocate MPU-legal regions for the kernel and every task.
+//! 4. Link every task at its final regions; generate the kernel tables from the final
+//!    placements and entry points; link the kernel.
+//! 5. Compose `final.bin`/`final.elf`, derive the image id from the image, patch it into the
+//!    kernel ELF and the image, and write the archive.
+//!
+//! Every output lands in `target/dist/<app>/`. The same inputs give the same bytes.
+
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSection, ObjectSegment, SectionFlags};
+
+use crate::alloc::{self, Allocation, KernelNeeds, MpuRegion, TaskLayout, TaskNeeds};
+use crate::cargo;
+use crate::config::{self, App};
+use crate::kconfig::{self, PlacedTask};
+use crate::link;
+use crate::{Error, archive, elfimage};
+
+/// A finished build.
+pub struct Dist {
+    pub app: App,
+    pub dir: PathBuf,
+    pub kernel_elf: PathBuf,
+    pub task_elfs: Vec<PathBuf>,
+    pub final_elf: PathBuf,
+    pub archive: PathBuf,
+    pub allocation: Allocation,
+    pub image_id: u64,
+}
+
+fn progress(app: &App, what: &str) {
+    eprintln!("  [{}] {what}", app.name);
+}
+
+/// Resolves an app argument: a name under `app/`, a folder holding `app.toml`, or a file.
+pub fn app_toml_path(arg: &str) -> Result<PathBuf, Error> {
+    let root = cargo::workspace_root();
+    let candidates = [
+        root.join("app").join(arg).join("app.toml"),
+        PathBuf::from(arg).join("app.toml"),
+        PathBuf::from(arg),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::new(format!("no app named \"{arg}\": looked for app/{arg}/app.toml, {arg}/app.toml and {arg}")))
+}
+
+pub fn load(app_toml: &Path) -> Result<App, Error> {
+    let packages = cargo::workspace_packages()?;
+    config::load_app(app_toml, &packages).map_err(|e| Error::new(e.to_string()))
+}
+
+pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
+    cargo::ensure_firmware_target()?;
+    let app = load(app_toml)?;
+    let dir = cargo::target_dir().join("dist").join(&app.name);
+    let link_dir = dir.join("link");
+    std::fs::create_dir_all(&link_dir).map_err(|e| Error::io(&link_dir, e))?;
+
+    let flash = memory(&app, "flash")?;
+    let ram = memory(&app, "ram")?;
+
+    progress(&app, "measuring tasks");
+    let stacks: Vec<u32> = app.tasks.iter().map(|t| t.stack_size).collect();
+    let measuring = alloc::measuring_layout(flash, ram, &stacks).map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
+    let mut needs = Vec::new();
+    for (task, layout) in app.tasks.iter().zip(&measuring) {
+        let elf = link_task(&app, task, layout, &link_dir)?;
+        let (flash_used, ram_used) = measure(&read(&elf)?, layout.flash, layout.ram)?;
+        needs.push(TaskNeeds {
+            name: task.name.clone(),
+            flash: flash_used,
+            ram: ram_used,
+            stack_size: task.stack_size,
+            max_flash: task.max_flash,
+            max_ram: task.max_ram,
+        });
+    }
+
+    progress(&app, "measuring kernel");
+    let placeholder: Vec<PlacedTask> = measuring.iter().map(|&layout| PlacedTask { layout, entry_point: layout.flash.base() | 1 }).collect();
+    let kernel_ram = (ram.start, app.kernel.ram);
+    let kernel_elf = link_kernel(&app, &placeholder, (flash.start, flash.size), kernel_ram, &link_dir)?;
+    let kernel_flash_used = measure_kernel_flash(&read(&kernel_elf)?, flash.start)?;
+
+    let allocation = alloc::allocate(flash, ram, KernelNeeds { flash: kernel_flash_used, ram: app.kernel.ram }, &needs)
+        .map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
+
+    progress(&app, "linking tasks at their regions");
+    let mut task_elfs = Vec::new();
+    let mut placed = Vec::new();
+    for (task, a) in app.tasks.iter().zip(&allocation.tasks) {
+        let built = link_task(&app, task, &a.layout, &link_dir)?;
+        let bytes = read(&built)?;
+        let entry_point = object::File::parse(&*bytes).map_err(|e| Error::new(format!("{}: {e}", built.display())))?.entry() as u32;
+        let out = dir.join("elf").join("task").join(&task.name);
+        copy(&built, &out)?;
+        task_elfs.push(out);
+        placed.push(PlacedTask { layout: a.layout, entry_point });
+    }
+
+    progress(&app, "linking kernel");
+    let kflash = (allocation.kernel_flash.start, allocation.kernel_flash.size);
+    let built = link_kernel(&app, &placed, kflash, kernel_ram, &link_dir)?;
+    let kernel_out = dir.join("elf").join("kernel");
+    copy(&built, &kernel_out)?;
+
+    progress(&app, "packing image and archive");
+    let mut kernel_bytes = read(&kernel_out)?;
+    let task_bytes: Vec<Vec<u8>> = task_elfs.iter().map(|p| read(p)).collect::<Result<_, _>>()?;
+    let named: Vec<elfimage::NamedElf<'_>> = app
+        .tasks
+        .iter()
+        .zip(&task_bytes)
+        .map(|(t, b)| elfimage::NamedElf { name: &t.name, bytes: b })
+        .collect();
+    let image_error = |e: elfimage::ImageError| Error::new(format!("{}: {e}", app.file.display()));
+    let mut image = elfimage::build_image(flash, elfimage::NamedElf { name: "kernel", bytes: &kernel_bytes }, &named)
+        .map_err(image_error)?;
+    let image_id = elfimage::stamp_image_id(&mut kernel_bytes, &mut image).map_err(image_error)?;
+    write(&kernel_out, &kernel_bytes)?;
+    let final_elf_bytes = elfimage::final_elf(&image);
+    let final_elf = dir.join("img").join("final.elf");
+    write(&final_elf, &final_elf_bytes)?;
+    write(&dir.join("img").join("final.bin"), &image.bin)?;
+
+    let archive_path = dir.join(format!("build-{}.zip", app.name));
+    let task_parts: Vec<(String, Vec<u8>)> = app.tasks.iter().map(|t| t.name.clone()).zip(task_bytes).collect();
+    archive::write_archive(
+        &archive_path,
+        &archive::ArchiveParts {
+            app_toml: app.archive_toml(),
+            kernel: kernel_bytes,
+            tasks: task_parts,
+            final_elf: final_elf_bytes,
+            final_bin: image.bin,
+            probe_rs_chip: app.board.probe_rs_chip.clone(),
+            git_rev: git_rev(),
+            image_name: app.name.clone(),
+        },
+    )
+    .map_err(|e| Error::new(format!("{}: {e}", archive_path.display())))?;
+
+    Ok(Dist { app, dir, kernel_elf: kernel_out, task_elfs, final_elf, archive: archive_path, allocation, image_id })
+}
+
+fn memory(app: &App, name: &str) -> Result<config::MemoryRange, Error> {
+    app.board.chip.memory(name).ok_or_else(|| {
+        Error::new(format!("{}: board \"{}\": chip \"{}\" has no memory named \"{name}\"", app.file.display(), app.board.name, app.board.chip.name))
+    })
+}
+
+fn link_task(app: &App, task: &config::Task, layout: &TaskLayout, link_dir: &Path) -> Result<PathBuf, Error> {
+    let script = link::write_hashed(link_dir, &task.name, "x", &link::task_script(layout)).map_err(|e| Error::io(link_dir, e))?;
+    let slots = task
+        .task_slots
+        .iter()
+        .map(|s| format!("{s}={}", app.task(s).map_or(usize::MAX, |t| t.index)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let config = task.config.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let env = [
+        ("BULKHEAD_TASK_NAME", task.name.clone()),
+        ("BULKHEAD_TASK_SLOTS", slots),
+        ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
+        ("BULKHEAD_TASK_CONFIG", config),
+        ("BULKHEAD_APP_TOML", app.file.display().to_string()),
+    ];
+    cargo::build_firmware(&task.krate, &task.features, &env, &script)
+        .map_err(|e| Error::new(format!("{}: task \"{}\": {e}", app.file.display(), task.name)))
+}
+
+fn link_kernel(app: &App, placed: &[PlacedTask], flash: (u32, u32), ram: (u32, u32), link_dir: &Path) -> Result<PathBuf, Error> {
+    let cpu_hz = app.board.cpu_hz;
+    let source = kconfig::generate(app, placed, cpu_hz).map_err(Error::new)?;
+    let kconfig_path = link::write_hashed(link_dir, "kconfig", "rs", &source).map_err(|e| Error::io(link_dir, e))?;
+    let script = link::write_hashed(link_dir, "kernel", "x", &link::kernel_script(flash, ram, app.kernel.stack_size))
+        .map_err(|e| Error::io(link_dir, e))?;
+    let env = [
+        ("BULKHEAD_KCONFIG", kconfig_path.display().to_string()),
+        ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
+    ];
+    cargo::build_firmware(&app.kernel.krate, &app.kernel.features, &env, &script)
+        .map_err(|e| Error::new(format!("{}: kernel: {e}", app.file.display())))
+}
+
+/// Flash and RAM a task uses: loadable bytes in its flash region (code, constants and the
+/// `.data` load image) and the extent of everything in its RAM region (stack first).
+fn measure(elf: &[u8], flash: MpuRegion, ram: MpuRegion) -> Result<(u32, u32), Error> {
+    let file = object::File::parse(elf).map_err(|e| Error::new(format!("cannot parse task ELF: {e}")))?;
+    let in_region = |addr: u64, r: MpuRegion| addr >= u64::from(r.base()) && addr < r.end();
+    let flash_end = file
+        .segments()
+        .filter(|s| s.file_range().1 > 0)
+        .filter_map(|s| {
+            let paddr = physical_address(&file, &s);
+            in_region(paddr, flash).then(|| paddr + s.file_range().1)
+        })
+        .max()
+        .unwrap_or(u64::from(flash.base()));
+    let ram_end = file
+        .sections()
+        .filter(|s| matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0))
+        .filter(|s| in_region(s.address(), ram))
+        .map(|s| s.address() + s.size())
+        .max()
+        .unwrap_or(u64::from(ram.base()));
+    Ok(((flash_end - u64::from(flash.base())) as u32, (ram_end - u64::from(ram.base())) as u32))
+}
+
+/// A segment's load (physical) address: `.data` is linked in RAM but loaded from flash.
+fn physical_address(file: &object::File<'_>, segment: &object::Segment<'_, '_>) -> u64 {
+    match file {
+        object::File::Elf32(elf) => {
+            let endian = elf.endian();
+            let index = file.segments().position(|s| s.address() == segment.address() && s.file_range() == segment.file_range());
+            index
+                .and_then(|i| elf.elf_program_headers().get(i))
+                .map_or(segment.address(), |ph| u64::from(ph.p_paddr.get(endian)))
+        }
+        _ => segment.address(),
+    }
+}
+
+fn measure_kernel_flash(elf: &[u8], flash_start: u32) -> Result<u32, Error> {
+    let file = object::File::parse(elf).map_err(|e| Error::new(format!("cannot parse kernel ELF: {e}")))?;
+    let end = file
+        .segments()
+        .filter(|s| s.file_range().1 > 0)
+        .map(|s| physical_address(&file, &s) + s.file_range().1)
+        .max()
+        .unwrap_or(u64::from(flash_start));
+    Ok((end - u64::from(flash_start)) as u32)
+}
+
+fn git_rev() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(cargo::workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let rev = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = run(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    if dirty { format!("{rev}-dirty") } else { rev }
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), Error> {
+    write(to, &read(from)?)
+}

@@ -1,0 +1,156 @@
+//! Running images in QEMU: finding (or installing) `qemu-system-arm`, the interactive
+//! console, and captured runs for system tests and benchmarks.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+pub const QEMU: &str = "qemu-system-arm";
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Makes sure `qemu-system-arm` exists: installs it with apt-get when we are root on a
+/// Debian-like system, otherwise says exactly what to install.
+pub fn ensure_qemu() -> Result<(), Error> {
+    if on_path(QEMU) {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().ok().is_some_and(|o| o.stdout.starts_with(b"0"));
+    if !(is_root && on_path("apt-get")) {
+        return Err(Error::new(format!(
+            "{QEMU} is not installed. Install it with `sudo apt-get install qemu-system-arm` (Debian/Ubuntu) \
+             or your distribution's qemu-system-arm package, then run this again."
+        )));
+    }
+    eprintln!("{QEMU} is missing; installing it with apt-get (qemu-system-arm)...");
+    for args in [&["update", "-q"][..], &["install", "-y", "-q", "qemu-system-arm"][..]] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| Error::new(format!("cannot run apt-get: {e}")))?;
+        if !status.success() {
+            return Err(Error::new(format!("`apt-get {}` failed; install qemu-system-arm by hand", args.join(" "))));
+        }
+    }
+    Ok(())
+}
+
+/// The common QEMU arguments for an image on `machine`.
+pub fn base_args(machine: &str, image: &Path) -> Vec<String> {
+    vec![
+        "-M".into(),
+        machine.into(),
+        "-display".into(),
+        "none".into(),
+        "-monitor".into(),
+        "none".into(),
+        "-kernel".into(),
+        image.display().to_string(),
+    ]
+}
+
+/// Boots `image` with its console on this terminal until QEMU exits (Ctrl-C ends it).
+pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Error> {
+    ensure_qemu()?;
+    let mut args = base_args(machine, image);
+    args.extend(["-serial".into(), "stdio".into()]);
+    if gdb {
+        args.extend(["-S".into(), "-gdb".into(), "tcp::3333".into()]);
+        eprintln!("QEMU is waiting for a debugger on localhost:3333 (`cargo xtask dump` can attach too)");
+    }
+    eprintln!("Booting {} on {machine}; press Ctrl-C to stop.", image.display());
+    let status = Command::new(QEMU).args(&args).status().map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
+    // Ctrl-C reaches QEMU through the terminal's process group and it exits by signal;
+    // that is how a user stops it, not an error.
+    if !status.success() && status.code().is_some() {
+        return Err(Error::new(format!("{QEMU} exited with {status}")));
+    }
+    Ok(())
+}
+
+/// A captured run: QEMU's console lines, collected until `done` says stop, the timeout
+/// passes, or QEMU exits. QEMU is always killed and reaped before returning.
+pub struct Capture {
+    pub lines: Vec<String>,
+    pub timed_out: bool,
+}
+
+pub struct Session {
+    child: Child,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `image` with extra QEMU `args`, feeding each console line to `done` until it
+/// returns true.
+pub fn capture(
+    machine: &str,
+    image: &Path,
+    extra: &[String],
+    timeout: Duration,
+    mut done: impl FnMut(&str) -> bool,
+) -> Result<Capture, Error> {
+    ensure_qemu()?;
+    let mut args = base_args(machine, image);
+    args.extend(["-serial".into(), "stdio".into()]);
+    args.extend(extra.iter().cloned());
+    let mut child = Command::new(QEMU)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let session = Session { child };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            drop(session);
+            return Ok(Capture { lines, timed_out: true });
+        }
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let line = line.trim_end_matches('\r').to_string();
+                let stop = done(&line);
+                lines.push(line);
+                if stop {
+                    drop(session);
+                    return Ok(Capture { lines, timed_out: false });
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                drop(session);
+                return Ok(Capture { lines, timed_out: true });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                drop(session);
+                return Ok(Capture { lines, timed_out: false });
+            }
+        }
+    }
+}
