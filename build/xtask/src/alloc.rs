@@ -36,7 +36,7 @@ impl MpuRegion {
 
     /// `None` unless the MPU can describe `base .. base + size` with one region.
     pub fn new(base: u32, size: u32) -> Option<MpuRegion> {
-        (size.is_power_of_two() && size >= Self::MIN_SIZE && base % size == 0)
+        (size.is_power_of_two() && size >= Self::MIN_SIZE && base.is_multiple_of(size))
             .then_some(MpuRegion { base, size })
     }
 
@@ -93,7 +93,11 @@ pub fn mpu_words(region: MpuRegion, attributes: RegionAttributes) -> (u32, u32) 
     } else {
         rasr::AP_PRIVILEGED_ONLY
     };
-    let xn = if attributes.contains(RegionAttributes::EXECUTE) { 0 } else { rasr::XN };
+    let xn = if attributes.contains(RegionAttributes::EXECUTE) {
+        0
+    } else {
+        rasr::XN
+    };
     let memory_type = if attributes.contains(RegionAttributes::DEVICE) {
         rasr::S | rasr::B
     } else if attributes.contains(RegionAttributes::DMA) {
@@ -190,8 +194,17 @@ impl fmt::Display for Memory {
 #[derive(Debug, PartialEq, Eq)]
 pub enum AllocError {
     /// A task measured larger than its `max-sizes` budget.
-    OverBudget { task: String, memory: Memory, measured: u32, budget: u32 },
-    KernelDoesNotFit { memory: Memory, needed: u32, available: u32 },
+    OverBudget {
+        task: String,
+        memory: Memory,
+        measured: u32,
+        budget: u32,
+    },
+    KernelDoesNotFit {
+        memory: Memory,
+        needed: u32,
+        available: u32,
+    },
     /// The tasks' regions cannot all be placed. `needed` is the sum of all rounded regions,
     /// `available` what the memory has after the kernel; `largest` lists the biggest regions.
     DoesNotFit {
@@ -203,21 +216,41 @@ pub enum AllocError {
         largest: Vec<(String, u64)>,
     },
     /// The measuring layout's equal slots would be too small (see [`measuring_layout`]).
-    NoMeasuringSlots { memory: Memory, tasks: usize, available: u32 },
+    NoMeasuringSlots {
+        memory: Memory,
+        tasks: usize,
+        available: u32,
+    },
 }
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AllocError::OverBudget { task, memory, measured, budget } => write!(
+            AllocError::OverBudget {
+                task,
+                memory,
+                measured,
+                budget,
+            } => write!(
                 f,
                 "task \"{task}\": {memory}: needs {measured} bytes but max-sizes.{memory} is {budget}"
             ),
-            AllocError::KernelDoesNotFit { memory, needed, available } => write!(
+            AllocError::KernelDoesNotFit {
+                memory,
+                needed,
+                available,
+            } => write!(
                 f,
                 "kernel: {memory}: needs {needed} bytes but the memory has {available}"
             ),
-            AllocError::DoesNotFit { memory, task, region, needed, available, largest } => {
+            AllocError::DoesNotFit {
+                memory,
+                task,
+                region,
+                needed,
+                available,
+                largest,
+            } => {
                 write!(
                     f,
                     "{memory}: does not fit: no aligned space for task \"{task}\"'s {region}-byte \
@@ -230,7 +263,11 @@ impl fmt::Display for AllocError {
                 }
                 Ok(())
             }
-            AllocError::NoMeasuringSlots { memory, tasks, available } => write!(
+            AllocError::NoMeasuringSlots {
+                memory,
+                tasks,
+                available,
+            } => write!(
                 f,
                 "{memory}: {available} bytes cannot be split into {tasks} measuring slots of at \
                  least {} bytes each",
@@ -250,9 +287,10 @@ pub fn allocate(
     tasks: &[TaskNeeds],
 ) -> Result<Allocation, AllocError> {
     for task in tasks {
-        for (memory, measured, budget) in
-            [(Memory::Flash, task.flash, task.max_flash), (Memory::Ram, task.ram, task.max_ram)]
-        {
+        for (memory, measured, budget) in [
+            (Memory::Flash, task.flash, task.max_flash),
+            (Memory::Ram, task.ram, task.max_ram),
+        ] {
             if let Some(budget) = budget
                 && measured > budget
             {
@@ -272,21 +310,33 @@ pub fn allocate(
         .zip(flash_bases.into_iter().zip(ram_bases))
         .map(|(task, (flash, ram))| TaskAllocation {
             name: task.name.clone(),
-            layout: TaskLayout { flash, ram, stack_size: task.stack_size },
+            layout: TaskLayout {
+                flash,
+                ram,
+                stack_size: task.stack_size,
+            },
             flash_used: task.flash,
             ram_used: task.ram,
         })
         .collect();
     Ok(Allocation {
-        kernel_flash: MemoryRange { start: flash.start, size: kernel.flash },
-        kernel_ram: MemoryRange { start: ram.start, size: kernel.ram },
+        kernel_flash: MemoryRange {
+            start: flash.start,
+            size: kernel.flash,
+        },
+        kernel_ram: MemoryRange {
+            start: ram.start,
+            size: kernel.ram,
+        },
         tasks,
     })
 }
 
 /// The smallest MPU region size that holds `bytes`.
 fn region_size(bytes: u32) -> u64 {
-    u64::from(bytes).next_power_of_two().max(u64::from(MpuRegion::MIN_SIZE))
+    u64::from(bytes)
+        .next_power_of_two()
+        .max(u64::from(MpuRegion::MIN_SIZE))
 }
 
 /// Places one region per task in `memory` after `reserved` kernel bytes; returns them in task
@@ -335,7 +385,11 @@ fn place(
             .min_by_key(|(_, (base, block))| (*block, *base))
             .map(|(at, _)| at)
         else {
-            let largest = order.iter().take(3).map(|&j| (tasks[j].name.clone(), sizes[j])).collect();
+            let largest = order
+                .iter()
+                .take(3)
+                .map(|&j| (tasks[j].name.clone(), sizes[j]))
+                .collect();
             return Err(AllocError::DoesNotFit {
                 memory,
                 task: tasks[i].name.clone(),
@@ -364,7 +418,11 @@ fn aligned_blocks(low: u64, high: u64) -> Vec<(u64, u64)> {
     let mut at = low;
     while at < high {
         // The largest power of two dividing `at` (any size at all for address 0).
-        let mut size = if at == 0 { 1 << 32 } else { 1 << at.trailing_zeros() };
+        let mut size = if at == 0 {
+            1 << 32
+        } else {
+            1 << at.trailing_zeros()
+        };
         while at + size > high {
             size /= 2;
         }
@@ -398,12 +456,20 @@ pub fn measuring_layout(
                     available: ram.size,
                 });
             }
-            Ok(TaskLayout { flash, ram, stack_size })
+            Ok(TaskLayout {
+                flash,
+                ram,
+                stack_size,
+            })
         })
         .collect()
 }
 
-fn equal_slots(memory: Memory, range: MemoryRange, count: usize) -> Result<Vec<MpuRegion>, AllocError> {
+fn equal_slots(
+    memory: Memory,
+    range: MemoryRange,
+    count: usize,
+) -> Result<Vec<MpuRegion>, AllocError> {
     let mut slot: u64 = 1 << 31;
     while slot >= u64::from(MpuRegion::MIN_SIZE) {
         let first = u64::from(range.start).next_multiple_of(slot);
@@ -415,7 +481,11 @@ fn equal_slots(memory: Memory, range: MemoryRange, count: usize) -> Result<Vec<M
         }
         slot /= 2;
     }
-    Err(AllocError::NoMeasuringSlots { memory, tasks: count, available: range.size })
+    Err(AllocError::NoMeasuringSlots {
+        memory,
+        tasks: count,
+        available: range.size,
+    })
 }
 
 /// The `memory.x` a task is linked with. The linker script places `.stack` first in RAM, sized
@@ -433,8 +503,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const FLASH: MemoryRange = MemoryRange { start: 0x0800_0000, size: 0x0010_0000 };
-    const RAM: MemoryRange = MemoryRange { start: 0x2400_0000, size: 0x0004_0000 };
+    const FLASH: MemoryRange = MemoryRange {
+        start: 0x0800_0000,
+        size: 0x0010_0000,
+    };
+    const RAM: MemoryRange = MemoryRange {
+        start: 0x2400_0000,
+        size: 0x0004_0000,
+    };
 
     fn task(name: &str, flash: u32, ram: u32) -> TaskNeeds {
         TaskNeeds {
@@ -445,6 +521,10 @@ mod tests {
             max_flash: None,
             max_ram: None,
         }
+    }
+
+    fn kernel(flash: u32, ram: u32) -> KernelNeeds {
+        KernelNeeds { flash, ram }
     }
 
     fn region(base: u32, size: u32) -> MpuRegion {
@@ -482,12 +562,16 @@ mod tests {
     fn mpu_words_for_device_and_dma_and_privileged() {
         let rw = RegionAttributes::READ | RegionAttributes::WRITE;
         // 128 KiB OTG registers: SIZE = 16, device shareable (S, B), AP = 011, XN.
-        let (_, rasr) =
-            mpu_words(region(0x4008_0000, 0x2_0000), RegionAttributes(rw | RegionAttributes::DEVICE));
+        let (_, rasr) = mpu_words(
+            region(0x4008_0000, 0x2_0000),
+            RegionAttributes(rw | RegionAttributes::DEVICE),
+        );
         assert_eq!(rasr, 0x1305_0021);
         // 32-byte DMA buffer: SIZE = 4, TEX = 001, S, AP = 011, XN.
-        let (_, rasr) =
-            mpu_words(region(0x3000_0000, 32), RegionAttributes(rw | RegionAttributes::DMA));
+        let (_, rasr) = mpu_words(
+            region(0x3000_0000, 32),
+            RegionAttributes(rw | RegionAttributes::DMA),
+        );
         assert_eq!(rasr, 0x130C_0009);
         // No access for tasks: AP = 001.
         let (_, rasr) = mpu_words(region(0, 32), RegionAttributes(0));
@@ -496,20 +580,40 @@ mod tests {
 
     #[test]
     fn small_tasks_fill_the_gap_below_a_large_one() {
-        let tasks = [task("big", 40_000, 100), task("a", 3000, 100), task("b", 1000, 100), task("c", 900, 100)];
-        let alloc = allocate(FLASH, RAM, KernelNeeds { flash: 20 * 1024, ram: 4096 }, &tasks).unwrap();
-        let flash: Vec<_> = alloc.tasks.iter().map(|t| (t.layout.flash.base, t.layout.flash.size)).collect();
+        let tasks = [
+            task("big", 40_000, 100),
+            task("a", 3000, 100),
+            task("b", 1000, 100),
+            task("c", 900, 100),
+        ];
+        let alloc = allocate(FLASH, RAM, kernel(20 * 1024, 4096), &tasks).unwrap();
+        let flash: Vec<_> = alloc
+            .tasks
+            .iter()
+            .map(|t| (t.layout.flash.base, t.layout.flash.size))
+            .collect();
         assert_eq!(
             flash,
-            [(0x0801_0000, 0x1_0000), (0x0800_5000, 0x1000), (0x0800_6000, 0x400), (0x0800_6400, 0x400)]
+            [
+                (0x0801_0000, 0x1_0000),
+                (0x0800_5000, 0x1000),
+                (0x0800_6000, 0x400),
+                (0x0800_6400, 0x400)
+            ]
         );
         assert_eq!(alloc.tasks[1].flash_waste(), 4096 - 3000);
-        assert_eq!(alloc.kernel_flash, MemoryRange { start: 0x0800_0000, size: 20 * 1024 });
+        assert_eq!(
+            alloc.kernel_flash,
+            MemoryRange {
+                start: 0x0800_0000,
+                size: 20 * 1024
+            }
+        );
     }
 
     #[test]
     fn stack_is_at_the_bottom_of_ram() {
-        let alloc = allocate(FLASH, RAM, KernelNeeds { flash: 0x100, ram: 0x100 }, &[task("t", 100, 1000)]).unwrap();
+        let alloc = allocate(FLASH, RAM, kernel(0x100, 0x100), &[task("t", 100, 1000)]).unwrap();
         let layout = alloc.tasks[0].layout;
         assert_eq!(layout.ram, region(0x2400_0400, 0x400));
         assert_eq!(layout.initial_stack(), 0x2400_0500);
@@ -520,32 +624,63 @@ mod tests {
     fn over_budget_names_task_memory_and_sizes() {
         let mut t = task("usb-hcd", 5000, 100);
         t.max_flash = Some(4096);
-        let e = allocate(FLASH, RAM, KernelNeeds { flash: 0, ram: 0 }, &[t]).unwrap_err();
-        assert_eq!(e.to_string(), "task \"usb-hcd\": flash: needs 5000 bytes but max-sizes.flash is 4096");
+        let e = allocate(FLASH, RAM, kernel(0, 0), &[t]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "task \"usb-hcd\": flash: needs 5000 bytes but max-sizes.flash is 4096"
+        );
     }
 
     #[test]
     fn memory_exhaustion_lists_the_largest_consumers() {
-        let tasks = [task("a", 100, 0x2_0000), task("b", 100, 0x1_0000), task("c", 100, 0x1_0000), task("d", 100, 0x1000)];
-        let e = allocate(FLASH, RAM, KernelNeeds { flash: 0, ram: 0x1000 }, &tasks).unwrap_err();
-        let AllocError::DoesNotFit { memory, task, needed, available, largest, .. } = &e else {
+        let tasks = [
+            task("a", 100, 0x2_0000),
+            task("b", 100, 0x1_0000),
+            task("c", 100, 0x1_0000),
+            task("d", 100, 0x1000),
+        ];
+        let e = allocate(FLASH, RAM, kernel(0, 0x1000), &tasks).unwrap_err();
+        let AllocError::DoesNotFit {
+            memory,
+            task,
+            needed,
+            available,
+            largest,
+            ..
+        } = &e
+        else {
             panic!("{e}");
         };
         assert_eq!((*memory, task.as_str()), (Memory::Ram, "c"));
         assert_eq!((*needed, *available), (0x4_1000, 0x3_F000));
         assert_eq!(largest[0], ("a".to_string(), 0x2_0000));
-        assert!(e.to_string().starts_with("ram: does not fit: no aligned space for task \"c\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("ram: does not fit: no aligned space for task \"c\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn kernel_larger_than_memory_is_an_error() {
-        let e = allocate(FLASH, RAM, KernelNeeds { flash: 0x20_0000, ram: 0 }, &[]).unwrap_err();
-        assert_eq!(e, AllocError::KernelDoesNotFit { memory: Memory::Flash, needed: 0x20_0000, available: 0x10_0000 });
+        let e = allocate(FLASH, RAM, kernel(0x20_0000, 0), &[]).unwrap_err();
+        assert_eq!(
+            e,
+            AllocError::KernelDoesNotFit {
+                memory: Memory::Flash,
+                needed: 0x20_0000,
+                available: 0x10_0000
+            }
+        );
     }
 
     #[test]
     fn memory_x_text() {
-        let layout = TaskLayout { flash: region(0x0801_0000, 0x4000), ram: region(0x2400_8000, 0x1000), stack_size: 0x400 };
+        let layout = TaskLayout {
+            flash: region(0x0801_0000, 0x4000),
+            ram: region(0x2400_8000, 0x1000),
+            stack_size: 0x400,
+        };
         assert_eq!(
             memory_x(&layout),
             "MEMORY\n{\n    FLASH (rx) : ORIGIN = 0x08010000, LENGTH = 0x00004000\n    \
@@ -560,15 +695,38 @@ mod tests {
         assert_eq!(layouts[2].flash, region(0x0808_0000, 0x4_0000));
         assert_eq!(layouts[1].ram, region(0x2401_0000, 0x1_0000));
         assert_eq!(layouts[1].stack_size, 2048);
-        let e = measuring_layout(FLASH, MemoryRange { start: 0x2000_0000, size: 64 }, &[8, 8, 8]).unwrap_err();
-        assert!(matches!(e, AllocError::NoMeasuringSlots { memory: Memory::Ram, tasks: 3, .. }), "{e}");
+        let e = measuring_layout(
+            FLASH,
+            MemoryRange {
+                start: 0x2000_0000,
+                size: 64,
+            },
+            &[8, 8, 8],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AllocError::NoMeasuringSlots {
+                    memory: Memory::Ram,
+                    tasks: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn blocks_of_an_unaligned_range() {
         assert_eq!(
             aligned_blocks(0x5000, 0x2_0000),
-            [(0x5000, 0x1000), (0x6000, 0x2000), (0x8000, 0x8000), (0x1_0000, 0x1_0000)]
+            [
+                (0x5000, 0x1000),
+                (0x6000, 0x2000),
+                (0x8000, 0x8000),
+                (0x1_0000, 0x1_0000)
+            ]
         );
         assert_eq!(aligned_blocks(0, 0x40), [(0, 0x40)]);
     }
@@ -576,8 +734,14 @@ mod tests {
     /// Every region is a valid MPU region after the kernel, inside memory, and disjoint.
     fn check_regions(range: MemoryRange, kernel: u32, mut regions: Vec<MpuRegion>) {
         for r in &regions {
-            assert!(MpuRegion::new(r.base, r.size).is_some(), "{r:?} is not an MPU region");
-            assert!(r.base >= range.start + kernel && r.end() <= range.end(), "{r:?} is outside");
+            assert!(
+                MpuRegion::new(r.base, r.size).is_some(),
+                "{r:?} is not an MPU region"
+            );
+            assert!(
+                r.base >= range.start + kernel && r.end() <= range.end(),
+                "{r:?} is outside"
+            );
         }
         regions.sort();
         for pair in regions.windows(2) {
@@ -586,8 +750,16 @@ mod tests {
     }
 
     fn check_invariants(alloc: &Allocation, tasks: &[TaskNeeds], kernel: KernelNeeds) {
-        check_regions(FLASH, kernel.flash, alloc.tasks.iter().map(|t| t.layout.flash).collect());
-        check_regions(RAM, kernel.ram, alloc.tasks.iter().map(|t| t.layout.ram).collect());
+        check_regions(
+            FLASH,
+            kernel.flash,
+            alloc.tasks.iter().map(|t| t.layout.flash).collect(),
+        );
+        check_regions(
+            RAM,
+            kernel.ram,
+            alloc.tasks.iter().map(|t| t.layout.ram).collect(),
+        );
         for (t, a) in tasks.iter().zip(&alloc.tasks) {
             assert_eq!(t.name, a.name);
             assert!(a.layout.flash.size >= t.flash && a.layout.ram.size >= t.ram);
@@ -608,7 +780,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, (&f, &r))| task(&format!("t{i}"), f, r))
                 .collect();
-            let kernel = KernelNeeds { flash: kernel_flash, ram: kernel_ram };
+            let kernel = kernel(kernel_flash, kernel_ram);
             // Sorted largest-first, power-of-two regions pack without gaps from any address
             // aligned to the largest one: if that much fits, allocation must succeed.
             let fits = |range: MemoryRange, reserved: u32, sizes: &mut dyn Iterator<Item = u32>| {

@@ -49,7 +49,10 @@ pub struct ArchiveParts {
 
 #[derive(Debug)]
 pub enum ArchiveError {
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     Zip(zip::result::ZipError),
     /// A task name that is not a plain file name (it becomes `elf/task/<name>`).
     BadTaskName(String),
@@ -97,7 +100,10 @@ pub fn write_archive(out: &Path, parts: &ArchiveParts) -> Result<(), ArchiveErro
     entries.push(("git-rev".into(), parts.git_rev.as_bytes()));
     entries.push(("image-name".into(), parts.image_name.as_bytes()));
     let zip = zip_entries(&format!("{COMMENT_PREFIX}{ARCHIVE_VERSION}"), &entries)?;
-    std::fs::write(out, zip).map_err(|error| ArchiveError::Io { path: out.to_owned(), error })
+    std::fs::write(out, zip).map_err(|error| ArchiveError::Io {
+        path: out.to_owned(),
+        error,
+    })
 }
 
 /// `img/flash.ron`, as Hubris writes it (`HUMILITY-CONTRACT.md` 1.5).
@@ -115,7 +121,8 @@ fn zip_entries(comment: &str, entries: &[(String, &[u8])]) -> Result<Vec<u8>, Ar
     zip.set_comment(comment)?;
     for (name, bytes) in entries {
         zip.start_file(name, options)?;
-        zip.write_all(bytes).map_err(|e| ArchiveError::Zip(e.into()))?;
+        zip.write_all(bytes)
+            .map_err(|e| ArchiveError::Zip(e.into()))?;
     }
     Ok(zip.finish()?.into_inner())
 }
@@ -134,10 +141,8 @@ pub struct ArchiveReport {
     pub probe_rs_chip: Option<String>,
 }
 
-/// One ELF's facts the cross-object checks need.
-struct ElfFacts {
-    text_address: u64,
-}
+/// An archive's entries, in central-directory order.
+type Entries = [(String, Vec<u8>)];
 
 /// Opens the archive at `path` and checks what humility requires of it. Returns every problem
 /// found, each naming the entry (and symbol or section) at fault.
@@ -149,49 +154,26 @@ pub fn check_archive(path: &Path) -> Result<ArchiveReport, Vec<String>> {
 
     let version = check_comment(zip.comment(), &mut problems);
     let entries = read_entries(&mut zip).map_err(|e| at(&e))?;
-    let entry = |name: &str| entries.iter().find(|(n, _)| n == name).map(|(_, d)| d.as_slice());
-    let mut required = |name: &str| {
-        let found = entry(name);
-        if found.is_none() {
-            problems.push(format!("{name}: missing"));
-        }
-        found
-    };
-    let app_toml = required("app.toml");
-    let kernel = required("elf/kernel");
-    let final_elf = required("img/final.elf");
-    let final_bin = required("img/final.bin");
-    let text_entries: Vec<_> = ["git-rev", "image-name"].into_iter().map(|n| (n, required(n))).collect();
-    for (name, data) in text_entries {
-        if data.is_some_and(|d| std::str::from_utf8(d).is_err()) {
+    let app_toml = require(&entries, "app.toml", &mut problems);
+    let kernel = require(&entries, "elf/kernel", &mut problems);
+    let final_elf = require(&entries, "img/final.elf", &mut problems);
+    let final_bin = require(&entries, "img/final.bin", &mut problems);
+    for name in ["git-rev", "image-name"] {
+        if require(&entries, name, &mut problems).is_some_and(|d| std::str::from_utf8(d).is_err()) {
             problems.push(format!("{name}: not UTF-8"));
         }
     }
 
-    // humility takes any entry whose parent directory is `task` for a task, in zip order.
-    let mut tasks = Vec::new();
-    for (name, data) in &entries {
-        let parts: Vec<&str> = name.split('/').collect();
-        if parts.len() >= 2 && parts[parts.len() - 2] == "task" {
-            if parts.len() != 3 || parts[0] != "elf" {
-                problems.push(format!("{name}: humility would load this as a task; only elf/task/<name> may be in a `task` directory"));
-            }
-            tasks.push((parts[parts.len() - 1].to_owned(), data.as_slice()));
-        }
-    }
+    let tasks = task_entries(&entries, &mut problems);
     let task_names: Vec<String> = tasks.iter().map(|(n, _)| n.clone()).collect();
-    for reserved in ["kernel", "hiffy"] {
-        if task_names.iter().any(|n| n == reserved) {
-            problems.push(format!("elf/task/{reserved}: humility reserves the task name \"{reserved}\""));
-        }
-    }
-
     let manifest = app_toml.and_then(|text| match std::str::from_utf8(text) {
         Err(_) => {
             problems.push("app.toml: not UTF-8".into());
             None
         }
-        Ok(text) => check_humility_toml(text).map_err(|p| problems.extend(p)).ok(),
+        Ok(text) => check_humility_toml(text)
+            .map_err(|p| problems.extend(p))
+            .ok(),
     });
     if let Some(manifest) = &manifest
         && manifest.tasks != task_names
@@ -202,36 +184,26 @@ pub fn check_archive(path: &Path) -> Result<ArchiveReport, Vec<String>> {
             task_names.join(", ")
         ));
     }
-
-    let mut texts: Vec<(String, u64)> = Vec::new();
-    for (name, data) in kernel.map(|k| ("elf/kernel".to_owned(), k)).into_iter().chain(
-        tasks.iter().map(|(n, d)| (format!("elf/task/{n}"), *d)),
-    ) {
-        if let Some(facts) = check_object(&name, data, &mut problems) {
-            if let Some((other, _)) = texts.iter().find(|(_, a)| *a == facts.text_address) {
-                problems.push(format!(
-                    "{name}: .text at {:#010x} is at the same address as {other}'s; humility would \
-                     drop one of them",
-                    facts.text_address
-                ));
-            }
-            texts.push((name, facts.text_address));
-        }
-    }
+    let objects = kernel
+        .map(|k| ("elf/kernel".to_owned(), k))
+        .into_iter()
+        .chain(tasks.iter().map(|(n, d)| (format!("elf/task/{n}"), *d)));
+    check_objects(objects, &mut problems);
 
     let image = final_elf.and_then(|elf| final_image(elf, &mut problems));
     if let (Some((base, image)), Some(bin)) = (&image, final_bin)
         && image.as_slice() != bin
     {
         problems.push(format!(
-            "img/final.bin ({} bytes) differs from the flash image in img/final.elf ({} bytes at {base:#010x})",
+            "img/final.bin ({} bytes) differs from the flash image in img/final.elf ({} bytes at \
+             {base:#010x})",
             bin.len(),
             image.len()
         ));
     }
     let image_id = kernel.and_then(|k| check_image_id(k, image.as_ref(), &mut problems));
 
-    let probe_rs_chip = entry("img/flash.ron").and_then(|ron| {
+    let probe_rs_chip = find(&entries, "img/flash.ron").and_then(|ron| {
         let chip = std::str::from_utf8(ron).ok().and_then(flash_ron_chip);
         if chip.is_none() {
             problems.push("img/flash.ron: no `chip: Some(\"...\")` entry".into());
@@ -252,14 +224,84 @@ pub fn check_archive(path: &Path) -> Result<ArchiveReport, Vec<String>> {
     }
 }
 
+fn find<'a>(entries: &'a Entries, name: &str) -> Option<&'a [u8]> {
+    entries
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, d)| d.as_slice())
+}
+
+fn require<'a>(entries: &'a Entries, name: &str, problems: &mut Vec<String>) -> Option<&'a [u8]> {
+    let found = find(entries, name);
+    if found.is_none() {
+        problems.push(format!("{name}: missing"));
+    }
+    found
+}
+
+/// The task ELFs as humility finds them: every entry whose parent directory is `task`, in zip
+/// order. Only `elf/task/<name>` may be such an entry, and `kernel` and `hiffy` are not task
+/// names.
+fn task_entries<'a>(entries: &'a Entries, problems: &mut Vec<String>) -> Vec<(String, &'a [u8])> {
+    let mut tasks = Vec::new();
+    for (name, data) in entries {
+        let parts: Vec<&str> = name.split('/').collect();
+        let [.., parent, file] = parts.as_slice() else {
+            continue;
+        };
+        if *parent != "task" {
+            continue;
+        }
+        if parts.len() != 3 || parts[0] != "elf" {
+            problems.push(format!(
+                "{name}: humility would load this as a task; only elf/task/<name> may be in a \
+                 `task` directory"
+            ));
+        }
+        if ["kernel", "hiffy"].contains(file) {
+            problems.push(format!(
+                "{name}: humility reserves the task name \"{file}\""
+            ));
+        }
+        tasks.push((file.to_string(), data.as_slice()));
+    }
+    tasks
+}
+
+/// Checks every kernel and task ELF, and that no two have `.text` at the same address.
+fn check_objects<'a>(
+    objects: impl Iterator<Item = (String, &'a [u8])>,
+    problems: &mut Vec<String>,
+) {
+    let mut texts: Vec<(String, u64)> = Vec::new();
+    for (name, data) in objects {
+        let Some(text_address) = check_object(&name, data, problems) else {
+            continue;
+        };
+        if let Some((other, _)) = texts.iter().find(|(_, a)| *a == text_address) {
+            problems.push(format!(
+                "{name}: .text at {text_address:#010x} is at the same address as {other}'s; \
+                 humility would drop one of them"
+            ));
+        }
+        texts.push((name, text_address));
+    }
+}
+
 /// Every entry's name and contents, in central-directory order.
-fn read_entries<R: Read + std::io::Seek>(zip: &mut ZipArchive<R>) -> Result<Vec<(String, Vec<u8>)>, String> {
+fn read_entries<R: Read + std::io::Seek>(
+    zip: &mut ZipArchive<R>,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut entries = Vec::new();
     for i in 0..zip.len() {
         let mut file = zip.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
-        let name = file.name().map_err(|e| format!("entry {i}: {e}"))?.into_owned();
+        let name = file
+            .name()
+            .map_err(|e| format!("entry {i}: {e}"))?
+            .into_owned();
         let mut data = Vec::new();
-        file.read_to_end(&mut data).map_err(|e| format!("{name}: {e}"))?;
+        file.read_to_end(&mut data)
+            .map_err(|e| format!("{name}: {e}"))?;
         entries.push((name, data));
     }
     Ok(entries)
@@ -268,19 +310,27 @@ fn read_entries<R: Read + std::io::Seek>(zip: &mut ZipArchive<R>) -> Result<Vec<
 /// The archive version from the zip comment, if it is one humility accepts.
 fn check_comment(comment: &[u8], problems: &mut Vec<String>) -> Option<u32> {
     let text = String::from_utf8_lossy(comment);
-    let Some(version) = text.strip_prefix(COMMENT_PREFIX).and_then(|v| v.parse::<u32>().ok()) else {
-        problems.push(format!("zip comment is \"{text}\", expected \"{COMMENT_PREFIX}<N>\""));
+    let Some(version) = text
+        .strip_prefix(COMMENT_PREFIX)
+        .and_then(|v| v.parse::<u32>().ok())
+    else {
+        problems.push(format!(
+            "zip comment is \"{text}\", expected \"{COMMENT_PREFIX}<N>\""
+        ));
         return None;
     };
     if version > ARCHIVE_VERSION {
-        problems.push(format!("archive version {version} is newer than humility accepts ({ARCHIVE_VERSION})"));
+        problems.push(format!(
+            "archive version {version} is newer than humility accepts ({ARCHIVE_VERSION})"
+        ));
         return None;
     }
     Some(version)
 }
 
-/// Checks one kernel or task ELF (`HUMILITY-CONTRACT.md` 1.7 items 6-9, 7.6).
-fn check_object(name: &str, data: &[u8], problems: &mut Vec<String>) -> Option<ElfFacts> {
+/// Checks one kernel or task ELF (`HUMILITY-CONTRACT.md` 1.7 items 6-9, 7.6); returns the
+/// address of its `.text`.
+fn check_object(name: &str, data: &[u8], problems: &mut Vec<String>) -> Option<u64> {
     let file = match ElfFile32::<LE>::parse(data) {
         Ok(file) => file,
         Err(e) => {
@@ -290,10 +340,14 @@ fn check_object(name: &str, data: &[u8], problems: &mut Vec<String>) -> Option<E
     };
     let machine = file.elf_header().e_machine(LE);
     if machine != EM_ARM {
-        problems.push(format!("{name}: e_machine is {machine}, expected EM_ARM ({EM_ARM})"));
+        problems.push(format!(
+            "{name}: e_machine is {machine}, expected EM_ARM ({EM_ARM})"
+        ));
     }
     if file.section_by_name(".debug_frame").is_none() {
-        problems.push(format!("{name}: no .debug_frame section (build with debuginfo and do not strip)"));
+        problems.push(format!(
+            "{name}: no .debug_frame section (build with debuginfo and do not strip)"
+        ));
     }
     let Some(text) = file.section_by_name(".text") else {
         problems.push(format!("{name}: no .text section"));
@@ -324,7 +378,7 @@ fn check_object(name: &str, data: &[u8], problems: &mut Vec<String>) -> Option<E
             ));
         }
     }
-    Some(ElfFacts { text_address: text.address() })
+    Some(text.address())
 }
 
 /// The flash image in `img/final.elf`: its sections flagged exactly `SHF_WRITE | SHF_ALLOC`
@@ -333,7 +387,9 @@ fn final_image(elf: &[u8], problems: &mut Vec<String>) -> Option<(u64, Vec<u8>)>
     let file = match ElfFile32::<LE>::parse(elf) {
         Ok(file) => file,
         Err(e) => {
-            problems.push(format!("img/final.elf: not a little-endian ELF32 file: {e}"));
+            problems.push(format!(
+                "img/final.elf: not a little-endian ELF32 file: {e}"
+            ));
             return None;
         }
     };
@@ -354,7 +410,9 @@ fn final_image(elf: &[u8], problems: &mut Vec<String>) -> Option<(u64, Vec<u8>)>
     let mut end = base;
     for (address, data) in pieces {
         if address < end {
-            problems.push(format!("img/final.elf: sections overlap at {address:#010x}"));
+            problems.push(format!(
+                "img/final.elf: sections overlap at {address:#010x}"
+            ));
             return None;
         }
         let at = (address - base) as usize;
@@ -365,11 +423,18 @@ fn final_image(elf: &[u8], problems: &mut Vec<String>) -> Option<(u64, Vec<u8>)>
 }
 
 /// The kernel's image id bytes, checked against the same address in the flash image.
-fn check_image_id(kernel: &[u8], image: Option<&(u64, Vec<u8>)>, problems: &mut Vec<String>) -> Option<Vec<u8>> {
+fn check_image_id(
+    kernel: &[u8],
+    image: Option<&(u64, Vec<u8>)>,
+    problems: &mut Vec<String>,
+) -> Option<Vec<u8>> {
     let found = match symbol_bytes(kernel, IMAGE_ID_SYMBOL) {
-        Ok(found) if found.size > 0 => found,
+        Ok(found) if found.size > 0 && found.allocated => found,
         Ok(_) => {
-            problems.push(format!("elf/kernel: `{IMAGE_ID_SYMBOL}` has size 0"));
+            problems.push(format!(
+                "elf/kernel: `{IMAGE_ID_SYMBOL}` must have a non-zero size in an allocated section \
+                 (humility reports a missing image id otherwise)"
+            ));
             return None;
         }
         Err(e) => {
@@ -412,7 +477,10 @@ pub(crate) mod tests {
     use crate::elfimage::fixture::{Elf, Symbol};
     use crate::elfimage::{NamedElf, build_image, final_elf, stamp_image_id};
 
-    const FLASH: MemoryRange = MemoryRange { start: 0x0800_0000, size: 0x10_0000 };
+    const FLASH: MemoryRange = MemoryRange {
+        start: 0x0800_0000,
+        size: 0x10_0000,
+    };
     const TASKS: [&str; 4] = ["jefe", "sys", "console", "idle"];
 
     /// A consistent set of parts: the config module's base app, a kernel and four tasks.
@@ -421,19 +489,35 @@ pub(crate) mod tests {
         let tasks: Vec<(String, Vec<u8>)> = TASKS
             .iter()
             .enumerate()
-            .map(|(i, name)| (name.to_string(), Elf::task(0x0800_1000 + 0x100 * i as u32, &[i as u8; 8]).build()))
+            .map(|(i, name)| {
+                (
+                    name.to_string(),
+                    Elf::task(0x0800_1000 + 0x100 * i as u32, &[i as u8; 8]).build(),
+                )
+            })
             .collect();
         parts_for(&mut kernel, tasks)
     }
 
-    fn parts_for(kernel: &mut Vec<u8>, tasks: Vec<(String, Vec<u8>)>) -> ArchiveParts {
-        let named: Vec<NamedElf<'_>> = tasks.iter().map(|(n, b)| NamedElf { name: n, bytes: b }).collect();
-        let mut image = build_image(FLASH, NamedElf { name: "kernel", bytes: kernel }, &named).unwrap();
+    fn parts_for(kernel: &mut [u8], tasks: Vec<(String, Vec<u8>)>) -> ArchiveParts {
+        let named: Vec<NamedElf<'_>> = tasks
+            .iter()
+            .map(|(n, b)| NamedElf { name: n, bytes: b })
+            .collect();
+        let mut image = build_image(
+            FLASH,
+            NamedElf {
+                name: "kernel",
+                bytes: kernel,
+            },
+            &named,
+        )
+        .unwrap();
         stamp_image_id(kernel, &mut image).unwrap();
         let app = crate::config::app_tests::load(crate::config::app_tests::BASE).unwrap();
         ArchiveParts {
             app_toml: app.archive_toml(),
-            kernel: kernel.clone(),
+            kernel: kernel.to_vec(),
             tasks,
             final_elf: final_elf(&image),
             final_bin: image.bin,
@@ -455,7 +539,10 @@ pub(crate) mod tests {
         let mut zip = ZipArchive::new(Cursor::new(std::fs::read(path).unwrap())).unwrap();
         let mut entries = read_entries(&mut zip).unwrap();
         edit(&mut entries);
-        let borrowed: Vec<(String, &[u8])> = entries.iter().map(|(n, d)| (n.clone(), d.as_slice())).collect();
+        let borrowed: Vec<(String, &[u8])> = entries
+            .iter()
+            .map(|(n, d)| (n.clone(), d.as_slice()))
+            .collect();
         std::fs::write(path, zip_entries(comment, &borrowed).unwrap()).unwrap();
     }
 
@@ -478,7 +565,8 @@ pub(crate) mod tests {
             pub fn new() -> Dir {
                 static NEXT: AtomicUsize = AtomicUsize::new(0);
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
-                let path = std::env::temp_dir().join(format!("xtask-archive-{}-{n}", std::process::id()));
+                let path =
+                    std::env::temp_dir().join(format!("xtask-archive-{}-{n}", std::process::id()));
                 std::fs::create_dir_all(&path).unwrap();
                 Dir(path)
             }
@@ -502,10 +590,16 @@ pub(crate) mod tests {
         let report = check_archive(&path).unwrap_or_else(|p| panic!("{p:#?}"));
         assert_eq!(report.version, 11);
         assert_eq!(report.tasks, TASKS);
-        assert_eq!((report.name.as_str(), report.board.as_str()), ("demo", "mps2-an500"));
+        assert_eq!(
+            (report.name.as_str(), report.board.as_str()),
+            ("demo", "mps2-an500")
+        );
         assert_eq!(report.probe_rs_chip.as_deref(), Some("STM32H753ZITx"));
         assert_eq!(report.image_id.len(), 8);
-        assert_ne!(report.image_id, [0xAA; 8], "the placeholder must have been replaced");
+        assert_ne!(
+            report.image_id, [0xAA; 8],
+            "the placeholder must have been replaced"
+        );
     }
 
     #[test]
@@ -514,16 +608,32 @@ pub(crate) mod tests {
         let (_dir, path) = write(&parts);
         let mut zip = ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(zip.comment(), b"hubris build archive v11");
-        let names: Vec<String> = read_entries(&mut zip).unwrap().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = read_entries(&mut zip)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(
             names,
             [
-                "app.toml", "elf/kernel", "elf/task/jefe", "elf/task/sys", "elf/task/console", "elf/task/idle",
-                "img/final.elf", "img/final.bin", "img/flash.ron", "git-rev", "image-name",
+                "app.toml",
+                "elf/kernel",
+                "elf/task/jefe",
+                "elf/task/sys",
+                "elf/task/console",
+                "elf/task/idle",
+                "img/final.elf",
+                "img/final.bin",
+                "img/flash.ron",
+                "git-rev",
+                "image-name",
             ]
         );
         let mut ron = String::new();
-        zip.by_name("img/flash.ron").unwrap().read_to_string(&mut ron).unwrap();
+        zip.by_name("img/flash.ron")
+            .unwrap()
+            .read_to_string(&mut ron)
+            .unwrap();
         assert_eq!(ron, "(\n    chip: Some(\"STM32H753ZITx\"),\n)\n");
         let file = zip.by_name("elf/task/sys").unwrap();
         assert_eq!(file.compression(), CompressionMethod::Deflated);
@@ -547,7 +657,10 @@ pub(crate) mod tests {
         let parts = good_parts();
         let (_a, first) = write(&parts);
         let (_b, second) = write(&parts);
-        assert_eq!(std::fs::read(first).unwrap(), std::fs::read(second).unwrap());
+        assert_eq!(
+            std::fs::read(first).unwrap(),
+            std::fs::read(second).unwrap()
+        );
     }
 
     #[test]
@@ -556,14 +669,20 @@ pub(crate) mod tests {
         parts.tasks[1].0 = "../sys".into();
         let dir = tempdir::Dir::new();
         let e = write_archive(&dir.path().join("a.zip"), &parts).unwrap_err();
-        assert_eq!(e.to_string(), "task name \"../sys\" cannot be an archive file name");
+        assert_eq!(
+            e.to_string(),
+            "task name \"../sys\" cannot be an archive file name"
+        );
     }
 
     #[test]
     fn comment_and_version_are_checked() {
         let (_dir, path) = write(&good_parts());
         rewrite(&path, "hubris build archive v12", |_| {});
-        assert!(has(&problems(&path), "archive version 12 is newer than humility accepts (11)"));
+        assert!(has(
+            &problems(&path),
+            "archive version 12 is newer than humility accepts (11)"
+        ));
         rewrite(&path, "some zip", |_| {});
         assert!(has(&problems(&path), "zip comment is \"some zip\""));
     }
@@ -571,9 +690,14 @@ pub(crate) mod tests {
     #[test]
     fn missing_required_files_are_named() {
         let (_dir, path) = write(&good_parts());
-        rewrite(&path, "hubris build archive v11", |e| e.retain(|(n, _)| n != "img/final.elf" && n != "git-rev"));
+        rewrite(&path, "hubris build archive v11", |e| {
+            e.retain(|(n, _)| n != "img/final.elf" && n != "git-rev")
+        });
         let p = problems(&path);
-        assert!(has(&p, "img/final.elf: missing") && has(&p, "git-rev: missing"), "{p:#?}");
+        assert!(
+            has(&p, "img/final.elf: missing") && has(&p, "git-rev: missing"),
+            "{p:#?}"
+        );
     }
 
     #[test]
@@ -582,7 +706,10 @@ pub(crate) mod tests {
         rewrite(&path, "hubris build archive v11", |e| e.swap(2, 3));
         let p = problems(&path);
         assert!(
-            has(&p, "app.toml lists tasks [jefe, sys, console, idle] but the archive's task ELFs are, in order, [sys, jefe, console, idle]"),
+            has(
+                &p,
+                "app.toml lists tasks [jefe, sys, console, idle] but the archive's task ELFs are, in order, [sys, jefe, console, idle]"
+            ),
             "{p:#?}"
         );
     }
@@ -590,27 +717,59 @@ pub(crate) mod tests {
     #[test]
     fn stray_task_directory_entries_are_refused() {
         let (_dir, path) = write(&good_parts());
-        rewrite(&path, "hubris build archive v11", |e| e.push(("debug/task/notes".into(), b"x".to_vec())));
-        assert!(has(&problems(&path), "debug/task/notes: humility would load this as a task"));
+        rewrite(&path, "hubris build archive v11", |e| {
+            e.push(("debug/task/notes".into(), b"x".to_vec()))
+        });
+        assert!(has(
+            &problems(&path),
+            "debug/task/notes: humility would load this as a task"
+        ));
     }
 
     #[test]
     fn elf_requirements_are_checked_per_object() {
         let mut kernel = Elf::kernel(0x0800_0000, &[0x11; 16]).build();
-        let mut bad: Vec<Elf> = (0..4).map(|i| Elf::task(0x0800_1000 + 0x100 * i, &[1; 8])).collect();
+        let mut bad: Vec<Elf> = (0..4)
+            .map(|i| Elf::task(0x0800_1000 + 0x100 * i, &[1; 8]))
+            .collect();
         bad[0].sections.retain(|s| s.name != ".debug_frame");
-        bad[1].symbols.push(Symbol { name: "ram_fn", value: 0x0800_1105, size: 16, function: true, section: 0 });
-        bad[2].symbols.push(Symbol { name: FORBIDDEN_SYMBOL, value: 0x0800_1200, size: 4, function: false, section: 0 });
+        bad[1].symbols.push(Symbol {
+            name: "ram_fn",
+            value: 0x0800_1105,
+            size: 16,
+            function: true,
+            section: 0,
+        });
+        bad[2].symbols.push(Symbol {
+            name: FORBIDDEN_SYMBOL,
+            value: 0x0800_1200,
+            size: 4,
+            function: false,
+            section: 0,
+        });
         bad[3].machine = 3;
-        let tasks = TASKS.iter().zip(&bad).map(|(n, e)| (n.to_string(), e.build())).collect();
+        let tasks = TASKS
+            .iter()
+            .zip(&bad)
+            .map(|(n, e)| (n.to_string(), e.build()))
+            .collect();
         // Build the image from good ELFs of the same layout: the checks under test are per ELF.
         let mut parts = parts_for(&mut kernel, good_parts().tasks);
         parts.tasks = tasks;
         let (_dir, path) = write(&parts);
         let p = problems(&path);
         assert!(has(&p, "elf/task/jefe: no .debug_frame section"), "{p:#?}");
-        assert!(has(&p, "elf/task/sys: function `ram_fn` at 0x08001104 (16 bytes) is outside .text 0x08001100..0x08001108"), "{p:#?}");
-        assert!(has(&p, "elf/task/console: has a `TASK_TABLE_BASE` symbol"), "{p:#?}");
+        assert!(
+            has(
+                &p,
+                "elf/task/sys: function `ram_fn` at 0x08001104 (16 bytes) is outside .text 0x08001100..0x08001108"
+            ),
+            "{p:#?}"
+        );
+        assert!(
+            has(&p, "elf/task/console: has a `TASK_TABLE_BASE` symbol"),
+            "{p:#?}"
+        );
         assert!(has(&p, "elf/task/idle: e_machine is 3"), "{p:#?}");
     }
 
@@ -619,7 +778,10 @@ pub(crate) mod tests {
         let mut parts = good_parts();
         parts.tasks[3].1 = parts.tasks[2].1.clone();
         let (_dir, path) = write(&parts);
-        assert!(has(&problems(&path), "elf/task/idle: .text at 0x08001200 is at the same address as elf/task/console's"));
+        assert!(has(
+            &problems(&path),
+            "elf/task/idle: .text at 0x08001200 is at the same address as elf/task/console's"
+        ));
     }
 
     #[test]
@@ -628,11 +790,38 @@ pub(crate) mod tests {
         patch_id(&mut parts.kernel, &[9; 8]);
         let (_dir, path) = write(&parts);
         let p = problems(&path);
-        assert!(has(&p, "elf/kernel: `HUBRIS_IMAGE_ID` is [09, 09, 09, 09, 09, 09, 09, 09] but img/final.elf holds"), "{p:#?}");
+        assert!(
+            has(
+                &p,
+                "elf/kernel: `HUBRIS_IMAGE_ID` is [09, 09, 09, 09, 09, 09, 09, 09] but img/final.elf holds"
+            ),
+            "{p:#?}"
+        );
     }
 
-    fn patch_id(kernel: &mut Vec<u8>, id: &[u8]) {
+    fn patch_id(kernel: &mut [u8], id: &[u8]) {
         crate::elfimage::patch_symbol(kernel, IMAGE_ID_SYMBOL, id).unwrap();
+    }
+
+    #[test]
+    fn image_id_must_be_sized_and_allocated() {
+        let mut unallocated = Elf::kernel(0x0800_0000, &[0x11; 16]);
+        unallocated.sections[1].flags = 0;
+        let mut zero_sized = Elf::kernel(0x0800_0000, &[0x11; 16]);
+        zero_sized.symbols[1].size = 0;
+        for kernel in [unallocated, zero_sized] {
+            let mut parts = good_parts();
+            parts.kernel = kernel.build();
+            let (_dir, path) = write(&parts);
+            let p = problems(&path);
+            assert!(
+                has(
+                    &p,
+                    "`HUBRIS_IMAGE_ID` must have a non-zero size in an allocated section"
+                ),
+                "{p:#?}"
+            );
+        }
     }
 
     #[test]
@@ -640,7 +829,10 @@ pub(crate) mod tests {
         let mut parts = good_parts();
         parts.kernel = Elf::task(0x0800_0000, &[0x11; 16]).build();
         let (_dir, path) = write(&parts);
-        assert!(has(&problems(&path), "elf/kernel: missing image id: no symbol `HUBRIS_IMAGE_ID`"));
+        assert!(has(
+            &problems(&path),
+            "elf/kernel: missing image id: no symbol `HUBRIS_IMAGE_ID`"
+        ));
     }
 
     #[test]
@@ -656,12 +848,18 @@ pub(crate) mod tests {
         let mut parts = good_parts();
         parts.app_toml = crate::config::app_tests::BASE.into();
         let (_dir, path) = write(&parts);
-        assert!(has(&problems(&path), "app.toml: task \"sys\": interrupts: \"timer0.irq\" is neither"));
+        assert!(has(
+            &problems(&path),
+            "app.toml: task \"sys\": interrupts: \"timer0.irq\" is neither"
+        ));
     }
 
     #[test]
     fn flash_ron_chip_forms() {
-        assert_eq!(flash_ron_chip("(\n    chip: Some(\"STM32H753ZITx\"),\n)\n").as_deref(), Some("STM32H753ZITx"));
+        assert_eq!(
+            flash_ron_chip("(\n    chip: Some(\"STM32H753ZITx\"),\n)\n").as_deref(),
+            Some("STM32H753ZITx")
+        );
         assert_eq!(flash_ron_chip("(chip: \"X\")").as_deref(), Some("X"));
         assert_eq!(flash_ron_chip("()"), None);
     }

@@ -171,7 +171,8 @@ fn link_task(app: &App, task: &config::Task, layout: &TaskLayout, link_dir: &Pat
         ("BULKHEAD_TASK_SLOTS", slots),
         ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
         ("BULKHEAD_TASK_CONFIG", config),
-        ("BULKHEAD_APP_TOML", app.file.display().to_string()),
+        // Absolute: build scripts run in their own package's directory.
+        ("BULKHEAD_APP_TOML", std::path::absolute(&app.file).unwrap_or_else(|_| app.file.clone()).display().to_string()),
     ];
     cargo::build_firmware(&task.krate, &task.features, &env, &script)
         .map_err(|e| Error::new(format!("{}: task \"{}\": {e}", app.file.display(), task.name)))

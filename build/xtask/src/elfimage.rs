@@ -24,7 +24,7 @@ use object::elf::{
     ELFCLASS32, ELFDATA2LSB, EM_ARM, ET_EXEC, EV_CURRENT, FileHeader32, PF_R, PT_LOAD, SHF_ALLOC,
     SHF_WRITE, SHT_PROGBITS, SHT_STRTAB,
 };
-use object::read::elf::{ElfFile32, FileHeader, ProgramHeader};
+use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
 
 use crate::config::MemoryRange;
@@ -62,47 +62,99 @@ impl Image {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ImageError {
     /// Not a little-endian ELF32 file, or a malformed one.
-    Malformed { elf: String, reason: String },
-    NotArm { elf: String, machine: u16 },
-    OutsideFlash { elf: String, address: u32, size: u32, flash: MemoryRange },
-    Overlap { first: String, first_range: Range<u64>, second: String, second_range: Range<u64> },
+    Malformed {
+        elf: String,
+        reason: String,
+    },
+    NotArm {
+        elf: String,
+        machine: u16,
+    },
+    OutsideFlash {
+        elf: String,
+        address: u32,
+        size: u32,
+        flash: MemoryRange,
+    },
+    Overlap {
+        first: String,
+        first_range: Range<u64>,
+        second: String,
+        second_range: Range<u64>,
+    },
     NothingToLoad,
-    NoSymbol { symbol: String },
-    SymbolSize { symbol: String, size: u64, expected: usize },
+    NoSymbol {
+        symbol: String,
+    },
+    SymbolSize {
+        symbol: String,
+        size: u64,
+        expected: usize,
+    },
     /// The symbol's bytes are not in the file (undefined, absolute or in a NOBITS section).
-    SymbolWithoutBytes { symbol: String },
-    SymbolOutsideImage { symbol: String, address: u64 },
+    SymbolWithoutBytes {
+        symbol: String,
+    },
+    SymbolOutsideImage {
+        symbol: String,
+        address: u64,
+    },
 }
 
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ImageError::Malformed { elf, reason } => write!(f, "{elf}: not a usable ELF32 file: {reason}"),
-            ImageError::NotArm { elf, machine } => {
-                write!(f, "{elf}: e_machine is {machine}, expected EM_ARM ({EM_ARM})")
+            ImageError::Malformed { elf, reason } => {
+                write!(f, "{elf}: not a usable ELF32 file: {reason}")
             }
-            ImageError::OutsideFlash { elf, address, size, flash } => write!(
+            ImageError::NotArm { elf, machine } => {
+                write!(
+                    f,
+                    "{elf}: e_machine is {machine}, expected EM_ARM ({EM_ARM})"
+                )
+            }
+            ImageError::OutsideFlash {
+                elf,
+                address,
+                size,
+                flash,
+            } => write!(
                 f,
                 "{elf}: segment loaded at {address:#010x} ({size} bytes) is outside flash \
                  {:#010x}..{:#010x}",
                 flash.start,
                 flash.end()
             ),
-            ImageError::Overlap { first, first_range, second, second_range } => write!(
+            ImageError::Overlap {
+                first,
+                first_range,
+                second,
+                second_range,
+            } => write!(
                 f,
                 "{first} loads {:#010x}..{:#010x}, which overlaps {second}'s {:#010x}..{:#010x}",
                 first_range.start, first_range.end, second_range.start, second_range.end
             ),
             ImageError::NothingToLoad => write!(f, "no ELF has any loadable bytes"),
             ImageError::NoSymbol { symbol } => write!(f, "no symbol `{symbol}`"),
-            ImageError::SymbolSize { symbol, size, expected } => {
+            ImageError::SymbolSize {
+                symbol,
+                size,
+                expected,
+            } => {
                 write!(f, "symbol `{symbol}` is {size} bytes, expected {expected}")
             }
             ImageError::SymbolWithoutBytes { symbol } => {
-                write!(f, "symbol `{symbol}` has no bytes in the file (undefined or in .bss?)")
+                write!(
+                    f,
+                    "symbol `{symbol}` has no bytes in the file (undefined or in .bss?)"
+                )
             }
             ImageError::SymbolOutsideImage { symbol, address } => {
-                write!(f, "symbol `{symbol}` at {address:#010x} is not in the flash image")
+                write!(
+                    f,
+                    "symbol `{symbol}` at {address:#010x} is not in the flash image"
+                )
             }
         }
     }
@@ -124,7 +176,10 @@ impl Load<'_> {
 }
 
 fn malformed(elf: &str, e: impl fmt::Display) -> ImageError {
-    ImageError::Malformed { elf: elf.into(), reason: e.to_string() }
+    ImageError::Malformed {
+        elf: elf.into(),
+        reason: e.to_string(),
+    }
 }
 
 /// The ELF header of an ARM ELF32 little-endian file.
@@ -133,7 +188,10 @@ fn arm_header<'a>(elf: &NamedElf<'a>) -> Result<&'a FileHeader32<LE>, ImageError
     header.endian().map_err(|e| malformed(elf.name, e))?;
     let machine = header.e_machine(LE);
     if machine != EM_ARM {
-        return Err(ImageError::NotArm { elf: elf.name.into(), machine });
+        return Err(ImageError::NotArm {
+            elf: elf.name.into(),
+            machine,
+        });
     }
     Ok(header)
 }
@@ -141,16 +199,28 @@ fn arm_header<'a>(elf: &NamedElf<'a>) -> Result<&'a FileHeader32<LE>, ImageError
 /// `PT_LOAD` segments with file bytes, at their load addresses.
 fn loads<'a>(elf: &NamedElf<'a>) -> Result<Vec<Load<'a>>, ImageError> {
     let header = arm_header(elf)?;
-    let segments = header.program_headers(LE, elf.bytes).map_err(|e| malformed(elf.name, e))?;
+    let segments = header
+        .program_headers(LE, elf.bytes)
+        .map_err(|e| malformed(elf.name, e))?;
     let mut loads = Vec::new();
     for segment in segments {
         if segment.p_type(LE) != PT_LOAD || segment.p_filesz(LE) == 0 {
             continue;
         }
         let bytes = segment.data(LE, elf.bytes).map_err(|()| {
-            malformed(elf.name, format_args!("segment at {:#x} runs past the end of the file", segment.p_paddr(LE)))
+            malformed(
+                elf.name,
+                format_args!(
+                    "segment at {:#x} runs past the end of the file",
+                    segment.p_paddr(LE)
+                ),
+            )
         })?;
-        loads.push(Load { owner: elf.name, address: segment.p_paddr(LE), bytes });
+        loads.push(Load {
+            owner: elf.name,
+            address: segment.p_paddr(LE),
+            bytes,
+        });
     }
     Ok(loads)
 }
@@ -199,7 +269,11 @@ pub fn build_image(
         let at = (load.address - base) as usize;
         bytes[at..at + load.bytes.len()].copy_from_slice(load.bytes);
     }
-    Ok(Image { base, bin: bytes, entry })
+    Ok(Image {
+        base,
+        bin: bytes,
+        entry,
+    })
 }
 
 /// The image id of `final_bin`: a 64-bit FNV-1a hash of the image *with the image-id bytes
@@ -209,7 +283,9 @@ pub fn build_image(
 pub fn image_id(final_bin: &[u8]) -> u64 {
     const OFFSET_BASIS: u64 = 0xCBF2_9CE4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01B3;
-    final_bin.iter().fold(OFFSET_BASIS, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+    final_bin.iter().fold(OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
 }
 
 /// Where a symbol's bytes are: its address, its size and its offset in the file.
@@ -218,35 +294,54 @@ pub struct SymbolBytes {
     pub address: u64,
     pub size: u64,
     pub file_offset: usize,
+    /// Whether the symbol's section is loaded (`SHF_ALLOC`), i.e. part of the image.
+    pub allocated: bool,
 }
 
 /// Finds `symbol` in `elf` and the file bytes that back it.
 pub fn symbol_bytes(elf: &[u8], symbol: &str) -> Result<SymbolBytes, ImageError> {
-    let file = ElfFile32::<LE>::parse(elf).map_err(|e| malformed(&format!("looking up `{symbol}`"), e))?;
+    let file =
+        ElfFile32::<LE>::parse(elf).map_err(|e| malformed(&format!("looking up `{symbol}`"), e))?;
     let sym = file
         .symbols()
         .find(|s| s.name() == Ok(symbol))
-        .ok_or_else(|| ImageError::NoSymbol { symbol: symbol.into() })?;
-    let without_bytes = || ImageError::SymbolWithoutBytes { symbol: symbol.into() };
+        .ok_or_else(|| ImageError::NoSymbol {
+            symbol: symbol.into(),
+        })?;
+    let without_bytes = || ImageError::SymbolWithoutBytes {
+        symbol: symbol.into(),
+    };
     let section = sym
         .section_index()
         .and_then(|index| file.section_by_index(index).ok())
         .ok_or_else(without_bytes)?;
     let (section_offset, section_size) = section.file_range().ok_or_else(without_bytes)?;
-    let within = sym.address().checked_sub(section.address()).ok_or_else(without_bytes)?;
+    let within = sym
+        .address()
+        .checked_sub(section.address())
+        .ok_or_else(without_bytes)?;
     if within + sym.size() > section_size {
         return Err(without_bytes());
     }
     let file_offset = usize::try_from(section_offset + within).map_err(|_| without_bytes())?;
-    Ok(SymbolBytes { address: sym.address(), size: sym.size(), file_offset })
+    Ok(SymbolBytes {
+        address: sym.address(),
+        size: sym.size(),
+        file_offset,
+        allocated: section.elf_section_header().sh_flags(LE) & SHF_ALLOC != 0,
+    })
 }
 
 /// Overwrites the file bytes backing `symbol` with `bytes`, which must be exactly the symbol's
 /// size.
-pub fn patch_symbol(elf: &mut Vec<u8>, symbol: &str, bytes: &[u8]) -> Result<(), ImageError> {
+pub fn patch_symbol(elf: &mut [u8], symbol: &str, bytes: &[u8]) -> Result<(), ImageError> {
     let found = symbol_bytes(elf, symbol)?;
     if found.size != bytes.len() as u64 {
-        return Err(ImageError::SymbolSize { symbol: symbol.into(), size: found.size, expected: bytes.len() });
+        return Err(ImageError::SymbolSize {
+            symbol: symbol.into(),
+            size: found.size,
+            expected: bytes.len(),
+        });
     }
     elf[found.file_offset..found.file_offset + bytes.len()].copy_from_slice(bytes);
     Ok(())
@@ -254,14 +349,21 @@ pub fn patch_symbol(elf: &mut Vec<u8>, symbol: &str, bytes: &[u8]) -> Result<(),
 
 /// Computes the image id of `image` and writes it (little-endian) into both the kernel ELF's
 /// [`IMAGE_ID_SYMBOL`] and the image, so `elf/kernel`, `final.bin` and `final.elf` agree.
-pub fn stamp_image_id(kernel: &mut Vec<u8>, image: &mut Image) -> Result<u64, ImageError> {
+pub fn stamp_image_id(kernel: &mut [u8], image: &mut Image) -> Result<u64, ImageError> {
     let found = symbol_bytes(kernel, IMAGE_ID_SYMBOL)?;
     let id_len = std::mem::size_of::<u64>();
-    let outside = || ImageError::SymbolOutsideImage { symbol: IMAGE_ID_SYMBOL.into(), address: found.address };
+    let outside = || ImageError::SymbolOutsideImage {
+        symbol: IMAGE_ID_SYMBOL.into(),
+        address: found.address,
+    };
     let address = u32::try_from(found.address).map_err(|_| outside())?;
     let at = image.offsets(address, id_len).ok_or_else(outside)?;
     if found.size != id_len as u64 {
-        return Err(ImageError::SymbolSize { symbol: IMAGE_ID_SYMBOL.into(), size: found.size, expected: id_len });
+        return Err(ImageError::SymbolSize {
+            symbol: IMAGE_ID_SYMBOL.into(),
+            size: found.size,
+            expected: id_len,
+        });
     }
     image.bin[at.clone()].fill(0);
     let id = image_id(&image.bin);
@@ -274,7 +376,11 @@ pub fn stamp_image_id(kernel: &mut Vec<u8>, image: &mut Image) -> Result<u64, Im
 /// `img/final.elf` for `image`.
 pub fn final_elf(image: &Image) -> Vec<u8> {
     write_elf32(
-        &ElfHeader { e_type: ET_EXEC, machine: EM_ARM, entry: image.entry },
+        &ElfHeader {
+            e_type: ET_EXEC,
+            machine: EM_ARM,
+            entry: image.entry,
+        },
         &[ElfSection {
             name: ".sec1",
             sh_type: SHT_PROGBITS,
@@ -283,7 +389,12 @@ pub fn final_elf(image: &Image) -> Vec<u8> {
             data: &image.bin,
             ..ElfSection::default()
         }],
-        &[ElfSegment { vaddr: image.base, paddr: image.base, flags: PF_R, sections: 0..1 }],
+        &[ElfSegment {
+            vaddr: image.base,
+            paddr: image.base,
+            flags: PF_R,
+            sections: 0..1,
+        }],
     )
 }
 
@@ -325,7 +436,11 @@ const SHDR_SIZE: usize = 40;
 /// Writes a little-endian ELF32 file: header, program headers, section data (4-byte aligned,
 /// in order), `.shstrtab`, section headers. Sections in one segment must be listed together
 /// and carry no alignment gap between them (all of ours are multiples of 4 or last).
-pub fn write_elf32(header: &ElfHeader, sections: &[ElfSection<'_>], segments: &[ElfSegment]) -> Vec<u8> {
+pub fn write_elf32(
+    header: &ElfHeader,
+    sections: &[ElfSection<'_>],
+    segments: &[ElfSegment],
+) -> Vec<u8> {
     let mut shstrtab = vec![0u8];
     let mut name_offsets = Vec::new();
     for name in sections.iter().map(|s| s.name).chain([".shstrtab"]) {
@@ -343,8 +458,10 @@ pub fn write_elf32(header: &ElfHeader, sections: &[ElfSection<'_>], segments: &[
     out.resize(out.len().next_multiple_of(4), 0);
     let shoff = out.len() as u32;
 
-    let put16 = |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 = |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put16 =
+        |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
     out[..4].copy_from_slice(b"\x7fELF");
     out[4] = ELFCLASS32;
     out[5] = ELFDATA2LSB;
@@ -353,7 +470,15 @@ pub fn write_elf32(header: &ElfHeader, sections: &[ElfSection<'_>], segments: &[
     put16(&mut out, 18, header.machine);
     put32(&mut out, 20, u32::from(EV_CURRENT));
     put32(&mut out, 24, header.entry);
-    put32(&mut out, 28, if segments.is_empty() { 0 } else { EHDR_SIZE as u32 });
+    put32(
+        &mut out,
+        28,
+        if segments.is_empty() {
+            0
+        } else {
+            EHDR_SIZE as u32
+        },
+    );
     put32(&mut out, 32, shoff);
     put16(&mut out, 40, EHDR_SIZE as u16);
     put16(&mut out, 42, PHDR_SIZE as u16);
@@ -367,9 +492,18 @@ pub fn write_elf32(header: &ElfHeader, sections: &[ElfSection<'_>], segments: &[
         let start = offsets[segment.sections.start];
         let last = segment.sections.end - 1;
         let size = offsets[last] + sections[last].data.len() as u32 - start;
-        for (field, value) in [PT_LOAD, start, segment.vaddr, segment.paddr, size, size, segment.flags, 4]
-            .into_iter()
-            .enumerate()
+        for (field, value) in [
+            PT_LOAD,
+            start,
+            segment.vaddr,
+            segment.paddr,
+            size,
+            size,
+            segment.flags,
+            4,
+        ]
+        .into_iter()
+        .enumerate()
         {
             put32(&mut out, at + field * 4, value);
         }
@@ -453,7 +587,13 @@ pub mod fixture {
                         flags: SHF_ALLOC | SHF_EXECINSTR,
                         data: text.to_vec(),
                     },
-                    Section { name: ".debug_frame", addr: 0, load: None, flags: 0, data: Vec::new() },
+                    Section {
+                        name: ".debug_frame",
+                        addr: 0,
+                        load: None,
+                        flags: 0,
+                        data: Vec::new(),
+                    },
                 ],
                 symbols: vec![Symbol {
                     name: "main",
@@ -471,9 +611,21 @@ pub mod fixture {
             let rodata = text_addr + text.len().next_multiple_of(4) as u32;
             elf.sections.insert(
                 1,
-                Section { name: ".rodata", addr: rodata, load: Some(rodata), flags: SHF_ALLOC, data: vec![0xAA; 8] },
+                Section {
+                    name: ".rodata",
+                    addr: rodata,
+                    load: Some(rodata),
+                    flags: SHF_ALLOC,
+                    data: vec![0xAA; 8],
+                },
             );
-            elf.symbols.push(Symbol { name: IMAGE_ID_SYMBOL, value: rodata, size: 8, function: false, section: 1 });
+            elf.symbols.push(Symbol {
+                name: IMAGE_ID_SYMBOL,
+                value: rodata,
+                size: 8,
+                function: false,
+                section: 1,
+            });
             elf
         }
 
@@ -514,16 +666,34 @@ pub mod fixture {
                 entsize: 16,
                 ..ElfSection::default()
             });
-            sections.push(ElfSection { name: ".strtab", sh_type: SHT_STRTAB, data: &strtab, ..ElfSection::default() });
+            sections.push(ElfSection {
+                name: ".strtab",
+                sh_type: SHT_STRTAB,
+                data: &strtab,
+                ..ElfSection::default()
+            });
             let segments: Vec<ElfSegment> = self
                 .sections
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| {
-                    s.load.map(|paddr| ElfSegment { vaddr: s.addr, paddr, flags: PF_R, sections: i..i + 1 })
+                    s.load.map(|paddr| ElfSegment {
+                        vaddr: s.addr,
+                        paddr,
+                        flags: PF_R,
+                        sections: i..i + 1,
+                    })
                 })
                 .collect();
-            write_elf32(&ElfHeader { e_type: ET_EXEC, machine: self.machine, entry: self.entry }, &sections, &segments)
+            write_elf32(
+                &ElfHeader {
+                    e_type: ET_EXEC,
+                    machine: self.machine,
+                    entry: self.entry,
+                },
+                &sections,
+                &segments,
+            )
         }
     }
 }
@@ -533,9 +703,11 @@ mod tests {
     use super::fixture::{Elf, Section};
     use super::*;
     use object::elf::{SHF_ALLOC, SHF_WRITE};
-    use object::read::elf::SectionHeader;
 
-    const FLASH: MemoryRange = MemoryRange { start: 0x0800_0000, size: 0x10_0000 };
+    const FLASH: MemoryRange = MemoryRange {
+        start: 0x0800_0000,
+        size: 0x10_0000,
+    };
 
     fn named<'a>(name: &'a str, bytes: &'a [u8]) -> NamedElf<'a> {
         NamedElf { name, bytes }
@@ -546,9 +718,15 @@ mod tests {
         let bytes = Elf::kernel(0x0800_0000, &[1, 2, 3, 4]).build();
         let file = ElfFile32::<LE>::parse(&bytes[..]).unwrap();
         let text = file.section_by_name(".text").unwrap();
-        assert_eq!((text.address(), text.data().unwrap()), (0x0800_0000, &[1u8, 2, 3, 4][..]));
+        assert_eq!(
+            (text.address(), text.data().unwrap()),
+            (0x0800_0000, &[1u8, 2, 3, 4][..])
+        );
         assert!(file.section_by_name(".debug_frame").is_some());
-        let id = file.symbols().find(|s| s.name() == Ok(IMAGE_ID_SYMBOL)).unwrap();
+        let id = file
+            .symbols()
+            .find(|s| s.name() == Ok(IMAGE_ID_SYMBOL))
+            .unwrap();
         assert_eq!((id.address(), id.size()), (0x0800_0004, 8));
     }
 
@@ -565,7 +743,12 @@ mod tests {
             data: vec![0x33; 4],
         });
         let task = task.build();
-        let image = build_image(FLASH, named("kernel", &kernel), &[named("task \"a\"", &task)]).unwrap();
+        let image = build_image(
+            FLASH,
+            named("kernel", &kernel),
+            &[named("task \"a\"", &task)],
+        )
+        .unwrap();
         assert_eq!(image.base, 0x0800_0000);
         assert_eq!(image.entry, 0x0800_0001);
         assert_eq!(image.bin.len(), 0x408);
@@ -580,7 +763,12 @@ mod tests {
     fn overlapping_segments_name_both_elfs() {
         let kernel = Elf::kernel(0x0800_0000, &[0; 32]).build();
         let task = Elf::task(0x0800_0010, &[0; 4]).build();
-        let e = build_image(FLASH, named("kernel", &kernel), &[named("task \"a\"", &task)]).unwrap_err();
+        let e = build_image(
+            FLASH,
+            named("kernel", &kernel),
+            &[named("task \"a\"", &task)],
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "kernel loads 0x08000000..0x08000020, which overlaps task \"a\"'s 0x08000010..0x08000014"
@@ -591,19 +779,34 @@ mod tests {
     fn segments_outside_flash_and_non_arm_files_are_refused() {
         let kernel = Elf::kernel(0x0800_0000, &[0; 4]).build();
         let task = Elf::task(0x2400_0000, &[0; 4]).build();
-        let e = build_image(FLASH, named("kernel", &kernel), &[named("task \"a\"", &task)]).unwrap_err();
-        assert!(matches!(&e, ImageError::OutsideFlash { elf, address: 0x2400_0000, .. } if elf == "task \"a\""), "{e}");
+        let e = build_image(
+            FLASH,
+            named("kernel", &kernel),
+            &[named("task \"a\"", &task)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ImageError::OutsideFlash { elf, address: 0x2400_0000, .. } if elf == "task \"a\""),
+            "{e}"
+        );
         let mut x86 = Elf::task(0x0800_0000, &[0; 4]);
         x86.machine = 3;
         let e = build_image(FLASH, named("kernel", &x86.build()), &[]).unwrap_err();
-        assert_eq!(e.to_string(), "kernel: e_machine is 3, expected EM_ARM (40)");
+        assert_eq!(
+            e.to_string(),
+            "kernel: e_machine is 3, expected EM_ARM (40)"
+        );
         let e = build_image(FLASH, named("kernel", b"not an elf"), &[]).unwrap_err();
         assert!(matches!(e, ImageError::Malformed { .. }), "{e}");
     }
 
     #[test]
     fn final_elf_has_the_contract_shape_and_round_trips() {
-        let image = Image { base: 0x0800_0000, bin: (0..=255).collect(), entry: 0x0800_0101 };
+        let image = Image {
+            base: 0x0800_0000,
+            bin: (0..=255).collect(),
+            entry: 0x0800_0101,
+        };
         let elf = final_elf(&image);
         let file = ElfFile32::<LE>::parse(&elf[..]).unwrap();
         assert_eq!(file.elf_header().e_machine(LE), EM_ARM);
@@ -612,11 +815,20 @@ mod tests {
         assert_eq!(segments.len(), 1);
         let load = segments[0];
         assert_eq!(load.p_type(LE), PT_LOAD);
-        assert_eq!((load.p_vaddr(LE), load.p_paddr(LE)), (0x0800_0000, 0x0800_0000));
-        assert_eq!((load.p_filesz(LE), load.p_memsz(LE), load.p_flags(LE)), (256, 256, PF_R));
+        assert_eq!(
+            (load.p_vaddr(LE), load.p_paddr(LE)),
+            (0x0800_0000, 0x0800_0000)
+        );
+        assert_eq!(
+            (load.p_filesz(LE), load.p_memsz(LE), load.p_flags(LE)),
+            (256, 256, PF_R)
+        );
         let sec1 = file.section_by_name(".sec1").unwrap();
         assert_eq!(sec1.address(), 0x0800_0000);
-        assert_eq!(sec1.elf_section_header().sh_flags(LE), SHF_WRITE | SHF_ALLOC);
+        assert_eq!(
+            sec1.elf_section_header().sh_flags(LE),
+            SHF_WRITE | SHF_ALLOC
+        );
         assert_eq!(sec1.elf_section_header().sh_type(LE), SHT_PROGBITS);
         // The section's file bytes are exactly the segment's.
         assert_eq!(sec1.file_range(), Some((u64::from(load.p_offset(LE)), 256)));
@@ -651,7 +863,10 @@ mod tests {
         assert_eq!(id, image_id(&zeroed));
         assert_eq!(&image.bin[8..16], &id.to_le_bytes());
         let found = symbol_bytes(&kernel, IMAGE_ID_SYMBOL).unwrap();
-        assert_eq!(&kernel[found.file_offset..found.file_offset + 8], &id.to_le_bytes());
+        assert_eq!(
+            &kernel[found.file_offset..found.file_offset + 8],
+            &id.to_le_bytes()
+        );
         // Rebuilding from the patched kernel gives the stamped image.
         let rebuilt = build_image(FLASH, named("kernel", &kernel), &[named("t", &task)]).unwrap();
         assert_eq!(rebuilt, image);
@@ -661,15 +876,24 @@ mod tests {
     fn patch_symbol_checks_name_and_size() {
         let mut kernel = Elf::kernel(0x0800_0000, &[0; 4]).build();
         assert_eq!(
-            patch_symbol(&mut kernel, "NOPE", &[0; 8]).unwrap_err().to_string(),
+            patch_symbol(&mut kernel, "NOPE", &[0; 8])
+                .unwrap_err()
+                .to_string(),
             "no symbol `NOPE`"
         );
         assert_eq!(
             patch_symbol(&mut kernel, IMAGE_ID_SYMBOL, &[0; 4]).unwrap_err(),
-            ImageError::SymbolSize { symbol: IMAGE_ID_SYMBOL.into(), size: 8, expected: 4 }
+            ImageError::SymbolSize {
+                symbol: IMAGE_ID_SYMBOL.into(),
+                size: 8,
+                expected: 4
+            }
         );
         patch_symbol(&mut kernel, IMAGE_ID_SYMBOL, &[7; 8]).unwrap();
         let file = ElfFile32::<LE>::parse(&kernel[..]).unwrap();
-        assert_eq!(file.section_by_name(".rodata").unwrap().data().unwrap(), &[7; 8]);
+        assert_eq!(
+            file.section_by_name(".rodata").unwrap().data().unwrap(),
+            &[7; 8]
+        );
     }
 }

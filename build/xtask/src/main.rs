@@ -7,12 +7,16 @@ mod alloc;
 mod archive;
 mod cargo;
 mod config;
+mod contract;
 mod dist;
+mod dump;
 mod elfimage;
+mod gdb;
 mod kconfig;
 mod link;
 mod qemu;
 mod sizes;
+mod test;
 
 use std::fmt;
 use std::path::Path;
@@ -63,6 +67,15 @@ fn run(args: &[String]) -> Result<(), Error> {
             })?;
             qemu::run_interactive(&machine, &d.final_elf, args.iter().any(|a| a == "--gdb"))
         }
+        Some("test") => {
+            if test::run(args.get(1).map(String::as_str))? {
+                Ok(())
+            } else {
+                Err(Error::new("some tests failed"))
+            }
+        }
+        Some("dump") => dump::command(&args[1..]),
+        Some(check @ ("check-archive" | "check-dump")) => contract::command(check, &args[1..]),
         Some("sizes") => sizes::print(&dist::dist(&dist::app_toml_path(app_arg(1))?)?),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

@@ -234,7 +234,10 @@ impl<'a> EndpointDescriptor<'a> {
         let mps = raw_mps & 0x07FF;
         let high_bandwidth = raw_mps & 0x1800 != 0;
         let over_limit = mps > speed.max_packet_limit(view.ep_type());
-        if mps == 0 || over_limit || (high_bandwidth && speed != Speed::High) || raw_mps & 0xE000 != 0
+        if mps == 0
+            || over_limit
+            || (high_bandwidth && speed != Speed::High)
+            || raw_mps & 0xE000 != 0
         {
             return Err(DescriptorError::BadMaxPacketSize);
         }
@@ -364,7 +367,9 @@ impl<'a> StringDescriptor<'a> {
 
     /// Code units; for string index 0 these are LANGIDs.
     pub fn units(&self) -> impl Iterator<Item = u16> + 'a {
-        self.0[2..].chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        self.0[2..]
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
     }
 
     /// Decodes into `out` as UTF-8, replacing invalid UTF-16 and stopping when `out` is full.
@@ -386,8 +391,9 @@ impl<'a> StringDescriptor<'a> {
 mod tests {
     use super::*;
 
-    const KEYBOARD_DEVICE: [u8; 18] =
-        [18, 1, 0x10, 0x01, 0, 0, 0, 8, 0x34, 0x12, 0x01, 0x00, 0x00, 0x01, 1, 2, 0, 1];
+    const KEYBOARD_DEVICE: [u8; 18] = [
+        18, 1, 0x10, 0x01, 0, 0, 0, 8, 0x34, 0x12, 0x01, 0x00, 0x00, 0x01, 1, 2, 0, 1,
+    ];
 
     #[test]
     fn device_descriptor_fields_are_read_little_endian() {
@@ -420,7 +426,10 @@ mod tests {
     fn device_descriptor_with_wrong_length_or_no_configuration_is_rejected() {
         let mut d = KEYBOARD_DEVICE;
         d[0] = 17;
-        assert_eq!(DeviceDescriptor::new_checked(&d, Speed::Low).unwrap_err(), DescriptorError::BadLength);
+        assert_eq!(
+            DeviceDescriptor::new_checked(&d, Speed::Low).unwrap_err(),
+            DescriptorError::BadLength
+        );
         let mut d = KEYBOARD_DEVICE;
         d[17] = 0;
         assert_eq!(
@@ -438,14 +447,26 @@ mod tests {
         let ok = [7, 5, 0x81, 3, 8, 0, 10];
         assert!(EndpointDescriptor::new_checked(&ok, Speed::Low).is_ok());
         let cases: [([u8; 7], DescriptorError); 5] = [
-            ([7, 5, 0x80, 3, 8, 0, 10], DescriptorError::BadEndpointNumber),
+            (
+                [7, 5, 0x80, 3, 8, 0, 10],
+                DescriptorError::BadEndpointNumber,
+            ),
             ([7, 5, 0x81, 3, 0, 0, 10], DescriptorError::BadMaxPacketSize),
-            ([7, 5, 0x81, 3, 16, 0, 10], DescriptorError::BadMaxPacketSize),
-            ([7, 5, 0x81, 3, 8, 0x08, 10], DescriptorError::BadMaxPacketSize),
+            (
+                [7, 5, 0x81, 3, 16, 0, 10],
+                DescriptorError::BadMaxPacketSize,
+            ),
+            (
+                [7, 5, 0x81, 3, 8, 0x08, 10],
+                DescriptorError::BadMaxPacketSize,
+            ),
             ([7, 5, 0x81, 3, 8, 0, 0], DescriptorError::BadInterval),
         ];
         for (bytes, err) in cases {
-            assert_eq!(EndpointDescriptor::new_checked(&bytes, Speed::Low).unwrap_err(), err);
+            assert_eq!(
+                EndpointDescriptor::new_checked(&bytes, Speed::Low).unwrap_err(),
+                err
+            );
         }
     }
 
@@ -454,9 +475,15 @@ mod tests {
         let ok = [9, 0x29, 4, 0, 0, 50, 0, 0, 0xFF];
         assert_eq!(HubDescriptor::new_checked(&ok).unwrap().num_ports(), 4);
         let zero_ports = [9, 0x29, 0, 0, 0, 50, 0, 0, 0xFF];
-        assert_eq!(HubDescriptor::new_checked(&zero_ports).unwrap_err(), DescriptorError::BadHubPorts);
+        assert_eq!(
+            HubDescriptor::new_checked(&zero_ports).unwrap_err(),
+            DescriptorError::BadHubPorts
+        );
         let too_many = [9, 0x29, 20, 0, 0, 50, 0, 0, 0xFF];
-        assert_eq!(HubDescriptor::new_checked(&too_many).unwrap_err(), DescriptorError::BadHubPorts);
+        assert_eq!(
+            HubDescriptor::new_checked(&too_many).unwrap_err(),
+            DescriptorError::BadHubPorts
+        );
     }
 
     #[test]
@@ -468,14 +495,25 @@ mod tests {
         assert_eq!(&out[..n], "ab\u{FFFD}".as_bytes());
         let mut small = [0u8; 3];
         assert_eq!(view.decode_lossy(&mut small), 2);
-        assert_eq!(StringDescriptor::new_checked(&[7, 3, 0, 0, 0, 0, 0]).unwrap_err(), DescriptorError::BadLength);
+        assert_eq!(
+            StringDescriptor::new_checked(&[7, 3, 0, 0, 0, 0, 0]).unwrap_err(),
+            DescriptorError::BadLength
+        );
     }
 
     #[test]
     fn hid_descriptor_finds_the_report_descriptor_length() {
         let hid = [9, 0x21, 0x11, 0x01, 0, 1, 0x22, 63, 0];
-        assert_eq!(HidDescriptor::new_checked(&hid).unwrap().report_descriptor_length(), Some(63));
+        assert_eq!(
+            HidDescriptor::new_checked(&hid)
+                .unwrap()
+                .report_descriptor_length(),
+            Some(63)
+        );
         let bad = [9, 0x21, 0x11, 0x01, 0, 2, 0x22, 63, 0];
-        assert_eq!(HidDescriptor::new_checked(&bad).unwrap_err(), DescriptorError::BadHidDescriptor);
+        assert_eq!(
+            HidDescriptor::new_checked(&bad).unwrap_err(),
+            DescriptorError::BadHidDescriptor
+        );
     }
 }

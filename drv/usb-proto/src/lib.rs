@@ -16,6 +16,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod cdc;
 pub mod descriptor;
 pub mod hid;
@@ -80,7 +83,11 @@ pub enum Direction {
 impl Direction {
     /// Direction bit of an endpoint address or `bmRequestType`.
     pub fn from_bit7(byte: u8) -> Self {
-        if byte & 0x80 != 0 { Direction::In } else { Direction::Out }
+        if byte & 0x80 != 0 {
+            Direction::In
+        } else {
+            Direction::Out
+        }
     }
 }
 
@@ -90,7 +97,14 @@ pub struct EpAddr(pub u8);
 
 impl EpAddr {
     pub const fn new(number: u8, dir: Direction) -> Self {
-        EpAddr((number & 0x0F) | if matches!(dir, Direction::In) { 0x80 } else { 0 })
+        EpAddr(
+            (number & 0x0F)
+                | if matches!(dir, Direction::In) {
+                    0x80
+                } else {
+                    0
+                },
+        )
     }
 
     pub fn number(self) -> u8 {

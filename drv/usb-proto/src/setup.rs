@@ -79,7 +79,13 @@ impl SetupPacket {
             Recipient::Other => 3,
             Recipient::Reserved => 31,
         };
-        SetupPacket { request_type: dir_bit | ty_bits | recipient_bits, request, value, index, length }
+        SetupPacket {
+            request_type: dir_bit | ty_bits | recipient_bits,
+            request,
+            value,
+            index,
+            length,
+        }
     }
 
     pub fn parse(bytes: &[u8; 8]) -> Self {
@@ -146,15 +152,28 @@ impl SetupPacket {
 
     /// GET_DESCRIPTOR addressed to an interface (HID report descriptors).
     pub fn get_interface_descriptor(ty: u8, index: u8, interface: u8, length: u16) -> Self {
-        SetupPacket { request_type: 0x81, ..Self::get_descriptor(ty, index, u16::from(interface), length) }
+        SetupPacket {
+            request_type: 0x81,
+            ..Self::get_descriptor(ty, index, u16::from(interface), length)
+        }
     }
 
     pub fn set_address(address: u8) -> Self {
-        Self::standard_out(Recipient::Device, request::SET_ADDRESS, u16::from(address), 0)
+        Self::standard_out(
+            Recipient::Device,
+            request::SET_ADDRESS,
+            u16::from(address),
+            0,
+        )
     }
 
     pub fn set_configuration(value: u8) -> Self {
-        Self::standard_out(Recipient::Device, request::SET_CONFIGURATION, u16::from(value), 0)
+        Self::standard_out(
+            Recipient::Device,
+            request::SET_CONFIGURATION,
+            u16::from(value),
+            0,
+        )
     }
 
     pub fn set_interface(interface: u8, alternate: u8) -> Self {
@@ -176,21 +195,65 @@ impl SetupPacket {
     }
 
     pub fn get_status(recipient: Recipient, index: u16) -> Self {
-        Self::new(Direction::In, RequestType::Standard, recipient, request::GET_STATUS, 0, index, 2)
+        Self::new(
+            Direction::In,
+            RequestType::Standard,
+            recipient,
+            request::GET_STATUS,
+            0,
+            index,
+            2,
+        )
     }
 
     fn standard_out(recipient: Recipient, request: u8, value: u16, index: u16) -> Self {
-        Self::new(Direction::Out, RequestType::Standard, recipient, request, value, index, 0)
+        Self::new(
+            Direction::Out,
+            RequestType::Standard,
+            recipient,
+            request,
+            value,
+            index,
+            0,
+        )
     }
 
     /// A class request with no data stage or an OUT data stage of `length` bytes.
-    pub fn class_out(recipient: Recipient, request: u8, value: u16, index: u16, length: u16) -> Self {
-        Self::new(Direction::Out, RequestType::Class, recipient, request, value, index, length)
+    pub fn class_out(
+        recipient: Recipient,
+        request: u8,
+        value: u16,
+        index: u16,
+        length: u16,
+    ) -> Self {
+        Self::new(
+            Direction::Out,
+            RequestType::Class,
+            recipient,
+            request,
+            value,
+            index,
+            length,
+        )
     }
 
     /// A class request with an IN data stage of `length` bytes.
-    pub fn class_in(recipient: Recipient, request: u8, value: u16, index: u16, length: u16) -> Self {
-        Self::new(Direction::In, RequestType::Class, recipient, request, value, index, length)
+    pub fn class_in(
+        recipient: Recipient,
+        request: u8,
+        value: u16,
+        index: u16,
+        length: u16,
+    ) -> Self {
+        Self::new(
+            Direction::In,
+            RequestType::Class,
+            recipient,
+            request,
+            value,
+            index,
+            length,
+        )
     }
 }
 

@@ -11,7 +11,9 @@
 //!   to it fails at once.
 //! - **Restart** re-initialises a detached task (registers, a fresh stack frame at its entry
 //!   point) and makes it runnable. Restarting a task that is not detached detaches it first,
-//!   so the generation is bumped exactly once per incarnation.
+//!   so the generation is bumped exactly once per incarnation; in that case the peers woken
+//!   get `PeerGone::Restarted(new generation)`, since the task is back by the time they
+//!   run and a retry will reach it (or `Unavailable` if the restart holds it stopped).
 //!
 //! Tasks that are themselves faulted are not woken by a detach: their state is a fault
 //! record the supervisor and humility read, and they will be restarted anyway.
@@ -48,6 +50,12 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
 
 /// Detaches `index` (see the module docs). Returns whether any task was woken.
 pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
+    end_incarnation(tasks, index, PeerGone::Unavailable)
+}
+
+/// Ends the current incarnation of `index`, waking the peers blocked on it with `code_for`
+/// the new generation.
+fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generation) -> PeerGone) -> NextTask {
     let t = &mut tasks[index];
     if t.detached {
         return NextTask::Same;
@@ -64,7 +72,7 @@ pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
     t.timer.deadline = None;
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
-    let code = PeerGone::Unavailable(t.current_id().generation()).code();
+    let code = code_for(t.current_id().generation()).code();
     for irq in arch::config().irqs.iter().filter(|d| usize::from(d.task) == index) {
         arch::irq_disable(irq.irq);
         arch::irq_clear_pending(irq.irq);
@@ -87,7 +95,9 @@ pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
 
 /// Restarts `index` from its entry point; see the module docs.
 pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
-    let hint = detach(tasks, index);
+    // Held (not started), the task is not back: a retry would find it detached.
+    let code_for = if start { PeerGone::Restarted } else { PeerGone::Unavailable };
+    let hint = end_incarnation(tasks, index, code_for);
     let t = &mut tasks[index];
     arch::reinitialize(t);
     t.state = TaskState::Healthy(if start { SchedState::Runnable } else { SchedState::Stopped });

@@ -140,6 +140,10 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
         Some(TaskId::KERNEL) => None,
         Some(from) => {
             let i = target_index(tasks, from)?;
+            // Nothing could ever satisfy it: sending to oneself is refused too.
+            if i == caller {
+                return Err(UsageError::IllegalTask.into());
+            }
             if let Err(gone) = tasks[i].check_id(from) {
                 tasks[caller].save.set_results(&[gone.code()]);
                 return Ok(NextTask::Same);
@@ -246,8 +250,13 @@ impl Task {
     /// ORs `bits` into the task's notifications and, if it is receiving with a mask that
     /// matches, wakes it with the fired bits (which are consumed). Returns whether it woke.
     pub fn post(&mut self, bits: u32) -> bool {
+        // A detached incarnation is gone: bits kept now would reach the next incarnation,
+        // since restarting a detached task does not clear them again.
+        if self.detached {
+            return false;
+        }
         self.notifications |= bits;
-        if self.detached || !matches!(self.healthy_state(), Some(SchedState::InRecv(_))) {
+        if !matches!(self.healthy_state(), Some(SchedState::InRecv(_))) {
             return false;
         }
         let fired = self.notifications & self.save.recv_notification_mask();

@@ -42,13 +42,25 @@ pub mod umem;
 
 /// The body of an app's kernel crate: includes the tables `cargo xtask dist` generated for
 /// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls.
+///
+/// `app_kernel!(board_init = path::to::fn)` also runs `fn()` first: a board's power and
+/// clock bring-up, privileged, once, after `.data`/`.bss` are initialised and before the
+/// kernel starts the SysTick from the board file's `cpu-hz`, so it must leave the core
+/// clock at exactly that rate.
 #[macro_export]
 macro_rules! app_kernel {
     () => {
+        $crate::app_kernel!(@entry {});
+    };
+    (board_init = $init:path) => {
+        $crate::app_kernel!(@entry { $init(); });
+    };
+    (@entry { $($init:tt)* }) => {
         include!(env!("BULKHEAD_KCONFIG"));
 
         #[unsafe(no_mangle)]
         extern "C" fn kernel_main() -> ! {
+            $($init)*
             // SAFETY: the reset handler calls this once, before anything else touches the
             // task table.
             unsafe {

@@ -4,7 +4,7 @@ mod harness;
 
 use abi::{
     DEAD_CODE_BASE, FAULT_NOTIFICATION, FaultInfo, Generation, PeerGone, RECV_CLOSED, ReplyFaultReason,
-    SchedState, TaskId, TaskState, UNAVAILABLE_CODE_BASE, ULease, UsageError, lease_attributes,
+    SchedState, TaskId, TaskState, ULease, UNAVAILABLE_CODE_BASE, UsageError, lease_attributes,
 };
 use harness::{Received, Sim, TaskSpec, flash, ram};
 
@@ -74,7 +74,13 @@ fn send_to_detached_task_fails_at_once_with_unavailable_code() {
 #[test]
 fn send_to_undeclared_target_faults_sender() {
     // Task 1 declares only task 2 as a target.
-    let specs = [TaskSpec::supervisor(), TaskSpec::task(2).targets(1 << 2), TaskSpec::task(1), TaskSpec::task(1), TaskSpec::task(7)];
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(2).targets(1 << 2),
+        TaskSpec::task(1),
+        TaskSpec::task(1),
+        TaskSpec::task(7),
+    ];
     let mut sim = Sim::new(&specs, &[]);
     sim.park_supervisor();
     sim.recv_open(2, 16, 0);
@@ -190,7 +196,10 @@ fn message_longer_than_receive_buffer_is_truncated_and_full_length_reported() {
 #[test]
 fn recv_reports_reply_capacity_and_lease_count() {
     let mut sim = sim();
-    let leases = [sim.lease(CLIENT, lease_attributes::READ, 0, b"one"), sim.lease(CLIENT, lease_attributes::WRITE, 8, b"two")];
+    let leases = [
+        sim.lease(CLIENT, lease_attributes::READ, 0, b"one"),
+        sim.lease(CLIENT, lease_attributes::WRITE, 8, b"two"),
+    ];
     sim.send(CLIENT, sim.id(SERVER), 0xBEEF, b"m", 33, &leases);
     sim.recv_open(SERVER, 16, 0);
     let r = sim.recv_result(SERVER);
@@ -346,6 +355,25 @@ fn reply_to_restarted_client_is_dropped() {
 }
 
 #[test]
+fn reply_to_stale_id_never_reaches_the_clients_new_incarnation() {
+    let mut sim = sim();
+    sim.recv_open(SERVER, 16, 0);
+    let old = sim.id(CLIENT);
+    sim.send(CLIENT, sim.id(SERVER), 1, b"old", 8, &[]);
+    sim.restart(CLIENT, true);
+    // The new incarnation calls the same server, which now holds both ids.
+    sim.recv_open(SERVER, 16, 0);
+    sim.send(CLIENT, sim.id(SERVER), 2, b"new", 8, &[]);
+    assert_eq!(sim.recv_result(SERVER).sender, sim.id(CLIENT));
+    sim.reply(SERVER, old, 7, b"for old");
+    sim.reply_fault(SERVER, old, ReplyFaultReason::BadMessageContents as u32);
+    assert_eq!(sim.state(CLIENT), TaskState::Healthy(SchedState::InReply(sim.id(SERVER))));
+    sim.reply(SERVER, sim.id(CLIENT), 8, b"for new");
+    assert_eq!(sim.send_result(CLIENT), (8, 7));
+    assert_eq!(sim.reply_bytes(CLIENT), b"for new");
+}
+
+#[test]
 fn reply_to_task_waiting_on_another_server_is_dropped() {
     let mut sim = Sim::standard(&[2, 1, 1]);
     sim.recv_open(2, 16, 0);
@@ -401,6 +429,15 @@ fn reply_fault_with_unknown_reason_faults_server() {
 }
 
 #[test]
+fn post_and_reply_fault_to_out_of_range_index_fault_the_caller() {
+    let mut sim = sim();
+    sim.post(CLIENT, TaskId(77), 1);
+    assert_eq!(sim.fault_of(CLIENT), usage(UsageError::TaskOutOfRange));
+    sim.reply_fault(SERVER, TaskId::KERNEL, 0);
+    assert_eq!(sim.fault_of(SERVER), usage(UsageError::TaskOutOfRange));
+}
+
+#[test]
 fn reply_fault_to_task_not_waiting_is_ignored() {
     let mut sim = sim();
     sim.reply_fault(SERVER, sim.id(CLIENT), 0);
@@ -441,7 +478,10 @@ fn refresh_task_id_returns_current_generation() {
 fn panic_faults_task_and_keeps_the_message_in_its_memory() {
     let mut sim = sim();
     sim.panic(CLIENT, b"oh no");
-    assert_eq!(sim.state(CLIENT), TaskState::Faulted { fault: FaultInfo::Panic, original_state: SchedState::Runnable });
+    assert_eq!(
+        sim.state(CLIENT),
+        TaskState::Faulted { fault: FaultInfo::Panic, original_state: SchedState::Runnable }
+    );
     let r = sim.regs(CLIENT);
     assert_eq!((r[0], r[1]), (ram(CLIENT) + harness::PANIC_MSG, 5), "humility reads r4/r5");
 }
@@ -465,4 +505,11 @@ fn recv_filter_bit_selects_closed_receive() {
     sim.send(CLIENT, sim.id(SERVER), 1, b"x", 0, &[]);
     sim.recv_raw(SERVER, ram(SERVER) + harness::RECV_BUF, 16, 0, u32::from(sim.id(OTHER).0));
     assert_eq!(sim.recv_result(SERVER).sender, sim.id(CLIENT));
+}
+
+#[test]
+fn closed_receive_from_self_faults_with_illegal_task() {
+    let mut sim = sim();
+    sim.recv_closed(SERVER, sim.id(SERVER), 16, 0b1);
+    assert_eq!(sim.fault_of(SERVER), usage(UsageError::IllegalTask));
 }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+use abi::ULease;
 use abi::{
     DEAD_CODE_BASE, FaultInfo, LEASE_DEFECT, SchedState, TaskId, UNAVAILABLE_CODE_BASE, UsageError,
     lease_attributes::{READ, WRITE},
@@ -85,6 +86,19 @@ fn lease_unreadable_after_lender_restarted() {
 }
 
 #[test]
+fn stale_lender_id_never_reaches_the_new_incarnations_leases() {
+    let mut sim = lent();
+    let old = sim.id(CLIENT);
+    sim.restart(CLIENT, true);
+    sim.recv_open(SERVER, 16, 0);
+    let lease = sim.lease(CLIENT, READ | WRITE, 0x100, b"new data");
+    sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[lease]);
+    assert_eq!(sim.borrow_read(SERVER, old, 0, 0, 8), (DEAD_CODE_BASE | 1, vec![]));
+    assert_eq!(sim.borrow_write(SERVER, old, 0, 0, b"x"), (DEAD_CODE_BASE | 1, 0));
+    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 8), (0, b"new data".to_vec()));
+}
+
+#[test]
 fn lease_unreadable_after_lender_detached() {
     let mut sim = lent();
     let old = sim.id(CLIENT);
@@ -125,8 +139,33 @@ fn lease_unreachable_from_restarted_server_incarnation() {
     let mut sim = lent();
     sim.restart(SERVER, true);
     assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable), "the lender was woken");
-    assert_eq!(sim.send_result(CLIENT).0, UNAVAILABLE_CODE_BASE | 1);
+    assert_eq!(sim.send_result(CLIENT).0, DEAD_CODE_BASE | 1);
     assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
+}
+
+#[test]
+fn lease_table_rewritten_through_a_lease_cannot_reach_foreign_memory() {
+    let mut sim = Sim::standard(&[2, 2, 1]);
+    sim.write(OTHER, 0, b"private");
+    // Lease 0 is the lease table itself, lent writable; lease 1 is harmless.
+    let table =
+        ULease { attributes: READ | WRITE, base_address: ram(CLIENT) + harness::LEASE_TABLE, length: 24 };
+    let harmless = sim.lease(CLIENT, READ, 0, b"abc");
+    sim.recv_open(SERVER, 16, 0);
+    sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[table, harmless]);
+    // The server rewrites lease 1 to name another task's memory, read-write.
+    let forged: Vec<u8> = [READ | WRITE, ram(OTHER), 7].iter().flat_map(|w| w.to_le_bytes()).collect();
+    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 0, 12, &forged), (0, 12));
+    assert_eq!(
+        sim.borrow_info(SERVER, sim.id(CLIENT), 1),
+        (0, READ | WRITE, 7),
+        "the kernel re-reads the table"
+    );
+    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 1, 0, 7), (LEASE_DEFECT, vec![]));
+    assert_eq!(sim.read(SERVER, harness::BORROW_BUF, 7), forged[..7], "nothing came back");
+    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"pwned"), (LEASE_DEFECT, 0));
+    assert_eq!(sim.read(OTHER, 0, 7), b"private");
+    assert_eq!(sim.fault_of(SERVER), None);
 }
 
 #[test]

@@ -7,18 +7,23 @@ use abi::{IrqDesc, TaskFlags};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use super::error::Blame;
 use super::supervision::{self, Supervision, SupervisionEntry};
-use super::{App, Board, Chip, ConfigError, Kernel, Problem, SupervisorFault, Task, check_name, source};
+use super::{
+    App, Board, Chip, ConfigError, Kernel, Peripheral, Problem, SupervisorFault, Task, check_name,
+    source,
+};
 
 /// Send masks and notification words are 32 bits wide.
 const MAX_TASKS: usize = 32;
 const MAX_NOTIFICATIONS: usize = 32;
 /// humility names the kernel object `kernel` and treats a task named `hiffy` as its agent.
 const RESERVED_TASK_NAMES: [&str; 2] = ["kernel", "hiffy"];
-/// Every task runs with the FP exception frame; humility infers that from this target.
-const TARGET: &str = "thumbv7em-none-eabihf";
+/// The only target: every task runs with the FP exception frame, and humility infers that
+/// from this `target`.
+pub const TARGET: &str = "thumbv7em-none-eabihf";
 /// Kernel RAM when `[kernel] ram` is not given.
-pub const DEFAULT_KERNEL_RAM: u32 = 8192;
+const DEFAULT_KERNEL_RAM: u32 = 8192;
 /// Each task's own flash and RAM regions; the rest of its MPU slots are for peripherals.
 const OWN_REGIONS: usize = 2;
 const SUPERVISOR_FAULT_NOTIFICATION: &str = "fault";
@@ -89,29 +94,6 @@ struct MaxSizes {
     ram: Option<u32>,
 }
 
-/// Builds errors for one file and, optionally, one task.
-#[derive(Copy, Clone)]
-struct Blame<'a> {
-    file: &'a Path,
-    task: Option<&'a str>,
-}
-
-impl Blame<'_> {
-    fn error(self, key: &str, problem: Problem) -> ConfigError {
-        ConfigError {
-            file: self.file.to_owned(),
-            task: self.task.map(str::to_owned),
-            key: key.to_owned(),
-            problem,
-        }
-    }
-
-    /// The key `key` of task `task` in the same file.
-    fn task<'b>(&'b self, task: &'b str) -> Blame<'b> {
-        Blame { file: self.file, task: Some(task) }
-    }
-}
-
 /// Parses and validates `text`, the contents of `file`, against the boards and chips under
 /// `build_dir`.
 pub(super) fn resolve(
@@ -129,7 +111,12 @@ pub(super) fn resolve(
     let board = Board::load(build_dir, &raw.board, file)?;
     let kernel = resolve_kernel(doc, raw.kernel, packages)?;
     if raw.tasks.len() > MAX_TASKS {
-        return Err(doc.error("tasks", Problem::TooManyTasks { count: raw.tasks.len() }));
+        return Err(doc.error(
+            "tasks",
+            Problem::TooManyTasks {
+                count: raw.tasks.len(),
+            },
+        ));
     }
     let names: Vec<&str> = raw.tasks.keys().map(String::as_str).collect();
 
@@ -148,57 +135,17 @@ pub(super) fn resolve(
         {
             return Err(at.error(
                 "max-sizes.ram",
-                Problem::BudgetBelowStack { budget, stack: entry.stack_size },
-            ));
-        }
-        check_notifications(index, &entry.notifications).map_err(|p| at.error("notifications", p))?;
-
-        let mut peripherals = IndexMap::new();
-        for used in &entry.uses {
-            let peripheral = board.chip.peripherals.get(used).ok_or_else(|| {
-                at.error(
-                    "uses",
-                    Problem::UnknownPeripheral { name: used.clone(), chip: board.chip.name.clone() },
-                )
-            })?;
-            if let Some(owner) = peripheral_owner.insert(used, name) {
-                let problem = if owner == name.as_str() {
-                    Problem::Duplicate(used.clone())
-                } else {
-                    Problem::PeripheralTaken { peripheral: used.clone(), owner: owner.into() }
-                };
-                return Err(at.error("uses", problem));
-            }
-            peripherals.insert(used.clone(), peripheral.clone());
-        }
-        let available = abi::REGIONS_PER_TASK - OWN_REGIONS;
-        if peripherals.len() > available {
-            return Err(at.error(
-                "uses",
-                Problem::TooManyRegions {
-                    needed: OWN_REGIONS + peripherals.len(),
-                    available: abi::REGIONS_PER_TASK,
+                Problem::BudgetBelowStack {
+                    budget,
+                    stack: entry.stack_size,
                 },
             ));
         }
+        check_notifications(index, &entry.notifications)
+            .map_err(|p| at.error("notifications", p))?;
 
-        for (key, notification) in &entry.interrupts {
-            let irq = resolve_irq(&board.chip, &entry.uses, key).map_err(|reason| {
-                at.error("interrupts", Problem::UnknownInterrupt { key: key.clone(), reason })
-            })?;
-            let bit = entry.notifications.iter().position(|n| n == notification).ok_or_else(|| {
-                at.error(
-                    &format!("interrupts.\"{key}\""),
-                    Problem::UnknownNotification(notification.clone()),
-                )
-            })?;
-            if let Some(taken) = irqs.get(&irq) {
-                let owner = names[usize::from(taken.task)].to_owned();
-                return Err(at.error("interrupts", Problem::IrqTaken { irq, owner }));
-            }
-            // Fits: at most 32 tasks, at most 32 notifications.
-            irqs.insert(irq, IrqDesc { irq, task: index as u16, notification: 1 << bit });
-        }
+        let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
+        route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
 
         let mut flags = 0;
         if entry.start {
@@ -235,7 +182,6 @@ pub(super) fn resolve(
     Ok(App {
         file: file.to_owned(),
         name: raw.name,
-        target: raw.target,
         board,
         kernel,
         tasks,
@@ -256,7 +202,10 @@ fn resolve_kernel(
     if raw.ram < raw.stack_size {
         return Err(doc.error(
             "kernel.ram",
-            Problem::BudgetBelowStack { budget: raw.ram, stack: raw.stack_size },
+            Problem::BudgetBelowStack {
+                budget: raw.ram,
+                stack: raw.stack_size,
+            },
         ));
     }
     Ok(Kernel {
@@ -278,7 +227,11 @@ fn check_task_name(name: &str) -> Result<(), Problem> {
 
 /// The AAPCS requires an 8-byte aligned stack.
 fn check_stack(size: u32) -> Result<(), Problem> {
-    if size == 0 || size % 8 != 0 { Err(Problem::BadStackSize(size)) } else { Ok(()) }
+    if size == 0 || !size.is_multiple_of(8) {
+        Err(Problem::BadStackSize(size))
+    } else {
+        Ok(())
+    }
 }
 
 fn check_unique<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<(), Problem> {
@@ -293,14 +246,99 @@ fn check_unique<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<(), P
 
 fn check_notifications(index: usize, notifications: &[String]) -> Result<(), Problem> {
     if notifications.len() > MAX_NOTIFICATIONS {
-        return Err(Problem::TooManyNotifications { count: notifications.len() });
+        return Err(Problem::TooManyNotifications {
+            count: notifications.len(),
+        });
     }
     for n in notifications {
         check_name(n)?;
     }
     check_unique(notifications)?;
-    if index == 0 && notifications.first().map(String::as_str) != Some(SUPERVISOR_FAULT_NOTIFICATION) {
-        return Err(Problem::SupervisorFaultBit { found: notifications.first().cloned() });
+    if index == 0
+        && notifications.first().map(String::as_str) != Some(SUPERVISOR_FAULT_NOTIFICATION)
+    {
+        return Err(Problem::SupervisorFaultBit {
+            found: notifications.first().cloned(),
+        });
+    }
+    Ok(())
+}
+
+/// The peripherals in `uses`: known to the chip, each used once in the whole app, and few
+/// enough to fit the task's MPU slots.
+fn resolve_peripherals<'a>(
+    at: Blame<'_>,
+    task: &'a str,
+    entry: &'a TaskEntry,
+    chip: &Chip,
+    owners: &mut BTreeMap<&'a str, &'a str>,
+) -> Result<IndexMap<String, Peripheral>, ConfigError> {
+    let mut peripherals = IndexMap::new();
+    for used in &entry.uses {
+        let peripheral = chip.peripherals.get(used).ok_or_else(|| {
+            let problem = Problem::UnknownPeripheral {
+                name: used.clone(),
+                chip: chip.name.clone(),
+            };
+            at.error("uses", problem)
+        })?;
+        if let Some(owner) = owners.insert(used, task) {
+            let problem = if owner == task {
+                Problem::Duplicate(used.clone())
+            } else {
+                Problem::PeripheralTaken {
+                    peripheral: used.clone(),
+                    owner: owner.into(),
+                }
+            };
+            return Err(at.error("uses", problem));
+        }
+        peripherals.insert(used.clone(), peripheral.clone());
+    }
+    if OWN_REGIONS + peripherals.len() > abi::REGIONS_PER_TASK {
+        let problem = Problem::TooManyRegions {
+            needed: OWN_REGIONS + peripherals.len(),
+            available: abi::REGIONS_PER_TASK,
+        };
+        return Err(at.error("uses", problem));
+    }
+    Ok(peripherals)
+}
+
+/// Adds task `index`'s `interrupts` to `irqs`, refusing IRQs already routed.
+fn route_interrupts(
+    at: Blame<'_>,
+    index: usize,
+    entry: &TaskEntry,
+    chip: &Chip,
+    names: &[&str],
+    irqs: &mut BTreeMap<u32, IrqDesc>,
+) -> Result<(), ConfigError> {
+    for (key, notification) in &entry.interrupts {
+        let interrupt_key = format!("interrupts.\"{key}\"");
+        let irq = resolve_irq(chip, &entry.uses, key)
+            .map_err(|reason| at.error(&interrupt_key, Problem::UnknownInterrupt(reason)))?;
+        let bit = entry
+            .notifications
+            .iter()
+            .position(|n| n == notification)
+            .ok_or_else(|| {
+                at.error(
+                    &interrupt_key,
+                    Problem::UnknownNotification(notification.clone()),
+                )
+            })?;
+        if let Some(taken) = irqs.get(&irq) {
+            let owner = names[usize::from(taken.task)].to_owned();
+            return Err(at.error(&interrupt_key, Problem::IrqTaken { irq, owner }));
+        }
+        // Both fit: at most 32 tasks and 32 notifications.
+        let desc = IrqDesc {
+            irq,
+            task: index as u16,
+            notification: 1 << bit,
+        };
+        irqs.insert(irq, desc);
     }
     Ok(())
 }
@@ -312,45 +350,66 @@ fn resolve_irq(chip: &Chip, uses: &[String], key: &str) -> Result<u32, String> {
         return if irq < chip.irq_count {
             Ok(irq)
         } else {
-            Err(format!("chip \"{}\" has IRQs 0..{}", chip.name, chip.irq_count))
+            Err(format!(
+                "chip \"{}\" has IRQs 0..{}",
+                chip.name, chip.irq_count
+            ))
         };
     }
     let Some((name, irq_name)) = key.split_once('.') else {
         return Err("expected \"<peripheral>.<interrupt>\" or an IRQ number".into());
     };
     let Some(peripheral) = chip.peripherals.get(name) else {
-        return Err(format!("no peripheral \"{name}\" in chip \"{}\"", chip.name));
+        return Err(format!(
+            "no peripheral \"{name}\" in chip \"{}\"",
+            chip.name
+        ));
     };
     if !uses.iter().any(|u| u == name) {
-        return Err(format!("peripheral \"{name}\" is not in this task's `uses`"));
+        return Err(format!(
+            "peripheral \"{name}\" is not in this task's `uses`"
+        ));
     }
     peripheral.interrupts.get(irq_name).copied().ok_or_else(|| {
         let known: Vec<&str> = peripheral.interrupts.keys().map(String::as_str).collect();
-        format!("peripheral \"{name}\" has no interrupt \"{irq_name}\" (it has: {})", known.join(", "))
+        format!(
+            "peripheral \"{name}\" has no interrupt \"{irq_name}\" (it has: {})",
+            known.join(", ")
+        )
     })
 }
 
 /// Index 0 (the supervisor) alone has priority 0; `idle` exists and is strictly the least
 /// important.
 fn check_priorities(doc: Blame<'_>, tasks: &[Task]) -> Result<(), ConfigError> {
-    let supervisor = tasks.first().ok_or_else(|| doc.error("tasks", Problem::NoIdleTask))?;
+    let supervisor = tasks
+        .first()
+        .ok_or_else(|| doc.error("tasks", Problem::NoIdleTask))?;
     if supervisor.priority != 0 {
         return Err(doc.task(&supervisor.name).error(
             "priority",
-            Problem::SupervisorPriority { task: supervisor.name.clone(), priority: supervisor.priority },
+            Problem::SupervisorPriority {
+                task: supervisor.name.clone(),
+                priority: supervisor.priority,
+            },
         ));
     }
     if let Some(other) = tasks[1..].iter().find(|t| t.priority == 0) {
         return Err(doc.task(&other.name).error(
             "priority",
-            Problem::SharesSupervisorPriority { supervisor: supervisor.name.clone() },
+            Problem::SharesSupervisorPriority {
+                supervisor: supervisor.name.clone(),
+            },
         ));
     }
     let idle = tasks
         .iter()
         .find(|t| t.name == "idle")
         .ok_or_else(|| doc.error("tasks", Problem::NoIdleTask))?;
-    if let Some(other) = tasks.iter().find(|t| t.name != "idle" && t.priority >= idle.priority) {
+    if let Some(other) = tasks
+        .iter()
+        .find(|t| t.name != "idle" && t.priority >= idle.priority)
+    {
         return Err(doc.task("idle").error(
             "priority",
             Problem::IdleNotLowest {
@@ -400,7 +459,11 @@ fn send_targets(
 }
 
 fn all_tasks_mask(count: usize) -> u32 {
-    if count >= 32 { u32::MAX } else { (1 << count) - 1 }
+    if count >= 32 {
+        u32::MAX
+    } else {
+        (1 << count) - 1
+    }
 }
 
 fn resolve_supervision(
@@ -427,7 +490,9 @@ fn resolve_supervision(
     }
     if let Some(cycle) = supervision::find_cycle(&depends_on) {
         let path = cycle.iter().map(|&i| names[i].to_owned()).collect();
-        return Err(doc.task(names[cycle[0]]).error("supervision.depends-on", Problem::DependencyCycle(path)));
+        return Err(doc
+            .task(names[cycle[0]])
+            .error("supervision.depends-on", Problem::DependencyCycle(path)));
     }
     Ok(())
 }
@@ -443,16 +508,25 @@ fn check_policy(
         .depends_on
         .iter()
         .map(|name| {
-            entries
-                .get_index_of(name)
-                .ok_or_else(|| at.error("supervision.depends-on", Problem::UnknownTask(name.clone())))
+            entries.get_index_of(name).ok_or_else(|| {
+                at.error("supervision.depends-on", Problem::UnknownTask(name.clone()))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let durations = [
-        ("supervision.detach-deadline-ms", Some(policy.detach_deadline_ms)),
+        (
+            "supervision.detach-deadline-ms",
+            Some(policy.detach_deadline_ms),
+        ),
         ("supervision.watchdog-ms", policy.watchdog_ms),
-        ("supervision.backoff.initial-ms", Some(policy.backoff.initial_ms)),
-        ("supervision.intensity.window-ms", policy.intensity.map(|i| i.window_ms)),
+        (
+            "supervision.backoff.initial-ms",
+            Some(policy.backoff.initial_ms),
+        ),
+        (
+            "supervision.intensity.window-ms",
+            policy.intensity.map(|i| i.window_ms),
+        ),
     ];
     if let Some((key, _)) = durations.iter().find(|(_, ms)| *ms == Some(0)) {
         return Err(at.error(key, Problem::ZeroDuration));
@@ -462,7 +536,10 @@ fn check_policy(
     {
         return Err(at.error(
             "supervision.detach-deadline-ms",
-            Problem::DeadlineNotBelowWatchdog { deadline_ms: policy.detach_deadline_ms, watchdog_ms },
+            Problem::DeadlineNotBelowWatchdog {
+                deadline_ms: policy.detach_deadline_ms,
+                watchdog_ms,
+            },
         ));
     }
     if policy.backoff.initial_ms > policy.backoff.max_ms {
@@ -477,7 +554,8 @@ fn check_policy(
     if policy.intensity.is_some_and(|i| i.restarts == 0) {
         return Err(at.error("supervision.intensity.restarts", Problem::ZeroRestarts));
     }
-    check_unique(&policy.reset_peripherals).map_err(|p| at.error("supervision.reset-peripherals", p))?;
+    check_unique(&policy.reset_peripherals)
+        .map_err(|p| at.error("supervision.reset-peripherals", p))?;
     if let Some(foreign) = policy.reset_peripherals.iter().find(|p| !uses.contains(p)) {
         return Err(at.error(
             "supervision.reset-peripherals",
@@ -553,11 +631,24 @@ stack-size = 256
 "#;
 
     pub fn packages() -> BTreeSet<String> {
-        ["app-demo", "task-jefe", "drv-sys", "drv-console", "task-idle"].map(String::from).into()
+        [
+            "app-demo",
+            "task-jefe",
+            "drv-sys",
+            "drv-console",
+            "task-idle",
+        ]
+        .map(String::from)
+        .into()
     }
 
     pub fn load(text: &str) -> Result<App, ConfigError> {
-        resolve(Path::new("app/demo/app.toml"), text.to_owned(), &build_dir(), &packages())
+        resolve(
+            Path::new("app/demo/app.toml"),
+            text.to_owned(),
+            &build_dir(),
+            &packages(),
+        )
     }
 
     /// `BASE` with `from` replaced by `to` (which must occur).
@@ -578,7 +669,10 @@ stack-size = 256
         assert_eq!(app.kernel.ram, DEFAULT_KERNEL_RAM);
         assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
         let jefe = &app.tasks[0];
-        assert_eq!(jefe.flags, TaskFlags(TaskFlags::START_AT_BOOT | TaskFlags::KIPC));
+        assert_eq!(
+            jefe.flags,
+            TaskFlags(TaskFlags::START_AT_BOOT | TaskFlags::KIPC)
+        );
         assert_eq!(jefe.send_targets, 0b1110);
         assert_eq!(jefe.supervision, None);
         let console = app.task("console").unwrap();
@@ -586,15 +680,25 @@ stack-size = 256
         assert_eq!(console.send_targets, 0b0010);
         assert_eq!(console.peripherals["uart0"].region.base(), 0x4000_4000);
         assert_eq!(console.max_flash, Some(16384));
-        assert_eq!(console.config.as_ref().unwrap()["baud"].as_integer(), Some(115200));
+        assert_eq!(
+            console.config.as_ref().unwrap()["baud"].as_integer(),
+            Some(115200)
+        );
         assert_eq!(
             console.supervision,
             Some(Supervision {
                 restart: Restart::Always,
                 depends_on: vec![1],
                 detach_deadline_ms: 20,
-                backoff: Backoff { initial_ms: 5, max_ms: 1000 },
-                intensity: Some(Intensity { restarts: 3, window_ms: 1000, then: Escalation::RestartDependents }),
+                backoff: Backoff {
+                    initial_ms: 5,
+                    max_ms: 1000
+                },
+                intensity: Some(Intensity {
+                    restarts: 3,
+                    window_ms: 1000,
+                    then: Escalation::RestartDependents
+                }),
                 watchdog_ms: Some(500),
                 reset_peripherals: vec!["uart0".into()],
             })
@@ -605,9 +709,21 @@ stack-size = 256
         assert_eq!(
             app.irqs,
             [
-                IrqDesc { irq: 0, task: 2, notification: 0b01 },
-                IrqDesc { irq: 1, task: 2, notification: 0b10 },
-                IrqDesc { irq: 8, task: 1, notification: 0b1 },
+                IrqDesc {
+                    irq: 0,
+                    task: 2,
+                    notification: 0b01
+                },
+                IrqDesc {
+                    irq: 1,
+                    task: 2,
+                    notification: 0b10
+                },
+                IrqDesc {
+                    irq: 8,
+                    task: 1,
+                    notification: 0b1
+                },
             ]
         );
         assert_eq!(app.text, BASE);
@@ -619,7 +735,11 @@ stack-size = 256
         let path = dir.path().join("app.toml");
         let e = crate::config::load_app(&path, &packages()).unwrap_err();
         assert!(matches!(e.problem, Problem::Io(_)), "{e}");
-        assert!(e.to_string().starts_with(&format!("{}: cannot read: ", path.display())), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read: ", path.display())),
+            "{e}"
+        );
         std::fs::write(&path, BASE).unwrap();
         let app = crate::config::load_app(&path, &packages()).unwrap();
         assert_eq!((app.file.as_path(), app.tasks.len()), (path.as_path(), 4));
@@ -627,8 +747,15 @@ stack-size = 256
 
     #[test]
     fn kipc_and_start_flags() {
-        let app = load(&BASE.replace("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = true\nstart = false")).unwrap();
-        assert_eq!(app.task("console").unwrap().flags, TaskFlags(TaskFlags::KIPC));
+        let app = load(&BASE.replace(
+            "task-slots = [\"sys\"]",
+            "task-slots = [\"sys\"]\nkipc = true\nstart = false",
+        ))
+        .unwrap();
+        assert_eq!(
+            app.task("console").unwrap().flags,
+            TaskFlags(TaskFlags::KIPC)
+        );
     }
 
     #[test]
@@ -642,22 +769,35 @@ stack-size = 256
     fn missing_required_key() {
         let e = error("stack-size = 256\n", "");
         assert_eq!(e.task.as_deref(), Some("idle"));
-        assert!(e.to_string().ends_with("task \"idle\": missing field `stack-size`"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("task \"idle\": missing field `stack-size`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_key() {
         let e = error("priority = 3", "priority = 3\nstacksize = 1");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "stacksize"));
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("idle"), "stacksize")
+        );
         assert!(e.to_string().contains("unknown field `stacksize`"), "{e}");
         let e = error("watchdog-ms = 500", "watchdog-ms = 500\nwatchdog = 1");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("console"), "supervision.watchdog"));
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("console"), "supervision.watchdog")
+        );
     }
 
     #[test]
     fn wrong_type() {
         let e = error("priority = 3", "priority = \"low\"");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "priority"));
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("idle"), "priority")
+        );
         let e = error("then = \"restart-dependents\"", "then = \"panic\"");
         assert_eq!(e.key, "supervision.intensity.then");
         assert!(e.to_string().contains("unknown variant `panic`"), "{e}");
@@ -668,27 +808,46 @@ stack-size = 256
         let e = error("thumbv7em-none-eabihf", "thumbv6m-none-eabi");
         assert_eq!(e.key, "target");
         let e = error("board = \"mps2-an500\"", "board = \"mps3\"");
-        assert!(matches!(e.problem, Problem::NoSuchBoard { .. }), "{e}");
+        assert_eq!(e.key, "board");
+        assert!(
+            e.to_string().contains("unknown board \"mps3\" (no file "),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_task_in_task_slots() {
         let e = error("task-slots = [\"sys\"]", "task-slots = [\"pong2\"]");
-        assert_eq!(e.to_string(), "app/demo/app.toml: task \"console\": task-slots: unknown task \"pong2\"");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"console\": task-slots: unknown task \"pong2\""
+        );
     }
 
     #[test]
     fn slot_to_self_or_twice() {
-        assert!(matches!(error("task-slots = [\"sys\"]", "task-slots = [\"console\"]").problem, Problem::SlotIsSelf));
-        assert!(matches!(error("task-slots = [\"sys\"]", "task-slots = [\"sys\", \"sys\"]").problem, Problem::Duplicate(_)));
+        assert!(matches!(
+            error("task-slots = [\"sys\"]", "task-slots = [\"console\"]").problem,
+            Problem::SlotIsSelf
+        ));
+        assert!(matches!(
+            error("task-slots = [\"sys\"]", "task-slots = [\"sys\", \"sys\"]").problem,
+            Problem::Duplicate(_)
+        ));
     }
 
     #[test]
     fn priority_inversion_names_both_tasks_and_priorities() {
-        let e = error("notifications = [\"tick\"]", "notifications = [\"tick\"]\ntask-slots = [\"console\"]");
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\ntask-slots = [\"console\"]",
+        );
         assert_eq!(e.task.as_deref(), Some("sys"));
         let text = e.to_string();
-        assert!(text.contains("priority 1") && text.contains("\"console\" (priority 2)"), "{text}");
+        assert!(
+            text.contains("priority 1") && text.contains("\"console\" (priority 2)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -700,10 +859,16 @@ stack-size = 256
     #[test]
     fn supervisor_must_have_priority_zero_alone() {
         let e = error("priority = 0", "priority = 1");
-        assert!(matches!(e.problem, Problem::SupervisorPriority { priority: 1, .. }), "{e}");
+        assert!(
+            matches!(e.problem, Problem::SupervisorPriority { priority: 1, .. }),
+            "{e}"
+        );
         let e = error("priority = 1", "priority = 0");
         assert_eq!(e.task.as_deref(), Some("sys"));
-        assert!(matches!(e.problem, Problem::SharesSupervisorPriority { .. }), "{e}");
+        assert!(
+            matches!(e.problem, Problem::SharesSupervisorPriority { .. }),
+            "{e}"
+        );
     }
 
     #[test]
@@ -731,15 +896,25 @@ stack-size = 256
     fn peripheral_used_twice() {
         let e = error("uses = [\"timer0\"]", "uses = [\"timer0\", \"uart0\"]");
         assert_eq!(e.task.as_deref(), Some("console"));
-        assert!(matches!(&e.problem, Problem::PeripheralTaken { owner, .. } if owner == "sys"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::PeripheralTaken { owner, .. } if owner == "sys"),
+            "{e}"
+        );
         let e = error("uses = [\"timer0\"]", "uses = [\"timer0\", \"timer0\"]");
         assert!(matches!(e.problem, Problem::Duplicate(_)), "{e}");
     }
 
     #[test]
     fn too_many_peripherals_for_the_mpu() {
-        let five = BASE.replacen("[\"timer0\"]", "[\"timer0\", \"timer1\", \"dualtimer\", \"uart1\", \"uart2\"]", 1);
-        assert_eq!(load(&five).unwrap().task("sys").unwrap().peripherals.len(), 5);
+        let five = BASE.replacen(
+            "[\"timer0\"]",
+            "[\"timer0\", \"timer1\", \"dualtimer\", \"uart1\", \"uart2\"]",
+            1,
+        );
+        assert_eq!(
+            load(&five).unwrap().task("sys").unwrap().peripherals.len(),
+            5
+        );
         let seven = BASE.replace("mps2-an500", "nucleo-h753zi").replacen(
             "[\"timer0\"]",
             "[\"exti\", \"syscfg\", \"gpio\", \"rcc\", \"pwr\", \"otg1\", \"otg2\"]",
@@ -747,29 +922,49 @@ stack-size = 256
         );
         let e = load(&seven).unwrap_err();
         assert_eq!(e.task.as_deref(), Some("sys"));
-        assert!(matches!(e.problem, Problem::TooManyRegions { needed: 9, available: 8 }), "{e}");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::TooManyRegions {
+                    needed: 9,
+                    available: 8
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_interrupt() {
-        let e = error("\"timer0.irq\" = \"tick\"", "\"timer0.overflow\" = \"tick\"");
+        let e = error(
+            "\"timer0.irq\" = \"tick\"",
+            "\"timer0.overflow\" = \"tick\"",
+        );
         assert_eq!(
             e.to_string(),
-            "app/demo/app.toml: task \"sys\": interrupts: unknown interrupt \"timer0.overflow\": \
+            "app/demo/app.toml: task \"sys\": interrupts.\"timer0.overflow\": unknown interrupt: \
              peripheral \"timer0\" has no interrupt \"overflow\" (it has: irq)"
         );
         let e = error("\"timer0.irq\" = \"tick\"", "\"32\" = \"tick\"");
-        assert!(e.to_string().ends_with("chip \"mps2-an500\" has IRQs 0..32"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("chip \"mps2-an500\" has IRQs 0..32"),
+            "{e}"
+        );
         let e = error("\"timer0.irq\" = \"tick\"", "\"timer1.irq\" = \"tick\"");
         assert!(e.to_string().contains("not in this task's `uses`"), "{e}");
         let e = error("\"timer0.irq\" = \"tick\"", "\"timer0\" = \"tick\"");
-        assert!(matches!(e.problem, Problem::UnknownInterrupt { .. }), "{e}");
+        assert!(matches!(e.problem, Problem::UnknownInterrupt(_)), "{e}");
     }
 
     #[test]
     fn raw_irq_number_routes() {
         let app = load_edited("\"timer0.irq\" = \"tick\"", "\"9\" = \"tick\"").unwrap();
-        assert!(app.irqs.contains(&IrqDesc { irq: 9, task: 1, notification: 1 }));
+        assert!(app.irqs.contains(&IrqDesc {
+            irq: 9,
+            task: 1,
+            notification: 1
+        }));
     }
 
     #[test]
@@ -784,10 +979,22 @@ stack-size = 256
 
     #[test]
     fn same_irq_mapped_twice() {
-        let e = error("\"uart0.tx\" = \"tx-irq\"", "\"uart0.tx\" = \"tx-irq\", \"8\" = \"tx-irq\"");
-        assert!(matches!(&e.problem, Problem::IrqTaken { irq: 8, owner } if owner == "sys"), "{e}");
-        let e = error("\"uart0.tx\" = \"tx-irq\"", "\"uart0.tx\" = \"tx-irq\", \"0\" = \"tx-irq\"");
-        assert!(matches!(&e.problem, Problem::IrqTaken { irq: 0, owner } if owner == "console"), "{e}");
+        let e = error(
+            "\"uart0.tx\" = \"tx-irq\"",
+            "\"uart0.tx\" = \"tx-irq\", \"8\" = \"tx-irq\"",
+        );
+        assert!(
+            matches!(&e.problem, Problem::IrqTaken { irq: 8, owner } if owner == "sys"),
+            "{e}"
+        );
+        let e = error(
+            "\"uart0.tx\" = \"tx-irq\"",
+            "\"uart0.tx\" = \"tx-irq\", \"0\" = \"tx-irq\"",
+        );
+        assert!(
+            matches!(&e.problem, Problem::IrqTaken { irq: 0, owner } if owner == "console"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -817,7 +1024,16 @@ stack-size = 256
         assert_eq!(e.key, "supervision.detach-deadline-ms");
         assert!(matches!(e.problem, Problem::ZeroDuration), "{e}");
         let e = error("detach-deadline-ms = 20", "detach-deadline-ms = 500");
-        assert!(matches!(e.problem, Problem::DeadlineNotBelowWatchdog { deadline_ms: 500, watchdog_ms: 500 }), "{e}");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::DeadlineNotBelowWatchdog {
+                    deadline_ms: 500,
+                    watchdog_ms: 500
+                }
+            ),
+            "{e}"
+        );
         let e = error("watchdog-ms = 500", "watchdog-ms = 0");
         assert_eq!(e.key, "supervision.watchdog-ms");
     }
@@ -836,38 +1052,67 @@ stack-size = 256
 
     #[test]
     fn reset_peripherals_must_be_used_by_the_task() {
-        let e = error("reset-peripherals = [\"uart0\"]", "reset-peripherals = [\"timer0\"]");
-        assert!(matches!(e.problem, Problem::ResetsForeignPeripheral(_)), "{e}");
+        let e = error(
+            "reset-peripherals = [\"uart0\"]",
+            "reset-peripherals = [\"timer0\"]",
+        );
+        assert!(
+            matches!(e.problem, Problem::ResetsForeignPeripheral(_)),
+            "{e}"
+        );
     }
 
     #[test]
     fn supervisor_cannot_be_supervised() {
-        let e = error("task-slots = [\"console\"]", "task-slots = [\"console\"]\nsupervision = {}");
+        let e = error(
+            "task-slots = [\"console\"]",
+            "task-slots = [\"console\"]\nsupervision = {}",
+        );
         assert!(matches!(e.problem, Problem::SupervisorSupervised), "{e}");
     }
 
     #[test]
     fn supervisor_bit_zero_is_fault() {
         let e = error("[\"fault\", \"timer\"]", "[\"timer\", \"fault\"]");
-        assert!(matches!(&e.problem, Problem::SupervisorFaultBit { found: Some(n) } if n == "timer"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::SupervisorFaultBit { found: Some(n) } if n == "timer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn more_than_32_tasks() {
         let mut text = BASE.to_owned();
         for i in 0..29 {
-            text.push_str(&format!("[tasks.t{i}]\ncrate = \"task-idle\"\npriority = 2\nstack-size = 8\n"));
+            text.push_str(&format!(
+                "[tasks.t{i}]\ncrate = \"task-idle\"\npriority = 2\nstack-size = 8\n"
+            ));
         }
-        assert!(matches!(load(&text).unwrap_err().problem, Problem::TooManyTasks { count: 33 }));
+        assert!(matches!(
+            load(&text).unwrap_err().problem,
+            Problem::TooManyTasks { count: 33 }
+        ));
     }
 
     #[test]
     fn notification_limits() {
         let many: Vec<String> = (0..33).map(|i| format!("\"n{i}\"")).collect();
-        let e = error("notifications = [\"tick\"]", &format!("notifications = [{}]", many.join(", ")));
-        assert!(matches!(e.problem, Problem::TooManyNotifications { count: 33 }), "{e}");
-        let e = error("notifications = [\"tick\"]", "notifications = [\"tick\", \"tick\"]");
-        assert_eq!(e.to_string(), "app/demo/app.toml: task \"sys\": notifications: \"tick\" is listed more than once");
+        let e = error(
+            "notifications = [\"tick\"]",
+            &format!("notifications = [{}]", many.join(", ")),
+        );
+        assert!(
+            matches!(e.problem, Problem::TooManyNotifications { count: 33 }),
+            "{e}"
+        );
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\", \"tick\"]",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notifications: \"tick\" is listed more than once"
+        );
         let e = error("notifications = [\"tick\"]", "notifications = [\"Tick\"]");
         assert!(matches!(e.problem, Problem::BadName(_)), "{e}");
     }
@@ -896,7 +1141,16 @@ stack-size = 256
         let e = error("stack-size = 256", "stack-size = 250");
         assert!(matches!(e.problem, Problem::BadStackSize(250)), "{e}");
         let e = error("ram = 4096 }", "ram = 512 }");
-        assert!(matches!(e.problem, Problem::BudgetBelowStack { budget: 512, stack: 1024 }), "{e}");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::BudgetBelowStack {
+                    budget: 512,
+                    stack: 1024
+                }
+            ),
+            "{e}"
+        );
         let e = error("stack-size = 2048", "stack-size = 2048\nram = 1024");
         assert_eq!(e.key, "kernel.ram");
     }

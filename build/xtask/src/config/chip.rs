@@ -4,11 +4,12 @@
 //! Every peripheral must be describable by one ARMv7-M MPU region (power-of-two size of at least
 //! 32 bytes, base aligned to the size) because a task that `uses` it gets exactly that region.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use super::error::Blame;
 use super::{ConfigError, Problem, check_name, source};
 use crate::alloc::MpuRegion;
 
@@ -101,27 +102,38 @@ impl Board {
         referrer: &Path,
     ) -> Result<Board, ConfigError> {
         let file = build_dir.join("boards").join(format!("{name}.toml"));
-        let at_referrer = |problem| ConfigError {
-            file: referrer.to_owned(),
-            task: None,
-            key: "board".into(),
-            problem,
+        let at_referrer = |problem| {
+            Blame {
+                file: referrer,
+                task: None,
+            }
+            .error("board", problem)
         };
         check_name(name).map_err(at_referrer)?;
         let text = std::fs::read_to_string(&file).map_err(|_| {
-            at_referrer(Problem::NoSuchBoard { board: name.into(), expected: file.clone() })
+            at_referrer(Problem::NoSuchFile {
+                what: "board",
+                expected: file.clone(),
+            })
         })?;
         let raw: BoardFile = source::parse(&file, &text)?;
-        let at = |key: &str, problem| ConfigError {
-            file: file.clone(),
-            task: None,
-            key: key.into(),
-            problem,
+        let at = |key: &str, problem| {
+            Blame {
+                file: &file,
+                task: None,
+            }
+            .error(key, problem)
         };
         check_name(&raw.chip).map_err(|p| at("chip", p))?;
         let chip_file = build_dir.join("chips").join(format!("{}.toml", raw.chip));
         let chip_text = std::fs::read_to_string(&chip_file).map_err(|_| {
-            at("chip", Problem::NoSuchChip { chip: raw.chip.clone(), expected: chip_file.clone() })
+            at(
+                "chip",
+                Problem::NoSuchFile {
+                    what: "chip",
+                    expected: chip_file.clone(),
+                },
+            )
         })?;
         let chip = Chip::parse(&chip_file, &raw.chip, &chip_text)?;
         if let Some(console) = &raw.console
@@ -129,7 +141,10 @@ impl Board {
         {
             return Err(at(
                 "console",
-                Problem::UnknownPeripheral { name: console.clone(), chip: chip.name.clone() },
+                Problem::UnknownPeripheral {
+                    name: console.clone(),
+                    chip: chip.name.clone(),
+                },
             ));
         }
         Ok(Board {
@@ -147,12 +162,7 @@ impl Chip {
     /// Parses and checks a chip file.
     pub(super) fn parse(file: &Path, name: &str, text: &str) -> Result<Chip, ConfigError> {
         let raw: ChipFile = source::parse(file, text)?;
-        let at = |key: String, problem| ConfigError {
-            file: PathBuf::from(file),
-            task: None,
-            key,
-            problem,
-        };
+        let at = |key: String, problem| Blame { file, task: None }.error(&key, problem);
         if usize::from(raw.mpu_regions) < abi::REGIONS_PER_TASK {
             return Err(at(
                 "mpu-regions".into(),
@@ -205,21 +215,33 @@ impl Chip {
                 if irq >= raw.irq_count {
                     return Err(at(
                         irq_key,
-                        Problem::UnknownInterrupt {
-                            key: irq.to_string(),
-                            reason: format!("the chip has IRQs 0..{}", raw.irq_count),
-                        },
+                        Problem::UnknownInterrupt(format!(
+                            "IRQ {irq} is beyond the chip's IRQs 0..{}",
+                            raw.irq_count
+                        )),
                     ));
                 }
             }
             ranges.push((key, region.base(), region.end()));
-            peripherals.insert(p_name, Peripheral { region, interrupts: entry.interrupts });
+            peripherals.insert(
+                p_name,
+                Peripheral {
+                    region,
+                    interrupts: entry.interrupts,
+                },
+            );
         }
         for (i, (key, start, end)) in ranges.iter().enumerate() {
-            if let Some((other, ..)) =
-                ranges[..i].iter().find(|(_, s, e)| u64::from(*start) < *e && u64::from(*s) < *end)
+            if let Some((other, ..)) = ranges[..i]
+                .iter()
+                .find(|(_, s, e)| u64::from(*start) < *e && u64::from(*s) < *end)
             {
-                return Err(at(key.clone(), Problem::RegionOverlap { other: other.clone() }));
+                return Err(at(
+                    key.clone(),
+                    Problem::RegionOverlap {
+                        other: other.clone(),
+                    },
+                ));
             }
         }
         Ok(Chip {
@@ -255,8 +277,8 @@ mod tests {
         for entry in std::fs::read_dir(build.join("boards")).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_stem().unwrap().to_str().unwrap();
-            let board = Board::load(&build, name, Path::new("app.toml"))
-                .unwrap_or_else(|e| panic!("{e}"));
+            let board =
+                Board::load(&build, name, Path::new("app.toml")).unwrap_or_else(|e| panic!("{e}"));
             assert!(board.chip.memory("flash").is_some());
             boards += 1;
         }
@@ -269,7 +291,10 @@ mod tests {
         let h753 = Board::load(&build, "nucleo-h753zi", Path::new("a")).unwrap();
         assert_eq!(h753.probe_rs_chip.as_deref(), Some("STM32H753ZITx"));
         let otg2 = &h753.chip.peripherals["otg2"];
-        assert_eq!((otg2.region.base(), otg2.interrupts["irq"]), (0x4008_0000, 101));
+        assert_eq!(
+            (otg2.region.base(), otg2.interrupts["irq"]),
+            (0x4008_0000, 101)
+        );
         let h743 = Board::load(&build, "nucleo-h743zi2", Path::new("a")).unwrap();
         assert_eq!(h743.probe_rs_chip.as_deref(), Some("STM32H743ZITx"));
         let qemu = Board::load(&build, "mps2-an500", Path::new("a")).unwrap();
@@ -288,12 +313,16 @@ mod tests {
 
     #[test]
     fn peripheral_must_be_one_mpu_region() {
-        let e = chip(&format!("{MEMORY}[peripherals.uart]\naddress = 0x40004100\nsize = 0x1000\n"))
-            .unwrap_err();
+        let e = chip(&format!(
+            "{MEMORY}[peripherals.uart]\naddress = 0x40004100\nsize = 0x1000\n"
+        ))
+        .unwrap_err();
         assert_eq!(e.key, "peripherals.uart");
         assert!(matches!(e.problem, Problem::BadRegion { .. }), "{e}");
-        let e = chip(&format!("{MEMORY}[peripherals.uart]\naddress = 0x40004000\nsize = 0x300\n"))
-            .unwrap_err();
+        let e = chip(&format!(
+            "{MEMORY}[peripherals.uart]\naddress = 0x40004000\nsize = 0x300\n"
+        ))
+        .unwrap_err();
         assert!(matches!(e.problem, Problem::BadRegion { .. }), "{e}");
     }
 
@@ -304,7 +333,10 @@ mod tests {
              [peripherals.b]\naddress = 0x40001000\nsize = 0x1000\n"
         ))
         .unwrap_err();
-        assert_eq!(e.to_string(), "c.toml: peripherals.b: overlaps \"peripherals.a\"");
+        assert_eq!(
+            e.to_string(),
+            "c.toml: peripherals.b: overlaps \"peripherals.a\""
+        );
     }
 
     #[test]
@@ -319,11 +351,15 @@ mod tests {
 
     #[test]
     fn flash_and_ram_are_required_and_mpu_must_cover_the_kernel() {
-        let e = chip("mpu-regions = 8\nirq-count = 1\n[memory]\nflash = { start = 0, size = 32 }\n")
-            .unwrap_err();
+        let e =
+            chip("mpu-regions = 8\nirq-count = 1\n[memory]\nflash = { start = 0, size = 32 }\n")
+                .unwrap_err();
         assert!(matches!(e.problem, Problem::MissingMemory("ram")), "{e}");
         let e = chip(&MEMORY.replace("mpu-regions = 8", "mpu-regions = 4")).unwrap_err();
-        assert!(matches!(e.problem, Problem::TooFewMpuRegions { chip: 4, kernel: 8 }), "{e}");
+        assert!(
+            matches!(e.problem, Problem::TooFewMpuRegions { chip: 4, kernel: 8 }),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Configuration errors: every one names the file, and where it applies the task and the key.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A problem in an `app.toml`, board or chip file.
 ///
@@ -24,60 +24,121 @@ pub enum Problem {
     /// The file could not be read.
     Io(std::io::Error),
     /// Not valid TOML.
-    Syntax { line: usize, column: usize, message: String },
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// Valid TOML that does not fit the schema: a missing required key, an unknown key or a
     /// value of the wrong type (the message comes from the TOML deserializer).
-    Schema { line: usize, column: usize, message: String },
+    Schema {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A name that is not lower-case ASCII letters, digits, `-` and `_`.
     BadName(String),
     /// Task names humility reserves (`HUMILITY-CONTRACT.md` 1.3).
     ReservedTaskName(String),
     UnsupportedTarget(String),
-    NoSuchBoard { board: String, expected: PathBuf },
-    NoSuchChip { chip: String, expected: PathBuf },
+    /// A board or chip (`what`) whose file does not exist; the name is the file's stem.
+    NoSuchFile {
+        what: &'static str,
+        expected: PathBuf,
+    },
     /// A `crate` that is not a package of the workspace.
     MissingCrate(String),
-    TooManyTasks { count: usize },
-    TooManyNotifications { count: usize },
+    TooManyTasks {
+        count: usize,
+    },
+    TooManyNotifications {
+        count: usize,
+    },
     Duplicate(String),
     UnknownTask(String),
     SlotIsSelf,
     /// A task sends to a task that is less important (a higher priority number) than itself.
-    PriorityInversion { sender_priority: u8, target: String, target_priority: u8 },
+    PriorityInversion {
+        sender_priority: u8,
+        target: String,
+        target_priority: u8,
+    },
     /// Task index 0, the supervisor, must have priority 0.
-    SupervisorPriority { task: String, priority: u8 },
+    SupervisorPriority {
+        task: String,
+        priority: u8,
+    },
     /// Only the supervisor may have priority 0.
-    SharesSupervisorPriority { supervisor: String },
+    SharesSupervisorPriority {
+        supervisor: String,
+    },
     NoIdleTask,
     /// `idle` must be strictly less important than every other task.
-    IdleNotLowest { idle_priority: u8, other: String, other_priority: u8 },
+    IdleNotLowest {
+        idle_priority: u8,
+        other: String,
+        other_priority: u8,
+    },
     /// The supervisor's notification bit 0 is the kernel's fault notification.
-    SupervisorFaultBit { found: Option<String> },
-    UnknownPeripheral { name: String, chip: String },
-    PeripheralTaken { peripheral: String, owner: String },
+    SupervisorFaultBit {
+        found: Option<String>,
+    },
+    UnknownPeripheral {
+        name: String,
+        chip: String,
+    },
+    PeripheralTaken {
+        peripheral: String,
+        owner: String,
+    },
     /// Flash, RAM and the peripherals in `uses` need one MPU region each.
-    TooManyRegions { needed: usize, available: usize },
-    UnknownInterrupt { key: String, reason: String },
+    TooManyRegions {
+        needed: usize,
+        available: usize,
+    },
+    /// An interrupt that does not resolve; the key is the interrupt's name or number.
+    UnknownInterrupt(String),
     UnknownNotification(String),
-    IrqTaken { irq: u32, owner: String },
+    IrqTaken {
+        irq: u32,
+        owner: String,
+    },
     /// Stack sizes must be non-zero multiples of 8 (AAPCS stack alignment).
     BadStackSize(u32),
     /// A RAM budget that cannot even hold the stack.
-    BudgetBelowStack { budget: u32, stack: u32 },
+    BudgetBelowStack {
+        budget: u32,
+        stack: u32,
+    },
     /// Supervision settings on the supervisor itself, whose faults `[kernel]` handles.
     SupervisorSupervised,
     DependencyCycle(Vec<String>),
     ZeroDuration,
-    DeadlineNotBelowWatchdog { deadline_ms: u32, watchdog_ms: u32 },
-    BackoffInverted { initial_ms: u32, max_ms: u32 },
+    DeadlineNotBelowWatchdog {
+        deadline_ms: u32,
+        watchdog_ms: u32,
+    },
+    BackoffInverted {
+        initial_ms: u32,
+        max_ms: u32,
+    },
     ZeroRestarts,
     /// `reset-peripherals` may only name peripherals the task itself `uses`.
     ResetsForeignPeripheral(String),
     /// A chip's memory or peripheral the MPU cannot describe, or one that overlaps another.
-    BadRegion { address: u32, size: u32, reason: &'static str },
-    RegionOverlap { other: String },
+    BadRegion {
+        address: u32,
+        size: u32,
+        reason: &'static str,
+    },
+    RegionOverlap {
+        other: String,
+    },
     MissingMemory(&'static str),
-    TooFewMpuRegions { chip: u8, kernel: usize },
+    TooFewMpuRegions {
+        chip: u8,
+        kernel: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -101,6 +162,32 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Builds errors for one file and, optionally, one task.
+#[derive(Copy, Clone)]
+pub(super) struct Blame<'a> {
+    pub file: &'a Path,
+    pub task: Option<&'a str>,
+}
+
+impl Blame<'_> {
+    pub fn error(self, key: &str, problem: Problem) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            task: self.task.map(str::to_owned),
+            key: key.to_owned(),
+            problem,
+        }
+    }
+
+    /// Errors inside `[tasks.<task>]` of the same file.
+    pub fn task<'b>(&'b self, task: &'b str) -> Blame<'b> {
+        Blame {
+            file: self.file,
+            task: Some(task),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -113,31 +200,52 @@ impl fmt::Display for Problem {
                  starting with a letter)"
             ),
             Problem::ReservedTaskName(name) => {
-                write!(f, "\"{name}\" is reserved by humility and cannot name a task")
+                write!(
+                    f,
+                    "\"{name}\" is reserved by humility and cannot name a task"
+                )
             }
             Problem::UnsupportedTarget(target) => write!(
                 f,
-                "unsupported target \"{target}\" (Bulkhead builds for thumbv7em-none-eabihf)"
+                "unsupported target \"{target}\" (Bulkhead builds for {})",
+                super::TARGET
             ),
-            Problem::NoSuchBoard { board, expected } => {
-                write!(f, "unknown board \"{board}\" (no file {})", expected.display())
-            }
-            Problem::NoSuchChip { chip, expected } => {
-                write!(f, "unknown chip \"{chip}\" (no file {})", expected.display())
+            Problem::NoSuchFile { what, expected } => {
+                let name = expected.file_stem().unwrap_or_default().to_string_lossy();
+                write!(
+                    f,
+                    "unknown {what} \"{name}\" (no file {})",
+                    expected.display()
+                )
             }
             Problem::MissingCrate(name) => {
-                write!(f, "missing crate: no package named \"{name}\" in the workspace")
+                write!(
+                    f,
+                    "missing crate: no package named \"{name}\" in the workspace"
+                )
             }
             Problem::TooManyTasks { count } => {
-                write!(f, "{count} tasks; at most 32 are supported (send masks are 32 bits)")
+                write!(
+                    f,
+                    "{count} tasks; at most 32 are supported (send masks are 32 bits)"
+                )
             }
             Problem::TooManyNotifications { count } => {
-                write!(f, "{count} notifications; at most 32 fit in the notification word")
+                write!(
+                    f,
+                    "{count} notifications; at most 32 fit in the notification word"
+                )
             }
             Problem::Duplicate(value) => write!(f, "\"{value}\" is listed more than once"),
             Problem::UnknownTask(name) => write!(f, "unknown task \"{name}\""),
-            Problem::SlotIsSelf => write!(f, "a task cannot list itself (it would block on itself)"),
-            Problem::PriorityInversion { sender_priority, target, target_priority } => write!(
+            Problem::SlotIsSelf => {
+                write!(f, "a task cannot list itself (it would block on itself)")
+            }
+            Problem::PriorityInversion {
+                sender_priority,
+                target,
+                target_priority,
+            } => write!(
                 f,
                 "priority inversion: this task (priority {sender_priority}) would send to \"{target}\" \
                  (priority {target_priority}), which is less important; a task may only send to \
@@ -152,13 +260,20 @@ impl fmt::Display for Problem {
                 "priority 0 is reserved for the supervisor (\"{supervisor}\")"
             ),
             Problem::NoIdleTask => write!(f, "no task named \"idle\"; an idle task is required"),
-            Problem::IdleNotLowest { idle_priority, other, other_priority } => write!(
+            Problem::IdleNotLowest {
+                idle_priority,
+                other,
+                other_priority,
+            } => write!(
                 f,
                 "\"idle\" (priority {idle_priority}) must be strictly less important than every other \
                  task, but \"{other}\" has priority {other_priority}"
             ),
             Problem::SupervisorFaultBit { found } => {
-                write!(f, "the supervisor's notification bit 0 must be named \"fault\" (the kernel posts it when a task faults)")?;
+                write!(
+                    f,
+                    "the supervisor's notification bit 0 must be named \"fault\" (the kernel posts it when a task faults)"
+                )?;
                 match found {
                     Some(name) => write!(f, ", found \"{name}\""),
                     None => write!(f, ", found no notifications"),
@@ -168,19 +283,19 @@ impl fmt::Display for Problem {
                 write!(f, "unknown peripheral \"{name}\" (not in chip \"{chip}\")")
             }
             Problem::PeripheralTaken { peripheral, owner } => {
-                write!(f, "peripheral \"{peripheral}\" is already used by task \"{owner}\"")
+                write!(
+                    f,
+                    "peripheral \"{peripheral}\" is already used by task \"{owner}\""
+                )
             }
             Problem::TooManyRegions { needed, available } => write!(
                 f,
                 "needs {needed} MPU regions (flash, RAM and one per peripheral) but a task has {available}"
             ),
-            Problem::UnknownInterrupt { key, reason } => {
-                write!(f, "unknown interrupt \"{key}\": {reason}")
+            Problem::UnknownInterrupt(reason) => write!(f, "unknown interrupt: {reason}"),
+            Problem::UnknownNotification(name) => {
+                write!(f, "\"{name}\" is not one of this task's notifications")
             }
-            Problem::UnknownNotification(name) => write!(
-                f,
-                "\"{name}\" is not one of this task's notifications"
-            ),
             Problem::IrqTaken { irq, owner } => {
                 write!(f, "IRQ {irq} is already mapped (by task \"{owner}\")")
             }
@@ -199,20 +314,30 @@ impl fmt::Display for Problem {
                 write!(f, "dependency cycle: {}", path.join(" -> "))
             }
             Problem::ZeroDuration => write!(f, "must be at least 1 ms"),
-            Problem::DeadlineNotBelowWatchdog { deadline_ms, watchdog_ms } => write!(
+            Problem::DeadlineNotBelowWatchdog {
+                deadline_ms,
+                watchdog_ms,
+            } => write!(
                 f,
                 "detach deadline {deadline_ms} ms must be shorter than the task's watchdog-ms \
                  ({watchdog_ms} ms)"
             ),
             Problem::BackoffInverted { initial_ms, max_ms } => {
-                write!(f, "initial-ms ({initial_ms}) is greater than max-ms ({max_ms})")
+                write!(
+                    f,
+                    "initial-ms ({initial_ms}) is greater than max-ms ({max_ms})"
+                )
             }
             Problem::ZeroRestarts => write!(f, "restarts must be at least 1"),
             Problem::ResetsForeignPeripheral(name) => write!(
                 f,
                 "\"{name}\" is not in this task's `uses`; a task can only have its own peripherals reset"
             ),
-            Problem::BadRegion { address, size, reason } => {
+            Problem::BadRegion {
+                address,
+                size,
+                reason,
+            } => {
                 write!(f, "region {address:#010x} + {size:#x} {reason}")
             }
             Problem::RegionOverlap { other } => write!(f, "overlaps \"{other}\""),

@@ -36,8 +36,11 @@ impl App {
                 region.size()
             );
             if !peripheral.interrupts.is_empty() {
-                let irqs: Vec<String> =
-                    peripheral.interrupts.iter().map(|(irq, n)| format!("{irq} = {n}")).collect();
+                let irqs: Vec<String> = peripheral
+                    .interrupts
+                    .iter()
+                    .map(|(irq, n)| format!("{irq} = {n}"))
+                    .collect();
                 let _ = writeln!(out, "interrupts = {{ {} }}", irqs.join(", "));
             }
         }
@@ -50,7 +53,6 @@ impl App {
 pub struct HumilityManifest {
     pub name: String,
     pub board: String,
-    pub target: String,
     /// `[tasks.*]` names in document order.
     pub tasks: Vec<String>,
 }
@@ -61,7 +63,8 @@ pub struct HumilityManifest {
 struct HumilityApp {
     name: String,
     board: String,
-    target: String,
+    #[serde(rename = "target")]
+    _target: String,
     #[serde(rename = "kernel")]
     _kernel: HumilityKernel,
     tasks: IndexMap<String, HumilityTask>,
@@ -101,14 +104,16 @@ struct HumilityPeripheral {
 /// `<peripheral>.<irq>` found in `[peripherals]`, mapped to a mask or a notification name of
 /// that task. Returns every problem found.
 pub fn check_humility_toml(text: &str) -> Result<HumilityManifest, Vec<String>> {
-    let app: HumilityApp =
-        toml::from_str(text).map_err(|e| vec![format!("app.toml: humility cannot parse it: {e}")])?;
+    let app: HumilityApp = toml::from_str(text)
+        .map_err(|e| vec![format!("app.toml: humility cannot parse it: {e}")])?;
     let mut problems = Vec::new();
     for (task, entry) in &app.tasks {
         for (key, value) in &entry.interrupts {
             let resolves = key.parse::<u32>().is_ok()
                 || key.split_once('.').is_some_and(|(p, irq)| {
-                    app.peripherals.get(p).is_some_and(|p| p.interrupts.contains_key(irq))
+                    app.peripherals
+                        .get(p)
+                        .is_some_and(|p| p.interrupts.contains_key(irq))
                 });
             if !resolves {
                 problems.push(format!(
@@ -135,7 +140,6 @@ pub fn check_humility_toml(text: &str) -> Result<HumilityManifest, Vec<String>> 
     Ok(HumilityManifest {
         name: app.name,
         board: app.board,
-        target: app.target,
         tasks: app.tasks.into_keys().collect(),
     })
 }
@@ -153,7 +157,10 @@ mod tests {
         assert!(text.contains("[peripherals.uart0]\naddress = 0x40004000\nsize = 0x1000\ninterrupts = { rx = 0, tx = 1 }\n"), "{text}");
         let manifest = check_humility_toml(&text).unwrap();
         assert_eq!(manifest.tasks, ["jefe", "sys", "console", "idle"]);
-        assert_eq!((manifest.name.as_str(), manifest.board.as_str()), ("demo", "mps2-an500"));
+        assert_eq!(
+            (manifest.name.as_str(), manifest.board.as_str()),
+            ("demo", "mps2-an500")
+        );
         // Still a valid TOML document with every generated table.
         let table: toml::Table = text.parse().unwrap();
         let peripherals = table["peripherals"].as_table().unwrap();
@@ -164,7 +171,10 @@ mod tests {
     fn original_text_without_peripherals_does_not_resolve() {
         let problems = check_humility_toml(BASE).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("app.toml: task \"sys\": interrupts: \"timer0.irq\""), "{problems:?}");
+        assert!(
+            problems[0].starts_with("app.toml: task \"sys\": interrupts: \"timer0.irq\""),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -173,13 +183,20 @@ mod tests {
                     notifications = ['n']\ninterrupts = { '3' = 'n', '4' = 2, '5' = 'm' }\n";
         let problems = check_humility_toml(text).unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("\"5\" maps to \"m\", which is neither"), "{problems:?}");
+        assert!(
+            problems[0].contains("\"5\" maps to \"m\", which is neither"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn required_top_level_keys() {
-        let problems = check_humility_toml("name = 'a'\nboard = 'b'\n[kernel]\n[tasks]\n").unwrap_err();
-        assert!(problems[0].contains("missing field `target`"), "{problems:?}");
+        let problems =
+            check_humility_toml("name = 'a'\nboard = 'b'\n[kernel]\n[tasks]\n").unwrap_err();
+        assert!(
+            problems[0].contains("missing field `target`"),
+            "{problems:?}"
+        );
         assert!(check_humility_toml("name = 'a'\nboard = 'b'\ntarget = 't'\n[tasks]\n").is_err());
     }
 }

@@ -14,6 +14,11 @@
 //! produces a version humility can resolve on its own and [`check_humility_toml`] checks any
 //! text against what humility requires (`HUMILITY-CONTRACT.md` 1.4).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a ConfigError is built at most once per run and ends it; its size costs nothing"
+)]
+
 mod app;
 mod chip;
 mod error;
@@ -27,7 +32,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+pub use app::TARGET;
 pub use chip::{Board, Chip, MemoryRange, Peripheral};
+use error::Blame;
 pub use error::{ConfigError, Problem};
 pub use humility::check_humility_toml;
 pub use supervision::{Backoff, Escalation, Intensity, Restart, Supervision};
@@ -42,7 +49,6 @@ pub struct App {
     /// The `app.toml` this came from.
     pub file: PathBuf,
     pub name: String,
-    pub target: String,
     pub board: Board,
     pub kernel: Kernel,
     /// In task index order.
@@ -118,11 +124,12 @@ fn build_dir() -> PathBuf {
 /// Loads and validates `path`. `packages` are the workspace's package names (from
 /// `cargo metadata`); every `crate` must be one of them.
 pub fn load_app(path: &Path, packages: &BTreeSet<String>) -> Result<App, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_owned(),
-        task: None,
-        key: String::new(),
-        problem: Problem::Io(e),
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Blame {
+            file: path,
+            task: None,
+        }
+        .error("", Problem::Io(e))
     })?;
     app::resolve(path, text, &build_dir(), packages)
 }
@@ -133,5 +140,9 @@ fn check_name(name: &str) -> Result<(), Problem> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if valid { Ok(()) } else { Err(Problem::BadName(name.into())) }
+    if valid {
+        Ok(())
+    } else {
+        Err(Problem::BadName(name.into()))
+    }
 }

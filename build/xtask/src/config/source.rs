@@ -10,18 +10,22 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 
+use super::error::Blame;
 use super::{ConfigError, Problem};
 
 /// Parses `text` (the contents of `file`) as a `T`.
 pub(super) fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     let document = DeTable::parse(text).map_err(|e| {
         let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-        ConfigError {
-            file: file.to_owned(),
-            task: None,
-            key: String::new(),
-            problem: Problem::Syntax { line, column, message: e.message().trim().to_owned() },
-        }
+        let message = e.message().trim().to_owned();
+        Blame { file, task: None }.error(
+            "",
+            Problem::Syntax {
+                line,
+                column,
+                message,
+            },
+        )
     })?;
     toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -30,15 +34,24 @@ pub(super) fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, C
         let path = if span.is_empty() {
             Vec::new()
         } else {
-            innermost_key(document.get_ref(), &span).map(|(_, path)| path).unwrap_or_default()
+            innermost_key(document.get_ref(), &span)
+                .map(|(_, path)| path)
+                .unwrap_or_default()
         };
         let (task, key) = split_task_path(&path);
-        ConfigError {
-            file: file.to_owned(),
-            task,
-            key,
-            problem: Problem::Schema { line, column, message: e.message().trim().to_owned() },
+        let message = e.message().trim().to_owned();
+        Blame {
+            file,
+            task: task.as_deref(),
         }
+        .error(
+            &key,
+            Problem::Schema {
+                line,
+                column,
+                message,
+            },
+        )
     })
 }
 
@@ -141,8 +154,21 @@ mod tests {
     #[test]
     fn syntax_error_has_line_and_column() {
         let e = error("name = 'x'\n[tasks.a\npriority = 0\n");
-        assert!(matches!(e.problem, Problem::Syntax { line: 2, column: 9, .. }), "{e:?}");
-        assert!(e.to_string().starts_with("a.toml:2:9: TOML syntax error: "), "{e}");
+        assert!(
+            matches!(
+                e.problem,
+                Problem::Syntax {
+                    line: 2,
+                    column: 9,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with("a.toml:2:9: TOML syntax error: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -159,7 +185,10 @@ mod tests {
     #[test]
     fn nested_inline_key_is_found() {
         let e = error("name = 'x'\n[tasks.a]\npriority = 1\ninner = { initial-ms = -1 }\n");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("a"), "inner.initial-ms"));
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("a"), "inner.initial-ms")
+        );
     }
 
     #[test]

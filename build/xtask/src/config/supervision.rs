@@ -38,7 +38,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { initial_ms: 10, max_ms: 5000 }
+        Backoff {
+            initial_ms: 10,
+            max_ms: 5000,
+        }
     }
 }
 
@@ -79,7 +82,7 @@ pub struct Supervision {
 }
 
 /// `detach-deadline-ms` when not given.
-pub const DEFAULT_DETACH_DEADLINE_MS: u32 = 50;
+const DEFAULT_DETACH_DEADLINE_MS: u32 = 50;
 
 /// The `[tasks.<name>.supervision]` table as written.
 #[derive(Debug, Deserialize)]
@@ -126,7 +129,12 @@ pub(super) fn find_cycle(depends_on: &[Vec<usize>]) -> Option<Vec<usize>> {
         OnPath,
         Done,
     }
-    fn visit(task: usize, graph: &[Vec<usize>], marks: &mut [Mark], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+    fn visit(
+        task: usize,
+        graph: &[Vec<usize>],
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
         marks[task] = Mark::OnPath;
         path.push(task);
         for &next in &graph[task] {
@@ -170,7 +178,10 @@ mod tests {
 
     #[test]
     fn cycle_path_returns_to_its_start() {
-        assert_eq!(find_cycle(&[vec![], vec![2], vec![3], vec![1]]), Some(vec![1, 2, 3, 1]));
+        assert_eq!(
+            find_cycle(&[vec![], vec![2], vec![3], vec![1]]),
+            Some(vec![1, 2, 3, 1])
+        );
         assert_eq!(find_cycle(&[vec![0]]), Some(vec![0, 0]));
     }
 }

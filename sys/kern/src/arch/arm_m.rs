@@ -6,8 +6,8 @@
 //!
 //! Context: SVCall, PendSV and task faults save r4-r11, PSP and EXC_RETURN into the running
 //! task's `SavedState` with one `stm` (the layout matches), plus s16-s31 with one `vstm`
-//! (which also completes the hardware's lazy save of s0-s15 into the task's own frame). The
-//! hardware frame is always the extended FP frame: tasks start with EXC_RETURN 0xFFFFFFED.
+//! (s0-s15 and FPSCR are in the hardware frame: lazy stacking is off, see `FPCCR_ASPEN`).
+//! The hardware frame is always the extended FP frame: tasks start with EXC_RETURN 0xFFFFFFED.
 //! SysTick and device interrupts save nothing; when they make a more important task
 //! runnable they pend PendSV, which tail-chains and switches.
 //!
@@ -80,8 +80,11 @@ mod reg {
 
 const ICSR_PENDSVSET: u32 = 1 << 28;
 const CCR_DIV_0_TRP: u32 = 1 << 4;
+/// Automatic FP state preservation, without the lazy variant: a deferred save would run
+/// inside a handler after the task's stack pointer may have gone bad (a stack overflow),
+/// raising a second fault that lands on whichever task runs next.
+const FPCCR_ASPEN: u32 = 1 << 31;
 const SHCSR_FAULTS_ENABLED: u32 = (1 << 16) | (1 << 17) | (1 << 18);
-const FPCCR_LSPACT: u32 = 1 << 0;
 const MPU_ENABLE_PRIVDEFENA: u32 = 0b101;
 const LOWEST_PRIORITY: u8 = 0xFF;
 /// Interrupt lines wired in the vector table: enough for the STM32H7 (150).
@@ -115,6 +118,7 @@ pub unsafe fn start_kernel(
     // SAFETY: fixed system-control registers of every ARMv7-M core.
     unsafe {
         write_volatile(reg::CCR, read_volatile(reg::CCR) | CCR_DIV_0_TRP);
+        write_volatile(reg::FPCCR, FPCCR_ASPEN);
         write_volatile(reg::SHCSR, read_volatile(reg::SHCSR) | SHCSR_FAULTS_ENABLED);
         // SVCall (SHPR2[31:24]); PendSV, SysTick (SHPR3[23:16], [31:24]).
         write_volatile(reg::SHPR2, u32::from(LOWEST_PRIORITY) << 24);
@@ -124,8 +128,6 @@ pub unsafe fn start_kernel(
         }
         write_volatile(reg::SYST_RVR, config.cpu_hz / 1000 - 1);
         write_volatile(reg::SYST_CVR, 0);
-        // Processor clock, interrupt enabled, counter enabled.
-        write_volatile(reg::SYST_CSR, 0b111);
     }
     let first = sched::select(table, table.len() - 1);
     switch_to(table, first);
@@ -167,6 +169,14 @@ fn with_tasks(f: impl FnOnce(&mut [Task], usize) -> usize) {
 fn pend_switch() {
     // SAFETY: ICSR PENDSVSET is write-one-to-set; other written zeros have no effect.
     unsafe { write_volatile(reg::ICSR, ICSR_PENDSVSET) }
+}
+
+/// Starts the 1 ms tick. Called from the first-task SVC path: a tick taken any earlier
+/// would find no current task.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn start_ticks() {
+    // SAFETY: processor clock, interrupt enabled, counter enabled; reload set at start-up.
+    unsafe { write_volatile(reg::SYST_CSR, 0b111) }
 }
 
 #[unsafe(no_mangle)]
@@ -228,12 +238,6 @@ unsafe extern "C" fn fault_entry(exception: u32) {
     with_tasks(|tasks, current| {
         let psp = tasks[current].save.psp;
         let fault = decode_fault(exception, cfsr, mmfar, bfar, hfsr, psp);
-        if matches!(fault, FaultInfo::StackOverflow { .. }) {
-            // A lazy FP save still pending would write through the bad stack pointer when
-            // the next task touches FP; the task is dead, so drop it.
-            // SAFETY: clearing LSPACT abandons the pending lazy save, nothing else.
-            unsafe { write_volatile(reg::FPCCR, read_volatile(reg::FPCCR) & !FPCCR_LSPACT) };
-        }
         let hint = detach::fault_task(tasks, current, fault);
         sched::resolve(tasks, current, hint)
     });
@@ -321,6 +325,7 @@ global_asm!(
     "    isb",
     "    ldr r0, =_stack_start",
     "    msr MSP, r0",
+    "    bl start_ticks",
     "    RESTORE_TASK_AND_RETURN",
     ".size SVCall, . - SVCall",
     ".section .text.PendSV, \"ax\"",

@@ -25,8 +25,8 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Generation, IrqDesc, Kipcnum, RECV_CLOSED, RegionAttributes,
-    RegionDesc, SchedState, Sysnum, TaskDesc, TaskFlags, TaskId, TaskState, ULease,
+    FAULT_NOTIFICATION, FaultInfo, Generation, IrqDesc, Kipcnum, RECV_CLOSED, RegionAttributes, RegionDesc,
+    SchedState, Sysnum, TaskDesc, TaskFlags, TaskId, TaskState, ULease,
 };
 use kern::arch;
 use kern::detach::{self, SupervisorFaultPolicy};
@@ -303,7 +303,15 @@ impl Sim {
 
     // ---- IPC ----
 
-    pub fn send(&mut self, from: usize, to: TaskId, op: u16, msg: &[u8], reply_cap: u32, leases: &[ULease]) -> usize {
+    pub fn send(
+        &mut self,
+        from: usize,
+        to: TaskId,
+        op: u16,
+        msg: &[u8],
+        reply_cap: u32,
+        leases: &[ULease],
+    ) -> usize {
         self.write(from, MSG, msg);
         for (k, l) in leases.iter().enumerate() {
             let mut entry = Vec::with_capacity(12);
@@ -385,7 +393,14 @@ impl Sim {
     // ---- leases ----
 
     /// BORROW_READ into the server's borrow buffer: (rc, bytes copied).
-    pub fn borrow_read(&mut self, server: usize, lender: TaskId, index: u32, offset: u32, len: u32) -> (u32, Vec<u8>) {
+    pub fn borrow_read(
+        &mut self,
+        server: usize,
+        lender: TaskId,
+        index: u32,
+        offset: u32,
+        len: u32,
+    ) -> (u32, Vec<u8>) {
         let args = [u32::from(lender.0), index, offset, ram(server) + BORROW_BUF, len, 0, 0];
         self.syscall(server, Sysnum::BorrowRead as u32, args);
         let [rc, n, ..] = self.regs(server);
@@ -393,7 +408,14 @@ impl Sim {
     }
 
     /// BORROW_WRITE of `data` from the server's borrow buffer: (rc, bytes copied).
-    pub fn borrow_write(&mut self, server: usize, lender: TaskId, index: u32, offset: u32, data: &[u8]) -> (u32, u32) {
+    pub fn borrow_write(
+        &mut self,
+        server: usize,
+        lender: TaskId,
+        index: u32,
+        offset: u32,
+        data: &[u8],
+    ) -> (u32, u32) {
         self.write(server, BORROW_BUF, data);
         let args = [u32::from(lender.0), index, offset, ram(server) + BORROW_BUF, data.len() as u32, 0, 0];
         self.syscall(server, Sysnum::BorrowWrite as u32, args);

@@ -1,0 +1,23 @@
+//! Kernel image of the STM32H7 Nucleo-144 demo, shared by its two apps (`app-h753.toml` for
+//! NUCLEO-H753ZI, `app-h743.toml` for NUCLEO-H743ZI2; the boards differ only in the chip's
+//! crypto block). Before the kernel starts, `board_init` brings the LDO supply, VOS1, the
+//! ST-LINK's 8 MHz HSE and PLL1 up to a 400 MHz core (`drv-stm32h7-clocks`).
+#![no_std]
+#![no_main]
+
+use drv_stm32h7_clocks::{Mmio, NUCLEO_400MHZ, bring_up};
+
+kern::app_kernel!(board_init = board_init);
+
+// The kernel's tick comes from the board file's `cpu-hz`; it must be the clock we program.
+const _: () = assert!(KERNEL_CONFIG.cpu_hz == NUCLEO_400MHZ.sys_hz(), "board cpu-hz differs from the clock plan");
+
+/// A failed bring-up halts in the kernel's panic handler (epitaph "kernel panic"): running
+/// on with the wrong clock would break every timing the image promises.
+fn board_init() {
+    // SAFETY: the kernel runs this once, privileged, before any task exists.
+    let mut regs = unsafe { Mmio::new() };
+    if let Err(e) = bring_up(&mut regs, &NUCLEO_400MHZ) {
+        panic!("power/clock bring-up failed: {e:?}");
+    }
+}

@@ -1,0 +1,60 @@
+//! Idol stubs from `build.rs`: read an `.idol` file, write the stub into `OUT_DIR`.
+//!
+//! An API crate needs only
+//!
+//! ```ignore
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     build_util::idl::generate_client_stub("../../idl/ping.idol", "client_stub.rs")
+//! }
+//! // src/lib.rs
+//! include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
+//! ```
+//!
+//! and a server the same with [`generate_server_stub`] (or [`generate_server_stub_with`] for
+//! per-operation caller allow-lists). Both crates depend on `idol-runtime`.
+
+use std::error::Error;
+use std::path::PathBuf;
+
+pub use idol::ServerOptions;
+
+/// Writes the client stub of `idol_file` (relative to the crate's `Cargo.toml`) to
+/// `$OUT_DIR/out_name`.
+pub fn generate_client_stub(idol_file: &str, out_name: &str) -> Result<(), Box<dyn Error>> {
+    let (idol_file, out) = paths(idol_file, out_name)?;
+    Ok(idol::write_client_stub(&idol_file, &out)?)
+}
+
+/// Writes the server stub of `idol_file` (relative to the crate's `Cargo.toml`) to
+/// `$OUT_DIR/out_name`, accepting calls from any task.
+pub fn generate_server_stub(idol_file: &str, out_name: &str) -> Result<(), Box<dyn Error>> {
+    generate_server_stub_with(idol_file, out_name, &ServerOptions::default())
+}
+
+/// [`generate_server_stub`] with application settings, such as the task indices allowed to
+/// call each operation (resolved from `app.toml` by the caller).
+pub fn generate_server_stub_with(
+    idol_file: &str,
+    out_name: &str,
+    options: &ServerOptions,
+) -> Result<(), Box<dyn Error>> {
+    let (idol_file, out) = paths(idol_file, out_name)?;
+    Ok(idol::write_server_stub(&idol_file, &out, options)?)
+}
+
+/// The `.idol` file's full path and the stub's, after telling cargo to rerun when the
+/// `.idol` file changes.
+fn paths(idol_file: &str, out_name: &str) -> Result<(PathBuf, PathBuf), Box<dyn Error>> {
+    let manifest_dir = env_dir("CARGO_MANIFEST_DIR")?;
+    let out_dir = env_dir("OUT_DIR")?;
+    let idol_file = manifest_dir.join(idol_file);
+    println!("cargo::rerun-if-changed={}", idol_file.display());
+    Ok((idol_file, out_dir.join(out_name)))
+}
+
+fn env_dir(name: &str) -> Result<PathBuf, Box<dyn Error>> {
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{name} is not set: call this from a build script").into())
+}

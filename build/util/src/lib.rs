@@ -1,0 +1,3 @@
+//! Helpers for the `build.rs` scripts of tasks, drivers and API crates.
+
+pub mod idl;

@@ -1,0 +1,1526 @@
+//! The humility contract (`HUMILITY-CONTRACT.md`), checked mechanically against built ELFs
+//! and against dumps, so a change that would break humility fails a test instead of a
+//! debugging session.
+//!
+//! - [`check_kernel_elf`] and [`check_objects`]: the kernel's symbols and DWARF variables
+//!   (contract 3.1), the shapes of `Task`, `SavedState`, `TaskDesc` and `RegionDesc` (3.2,
+//!   3.5, 3.6), the variant names of the state enums (3.3), unique struct names across all
+//!   objects (2.2), and the ring buffers and counters of every object (4, through
+//!   `dwarf-check`). ELF-level rules (`.text`, `.debug_frame`, function placement, distinct
+//!   `.text` addresses, 1.7) are `archive::check_archive`'s; [`check_archive_file`] runs both.
+//! - [`check_dump`]: a dump (contract 5) against the archive it claims to hold: notes,
+//!   segments, the memory humility reads, and each task's state decoded from the dump
+//!   through the kernel's DWARF, returned as a [`DumpReport`].
+//!
+//! `cargo xtask check-archive FILE` (a build archive, or a bare kernel ELF) and `cargo xtask
+//! check-dump DUMP ZIP` run these from the command line and from the integration tests;
+//! `check-dump` prints the report as JSON.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use gimli::{AttributeValue, DwTag, Reader, constants as dw};
+use object::elf::{PT_LOAD, PT_NOTE, SHF_ALLOC, SHF_WRITE, SHT_PROGBITS};
+use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, SectionHeader};
+use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
+use serde::Serialize;
+
+use crate::Error;
+
+/// The note name of humility's dump notes, NUL included (`namesz` 23).
+pub const NOTE_NAME: &[u8] = b"Oxide Computer Company\0";
+pub const NT_HUBRIS_ARCHIVE: u32 = 0x1de0_0001;
+pub const NT_HUBRIS_REGISTERS: u32 = 0x1de0_0002;
+pub const NT_HUBRIS_TASK: u32 = 0x1de0_0003;
+/// The register id of PC in a registers note (ARMv7-M DCRSR REGSEL).
+pub const REG_PC: u32 = 15;
+
+/// Kernel symbols humility reads, and the one it must not find.
+const TASK_TABLE: &str = "HUBRIS_TASK_TABLE_SPACE";
+const CURRENT_TASK_PTR: &str = "CURRENT_TASK_PTR";
+const TICKS: &str = "TICKS";
+const IMAGE_ID: &str = crate::elfimage::IMAGE_ID_SYMBOL;
+const TASK_DESCS: &str = "HUBRIS_TASK_DESCS";
+const REGION_DESCS: &str = "HUBRIS_REGION_DESCS";
+const HAS_FAILED: &str = "KERNEL_HAS_FAILED";
+const EPITAPH: &str = "KERNEL_EPITAPH";
+const LEGACY_TABLE: [&str; 2] = ["TASK_TABLE_BASE", "TASK_TABLE_SIZE"];
+/// Structs humility looks up by name: each must exist once (up to identical copies).
+const NAMED_STRUCTS: [&str; 4] = ["Task", "SavedState", "TaskDesc", "RegionDesc"];
+
+/// The variant names and shapes humility knows (contract 3.3).
+#[derive(Copy, Clone)]
+enum Shape {
+    Unit,
+    Tuple(usize),
+    Fields(&'static [&'static str]),
+}
+
+const TASK_STATE: &[(&str, Shape)] =
+    &[("Healthy", Shape::Tuple(1)), ("Faulted", Shape::Fields(&["fault", "original_state"]))];
+const SCHED_STATE: &[(&str, Shape)] = &[
+    ("Stopped", Shape::Unit),
+    ("Runnable", Shape::Unit),
+    ("InSend", Shape::Tuple(1)),
+    ("InReply", Shape::Tuple(1)),
+    ("InRecv", Shape::Tuple(1)),
+];
+const FAULT_INFO: &[(&str, Shape)] = &[
+    ("MemoryAccess", Shape::Fields(&["address", "source"])),
+    ("StackOverflow", Shape::Fields(&["address"])),
+    ("BusError", Shape::Fields(&["address", "source"])),
+    ("DivideByZero", Shape::Unit),
+    ("IllegalText", Shape::Unit),
+    ("IllegalInstruction", Shape::Unit),
+    ("InvalidOperation", Shape::Tuple(1)),
+    ("SyscallUsage", Shape::Tuple(1)),
+    ("Panic", Shape::Unit),
+    ("Injected", Shape::Tuple(1)),
+    ("FromServer", Shape::Tuple(2)),
+];
+const USAGE_ERROR: &[(&str, Shape)] = &[
+    ("BadSyscallNumber", Shape::Unit),
+    ("InvalidSlice", Shape::Unit),
+    ("TaskOutOfRange", Shape::Unit),
+    ("IllegalTask", Shape::Unit),
+    ("LeaseOutOfRange", Shape::Unit),
+    ("OffsetOutOfRange", Shape::Unit),
+    ("NoIrq", Shape::Unit),
+    ("BadKernelMessage", Shape::Unit),
+];
+const FAULT_SOURCE: &[(&str, Shape)] = &[("User", Shape::Unit), ("Kernel", Shape::Unit)];
+const REPLY_FAULT_REASON: &[(&str, Shape)] = &[
+    ("UndefinedOperation", Shape::Unit),
+    ("BadMessageSize", Shape::Unit),
+    ("BadMessageContents", Shape::Unit),
+    ("BadLeases", Shape::Unit),
+    ("ReplyBufferTooSmall", Shape::Unit),
+    ("AccessViolation", Shape::Unit),
+];
+
+// ---------------------------------------------------------------------------------------
+// The archive's files.
+
+/// The files of a build archive that the checks and the dumper read.
+pub struct ArchiveFiles {
+    pub kernel: Vec<u8>,
+    /// `(name, ELF)` in zip (= task index) order.
+    pub tasks: Vec<(String, Vec<u8>)>,
+    pub final_elf: Vec<u8>,
+    pub final_bin: Vec<u8>,
+}
+
+impl ArchiveFiles {
+    pub fn parse(zip_bytes: &[u8]) -> Result<ArchiveFiles, String> {
+        let mut zip = zip::ZipArchive::new(Cursor::new(zip_bytes)).map_err(|e| format!("not a zip archive: {e}"))?;
+        let (mut kernel, mut final_elf, mut final_bin, mut tasks) = (None, None, None, Vec::new());
+        for i in 0..zip.len() {
+            let mut file = zip.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
+            let name = file.name().map_err(|e| format!("entry {i}: {e}"))?.into_owned();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).map_err(|e| format!("{name}: {e}"))?;
+            let parts: Vec<&str> = name.split('/').collect();
+            match name.as_str() {
+                "elf/kernel" => kernel = Some(data),
+                "img/final.elf" => final_elf = Some(data),
+                "img/final.bin" => final_bin = Some(data),
+                // humility's rule: any entry whose parent directory is `task`.
+                _ if parts.len() >= 2 && parts[parts.len() - 2] == "task" => {
+                    tasks.push((parts[parts.len() - 1].to_owned(), data));
+                }
+                _ => {}
+            }
+        }
+        let need = |entry: Option<Vec<u8>>, name: &str| entry.ok_or_else(|| format!("{name}: missing"));
+        Ok(ArchiveFiles {
+            kernel: need(kernel, "elf/kernel")?,
+            tasks,
+            final_elf: need(final_elf, "img/final.elf")?,
+            final_bin: need(final_bin, "img/final.bin")?,
+        })
+    }
+
+    /// `("elf/kernel", kernel)` then `("elf/task/<name>", task)` for every task.
+    pub fn objects(&self) -> Vec<(String, &[u8])> {
+        std::iter::once(("elf/kernel".to_owned(), self.kernel.as_slice()))
+            .chain(self.tasks.iter().map(|(n, d)| (format!("elf/task/{n}"), d.as_slice())))
+            .collect()
+    }
+
+    /// The address of `final.bin`'s first byte: `final.elf`'s loaded segment.
+    pub fn flash_base(&self) -> Result<u32, String> {
+        let file = ElfFile32::<LE>::parse(self.final_elf.as_slice()).map_err(|e| format!("img/final.elf: {e}"))?;
+        file.elf_program_headers()
+            .iter()
+            .filter(|ph| ph.p_type(LE) == PT_LOAD && ph.p_filesz(LE) > 0)
+            .map(|ph| ph.p_vaddr(LE))
+            .min()
+            .ok_or_else(|| "img/final.elf: no loaded segment".to_owned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DWARF: every entry of an object, with what the checks and the decoder need.
+
+type DieId = usize;
+
+#[derive(Debug)]
+struct Die {
+    tag: DwTag,
+    name: Option<String>,
+    byte_size: Option<u64>,
+    encoding: Option<gimli::DwAte>,
+    ty: Option<DieId>,
+    children: Vec<DieId>,
+    parent: Option<DieId>,
+    /// `DW_AT_data_member_location` (constant form only, as humility requires).
+    member_offset: Option<u64>,
+    /// `DW_AT_discr` of a variant part.
+    discr: Option<DieId>,
+    /// `DW_AT_discr_value` of a variant, `DW_AT_const_value` of an enumerator.
+    value: Option<u64>,
+    /// Element count of a subrange.
+    count: Option<u64>,
+}
+
+struct Variable {
+    /// The plain name (`DW_AT_name`).
+    name: String,
+    /// `module::path::NAME` from the enclosing namespaces.
+    qualified: String,
+    ty: DieId,
+    external: bool,
+    linkage_name: Option<String>,
+    /// `DW_AT_location`, when it is one address or contiguous address pieces.
+    address: Option<u64>,
+}
+
+struct Dies {
+    dies: HashMap<DieId, Die>,
+    variables: Vec<Variable>,
+}
+
+impl Dies {
+    fn load(file: &ElfFile32<'_, LE>) -> Result<Dies, String> {
+        let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, String> {
+            match file.section_by_name(id.name()) {
+                Some(section) => section.data().map(Cow::Borrowed).map_err(|e| format!("{}: {e}", id.name())),
+                None => Ok(Cow::Borrowed(&[])),
+            }
+        })?;
+        let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
+        let mut out = Dies { dies: HashMap::new(), variables: Vec::new() };
+        let mut headers = dwarf.units();
+        let bad = |e: gimli::Error| format!("malformed DWARF: {e}");
+        while let Some(header) = headers.next().map_err(bad)? {
+            let unit = dwarf.unit(header).map_err(bad)?;
+            out.load_unit(&dwarf, &unit).map_err(bad)?;
+        }
+        Ok(out)
+    }
+
+    fn load_unit<R: Reader<Offset = usize>>(&mut self, dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>) -> gimli::Result<()> {
+        let reference = |value: Option<AttributeValue<R>>| match value {
+            Some(AttributeValue::UnitRef(offset)) => offset.to_debug_info_offset(&unit.header).map(|o| o.0),
+            Some(AttributeValue::DebugInfoRef(offset)) => Some(offset.0),
+            _ => None,
+        };
+        // Open ancestors: (depth, id, tag, name).
+        let mut ancestors: Vec<(isize, DieId, DwTag, Option<String>)> = Vec::new();
+        let mut entries = unit.entries();
+        while let Some(entry) = entries.next_dfs()? {
+            let depth = entry.depth();
+            while ancestors.last().is_some_and(|(d, ..)| *d >= depth) {
+                ancestors.pop();
+            }
+            let Some(id) = entry.offset().to_debug_info_offset(&unit.header).map(|o| o.0) else { continue };
+            let string = |attr| -> gimli::Result<Option<String>> {
+                match entry.attr_value(attr) {
+                    Some(value) => Ok(Some(dwarf.attr_string(unit, value)?.to_string_lossy()?.into_owned())),
+                    None => Ok(None),
+                }
+            };
+            let name = string(dw::DW_AT_name)?;
+            let value = entry
+                .attr_value(dw::DW_AT_discr_value)
+                .or_else(|| entry.attr_value(dw::DW_AT_const_value))
+                .and_then(|v| v.udata_value().or_else(|| v.sdata_value().map(|s| s as u64)));
+            let count = entry.attr_value(dw::DW_AT_count).and_then(|v| v.udata_value()).or_else(|| {
+                entry.attr_value(dw::DW_AT_upper_bound).and_then(|v| v.udata_value()).map(|u| u + 1)
+            });
+            let die = Die {
+                tag: entry.tag(),
+                name: name.clone(),
+                byte_size: entry.attr_value(dw::DW_AT_byte_size).and_then(|v| v.udata_value()),
+                encoding: match entry.attr_value(dw::DW_AT_encoding) {
+                    Some(AttributeValue::Encoding(e)) => Some(e),
+                    _ => None,
+                },
+                ty: reference(entry.attr_value(dw::DW_AT_type)),
+                children: Vec::new(),
+                parent: ancestors.last().map(|(_, p, ..)| *p),
+                member_offset: entry.attr_value(dw::DW_AT_data_member_location).and_then(|v| v.udata_value()),
+                discr: reference(entry.attr_value(dw::DW_AT_discr)),
+                value,
+                count,
+            };
+            if let Some(parent) = die.parent.and_then(|p| self.dies.get_mut(&p)) {
+                parent.children.push(id);
+            }
+            let in_function = ancestors
+                .iter()
+                .any(|(_, _, tag, _)| matches!(*tag, dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block));
+            if entry.tag() == dw::DW_TAG_variable
+                && !in_function
+                && let (Some(name), Some(ty)) = (&name, die.ty)
+            {
+                let qualified: Vec<&str> = ancestors
+                    .iter()
+                    .filter(|(_, _, tag, _)| *tag == dw::DW_TAG_namespace)
+                    .filter_map(|(.., n)| n.as_deref())
+                    .chain([name.as_str()])
+                    .collect();
+                let address = match entry.attr_value(dw::DW_AT_location) {
+                    Some(AttributeValue::Exprloc(expr)) => location_address(&expr.0.to_slice()?),
+                    _ => None,
+                };
+                self.variables.push(Variable {
+                    name: name.clone(),
+                    qualified: qualified.join("::"),
+                    ty,
+                    external: matches!(entry.attr_value(dw::DW_AT_external), Some(AttributeValue::Flag(true))),
+                    linkage_name: string(dw::DW_AT_linkage_name)?,
+                    address,
+                });
+            }
+            self.dies.insert(id, die);
+            ancestors.push((depth, id, entry.tag(), name));
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: DieId) -> Option<&Die> {
+        self.dies.get(&id)
+    }
+
+    fn name(&self, id: DieId) -> &str {
+        self.get(id).and_then(|d| d.name.as_deref()).unwrap_or("<unnamed>")
+    }
+
+    /// `id` with typedefs and qualifiers removed.
+    fn resolve(&self, mut id: DieId) -> Option<DieId> {
+        for _ in 0..16 {
+            let die = self.get(id)?;
+            match die.tag {
+                dw::DW_TAG_typedef | dw::DW_TAG_const_type | dw::DW_TAG_volatile_type => id = die.ty?,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    fn size(&self, id: DieId) -> Option<u64> {
+        let id = self.resolve(id)?;
+        let die = self.get(id)?;
+        match die.tag {
+            dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => Some(die.byte_size.unwrap_or(4)),
+            dw::DW_TAG_array_type if die.byte_size.is_none() => {
+                let count: u64 = die.children.iter().filter_map(|&c| self.get(c)?.count).product();
+                Some(count * self.size(die.ty?)?)
+            }
+            _ => die.byte_size,
+        }
+    }
+
+    /// The named member of a struct: (offset, resolved type).
+    fn member(&self, ty: DieId, name: &str) -> Option<(u64, DieId)> {
+        let die = self.get(self.resolve(ty)?)?;
+        die.children.iter().filter_map(|&c| self.get(c)).find_map(|m| {
+            (m.tag == dw::DW_TAG_member && m.name.as_deref() == Some(name))
+                .then(|| Some((m.member_offset?, self.resolve(m.ty?)?)))
+                .flatten()
+        })
+    }
+
+    /// The names of a struct's data members.
+    fn member_names(&self, ty: DieId) -> Vec<&str> {
+        let Some(die) = self.resolve(ty).and_then(|t| self.get(t)) else { return Vec::new() };
+        die.children
+            .iter()
+            .filter_map(|&c| self.get(c))
+            .filter(|m| m.tag == dw::DW_TAG_member)
+            .filter_map(|m| m.name.as_deref())
+            .collect()
+    }
+
+    fn is_unsigned(&self, ty: DieId, size: u64) -> bool {
+        self.resolve(ty).and_then(|t| self.get(t)).is_some_and(|d| {
+            d.tag == dw::DW_TAG_base_type && d.encoding == Some(dw::DW_ATE_unsigned) && d.byte_size == Some(size)
+        })
+    }
+
+    /// A 1-tuple struct (`Name(T)`) holding an unsigned integer of `size` bytes.
+    fn is_newtype_of(&self, ty: DieId, size: u64) -> bool {
+        self.member_names(ty) == ["__0"] && self.member(ty, "__0").is_some_and(|(_, t)| self.is_unsigned(t, size))
+    }
+
+    fn is_pointer(&self, ty: DieId) -> bool {
+        self.resolve(ty)
+            .and_then(|t| self.get(t))
+            .is_some_and(|d| matches!(d.tag, dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type))
+    }
+
+    /// Variants of a Rust enum (`variant_part` form) or a C-like enumeration:
+    /// (name, payload struct if any, discriminant value if any).
+    fn variants(&self, ty: DieId) -> Option<Vec<(String, Option<DieId>, Option<u64>)>> {
+        let id = self.resolve(ty)?;
+        let die = self.get(id)?;
+        if die.tag == dw::DW_TAG_enumeration_type {
+            return Some(
+                die.children
+                    .iter()
+                    .filter_map(|&c| self.get(c))
+                    .filter(|e| e.tag == dw::DW_TAG_enumerator)
+                    .map(|e| (e.name.clone().unwrap_or_default(), None, e.value))
+                    .collect(),
+            );
+        }
+        let part = die.children.iter().filter_map(|&c| self.get(c)).find(|c| c.tag == dw::DW_TAG_variant_part)?;
+        let mut out = Vec::new();
+        for variant in part.children.iter().filter_map(|&c| self.get(c)).filter(|v| v.tag == dw::DW_TAG_variant) {
+            for member in variant.children.iter().filter_map(|&m| self.get(m)).filter(|m| m.tag == dw::DW_TAG_member) {
+                out.push((member.name.clone().unwrap_or_default(), member.ty.and_then(|t| self.resolve(t)), variant.value));
+            }
+        }
+        Some(out)
+    }
+
+    /// The live variant of the enum `ty` whose value is `bytes`: (name, payload struct).
+    fn decode_variant(&self, ty: DieId, bytes: &[u8]) -> Option<(String, Option<DieId>)> {
+        let id = self.resolve(ty)?;
+        let die = self.get(id)?;
+        let variants = self.variants(id)?;
+        let (value, has_discr) = if die.tag == dw::DW_TAG_enumeration_type {
+            (read_uint(bytes, 0, die.byte_size?)?, true)
+        } else {
+            let part = die.children.iter().filter_map(|&c| self.get(c)).find(|c| c.tag == dw::DW_TAG_variant_part)?;
+            match part.discr.and_then(|d| self.get(d)) {
+                Some(discr) => (read_uint(bytes, discr.member_offset?, self.size(discr.ty?)?)?, true),
+                // A single-variant enum has no discriminant.
+                None => (0, false),
+            }
+        };
+        let chosen = variants
+            .iter()
+            .find(|(_, _, v)| has_discr && *v == Some(value))
+            .or_else(|| variants.iter().find(|(_, _, v)| v.is_none()))?;
+        Some((chosen.0.clone(), chosen.1))
+    }
+
+    /// Every struct named `name`, with its byte size and (member, offset, type name) list.
+    fn structs_named(&self, name: &str) -> Vec<(DieId, StructShape)> {
+        let mut out: Vec<(DieId, StructShape)> = self
+            .dies
+            .iter()
+            .filter(|(_, d)| d.tag == dw::DW_TAG_structure_type && d.name.as_deref() == Some(name))
+            .map(|(&id, d)| {
+                let members = d
+                    .children
+                    .iter()
+                    .filter_map(|&c| self.get(c))
+                    .filter(|m| m.tag == dw::DW_TAG_member)
+                    .map(|m| {
+                        let ty = m.ty.map_or("?", |t| self.name(self.resolve(t).unwrap_or(t)));
+                        (m.name.clone().unwrap_or_default(), m.member_offset, ty.to_owned())
+                    })
+                    .collect();
+                (id, StructShape { size: d.byte_size, members })
+            })
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// Structs that are the payload of an enum variant.
+    fn variant_payloads(&self) -> HashSet<DieId> {
+        self.dies
+            .values()
+            .filter(|d| d.tag == dw::DW_TAG_variant)
+            .flat_map(|v| v.children.iter().filter_map(|&m| self.get(m)?.ty))
+            .filter_map(|t| self.resolve(t))
+            .collect()
+    }
+
+    /// The first variable humility's unqualified lookup would find under `name`.
+    fn variable(&self, name: &str) -> Option<&Variable> {
+        self.variables.iter().find(|v| v.name == name && (v.external || v.linkage_name.is_some()))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StructShape {
+    size: Option<u64>,
+    members: Vec<(String, Option<u64>, String)>,
+}
+
+/// The address of a `DW_AT_location` made of `DW_OP_addr` pieces that are contiguous.
+fn location_address(expr: &[u8]) -> Option<u64> {
+    const DW_OP_ADDR: u8 = 0x03;
+    const DW_OP_PIECE: u8 = 0x93;
+    let (mut at, mut first, mut next) = (0, None, None);
+    while at < expr.len() {
+        match expr[at] {
+            DW_OP_ADDR => {
+                let address = u64::from(u32::from_le_bytes(expr.get(at + 1..at + 5)?.try_into().ok()?));
+                if next.is_some_and(|n| n != address) {
+                    return None;
+                }
+                first = first.or(Some(address));
+                next = Some(address);
+                at += 5;
+            }
+            DW_OP_PIECE => {
+                let (size, len) = uleb128(&expr[at + 1..])?;
+                next = next.map(|n| n + size);
+                at += 1 + len;
+            }
+            _ => return None,
+        }
+    }
+    first
+}
+
+fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn read_uint(bytes: &[u8], offset: u64, size: u64) -> Option<u64> {
+    let start = usize::try_from(offset).ok()?;
+    let raw = bytes.get(start..start + usize::try_from(size).ok()?)?;
+    if raw.len() > 8 {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..raw.len()].copy_from_slice(raw);
+    Some(u64::from_le_bytes(word))
+}
+
+// ---------------------------------------------------------------------------------------
+// One object: its ELF and its DWARF.
+
+struct ObjectInfo<'a> {
+    name: String,
+    file: ElfFile32<'a, LE>,
+    dies: Dies,
+}
+
+impl<'a> ObjectInfo<'a> {
+    fn parse(name: &str, bytes: &'a [u8]) -> Result<ObjectInfo<'a>, String> {
+        let file = ElfFile32::<LE>::parse(bytes).map_err(|e| format!("{name}: not a little-endian ELF32 file: {e}"))?;
+        let dies = Dies::load(&file).map_err(|e| format!("{name}: {e}"))?;
+        Ok(ObjectInfo { name: name.to_owned(), file, dies })
+    }
+
+    fn symbol(&self, name: &str) -> Option<object::read::elf::ElfSymbol32<'a, '_, LE>> {
+        self.file.symbols().find(|s| s.name() == Ok(name))
+    }
+
+    /// The section flags of the section holding `address`.
+    fn section_at(&self, address: u64) -> Option<object::read::elf::ElfSection32<'a, '_, LE>> {
+        self.file
+            .sections()
+            .filter(|s| s.elf_section_header().sh_flags(LE) & SHF_ALLOC != 0)
+            .find(|s| address >= s.address() && address < s.address() + s.size().max(1))
+    }
+
+    /// Whether `address` lies in flash: an allocated, read-only section with file contents.
+    fn in_flash(&self, address: u64) -> bool {
+        self.section_at(address).is_some_and(|s| {
+            let h = s.elf_section_header();
+            h.sh_flags(LE) & SHF_WRITE == 0 && h.sh_type(LE) == SHT_PROGBITS
+        })
+    }
+
+    /// `.text`'s address range.
+    fn text(&self) -> Option<std::ops::Range<u64>> {
+        self.file.section_by_name(".text").map(|s| s.address()..s.address() + s.size())
+    }
+
+    /// The bytes of `address..address + len` in the file, if a section holds them.
+    fn file_bytes(&self, address: u64, len: u64) -> Option<&'a [u8]> {
+        let section = self.section_at(address)?;
+        let data = section.data().ok()?;
+        let start = usize::try_from(address - section.address()).ok()?;
+        data.get(start..start + usize::try_from(len).ok()?)
+    }
+
+    /// A DWARF variable's address and size (contract 2.1): the ELF symbol named by its
+    /// linkage name (or plain name), else its location and its type's size.
+    fn variable(&self, name: &str) -> Option<(u64, u64, DieId)> {
+        let var = self.dies.variable(name)?;
+        let symbol_name = var.linkage_name.as_deref().unwrap_or(&var.name);
+        if let Some(sym) = self.symbol(symbol_name).filter(|s| s.size() > 0) {
+            return Some((sym.address(), sym.size(), var.ty));
+        }
+        Some((var.address?, self.dies.size(var.ty)?, var.ty))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The kernel's layout, as humility derives it.
+
+/// Where the kernel keeps what humility reads, and the shapes it reads it with.
+pub struct KernelLayout {
+    pub task_table: u64,
+    pub task_count: u64,
+    pub task_size: u64,
+    pub current_task_ptr: u64,
+    pub ticks: u64,
+    pub image_id: (u64, Vec<u8>),
+    /// `KERNEL_HAS_FAILED` address, `KERNEL_EPITAPH` address and size.
+    pub epitaph: Option<(u64, u64, u64)>,
+    pub task_descs: u64,
+    pub task_desc_size: u64,
+    pub region_descs: u64,
+    pub region_count: u64,
+    pub region: RegionLayout,
+    task: TaskMembers,
+}
+
+/// `RegionDesc` member offsets and its size.
+#[derive(Copy, Clone, Debug)]
+pub struct RegionLayout {
+    pub size: u64,
+    pub base: u64,
+    pub length: u64,
+    pub attributes: u64,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct TaskMembers {
+    r4: u64,
+    r5: u64,
+    state: u64,
+    state_type: DieId,
+    generation: u64,
+    generation_size: u64,
+    descriptor: u64,
+}
+
+/// A region's attribute bits as humility reads them (contract 3.6).
+pub const REGION_WRITE: u32 = 1 << 1;
+pub const REGION_DEVICE: u32 = 1 << 3;
+
+impl KernelLayout {
+    /// Reads the `HUBRIS_REGION_DESCS` table from the kernel ELF: (base, size, attributes).
+    pub fn regions(&self, kernel: &[u8]) -> Result<Vec<(u32, u32, u32)>, String> {
+        let object = ObjectInfo::parse("elf/kernel", kernel)?;
+        let table = object
+            .file_bytes(self.region_descs, self.region_count * self.region.size)
+            .ok_or_else(|| format!("elf/kernel: `{REGION_DESCS}` has no file bytes"))?;
+        let word = |entry: &[u8], at: u64| read_uint(entry, at, 4).map(|v| v as u32);
+        table
+            .chunks(self.region.size as usize)
+            .map(|e| Some((word(e, self.region.base)?, word(e, self.region.length)?, word(e, self.region.attributes)?)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| format!("elf/kernel: `{REGION_DESCS}` is truncated"))
+    }
+}
+
+/// Problems collected for one object.
+struct Problems<'p> {
+    object: String,
+    out: &'p mut Vec<String>,
+}
+
+impl Problems<'_> {
+    fn push(&mut self, problem: impl std::fmt::Display) {
+        self.out.push(format!("{}: {problem}", self.object));
+    }
+}
+
+/// Finds the kernel layout, recording every contract violation on the way.
+fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<KernelLayout> {
+    let mut p = Problems { object: kernel.name.clone(), out: problems };
+    let dies = &kernel.dies;
+
+    for legacy in LEGACY_TABLE {
+        if kernel.symbol(legacy).is_some() {
+            p.push(format!("has a `{legacy}` symbol, which humility would use instead of `{TASK_TABLE}`"));
+        }
+    }
+
+    // Raw symbols.
+    let current = match kernel.symbol(CURRENT_TASK_PTR) {
+        Some(s) if s.size() == 4 && kernel.section_at(s.address()).is_some() => Some(s.address()),
+        Some(s) => {
+            p.push(format!("`{CURRENT_TASK_PTR}` must be a 4-byte allocated symbol, is {} bytes", s.size()));
+            None
+        }
+        None => {
+            p.push(format!("no `{CURRENT_TASK_PTR}` symbol (`#[no_mangle]`, 4 bytes)"));
+            None
+        }
+    };
+    let image_id = match kernel.symbol(IMAGE_ID) {
+        Some(s) if s.size() > 0 && kernel.in_flash(s.address()) => {
+            kernel.file_bytes(s.address(), s.size()).map(|b| (s.address(), b.to_vec()))
+        }
+        Some(s) => {
+            p.push(format!("`{IMAGE_ID}` must be a sized symbol in a flash section (is {} bytes at {:#010x})", s.size(), s.address()));
+            None
+        }
+        None => {
+            p.push(format!("no `{IMAGE_ID}` symbol: humility refuses the archive (missing image id)"));
+            None
+        }
+    };
+
+    // DWARF variables.
+    let mut variable = |name: &str| {
+        let found = kernel.variable(name);
+        if found.is_none() {
+            p.push(format!("no DWARF variable `{name}` with an address (external or with a linkage name)"));
+        }
+        found
+    };
+    let table = variable(TASK_TABLE);
+    let ticks = variable(TICKS);
+    let descs = variable(TASK_DESCS);
+    let regions = variable(REGION_DESCS);
+    let has_failed = kernel.variable(HAS_FAILED);
+    let epitaph = kernel.variable(EPITAPH);
+    match (has_failed, epitaph) {
+        (Some((_, 1, ty)), Some(_)) if dies.get(dies.resolve(ty).unwrap_or(ty)).is_some_and(|d| d.name.as_deref() == Some("bool")) => {}
+        (None, None) => {}
+        (Some(_), Some(_)) => p.push(format!("`{HAS_FAILED}` must be a 1-byte bool")),
+        _ => p.push(format!("`{HAS_FAILED}` and `{EPITAPH}` must both exist or neither")),
+    }
+    if let Some((address, size, _)) = ticks
+        && size != 8
+    {
+        p.push(format!("`{TICKS}` at {address:#010x} is {size} bytes; humility reads 8 (a little-endian u64)"));
+    }
+    for (name, found) in [(TASK_DESCS, descs), (REGION_DESCS, regions)] {
+        if let Some((address, ..)) = found
+            && !kernel.in_flash(address)
+        {
+            p.push(format!("`{name}` at {address:#010x} is not in flash; `humility map` reads it from final.elf"));
+        }
+    }
+
+    // Types.
+    let task = structure(dies, "Task", &mut p)?;
+    let task_size = dies.size(task)?;
+    let members = task_members(dies, task, &mut p);
+    let task_desc = structure(dies, "TaskDesc", &mut p);
+    let region = structure(dies, "RegionDesc", &mut p).and_then(|r| region_layout(dies, r, &mut p));
+    if let Some(desc) = task_desc {
+        for name in ["entry_point", "initial_stack"] {
+            if !dies.member(desc, name).is_some_and(|(_, t)| dies.is_unsigned(t, 4)) {
+                p.push(format!("`TaskDesc` needs a member `{name}: u32`"));
+            }
+        }
+    }
+    if let Some(t) = task_desc.and_then(|d| dies.member(task, "descriptor").map(|(_, t)| (d, t)))
+        .and_then(|(desc, ptr)| dies.get(ptr).and_then(|d| d.ty).and_then(|t| dies.resolve(t)).map(|pointee| (desc, pointee)))
+        && t.0 != t.1
+        && dies.name(t.1) != "TaskDesc"
+    {
+        p.push(format!("`Task.descriptor` points to `{}`, not `TaskDesc`", dies.name(t.1)));
+    }
+    check_no_char(dies, task, "Task", &mut p);
+
+    let (table, ticks, descs, regions, current, image_id, members, task_desc, region) =
+        (table?, ticks?, descs?, regions?, current?, image_id?, members?, task_desc?, region?);
+    if task_size == 0 || table.1 % task_size != 0 || table.1 == 0 {
+        p.push(format!("`{TASK_TABLE}` is {} bytes, not a non-zero multiple of sizeof(Task) = {task_size}", table.1));
+        return None;
+    }
+    let task_desc_size = dies.size(task_desc)?;
+    let region_count = regions.1 / region.size;
+    let layout = KernelLayout {
+        task_table: table.0,
+        task_count: table.1 / task_size,
+        task_size,
+        current_task_ptr: current,
+        ticks: ticks.0,
+        image_id,
+        epitaph: has_failed.zip(epitaph).map(|(f, e)| (f.0, e.0, e.1)),
+        task_descs: descs.0,
+        task_desc_size,
+        region_descs: regions.0,
+        region_count,
+        region,
+        task: members,
+    };
+    if descs.1 != layout.task_count * task_desc_size {
+        p.push(format!(
+            "`{TASK_DESCS}` holds {} bytes, expected {} TaskDescs of {task_desc_size} bytes (one per task-table entry)",
+            descs.1, layout.task_count
+        ));
+    }
+    check_task_desc_regions(kernel, &layout, task_desc, &mut p);
+    Some(layout)
+}
+
+/// The single struct named `name` in this object, reported if missing.
+fn structure(dies: &Dies, name: &str, p: &mut Problems<'_>) -> Option<DieId> {
+    let found = dies.structs_named(name);
+    let payloads = dies.variant_payloads();
+    let real = found.iter().find(|(id, _)| !payloads.contains(id)).map(|(id, _)| *id);
+    if real.is_none() {
+        p.push(format!("no struct named `{name}` (humility looks it up by that exact, non-generic name)"));
+    }
+    real
+}
+
+fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMembers> {
+    let member = |name: &str| dies.member(task, name);
+    let mut ok = true;
+    let mut fail = |p: &mut Problems<'_>, what: String| {
+        ok = false;
+        p.push(what);
+    };
+
+    let save = member("save");
+    let saved = save.map(|(_, t)| t).filter(|&t| dies.name(t) == "SavedState");
+    let mut regs = HashMap::new();
+    match saved {
+        None => fail(p, "`Task.save` must be a struct named `SavedState`".into()),
+        Some(saved) => {
+            for r in ["r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "psp"] {
+                match dies.member(saved, r) {
+                    Some((offset, t)) if dies.size(t) == Some(4) => {
+                        regs.insert(r, offset);
+                    }
+                    _ => fail(p, format!("`SavedState` needs a 4-byte member `{r}`")),
+                }
+            }
+            if let (Some(&r4), Some(&r5), Some(&r6)) = (regs.get("r4"), regs.get("r5"), regs.get("r6"))
+                && (r5 != r4 + 4 || r6 != r4 + 8)
+            {
+                fail(p, format!("`SavedState` r4, r5, r6 must be contiguous (offsets {r4}, {r5}, {r6})"));
+            }
+        }
+    }
+
+    let state = member("state");
+    match state {
+        Some((_, ty)) => check_state_enums(dies, ty, p),
+        None => fail(p, "`Task` needs a member `state`".into()),
+    }
+
+    let generation = member("generation");
+    let generation_size = match generation {
+        Some((_, t)) if dies.is_unsigned(t, 4) => 4,
+        Some((_, t)) if dies.is_newtype_of(t, 1) => 1,
+        _ => {
+            fail(p, "`Task.generation` must be a `u32` or a 1-tuple of `u8`".into());
+            0
+        }
+    };
+    if !member("priority").is_some_and(|(_, t)| dies.is_newtype_of(t, 1)) {
+        fail(p, "`Task.priority` must be a 1-tuple struct of `u8` (`Priority(u8)`)".into());
+    }
+    let descriptor = member("descriptor");
+    if !descriptor.is_some_and(|(_, t)| dies.is_pointer(t)) {
+        fail(p, "`Task.descriptor` must be a pointer or reference".into());
+    }
+    match member("timer") {
+        None => fail(p, "`Task` needs a member `timer`".into()),
+        Some((_, timer)) => {
+            let deadline_ok = dies.member(timer, "deadline").is_some_and(|(_, opt)| {
+                let variants = dies.variants(opt).unwrap_or_default();
+                let names: HashSet<&str> = variants.iter().map(|(n, ..)| n.as_str()).collect();
+                names == HashSet::from(["Some", "None"])
+                    && variants
+                        .iter()
+                        .find(|(n, ..)| n == "Some")
+                        .and_then(|(_, payload, _)| dies.member((*payload)?, "__0"))
+                        .is_some_and(|(_, inner)| dies.is_newtype_of(inner, 8))
+            });
+            if !deadline_ok {
+                fail(p, "`Task.timer.deadline` must be an `Option` of a 1-tuple of `u64` (`Option<Timestamp>`)".into());
+            }
+            if !dies.member(timer, "to_post").is_some_and(|(_, t)| dies.is_newtype_of(t, 4)) {
+                fail(p, "`Task.timer.to_post` must be a 1-tuple of `u32` (`NotificationSet`)".into());
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Some(TaskMembers {
+        r4: save?.0 + regs["r4"],
+        r5: save?.0 + regs["r5"],
+        state: state?.0,
+        state_type: state?.1,
+        generation: generation?.0,
+        generation_size,
+        descriptor: descriptor?.0,
+    })
+}
+
+fn region_layout(dies: &Dies, region: DieId, p: &mut Problems<'_>) -> Option<RegionLayout> {
+    let word = |name: &str| dies.member(region, name).filter(|(_, t)| dies.is_unsigned(*t, 4) || dies.is_pointer(*t));
+    let base = word("base");
+    let length = word("size");
+    let attributes = dies.member(region, "attributes").and_then(|(offset, t)| {
+        ["__0", "bits"]
+            .iter()
+            .find_map(|inner| dies.member(t, inner).filter(|(_, it)| dies.is_unsigned(*it, 4)))
+            .map(|(inner, _)| offset + inner)
+    });
+    for (name, found) in [("base", base.is_some()), ("size", length.is_some()), ("attributes", attributes.is_some())] {
+        if !found {
+            let shape = if name == "attributes" { "a struct with a 4-byte `__0` or `bits`" } else { "a 4-byte integer" };
+            p.push(format!("`RegionDesc.{name}` must be {shape}"));
+        }
+    }
+    Some(RegionLayout { size: dies.size(region)?, base: base?.0, length: length?.0, attributes: attributes? })
+}
+
+/// Every `TaskDesc.regions` entry must be a 1-byte index or a 4-byte reference landing on a
+/// `HUBRIS_REGION_DESCS` entry.
+fn check_task_desc_regions(kernel: &ObjectInfo<'_>, layout: &KernelLayout, task_desc: DieId, p: &mut Problems<'_>) {
+    let dies = &kernel.dies;
+    let Some((offset, array)) = dies.member(task_desc, "regions") else {
+        return p.push("`TaskDesc` needs a member `regions` (an array)");
+    };
+    let element = dies.get(array).filter(|d| d.tag == dw::DW_TAG_array_type).and_then(|d| d.ty);
+    let Some(element) = element else { return p.push("`TaskDesc.regions` must be an array") };
+    let (Some(element_size), Some(array_size)) = (dies.size(element), dies.size(array)) else { return };
+    if dies.is_unsigned(element, 1) {
+        return;
+    }
+    if !(dies.is_pointer(element) && element_size == 4) {
+        return p.push("`TaskDesc.regions` must hold 1-byte indices or 4-byte references");
+    }
+    let table_end = layout.region_descs + layout.region_count * layout.region.size;
+    for task in 0..layout.task_count {
+        let at = layout.task_descs + task * layout.task_desc_size + offset;
+        let Some(bytes) = kernel.file_bytes(at, array_size) else {
+            return p.push(format!("`{TASK_DESCS}` has no file bytes to check"));
+        };
+        for (slot, word) in bytes.chunks(4).enumerate() {
+            let target = u64::from(u32::from_le_bytes(word.try_into().unwrap_or_default()));
+            let on_entry = target >= layout.region_descs
+                && target < table_end
+                && (target - layout.region_descs) % layout.region.size == 0;
+            if !on_entry {
+                p.push(format!(
+                    "task {task}: regions[{slot}] = {target:#010x} is not an entry of `{REGION_DESCS}` at {:#010x}",
+                    layout.region_descs
+                ));
+            }
+        }
+    }
+}
+
+/// Variant names and shapes of `TaskState` and the enums inside it (contract 3.3).
+fn check_state_enums(dies: &Dies, task_state: DieId, p: &mut Problems<'_>) {
+    let mut seen = HashSet::new();
+    check_enum(dies, task_state, "TaskState", TASK_STATE, p, &mut seen);
+}
+
+fn check_enum(
+    dies: &Dies,
+    ty: DieId,
+    what: &str,
+    known: &[(&str, Shape)],
+    p: &mut Problems<'_>,
+    seen: &mut HashSet<DieId>,
+) {
+    let Some(id) = dies.resolve(ty) else { return };
+    if !seen.insert(id) {
+        return;
+    }
+    let Some(variants) = dies.variants(id) else {
+        return p.push(format!("`{what}` ({}) is not an enum", dies.name(id)));
+    };
+    for (name, payload, _) in &variants {
+        let Some((_, shape)) = known.iter().find(|(k, _)| k == name) else {
+            p.push(format!(
+                "`{what}` has a variant `{name}` humility does not know (known: {})",
+                known.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        };
+        let members = payload.map(|pl| dies.member_names(pl)).unwrap_or_default();
+        let shape_ok = match *shape {
+            Shape::Unit => true,
+            Shape::Tuple(n) => members == (0..n).map(|i| format!("__{i}")).collect::<Vec<_>>(),
+            Shape::Fields(fields) => fields.iter().all(|f| members.contains(f)),
+        };
+        if !shape_ok {
+            p.push(format!("`{what}::{name}` has members [{}], which is not the shape humility decodes", members.join(", ")));
+            continue;
+        }
+        let Some(payload) = *payload else { continue };
+        let field = |m: &str| dies.member(payload, m).map(|(_, t)| t);
+        let nested: Vec<(Option<DieId>, &str, &[(&str, Shape)])> = match (what, name.as_str()) {
+            ("TaskState", "Healthy") => vec![(field("__0"), "SchedState", SCHED_STATE)],
+            ("TaskState", "Faulted") => {
+                vec![(field("fault"), "FaultInfo", FAULT_INFO), (field("original_state"), "SchedState", SCHED_STATE)]
+            }
+            ("FaultInfo", "MemoryAccess" | "BusError") => vec![(field("source"), "FaultSource", FAULT_SOURCE)],
+            ("FaultInfo", "SyscallUsage") => vec![(field("__0"), "UsageError", USAGE_ERROR)],
+            ("FaultInfo", "FromServer") => vec![(field("__1"), "ReplyFaultReason", REPLY_FAULT_REASON)],
+            _ => Vec::new(),
+        };
+        for (inner, inner_what, inner_known) in nested {
+            if let Some(inner) = inner {
+                check_enum(dies, inner, inner_what, inner_known, p, seen);
+            }
+        }
+        let task_id = match (what, name.as_str()) {
+            ("SchedState", "InSend" | "InReply") | ("FaultInfo", "Injected" | "FromServer") => field("__0"),
+            _ => None,
+        };
+        if let Some(id_ty) = task_id
+            && !(dies.is_unsigned(id_ty, 2) || dies.is_unsigned(id_ty, 4) || dies.is_newtype_of(id_ty, 2) || dies.is_newtype_of(id_ty, 4))
+        {
+            p.push(format!("`{what}::{name}` must hold a TaskId: `u16`/`u32` or a 1-tuple of one"));
+        }
+    }
+}
+
+/// humility panics on `char` and refuses unions other than `MaybeUninit` anywhere in a
+/// decoded `Task`. Pointers are not followed: their pointees are decoded separately.
+fn check_no_char(dies: &Dies, ty: DieId, path: &str, p: &mut Problems<'_>) {
+    let mut visited = HashSet::new();
+    let mut stack = vec![(ty, path.to_owned())];
+    while let Some((id, path)) = stack.pop() {
+        let Some(id) = dies.resolve(id) else { continue };
+        if !visited.insert(id) {
+            continue;
+        }
+        let Some(die) = dies.get(id) else { continue };
+        let name = die.name.as_deref().unwrap_or("");
+        match die.tag {
+            dw::DW_TAG_base_type if die.encoding == Some(dw::DW_ATE_UTF) || name == "char" => {
+                p.push(format!("`{path}` contains `char`, which makes humility panic"));
+            }
+            dw::DW_TAG_union_type if !name.contains("MaybeUninit") => {
+                p.push(format!("`{path}` contains the union `{name}`; humility decodes only MaybeUninit"));
+            }
+            dw::DW_TAG_array_type => stack.extend(die.ty.map(|t| (t, format!("{path}[]")))),
+            dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_variant_part | dw::DW_TAG_variant => {
+                for &child in &die.children {
+                    let Some(c) = dies.get(child) else { continue };
+                    match c.tag {
+                        dw::DW_TAG_member => {
+                            let member = c.name.as_deref().unwrap_or("?");
+                            stack.extend(c.ty.map(|t| (t, format!("{path}.{member}"))));
+                        }
+                        dw::DW_TAG_variant_part | dw::DW_TAG_variant => stack.push((child, path.clone())),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Whole-image checks.
+
+/// Checks the kernel ELF alone: its symbols, variables and types (contract 3, 7.6-7.12).
+pub fn check_kernel_elf(bytes: &[u8]) -> Result<(), Vec<String>> {
+    check_objects(bytes, &[]).map(|_| ())
+}
+
+/// Checks the kernel and every task: the kernel contract, struct names unique across all
+/// objects (contract 2.2), and every object's ring buffers and counters (4). Returns the
+/// kernel layout.
+pub fn check_objects(kernel: &[u8], tasks: &[(String, Vec<u8>)]) -> Result<KernelLayout, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut objects = Vec::new();
+    for (name, bytes) in std::iter::once(("elf/kernel".to_owned(), kernel))
+        .chain(tasks.iter().map(|(n, b)| (format!("elf/task/{n}"), b.as_slice())))
+    {
+        match ObjectInfo::parse(&name, bytes) {
+            Ok(object) => objects.push(object),
+            Err(e) => problems.push(e),
+        }
+        if let Err(violations) = dwarf_check::check_elf(bytes) {
+            problems.extend(violations.lines().map(|v| format!("{name}: {v}")));
+        }
+    }
+    let layout = objects.first().filter(|o| o.name == "elf/kernel").and_then(|k| kernel_layout(k, &mut problems));
+    check_unique_structs(&objects, &mut problems);
+    match layout {
+        Some(layout) if problems.is_empty() => Ok(layout),
+        _ => Err(problems),
+    }
+}
+
+/// Each named struct exists once across all objects, up to identical copies, and no enum
+/// variant anywhere shares its name (contract 2.2).
+fn check_unique_structs(objects: &[ObjectInfo<'_>], problems: &mut Vec<String>) {
+    for name in NAMED_STRUCTS {
+        let mut shapes: Vec<(String, StructShape)> = Vec::new();
+        for object in objects {
+            let payloads = object.dies.variant_payloads();
+            for (id, shape) in object.dies.structs_named(name) {
+                if payloads.contains(&id) {
+                    problems.push(format!(
+                        "{}: an enum variant is named `{name}`; humility would take it for the `{name}` struct",
+                        object.name
+                    ));
+                } else if !shapes.iter().any(|(_, s)| *s == shape) {
+                    shapes.push((object.name.clone(), shape));
+                }
+            }
+        }
+        if shapes.len() > 1 {
+            let owners: Vec<&str> = shapes.iter().map(|(o, _)| o.as_str()).collect();
+            problems.push(format!(
+                "{} different structs are named `{name}` (in {}); humility needs exactly one",
+                shapes.len(),
+                owners.join(", ")
+            ));
+        }
+    }
+}
+
+/// `archive::check_archive` plus [`check_objects`] for the archive at `path`.
+pub fn check_archive_file(path: &Path) -> Result<(), Vec<String>> {
+    let mut problems = crate::archive::check_archive(path).err().unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
+    match ArchiveFiles::parse(&bytes) {
+        Ok(files) => {
+            if let Err(p) = check_objects(&files.kernel, &files.tasks) {
+                problems.extend(p);
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+// ---------------------------------------------------------------------------------------
+// Dumps.
+
+/// A note of a core file.
+pub struct Note<'a> {
+    pub name: &'a [u8],
+    pub kind: u32,
+    pub desc: &'a [u8],
+}
+
+/// Parses a core file's notes and loaded segments `(address, bytes)`, checking the segment
+/// rules of contract 5.
+pub fn parse_core(core: &[u8]) -> Result<(Vec<Note<'_>>, Vec<(u64, &[u8])>), Vec<String>> {
+    let header = object::elf::FileHeader32::<LE>::parse(core).map_err(|e| vec![format!("not an ELF32 file: {e}")])?;
+    if header.e_ident.data != object::elf::ELFDATA2LSB {
+        return Err(vec!["not little-endian".into()]);
+    }
+    let phdrs = header.program_headers(LE, core).map_err(|e| vec![format!("bad program headers: {e}")])?;
+    let mut problems = Vec::new();
+    let (mut notes, mut loads) = (Vec::new(), Vec::new());
+    for ph in phdrs {
+        let data = match ph.data(LE, core) {
+            Ok(d) => d,
+            Err(()) => {
+                problems.push(format!("segment at offset {:#x} runs past the end of the file", ph.p_offset(LE)));
+                continue;
+            }
+        };
+        match ph.p_type(LE) {
+            PT_NOTE => parse_notes(data, &mut notes, &mut problems),
+            PT_LOAD => {
+                if ph.p_filesz(LE) != ph.p_memsz(LE) {
+                    problems.push(format!(
+                        "PT_LOAD at {:#010x}: p_filesz {:#x} != p_memsz {:#x}",
+                        ph.p_vaddr(LE),
+                        ph.p_filesz(LE),
+                        ph.p_memsz(LE)
+                    ));
+                }
+                loads.push((u64::from(ph.p_vaddr(LE)), data));
+            }
+            _ => {}
+        }
+    }
+    loads.sort_by_key(|(a, _)| *a);
+    for pair in loads.windows(2) {
+        let end = pair[0].0 + pair[0].1.len() as u64;
+        if pair[1].0 < end {
+            problems.push(format!("PT_LOAD segments overlap: {:#010x}..{end:#010x} and {:#010x}", pair[0].0, pair[1].0));
+        }
+    }
+    if problems.is_empty() { Ok((notes, loads)) } else { Err(problems) }
+}
+
+fn parse_notes<'a>(mut data: &'a [u8], notes: &mut Vec<Note<'a>>, problems: &mut Vec<String>) {
+    let word = |d: &[u8], at: usize| d.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()));
+    while data.len() >= 12 {
+        let (Some(namesz), Some(descsz), Some(kind)) = (word(data, 0), word(data, 4), word(data, 8)) else { break };
+        let name_end = 12 + namesz as usize;
+        let desc_start = name_end.next_multiple_of(4);
+        let desc_end = desc_start + descsz as usize;
+        let (Some(name), Some(desc)) = (data.get(12..name_end), data.get(desc_start..desc_end)) else {
+            problems.push("a note runs past the end of its segment".into());
+            return;
+        };
+        notes.push(Note { name, kind, desc });
+        data = data.get(desc_end.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+}
+
+/// A dump's memory: merged `PT_LOAD` ranges; a read must fall inside one.
+pub struct DumpMemory<'a> {
+    ranges: Vec<(u64, Vec<&'a [u8]>)>,
+}
+
+impl<'a> DumpMemory<'a> {
+    pub fn new(loads: &[(u64, &'a [u8])]) -> DumpMemory<'a> {
+        let mut ranges: Vec<(u64, Vec<&'a [u8]>)> = Vec::new();
+        for &(address, bytes) in loads {
+            match ranges.last_mut() {
+                Some((start, parts)) if *start + parts.iter().map(|p| p.len() as u64).sum::<u64>() == address => {
+                    parts.push(bytes)
+                }
+                _ => ranges.push((address, vec![bytes])),
+            }
+        }
+        DumpMemory { ranges }
+    }
+
+    pub fn read(&self, address: u64, len: u64) -> Option<Vec<u8>> {
+        let (start, parts) = self.ranges.iter().rev().find(|(start, _)| *start <= address)?;
+        let mut out = Vec::with_capacity(usize::try_from(len).ok()?);
+        let mut skip = address - start;
+        for part in parts {
+            let part_len = part.len() as u64;
+            if skip >= part_len {
+                skip -= part_len;
+                continue;
+            }
+            let want = (len - out.len() as u64).min(part_len - skip);
+            out.extend_from_slice(&part[skip as usize..(skip + want) as usize]);
+            skip = 0;
+            if out.len() as u64 == len {
+                break;
+            }
+        }
+        (out.len() as u64 == len).then_some(out)
+    }
+}
+
+/// What a dump holds, decoded through the archive's DWARF.
+#[derive(Clone, Debug, Serialize)]
+pub struct DumpReport {
+    /// The image id, lowercase hex of its bytes in memory order.
+    pub image_id: String,
+    pub ticks: u64,
+    /// The running task's name.
+    pub current_task: String,
+    pub tasks: Vec<TaskReport>,
+    /// The registers note, `(id, value)` in note order; empty without one.
+    pub registers: Vec<(u32, u32)>,
+    /// The kernel epitaph if `KERNEL_HAS_FAILED` is set.
+    pub kernel_epitaph: Option<String>,
+    pub ring_buffers: Vec<RingbufReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskReport {
+    pub index: usize,
+    pub name: String,
+    /// `TaskState` variant: `Healthy` or `Faulted`.
+    pub state: String,
+    /// The `SchedState` variant when healthy, the `FaultInfo` variant when faulted.
+    pub detail: String,
+    pub generation: u32,
+    /// For a task faulted with `Panic`: the message at saved r4/r5.
+    pub panic_message: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RingbufReport {
+    /// `elf/task/<name>` or `elf/kernel`.
+    pub object: String,
+    pub variable: String,
+    /// Entries whose `generation` is non-zero (written at least once).
+    pub used_entries: usize,
+}
+
+/// Checks a dump against the archive it should hold (contract 5) and decodes it.
+pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>> {
+    let (notes, loads) = parse_core(dump)?;
+    let mut problems = Vec::new();
+
+    let oxide = |n: &Note<'_>| n.name == NOTE_NAME;
+    let archives: Vec<&Note<'_>> = notes.iter().filter(|n| oxide(n) && n.kind == NT_HUBRIS_ARCHIVE).collect();
+    match archives.as_slice() {
+        [one] if one.desc == archive => {}
+        [_] => problems.push("the archive note differs from the archive".into()),
+        _ => problems.push(format!("{} archive notes, expected exactly one", archives.len())),
+    }
+    for note in notes.iter().filter(|n| oxide(n)) {
+        if ![NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, NT_HUBRIS_TASK].contains(&note.kind) {
+            problems.push(format!("unrecognized Oxide note type {:#x} (humility refuses it)", note.kind));
+        }
+        if note.kind == NT_HUBRIS_TASK {
+            problems.push("a task note makes humility read this as a single-task dump".into());
+        }
+    }
+    let register_notes: Vec<&Note<'_>> = notes.iter().filter(|n| n.kind == NT_HUBRIS_REGISTERS).collect();
+    let mut registers = Vec::new();
+    match register_notes.as_slice() {
+        [] => {}
+        [note] if note.desc.len().is_multiple_of(8) => {
+            for pair in note.desc.chunks(8) {
+                let id = u32::from_le_bytes(pair[..4].try_into().unwrap_or_default());
+                let value = u32::from_le_bytes(pair[4..].try_into().unwrap_or_default());
+                if registers.iter().any(|&(i, _)| i == id) {
+                    problems.push(format!("register {id} appears twice in the registers note"));
+                }
+                registers.push((id, value));
+            }
+        }
+        [note] => problems.push(format!("the registers note is {} bytes, not a multiple of 8", note.desc.len())),
+        _ => problems.push("more than one registers note".into()),
+    }
+
+    let files = ArchiveFiles::parse(archive).map_err(|e| vec![e])?;
+    let layout = check_objects(&files.kernel, &files.tasks)?;
+    let kernel = ObjectInfo::parse("elf/kernel", &files.kernel).map_err(|e| vec![e])?;
+    let texts: Vec<std::ops::Range<u64>> = files
+        .objects()
+        .iter()
+        .filter_map(|(name, bytes)| ObjectInfo::parse(name, bytes).ok()?.text())
+        .collect();
+    if let Some(&(_, pc)) = registers.iter().find(|(id, _)| *id == REG_PC) {
+        let pc = u64::from(pc & !1);
+        if !texts.iter().any(|t| t.contains(&pc)) {
+            problems.push(format!("PC {pc:#010x} is in no object's .text; humility would refuse the dump"));
+        }
+    }
+
+    let memory = DumpMemory::new(&loads);
+    let need = |problems: &mut Vec<String>, what: &str, address: u64, len: u64| {
+        let got = memory.read(address, len);
+        if got.is_none() {
+            problems.push(format!("{what} ({len} bytes at {address:#010x}) is not in the dump"));
+        }
+        got
+    };
+    let (id_address, id_bytes) = &layout.image_id;
+    if let Some(in_dump) = need(&mut problems, IMAGE_ID, *id_address, id_bytes.len() as u64)
+        && &in_dump != id_bytes
+    {
+        problems.push(format!("{IMAGE_ID} in the dump is {in_dump:02x?}, the kernel ELF's is {id_bytes:02x?}"));
+    }
+    let table = need(&mut problems, TASK_TABLE, layout.task_table, layout.task_count * layout.task_size);
+    let current = need(&mut problems, CURRENT_TASK_PTR, layout.current_task_ptr, 4);
+    let ticks = need(&mut problems, TICKS, layout.ticks, 8);
+    let epitaph = layout.epitaph.and_then(|(failed, text, len)| {
+        let failed = need(&mut problems, HAS_FAILED, failed, 1)?;
+        let text = need(&mut problems, EPITAPH, text, len)?;
+        (failed[0] == 1).then(|| String::from_utf8_lossy(text.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
+    });
+    if layout.task_count != files.tasks.len() as u64 {
+        problems.push(format!(
+            "the task table has {} entries but the archive has {} task ELFs",
+            layout.task_count,
+            files.tasks.len()
+        ));
+    }
+
+    let mut current_task = String::new();
+    if let Some(current) = current {
+        let pointer = u64::from(u32::from_le_bytes(current.try_into().unwrap_or_default()));
+        let offset = pointer.wrapping_sub(layout.task_table);
+        if pointer == 0 {
+            problems.push(format!("{CURRENT_TASK_PTR} is 0: humility says the system has not booted"));
+        } else if pointer < layout.task_table || offset % layout.task_size != 0 || offset / layout.task_size >= layout.task_count {
+            problems.push(format!("{CURRENT_TASK_PTR} = {pointer:#010x} is not an entry of the task table at {:#010x}", layout.task_table));
+        } else {
+            let index = (offset / layout.task_size) as usize;
+            current_task = files.tasks.get(index).map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
+        }
+    }
+
+    let mut tasks = Vec::new();
+    if let Some(table) = &table {
+        for (index, entry) in table.chunks(layout.task_size as usize).enumerate() {
+            let name = files.tasks.get(index).map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
+            match decode_task(&kernel.dies, &layout, &memory, index, &name, entry) {
+                Ok(report) => tasks.push(report),
+                Err(problem) => problems.push(problem),
+            }
+        }
+    }
+    let ring_buffers = ring_buffers(&files, &memory, &mut problems);
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(DumpReport {
+        image_id: id_bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        ticks: ticks.map_or(0, |t| u64::from_le_bytes(t.try_into().unwrap_or_default())),
+        current_task,
+        tasks,
+        registers,
+        kernel_epitaph: epitaph,
+        ring_buffers,
+    })
+}
+
+/// One task-table entry, decoded as humility would.
+fn decode_task(
+    dies: &Dies,
+    layout: &KernelLayout,
+    memory: &DumpMemory<'_>,
+    index: usize,
+    name: &str,
+    entry: &[u8],
+) -> Result<TaskReport, String> {
+    let members = &layout.task;
+    let at = |what: &str| format!("task {index} ({name}): {what}");
+    let state_bytes = entry.get(members.state as usize..).ok_or_else(|| at("entry too short"))?;
+    let (state, payload) = dies.decode_variant(members.state_type, state_bytes).ok_or_else(|| at("undecodable state"))?;
+    let payload = payload.ok_or_else(|| at("state variant without payload"))?;
+    let inner_member = if state == "Faulted" { "fault" } else { "__0" };
+    let (inner_offset, inner_ty) = dies.member(payload, inner_member).ok_or_else(|| at("state payload has no inner value"))?;
+    let (detail, _) = state_bytes
+        .get(inner_offset as usize..)
+        .and_then(|bytes| dies.decode_variant(inner_ty, bytes))
+        .ok_or_else(|| at("undecodable state detail"))?;
+    let generation = read_uint(entry, members.generation, members.generation_size).ok_or_else(|| at("no generation"))? as u32;
+
+    let descriptor = read_uint(entry, members.descriptor, 4).ok_or_else(|| at("no descriptor"))?;
+    if memory.read(descriptor, layout.task_desc_size).is_none() {
+        return Err(at(&format!("its TaskDesc ({} bytes at {descriptor:#010x}) is not in the dump", layout.task_desc_size)));
+    }
+
+    let panic_message = if state == "Faulted" && detail == "Panic" {
+        let (r4, r5) = (read_uint(entry, members.r4, 4), read_uint(entry, members.r5, 4));
+        let (Some(pointer), Some(len)) = (r4, r5) else { return Err(at("no saved r4/r5")) };
+        let bytes = memory
+            .read(pointer, len.min(255))
+            .ok_or_else(|| at(&format!("panic message ({len} bytes at {pointer:#010x}) is not in the dump")))?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    } else {
+        None
+    };
+    Ok(TaskReport { index, name: name.to_owned(), state, detail, generation, panic_message })
+}
+
+/// Every ring buffer of every object must be in the dump; counts its used entries.
+fn ring_buffers(files: &ArchiveFiles, memory: &DumpMemory<'_>, problems: &mut Vec<String>) -> Vec<RingbufReport> {
+    let mut out = Vec::new();
+    for (name, bytes) in files.objects() {
+        let Ok(object) = ObjectInfo::parse(&name, bytes) else { continue };
+        let dies = &object.dies;
+        for var in &dies.variables {
+            let Some(ty) = dies.resolve(var.ty) else { continue };
+            if !dies.name(ty).contains("Ringbuf") || dies.name(ty).starts_with("CountedRingbuf") {
+                continue;
+            }
+            let symbol = var.linkage_name.as_deref().and_then(|l| object.symbol(l)).filter(|s| s.size() > 0);
+            let address = symbol.map(|s| s.address()).or(var.address);
+            let (Some(address), Some(size)) = (address, dies.size(ty)) else { continue };
+            let Some(value) = memory.read(address, size) else {
+                problems.push(format!("{name}: ring buffer {} ({size} bytes at {address:#010x}) is not in the dump", var.qualified));
+                continue;
+            };
+            out.push(RingbufReport { object: name.clone(), variable: var.qualified.clone(), used_entries: used_entries(dies, ty, &value) });
+        }
+    }
+    out
+}
+
+/// Entries of a (possibly `StaticCell`-wrapped) ring buffer with a non-zero generation.
+fn used_entries(dies: &Dies, ty: DieId, value: &[u8]) -> usize {
+    let mut base = 0;
+    let mut ring = ty;
+    for wrapper in ["cell", "value"] {
+        if let Some((offset, inner)) = dies.member(ring, wrapper) {
+            base += offset;
+            ring = inner;
+        }
+    }
+    let Some((buffer_offset, buffer)) = dies.member(ring, "buffer") else { return 0 };
+    let Some(entry) = dies.get(buffer).and_then(|d| d.ty) else { return 0 };
+    let (Some(entry_size), Some(buffer_size)) = (dies.size(entry), dies.size(buffer)) else { return 0 };
+    let Some((generation, _)) = dies.member(entry, "generation") else { return 0 };
+    if entry_size == 0 {
+        return 0;
+    }
+    (0..buffer_size / entry_size)
+        .filter(|i| read_uint(value, base + buffer_offset + i * entry_size + generation, 2).is_some_and(|g| g != 0))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line.
+
+/// `check-archive ZIP` and `check-dump DUMP ZIP`.
+pub fn command(which: &str, args: &[String]) -> Result<(), Error> {
+    let read = |p: &String| std::fs::read(p).map_err(|e| Error::io(Path::new(p), e));
+    let fail = |problems: Vec<String>| Error::new(format!("{} contract problem(s):\n  {}", problems.len(), problems.join("\n  ")));
+    match (which, args) {
+        ("check-archive", [file]) => {
+            if read(file)?.starts_with(b"\x7fELF") {
+                check_kernel_elf(&read(file)?).map_err(fail)?;
+            } else {
+                check_archive_file(Path::new(file)).map_err(fail)?;
+            }
+            println!("{file}: meets the humility contract");
+            Ok(())
+        }
+        ("check-dump", [dump, zip]) => {
+            let report = check_dump(&read(dump)?, &read(zip)?).map_err(fail)?;
+            let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
+            println!("{json}");
+            Ok(())
+        }
+        _ => Err(Error::new(format!("usage: cargo xtask check-archive ZIP|KERNEL-ELF | check-dump DUMP ZIP (got {which} {})", args.join(" ")))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_pieces_must_be_contiguous() {
+        assert_eq!(location_address(&[0x03, 0x00, 0x08, 0x00, 0x20]), Some(0x2000_0800));
+        let split = [0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0xd4, 0x0b, 0, 0x20, 0x93, 4];
+        assert_eq!(location_address(&split), Some(0x2000_0bd0));
+        let apart = [0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0x00, 0x0c, 0, 0x20, 0x93, 4];
+        assert_eq!(location_address(&apart), None);
+        assert_eq!(location_address(&[0x91, 0x00]), None);
+    }
+
+    #[test]
+    fn dump_memory_reads_across_adjacent_segments_only() {
+        let (a, b, c) = ([1u8, 2, 3, 4], [5u8, 6], [9u8; 4]);
+        let memory = DumpMemory::new(&[(0x100, &a[..]), (0x104, &b[..]), (0x200, &c[..])]);
+        assert_eq!(memory.read(0x102, 4), Some(vec![3, 4, 5, 6]));
+        assert_eq!(memory.read(0x105, 2), None);
+        assert_eq!(memory.read(0x1fe, 4), None);
+        assert_eq!(memory.read(0x200, 4), Some(vec![9; 4]));
+    }
+
+    #[test]
+    fn uints_read_little_endian_within_bounds() {
+        assert_eq!(read_uint(&[1, 2, 3], 1, 2), Some(0x0302));
+        assert_eq!(read_uint(&[1, 2, 3], 2, 2), None);
+    }
+}

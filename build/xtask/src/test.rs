@@ -1,0 +1,193 @@
+//! `cargo xtask test [FILTER]`: every host test, then every QEMU system-test image.
+//!
+//! Host tests are `cargo test` over every workspace package that builds on the host.
+//! System-test images report over their console with one line per test:
+//!
+//! ```text
+//! TEST <name> ok
+//! TEST <name> FAIL <why>
+//! TESTS DONE
+//! ```
+//!
+//! The runner fails an image that hangs (no `TESTS DONE` before its timeout), prints a line
+//! it does not expect (`FAULT ...` from a test supervisor, a kernel epitaph) or omits a test
+//! it was told to expect. The last line printed is `N passed, N failed`; the exit status is
+//! non-zero on any failure.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::{Error, cargo, dist, qemu};
+
+/// A QEMU system-test image: an app and the tests it must report.
+pub struct SystemImage {
+    pub app: &'static str,
+    pub timeout: Duration,
+    /// Extra QEMU arguments.
+    pub qemu_args: &'static [&'static str],
+}
+
+pub const SYSTEM_IMAGES: &[SystemImage] = &[
+    SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120), qemu_args: &[] },
+];
+
+#[derive(Default)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub failures: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, ok: bool, why: &str) {
+        if ok {
+            self.passed += 1;
+            println!("test {name} ... ok");
+        } else {
+            self.failed += 1;
+            println!("test {name} ... FAILED {why}");
+            self.failures.push(format!("{name}: {why}"));
+        }
+    }
+}
+
+pub fn run(filter: Option<&str>) -> Result<bool, Error> {
+    cargo::ensure_firmware_target()?;
+    qemu::ensure_qemu()?;
+    let mut tally = Tally::default();
+    host_tests(filter, &mut tally)?;
+    for image in SYSTEM_IMAGES {
+        system_image(image, filter, &mut tally)?;
+    }
+    if !tally.failures.is_empty() {
+        println!("\nfailures:");
+        for f in &tally.failures {
+            println!("    {f}");
+        }
+    }
+    println!("\n{} passed, {} failed", tally.passed, tally.failed);
+    Ok(tally.failed == 0)
+}
+
+/// Runs `cargo test` on the host packages, streaming its output and adding up its
+/// `test result:` lines.
+fn host_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(cargo::workspace_root()).args(["test", "--workspace", "--no-fail-fast"]);
+    for package in cargo::target_only_packages()? {
+        cmd.args(["--exclude", &package]);
+    }
+    if let Some(f) = filter {
+        cmd.args(["--", f]);
+    }
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::new(format!("cannot run cargo test: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| Error::new(format!("reading cargo test output: {e}")))?;
+        println!("{line}");
+        if let Some((passed, failed)) = parse_test_result(&line) {
+            tally.passed += passed;
+            tally.failed += failed;
+        }
+        if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... FAILED")) {
+            tally.failures.push(format!("host: {name}"));
+        }
+    }
+    let status = child.wait().map_err(|e| Error::new(format!("cargo test: {e}")))?;
+    if !status.success() && tally.failures.is_empty() {
+        // Failed before running tests (a compile error): count it, or CI would pass.
+        tally.record("host::build", false, &format!("cargo test exited with {status}"));
+    }
+    Ok(())
+}
+
+/// `test result: ok. 12 passed; 0 failed; ...` -> (12, 0)
+fn parse_test_result(line: &str) -> Option<(usize, usize)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let number_before = |word: &str| {
+        rest.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse().ok())
+    };
+    Some((number_before("passed")?, number_before("failed")?))
+}
+
+fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
+    println!("\nrunning system tests of app/{} in QEMU", image.app);
+    let built = dist::dist(&dist::app_toml_path(image.app)?)?;
+    let machine = built.app.board.qemu_machine.clone().ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
+    let extra: Vec<String> = image.qemu_args.iter().map(|s| s.to_string()).collect();
+    let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| line.starts_with("TESTS DONE"))?;
+    let report = parse_report(&capture.lines);
+    for (name, ok, why) in &report.results {
+        let full = format!("{}::{name}", image.app);
+        if filter.is_none_or(|f| full.contains(f)) {
+            tally.record(&full, *ok, why);
+        }
+    }
+    for unexpected in &report.unexpected {
+        tally.record(&format!("{}::unexpected", image.app), false, unexpected);
+    }
+    if capture.timed_out || !report.done {
+        let last: Vec<&String> = capture.lines.iter().rev().take(5).collect();
+        tally.record(
+            &format!("{}::completed", image.app),
+            false,
+            &format!("no `TESTS DONE` within {:?} (hang?); last lines: {last:?}", image.timeout),
+        );
+    }
+    Ok(())
+}
+
+pub struct Report {
+    pub results: Vec<(String, bool, String)>,
+    pub unexpected: Vec<String>,
+    pub done: bool,
+}
+
+pub fn parse_report(lines: &[String]) -> Report {
+    let mut report = Report { results: Vec::new(), unexpected: Vec::new(), done: false };
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("TEST ") {
+            let mut parts = rest.splitn(3, ' ');
+            let name = parts.next().unwrap_or_default().to_string();
+            let verdict = parts.next().unwrap_or_default();
+            let why = parts.next().unwrap_or_default().to_string();
+            report.results.push((name, verdict == "ok", why));
+        } else if line.starts_with("FAULT ") || line.starts_with("KERNEL ") {
+            report.unexpected.push(line.clone());
+        } else if line.starts_with("TESTS DONE") {
+            report.done = true;
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_test_result_lines_are_summed() {
+        assert_eq!(parse_test_result("test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"), Some((12, 0)));
+        assert_eq!(parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"), Some((3, 2)));
+        assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn report_lines_give_results_unexpected_faults_and_completion() {
+        let lines: Vec<String> = ["noise", "TEST round_trip ok", "TEST detach FAIL woke 1 of 3", "FAULT ping MemoryAccess", "TESTS DONE"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let r = parse_report(&lines);
+        assert_eq!(r.results, vec![("round_trip".into(), true, String::new()), ("detach".into(), false, "woke 1 of 3".into())]);
+        assert_eq!(r.unexpected, vec!["FAULT ping MemoryAccess".to_string()]);
+        assert!(r.done);
+    }
+
+    #[test]
+    fn a_report_without_done_is_incomplete() {
+        assert!(!parse_report(&["TEST a ok".to_string()]).done);
+    }
+}

@@ -1,0 +1,39 @@
+//! Generates the `Sys` client stub from `idl/stm32xx-sys.idol`, and the peripheral and pin
+//! constants from the `sys` task's config in the app being built (`BULKHEAD_APP_TOML`, set
+//! by `cargo xtask dist`; see `src/app_config.rs`).
+
+#[path = "src/app_config.rs"]
+mod app_config;
+#[path = "src/rcc_table.rs"]
+#[allow(dead_code)] // every RCC group is named, also those with no entry yet
+mod rcc_table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    build_util::idl::generate_client_stub("../../idl/stm32xx-sys.idol", "client_stub.rs")?;
+    println!("cargo::rerun-if-env-changed=BULKHEAD_APP_TOML");
+    let code = match std::env::var_os("BULKHEAD_APP_TOML") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo::rerun-if-changed={}", path.display());
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            app_config::generate(&path.display().to_string(), &text)?
+        }
+        None => app_config::empty(),
+    };
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    std::fs::write(out.join("sys_config.rs"), code)?;
+    Ok(())
+}

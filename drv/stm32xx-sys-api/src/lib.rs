@@ -1,0 +1,214 @@
+//! Client of the STM32H7 `sys` task (`drv/stm32xx-sys`): peripheral clocks and resets (RCC)
+//! and GPIO pins, over `idl/stm32xx-sys.idol`.
+//!
+//! Clients name peripherals and pins through [`peripherals`] and [`pins`], which the build
+//! generates from the `sys` task's `config` in app.toml (`src/app_config.rs`): a name the
+//! app does not give `sys` is not a constant, so using it fails to compile, and a name the
+//! chip does not have fails the build. `sys` refuses anything else at run time
+//! ([`RccError::NotManaged`], [`GpioError::NotManaged`]).
+//!
+//! The wire types carry their register encodings (RM0433 GPIO chapter): [`Mode`] is the
+//! `MODER` field, [`OutputType`] the `OTYPER` bit, [`Speed`] the `OSPEEDR` field, [`Pull`]
+//! the `PUPDR` field and [`Alternate`] the `AFRL`/`AFRH` nibble, so `sys` writes them as they
+//! are. Invalid values never reach it: the server stub refuses them (`TryFromBytes`).
+#![cfg_attr(not(test), no_std)]
+
+pub use idol_runtime::CallError;
+use zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
+
+mod rcc_table;
+
+pub use rcc_table::{Bus, GPIO_PORTS, RccEntry, STM32H7_PERIPHERALS};
+
+#[cfg(test)]
+mod app_config;
+
+include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
+include!(concat!(env!("OUT_DIR"), "/sys_config.rs"));
+
+/// A clock-gated peripheral: its RCC register group and bit, as `group * 32 + bit`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(transparent)]
+pub struct Peripheral(u16);
+
+impl Peripheral {
+    pub const fn new(bus: Bus, bit: u8) -> Self {
+        Peripheral((bus as u16) * 32 + bit as u16)
+    }
+
+    /// The RCC register group (`Bus as usize`): the index of its `...RSTR` and `...ENR`.
+    pub const fn group(self) -> usize {
+        (self.0 / 32) as usize
+    }
+
+    /// The bit in the group's reset and enable registers.
+    pub const fn bit(self) -> u32 {
+        (self.0 % 32) as u32
+    }
+
+    /// The table entry for this peripheral, if it is one `sys` knows.
+    pub fn entry(self) -> Option<&'static RccEntry> {
+        STM32H7_PERIPHERALS.iter().find(|e| Peripheral::new(e.bus, e.bit) == self)
+    }
+}
+
+/// A GPIO port; its registers are at `gpio + 0x400 * port`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum Port {
+    A = 0,
+    B = 1,
+    C = 2,
+    D = 3,
+    E = 4,
+    F = 5,
+    G = 6,
+    H = 7,
+    I = 8,
+    J = 9,
+    K = 10,
+}
+
+/// Some pins of one port (bit n is pin n).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PinSet {
+    pub port: Port,
+    pub pins: u16,
+}
+
+impl PinSet {
+    pub const fn new(port: Port, pins: u16) -> Self {
+        PinSet { port, pins }
+    }
+}
+
+/// `GPIOx_MODER` field.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum Mode {
+    Input = 0b00,
+    Output = 0b01,
+    Alternate = 0b10,
+    Analog = 0b11,
+}
+
+/// `GPIOx_OTYPER` bit.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum OutputType {
+    PushPull = 0,
+    OpenDrain = 1,
+}
+
+/// `GPIOx_OSPEEDR` field.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum Speed {
+    Low = 0b00,
+    Medium = 0b01,
+    High = 0b10,
+    VeryHigh = 0b11,
+}
+
+/// `GPIOx_PUPDR` field (0b11 is reserved).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum Pull {
+    None = 0b00,
+    Up = 0b01,
+    Down = 0b10,
+}
+
+/// `GPIOx_AFRL`/`AFRH` nibble: which peripheral drives a pin in [`Mode::Alternate`]; the
+/// number per pin and peripheral is in the datasheet's alternate function table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(u8)]
+pub enum Alternate {
+    Af0 = 0,
+    Af1 = 1,
+    Af2 = 2,
+    Af3 = 3,
+    Af4 = 4,
+    Af5 = 5,
+    Af6 = 6,
+    Af7 = 7,
+    Af8 = 8,
+    Af9 = 9,
+    Af10 = 10,
+    Af11 = 11,
+    Af12 = 12,
+    Af13 = 13,
+    Af14 = 14,
+    Af15 = 15,
+}
+
+idol_runtime::error_enum! {
+    /// Why `sys` refused a clock or reset request.
+    pub enum RccError {
+        /// app.toml does not give this peripheral to `sys` (or the chip has no such gate).
+        NotManaged = 1,
+        /// The peripheral has a clock gate but no reset bit.
+        NoReset = 2,
+    }
+}
+
+idol_runtime::error_enum! {
+    /// Why `sys` refused a GPIO request.
+    pub enum GpioError {
+        /// app.toml does not give one of these pins to `sys`.
+        NotManaged = 1,
+    }
+}
+
+impl SysClient {
+    /// Makes `pins` push-pull outputs without pulls, at low speed (LEDs, enables).
+    pub fn configure_output(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
+        self.gpio_configure(pins.port, pins.pins, Mode::Output, OutputType::PushPull, Speed::Low, Pull::None, Alternate::Af0)
+    }
+
+    /// Hands `pins` to a peripheral through alternate function `af` (push-pull, no pulls).
+    pub fn configure_alternate(&self, pins: PinSet, speed: Speed, af: Alternate) -> Result<(), CallError<GpioError>> {
+        self.gpio_configure(pins.port, pins.pins, Mode::Alternate, OutputType::PushPull, speed, Pull::None, af)
+    }
+
+    /// Inverts `pins`.
+    pub fn toggle(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
+        self.gpio_toggle(pins.port, pins.pins)
+    }
+
+    /// Pulses `peripheral` through reset: whatever it was doing (DMA, interrupts) stops, and
+    /// its registers return to their reset values. The supervisor does this before a restart.
+    pub fn reset_pulse(&self, peripheral: Peripheral) -> Result<(), CallError<RccError>> {
+        self.enter_reset(peripheral)?;
+        self.leave_reset(peripheral)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peripheral_codes_split_into_register_group_and_bit() {
+        let usart3 = Peripheral::new(Bus::Apb1L, 18);
+        assert_eq!((usart3.group(), usart3.bit()), (5, 18));
+        assert_eq!(usart3.entry().map(|e| e.name), Some("usart3"));
+        assert!(Peripheral::new(Bus::Apb3, 31).entry().is_none());
+    }
+
+    #[test]
+    fn table_names_and_bits_are_unique() {
+        for (i, a) in STM32H7_PERIPHERALS.iter().enumerate() {
+            for b in &STM32H7_PERIPHERALS[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(Peripheral::new(a.bus, a.bit), Peripheral::new(b.bus, b.bit), "{} and {}", a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn host_builds_manage_nothing() {
+        assert!(MANAGED_PERIPHERALS.is_empty());
+        assert_eq!(MANAGED_PINS, [0; GPIO_PORTS]);
+    }
+}

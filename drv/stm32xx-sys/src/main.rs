@@ -1,0 +1,172 @@
+//! The `sys` task: serves `idl/stm32xx-sys.idol` for the peripherals and pins app.toml gives
+//! it (`[tasks.sys.config]`), and refuses every other peripheral and pin, so a client can
+//! neither stop a clock nor drive a pin that belongs to another driver.
+//!
+//! It owns two MPU regions, `rcc` and `gpio` (all ports A..K), and nothing else. Requests
+//! are handled one at a time, so its read-modify-writes of shared registers (enable bits of
+//! many peripherals live in one register) never race. Calls are idempotent except
+//! `gpio_toggle`. The supervisor resets a driver's peripherals through `enter_reset` and
+//! `leave_reset` before restarting the driver.
+#![no_std]
+#![no_main]
+
+use core::ptr::{read_volatile, write_volatile};
+
+use drv_stm32xx_sys::{gpio, rcc};
+use drv_stm32xx_sys_api::{
+    Alternate, GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Mode, OutputType, Peripheral, Port, Pull, RccError, Speed,
+};
+use idol_runtime::RequestError;
+use idol_runtime::userlib::RecvMessage;
+
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+
+/// RM0433 memory map; app.toml's `uses = ["rcc", "gpio"]` gives this task exactly these.
+const RCC_BASE: usize = 0x5802_4400;
+const GPIO_BASE: usize = 0x5802_0000;
+
+fn read(address: usize) -> u32 {
+    // SAFETY: only called with register addresses inside the `rcc` and `gpio` regions this
+    // task owns (offsets from `rcc` and `gpio` above); device reads have no side effects here.
+    unsafe { read_volatile(address as *const u32) }
+}
+
+fn write(address: usize, value: u32) {
+    // SAFETY: as in `read`; no other task maps these registers.
+    unsafe { write_volatile(address as *mut u32, value) }
+}
+
+fn modify(address: usize, f: impl FnOnce(u32) -> u32) {
+    write(address, f(read(address)));
+}
+
+struct Sys;
+
+impl Sys {
+    fn managed(&self, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        if rcc::is_managed(MANAGED_PERIPHERALS, peripheral) {
+            Ok(())
+        } else {
+            Err(RequestError::Op(RccError::NotManaged))
+        }
+    }
+
+    fn resettable(&self, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.managed(peripheral)?;
+        match peripheral.entry() {
+            Some(entry) if entry.has_reset => Ok(()),
+            _ => Err(RequestError::Op(RccError::NoReset)),
+        }
+    }
+
+    fn port(&self, port: Port, pins: u16) -> Result<usize, RequestError<GpioError>> {
+        if gpio::is_managed(&MANAGED_PINS, port, pins) {
+            Ok(GPIO_BASE + gpio::port_offset(port))
+        } else {
+            Err(RequestError::Op(GpioError::NotManaged))
+        }
+    }
+}
+
+impl InOrderSysImpl for Sys {
+    fn enable_clock(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.managed(peripheral)?;
+        let (offset, bit) = rcc::enable_bit(peripheral);
+        modify(RCC_BASE + offset, |r| r | bit);
+        // Read back so the clock is running before the client's first register access
+        // (RM0433: a delay of a few bus cycles after enabling a peripheral clock).
+        read(RCC_BASE + offset);
+        Ok(())
+    }
+
+    fn disable_clock(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.managed(peripheral)?;
+        let (offset, bit) = rcc::enable_bit(peripheral);
+        modify(RCC_BASE + offset, |r| r & !bit);
+        Ok(())
+    }
+
+    fn enter_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.resettable(peripheral)?;
+        let (offset, bit) = rcc::reset_bit(peripheral);
+        modify(RCC_BASE + offset, |r| r | bit);
+        Ok(())
+    }
+
+    fn leave_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.resettable(peripheral)?;
+        let (offset, bit) = rcc::reset_bit(peripheral);
+        modify(RCC_BASE + offset, |r| r & !bit);
+        Ok(())
+    }
+
+    fn gpio_configure(
+        &mut self,
+        _: &RecvMessage,
+        port: Port,
+        pins: u16,
+        mode: Mode,
+        output_type: OutputType,
+        speed: Speed,
+        pull: Pull,
+        alternate: Alternate,
+    ) -> Result<(), RequestError<GpioError>> {
+        let base = self.port(port, pins)?;
+        let current = gpio::PortConfig {
+            moder: read(base + gpio::MODER),
+            otyper: read(base + gpio::OTYPER),
+            ospeedr: read(base + gpio::OSPEEDR),
+            pupdr: read(base + gpio::PUPDR),
+            afrl: read(base + gpio::AFRL),
+            afrh: read(base + gpio::AFRH),
+        };
+        let new = current.configured(pins, gpio::PinConfig { mode, output_type, speed, pull, alternate });
+        // MODER last: a pin switches mode only once its type, speed, pull and alternate
+        // function are already what the new mode needs, so it never glitches through a
+        // stale configuration.
+        write(base + gpio::OTYPER, new.otyper);
+        write(base + gpio::OSPEEDR, new.ospeedr);
+        write(base + gpio::PUPDR, new.pupdr);
+        write(base + gpio::AFRL, new.afrl);
+        write(base + gpio::AFRH, new.afrh);
+        write(base + gpio::MODER, new.moder);
+        Ok(())
+    }
+
+    fn gpio_set_reset(&mut self, _: &RecvMessage, port: Port, set: u16, reset: u16) -> Result<(), RequestError<GpioError>> {
+        let base = self.port(port, set | reset)?;
+        write(base + gpio::BSRR, gpio::bsrr(set, reset));
+        Ok(())
+    }
+
+    fn gpio_toggle(&mut self, _: &RecvMessage, port: Port, pins: u16) -> Result<(), RequestError<GpioError>> {
+        let base = self.port(port, pins)?;
+        write(base + gpio::BSRR, gpio::toggle_bsrr(read(base + gpio::ODR), pins));
+        Ok(())
+    }
+
+    fn gpio_read(&mut self, _: &RecvMessage, port: Port) -> Result<u16, RequestError<GpioError>> {
+        // Only ports with a managed pin are clocked (see `main`).
+        if MANAGED_PINS[port as usize] == 0 {
+            return Err(RequestError::Op(GpioError::NotManaged));
+        }
+        Ok(read(GPIO_BASE + gpio::port_offset(port) + gpio::IDR) as u16)
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    // Clock every port with a managed pin, so clients deal in pins only. The build checked
+    // that each such port's `gpiox` is a managed peripheral.
+    for (port, pins) in MANAGED_PINS.iter().enumerate() {
+        if *pins != 0 {
+            let (offset, bit) = rcc::enable_bit(gpio::port_clock(port));
+            modify(RCC_BASE + offset, |r| r | bit);
+        }
+    }
+    let mut buffer = [0u8; INCOMING_SIZE];
+    let mut server = Sys;
+    loop {
+        dispatch(&mut buffer, &mut server);
+    }
+}

@@ -1,0 +1,956 @@
+//! USB core logic: enumeration, topology, addresses, binding, EP0 policy, quarantine.
+//!
+//! What it is: the state of the `usb-core` task without its IPC shell. It enumerates devices
+//! through a [`HostController`], keeps the device tree (root port and hub ports) with
+//! generation-qualified [`DeviceId`]s, binds interfaces (or whole IAD functions) to class
+//! drivers from the static [`MATCH_TABLE`], and serves each binding to its driver as a
+//! [`ClassPort`] that enforces the EP0 [`policy`].
+//!
+//! Invariants:
+//! * descriptors are parsed only by `usb-proto`'s checked views and walker, with
+//!   `min(first wTotalLength, received, buffer)`; a malformed device ends enumeration with a
+//!   typed [`EnumError`] and holds no address, pipe or slot afterwards;
+//! * at most one device is at address 0 at any time ([`Addr0Token`]);
+//! * handles carry generations: after unplug, rebind or quarantine every old [`DeviceId`] /
+//!   [`BindingId`] is refused with [`CoreError::Stale`];
+//! * a device whose driver faults [`STRIKE_LIMIT`] times is quarantined: unbound and never
+//!   rebound until it is unplugged.
+//!
+//! Who talks to it: the `usb-core` task (later), and in tests the harness in `usb-stack-tests`
+//! together with the class-driver crates.
+//!
+//! # Device life cycle
+//!
+//! | State | Event | Next |
+//! |---|---|---|
+//! | (none) | root connect / hub port with [`Addr0Token`] | enumerating at address 0 |
+//! | enumerating | any step fails | (none): address, pipes and slot released, `EnumError` |
+//! | enumerating | SET_CONFIGURATION done | configured; a `Bound` event per matched function |
+//! | configured | driver fault, strikes < limit | configured; binding replaced (`Unbound`+`Bound{resync}`) |
+//! | configured | driver fault, strikes = limit | quarantined; `Unbound{Quarantined}` |
+//! | configured / quarantined | unplug (root or hub port), hub removed | (none); subtree removed, `Unbound{Disconnected}` |
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod policy;
+
+use usb_host_api::{
+    ClassPort, EpAddr, EpType, HostController, PipeId, PipeSpec, PortError, SetupPacket, Speed,
+    XferError,
+};
+use usb_proto::descriptor::{
+    ConfigurationDescriptor, DescriptorError, DeviceDescriptor, DevicePrefix, ty,
+};
+use usb_proto::walk::{InterfaceInfo, MAX_ENDPOINTS, WalkError, parse_configuration};
+use usb_proto::{cdc, hid, hub, msc};
+
+pub const MAX_DEVICES: usize = 8;
+pub const MAX_BINDINGS: usize = 8;
+/// Endpoints one binding may own (e.g. CDC: notification + bulk pair).
+pub const MAX_BOUND_PIPES: usize = 2 * MAX_ENDPOINTS;
+/// Driver faults after which a device is quarantined.
+pub const STRIKE_LIMIT: u8 = 3;
+/// Hub tiers below the root (USB 2.0 allows five).
+pub const MAX_TIER: u8 = 5;
+/// Largest configuration blob the core caches per device.
+pub const CONFIG_BUF: usize = 256;
+
+const CONTROL_TIMEOUT_MS: u32 = 500;
+/// Attach debounce (TATTDB ≥ 100 ms, USB-HOST.md 1.5).
+const ATTACH_DEBOUNCE_MS: u32 = 100;
+const SET_ADDRESS_RECOVERY_MS: u32 = 2;
+const EVENT_QUEUE: usize = 16;
+
+/// Class drivers the static match table can bind to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverKind {
+    Hid,
+    MassStorage,
+    CdcAcm,
+    Hub,
+}
+
+/// One row of the static match table: interface class triple → driver.
+#[derive(Clone, Copy, Debug)]
+pub struct MatchRule {
+    pub class: u8,
+    pub subclass: Option<u8>,
+    pub protocol: Option<u8>,
+    pub driver: DriverKind,
+}
+
+/// Which driver serves which interface (the `usb-core` entry of `app.toml`, USB-HOST.md 6.1).
+pub const MATCH_TABLE: [MatchRule; 4] = [
+    MatchRule {
+        class: hub::CLASS,
+        subclass: Some(0),
+        protocol: None,
+        driver: DriverKind::Hub,
+    },
+    MatchRule {
+        class: hid::CLASS,
+        subclass: Some(hid::SUBCLASS_BOOT),
+        protocol: None,
+        driver: DriverKind::Hid,
+    },
+    MatchRule {
+        class: msc::CLASS,
+        subclass: Some(msc::SUBCLASS_SCSI),
+        protocol: Some(msc::PROTOCOL_BOT),
+        driver: DriverKind::MassStorage,
+    },
+    MatchRule {
+        class: cdc::CLASS_COMM,
+        subclass: Some(cdc::SUBCLASS_ACM),
+        protocol: None,
+        driver: DriverKind::CdcAcm,
+    },
+];
+
+pub fn match_driver(iface: &InterfaceInfo) -> Option<DriverKind> {
+    MATCH_TABLE
+        .iter()
+        .find(|rule| {
+            rule.class == iface.class
+                && rule.subclass.is_none_or(|s| s == iface.subclass)
+                && rule.protocol.is_none_or(|p| p == iface.protocol)
+        })
+        .map(|rule| rule.driver)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceId {
+    pub slot: u8,
+    pub generation: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindingId {
+    pub slot: u8,
+    pub generation: u8,
+}
+
+/// Enumeration step that a transfer error happened in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumStep {
+    DevicePrefix,
+    SetAddress,
+    DeviceDescriptor,
+    ConfigurationHeader,
+    Configuration,
+    SetConfiguration,
+    OpenPipes,
+}
+
+/// Why enumeration failed. The device keeps nothing: no address, no pipes, no slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumError {
+    NotConnected,
+    Reset(XferError),
+    NoDeviceSlot,
+    NoAddress,
+    TooDeep,
+    Transfer {
+        step: EnumStep,
+        error: XferError,
+    },
+    DeviceDescriptor(DescriptorError),
+    /// The 8-byte and 18-byte reads disagree on `bMaxPacketSize0`.
+    MaxPacket0Changed {
+        first: u8,
+        second: u8,
+    },
+    ConfigurationHeader(DescriptorError),
+    ConfigurationTooLarge(u16),
+    Configuration(WalkError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// The handle's generation is dead (unplugged, rebound, quarantined).
+    Stale,
+    /// Another device is being enumerated at address 0.
+    AddressZeroBusy,
+    /// The binding is not a hub.
+    NotAHub,
+    Quarantined,
+    /// The caller's buffer cannot hold the configuration blob.
+    BufferTooSmall,
+}
+
+/// A binding as its class driver sees it (with the configuration blob copied next to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindingInfo {
+    pub driver: DriverKind,
+    pub first_interface: u8,
+    pub speed: Speed,
+    pub config_len: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnbindReason {
+    Disconnected,
+    DriverFault,
+    Quarantined,
+}
+
+/// What class drivers learn (the `usb` notification + `next_event` pull in the task design).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingEvent {
+    Bound {
+        binding: BindingId,
+        driver: DriverKind,
+        resync: bool,
+    },
+    Unbound {
+        binding: BindingId,
+        reason: UnbindReason,
+    },
+}
+
+/// Outcome of [`UsbCore::report_driver_fault`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    Rebound(BindingId),
+    Quarantined,
+}
+
+/// Permission to enumerate one device at address 0 behind a hub port.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Addr0Token {
+    hub: u8,
+    port: u8,
+}
+
+/// What the core tells about a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub address: u8,
+    pub speed: Speed,
+    pub vendor_id: u16,
+    pub product_id: u16,
+    pub tier: u8,
+    pub quarantined: bool,
+}
+
+struct Device {
+    info: DeviceInfo,
+    parent: Option<(u8, u8)>,
+    ep0: PipeId,
+    config: [u8; CONFIG_BUF],
+    config_len: usize,
+    first_total: u16,
+    strikes: u8,
+}
+
+struct Binding {
+    device: u8,
+    driver: DriverKind,
+    first_interface: u8,
+    interface_count: u8,
+    pipes: [Option<(EpAddr, PipeId)>; MAX_BOUND_PIPES],
+}
+
+struct Slot<T> {
+    generation: u8,
+    value: Option<T>,
+}
+
+impl<T> Slot<T> {
+    const EMPTY: Self = Slot {
+        generation: 0,
+        value: None,
+    };
+
+    fn get(&self, generation: u8) -> Option<&T> {
+        self.value
+            .as_ref()
+            .filter(|_| self.generation == generation)
+    }
+
+    fn take(&mut self) -> Option<T> {
+        let value = self.value.take();
+        if value.is_some() {
+            self.generation = self.generation.wrapping_add(1);
+        }
+        value
+    }
+}
+
+/// The USB core state.
+pub struct UsbCore {
+    devices: [Slot<Device>; MAX_DEVICES],
+    bindings: [Slot<Binding>; MAX_BINDINGS],
+    /// Bit n set: address n in use (bit 0 = the default address, never allocated).
+    addresses: u128,
+    addr0_busy: bool,
+    /// The root device failed enumeration; wait for the next connect change.
+    root_failed: bool,
+    events: [Option<BindingEvent>; EVENT_QUEUE],
+    event_head: usize,
+    event_len: usize,
+}
+
+impl Default for UsbCore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn step(step: EnumStep) -> impl Fn(XferError) -> EnumError {
+    move |error| EnumError::Transfer { step, error }
+}
+
+impl UsbCore {
+    pub const fn new() -> Self {
+        UsbCore {
+            devices: [const { Slot::EMPTY }; MAX_DEVICES],
+            bindings: [const { Slot::EMPTY }; MAX_BINDINGS],
+            addresses: 1,
+            addr0_busy: false,
+            root_failed: false,
+            events: [None; EVENT_QUEUE],
+            event_head: 0,
+            event_len: 0,
+        }
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn push_event(&mut self, event: BindingEvent) {
+        if self.event_len == EVENT_QUEUE {
+            // Oldest event lost: drivers resynchronise from `bindings()` anyway.
+            self.event_head = (self.event_head + 1) % EVENT_QUEUE;
+            self.event_len -= 1;
+        }
+        self.events[(self.event_head + self.event_len) % EVENT_QUEUE] = Some(event);
+        self.event_len += 1;
+    }
+
+    pub fn take_event(&mut self) -> Option<BindingEvent> {
+        if self.event_len == 0 {
+            return None;
+        }
+        let event = self.events[self.event_head].take();
+        self.event_head = (self.event_head + 1) % EVENT_QUEUE;
+        self.event_len -= 1;
+        event
+    }
+
+    // ------------------------------------------------------------ queries
+
+    fn device_slot(&self, id: DeviceId) -> Result<&Device, CoreError> {
+        self.devices
+            .get(usize::from(id.slot))
+            .and_then(|s| s.get(id.generation))
+            .ok_or(CoreError::Stale)
+    }
+
+    fn binding_slot(&self, id: BindingId) -> Result<&Binding, CoreError> {
+        self.bindings
+            .get(usize::from(id.slot))
+            .and_then(|s| s.get(id.generation))
+            .ok_or(CoreError::Stale)
+    }
+
+    pub fn device(&self, id: DeviceId) -> Result<DeviceInfo, CoreError> {
+        self.device_slot(id).map(|d| d.info)
+    }
+
+    fn device_id(&self, slot: u8) -> DeviceId {
+        DeviceId {
+            slot,
+            generation: self.devices[usize::from(slot)].generation,
+        }
+    }
+
+    fn binding_id(&self, slot: usize) -> BindingId {
+        BindingId {
+            slot: slot as u8,
+            generation: self.bindings[slot].generation,
+        }
+    }
+
+    /// All live devices.
+    pub fn devices(&self) -> impl Iterator<Item = DeviceId> + '_ {
+        (0..MAX_DEVICES)
+            .filter(|&i| self.devices[i].value.is_some())
+            .map(|i| self.device_id(i as u8))
+    }
+
+    /// All live bindings with their driver.
+    pub fn bindings(&self) -> impl Iterator<Item = (BindingId, DriverKind)> + '_ {
+        (0..MAX_BINDINGS).filter_map(|i| {
+            self.bindings[i]
+                .value
+                .as_ref()
+                .map(|b| (self.binding_id(i), b.driver))
+        })
+    }
+
+    /// The device a binding belongs to.
+    pub fn binding_device(&self, id: BindingId) -> Result<DeviceId, CoreError> {
+        self.binding_slot(id).map(|b| self.device_id(b.device))
+    }
+
+    /// Copies the binding's (validated) configuration blob into `descriptors` and describes the
+    /// binding: what `binding_info` returns to a class driver in the task design. The driver
+    /// re-walks the copy with `usb_proto::walk::parse_configuration`.
+    pub fn binding_info(
+        &self,
+        id: BindingId,
+        descriptors: &mut [u8],
+    ) -> Result<BindingInfo, CoreError> {
+        let binding = self.binding_slot(id)?;
+        let device = self.devices[usize::from(binding.device)]
+            .value
+            .as_ref()
+            .ok_or(CoreError::Stale)?;
+        let blob = &device.config[..device.config_len];
+        descriptors
+            .get_mut(..blob.len())
+            .ok_or(CoreError::BufferTooSmall)?
+            .copy_from_slice(blob);
+        Ok(BindingInfo {
+            driver: binding.driver,
+            first_interface: binding.first_interface,
+            speed: device.info.speed,
+            config_len: blob.len(),
+        })
+    }
+
+    // ------------------------------------------------------------ root port
+
+    /// Follows the root port: removes the tree on disconnect, enumerates on connect.
+    /// Returns the enumeration result when one was attempted.
+    pub fn poll_root(
+        &mut self,
+        hc: &mut impl HostController,
+    ) -> Option<Result<DeviceId, EnumError>> {
+        let port = hc.root_port();
+        let root = self.root_device();
+        if (port.connect_changed || !port.connected)
+            && let Some(slot) = root
+        {
+            self.remove_subtree(hc, slot);
+        }
+        if port.connect_changed {
+            self.root_failed = false;
+        }
+        if !port.connected || self.root_device().is_some() || self.root_failed {
+            return None;
+        }
+        hc.delay_ms(ATTACH_DEBOUNCE_MS);
+        if !hc.root_port().connected {
+            return None;
+        }
+        let result = match hc.reset_root_port() {
+            Ok(speed) => self.enumerate(hc, speed, None, 0),
+            Err(e) => Err(EnumError::Reset(e)),
+        };
+        self.root_failed = result.is_err();
+        Some(result)
+    }
+
+    fn root_device(&self) -> Option<u8> {
+        (0..MAX_DEVICES as u8).find(|&i| {
+            self.devices[usize::from(i)]
+                .value
+                .as_ref()
+                .is_some_and(|d| d.parent.is_none())
+        })
+    }
+
+    // ------------------------------------------------------------ hubs
+
+    /// Reserves address 0 for enumerating the device on `port` of the hub `hub`.
+    pub fn acquire_addr0(&mut self, hub: BindingId, port: u8) -> Result<Addr0Token, CoreError> {
+        let binding = self.binding_slot(hub)?;
+        if binding.driver != DriverKind::Hub {
+            return Err(CoreError::NotAHub);
+        }
+        if self.addr0_busy {
+            return Err(CoreError::AddressZeroBusy);
+        }
+        let hub_slot = binding.device;
+        self.addr0_busy = true;
+        Ok(Addr0Token {
+            hub: hub_slot,
+            port,
+        })
+    }
+
+    /// Gives address 0 back without enumerating (the port reset failed).
+    pub fn release_addr0(&mut self, token: Addr0Token) {
+        let Addr0Token { .. } = token;
+        self.addr0_busy = false;
+    }
+
+    /// Enumerates the device that the hub driver has just reset on the token's port.
+    pub fn enumerate_child(
+        &mut self,
+        hc: &mut impl HostController,
+        token: Addr0Token,
+        speed: Speed,
+    ) -> Result<DeviceId, EnumError> {
+        let Addr0Token { hub, port } = token;
+        let tier = self.devices[usize::from(hub)]
+            .value
+            .as_ref()
+            .map(|d| d.info.tier + 1);
+        let result = match tier {
+            Some(tier) if tier <= MAX_TIER => self.enumerate(hc, speed, Some((hub, port)), tier),
+            Some(_) => Err(EnumError::TooDeep),
+            None => Err(EnumError::NotConnected),
+        };
+        self.addr0_busy = false;
+        result
+    }
+
+    /// The hub driver saw `port` disconnect: the device there and everything below it go.
+    pub fn hub_port_detached(
+        &mut self,
+        hc: &mut impl HostController,
+        hub: BindingId,
+        port: u8,
+    ) -> Result<(), CoreError> {
+        let hub_slot = self.binding_slot(hub)?.device;
+        let child = (0..MAX_DEVICES as u8).find(|&i| {
+            self.devices[usize::from(i)]
+                .value
+                .as_ref()
+                .is_some_and(|d| d.parent == Some((hub_slot, port)))
+        });
+        if let Some(slot) = child {
+            self.remove_subtree(hc, slot);
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ enumeration
+
+    fn allocate_address(&mut self) -> Option<u8> {
+        let free = (!self.addresses).trailing_zeros();
+        (free <= 127).then(|| {
+            self.addresses |= 1 << free;
+            free as u8
+        })
+    }
+
+    fn enumerate(
+        &mut self,
+        hc: &mut impl HostController,
+        speed: Speed,
+        parent: Option<(u8, u8)>,
+        tier: u8,
+    ) -> Result<DeviceId, EnumError> {
+        let slot = self
+            .devices
+            .iter()
+            .position(|s| s.value.is_none())
+            .ok_or(EnumError::NoDeviceSlot)?;
+        let spec = PipeSpec {
+            address: 0,
+            endpoint: EpAddr(0),
+            ty: EpType::Control,
+            max_packet: 8,
+            interval: 0,
+            speed,
+        };
+        let ep0 = hc.open_pipe(spec).map_err(step(EnumStep::OpenPipes))?;
+        let Some(address) = self.allocate_address() else {
+            hc.close_pipe(ep0);
+            return Err(EnumError::NoAddress);
+        };
+        let mut device = Device {
+            info: DeviceInfo {
+                address,
+                speed,
+                vendor_id: 0,
+                product_id: 0,
+                tier,
+                quarantined: false,
+            },
+            parent,
+            ep0,
+            config: [0; CONFIG_BUF],
+            config_len: 0,
+            first_total: 0,
+            strikes: 0,
+        };
+        match Self::configure(hc, &mut device) {
+            Ok(()) => {
+                self.devices[slot].value = Some(device);
+                let id = self.device_id(slot as u8);
+                self.bind_all(hc, slot as u8);
+                Ok(id)
+            }
+            Err(e) => {
+                hc.close_pipe(ep0);
+                self.addresses &= !(1u128 << address);
+                Err(e)
+            }
+        }
+    }
+
+    /// Steps 4-9 of USB-HOST.md 2.2 on a device at address 0 with EP0 open.
+    fn configure(hc: &mut impl HostController, device: &mut Device) -> Result<(), EnumError> {
+        let (ep0, speed, address) = (device.ep0, device.info.speed, device.info.address);
+        let mut buf = [0u8; DeviceDescriptor::LEN];
+        let n = hc
+            .control(
+                ep0,
+                &SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 8),
+                &mut buf[..8],
+                CONTROL_TIMEOUT_MS,
+            )
+            .map_err(step(EnumStep::DevicePrefix))?;
+        let mps0 = DevicePrefix::new_checked(&buf[..n], speed)
+            .map_err(EnumError::DeviceDescriptor)?
+            .max_packet_size0();
+
+        hc.control(
+            ep0,
+            &SetupPacket::set_address(address),
+            &mut [],
+            CONTROL_TIMEOUT_MS,
+        )
+        .map_err(step(EnumStep::SetAddress))?;
+        hc.delay_ms(SET_ADDRESS_RECOVERY_MS);
+        hc.retarget_pipe(ep0, address, u16::from(mps0))
+            .map_err(step(EnumStep::SetAddress))?;
+
+        let n = hc
+            .control(
+                ep0,
+                &SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 18),
+                &mut buf,
+                CONTROL_TIMEOUT_MS,
+            )
+            .map_err(step(EnumStep::DeviceDescriptor))?;
+        let desc =
+            DeviceDescriptor::new_checked(&buf[..n], speed).map_err(EnumError::DeviceDescriptor)?;
+        if desc.max_packet_size0() != mps0 {
+            return Err(EnumError::MaxPacket0Changed {
+                first: mps0,
+                second: desc.max_packet_size0(),
+            });
+        }
+        device.info.vendor_id = desc.vendor_id();
+        device.info.product_id = desc.product_id();
+
+        let header_len = ConfigurationDescriptor::LEN as u16;
+        let n = hc
+            .control(
+                ep0,
+                &SetupPacket::get_descriptor(ty::CONFIGURATION, 0, 0, header_len),
+                &mut device.config[..9],
+                CONTROL_TIMEOUT_MS,
+            )
+            .map_err(step(EnumStep::ConfigurationHeader))?;
+        let header = ConfigurationDescriptor::new_checked(&device.config[..n])
+            .map_err(EnumError::ConfigurationHeader)?;
+        let total = header.total_length();
+        if usize::from(total) > CONFIG_BUF {
+            return Err(EnumError::ConfigurationTooLarge(total));
+        }
+        let received = hc
+            .control(
+                ep0,
+                &SetupPacket::get_descriptor(ty::CONFIGURATION, 0, 0, total),
+                &mut device.config[..usize::from(total)],
+                CONTROL_TIMEOUT_MS,
+            )
+            .map_err(step(EnumStep::Configuration))?;
+        let config = parse_configuration(&device.config[..received], total, speed)
+            .map_err(EnumError::Configuration)?;
+        let value = config.value;
+        device.config_len = config.bytes().len();
+        device.first_total = total;
+
+        hc.control(
+            ep0,
+            &SetupPacket::set_configuration(value),
+            &mut [],
+            CONTROL_TIMEOUT_MS,
+        )
+        .map_err(step(EnumStep::SetConfiguration))?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ binding
+
+    /// Binds every matching interface (or IAD function) of a configured device.
+    fn bind_all(&mut self, hc: &mut impl HostController, slot: u8) {
+        let Some(device) = self.devices[usize::from(slot)].value.as_ref() else {
+            return;
+        };
+        let Ok(config) = parse_configuration(
+            &device.config[..device.config_len],
+            device.first_total,
+            device.info.speed,
+        ) else {
+            return;
+        };
+        let mut planned: [Option<(DriverKind, u8, u8)>; MAX_BINDINGS] = [None; MAX_BINDINGS];
+        let mut covered = 0u32;
+        for (iface, plan) in config
+            .interfaces()
+            .filter(|i| i.alternate == 0)
+            .zip(planned.iter_mut())
+        {
+            if covered & (1 << (iface.number & 31)) != 0 {
+                continue;
+            }
+            let Some(driver) = match_driver(iface) else {
+                continue;
+            };
+            let (first, count) = iface.function.map_or((iface.number, 1), |f| {
+                (f.first_interface, f.interface_count)
+            });
+            for n in first..first.saturating_add(count) {
+                covered |= 1 << (n & 31);
+            }
+            *plan = Some((driver, first, count));
+        }
+        for (driver, first, count) in planned.into_iter().flatten() {
+            self.bind(hc, slot, driver, first, count, false);
+        }
+    }
+
+    fn bind(
+        &mut self,
+        hc: &mut impl HostController,
+        slot: u8,
+        driver: DriverKind,
+        first: u8,
+        count: u8,
+        resync: bool,
+    ) -> Option<BindingId> {
+        let index = self.bindings.iter().position(|b| b.value.is_none())?;
+        let device = self.devices[usize::from(slot)].value.as_ref()?;
+        let config = parse_configuration(
+            &device.config[..device.config_len],
+            device.first_total,
+            device.info.speed,
+        )
+        .ok()?;
+        let mut pipes = [None; MAX_BOUND_PIPES];
+        let endpoints = config
+            .interfaces()
+            .filter(|i| i.alternate == 0 && i.number >= first && i.number - first < count)
+            .flat_map(|i| i.endpoints());
+        for (ep, pipe) in endpoints.zip(pipes.iter_mut()) {
+            let spec = PipeSpec {
+                address: device.info.address,
+                endpoint: ep.addr,
+                ty: ep.ty,
+                max_packet: ep.max_packet_size,
+                interval: ep.interval,
+                speed: device.info.speed,
+            };
+            match hc.open_pipe(spec) {
+                Ok(id) => *pipe = Some((ep.addr, id)),
+                Err(_) => {
+                    for (_, id) in pipes.iter().flatten() {
+                        hc.close_pipe(*id);
+                    }
+                    return None;
+                }
+            }
+        }
+        self.bindings[index].value = Some(Binding {
+            device: slot,
+            driver,
+            first_interface: first,
+            interface_count: count,
+            pipes,
+        });
+        let binding = self.binding_id(index);
+        self.push_event(BindingEvent::Bound {
+            binding,
+            driver,
+            resync,
+        });
+        Some(binding)
+    }
+
+    fn unbind(
+        &mut self,
+        hc: &mut impl HostController,
+        index: usize,
+        reason: UnbindReason,
+    ) -> Option<(DriverKind, u8, u8)> {
+        let id = self.binding_id(index);
+        let binding = self.bindings[index].take()?;
+        for (_, pipe) in binding.pipes.iter().flatten() {
+            hc.close_pipe(*pipe);
+        }
+        self.push_event(BindingEvent::Unbound {
+            binding: id,
+            reason,
+        });
+        Some((
+            binding.driver,
+            binding.first_interface,
+            binding.interface_count,
+        ))
+    }
+
+    fn remove_subtree(&mut self, hc: &mut impl HostController, slot: u8) {
+        for child in 0..MAX_DEVICES as u8 {
+            if self.devices[usize::from(child)]
+                .value
+                .as_ref()
+                .is_some_and(|d| d.parent.is_some_and(|(p, _)| p == slot))
+            {
+                self.remove_subtree(hc, child);
+            }
+        }
+        for index in 0..MAX_BINDINGS {
+            if self.bindings[index]
+                .value
+                .as_ref()
+                .is_some_and(|b| b.device == slot)
+            {
+                self.unbind(hc, index, UnbindReason::Disconnected);
+            }
+        }
+        if let Some(device) = self.devices[usize::from(slot)].take() {
+            hc.close_pipe(device.ep0);
+            self.addresses &= !(1u128 << device.info.address);
+        }
+    }
+
+    /// A class driver serving `binding` crashed (or declared the device unusable). Below the
+    /// strike limit the binding is replaced (fresh pipes, DATA0 toggles, new generation) and
+    /// the driver resynchronises; at the limit the device is quarantined.
+    pub fn report_driver_fault(
+        &mut self,
+        hc: &mut impl HostController,
+        binding: BindingId,
+    ) -> Result<FaultOutcome, CoreError> {
+        let slot = self.binding_slot(binding)?.device;
+        let device = self.devices[usize::from(slot)]
+            .value
+            .as_mut()
+            .ok_or(CoreError::Stale)?;
+        device.strikes += 1;
+        if device.strikes >= STRIKE_LIMIT {
+            device.info.quarantined = true;
+            for index in 0..MAX_BINDINGS {
+                if self.bindings[index]
+                    .value
+                    .as_ref()
+                    .is_some_and(|b| b.device == slot)
+                {
+                    self.unbind(hc, index, UnbindReason::Quarantined);
+                }
+            }
+            return Ok(FaultOutcome::Quarantined);
+        }
+        let (driver, first, count) = self
+            .unbind(hc, usize::from(binding.slot), UnbindReason::DriverFault)
+            .ok_or(CoreError::Stale)?;
+        self.bind(hc, slot, driver, first, count, true)
+            .map(FaultOutcome::Rebound)
+            .ok_or(CoreError::Stale)
+    }
+
+    /// The class driver's view of its binding.
+    pub fn port<'a, H: HostController>(
+        &'a mut self,
+        hc: &'a mut H,
+        binding: BindingId,
+    ) -> Result<CorePort<'a, H>, CoreError> {
+        let b = self.binding_slot(binding)?;
+        let device = self.devices[usize::from(b.device)]
+            .value
+            .as_ref()
+            .ok_or(CoreError::Stale)?;
+        if device.info.quarantined {
+            return Err(CoreError::Quarantined);
+        }
+        Ok(CorePort {
+            hc,
+            binding: b,
+            ep0: device.ep0,
+        })
+    }
+}
+
+/// [`ClassPort`] for one binding: EP0 through the policy, the binding's own pipes directly.
+pub struct CorePort<'a, H> {
+    hc: &'a mut H,
+    binding: &'a Binding,
+    ep0: PipeId,
+}
+
+impl policy::BindingScope for Binding {
+    fn has_interface(&self, number: u8) -> bool {
+        number >= self.first_interface && number - self.first_interface < self.interface_count
+    }
+    fn has_endpoint(&self, address: u8) -> bool {
+        self.pipes.iter().flatten().any(|(ep, _)| ep.0 == address)
+    }
+    fn owns_device(&self) -> bool {
+        self.driver == DriverKind::Hub
+    }
+}
+
+impl<H: HostController> CorePort<'_, H> {
+    fn pipe(&self, ep: EpAddr) -> Result<PipeId, PortError> {
+        self.binding
+            .pipes
+            .iter()
+            .flatten()
+            .find(|(addr, _)| *addr == ep)
+            .map(|(_, p)| *p)
+            .ok_or(PortError::NoSuchEndpoint)
+    }
+}
+
+impl<H: HostController> ClassPort for CorePort<'_, H> {
+    fn control(&mut self, setup: &SetupPacket, data: &mut [u8]) -> Result<usize, PortError> {
+        if !policy::control_allowed(self.binding, setup) {
+            return Err(PortError::Refused);
+        }
+        Ok(self.hc.control(self.ep0, setup, data, CONTROL_TIMEOUT_MS)?)
+    }
+
+    fn transfer_in(
+        &mut self,
+        ep: EpAddr,
+        buf: &mut [u8],
+        timeout_ms: u32,
+    ) -> Result<usize, PortError> {
+        let pipe = self.pipe(ep)?;
+        Ok(self.hc.transfer_in(pipe, buf, timeout_ms)?)
+    }
+
+    fn transfer_out(
+        &mut self,
+        ep: EpAddr,
+        data: &[u8],
+        zlp: bool,
+        timeout_ms: u32,
+    ) -> Result<usize, PortError> {
+        let pipe = self.pipe(ep)?;
+        Ok(self.hc.transfer_out(pipe, data, zlp, timeout_ms)?)
+    }
+
+    fn clear_halt(&mut self, ep: EpAddr) -> Result<(), PortError> {
+        let pipe = self.pipe(ep)?;
+        self.hc.control(
+            self.ep0,
+            &SetupPacket::clear_endpoint_halt(ep),
+            &mut [],
+            CONTROL_TIMEOUT_MS,
+        )?;
+        Ok(self.hc.reset_toggle(pipe)?)
+    }
+
+    fn delay_ms(&mut self, ms: u32) {
+        self.hc.delay_ms(ms);
+    }
+}

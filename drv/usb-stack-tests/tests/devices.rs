@@ -1,0 +1,342 @@
+//! End to end: the real controller driver, USB core and class drivers against the model and
+//! its simulated devices.
+
+mod common;
+
+use common::*;
+use usb_class_cdc::CdcAcm;
+use usb_class_hid::{BootHid, HidEvent, HidKind, MAX_EVENTS_PER_REPORT};
+use usb_class_hub::{HubDriver, HubEvent};
+use usb_class_msc::MscError;
+use usb_core_logic::{BindingEvent, BindingId, CoreError, DriverKind, UsbCore};
+use usb_host_api::{PortError, Speed, XferError};
+use usb_model::flash::{self, FlashFaults};
+use usb_model::{SimDevice, hid, hub, serial};
+use usb_proto::cdc::LineCoding;
+use usb_proto::msc::scsi;
+use usb_stack_tests::SimHost;
+
+const KEY_A: u8 = 0x04;
+const KEY_B: u8 = 0x05;
+const MIB: usize = 1 << 20;
+
+fn key_script() -> [[u8; 8]; 4] {
+    [
+        [0, 0, KEY_A, 0, 0, 0, 0, 0],
+        [0, 0, KEY_A, KEY_B, 0, 0, 0, 0],
+        [0, 0, KEY_B, 0, 0, 0, 0, 0],
+        [0; 8],
+    ]
+}
+
+/// Binds the HID driver to `b` and collects the events of `polls` interrupt polls.
+fn hid_events(
+    core: &mut UsbCore,
+    host: &mut SimHost<'_, '_>,
+    b: BindingId,
+    polls: usize,
+) -> (BootHid, Vec<HidEvent>) {
+    let bound = bound(core, b);
+    let mut hid = BootHid::attach(
+        &mut core.port(host, b).unwrap(),
+        &bound.config(),
+        bound.interface(),
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    for _ in 0..polls {
+        let mut out = [HidEvent::KeyUp(0); MAX_EVENTS_PER_REPORT];
+        let n = hid
+            .poll(&mut core.port(host, b).unwrap(), 50, &mut out)
+            .unwrap();
+        all.extend_from_slice(&out[..n]);
+    }
+    (hid, all)
+}
+
+#[test]
+fn low_speed_keyboard_enumerates_and_key_presses_arrive_as_events() {
+    let script = key_script();
+    let mut kbd = hid::keyboard(&script);
+    on_root_port(&mut kbd, |_, host, core| {
+        let device = enumerate_root(core, host);
+        let info = core.device(device).unwrap();
+        assert_eq!(
+            (info.speed, info.vendor_id, info.product_id),
+            (Speed::Low, 0x1209, 0x0001)
+        );
+        let b = binding(core, DriverKind::Hid);
+        assert_eq!(
+            core.take_event(),
+            Some(BindingEvent::Bound {
+                binding: b,
+                driver: DriverKind::Hid,
+                resync: false
+            })
+        );
+        let (hid, events) = hid_events(core, host, b, 6);
+        assert_eq!(hid.kind, HidKind::Keyboard);
+        assert_eq!(
+            events,
+            [
+                HidEvent::KeyDown(KEY_A),
+                HidEvent::KeyDown(KEY_B),
+                HidEvent::KeyUp(KEY_A),
+                HidEvent::KeyUp(KEY_B)
+            ]
+        );
+        hid.set_leds(&mut core.port(host, b).unwrap(), 0b010)
+            .unwrap();
+    });
+    assert_eq!(kbd.function.leds, 0b010);
+    assert_eq!(kbd.function.protocol, 0, "boot protocol selected");
+}
+
+#[test]
+fn full_speed_mouse_reports_motion() {
+    let script = [[1u8, 5, 0xFB, 0]];
+    let mut mouse = hid::mouse(&script);
+    on_root_port(&mut mouse, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        let (hid, events) = hid_events(core, host, b, 2);
+        assert_eq!(hid.kind, HidKind::Mouse);
+        assert_eq!(
+            events,
+            [HidEvent::Motion {
+                buttons: 1,
+                dx: 5,
+                dy: -5
+            }]
+        );
+    });
+}
+
+#[test]
+fn flash_drive_writes_and_reads_back_one_mebibyte() {
+    let mut disk = vec![0u8; MIB + 64 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    let data = pattern(MIB, 7);
+    on_root_port(&mut drive, |_, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        assert_eq!((msc.block_len, msc.blocks), (512, 2176));
+        let mut port = core.port(host, b).unwrap();
+        msc.write(&mut port, 16, &data).unwrap();
+        let mut back = vec![0u8; MIB];
+        msc.read(&mut port, 16, &mut back).unwrap();
+        assert_eq!(checksum(&back), checksum(&data));
+        assert!(back == data);
+    });
+    assert_eq!(
+        checksum(&disk[16 * 512..16 * 512 + MIB]),
+        checksum(&data),
+        "the device holds what was written"
+    );
+}
+
+#[test]
+fn flash_drive_data_stall_is_cleared_and_reported_with_its_sense() {
+    let mut disk = vec![0u8; 64 * 1024];
+    // Command 1 INQUIRY, 2-4 TUR/REQUEST SENSE/TUR, 5 READ CAPACITY, 6 the READ below.
+    let faults = FlashFaults {
+        stall_data_in_at: Some(6),
+        ..FlashFaults::default()
+    };
+    let mut drive = flash::flash_drive(&mut disk, faults);
+    on_root_port(&mut drive, |model, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        let mut port = core.port(host, b).unwrap();
+        let mut block = [0u8; 512];
+        let err = msc.read(&mut port, 0, &mut block).unwrap_err();
+        assert!(
+            matches!(err, MscError::CommandFailed(s) if s.key == scsi::MEDIUM_ERROR),
+            "{err:?}"
+        );
+        msc.read(&mut port, 0, &mut block).unwrap();
+        assert_eq!(model.borrow().stats().stalls, 1);
+    });
+}
+
+#[test]
+fn invalid_csw_triggers_bot_reset_recovery_and_the_next_command_works() {
+    let mut disk = vec![0u8; 64 * 1024];
+    let faults = FlashFaults {
+        bad_csw_at: Some(6),
+        ..FlashFaults::default()
+    };
+    let mut drive = flash::flash_drive(&mut disk, faults);
+    on_root_port(&mut drive, |_, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        let mut port = core.port(host, b).unwrap();
+        let recoveries = msc.recoveries;
+        let mut block = [0u8; 512];
+        assert_eq!(msc.read(&mut port, 0, &mut block), Err(MscError::BadCsw));
+        assert_eq!(msc.recoveries, recoveries + 1);
+        msc.read(&mut port, 0, &mut block).unwrap();
+    });
+    assert_eq!(
+        drive.function.resets, 2,
+        "one at bring-up (dirty start), one after the bad CSW"
+    );
+}
+
+#[test]
+fn cdc_loopback_moves_64_kib_and_terminates_full_packets_with_zlp() {
+    let mut serial = serial::serial();
+    let coding = LineCoding {
+        baud: 115_200,
+        stop_bits: 0,
+        parity: 0,
+        data_bits: 8,
+    };
+    on_root_port(&mut serial, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::CdcAcm);
+        let bound = bound(core, b);
+        let cdc = CdcAcm::attach(&bound.config(), bound.interface()).unwrap();
+        assert_eq!(cdc.data_interface, 1);
+        let mut port = core.port(host, b).unwrap();
+        cdc.set_line_coding(&mut port, coding).unwrap();
+        assert_eq!(cdc.line_coding(&mut port).unwrap(), coding);
+        cdc.set_control_lines(&mut port, true, false).unwrap();
+
+        let data = pattern(64 * 1024, 3);
+        let mut back = Vec::with_capacity(data.len());
+        for chunk in data.chunks(256) {
+            assert_eq!(cdc.write(&mut port, chunk).unwrap(), chunk.len());
+            let mut buf = [0u8; 64];
+            let target = back.len() + chunk.len();
+            while back.len() < target {
+                let n = cdc.read(&mut port, &mut buf, 100).unwrap();
+                assert!(n > 0, "loopback stalled at {} bytes", back.len());
+                back.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(checksum(&back), checksum(&data));
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            cdc.read(&mut port, &mut buf, 20),
+            Ok(0),
+            "nothing left: NAK until timeout"
+        );
+    });
+    assert_eq!(
+        serial.function.zero_length_packets, 256,
+        "every 256-byte write ends with a ZLP"
+    );
+    assert_eq!(serial.function.coding, coding);
+}
+
+#[test]
+fn two_devices_behind_the_hub_enumerate_and_work() {
+    let script = key_script();
+    let mut kbd = hid::keyboard(&script);
+    let mut disk = vec![0u8; 64 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    let mut hub = hub::hub([
+        Some(&mut kbd as &mut dyn SimDevice),
+        None,
+        Some(&mut drive),
+        None,
+    ]);
+    on_root_port(&mut hub, |model, host, core| {
+        enumerate_root(core, host);
+        let hub_binding = binding(core, DriverKind::Hub);
+        let hub_bound = bound(core, hub_binding);
+        let mut hub_driver = HubDriver::attach(
+            &mut core.port(host, hub_binding).unwrap(),
+            &hub_bound.config(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(hub_driver.ports, 4);
+
+        let mut attached = Vec::new();
+        for _ in 0..8 {
+            let event = hub_driver
+                .poll(&mut core.port(host, hub_binding).unwrap(), 50)
+                .unwrap();
+            if let Some(HubEvent::Connected(p)) = event {
+                let token = core.acquire_addr0(hub_binding, p).unwrap();
+                assert_eq!(
+                    core.acquire_addr0(hub_binding, p),
+                    Err(CoreError::AddressZeroBusy)
+                );
+                let speed = hub_driver
+                    .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
+                    .unwrap();
+                let device = core.enumerate_child(host, token, speed).unwrap();
+                attached.push((p, core.device(device).unwrap()));
+            }
+        }
+        assert_eq!(attached.len(), 2);
+        assert_eq!(
+            (attached[0].0, attached[0].1.speed, attached[0].1.tier),
+            (1, Speed::Low, 1)
+        );
+        assert_eq!((attached[1].0, attached[1].1.speed), (3, Speed::Full));
+
+        let kb = binding(core, DriverKind::Hid);
+        assert_eq!(hid_events(core, host, kb, 6).1.len(), 4);
+
+        let mb = binding(core, DriverKind::MassStorage);
+        let bound = bound(core, mb);
+        let mut msc = usb_class_msc::MassStorage::attach(&bound.config(), 0).unwrap();
+        let mut port = core.port(host, mb).unwrap();
+        msc.bring_up(&mut port).unwrap();
+        let data = pattern(8 * 512, 11);
+        msc.write(&mut port, 3, &data).unwrap();
+        let mut back = vec![0u8; data.len()];
+        msc.read(&mut port, 3, &mut back).unwrap();
+        assert!(back == data);
+
+        // Unplug the keyboard from port 1: the core drops it, its binding goes stale.
+        assert!(
+            model
+                .borrow_mut()
+                .root_device()
+                .unwrap()
+                .set_port_connected(1, false)
+        );
+        let event = hub_driver
+            .poll(&mut core.port(host, hub_binding).unwrap(), 50)
+            .unwrap();
+        assert_eq!(event, Some(HubEvent::Disconnected(1)));
+        core.hub_port_detached(host, hub_binding, 1).unwrap();
+        assert_eq!(core.port(host, kb).err(), Some(CoreError::Stale));
+        assert!(core.port(host, mb).is_ok());
+    });
+}
+
+#[test]
+fn unplug_mid_transfer_fails_the_transfer_and_stales_every_handle() {
+    let mut disk = vec![0u8; 256 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |model, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        let device = core.binding_device(b).unwrap();
+        model.borrow_mut().unplug_after_transactions(100);
+        let mut buf = vec![0u8; 64 * 512];
+        let err = msc
+            .read(&mut core.port(host, b).unwrap(), 0, &mut buf)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            MscError::Port(PortError::Xfer(XferError::Disconnected))
+        );
+        assert_eq!(core.poll_root(host), None);
+        assert_eq!(
+            core.take_event(),
+            Some(BindingEvent::Bound {
+                binding: b,
+                driver: DriverKind::MassStorage,
+                resync: false
+            })
+        );
+        assert!(
+            matches!(core.take_event(), Some(BindingEvent::Unbound { binding, .. }) if binding == b)
+        );
+        assert_eq!(core.device(device), Err(CoreError::Stale));
+        assert_eq!(core.port(host, b).err(), Some(CoreError::Stale));
+    });
+}

@@ -1,0 +1,207 @@
+//! The client half: sending a call, surviving a server's death, decoding the reply.
+
+use core::cell::Cell;
+
+use abi::{PeerGone, TaskId};
+use userlib::Lease;
+use zerocopy::{Immutable, KnownLayout, TryFromBytes};
+
+use crate::ErrorCode;
+
+/// Why a call did not produce its operation's value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// The server answered with the operation's declared error.
+    Op(E),
+    /// The server was restarted (the call may or may not have taken effect) or is detached.
+    /// Either way the client's cached id now names the server's current generation.
+    Gone(PeerGone),
+    /// The reply did not decode: a response code that is none of the operation's errors, or
+    /// a reply of the wrong size or with invalid contents. This is a server bug; whether the
+    /// call took effect is unknown.
+    BadReply,
+}
+
+impl<E> From<PeerGone> for CallError<E> {
+    fn from(gone: PeerGone) -> Self {
+        CallError::Gone(gone)
+    }
+}
+
+/// Whether a call may be repeated against a restarted server (`idempotent: true`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Retry {
+    Never,
+    /// Resend once if the server has been restarted. Not after a detach: an unavailable
+    /// server is reported at once so the caller never waits for a restart that may not come.
+    OnceAfterRestart,
+}
+
+/// Sends one call to the server `task` names, returning the reply length.
+///
+/// On a dead code `task` is updated to the generation the kernel reported, so later calls
+/// go to the current incarnation.
+pub fn send<E: ErrorCode>(
+    task: &Cell<TaskId>,
+    operation: u16,
+    args: &[u8],
+    reply: &mut [u8],
+    leases: &[Lease<'_>],
+    retry: Retry,
+) -> Result<usize, CallError<E>> {
+    send_with(task, retry, |id| {
+        userlib::sys_send(id, operation, args, reply, leases)
+    })
+}
+
+/// [`send`] over any SEND primitive, so the retry rules can be tested on the host.
+fn send_with<E: ErrorCode>(
+    task: &Cell<TaskId>,
+    retry: Retry,
+    mut send: impl FnMut(TaskId) -> (u32, usize),
+) -> Result<usize, CallError<E>> {
+    let mut may_retry = retry == Retry::OnceAfterRestart;
+    loop {
+        let (code, len) = send(task.get());
+        if code == 0 {
+            return Ok(len);
+        }
+        let Some(gone) = PeerGone::from_code(code) else {
+            return Err(u16::try_from(code)
+                .ok()
+                .and_then(E::from_code)
+                .map_or(CallError::BadReply, CallError::Op));
+        };
+        task.set(TaskId::for_index_and_gen(
+            task.get().index(),
+            gone.generation(),
+        ));
+        match gone {
+            PeerGone::Restarted(_) if may_retry => may_retry = false,
+            _ => return Err(CallError::Gone(gone)),
+        }
+    }
+}
+
+/// Decodes the first `len` bytes of `reply` as the operation's value; the length must match
+/// exactly.
+pub fn decode_reply<T, E>(reply: &[u8], len: usize) -> Result<T, CallError<E>>
+where
+    T: TryFromBytes + KnownLayout + Immutable,
+{
+    reply
+        .get(..len)
+        .and_then(|bytes| T::try_read_from_bytes(bytes).ok())
+        .ok_or(CallError::BadReply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi::Generation;
+    use core::convert::Infallible;
+
+    crate::error_enum! {
+        enum TestError {
+            Busy = 7,
+        }
+    }
+
+    const SERVER: usize = 3;
+
+    fn id(generation: u8) -> TaskId {
+        TaskId::for_index_and_gen(SERVER, Generation(generation))
+    }
+
+    /// Runs `send_with` against a scripted server: one response code per attempt.
+    fn run(retry: Retry, codes: &[u32]) -> (Result<usize, CallError<TestError>>, TaskId, usize) {
+        let task = Cell::new(id(1));
+        let mut attempts = 0;
+        let result = send_with(&task, retry, |target| {
+            assert_eq!(target, task.get(), "every attempt goes to the cached id");
+            let code = codes[attempts];
+            attempts += 1;
+            (code, 4)
+        });
+        (result, task.get(), attempts)
+    }
+
+    #[test]
+    fn success_returns_reply_length() {
+        assert_eq!(run(Retry::Never, &[0]), (Ok(4), id(1), 1));
+    }
+
+    #[test]
+    fn idempotent_call_retries_once_against_the_new_generation() {
+        let restarted = PeerGone::Restarted(Generation(2)).code();
+        assert_eq!(
+            run(Retry::OnceAfterRestart, &[restarted, 0]),
+            (Ok(4), id(2), 2)
+        );
+    }
+
+    #[test]
+    fn idempotent_call_reports_a_second_restart() {
+        let first = PeerGone::Restarted(Generation(2)).code();
+        let second = PeerGone::Restarted(Generation(3)).code();
+        assert_eq!(
+            run(Retry::OnceAfterRestart, &[first, second]),
+            (
+                Err(CallError::Gone(PeerGone::Restarted(Generation(3)))),
+                id(3),
+                2
+            )
+        );
+    }
+
+    #[test]
+    fn unavailable_server_is_never_retried() {
+        let gone = PeerGone::Unavailable(Generation(2));
+        assert_eq!(
+            run(Retry::OnceAfterRestart, &[gone.code()]),
+            (Err(CallError::Gone(gone)), id(2), 1)
+        );
+    }
+
+    #[test]
+    fn non_idempotent_call_reports_restart_and_caches_generation() {
+        let gone = PeerGone::Restarted(Generation(5));
+        assert_eq!(
+            run(Retry::Never, &[gone.code()]),
+            (Err(CallError::Gone(gone)), id(5), 1)
+        );
+    }
+
+    #[test]
+    fn declared_error_code_decodes_to_op_error() {
+        assert_eq!(
+            run(Retry::Never, &[7]).0,
+            Err(CallError::Op(TestError::Busy))
+        );
+    }
+
+    #[test]
+    fn undeclared_codes_are_bad_replies() {
+        assert_eq!(run(Retry::Never, &[8]).0, Err(CallError::BadReply));
+        assert_eq!(run(Retry::Never, &[0x1_0007]).0, Err(CallError::BadReply));
+    }
+
+    #[test]
+    fn reply_must_have_exactly_the_value_size() {
+        let reply = 0x1234_5678u32.to_ne_bytes();
+        assert_eq!(decode_reply::<u32, Infallible>(&reply, 4), Ok(0x1234_5678));
+        assert_eq!(
+            decode_reply::<u32, Infallible>(&reply, 3),
+            Err(CallError::BadReply)
+        );
+        assert_eq!(
+            decode_reply::<u32, Infallible>(&reply, 5),
+            Err(CallError::BadReply)
+        );
+        assert_eq!(
+            decode_reply::<bool, Infallible>(&[2], 1),
+            Err(CallError::BadReply)
+        );
+        assert_eq!(decode_reply::<(), Infallible>(&[], 0), Ok(()));
+    }
+}

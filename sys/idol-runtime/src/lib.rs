@@ -1,0 +1,65 @@
+//! Support code for the stubs that the `idol` compiler (`build/idol`) generates from
+//! `idl/*.idol`.
+//!
+//! # Wire protocol
+//!
+//! - An operation is numbered 1, 2, 3... in its interface's declaration order; the number is
+//!   the SEND operation code.
+//! - The message is the operation's arguments as one `#[repr(C, packed)]` struct in native
+//!   byte order (`zerocopy`), so its size is fixed and the server checks it exactly.
+//! - Leases are passed in declaration order, one per declared lease, with the declared
+//!   direction (READ, WRITE or both).
+//! - A success is response code 0 with the reply value as its bytes. An operation's error is
+//!   a nonzero `u16` response code ([`ErrorCode`]) with an empty reply. Codes above
+//!   `u16::MAX` belong to the kernel ([`PeerGone`]), so the two never overlap.
+//! - A malformed call is answered with REPLY_FAULT naming the reason; the client faults.
+//!
+//! # Clients ([`client`])
+//!
+//! Every generated method returns `Result<T, CallError<E>>`, where a server that died or was
+//! detached is [`CallError::Gone`]. After any dead code the stub caches the server's new
+//! generation, so the next call reaches the new incarnation. Idempotent operations retry once
+//! after a restart; an unavailable (detached) server is reported at once, never retried.
+//!
+//! # Servers ([`server`])
+//!
+//! [`server::recv`] receives one message and checks it against the interface's operation
+//! table (number, exact size, reply capacity, caller allow-list, lease count, direction and
+//! length) before generated code decodes the arguments and calls the implementation. Only
+//! validated leases can be handed to an implementation ([`Leased`]), and every lease access is
+//! bounds-checked before it reaches the kernel, because an out-of-range borrow faults the
+//! *server*. Nothing in this path panics on client input.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod client;
+mod error;
+mod lease;
+pub mod server;
+
+pub use abi::PeerGone;
+pub use client::CallError;
+pub use error::ErrorCode;
+pub use lease::{Access, CanRead, CanWrite, LeaseError, Leased, Read, ReadWrite, Write};
+pub use server::RequestError;
+
+pub use abi;
+/// Re-exported so generated code and API crates need no direct dependency on either.
+pub use userlib;
+pub use zerocopy;
+
+/// The most leases one operation may take.
+pub const MAX_LEASES: usize = 8;
+
+/// The largest of `sizes`; sizes the receive buffer of a server from its argument structs.
+pub const fn max_size(sizes: &[usize]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < sizes.len() {
+        if sizes[i] > max {
+            max = sizes[i];
+        }
+        i += 1;
+    }
+    max
+}

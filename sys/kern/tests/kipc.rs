@@ -1,0 +1,345 @@
+//! Kernel IPC: every operation, the grant check, and malformed requests.
+
+mod harness;
+
+use abi::{
+    DEAD_CODE_BASE, DumpRegion, FaultInfo, Generation, IrqDesc, Kipcnum, SchedState, TaskId, TaskState,
+    TaskStatus, UNAVAILABLE_CODE_BASE, UsageError, kipc_rc,
+};
+use harness::{IMAGE_ID, REGION_SIZE, Sim, TaskSpec, ram};
+use kern::arch;
+use zerocopy::FromBytes;
+
+const PLAIN: usize = 1;
+const SERVER: usize = 2;
+/// A task granted kernel IPC that is not the supervisor.
+const GRANTED: usize = 3;
+
+/// Supervisor (running), a plain task, a server, a granted task and idle. Task 1 owns
+/// interrupts 11 (bit 0) and 12 (bit 1); task 2 owns interrupt 20 (bit 0).
+fn sim() -> Sim {
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(2),
+        TaskSpec::task(1),
+        TaskSpec::task(2).kipc(),
+        TaskSpec::task(7),
+    ];
+    let irqs = [
+        IrqDesc { irq: 11, task: 1, notification: 0b01 },
+        IrqDesc { irq: 12, task: 1, notification: 0b10 },
+        IrqDesc { irq: 20, task: 2, notification: 0b01 },
+    ];
+    let sim = Sim::new(&specs, &irqs);
+    assert_eq!(sim.current, 0);
+    sim
+}
+
+fn usage(e: UsageError) -> Option<FaultInfo> {
+    Some(FaultInfo::SyscallUsage(e))
+}
+
+fn status(sim: &mut Sim, i: usize) -> TaskStatus {
+    sim.kipc(0, Kipcnum::ReadTaskStatus, &[i as u32]);
+    let (rc, bytes) = sim.kipc_result(0);
+    assert_eq!(rc, 0);
+    TaskStatus::read_from_bytes(&bytes).expect("a whole TaskStatus")
+}
+
+fn word(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes.try_into().expect("four bytes"))
+}
+
+#[test]
+fn kipc_refused_without_grant_faults_caller_with_illegal_task() {
+    let mut sim = sim();
+    sim.kipc(PLAIN, Kipcnum::FaultTask, &[SERVER as u32]);
+    assert_eq!(sim.fault_of(PLAIN), usage(UsageError::IllegalTask));
+    assert_eq!(sim.fault_of(SERVER), None);
+}
+
+#[test]
+fn kipc_granted_to_non_supervisor_task_works() {
+    let mut sim = sim();
+    sim.kipc(GRANTED, Kipcnum::FaultTask, &[SERVER as u32]);
+    assert_eq!(sim.send_result(GRANTED), (0, 0));
+    assert_eq!(sim.fault_of(SERVER), Some(FaultInfo::Injected(sim.id(GRANTED))));
+}
+
+#[test]
+fn kipc_read_task_status_reports_fault_and_restarts() {
+    let mut sim = sim();
+    sim.send(PLAIN, sim.id(SERVER), 1, b"", 0, &[]);
+    sim.panic(SERVER, b"x");
+    let s = status(&mut sim, SERVER);
+    assert_eq!(s.health, TaskStatus::FAULTED);
+    assert_eq!(FaultInfo::decode(s.fault), Some(FaultInfo::Panic));
+    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Runnable));
+    assert_eq!((s.restarts, s.id), (0, u32::from(sim.id(SERVER).0)));
+    let s = status(&mut sim, PLAIN);
+    assert_eq!(s.health, 0);
+    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::InSend(sim.id(SERVER))));
+
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    let s = status(&mut sim, SERVER);
+    assert_eq!((s.health, s.restarts, s.fault), (0, 1, [0; 3]));
+    assert_eq!(TaskId(s.id as u16).generation(), Generation(1));
+    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Runnable));
+}
+
+#[test]
+fn kipc_read_task_status_reports_detached_faulted_tasks() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    let s = status(&mut sim, SERVER);
+    assert_eq!(s.health, TaskStatus::FAULTED | TaskStatus::DETACHED);
+    assert_eq!(FaultInfo::decode(s.fault), Some(FaultInfo::Injected(sim.id(0))));
+    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Stopped));
+    assert_eq!(s.restarts, 1);
+}
+
+#[test]
+fn kipc_restart_task_restarts_and_wakes_peers() {
+    let mut sim = sim();
+    sim.send(PLAIN, sim.id(SERVER), 1, b"", 0, &[]);
+    let next = sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(next, 0);
+    assert_eq!(sim.send_result(0), (0, 0));
+    assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Runnable));
+    assert_eq!(sim.sched(PLAIN), Some(SchedState::Runnable));
+    assert_eq!(sim.regs(PLAIN)[0], DEAD_CODE_BASE | 1, "the server is back: retry with generation 1");
+}
+
+#[test]
+fn kipc_restart_without_start_holds_the_task() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 0]);
+    assert!(sim.detached(SERVER));
+    assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Stopped));
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert!(!sim.detached(SERVER));
+    assert_eq!(sim.tasks[SERVER].generation, 1);
+}
+
+#[test]
+fn kipc_detach_task_detaches() {
+    let mut sim = sim();
+    sim.recv_closed(PLAIN, sim.id(SERVER), 0, 0);
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    assert!(sim.detached(SERVER));
+    assert_eq!(sim.regs(PLAIN)[0], UNAVAILABLE_CODE_BASE | 1);
+}
+
+#[test]
+fn kipc_fault_task_injects_fault_naming_caller() {
+    let mut sim = sim();
+    sim.send(PLAIN, sim.id(SERVER), 1, b"", 0, &[]);
+    sim.kipc(0, Kipcnum::FaultTask, &[PLAIN as u32]);
+    assert_eq!(
+        sim.state(PLAIN),
+        TaskState::Faulted {
+            fault: FaultInfo::Injected(sim.id(0)),
+            original_state: SchedState::InSend(sim.id(SERVER))
+        }
+    );
+    assert_eq!(sim.notifications(0), abi::FAULT_NOTIFICATION);
+}
+
+#[test]
+fn kipc_fault_task_refuses_supervisor_and_self() {
+    for target in [0, GRANTED] {
+        let mut sim = sim();
+        sim.kipc(GRANTED, Kipcnum::FaultTask, &[target as u32]);
+        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "target {target}");
+        assert_eq!(sim.state(0), TaskState::Healthy(SchedState::Runnable));
+    }
+}
+
+#[test]
+fn kipc_restart_and_detach_refuse_supervisor_and_self() {
+    for target in [0, GRANTED] {
+        for (op, words) in
+            [(Kipcnum::RestartTask, vec![target as u32, 1]), (Kipcnum::DetachTask, vec![target as u32])]
+        {
+            let mut sim = sim();
+            sim.kipc(GRANTED, op, &words);
+            assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "{op:?} {target}");
+            assert_eq!(sim.tasks[0].generation, 0);
+        }
+    }
+}
+
+#[test]
+fn kipc_read_panic_message() {
+    let mut sim = sim();
+    sim.panic(SERVER, b"index out of bounds");
+    sim.kipc(0, Kipcnum::ReadPanicMessage, &[SERVER as u32]);
+    assert_eq!(sim.kipc_result(0), (0, b"index out of bounds".to_vec()));
+    // Truncated to the reply buffer.
+    sim.send(0, TaskId::KERNEL, Kipcnum::ReadPanicMessage as u16, &(SERVER as u32).to_le_bytes(), 5, &[]);
+    assert_eq!(sim.kipc_result(0), (0, b"index".to_vec()));
+    // Still readable once detached: the supervisor reads it before restarting.
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::ReadPanicMessage, &[SERVER as u32]);
+    assert_eq!(sim.kipc_result(0), (0, b"index out of bounds".to_vec()));
+}
+
+#[test]
+fn kipc_read_panic_message_of_task_that_did_not_panic_is_not_applicable() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::ReadPanicMessage, &[SERVER as u32]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::NOT_APPLICABLE, vec![]));
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::ReadPanicMessage, &[SERVER as u32]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::NOT_APPLICABLE, vec![]));
+}
+
+#[test]
+fn kipc_find_faulted_task() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::FindFaultedTask, &[0]);
+    assert_eq!(word(&sim.kipc_result(0).1), 0);
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::FaultTask, &[4]);
+    for (start, found) in [(0, SERVER), (SERVER, SERVER), (SERVER + 1, 4), (5, 0), (1000, 0)] {
+        sim.kipc(0, Kipcnum::FindFaultedTask, &[start as u32]);
+        assert_eq!(word(&sim.kipc_result(0).1), found as u32, "from {start}");
+    }
+}
+
+#[test]
+fn kipc_read_image_id() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::ReadImageId, &[]);
+    assert_eq!(sim.kipc_result(0), (0, IMAGE_ID.to_le_bytes().to_vec()));
+}
+
+#[test]
+fn kipc_read_ticks() {
+    let mut sim = sim();
+    arch::set_now(0x1_0000_0002);
+    sim.kipc(0, Kipcnum::ReadTicks, &[]);
+    assert_eq!(sim.kipc_result(0), (0, 0x1_0000_0002u64.to_le_bytes().to_vec()));
+}
+
+#[test]
+#[should_panic(expected = "system reset")]
+fn kipc_reset_resets_system() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::Reset, &[]);
+}
+
+#[test]
+fn kipc_get_task_dump_region_lists_writable_regions() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::GetTaskDumpRegion, &[SERVER as u32, 0]);
+    let (rc, bytes) = sim.kipc_result(0);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        DumpRegion::read_from_bytes(&bytes).unwrap(),
+        DumpRegion { base: ram(SERVER), size: REGION_SIZE }
+    );
+    // Flash is not dumped.
+    sim.kipc(0, Kipcnum::GetTaskDumpRegion, &[SERVER as u32, 1]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::NOT_APPLICABLE, vec![]));
+}
+
+#[test]
+fn kipc_read_task_dump_region_copies_task_memory() {
+    let mut sim = sim();
+    sim.write(SERVER, 0xFFC, b"tail");
+    sim.kipc(0, Kipcnum::ReadTaskDumpRegion, &[SERVER as u32, 0, 0xFFC]);
+    assert_eq!(sim.kipc_result(0), (0, b"tail".to_vec()));
+    sim.kipc(0, Kipcnum::ReadTaskDumpRegion, &[SERVER as u32, 0, 0x1000]);
+    assert_eq!(sim.kipc_result(0), (0, vec![]));
+    sim.kipc(0, Kipcnum::ReadTaskDumpRegion, &[SERVER as u32, 1, 0]);
+    assert_eq!(sim.kipc_result(0).0, kipc_rc::NOT_APPLICABLE);
+}
+
+#[test]
+fn kipc_read_task_dump_region_past_the_end_faults_caller() {
+    let mut sim = sim();
+    sim.kipc(GRANTED, Kipcnum::ReadTaskDumpRegion, &[SERVER as u32, 0, 0x1001]);
+    assert_eq!(sim.fault_of(GRANTED), usage(UsageError::OffsetOutOfRange));
+}
+
+#[test]
+fn kipc_software_irq_pends_mapped_irqs() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b10]);
+    assert!(arch::irq_is_pending(12));
+    assert!(!arch::irq_is_pending(11), "only the named bits");
+    assert!(!arch::irq_is_pending(20), "only the named task");
+}
+
+#[test]
+fn kipc_unknown_operation_faults_with_bad_kernel_message() {
+    for op in [0u16, 13, 0xFFFF] {
+        let mut sim = sim();
+        sim.send(GRANTED, TaskId::KERNEL, op, &[], 16, &[]);
+        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::BadKernelMessage), "op {op}");
+    }
+}
+
+#[test]
+fn kipc_malformed_request_faults_with_bad_kernel_message() {
+    let cases: [(Kipcnum, &[u8]); 4] = [
+        (Kipcnum::ReadTaskStatus, &[1, 0, 0]),
+        (Kipcnum::ReadTaskStatus, &[0; 20]),
+        (Kipcnum::ReadTaskStatus, &[1, 0, 0, 0, 0, 0, 0, 0]),
+        (Kipcnum::ReadImageId, &[0, 0, 0, 0]),
+    ];
+    for (op, msg) in cases {
+        let mut sim = sim();
+        sim.send(GRANTED, TaskId::KERNEL, op as u16, msg, 16, &[]);
+        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::BadKernelMessage), "{op:?} {msg:?}");
+    }
+}
+
+#[test]
+fn kipc_index_out_of_range_faults_with_task_out_of_range() {
+    let cases: [(Kipcnum, &[u32]); 8] = [
+        (Kipcnum::ReadTaskStatus, &[5]),
+        (Kipcnum::RestartTask, &[5, 1]),
+        (Kipcnum::FaultTask, &[5]),
+        (Kipcnum::DetachTask, &[u32::MAX]),
+        (Kipcnum::ReadPanicMessage, &[5]),
+        (Kipcnum::SoftwareIrq, &[5, 1]),
+        (Kipcnum::GetTaskDumpRegion, &[5, 0]),
+        (Kipcnum::ReadTaskDumpRegion, &[5, 0, 0]),
+    ];
+    for (op, words) in cases {
+        let mut sim = sim();
+        sim.kipc(GRANTED, op, words);
+        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::TaskOutOfRange), "{op:?}");
+    }
+}
+
+#[test]
+fn kipc_unreadable_request_or_unwritable_reply_faults_caller() {
+    let mut sim = sim();
+    let args = [
+        u32::from(TaskId::KERNEL.0) << 16 | Kipcnum::ReadImageId as u32,
+        0,
+        0,
+        harness::flash(GRANTED),
+        8,
+        0,
+        0,
+    ];
+    sim.syscall(GRANTED, abi::Sysnum::Send as u32, args);
+    assert_eq!(sim.fault_of(GRANTED), usage(UsageError::InvalidSlice));
+    let mut sim = self::sim();
+    let args =
+        [u32::from(TaskId::KERNEL.0) << 16 | Kipcnum::ReadTaskStatus as u32, ram(PLAIN), 4, 0, 0, 0, 0];
+    sim.syscall(GRANTED, abi::Sysnum::Send as u32, args);
+    assert_eq!(sim.fault_of(GRANTED), usage(UsageError::InvalidSlice));
+}
+
+#[test]
+fn kipc_reply_is_truncated_to_the_reply_buffer() {
+    let mut sim = sim();
+    sim.send(0, TaskId::KERNEL, Kipcnum::ReadImageId as u16, &[], 3, &[]);
+    assert_eq!(sim.kipc_result(0), (0, IMAGE_ID.to_le_bytes()[..3].to_vec()));
+}

@@ -1,0 +1,163 @@
+//! The kernel tests' server: answers raw IPC in ways that exercise the kernel (see
+//! `test_api::assistant`), and faults in every way the kernel must classify.
+#![no_std]
+#![no_main]
+
+use test_api::{FaultKind, assistant as op};
+use userlib::*;
+
+task_slot!(RUNNER, runner);
+
+const TIMER_BIT: u32 = 1 << 0;
+const IRQ_BIT: u32 = 1 << 1;
+
+fn word(buf: &[u8], i: usize) -> u32 {
+    let at = i * 4;
+    buf.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn words<const N: usize>(values: [u32; N]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (chunk, v) in out.chunks_exact_mut(4).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn borrow_code(r: Result<usize, BorrowError>) -> u32 {
+    match r {
+        Ok(_) => 0,
+        Err(BorrowError::LenderGone(gone)) => gone.code(),
+        Err(BorrowError::LenderNotWaiting) => LEASE_DEFECT,
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    let mut held: Option<TaskId> = None;
+    let mut timer_count = 0u32;
+    let mut buf = [0u8; op::ECHO_BUFFER];
+    loop {
+        let msg = sys_recv_open(&mut buf, TIMER_BIT);
+        if msg.sender == TaskId::KERNEL {
+            timer_count += 1;
+            continue;
+        }
+        let caller = msg.sender;
+        match msg.operation as u16 {
+            op::ECHO => {
+                let n = msg.message_len.min(buf.len());
+                sys_reply(caller, msg.message_len as u32, &buf[..n]);
+            }
+            op::REPLY_N => {
+                let n = (word(&buf, 0) as usize).min(buf.len());
+                sys_reply(caller, 0, &buf[..n]);
+            }
+            op::REVERSE => {
+                let mut data = [0u8; 32];
+                let read = sys_borrow_read(caller, 0, 0, &mut data);
+                let n = *read.as_ref().unwrap_or(&0);
+                data[..n].reverse();
+                let wrote = sys_borrow_write(caller, 1, 0, &data[..n]);
+                let code = borrow_code(read).max(borrow_code(wrote));
+                sys_reply(caller, if code == 0 { n as u32 } else { code }, &[]);
+            }
+            op::BORROW_AT => {
+                let mut data = [0u8; 4];
+                let r = sys_borrow_read(caller, word(&buf, 0) as usize, word(&buf, 1) as usize, &mut data);
+                sys_reply(caller, borrow_code(r), &data);
+            }
+            op::LEASE_INFO => match sys_borrow_info(caller, 0) {
+                Ok(info) => sys_reply(caller, 0, &words([info.attributes, info.len as u32])[..8]),
+                Err(e) => sys_reply(caller, borrow_code(Err(e)), &[]),
+            },
+            op::FAULT => fault(FaultKind::from_u32(word(&buf, 0)), word(&buf, 1)),
+            op::HOLD => held = Some(caller),
+            op::BORROW_HELD => {
+                let mut data = [0u8; 8];
+                let code = held.map_or(LEASE_DEFECT, |lender| borrow_code(sys_borrow_read(lender, 0, 0, &mut data)));
+                sys_reply(caller, code, &data);
+            }
+            op::SLEEP => {
+                sys_reply(caller, 0, &[]);
+                sleep_for(u64::from(word(&buf, 0)), TIMER_BIT);
+            }
+            op::REPLY_FAULT => match ReplyFaultReason::from_u32(word(&buf, 0)) {
+                Some(reason) => sys_reply_fault(caller, reason),
+                None => sys_reply(caller, u32::MAX, &[]),
+            },
+            op::IRQ_ENABLE => {
+                sys_irq_control(IRQ_BIT, true, false);
+                sys_reply(caller, 0, &[]);
+            }
+            op::IRQ_STATUS => {
+                let s = sys_irq_status(IRQ_BIT);
+                sys_reply(caller, 0, &words([s.enabled, s.pending, s.posted])[..12]);
+            }
+            op::ARM_TIMER => {
+                sys_set_timer(Some(sys_get_timer().now + u64::from(word(&buf, 0))), TIMER_BIT);
+                sys_reply(caller, 0, &[]);
+            }
+            op::TIMER_COUNT => sys_reply(caller, timer_count, &[]),
+            _ => sys_reply_fault(caller, ReplyFaultReason::UndefinedOperation),
+        }
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    let frame = [depth; 64];
+    // `black_box` keeps the frame on the stack so each call really consumes 256 bytes.
+    core::hint::black_box(&frame);
+    if depth == u32::MAX { 0 } else { recurse(depth + 1).wrapping_add(frame[3]) }
+}
+
+fn fault(kind: Option<FaultKind>, address: u32) {
+    match kind {
+        Some(FaultKind::WriteAddress) => {
+            // SAFETY: deliberately invalid: the MPU must stop this write.
+            unsafe { core::ptr::write_volatile(address as *mut u32, 0xDEAD) }
+        }
+        Some(FaultKind::ReadAddress) => {
+            // SAFETY: deliberately invalid: the MPU must stop this read.
+            core::hint::black_box(unsafe { core::ptr::read_volatile(address as *const u32) });
+        }
+        Some(FaultKind::ExecuteFromRam) => {
+            // A `bx lr` instruction in RAM; RAM is never executable for a task.
+            let code: [u16; 2] = [0x4770, 0x4770];
+            let target = (code.as_ptr() as usize | 1) as *const ();
+            // SAFETY: deliberately invalid: the MPU must refuse to fetch from RAM.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(target) };
+            f();
+        }
+        Some(FaultKind::StackOverflow) => {
+            core::hint::black_box(recurse(0));
+        }
+        Some(FaultKind::IllegalInstruction) => {
+            // SAFETY: a permanently undefined instruction, on purpose.
+            unsafe { core::arch::asm!("udf #7") }
+        }
+        Some(FaultKind::DivideByZero) => {
+            let zero = core::hint::black_box(0u32);
+            // SAFETY: `udiv` by zero traps (the kernel enables DIV_0_TRP).
+            unsafe { core::arch::asm!("udiv {0}, {0}, {1}", inout(reg) 7u32 => _, in(reg) zero) };
+        }
+        Some(FaultKind::BadSyscallNumber) => {
+            // SAFETY: an SVC with a syscall number the kernel does not define.
+            unsafe { core::arch::asm!("push {{r11}}", "mov r11, #200", "svc #0", "pop {{r11}}") };
+        }
+        Some(FaultKind::InvalidSlice) => {
+            // SAFETY: the slice is never dereferenced here; the kernel must refuse it.
+            let kernel_ram = unsafe { core::slice::from_raw_parts(address as *const u8, 16) };
+            sys_send(RUNNER, 1, kernel_ram, &mut [], &[]);
+        }
+        Some(FaultKind::Panic) => panic!("assistant panicked on request"),
+        Some(FaultKind::Kipc) => {
+            kipc::read_image_id();
+        }
+        Some(FaultKind::UndeclaredTarget) => {
+            sys_send(TaskId::for_index_and_gen(address as usize, Generation(0)), 1, &[], &mut [], &[]);
+        }
+        None => {}
+    }
+}

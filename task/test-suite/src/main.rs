@@ -1,0 +1,459 @@
+//! The kernel test suite, run on the real kernel in QEMU with the MPU on.
+//!
+//! Each test prints `TEST <name> ok` or `TEST <name> FAIL <why>` through the runner (the
+//! image's supervisor); `cargo xtask test` turns those lines into test results. Before each
+//! test the assistant and both peers are restarted, so every test starts from fresh
+//! incarnations. The last test faults the supervisor: the kernel must reset the system, and
+//! the runner reports that test (and the end of the run) after the reboot.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+use test_api::{FaultKind, assistant as aop, peer as pop};
+use test_runner_api::TestRunnerClient;
+use userlib::*;
+
+task_slot!(RUNNER, runner);
+task_slot!(ASSISTANT, assistant);
+task_slot!(PEER_A, peer_a);
+task_slot!(PEER_B, peer_b);
+
+const TIMER_BIT: u32 = 1 << 0;
+/// Start of the kernel's RAM on mps2-an500 (the builder puts the kernel first).
+const KERNEL_RAM: u32 = 0x2000_0000;
+
+type Outcome = Result<(), &'static str>;
+
+macro_rules! check {
+    ($cond:expr, $why:expr) => {
+        if !$cond {
+            return Err($why);
+        }
+    };
+}
+
+fn runner() -> TestRunnerClient {
+    TestRunnerClient::new(RUNNER)
+}
+
+fn log(text: &[u8]) {
+    let _ = runner().log(text);
+}
+
+/// The current id of the task in `slot`.
+fn id(slot: TaskId) -> TaskId {
+    sys_refresh_task_id(slot)
+}
+
+fn restart(slot: TaskId) -> TaskId {
+    let _ = runner().restart(slot.index() as u32);
+    id(slot)
+}
+
+fn call(target: TaskId, op: u16, message: &[u8], reply: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
+    sys_send(target, op, message, reply, leases)
+}
+
+fn words(values: &[u32]) -> ([u8; 16], usize) {
+    let mut out = [0u8; 16];
+    for (chunk, v) in out.chunks_exact_mut(4).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    (out, values.len() * 4)
+}
+
+fn word(buf: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([buf[i * 4], buf[i * 4 + 1], buf[i * 4 + 2], buf[i * 4 + 3]])
+}
+
+fn take_fault(slot: TaskId) -> Option<FaultInfo> {
+    let mut raw = [0u8; 12];
+    let found = runner().take_fault(slot.index() as u32, &mut raw).ok()?;
+    (found == 1).then(|| FaultInfo::decode([word(&raw, 0), word(&raw, 1), word(&raw, 2)])).flatten()
+}
+
+/// Tells peer `p` to do `command` with `body`; the peer answers at once and then acts.
+fn peer(p: TaskId, command: u16, body: &[u32]) {
+    let (msg, len) = words(body);
+    call(id(p), command, &msg[..len], &mut [], &[]);
+}
+
+struct PeerRecord {
+    done: bool,
+    code: u32,
+    notifications: u32,
+    woke_at: u32,
+    spun_until: u32,
+}
+
+fn peer_result(p: TaskId) -> PeerRecord {
+    let mut out = [0u8; 20];
+    call(id(p), pop::RESULT, &[], &mut out, &[]);
+    PeerRecord { done: word(&out, 0) == 1, code: word(&out, 1), notifications: word(&out, 2), woke_at: word(&out, 3), spun_until: word(&out, 4) }
+}
+
+/// `SchedState::encode` tags the suite waits on.
+const IN_SEND: u32 = 2;
+const IN_REPLY: u32 = 3;
+const IN_CLOSED_RECV: u32 = 5;
+
+fn blocked(slot: TaskId, tag: u32) -> bool {
+    runner().sched_state(slot.index() as u32) == Ok(tag)
+}
+
+fn now() -> u64 {
+    sys_get_timer().now
+}
+
+fn sleep_ms(ms: u64) {
+    sleep_for(ms, TIMER_BIT);
+}
+
+fn is_code(rc: u32, f: fn(Generation) -> PeerGone, generation: Generation) -> bool {
+    PeerGone::from_code(rc) == Some(f(generation))
+}
+
+// ---------------------------------------------------------------- IPC
+
+fn ipc_round_trip() -> Outcome {
+    let mut reply = [0u8; 4];
+    let (rc, len) = call(id(ASSISTANT), aop::ECHO, b"abcd", &mut reply, &[]);
+    check!(rc == 4 && len == 4 && &reply == b"abcd", "echo did not come back intact");
+    Ok(())
+}
+
+fn message_truncated_to_receive_buffer_with_full_length_reported() -> Outcome {
+    let message = [0x5Au8; 100];
+    let mut reply = [0u8; 100];
+    let (rc, len) = call(id(ASSISTANT), aop::ECHO, &message, &mut reply, &[]);
+    check!(rc == 100, "receiver was not told the full length");
+    check!(len == aop::ECHO_BUFFER, "receiver got more than its buffer");
+    check!(reply[..len].iter().all(|&b| b == 0x5A), "truncated bytes are wrong");
+    Ok(())
+}
+
+fn reply_too_big_faults_server() -> Outcome {
+    let (msg, n) = words(&[16]);
+    let mut reply = [0u8; 8];
+    let (rc, _) = call(id(ASSISTANT), aop::REPLY_N, &msg[..n], &mut reply, &[]);
+    check!(PeerGone::from_code(rc).is_some(), "client not released when its server faulted");
+    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::InvalidSlice)), "server not faulted for an oversized reply");
+    Ok(())
+}
+
+fn lease_read_write_and_info() -> Outcome {
+    let src = *b"0123456789";
+    let mut dst = [0u8; 10];
+    let (rc, _) = call(id(ASSISTANT), aop::REVERSE, &[], &mut [], &[Lease::read_only(&src), Lease::write_only(&mut dst)]);
+    check!(rc == 10 && &dst == b"9876543210", "lease copy wrong");
+    let mut info = [0u8; 8];
+    let mut lent = [0u8; 24];
+    let (rc, _) = call(id(ASSISTANT), aop::LEASE_INFO, &[], &mut info, &[Lease::read_write(&mut lent)]);
+    check!(rc == 0 && word(&info, 0) == 3 && word(&info, 1) == 24, "lease info wrong");
+    Ok(())
+}
+
+fn lease_index_out_of_range_faults_server() -> Outcome {
+    let (msg, n) = words(&[5, 0]);
+    let src = [1u8; 4];
+    call(id(ASSISTANT), aop::BORROW_AT, &msg[..n], &mut [], &[Lease::read_only(&src)]);
+    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange)), "bad lease index not faulted");
+    Ok(())
+}
+
+fn lease_offset_out_of_range_faults_server() -> Outcome {
+    let (msg, n) = words(&[0, 5]);
+    let src = [1u8; 4];
+    call(id(ASSISTANT), aop::BORROW_AT, &msg[..n], &mut [], &[Lease::read_only(&src)]);
+    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::OffsetOutOfRange)), "bad lease offset not faulted");
+    Ok(())
+}
+
+fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    check!(blocked(PEER_A, IN_REPLY), "peer was not held by the assistant");
+    let new_peer = restart(PEER_A);
+    let mut data = [0u8; 8];
+    let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
+    check!(is_code(rc, PeerGone::Restarted, new_peer.generation()), "borrow from a restarted lender did not fail with its new generation");
+    check!(data == [0; 8], "data leaked from a dead lender");
+    Ok(())
+}
+
+fn server_restarted_while_client_blocked_in_reply() -> Outcome {
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    let new = restart(ASSISTANT);
+    let r = peer_result(PEER_A);
+    check!(r.done && is_code(r.code, PeerGone::Restarted, new.generation()), "client in reply not woken with the new generation");
+    Ok(())
+}
+
+fn server_restarted_while_client_blocked_in_send() -> Outcome {
+    let (msg, n) = words(&[50]);
+    call(id(ASSISTANT), aop::SLEEP, &msg[..n], &mut [], &[]);
+    peer(PEER_A, pop::CALL, &[u32::from(aop::ECHO)]);
+    check!(blocked(PEER_A, IN_SEND), "peer's send was not blocked");
+    let new = restart(ASSISTANT);
+    let r = peer_result(PEER_A);
+    check!(r.done && is_code(r.code, PeerGone::Restarted, new.generation()), "client in send not woken with the new generation");
+    Ok(())
+}
+
+fn stale_task_id_on_send_and_post() -> Outcome {
+    let old = id(ASSISTANT);
+    let new = restart(ASSISTANT);
+    check!(new.generation() != old.generation(), "restart did not change the generation");
+    let (rc, _) = call(old, aop::ECHO, b"x", &mut [], &[]);
+    check!(is_code(rc, PeerGone::Restarted, new.generation()), "stale send not refused with the new generation");
+    check!(sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())), "stale post not refused");
+    Ok(())
+}
+
+fn refresh_task_id_returns_current_generation() -> Outcome {
+    let before = id(ASSISTANT);
+    let after = restart(ASSISTANT);
+    check!(after.index() == before.index() && after.generation().0 == (before.generation().0 + 1) % 64, "refresh did not follow the restart");
+    Ok(())
+}
+
+fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
+    let assistant = id(ASSISTANT);
+    call(assistant, aop::IRQ_ENABLE, &[], &mut [], &[]);
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    peer(PEER_B, pop::RECV_FROM_ASSISTANT, &[]);
+    check!(blocked(PEER_A, IN_REPLY) && blocked(PEER_B, IN_CLOSED_RECV), "peers were not blocked");
+    let _ = runner().detach(assistant.index() as u32);
+    let detached = id(ASSISTANT).generation();
+    let (a, b) = (peer_result(PEER_A), peer_result(PEER_B));
+    check!(a.done && is_code(a.code, PeerGone::Unavailable, detached), "reply waiter not woken as unavailable");
+    check!(b.done && is_code(b.code, PeerGone::Unavailable, detached), "closed receiver not woken as unavailable");
+    let (rc, _) = call(id(ASSISTANT), aop::ECHO, b"x", &mut [], &[]);
+    check!(is_code(rc, PeerGone::Unavailable, detached), "send to a detached task did not fail at once");
+    let restarted = restart(ASSISTANT);
+    check!(restarted.generation() == detached, "restart after detach bumped the generation again");
+    let mut status = [0u8; 12];
+    call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
+    check!(word(&status, 0) == 0, "interrupt left enabled across the detach");
+    ipc_round_trip()
+}
+
+fn closed_receive_from_task_that_dies() -> Outcome {
+    peer(PEER_B, pop::RECV_FROM_ASSISTANT, &[]);
+    let (msg, n) = words(&[FaultKind::IllegalInstruction as u32, 0]);
+    let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
+    check!(PeerGone::from_code(rc).is_some(), "caller of the dead server not released");
+    let r = peer_result(PEER_B);
+    check!(r.done && matches!(PeerGone::from_code(r.code), Some(PeerGone::Unavailable(_))), "closed receiver not released");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- time
+
+fn timer_in_the_past_posts_at_once() -> Outcome {
+    sys_set_timer(Some(now().saturating_sub(1)), TIMER_BIT);
+    let before = now();
+    check!(sys_recv_notification(TIMER_BIT) == TIMER_BIT, "wrong bits");
+    // A tick may land between the two clock reads, but not two.
+    check!(now() - before <= 1, "past deadline did not post at once");
+    Ok(())
+}
+
+fn timer_fires_at_its_deadline() -> Outcome {
+    let start = now();
+    sleep_ms(5);
+    let waited = now() - start;
+    check!((5..=6).contains(&waited), "timer fired at the wrong time");
+    Ok(())
+}
+
+fn detached_task_timer_does_not_fire() -> Outcome {
+    let (msg, n) = words(&[20]);
+    call(id(ASSISTANT), aop::ARM_TIMER, &msg[..n], &mut [], &[]);
+    let fresh = restart(ASSISTANT);
+    sleep_ms(30);
+    let (count, _) = call(fresh, aop::TIMER_COUNT, &[], &mut [], &[]);
+    check!(count == 0, "the old incarnation's timer fired into the new one");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- faults
+
+/// Asks the assistant to fault in `kind` and checks what the kernel recorded.
+fn assistant_fault(kind: FaultKind, argument: u32, expected: fn(FaultInfo) -> bool) -> Outcome {
+    let (msg, n) = words(&[kind as u32, argument]);
+    let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
+    check!(PeerGone::from_code(rc).is_some(), "caller of the faulted server not released");
+    match take_fault(ASSISTANT) {
+        Some(f) if expected(f) => Ok(()),
+        Some(_) => Err("wrong fault recorded"),
+        None => Err("no fault recorded"),
+    }
+}
+
+static SUITE_WORD: u32 = 0;
+
+fn fault_write_to_another_tasks_ram() -> Outcome {
+    let target = &SUITE_WORD as *const u32 as u32;
+    assistant_fault(FaultKind::WriteAddress, target, |f| matches!(f, FaultInfo::MemoryAccess { .. }))
+}
+
+fn fault_read_kernel_ram() -> Outcome {
+    assistant_fault(FaultKind::ReadAddress, KERNEL_RAM, |f| f == FaultInfo::MemoryAccess { address: Some(KERNEL_RAM), source: FaultSource::User })
+}
+
+fn fault_execute_from_ram() -> Outcome {
+    assistant_fault(FaultKind::ExecuteFromRam, 0, |f| f == FaultInfo::IllegalText)
+}
+
+fn fault_stack_overflow() -> Outcome {
+    assistant_fault(FaultKind::StackOverflow, 0, |f| matches!(f, FaultInfo::StackOverflow { .. }))
+}
+
+fn fault_illegal_instruction() -> Outcome {
+    assistant_fault(FaultKind::IllegalInstruction, 0, |f| f == FaultInfo::IllegalInstruction)
+}
+
+fn fault_divide_by_zero() -> Outcome {
+    assistant_fault(FaultKind::DivideByZero, 0, |f| f == FaultInfo::DivideByZero)
+}
+
+fn fault_bad_syscall_number() -> Outcome {
+    assistant_fault(FaultKind::BadSyscallNumber, 0, |f| f == FaultInfo::SyscallUsage(UsageError::BadSyscallNumber))
+}
+
+fn fault_invalid_slice() -> Outcome {
+    assistant_fault(FaultKind::InvalidSlice, KERNEL_RAM, |f| f == FaultInfo::SyscallUsage(UsageError::InvalidSlice))
+}
+
+fn fault_panic_with_message() -> Outcome {
+    assistant_fault(FaultKind::Panic, 0, |f| f == FaultInfo::Panic)?;
+    let mut message = [0u8; 128];
+    let n = runner().panic_message(ASSISTANT.index() as u32, &mut message).unwrap_or(0) as usize;
+    let text = &message[..n];
+    check!(text.windows(29).any(|w| w == b"assistant panicked on request"), "panic message lost");
+    Ok(())
+}
+
+fn kipc_refused_to_ungranted_task() -> Outcome {
+    assistant_fault(FaultKind::Kipc, 0, |f| f == FaultInfo::SyscallUsage(UsageError::IllegalTask))
+}
+
+fn send_to_undeclared_target_refused() -> Outcome {
+    assistant_fault(FaultKind::UndeclaredTarget, PEER_A.index() as u32, |f| f == FaultInfo::SyscallUsage(UsageError::IllegalTask))
+}
+
+fn fault_injected_by_supervisor() -> Outcome {
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    let _ = runner().inject(ASSISTANT.index() as u32);
+    check!(take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER)), "injected fault not recorded as from the supervisor");
+    check!(peer_result(PEER_A).done, "client of the injected task not released by the detach");
+    Ok(())
+}
+
+fn reply_fault_faults_the_client() -> Outcome {
+    peer(PEER_A, pop::CALL, &[u32::from(aop::REPLY_FAULT), ReplyFaultReason::BadMessageContents as u32]);
+    let expected = FaultInfo::FromServer(id(ASSISTANT), ReplyFaultReason::BadMessageContents);
+    check!(take_fault(PEER_A) == Some(expected), "client not faulted by its server");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- scheduling
+
+fn priority_preemption_on_post() -> Outcome {
+    let before = now() as u32;
+    sys_post(id(PEER_A), pop::WAKE_BIT).map_err(|_| "post failed")?;
+    // Spin without blocking: if the post did not switch to the more important peer at once,
+    // it would only run once we block, ticks later.
+    let until = now() + 3;
+    while now() < until {}
+    let r = peer_result(PEER_A);
+    check!(r.notifications == 1, "peer did not get the notification");
+    check!(r.woke_at.wrapping_sub(before) <= 1, "more important task did not preempt the poster");
+    Ok(())
+}
+
+fn round_robin_among_equal_priorities() -> Outcome {
+    let start = now() as u32 + 5;
+    peer(PEER_A, pop::SPIN, &[20, start]);
+    peer(PEER_B, pop::SPIN, &[20, start]);
+    sleep_ms(60);
+    let (a, b) = (peer_result(PEER_A), peer_result(PEER_B));
+    check!(a.done && b.done, "spinners did not finish");
+    let gap = a.spun_until.abs_diff(b.spun_until);
+    // Run back to back they would end 20 ms apart; sharing the core they end together.
+    check!(gap <= 3, "equal-priority tasks did not take turns");
+    Ok(())
+}
+
+const TESTS: &[(&str, fn() -> Outcome)] = &[
+    ("ipc_round_trip", ipc_round_trip),
+    ("message_truncated_to_receive_buffer_with_full_length_reported", message_truncated_to_receive_buffer_with_full_length_reported),
+    ("reply_too_big_faults_server", reply_too_big_faults_server),
+    ("lease_read_write_and_info", lease_read_write_and_info),
+    ("lease_index_out_of_range_faults_server", lease_index_out_of_range_faults_server),
+    ("lease_offset_out_of_range_faults_server", lease_offset_out_of_range_faults_server),
+    ("lender_restarted_mid_borrow_gets_error_not_data", lender_restarted_mid_borrow_gets_error_not_data),
+    ("server_restarted_while_client_blocked_in_reply", server_restarted_while_client_blocked_in_reply),
+    ("server_restarted_while_client_blocked_in_send", server_restarted_while_client_blocked_in_send),
+    ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),
+    ("refresh_task_id_returns_current_generation", refresh_task_id_returns_current_generation),
+    ("detach_wakes_every_blocked_peer_at_once", detach_wakes_every_blocked_peer_at_once),
+    ("closed_receive_from_task_that_dies", closed_receive_from_task_that_dies),
+    ("timer_in_the_past_posts_at_once", timer_in_the_past_posts_at_once),
+    ("timer_fires_at_its_deadline", timer_fires_at_its_deadline),
+    ("detached_task_timer_does_not_fire", detached_task_timer_does_not_fire),
+    ("fault_write_to_another_tasks_ram", fault_write_to_another_tasks_ram),
+    ("fault_read_kernel_ram", fault_read_kernel_ram),
+    ("fault_execute_from_ram", fault_execute_from_ram),
+    ("fault_stack_overflow", fault_stack_overflow),
+    ("fault_illegal_instruction", fault_illegal_instruction),
+    ("fault_divide_by_zero", fault_divide_by_zero),
+    ("fault_bad_syscall_number", fault_bad_syscall_number),
+    ("fault_invalid_slice", fault_invalid_slice),
+    ("fault_panic_with_message", fault_panic_with_message),
+    ("kipc_refused_to_ungranted_task", kipc_refused_to_ungranted_task),
+    ("send_to_undeclared_target_refused", send_to_undeclared_target_refused),
+    ("fault_injected_by_supervisor", fault_injected_by_supervisor),
+    ("reply_fault_faults_the_client", reply_fault_faults_the_client),
+    ("priority_preemption_on_post", priority_preemption_on_post),
+    ("round_robin_among_equal_priorities", round_robin_among_equal_priorities),
+];
+
+/// A console line being formatted.
+struct Line {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    for (name, test) in TESTS {
+        for slot in [ASSISTANT, PEER_A, PEER_B] {
+            restart(slot);
+        }
+        let mut line = Line { buf: [0; 160], len: 0 };
+        let _ = match test() {
+            Ok(()) => write!(line, "TEST {name} ok"),
+            Err(why) => write!(line, "TEST {name} FAIL {why}"),
+        };
+        log(&line.buf[..line.len]);
+    }
+    // The last test: the supervisor faults and the kernel must reset the system. The runner
+    // reports it after the reboot.
+    let _ = runner().fault_supervisor();
+    log(b"TEST supervisor_fault_resets_system FAIL the system kept running after the supervisor faulted");
+    log(b"TESTS DONE");
+    loop {
+        sys_recv_notification(0);
+    }
+}
