@@ -31,7 +31,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             app_config::generate(&path.display().to_string(), &text)?
         }
-        None => app_config::empty(),
+        None => app_config::empty("BULKHEAD_APP_TOML is unset (no app)", 0),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     std::fs::write(out.join("sys_config.rs"), code)?;

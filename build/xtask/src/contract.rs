@@ -58,16 +58,20 @@ enum Shape {
     Fields(&'static [&'static str]),
 }
 
-const TASK_STATE: &[(&str, Shape)] =
-    &[("Healthy", Shape::Tuple(1)), ("Faulted", Shape::Fields(&["fault", "original_state"]))];
-const SCHED_STATE: &[(&str, Shape)] = &[
+type KnownVariants = &'static [(&'static str, Shape)];
+
+const TASK_STATE: KnownVariants = &[
+    ("Healthy", Shape::Tuple(1)),
+    ("Faulted", Shape::Fields(&["fault", "original_state"])),
+];
+const SCHED_STATE: KnownVariants = &[
     ("Stopped", Shape::Unit),
     ("Runnable", Shape::Unit),
     ("InSend", Shape::Tuple(1)),
     ("InReply", Shape::Tuple(1)),
     ("InRecv", Shape::Tuple(1)),
 ];
-const FAULT_INFO: &[(&str, Shape)] = &[
+const FAULT_INFO: KnownVariants = &[
     ("MemoryAccess", Shape::Fields(&["address", "source"])),
     ("StackOverflow", Shape::Fields(&["address"])),
     ("BusError", Shape::Fields(&["address", "source"])),
@@ -80,7 +84,7 @@ const FAULT_INFO: &[(&str, Shape)] = &[
     ("Injected", Shape::Tuple(1)),
     ("FromServer", Shape::Tuple(2)),
 ];
-const USAGE_ERROR: &[(&str, Shape)] = &[
+const USAGE_ERROR: KnownVariants = &[
     ("BadSyscallNumber", Shape::Unit),
     ("InvalidSlice", Shape::Unit),
     ("TaskOutOfRange", Shape::Unit),
@@ -90,8 +94,8 @@ const USAGE_ERROR: &[(&str, Shape)] = &[
     ("NoIrq", Shape::Unit),
     ("BadKernelMessage", Shape::Unit),
 ];
-const FAULT_SOURCE: &[(&str, Shape)] = &[("User", Shape::Unit), ("Kernel", Shape::Unit)];
-const REPLY_FAULT_REASON: &[(&str, Shape)] = &[
+const FAULT_SOURCE: KnownVariants = &[("User", Shape::Unit), ("Kernel", Shape::Unit)];
+const REPLY_FAULT_REASON: KnownVariants = &[
     ("UndefinedOperation", Shape::Unit),
     ("BadMessageSize", Shape::Unit),
     ("BadMessageContents", Shape::Unit),
@@ -114,13 +118,18 @@ pub struct ArchiveFiles {
 
 impl ArchiveFiles {
     pub fn parse(zip_bytes: &[u8]) -> Result<ArchiveFiles, String> {
-        let mut zip = zip::ZipArchive::new(Cursor::new(zip_bytes)).map_err(|e| format!("not a zip archive: {e}"))?;
+        let mut zip = zip::ZipArchive::new(Cursor::new(zip_bytes))
+            .map_err(|e| format!("not a zip archive: {e}"))?;
         let (mut kernel, mut final_elf, mut final_bin, mut tasks) = (None, None, None, Vec::new());
         for i in 0..zip.len() {
             let mut file = zip.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
-            let name = file.name().map_err(|e| format!("entry {i}: {e}"))?.into_owned();
+            let name = file
+                .name()
+                .map_err(|e| format!("entry {i}: {e}"))?
+                .into_owned();
             let mut data = Vec::new();
-            file.read_to_end(&mut data).map_err(|e| format!("{name}: {e}"))?;
+            file.read_to_end(&mut data)
+                .map_err(|e| format!("{name}: {e}"))?;
             let parts: Vec<&str> = name.split('/').collect();
             match name.as_str() {
                 "elf/kernel" => kernel = Some(data),
@@ -133,7 +142,8 @@ impl ArchiveFiles {
                 _ => {}
             }
         }
-        let need = |entry: Option<Vec<u8>>, name: &str| entry.ok_or_else(|| format!("{name}: missing"));
+        let need =
+            |entry: Option<Vec<u8>>, name: &str| entry.ok_or_else(|| format!("{name}: missing"));
         Ok(ArchiveFiles {
             kernel: need(kernel, "elf/kernel")?,
             tasks,
@@ -145,13 +155,18 @@ impl ArchiveFiles {
     /// `("elf/kernel", kernel)` then `("elf/task/<name>", task)` for every task.
     pub fn objects(&self) -> Vec<(String, &[u8])> {
         std::iter::once(("elf/kernel".to_owned(), self.kernel.as_slice()))
-            .chain(self.tasks.iter().map(|(n, d)| (format!("elf/task/{n}"), d.as_slice())))
+            .chain(
+                self.tasks
+                    .iter()
+                    .map(|(n, d)| (format!("elf/task/{n}"), d.as_slice())),
+            )
             .collect()
     }
 
     /// The address of `final.bin`'s first byte: `final.elf`'s loaded segment.
     pub fn flash_base(&self) -> Result<u32, String> {
-        let file = ElfFile32::<LE>::parse(self.final_elf.as_slice()).map_err(|e| format!("img/final.elf: {e}"))?;
+        let file = ElfFile32::<LE>::parse(self.final_elf.as_slice())
+            .map_err(|e| format!("img/final.elf: {e}"))?;
         file.elf_program_headers()
             .iter()
             .filter(|ph| ph.p_type(LE) == PT_LOAD && ph.p_filesz(LE) > 0)
@@ -206,12 +221,18 @@ impl Dies {
     fn load(file: &ElfFile32<'_, LE>) -> Result<Dies, String> {
         let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, String> {
             match file.section_by_name(id.name()) {
-                Some(section) => section.data().map(Cow::Borrowed).map_err(|e| format!("{}: {e}", id.name())),
+                Some(section) => section
+                    .data()
+                    .map(Cow::Borrowed)
+                    .map_err(|e| format!("{}: {e}", id.name())),
                 None => Ok(Cow::Borrowed(&[])),
             }
         })?;
         let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
-        let mut out = Dies { dies: HashMap::new(), variables: Vec::new() };
+        let mut out = Dies {
+            dies: HashMap::new(),
+            variables: Vec::new(),
+        };
         let mut headers = dwarf.units();
         let bad = |e: gimli::Error| format!("malformed DWARF: {e}");
         while let Some(header) = headers.next().map_err(bad)? {
@@ -221,9 +242,15 @@ impl Dies {
         Ok(out)
     }
 
-    fn load_unit<R: Reader<Offset = usize>>(&mut self, dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>) -> gimli::Result<()> {
+    fn load_unit<R: Reader<Offset = usize>>(
+        &mut self,
+        dwarf: &gimli::Dwarf<R>,
+        unit: &gimli::Unit<R>,
+    ) -> gimli::Result<()> {
         let reference = |value: Option<AttributeValue<R>>| match value {
-            Some(AttributeValue::UnitRef(offset)) => offset.to_debug_info_offset(&unit.header).map(|o| o.0),
+            Some(AttributeValue::UnitRef(offset)) => {
+                offset.to_debug_info_offset(&unit.header).map(|o| o.0)
+            }
             Some(AttributeValue::DebugInfoRef(offset)) => Some(offset.0),
             _ => None,
         };
@@ -235,10 +262,21 @@ impl Dies {
             while ancestors.last().is_some_and(|(d, ..)| *d >= depth) {
                 ancestors.pop();
             }
-            let Some(id) = entry.offset().to_debug_info_offset(&unit.header).map(|o| o.0) else { continue };
+            let Some(id) = entry
+                .offset()
+                .to_debug_info_offset(&unit.header)
+                .map(|o| o.0)
+            else {
+                continue;
+            };
             let string = |attr| -> gimli::Result<Option<String>> {
                 match entry.attr_value(attr) {
-                    Some(value) => Ok(Some(dwarf.attr_string(unit, value)?.to_string_lossy()?.into_owned())),
+                    Some(value) => Ok(Some(
+                        dwarf
+                            .attr_string(unit, value)?
+                            .to_string_lossy()?
+                            .into_owned(),
+                    )),
                     None => Ok(None),
                 }
             };
@@ -246,14 +284,25 @@ impl Dies {
             let value = entry
                 .attr_value(dw::DW_AT_discr_value)
                 .or_else(|| entry.attr_value(dw::DW_AT_const_value))
-                .and_then(|v| v.udata_value().or_else(|| v.sdata_value().map(|s| s as u64)));
-            let count = entry.attr_value(dw::DW_AT_count).and_then(|v| v.udata_value()).or_else(|| {
-                entry.attr_value(dw::DW_AT_upper_bound).and_then(|v| v.udata_value()).map(|u| u + 1)
-            });
+                .and_then(|v| {
+                    v.udata_value()
+                        .or_else(|| v.sdata_value().map(|s| s as u64))
+                });
+            let count = entry
+                .attr_value(dw::DW_AT_count)
+                .and_then(|v| v.udata_value())
+                .or_else(|| {
+                    entry
+                        .attr_value(dw::DW_AT_upper_bound)
+                        .and_then(|v| v.udata_value())
+                        .map(|u| u + 1)
+                });
             let die = Die {
                 tag: entry.tag(),
                 name: name.clone(),
-                byte_size: entry.attr_value(dw::DW_AT_byte_size).and_then(|v| v.udata_value()),
+                byte_size: entry
+                    .attr_value(dw::DW_AT_byte_size)
+                    .and_then(|v| v.udata_value()),
                 encoding: match entry.attr_value(dw::DW_AT_encoding) {
                     Some(AttributeValue::Encoding(e)) => Some(e),
                     _ => None,
@@ -261,7 +310,9 @@ impl Dies {
                 ty: reference(entry.attr_value(dw::DW_AT_type)),
                 children: Vec::new(),
                 parent: ancestors.last().map(|(_, p, ..)| *p),
-                member_offset: entry.attr_value(dw::DW_AT_data_member_location).and_then(|v| v.udata_value()),
+                member_offset: entry
+                    .attr_value(dw::DW_AT_data_member_location)
+                    .and_then(|v| v.udata_value()),
                 discr: reference(entry.attr_value(dw::DW_AT_discr)),
                 value,
                 count,
@@ -269,9 +320,9 @@ impl Dies {
             if let Some(parent) = die.parent.and_then(|p| self.dies.get_mut(&p)) {
                 parent.children.push(id);
             }
-            let in_function = ancestors
-                .iter()
-                .any(|(_, _, tag, _)| matches!(*tag, dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block));
+            let in_function = ancestors.iter().any(|(_, _, tag, _)| {
+                matches!(*tag, dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block)
+            });
             if entry.tag() == dw::DW_TAG_variable
                 && !in_function
                 && let (Some(name), Some(ty)) = (&name, die.ty)
@@ -290,7 +341,10 @@ impl Dies {
                     name: name.clone(),
                     qualified: qualified.join("::"),
                     ty,
-                    external: matches!(entry.attr_value(dw::DW_AT_external), Some(AttributeValue::Flag(true))),
+                    external: matches!(
+                        entry.attr_value(dw::DW_AT_external),
+                        Some(AttributeValue::Flag(true))
+                    ),
                     linkage_name: string(dw::DW_AT_linkage_name)?,
                     address,
                 });
@@ -306,7 +360,9 @@ impl Dies {
     }
 
     fn name(&self, id: DieId) -> &str {
-        self.get(id).and_then(|d| d.name.as_deref()).unwrap_or("<unnamed>")
+        self.get(id)
+            .and_then(|d| d.name.as_deref())
+            .unwrap_or("<unnamed>")
     }
 
     /// `id` with typedefs and qualifiers removed.
@@ -314,7 +370,9 @@ impl Dies {
         for _ in 0..16 {
             let die = self.get(id)?;
             match die.tag {
-                dw::DW_TAG_typedef | dw::DW_TAG_const_type | dw::DW_TAG_volatile_type => id = die.ty?,
+                dw::DW_TAG_typedef | dw::DW_TAG_const_type | dw::DW_TAG_volatile_type => {
+                    id = die.ty?
+                }
                 _ => return Some(id),
             }
         }
@@ -327,7 +385,11 @@ impl Dies {
         match die.tag {
             dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => Some(die.byte_size.unwrap_or(4)),
             dw::DW_TAG_array_type if die.byte_size.is_none() => {
-                let count: u64 = die.children.iter().filter_map(|&c| self.get(c)?.count).product();
+                let count: u64 = die
+                    .children
+                    .iter()
+                    .filter_map(|&c| self.get(c)?.count)
+                    .product();
                 Some(count * self.size(die.ty?)?)
             }
             _ => die.byte_size,
@@ -337,16 +399,21 @@ impl Dies {
     /// The named member of a struct: (offset, resolved type).
     fn member(&self, ty: DieId, name: &str) -> Option<(u64, DieId)> {
         let die = self.get(self.resolve(ty)?)?;
-        die.children.iter().filter_map(|&c| self.get(c)).find_map(|m| {
-            (m.tag == dw::DW_TAG_member && m.name.as_deref() == Some(name))
-                .then(|| Some((m.member_offset?, self.resolve(m.ty?)?)))
-                .flatten()
-        })
+        die.children
+            .iter()
+            .filter_map(|&c| self.get(c))
+            .find_map(|m| {
+                (m.tag == dw::DW_TAG_member && m.name.as_deref() == Some(name))
+                    .then(|| Some((m.member_offset?, self.resolve(m.ty?)?)))
+                    .flatten()
+            })
     }
 
     /// The names of a struct's data members.
     fn member_names(&self, ty: DieId) -> Vec<&str> {
-        let Some(die) = self.resolve(ty).and_then(|t| self.get(t)) else { return Vec::new() };
+        let Some(die) = self.resolve(ty).and_then(|t| self.get(t)) else {
+            return Vec::new();
+        };
         die.children
             .iter()
             .filter_map(|&c| self.get(c))
@@ -357,13 +424,18 @@ impl Dies {
 
     fn is_unsigned(&self, ty: DieId, size: u64) -> bool {
         self.resolve(ty).and_then(|t| self.get(t)).is_some_and(|d| {
-            d.tag == dw::DW_TAG_base_type && d.encoding == Some(dw::DW_ATE_unsigned) && d.byte_size == Some(size)
+            d.tag == dw::DW_TAG_base_type
+                && d.encoding == Some(dw::DW_ATE_unsigned)
+                && d.byte_size == Some(size)
         })
     }
 
     /// A 1-tuple struct (`Name(T)`) holding an unsigned integer of `size` bytes.
     fn is_newtype_of(&self, ty: DieId, size: u64) -> bool {
-        self.member_names(ty) == ["__0"] && self.member(ty, "__0").is_some_and(|(_, t)| self.is_unsigned(t, size))
+        self.member_names(ty) == ["__0"]
+            && self
+                .member(ty, "__0")
+                .is_some_and(|(_, t)| self.is_unsigned(t, size))
     }
 
     fn is_pointer(&self, ty: DieId) -> bool {
@@ -372,9 +444,8 @@ impl Dies {
             .is_some_and(|d| matches!(d.tag, dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type))
     }
 
-    /// Variants of a Rust enum (`variant_part` form) or a C-like enumeration:
-    /// (name, payload struct if any, discriminant value if any).
-    fn variants(&self, ty: DieId) -> Option<Vec<(String, Option<DieId>, Option<u64>)>> {
+    /// Variants of a Rust enum (`variant_part` form) or of a C-like enumeration.
+    fn variants(&self, ty: DieId) -> Option<Vec<Variant>> {
         let id = self.resolve(ty)?;
         let die = self.get(id)?;
         if die.tag == dw::DW_TAG_enumeration_type {
@@ -383,15 +454,37 @@ impl Dies {
                     .iter()
                     .filter_map(|&c| self.get(c))
                     .filter(|e| e.tag == dw::DW_TAG_enumerator)
-                    .map(|e| (e.name.clone().unwrap_or_default(), None, e.value))
+                    .map(|e| Variant {
+                        name: e.name.clone().unwrap_or_default(),
+                        payload: None,
+                        discr: e.value,
+                    })
                     .collect(),
             );
         }
-        let part = die.children.iter().filter_map(|&c| self.get(c)).find(|c| c.tag == dw::DW_TAG_variant_part)?;
+        let part = die
+            .children
+            .iter()
+            .filter_map(|&c| self.get(c))
+            .find(|c| c.tag == dw::DW_TAG_variant_part)?;
         let mut out = Vec::new();
-        for variant in part.children.iter().filter_map(|&c| self.get(c)).filter(|v| v.tag == dw::DW_TAG_variant) {
-            for member in variant.children.iter().filter_map(|&m| self.get(m)).filter(|m| m.tag == dw::DW_TAG_member) {
-                out.push((member.name.clone().unwrap_or_default(), member.ty.and_then(|t| self.resolve(t)), variant.value));
+        for variant in part
+            .children
+            .iter()
+            .filter_map(|&c| self.get(c))
+            .filter(|v| v.tag == dw::DW_TAG_variant)
+        {
+            for member in variant
+                .children
+                .iter()
+                .filter_map(|&m| self.get(m))
+                .filter(|m| m.tag == dw::DW_TAG_member)
+            {
+                out.push(Variant {
+                    name: member.name.clone().unwrap_or_default(),
+                    payload: member.ty.and_then(|t| self.resolve(t)),
+                    discr: variant.value,
+                });
             }
         }
         Some(out)
@@ -405,18 +498,25 @@ impl Dies {
         let (value, has_discr) = if die.tag == dw::DW_TAG_enumeration_type {
             (read_uint(bytes, 0, die.byte_size?)?, true)
         } else {
-            let part = die.children.iter().filter_map(|&c| self.get(c)).find(|c| c.tag == dw::DW_TAG_variant_part)?;
+            let part = die
+                .children
+                .iter()
+                .filter_map(|&c| self.get(c))
+                .find(|c| c.tag == dw::DW_TAG_variant_part)?;
             match part.discr.and_then(|d| self.get(d)) {
-                Some(discr) => (read_uint(bytes, discr.member_offset?, self.size(discr.ty?)?)?, true),
+                Some(discr) => (
+                    read_uint(bytes, discr.member_offset?, self.size(discr.ty?)?)?,
+                    true,
+                ),
                 // A single-variant enum has no discriminant.
                 None => (0, false),
             }
         };
         let chosen = variants
             .iter()
-            .find(|(_, _, v)| has_discr && *v == Some(value))
-            .or_else(|| variants.iter().find(|(_, _, v)| v.is_none()))?;
-        Some((chosen.0.clone(), chosen.1))
+            .find(|v| has_discr && v.discr == Some(value))
+            .or_else(|| variants.iter().find(|v| v.discr.is_none()))?;
+        Some((chosen.name.clone(), chosen.payload))
     }
 
     /// Every struct named `name`, with its byte size and (member, offset, type name) list.
@@ -432,11 +532,22 @@ impl Dies {
                     .filter_map(|&c| self.get(c))
                     .filter(|m| m.tag == dw::DW_TAG_member)
                     .map(|m| {
-                        let ty = m.ty.map_or("?", |t| self.name(self.resolve(t).unwrap_or(t)));
-                        (m.name.clone().unwrap_or_default(), m.member_offset, ty.to_owned())
+                        let ty =
+                            m.ty.map_or("?", |t| self.name(self.resolve(t).unwrap_or(t)));
+                        (
+                            m.name.clone().unwrap_or_default(),
+                            m.member_offset,
+                            ty.to_owned(),
+                        )
                     })
                     .collect();
-                (id, StructShape { size: d.byte_size, members })
+                (
+                    id,
+                    StructShape {
+                        size: d.byte_size,
+                        members,
+                    },
+                )
             })
             .collect();
         out.sort_by_key(|(id, _)| *id);
@@ -455,8 +566,19 @@ impl Dies {
 
     /// The first variable humility's unqualified lookup would find under `name`.
     fn variable(&self, name: &str) -> Option<&Variable> {
-        self.variables.iter().find(|v| v.name == name && (v.external || v.linkage_name.is_some()))
+        self.variables
+            .iter()
+            .find(|v| v.name == name && (v.external || v.linkage_name.is_some()))
     }
+}
+
+/// One variant of an enum.
+struct Variant {
+    name: String,
+    /// The variant's payload struct (Rust enums only).
+    payload: Option<DieId>,
+    /// Its discriminant value; `None` for the niche-layout fallback variant.
+    discr: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -473,7 +595,9 @@ fn location_address(expr: &[u8]) -> Option<u64> {
     while at < expr.len() {
         match expr[at] {
             DW_OP_ADDR => {
-                let address = u64::from(u32::from_le_bytes(expr.get(at + 1..at + 5)?.try_into().ok()?));
+                let address = u64::from(u32::from_le_bytes(
+                    expr.get(at + 1..at + 5)?.try_into().ok()?,
+                ));
                 if next.is_some_and(|n| n != address) {
                     return None;
                 }
@@ -525,9 +649,14 @@ struct ObjectInfo<'a> {
 
 impl<'a> ObjectInfo<'a> {
     fn parse(name: &str, bytes: &'a [u8]) -> Result<ObjectInfo<'a>, String> {
-        let file = ElfFile32::<LE>::parse(bytes).map_err(|e| format!("{name}: not a little-endian ELF32 file: {e}"))?;
+        let file = ElfFile32::<LE>::parse(bytes)
+            .map_err(|e| format!("{name}: not a little-endian ELF32 file: {e}"))?;
         let dies = Dies::load(&file).map_err(|e| format!("{name}: {e}"))?;
-        Ok(ObjectInfo { name: name.to_owned(), file, dies })
+        Ok(ObjectInfo {
+            name: name.to_owned(),
+            file,
+            dies,
+        })
     }
 
     fn symbol(&self, name: &str) -> Option<object::read::elf::ElfSymbol32<'a, '_, LE>> {
@@ -552,7 +681,9 @@ impl<'a> ObjectInfo<'a> {
 
     /// `.text`'s address range.
     fn text(&self) -> Option<std::ops::Range<u64>> {
-        self.file.section_by_name(".text").map(|s| s.address()..s.address() + s.size())
+        self.file
+            .section_by_name(".text")
+            .map(|s| s.address()..s.address() + s.size())
     }
 
     /// The bytes of `address..address + len` in the file, if a section holds them.
@@ -630,7 +761,13 @@ impl KernelLayout {
         let word = |entry: &[u8], at: u64| read_uint(entry, at, 4).map(|v| v as u32);
         table
             .chunks(self.region.size as usize)
-            .map(|e| Some((word(e, self.region.base)?, word(e, self.region.length)?, word(e, self.region.attributes)?)))
+            .map(|e| {
+                Some((
+                    word(e, self.region.base)?,
+                    word(e, self.region.length)?,
+                    word(e, self.region.attributes)?,
+                ))
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("elf/kernel: `{REGION_DESCS}` is truncated"))
     }
@@ -650,12 +787,17 @@ impl Problems<'_> {
 
 /// Finds the kernel layout, recording every contract violation on the way.
 fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<KernelLayout> {
-    let mut p = Problems { object: kernel.name.clone(), out: problems };
+    let mut p = Problems {
+        object: kernel.name.clone(),
+        out: problems,
+    };
     let dies = &kernel.dies;
 
     for legacy in LEGACY_TABLE {
         if kernel.symbol(legacy).is_some() {
-            p.push(format!("has a `{legacy}` symbol, which humility would use instead of `{TASK_TABLE}`"));
+            p.push(format!(
+                "has a `{legacy}` symbol, which humility would use instead of `{TASK_TABLE}`"
+            ));
         }
     }
 
@@ -663,24 +805,35 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     let current = match kernel.symbol(CURRENT_TASK_PTR) {
         Some(s) if s.size() == 4 && kernel.section_at(s.address()).is_some() => Some(s.address()),
         Some(s) => {
-            p.push(format!("`{CURRENT_TASK_PTR}` must be a 4-byte allocated symbol, is {} bytes", s.size()));
+            p.push(format!(
+                "`{CURRENT_TASK_PTR}` must be a 4-byte allocated symbol, is {} bytes",
+                s.size()
+            ));
             None
         }
         None => {
-            p.push(format!("no `{CURRENT_TASK_PTR}` symbol (`#[no_mangle]`, 4 bytes)"));
+            p.push(format!(
+                "no `{CURRENT_TASK_PTR}` symbol (`#[no_mangle]`, 4 bytes)"
+            ));
             None
         }
     };
     let image_id = match kernel.symbol(IMAGE_ID) {
-        Some(s) if s.size() > 0 && kernel.in_flash(s.address()) => {
-            kernel.file_bytes(s.address(), s.size()).map(|b| (s.address(), b.to_vec()))
-        }
+        Some(s) if s.size() > 0 && kernel.in_flash(s.address()) => kernel
+            .file_bytes(s.address(), s.size())
+            .map(|b| (s.address(), b.to_vec())),
         Some(s) => {
-            p.push(format!("`{IMAGE_ID}` must be a sized symbol in a flash section (is {} bytes at {:#010x})", s.size(), s.address()));
+            p.push(format!(
+                "`{IMAGE_ID}` must be a sized symbol in a flash section (is {} bytes at {:#010x})",
+                s.size(),
+                s.address()
+            ));
             None
         }
         None => {
-            p.push(format!("no `{IMAGE_ID}` symbol: humility refuses the archive (missing image id)"));
+            p.push(format!(
+                "no `{IMAGE_ID}` symbol: humility refuses the archive (missing image id)"
+            ));
             None
         }
     };
@@ -689,7 +842,9 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     let mut variable = |name: &str| {
         let found = kernel.variable(name);
         if found.is_none() {
-            p.push(format!("no DWARF variable `{name}` with an address (external or with a linkage name)"));
+            p.push(format!(
+                "no DWARF variable `{name}` with an address (external or with a linkage name)"
+            ));
         }
         found
     };
@@ -700,15 +855,22 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     let has_failed = kernel.variable(HAS_FAILED);
     let epitaph = kernel.variable(EPITAPH);
     match (has_failed, epitaph) {
-        (Some((_, 1, ty)), Some(_)) if dies.get(dies.resolve(ty).unwrap_or(ty)).is_some_and(|d| d.name.as_deref() == Some("bool")) => {}
+        (Some((_, 1, ty)), Some(_))
+            if dies
+                .get(dies.resolve(ty).unwrap_or(ty))
+                .is_some_and(|d| d.name.as_deref() == Some("bool")) => {}
         (None, None) => {}
         (Some(_), Some(_)) => p.push(format!("`{HAS_FAILED}` must be a 1-byte bool")),
-        _ => p.push(format!("`{HAS_FAILED}` and `{EPITAPH}` must both exist or neither")),
+        _ => p.push(format!(
+            "`{HAS_FAILED}` and `{EPITAPH}` must both exist or neither"
+        )),
     }
     if let Some((address, size, _)) = ticks
         && size != 8
     {
-        p.push(format!("`{TICKS}` at {address:#010x} is {size} bytes; humility reads 8 (a little-endian u64)"));
+        p.push(format!(
+            "`{TICKS}` at {address:#010x} is {size} bytes; humility reads 8 (a little-endian u64)"
+        ));
     }
     for (name, found) in [(TASK_DESCS, descs), (REGION_DESCS, regions)] {
         if let Some((address, ..)) = found
@@ -726,24 +888,40 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     let region = structure(dies, "RegionDesc", &mut p).and_then(|r| region_layout(dies, r, &mut p));
     if let Some(desc) = task_desc {
         for name in ["entry_point", "initial_stack"] {
-            if !dies.member(desc, name).is_some_and(|(_, t)| dies.is_unsigned(t, 4)) {
+            if !dies
+                .member(desc, name)
+                .is_some_and(|(_, t)| dies.is_unsigned(t, 4))
+            {
                 p.push(format!("`TaskDesc` needs a member `{name}: u32`"));
             }
         }
     }
-    if let Some(t) = task_desc.and_then(|d| dies.member(task, "descriptor").map(|(_, t)| (d, t)))
-        .and_then(|(desc, ptr)| dies.get(ptr).and_then(|d| d.ty).and_then(|t| dies.resolve(t)).map(|pointee| (desc, pointee)))
+    if let Some(t) = task_desc
+        .and_then(|d| dies.member(task, "descriptor").map(|(_, t)| (d, t)))
+        .and_then(|(desc, ptr)| {
+            dies.get(ptr)
+                .and_then(|d| d.ty)
+                .and_then(|t| dies.resolve(t))
+                .map(|pointee| (desc, pointee))
+        })
         && t.0 != t.1
         && dies.name(t.1) != "TaskDesc"
     {
-        p.push(format!("`Task.descriptor` points to `{}`, not `TaskDesc`", dies.name(t.1)));
+        p.push(format!(
+            "`Task.descriptor` points to `{}`, not `TaskDesc`",
+            dies.name(t.1)
+        ));
     }
     check_no_char(dies, task, "Task", &mut p);
 
-    let (table, ticks, descs, regions, current, image_id, members, task_desc, region) =
-        (table?, ticks?, descs?, regions?, current?, image_id?, members?, task_desc?, region?);
+    let (table, ticks, descs, regions, current, image_id, members, task_desc, region) = (
+        table?, ticks?, descs?, regions?, current?, image_id?, members?, task_desc?, region?,
+    );
     if task_size == 0 || table.1 % task_size != 0 || table.1 == 0 {
-        p.push(format!("`{TASK_TABLE}` is {} bytes, not a non-zero multiple of sizeof(Task) = {task_size}", table.1));
+        p.push(format!(
+            "`{TASK_TABLE}` is {} bytes, not a non-zero multiple of sizeof(Task) = {task_size}",
+            table.1
+        ));
         return None;
     }
     let task_desc_size = dies.size(task_desc)?;
@@ -777,9 +955,14 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
 fn structure(dies: &Dies, name: &str, p: &mut Problems<'_>) -> Option<DieId> {
     let found = dies.structs_named(name);
     let payloads = dies.variant_payloads();
-    let real = found.iter().find(|(id, _)| !payloads.contains(id)).map(|(id, _)| *id);
+    let real = found
+        .iter()
+        .find(|(id, _)| !payloads.contains(id))
+        .map(|(id, _)| *id);
     if real.is_none() {
-        p.push(format!("no struct named `{name}` (humility looks it up by that exact, non-generic name)"));
+        p.push(format!(
+            "no struct named `{name}` (humility looks it up by that exact, non-generic name)"
+        ));
     }
     real
 }
@@ -793,7 +976,9 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
     };
 
     let save = member("save");
-    let saved = save.map(|(_, t)| t).filter(|&t| dies.name(t) == "SavedState");
+    let saved = save
+        .map(|(_, t)| t)
+        .filter(|&t| dies.name(t) == "SavedState");
     let mut regs = HashMap::new();
     match saved {
         None => fail(p, "`Task.save` must be a struct named `SavedState`".into()),
@@ -806,10 +991,16 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
                     _ => fail(p, format!("`SavedState` needs a 4-byte member `{r}`")),
                 }
             }
-            if let (Some(&r4), Some(&r5), Some(&r6)) = (regs.get("r4"), regs.get("r5"), regs.get("r6"))
+            if let (Some(&r4), Some(&r5), Some(&r6)) =
+                (regs.get("r4"), regs.get("r5"), regs.get("r6"))
                 && (r5 != r4 + 4 || r6 != r4 + 8)
             {
-                fail(p, format!("`SavedState` r4, r5, r6 must be contiguous (offsets {r4}, {r5}, {r6})"));
+                fail(
+                    p,
+                    format!(
+                        "`SavedState` r4, r5, r6 must be contiguous (offsets {r4}, {r5}, {r6})"
+                    ),
+                );
             }
         }
     }
@@ -825,12 +1016,18 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
         Some((_, t)) if dies.is_unsigned(t, 4) => 4,
         Some((_, t)) if dies.is_newtype_of(t, 1) => 1,
         _ => {
-            fail(p, "`Task.generation` must be a `u32` or a 1-tuple of `u8`".into());
+            fail(
+                p,
+                "`Task.generation` must be a `u32` or a 1-tuple of `u8`".into(),
+            );
             0
         }
     };
     if !member("priority").is_some_and(|(_, t)| dies.is_newtype_of(t, 1)) {
-        fail(p, "`Task.priority` must be a 1-tuple struct of `u8` (`Priority(u8)`)".into());
+        fail(
+            p,
+            "`Task.priority` must be a 1-tuple struct of `u8` (`Priority(u8)`)".into(),
+        );
     }
     let descriptor = member("descriptor");
     if !descriptor.is_some_and(|(_, t)| dies.is_pointer(t)) {
@@ -841,19 +1038,25 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
         Some((_, timer)) => {
             let deadline_ok = dies.member(timer, "deadline").is_some_and(|(_, opt)| {
                 let variants = dies.variants(opt).unwrap_or_default();
-                let names: HashSet<&str> = variants.iter().map(|(n, ..)| n.as_str()).collect();
+                let names: HashSet<&str> = variants.iter().map(|v| v.name.as_str()).collect();
                 names == HashSet::from(["Some", "None"])
                     && variants
                         .iter()
-                        .find(|(n, ..)| n == "Some")
-                        .and_then(|(_, payload, _)| dies.member((*payload)?, "__0"))
+                        .find(|v| v.name == "Some")
+                        .and_then(|v| dies.member(v.payload?, "__0"))
                         .is_some_and(|(_, inner)| dies.is_newtype_of(inner, 8))
             });
             if !deadline_ok {
                 fail(p, "`Task.timer.deadline` must be an `Option` of a 1-tuple of `u64` (`Option<Timestamp>`)".into());
             }
-            if !dies.member(timer, "to_post").is_some_and(|(_, t)| dies.is_newtype_of(t, 4)) {
-                fail(p, "`Task.timer.to_post` must be a 1-tuple of `u32` (`NotificationSet`)".into());
+            if !dies
+                .member(timer, "to_post")
+                .is_some_and(|(_, t)| dies.is_newtype_of(t, 4))
+            {
+                fail(
+                    p,
+                    "`Task.timer.to_post` must be a 1-tuple of `u32` (`NotificationSet`)".into(),
+                );
             }
         }
     }
@@ -872,34 +1075,65 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
 }
 
 fn region_layout(dies: &Dies, region: DieId, p: &mut Problems<'_>) -> Option<RegionLayout> {
-    let word = |name: &str| dies.member(region, name).filter(|(_, t)| dies.is_unsigned(*t, 4) || dies.is_pointer(*t));
+    let word = |name: &str| {
+        dies.member(region, name)
+            .filter(|(_, t)| dies.is_unsigned(*t, 4) || dies.is_pointer(*t))
+    };
     let base = word("base");
     let length = word("size");
     let attributes = dies.member(region, "attributes").and_then(|(offset, t)| {
         ["__0", "bits"]
             .iter()
-            .find_map(|inner| dies.member(t, inner).filter(|(_, it)| dies.is_unsigned(*it, 4)))
+            .find_map(|inner| {
+                dies.member(t, inner)
+                    .filter(|(_, it)| dies.is_unsigned(*it, 4))
+            })
             .map(|(inner, _)| offset + inner)
     });
-    for (name, found) in [("base", base.is_some()), ("size", length.is_some()), ("attributes", attributes.is_some())] {
+    for (name, found) in [
+        ("base", base.is_some()),
+        ("size", length.is_some()),
+        ("attributes", attributes.is_some()),
+    ] {
         if !found {
-            let shape = if name == "attributes" { "a struct with a 4-byte `__0` or `bits`" } else { "a 4-byte integer" };
+            let shape = if name == "attributes" {
+                "a struct with a 4-byte `__0` or `bits`"
+            } else {
+                "a 4-byte integer"
+            };
             p.push(format!("`RegionDesc.{name}` must be {shape}"));
         }
     }
-    Some(RegionLayout { size: dies.size(region)?, base: base?.0, length: length?.0, attributes: attributes? })
+    Some(RegionLayout {
+        size: dies.size(region)?,
+        base: base?.0,
+        length: length?.0,
+        attributes: attributes?,
+    })
 }
 
 /// Every `TaskDesc.regions` entry must be a 1-byte index or a 4-byte reference landing on a
 /// `HUBRIS_REGION_DESCS` entry.
-fn check_task_desc_regions(kernel: &ObjectInfo<'_>, layout: &KernelLayout, task_desc: DieId, p: &mut Problems<'_>) {
+fn check_task_desc_regions(
+    kernel: &ObjectInfo<'_>,
+    layout: &KernelLayout,
+    task_desc: DieId,
+    p: &mut Problems<'_>,
+) {
     let dies = &kernel.dies;
     let Some((offset, array)) = dies.member(task_desc, "regions") else {
         return p.push("`TaskDesc` needs a member `regions` (an array)");
     };
-    let element = dies.get(array).filter(|d| d.tag == dw::DW_TAG_array_type).and_then(|d| d.ty);
-    let Some(element) = element else { return p.push("`TaskDesc.regions` must be an array") };
-    let (Some(element_size), Some(array_size)) = (dies.size(element), dies.size(array)) else { return };
+    let element = dies
+        .get(array)
+        .filter(|d| d.tag == dw::DW_TAG_array_type)
+        .and_then(|d| d.ty);
+    let Some(element) = element else {
+        return p.push("`TaskDesc.regions` must be an array");
+    };
+    let (Some(element_size), Some(array_size)) = (dies.size(element), dies.size(array)) else {
+        return;
+    };
     if dies.is_unsigned(element, 1) {
         return;
     }
@@ -916,7 +1150,7 @@ fn check_task_desc_regions(kernel: &ObjectInfo<'_>, layout: &KernelLayout, task_
             let target = u64::from(u32::from_le_bytes(word.try_into().unwrap_or_default()));
             let on_entry = target >= layout.region_descs
                 && target < table_end
-                && (target - layout.region_descs) % layout.region.size == 0;
+                && (target - layout.region_descs).is_multiple_of(layout.region.size);
             if !on_entry {
                 p.push(format!(
                     "task {task}: regions[{slot}] = {target:#010x} is not an entry of `{REGION_DESCS}` at {:#010x}",
@@ -937,7 +1171,7 @@ fn check_enum(
     dies: &Dies,
     ty: DieId,
     what: &str,
-    known: &[(&str, Shape)],
+    known: KnownVariants,
     p: &mut Problems<'_>,
     seen: &mut HashSet<DieId>,
 ) {
@@ -948,7 +1182,7 @@ fn check_enum(
     let Some(variants) = dies.variants(id) else {
         return p.push(format!("`{what}` ({}) is not an enum", dies.name(id)));
     };
-    for (name, payload, _) in &variants {
+    for Variant { name, payload, .. } in &variants {
         let Some((_, shape)) = known.iter().find(|(k, _)| k == name) else {
             p.push(format!(
                 "`{what}` has a variant `{name}` humility does not know (known: {})",
@@ -963,19 +1197,29 @@ fn check_enum(
             Shape::Fields(fields) => fields.iter().all(|f| members.contains(f)),
         };
         if !shape_ok {
-            p.push(format!("`{what}::{name}` has members [{}], which is not the shape humility decodes", members.join(", ")));
+            p.push(format!(
+                "`{what}::{name}` has members [{}], which is not the shape humility decodes",
+                members.join(", ")
+            ));
             continue;
         }
         let Some(payload) = *payload else { continue };
         let field = |m: &str| dies.member(payload, m).map(|(_, t)| t);
-        let nested: Vec<(Option<DieId>, &str, &[(&str, Shape)])> = match (what, name.as_str()) {
+        let nested: Vec<(Option<DieId>, &str, KnownVariants)> = match (what, name.as_str()) {
             ("TaskState", "Healthy") => vec![(field("__0"), "SchedState", SCHED_STATE)],
             ("TaskState", "Faulted") => {
-                vec![(field("fault"), "FaultInfo", FAULT_INFO), (field("original_state"), "SchedState", SCHED_STATE)]
+                vec![
+                    (field("fault"), "FaultInfo", FAULT_INFO),
+                    (field("original_state"), "SchedState", SCHED_STATE),
+                ]
             }
-            ("FaultInfo", "MemoryAccess" | "BusError") => vec![(field("source"), "FaultSource", FAULT_SOURCE)],
+            ("FaultInfo", "MemoryAccess" | "BusError") => {
+                vec![(field("source"), "FaultSource", FAULT_SOURCE)]
+            }
             ("FaultInfo", "SyscallUsage") => vec![(field("__0"), "UsageError", USAGE_ERROR)],
-            ("FaultInfo", "FromServer") => vec![(field("__1"), "ReplyFaultReason", REPLY_FAULT_REASON)],
+            ("FaultInfo", "FromServer") => {
+                vec![(field("__1"), "ReplyFaultReason", REPLY_FAULT_REASON)]
+            }
             _ => Vec::new(),
         };
         for (inner, inner_what, inner_known) in nested {
@@ -984,13 +1228,20 @@ fn check_enum(
             }
         }
         let task_id = match (what, name.as_str()) {
-            ("SchedState", "InSend" | "InReply") | ("FaultInfo", "Injected" | "FromServer") => field("__0"),
+            ("SchedState", "InSend" | "InReply") | ("FaultInfo", "Injected" | "FromServer") => {
+                field("__0")
+            }
             _ => None,
         };
         if let Some(id_ty) = task_id
-            && !(dies.is_unsigned(id_ty, 2) || dies.is_unsigned(id_ty, 4) || dies.is_newtype_of(id_ty, 2) || dies.is_newtype_of(id_ty, 4))
+            && !(dies.is_unsigned(id_ty, 2)
+                || dies.is_unsigned(id_ty, 4)
+                || dies.is_newtype_of(id_ty, 2)
+                || dies.is_newtype_of(id_ty, 4))
         {
-            p.push(format!("`{what}::{name}` must hold a TaskId: `u16`/`u32` or a 1-tuple of one"));
+            p.push(format!(
+                "`{what}::{name}` must hold a TaskId: `u16`/`u32` or a 1-tuple of one"
+            ));
         }
     }
 }
@@ -1009,13 +1260,20 @@ fn check_no_char(dies: &Dies, ty: DieId, path: &str, p: &mut Problems<'_>) {
         let name = die.name.as_deref().unwrap_or("");
         match die.tag {
             dw::DW_TAG_base_type if die.encoding == Some(dw::DW_ATE_UTF) || name == "char" => {
-                p.push(format!("`{path}` contains `char`, which makes humility panic"));
+                p.push(format!(
+                    "`{path}` contains `char`, which makes humility panic"
+                ));
             }
             dw::DW_TAG_union_type if !name.contains("MaybeUninit") => {
-                p.push(format!("`{path}` contains the union `{name}`; humility decodes only MaybeUninit"));
+                p.push(format!(
+                    "`{path}` contains the union `{name}`; humility decodes only MaybeUninit"
+                ));
             }
             dw::DW_TAG_array_type => stack.extend(die.ty.map(|t| (t, format!("{path}[]")))),
-            dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_variant_part | dw::DW_TAG_variant => {
+            dw::DW_TAG_structure_type
+            | dw::DW_TAG_union_type
+            | dw::DW_TAG_variant_part
+            | dw::DW_TAG_variant => {
                 for &child in &die.children {
                     let Some(c) = dies.get(child) else { continue };
                     match c.tag {
@@ -1023,7 +1281,9 @@ fn check_no_char(dies: &Dies, ty: DieId, path: &str, p: &mut Problems<'_>) {
                             let member = c.name.as_deref().unwrap_or("?");
                             stack.extend(c.ty.map(|t| (t, format!("{path}.{member}"))));
                         }
-                        dw::DW_TAG_variant_part | dw::DW_TAG_variant => stack.push((child, path.clone())),
+                        dw::DW_TAG_variant_part | dw::DW_TAG_variant => {
+                            stack.push((child, path.clone()))
+                        }
                         _ => {}
                     }
                 }
@@ -1044,12 +1304,17 @@ pub fn check_kernel_elf(bytes: &[u8]) -> Result<(), Vec<String>> {
 /// Checks the kernel and every task: the kernel contract, struct names unique across all
 /// objects (contract 2.2), and every object's ring buffers and counters (4). Returns the
 /// kernel layout.
-pub fn check_objects(kernel: &[u8], tasks: &[(String, Vec<u8>)]) -> Result<KernelLayout, Vec<String>> {
+pub fn check_objects(
+    kernel: &[u8],
+    tasks: &[(String, Vec<u8>)],
+) -> Result<KernelLayout, Vec<String>> {
     let mut problems = Vec::new();
     let mut objects = Vec::new();
-    for (name, bytes) in std::iter::once(("elf/kernel".to_owned(), kernel))
-        .chain(tasks.iter().map(|(n, b)| (format!("elf/task/{n}"), b.as_slice())))
-    {
+    for (name, bytes) in std::iter::once(("elf/kernel".to_owned(), kernel)).chain(
+        tasks
+            .iter()
+            .map(|(n, b)| (format!("elf/task/{n}"), b.as_slice())),
+    ) {
         match ObjectInfo::parse(&name, bytes) {
             Ok(object) => objects.push(object),
             Err(e) => problems.push(e),
@@ -1058,7 +1323,10 @@ pub fn check_objects(kernel: &[u8], tasks: &[(String, Vec<u8>)]) -> Result<Kerne
             problems.extend(violations.lines().map(|v| format!("{name}: {v}")));
         }
     }
-    let layout = objects.first().filter(|o| o.name == "elf/kernel").and_then(|k| kernel_layout(k, &mut problems));
+    let layout = objects
+        .first()
+        .filter(|o| o.name == "elf/kernel")
+        .and_then(|k| kernel_layout(k, &mut problems));
     check_unique_structs(&objects, &mut problems);
     match layout {
         Some(layout) if problems.is_empty() => Ok(layout),
@@ -1097,7 +1365,9 @@ fn check_unique_structs(objects: &[ObjectInfo<'_>], problems: &mut Vec<String>) 
 
 /// `archive::check_archive` plus [`check_objects`] for the archive at `path`.
 pub fn check_archive_file(path: &Path) -> Result<(), Vec<String>> {
-    let mut problems = crate::archive::check_archive(path).err().unwrap_or_default();
+    let mut problems = crate::archive::check_archive(path)
+        .err()
+        .unwrap_or_default();
     let bytes = std::fs::read(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
     match ArchiveFiles::parse(&bytes) {
         Ok(files) => {
@@ -1107,7 +1377,11 @@ pub fn check_archive_file(path: &Path) -> Result<(), Vec<String>> {
         }
         Err(e) => problems.push(e),
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1120,21 +1394,33 @@ pub struct Note<'a> {
     pub desc: &'a [u8],
 }
 
-/// Parses a core file's notes and loaded segments `(address, bytes)`, checking the segment
-/// rules of contract 5.
-pub fn parse_core(core: &[u8]) -> Result<(Vec<Note<'_>>, Vec<(u64, &[u8])>), Vec<String>> {
-    let header = object::elf::FileHeader32::<LE>::parse(core).map_err(|e| vec![format!("not an ELF32 file: {e}")])?;
+/// A core file's notes and loaded segments.
+pub struct Core<'a> {
+    pub notes: Vec<Note<'a>>,
+    /// `(address, bytes)`, sorted by address.
+    pub loads: Vec<(u64, &'a [u8])>,
+}
+
+/// Parses a core file, checking the segment rules of contract 5.
+pub fn parse_core(core: &[u8]) -> Result<Core<'_>, Vec<String>> {
+    let header = object::elf::FileHeader32::<LE>::parse(core)
+        .map_err(|e| vec![format!("not an ELF32 file: {e}")])?;
     if header.e_ident.data != object::elf::ELFDATA2LSB {
         return Err(vec!["not little-endian".into()]);
     }
-    let phdrs = header.program_headers(LE, core).map_err(|e| vec![format!("bad program headers: {e}")])?;
+    let phdrs = header
+        .program_headers(LE, core)
+        .map_err(|e| vec![format!("bad program headers: {e}")])?;
     let mut problems = Vec::new();
     let (mut notes, mut loads) = (Vec::new(), Vec::new());
     for ph in phdrs {
         let data = match ph.data(LE, core) {
             Ok(d) => d,
             Err(()) => {
-                problems.push(format!("segment at offset {:#x} runs past the end of the file", ph.p_offset(LE)));
+                problems.push(format!(
+                    "segment at offset {:#x} runs past the end of the file",
+                    ph.p_offset(LE)
+                ));
                 continue;
             }
         };
@@ -1158,20 +1444,35 @@ pub fn parse_core(core: &[u8]) -> Result<(Vec<Note<'_>>, Vec<(u64, &[u8])>), Vec
     for pair in loads.windows(2) {
         let end = pair[0].0 + pair[0].1.len() as u64;
         if pair[1].0 < end {
-            problems.push(format!("PT_LOAD segments overlap: {:#010x}..{end:#010x} and {:#010x}", pair[0].0, pair[1].0));
+            problems.push(format!(
+                "PT_LOAD segments overlap: {:#010x}..{end:#010x} and {:#010x}",
+                pair[0].0, pair[1].0
+            ));
         }
     }
-    if problems.is_empty() { Ok((notes, loads)) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(Core { notes, loads })
+    } else {
+        Err(problems)
+    }
 }
 
 fn parse_notes<'a>(mut data: &'a [u8], notes: &mut Vec<Note<'a>>, problems: &mut Vec<String>) {
-    let word = |d: &[u8], at: usize| d.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()));
+    let word = |d: &[u8], at: usize| {
+        d.get(at..at + 4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
     while data.len() >= 12 {
-        let (Some(namesz), Some(descsz), Some(kind)) = (word(data, 0), word(data, 4), word(data, 8)) else { break };
+        let (Some(namesz), Some(descsz), Some(kind)) =
+            (word(data, 0), word(data, 4), word(data, 8))
+        else {
+            break;
+        };
         let name_end = 12 + namesz as usize;
         let desc_start = name_end.next_multiple_of(4);
         let desc_end = desc_start + descsz as usize;
-        let (Some(name), Some(desc)) = (data.get(12..name_end), data.get(desc_start..desc_end)) else {
+        let (Some(name), Some(desc)) = (data.get(12..name_end), data.get(desc_start..desc_end))
+        else {
             problems.push("a note runs past the end of its segment".into());
             return;
         };
@@ -1190,7 +1491,9 @@ impl<'a> DumpMemory<'a> {
         let mut ranges: Vec<(u64, Vec<&'a [u8]>)> = Vec::new();
         for &(address, bytes) in loads {
             match ranges.last_mut() {
-                Some((start, parts)) if *start + parts.iter().map(|p| p.len() as u64).sum::<u64>() == address => {
+                Some((start, parts))
+                    if *start + parts.iter().map(|p| p.len() as u64).sum::<u64>() == address =>
+                {
                     parts.push(bytes)
                 }
                 _ => ranges.push((address, vec![bytes])),
@@ -1200,7 +1503,11 @@ impl<'a> DumpMemory<'a> {
     }
 
     pub fn read(&self, address: u64, len: u64) -> Option<Vec<u8>> {
-        let (start, parts) = self.ranges.iter().rev().find(|(start, _)| *start <= address)?;
+        let (start, parts) = self
+            .ranges
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= address)?;
         let mut out = Vec::with_capacity(usize::try_from(len).ok()?);
         let mut skip = address - start;
         for part in parts {
@@ -1260,25 +1567,37 @@ pub struct RingbufReport {
 
 /// Checks a dump against the archive it should hold (contract 5) and decodes it.
 pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>> {
-    let (notes, loads) = parse_core(dump)?;
+    let Core { notes, loads } = parse_core(dump)?;
     let mut problems = Vec::new();
 
     let oxide = |n: &Note<'_>| n.name == NOTE_NAME;
-    let archives: Vec<&Note<'_>> = notes.iter().filter(|n| oxide(n) && n.kind == NT_HUBRIS_ARCHIVE).collect();
+    let archives: Vec<&Note<'_>> = notes
+        .iter()
+        .filter(|n| oxide(n) && n.kind == NT_HUBRIS_ARCHIVE)
+        .collect();
     match archives.as_slice() {
         [one] if one.desc == archive => {}
         [_] => problems.push("the archive note differs from the archive".into()),
-        _ => problems.push(format!("{} archive notes, expected exactly one", archives.len())),
+        _ => problems.push(format!(
+            "{} archive notes, expected exactly one",
+            archives.len()
+        )),
     }
     for note in notes.iter().filter(|n| oxide(n)) {
         if ![NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, NT_HUBRIS_TASK].contains(&note.kind) {
-            problems.push(format!("unrecognized Oxide note type {:#x} (humility refuses it)", note.kind));
+            problems.push(format!(
+                "unrecognized Oxide note type {:#x} (humility refuses it)",
+                note.kind
+            ));
         }
         if note.kind == NT_HUBRIS_TASK {
             problems.push("a task note makes humility read this as a single-task dump".into());
         }
     }
-    let register_notes: Vec<&Note<'_>> = notes.iter().filter(|n| n.kind == NT_HUBRIS_REGISTERS).collect();
+    let register_notes: Vec<&Note<'_>> = notes
+        .iter()
+        .filter(|n| n.kind == NT_HUBRIS_REGISTERS)
+        .collect();
     let mut registers = Vec::new();
     match register_notes.as_slice() {
         [] => {}
@@ -1292,7 +1611,10 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
                 registers.push((id, value));
             }
         }
-        [note] => problems.push(format!("the registers note is {} bytes, not a multiple of 8", note.desc.len())),
+        [note] => problems.push(format!(
+            "the registers note is {} bytes, not a multiple of 8",
+            note.desc.len()
+        )),
         _ => problems.push("more than one registers note".into()),
     }
 
@@ -1307,7 +1629,9 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
     if let Some(&(_, pc)) = registers.iter().find(|(id, _)| *id == REG_PC) {
         let pc = u64::from(pc & !1);
         if !texts.iter().any(|t| t.contains(&pc)) {
-            problems.push(format!("PC {pc:#010x} is in no object's .text; humility would refuse the dump"));
+            problems.push(format!(
+                "PC {pc:#010x} is in no object's .text; humility would refuse the dump"
+            ));
         }
     }
 
@@ -1315,7 +1639,9 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
     let need = |problems: &mut Vec<String>, what: &str, address: u64, len: u64| {
         let got = memory.read(address, len);
         if got.is_none() {
-            problems.push(format!("{what} ({len} bytes at {address:#010x}) is not in the dump"));
+            problems.push(format!(
+                "{what} ({len} bytes at {address:#010x}) is not in the dump"
+            ));
         }
         got
     };
@@ -1323,15 +1649,24 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
     if let Some(in_dump) = need(&mut problems, IMAGE_ID, *id_address, id_bytes.len() as u64)
         && &in_dump != id_bytes
     {
-        problems.push(format!("{IMAGE_ID} in the dump is {in_dump:02x?}, the kernel ELF's is {id_bytes:02x?}"));
+        problems.push(format!(
+            "{IMAGE_ID} in the dump is {in_dump:02x?}, the kernel ELF's is {id_bytes:02x?}"
+        ));
     }
-    let table = need(&mut problems, TASK_TABLE, layout.task_table, layout.task_count * layout.task_size);
+    let table = need(
+        &mut problems,
+        TASK_TABLE,
+        layout.task_table,
+        layout.task_count * layout.task_size,
+    );
     let current = need(&mut problems, CURRENT_TASK_PTR, layout.current_task_ptr, 4);
     let ticks = need(&mut problems, TICKS, layout.ticks, 8);
     let epitaph = layout.epitaph.and_then(|(failed, text, len)| {
         let failed = need(&mut problems, HAS_FAILED, failed, 1)?;
         let text = need(&mut problems, EPITAPH, text, len)?;
-        (failed[0] == 1).then(|| String::from_utf8_lossy(text.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
+        (failed[0] == 1).then(|| {
+            String::from_utf8_lossy(text.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+        })
     });
     if layout.task_count != files.tasks.len() as u64 {
         problems.push(format!(
@@ -1346,19 +1681,30 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
         let pointer = u64::from(u32::from_le_bytes(current.try_into().unwrap_or_default()));
         let offset = pointer.wrapping_sub(layout.task_table);
         if pointer == 0 {
-            problems.push(format!("{CURRENT_TASK_PTR} is 0: humility says the system has not booted"));
-        } else if pointer < layout.task_table || offset % layout.task_size != 0 || offset / layout.task_size >= layout.task_count {
+            problems.push(format!(
+                "{CURRENT_TASK_PTR} is 0: humility says the system has not booted"
+            ));
+        } else if pointer < layout.task_table
+            || offset % layout.task_size != 0
+            || offset / layout.task_size >= layout.task_count
+        {
             problems.push(format!("{CURRENT_TASK_PTR} = {pointer:#010x} is not an entry of the task table at {:#010x}", layout.task_table));
         } else {
             let index = (offset / layout.task_size) as usize;
-            current_task = files.tasks.get(index).map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
+            current_task = files
+                .tasks
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
         }
     }
 
     let mut tasks = Vec::new();
     if let Some(table) = &table {
         for (index, entry) in table.chunks(layout.task_size as usize).enumerate() {
-            let name = files.tasks.get(index).map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
+            let name = files
+                .tasks
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
             match decode_task(&kernel.dies, &layout, &memory, index, &name, entry) {
                 Ok(report) => tasks.push(report),
                 Err(problem) => problems.push(problem),
@@ -1392,54 +1738,99 @@ fn decode_task(
 ) -> Result<TaskReport, String> {
     let members = &layout.task;
     let at = |what: &str| format!("task {index} ({name}): {what}");
-    let state_bytes = entry.get(members.state as usize..).ok_or_else(|| at("entry too short"))?;
-    let (state, payload) = dies.decode_variant(members.state_type, state_bytes).ok_or_else(|| at("undecodable state"))?;
+    let state_bytes = entry
+        .get(members.state as usize..)
+        .ok_or_else(|| at("entry too short"))?;
+    let (state, payload) = dies
+        .decode_variant(members.state_type, state_bytes)
+        .ok_or_else(|| at("undecodable state"))?;
     let payload = payload.ok_or_else(|| at("state variant without payload"))?;
     let inner_member = if state == "Faulted" { "fault" } else { "__0" };
-    let (inner_offset, inner_ty) = dies.member(payload, inner_member).ok_or_else(|| at("state payload has no inner value"))?;
+    let (inner_offset, inner_ty) = dies
+        .member(payload, inner_member)
+        .ok_or_else(|| at("state payload has no inner value"))?;
     let (detail, _) = state_bytes
         .get(inner_offset as usize..)
         .and_then(|bytes| dies.decode_variant(inner_ty, bytes))
         .ok_or_else(|| at("undecodable state detail"))?;
-    let generation = read_uint(entry, members.generation, members.generation_size).ok_or_else(|| at("no generation"))? as u32;
+    let generation = read_uint(entry, members.generation, members.generation_size)
+        .ok_or_else(|| at("no generation"))? as u32;
 
     let descriptor = read_uint(entry, members.descriptor, 4).ok_or_else(|| at("no descriptor"))?;
     if memory.read(descriptor, layout.task_desc_size).is_none() {
-        return Err(at(&format!("its TaskDesc ({} bytes at {descriptor:#010x}) is not in the dump", layout.task_desc_size)));
+        return Err(at(&format!(
+            "its TaskDesc ({} bytes at {descriptor:#010x}) is not in the dump",
+            layout.task_desc_size
+        )));
     }
 
     let panic_message = if state == "Faulted" && detail == "Panic" {
-        let (r4, r5) = (read_uint(entry, members.r4, 4), read_uint(entry, members.r5, 4));
-        let (Some(pointer), Some(len)) = (r4, r5) else { return Err(at("no saved r4/r5")) };
-        let bytes = memory
-            .read(pointer, len.min(255))
-            .ok_or_else(|| at(&format!("panic message ({len} bytes at {pointer:#010x}) is not in the dump")))?;
+        let (r4, r5) = (
+            read_uint(entry, members.r4, 4),
+            read_uint(entry, members.r5, 4),
+        );
+        let (Some(pointer), Some(len)) = (r4, r5) else {
+            return Err(at("no saved r4/r5"));
+        };
+        let bytes = memory.read(pointer, len.min(255)).ok_or_else(|| {
+            at(&format!(
+                "panic message ({len} bytes at {pointer:#010x}) is not in the dump"
+            ))
+        })?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     } else {
         None
     };
-    Ok(TaskReport { index, name: name.to_owned(), state, detail, generation, panic_message })
+    Ok(TaskReport {
+        index,
+        name: name.to_owned(),
+        state,
+        detail,
+        generation,
+        panic_message,
+    })
 }
 
 /// Every ring buffer of every object must be in the dump; counts its used entries.
-fn ring_buffers(files: &ArchiveFiles, memory: &DumpMemory<'_>, problems: &mut Vec<String>) -> Vec<RingbufReport> {
+fn ring_buffers(
+    files: &ArchiveFiles,
+    memory: &DumpMemory<'_>,
+    problems: &mut Vec<String>,
+) -> Vec<RingbufReport> {
     let mut out = Vec::new();
     for (name, bytes) in files.objects() {
-        let Ok(object) = ObjectInfo::parse(&name, bytes) else { continue };
+        let Ok(object) = ObjectInfo::parse(&name, bytes) else {
+            continue;
+        };
         let dies = &object.dies;
         for var in &dies.variables {
-            let Some(ty) = dies.resolve(var.ty) else { continue };
+            let Some(ty) = dies.resolve(var.ty) else {
+                continue;
+            };
             if !dies.name(ty).contains("Ringbuf") || dies.name(ty).starts_with("CountedRingbuf") {
                 continue;
             }
-            let symbol = var.linkage_name.as_deref().and_then(|l| object.symbol(l)).filter(|s| s.size() > 0);
+            let symbol = var
+                .linkage_name
+                .as_deref()
+                .and_then(|l| object.symbol(l))
+                .filter(|s| s.size() > 0);
             let address = symbol.map(|s| s.address()).or(var.address);
-            let (Some(address), Some(size)) = (address, dies.size(ty)) else { continue };
-            let Some(value) = memory.read(address, size) else {
-                problems.push(format!("{name}: ring buffer {} ({size} bytes at {address:#010x}) is not in the dump", var.qualified));
+            let (Some(address), Some(size)) = (address, dies.size(ty)) else {
                 continue;
             };
-            out.push(RingbufReport { object: name.clone(), variable: var.qualified.clone(), used_entries: used_entries(dies, ty, &value) });
+            let Some(value) = memory.read(address, size) else {
+                problems.push(format!(
+                    "{name}: ring buffer {} ({size} bytes at {address:#010x}) is not in the dump",
+                    var.qualified
+                ));
+                continue;
+            };
+            out.push(RingbufReport {
+                object: name.clone(),
+                variable: var.qualified.clone(),
+                used_entries: used_entries(dies, ty, &value),
+            });
         }
     }
     out
@@ -1455,15 +1846,26 @@ fn used_entries(dies: &Dies, ty: DieId, value: &[u8]) -> usize {
             ring = inner;
         }
     }
-    let Some((buffer_offset, buffer)) = dies.member(ring, "buffer") else { return 0 };
-    let Some(entry) = dies.get(buffer).and_then(|d| d.ty) else { return 0 };
-    let (Some(entry_size), Some(buffer_size)) = (dies.size(entry), dies.size(buffer)) else { return 0 };
-    let Some((generation, _)) = dies.member(entry, "generation") else { return 0 };
+    let Some((buffer_offset, buffer)) = dies.member(ring, "buffer") else {
+        return 0;
+    };
+    let Some(entry) = dies.get(buffer).and_then(|d| d.ty) else {
+        return 0;
+    };
+    let (Some(entry_size), Some(buffer_size)) = (dies.size(entry), dies.size(buffer)) else {
+        return 0;
+    };
+    let Some((generation, _)) = dies.member(entry, "generation") else {
+        return 0;
+    };
     if entry_size == 0 {
         return 0;
     }
     (0..buffer_size / entry_size)
-        .filter(|i| read_uint(value, base + buffer_offset + i * entry_size + generation, 2).is_some_and(|g| g != 0))
+        .filter(|i| {
+            read_uint(value, base + buffer_offset + i * entry_size + generation, 2)
+                .is_some_and(|g| g != 0)
+        })
         .count()
 }
 
@@ -1473,7 +1875,13 @@ fn used_entries(dies: &Dies, ty: DieId, value: &[u8]) -> usize {
 /// `check-archive ZIP` and `check-dump DUMP ZIP`.
 pub fn command(which: &str, args: &[String]) -> Result<(), Error> {
     let read = |p: &String| std::fs::read(p).map_err(|e| Error::io(Path::new(p), e));
-    let fail = |problems: Vec<String>| Error::new(format!("{} contract problem(s):\n  {}", problems.len(), problems.join("\n  ")));
+    let fail = |problems: Vec<String>| {
+        Error::new(format!(
+            "{} contract problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    };
     match (which, args) {
         ("check-archive", [file]) => {
             if read(file)?.starts_with(b"\x7fELF") {
@@ -1486,11 +1894,15 @@ pub fn command(which: &str, args: &[String]) -> Result<(), Error> {
         }
         ("check-dump", [dump, zip]) => {
             let report = check_dump(&read(dump)?, &read(zip)?).map_err(fail)?;
-            let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
+            let json =
+                serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
             println!("{json}");
             Ok(())
         }
-        _ => Err(Error::new(format!("usage: cargo xtask check-archive ZIP|KERNEL-ELF | check-dump DUMP ZIP (got {which} {})", args.join(" ")))),
+        _ => Err(Error::new(format!(
+            "usage: cargo xtask check-archive ZIP|KERNEL-ELF | check-dump DUMP ZIP (got {which} {})",
+            args.join(" ")
+        ))),
     }
 }
 
@@ -1500,10 +1912,17 @@ mod tests {
 
     #[test]
     fn location_pieces_must_be_contiguous() {
-        assert_eq!(location_address(&[0x03, 0x00, 0x08, 0x00, 0x20]), Some(0x2000_0800));
-        let split = [0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0xd4, 0x0b, 0, 0x20, 0x93, 4];
+        assert_eq!(
+            location_address(&[0x03, 0x00, 0x08, 0x00, 0x20]),
+            Some(0x2000_0800)
+        );
+        let split = [
+            0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0xd4, 0x0b, 0, 0x20, 0x93, 4,
+        ];
         assert_eq!(location_address(&split), Some(0x2000_0bd0));
-        let apart = [0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0x00, 0x0c, 0, 0x20, 0x93, 4];
+        let apart = [
+            0x03, 0xd0, 0x0b, 0, 0x20, 0x93, 4, 0x03, 0x00, 0x0c, 0, 0x20, 0x93, 4,
+        ];
         assert_eq!(location_address(&apart), None);
         assert_eq!(location_address(&[0x91, 0x00]), None);
     }

@@ -19,18 +19,24 @@
 //! MSP if it lies in the kernel's `.stack` and as PSP if it lies elsewhere (a task stack:
 //! tasks always run on PSP). PC is left out unless it lies in some object's `.text`.
 //!
-//! QEMU is left as it was found: the guest runs again after the dump (`D` detaches and
-//! resumes), unless `--halt` asks to leave it stopped for a debugger.
+//! QEMU is left running: the guest runs again after the dump (`D` detaches and resumes),
+//! unless `--halt` asks to leave it stopped for a debugger. A guest from `cargo xtask run
+//! --gdb` waits at reset for a debugger: the first dump records that reset state (humility
+//! will say it has not booted) and lets it start; later dumps catch it running.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use object::elf::{ELFCLASS32, ELFDATA2LSB, EM_ARM, ET_CORE, EV_CURRENT, PT_LOAD, PT_NOTE, SHF_ALLOC};
+use object::elf::{
+    ELFCLASS32, ELFDATA2LSB, EM_ARM, ET_CORE, EV_CURRENT, PT_LOAD, PT_NOTE, SHF_ALLOC,
+};
 use object::read::elf::{ElfFile32, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection};
 
-use crate::contract::{self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_PC};
+use crate::contract::{
+    self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_PC,
+};
 use crate::gdb::Gdb;
 use crate::{Error, cargo, dist};
 
@@ -72,18 +78,30 @@ struct Options {
 }
 
 fn parse_options(args: &[String]) -> Result<Options, Error> {
-    let mut options = Options { app: crate::DEFAULT_APP.into(), out: None, port: DEFAULT_PORT, halt: false };
+    let mut options = Options {
+        app: crate::DEFAULT_APP.into(),
+        out: None,
+        port: DEFAULT_PORT,
+        halt: false,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or_else(|| Error::new(format!("dump: {flag} needs a value")));
+        let mut value = |flag: &str| {
+            args.next()
+                .ok_or_else(|| Error::new(format!("dump: {flag} needs a value")))
+        };
         match arg.as_str() {
             "--out" => options.out = Some(PathBuf::from(value("--out")?)),
             "--port" => {
                 let port = value("--port")?;
-                options.port = port.parse().map_err(|_| Error::new(format!("dump: --port {port}: not a port number")))?;
+                options.port = port
+                    .parse()
+                    .map_err(|_| Error::new(format!("dump: --port {port}: not a port number")))?;
             }
             "--halt" => options.halt = true,
-            flag if flag.starts_with("--") => return Err(Error::new(format!("dump: unknown option {flag}"))),
+            flag if flag.starts_with("--") => {
+                return Err(Error::new(format!("dump: unknown option {flag}")));
+            }
             app => options.app = app.to_owned(),
         }
     }
@@ -101,11 +119,17 @@ pub fn command(args: &[String]) -> Result<(), Error> {
         .ok_or_else(|| Error::new(format!("{}: no `name`", app_toml.display())))?;
     let dir = cargo::target_dir().join("dist").join(&name);
     let archive_path = dir.join(format!("build-{name}.zip"));
-    let archive = std::fs::read(&archive_path)
-        .map_err(|e| Error::new(format!("{}: {e} (run `cargo xtask dist {}` first)", archive_path.display(), options.app)))?;
+    let archive = std::fs::read(&archive_path).map_err(|e| {
+        Error::new(format!(
+            "{}: {e} (run `cargo xtask dist {}` first)",
+            archive_path.display(),
+            options.app
+        ))
+    })?;
 
     let address = format!("localhost:{}", options.port);
-    let mut gdb = Gdb::connect(&address, Duration::from_secs(5)).map_err(|e| Error::new(e.to_string()))?;
+    let mut gdb =
+        Gdb::connect(&address, Duration::from_secs(5)).map_err(|e| Error::new(e.to_string()))?;
     let dump = take(&mut gdb, &archive, options.halt)?;
     let out = match options.out {
         Some(out) => out,
@@ -118,7 +142,11 @@ pub fn command(args: &[String]) -> Result<(), Error> {
         dump.memory_bytes,
         dump.segments,
         dump.registers,
-        if options.halt { "; the guest stays halted" } else { "" }
+        if options.halt {
+            "; the guest stays halted"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -150,7 +178,11 @@ pub fn take(gdb: &mut Gdb, archive: &[u8], stay_halted: bool) -> Result<Dump, Er
     gdb.halt().map_err(gdb_error)?;
     let physical = gdb.physical_memory(true).map_err(gdb_error)?;
     let read = read_target(gdb, &files, &ranges);
-    let restored = if physical { gdb.physical_memory(false).map(|_| ()) } else { Ok(()) };
+    let restored = if physical {
+        gdb.physical_memory(false).map(|_| ())
+    } else {
+        Ok(())
+    };
     let (segments, registers) = read?;
     restored.map_err(gdb_error)?;
     if !stay_halted {
@@ -159,18 +191,32 @@ pub fn take(gdb: &mut Gdb, archive: &[u8], stay_halted: bool) -> Result<Dump, Er
 
     let memory_bytes = segments.iter().map(|(_, b)| b.len()).sum();
     let core = write_core(archive, &registers, &segments);
-    Ok(Dump { core, memory_bytes, segments: segments.len(), registers: registers.len() })
+    Ok(Dump {
+        core,
+        memory_bytes,
+        segments: segments.len(),
+        registers: registers.len(),
+    })
 }
 
 type Segments = Vec<(u32, Vec<u8>)>;
 
-fn read_target(gdb: &mut Gdb, files: &ArchiveFiles, ranges: &[Range<u32>]) -> Result<(Segments, Vec<(u32, u32)>), Error> {
+fn read_target(
+    gdb: &mut Gdb,
+    files: &ArchiveFiles,
+    ranges: &[Range<u32>],
+) -> Result<(Segments, Vec<(u32, u32)>), Error> {
     let gdb_error = |e: crate::gdb::GdbError| Error::new(e.to_string());
     let mut segments = Vec::new();
     for range in ranges {
         let bytes = gdb
             .read_memory(range.start, (range.end - range.start) as usize)
-            .map_err(|e| Error::new(format!("reading {:#010x}..{:#010x}: {e}", range.start, range.end)))?;
+            .map_err(|e| {
+                Error::new(format!(
+                    "reading {:#010x}..{:#010x}: {e}",
+                    range.start, range.end
+                ))
+            })?;
         segments.push((range.start, bytes));
     }
     check_image_id(files, &segments)?;
@@ -180,15 +226,20 @@ fn read_target(gdb: &mut Gdb, files: &ArchiveFiles, ranges: &[Range<u32>]) -> Re
     names.extend(SPR_PARTS);
     let values = gdb.registers(&names).map_err(gdb_error)?;
     let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-    let mut registers: Vec<(u32, u32)> =
-        CORE_REGISTERS.iter().filter_map(|&(name, id)| Some((id, value(name)?))).collect();
+    let mut registers: Vec<(u32, u32)> = CORE_REGISTERS
+        .iter()
+        .filter_map(|&(name, id)| Some((id, value(name)?)))
+        .collect();
     match (value("msp"), value("psp")) {
         (Some(msp), Some(psp)) => registers.extend([(REG_MSP, msp), (REG_PSP, psp)]),
         _ => registers.extend(active_stack_pointer(files, &registers)),
     }
     if let [Some(control), Some(faultmask), Some(basepri), Some(primask)] = SPR_PARTS.map(value) {
         let byte = |v: u32| v & 0xff;
-        registers.push((REG_SPR, byte(control) << 24 | byte(faultmask) << 16 | byte(basepri) << 8 | byte(primask)));
+        registers.push((
+            REG_SPR,
+            byte(control) << 24 | byte(faultmask) << 16 | byte(basepri) << 8 | byte(primask),
+        ));
     }
     let texts = texts(files);
     registers.retain(|&(id, v)| id != REG_PC || texts.iter().any(|t| t.contains(&(v & !1))));
@@ -206,7 +257,11 @@ fn active_stack_pointer(files: &ArchiveFiles, registers: &[(u32, u32)]) -> Optio
     let on_kernel_stack = kernel
         .section_by_name(".stack")
         .is_some_and(|s| u64::from(sp) >= s.address() && u64::from(sp) <= s.address() + s.size());
-    Some(if handler_mode || on_kernel_stack { (REG_MSP, sp) } else { (REG_PSP, sp) })
+    Some(if handler_mode || on_kernel_stack {
+        (REG_MSP, sp)
+    } else {
+        (REG_PSP, sp)
+    })
 }
 
 /// Every object's `.text`.
@@ -238,7 +293,9 @@ fn check_image_id(files: &ArchiveFiles, segments: &[(u32, Vec<u8>)]) -> Result<(
             "the guest runs another image: its image id is {actual:02x?}, the archive's is {expected:02x?} \
              (boot the image this archive was built with)"
         ))),
-        None => Err(Error::new(format!("the image id at {address:#010x} was not read"))),
+        None => Err(Error::new(format!(
+            "the image id at {address:#010x} was not read"
+        ))),
     }
 }
 
@@ -248,7 +305,8 @@ fn memory_plan(files: &ArchiveFiles) -> Result<Vec<Range<u32>>, Error> {
     let flash = flash_base..flash_base + files.final_bin.len() as u32;
     let mut ranges = vec![flash.clone()];
     for (name, bytes) in files.objects() {
-        let file = ElfFile32::<LE>::parse(bytes).map_err(|e| Error::new(format!("archive {name}: {e}")))?;
+        let file = ElfFile32::<LE>::parse(bytes)
+            .map_err(|e| Error::new(format!("archive {name}: {e}")))?;
         for section in file.sections() {
             let allocated = section.elf_section_header().sh_flags(LE) & SHF_ALLOC != 0;
             let start = section.address() as u32;
@@ -264,7 +322,8 @@ fn memory_plan(files: &ArchiveFiles) -> Result<Vec<Range<u32>>, Error> {
         && let Ok(regions) = layout.regions(&files.kernel)
     {
         for (base, size, attributes) in regions {
-            let writable = attributes & contract::REGION_WRITE != 0 && attributes & contract::REGION_DEVICE == 0;
+            let writable = attributes & contract::REGION_WRITE != 0
+                && attributes & contract::REGION_DEVICE == 0;
             if writable && size > 0 {
                 ranges.push(base..base.saturating_add(size));
             }
@@ -290,18 +349,28 @@ pub fn merge(mut ranges: Vec<Range<u32>>) -> Vec<Range<u32>> {
 /// The core file: ELF32 LE `ET_CORE` for `EM_ARM`; one `PT_NOTE` with the archive note and
 /// (if any registers) the registers note; then one `PT_LOAD` per segment with
 /// `p_filesz == p_memsz`.
-pub fn write_core(archive: &[u8], registers: &[(u32, u32)], segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+pub fn write_core(
+    archive: &[u8],
+    registers: &[(u32, u32)],
+    segments: &[(u32, Vec<u8>)],
+) -> Vec<u8> {
     const EHDR: usize = 52;
     const PHDR: usize = 32;
     let mut notes = note(NT_HUBRIS_ARCHIVE, archive);
     if !registers.is_empty() {
-        let desc: Vec<u8> = registers.iter().flat_map(|&(id, v)| [id.to_le_bytes(), v.to_le_bytes()]).flatten().collect();
+        let desc: Vec<u8> = registers
+            .iter()
+            .flat_map(|&(id, v)| [id.to_le_bytes(), v.to_le_bytes()])
+            .flatten()
+            .collect();
         notes.extend(note(NT_HUBRIS_REGISTERS, &desc));
     }
     let phnum = 1 + segments.len();
     let mut out = vec![0u8; EHDR + PHDR * phnum];
-    let put16 = |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 = |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put16 =
+        |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
     out[..4].copy_from_slice(b"\x7fELF");
     out[4] = ELFCLASS32;
     out[5] = ELFDATA2LSB;
@@ -323,8 +392,15 @@ pub fn write_core(archive: &[u8], registers: &[(u32, u32)], segments: &[(u32, Ve
     }
     for (i, (kind, offset, address, size, align)) in headers.into_iter().enumerate() {
         let at = EHDR + i * PHDR;
-        let flags = if kind == PT_LOAD { object::elf::PF_R | object::elf::PF_W } else { 0 };
-        for (field, value) in [kind, offset, address, address, size, size, flags, align].into_iter().enumerate() {
+        let flags = if kind == PT_LOAD {
+            object::elf::PF_R | object::elf::PF_W
+        } else {
+            0
+        };
+        for (field, value) in [kind, offset, address, address, size, size, flags, align]
+            .into_iter()
+            .enumerate()
+        {
             put32(&mut out, at + field * 4, value);
         }
     }
@@ -351,7 +427,14 @@ mod tests {
 
     #[test]
     fn ranges_merge_when_they_overlap_or_touch() {
-        let merged = merge(vec![0x20..0x30, 0x0..0x10, 0x10..0x18, 0x28..0x40, 0x50..0x50, 0x60..0x70]);
+        let merged = merge(vec![
+            0x20..0x30,
+            0x0..0x10,
+            0x10..0x18,
+            0x28..0x40,
+            0x50..0x50,
+            0x60..0x70,
+        ]);
         assert_eq!(merged, [0x0..0x18, 0x20..0x40, 0x60..0x70]);
     }
 
@@ -371,14 +454,23 @@ mod tests {
         let segments = vec![(0x2000_0000, vec![1, 2, 3, 4, 5]), (0x0, vec![9; 8])];
         let core = write_core(&archive, &registers, &segments);
         let header = object::elf::FileHeader32::<LE>::parse(core.as_slice()).unwrap();
-        assert_eq!((header.e_type.get(LE), header.e_machine.get(LE)), (ET_CORE, EM_ARM));
-        let (notes, loads) = contract::parse_core(&core).unwrap();
+        assert_eq!(
+            (header.e_type.get(LE), header.e_machine.get(LE)),
+            (ET_CORE, EM_ARM)
+        );
+        let contract::Core { notes, loads } = contract::parse_core(&core).unwrap();
         assert_eq!(notes.len(), 2);
-        assert_eq!((notes[0].name, notes[0].kind, notes[0].desc), (NOTE_NAME, NT_HUBRIS_ARCHIVE, archive.as_slice()));
+        assert_eq!(
+            (notes[0].name, notes[0].kind, notes[0].desc),
+            (NOTE_NAME, NT_HUBRIS_ARCHIVE, archive.as_slice())
+        );
         assert_eq!(notes[1].kind, NT_HUBRIS_REGISTERS);
         assert_eq!(notes[1].desc.len(), 24);
         assert_eq!(&notes[1].desc[8..16], [15, 0, 0, 0, 0x99, 0x02, 0, 0]);
         let loads: Vec<(u64, Vec<u8>)> = loads.into_iter().map(|(a, b)| (a, b.to_vec())).collect();
-        assert_eq!(loads, [(0x0, vec![9; 8]), (0x2000_0000, vec![1, 2, 3, 4, 5])]);
+        assert_eq!(
+            loads,
+            [(0x0, vec![9; 8]), (0x2000_0000, vec![1, 2, 3, 4, 5])]
+        );
     }
 }

@@ -37,17 +37,30 @@ const RETRIES: usize = 3;
 
 #[derive(Debug)]
 pub enum GdbError {
-    Connect { address: String, error: io::Error },
+    Connect {
+        address: String,
+        error: io::Error,
+    },
     Io(io::Error),
     /// The stub closed the connection.
     Closed,
-    Timeout { request: String },
+    Timeout {
+        request: String,
+    },
     /// The stub kept rejecting a packet, or sent one with a bad checksum.
-    Checksum { request: String },
+    Checksum {
+        request: String,
+    },
     /// An `Exx` reply.
-    Refused { request: String, code: String },
+    Refused {
+        request: String,
+        code: String,
+    },
     /// A reply that does not have the shape the request calls for.
-    Unexpected { request: String, reply: String },
+    Unexpected {
+        request: String,
+        reply: String,
+    },
 }
 
 impl fmt::Display for GdbError {
@@ -60,10 +73,17 @@ impl fmt::Display for GdbError {
             GdbError::Io(e) => write!(f, "GDB connection: {e}"),
             GdbError::Closed => write!(f, "the GDB stub closed the connection"),
             GdbError::Timeout { request } => write!(f, "no reply from the GDB stub to `{request}`"),
-            GdbError::Checksum { request } => write!(f, "the GDB stub kept rejecting or garbling `{request}`"),
-            GdbError::Refused { request, code } => write!(f, "the GDB stub refused `{request}` with error {code}"),
+            GdbError::Checksum { request } => {
+                write!(f, "the GDB stub kept rejecting or garbling `{request}`")
+            }
+            GdbError::Refused { request, code } => {
+                write!(f, "the GDB stub refused `{request}` with error {code}")
+            }
             GdbError::Unexpected { request, reply } => {
-                write!(f, "unexpected reply to `{request}` from the GDB stub: `{reply}`")
+                write!(
+                    f,
+                    "unexpected reply to `{request}` from the GDB stub: `{reply}`"
+                )
             }
         }
     }
@@ -110,7 +130,10 @@ pub fn expand_run_lengths(data: &[u8]) -> Result<Vec<u8>, String> {
         let (Some(&last), Some(&count)) = (out.last(), bytes.next()) else {
             return Err("a run length with nothing to repeat".into());
         };
-        let extra = count.checked_sub(29).filter(|_| count >= b' ').ok_or("a bad run length")?;
+        let extra = count
+            .checked_sub(29)
+            .filter(|_| count >= b' ')
+            .ok_or("a bad run length")?;
         out.extend(std::iter::repeat_n(last, usize::from(extra)));
     }
     Ok(out)
@@ -166,11 +189,18 @@ fn parse_xml_into(
                 parse_xml_into(&included, include, registers, next, depth + 1)?;
             }
         } else if let Some(attrs) = tag.strip_prefix("reg ") {
-            let (Some(name), Some(bits)) = (attribute(attrs, "name"), attribute(attrs, "bitsize")) else {
+            let (Some(name), Some(bits)) = (attribute(attrs, "name"), attribute(attrs, "bitsize"))
+            else {
                 continue;
             };
-            let number = attribute(attrs, "regnum").and_then(|n| n.parse().ok()).unwrap_or(*next);
-            registers.push(Register { name, number, bits: bits.parse().unwrap_or(0) });
+            let number = attribute(attrs, "regnum")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(*next);
+            registers.push(Register {
+                name,
+                number,
+                bits: bits.parse().unwrap_or(0),
+            });
             *next = number + 1;
         }
     }
@@ -208,7 +238,10 @@ impl Gdb {
     /// runs out: QEMU may still be starting.
     pub fn connect(address: &str, patience: Duration) -> Result<Gdb, GdbError> {
         let deadline = Instant::now() + patience;
-        let connect_error = |error| GdbError::Connect { address: address.to_owned(), error };
+        let connect_error = |error| GdbError::Connect {
+            address: address.to_owned(),
+            error,
+        };
         loop {
             let attempt = address
                 .to_socket_addrs()
@@ -217,7 +250,11 @@ impl Gdb {
             match attempt {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    return Ok(Gdb { stream, input: Vec::new(), registers: None });
+                    return Ok(Gdb {
+                        stream,
+                        input: Vec::new(),
+                        registers: None,
+                    });
                 }
                 Err(e) if Instant::now() >= deadline => return Err(connect_error(e)),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -230,10 +267,16 @@ impl Gdb {
     /// is drained before asking why the guest stopped.
     pub fn halt(&mut self) -> Result<String, GdbError> {
         self.stream.write_all(b"\x03")?;
-        while self.receive_within(Duration::from_millis(300), "\\x03")?.is_some() {}
+        while self
+            .receive_within(Duration::from_millis(300), "\\x03")?
+            .is_some()
+        {}
         let reply = self.request_text("?")?;
         if !reply.starts_with(['T', 'S']) {
-            return Err(GdbError::Unexpected { request: "?".into(), reply });
+            return Err(GdbError::Unexpected {
+                request: "?".into(),
+                reply,
+            });
         }
         Ok(reply)
     }
@@ -245,7 +288,10 @@ impl Gdb {
         match self.request_text(&request)?.as_str() {
             "OK" => Ok(true),
             "" => Ok(false),
-            reply => Err(GdbError::Unexpected { request, reply: reply.into() }),
+            reply => Err(GdbError::Unexpected {
+                request,
+                reply: reply.into(),
+            }),
         }
     }
 
@@ -299,7 +345,9 @@ impl Gdb {
         }
         let mut out = Vec::new();
         for &name in names {
-            let Some(r) = described.iter().find(|r| r.name == name) else { continue };
+            let Some(r) = described.iter().find(|r| r.name == name) else {
+                continue;
+            };
             let bytes = match in_g.iter().find(|(n, _)| n == name) {
                 Some((_, bytes)) => bytes.clone(),
                 None => {
@@ -323,7 +371,10 @@ impl Gdb {
     pub fn detach(&mut self) -> Result<(), GdbError> {
         let reply = self.request_text("D")?;
         if reply != "OK" {
-            return Err(GdbError::Unexpected { request: "D".into(), reply });
+            return Err(GdbError::Unexpected {
+                request: "D".into(),
+                reply,
+            });
         }
         Ok(())
     }
@@ -331,7 +382,11 @@ impl Gdb {
     fn read_feature(&mut self, annex: &str) -> Result<String, GdbError> {
         let mut document = Vec::new();
         loop {
-            let request = format!("qXfer:features:read:{annex}:{:x},{:x}", document.len(), 0xffb);
+            let request = format!(
+                "qXfer:features:read:{annex}:{:x},{:x}",
+                document.len(),
+                0xffb
+            );
             let reply = self.request(&request)?;
             let (more, data) = match reply.split_first() {
                 Some((b'm', data)) => (true, data),
@@ -352,8 +407,14 @@ impl Gdb {
     fn refusal(&self, request: String, reply: &[u8]) -> GdbError {
         let text = String::from_utf8_lossy(reply).into_owned();
         match text.strip_prefix('E') {
-            Some(code) if code.len() == 2 => GdbError::Refused { request, code: code.to_owned() },
-            _ => GdbError::Unexpected { request, reply: text },
+            Some(code) if code.len() == 2 => GdbError::Refused {
+                request,
+                code: code.to_owned(),
+            },
+            _ => GdbError::Unexpected {
+                request,
+                reply: text,
+            },
         }
     }
 
@@ -383,33 +444,52 @@ impl Gdb {
             }
         }
         if !acked {
-            return Err(GdbError::Checksum { request: request.into() });
+            return Err(GdbError::Checksum {
+                request: request.into(),
+            });
         }
-        self.receive_within(REPLY_TIMEOUT, request)?.ok_or_else(|| GdbError::Timeout { request: request.into() })
+        self.receive_within(REPLY_TIMEOUT, request)?
+            .ok_or_else(|| GdbError::Timeout {
+                request: request.into(),
+            })
     }
 
     /// The next packet, if one arrives within `wait`. Bytes outside packets (stray acks) are
     /// skipped; a packet with a bad checksum is asked for again.
-    fn receive_within(&mut self, wait: Duration, request: &str) -> Result<Option<Vec<u8>>, GdbError> {
+    fn receive_within(
+        &mut self,
+        wait: Duration,
+        request: &str,
+    ) -> Result<Option<Vec<u8>>, GdbError> {
         let deadline = Instant::now() + wait;
         let mut bad = 0;
         loop {
             if let Some(start) = self.input.iter().position(|&b| b == b'$')
-                && let Some(hash) = self.input[start..].iter().position(|&b| b == b'#').map(|h| start + h)
+                && let Some(hash) = self.input[start..]
+                    .iter()
+                    .position(|&b| b == b'#')
+                    .map(|h| start + h)
                 && self.input.len() >= hash + 3
             {
                 let data = self.input[start + 1..hash].to_vec();
-                let sum = std::str::from_utf8(&self.input[hash + 1..hash + 3]).ok().and_then(|s| u8::from_str_radix(s, 16).ok());
+                let sum = std::str::from_utf8(&self.input[hash + 1..hash + 3])
+                    .ok()
+                    .and_then(|s| u8::from_str_radix(s, 16).ok());
                 self.input.drain(..hash + 3);
                 if sum == Some(checksum(&data)) {
                     self.stream.write_all(b"+")?;
-                    let data = expand_run_lengths(&data)
-                        .map_err(|reason| GdbError::Unexpected { request: request.into(), reply: reason })?;
+                    let data =
+                        expand_run_lengths(&data).map_err(|reason| GdbError::Unexpected {
+                            request: request.into(),
+                            reply: reason,
+                        })?;
                     return Ok(Some(data));
                 }
                 bad += 1;
                 if bad > RETRIES {
-                    return Err(GdbError::Checksum { request: request.into() });
+                    return Err(GdbError::Checksum {
+                        request: request.into(),
+                    });
                 }
                 self.stream.write_all(b"-")?;
                 continue;
@@ -426,7 +506,9 @@ impl Gdb {
         while self.input.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !self.fill(left)? {
-                return Err(GdbError::Timeout { request: request.into() });
+                return Err(GdbError::Timeout {
+                    request: request.into(),
+                });
             }
         }
         Ok(self.input.remove(0))
@@ -434,7 +516,8 @@ impl Gdb {
 
     /// Reads what the stub sent within `wait`; `false` if nothing came.
     fn fill(&mut self, wait: Duration) -> Result<bool, GdbError> {
-        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 8192];
         match self.stream.read(&mut chunk) {
             Ok(0) => Err(GdbError::Closed),
@@ -442,7 +525,14 @@ impl Gdb {
                 self.input.extend_from_slice(&chunk[..n]);
                 Ok(true)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(false),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -500,15 +590,27 @@ mod tests {
             })
         })
         .unwrap();
-        let got: Vec<(&str, u32)> = registers.iter().map(|r| (r.name.as_str(), r.number)).collect();
-        assert_eq!(got, [("r0", 0), ("pc", 1), ("xpsr", 25), ("msp", 26), ("psp", 30)]);
+        let got: Vec<(&str, u32)> = registers
+            .iter()
+            .map(|r| (r.name.as_str(), r.number))
+            .collect();
+        assert_eq!(
+            got,
+            [("r0", 0), ("pc", 1), ("xpsr", 25), ("msp", 26), ("psp", 30)]
+        );
         assert!(registers.iter().all(|r| r.bits == 32));
     }
 
     #[test]
     fn attributes_match_whole_names_only() {
-        assert_eq!(attribute(r#" bitsize="32" name="r1""#, "name").as_deref(), Some("r1"));
-        assert_eq!(attribute(r#" regnum="7" name='x'"#, "name").as_deref(), Some("x"));
+        assert_eq!(
+            attribute(r#" bitsize="32" name="r1""#, "name").as_deref(),
+            Some("r1")
+        );
+        assert_eq!(
+            attribute(r#" regnum="7" name='x'"#, "name").as_deref(),
+            Some("x")
+        );
         assert_eq!(attribute(r#" name="r1""#, "size"), None);
     }
 }

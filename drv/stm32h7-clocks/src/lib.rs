@@ -121,14 +121,8 @@ pub struct ClockPlan {
 
 /// The Nucleo-144 H743ZI2/H753ZI plan: 8 MHz from the ST-LINK, 400 MHz core, 200 MHz AXI,
 /// 100 MHz APB. `build/boards/nucleo-h7*.toml` `cpu-hz` must equal its `sys_hz()`.
-pub const NUCLEO_400MHZ: ClockPlan = ClockPlan::checked(ClockPlan {
-    hse_hz: 8_000_000,
-    divm1: 4,
-    divn1: 400,
-    divp1: 2,
-    ahb_divider: 2,
-    apb_divider: 2,
-});
+pub const NUCLEO_400MHZ: ClockPlan =
+    ClockPlan::checked(ClockPlan { hse_hz: 8_000_000, divm1: 4, divn1: 400, divp1: 2, ahb_divider: 2, apb_divider: 2 });
 
 /// VOS1 limits (STM32H743 datasheet, "General operating conditions").
 const VOS1_MAX_SYS_HZ: u32 = 400_000_000;
@@ -144,11 +138,13 @@ impl ClockPlan {
         let vco = reference * plan.divn1;
         assert!(vco >= 192_000_000 && vco <= 836_000_000, "wide VCO range (RM0433 PLL1VCOSEL = 0)");
         assert!(plan.divn1 >= 4 && plan.divn1 <= 512);
-        assert!(plan.divp1 >= 2 && plan.divp1 % 2 == 0, "PLL1 DIVP takes even values only");
+        assert!(plan.divp1 >= 2 && plan.divp1.is_multiple_of(2), "PLL1 DIVP takes even values only");
         assert!(plan.sys_hz() <= VOS1_MAX_SYS_HZ);
         assert!(plan.ahb_hz() <= VOS1_MAX_AHB_HZ);
         assert!(plan.apb_hz() <= VOS1_MAX_APB_HZ);
-        assert!(prescaler_code(plan.ahb_divider, 0b1000).is_some() && prescaler_code(plan.apb_divider, 0b100).is_some());
+        assert!(
+            prescaler_code(plan.ahb_divider, 0b1000).is_some() && prescaler_code(plan.apb_divider, 0b100).is_some()
+        );
         plan
     }
 
@@ -256,7 +252,9 @@ pub enum Step {
 pub enum BringUpError {
     /// `PWR_CR3` was already locked (written since power-on) with a configuration other
     /// than the LDO; only a power cycle can change it.
-    SupplyLocked { cr3: u32 },
+    SupplyLocked {
+        cr3: u32,
+    },
     Timeout(Step),
 }
 
@@ -414,7 +412,10 @@ mod tests {
         // SW = SWS = PLL1.
         assert_eq!(m.read(reg::RCC_CFGR), 0x1B);
         let cr = m.read(reg::RCC_CR);
-        assert_eq!(cr & 0x0307_0000, reg::CR_HSEBYP | reg::CR_HSEON | reg::CR_HSERDY | reg::CR_PLL1ON | reg::CR_PLL1RDY);
+        assert_eq!(
+            cr & 0x0307_0000,
+            reg::CR_HSEBYP | reg::CR_HSEON | reg::CR_HSERDY | reg::CR_PLL1ON | reg::CR_PLL1RDY
+        );
     }
 
     #[test]

@@ -142,6 +142,17 @@ pub enum Alternate {
     Af15 = 15,
 }
 
+/// How a pin is set up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct PinConfig {
+    pub mode: Mode,
+    pub output_type: OutputType,
+    pub speed: Speed,
+    pub pull: Pull,
+    pub alternate: Alternate,
+}
+
 idol_runtime::error_enum! {
     /// Why `sys` refused a clock or reset request.
     pub enum RccError {
@@ -163,12 +174,26 @@ idol_runtime::error_enum! {
 impl SysClient {
     /// Makes `pins` push-pull outputs without pulls, at low speed (LEDs, enables).
     pub fn configure_output(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
-        self.gpio_configure(pins.port, pins.pins, Mode::Output, OutputType::PushPull, Speed::Low, Pull::None, Alternate::Af0)
+        let config = PinConfig {
+            mode: Mode::Output,
+            output_type: OutputType::PushPull,
+            speed: Speed::Low,
+            pull: Pull::None,
+            alternate: Alternate::Af0,
+        };
+        self.gpio_configure(pins.port, pins.pins, config)
     }
 
     /// Hands `pins` to a peripheral through alternate function `af` (push-pull, no pulls).
     pub fn configure_alternate(&self, pins: PinSet, speed: Speed, af: Alternate) -> Result<(), CallError<GpioError>> {
-        self.gpio_configure(pins.port, pins.pins, Mode::Alternate, OutputType::PushPull, speed, Pull::None, af)
+        let config = PinConfig {
+            mode: Mode::Alternate,
+            output_type: OutputType::PushPull,
+            speed,
+            pull: Pull::None,
+            alternate: af,
+        };
+        self.gpio_configure(pins.port, pins.pins, config)
     }
 
     /// Inverts `pins`.

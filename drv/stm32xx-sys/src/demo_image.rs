@@ -56,7 +56,9 @@ fn chip_memory(chip: &str, name: &str) -> Range {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let memory = &table["memory"][name];
-    let field = |key: &str| memory[key].as_integer().unwrap_or_else(|| panic!("{}: memory.{name}.{key}", path.display())) as u64;
+    let field = |key: &str| {
+        memory[key].as_integer().unwrap_or_else(|| panic!("{}: memory.{name}.{key}", path.display())) as u64
+    };
     Range { start: field("start"), end: field("start") + field("size") }
 }
 
@@ -71,13 +73,22 @@ fn dist(variant: &Variant) -> PathBuf {
         .args(["run", "--quiet", "--package", "xtask", "--", "dist", variant.app_toml])
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "cargo xtask dist {} failed:\n{}", variant.app_toml, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo xtask dist {} failed:\n{}",
+        variant.app_toml,
+        String::from_utf8_lossy(&out.stderr)
+    );
     target.join("dist").join(variant.name)
 }
 
 fn archive_file(archive: &mut zip::ZipArchive<std::fs::File>, name: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
-    archive.by_name(name).unwrap_or_else(|e| panic!("archive has no {name}: {e}")).read_to_end(&mut bytes).expect("readable");
+    archive
+        .by_name(name)
+        .unwrap_or_else(|e| panic!("archive has no {name}: {e}"))
+        .read_to_end(&mut bytes)
+        .expect("readable");
     bytes
 }
 
@@ -87,8 +98,9 @@ fn check(variant: &Variant) {
     let dtcm = chip_memory(variant.chip, "dtcm");
     assert_eq!((flash.start, ram.start), (0x0800_0000, 0x2400_0000), "flash and AXI SRAM per RM0433");
     let dir = dist(variant);
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(dir.join(format!("build-{}.zip", variant.name))).expect("archive"))
-        .expect("a zip archive");
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(dir.join(format!("build-{}.zip", variant.name))).expect("archive"))
+            .expect("a zip archive");
 
     let flash_ron = String::from_utf8(archive_file(&mut archive, "img/flash.ron")).expect("UTF-8");
     assert!(flash_ron.contains(&format!("chip: Some(\"{}\")", variant.probe_rs_chip)), "img/flash.ron: {flash_ron}");
@@ -138,7 +150,10 @@ fn check(variant: &Variant) {
             let (addr, size) = (s.address(), s.size());
             let section = s.name().unwrap_or("?");
             assert!(!dtcm.holds(addr, 1), "{name} {section} at {addr:#x} is in DTCM");
-            assert!(flash.holds(addr, size) || ram.holds(addr, size), "{name} {section} {addr:#x}+{size:#x} is outside flash and AXI SRAM");
+            assert!(
+                flash.holds(addr, size) || ram.holds(addr, size),
+                "{name} {section} {addr:#x}+{size:#x} is outside flash and AXI SRAM"
+            );
         }
     }
 }

@@ -35,7 +35,7 @@ pub mod rcc {
 pub mod gpio {
     //! GPIO ports (RM0433 "GPIO registers"): one 0x400-byte block per port A..K.
 
-    use drv_stm32xx_sys_api::{Alternate, Bus, GPIO_PORTS, Mode, OutputType, Peripheral, Port, Pull, Speed};
+    use drv_stm32xx_sys_api::{Bus, GPIO_PORTS, Peripheral, PinConfig, Port};
 
     pub const PORT_STRIDE: usize = 0x400;
     pub const MODER: usize = 0x00;
@@ -57,16 +57,6 @@ pub mod gpio {
         pub pupdr: u32,
         pub afrl: u32,
         pub afrh: u32,
-    }
-
-    /// One pin configuration, as the `gpio_configure` operation carries it.
-    #[derive(Copy, Clone, Debug)]
-    pub struct PinConfig {
-        pub mode: Mode,
-        pub output_type: OutputType,
-        pub speed: Speed,
-        pub pull: Pull,
-        pub alternate: Alternate,
     }
 
     impl PortConfig {
@@ -127,9 +117,9 @@ mod demo_image;
 
 #[cfg(test)]
 mod tests {
-    use drv_stm32xx_sys_api::{Alternate, Bus, Mode, OutputType, Peripheral, Port, Pull, Speed};
+    use drv_stm32xx_sys_api::{Alternate, Bus, Mode, OutputType, Peripheral, PinConfig, Port, Pull, Speed};
 
-    use crate::gpio::{self, PinConfig, PortConfig};
+    use crate::gpio::{self, PortConfig};
     use crate::rcc;
 
     // Expected values below are worked out by hand from RM0433's register tables.
@@ -164,7 +154,13 @@ mod tests {
     fn pb0_and_pb14_as_push_pull_outputs() {
         let out = RESET.configured(
             (1 << 0) | (1 << 14),
-            PinConfig { mode: Mode::Output, output_type: OutputType::PushPull, speed: Speed::Low, pull: Pull::None, alternate: Alternate::Af0 },
+            PinConfig {
+                mode: Mode::Output,
+                output_type: OutputType::PushPull,
+                speed: Speed::Low,
+                pull: Pull::None,
+                alternate: Alternate::Af0,
+            },
         );
         // MODER0 = 01 (bits 1:0), MODER14 = 01 (bits 29:28); every other pin stays analog (11).
         assert_eq!(out.moder, 0xDFFF_FFFD);
@@ -175,7 +171,13 @@ mod tests {
     fn pd8_and_pd9_as_usart3_af7() {
         let out = RESET.configured(
             (1 << 8) | (1 << 9),
-            PinConfig { mode: Mode::Alternate, output_type: OutputType::PushPull, speed: Speed::Medium, pull: Pull::Up, alternate: Alternate::Af7 },
+            PinConfig {
+                mode: Mode::Alternate,
+                output_type: OutputType::PushPull,
+                speed: Speed::Medium,
+                pull: Pull::Up,
+                alternate: Alternate::Af7,
+            },
         );
         // MODER8/9 = 10 at bits 17:16 and 19:18.
         assert_eq!(out.moder, 0xFFFA_FFFF);
@@ -191,7 +193,13 @@ mod tests {
         let before = PortConfig { moder: 0, otyper: 0x8000, ospeedr: 0x3, pupdr: 0, afrl: 0xF000_0000, afrh: 0x1 };
         let out = before.configured(
             1 << 1,
-            PinConfig { mode: Mode::Alternate, output_type: OutputType::OpenDrain, speed: Speed::VeryHigh, pull: Pull::Down, alternate: Alternate::Af12 },
+            PinConfig {
+                mode: Mode::Alternate,
+                output_type: OutputType::OpenDrain,
+                speed: Speed::VeryHigh,
+                pull: Pull::Down,
+                alternate: Alternate::Af12,
+            },
         );
         assert_eq!(out.moder, 0b10 << 2);
         assert_eq!(out.otyper, 0x8002);

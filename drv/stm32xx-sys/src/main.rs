@@ -13,9 +13,7 @@
 use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
-use drv_stm32xx_sys_api::{
-    Alternate, GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Mode, OutputType, Peripheral, Port, Pull, RccError, Speed,
-};
+use drv_stm32xx_sys_api::{GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RccError};
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
 
@@ -105,11 +103,7 @@ impl InOrderSysImpl for Sys {
         _: &RecvMessage,
         port: Port,
         pins: u16,
-        mode: Mode,
-        output_type: OutputType,
-        speed: Speed,
-        pull: Pull,
-        alternate: Alternate,
+        config: PinConfig,
     ) -> Result<(), RequestError<GpioError>> {
         let base = self.port(port, pins)?;
         let current = gpio::PortConfig {
@@ -120,7 +114,7 @@ impl InOrderSysImpl for Sys {
             afrl: read(base + gpio::AFRL),
             afrh: read(base + gpio::AFRH),
         };
-        let new = current.configured(pins, gpio::PinConfig { mode, output_type, speed, pull, alternate });
+        let new = current.configured(pins, config);
         // MODER last: a pin switches mode only once its type, speed, pull and alternate
         // function are already what the new mode needs, so it never glitches through a
         // stale configuration.
@@ -133,7 +127,13 @@ impl InOrderSysImpl for Sys {
         Ok(())
     }
 
-    fn gpio_set_reset(&mut self, _: &RecvMessage, port: Port, set: u16, reset: u16) -> Result<(), RequestError<GpioError>> {
+    fn gpio_set_reset(
+        &mut self,
+        _: &RecvMessage,
+        port: Port,
+        set: u16,
+        reset: u16,
+    ) -> Result<(), RequestError<GpioError>> {
         let base = self.port(port, set | reset)?;
         write(base + gpio::BSRR, gpio::bsrr(set, reset));
         Ok(())

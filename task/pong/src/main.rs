@@ -1,15 +1,64 @@
-//! Demo server: answers `ping(n)` with `n + 1`.
+//! Demo server of `idl/ping.idol`: `ping` answers with its value, `echo` copies one lease
+//! into another. `ping` (task) is its client.
+//!
+//! Every request is recorded in a counted ring buffer, so `humility ringbuf` shows the
+//! recent ones and `humility counters` how many of each pong has served since it started.
 #![no_std]
 #![no_main]
 
-use userlib::*;
+use counters::Count;
+use idol_runtime::{Leased, Read, RequestError, Write};
+use pong_api::PingError;
+use ringbuf::{counted_ringbuf, ringbuf_entry};
+use userlib::RecvMessage;
+
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+
+/// A request as it arrived. Integers only: humility decodes payloads from DWARF and cannot
+/// decode `char`.
+#[derive(Copy, Clone, PartialEq, Count)]
+enum Request {
+    /// What unused ring buffer slots hold; never recorded.
+    None,
+    Ping { value: u32 },
+    Echo { src_len: u32, dst_len: u32 },
+}
+
+counted_ringbuf!(Request, 16, Request::None);
+
+/// Bytes `echo` copies per borrow: the lease may be up to 256 bytes, the stack is small.
+const ECHO_CHUNK: usize = 64;
+
+struct Pong;
+
+impl InOrderPingImpl for Pong {
+    fn ping(&mut self, _: &RecvMessage, value: u32) -> Result<u32, RequestError<core::convert::Infallible>> {
+        ringbuf_entry!(Request::Ping { value });
+        Ok(value)
+    }
+
+    fn echo(&mut self, _: &RecvMessage, src: Leased<Read, [u8]>, dst: Leased<Write, [u8]>) -> Result<u32, RequestError<PingError>> {
+        // The interface caps both leases at 256 bytes, so the lengths fit in a u32.
+        ringbuf_entry!(Request::Echo { src_len: src.len() as u32, dst_len: dst.len() as u32 });
+        if src.len() > dst.len() {
+            return Err(RequestError::Op(PingError::TooLong));
+        }
+        let mut chunk = [0u8; ECHO_CHUNK];
+        let mut at = 0;
+        while at < src.len() {
+            let n = ECHO_CHUNK.min(src.len() - at);
+            src.read_range(at, &mut chunk[..n])?;
+            dst.write_range(at, &chunk[..n])?;
+            at += n;
+        }
+        Ok(src.len() as u32)
+    }
+}
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let mut buf = [0u8; 4];
+    let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        let msg = sys_recv_open(&mut buf, 0);
-        let n = u32::from_le_bytes(buf);
-        sys_reply(msg.sender, 0, &(n + 1).to_le_bytes());
+        dispatch(&mut buffer, &mut Pong);
     }
 }

@@ -282,7 +282,9 @@ fn resolve_peripherals<'a>(
             };
             at.error("uses", problem)
         })?;
-        if let Some(owner) = owners.insert(used, task) {
+        if let Some(owner) = owners.insert(used, task)
+            && (owner == task || !peripheral.shared)
+        {
             let problem = if owner == task {
                 Problem::Duplicate(used.clone())
             } else {

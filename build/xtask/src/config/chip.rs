@@ -70,6 +70,9 @@ pub struct Peripheral {
     pub region: MpuRegion,
     /// Interrupt name (e.g. `irq`, `rx`) to NVIC IRQ number.
     pub interrupts: IndexMap<String, u32>,
+    /// Several tasks may map it (e.g. a free-running timer that benchmarks read from both
+    /// sides of an IPC). Its interrupts still have exactly one owner.
+    pub shared: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +94,8 @@ struct PeripheralEntry {
     size: u32,
     #[serde(default)]
     interrupts: IndexMap<String, u32>,
+    #[serde(default)]
+    shared: bool,
 }
 
 impl Board {
@@ -228,6 +233,7 @@ impl Chip {
                 Peripheral {
                     region,
                     interrupts: entry.interrupts,
+                    shared: entry.shared,
                 },
             );
         }
