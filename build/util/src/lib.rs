@@ -1,3 +1,9 @@
 //! Helpers for the `build.rs` scripts of tasks, drivers and API crates.
+//!
+//! - [`idl`]: Idol client and server stubs;
+//! - [`app`]: the app's tasks from `app.toml` (`BULKHEAD_APP_TOML`);
+//! - [`supervisor`]: the supervisor's policy table generated from them.
 
+pub mod app;
 pub mod idl;
+pub mod supervisor;

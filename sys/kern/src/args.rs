@@ -25,12 +25,10 @@ impl SavedState {
         self.r11
     }
 
-    /// Writes results into r4 onwards.
+    /// Writes results into r4 onwards (at most six: no syscall returns more).
+    #[inline(always)]
     pub fn set_results(&mut self, results: &[u32]) {
-        let regs = [
-            &mut self.r4, &mut self.r5, &mut self.r6, &mut self.r7,
-            &mut self.r8, &mut self.r9, &mut self.r10, &mut self.r11,
-        ];
+        let regs = [&mut self.r4, &mut self.r5, &mut self.r6, &mut self.r7, &mut self.r8, &mut self.r9];
         for (reg, value) in regs.into_iter().zip(results) {
             *reg = *value;
         }
@@ -77,13 +75,21 @@ impl SavedState {
     }
 
     /// Results of a SEND that completed or failed without blocking.
+    #[inline(always)]
     pub fn set_send_response(&mut self, code: u32, reply_len: u32) {
-        self.set_results(&[code, reply_len]);
+        self.r4 = code;
+        self.r5 = reply_len;
     }
 
     /// Results of a RECV that returned a message or notification.
+    #[inline(always)]
     pub fn set_recv_result(&mut self, r: RecvResult) {
-        self.set_results(&[0, u32::from(r.sender.0), r.operation, r.message_len, r.response_capacity, r.lease_count]);
+        self.r4 = 0;
+        self.r5 = u32::from(r.sender.0);
+        self.r6 = r.operation;
+        self.r7 = r.message_len;
+        self.r8 = r.response_capacity;
+        self.r9 = r.lease_count;
     }
 }
 

@@ -54,6 +54,10 @@ pub enum Access {
 }
 
 impl Task {
+    /// Whether the task may access all of `slice` in the given way. On the IPC path, so it
+    /// uses 32-bit arithmetic only: `slice` fits in a region iff its offset from the region
+    /// base is inside the region and its length fits in what remains.
+    #[inline]
     pub fn can_access(&self, slice: USlice, access: Access) -> bool {
         if slice.is_empty() {
             return true;
@@ -66,9 +70,10 @@ impl Task {
             ),
         };
         self.descriptor.regions.iter().any(|r| {
-            r.attributes.contains(need)
-                && r.attributes.0 & refuse == 0
-                && r.contains(slice.base, slice.len)
+            let offset = slice.base.wrapping_sub(r.base);
+            offset < r.size
+                && slice.len <= r.size - offset
+                && r.attributes.0 & (need | refuse) == need
         })
     }
 }
@@ -103,6 +108,23 @@ pub fn copy_between(
         unsafe { arch::copy_user(dst.base, src.base, n as usize) };
     }
     Ok(n as usize)
+}
+
+/// Copies `min(src.len, dst.len)` bytes between slices that were checked when their
+/// owners supplied them (a message at SEND, a receive buffer at RECV, a reply at REPLY).
+/// Regions are fixed at build time and a blocked task's saved arguments cannot change, so
+/// those checks still hold; re-checking on every delivery would double the IPC path.
+///
+/// # Safety
+/// `src` must have been checked readable by its owner and `dst` writable by its owner, and
+/// both owners must have stayed blocked since.
+pub unsafe fn copy_prechecked(src: USlice, dst: USlice) -> usize {
+    let n = src.len.min(dst.len) as usize;
+    if n != 0 {
+        // SAFETY: per this function's contract.
+        unsafe { arch::copy_user(dst.base, src.base, n) };
+    }
+    n
 }
 
 /// Copies kernel bytes into a task's memory; returns the number written (the shorter of the

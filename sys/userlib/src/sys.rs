@@ -30,17 +30,19 @@ unsafe extern "C" {
 
 #[inline(always)]
 fn syscall(number: Sysnum, args: [u32; 7]) -> [u32; 8] {
-    let mut results = [0u32; 8];
     #[cfg(target_os = "none")]
-    // SAFETY: the stub reads 7 words and writes 8; the kernel checks every pointer inside
-    // `args` against this task's regions before using it.
-    unsafe {
-        bulkhead_syscall(&args, &mut results, number as u32)
-    };
+    {
+        let mut results = core::mem::MaybeUninit::<[u32; 8]>::uninit();
+        // SAFETY: the stub reads 7 words and writes all 8 result words (r4-r11), so
+        // `results` is initialised when it returns; the kernel checks every pointer inside
+        // `args` against this task's regions before using it.
+        unsafe {
+            bulkhead_syscall(&args, results.as_mut_ptr(), number as u32);
+            results.assume_init()
+        }
+    }
     #[cfg(not(target_os = "none"))]
     panic!("syscall {number:?}{args:?} on the host: there is no kernel here");
-    #[allow(unreachable_code)]
-    results
 }
 
 fn addr<T>(p: *const T) -> u32 {

@@ -1,16 +1,29 @@
-//! The console: owns the board's UART and writes what tasks send it (operation 1, one read
-//! lease: the text).
+//! The console: owns the board's UART, writes what tasks send it (`idl/console.idol`), and on
+//! boards whose UART receives (QEMU's CMSDK UART0) runs a command line for the supervisor:
+//! `tasks`, `restart NAME`, `unload NAME`, `load NAME`, `fault NAME`, `log`, `help`
+//! (`shell.rs`).
 //!
 //! The UART is chosen at build time: QEMU's CMSDK UART0 by default; with feature `stm32h7`,
 //! USART3 of the STM32H7 Nucleo-144 boards, which they wire to the ST-LINK's virtual COM
 //! port (PD8 TX, PD9 RX, alternate function 7). There the console first asks `sys` for the
-//! USART3 clock and pins.
+//! USART3 clock and pins, and only transmits.
+//!
+//! Priorities: the console calls jefe (more important); tasks that log call the console, so
+//! it must be more important than they are. Jefe never calls the console: the `log` command
+//! pulls jefe's events.
 #![no_std]
 #![no_main]
 
+#[cfg(not(feature = "stm32h7"))]
+mod shell;
+
+use core::convert::Infallible;
+
+use idol_runtime::{Leased, Read, RequestError};
 use userlib::*;
 
-const OP_WRITE: u32 = 1;
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+
 const BAUD: u32 = 115_200;
 
 #[cfg(not(feature = "stm32h7"))]
@@ -19,6 +32,8 @@ mod board {
 
     const UART0: usize = 0x4000_4000;
     const CLOCK_HZ: u32 = 25_000_000;
+
+    pub type Port = Uart;
 
     pub fn open() -> Uart {
         // SAFETY: app.toml maps uart0 to this task only.
@@ -36,6 +51,8 @@ mod board {
     use userlib::task_slot;
 
     task_slot!(SYS, sys);
+
+    pub type Port = Usart;
 
     /// RM0433 memory map; app.toml's `uses = ["usart3"]` maps it to this task only.
     const USART3_BASE: usize = 0x4000_4800;
@@ -60,25 +77,65 @@ mod board {
     }
 }
 
+/// `core::fmt` output straight to the UART.
+pub struct Out<'a>(&'a board::Port);
+
+impl core::fmt::Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+struct Console {
+    port: board::Port,
+    #[cfg(not(feature = "stm32h7"))]
+    shell: shell::Shell,
+}
+
+impl InOrderConsoleImpl for Console {
+    fn write(&mut self, _: &RecvMessage, text: Leased<Read, [u8]>) -> Result<(), RequestError<Infallible>> {
+        let mut chunk = [0u8; 64];
+        let mut at = 0;
+        while at < text.len() {
+            let n = chunk.len().min(text.len() - at);
+            text.read_range(at, &mut chunk[..n])?;
+            self.port.write_bytes(&chunk[..n]);
+            at += n;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "stm32h7"))]
+    fn notification_mask(&self) -> u32 {
+        shell::RX_NOTIFICATION
+    }
+
+    #[cfg(not(feature = "stm32h7"))]
+    fn handle_notification(&mut self, _bits: u32) {
+        while let Some(byte) = self.port.read_byte() {
+            self.shell.on_byte(&mut Out(&self.port), byte);
+        }
+        sys_irq_control(shell::RX_NOTIFICATION, true, false);
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let uart = board::open();
-    uart.write_bytes(b"\nbulkhead: console up\n");
-    let mut chunk = [0u8; 64];
+    let port = board::open();
+    port.write_bytes(b"\nbulkhead: console up\n");
+    let mut console = Console {
+        port,
+        #[cfg(not(feature = "stm32h7"))]
+        shell: shell::Shell::new(),
+    };
+    #[cfg(not(feature = "stm32h7"))]
+    {
+        console.port.write_bytes(b"type `help` for commands\n");
+        sys_irq_control(shell::RX_NOTIFICATION, true, true);
+    }
+    let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        let msg = sys_recv_open(&mut [], 0);
-        if msg.operation != OP_WRITE || msg.lease_count != 1 {
-            sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation);
-            continue;
-        }
-        let mut offset = 0;
-        while let Ok(n) = sys_borrow_read(msg.sender, 0, offset, &mut chunk) {
-            if n == 0 {
-                break;
-            }
-            uart.write_bytes(&chunk[..n]);
-            offset += n;
-        }
-        sys_reply(msg.sender, 0, &[]);
+        dispatch(&mut buffer, &mut console);
     }
 }

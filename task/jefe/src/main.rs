@@ -1,15 +1,326 @@
-//! The supervisor (task 0).
+//! The supervisor (task 0): the thin shell around the `supervision` policy.
+//!
+//! Jefe is an Idol server (`idl/jefe.idol`) that also receives two notifications: the
+//! kernel's fault bit (bit 0) and its `timer`. Every wake-up turns what happened into
+//! `supervision::Event`s, with the time, and performs the `Action`s that come back, in order:
+//!
+//! | Action | Done as |
+//! |---|---|
+//! | `NotifyGoingAway` / `NotifyBack` | `sys_post` of the dependent's `provider-going` / `provider-back` bit |
+//! | `Detach` | kernel IPC `DetachTask` |
+//! | `ResetPeripherals` | pulses through `sys` where the board has one (feature `stm32xx-sys`), else logged as skipped |
+//! | `Restart` | kernel IPC `RestartTask` (start) |
+//! | `InjectFault` | kernel IPC `FaultTask`: the task faults with `Injected(jefe)` and comes back as a fault |
+//! | `ResetSystem` | kernel IPC `Reset` |
+//! | `Record` | the ring buffer (`log.rs`), which the console reads with `read_log` |
+//!
+//! Triggers: faults (fault notification, then `FindFaultedTask` / `ReadTaskStatus`), watchdog
+//! expiries and back-off and detach deadlines (the timer, armed for the policy's next
+//! deadline), IPC (`restart`, `unload`, `load`, `inject_fault`, `check_in`, `ack_detach`;
+//! calls from the console task are recorded as the console's), and humility's
+//! `JEFE_EXTERNAL_*` words (`external.rs`), looked at on every wake-up and at least every
+//! 100 ms. All of them go through the same policy, so every restart runs the same cycle.
+//!
+//! Jefe never blocks on anyone it supervises: it only posts notifications and replies, and
+//! the one task it calls, `sys`, is a server that answers at once.
 #![no_std]
 #![no_main]
 
+mod board;
+mod external;
+mod log;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use idol_runtime::{Leased, RequestError, Write};
+use jefe_api::{JefeError, LogEntry, LogEvent, TaskInfo};
+use supervision::{Action, ConfigError, Event, Origin, Refusal, Supervisor, TaskState};
 use userlib::*;
+
+include!(concat!(env!("OUT_DIR"), "/supervisor_table.rs"));
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+
+// `userlib::check_in` sends this number without the stub.
+const _: () = assert!(JefeOperation::CheckIn as u16 == userlib::CHECK_IN_OPERATION);
+
+/// How often humility's request words are looked at when nothing else wakes jefe.
+const HUMILITY_POLL_MS: u64 = 100;
+
+/// The policy, checked at compile time: an inconsistent table is a build error here.
+const INITIAL: Supervisor<NUM_TASKS> = match Supervisor::new(&POLICIES) {
+    Ok(supervisor) => supervisor,
+    Err(ConfigError::DependencyOutOfRange { .. }) => panic!("a depends-on names no task"),
+    Err(ConfigError::DependsOnSupervisor { .. }) => panic!("a task depends on the supervisor"),
+    Err(ConfigError::DependsOnItself { .. }) => panic!("a task depends on itself"),
+    Err(ConfigError::IntensityTooLarge { .. }) => {
+        panic!("intensity.restarts exceeds supervision::MAX_INTENSITY_RESTARTS")
+    }
+    Err(ConfigError::BackoffInverted { .. }) => panic!("backoff.initial-ms exceeds max-ms"),
+};
+
+/// One task's supervision counters (`humility counters`; members of [`PerTaskCounts`]).
+pub struct TaskEventCounts {
+    pub faults: AtomicU32,
+    pub restarts: AtomicU32,
+    pub watchdog_expiries: AtomicU32,
+    pub forced_detaches: AtomicU32,
+    pub missed_acks: AtomicU32,
+}
+
+impl TaskEventCounts {
+    pub const fn new() -> Self {
+        TaskEventCounts {
+            faults: AtomicU32::new(0),
+            restarts: AtomicU32::new(0),
+            watchdog_expiries: AtomicU32::new(0),
+            forced_detaches: AtomicU32::new(0),
+            missed_acks: AtomicU32::new(0),
+        }
+    }
+
+    fn store(&self, c: &supervision::Counters) {
+        self.faults.store(c.faults, Ordering::Relaxed);
+        self.restarts.store(c.restarts, Ordering::Relaxed);
+        self.watchdog_expiries.store(c.watchdog_expiries, Ordering::Relaxed);
+        self.forced_detaches.store(c.forced_detaches, Ordering::Relaxed);
+        self.missed_acks.store(c.missed_acks, Ordering::Relaxed);
+    }
+}
+
+static TASK_COUNTERS: PerTaskCounts = PerTaskCounts::new();
+
+fn now() -> u64 {
+    sys_get_timer().now
+}
+
+fn bit(task: usize) -> u32 {
+    1 << task
+}
+
+/// The side-effect half: performs actions and remembers what the kernel already told us.
+struct Shell {
+    /// Tasks whose current fault the policy has been given (a faulted task stays faulted
+    /// in the kernel until it is restarted).
+    faults_reported: u32,
+    log: log::Log,
+}
+
+impl Shell {
+    fn act(&mut self, now: u64, action: Action) {
+        match action {
+            Action::NotifyGoingAway { dependent, provider: _ } => {
+                post(dependent, PROVIDER_GOING[dependent]);
+            }
+            Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
+            Action::Detach { task } => kipc::detach_task(task),
+            Action::ResetPeripherals { task, mask } => {
+                self.log.record(now, board::reset_peripherals(task, mask));
+            }
+            Action::Restart { task } => {
+                self.faults_reported &= !bit(task);
+                kipc::restart_task(task, true);
+            }
+            Action::InjectFault { task } => kipc::fault_task(task),
+            Action::ResetSystem => kipc::system_reset(),
+            Action::Record(record) => self.log.record(now, LogEvent::Supervisor(record)),
+        }
+    }
+}
+
+/// Posts `bits` to the current incarnation of `task`. A task that is gone has nothing to be
+/// told, so a dead code is ignored.
+fn post(task: usize, bits: u32) {
+    let id = sys_refresh_task_id(TaskId::for_index_and_gen(task, Generation(0)));
+    let _ = sys_post(id, bits);
+}
+
+struct Jefe {
+    supervisor: Supervisor<NUM_TASKS>,
+    shell: Shell,
+}
+
+impl Jefe {
+    fn event(&mut self, event: Event) -> Result<(), Refusal> {
+        let now = now();
+        let Jefe { supervisor, shell } = self;
+        let result = supervisor.on_event(now, event, &mut |a| shell.act(now, a));
+        // An injection takes effect at once; handle its fault in the same wake-up.
+        self.collect_faults();
+        result
+    }
+
+    /// Feeds every fault the policy has not seen yet.
+    fn collect_faults(&mut self) {
+        let mut next = 1;
+        while next < NUM_TASKS {
+            let Some(task) = kipc::find_faulted_task(next) else { break };
+            next = task + 1;
+            if self.shell.faults_reported & bit(task) != 0 {
+                continue;
+            }
+            let Some(fault) = kipc::read_task_status(task).fault else { continue };
+            self.shell.faults_reported |= bit(task);
+            let now = now();
+            let Jefe { supervisor, shell } = self;
+            let _ = supervisor.on_event(now, Event::Faulted { task, fault }, &mut |a| shell.act(now, a));
+            // Start over: handling this fault may have injected one into an earlier task.
+            next = 1;
+        }
+    }
+
+    fn timer(&mut self) {
+        let now = now();
+        let Jefe { supervisor, shell } = self;
+        supervisor.on_timer(now, &mut |a| shell.act(now, a));
+        self.collect_faults();
+    }
+
+    /// After every wake-up: humility's request, the counters, the next deadline.
+    fn settle(&mut self) {
+        external::poll(|request, task| {
+            let now = now();
+            let Jefe { supervisor, shell } = self;
+            let result = supervisor.on_humility(now, request, task, &mut |a| shell.act(now, a));
+            self.collect_faults();
+            result.is_ok()
+        });
+        let now = now();
+        for task in 1..NUM_TASKS {
+            if let (Some(counts), Some(status)) = (TASK_COUNTERS.get(task), self.supervisor.status(task, now)) {
+                counts.store(&status.counters);
+            }
+        }
+        let poll = now + HUMILITY_POLL_MS;
+        let deadline = self.supervisor.next_deadline().map_or(poll, |d| d.min(poll));
+        sys_set_timer(Some(deadline), TIMER_NOTIFICATION);
+    }
+
+    fn request(&mut self, event: Event) -> Result<(), RequestError<JefeError>> {
+        self.event(event).map_err(|r| RequestError::Op(JefeError::from_refusal(r)))
+    }
+}
+
+/// Who a request came from, as the log records it.
+fn origin(msg: &RecvMessage) -> Origin {
+    if Some(msg.sender.index()) == CONSOLE {
+        Origin::Console
+    } else {
+        Origin::Ipc
+    }
+}
+
+impl InOrderJefeImpl for Jefe {
+    fn task_count(&mut self, _: &RecvMessage) -> Result<u16, RequestError<core::convert::Infallible>> {
+        Ok(NUM_TASKS as u16)
+    }
+
+    fn list_tasks(
+        &mut self,
+        _: &RecvMessage,
+        first: u16,
+        tasks: Leased<Write, [TaskInfo]>,
+    ) -> Result<u16, RequestError<core::convert::Infallible>> {
+        let now = now();
+        let mut written = 0;
+        for (slot, task) in (usize::from(first)..NUM_TASKS).take(tasks.len()).enumerate() {
+            let Some(record) = self.supervisor.status(task, now) else { break };
+            // Counted by jefe: the kernel's generation wraps at 64.
+            let incarnation = record.counters.restarts + u32::from(POLICIES[task].start_at_boot);
+            tasks.write_at(slot, &TaskInfo::new(TASK_NAMES[task], &record, incarnation, now))?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    fn restart(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        let origin = origin(msg);
+        self.request(Event::RestartRequest { task: task.into(), origin })
+    }
+
+    fn unload(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        let origin = origin(msg);
+        self.request(Event::Unload { task: task.into(), origin })
+    }
+
+    fn load(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        let origin = origin(msg);
+        self.request(Event::Load { task: task.into(), origin })
+    }
+
+    fn inject_fault(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        let origin = origin(msg);
+        self.request(Event::InjectFault { task: task.into(), origin })
+    }
+
+    fn check_in(&mut self, msg: &RecvMessage) -> Result<(), RequestError<core::convert::Infallible>> {
+        // Only a task index the kernel delivered can arrive here, so this cannot be refused.
+        let _ = self.event(Event::CheckIn { task: msg.sender.index() });
+        Ok(())
+    }
+
+    fn ack_detach(&mut self, msg: &RecvMessage, provider: u16) -> Result<(), RequestError<JefeError>> {
+        self.request(Event::Ack { dependent: msg.sender.index(), provider: provider.into() })
+    }
+
+    fn detach_notices(&mut self, msg: &RecvMessage) -> Result<u32, RequestError<core::convert::Infallible>> {
+        let caller = bit(msg.sender.index());
+        let now = now();
+        let waiting = (1..NUM_TASKS).filter(|&p| {
+            matches!(
+                self.supervisor.status(p, now).map(|r| r.state),
+                Some(TaskState::Detaching { pending, .. }) if pending & caller != 0
+            )
+        });
+        Ok(waiting.fold(0, |mask, p| mask | bit(p)))
+    }
+
+    fn read_log(
+        &mut self,
+        _: &RecvMessage,
+        after: u32,
+        entries: Leased<Write, [LogEntry]>,
+    ) -> Result<u16, RequestError<core::convert::Infallible>> {
+        let mut written = 0;
+        let mut failed = None;
+        log::Log::for_each_after(after, |logged| {
+            if written >= entries.len() || failed.is_some() {
+                return;
+            }
+            match entries.write_at(written, &LogEntry::from(logged)) {
+                Ok(()) => written += 1,
+                Err(e) => failed = Some(e),
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        Ok(written as u16)
+    }
+
+    fn notification_mask(&self) -> u32 {
+        FAULT_NOTIFICATION | TIMER_NOTIFICATION
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & FAULT_NOTIFICATION != 0 {
+            self.collect_faults();
+        }
+        if bits & TIMER_NOTIFICATION != 0 {
+            self.timer();
+        }
+    }
+}
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    let mut jefe = Jefe {
+        supervisor: INITIAL,
+        shell: Shell { faults_reported: 0, log: log::Log::new() },
+    };
+    external::set_ready();
+    let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        sys_recv_notification(FAULT_NOTIFICATION);
-        while let Some(i) = kipc::find_faulted_task(1) {
-            kipc::restart_task(i, true);
-        }
+        jefe.settle();
+        dispatch(&mut buffer, &mut jefe);
     }
 }

@@ -1,27 +1,25 @@
-//! Demo client: pings `pong` twice a second through the `idl/ping.idol` stub and logs each
-//! exchange on the console.
-//!
-//! The console has no idol interface yet, so the log line goes out as its raw protocol:
-//! operation 1 with the text as one read lease.
+//! Demo client: pings `pong` twice a second and logs each exchange on the console, both
+//! through idol stubs (`idl/ping.idol`, `idl/console.idol`).
 #![no_std]
 #![no_main]
 
+use console_api::ConsoleClient;
 use pong_api::PingClient;
 use userlib::*;
 
 task_slot!(PONG, pong);
 task_slot!(CONSOLE, console);
 
-const CONSOLE_WRITE: u16 = 1;
 const TIMER_BIT: u32 = 1 << 0;
-
-fn log(text: &[u8]) {
-    sys_send(CONSOLE, CONSOLE_WRITE, &[], &mut [], &[Lease::read_only(text)]);
-}
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let pong = PingClient::new(PONG);
+    let console = ConsoleClient::new(CONSOLE);
+    // A line the console could not take is dropped: there is nowhere else to report it.
+    let log = |line: &[u8]| {
+        let _ = console.write(line);
+    };
     let mut n = 0u32;
     loop {
         match pong.ping(n) {

@@ -20,8 +20,13 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 enum Request {
     /// What unused ring buffer slots hold; never recorded.
     None,
-    Ping { value: u32 },
-    Echo { src_len: u32, dst_len: u32 },
+    Ping {
+        value: u32,
+    },
+    Echo {
+        src_len: u32,
+        dst_len: u32,
+    },
 }
 
 counted_ringbuf!(Request, 16, Request::None);
@@ -32,14 +37,26 @@ const ECHO_CHUNK: usize = 64;
 struct Pong;
 
 impl InOrderPingImpl for Pong {
-    fn ping(&mut self, _: &RecvMessage, value: u32) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn ping(
+        &mut self,
+        _: &RecvMessage,
+        value: u32,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         ringbuf_entry!(Request::Ping { value });
         Ok(value)
     }
 
-    fn echo(&mut self, _: &RecvMessage, src: Leased<Read, [u8]>, dst: Leased<Write, [u8]>) -> Result<u32, RequestError<PingError>> {
+    fn echo(
+        &mut self,
+        _: &RecvMessage,
+        src: Leased<Read, [u8]>,
+        dst: Leased<Write, [u8]>,
+    ) -> Result<u32, RequestError<PingError>> {
         // The interface caps both leases at 256 bytes, so the lengths fit in a u32.
-        ringbuf_entry!(Request::Echo { src_len: src.len() as u32, dst_len: dst.len() as u32 });
+        ringbuf_entry!(Request::Echo {
+            src_len: src.len() as u32,
+            dst_len: dst.len() as u32
+        });
         if src.len() > dst.len() {
             return Err(RequestError::Op(PingError::TooLong));
         }

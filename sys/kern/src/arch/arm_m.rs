@@ -67,7 +67,7 @@ mod reg {
     pub const FPCCR: *mut u32 = 0xE000_EF34 as *mut u32;
     pub const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
     /// MPU_RBAR, MPU_RASR and their three alias pairs: four regions per 8-word burst.
-    pub const MPU_RBAR_BURST: *mut [u32; 8] = 0xE000_ED9C as *mut [u32; 8];
+    pub const MPU_RBAR_BURST: *mut u32 = 0xE000_ED9C as *mut u32;
     pub const SYST_CSR: *mut u32 = 0xE000_E010 as *mut u32;
     pub const SYST_RVR: *mut u32 = 0xE000_E014 as *mut u32;
     pub const SYST_CVR: *mut u32 = 0xE000_E018 as *mut u32;
@@ -139,13 +139,24 @@ pub unsafe fn start_kernel(
 /// Makes `next` the running task: MPU regions and `CURRENT_TASK_PTR`.
 fn switch_to(tasks: &mut [Task], next: usize) {
     let task: *mut Task = &mut tasks[next];
-    let words = &tasks[next].descriptor.mpu_words;
+    let words = tasks[next].descriptor.mpu_words.as_ptr();
     // SAFETY: MPU registers are architecturally defined; interrupts at kernel priority
-    // cannot run between these writes, and the kernel itself runs on the default map.
+    // cannot run between these writes, and the kernel itself runs on the default map. The
+    // block copies move 16 words from the descriptor in flash into the RBAR/RASR alias
+    // registers, four regions per burst.
     unsafe {
         write_volatile(reg::MPU_CTRL, 0);
-        write_volatile(reg::MPU_RBAR_BURST, [words[0], words[1], words[2], words[3], words[4], words[5], words[6], words[7]]);
-        write_volatile(reg::MPU_RBAR_BURST, [words[8], words[9], words[10], words[11], words[12], words[13], words[14], words[15]]);
+        asm!(
+            "ldm r10!, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+            "stm r11, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+            "ldm r10, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+            "stm r11, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+            inout("r10") words => _,
+            in("r11") reg::MPU_RBAR_BURST,
+            out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+            out("r4") _, out("r5") _, out("r8") _, out("r12") _,
+            options(nostack, preserves_flags),
+        );
         write_volatile(reg::MPU_CTRL, MPU_ENABLE_PRIVDEFENA);
         asm!("dsb", "isb", options(nomem, nostack, preserves_flags));
         CURRENT_TASK_PTR = task;
@@ -447,8 +458,19 @@ static __vector_table: VectorTable = VectorTable {
 /// # Safety
 /// `dst` and `src` must have been checked against the owning tasks' regions.
 pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
-    // SAFETY: per the caller's checks, both ranges are valid task memory.
-    unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, len) }
+    let (src, dst) = (src as *const u8, dst as *mut u8);
+    // SAFETY: per the caller's checks, both ranges are valid memory of two different tasks,
+    // whose regions never overlap. Short messages are the common case, and a byte loop
+    // beats the library copy's set-up for them.
+    unsafe {
+        if len <= 16 {
+            for i in 0..len {
+                dst.add(i).write(src.add(i).read());
+            }
+        } else {
+            core::ptr::copy_nonoverlapping(src, dst, len);
+        }
+    }
 }
 
 /// # Safety

@@ -1,0 +1,266 @@
+//! The supervisor's tables, generated from `app.toml` for `task/jefe` (its `build.rs`).
+//!
+//! The builder has validated every policy (`build/xtask/src/config/supervision.rs`); this
+//! converts them to `supervision::Policy` values and checks what only jefe cares about, each
+//! refusal naming the file, task and key:
+//!
+//! - at most 32 tasks (task sets are `u32` masks), names of at most 16 bytes (the console
+//!   and `list_tasks` carry them in 16 bytes);
+//! - jefe has a notification named `timer`;
+//! - a task with `depends-on` declares the notifications `provider-going` and `provider-back`
+//!   (jefe posts them around a provider's restart) and has jefe in its `task-slots` (it
+//!   acknowledges over IPC); a task with `watchdog-ms` has jefe in its `task-slots` (it
+//!   checks in over IPC);
+//! - `intensity.restarts` is at most `supervision::MAX_INTENSITY_RESTARTS`;
+//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks.
+//!
+//! A task without `intensity` has no restart limit: `intensity_restarts = 1` with an
+//! `intensity_window_ms` of 0 never counts a strike. The policy crate also measures "ran
+//! long enough to forget the back-off" with that window, so such a task always backs off
+//! `backoff.initial-ms`; give it an `intensity` for a growing back-off.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::app::{AppTask, Escalation, Restart};
+
+/// Notifications a dependent declares.
+pub const PROVIDER_GOING: &str = "provider-going";
+pub const PROVIDER_BACK: &str = "provider-back";
+/// The longest task name jefe reports.
+pub const MAX_NAME_LEN: usize = 16;
+/// The console's crate: calls from its task are recorded as the console's.
+pub const CONSOLE_CRATE: &str = "task-console";
+/// The STM32 `sys` task's crate: jefe pulses peripheral resets through it.
+pub const SYS_CRATE: &str = "drv-stm32xx-sys";
+
+/// The generated Rust source (`include!`d by jefe) for `tasks`; `file` names app.toml.
+pub fn table(file: &str, tasks: &[AppTask]) -> Result<String, String> {
+    let fail = |what: String| format!("{file}: {what}");
+    let supervisor = tasks.first().ok_or_else(|| fail("no tasks".into()))?;
+    if tasks.len() > 32 {
+        return Err(fail(format!("{} tasks; the supervisor handles at most 32", tasks.len())));
+    }
+    let timer = bit(supervisor, "timer").ok_or_else(|| {
+        fail(format!("tasks.{}.notifications: the supervisor needs a notification named \"timer\"", supervisor.name))
+    })?;
+    let mut policies = String::new();
+    let mut going = Vec::new();
+    let mut back = Vec::new();
+    for task in tasks {
+        let at = |key: &str| format!("tasks.{}{key}", task.name);
+        if task.name.len() > MAX_NAME_LEN {
+            return Err(fail(format!("tasks.{}: names longer than {MAX_NAME_LEN} bytes are cut on the console; shorten it", task.name)));
+        }
+        let s = &task.supervision;
+        let talks_to_jefe = task.task_slots.contains(&supervisor.name);
+        let (g, b) = if s.depends_on.is_empty() {
+            (0, 0)
+        } else {
+            let (Some(g), Some(b)) = (bit(task, PROVIDER_GOING), bit(task, PROVIDER_BACK)) else {
+                return Err(fail(format!(
+                    "{}: a task with supervision.depends-on must declare the notifications \"{PROVIDER_GOING}\" and \"{PROVIDER_BACK}\" (see task/jefe/README.md)",
+                    at(".notifications")
+                )));
+            };
+            if !talks_to_jefe {
+                return Err(fail(format!(
+                    "{}: a task with supervision.depends-on acknowledges to the supervisor, so it needs \"{}\" in its task-slots",
+                    at(".task-slots"), supervisor.name
+                )));
+            }
+            (g, b)
+        };
+        if s.watchdog_ms.is_some() && !talks_to_jefe {
+            return Err(fail(format!(
+                "{}: a task with supervision.watchdog-ms checks in with the supervisor, so it needs \"{}\" in its task-slots",
+                at(".task-slots"), supervisor.name
+            )));
+        }
+        going.push(g);
+        back.push(b);
+        let (restarts, window_ms, then) = match s.intensity {
+            Some(i) => (i.restarts, i.window_ms, i.then),
+            None => (1, 0, Escalation::Hold),
+        };
+        if restarts > MAX_INTENSITY_RESTARTS {
+            return Err(fail(format!(
+                "{}: at most {MAX_INTENSITY_RESTARTS} restarts per window (the supervisor keeps that many restart times per task)",
+                at(".supervision.intensity.restarts")
+            )));
+        }
+        let depends_on = s.depends_on.iter().fold(0u32, |m, &p| m | 1 << p);
+        let reset_peripherals = (1u64 << s.reset_peripherals.len()) as u32 - 1;
+        let watchdog = s.watchdog_ms.map_or("None".into(), |ms| format!("Some({ms})"));
+        write!(
+            policies,
+            "    // {name}\n    supervision::Policy {{\n        restart: supervision::RestartMode::{restart},\n        \
+             depends_on: {depends_on:#b},\n        detach_deadline_ms: {deadline},\n        \
+             backoff_initial_ms: {initial},\n        backoff_max_ms: {max},\n        \
+             intensity_restarts: {restarts},\n        intensity_window_ms: {window_ms},\n        \
+             intensity_then: supervision::Escalation::{then:?},\n        watchdog_ms: {watchdog},\n        \
+             reset_peripherals: {reset_peripherals:#b},\n        start_at_boot: {start},\n    }},\n",
+            name = task.name,
+            restart = match s.restart {
+                Restart::Always => "Always",
+                Restart::OnFault => "OnFault",
+                Restart::Never => "Never",
+            },
+            deadline = s.detach_deadline_ms,
+            initial = s.backoff_initial_ms,
+            max = s.backoff_max_ms,
+            start = task.start,
+        )
+        .expect("writing to a String");
+    }
+    let names: Vec<String> = tasks.iter().map(|t| format!("{:?}", t.name)).collect();
+    let masks = |bits: &[u32]| bits.iter().map(|b| format!("{b:#x}")).collect::<Vec<_>>().join(", ");
+    let console = match tasks.iter().position(|t| t.krate == CONSOLE_CRATE) {
+        Some(i) => format!("Some({i})"),
+        None => "None".into(),
+    };
+    let sys = match tasks.iter().position(|t| t.krate == SYS_CRATE) {
+        Some(i) => format!("Some({i})"),
+        None => "None".into(),
+    };
+    let fields: Vec<String> = tasks[1..].iter().map(|t| t.name.replace('-', "_")).collect();
+    let members: String = fields.iter().map(|f| format!("    pub {f}: TaskEventCounts,\n")).collect();
+    let inits: String = fields.iter().map(|f| format!("            {f}: TaskEventCounts::new(),\n")).collect();
+    let arms: String =
+        fields.iter().enumerate().map(|(i, f)| format!("            {} => Some(&self.{f}),\n", i + 1)).collect();
+    Ok(format!(
+        "// Generated by build-util (supervisor.rs) from app.toml. Do not edit: change app.toml.\n\n\
+         /// Tasks in the image; index 0 is the supervisor.\n\
+         pub const NUM_TASKS: usize = {n};\n\n\
+         /// Task names, by index (app.toml order).\n\
+         pub const TASK_NAMES: [&str; NUM_TASKS] = [{names}];\n\n\
+         /// Each task's `[tasks.X.supervision]`; the supervisor's own entry is ignored.\n\
+         pub const POLICIES: [supervision::Policy; NUM_TASKS] = [\n{policies}];\n\n\
+         /// Per task, its `{PROVIDER_GOING}` notification bit (0: it has no providers).\n\
+         pub const PROVIDER_GOING: [u32; NUM_TASKS] = [{going}];\n\n\
+         /// Per task, its `{PROVIDER_BACK}` notification bit (0: it has no providers).\n\
+         pub const PROVIDER_BACK: [u32; NUM_TASKS] = [{back}];\n\n\
+         /// The supervisor's `timer` notification bit.\n\
+         pub const TIMER_NOTIFICATION: u32 = {timer:#x};\n\n\
+         /// The console task (crate `{CONSOLE_CRATE}`), if the image has one.\n\
+         pub const CONSOLE: Option<usize> = {console};\n\n\
+         /// The `sys` task (crate `{SYS_CRATE}`), which resets peripherals, if the board has one.\n\
+         pub const SYS: Option<usize> = {sys};\n\n\
+         /// Supervision counters per task, one member per supervised task (`humility counters`).\n\
+         pub struct PerTaskCounts {{\n{members}}}\n\n\
+         impl PerTaskCounts {{\n    \
+             pub const fn new() -> Self {{\n        PerTaskCounts {{\n{inits}        }}\n    }}\n\n    \
+             pub fn get(&self, task: usize) -> Option<&TaskEventCounts> {{\n        match task {{\n{arms}            _ => None,\n        }}\n    }}\n\
+         }}\n",
+        n = tasks.len(),
+        names = names.join(", "),
+        going = masks(&going),
+        back = masks(&back),
+    ))
+}
+
+/// The server stub's allow-lists: `inject_fault` only from the tasks named in
+/// `[tasks.<supervisor>.config] inject-fault-callers` (nobody if absent).
+pub fn allowed_callers(file: &str, tasks: &[AppTask]) -> Result<BTreeMap<String, Vec<u16>>, String> {
+    let supervisor = tasks.first().ok_or_else(|| format!("{file}: no tasks"))?;
+    let key = format!("tasks.{}.config.inject-fault-callers", supervisor.name);
+    let callers = match supervisor.config.as_ref().and_then(|c| c.get("inject-fault-callers")) {
+        None => Vec::new(),
+        Some(value) => value
+            .as_array()
+            .ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?
+            .iter()
+            .map(|v| {
+                let name = v.as_str().ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?;
+                tasks
+                    .iter()
+                    .position(|t| t.name == name)
+                    .map(|i| i as u16)
+                    .ok_or_else(|| format!("{file}: {key}: unknown task \"{name}\""))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(BTreeMap::from([("inject_fault".to_owned(), callers)]))
+}
+
+/// `supervision::MAX_INTENSITY_RESTARTS`, repeated so build scripts need not build the policy
+/// crate; jefe asserts at compile time that the two agree.
+pub const MAX_INTENSITY_RESTARTS: u32 = 8;
+
+fn bit(task: &AppTask, notification: &str) -> Option<u32> {
+    task.notifications.iter().position(|n| n == notification).map(|i| 1 << i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::parse;
+
+    const APP: &str = r#"
+        [tasks.jefe]
+        crate = "task-jefe"
+        notifications = ["fault", "timer"]
+        config = { inject-fault-callers = ["client"] }
+        [tasks.console]
+        crate = "task-console"
+        [tasks.server]
+        crate = "task-server"
+        start = false
+        task-slots = ["jefe"]
+        supervision = { restart = "always", intensity = { restarts = 3, window-ms = 1000 }, reset-peripherals = ["uart0"], watchdog-ms = 100 }
+        [tasks.client]
+        crate = "task-client"
+        notifications = ["timer", "provider-going", "provider-back"]
+        task-slots = ["jefe", "server"]
+        supervision = { depends-on = ["server"] }
+    "#;
+
+    fn generate(text: &str) -> Result<String, String> {
+        let (_, tasks) = parse("app.toml", text)?;
+        table("app.toml", &tasks)
+    }
+
+    #[test]
+    fn table_snapshot() {
+        let code = generate(APP).unwrap();
+        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/supervisor_table.rs");
+        if std::env::var_os("BULKHEAD_BLESS").is_some() {
+            std::fs::write(snapshot, &code).unwrap();
+        }
+        let expected = std::fs::read_to_string(snapshot).unwrap();
+        assert_eq!(code, expected, "snapshot differs; new output:\n{code}");
+    }
+
+    #[test]
+    fn watched_task_must_be_able_to_check_in() {
+        assert_eq!(
+            generate(&APP.replace("task-slots = [\"jefe\"]", "task-slots = []")).unwrap_err(),
+            "app.toml: tasks.server.task-slots: a task with supervision.watchdog-ms checks in with the supervisor, so it needs \"jefe\" in its task-slots"
+        );
+    }
+
+    #[test]
+    fn dependent_must_declare_both_notifications() {
+        let e = generate(&APP.replace(", \"provider-back\"", "")).unwrap_err();
+        assert!(e.starts_with("app.toml: tasks.client.notifications: a task with supervision.depends-on must declare"), "{e}");
+    }
+
+    #[test]
+    fn intensity_beyond_what_jefe_tracks_is_refused() {
+        let e = generate(&APP.replace("restarts = 3", "restarts = 9")).unwrap_err();
+        assert!(e.starts_with("app.toml: tasks.server.supervision.intensity.restarts: at most 8"), "{e}");
+    }
+
+    #[test]
+    fn inject_fault_callers_resolve_to_indices() {
+        let (_, tasks) = parse("app.toml", APP).unwrap();
+        let callers = allowed_callers("app.toml", &tasks).unwrap();
+        assert_eq!(callers["inject_fault"], [3]);
+        let bad = APP.replace("[\"client\"] }", "[\"clinet\"] }");
+        let (_, tasks) = parse("app.toml", &bad).unwrap();
+        assert_eq!(
+            allowed_callers("app.toml", &tasks).unwrap_err(),
+            "app.toml: tasks.jefe.config.inject-fault-callers: unknown task \"clinet\""
+        );
+    }
+}

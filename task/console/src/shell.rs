@@ -1,0 +1,322 @@
+//! The command line: one line per command, echoed as typed, answered in sentences.
+//!
+//! Commands that change a task ask jefe, then watch `list_tasks` (every 10 ms, for at most
+//! [`SETTLE_MS`]) until the task has settled, so the answer says what actually happened:
+//! `pong: restarted (incarnation 3)`, not merely "request sent".
+
+use core::fmt::Write;
+
+use idol_runtime::zerocopy::FromZeros;
+use jefe_api::{JefeClient, JefeError, LogEntry, StateCode, TaskInfo, words};
+use supervision::{HoldReason, TaskState};
+use userlib::*;
+
+use crate::Out;
+
+task_slot!(JEFE, jefe);
+
+/// app.toml: `notifications = ["rx", "timer"]`.
+pub const RX_NOTIFICATION: u32 = 1 << 0;
+const TIMER_NOTIFICATION: u32 = 1 << 1;
+
+/// The image's tasks (`BULKHEAD_NUM_TASKS`).
+const MAX_TASKS: usize = hubris_num_tasks::NUM_TASKS;
+/// How long a command waits for the task to settle (detach deadlines plus back-off).
+const SETTLE_MS: u64 = 3000;
+const LINE_LEN: usize = 64;
+
+pub struct Shell {
+    line: [u8; LINE_LEN],
+    len: usize,
+}
+
+#[derive(Copy, Clone, PartialEq)]
+enum Verb {
+    Restart,
+    Unload,
+    Load,
+    Fault,
+}
+
+impl Verb {
+    fn participle(self) -> &'static str {
+        match self {
+            Verb::Restart => "restarted",
+            Verb::Unload => "unloaded",
+            Verb::Load => "loaded",
+            Verb::Fault => "faulted",
+        }
+    }
+}
+
+/// The tasks as jefe last listed them.
+struct Tasks {
+    infos: [TaskInfo; MAX_TASKS],
+    count: usize,
+}
+
+impl Tasks {
+    fn fetch(jefe: &JefeClient) -> Option<Tasks> {
+        let mut infos = [TaskInfo::new_zeroed(); MAX_TASKS];
+        let count = usize::from(jefe.list_tasks(0, &mut infos).ok()?);
+        Some(Tasks { infos, count })
+    }
+
+    fn all(&self) -> &[TaskInfo] {
+        &self.infos[..self.count]
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.all().iter().position(|t| t.name() == name)
+    }
+
+    fn name(&self, index: usize) -> &str {
+        self.all().get(index).map_or("?", TaskInfo::name)
+    }
+}
+
+fn sleep_ms(ms: u64) {
+    sleep_for(ms, TIMER_NOTIFICATION);
+}
+
+impl Shell {
+    pub const fn new() -> Self {
+        Shell {
+            line: [0; LINE_LEN],
+            len: 0,
+        }
+    }
+
+    /// Takes one received byte: echoes it, edits the line, runs it on Enter.
+    pub fn on_byte(&mut self, out: &mut Out<'_>, byte: u8) {
+        match byte {
+            b'\r' | b'\n' => {
+                let _ = out.write_str("\n");
+                let len = core::mem::take(&mut self.len);
+                let line = self.line;
+                if let Ok(text) = core::str::from_utf8(&line[..len]) {
+                    run(out, text.trim());
+                } else {
+                    let _ = writeln!(out, "that line is not text; try: help");
+                }
+            }
+            // Backspace and delete.
+            0x08 | 0x7f if self.len > 0 => {
+                self.len -= 1;
+                let _ = out.write_str("\x08 \x08");
+            }
+            0x20..=0x7e if self.len < LINE_LEN => {
+                self.line[self.len] = byte;
+                self.len += 1;
+                let _ = out.write_char(char::from(byte));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn run(out: &mut Out<'_>, line: &str) {
+    let mut words_in = line.split_whitespace();
+    let Some(command) = words_in.next() else { return };
+    let argument = words_in.next();
+    let verb = match command {
+        "help" => return help(out),
+        "tasks" => return tasks(out),
+        "log" => return log(out),
+        "restart" => Verb::Restart,
+        "unload" => Verb::Unload,
+        "load" => Verb::Load,
+        "fault" => Verb::Fault,
+        _ => {
+            let _ = writeln!(out, "unknown command \"{command}\"; try: help");
+            return;
+        }
+    };
+    match argument {
+        Some(name) => act(out, command, verb, name),
+        None => {
+            let _ = writeln!(out, "{command} needs a task name; try: tasks");
+        }
+    }
+}
+
+fn help(out: &mut Out<'_>) {
+    let _ = out.write_str(
+        "commands:\n  \
+         tasks          every task: state, restarts, last fault\n  \
+         restart NAME   tell its dependents, detach, back off, start it again\n  \
+         unload NAME    tell its dependents, detach, and keep it stopped\n  \
+         load NAME      start an unloaded or held task again\n  \
+         fault NAME     inject a fault, as if it had crashed\n  \
+         log            what the supervisor did recently\n  \
+         help           this list\n",
+    );
+}
+
+fn tasks(out: &mut Out<'_>) {
+    let jefe = JefeClient::new(JEFE);
+    let Some(tasks) = Tasks::fetch(&jefe) else {
+        let _ = writeln!(out, "jefe did not answer");
+        return;
+    };
+    let name = |i: usize| tasks.name(i);
+    for (i, info) in tasks.all().iter().enumerate() {
+        let mut state = Column::new();
+        let _ = words::state(&mut state, info);
+        let _ = write!(
+            out,
+            "{i:3} {:<12} {:<22} restarts {:<3} incarnation {}",
+            info.name(),
+            state.as_str(),
+            info.restarts,
+            info.incarnation
+        );
+        if let Some(fault) = info.last_fault() {
+            let _ = out.write_str(" last fault: ");
+            let _ = words::fault(out, &fault, &name);
+        }
+        let _ = out.write_str("\n");
+    }
+}
+
+fn log(out: &mut Out<'_>) {
+    let jefe = JefeClient::new(JEFE);
+    let Some(tasks) = Tasks::fetch(&jefe) else {
+        let _ = writeln!(out, "jefe did not answer");
+        return;
+    };
+    let name = |i: usize| tasks.name(i);
+    let mut after = 0;
+    let mut any = false;
+    loop {
+        let mut entries = [LogEntry::new_zeroed(); 16];
+        let Ok(n) = jefe.read_log(after, &mut entries) else { break };
+        if n == 0 {
+            break;
+        }
+        for entry in &entries[..usize::from(n)] {
+            after = entry.seq;
+            any = true;
+            match entry.decode() {
+                Some(logged) => {
+                    let _ = words::event(out, &logged, &name);
+                    let _ = out.write_str("\n");
+                }
+                None => {
+                    let _ = writeln!(out, "(event {} of a kind this console does not know)", entry.seq);
+                }
+            }
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "nothing logged yet");
+    }
+}
+
+fn act(out: &mut Out<'_>, command: &str, verb: Verb, name: &str) {
+    let jefe = JefeClient::new(JEFE);
+    let Some(before) = Tasks::fetch(&jefe) else {
+        let _ = writeln!(out, "jefe did not answer");
+        return;
+    };
+    let Some(task) = before.find(name) else {
+        let _ = writeln!(out, "no task named \"{name}\"; try: tasks");
+        return;
+    };
+    let index = task as u16;
+    let result = match verb {
+        Verb::Restart => jefe.restart(index),
+        Verb::Unload => jefe.unload(index),
+        Verb::Load => jefe.load(index),
+        Verb::Fault => jefe.inject_fault(index),
+    };
+    match result {
+        Ok(()) => {}
+        Err(idol_runtime::CallError::Op(JefeError::Supervisor)) => {
+            let _ = writeln!(
+                out,
+                "{command} {name}: refused: the supervisor cannot be {}",
+                verb.participle()
+            );
+            return;
+        }
+        Err(idol_runtime::CallError::Op(e)) => {
+            let _ = writeln!(out, "{command} {name}: refused: {}", words::error(e));
+            return;
+        }
+        Err(_) => {
+            let _ = writeln!(out, "{command} {name}: jefe did not answer");
+            return;
+        }
+    }
+    let old = before.all()[task].incarnation;
+    let settled = settle(&jefe, task, verb, old);
+    let Some(info) = settled.as_ref().and_then(|t| t.all().get(task)) else {
+        let _ = writeln!(out, "{name}: request accepted, but jefe stopped answering");
+        return;
+    };
+    match (verb, info.state()) {
+        (Verb::Restart | Verb::Load, Some(TaskState::Running)) => {
+            let _ = writeln!(out, "{name}: {} (incarnation {})", verb.participle(), info.incarnation);
+        }
+        (Verb::Unload, Some(TaskState::Held(HoldReason::Unloaded))) => {
+            let _ = writeln!(out, "{name}: unloaded (callers now get \"unavailable\" at once)");
+        }
+        (Verb::Fault, _) => {
+            let mut state = Column::new();
+            let _ = words::state(&mut state, info);
+            let _ = writeln!(out, "{name}: fault injected; now {}", state.as_str());
+        }
+        _ => {
+            let mut state = Column::new();
+            let _ = words::state(&mut state, info);
+            let _ = writeln!(out, "{name}: request accepted; still {} after {SETTLE_MS} ms", state.as_str());
+        }
+    }
+}
+
+/// Watches `task` until it has done what `verb` asked (or `SETTLE_MS` passed).
+fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> Option<Tasks> {
+    let deadline = sys_get_timer().now + SETTLE_MS;
+    loop {
+        let tasks = Tasks::fetch(jefe)?;
+        let info = tasks.all().get(task)?;
+        let done = match verb {
+            Verb::Restart | Verb::Load => {
+                info.state_code() == Some(StateCode::Running) && info.incarnation != old_incarnation
+            }
+            Verb::Unload => info.state() == Some(TaskState::Held(HoldReason::Unloaded)),
+            // The fault has been seen once the task is no longer simply running.
+            Verb::Fault => info.state_code() != Some(StateCode::Running) || info.incarnation != old_incarnation,
+        };
+        if done || sys_get_timer().now >= deadline {
+            return Some(tasks);
+        }
+        sleep_ms(10);
+    }
+}
+
+/// A short piece of text formatted for a column.
+struct Column {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Column {
+    fn new() -> Self {
+        Column { buf: [0; 40], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+impl Write for Column {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}

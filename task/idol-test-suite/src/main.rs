@@ -1,0 +1,405 @@
+//! The idol test suite: the generated client and server stubs (`idl/idol-test.idol`) over
+//! the real kernel in QEMU.
+//!
+//! Each test prints `TEST <name> ok` or `TEST <name> FAIL <why>` through the runner (the
+//! image's supervisor, `task/test-runner`, which records and detaches every faulted task);
+//! `cargo xtask test` turns those lines into results. Before each test the server and the
+//! rogue are restarted, so every test starts from fresh incarnations.
+//!
+//! What is covered, and how:
+//!
+//! | behaviour | how |
+//! |---|---|
+//! | read, write and read-write leases | `sum`, `fill`, `reverse` through the client |
+//! | operation errors and argument decoding | `bump` overflowing, `set_mode` |
+//! | allow-lists admit listed callers | the suite (listed in app.toml) calls `restricted` |
+//! | server death mid-call | `crash`: the server panics while the suite awaits its reply |
+//! | idempotent retry | the runner restarts the server between two calls |
+//! | detached server | the runner detaches the server; the call fails at once |
+//! | every malformed call | the rogue sends it raw and is faulted by the dispatcher |
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+use idol_runtime::{CallError, PeerGone};
+use idol_test_api::{IdolTestClient, IdolTestError, Malformed, Mode};
+use test_runner_api::TestRunnerClient;
+use userlib::*;
+
+task_slot!(RUNNER, runner);
+task_slot!(SERVER, server);
+task_slot!(ROGUE, rogue);
+
+/// This task's index: app.toml lists it right after the runner, which reports a fault of
+/// task 1 as the suite's.
+const SUITE_INDEX: u16 = 1;
+
+type Outcome = Result<(), &'static str>;
+/// A test: its name, as reported, and its body.
+type Test = (&'static str, fn() -> Outcome);
+
+macro_rules! check {
+    ($cond:expr, $why:expr) => {
+        if !$cond {
+            return Err($why);
+        }
+    };
+}
+
+fn runner() -> TestRunnerClient {
+    TestRunnerClient::new(RUNNER)
+}
+
+fn log(text: &[u8]) {
+    let _ = runner().log(text);
+}
+
+/// The current id of the task in `slot`.
+fn id(slot: TaskId) -> TaskId {
+    sys_refresh_task_id(slot)
+}
+
+fn restart(slot: TaskId) -> TaskId {
+    let _ = runner().restart(slot.index() as u32);
+    id(slot)
+}
+
+/// A client of the server's current incarnation.
+fn server() -> IdolTestClient {
+    IdolTestClient::new(id(SERVER))
+}
+
+fn take_fault(slot: TaskId) -> Option<FaultInfo> {
+    let mut raw = [0u8; 12];
+    let found = runner().take_fault(slot.index() as u32, &mut raw).ok()?;
+    let word =
+        |i: usize| u32::from_le_bytes([raw[i * 4], raw[i * 4 + 1], raw[i * 4 + 2], raw[i * 4 + 3]]);
+    (found == 1)
+        .then(|| FaultInfo::decode([word(0), word(1), word(2)]))
+        .flatten()
+}
+
+fn now() -> u64 {
+    sys_get_timer().now
+}
+
+// ---------------------------------------------------------------- well-formed calls
+
+fn read_lease_is_read_by_server() -> Outcome {
+    let server = server();
+    check!(
+        server.sum(&[1, 2, 3, 40]) == Ok(46),
+        "sum of a read lease wrong"
+    );
+    check!(server.sum(&[]) == Ok(0), "sum of an empty lease wrong");
+    Ok(())
+}
+
+fn write_lease_is_filled_by_server() -> Outcome {
+    let mut out = [0u8; 10];
+    check!(
+        server().fill(0xA5, &mut out) == Ok(10),
+        "fill did not report the lease length"
+    );
+    check!(out == [0xA5; 10], "write lease not filled");
+    Ok(())
+}
+
+fn read_write_lease_is_updated_in_place() -> Outcome {
+    let mut data = *b"abcdef";
+    check!(server().reverse(&mut data) == Ok(()), "reverse failed");
+    check!(&data == b"fedcba", "read-write lease not reversed in place");
+    Ok(())
+}
+
+fn declared_error_reaches_client_as_op_error() -> Outcome {
+    let server = server();
+    check!(server.bump(u32::MAX - 1) == Ok(u32::MAX - 1), "bump failed");
+    check!(
+        server.bump(2) == Err(CallError::Op(IdolTestError::Overflow)),
+        "overflow not reported as the operation's error"
+    );
+    check!(
+        server.total() == Ok(u32::MAX - 1),
+        "a refused bump changed the counter"
+    );
+    Ok(())
+}
+
+fn enum_and_bool_arguments_round_trip() -> Outcome {
+    let server = server();
+    check!(server.bump(7) == Ok(7), "bump failed");
+    check!(
+        server.set_mode(Mode::Busy, false) == Ok(Mode::Idle),
+        "first mode not Idle"
+    );
+    check!(server.total() == Ok(7), "reset = false zeroed the counter");
+    check!(
+        server.set_mode(Mode::Idle, true) == Ok(Mode::Busy),
+        "mode not kept"
+    );
+    check!(
+        server.total() == Ok(0),
+        "reset = true did not zero the counter"
+    );
+    Ok(())
+}
+
+fn listed_caller_reaches_restricted_operation() -> Outcome {
+    check!(
+        server().restricted() == Ok(SUITE_INDEX),
+        "the suite was not let through, or not named as the caller"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- server death and restarts
+
+fn server_death_mid_call_is_gone() -> Outcome {
+    let server = server();
+    let result = server.crash();
+    let detached = id(SERVER).generation();
+    check!(
+        result == Err(CallError::Gone(PeerGone::Unavailable(detached))),
+        "caller of a dying server not released as Gone(Unavailable)"
+    );
+    check!(
+        server.task().generation() == detached,
+        "client did not cache the generation it was told"
+    );
+    check!(
+        take_fault(SERVER) == Some(FaultInfo::Panic),
+        "server's panic not recorded"
+    );
+    Ok(())
+}
+
+fn idempotent_call_is_retried_against_the_new_incarnation() -> Outcome {
+    let server = server();
+    check!(server.bump(3) == Ok(3), "bump failed");
+    let new = restart(SERVER);
+    // The counter reads 0: the answer came from the new incarnation, not an error.
+    check!(
+        server.total() == Ok(0),
+        "idempotent call not retried transparently after a restart"
+    );
+    check!(
+        server.task() == new,
+        "client not following the new incarnation"
+    );
+    Ok(())
+}
+
+fn non_idempotent_call_reports_the_restart() -> Outcome {
+    let server = server();
+    check!(server.bump(3) == Ok(3), "bump failed");
+    let new = restart(SERVER);
+    check!(
+        server.bump(1) == Err(CallError::Gone(PeerGone::Restarted(new.generation()))),
+        "non-idempotent call not reported as Gone(Restarted)"
+    );
+    // The failed call never reached the new incarnation, and the next one does.
+    check!(
+        server.bump(1) == Ok(1),
+        "client did not reach the new incarnation after the error"
+    );
+    Ok(())
+}
+
+fn detached_server_is_unavailable_at_once() -> Outcome {
+    let server = server();
+    let _ = runner().detach(SERVER.index() as u32);
+    let detached = id(SERVER).generation();
+    let before = now();
+    let result = server.total();
+    // A tick may land between the two clock reads, but no wait for a restart may.
+    check!(now() - before <= 1, "call to a detached server waited");
+    check!(
+        result == Err(CallError::Gone(PeerGone::Unavailable(detached))),
+        "idempotent call to a detached server not reported as Gone(Unavailable)"
+    );
+    // Restarting a detached task keeps its generation, so the cached id is current.
+    restart(SERVER);
+    check!(
+        server.total() == Ok(0),
+        "client did not reach the server once it was back"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- malformed calls
+
+/// Has the rogue send `case` and checks the server faulted it for `reason`.
+fn rogue_is_faulted(case: Malformed, reason: ReplyFaultReason) -> Outcome {
+    let (code, _) = sys_send(id(ROGUE), case as u16, &[], &mut [], &[]);
+    check!(code != 0, "the server accepted the malformed call");
+    check!(
+        matches!(PeerGone::from_code(code), Some(PeerGone::Unavailable(_))),
+        "the rogue was not detached"
+    );
+    check!(
+        take_fault(ROGUE) == Some(FaultInfo::FromServer(id(SERVER), reason)),
+        "the rogue was not faulted by the server for the expected reason"
+    );
+    check!(
+        server().total() == Ok(0),
+        "the server stopped serving after refusing a call"
+    );
+    Ok(())
+}
+
+fn unknown_operation_is_undefined_operation() -> Outcome {
+    rogue_is_faulted(
+        Malformed::UnknownOperation,
+        ReplyFaultReason::UndefinedOperation,
+    )
+}
+
+fn wrong_message_size_is_bad_message_size() -> Outcome {
+    rogue_is_faulted(
+        Malformed::WrongMessageSize,
+        ReplyFaultReason::BadMessageSize,
+    )
+}
+
+fn small_reply_buffer_is_reply_buffer_too_small() -> Outcome {
+    rogue_is_faulted(
+        Malformed::ReplyBufferTooSmall,
+        ReplyFaultReason::ReplyBufferTooSmall,
+    )
+}
+
+fn missing_lease_is_bad_leases() -> Outcome {
+    rogue_is_faulted(Malformed::MissingLease, ReplyFaultReason::BadLeases)
+}
+
+fn wrong_lease_direction_is_bad_leases() -> Outcome {
+    rogue_is_faulted(Malformed::WrongLeaseDirection, ReplyFaultReason::BadLeases)
+}
+
+fn lease_past_max_len_is_bad_leases() -> Outcome {
+    rogue_is_faulted(Malformed::LeaseTooLong, ReplyFaultReason::BadLeases)
+}
+
+fn invalid_bool_is_bad_message_contents() -> Outcome {
+    rogue_is_faulted(Malformed::InvalidBool, ReplyFaultReason::BadMessageContents)
+}
+
+fn invalid_enum_is_bad_message_contents() -> Outcome {
+    rogue_is_faulted(Malformed::InvalidEnum, ReplyFaultReason::BadMessageContents)
+}
+
+fn caller_off_the_allow_list_is_access_violation() -> Outcome {
+    rogue_is_faulted(Malformed::NotOnAllowList, ReplyFaultReason::AccessViolation)
+}
+
+const TESTS: &[Test] = &[
+    ("read_lease_is_read_by_server", read_lease_is_read_by_server),
+    (
+        "write_lease_is_filled_by_server",
+        write_lease_is_filled_by_server,
+    ),
+    (
+        "read_write_lease_is_updated_in_place",
+        read_write_lease_is_updated_in_place,
+    ),
+    (
+        "declared_error_reaches_client_as_op_error",
+        declared_error_reaches_client_as_op_error,
+    ),
+    (
+        "enum_and_bool_arguments_round_trip",
+        enum_and_bool_arguments_round_trip,
+    ),
+    (
+        "listed_caller_reaches_restricted_operation",
+        listed_caller_reaches_restricted_operation,
+    ),
+    (
+        "server_death_mid_call_is_gone",
+        server_death_mid_call_is_gone,
+    ),
+    (
+        "idempotent_call_is_retried_against_the_new_incarnation",
+        idempotent_call_is_retried_against_the_new_incarnation,
+    ),
+    (
+        "non_idempotent_call_reports_the_restart",
+        non_idempotent_call_reports_the_restart,
+    ),
+    (
+        "detached_server_is_unavailable_at_once",
+        detached_server_is_unavailable_at_once,
+    ),
+    (
+        "unknown_operation_is_undefined_operation",
+        unknown_operation_is_undefined_operation,
+    ),
+    (
+        "wrong_message_size_is_bad_message_size",
+        wrong_message_size_is_bad_message_size,
+    ),
+    (
+        "small_reply_buffer_is_reply_buffer_too_small",
+        small_reply_buffer_is_reply_buffer_too_small,
+    ),
+    ("missing_lease_is_bad_leases", missing_lease_is_bad_leases),
+    (
+        "wrong_lease_direction_is_bad_leases",
+        wrong_lease_direction_is_bad_leases,
+    ),
+    (
+        "lease_past_max_len_is_bad_leases",
+        lease_past_max_len_is_bad_leases,
+    ),
+    (
+        "invalid_bool_is_bad_message_contents",
+        invalid_bool_is_bad_message_contents,
+    ),
+    (
+        "invalid_enum_is_bad_message_contents",
+        invalid_enum_is_bad_message_contents,
+    ),
+    (
+        "caller_off_the_allow_list_is_access_violation",
+        caller_off_the_allow_list_is_access_violation,
+    ),
+];
+
+/// A console line being formatted.
+struct Line {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    for (name, test) in TESTS {
+        for slot in [SERVER, ROGUE] {
+            restart(slot);
+        }
+        let mut line = Line {
+            buf: [0; 160],
+            len: 0,
+        };
+        let _ = match test() {
+            Ok(()) => write!(line, "TEST {name} ok"),
+            Err(why) => write!(line, "TEST {name} FAIL {why}"),
+        };
+        log(&line.buf[..line.len]);
+    }
+    log(b"TESTS DONE");
+    loop {
+        sys_recv_notification(0);
+    }
+}

@@ -1,0 +1,52 @@
+//! A supervised server for the supervisor's scenarios: `PING` answers with a tag naming this
+//! incarnation, `CRASH` faults (divide by zero) with the caller waiting, `HANG` stops
+//! everything, including the watchdog check-ins of the `watched` build.
+#![no_std]
+#![no_main]
+
+use jefe_test_api::{server as op, to_bytes};
+use userlib::*;
+
+/// app.toml: `notifications = ["timer"]`.
+const TIMER: u32 = 1 << 0;
+#[cfg(feature = "watched")]
+const CHECK_IN_MS: u64 = 10;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    #[cfg(feature = "watched")]
+    sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
+    // Names this incarnation: back-off is at least 1 ms, so no two start in the same tick.
+    let incarnation_tag = sys_get_timer().now as u32;
+    let mut buf = [0u8; 4];
+    loop {
+        let msg = sys_recv_open(&mut buf, TIMER);
+        if msg.sender == TaskId::KERNEL {
+            #[cfg(feature = "watched")]
+            {
+                check_in();
+                sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
+            }
+            continue;
+        }
+        match msg.operation as u16 {
+            op::PING => {
+                let seq = u32::from_ne_bytes(buf);
+                let reply: [u8; 8] = to_bytes([seq, incarnation_tag]);
+                sys_reply(msg.sender, 0, &reply);
+            }
+            op::CRASH => {
+                let zero = core::hint::black_box(0u32);
+                // Divide by zero traps (the kernel enables DIV_0_TRP).
+                let _ = core::hint::black_box(1 / zero);
+            }
+            op::HANG => {
+                sys_reply(msg.sender, 0, &[]);
+                loop {
+                    sys_recv_notification(1 << 31);
+                }
+            }
+            _ => sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Generates jefe's server stub (with `inject_fault`'s allow-list) and its policy table from
+//! the app being built (`BULKHEAD_APP_TOML`; see `build_util::supervisor`). Outside
+//! `cargo xtask dist` there is no app, and jefe is built supervising only itself.
+
+use std::process::ExitCode;
+
+use build_util::app::{AppTask, Supervision};
+use build_util::idl::ServerOptions;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (file, tasks) = match build_util::app::from_env()? {
+        Some((_, tasks)) => (std::env::var("BULKHEAD_APP_TOML")?, tasks),
+        None => ("(no app)".to_owned(), vec![alone()]),
+    };
+    let options = ServerOptions {
+        allowed_callers: build_util::supervisor::allowed_callers(&file, &tasks)?,
+    };
+    build_util::idl::generate_server_stub_with("../../idl/jefe.idol", "server_stub.rs", &options)?;
+    let table = build_util::supervisor::table(&file, &tasks)?;
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    std::fs::write(out.join("supervisor_table.rs"), table)?;
+    Ok(())
+}
+
+fn alone() -> AppTask {
+    AppTask {
+        name: "jefe".into(),
+        krate: "task-jefe".into(),
+        start: true,
+        notifications: vec!["fault".into(), "timer".into()],
+        task_slots: Vec::new(),
+        supervision: Supervision::default(),
+        config: None,
+    }
+}
