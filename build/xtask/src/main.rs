@@ -4,6 +4,7 @@
 //! `dump [APP]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
 
 mod alloc;
+mod bench;
 mod archive;
 mod cargo;
 mod config;
@@ -76,6 +77,7 @@ fn run(args: &[String]) -> Result<(), Error> {
         }
         Some("dump") => dump::command(&args[1..]),
         Some(check @ ("check-archive" | "check-dump")) => contract::command(check, &args[1..]),
+        Some("bench") => bench::run(),
         Some("sizes") => sizes::print(&dist::dist(&dist::app_toml_path(app_arg(1))?)?),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
