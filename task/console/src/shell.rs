@@ -153,6 +153,7 @@ fn help(out: &mut Out<'_>) {
     );
 }
 
+#[inline(never)]
 fn tasks(out: &mut Out<'_>) {
     let jefe = JefeClient::new(JEFE);
     let Some(tasks) = Tasks::fetch(&jefe) else {
@@ -179,6 +180,7 @@ fn tasks(out: &mut Out<'_>) {
     }
 }
 
+#[inline(never)]
 fn log(out: &mut Out<'_>) {
     let jefe = JefeClient::new(JEFE);
     let Some(tasks) = Tasks::fetch(&jefe) else {
@@ -213,13 +215,10 @@ fn log(out: &mut Out<'_>) {
     }
 }
 
+#[inline(never)]
 fn act(out: &mut Out<'_>, command: &str, verb: Verb, name: &str) {
     let jefe = JefeClient::new(JEFE);
-    let Some(before) = Tasks::fetch(&jefe) else {
-        let _ = writeln!(out, "jefe did not answer");
-        return;
-    };
-    let Some(task) = before.find(name) else {
+    let Some((task, old)) = find(&jefe, name) else {
         let _ = writeln!(out, "no task named \"{name}\"; try: tasks");
         return;
     };
@@ -249,12 +248,12 @@ fn act(out: &mut Out<'_>, command: &str, verb: Verb, name: &str) {
             return;
         }
     }
-    let old = before.all()[task].incarnation;
-    let settled = settle(&jefe, task, verb, old);
-    let Some(info) = settled.as_ref().and_then(|t| t.all().get(task)) else {
+    let Some(info) = settle(&jefe, task, verb, old.incarnation) else {
         let _ = writeln!(out, "{name}: request accepted, but jefe stopped answering");
         return;
     };
+    let mut state = Column::new();
+    let _ = words::state(&mut state, &info);
     match (verb, info.state()) {
         (Verb::Restart | Verb::Load, Some(TaskState::Running)) => {
             let _ = writeln!(out, "{name}: {} (incarnation {})", verb.participle(), info.incarnation);
@@ -263,24 +262,35 @@ fn act(out: &mut Out<'_>, command: &str, verb: Verb, name: &str) {
             let _ = writeln!(out, "{name}: unloaded (callers now get \"unavailable\" at once)");
         }
         (Verb::Fault, _) => {
-            let mut state = Column::new();
-            let _ = words::state(&mut state, info);
             let _ = writeln!(out, "{name}: fault injected; now {}", state.as_str());
         }
         _ => {
-            let mut state = Column::new();
-            let _ = words::state(&mut state, info);
             let _ = writeln!(out, "{name}: request accepted; still {} after {SETTLE_MS} ms", state.as_str());
         }
     }
 }
 
+/// The index and status of the task called `name`.
+#[inline(never)]
+fn find(jefe: &JefeClient, name: &str) -> Option<(usize, TaskInfo)> {
+    let tasks = Tasks::fetch(jefe)?;
+    let index = tasks.find(name)?;
+    Some((index, tasks.all()[index]))
+}
+
+fn status(jefe: &JefeClient, task: usize) -> Option<TaskInfo> {
+    let mut info = [TaskInfo::new_zeroed()];
+    match jefe.list_tasks(task as u16, &mut info) {
+        Ok(1) => Some(info[0]),
+        _ => None,
+    }
+}
+
 /// Watches `task` until it has done what `verb` asked (or `SETTLE_MS` passed).
-fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> Option<Tasks> {
+fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> Option<TaskInfo> {
     let deadline = sys_get_timer().now + SETTLE_MS;
     loop {
-        let tasks = Tasks::fetch(jefe)?;
-        let info = tasks.all().get(task)?;
+        let info = status(jefe, task)?;
         let done = match verb {
             Verb::Restart | Verb::Load => {
                 info.state_code() == Some(StateCode::Running) && info.incarnation != old_incarnation
@@ -290,7 +300,7 @@ fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> O
             Verb::Fault => info.state_code() != Some(StateCode::Running) || info.incarnation != old_incarnation,
         };
         if done || sys_get_timer().now >= deadline {
-            return Some(tasks);
+            return Some(info);
         }
         sleep_ms(10);
     }

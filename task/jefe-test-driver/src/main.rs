@@ -1,0 +1,429 @@
+//! The supervisor's QEMU scenarios (`app/jefe-tests`, run by `cargo xtask test`).
+//!
+//! Each scenario drives jefe over its IPC interface (and the scenario tasks over raw IPC),
+//! then checks what happened from three independent sides: jefe's event log (`read_log`,
+//! with times), jefe's task table (`list_tasks`) and what the tasks themselves saw. Results
+//! go to the console as `TEST <name> ok|FAIL <why>`; `restart_under_load_1000` is reported
+//! by `hammer`, whose `hammer-done` notification ends the run with `TESTS DONE`.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+use abi::FaultInfo;
+use console_api::ConsoleClient;
+use idol_runtime::CallError;
+use idol_runtime::zerocopy::FromZeros;
+use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, Logged, TaskInfo};
+use jefe_test_api::dependent::{self as dop, Stats};
+use jefe_test_api::{from_bytes, server};
+use supervision::{Escalation, HoldReason, Record, TaskState};
+use userlib::*;
+
+task_slot!(JEFE, jefe);
+task_slot!(CONSOLE, console);
+task_slot!(CRASHER, crasher);
+task_slot!(PROVIDER, provider);
+task_slot!(HUNG, hung);
+task_slot!(TARGET, target);
+task_slot!(DEP1, dep1);
+task_slot!(DEP2, dep2);
+task_slot!(DEP3, dep3);
+task_slot!(DEP4, dep4);
+
+/// app.toml: `notifications = ["timer", "hammer-done"]`.
+const TIMER: u32 = 1 << 0;
+const HAMMER_DONE: u32 = 1 << 1;
+
+const DEPENDENTS: [TaskId; 4] = [DEP1, DEP2, DEP3, DEP4];
+
+/// app.toml policies the scenarios check against.
+const CRASHER_BACKOFF_MS: [u32; 4] = [4, 8, 16, 32];
+const PROVIDER_DEADLINE_MS: u32 = 30;
+const RESTARTS_UNDER_LOAD: u32 = 1000;
+
+type Outcome = Result<(), Why>;
+
+/// A failure's explanation: a fixed text and up to two numbers.
+struct Why(&'static str, Option<u32>, Option<u32>);
+
+macro_rules! check {
+    ($cond:expr, $why:expr) => {
+        if !$cond {
+            return Err(Why($why, None, None));
+        }
+    };
+    ($cond:expr, $why:expr, $a:expr) => {
+        if !$cond {
+            return Err(Why($why, Some($a as u32), None));
+        }
+    };
+    ($cond:expr, $why:expr, $a:expr, $b:expr) => {
+        if !$cond {
+            return Err(Why($why, Some($a as u32), Some($b as u32)));
+        }
+    };
+}
+
+struct Line {
+    buf: [u8; 200],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn say(args: core::fmt::Arguments<'_>) {
+    let mut line = Line { buf: [0; 200], len: 0 };
+    let _ = line.write_fmt(args);
+    let _ = line.write_str("\n");
+    let _ = ConsoleClient::new(CONSOLE).write(&line.buf[..line.len]);
+}
+
+fn report(name: &str, outcome: Outcome) {
+    match outcome {
+        Ok(()) => say(format_args!("TEST {name} ok")),
+        Err(Why(why, None, _)) => say(format_args!("TEST {name} FAIL {why}")),
+        Err(Why(why, Some(a), None)) => say(format_args!("TEST {name} FAIL {why} ({a})")),
+        Err(Why(why, Some(a), Some(b))) => say(format_args!("TEST {name} FAIL {why} ({a}, {b})")),
+    }
+}
+
+fn jefe() -> JefeClient {
+    JefeClient::new(JEFE)
+}
+
+fn now() -> u64 {
+    sys_get_timer().now
+}
+
+fn sleep_ms(ms: u64) {
+    sleep_for(ms, TIMER);
+}
+
+fn status(task: TaskId) -> TaskInfo {
+    let mut info = [TaskInfo::new_zeroed()];
+    let _ = jefe().list_tasks(task.index() as u16, &mut info);
+    info[0]
+}
+
+/// Polls jefe every millisecond until `done(status)`, for at most `timeout_ms`.
+fn wait_for(task: TaskId, timeout_ms: u64, done: impl Fn(&TaskInfo) -> bool) -> Option<TaskInfo> {
+    let deadline = now() + timeout_ms;
+    loop {
+        let info = status(task);
+        if done(&info) {
+            return Some(info);
+        }
+        if now() >= deadline {
+            return None;
+        }
+        sleep_ms(1);
+    }
+}
+
+fn running_after(task: TaskId, incarnation: u32, timeout_ms: u64) -> Option<TaskInfo> {
+    wait_for(task, timeout_ms, |i| i.state() == Some(TaskState::Running) && i.incarnation > incarnation)
+}
+
+/// jefe's log after event `after`, oldest first.
+struct Events {
+    events: [Option<Logged>; 64],
+    count: usize,
+}
+
+impl Events {
+    fn since(after: u32) -> Events {
+        let mut out = Events { events: [None; 64], count: 0 };
+        let mut after = after;
+        loop {
+            let mut entries = [LogEntry::new_zeroed(); 16];
+            let n = usize::from(jefe().read_log(after, &mut entries).unwrap_or(0));
+            if n == 0 {
+                return out;
+            }
+            for entry in &entries[..n] {
+                after = entry.seq;
+                if out.count < out.events.len() {
+                    out.events[out.count] = entry.decode();
+                    out.count += 1;
+                }
+            }
+        }
+    }
+
+    /// The newest event's number: a mark to read from later.
+    fn mark() -> u32 {
+        let mut after = 0;
+        loop {
+            let mut entries = [LogEntry::new_zeroed(); 16];
+            let n = usize::from(jefe().read_log(after, &mut entries).unwrap_or(0));
+            if n == 0 {
+                return after;
+            }
+            after = entries[n - 1].seq;
+        }
+    }
+
+    fn records(&self) -> impl Iterator<Item = (u32, Record)> + '_ {
+        self.events[..self.count].iter().flatten().filter_map(|l| match l.event {
+            LogEvent::Supervisor(r) => Some((l.time_ms, r)),
+            _ => None,
+        })
+    }
+}
+
+fn send(task: TaskId, op: u16, message: &[u8], reply: &mut [u8]) -> u32 {
+    sys_send(sys_refresh_task_id(task), op, message, reply, &[]).0
+}
+
+fn dependent_stats(dep: TaskId) -> Stats {
+    let mut reply = [0u8; 32];
+    send(dep, dop::STATS, &[], &mut reply);
+    Stats::from_words(from_bytes::<8>(&reply))
+}
+
+fn set_modes(modes: [u32; 4]) {
+    for (dep, mode) in DEPENDENTS.iter().zip(modes) {
+        send(*dep, dop::SET_MODE, &mode.to_ne_bytes(), &mut []);
+    }
+}
+
+/// Five crashes in a row: backs off 4, 8, 16, 32 ms (each restart no earlier than its
+/// back-off after the detach), and the fifth exceeds `intensity = { restarts = 4 }` and is
+/// held, exactly once; `load` brings it back.
+fn crash_loop_backs_off_then_escalates() -> Outcome {
+    let mark = Events::mark();
+    let first = status(CRASHER).incarnation;
+    for crash in 0..5u32 {
+        let code = send(CRASHER, server::CRASH, &[], &mut []);
+        check!(PeerGone::from_code(code).is_some(), "the caller of a crashing server got no dead code", code);
+        let expected = first + crash + 1;
+        let settled = wait_for(CRASHER, 1000, |i| {
+            i.state() == Some(TaskState::Held(HoldReason::Escalated))
+                || (i.state() == Some(TaskState::Running) && i.incarnation == expected)
+        });
+        check!(settled.is_some(), "crasher neither restarted nor was held within 1 s", crash);
+    }
+    let info = status(CRASHER);
+    check!(info.state() == Some(TaskState::Held(HoldReason::Escalated)), "crasher is not held after the fifth crash", info.state);
+    let events = Events::since(mark);
+    let mut backoffs = 0;
+    let mut escalations = 0;
+    let mut restarts = 0;
+    let mut backoff_at = None;
+    for (time, record) in events.records() {
+        match record {
+            Record::BackingOff { task, delay_ms } if task == CRASHER.index() => {
+                check!(backoffs < 4, "more than four back-offs", backoffs + 1);
+                check!(delay_ms == CRASHER_BACKOFF_MS[backoffs], "back-off is not as configured", delay_ms, CRASHER_BACKOFF_MS[backoffs]);
+                backoff_at = Some((time, delay_ms));
+                backoffs += 1;
+            }
+            Record::Restarted { task, .. } if task == CRASHER.index() => {
+                let Some((at, delay)) = backoff_at.take() else {
+                    return Err(Why("a restart without a back-off before it", None, None));
+                };
+                check!(time >= at + delay, "restarted before its back-off had passed", time - at, delay);
+                restarts += 1;
+            }
+            Record::Escalated { task, to } if task == CRASHER.index() => {
+                check!(to == Escalation::Hold, "escalated to something other than hold");
+                check!(backoffs == 4, "escalated after the wrong number of restarts", backoffs);
+                escalations += 1;
+            }
+            _ => {}
+        }
+    }
+    check!(backoffs == 4 && restarts == 4, "wrong number of back-offs or restarts", backoffs, restarts);
+    check!(escalations == 1, "escalated other than once", escalations);
+    check!(jefe().load(CRASHER.index() as u16).is_ok(), "load of the held crasher was refused");
+    check!(running_after(CRASHER, info.incarnation, 500).is_some(), "crasher did not come back after load");
+    Ok(())
+}
+
+/// A requested restart of `provider` with four acknowledging dependents: each is told,
+/// acknowledges while the provider is still the incarnation it bound to (so before the
+/// detach), no deadline expires, and each rebinds to the new incarnation.
+fn acknowledging_dependents_let_go_then_rebind() -> Outcome {
+    set_modes([dop::ACKNOWLEDGE; 4]);
+    let mark = Events::mark();
+    let before = status(PROVIDER).incarnation;
+    check!(jefe().restart(PROVIDER.index() as u16).is_ok(), "restart refused");
+    check!(running_after(PROVIDER, before, 1000).is_some(), "provider did not restart within 1 s");
+    sleep_ms(20);
+    for (i, dep) in DEPENDENTS.iter().enumerate() {
+        let s = dependent_stats(*dep);
+        check!(s.notices == 1 && s.acks == 1, "a dependent was not told once or did not acknowledge", i + 1, s.acks);
+        check!(s.let_go_in_time == 1, "a dependent let go only after the detach", i + 1);
+        check!(s.rebinds == 1 && s.failures == 0, "a dependent did not rebind", i + 1, s.failures);
+    }
+    let events = Events::since(mark);
+    let mut told = 0;
+    for (_, record) in events.records() {
+        match record {
+            Record::DetachStarted { task, dependents, .. } if task == PROVIDER.index() => told = dependents,
+            Record::DeadlineExpired { provider, .. } if provider == PROVIDER.index() => {
+                return Err(Why("the deadline expired although every dependent acknowledged", None, None));
+            }
+            _ => {}
+        }
+    }
+    let all = DEPENDENTS.iter().fold(0u32, |m, d| m | 1 << d.index());
+    check!(told == all, "not every dependent was told", told, all);
+    Ok(())
+}
+
+/// `dep4` ignores the notice: the provider is detached at the deadline anyway (not earlier,
+/// not much later), `dep4` is recorded as forced, its stale id gets a dead code instead of
+/// blocking, and it rebinds like the others.
+fn ignoring_dependent_is_revoked_at_the_deadline() -> Outcome {
+    set_modes([dop::ACKNOWLEDGE, dop::ACKNOWLEDGE, dop::ACKNOWLEDGE, dop::IGNORE]);
+    let mark = Events::mark();
+    let before = status(PROVIDER).incarnation;
+    check!(jefe().restart(PROVIDER.index() as u16).is_ok(), "restart refused");
+    check!(running_after(PROVIDER, before, 1000).is_some(), "provider did not restart within 1 s");
+    sleep_ms(20);
+    let events = Events::since(mark);
+    let (mut started, mut forced, mut detached) = (None, None, None);
+    for (time, record) in events.records() {
+        match record {
+            Record::DetachStarted { task, .. } if task == PROVIDER.index() => started = Some(time),
+            Record::DeadlineExpired { provider, dependents_forced } if provider == PROVIDER.index() => {
+                forced = Some(dependents_forced)
+            }
+            Record::Detached { task } if task == PROVIDER.index() => detached = Some(time),
+            _ => {}
+        }
+    }
+    let (Some(started), Some(detached)) = (started, detached) else {
+        return Err(Why("no detach of the provider was logged", None, None));
+    };
+    check!(forced == Some(1 << DEP4.index()), "the forced dependents are not exactly dep4", forced.unwrap_or(0));
+    let waited = detached - started;
+    check!(waited >= PROVIDER_DEADLINE_MS && waited <= PROVIDER_DEADLINE_MS + 5, "detach not at the deadline", waited, PROVIDER_DEADLINE_MS);
+    let s = dependent_stats(DEP4);
+    check!(s.notices == 1 && s.acks == 0, "dep4 acknowledged although told to ignore", s.acks);
+    check!(s.revoked == 1, "dep4's stale id did not end with a dead code", s.revoked, s.failures);
+    check!(s.rebinds == 1, "dep4 did not rebind", s.rebinds);
+    for dep in &DEPENDENTS[..3] {
+        let s = dependent_stats(*dep);
+        check!(s.acks == 1 && s.rebinds == 1, "an acknowledging dependent was disturbed", dep.index());
+    }
+    check!(status(DEP4).missed_acks >= 1, "jefe did not count dep4's missed acknowledgement");
+    Ok(())
+}
+
+/// `hung` stops checking in: within its 50 ms watchdog period (plus a tick) jefe records the
+/// expiry, injects a fault naming itself, and the fault is handled like any other.
+fn hung_task_is_caught_by_its_watchdog() -> Outcome {
+    let mark = Events::mark();
+    let before = status(HUNG).incarnation;
+    check!(send(HUNG, server::HANG, &[], &mut []) == 0, "hung did not take the hang request");
+    let hung_at = now();
+    check!(running_after(HUNG, before, 1000).is_some(), "hung was not restarted within 1 s");
+    let events = Events::since(mark);
+    let (mut expired, mut injected) = (None, false);
+    for (time, record) in events.records() {
+        match record {
+            Record::WatchdogExpired { task } if task == HUNG.index() => expired = Some(time),
+            Record::Fault { task, fault: FaultInfo::Injected(by) } if task == HUNG.index() => {
+                injected = by.index() == 0 && expired.is_some()
+            }
+            _ => {}
+        }
+    }
+    let Some(expired) = expired else {
+        return Err(Why("no watchdog expiry was logged", None, None));
+    };
+    let after = u64::from(expired).saturating_sub(hung_at);
+    check!(after <= 50 + 12, "the watchdog fired late", after);
+    check!(injected, "the expiry was not followed by a fault injected by jefe");
+    check!(status(HUNG).watchdog_expiries == 1, "jefe did not count the expiry", status(HUNG).watchdog_expiries);
+    Ok(())
+}
+
+/// Unload `provider`: dependents let go, it is held, and calls to it fail at once with
+/// "unavailable" (1000 calls within a few ticks, none blocks); `load` starts it again and
+/// the dependents rebind. A second unload and a load of a running task are refused.
+fn unload_then_load_clients_fail_promptly() -> Outcome {
+    set_modes([dop::ACKNOWLEDGE; 4]);
+    let index = PROVIDER.index() as u16;
+    let before = status(PROVIDER).incarnation;
+    check!(jefe().unload(index).is_ok(), "unload refused");
+    let held = wait_for(PROVIDER, 1000, |i| i.state() == Some(TaskState::Held(HoldReason::Unloaded)));
+    check!(held.is_some(), "provider was not unloaded within 1 s");
+    check!(jefe().unload(index) == Err(CallError::Op(JefeError::AlreadyUnloaded)), "a second unload was not refused");
+    let start = now();
+    for _ in 0..1000 {
+        let mut reply = [0u8; 8];
+        let code = send(PROVIDER, server::PING, &0u32.to_ne_bytes(), &mut reply);
+        check!(matches!(PeerGone::from_code(code), Some(PeerGone::Unavailable(_))), "a call to the unloaded provider did not fail with unavailable", code);
+    }
+    let took = now() - start;
+    check!(took <= 20, "calls to the unloaded provider were slow", took);
+    for dep in DEPENDENTS {
+        let s = dependent_stats(dep);
+        check!(s.acks == 1 && s.rebinds == 0, "a dependent was not told of the unload, or rebound early", dep.index());
+    }
+    check!(jefe().load(index).is_ok(), "load refused");
+    let loaded = running_after(PROVIDER, before, 1000);
+    check!(loaded.is_some(), "provider did not start after load");
+    check!(jefe().load(index) == Err(CallError::Op(JefeError::NotHeld)), "a load of a running task was not refused");
+    let mut reply = [0u8; 8];
+    check!(send(PROVIDER, server::PING, &0u32.to_ne_bytes(), &mut reply) == 0, "the loaded provider does not answer");
+    sleep_ms(20);
+    for dep in DEPENDENTS {
+        check!(dependent_stats(dep).rebinds == 1, "a dependent did not rebind after the load", dep.index());
+    }
+    Ok(())
+}
+
+/// Requests jefe must refuse, with the reason.
+fn refusals_name_their_reason() -> Outcome {
+    check!(jefe().restart(0) == Err(CallError::Op(JefeError::Supervisor)), "restarting jefe was not refused");
+    check!(jefe().unload(0) == Err(CallError::Op(JefeError::Supervisor)), "unloading jefe was not refused");
+    check!(jefe().restart(200) == Err(CallError::Op(JefeError::NoSuchTask)), "an unknown task was not refused");
+    check!(jefe().ack_detach(PROVIDER.index() as u16) == Err(CallError::Op(JefeError::AckNotAwaited)), "an unsolicited ack was not refused");
+    Ok(())
+}
+
+/// Restarts `target` 1000 times while `hammer` calls it; `hammer` reports the outcome.
+fn restart_target_under_load() {
+    let index = TARGET.index() as u16;
+    for n in 0..RESTARTS_UNDER_LOAD {
+        let before = status(TARGET).incarnation;
+        if jefe().restart(index).is_err() || running_after(TARGET, before, 1000).is_none() {
+            say(format_args!("TEST restart_under_load_1000 FAIL restart {n} did not complete within 1 s"));
+            return;
+        }
+    }
+    sys_set_timer(Some(now() + 5000), TIMER);
+    if sys_recv_notification(HAMMER_DONE | TIMER) & HAMMER_DONE == 0 {
+        say(format_args!("TEST restart_under_load_1000 FAIL the hammering client did not finish (a call hung?)"));
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    say(format_args!("jefe-tests: driver up"));
+    // Let every task reach its first receive.
+    sleep_ms(20);
+    report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
+    report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());
+    report("ignoring_dependent_is_revoked_at_the_deadline", ignoring_dependent_is_revoked_at_the_deadline());
+    report("hung_task_is_caught_by_its_watchdog", hung_task_is_caught_by_its_watchdog());
+    report("unload_then_load_clients_fail_promptly", unload_then_load_clients_fail_promptly());
+    report("refusals_name_their_reason", refusals_name_their_reason());
+    restart_target_under_load();
+    say(format_args!("TESTS DONE"));
+    loop {
+        sys_recv_notification(1 << 31);
+    }
+}

@@ -1,0 +1,117 @@
+//! Calls `target` continuously from boot, through every restart the driver asks jefe for,
+//! until jefe reports `target`'s incarnation [`INCARNATIONS`]; then reports
+//! `TEST restart_under_load_1000` and posts `hammer-done` to the driver.
+//!
+//! Checked on every call: it ends (a hang would stop this task and the driver's wait for
+//! `hammer-done` fails the run); a success echoes this call's sequence number; and the
+//! incarnation that answered (its tag) is the one the id named: the same tag as the last
+//! answer while the id is unchanged, a new tag once a dead code moved the id on.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+use console_api::ConsoleClient;
+use idol_runtime::zerocopy::FromZeros;
+use jefe_api::{JefeClient, TaskInfo};
+use jefe_test_api::{from_bytes, server};
+use userlib::*;
+
+task_slot!(TARGET, target);
+task_slot!(JEFE, jefe);
+task_slot!(CONSOLE, console);
+task_slot!(DRIVER, driver);
+
+/// The driver's `hammer-done` notification (app.toml `notifications = ["timer", "hammer-done"]`).
+const DRIVER_HAMMER_DONE: u32 = 1 << 1;
+/// Boot plus 1000 restarts.
+const INCARNATIONS: u32 = 1001;
+
+#[derive(Default)]
+struct Tally {
+    calls: u32,
+    replies: u32,
+    dead_codes: u32,
+    other_codes: u32,
+    wrong_seq: u32,
+    wrong_incarnation: u32,
+}
+
+fn target_incarnation(jefe: &JefeClient) -> u32 {
+    let mut info = [TaskInfo::new_zeroed()];
+    match jefe.list_tasks(TARGET.index() as u16, &mut info) {
+        Ok(1) => info[0].incarnation,
+        _ => 0,
+    }
+}
+
+struct Line {
+    buf: [u8; 200],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    let jefe = JefeClient::new(JEFE);
+    let mut id = TARGET;
+    let mut tally = Tally::default();
+    // (id, tag) of the last answer.
+    let mut last: Option<(TaskId, u32)> = None;
+    let mut seq = 0u32;
+    loop {
+        seq = seq.wrapping_add(1);
+        let mut reply = [0u8; 8];
+        let (code, len) = sys_send(id, server::PING, &seq.to_ne_bytes(), &mut reply, &[]);
+        tally.calls += 1;
+        if code == 0 {
+            tally.replies += 1;
+            let [echo, tag] = from_bytes::<2>(&reply[..len.min(8)]);
+            if echo != seq || len != 8 {
+                tally.wrong_seq += 1;
+            }
+            let same_id = last.is_some_and(|(last_id, _)| last_id == id);
+            let same_tag = last.is_some_and(|(_, last_tag)| last_tag == tag);
+            if last.is_some() && same_id != same_tag {
+                tally.wrong_incarnation += 1;
+            }
+            last = Some((id, tag));
+            continue;
+        }
+        let Some(gone) = PeerGone::from_code(code) else {
+            tally.other_codes += 1;
+            continue;
+        };
+        tally.dead_codes += 1;
+        id = refresh_after(id, gone);
+        if target_incarnation(&jefe) >= INCARNATIONS {
+            break;
+        }
+    }
+    let mut line = Line { buf: [0; 200], len: 0 };
+    let clean = tally.wrong_seq == 0 && tally.wrong_incarnation == 0 && tally.other_codes == 0;
+    let _ = write!(
+        line,
+        "TEST restart_under_load_1000 {} ({} calls: {} replies, {} dead codes, {} wrong sequence, {} wrong incarnation, {} other codes)\n",
+        if clean { "ok" } else { "FAIL" },
+        tally.calls,
+        tally.replies,
+        tally.dead_codes,
+        tally.wrong_seq,
+        tally.wrong_incarnation,
+        tally.other_codes
+    );
+    let _ = ConsoleClient::new(CONSOLE).write(&line.buf[..line.len]);
+    let _ = sys_post(sys_refresh_task_id(DRIVER), DRIVER_HAMMER_DONE);
+    loop {
+        sys_recv_notification(1 << 31);
+    }
+}
