@@ -77,10 +77,13 @@ pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Err
 }
 
 /// A captured run: QEMU's console lines, collected until `done` says stop, the timeout
-/// passes, or QEMU exits. QEMU is always killed and reaped before returning.
+/// passes, or QEMU exits.
 pub struct Capture {
     pub lines: Vec<String>,
     pub timed_out: bool,
+    /// QEMU, still running (unless it exited) so a failure can be inspected; it is killed
+    /// and reaped when this is dropped.
+    pub session: Session,
 }
 
 pub struct Session {
@@ -129,28 +132,28 @@ pub fn capture(
     let mut lines = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            drop(session);
-            return Ok(Capture { lines, timed_out: true });
-        }
-        match rx.recv_timeout(left) {
+        let timed_out = match rx.recv_timeout(left) {
+            _ if left.is_zero() => true,
             Ok(line) => {
                 let line = line.trim_end_matches('\r').to_string();
                 let stop = done(&line);
                 lines.push(line);
-                if stop {
-                    drop(session);
-                    return Ok(Capture { lines, timed_out: false });
+                if !stop {
+                    continue;
                 }
+                false
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                drop(session);
-                return Ok(Capture { lines, timed_out: true });
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                drop(session);
-                return Ok(Capture { lines, timed_out: false });
-            }
-        }
+            Err(mpsc::RecvTimeoutError::Timeout) => true,
+            Err(mpsc::RecvTimeoutError::Disconnected) => false,
+        };
+        return Ok(Capture { lines, timed_out, session });
     }
+}
+
+/// A TCP port on localhost that was free a moment ago, for QEMU's GDB stub.
+pub fn free_port() -> Result<u16, Error> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Error::new(format!("no free local port for the GDB stub: {e}")))
 }

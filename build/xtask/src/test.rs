@@ -117,9 +117,12 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
     println!("\nrunning system tests of app/{} in QEMU", image.app);
     let built = dist::dist(&dist::app_toml_path(image.app)?)?;
     let machine = built.app.board.qemu_machine.clone().ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
-    let extra: Vec<String> = image.qemu_args.iter().map(|s| s.to_string()).collect();
+    let port = qemu::free_port()?;
+    let mut extra: Vec<String> = image.qemu_args.iter().map(|s| s.to_string()).collect();
+    extra.extend(["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")]);
     let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| line.starts_with("TESTS DONE"))?;
     let report = parse_report(&capture.lines);
+    let failed_before = tally.failed;
     for (name, ok, why) in &report.results {
         let full = format!("{}::{name}", image.app);
         if filter.is_none_or(|f| full.contains(f)) {
@@ -137,7 +140,26 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
             &format!("no `TESTS DONE` within {:?} (hang?); last lines: {last:?}", image.timeout),
         );
     }
+    if tally.failed > failed_before {
+        save_dump(&built, port);
+    }
     Ok(())
+}
+
+/// Leaves a humility dump of a failed image next to its archive, so the failure can be
+/// read later with `humility -d`. A dump that cannot be taken is reported, not fatal.
+fn save_dump(built: &dist::Dist, port: u16) {
+    let out = built.dir.join("hubris.core.failed");
+    let result = dist::read(&built.archive).and_then(|archive| {
+        let mut gdb = crate::gdb::Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
+            .map_err(|e| Error::new(e.to_string()))?;
+        let dump = crate::dump::take(&mut gdb, &archive, true)?;
+        std::fs::write(&out, &dump.core).map_err(|e| Error::io(&out, e))
+    });
+    match result {
+        Ok(()) => println!("wrote a humility dump of the failed image: {}", out.display()),
+        Err(e) => println!("could not dump the failed image: {e}"),
+    }
 }
 
 pub struct Report {

@@ -4,8 +4,8 @@
 //! DTCM, which the OTG controllers cannot reach), and the archive's `img/flash.ron`. No
 //! STM32H7 runs here (QEMU has no model of it); the image is checked, not booted.
 //!
-//! The build uses its own target directory under `CARGO_TARGET_DIR` (or `target/`), so it
-//! never waits on the cargo that runs this test.
+//! The build shares the workspace's target directory: cargo holds no lock on it while
+//! tests run, and firmware dependencies are then compiled once for every image.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -65,11 +65,8 @@ fn chip_memory(chip: &str, name: &str) -> Range {
 /// Runs `cargo xtask dist` for `variant` and returns its output directory.
 fn dist(variant: &Variant) -> PathBuf {
     let root = workspace_root();
-    let outer = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d));
-    let target = outer.join("h7-image-test");
     let out = Command::new(env!("CARGO"))
         .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &target)
         .args(["run", "--quiet", "--package", "xtask", "--", "dist", variant.app_toml])
         .output()
         .expect("cargo runs");
@@ -79,6 +76,7 @@ fn dist(variant: &Variant) -> PathBuf {
         variant.app_toml,
         String::from_utf8_lossy(&out.stderr)
     );
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d));
     target.join("dist").join(variant.name)
 }
 

@@ -84,6 +84,10 @@ pub extern "C" fn main() -> ! {
                 tally.wrong_incarnation += 1;
             }
             last = Some((id, tag));
+            // A new incarnation answered: is it the last one?
+            if !same_tag && target_incarnation(&jefe) >= INCARNATIONS {
+                break;
+            }
             continue;
         }
         let Some(gone) = PeerGone::from_code(code) else {
@@ -92,9 +96,6 @@ pub extern "C" fn main() -> ! {
         };
         tally.dead_codes += 1;
         id = refresh_after(id, gone);
-        if target_incarnation(&jefe) >= INCARNATIONS {
-            break;
-        }
     }
     let mut line = Line { buf: [0; 200], len: 0 };
     let clean = tally.wrong_seq == 0 && tally.wrong_incarnation == 0 && tally.other_codes == 0;
