@@ -165,7 +165,7 @@ pub extern "C" fn main() -> ! {
     let uart = unsafe { Uart::new(UART0) };
     uart.enable(CLOCK_HZ, 115_200);
     let mut runner = Runner { uart, faults: [None; NUM_TASKS] };
-    runner.line(b"kernel-tests: runner up");
+    runner.line(b"test runner up");
     // SAFETY: as in `fault_supervisor`.
     let probe = unsafe { core::ptr::addr_of_mut!(RESET_PROBE) };
     // SAFETY: as above.
