@@ -31,6 +31,7 @@ pub struct SystemImage {
 pub const SYSTEM_IMAGES: &[SystemImage] = &[
     SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120), qemu_args: &[] },
     SystemImage { app: "idol-tests", timeout: Duration::from_secs(60), qemu_args: &[] },
+    SystemImage { app: "jefe-tests", timeout: Duration::from_secs(60), qemu_args: &[] },
 ];
 
 #[derive(Default)]

@@ -22,10 +22,12 @@ mod slots;
 #[cfg(target_os = "none")]
 mod start;
 mod sys;
+mod text;
 
 pub use lease::Lease;
 pub use slots::slot_index;
 pub use sys::*;
+pub use text::TextBuf;
 
 /// The supervisor's id: task 0 never restarts (its fault resets the system), so its
 /// generation is always 0.

@@ -49,23 +49,9 @@ fn server_total() -> u64 {
 }
 
 fn report(key: &str, instructions: u64) {
-    let mut line = Line { buf: [0; 64], len: 0 };
+    let mut line = TextBuf::<64>::new();
     let _ = write!(line, "BENCH {key} {instructions}");
-    let _ = TestRunnerClient::new(RUNNER).log(&line.buf[..line.len]);
-}
-
-struct Line {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
+    let _ = TestRunnerClient::new(RUNNER).log(line.as_bytes());
 }
 
 #[unsafe(no_mangle)]

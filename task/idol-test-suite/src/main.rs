@@ -20,11 +20,9 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _;
-
 use idol_runtime::{CallError, PeerGone};
 use idol_test_api::{IdolTestClient, IdolTestError, Malformed, Mode};
-use test_runner_api::TestRunnerClient;
+use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
@@ -34,18 +32,6 @@ task_slot!(ROGUE, rogue);
 /// This task's index: app.toml lists it right after the runner, which reports a fault of
 /// task 1 as the suite's.
 const SUITE_INDEX: u16 = 1;
-
-type Outcome = Result<(), &'static str>;
-/// A test: its name, as reported, and its body.
-type Test = (&'static str, fn() -> Outcome);
-
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
 
 fn runner() -> TestRunnerClient {
     TestRunnerClient::new(RUNNER)
@@ -61,8 +47,7 @@ fn id(slot: TaskId) -> TaskId {
 }
 
 fn restart(slot: TaskId) -> TaskId {
-    let _ = runner().restart(slot.index() as u32);
-    id(slot)
+    test_runner_api::restart(&runner(), slot)
 }
 
 /// A client of the server's current incarnation.
@@ -367,37 +352,9 @@ const TESTS: &[Test] = &[
     ),
 ];
 
-/// A console line being formatted.
-struct Line {
-    buf: [u8; 160],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    for (name, test) in TESTS {
-        for slot in [SERVER, ROGUE] {
-            restart(slot);
-        }
-        let mut line = Line {
-            buf: [0; 160],
-            len: 0,
-        };
-        let _ = match test() {
-            Ok(()) => write!(line, "TEST {name} ok"),
-            Err(why) => write!(line, "TEST {name} FAIL {why}"),
-        };
-        log(&line.buf[..line.len]);
-    }
+    run_tests(&runner(), TESTS, &[SERVER, ROGUE]);
     log(b"TESTS DONE");
     loop {
         sys_recv_notification(0);

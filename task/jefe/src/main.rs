@@ -93,8 +93,10 @@ fn now() -> u64 {
     sys_get_timer().now
 }
 
+/// Task `task`'s bit in a task mask; none for an index beyond the mask (a refused request
+/// may name any index).
 fn bit(task: usize) -> u32 {
-    1 << task
+    u32::try_from(task).ok().and_then(|t| 1u32.checked_shl(t)).unwrap_or(0)
 }
 
 /// The side-effect half: performs actions and remembers what the kernel already told us.
@@ -102,6 +104,8 @@ struct Shell {
     /// Tasks whose current fault the policy has been given (a faulted task stays faulted
     /// in the kernel until it is restarted).
     faults_reported: u32,
+    /// Tasks whose counters may have changed since they were last published.
+    counters_dirty: u32,
     log: log::Log,
 }
 
@@ -122,8 +126,36 @@ impl Shell {
             }
             Action::InjectFault { task } => kipc::fault_task(task),
             Action::ResetSystem => kipc::system_reset(),
-            Action::Record(record) => self.log.record(now, LogEvent::Supervisor(record)),
+            Action::Record(record) => {
+                // Counters change with recorded events only; a deadline's record also
+                // changes the forced dependents' `missed_acks`.
+                self.counters_dirty |= match record {
+                    supervision::Record::DeadlineExpired { provider, dependents_forced } => {
+                        bit(provider) | dependents_forced
+                    }
+                    _ => bit(record_task(&record)),
+                };
+                self.log.record(now, LogEvent::Supervisor(record));
+            }
         }
+    }
+}
+
+/// The task a record is about.
+fn record_task(record: &supervision::Record) -> usize {
+    use supervision::Record as R;
+    match *record {
+        R::Fault { task, .. }
+        | R::DetachStarted { task, .. }
+        | R::Detached { task }
+        | R::BackingOff { task, .. }
+        | R::Escalated { task, .. }
+        | R::Restarted { task, .. }
+        | R::Held { task, .. }
+        | R::Loaded { task, .. }
+        | R::WatchdogExpired { task }
+        | R::Refused { task, .. } => task,
+        R::DeadlineExpired { provider, .. } => provider,
     }
 }
 
@@ -185,7 +217,8 @@ impl Jefe {
             result.is_ok()
         });
         let now = now();
-        for task in 1..NUM_TASKS {
+        let dirty = core::mem::take(&mut self.shell.counters_dirty);
+        for task in (1..NUM_TASKS).filter(|&t| dirty & bit(t) != 0) {
             if let (Some(counts), Some(status)) = (TASK_COUNTERS.get(task), self.supervisor.status(task, now)) {
                 counts.store(&status.counters);
             }
@@ -315,7 +348,7 @@ impl InOrderJefeImpl for Jefe {
 pub extern "C" fn main() -> ! {
     let mut jefe = Jefe {
         supervisor: INITIAL,
-        shell: Shell { faults_reported: 0, log: log::Log::new() },
+        shell: Shell { faults_reported: 0, counters_dirty: 0, log: log::Log::new() },
     };
     external::set_ready();
     let mut buffer = [0u8; INCOMING_SIZE];

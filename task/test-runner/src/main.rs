@@ -51,7 +51,7 @@ impl Runner {
             self.faults[i] = Some(fault.encode());
             kipc::detach_task(i);
             if i == SUITE {
-                let mut text = Text::new();
+                let mut text = TextBuf::<160>::new();
                 let _ = write!(text, "FAULT suite {fault:?}");
                 self.line(text.as_bytes());
             }
@@ -131,31 +131,6 @@ impl InOrderTestRunnerImpl for Runner {
 
     fn handle_notification(&mut self, _bits: u32) {
         self.collect_faults();
-    }
-}
-
-/// A line being formatted for the console.
-struct Text {
-    buf: [u8; 160],
-    len: usize,
-}
-
-impl Text {
-    fn new() -> Self {
-        Text { buf: [0; 160], len: 0 }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl core::fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
     }
 }
 

@@ -8,10 +8,8 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _;
-
 use test_api::{FaultKind, assistant as aop, peer as pop};
-use test_runner_api::TestRunnerClient;
+use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
@@ -22,16 +20,6 @@ task_slot!(PEER_B, peer_b);
 const TIMER_BIT: u32 = 1 << 0;
 /// Start of the kernel's RAM on mps2-an500 (the builder puts the kernel first).
 const KERNEL_RAM: u32 = 0x2000_0000;
-
-type Outcome = Result<(), &'static str>;
-
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
 
 fn runner() -> TestRunnerClient {
     TestRunnerClient::new(RUNNER)
@@ -47,8 +35,7 @@ fn id(slot: TaskId) -> TaskId {
 }
 
 fn restart(slot: TaskId) -> TaskId {
-    let _ = runner().restart(slot.index() as u32);
-    id(slot)
+    test_runner_api::restart(&runner(), slot)
 }
 
 fn call(target: TaskId, op: u16, message: &[u8], reply: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
@@ -386,7 +373,7 @@ fn round_robin_among_equal_priorities() -> Outcome {
     Ok(())
 }
 
-const TESTS: &[(&str, fn() -> Outcome)] = &[
+const TESTS: &[Test] = &[
     ("ipc_round_trip", ipc_round_trip),
     ("message_truncated_to_receive_buffer_with_full_length_reported", message_truncated_to_receive_buffer_with_full_length_reported),
     ("reply_too_big_faults_server", reply_too_big_faults_server),
@@ -420,34 +407,9 @@ const TESTS: &[(&str, fn() -> Outcome)] = &[
     ("round_robin_among_equal_priorities", round_robin_among_equal_priorities),
 ];
 
-/// A console line being formatted.
-struct Line {
-    buf: [u8; 160],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    for (name, test) in TESTS {
-        for slot in [ASSISTANT, PEER_A, PEER_B] {
-            restart(slot);
-        }
-        let mut line = Line { buf: [0; 160], len: 0 };
-        let _ = match test() {
-            Ok(()) => write!(line, "TEST {name} ok"),
-            Err(why) => write!(line, "TEST {name} FAIL {why}"),
-        };
-        log(&line.buf[..line.len]);
-    }
+    run_tests(&runner(), TESTS, &[ASSISTANT, PEER_A, PEER_B]);
     // The last test: the supervisor faults and the kernel must reset the system. The runner
     // reports it after the reboot.
     let _ = runner().fault_supervisor();
