@@ -27,11 +27,9 @@ pub struct Dist {
     pub app: App,
     pub dir: PathBuf,
     pub kernel_elf: PathBuf,
-    pub task_elfs: Vec<PathBuf>,
     pub final_elf: PathBuf,
     pub archive: PathBuf,
     pub allocation: Allocation,
-    pub image_id: u64,
 }
 
 fn progress(app: &App, what: &str) {
@@ -148,7 +146,8 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     )
     .map_err(|e| Error::new(format!("{}: {e}", archive_path.display())))?;
 
-    Ok(Dist { app, dir, kernel_elf: kernel_out, task_elfs, final_elf, archive: archive_path, allocation, image_id })
+    progress(&app, &format!("image id {image_id:#018x}"));
+    Ok(Dist { app, dir, kernel_elf: kernel_out, final_elf, archive: archive_path, allocation })
 }
 
 fn memory(app: &App, name: &str) -> Result<config::MemoryRange, Error> {

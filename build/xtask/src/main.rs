@@ -66,6 +66,9 @@ fn run(args: &[String]) -> Result<(), Error> {
             let machine = d.app.board.qemu_machine.clone().ok_or_else(|| {
                 Error::new(format!("board \"{}\" cannot run in QEMU (no qemu-machine in its board file)", d.app.board.name))
             })?;
+            if let Some(console) = &d.app.board.console {
+                eprintln!("console: {console} on this terminal");
+            }
             qemu::run_interactive(&machine, &d.final_elf, args.iter().any(|a| a == "--gdb"))
         }
         Some("test") => {

@@ -81,9 +81,9 @@ pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Err
 pub struct Capture {
     pub lines: Vec<String>,
     pub timed_out: bool,
-    /// QEMU, still running (unless it exited) so a failure can be inspected; it is killed
-    /// and reaped when this is dropped.
-    pub session: Session,
+    /// QEMU, still running (unless it exited) so a failure can be inspected through its
+    /// GDB stub; it is killed and reaped when the capture is dropped.
+    _session: Session,
 }
 
 pub struct Session {
@@ -146,7 +146,7 @@ pub fn capture(
             Err(mpsc::RecvTimeoutError::Timeout) => true,
             Err(mpsc::RecvTimeoutError::Disconnected) => false,
         };
-        return Ok(Capture { lines, timed_out, session });
+        return Ok(Capture { lines, timed_out, _session: session });
     }
 }
 

@@ -37,7 +37,7 @@ pub use chip::{Board, Chip, MemoryRange, Peripheral};
 use error::Blame;
 pub use error::{ConfigError, Problem};
 pub use humility::check_humility_toml;
-pub use supervision::{Backoff, Escalation, Intensity, Restart, Supervision};
+pub use supervision::Supervision;
 
 /// The base app and loader the config tests use, shared with the archive tests.
 #[cfg(test)]
