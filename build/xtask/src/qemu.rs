@@ -63,8 +63,8 @@ pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Err
     let mut args = base_args(machine, image);
     args.extend(["-serial".into(), "stdio".into()]);
     if gdb {
-        args.extend(["-S".into(), "-gdb".into(), "tcp::3333".into()]);
-        eprintln!("QEMU is waiting for a debugger on localhost:3333 (`cargo xtask dump` can attach too)");
+        args.extend(["-gdb".into(), "tcp::3333".into()]);
+        eprintln!("QEMU's GDB stub listens on localhost:3333: `cargo xtask dump` writes a humility dump");
     }
     eprintln!("Booting {} on {machine}; press Ctrl-C to stop.", image.display());
     let status = Command::new(QEMU).args(&args).status().map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
