@@ -26,7 +26,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         allowed_callers: build_util::supervisor::allowed_callers(&file, &tasks)?,
     };
     build_util::idl::generate_server_stub_with("../../idl/jefe.idol", "server_stub.rs", &options)?;
-    let table = build_util::supervisor::table(&file, &tasks)?;
+    let (table, warnings) = build_util::supervisor::table(&file, &tasks)?;
+    for warning in warnings {
+        println!("cargo::warning={warning}");
+    }
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     std::fs::write(out.join("supervisor_table.rs"), table)?;
     Ok(())

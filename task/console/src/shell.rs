@@ -307,26 +307,20 @@ fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> O
 }
 
 /// A short piece of text formatted for a column.
-struct Column {
-    buf: [u8; 40],
-    len: usize,
-}
+struct Column(TextBuf<40>);
 
 impl Column {
     fn new() -> Self {
-        Column { buf: [0; 40], len: 0 }
+        Column(TextBuf::new())
     }
 
     fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+        core::str::from_utf8(self.0.as_bytes()).unwrap_or("?")
     }
 }
 
 impl Write for Column {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
+        self.0.write_str(s)
     }
 }

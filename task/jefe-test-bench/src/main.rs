@@ -69,19 +69,10 @@ impl Timer0 {
 }
 
 fn say(args: core::fmt::Arguments<'_>) {
-    struct Line([u8; 96], usize);
-    impl core::fmt::Write for Line {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let n = s.len().min(self.0.len() - self.1);
-            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.1 += n;
-            Ok(())
-        }
-    }
-    let mut line = Line([0; 96], 0);
+    let mut line = TextBuf::<96>::new();
     let _ = line.write_fmt(args);
     let _ = line.write_str("\n");
-    let _ = ConsoleClient::new(CONSOLE).write(&line.0[..line.1]);
+    let _ = ConsoleClient::new(CONSOLE).write(line.as_bytes());
 }
 
 fn report(key: &str, total_ticks: u64) {

@@ -65,25 +65,11 @@ macro_rules! check {
     };
 }
 
-struct Line {
-    buf: [u8; 200],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn say(args: core::fmt::Arguments<'_>) {
-    let mut line = Line { buf: [0; 200], len: 0 };
+    let mut line = TextBuf::<200>::new();
     let _ = line.write_fmt(args);
     let _ = line.write_str("\n");
-    let _ = ConsoleClient::new(CONSOLE).write(&line.buf[..line.len]);
+    let _ = ConsoleClient::new(CONSOLE).write(line.as_bytes());
 }
 
 fn report(name: &str, outcome: Outcome) {

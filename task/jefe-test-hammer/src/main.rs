@@ -4,8 +4,8 @@
 //!
 //! Checked on every call: it ends (a hang would stop this task and the driver's wait for
 //! `hammer-done` fails the run); a success echoes this call's sequence number; and the
-//! incarnation that answered (its tag) is the one the id named: the same tag as the last
-//! answer while the id is unchanged, a new tag once a dead code moved the id on.
+//! incarnation that answered (its tag, its start time) is never one that had already been
+//! replaced: tags never go back, and a dead code is never followed by the old tag.
 #![no_std]
 #![no_main]
 
@@ -45,20 +45,6 @@ fn target_incarnation(jefe: &JefeClient) -> u32 {
     }
 }
 
-struct Line {
-    buf: [u8; 200],
-    len: usize,
-}
-
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let jefe = JefeClient::new(JEFE);
@@ -78,11 +64,17 @@ pub extern "C" fn main() -> ! {
             if echo != seq || len != 8 {
                 tally.wrong_seq += 1;
             }
-            let same_id = last.is_some_and(|(last_id, _)| last_id == id);
-            let same_tag = last.is_some_and(|(_, last_tag)| last_tag == tag);
-            if last.is_some() && same_id != same_tag {
-                tally.wrong_incarnation += 1;
+            if let Some((last_id, last_tag)) = last {
+                // Tags are start times, so they only grow. An older tag is a stale
+                // incarnation answering; the same tag after a dead code moved the id on is
+                // an incarnation answering after the kernel said it had ended. (The same id
+                // answering with a newer tag is fine: generations wrap every 64 restarts,
+                // and this client may sleep through that many.)
+                if tag < last_tag || (id != last_id && tag == last_tag) {
+                    tally.wrong_incarnation += 1;
+                }
             }
+            let same_tag = last.is_some_and(|(_, last_tag)| last_tag == tag);
             last = Some((id, tag));
             // A new incarnation answered: is it the last one?
             if !same_tag && target_incarnation(&jefe) >= INCARNATIONS {
@@ -97,7 +89,7 @@ pub extern "C" fn main() -> ! {
         tally.dead_codes += 1;
         id = refresh_after(id, gone);
     }
-    let mut line = Line { buf: [0; 200], len: 0 };
+    let mut line = TextBuf::<200>::new();
     let clean = tally.wrong_seq == 0 && tally.wrong_incarnation == 0 && tally.other_codes == 0;
     let _ = write!(
         line,
@@ -110,7 +102,7 @@ pub extern "C" fn main() -> ! {
         tally.wrong_incarnation,
         tally.other_codes
     );
-    let _ = ConsoleClient::new(CONSOLE).write(&line.buf[..line.len]);
+    let _ = ConsoleClient::new(CONSOLE).write(line.as_bytes());
     let _ = sys_post(sys_refresh_task_id(DRIVER), DRIVER_HAMMER_DONE);
     loop {
         sys_recv_notification(1 << 31);
