@@ -522,16 +522,17 @@ fn check_policy(
         ),
         ("supervision.watchdog-ms", policy.watchdog_ms),
         (
-            "supervision.backoff.initial-ms",
-            Some(policy.backoff.initial_ms),
-        ),
-        (
             "supervision.intensity.window-ms",
             policy.intensity.map(|i| i.window_ms),
         ),
     ];
     if let Some((key, _)) = durations.iter().find(|(_, ms)| *ms == Some(0)) {
         return Err(at.error(key, Problem::ZeroDuration));
+    }
+    // No back-off means a crash loop restarts as fast as the task can crash; only an
+    // intensity limit then stops it.
+    if policy.backoff.initial_ms == 0 && policy.intensity.is_none() {
+        return Err(at.error("supervision.backoff.initial-ms", Problem::ImmediateRestartUnbounded));
     }
     if let Some(watchdog_ms) = policy.watchdog_ms
         && policy.detach_deadline_ms >= watchdog_ms
@@ -1038,6 +1039,18 @@ stack-size = 256
         );
         let e = error("watchdog-ms = 500", "watchdog-ms = 0");
         assert_eq!(e.key, "supervision.watchdog-ms");
+    }
+
+    #[test]
+    fn immediate_restart_needs_an_intensity_limit() {
+        let with_limit = load_edited("initial-ms = 5,", "initial-ms = 0,").unwrap();
+        assert_eq!(with_limit.tasks[2].supervision.as_ref().unwrap().backoff.initial_ms, 0);
+        let text = BASE
+            .replacen("initial-ms = 5,", "initial-ms = 0,", 1)
+            .replacen("intensity = { restarts = 3, window-ms = 1000, then = \"restart-dependents\" }\n", "", 1);
+        let e = load(&text).expect_err("unbounded immediate restarts are refused");
+        assert_eq!(e.key, "supervision.backoff.initial-ms");
+        assert!(e.to_string().contains("needs an `intensity` limit"), "{e}");
     }
 
     #[test]

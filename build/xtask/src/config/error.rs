@@ -118,6 +118,8 @@ pub enum Problem {
         deadline_ms: u32,
         watchdog_ms: u32,
     },
+    /// `backoff.initial-ms = 0` without an `intensity` limit.
+    ImmediateRestartUnbounded,
     BackoffInverted {
         initial_ms: u32,
         max_ms: u32,
@@ -321,6 +323,9 @@ impl fmt::Display for Problem {
                 f,
                 "detach deadline {deadline_ms} ms must be shorter than the task's watchdog-ms \
                  ({watchdog_ms} ms)"
+            ),
+            Problem::ImmediateRestartUnbounded => f.write_str(
+                "0 (restart at once) needs an `intensity` limit, or a crash loop never stops",
             ),
             Problem::BackoffInverted { initial_ms, max_ms } => {
                 write!(

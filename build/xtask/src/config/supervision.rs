@@ -3,9 +3,10 @@
 //! Rules beyond the schema, each with its reason:
 //! - `depends-on` names other tasks, each once, and the dependency graph has no cycle (a cycle
 //!   would make every restart of one member wait on itself);
-//! - `detach-deadline-ms`, `watchdog-ms`, `backoff.initial-ms`, `intensity.window-ms` are at
-//!   least 1 ms (the supervisor's timer ticks in milliseconds; 0 would mean "never" or "at once"
-//!   and an exponential back-off from 0 never grows);
+//! - `detach-deadline-ms`, `watchdog-ms`, `intensity.window-ms` are at least 1 ms (the
+//!   supervisor's timer ticks in milliseconds; 0 would mean "never" or "at once");
+//! - `backoff.initial-ms = 0` (restart at once, every time: a back-off from 0 never grows) is
+//!   allowed only with an `intensity` limit, which is then all that stops a crash loop;
 //! - `detach-deadline-ms < watchdog-ms` when both are set: the watchdog period is the longest the
 //!   task may go without checking in, so a graceful hand-over that may take longer than that
 //!   contradicts the claim that the task is alive on that time scale;
