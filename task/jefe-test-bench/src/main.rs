@@ -13,8 +13,8 @@
 //! | `detach_with_dependents_4` | `restart(provider)` sent to jefe | the four dependents told, acknowledged, and `provider` detached |
 //! | `unload_to_load_ready` | `unload(server)` sent to jefe | `load(server)` done and `server` back in its receive loop |
 //!
-//! The first includes `server`'s back-off: app.toml's smallest, `initial-ms = 1`, waits for
-//! the next 1 ms tick (see task/jefe/README.md).
+//! `server` and `provider` restart without back-off (`initial-ms = 0`, bounded by an
+//! intensity limit), so the restart figures are the supervisor's own path.
 #![no_std]
 #![no_main]
 
