@@ -60,8 +60,9 @@ pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
         .collect())
 }
 
-/// Packages that only build for the firmware target (`[package.metadata.bulkhead]
-/// target-only = true`, or a binary in `task/` or `app/`).
+/// Packages that only build for the firmware target: those marked
+/// `[package.metadata.bulkhead] target-only = true`, and the binaries under `task/` and
+/// `app/` (tasks and kernels). Libraries there (client APIs) are tested on the host.
 pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
@@ -78,7 +79,11 @@ pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
             let flagged = p["metadata"]["bulkhead"]["target-only"].as_bool() == Some(true);
             let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
             let rel = manifest.strip_prefix(&root).unwrap_or(&manifest).to_path_buf();
-            flagged || rel.starts_with("task") || rel.starts_with("app")
+            let firmware_dir = rel.starts_with("task") || rel.starts_with("app");
+            let has_bin = p["targets"].as_array().into_iter().flatten().any(|t| {
+                t["kind"].as_array().into_iter().flatten().any(|k| k == "bin")
+            });
+            flagged || (firmware_dir && has_bin)
         })
         .filter_map(|p| p["name"].as_str().map(String::from))
         .collect())

@@ -59,6 +59,12 @@ pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextT
     let hint = reply.run(op, &request)?;
     let (code, len) = (reply.code, reply.len);
     tasks[caller].save.set_send_response(code, len);
+    // Kernel IPC only ever wakes or restarts *other* tasks. A caller at priority 0 (the
+    // supervisor: the builder gives priority 0 to it alone) stays the most important
+    // runnable task, so no scheduling decision is needed.
+    if tasks[caller].priority.0 == 0 && tasks[caller].is_runnable() {
+        return Ok(NextTask::Same);
+    }
     Ok(hint)
 }
 
