@@ -217,12 +217,9 @@ fn file_offset(dump: &[u8], address: u64) -> Option<usize> {
         })
 }
 
-/// A task restarted by the supervisor shows its new generation in the dump.
-///
-/// TURN ON when the console has a command that faults a task (the lead is adding one):
-/// set `RESTART_PING` to it and remove the `#[ignore]`.
+/// A task restarted by the supervisor (through the console's `restart` command) shows its
+/// new generation in the dump, and the ring buffers humility reads are in it, filled.
 #[test]
-#[ignore = "needs a console command that makes jefe restart a task"]
 fn restarted_task_shows_its_new_generation() {
     const RESTART_PING: &str = "restart ping\n";
     let built = built();
@@ -254,4 +251,10 @@ fn restarted_task_shows_its_new_generation() {
         .clone();
     assert_eq!(ping["generation"], 1, "{ping}");
     assert_eq!(ping["state"], "Healthy", "{ping}");
+    let rings = report["ring_buffers"].as_array().expect("ring_buffers");
+    let jefe_log = rings
+        .iter()
+        .find(|r| r["variable"] == "task_jefe::log::__RINGBUF")
+        .unwrap_or_else(|| panic!("jefe's event log is not in the dump: {rings:?}"));
+    assert!(jefe_log["used_entries"].as_u64() >= Some(3), "the restart left no records: {jefe_log}");
 }
