@@ -455,13 +455,14 @@ static __vector_table: VectorTable = VectorTable {
     irqs: [DefaultIrq as unsafe extern "C" fn(); IRQ_LINES],
 };
 
+/// Copies `len` bytes between two non-overlapping ranges. Short copies (kernel-IPC words,
+/// small messages) are the common case, and a byte loop beats the library copy's set-up
+/// for them.
+///
 /// # Safety
-/// `dst` and `src` must have been checked against the owning tasks' regions.
-pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
-    let (src, dst) = (src as *const u8, dst as *mut u8);
-    // SAFETY: per the caller's checks, both ranges are valid memory of two different tasks,
-    // whose regions never overlap. Short messages are the common case, and a byte loop
-    // beats the library copy's set-up for them.
+/// Both ranges must be valid for `len` bytes and must not overlap.
+unsafe fn copy_bytes(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: per this function's contract.
     unsafe {
         if len <= 16 {
             for i in 0..len {
@@ -474,17 +475,25 @@ pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
 }
 
 /// # Safety
+/// `dst` and `src` must have been checked against the owning tasks' regions, which never
+/// overlap.
+pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
+    // SAFETY: per the caller's checks.
+    unsafe { copy_bytes(dst as *mut u8, src as *const u8, len) }
+}
+
+/// # Safety
 /// `dst` must have been checked writable for the task.
 pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
-    // SAFETY: per the caller's check, `dst` is valid task memory.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) }
+    // SAFETY: per the caller's check, `dst` is task memory, which kernel data never overlaps.
+    unsafe { copy_bytes(dst as *mut u8, bytes.as_ptr(), bytes.len()) }
 }
 
 /// # Safety
 /// `src` must have been checked readable for the task.
 pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
-    // SAFETY: per the caller's check, `src` is valid task memory.
-    unsafe { core::ptr::copy_nonoverlapping(src as *const u8, out.as_mut_ptr(), out.len()) }
+    // SAFETY: per the caller's check, `src` is task memory, which kernel data never overlaps.
+    unsafe { copy_bytes(out.as_mut_ptr(), src as *const u8, out.len()) }
 }
 
 pub fn now() -> Timestamp {
