@@ -17,7 +17,7 @@
 //!   (humility panics on `char`). Pointers are not followed: humility does not read through
 //!   them.
 
-mod dies;
+pub mod dies;
 
 use std::collections::HashSet;
 
@@ -57,13 +57,13 @@ pub fn inspect_elf(elf: &[u8]) -> Result<Findings, String> {
             continue;
         };
         let type_name = die.name.as_deref().unwrap_or("");
-        checker.variable = variable.name.clone();
+        checker.variable = variable.qualified.clone();
         if type_name.contains("Ringbuf") {
             checker.ring_buffer(ty, type_name);
-            checked.push(format!("ring buffer {}: {type_name}", variable.name));
+            checked.push(format!("ring buffer {}: {type_name}", variable.qualified));
         } else if type_name.contains("Counts") {
             checker.counters(ty, "");
-            checked.push(format!("counters {}: {type_name}", variable.name));
+            checked.push(format!("counters {}: {type_name}", variable.qualified));
         }
     }
     checked.sort();

@@ -16,12 +16,12 @@
 //! check-dump DUMP ZIP` run these from the command line and from the integration tests;
 //! `check-dump` prints the report as JSON.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use gimli::{AttributeValue, DwTag, Reader, constants as dw};
+use dwarf_check::dies::{DieId, Dies, StructShape, Variant, read_uint};
+use gimli::constants as dw;
 use object::elf::{PT_LOAD, PT_NOTE, SHF_ALLOC, SHF_WRITE, SHT_PROGBITS};
 use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
@@ -177,468 +177,6 @@ impl ArchiveFiles {
 }
 
 // ---------------------------------------------------------------------------------------
-// DWARF: every entry of an object, with what the checks and the decoder need.
-
-type DieId = usize;
-
-#[derive(Debug)]
-struct Die {
-    tag: DwTag,
-    name: Option<String>,
-    byte_size: Option<u64>,
-    encoding: Option<gimli::DwAte>,
-    ty: Option<DieId>,
-    children: Vec<DieId>,
-    parent: Option<DieId>,
-    /// `DW_AT_data_member_location` (constant form only, as humility requires).
-    member_offset: Option<u64>,
-    /// `DW_AT_discr` of a variant part.
-    discr: Option<DieId>,
-    /// `DW_AT_discr_value` of a variant, `DW_AT_const_value` of an enumerator.
-    value: Option<u64>,
-    /// Element count of a subrange.
-    count: Option<u64>,
-}
-
-struct Variable {
-    /// The plain name (`DW_AT_name`).
-    name: String,
-    /// `module::path::NAME` from the enclosing namespaces.
-    qualified: String,
-    ty: DieId,
-    external: bool,
-    linkage_name: Option<String>,
-    /// `DW_AT_location`, when it is one address or contiguous address pieces.
-    address: Option<u64>,
-}
-
-struct Dies {
-    dies: HashMap<DieId, Die>,
-    variables: Vec<Variable>,
-}
-
-impl Dies {
-    fn load(file: &ElfFile32<'_, LE>) -> Result<Dies, String> {
-        let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, String> {
-            match file.section_by_name(id.name()) {
-                Some(section) => section
-                    .data()
-                    .map(Cow::Borrowed)
-                    .map_err(|e| format!("{}: {e}", id.name())),
-                None => Ok(Cow::Borrowed(&[])),
-            }
-        })?;
-        let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, gimli::LittleEndian));
-        let mut out = Dies {
-            dies: HashMap::new(),
-            variables: Vec::new(),
-        };
-        let mut headers = dwarf.units();
-        let bad = |e: gimli::Error| format!("malformed DWARF: {e}");
-        while let Some(header) = headers.next().map_err(bad)? {
-            let unit = dwarf.unit(header).map_err(bad)?;
-            out.load_unit(&dwarf, &unit).map_err(bad)?;
-        }
-        Ok(out)
-    }
-
-    fn load_unit<R: Reader<Offset = usize>>(
-        &mut self,
-        dwarf: &gimli::Dwarf<R>,
-        unit: &gimli::Unit<R>,
-    ) -> gimli::Result<()> {
-        let reference = |value: Option<AttributeValue<R>>| match value {
-            Some(AttributeValue::UnitRef(offset)) => {
-                offset.to_debug_info_offset(&unit.header).map(|o| o.0)
-            }
-            Some(AttributeValue::DebugInfoRef(offset)) => Some(offset.0),
-            _ => None,
-        };
-        // Open ancestors: (depth, id, tag, name).
-        let mut ancestors: Vec<(isize, DieId, DwTag, Option<String>)> = Vec::new();
-        let mut entries = unit.entries();
-        while let Some(entry) = entries.next_dfs()? {
-            let depth = entry.depth();
-            while ancestors.last().is_some_and(|(d, ..)| *d >= depth) {
-                ancestors.pop();
-            }
-            let Some(id) = entry
-                .offset()
-                .to_debug_info_offset(&unit.header)
-                .map(|o| o.0)
-            else {
-                continue;
-            };
-            let string = |attr| -> gimli::Result<Option<String>> {
-                match entry.attr_value(attr) {
-                    Some(value) => Ok(Some(
-                        dwarf
-                            .attr_string(unit, value)?
-                            .to_string_lossy()?
-                            .into_owned(),
-                    )),
-                    None => Ok(None),
-                }
-            };
-            let name = string(dw::DW_AT_name)?;
-            let value = entry
-                .attr_value(dw::DW_AT_discr_value)
-                .or_else(|| entry.attr_value(dw::DW_AT_const_value))
-                .and_then(|v| {
-                    v.udata_value()
-                        .or_else(|| v.sdata_value().map(|s| s as u64))
-                });
-            let count = entry
-                .attr_value(dw::DW_AT_count)
-                .and_then(|v| v.udata_value())
-                .or_else(|| {
-                    entry
-                        .attr_value(dw::DW_AT_upper_bound)
-                        .and_then(|v| v.udata_value())
-                        .map(|u| u + 1)
-                });
-            let die = Die {
-                tag: entry.tag(),
-                name: name.clone(),
-                byte_size: entry
-                    .attr_value(dw::DW_AT_byte_size)
-                    .and_then(|v| v.udata_value()),
-                encoding: match entry.attr_value(dw::DW_AT_encoding) {
-                    Some(AttributeValue::Encoding(e)) => Some(e),
-                    _ => None,
-                },
-                ty: reference(entry.attr_value(dw::DW_AT_type)),
-                children: Vec::new(),
-                parent: ancestors.last().map(|(_, p, ..)| *p),
-                member_offset: entry
-                    .attr_value(dw::DW_AT_data_member_location)
-                    .and_then(|v| v.udata_value()),
-                discr: reference(entry.attr_value(dw::DW_AT_discr)),
-                value,
-                count,
-            };
-            if let Some(parent) = die.parent.and_then(|p| self.dies.get_mut(&p)) {
-                parent.children.push(id);
-            }
-            let in_function = ancestors.iter().any(|(_, _, tag, _)| {
-                matches!(*tag, dw::DW_TAG_subprogram | dw::DW_TAG_lexical_block)
-            });
-            if entry.tag() == dw::DW_TAG_variable
-                && !in_function
-                && let (Some(name), Some(ty)) = (&name, die.ty)
-            {
-                let qualified: Vec<&str> = ancestors
-                    .iter()
-                    .filter(|(_, _, tag, _)| *tag == dw::DW_TAG_namespace)
-                    .filter_map(|(.., n)| n.as_deref())
-                    .chain([name.as_str()])
-                    .collect();
-                let address = match entry.attr_value(dw::DW_AT_location) {
-                    Some(AttributeValue::Exprloc(expr)) => location_address(&expr.0.to_slice()?),
-                    _ => None,
-                };
-                self.variables.push(Variable {
-                    name: name.clone(),
-                    qualified: qualified.join("::"),
-                    ty,
-                    external: matches!(
-                        entry.attr_value(dw::DW_AT_external),
-                        Some(AttributeValue::Flag(true))
-                    ),
-                    linkage_name: string(dw::DW_AT_linkage_name)?,
-                    address,
-                });
-            }
-            self.dies.insert(id, die);
-            ancestors.push((depth, id, entry.tag(), name));
-        }
-        Ok(())
-    }
-
-    fn get(&self, id: DieId) -> Option<&Die> {
-        self.dies.get(&id)
-    }
-
-    fn name(&self, id: DieId) -> &str {
-        self.get(id)
-            .and_then(|d| d.name.as_deref())
-            .unwrap_or("<unnamed>")
-    }
-
-    /// `id` with typedefs and qualifiers removed.
-    fn resolve(&self, mut id: DieId) -> Option<DieId> {
-        for _ in 0..16 {
-            let die = self.get(id)?;
-            match die.tag {
-                dw::DW_TAG_typedef | dw::DW_TAG_const_type | dw::DW_TAG_volatile_type => {
-                    id = die.ty?
-                }
-                _ => return Some(id),
-            }
-        }
-        None
-    }
-
-    fn size(&self, id: DieId) -> Option<u64> {
-        let id = self.resolve(id)?;
-        let die = self.get(id)?;
-        match die.tag {
-            dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => Some(die.byte_size.unwrap_or(4)),
-            dw::DW_TAG_array_type if die.byte_size.is_none() => {
-                let count: u64 = die
-                    .children
-                    .iter()
-                    .filter_map(|&c| self.get(c)?.count)
-                    .product();
-                Some(count * self.size(die.ty?)?)
-            }
-            _ => die.byte_size,
-        }
-    }
-
-    /// The named member of a struct: (offset, resolved type).
-    fn member(&self, ty: DieId, name: &str) -> Option<(u64, DieId)> {
-        let die = self.get(self.resolve(ty)?)?;
-        die.children
-            .iter()
-            .filter_map(|&c| self.get(c))
-            .find_map(|m| {
-                (m.tag == dw::DW_TAG_member && m.name.as_deref() == Some(name))
-                    .then(|| Some((m.member_offset?, self.resolve(m.ty?)?)))
-                    .flatten()
-            })
-    }
-
-    /// The names of a struct's data members.
-    fn member_names(&self, ty: DieId) -> Vec<&str> {
-        let Some(die) = self.resolve(ty).and_then(|t| self.get(t)) else {
-            return Vec::new();
-        };
-        die.children
-            .iter()
-            .filter_map(|&c| self.get(c))
-            .filter(|m| m.tag == dw::DW_TAG_member)
-            .filter_map(|m| m.name.as_deref())
-            .collect()
-    }
-
-    fn is_unsigned(&self, ty: DieId, size: u64) -> bool {
-        self.resolve(ty).and_then(|t| self.get(t)).is_some_and(|d| {
-            d.tag == dw::DW_TAG_base_type
-                && d.encoding == Some(dw::DW_ATE_unsigned)
-                && d.byte_size == Some(size)
-        })
-    }
-
-    /// A 1-tuple struct (`Name(T)`) holding an unsigned integer of `size` bytes.
-    fn is_newtype_of(&self, ty: DieId, size: u64) -> bool {
-        self.member_names(ty) == ["__0"]
-            && self
-                .member(ty, "__0")
-                .is_some_and(|(_, t)| self.is_unsigned(t, size))
-    }
-
-    fn is_pointer(&self, ty: DieId) -> bool {
-        self.resolve(ty)
-            .and_then(|t| self.get(t))
-            .is_some_and(|d| matches!(d.tag, dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type))
-    }
-
-    /// Variants of a Rust enum (`variant_part` form) or of a C-like enumeration.
-    fn variants(&self, ty: DieId) -> Option<Vec<Variant>> {
-        let id = self.resolve(ty)?;
-        let die = self.get(id)?;
-        if die.tag == dw::DW_TAG_enumeration_type {
-            return Some(
-                die.children
-                    .iter()
-                    .filter_map(|&c| self.get(c))
-                    .filter(|e| e.tag == dw::DW_TAG_enumerator)
-                    .map(|e| Variant {
-                        name: e.name.clone().unwrap_or_default(),
-                        payload: None,
-                        discr: e.value,
-                    })
-                    .collect(),
-            );
-        }
-        let part = die
-            .children
-            .iter()
-            .filter_map(|&c| self.get(c))
-            .find(|c| c.tag == dw::DW_TAG_variant_part)?;
-        let mut out = Vec::new();
-        for variant in part
-            .children
-            .iter()
-            .filter_map(|&c| self.get(c))
-            .filter(|v| v.tag == dw::DW_TAG_variant)
-        {
-            for member in variant
-                .children
-                .iter()
-                .filter_map(|&m| self.get(m))
-                .filter(|m| m.tag == dw::DW_TAG_member)
-            {
-                out.push(Variant {
-                    name: member.name.clone().unwrap_or_default(),
-                    payload: member.ty.and_then(|t| self.resolve(t)),
-                    discr: variant.value,
-                });
-            }
-        }
-        Some(out)
-    }
-
-    /// The live variant of the enum `ty` whose value is `bytes`: (name, payload struct).
-    fn decode_variant(&self, ty: DieId, bytes: &[u8]) -> Option<(String, Option<DieId>)> {
-        let id = self.resolve(ty)?;
-        let die = self.get(id)?;
-        let variants = self.variants(id)?;
-        let (value, has_discr) = if die.tag == dw::DW_TAG_enumeration_type {
-            (read_uint(bytes, 0, die.byte_size?)?, true)
-        } else {
-            let part = die
-                .children
-                .iter()
-                .filter_map(|&c| self.get(c))
-                .find(|c| c.tag == dw::DW_TAG_variant_part)?;
-            match part.discr.and_then(|d| self.get(d)) {
-                Some(discr) => (
-                    read_uint(bytes, discr.member_offset?, self.size(discr.ty?)?)?,
-                    true,
-                ),
-                // A single-variant enum has no discriminant.
-                None => (0, false),
-            }
-        };
-        let chosen = variants
-            .iter()
-            .find(|v| has_discr && v.discr == Some(value))
-            .or_else(|| variants.iter().find(|v| v.discr.is_none()))?;
-        Some((chosen.name.clone(), chosen.payload))
-    }
-
-    /// Every struct named `name`, with its byte size and (member, offset, type name) list.
-    fn structs_named(&self, name: &str) -> Vec<(DieId, StructShape)> {
-        let mut out: Vec<(DieId, StructShape)> = self
-            .dies
-            .iter()
-            .filter(|(_, d)| d.tag == dw::DW_TAG_structure_type && d.name.as_deref() == Some(name))
-            .map(|(&id, d)| {
-                let members = d
-                    .children
-                    .iter()
-                    .filter_map(|&c| self.get(c))
-                    .filter(|m| m.tag == dw::DW_TAG_member)
-                    .map(|m| {
-                        let ty =
-                            m.ty.map_or("?", |t| self.name(self.resolve(t).unwrap_or(t)));
-                        (
-                            m.name.clone().unwrap_or_default(),
-                            m.member_offset,
-                            ty.to_owned(),
-                        )
-                    })
-                    .collect();
-                (
-                    id,
-                    StructShape {
-                        size: d.byte_size,
-                        members,
-                    },
-                )
-            })
-            .collect();
-        out.sort_by_key(|(id, _)| *id);
-        out
-    }
-
-    /// Structs that are the payload of an enum variant.
-    fn variant_payloads(&self) -> HashSet<DieId> {
-        self.dies
-            .values()
-            .filter(|d| d.tag == dw::DW_TAG_variant)
-            .flat_map(|v| v.children.iter().filter_map(|&m| self.get(m)?.ty))
-            .filter_map(|t| self.resolve(t))
-            .collect()
-    }
-
-    /// The first variable humility's unqualified lookup would find under `name`.
-    fn variable(&self, name: &str) -> Option<&Variable> {
-        self.variables
-            .iter()
-            .find(|v| v.name == name && (v.external || v.linkage_name.is_some()))
-    }
-}
-
-/// One variant of an enum.
-struct Variant {
-    name: String,
-    /// The variant's payload struct (Rust enums only).
-    payload: Option<DieId>,
-    /// Its discriminant value; `None` for the niche-layout fallback variant.
-    discr: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct StructShape {
-    size: Option<u64>,
-    members: Vec<(String, Option<u64>, String)>,
-}
-
-/// The address of a `DW_AT_location` made of `DW_OP_addr` pieces that are contiguous.
-fn location_address(expr: &[u8]) -> Option<u64> {
-    const DW_OP_ADDR: u8 = 0x03;
-    const DW_OP_PIECE: u8 = 0x93;
-    let (mut at, mut first, mut next) = (0, None, None);
-    while at < expr.len() {
-        match expr[at] {
-            DW_OP_ADDR => {
-                let address = u64::from(u32::from_le_bytes(
-                    expr.get(at + 1..at + 5)?.try_into().ok()?,
-                ));
-                if next.is_some_and(|n| n != address) {
-                    return None;
-                }
-                first = first.or(Some(address));
-                next = Some(address);
-                at += 5;
-            }
-            DW_OP_PIECE => {
-                let (size, len) = uleb128(&expr[at + 1..])?;
-                next = next.map(|n| n + size);
-                at += 1 + len;
-            }
-            _ => return None,
-        }
-    }
-    first
-}
-
-fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
-fn read_uint(bytes: &[u8], offset: u64, size: u64) -> Option<u64> {
-    let start = usize::try_from(offset).ok()?;
-    let raw = bytes.get(start..start + usize::try_from(size).ok()?)?;
-    if raw.len() > 8 {
-        return None;
-    }
-    let mut word = [0u8; 8];
-    word[..raw.len()].copy_from_slice(raw);
-    Some(u64::from_le_bytes(word))
-}
-
-// ---------------------------------------------------------------------------------------
 // One object: its ELF and its DWARF.
 
 struct ObjectInfo<'a> {
@@ -651,7 +189,7 @@ impl<'a> ObjectInfo<'a> {
     fn parse(name: &str, bytes: &'a [u8]) -> Result<ObjectInfo<'a>, String> {
         let file = ElfFile32::<LE>::parse(bytes)
             .map_err(|e| format!("{name}: not a little-endian ELF32 file: {e}"))?;
-        let dies = Dies::load(&file).map_err(|e| format!("{name}: {e}"))?;
+        let dies = Dies::load(bytes).map_err(|e| format!("{name}: {e}"))?;
         Ok(ObjectInfo {
             name: name.to_owned(),
             file,
@@ -857,7 +395,7 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     match (has_failed, epitaph) {
         (Some((_, 1, ty)), Some(_))
             if dies
-                .get(dies.resolve(ty).unwrap_or(ty))
+                .get(dies.resolve_id(ty).unwrap_or(ty))
                 .is_some_and(|d| d.name.as_deref() == Some("bool")) => {}
         (None, None) => {}
         (Some(_), Some(_)) => p.push(format!("`{HAS_FAILED}` must be a 1-byte bool")),
@@ -889,7 +427,7 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
     if let Some(desc) = task_desc {
         for name in ["entry_point", "initial_stack"] {
             if !dies
-                .member(desc, name)
+                .member_at(desc, name)
                 .is_some_and(|(_, t)| dies.is_unsigned(t, 4))
             {
                 p.push(format!("`TaskDesc` needs a member `{name}: u32`"));
@@ -897,11 +435,11 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
         }
     }
     if let Some(t) = task_desc
-        .and_then(|d| dies.member(task, "descriptor").map(|(_, t)| (d, t)))
+        .and_then(|d| dies.member_at(task, "descriptor").map(|(_, t)| (d, t)))
         .and_then(|(desc, ptr)| {
             dies.get(ptr)
                 .and_then(|d| d.ty)
-                .and_then(|t| dies.resolve(t))
+                .and_then(|t| dies.resolve_id(t))
                 .map(|pointee| (desc, pointee))
         })
         && t.0 != t.1
@@ -968,7 +506,7 @@ fn structure(dies: &Dies, name: &str, p: &mut Problems<'_>) -> Option<DieId> {
 }
 
 fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMembers> {
-    let member = |name: &str| dies.member(task, name);
+    let member = |name: &str| dies.member_at(task, name);
     let mut ok = true;
     let mut fail = |p: &mut Problems<'_>, what: String| {
         ok = false;
@@ -984,7 +522,7 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
         None => fail(p, "`Task.save` must be a struct named `SavedState`".into()),
         Some(saved) => {
             for r in ["r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "psp"] {
-                match dies.member(saved, r) {
+                match dies.member_at(saved, r) {
                     Some((offset, t)) if dies.size(t) == Some(4) => {
                         regs.insert(r, offset);
                     }
@@ -1036,21 +574,21 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
     match member("timer") {
         None => fail(p, "`Task` needs a member `timer`".into()),
         Some((_, timer)) => {
-            let deadline_ok = dies.member(timer, "deadline").is_some_and(|(_, opt)| {
+            let deadline_ok = dies.member_at(timer, "deadline").is_some_and(|(_, opt)| {
                 let variants = dies.variants(opt).unwrap_or_default();
                 let names: HashSet<&str> = variants.iter().map(|v| v.name.as_str()).collect();
                 names == HashSet::from(["Some", "None"])
                     && variants
                         .iter()
                         .find(|v| v.name == "Some")
-                        .and_then(|v| dies.member(v.payload?, "__0"))
+                        .and_then(|v| dies.member_at(v.payload?, "__0"))
                         .is_some_and(|(_, inner)| dies.is_newtype_of(inner, 8))
             });
             if !deadline_ok {
                 fail(p, "`Task.timer.deadline` must be an `Option` of a 1-tuple of `u64` (`Option<Timestamp>`)".into());
             }
             if !dies
-                .member(timer, "to_post")
+                .member_at(timer, "to_post")
                 .is_some_and(|(_, t)| dies.is_newtype_of(t, 4))
             {
                 fail(
@@ -1076,20 +614,22 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
 
 fn region_layout(dies: &Dies, region: DieId, p: &mut Problems<'_>) -> Option<RegionLayout> {
     let word = |name: &str| {
-        dies.member(region, name)
+        dies.member_at(region, name)
             .filter(|(_, t)| dies.is_unsigned(*t, 4) || dies.is_pointer(*t))
     };
     let base = word("base");
     let length = word("size");
-    let attributes = dies.member(region, "attributes").and_then(|(offset, t)| {
-        ["__0", "bits"]
-            .iter()
-            .find_map(|inner| {
-                dies.member(t, inner)
-                    .filter(|(_, it)| dies.is_unsigned(*it, 4))
-            })
-            .map(|(inner, _)| offset + inner)
-    });
+    let attributes = dies
+        .member_at(region, "attributes")
+        .and_then(|(offset, t)| {
+            ["__0", "bits"]
+                .iter()
+                .find_map(|inner| {
+                    dies.member_at(t, inner)
+                        .filter(|(_, it)| dies.is_unsigned(*it, 4))
+                })
+                .map(|(inner, _)| offset + inner)
+        });
     for (name, found) in [
         ("base", base.is_some()),
         ("size", length.is_some()),
@@ -1121,7 +661,7 @@ fn check_task_desc_regions(
     p: &mut Problems<'_>,
 ) {
     let dies = &kernel.dies;
-    let Some((offset, array)) = dies.member(task_desc, "regions") else {
+    let Some((offset, array)) = dies.member_at(task_desc, "regions") else {
         return p.push("`TaskDesc` needs a member `regions` (an array)");
     };
     let element = dies
@@ -1175,7 +715,9 @@ fn check_enum(
     p: &mut Problems<'_>,
     seen: &mut HashSet<DieId>,
 ) {
-    let Some(id) = dies.resolve(ty) else { return };
+    let Some(id) = dies.resolve_id(ty) else {
+        return;
+    };
     if !seen.insert(id) {
         return;
     }
@@ -1204,7 +746,7 @@ fn check_enum(
             continue;
         }
         let Some(payload) = *payload else { continue };
-        let field = |m: &str| dies.member(payload, m).map(|(_, t)| t);
+        let field = |m: &str| dies.member_at(payload, m).map(|(_, t)| t);
         let nested: Vec<(Option<DieId>, &str, KnownVariants)> = match (what, name.as_str()) {
             ("TaskState", "Healthy") => vec![(field("__0"), "SchedState", SCHED_STATE)],
             ("TaskState", "Faulted") => {
@@ -1252,7 +794,9 @@ fn check_no_char(dies: &Dies, ty: DieId, path: &str, p: &mut Problems<'_>) {
     let mut visited = HashSet::new();
     let mut stack = vec![(ty, path.to_owned())];
     while let Some((id, path)) = stack.pop() {
-        let Some(id) = dies.resolve(id) else { continue };
+        let Some(id) = dies.resolve_id(id) else {
+            continue;
+        };
         if !visited.insert(id) {
             continue;
         }
@@ -1747,7 +1291,7 @@ fn decode_task(
     let payload = payload.ok_or_else(|| at("state variant without payload"))?;
     let inner_member = if state == "Faulted" { "fault" } else { "__0" };
     let (inner_offset, inner_ty) = dies
-        .member(payload, inner_member)
+        .member_at(payload, inner_member)
         .ok_or_else(|| at("state payload has no inner value"))?;
     let (detail, _) = state_bytes
         .get(inner_offset as usize..)
@@ -1804,7 +1348,7 @@ fn ring_buffers(
         };
         let dies = &object.dies;
         for var in &dies.variables {
-            let Some(ty) = dies.resolve(var.ty) else {
+            let Some(ty) = dies.resolve_id(var.ty) else {
                 continue;
             };
             if !dies.name(ty).contains("Ringbuf") || dies.name(ty).starts_with("CountedRingbuf") {
@@ -1841,12 +1385,12 @@ fn used_entries(dies: &Dies, ty: DieId, value: &[u8]) -> usize {
     let mut base = 0;
     let mut ring = ty;
     for wrapper in ["cell", "value"] {
-        if let Some((offset, inner)) = dies.member(ring, wrapper) {
+        if let Some((offset, inner)) = dies.member_at(ring, wrapper) {
             base += offset;
             ring = inner;
         }
     }
-    let Some((buffer_offset, buffer)) = dies.member(ring, "buffer") else {
+    let Some((buffer_offset, buffer)) = dies.member_at(ring, "buffer") else {
         return 0;
     };
     let Some(entry) = dies.get(buffer).and_then(|d| d.ty) else {
@@ -1855,7 +1399,7 @@ fn used_entries(dies: &Dies, ty: DieId, value: &[u8]) -> usize {
     let (Some(entry_size), Some(buffer_size)) = (dies.size(entry), dies.size(buffer)) else {
         return 0;
     };
-    let Some((generation, _)) = dies.member(entry, "generation") else {
+    let Some((generation, _)) = dies.member_at(entry, "generation") else {
         return 0;
     };
     if entry_size == 0 {
@@ -1908,6 +1452,8 @@ pub fn command(which: &str, args: &[String]) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use dwarf_check::dies::location_address;
+
     use super::*;
 
     #[test]
