@@ -1,7 +1,8 @@
 //! Builds the STM32H7 Nucleo demo (`app/demo-stm32h7-nucleo`) for both boards with
 //! `cargo xtask dist` and checks what a probe would flash: the vector table at the start of
 //! flash, that every kernel and task section lies in the chip's flash or AXI SRAM (never
-//! DTCM, which the OTG controllers cannot reach), and the archive's `img/flash.ron`. No
+//! DTCM, which the OTG controllers cannot reach), the archive's `img/flash.ron`, and the
+//! whole archive against the humility contract (`cargo xtask check-archive`). No
 //! STM32H7 runs here (QEMU has no model of it); the image is checked, not booted.
 //!
 //! The build shares the workspace's target directory: cargo holds no lock on it while
@@ -96,9 +97,23 @@ fn check(variant: &Variant) {
     let dtcm = chip_memory(variant.chip, "dtcm");
     assert_eq!((flash.start, ram.start), (0x0800_0000, 0x2400_0000), "flash and AXI SRAM per RM0433");
     let dir = dist(variant);
-    let mut archive =
-        zip::ZipArchive::new(std::fs::File::open(dir.join(format!("build-{}.zip", variant.name))).expect("archive"))
-            .expect("a zip archive");
+    let zip_path = dir.join(format!("build-{}.zip", variant.name));
+    // The archive meets the humility contract (layout, DWARF shapes, image id), as the QEMU
+    // archives are checked.
+    let contract = Command::new(env!("CARGO"))
+        .current_dir(workspace_root())
+        .args(["run", "--quiet", "--package", "xtask", "--", "check-archive"])
+        .arg(&zip_path)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        contract.status.success(),
+        "{}: humility contract:\n{}{}",
+        zip_path.display(),
+        String::from_utf8_lossy(&contract.stdout),
+        String::from_utf8_lossy(&contract.stderr)
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).expect("archive")).expect("a zip archive");
 
     let flash_ron = String::from_utf8(archive_file(&mut archive, "img/flash.ron")).expect("UTF-8");
     assert!(flash_ron.contains(&format!("chip: Some(\"{}\")", variant.probe_rs_chip)), "img/flash.ron: {flash_ron}");
