@@ -289,7 +289,7 @@ fn check_objects<'a>(
 }
 
 /// Every entry's name and contents, in central-directory order.
-fn read_entries<R: Read + std::io::Seek>(
+pub fn read_entries<R: Read + std::io::Seek>(
     zip: &mut ZipArchive<R>,
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut entries = Vec::new();

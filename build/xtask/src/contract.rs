@@ -17,7 +17,7 @@
 //! `check-dump` prints the report as JSON.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::Path;
 
 use dwarf_check::dies::{DieId, Dies, StructShape, Variant, read_uint};
@@ -121,15 +121,7 @@ impl ArchiveFiles {
         let mut zip = zip::ZipArchive::new(Cursor::new(zip_bytes))
             .map_err(|e| format!("not a zip archive: {e}"))?;
         let (mut kernel, mut final_elf, mut final_bin, mut tasks) = (None, None, None, Vec::new());
-        for i in 0..zip.len() {
-            let mut file = zip.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
-            let name = file
-                .name()
-                .map_err(|e| format!("entry {i}: {e}"))?
-                .into_owned();
-            let mut data = Vec::new();
-            file.read_to_end(&mut data)
-                .map_err(|e| format!("{name}: {e}"))?;
+        for (name, data) in crate::archive::read_entries(&mut zip)? {
             let parts: Vec<&str> = name.split('/').collect();
             match name.as_str() {
                 "elf/kernel" => kernel = Some(data),
