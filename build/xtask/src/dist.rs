@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSection, ObjectSegment, SectionFlags};
+use object::{Object, ObjectSection, SectionFlags};
 
 use crate::alloc::{self, Allocation, KernelNeeds, MpuRegion, TaskLayout, TaskNeeds};
 use crate::cargo;
@@ -71,7 +71,7 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     let mut needs = Vec::new();
     for (task, layout) in app.tasks.iter().zip(&measuring) {
         let elf = link_task(&app, task, layout, &link_dir)?;
-        let (flash_used, ram_used) = measure(&read(&elf)?, layout.flash, layout.ram)?;
+        let (flash_used, ram_used) = measure(&task.name, &read(&elf)?, layout.flash, layout.ram)?;
         needs.push(TaskNeeds {
             name: task.name.clone(),
             flash: flash_used,
@@ -191,52 +191,32 @@ fn link_kernel(app: &App, placed: &[PlacedTask], flash: (u32, u32), ram: (u32, u
         .map_err(|e| Error::new(format!("{}: kernel: {e}", app.file.display())))
 }
 
-/// Flash and RAM a task uses: loadable bytes in its flash region (code, constants and the
+/// Flash and RAM a task uses: loaded bytes in its flash region (code, constants and the
 /// `.data` load image) and the extent of everything in its RAM region (stack first).
-fn measure(elf: &[u8], flash: MpuRegion, ram: MpuRegion) -> Result<(u32, u32), Error> {
-    let file = object::File::parse(elf).map_err(|e| Error::new(format!("cannot parse task ELF: {e}")))?;
-    let in_region = |addr: u64, r: MpuRegion| addr >= u64::from(r.base()) && addr < r.end();
-    let flash_end = file
-        .segments()
-        .filter(|s| s.file_range().1 > 0)
-        .filter_map(|s| {
-            let paddr = physical_address(&file, &s);
-            in_region(paddr, flash).then(|| paddr + s.file_range().1)
-        })
-        .max()
+fn measure(name: &str, elf: &[u8], flash: MpuRegion, ram: MpuRegion) -> Result<(u32, u32), Error> {
+    let flash_end = loaded_end(name, elf)?
+        .filter(|&end| end > u64::from(flash.base()) && end <= flash.end())
         .unwrap_or(u64::from(flash.base()));
+    let file = object::File::parse(elf).map_err(|e| Error::new(format!("{name}: {e}")))?;
+    let in_ram = |addr: u64| addr >= u64::from(ram.base()) && addr < ram.end();
     let ram_end = file
         .sections()
         .filter(|s| matches!(s.flags(), SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0))
-        .filter(|s| in_region(s.address(), ram))
+        .filter(|s| in_ram(s.address()))
         .map(|s| s.address() + s.size())
         .max()
         .unwrap_or(u64::from(ram.base()));
     Ok(((flash_end - u64::from(flash.base())) as u32, (ram_end - u64::from(ram.base())) as u32))
 }
 
-/// A segment's load (physical) address: `.data` is linked in RAM but loaded from flash.
-fn physical_address(file: &object::File<'_>, segment: &object::Segment<'_, '_>) -> u64 {
-    match file {
-        object::File::Elf32(elf) => {
-            let endian = elf.endian();
-            let index = file.segments().position(|s| s.address() == segment.address() && s.file_range() == segment.file_range());
-            index
-                .and_then(|i| elf.elf_program_headers().get(i))
-                .map_or(segment.address(), |ph| u64::from(ph.p_paddr.get(endian)))
-        }
-        _ => segment.address(),
-    }
+/// One past the last flash byte the ELF loads, if it loads any.
+fn loaded_end(name: &str, elf: &[u8]) -> Result<Option<u64>, Error> {
+    let ranges = elfimage::load_ranges(&elfimage::NamedElf { name, bytes: elf }).map_err(|e| Error::new(e.to_string()))?;
+    Ok(ranges.iter().map(|r| r.end).max())
 }
 
 fn measure_kernel_flash(elf: &[u8], flash_start: u32) -> Result<u32, Error> {
-    let file = object::File::parse(elf).map_err(|e| Error::new(format!("cannot parse kernel ELF: {e}")))?;
-    let end = file
-        .segments()
-        .filter(|s| s.file_range().1 > 0)
-        .map(|s| physical_address(&file, &s) + s.file_range().1)
-        .max()
-        .unwrap_or(u64::from(flash_start));
+    let end = loaded_end("kernel", elf)?.unwrap_or(u64::from(flash_start));
     Ok((end - u64::from(flash_start)) as u32)
 }
 

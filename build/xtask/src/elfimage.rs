@@ -197,6 +197,12 @@ fn arm_header<'a>(elf: &NamedElf<'a>) -> Result<&'a FileHeader32<LE>, ImageError
 }
 
 /// `PT_LOAD` segments with file bytes, at their load addresses.
+/// The flash ranges an ELF loads (every `PT_LOAD` with file bytes, at its physical
+/// address: `.data` is linked in RAM but loaded from flash).
+pub fn load_ranges(elf: &NamedElf<'_>) -> Result<Vec<Range<u64>>, ImageError> {
+    Ok(loads(elf)?.iter().map(Load::range).collect())
+}
+
 fn loads<'a>(elf: &NamedElf<'a>) -> Result<Vec<Load<'a>>, ImageError> {
     let header = arm_header(elf)?;
     let segments = header
