@@ -41,8 +41,8 @@ pub fn ensure_firmware_target() -> Result<(), Error> {
     Ok(())
 }
 
-/// Package names in the workspace, for checking `crate = ...` keys in `app.toml`.
-pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
+/// The workspace's packages, as `cargo metadata` describes them.
+fn metadata_packages() -> Result<Vec<serde_json::Value>, Error> {
     let out = cargo()
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .output()
@@ -50,31 +50,30 @@ pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
     if !out.status.success() {
         return Err(Error::new(format!("cargo metadata failed:\n{}", String::from_utf8_lossy(&out.stderr))));
     }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+    let mut meta: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| Error::new(format!("cargo metadata printed bad JSON: {e}")))?;
-    Ok(meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["name"].as_str().map(String::from))
-        .collect())
+    Ok(match meta["packages"].take() {
+        serde_json::Value::Array(packages) => packages,
+        _ => Vec::new(),
+    })
+}
+
+fn package_name(p: &serde_json::Value) -> Option<String> {
+    p["name"].as_str().map(String::from)
+}
+
+/// Package names in the workspace, for checking `crate = ...` keys in `app.toml`.
+pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
+    Ok(metadata_packages()?.iter().filter_map(package_name).collect())
 }
 
 /// Packages that only build for the firmware target: those marked
 /// `[package.metadata.bulkhead] target-only = true`, and the binaries under `task/` and
 /// `app/` (tasks and kernels). Libraries there (client APIs) are tested on the host.
 pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
-    let out = cargo()
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .output()
-        .map_err(|e| Error::new(format!("cannot run cargo metadata: {e}")))?;
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::new(format!("cargo metadata printed bad JSON: {e}")))?;
     let root = workspace_root();
-    Ok(meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    Ok(metadata_packages()?
+        .iter()
         .filter(|p| {
             let flagged = p["metadata"]["bulkhead"]["target-only"].as_bool() == Some(true);
             let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
@@ -85,7 +84,7 @@ pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
             });
             flagged || (firmware_dir && has_bin)
         })
-        .filter_map(|p| p["name"].as_str().map(String::from))
+        .filter_map(package_name)
         .collect())
 }
 

@@ -24,14 +24,12 @@ use crate::{Error, cargo, dist, qemu};
 pub struct SystemImage {
     pub app: &'static str,
     pub timeout: Duration,
-    /// Extra QEMU arguments.
-    pub qemu_args: &'static [&'static str],
 }
 
 pub const SYSTEM_IMAGES: &[SystemImage] = &[
-    SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120), qemu_args: &[] },
-    SystemImage { app: "idol-tests", timeout: Duration::from_secs(60), qemu_args: &[] },
-    SystemImage { app: "jefe-tests", timeout: Duration::from_secs(60), qemu_args: &[] },
+    SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120) },
+    SystemImage { app: "idol-tests", timeout: Duration::from_secs(60) },
+    SystemImage { app: "jefe-tests", timeout: Duration::from_secs(60) },
 ];
 
 #[derive(Default)]
@@ -119,8 +117,7 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
     let built = dist::dist(&dist::app_toml_path(image.app)?)?;
     let machine = built.app.board.qemu_machine.clone().ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
     let port = qemu::free_port()?;
-    let mut extra: Vec<String> = image.qemu_args.iter().map(|s| s.to_string()).collect();
-    extra.extend(["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")]);
+    let extra = ["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")];
     let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| line.starts_with("TESTS DONE"))?;
     let report = parse_report(&capture.lines);
     let failed_before = tally.failed;
