@@ -45,7 +45,7 @@ pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextT
         return Err(UsageError::InvalidSlice.into());
     }
     let len = args.message.len as usize;
-    if len % 4 != 0 || len > MAX_REQUEST_WORDS * 4 {
+    if !len.is_multiple_of(4) || len > MAX_REQUEST_WORDS * 4 {
         return Err(UsageError::BadKernelMessage.into());
     }
     let mut raw = [0u8; MAX_REQUEST_WORDS * 4];

@@ -27,7 +27,7 @@ impl USlice {
     /// An array of `count` elements of `elem_size` bytes. An overflowing length becomes
     /// `u32::MAX`, which no region can contain, so the access check rejects it.
     pub fn new_array(base: u32, count: u32, elem_size: u32) -> Self {
-        USlice { base, len: count.checked_mul(elem_size).unwrap_or(u32::MAX) }
+        USlice { base, len: count.saturating_mul(elem_size) }
     }
 
     pub fn is_empty(&self) -> bool {
