@@ -210,6 +210,10 @@ pub enum Kipcnum {
     DetachTask = 11,
     /// Reply: the 64-bit tick count, then (test images only) nothing else.
     ReadTicks = 12,
+    /// Request: start index (u32). Reply: a [`FaultReport`] for the first faulted task at or
+    /// after it: one call where `FindFaultedTask` + `ReadTaskStatus` would take two, and it
+    /// says whether to call again.
+    NextFault = 13,
 }
 
 impl Kipcnum {
@@ -227,6 +231,7 @@ impl Kipcnum {
             10 => Kipcnum::ReadPanicMessage,
             11 => Kipcnum::DetachTask,
             12 => Kipcnum::ReadTicks,
+            13 => Kipcnum::NextFault,
             _ => return None,
         })
     }
@@ -465,6 +470,19 @@ pub struct TaskStatus {
     /// Current TaskId of this task.
     pub id: u32,
     /// `FaultInfo` tag when faulted (see [`FaultInfo::encode`]), with up to two payload words.
+    pub fault: [u32; 3],
+}
+
+/// What kernel IPC `NextFault` returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct FaultReport {
+    /// The first faulted task at or after the requested index; 0 if there is none (task 0,
+    /// the supervisor, is never reported: its fault resets or halts the system).
+    pub task: u32,
+    /// The next faulted task after `task`, 0 if none: whether another call would find one.
+    pub next: u32,
+    /// `task`'s fault, as [`FaultInfo::encode`] writes it.
     pub fault: [u32; 3],
 }
 

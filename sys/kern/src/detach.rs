@@ -44,8 +44,9 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
             SupervisorFaultPolicy::Halt => arch::halt_forever(),
         }
     }
-    tasks[SUPERVISOR].post(FAULT_NOTIFICATION);
-    NextTask::Other
+    // The supervisor alone has priority 0 (the builder checks it), so once woken it is the
+    // task to run; no scan needed.
+    if tasks[SUPERVISOR].post(FAULT_NOTIFICATION) { NextTask::Specific(SUPERVISOR) } else { NextTask::Other }
 }
 
 /// Detaches `index` (see the module docs). Returns whether any task was woken.
@@ -79,11 +80,12 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
     }
     let mut woke = false;
     for peer in tasks.iter_mut() {
-        let blocked_on_old = matches!(
-            peer.healthy_state(),
-            Some(SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)))
-                if p == old_id
-        );
+        let blocked_on_old = match peer.state {
+            TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p))) => {
+                p == old_id
+            }
+            _ => false,
+        };
         if blocked_on_old {
             peer.save.set_results(&[code, 0]);
             peer.set_healthy_state(SchedState::Runnable);

@@ -6,7 +6,7 @@
 //! faults the caller with `BadKernelMessage`. Operations that act on a task refuse the
 //! supervisor and the caller itself with `IllegalTask`, except status and dump reads.
 
-use abi::{DumpRegion, FaultInfo, Kipcnum, RegionAttributes, TaskState, TaskStatus, UsageError, kipc_rc};
+use abi::{DumpRegion, FaultInfo, FaultReport, Kipcnum, RegionAttributes, TaskState, TaskStatus, UsageError, kipc_rc};
 use zerocopy::IntoBytes;
 
 use crate::args::SendArgs;
@@ -92,8 +92,13 @@ impl Reply<'_> {
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) {
-        self.len = umem::write_to_task(&self.tasks[self.caller], self.response, bytes)
-            .unwrap_or(0) as u32;
+        let dst = self.response.prefix(bytes.len());
+        if !dst.is_empty() {
+            // SAFETY: `handle` checked all of `response` writable by the caller, and `dst`
+            // is a prefix of it.
+            unsafe { arch::copy_from_kernel(dst.base, &bytes[..dst.len as usize]) };
+        }
+        self.len = dst.len;
     }
 
     fn run(&mut self, op: Kipcnum, req: &Request) -> Result<NextTask, UserError> {
@@ -134,6 +139,18 @@ impl Reply<'_> {
                     .find(|(_, t)| matches!(t.state, TaskState::Faulted { .. }))
                     .map_or(0, |(i, _)| i as u32);
                 self.send_bytes(&found.to_le_bytes());
+            }
+            Kipcnum::NextFault => {
+                let [start] = req.exactly()?;
+                let report = match first_faulted(self.tasks, start as usize) {
+                    Some((task, fault)) => FaultReport {
+                        task: task as u32,
+                        next: first_faulted(self.tasks, task + 1).map_or(0, |(next, _)| next as u32),
+                        fault: fault.encode(),
+                    },
+                    None => FaultReport { task: 0, next: 0, fault: [0; 3] },
+                };
+                self.send_bytes(report.as_bytes());
             }
             Kipcnum::ReadPanicMessage => {
                 let [i] = req.exactly()?;
@@ -185,6 +202,18 @@ impl Reply<'_> {
         }
         Ok(NextTask::Same)
     }
+}
+
+/// The first faulted task at or after `start`, with its fault.
+fn first_faulted(tasks: &[Task], start: usize) -> Option<(usize, FaultInfo)> {
+    let mut i = start;
+    while let Some(t) = tasks.get(i) {
+        if let TaskState::Faulted { fault, .. } = t.state {
+            return Some((i, fault));
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The task's writable, non-device regions: what a dump of it must contain.

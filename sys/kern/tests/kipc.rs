@@ -3,7 +3,7 @@
 mod harness;
 
 use abi::{
-    DEAD_CODE_BASE, DumpRegion, FaultInfo, Generation, IrqDesc, Kipcnum, SchedState, TaskId, TaskState,
+    DEAD_CODE_BASE, DumpRegion, FaultInfo, FaultReport, Generation, IrqDesc, Kipcnum, SchedState, TaskId, TaskState,
     TaskStatus, UNAVAILABLE_CODE_BASE, UsageError, kipc_rc,
 };
 use harness::{IMAGE_ID, REGION_SIZE, Sim, TaskSpec, ram};
@@ -206,6 +206,41 @@ fn kipc_find_faulted_task() {
         sim.kipc(0, Kipcnum::FindFaultedTask, &[start as u32]);
         assert_eq!(word(&sim.kipc_result(0).1), found as u32, "from {start}");
     }
+}
+
+fn next_fault(sim: &mut Sim, start: u32) -> FaultReport {
+    sim.kipc(0, Kipcnum::NextFault, &[start]);
+    let (rc, bytes) = sim.kipc_result(0);
+    assert_eq!(rc, 0);
+    FaultReport::read_from_bytes(&bytes).expect("a whole FaultReport")
+}
+
+#[test]
+fn kipc_next_fault_reports_task_fault_and_next() {
+    let mut sim = sim();
+    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: 0, next: 0, fault: [0; 3] });
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.panic(4, b"x");
+    let injected = FaultInfo::Injected(sim.id(0)).encode();
+    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: SERVER as u32, next: 4, fault: injected });
+    assert_eq!(next_fault(&mut sim, SERVER as u32), FaultReport { task: SERVER as u32, next: 4, fault: injected });
+    let panic = FaultInfo::Panic.encode();
+    assert_eq!(next_fault(&mut sim, SERVER as u32 + 1), FaultReport { task: 4, next: 0, fault: panic });
+    assert_eq!(next_fault(&mut sim, 5).task, 0);
+    assert_eq!(next_fault(&mut sim, u32::MAX).task, 0);
+    // Still reported once detached (the supervisor restarts it later); gone once restarted.
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    assert_eq!(next_fault(&mut sim, 1).task, SERVER as u32);
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: 4, next: 0, fault: panic });
+}
+
+#[test]
+fn kipc_next_fault_with_a_short_reply_buffer_writes_what_fits() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.send(0, TaskId::KERNEL, Kipcnum::NextFault as u16, &1u32.to_le_bytes(), 4, &[]);
+    assert_eq!(sim.kipc_result(0), (0, (SERVER as u32).to_le_bytes().to_vec()));
 }
 
 #[test]

@@ -51,12 +51,26 @@ impl Slot {
         },
     };
 
+    /// Automatic restarts less than `window_ms` ago: times `t` with `now - window_ms < t <=
+    /// now` (an empty slot, `NO_RESTART`, is never `<= now`).
     fn strikes(&self, now: u64, window_ms: u32) -> u32 {
-        let recent = |&&t: &&u64| {
-            now.checked_sub(t)
-                .is_some_and(|age| age < u64::from(window_ms))
-        };
-        self.recent.iter().filter(recent).count() as u32
+        let earliest = now.saturating_add(1).saturating_sub(u64::from(window_ms));
+        self.recent.iter().map(|&t| u32::from(earliest <= t && t <= now)).sum()
+    }
+
+    /// Whether `policy.intensity_restarts` automatic restarts already happened within the
+    /// window, i.e. `strikes >= intensity_restarts`, in constant time: the ring holds restart
+    /// times in order, so that many fall in the window exactly when the one that many
+    /// restarts back does.
+    fn over_intensity(&self, now: u64, policy: &Policy) -> bool {
+        let k = policy.intensity_restarts as usize;
+        if k == 0 {
+            return true;
+        }
+        let len = self.recent.len();
+        let t = self.recent[(self.recent_next + len - k) % len];
+        let earliest = now.saturating_add(1).saturating_sub(u64::from(policy.intensity_window_ms));
+        earliest <= t && t <= now
     }
 
     fn remember_restart(&mut self, now: u64) {
@@ -75,12 +89,21 @@ pub struct Supervisor<const N: usize> {
     policies: &'static [Policy; N],
     /// `dependents[p]`: mask of the tasks whose `depends_on` names `p`.
     dependents: [u32; N],
+    /// Mask of the tasks with a watchdog.
+    watched: u32,
+    /// Mask of the tasks `Detaching` or `BackingOff`: with the watched ones, the only tasks
+    /// that can have a deadline, so scans look at these alone.
+    timed: u32,
     tasks: [Slot; N],
 }
 
 /// Indices of the set bits of `mask`, lowest first.
-fn tasks_in(mask: u32) -> impl Iterator<Item = usize> {
-    (0..32).filter(move |i| mask & (1 << i) != 0)
+fn tasks_in(mut mask: u32) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        let task = mask.trailing_zeros() as usize;
+        mask &= mask.wrapping_sub(1);
+        (task < 32).then_some(task)
+    })
 }
 
 impl<const N: usize> Supervisor<N> {
@@ -91,6 +114,7 @@ impl<const N: usize> Supervisor<N> {
         const { assert!(N >= 1 && N <= 32, "between 1 and 32 tasks") };
         let in_range = u32::MAX >> (32 - N);
         let mut dependents = [0u32; N];
+        let mut watched = 0;
         let mut tasks = [Slot::BOOTED; N];
         let mut task = 1;
         while task < N {
@@ -117,6 +141,9 @@ impl<const N: usize> Supervisor<N> {
                 }
                 provider += 1;
             }
+            if policy.watchdog_ms.is_some() {
+                watched |= 1 << task;
+            }
             if !policy.start_at_boot {
                 tasks[task].state = TaskState::Held(HoldReason::Unloaded);
             }
@@ -125,6 +152,8 @@ impl<const N: usize> Supervisor<N> {
         Ok(Supervisor {
             policies,
             dependents,
+            watched,
+            timed: 0,
             tasks,
         })
     }
@@ -179,7 +208,7 @@ impl<const N: usize> Supervisor<N> {
 
     /// Handles every deadline, back-off and watchdog due at `now`.
     pub fn on_timer(&mut self, now: u64, out: &mut impl ActionSink) {
-        for task in 1..N {
+        for task in tasks_in(self.timed | self.watched) {
             if self.due_at(task).is_none_or(|due| due > now) {
                 continue;
             }
@@ -195,7 +224,12 @@ impl<const N: usize> Supervisor<N> {
 
     /// When [`Supervisor::on_timer`] must next run, if anything is pending.
     pub fn next_deadline(&self) -> Option<u64> {
-        (1..N).filter_map(|task| self.due_at(task)).min()
+        tasks_in(self.timed | self.watched).filter_map(|task| self.due_at(task)).min()
+    }
+
+    /// A task's counters; `None` for an index out of range.
+    pub fn counters(&self, task: usize) -> Option<&Counters> {
+        self.tasks.get(task).map(|slot| &slot.counters)
     }
 
     /// A task's status; `None` for an index out of range.
@@ -271,9 +305,13 @@ impl<const N: usize> Supervisor<N> {
         matching.fold(0, |mask, (task, _)| mask | 1 << task)
     }
 
-    /// Mask of the tasks that are running, and so can be told things and can acknowledge.
-    fn live(&self) -> u32 {
-        self.tasks_where(Slot::is_live)
+    /// Mask of `task`'s dependents that are running, and so can be told things and can
+    /// acknowledge. Most tasks have none, so the scan is skipped for them.
+    fn live_dependents(&self, task: usize) -> u32 {
+        match self.dependents[task] {
+            0 => 0,
+            dependents => dependents & self.tasks_where(Slot::is_live),
+        }
     }
 
     fn faulted(
@@ -455,7 +493,7 @@ impl<const N: usize> Supervisor<N> {
         now: u64,
         out: &mut impl ActionSink,
     ) {
-        let pending = self.dependents[task] & self.live();
+        let pending = self.live_dependents(task);
         out.act(Action::Record(Record::DetachStarted {
             task,
             cause,
@@ -474,12 +512,8 @@ impl<const N: usize> Supervisor<N> {
             slot.consecutive = 0;
         }
         slot.injection = None;
-        slot.state = TaskState::Detaching {
-            cause,
-            origin,
-            deadline: now.saturating_add(u64::from(policy.detach_deadline_ms)),
-            pending,
-        };
+        let deadline = now.saturating_add(u64::from(policy.detach_deadline_ms));
+        self.set_state(task, TaskState::Detaching { cause, origin, deadline, pending });
     }
 
     /// Completes every detach that is ready (rows 13 and 14). Loops because a completion can
@@ -493,10 +527,8 @@ impl<const N: usize> Supervisor<N> {
     }
 
     fn ready_detach(&self, now: u64) -> Option<(usize, Cause, u32)> {
-        self.tasks
-            .iter()
-            .enumerate()
-            .find_map(|(task, slot)| match slot.state {
+        tasks_in(self.timed)
+            .find_map(|task| match self.tasks[task].state {
                 TaskState::Detaching {
                     cause,
                     deadline,
@@ -534,8 +566,8 @@ impl<const N: usize> Supervisor<N> {
             out.act(Action::ResetPeripherals { task, mask });
         }
         out.act(Action::Record(Record::Detached { task }));
-        for slot in &mut self.tasks {
-            if let TaskState::Detaching { pending, .. } = &mut slot.state {
+        for other in tasks_in(self.timed) {
+            if let TaskState::Detaching { pending, .. } = &mut self.tasks[other].state {
                 *pending &= !(1 << task);
             }
         }
@@ -558,7 +590,7 @@ impl<const N: usize> Supervisor<N> {
         let slot = &mut self.tasks[task];
         if slot.hold || !policy.restarts_after(cause) {
             self.hold(task, HoldReason::Stopped, out);
-        } else if slot.strikes(now, policy.intensity_window_ms) >= policy.intensity_restarts {
+        } else if slot.over_intensity(now, policy) {
             self.escalate(task, now, out);
         } else {
             slot.remember_restart(now);
@@ -596,17 +628,16 @@ impl<const N: usize> Supervisor<N> {
         if delay_ms == 0 {
             self.start(task, now, out);
         } else {
-            slot.state = TaskState::BackingOff {
-                restart_at: now.saturating_add(u64::from(delay_ms)),
-            };
+            let restart_at = now.saturating_add(u64::from(delay_ms));
+            self.set_state(task, TaskState::BackingOff { restart_at });
             out.act(Action::Record(Record::BackingOff { task, delay_ms }));
         }
     }
 
     /// Step 6.
     fn start(&mut self, task: usize, now: u64, out: &mut impl ActionSink) {
+        self.set_state(task, TaskState::Running);
         let slot = &mut self.tasks[task];
-        slot.state = TaskState::Running;
         slot.started_at = now;
         slot.last_checkin = now;
         slot.injection = None;
@@ -614,7 +645,7 @@ impl<const N: usize> Supervisor<N> {
         let count = slot.counters.restarts;
         out.act(Action::Restart { task });
         out.act(Action::Record(Record::Restarted { task, count }));
-        for dependent in tasks_in(self.dependents[task] & self.live()) {
+        for dependent in tasks_in(self.live_dependents(task)) {
             out.act(Action::NotifyBack {
                 dependent,
                 provider: task,
@@ -623,7 +654,16 @@ impl<const N: usize> Supervisor<N> {
     }
 
     fn hold(&mut self, task: usize, reason: HoldReason, out: &mut impl ActionSink) {
-        self.tasks[task].state = TaskState::Held(reason);
+        self.set_state(task, TaskState::Held(reason));
         out.act(Action::Record(Record::Held { task, reason }));
+    }
+
+    /// Every state change goes through here, to keep `timed` true.
+    fn set_state(&mut self, task: usize, state: TaskState) {
+        self.tasks[task].state = state;
+        match state {
+            TaskState::Detaching { .. } | TaskState::BackingOff { .. } => self.timed |= 1 << task,
+            TaskState::Running | TaskState::Held(_) => self.timed &= !(1 << task),
+        }
     }
 }

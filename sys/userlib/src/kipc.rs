@@ -1,7 +1,7 @@
 //! Kernel IPC wrappers for the supervisor (and tasks `app.toml` grants kernel IPC to). Any
 //! other task calling these is faulted by the kernel.
 
-use abi::{FaultInfo, Kipcnum, SchedState, TaskId, TaskStatus};
+use abi::{FaultInfo, FaultReport, Kipcnum, SchedState, TaskId, TaskStatus};
 use zerocopy::FromBytes;
 
 use crate::sys_send;
@@ -59,6 +59,28 @@ pub fn find_faulted_task(start: usize) -> Option<usize> {
     request(Kipcnum::FindFaultedTask, &[start as u32], &mut raw);
     let found = u32::from_le_bytes(raw) as usize;
     (found != 0).then_some(found)
+}
+
+/// A fault the kernel holds (a task stays faulted until it is restarted).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub task: usize,
+    pub fault: FaultInfo,
+    /// The next faulted task after `task`: where to look next, if anywhere.
+    pub next: Option<usize>,
+}
+
+/// The first faulted task at or after `start`, with its fault, in one kernel call.
+pub fn next_fault(start: usize) -> Option<Fault> {
+    let mut raw = [0u8; size_of::<FaultReport>()];
+    request(Kipcnum::NextFault, &[start as u32], &mut raw);
+    let r = FaultReport::read_from_bytes(&raw).unwrap_or_else(|_| unreachable!());
+    if r.task == 0 {
+        return None;
+    }
+    // The kernel encodes with the same `abi`, so every report decodes.
+    let fault = FaultInfo::decode(r.fault).unwrap_or_else(|| unreachable!());
+    Some(Fault { task: r.task as usize, fault, next: (r.next != 0).then_some(r.next as usize) })
 }
 
 /// Copies the task's panic message into `out`; `None` if it is not faulted by a panic.

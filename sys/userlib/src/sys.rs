@@ -29,7 +29,7 @@ unsafe extern "C" {
 }
 
 #[inline(always)]
-fn syscall(number: Sysnum, args: [u32; 7]) -> [u32; 8] {
+fn syscall(number: Sysnum, args: &[u32; 7]) -> [u32; 8] {
     #[cfg(target_os = "none")]
     {
         let mut results = core::mem::MaybeUninit::<[u32; 8]>::uninit();
@@ -37,7 +37,7 @@ fn syscall(number: Sysnum, args: [u32; 7]) -> [u32; 8] {
         // `results` is initialised when it returns; the kernel checks every pointer inside
         // `args` against this task's regions before using it.
         unsafe {
-            bulkhead_syscall(&args, results.as_mut_ptr(), number as u32);
+            bulkhead_syscall(args, results.as_mut_ptr(), number as u32);
             results.assume_init()
         }
     }
@@ -55,7 +55,7 @@ fn addr<T>(p: *const T) -> u32 {
 pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
     let r = syscall(
         Sysnum::Send,
-        [
+        &[
             (u32::from(target.0) << 16) | u32::from(operation),
             addr(outgoing.as_ptr()),
             outgoing.len() as u32,
@@ -81,7 +81,7 @@ pub struct RecvMessage {
 }
 
 fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMessage, PeerGone> {
-    let r = syscall(Sysnum::Recv, [addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, 0, 0]);
+    let r = syscall(Sysnum::Recv, &[addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, 0, 0]);
     if let Some(gone) = PeerGone::from_code(r[0]) {
         return Err(gone);
     }
@@ -115,11 +115,11 @@ pub fn sys_recv_notification(mask: u32) -> u32 {
 }
 
 pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
-    syscall(Sysnum::Reply, [u32::from(peer.0), code, addr(message.as_ptr()), message.len() as u32, 0, 0, 0]);
+    syscall(Sysnum::Reply, &[u32::from(peer.0), code, addr(message.as_ptr()), message.len() as u32, 0, 0, 0]);
 }
 
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
-    syscall(Sysnum::ReplyFault, [u32::from(peer.0), reason as u32, 0, 0, 0, 0, 0]);
+    syscall(Sysnum::ReplyFault, &[u32::from(peer.0), reason as u32, 0, 0, 0, 0, 0]);
 }
 
 /// Why a borrow did not copy.
@@ -140,12 +140,12 @@ fn borrow_result(code: u32) -> Result<(), BorrowError> {
 }
 
 pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowRead, [u32::from(lender.0), index as u32, offset as u32, addr(dest.as_mut_ptr()), dest.len() as u32, 0, 0]);
+    let r = syscall(Sysnum::BorrowRead, &[u32::from(lender.0), index as u32, offset as u32, addr(dest.as_mut_ptr()), dest.len() as u32, 0, 0]);
     borrow_result(r[0]).map(|()| r[1] as usize)
 }
 
 pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowWrite, [u32::from(lender.0), index as u32, offset as u32, addr(src.as_ptr()), src.len() as u32, 0, 0]);
+    let r = syscall(Sysnum::BorrowWrite, &[u32::from(lender.0), index as u32, offset as u32, addr(src.as_ptr()), src.len() as u32, 0, 0]);
     borrow_result(r[0]).map(|()| r[1] as usize)
 }
 
@@ -156,14 +156,14 @@ pub struct LeaseInfo {
 }
 
 pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, BorrowError> {
-    let r = syscall(Sysnum::BorrowInfo, [u32::from(lender.0), index as u32, 0, 0, 0, 0, 0]);
+    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.0), index as u32, 0, 0, 0, 0, 0]);
     borrow_result(r[0]).map(|()| LeaseInfo { attributes: r[1], len: r[2] as usize })
 }
 
 /// Sets (`Some`) or cancels (`None`) the task's timer; `bits` are posted at the deadline.
 pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
     let d = deadline.unwrap_or(0);
-    syscall(Sysnum::SetTimer, [u32::from(deadline.is_some()), d as u32, (d >> 32) as u32, bits, 0, 0, 0]);
+    syscall(Sysnum::SetTimer, &[u32::from(deadline.is_some()), d as u32, (d >> 32) as u32, bits, 0, 0, 0]);
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -174,7 +174,7 @@ pub struct TimerState {
 }
 
 pub fn sys_get_timer() -> TimerState {
-    let r = syscall(Sysnum::GetTimer, [0; 7]);
+    let r = syscall(Sysnum::GetTimer, &[0; 7]);
     let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
     TimerState { now: join(r[0], r[1]), deadline: (r[2] != 0).then(|| join(r[3], r[4])), on_dl: r[5] }
 }
@@ -183,7 +183,7 @@ pub fn sys_get_timer() -> TimerState {
 /// clearing a pending one first.
 pub fn sys_irq_control(mask: u32, enable: bool, clear_pending: bool) {
     let flags = u32::from(enable) * abi::irq_control::ENABLE + u32::from(clear_pending) * abi::irq_control::CLEAR_PENDING;
-    syscall(Sysnum::IrqControl, [mask, flags, 0, 0, 0, 0, 0]);
+    syscall(Sysnum::IrqControl, &[mask, flags, 0, 0, 0, 0, 0]);
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -194,12 +194,12 @@ pub struct IrqStatus {
 }
 
 pub fn sys_irq_status(mask: u32) -> IrqStatus {
-    let r = syscall(Sysnum::IrqStatus, [mask, 0, 0, 0, 0, 0, 0]);
+    let r = syscall(Sysnum::IrqStatus, &[mask, 0, 0, 0, 0, 0, 0]);
     IrqStatus { enabled: r[0], pending: r[1], posted: r[2] }
 }
 
 pub fn sys_panic(message: &[u8]) -> ! {
-    syscall(Sysnum::Panic, [addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0]);
+    syscall(Sysnum::Panic, &[addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0]);
     // The kernel never resumes a panicked task; a restart begins again at `_start`.
     loop {
         core::hint::spin_loop();
@@ -207,10 +207,10 @@ pub fn sys_panic(message: &[u8]) -> ! {
 }
 
 pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
-    TaskId(syscall(Sysnum::RefreshTaskId, [u32::from(id.0), 0, 0, 0, 0, 0, 0])[0] as u16)
+    TaskId(syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0])[0] as u16)
 }
 
 pub fn sys_post(target: TaskId, bits: u32) -> Result<(), PeerGone> {
-    let rc = syscall(Sysnum::Post, [u32::from(target.0), bits, 0, 0, 0, 0, 0])[0];
+    let rc = syscall(Sysnum::Post, &[u32::from(target.0), bits, 0, 0, 0, 0, 0])[0];
     PeerGone::from_code(rc).map_or(Ok(()), Err)
 }

@@ -11,6 +11,12 @@ pub mod server {
     pub const CRASH: u16 = 2;
     /// Replies, then stops checking in with the watchdog (blocks forever).
     pub const HANG: u16 = 3;
+    /// `stamps` builds only (they map the shared `timer0`). Reply: `timer0`'s value (u32)
+    /// read where `CRASH` would fault, so a client can time "call to fault".
+    pub const STAMP: u16 = 4;
+    /// `stamps` builds only. Reply: `timer0`'s value (u32) read by this incarnation's first
+    /// statement of `main`.
+    pub const STARTED: u16 = 5;
 }
 
 /// `task/jefe-test-dependent`.

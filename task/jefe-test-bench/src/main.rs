@@ -4,12 +4,17 @@
 //! Time comes from the CMSDK APB timer `timer0` (CTRL +0x0 bit 0 enable, VALUE +0x4
 //! counting down, RELOAD +0x8), which QEMU clocks at 25 MHz. Under `-icount shift=0` a guest
 //! instruction takes 1 ns, so a tick is 40 instructions; every figure is the mean of
-//! [`REPETITIONS`] runs, which resolves below one tick.
+//! [`REPETITIONS`] runs, each started at a different phase of the tick ([`dither`]), which
+//! resolves below one tick.
 //!
 //! | Key | From | To |
 //! |---|---|---|
-//! | `restart_fault_to_running` | a client's call that makes `server` crash | `server` answering again, less one call's round trip |
-//! | `restart_client_unblocked` | the same call | the client woken with a dead code |
+//! | `restart_fault_to_running` | the faulting instruction in `server` | the first statement of the restarted `server`'s `main` |
+//! | `restart_client_unblocked` | a client's call that makes `server` crash | the client woken with a dead code |
+//!
+//! A fault cannot time itself, so `restart_fault_to_running` is a difference: from a call
+//! to the restarted server's first statement (which reads `timer0`, answered by `STARTED`),
+//! less from a call to the point where `CRASH` would fault (`STAMP` reads `timer0` there).
 //! | `detach_with_dependents_4` | `restart(provider)` sent to jefe | the four dependents told, acknowledged, and `provider` detached |
 //! | `unload_to_load_ready` | `unload(server)` sent to jefe | `load(server)` done and `server` back in its receive loop |
 //!
@@ -80,6 +85,30 @@ fn report(key: &str, total_ticks: u64) {
     say(format_args!("BENCH {key} {instructions}"));
 }
 
+/// A delay of `3 * (rep % 40 + 1)` instructions, so that successive repetitions start at
+/// every phase of the timer's 40-instruction tick (3 and 40 are coprime): the sleeps
+/// between them are whole milliseconds, which would otherwise lock every start to the same
+/// phase and bias the mean by up to a tick.
+fn dither(rep: u64) {
+    let n = (rep % 40) as u32 + 1;
+    // SAFETY: a register countdown; no memory, no stack.
+    unsafe {
+        core::arch::asm!("2:", "subs {n}, {n}, #1", "nop", "bne 2b", n = inout(reg) n => _, options(nomem, nostack))
+    };
+}
+
+/// `server`'s `timer0` reading from operation `op` (`STAMP` or `STARTED`); `None` if the
+/// call reached no live incarnation (`id` is refreshed).
+fn stamp(id: &mut TaskId, op: u16) -> Option<u32> {
+    let mut reply = [0u8; 4];
+    let (code, len) = sys_send(*id, op, &[], &mut reply, &[]);
+    if let Some(gone) = PeerGone::from_code(code) {
+        *id = refresh_after(*id, gone);
+        return None;
+    }
+    (code == 0 && len == 4).then(|| u32::from_ne_bytes(reply))
+}
+
 fn ping(id: &mut TaskId) -> bool {
     let mut reply = [0u8; 8];
     let (code, _) = sys_send(*id, server::PING, &0u32.to_ne_bytes(), &mut reply, &[]);
@@ -110,30 +139,37 @@ pub extern "C" fn main() -> ! {
     let mut server = SERVER;
     sleep_for(10, TIMER);
 
-    // One call's round trip, taken out of `restart_fault_to_running`.
-    let start = timer.now();
-    for _ in 0..REPETITIONS {
-        ping(&mut server);
+    // From a call to the point where `CRASH` faults.
+    let mut to_fault = 0;
+    for rep in 0..REPETITIONS {
+        dither(rep);
+        let start = timer.now();
+        let Some(stamp) = stamp(&mut server, server::STAMP) else { panic!("STAMP not answered") };
+        to_fault += u64::from(start.wrapping_sub(stamp));
     }
-    let round_trip = timer.since(start);
 
-    let (mut to_running, mut unblocked) = (0, 0);
-    for _ in 0..REPETITIONS {
+    let (mut to_main, mut unblocked) = (0, 0);
+    for rep in 0..REPETITIONS {
+        dither(rep);
         let start = timer.now();
         let (code, _) = sys_send(server, server::CRASH, &[], &mut [], &[]);
         unblocked += timer.since(start);
-        if let Some(gone) = PeerGone::from_code(code) {
-            server = refresh_after(server, gone);
-        }
-        while !ping(&mut server) {}
-        to_running += timer.since(start);
+        let Some(gone) = PeerGone::from_code(code) else { panic!("CRASH returned code {code:#x}") };
+        server = refresh_after(server, gone);
+        let started = loop {
+            if let Some(started) = stamp(&mut server, server::STARTED) {
+                break started;
+            }
+        };
+        to_main += u64::from(start.wrapping_sub(started));
         settle(&jefe, SERVER);
     }
-    report("restart_fault_to_running", to_running.saturating_sub(round_trip));
+    report("restart_fault_to_running", to_main.saturating_sub(to_fault));
     report("restart_client_unblocked", unblocked);
 
     let mut detach = 0;
-    for _ in 0..REPETITIONS {
+    for rep in 0..REPETITIONS {
+        dither(rep);
         let start = timer.now();
         let _ = jefe.restart(PROVIDER.index() as u16);
         detach += timer.since(start);
@@ -142,7 +178,8 @@ pub extern "C" fn main() -> ! {
     report("detach_with_dependents_4", detach);
 
     let mut reload = 0;
-    for _ in 0..REPETITIONS {
+    for rep in 0..REPETITIONS {
+        dither(rep);
         let start = timer.now();
         let _ = jefe.unload(SERVER.index() as u16);
         let _ = jefe.load(SERVER.index() as u16);

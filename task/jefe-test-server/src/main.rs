@@ -1,6 +1,8 @@
 //! A supervised server for the supervisor's scenarios: `PING` answers with a tag naming this
 //! incarnation, `CRASH` faults (divide by zero) with the caller waiting, `HANG` stops
-//! everything, including the watchdog check-ins of the `watched` build.
+//! everything, including the watchdog check-ins of the `watched` build. The `stamps` build
+//! also answers `STAMP` and `STARTED` with readings of the shared `timer0`, for the
+//! supervisor's benchmarks.
 #![no_std]
 #![no_main]
 
@@ -14,6 +16,8 @@ const CHECK_IN_MS: u64 = 10;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    #[cfg(feature = "stamps")]
+    let started = timer0();
     #[cfg(feature = "watched")]
     sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
     // Names this incarnation: back-off is at least 1 ms, so no two start in the same tick.
@@ -42,6 +46,13 @@ pub extern "C" fn main() -> ! {
                 // SAFETY: the instruction traps on purpose; the task never resumes.
                 unsafe { core::arch::asm!("udiv {0}, {0}, {1}", inout(reg) 1u32 => _, in(reg) zero) };
             }
+            #[cfg(feature = "stamps")]
+            op::STAMP => {
+                let stamp = timer0();
+                sys_reply(msg.sender, 0, &stamp.to_ne_bytes());
+            }
+            #[cfg(feature = "stamps")]
+            op::STARTED => sys_reply(msg.sender, 0, &started.to_ne_bytes()),
             op::HANG => {
                 sys_reply(msg.sender, 0, &[]);
                 loop {
@@ -51,4 +62,12 @@ pub extern "C" fn main() -> ! {
             _ => sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation),
         }
     }
+}
+
+/// The CMSDK timer `timer0`'s current value (VALUE, +0x4, counting down), which the benchmark
+/// task started.
+#[cfg(feature = "stamps")]
+fn timer0() -> u32 {
+    // SAFETY: app.toml maps the shared timer0 to this task; VALUE is a read-only register.
+    unsafe { core::ptr::read_volatile(0x4000_0004 as *const u32) }
 }

@@ -89,54 +89,95 @@ impl TaskEventCounts {
 
 static TASK_COUNTERS: PerTaskCounts = PerTaskCounts::new();
 
-fn now() -> u64 {
-    sys_get_timer().now
-}
-
 /// Task `task`'s bit in a task mask; none for an index beyond the mask (a refused request
 /// may name any index).
 fn bit(task: usize) -> u32 {
     u32::try_from(task).ok().and_then(|t| 1u32.checked_shl(t)).unwrap_or(0)
 }
 
+/// The indices of the set bits of `mask`, lowest first.
+fn tasks_in(mut mask: u32) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        let task = mask.trailing_zeros() as usize;
+        mask &= mask.wrapping_sub(1);
+        (task < 32).then_some(task)
+    })
+}
+
 /// The side-effect half: performs actions and remembers what the kernel already told us.
 struct Shell {
+    /// The time of this wake-up, read from the kernel at most once per wake-up.
+    now: Option<u64>,
     /// Tasks whose current fault the policy has been given (a faulted task stays faulted
     /// in the kernel until it is restarted).
     faults_reported: u32,
     /// Tasks whose counters may have changed since they were last published.
     counters_dirty: u32,
+    /// A detach the policy asked for that is not made yet: if the next kernel action is the
+    /// same task's restart, the kernel's restart detaches it in the same call (one kernel
+    /// call instead of two, with nothing else running in between). Any other action, and
+    /// the end of every policy call, makes it first, so the kernel sees the policy's order.
+    deferred_detach: Option<usize>,
+    /// A fault was injected: the kernel faulted a task synchronously, to be collected now.
+    injected: bool,
+    /// The deadline the kernel timer is armed for (0: not armed).
+    armed: u64,
     log: log::Log,
 }
 
 impl Shell {
-    fn act(&mut self, now: u64, action: Action) {
+    fn now(&mut self) -> u64 {
+        *self.now.get_or_insert_with(|| sys_get_timer().now)
+    }
+
+    fn flush(&mut self) {
+        if let Some(task) = self.deferred_detach.take() {
+            kipc::detach_task(task);
+        }
+    }
+
+    fn record(&mut self, record: supervision::Record) {
+        // Counters change with recorded events only; a deadline's record also changes the
+        // forced dependents' `missed_acks`.
+        self.counters_dirty |= match record {
+            supervision::Record::DeadlineExpired { provider, dependents_forced } => {
+                bit(provider) | dependents_forced
+            }
+            _ => bit(record_task(&record)),
+        };
+        let now = self.now();
+        self.log.record(now, LogEvent::Supervisor(record));
+    }
+}
+
+impl supervision::ActionSink for Shell {
+    fn act(&mut self, action: Action) {
+        match action {
+            // Records touch no task, so a deferred detach can wait past them.
+            Action::Record(record) => return self.record(record),
+            Action::Restart { task } if self.deferred_detach == Some(task) => self.deferred_detach = None,
+            _ => self.flush(),
+        }
         match action {
             Action::NotifyGoingAway { dependent, provider: _ } => {
                 post(dependent, PROVIDER_GOING[dependent]);
             }
             Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
-            Action::Detach { task } => kipc::detach_task(task),
+            Action::Detach { task } => self.deferred_detach = Some(task),
             Action::ResetPeripherals { task, mask } => {
+                let now = self.now();
                 self.log.record(now, board::reset_peripherals(task, mask));
             }
             Action::Restart { task } => {
                 self.faults_reported &= !bit(task);
                 kipc::restart_task(task, true);
             }
-            Action::InjectFault { task } => kipc::fault_task(task),
-            Action::ResetSystem => kipc::system_reset(),
-            Action::Record(record) => {
-                // Counters change with recorded events only; a deadline's record also
-                // changes the forced dependents' `missed_acks`.
-                self.counters_dirty |= match record {
-                    supervision::Record::DeadlineExpired { provider, dependents_forced } => {
-                        bit(provider) | dependents_forced
-                    }
-                    _ => bit(record_task(&record)),
-                };
-                self.log.record(now, LogEvent::Supervisor(record));
+            Action::InjectFault { task } => {
+                kipc::fault_task(task);
+                self.injected = true;
             }
+            Action::ResetSystem => kipc::system_reset(),
+            Action::Record(_) => {}
         }
     }
 }
@@ -172,60 +213,62 @@ struct Jefe {
 }
 
 impl Jefe {
-    fn event(&mut self, event: Event) -> Result<(), Refusal> {
-        let now = now();
-        let Jefe { supervisor, shell } = self;
-        let result = supervisor.on_event(now, event, &mut |a| shell.act(now, a));
+    /// One call into the policy, with the shell performing its actions.
+    fn policy<R>(&mut self, call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut Shell) -> R) -> R {
+        let now = self.shell.now();
+        let result = call(&mut self.supervisor, now, &mut self.shell);
+        self.shell.flush();
         // An injection takes effect at once; handle its fault in the same wake-up.
-        self.collect_faults();
+        if core::mem::take(&mut self.shell.injected) {
+            self.collect_faults(1);
+        }
         result
     }
 
-    /// Feeds every fault the policy has not seen yet.
-    fn collect_faults(&mut self) {
-        let mut next = 1;
-        while next < NUM_TASKS {
-            let Some(task) = kipc::find_faulted_task(next) else { break };
-            next = task + 1;
-            if self.shell.faults_reported & bit(task) != 0 {
-                continue;
-            }
-            let Some(fault) = kipc::read_task_status(task).fault else { continue };
-            self.shell.faults_reported |= bit(task);
-            let now = now();
-            let Jefe { supervisor, shell } = self;
-            let _ = supervisor.on_event(now, Event::Faulted { task, fault }, &mut |a| shell.act(now, a));
-            // Start over: handling this fault may have injected one into an earlier task.
-            next = 1;
-        }
+    fn event(&mut self, event: Event) -> Result<(), Refusal> {
+        self.policy(|s, now, shell| s.on_event(now, event, shell))
     }
 
-    fn timer(&mut self) {
-        let now = now();
-        let Jefe { supervisor, shell } = self;
-        supervisor.on_timer(now, &mut |a| shell.act(now, a));
-        self.collect_faults();
+    /// Feeds the policy every fault it has not seen yet, looking from task `start` on.
+    fn collect_faults(&mut self, start: usize) {
+        let mut next = Some(start);
+        while let Some(start) = next {
+            let Some(found) = kipc::next_fault(start) else { break };
+            next = found.next;
+            if self.shell.faults_reported & bit(found.task) != 0 {
+                continue;
+            }
+            self.shell.faults_reported |= bit(found.task);
+            let event = Event::Faulted { task: found.task, fault: found.fault };
+            // An injection while handling it restarts the scan itself (in `policy`), and
+            // that scan also covers the tasks after this one.
+            if self.shell.injected {
+                next = None;
+            }
+            let _ = self.policy(|s, now, shell| s.on_event(now, event, shell));
+        }
     }
 
     /// After every wake-up: humility's request, the counters, the next deadline.
     fn settle(&mut self) {
-        external::poll(|request, task| {
-            let now = now();
-            let Jefe { supervisor, shell } = self;
-            let result = supervisor.on_humility(now, request, task, &mut |a| shell.act(now, a));
-            self.collect_faults();
-            result.is_ok()
-        });
-        let now = now();
+        external::poll(|request, task| self.policy(|s, now, shell| s.on_humility(now, request, task, shell)).is_ok());
         let dirty = core::mem::take(&mut self.shell.counters_dirty);
-        for task in (1..NUM_TASKS).filter(|&t| dirty & bit(t) != 0) {
-            if let (Some(counts), Some(status)) = (TASK_COUNTERS.get(task), self.supervisor.status(task, now)) {
-                counts.store(&status.counters);
+        for task in tasks_in(dirty) {
+            if let (Some(counts), Some(counters)) = (TASK_COUNTERS.get(task), self.supervisor.counters(task)) {
+                counts.store(counters);
             }
         }
+        let now = self.shell.now();
         let poll = now + HUMILITY_POLL_MS;
         let deadline = self.supervisor.next_deadline().map_or(poll, |d| d.min(poll));
-        sys_set_timer(Some(deadline), TIMER_NOTIFICATION);
+        // A timer still to fire no later than needed serves as it is: waking early is
+        // harmless (nothing is due, the timer is re-armed), and it saves a syscall on
+        // most wake-ups.
+        if self.shell.armed <= now || deadline < self.shell.armed {
+            sys_set_timer(Some(deadline), TIMER_NOTIFICATION);
+            self.shell.armed = deadline;
+        }
+        self.shell.now = None;
     }
 
     fn request(&mut self, event: Event) -> Result<(), RequestError<JefeError>> {
@@ -253,7 +296,7 @@ impl InOrderJefeImpl for Jefe {
         first: u16,
         tasks: Leased<Write, [TaskInfo]>,
     ) -> Result<u16, RequestError<core::convert::Infallible>> {
-        let now = now();
+        let now = self.shell.now();
         let mut written = 0;
         for (slot, task) in (usize::from(first)..NUM_TASKS).take(tasks.len()).enumerate() {
             let Some(record) = self.supervisor.status(task, now) else { break };
@@ -297,7 +340,7 @@ impl InOrderJefeImpl for Jefe {
 
     fn detach_notices(&mut self, msg: &RecvMessage) -> Result<u32, RequestError<core::convert::Infallible>> {
         let caller = bit(msg.sender.index());
-        let now = now();
+        let now = self.shell.now();
         let waiting = (1..NUM_TASKS).filter(|&p| {
             matches!(
                 self.supervisor.status(p, now).map(|r| r.state),
@@ -336,10 +379,10 @@ impl InOrderJefeImpl for Jefe {
 
     fn handle_notification(&mut self, bits: u32) {
         if bits & FAULT_NOTIFICATION != 0 {
-            self.collect_faults();
+            self.collect_faults(1);
         }
         if bits & TIMER_NOTIFICATION != 0 {
-            self.timer();
+            self.policy(|s, now, shell| s.on_timer(now, shell));
         }
     }
 }
@@ -348,7 +391,15 @@ impl InOrderJefeImpl for Jefe {
 pub extern "C" fn main() -> ! {
     let mut jefe = Jefe {
         supervisor: INITIAL,
-        shell: Shell { faults_reported: 0, counters_dirty: 0, log: log::Log::new() },
+        shell: Shell {
+            now: None,
+            faults_reported: 0,
+            counters_dirty: 0,
+            deferred_detach: None,
+            injected: false,
+            armed: 0,
+            log: log::Log::new(),
+        },
     };
     external::set_ready();
     let mut buffer = [0u8; INCOMING_SIZE];

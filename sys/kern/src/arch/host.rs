@@ -64,6 +64,12 @@ pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
 
 /// # Safety
 /// Trivially safe on the host; `unsafe` to match the ARM signature.
+pub unsafe fn write_frame(dst: u32, frame: &[u32; super::FRAME_WORDS]) {
+    poke(dst, zerocopy::IntoBytes::as_bytes(frame));
+}
+
+/// # Safety
+/// Trivially safe on the host; `unsafe` to match the ARM signature.
 pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
     let len = out.len();
     out.copy_from_slice(&peek(src, len));

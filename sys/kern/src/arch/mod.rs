@@ -57,12 +57,7 @@ pub fn reinitialize(task: &mut crate::task::Task) {
     let desc = task.descriptor;
     let frame_base = desc.initial_stack - (FRAME_WORDS * 4) as u32;
     task.save = SavedState { psp: frame_base, exc_return: EXC_RETURN_THREAD_PSP_FP, ..SavedState::default() };
-    let frame = initial_frame(desc.entry_point);
-    let mut bytes = [0u8; FRAME_WORDS * 4];
-    for (chunk, word) in bytes.chunks_exact_mut(4).zip(frame) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
     // SAFETY: the builder places `initial_stack` inside the task's RAM region with room
     // for at least one frame below it; the region belongs to no other task.
-    unsafe { copy_from_kernel(frame_base, &bytes) };
+    unsafe { write_frame(frame_base, &initial_frame(desc.entry_point)) };
 }
