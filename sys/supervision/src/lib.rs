@@ -125,8 +125,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod merge;
 mod supervisor;
 
+pub use merge::MergeDetach;
 pub use supervisor::Supervisor;
 
 use abi::FaultInfo;

@@ -7,14 +7,14 @@
 //! | Action | Done as |
 //! |---|---|
 //! | `NotifyGoingAway` / `NotifyBack` | `sys_post` of the dependent's `provider-going` / `provider-back` bit |
-//! | `Detach` | kernel IPC `DetachTask` |
+//! | `Detach` | kernel IPC `DetachTask`; when the same task's `Restart` follows at once, left to `RestartTask`, which detaches first (`supervision::MergeDetach`) |
 //! | `ResetPeripherals` | pulses through `sys` where the board has one (feature `stm32xx-sys`), else logged as skipped |
 //! | `Restart` | kernel IPC `RestartTask` (start) |
 //! | `InjectFault` | kernel IPC `FaultTask`: the task faults with `Injected(jefe)` and comes back as a fault |
 //! | `ResetSystem` | kernel IPC `Reset` |
 //! | `Record` | the ring buffer (`log.rs`), which the console reads with `read_log` |
 //!
-//! Triggers: faults (fault notification, then `FindFaultedTask` / `ReadTaskStatus`), watchdog
+//! Triggers: faults (fault notification, then `NextFault`), watchdog
 //! expiries and back-off and detach deadlines (the timer, armed for the policy's next
 //! deadline), IPC (`restart`, `unload`, `load`, `inject_fault`, `check_in`, `ack_detach`;
 //! calls from the console task are recorded as the console's), and humility's
@@ -34,7 +34,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use idol_runtime::{Leased, RequestError, Write};
 use jefe_api::{JefeError, LogEntry, LogEvent, TaskInfo};
-use supervision::{Action, ConfigError, Event, Origin, Refusal, Supervisor, TaskState};
+use supervision::{Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_table.rs"));
@@ -113,11 +113,6 @@ struct Shell {
     faults_reported: u32,
     /// Tasks whose counters may have changed since they were last published.
     counters_dirty: u32,
-    /// A detach the policy asked for that is not made yet: if the next kernel action is the
-    /// same task's restart, the kernel's restart detaches it in the same call (one kernel
-    /// call instead of two, with nothing else running in between). Any other action, and
-    /// the end of every policy call, makes it first, so the kernel sees the policy's order.
-    deferred_detach: Option<usize>,
     /// A fault was injected: the kernel faulted a task synchronously, to be collected now.
     injected: bool,
     /// The deadline the kernel timer is armed for (0: not armed).
@@ -128,12 +123,6 @@ struct Shell {
 impl Shell {
     fn now(&mut self) -> u64 {
         *self.now.get_or_insert_with(|| sys_get_timer().now)
-    }
-
-    fn flush(&mut self) {
-        if let Some(task) = self.deferred_detach.take() {
-            kipc::detach_task(task);
-        }
     }
 
     fn record(&mut self, record: supervision::Record) {
@@ -153,17 +142,11 @@ impl Shell {
 impl supervision::ActionSink for Shell {
     fn act(&mut self, action: Action) {
         match action {
-            // Records touch no task, so a deferred detach can wait past them.
-            Action::Record(record) => return self.record(record),
-            Action::Restart { task } if self.deferred_detach == Some(task) => self.deferred_detach = None,
-            _ => self.flush(),
-        }
-        match action {
             Action::NotifyGoingAway { dependent, provider: _ } => {
                 post(dependent, PROVIDER_GOING[dependent]);
             }
             Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
-            Action::Detach { task } => self.deferred_detach = Some(task),
+            Action::Detach { task } => kipc::detach_task(task),
             Action::ResetPeripherals { task, mask } => {
                 let now = self.now();
                 self.log.record(now, board::reset_peripherals(task, mask));
@@ -177,7 +160,7 @@ impl supervision::ActionSink for Shell {
                 self.injected = true;
             }
             Action::ResetSystem => kipc::system_reset(),
-            Action::Record(_) => {}
+            Action::Record(record) => self.record(record),
         }
     }
 }
@@ -213,11 +196,12 @@ struct Jefe {
 }
 
 impl Jefe {
-    /// One call into the policy, with the shell performing its actions.
-    fn policy<R>(&mut self, call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut Shell) -> R) -> R {
+    /// One call into the policy, with the shell performing its actions. The kernel's
+    /// `RestartTask` detaches a task that is still attached, so a detach right before the
+    /// same task's restart is left to it (`MergeDetach`).
+    fn policy<R>(&mut self, call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut MergeDetach<Shell>) -> R) -> R {
         let now = self.shell.now();
-        let result = call(&mut self.supervisor, now, &mut self.shell);
-        self.shell.flush();
+        let result = call(&mut self.supervisor, now, &mut MergeDetach::new(&mut self.shell));
         // An injection takes effect at once; handle its fault in the same wake-up.
         if core::mem::take(&mut self.shell.injected) {
             self.collect_faults(1);
@@ -395,7 +379,6 @@ pub extern "C" fn main() -> ! {
             now: None,
             faults_reported: 0,
             counters_dirty: 0,
-            deferred_detach: None,
             injected: false,
             armed: 0,
             log: log::Log::new(),

@@ -1,7 +1,9 @@
 //! Host tests of the supervision policy: the state table row by row, scenarios, and
 //! property tests over random interleavings of events.
 
+mod intensity;
 mod invariants;
+mod merge;
 mod rig;
 mod scenarios;
 mod state_table;
