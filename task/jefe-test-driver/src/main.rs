@@ -23,6 +23,7 @@ use userlib::*;
 task_slot!(JEFE, jefe);
 task_slot!(CONSOLE, console);
 task_slot!(CRASHER, crasher);
+task_slot!(INSTANT, instant);
 task_slot!(PROVIDER, provider);
 task_slot!(HUNG, hung);
 task_slot!(TARGET, target);
@@ -234,6 +235,42 @@ fn crash_loop_backs_off_then_escalates() -> Outcome {
     Ok(())
 }
 
+/// `instant` restarts without back-off: the caller blocked on its crash is woken with
+/// "restarted" and the new generation (jefe's detach and restart are one kernel call, so the
+/// task is back by the time the caller runs), an immediate call with the refreshed id
+/// reaches the new incarnation, and the log still shows the whole cycle.
+fn zero_back_off_restart_wakes_the_caller_with_restarted() -> Outcome {
+    let mark = Events::mark();
+    let before = status(INSTANT).incarnation;
+    let id = sys_refresh_task_id(INSTANT);
+    let (code, _) = sys_send(id, server::CRASH, &[], &mut [], &[]);
+    let next = Generation(id.generation().0.wrapping_add(1) & Generation::MASK);
+    check!(PeerGone::from_code(code) == Some(PeerGone::Restarted(next)), "the caller did not get \"restarted\" with the next generation", code);
+    let id = TaskId::for_index_and_gen(INSTANT.index(), next);
+    let mut reply = [0u8; 8];
+    let (code, len) = sys_send(id, server::PING, &7u32.to_ne_bytes(), &mut reply, &[]);
+    check!(code == 0 && len == 8, "an immediate call to the new incarnation failed", code, len);
+    check!(from_bytes::<2>(&reply)[0] == 7, "the new incarnation answered wrongly");
+    let info = status(INSTANT);
+    check!(info.state() == Some(TaskState::Running) && info.incarnation == before + 1, "instant is not running its next incarnation", info.incarnation, before);
+    let events = Events::since(mark);
+    let mut seen = [false; 4];
+    for (_, record) in events.records() {
+        match record {
+            Record::Fault { task, fault: FaultInfo::DivideByZero } if task == INSTANT.index() => seen[0] = true,
+            Record::DetachStarted { task, .. } if task == INSTANT.index() => seen[1] = seen[0],
+            Record::Detached { task } if task == INSTANT.index() => seen[2] = seen[1],
+            Record::Restarted { task, .. } if task == INSTANT.index() => seen[3] = seen[2],
+            Record::BackingOff { task, .. } if task == INSTANT.index() => {
+                return Err(Why("a back-off was recorded for a task without one", None, None));
+            }
+            _ => {}
+        }
+    }
+    check!(seen == [true; 4], "the log lacks fault, detach started, detached, restarted in order");
+    Ok(())
+}
+
 /// A requested restart of `provider` with four acknowledging dependents: each is told,
 /// acknowledges while the provider is still the incarnation it bound to (so before the
 /// detach), no deadline expires, and each rebinds to the new incarnation.
@@ -402,6 +439,7 @@ pub extern "C" fn main() -> ! {
     // Let every task reach its first receive.
     sleep_ms(20);
     report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
+    report("zero_back_off_restart_wakes_the_caller_with_restarted", zero_back_off_restart_wakes_the_caller_with_restarted());
     report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());
     report("ignoring_dependent_is_revoked_at_the_deadline", ignoring_dependent_is_revoked_at_the_deadline());
     report("hung_task_is_caught_by_its_watchdog", hung_task_is_caught_by_its_watchdog());
