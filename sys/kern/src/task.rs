@@ -100,7 +100,8 @@ impl Task {
     }
 
     pub fn is_runnable(&self) -> bool {
-        !self.detached && self.state.is_runnable()
+        // State first: the scheduler asks this of every task, and most are blocked.
+        self.state.is_runnable() && !self.detached
     }
 
     /// The scheduling state, if the task is healthy.
