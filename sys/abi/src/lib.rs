@@ -187,7 +187,9 @@ pub enum Kipcnum {
     /// Request: task index (u32). Reply: [`TaskStatus`].
     ReadTaskStatus = 1,
     /// Request: task index (u32), start (u32, 0/1). Re-initialises the task. If the task is
-    /// not already detached it is detached first (generation bumped once).
+    /// not already detached it is detached first (generation bumped once), and the peers
+    /// that detach wakes get `PeerGone::Restarted` (start = 1: the task is back when they
+    /// run) or `PeerGone::Unavailable` (start = 0).
     RestartTask = 2,
     /// Request: task index (u32). Faults the task with `FaultInfo::Injected(caller)`.
     FaultTask = 3,
