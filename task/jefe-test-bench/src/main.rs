@@ -109,16 +109,6 @@ fn stamp(id: &mut TaskId, op: u16) -> Option<u32> {
     (code == 0 && len == 4).then(|| u32::from_ne_bytes(reply))
 }
 
-fn ping(id: &mut TaskId) -> bool {
-    let mut reply = [0u8; 8];
-    let (code, _) = sys_send(*id, server::PING, &0u32.to_ne_bytes(), &mut reply, &[]);
-    if let Some(gone) = PeerGone::from_code(code) {
-        *id = refresh_after(*id, gone);
-        return false;
-    }
-    code == 0
-}
-
 fn running(jefe: &JefeClient, task: TaskId) -> bool {
     let mut info = [TaskInfo::new_zeroed()];
     jefe.list_tasks(task.index() as u16, &mut info).is_ok() && info[0].state() == Some(TaskState::Running)
