@@ -63,13 +63,13 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
     }
     let old_id = t.current_id();
     t.generation = t.generation.wrapping_add(1);
-    t.detached = true;
-    t.state = match t.state {
+    t.set_detached(true);
+    t.set_state(match t.state {
         TaskState::Healthy(_) => TaskState::Healthy(SchedState::Stopped),
         TaskState::Faulted { fault, .. } => {
             TaskState::Faulted { fault, original_state: SchedState::Stopped }
         }
-    };
+    });
     t.timer.deadline = None;
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
@@ -102,7 +102,7 @@ pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
     let hint = end_incarnation(tasks, index, code_for);
     let t = &mut tasks[index];
     arch::reinitialize(t);
-    t.state = TaskState::Healthy(if start { SchedState::Runnable } else { SchedState::Stopped });
-    t.detached = !start;
+    t.set_detached(!start);
+    t.set_healthy_state(if start { SchedState::Runnable } else { SchedState::Stopped });
     if start { NextTask::Other } else { hint }
 }

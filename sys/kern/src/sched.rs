@@ -42,7 +42,7 @@ pub fn select(tasks: &[Task], previous: usize) -> usize {
             i = 0;
         }
         let t = &tasks[i];
-        if u16::from(t.priority.0) < best_priority && t.is_runnable() {
+        if t.is_runnable() && u16::from(t.priority.0) < best_priority {
             best = Some(i);
             best_priority = u16::from(t.priority.0);
         }

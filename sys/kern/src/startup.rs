@@ -26,7 +26,7 @@ pub fn init_tasks(table: &mut [Task], descs: &'static [TaskDesc]) {
         *slot = Task::new(desc);
         if slot.starts_at_boot() {
             arch::reinitialize(slot);
-            slot.detached = false;
+            slot.set_detached(false);
             slot.set_healthy_state(abi::SchedState::Runnable);
         }
     }

@@ -62,6 +62,10 @@ pub struct Task {
     /// Set by detach, cleared by restart. A detached task is never scheduled and nothing
     /// may block on it.
     pub detached: bool,
+    /// `Healthy(Runnable)` and not detached, kept by every setter of `state` and `detached`
+    /// (which must only change through them): the scheduler asks this of every task on
+    /// every block, and one byte is cheaper to test than the nested state.
+    runnable: bool,
 }
 
 impl Task {
@@ -76,6 +80,7 @@ impl Task {
             notifications: 0,
             descriptor,
             detached: true,
+            runnable: false,
         }
     }
 
@@ -100,8 +105,22 @@ impl Task {
     }
 
     pub fn is_runnable(&self) -> bool {
-        // State first: the scheduler asks this of every task, and most are blocked.
-        self.state.is_runnable() && !self.detached
+        debug_assert_eq!(self.runnable, self.state.is_runnable() && !self.detached, "stale runnable flag");
+        self.runnable
+    }
+
+    fn refresh_runnable(&mut self) {
+        self.runnable = self.state.is_runnable() && !self.detached;
+    }
+
+    pub fn set_state(&mut self, state: TaskState) {
+        self.state = state;
+        self.refresh_runnable();
+    }
+
+    pub fn set_detached(&mut self, detached: bool) {
+        self.detached = detached;
+        self.refresh_runnable();
     }
 
     /// The scheduling state, if the task is healthy.
@@ -128,7 +147,7 @@ impl Task {
     }
 
     pub fn set_healthy_state(&mut self, s: SchedState) {
-        self.state = TaskState::Healthy(s);
+        self.set_state(TaskState::Healthy(s));
     }
 
     /// Records a fault. A second fault replaces the first but keeps the scheduling state the
@@ -136,11 +155,11 @@ impl Task {
     pub fn record_fault(&mut self, fault: FaultInfo) -> bool {
         match self.state {
             TaskState::Healthy(original_state) => {
-                self.state = TaskState::Faulted { fault, original_state };
+                self.set_state(TaskState::Faulted { fault, original_state });
                 true
             }
             TaskState::Faulted { original_state, .. } => {
-                self.state = TaskState::Faulted { fault, original_state };
+                self.set_state(TaskState::Faulted { fault, original_state });
                 false
             }
         }
