@@ -29,9 +29,12 @@ struct Region {
 
 fn task_regions(app: &App, index: usize, placed: &PlacedTask) -> Result<Vec<Region>, String> {
     let task = &app.tasks[index];
+    // RAM first: the kernel checks IPC buffers against the regions in this order, and
+    // nearly all of them are on a task's stack. The regions never overlap, so the order
+    // means nothing to the MPU.
     let mut regions = vec![
-        Region { region: placed.layout.flash, attributes: RegionAttributes::READ | RegionAttributes::EXECUTE },
         Region { region: placed.layout.ram, attributes: RegionAttributes::READ | RegionAttributes::WRITE },
+        Region { region: placed.layout.flash, attributes: RegionAttributes::READ | RegionAttributes::EXECUTE },
     ];
     for p in task.peripherals.values() {
         regions.push(Region {
