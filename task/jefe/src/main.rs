@@ -224,11 +224,8 @@ impl Jefe {
             }
             self.shell.faults_reported |= bit(found.task);
             let event = Event::Faulted { task: found.task, fault: found.fault };
-            // An injection while handling it restarts the scan itself (in `policy`), and
-            // that scan also covers the tasks after this one.
-            if self.shell.injected {
-                next = None;
-            }
+            // A fault injected while handling this one is collected inside `policy`; this
+            // scan then goes on from `next`, skipping what that one reported.
             let _ = self.policy(|s, now, shell| s.on_event(now, event, shell));
         }
     }
