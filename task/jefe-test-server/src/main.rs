@@ -20,7 +20,8 @@ pub extern "C" fn main() -> ! {
     let started = timer0();
     #[cfg(feature = "watched")]
     sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
-    // Names this incarnation: back-off is at least 1 ms, so no two start in the same tick.
+    // Names this incarnation: with a back-off of at least 1 ms no two start in the same tick
+    // (a task configured without back-off may repeat a tag; no scenario relies on it there).
     let incarnation_tag = sys_get_timer().now as u32;
     let mut buf = [0u8; 4];
     loop {
