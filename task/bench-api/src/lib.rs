@@ -4,7 +4,9 @@
 //! QEMU clocks the timer at the MPS2 system clock, 25 MHz. Benchmarks run with
 //! `-icount shift=0`, where virtual time advances 1 ns per guest instruction, so one timer
 //! tick is exactly 40 guest instructions. Every figure is a total over many repetitions,
-//! so the 40-instruction granularity averages out.
+//! each started at a different phase of the tick ([`dither`]), so the 40-instruction
+//! granularity averages out. The supervisor's benchmarks (`task/jefe-test-bench`) use the
+//! same clock.
 #![no_std]
 
 pub const ECHO: u16 = 1;
@@ -30,6 +32,24 @@ pub fn start_clock() {
         core::ptr::write_volatile((TIMER0 + RELOAD) as *mut u32, u32::MAX);
         core::ptr::write_volatile((TIMER0 + VALUE) as *mut u32, u32::MAX);
         core::ptr::write_volatile((TIMER0 + CTRL) as *mut u32, 1);
+    }
+}
+
+/// A delay of `3 * (rep % 40 + 1)` instructions before a repetition, so that successive
+/// repetitions start at every phase of the 40-instruction tick (3 and 40 are coprime).
+/// Without it, anything that paces the repetitions in whole ticks (a loop of fixed length,
+/// millisecond sleeps) starts each at the same phase and biases the mean by up to a tick.
+#[inline(never)]
+pub fn dither(rep: u32) {
+    let n = rep % 40 + 1;
+    // SAFETY: a register countdown; no memory, no stack.
+    #[cfg(target_arch = "arm")]
+    unsafe {
+        core::arch::asm!("2:", "subs {n}, {n}, #1", "nop", "bne 2b", n = inout(reg) n => _, options(nomem, nostack))
+    };
+    #[cfg(not(target_arch = "arm"))]
+    for _ in 0..n {
+        core::hint::spin_loop();
     }
 }
 

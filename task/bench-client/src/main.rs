@@ -23,22 +23,15 @@ fn clock_overhead() -> u32 {
 /// Average instructions of `f` over `ROUNDS` runs, less the clock's own cost. Between runs
 /// the loop waits a varying few instructions so samples do not lock to the tick phase.
 fn measure(mut f: impl FnMut()) -> u64 {
-    let overhead_total: u64 = (0..ROUNDS).map(|i| { dither(i); u64::from(clock_overhead()) }).sum();
+    let overhead_total: u64 = (0..ROUNDS).map(|i| { bench_api::dither(i); u64::from(clock_overhead()) }).sum();
     let mut total: u64 = 0;
     for i in 0..ROUNDS {
-        dither(i);
+        bench_api::dither(i);
         let t0 = bench_api::now();
         f();
         total += u64::from(bench_api::now().wrapping_sub(t0));
     }
     (total.saturating_sub(overhead_total)) * bench_api::INSTRUCTIONS_PER_TICK / u64::from(ROUNDS)
-}
-
-#[inline(never)]
-fn dither(i: u32) {
-    for _ in 0..(i * 7) % 41 {
-        core::hint::spin_loop();
-    }
 }
 
 /// The server's accumulated ticks for `ROUNDS` server-side samples, as instructions each.
@@ -71,13 +64,13 @@ pub extern "C" fn main() -> ! {
         sys_send(SERVER, bench_api::ECHO, &big, &mut back, &[]);
     }));
     for i in 0..ROUNDS {
-        dither(i);
+        bench_api::dither(i);
         let sent = bench_api::now().to_le_bytes();
         sys_send(SERVER, bench_api::ONEWAY, &sent, &mut [], &[]);
     }
     report("ipc_oneway_send", server_total().saturating_sub(overhead));
     for i in 0..ROUNDS {
-        dither(i);
+        bench_api::dither(i);
         sys_send(SERVER, bench_api::LEASE_READ, &[], &mut [], &[Lease::read_only(&big)]);
     }
     report("lease_read_256b", server_total().saturating_sub(overhead));

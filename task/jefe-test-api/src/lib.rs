@@ -11,10 +11,10 @@ pub mod server {
     pub const CRASH: u16 = 2;
     /// Replies, then stops checking in with the watchdog (blocks forever).
     pub const HANG: u16 = 3;
-    /// `stamps` builds only (they map the shared `timer0`). Reply: `timer0`'s value (u32)
+    /// `stamps` builds only (they map the shared `timer0`). Reply: `bench_api::now()` (u32)
     /// read where `CRASH` would fault, so a client can time "call to fault".
     pub const STAMP: u16 = 4;
-    /// `stamps` builds only. Reply: `timer0`'s value (u32) read by this incarnation's first
+    /// `stamps` builds only. Reply: `bench_api::now()` (u32) read by this incarnation's first
     /// statement of `main`.
     pub const STARTED: u16 = 5;
 }

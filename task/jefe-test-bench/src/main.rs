@@ -1,22 +1,21 @@
 //! The supervisor's benchmarks, read by `cargo xtask bench` (`BENCH <key> <instructions>`
 //! lines, then `BENCH DONE`).
 //!
-//! Time comes from the CMSDK APB timer `timer0` (CTRL +0x0 bit 0 enable, VALUE +0x4
-//! counting down, RELOAD +0x8), which QEMU clocks at 25 MHz. Under `-icount shift=0` a guest
-//! instruction takes 1 ns, so a tick is 40 instructions; every figure is the mean of
-//! [`REPETITIONS`] runs, each started at a different phase of the tick ([`dither`]), which
-//! resolves below one tick.
+//! Time comes from `bench_api`'s clock, the shared CMSDK APB timer `timer0`: under
+//! `-icount shift=0` a tick is 40 guest instructions. Every figure is the mean of
+//! [`REPETITIONS`] runs, each started at a different phase of the tick
+//! (`bench_api::dither`), which resolves below one tick.
 //!
 //! | Key | From | To |
 //! |---|---|---|
 //! | `restart_fault_to_running` | the faulting instruction in `server` | the first statement of the restarted `server`'s `main` |
 //! | `restart_client_unblocked` | a client's call that makes `server` crash | the client woken with a dead code |
-//!
-//! A fault cannot time itself, so `restart_fault_to_running` is a difference: from a call
-//! to the restarted server's first statement (which reads `timer0`, answered by `STARTED`),
-//! less from a call to the point where `CRASH` would fault (`STAMP` reads `timer0` there).
 //! | `detach_with_dependents_4` | `restart(provider)` sent to jefe | the four dependents told, acknowledged, and `provider` detached |
 //! | `unload_to_load_ready` | `unload(server)` sent to jefe | `load(server)` done and `server` back in its receive loop |
+//!
+//! A fault cannot time itself, so `restart_fault_to_running` is a difference: from a call
+//! to the restarted server's first statement (which reads the clock, answered by `STARTED`),
+//! less from a call to the point where `CRASH` would fault (`STAMP` reads the clock there).
 //!
 //! `server` and `provider` restart without back-off (`initial-ms = 0`, bounded by an
 //! intensity limit), so the restart figures are the supervisor's own path.
@@ -39,38 +38,10 @@ task_slot!(PROVIDER, provider);
 
 /// app.toml: `notifications = ["timer"]`.
 const TIMER: u32 = 1 << 0;
-const REPETITIONS: u64 = 200;
-/// QEMU's 25 MHz APB clock under `-icount shift=0` (1 ns per instruction).
-const INSTRUCTIONS_PER_TICK: u64 = 40;
-
-/// `timer0`, free-running from `u32::MAX` down.
-struct Timer0;
-
-impl Timer0 {
-    const BASE: usize = 0x4000_0000;
-    const CTRL: usize = 0x0;
-    const VALUE: usize = 0x4;
-    const RELOAD: usize = 0x8;
-
-    fn start() -> Timer0 {
-        // SAFETY: app.toml maps timer0 to this task only; these are its registers.
-        unsafe {
-            core::ptr::write_volatile((Self::BASE + Self::RELOAD) as *mut u32, u32::MAX);
-            core::ptr::write_volatile((Self::BASE + Self::VALUE) as *mut u32, u32::MAX);
-            core::ptr::write_volatile((Self::BASE + Self::CTRL) as *mut u32, 1);
-        }
-        Timer0
-    }
-
-    fn now(&self) -> u32 {
-        // SAFETY: as in `start`.
-        unsafe { core::ptr::read_volatile((Self::BASE + Self::VALUE) as *const u32) }
-    }
-
-    /// Ticks from `earlier` to now (the counter counts down).
-    fn since(&self, earlier: u32) -> u64 {
-        u64::from(earlier.wrapping_sub(self.now()))
-    }
+const REPETITIONS: u32 = 200;
+/// Ticks from `earlier` (a `bench_api::now()` reading) to now.
+fn since(earlier: u32) -> u64 {
+    u64::from(bench_api::now().wrapping_sub(earlier))
 }
 
 fn say(args: core::fmt::Arguments<'_>) {
@@ -81,20 +52,9 @@ fn say(args: core::fmt::Arguments<'_>) {
 }
 
 fn report(key: &str, total_ticks: u64) {
-    let instructions = (total_ticks * INSTRUCTIONS_PER_TICK + REPETITIONS / 2) / REPETITIONS;
+    let reps = u64::from(REPETITIONS);
+    let instructions = (total_ticks * bench_api::INSTRUCTIONS_PER_TICK + reps / 2) / reps;
     say(format_args!("BENCH {key} {instructions}"));
-}
-
-/// A delay of `3 * (rep % 40 + 1)` instructions, so that successive repetitions start at
-/// every phase of the timer's 40-instruction tick (3 and 40 are coprime): the sleeps
-/// between them are whole milliseconds, which would otherwise lock every start to the same
-/// phase and bias the mean by up to a tick.
-fn dither(rep: u64) {
-    let n = (rep % 40) as u32 + 1;
-    // SAFETY: a register countdown; no memory, no stack.
-    unsafe {
-        core::arch::asm!("2:", "subs {n}, {n}, #1", "nop", "bne 2b", n = inout(reg) n => _, options(nomem, nostack))
-    };
 }
 
 /// `server`'s `timer0` reading from operation `op` (`STAMP` or `STARTED`); `None` if the
@@ -124,7 +84,7 @@ fn settle(jefe: &JefeClient, task: TaskId) {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let timer = Timer0::start();
+    bench_api::start_clock();
     let jefe = JefeClient::new(JEFE);
     let mut server = SERVER;
     sleep_for(10, TIMER);
@@ -132,18 +92,18 @@ pub extern "C" fn main() -> ! {
     // From a call to the point where `CRASH` faults.
     let mut to_fault = 0;
     for rep in 0..REPETITIONS {
-        dither(rep);
-        let start = timer.now();
+        bench_api::dither(rep);
+        let start = bench_api::now();
         let Some(stamp) = stamp(&mut server, server::STAMP) else { panic!("STAMP not answered") };
-        to_fault += u64::from(start.wrapping_sub(stamp));
+        to_fault += u64::from(stamp.wrapping_sub(start));
     }
 
     let (mut to_main, mut unblocked) = (0, 0);
     for rep in 0..REPETITIONS {
-        dither(rep);
-        let start = timer.now();
+        bench_api::dither(rep);
+        let start = bench_api::now();
         let (code, _) = sys_send(server, server::CRASH, &[], &mut [], &[]);
-        unblocked += timer.since(start);
+        unblocked += since(start);
         let Some(gone) = PeerGone::from_code(code) else { panic!("CRASH returned code {code:#x}") };
         server = refresh_after(server, gone);
         let started = loop {
@@ -151,7 +111,7 @@ pub extern "C" fn main() -> ! {
                 break started;
             }
         };
-        to_main += u64::from(start.wrapping_sub(started));
+        to_main += u64::from(started.wrapping_sub(start));
         settle(&jefe, SERVER);
     }
     report("restart_fault_to_running", to_main.saturating_sub(to_fault));
@@ -159,21 +119,21 @@ pub extern "C" fn main() -> ! {
 
     let mut detach = 0;
     for rep in 0..REPETITIONS {
-        dither(rep);
-        let start = timer.now();
+        bench_api::dither(rep);
+        let start = bench_api::now();
         let _ = jefe.restart(PROVIDER.index() as u16);
-        detach += timer.since(start);
+        detach += since(start);
         settle(&jefe, PROVIDER);
     }
     report("detach_with_dependents_4", detach);
 
     let mut reload = 0;
     for rep in 0..REPETITIONS {
-        dither(rep);
-        let start = timer.now();
+        bench_api::dither(rep);
+        let start = bench_api::now();
         let _ = jefe.unload(SERVER.index() as u16);
         let _ = jefe.load(SERVER.index() as u16);
-        reload += timer.since(start);
+        reload += since(start);
         settle(&jefe, SERVER);
     }
     report("unload_to_load_ready", reload);

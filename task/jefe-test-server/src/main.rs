@@ -1,8 +1,8 @@
 //! A supervised server for the supervisor's scenarios: `PING` answers with a tag naming this
 //! incarnation, `CRASH` faults (divide by zero) with the caller waiting, `HANG` stops
 //! everything, including the watchdog check-ins of the `watched` build. The `stamps` build
-//! also answers `STAMP` and `STARTED` with readings of the shared `timer0`, for the
-//! supervisor's benchmarks.
+//! also answers `STAMP` and `STARTED` with readings of `bench_api`'s clock (the shared
+//! `timer0`), for the supervisor's benchmarks.
 #![no_std]
 #![no_main]
 
@@ -17,7 +17,7 @@ const CHECK_IN_MS: u64 = 10;
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "stamps")]
-    let started = timer0();
+    let started = bench_api::now();
     #[cfg(feature = "watched")]
     sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
     // Names this incarnation: with a back-off of at least 1 ms no two start in the same tick
@@ -49,7 +49,7 @@ pub extern "C" fn main() -> ! {
             }
             #[cfg(feature = "stamps")]
             op::STAMP => {
-                let stamp = timer0();
+                let stamp = bench_api::now();
                 sys_reply(msg.sender, 0, &stamp.to_ne_bytes());
             }
             #[cfg(feature = "stamps")]
@@ -63,12 +63,4 @@ pub extern "C" fn main() -> ! {
             _ => sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation),
         }
     }
-}
-
-/// The CMSDK timer `timer0`'s current value (VALUE, +0x4, counting down), which the benchmark
-/// task started.
-#[cfg(feature = "stamps")]
-fn timer0() -> u32 {
-    // SAFETY: app.toml maps the shared timer0 to this task; VALUE is a read-only register.
-    unsafe { core::ptr::read_volatile(0x4000_0004 as *const u32) }
 }
