@@ -135,9 +135,7 @@ impl Reply<'_> {
             }
             Kipcnum::FindFaultedTask => {
                 let [start] = req.exactly()?;
-                let found = self.tasks.iter().enumerate().skip(start as usize)
-                    .find(|(_, t)| matches!(t.state, TaskState::Faulted { .. }))
-                    .map_or(0, |(i, _)| i as u32);
+                let found = first_faulted(self.tasks, start as usize).map_or(0, |(i, _)| i as u32);
                 self.send_bytes(&found.to_le_bytes());
             }
             Kipcnum::NextFault => {

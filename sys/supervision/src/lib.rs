@@ -129,7 +129,7 @@ mod merge;
 mod supervisor;
 
 pub use merge::MergeDetach;
-pub use supervisor::Supervisor;
+pub use supervisor::{Supervisor, tasks_in};
 
 use abi::FaultInfo;
 

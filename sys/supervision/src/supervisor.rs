@@ -11,6 +11,11 @@ use crate::{
 /// An empty slot in a task's list of recent automatic restarts.
 const NO_RESTART: u64 = u64::MAX;
 
+/// Whether time `t` lies in the `window_ms` up to and including `now`.
+fn within(t: u64, now: u64, window_ms: u32) -> bool {
+    t <= now && now - t < u64::from(window_ms)
+}
+
 /// What the supervisor remembers about one task.
 #[derive(Copy, Clone)]
 struct Slot {
@@ -54,8 +59,7 @@ impl Slot {
     /// Automatic restarts less than `window_ms` ago: times `t` with `now - window_ms < t <=
     /// now` (an empty slot, `NO_RESTART`, is never `<= now`).
     fn strikes(&self, now: u64, window_ms: u32) -> u32 {
-        let earliest = now.saturating_add(1).saturating_sub(u64::from(window_ms));
-        self.recent.iter().map(|&t| u32::from(earliest <= t && t <= now)).sum()
+        self.recent.iter().map(|&t| u32::from(within(t, now, window_ms))).sum()
     }
 
     /// Whether `policy.intensity_restarts` automatic restarts already happened within the
@@ -68,9 +72,7 @@ impl Slot {
             return true;
         }
         let len = self.recent.len();
-        let t = self.recent[(self.recent_next + len - k) % len];
-        let earliest = now.saturating_add(1).saturating_sub(u64::from(policy.intensity_window_ms));
-        earliest <= t && t <= now
+        within(self.recent[(self.recent_next + len - k) % len], now, policy.intensity_window_ms)
     }
 
     fn remember_restart(&mut self, now: u64) {
@@ -97,8 +99,8 @@ pub struct Supervisor<const N: usize> {
     tasks: [Slot; N],
 }
 
-/// Indices of the set bits of `mask`, lowest first.
-fn tasks_in(mut mask: u32) -> impl Iterator<Item = usize> {
+/// Indices of the set bits of a task mask, lowest first.
+pub fn tasks_in(mut mask: u32) -> impl Iterator<Item = usize> {
     core::iter::from_fn(move || {
         let task = mask.trailing_zeros() as usize;
         mask &= mask.wrapping_sub(1);

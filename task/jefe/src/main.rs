@@ -34,7 +34,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use idol_runtime::{Leased, RequestError, Write};
 use jefe_api::{JefeError, LogEntry, LogEvent, TaskInfo};
-use supervision::{Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState};
+use supervision::{Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState, tasks_in};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_table.rs"));
@@ -93,15 +93,6 @@ static TASK_COUNTERS: PerTaskCounts = PerTaskCounts::new();
 /// may name any index).
 fn bit(task: usize) -> u32 {
     u32::try_from(task).ok().and_then(|t| 1u32.checked_shl(t)).unwrap_or(0)
-}
-
-/// The indices of the set bits of `mask`, lowest first.
-fn tasks_in(mut mask: u32) -> impl Iterator<Item = usize> {
-    core::iter::from_fn(move || {
-        let task = mask.trailing_zeros() as usize;
-        mask &= mask.wrapping_sub(1);
-        (task < 32).then_some(task)
-    })
 }
 
 /// The side-effect half: performs actions and remembers what the kernel already told us.
