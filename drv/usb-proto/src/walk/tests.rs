@@ -1,6 +1,6 @@
 use super::*;
-use crate::descriptor::DescriptorError;
 use crate::Direction;
+use crate::descriptor::DescriptorError;
 use proptest::prelude::*;
 use std::vec::Vec;
 
@@ -258,7 +258,9 @@ fn descriptor_type_0x21_in_a_vendor_interface_is_not_read_as_hid() {
         1,
         &[
             &[9, 4, 0, 0, 2, 0xFF, 0x5D, 1, 0],
-            &[17, 0x21, 0, 1, 1, 0x25, 0x81, 0x14, 0, 0, 0, 0, 0x13, 1, 8, 0, 0],
+            &[
+                17, 0x21, 0, 1, 1, 0x25, 0x81, 0x14, 0, 0, 0, 0, 0x13, 1, 8, 0, 0,
+            ],
             &[7, 5, 0x81, 3, 32, 0, 4],
             &[7, 5, 0x01, 3, 32, 0, 8],
         ],
@@ -266,8 +268,15 @@ fn descriptor_type_0x21_in_a_vendor_interface_is_not_read_as_hid() {
     let config = parse(&blob).unwrap();
     let iface = config.interfaces().next().unwrap();
     assert_eq!((iface.fault, iface.hid_report_length), (None, None));
-    let extra: Vec<_> = config.extra_descriptors(iface).map(|d| d.unwrap().ty).collect();
-    assert_eq!(extra, [0x21, 5, 5], "the vendor descriptor stays in the extra bytes");
+    let extra: Vec<_> = config
+        .extra_descriptors(iface)
+        .map(|d| d.unwrap().ty)
+        .collect();
+    assert_eq!(
+        extra,
+        [0x21, 5, 5],
+        "the vendor descriptor stays in the extra bytes"
+    );
 }
 
 #[test]
@@ -299,7 +308,11 @@ fn malformed_hid_descriptor_makes_only_its_interface_unusable() {
         })
     );
     assert_eq!(ifaces[1].hid_report_length, None);
-    assert_eq!(ifaces[1].endpoints().count(), 1, "its endpoints are still checked");
+    assert_eq!(
+        ifaces[1].endpoints().count(),
+        1,
+        "its endpoints are still checked"
+    );
 }
 
 fn check_summary_invariants(config: &Configuration<'_>) {
