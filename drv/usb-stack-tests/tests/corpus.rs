@@ -6,8 +6,7 @@
 mod common;
 
 use common::*;
-use usb_class_cdc::CdcAcm;
-use usb_class_hid::{BootHid, HidEvent, MAX_EVENTS_PER_REPORT};
+use usb_class_hid::HidEvent;
 use usb_core_logic::{DriverKind, InterfaceBinding, InterfacePlan, UsbCore, plan_bindings};
 use usb_corpus::{CorpusDevice, DEVICES, EndpointFacts, InterfaceFacts, Speed};
 use usb_model::{corpus, hid, serial};
@@ -211,7 +210,11 @@ fn every_device_parses_at_its_captured_speed_and_agrees_with_lsusb() {
         let desc = DeviceDescriptor::new_checked(&device.device, device.speed)
             .unwrap_or_else(|e| panic!("{}: device descriptor refused: {e:?}", device.name));
         assert_eq!(
-            (desc.vendor_id(), desc.product_id(), desc.num_configurations()),
+            (
+                desc.vendor_id(),
+                desc.product_id(),
+                desc.num_configurations()
+            ),
             (device.vendor_id, device.product_id, 1),
             "{}",
             device.name
@@ -296,21 +299,7 @@ fn dell_keyboard_descriptors_drive_the_boot_keyboard_driver() {
     on_root_port(&mut sim, |_, host, core| {
         enumerate_root(core, host);
         let b = binding(core, DriverKind::Hid);
-        let bound = bound(core, b);
-        let mut hid = BootHid::attach(
-            &mut core.port(host, b).unwrap(),
-            &bound.config(),
-            bound.interface(),
-        )
-        .unwrap();
-        let mut events = Vec::new();
-        for _ in 0..3 {
-            let mut out = [HidEvent::KeyUp(0); MAX_EVENTS_PER_REPORT];
-            let n = hid
-                .poll(&mut core.port(host, b).unwrap(), 50, &mut out)
-                .unwrap();
-            events.extend_from_slice(&out[..n]);
-        }
+        let (_, events) = hid_events(core, host, b, 3);
         assert_eq!(events, [HidEvent::KeyDown(0x04), HidEvent::KeyUp(0x04)]);
     });
 }
@@ -321,10 +310,7 @@ fn cdc_acm_without_iad_is_bound_with_its_data_interface_and_loops_back() {
     let vcp = usb_corpus::find("stm32-virtual-com-port").unwrap();
     let mut sim = corpus::with_function(vcp, serial::loopback_function());
     on_root_port(&mut sim, |_, host, core| {
-        enumerate_root(core, host);
-        let b = binding(core, DriverKind::CdcAcm);
-        let bound = bound(core, b);
-        let cdc = CdcAcm::attach(&bound.config(), bound.interface()).unwrap();
+        let (b, cdc) = ready_cdc(host, core);
         assert_eq!(cdc.data_interface, 1);
         let mut port = core.port(host, b).unwrap();
         let coding = LineCoding {
@@ -336,14 +322,7 @@ fn cdc_acm_without_iad_is_bound_with_its_data_interface_and_loops_back() {
         cdc.set_line_coding(&mut port, coding).unwrap();
         cdc.set_control_lines(&mut port, true, false).unwrap();
         let data = pattern(200, 5);
-        assert_eq!(cdc.write(&mut port, &data).unwrap(), data.len());
-        let mut back = Vec::new();
-        let mut buf = [0u8; 64];
-        while back.len() < data.len() {
-            let n = cdc.read(&mut port, &mut buf, 100).unwrap();
-            assert!(n > 0, "loopback stalled at {} bytes", back.len());
-            back.extend_from_slice(&buf[..n]);
-        }
+        let back = echo(&cdc, &mut port, &data);
         assert_eq!(back, data);
     });
 }

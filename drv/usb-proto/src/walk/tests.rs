@@ -4,30 +4,33 @@ use crate::descriptor::DescriptorError;
 use proptest::prelude::*;
 use std::vec::Vec;
 
-/// A composite configuration: CDC-ACM (IAD, comm + data) and a mass-storage interface.
-fn composite() -> [u8; 89] {
-    let mut c = [0u8; 89];
-    let parts: [&[u8]; 12] = [
-        &[9, 2, 89, 0, 3, 1, 0, 0x80, 50],
-        &[8, 0x0B, 0, 2, 2, 2, 0, 0],
-        &[9, 4, 0, 0, 1, 2, 2, 0, 0],
-        &[5, 0x24, 0x00, 0x10, 0x01],
-        &[5, 0x24, 0x06, 0, 1],
-        &[7, 5, 0x83, 3, 8, 0, 16],
-        &[9, 4, 1, 0, 2, 0x0A, 0, 0, 0],
-        &[7, 5, 0x81, 2, 64, 0, 0],
-        &[7, 5, 0x01, 2, 64, 0, 0],
-        &[9, 4, 2, 0, 2, 8, 6, 0x50, 0],
-        &[7, 5, 0x82, 2, 64, 0, 0],
-        &[7, 5, 0x02, 2, 64, 0, 0],
-    ];
-    let mut at = 0;
-    for p in parts {
-        c[at..at + p.len()].copy_from_slice(p);
-        at += p.len();
-    }
-    assert_eq!(at, 89);
-    c
+/// A composite configuration (89 bytes): CDC-ACM (IAD, comm + data) and a mass-storage
+/// interface.
+fn composite() -> Vec<u8> {
+    config_of(
+        3,
+        &[
+            &[8, 0x0B, 0, 2, 2, 2, 0, 0],
+            &[9, 4, 0, 0, 1, 2, 2, 0, 0],
+            &[5, 0x24, 0x00, 0x10, 0x01],
+            &[5, 0x24, 0x06, 0, 1],
+            &[7, 5, 0x83, 3, 8, 0, 16],
+            &[9, 4, 1, 0, 2, 0x0A, 0, 0, 0],
+            &[7, 5, 0x81, 2, 64, 0, 0],
+            &[7, 5, 0x01, 2, 64, 0, 0],
+            &[9, 4, 2, 0, 2, 8, 6, 0x50, 0],
+            &[7, 5, 0x82, 2, 64, 0, 0],
+            &[7, 5, 0x02, 2, 64, 0, 0],
+        ],
+    )
+}
+
+/// Concatenates descriptors behind a configuration header with the right `wTotalLength`.
+fn config_of(interfaces: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let body: Vec<u8> = parts.concat();
+    let total = (9 + body.len()) as u16;
+    let [lo, hi] = total.to_le_bytes();
+    [&[9, 2, lo, hi, interfaces, 1, 0, 0x80, 50][..], &body].concat()
 }
 
 fn parse(buf: &[u8]) -> Result<Configuration<'_>, WalkError> {
@@ -209,14 +212,6 @@ fn too_many_endpoints_in_one_interface_are_refused() {
         parse(&blob).unwrap_err(),
         WalkError::TooManyEndpoints { interface: 0 }
     );
-}
-
-/// Concatenates descriptors behind a configuration header with the right `wTotalLength`.
-fn config_of(interfaces: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let body: Vec<u8> = parts.concat();
-    let total = (9 + body.len()) as u16;
-    let [lo, hi] = total.to_le_bytes();
-    [&[9, 2, lo, hi, interfaces, 1, 0, 0x80, 50][..], &body].concat()
 }
 
 #[test]
