@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 
 use usb_host_api::{ClassPort, Direction, EpAddr, EpType, PortError, XferError};
-use usb_proto::cdc::{self, LineCoding, Union};
+use usb_proto::cdc::{self, LineCoding};
 use usb_proto::walk::{Configuration, InterfaceInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,11 +46,7 @@ pub struct CdcAcm {
 }
 
 fn data_interface_of(config: &Configuration<'_>, comm: &InterfaceInfo) -> Option<u8> {
-    let from_union = config
-        .extra_descriptors(comm)
-        .flatten()
-        .find_map(|raw| Union::from_raw(&raw));
-    match from_union {
+    match cdc::union_of(config, comm) {
         Some(u) if u.control == comm.number => Some(u.subordinate),
         Some(_) => None,
         None => comm

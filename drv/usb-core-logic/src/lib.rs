@@ -32,7 +32,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod binding;
 pub mod policy;
+
+pub use binding::{InterfaceBinding, InterfacePlan, plan_bindings};
 
 use usb_host_api::{
     ClassPort, EpAddr, EpType, HostController, PipeId, PipeSpec, PortError, SetupPacket, Speed,
@@ -41,7 +44,9 @@ use usb_host_api::{
 use usb_proto::descriptor::{
     ConfigurationDescriptor, DescriptorError, DeviceDescriptor, DevicePrefix, ty,
 };
-use usb_proto::walk::{InterfaceInfo, MAX_ENDPOINTS, WalkError, parse_configuration};
+use usb_proto::walk::{
+    Configuration, InterfaceInfo, MAX_ENDPOINTS, MAX_INTERFACES, WalkError, parse_configuration,
+};
 use usb_proto::{cdc, hid, hub, msc};
 
 pub const MAX_DEVICES: usize = 8;
@@ -241,6 +246,19 @@ struct Device {
     config_len: usize,
     first_total: u16,
     strikes: u8,
+}
+
+impl Device {
+    /// The configuration validated at enumeration, walked again (only the bytes are kept, so
+    /// a device slot stays small).
+    fn configuration(&self) -> Option<Configuration<'_>> {
+        parse_configuration(
+            &self.config[..self.config_len],
+            self.first_total,
+            self.info.speed,
+        )
+        .ok()
+    }
 }
 
 struct Binding {
@@ -680,42 +698,43 @@ impl UsbCore {
 
     // ------------------------------------------------------------ binding
 
-    /// Binds every matching interface (or IAD function) of a configured device.
+    /// Binds every function [`plan_bindings`] assigns a driver, once per function.
     fn bind_all(&mut self, hc: &mut impl HostController, slot: u8) {
         let Some(device) = self.devices[usize::from(slot)].value.as_ref() else {
             return;
         };
-        let Ok(config) = parse_configuration(
-            &device.config[..device.config_len],
-            device.first_total,
-            device.info.speed,
-        ) else {
+        let Some(config) = device.configuration() else {
             return;
         };
-        let mut planned: [Option<(DriverKind, u8, u8)>; MAX_BINDINGS] = [None; MAX_BINDINGS];
-        let mut covered = 0u32;
-        for (iface, plan) in config
-            .interfaces()
-            .filter(|i| i.alternate == 0)
-            .zip(planned.iter_mut())
-        {
-            if covered & (1 << (iface.number & 31)) != 0 {
-                continue;
-            }
-            let Some(driver) = match_driver(iface) else {
-                continue;
-            };
-            let (first, count) = iface.function.map_or((iface.number, 1), |f| {
-                (f.first_interface, f.interface_count)
+        let leaders = plan_bindings(&config)
+            .into_iter()
+            .flatten()
+            .filter_map(|plan| match plan.binding {
+                InterfaceBinding::Driver {
+                    driver,
+                    first_interface,
+                    interface_count,
+                } if first_interface == plan.interface => {
+                    Some((driver, first_interface, interface_count))
+                }
+                _ => None,
             });
-            for n in first..first.saturating_add(count) {
-                covered |= 1 << (n & 31);
-            }
-            *plan = Some((driver, first, count));
-        }
-        for (driver, first, count) in planned.into_iter().flatten() {
+        for (driver, first, count) in leaders {
             self.bind(hc, slot, driver, first, count, false);
         }
+    }
+
+    /// What each interface of a device became (bound, no driver, or unusable and why): what
+    /// the `usb` tree shows.
+    pub fn interface_plan(
+        &self,
+        id: DeviceId,
+    ) -> Result<[Option<InterfacePlan>; MAX_INTERFACES], CoreError> {
+        let device = self.device_slot(id)?;
+        // Validated at enumeration, so the walk cannot fail here.
+        Ok(device
+            .configuration()
+            .map_or([None; MAX_INTERFACES], |config| plan_bindings(&config)))
     }
 
     fn bind(
@@ -729,12 +748,7 @@ impl UsbCore {
     ) -> Option<BindingId> {
         let index = self.bindings.iter().position(|b| b.value.is_none())?;
         let device = self.devices[usize::from(slot)].value.as_ref()?;
-        let config = parse_configuration(
-            &device.config[..device.config_len],
-            device.first_total,
-            device.info.speed,
-        )
-        .ok()?;
+        let config = device.configuration()?;
         let mut pipes = [None; MAX_BOUND_PIPES];
         let endpoints = config
             .interfaces()

@@ -760,9 +760,10 @@ impl<'d> Dwc2Model<'d> {
             self.frame_used_us = 0;
             self.gintsts |= gint::SOF;
             if self.hprt & hprt::PENA != 0
-                && let Some(dev) = self.root.as_deref_mut() {
-                    dev.frame_tick();
-                }
+                && let Some(dev) = self.root.as_deref_mut()
+            {
+                dev.frame_tick();
+            }
         }
     }
 

@@ -64,11 +64,14 @@ impl<'d> Faulty<'d> {
                 }
             }
             Fault::GrowingTotalLength { delta }
-                if dty == ty::CONFIGURATION && self.config_reads > 1
-                && sent == 0 && chunk.len() >= 4 => {
-                    let total = u16::from_le_bytes([chunk[2], chunk[3]]).wrapping_add(delta);
-                    chunk[2..4].copy_from_slice(&total.to_le_bytes());
-                }
+                if dty == ty::CONFIGURATION
+                    && self.config_reads > 1
+                    && sent == 0
+                    && chunk.len() >= 4 =>
+            {
+                let total = u16::from_le_bytes([chunk[2], chunk[3]]).wrapping_add(delta);
+                chunk[2..4].copy_from_slice(&total.to_le_bytes());
+            }
             _ => {}
         }
     }

@@ -42,17 +42,22 @@ impl<'d> HidBoot<'d> {
 
 pub type SimHid<'d> = Ch9Device<HidBoot<'d>>;
 
-/// A low-speed boot keyboard that sends `script` in order.
-pub fn keyboard(script: &[[u8; 8]]) -> SimHid<'_> {
-    let function = HidBoot {
+/// The boot-keyboard function sending `script` in order (reports on EP1 IN), to put behind
+/// any descriptors with an interrupt IN endpoint 1.
+pub fn keyboard_function(script: &[[u8; 8]]) -> HidBoot<'_> {
+    HidBoot {
         script: script.as_flattened(),
         report_len: 8,
         next: 0,
         leds: 0,
         protocol: 1,
-    };
+    }
+}
+
+/// A low-speed boot keyboard that sends `script` in order.
+pub fn keyboard(script: &[[u8; 8]]) -> SimHid<'_> {
     Ch9Device::new(
-        function,
+        keyboard_function(script),
         Speed::Low,
         device_descriptor(0, 8, 0x1209, 0x0001),
         &KEYBOARD_CONFIG,

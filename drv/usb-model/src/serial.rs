@@ -38,8 +38,10 @@ pub struct CdcLoopback {
 
 pub type SimSerial = Ch9Device<CdcLoopback>;
 
-pub fn serial() -> SimSerial {
-    let function = CdcLoopback {
+/// The CDC-ACM loopback function (data on bulk endpoint 1 both ways), to put behind any
+/// descriptors with a bulk IN and OUT endpoint 1.
+pub fn loopback_function() -> CdcLoopback {
+    CdcLoopback {
         ring: [0; LOOP_CAPACITY],
         head: 0,
         len: 0,
@@ -51,9 +53,12 @@ pub fn serial() -> SimSerial {
         },
         lines: 0,
         zero_length_packets: 0,
-    };
+    }
+}
+
+pub fn serial() -> SimSerial {
     Ch9Device::new(
-        function,
+        loopback_function(),
         Speed::Full,
         device_descriptor(0xEF, 64, 0x1209, 0x0003),
         &CONFIG,

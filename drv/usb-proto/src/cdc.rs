@@ -3,7 +3,7 @@
 
 use crate::descriptor::ty;
 use crate::setup::{Recipient, SetupPacket};
-use crate::walk::RawDescriptor;
+use crate::walk::{Configuration, InterfaceInfo, RawDescriptor};
 
 pub const CLASS_COMM: u8 = 0x02;
 pub const SUBCLASS_ACM: u8 = 0x02;
@@ -121,6 +121,16 @@ impl Union {
             subordinate: b[4],
         })
     }
+}
+
+/// The Union functional descriptor among the class-specific descriptors of `comm`, if any.
+/// Without an IAD it is the only thing that ties a communications interface to its data
+/// interface.
+pub fn union_of(config: &Configuration<'_>, comm: &InterfaceInfo) -> Option<Union> {
+    config
+        .extra_descriptors(comm)
+        .flatten()
+        .find_map(|raw| Union::from_raw(&raw))
 }
 
 /// `bmCapabilities` of the ACM functional descriptor, if `raw` is one.

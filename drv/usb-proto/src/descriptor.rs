@@ -38,11 +38,14 @@ pub enum DescriptorError {
     BadTotalLength,
     /// Endpoint number 0 in an endpoint descriptor.
     BadEndpointNumber,
-    /// `wMaxPacketSize` is 0, above the speed's limit, or uses high-bandwidth bits below HS.
+    /// `wMaxPacketSize` is above the speed's limit, uses high-bandwidth bits below HS, or is 0
+    /// where no bandwidth may be declined (anything but an isochronous endpoint of a default
+    /// alternate setting; the walker checks the alternate setting).
     BadMaxPacketSize,
     /// `bInterval` is 0 for an interrupt endpoint.
     BadInterval,
-    /// HID descriptor lists no class descriptors or its length does not match the list.
+    /// HID descriptor whose entries (as many as `bNumDescriptors` claims *and* `bLength`
+    /// holds) include no report descriptor.
     BadHidDescriptor,
     /// Hub descriptor with zero ports or a length too short for its port bitmaps.
     BadHubPorts,
@@ -218,6 +221,10 @@ impl<'a> InterfaceDescriptor<'a> {
 }
 
 /// Endpoint descriptor (7 bytes; audio-class 9-byte variants are accepted, extra bytes ignored).
+///
+/// `wMaxPacketSize` 0 is accepted for isochronous endpoints only: a default alternate setting
+/// must not reserve isochronous bandwidth, and zero-size endpoints are how devices say so
+/// (the walker refuses them outside alternate setting 0).
 #[derive(Clone, Copy, Debug)]
 pub struct EndpointDescriptor<'a>(&'a [u8]);
 
@@ -234,7 +241,8 @@ impl<'a> EndpointDescriptor<'a> {
         let mps = raw_mps & 0x07FF;
         let high_bandwidth = raw_mps & 0x1800 != 0;
         let over_limit = mps > speed.max_packet_limit(view.ep_type());
-        if mps == 0
+        let zero_not_allowed = mps == 0 && view.ep_type() != EpType::Isochronous;
+        if zero_not_allowed
             || over_limit
             || (high_bandwidth && speed != Speed::High)
             || raw_mps & 0xE000 != 0
@@ -288,33 +296,47 @@ impl<'a> InterfaceAssociation<'a> {
 }
 
 /// HID class descriptor (6 bytes + 3 per listed class descriptor).
+///
+/// Read as a tolerant host reads it: the entries are the first `bNumDescriptors` 3-byte
+/// (type, length) pairs that fit inside `bLength`; a count larger than the room is cut down,
+/// bytes after the counted entries are ignored. The descriptor is refused only when those
+/// entries name no report descriptor, because without its length the interface cannot be
+/// driven.
 #[derive(Clone, Copy, Debug)]
-pub struct HidDescriptor<'a>(&'a [u8]);
+pub struct HidDescriptor<'a> {
+    body: &'a [u8],
+    report_length: u16,
+}
 
 impl<'a> HidDescriptor<'a> {
     pub const MIN_LEN: usize = 9;
+    const ENTRIES_AT: usize = 6;
 
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, DescriptorError> {
         let body = checked_body(buf, ty::HID, Self::MIN_LEN)?;
-        let listed = usize::from(body[5]);
-        if listed == 0 || body.len() != 6 + 3 * listed {
-            return Err(DescriptorError::BadHidDescriptor);
-        }
-        Ok(HidDescriptor(body))
-    }
-
-    pub fn hid_version(&self) -> u16 {
-        le16(self.0, 2)
-    }
-    pub fn country_code(&self) -> u8 {
-        self.0[4]
-    }
-    /// `wDescriptorLength` of the first report descriptor, if one is listed.
-    pub fn report_descriptor_length(&self) -> Option<u16> {
-        self.0[6..]
+        let room = (body.len() - Self::ENTRIES_AT) / 3;
+        let listed = usize::from(body[5]).min(room);
+        let entries = &body[Self::ENTRIES_AT..Self::ENTRIES_AT + 3 * listed];
+        let report_length = entries
             .chunks_exact(3)
             .find(|entry| entry[0] == ty::HID_REPORT)
             .map(|entry| u16::from_le_bytes([entry[1], entry[2]]))
+            .ok_or(DescriptorError::BadHidDescriptor)?;
+        Ok(HidDescriptor {
+            body,
+            report_length,
+        })
+    }
+
+    pub fn hid_version(&self) -> u16 {
+        le16(self.body, 2)
+    }
+    pub fn country_code(&self) -> u8 {
+        self.body[4]
+    }
+    /// `wDescriptorLength` of the first report descriptor among the counted entries.
+    pub fn report_descriptor_length(&self) -> u16 {
+        self.report_length
     }
 }
 
@@ -443,15 +465,27 @@ mod tests {
     }
 
     #[test]
+    fn zero_size_isochronous_endpoint_is_accepted_by_the_view() {
+        // CSR Bluetooth dongle (0a12:0001), interface 1 alternate setting 0.
+        let zero_bandwidth = [7, 5, 0x83, 1, 0, 0, 1];
+        let view = EndpointDescriptor::new_checked(&zero_bandwidth, Speed::Full).unwrap();
+        assert_eq!(
+            (view.ep_type(), view.max_packet_size()),
+            (EpType::Isochronous, 0)
+        );
+    }
+
+    #[test]
     fn endpoint_descriptor_rejects_zero_and_oversized_packets_and_zero_interval() {
         let ok = [7, 5, 0x81, 3, 8, 0, 10];
         assert!(EndpointDescriptor::new_checked(&ok, Speed::Low).is_ok());
-        let cases: [([u8; 7], DescriptorError); 5] = [
+        let cases: [([u8; 7], DescriptorError); 6] = [
             (
                 [7, 5, 0x80, 3, 8, 0, 10],
                 DescriptorError::BadEndpointNumber,
             ),
             ([7, 5, 0x81, 3, 0, 0, 10], DescriptorError::BadMaxPacketSize),
+            ([7, 5, 0x81, 2, 0, 0, 0], DescriptorError::BadMaxPacketSize),
             (
                 [7, 5, 0x81, 3, 16, 0, 10],
                 DescriptorError::BadMaxPacketSize,
@@ -508,12 +542,34 @@ mod tests {
             HidDescriptor::new_checked(&hid)
                 .unwrap()
                 .report_descriptor_length(),
-            Some(63)
+            63
         );
-        let bad = [9, 0x21, 0x11, 0x01, 0, 2, 0x22, 63, 0];
+    }
+
+    #[test]
+    fn hid_descriptor_claiming_more_entries_than_fit_uses_those_that_fit() {
+        // ZWO EFW mini (03c3:1f01): two entries claimed, bLength 9 holds one.
+        let zwo = [9, 0x21, 0x01, 0x01, 0, 2, 0x22, 0x44, 0];
         assert_eq!(
-            HidDescriptor::new_checked(&bad).unwrap_err(),
-            DescriptorError::BadHidDescriptor
+            HidDescriptor::new_checked(&zwo)
+                .unwrap()
+                .report_descriptor_length(),
+            0x44
         );
+    }
+
+    #[test]
+    fn hid_descriptor_without_a_counted_report_entry_is_refused() {
+        // Perixx Periboard-520 (04d9:a088) interface 1: zero entries, then three stray bytes
+        // that look like a report entry but are not counted.
+        let perixx = [9, 0x21, 0x11, 0x01, 0, 0, 0x22, 0xAE, 0];
+        let physical_only = [9, 0x21, 0x11, 0x01, 0, 1, 0x23, 10, 0];
+        for bytes in [perixx, physical_only] {
+            assert_eq!(
+                HidDescriptor::new_checked(&bytes).unwrap_err(),
+                DescriptorError::BadHidDescriptor,
+                "{bytes:02x?}"
+            );
+        }
     }
 }

@@ -11,13 +11,42 @@
 //! | fewer bytes than `wTotalLength` | `Truncated` |
 //! | `bLength` 0 or 1 (would loop forever or not advance) | `ZeroLength` |
 //! | `bLength` running past `wTotalLength` | `Overrun` |
-//! | a known descriptor with bad fields | `Descriptor { offset, error }` |
+//! | a standard descriptor (interface, endpoint, IAD) with bad fields | `Descriptor { offset, error }` |
+//! | a zero-size isochronous endpoint outside alternate setting 0 | `Descriptor { offset, BadMaxPacketSize }` |
+//! | a malformed class-specific descriptor of a class we parse | *accepted*; that interface carries an [`InterfaceFault`] |
 //! | endpoint before any interface | `OrphanEndpoint` |
 //! | more endpoints than `bNumEndpoints`, or fewer | `EndpointCountMismatch` |
 //! | more than [`MAX_INTERFACES`] interface settings / [`MAX_ENDPOINTS`] endpoints | `TooManyInterfaces` / `TooManyEndpoints` |
 //! | the same interface setting or endpoint twice | `DuplicateInterface` / `DuplicateEndpoint` |
 //! | IAD reaching past `bNumInterfaces` | `BadAssociation` |
 //! | distinct interface numbers ≠ `bNumInterfaces` | `InterfaceCountMismatch` |
+//!
+//! # Strict where it protects us, tolerant where a device is merely odd
+//!
+//! Real devices are not written from the specification, so the rule for what we accept follows
+//! what the Linux host stack does with the same bytes (its `drivers/usb/core/config.c` and
+//! `drivers/hid/usbhid`), as far as that is safe for a host with fixed-size tables:
+//!
+//! * Lengths are never trusted: every `bLength`, `wTotalLength` and count is checked against
+//!   the bytes actually received before anything is read, and nothing here can panic.
+//! * The skeleton of a configuration (configuration, interface, endpoint and association
+//!   descriptors) sizes pipes and slots, so a fault in it refuses the whole configuration.
+//! * An isochronous endpoint with `wMaxPacketSize` 0 is legal in alternate setting 0: the
+//!   specification forbids a default setting to reserve isochronous bandwidth, and devices
+//!   such as CSR Bluetooth dongles say "no bandwidth" with zero-size endpoints. Linux accepts
+//!   exactly this case and discards zero-size endpoints anywhere else; we refuse those.
+//! * A class-specific descriptor type means something only inside an interface of that class:
+//!   type 0x21 is a HID descriptor in a HID interface, but belongs to the vendor in a
+//!   vendor-class interface (Xbox 360 controllers put their own 0x21 descriptors there). Linux
+//!   leaves such descriptors to whichever driver binds the interface; we parse only the ones
+//!   of classes we drive and keep the others as the interface's extra bytes.
+//! * A malformed class-specific descriptor makes *its interface* unusable, not the device:
+//!   the interface is kept in the summary with an [`InterfaceFault`] naming the offset and the
+//!   reason, and the USB core reports it instead of binding it. Linux's usbhid likewise
+//!   refuses only the one interface whose HID descriptor names no report descriptor.
+//! * A HID descriptor is read as usbhid reads it: `bNumDescriptors` is capped by the room in
+//!   `bLength`, stray bytes after the counted entries are ignored, and a report descriptor
+//!   must be among the counted entries (see [`HidDescriptor`]).
 //!
 //! Termination: every step consumes at least two bytes of a slice whose length is bounded, so
 //! the walk ends after at most `wTotalLength / 2` steps.
@@ -28,7 +57,7 @@ use crate::descriptor::{
     ConfigurationDescriptor, DescriptorError, EndpointDescriptor, HidDescriptor,
     InterfaceAssociation, InterfaceDescriptor, ty,
 };
-use crate::{EpAddr, EpType, Speed};
+use crate::{EpAddr, EpType, Speed, hid};
 
 /// Interface settings (interface number × alternate setting) one configuration may hold.
 pub const MAX_INTERFACES: usize = 8;
@@ -126,6 +155,15 @@ pub struct Function {
     pub class: u8,
 }
 
+/// Why an interface setting cannot be used although the configuration parsed: the first
+/// malformed class-specific descriptor inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InterfaceFault {
+    /// Offset of the descriptor in the configuration blob.
+    pub offset: u16,
+    pub error: DescriptorError,
+}
+
 /// A validated interface setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InterfaceInfo {
@@ -137,8 +175,11 @@ pub struct InterfaceInfo {
     endpoints: [Option<EndpointInfo>; MAX_ENDPOINTS],
     declared_endpoints: u8,
     pub function: Option<Function>,
-    /// `wDescriptorLength` of the report descriptor when a HID descriptor is present.
+    /// `wDescriptorLength` of the report descriptor when a valid HID descriptor is present.
     pub hid_report_length: Option<u16>,
+    /// Set when a class-specific descriptor of this interface is malformed: the interface
+    /// must not be bound (the rest of the device is still usable).
+    pub fault: Option<InterfaceFault>,
     /// Byte range (in the configuration blob) of the descriptors that follow the interface
     /// descriptor up to the next interface or IAD: class-specific and endpoint descriptors.
     extra_start: u16,
@@ -273,12 +314,23 @@ impl Builder {
                 let iface = self
                     .current()
                     .ok_or(WalkError::OrphanEndpoint { offset: raw.offset })?;
+                if view.max_packet_size() == 0 && iface.alternate != 0 {
+                    return Err(at(DescriptorError::BadMaxPacketSize));
+                }
                 push_endpoint(iface, view)
             }
             ty::HID => {
-                let view = HidDescriptor::new_checked(raw.bytes).map_err(at)?;
-                if let Some(iface) = self.current() {
-                    iface.hid_report_length = view.report_descriptor_length();
+                // Type 0x21 is a HID descriptor only inside a HID interface.
+                if let Some(iface) = self.current().filter(|i| i.class == hid::CLASS) {
+                    match HidDescriptor::new_checked(raw.bytes) {
+                        Ok(view) => iface.hid_report_length = Some(view.report_descriptor_length()),
+                        Err(error) => {
+                            iface.fault.get_or_insert(InterfaceFault {
+                                offset: raw.offset,
+                                error,
+                            });
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -333,6 +385,7 @@ impl Builder {
             declared_endpoints: view.num_endpoints(),
             function,
             hid_report_length: None,
+            fault: None,
             extra_start,
             extra_end: extra_start,
         });

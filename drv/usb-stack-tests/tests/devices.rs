@@ -4,17 +4,15 @@
 mod common;
 
 use common::*;
-use usb_class_cdc::CdcAcm;
-use usb_class_hid::{BootHid, HidEvent, HidKind, MAX_EVENTS_PER_REPORT};
+use usb_class_hid::{HidEvent, HidKind};
 use usb_class_hub::{HubDriver, HubEvent};
 use usb_class_msc::MscError;
-use usb_core_logic::{BindingEvent, BindingId, CoreError, DriverKind, UsbCore};
+use usb_core_logic::{BindingEvent, CoreError, DriverKind};
 use usb_host_api::{PortError, Speed, XferError};
 use usb_model::flash::{self, FlashFaults};
 use usb_model::{SimDevice, hid, hub, serial};
 use usb_proto::cdc::LineCoding;
 use usb_proto::msc::scsi;
-use usb_stack_tests::SimHost;
 
 const KEY_A: u8 = 0x04;
 const KEY_B: u8 = 0x05;
@@ -27,31 +25,6 @@ fn key_script() -> [[u8; 8]; 4] {
         [0, 0, KEY_B, 0, 0, 0, 0, 0],
         [0; 8],
     ]
-}
-
-/// Binds the HID driver to `b` and collects the events of `polls` interrupt polls.
-fn hid_events(
-    core: &mut UsbCore,
-    host: &mut SimHost<'_, '_>,
-    b: BindingId,
-    polls: usize,
-) -> (BootHid, Vec<HidEvent>) {
-    let bound = bound(core, b);
-    let mut hid = BootHid::attach(
-        &mut core.port(host, b).unwrap(),
-        &bound.config(),
-        bound.interface(),
-    )
-    .unwrap();
-    let mut all = Vec::new();
-    for _ in 0..polls {
-        let mut out = [HidEvent::KeyUp(0); MAX_EVENTS_PER_REPORT];
-        let n = hid
-            .poll(&mut core.port(host, b).unwrap(), 50, &mut out)
-            .unwrap();
-        all.extend_from_slice(&out[..n]);
-    }
-    (hid, all)
 }
 
 #[test]
@@ -190,10 +163,7 @@ fn cdc_loopback_moves_64_kib_and_terminates_full_packets_with_zlp() {
         data_bits: 8,
     };
     on_root_port(&mut serial, |_, host, core| {
-        enumerate_root(core, host);
-        let b = binding(core, DriverKind::CdcAcm);
-        let bound = bound(core, b);
-        let cdc = CdcAcm::attach(&bound.config(), bound.interface()).unwrap();
+        let (b, cdc) = ready_cdc(host, core);
         assert_eq!(cdc.data_interface, 1);
         let mut port = core.port(host, b).unwrap();
         cdc.set_line_coding(&mut port, coding).unwrap();
@@ -201,17 +171,10 @@ fn cdc_loopback_moves_64_kib_and_terminates_full_packets_with_zlp() {
         cdc.set_control_lines(&mut port, true, false).unwrap();
 
         let data = pattern(64 * 1024, 3);
-        let mut back = Vec::with_capacity(data.len());
-        for chunk in data.chunks(256) {
-            assert_eq!(cdc.write(&mut port, chunk).unwrap(), chunk.len());
-            let mut buf = [0u8; 64];
-            let target = back.len() + chunk.len();
-            while back.len() < target {
-                let n = cdc.read(&mut port, &mut buf, 100).unwrap();
-                assert!(n > 0, "loopback stalled at {} bytes", back.len());
-                back.extend_from_slice(&buf[..n]);
-            }
-        }
+        let back: Vec<u8> = data
+            .chunks(256)
+            .flat_map(|chunk| echo(&cdc, &mut port, chunk))
+            .collect();
         assert_eq!(checksum(&back), checksum(&data));
         let mut buf = [0u8; 64];
         assert_eq!(

@@ -1,32 +1,36 @@
 use super::*;
 use crate::Direction;
+use crate::descriptor::DescriptorError;
 use proptest::prelude::*;
 use std::vec::Vec;
 
-/// A composite configuration: CDC-ACM (IAD, comm + data) and a mass-storage interface.
-fn composite() -> [u8; 89] {
-    let mut c = [0u8; 89];
-    let parts: [&[u8]; 12] = [
-        &[9, 2, 89, 0, 3, 1, 0, 0x80, 50],
-        &[8, 0x0B, 0, 2, 2, 2, 0, 0],
-        &[9, 4, 0, 0, 1, 2, 2, 0, 0],
-        &[5, 0x24, 0x00, 0x10, 0x01],
-        &[5, 0x24, 0x06, 0, 1],
-        &[7, 5, 0x83, 3, 8, 0, 16],
-        &[9, 4, 1, 0, 2, 0x0A, 0, 0, 0],
-        &[7, 5, 0x81, 2, 64, 0, 0],
-        &[7, 5, 0x01, 2, 64, 0, 0],
-        &[9, 4, 2, 0, 2, 8, 6, 0x50, 0],
-        &[7, 5, 0x82, 2, 64, 0, 0],
-        &[7, 5, 0x02, 2, 64, 0, 0],
-    ];
-    let mut at = 0;
-    for p in parts {
-        c[at..at + p.len()].copy_from_slice(p);
-        at += p.len();
-    }
-    assert_eq!(at, 89);
-    c
+/// A composite configuration (89 bytes): CDC-ACM (IAD, comm + data) and a mass-storage
+/// interface.
+fn composite() -> Vec<u8> {
+    config_of(
+        3,
+        &[
+            &[8, 0x0B, 0, 2, 2, 2, 0, 0],
+            &[9, 4, 0, 0, 1, 2, 2, 0, 0],
+            &[5, 0x24, 0x00, 0x10, 0x01],
+            &[5, 0x24, 0x06, 0, 1],
+            &[7, 5, 0x83, 3, 8, 0, 16],
+            &[9, 4, 1, 0, 2, 0x0A, 0, 0, 0],
+            &[7, 5, 0x81, 2, 64, 0, 0],
+            &[7, 5, 0x01, 2, 64, 0, 0],
+            &[9, 4, 2, 0, 2, 8, 6, 0x50, 0],
+            &[7, 5, 0x82, 2, 64, 0, 0],
+            &[7, 5, 0x02, 2, 64, 0, 0],
+        ],
+    )
+}
+
+/// Concatenates descriptors behind a configuration header with the right `wTotalLength`.
+fn config_of(interfaces: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let body: Vec<u8> = parts.concat();
+    let total = (9 + body.len()) as u16;
+    let [lo, hi] = total.to_le_bytes();
+    [&[9, 2, lo, hi, interfaces, 1, 0, 0x80, 50][..], &body].concat()
 }
 
 fn parse(buf: &[u8]) -> Result<Configuration<'_>, WalkError> {
@@ -207,6 +211,102 @@ fn too_many_endpoints_in_one_interface_are_refused() {
     assert_eq!(
         parse(&blob).unwrap_err(),
         WalkError::TooManyEndpoints { interface: 0 }
+    );
+}
+
+#[test]
+fn zero_size_isochronous_endpoints_are_legal_in_alternate_setting_0_only() {
+    // CSR Bluetooth dongle (0a12:0001): interface 1 alt 0 declines bandwidth, alt 1 asks for it.
+    let alt0 = config_of(
+        1,
+        &[
+            &[9, 4, 1, 0, 2, 0xE0, 1, 1, 0],
+            &[7, 5, 0x83, 1, 0, 0, 1],
+            &[7, 5, 0x03, 1, 0, 0, 1],
+            &[9, 4, 1, 1, 2, 0xE0, 1, 1, 0],
+            &[7, 5, 0x83, 1, 9, 0, 1],
+            &[7, 5, 0x03, 1, 9, 0, 1],
+        ],
+    );
+    let config = parse(&alt0).unwrap();
+    let sizes: Vec<_> = config
+        .interfaces()
+        .flat_map(|i| i.endpoints().map(|e| (i.alternate, e.max_packet_size)))
+        .collect();
+    assert_eq!(sizes, [(0, 0), (0, 0), (1, 9), (1, 9)]);
+
+    let mut alt1_zero = alt0.clone();
+    alt1_zero[9 + 23 + 9 + 4] = 0; // alt 1, first endpoint: wMaxPacketSize 9 -> 0
+    assert_eq!(
+        parse(&alt1_zero).unwrap_err(),
+        WalkError::Descriptor {
+            offset: 9 + 23 + 9,
+            error: DescriptorError::BadMaxPacketSize
+        }
+    );
+}
+
+#[test]
+fn descriptor_type_0x21_in_a_vendor_interface_is_not_read_as_hid() {
+    // Xbox 360 controller (045e:028e) interface 0: a 17-byte vendor descriptor of type 0x21.
+    let blob = config_of(
+        1,
+        &[
+            &[9, 4, 0, 0, 2, 0xFF, 0x5D, 1, 0],
+            &[
+                17, 0x21, 0, 1, 1, 0x25, 0x81, 0x14, 0, 0, 0, 0, 0x13, 1, 8, 0, 0,
+            ],
+            &[7, 5, 0x81, 3, 32, 0, 4],
+            &[7, 5, 0x01, 3, 32, 0, 8],
+        ],
+    );
+    let config = parse(&blob).unwrap();
+    let iface = config.interfaces().next().unwrap();
+    assert_eq!((iface.fault, iface.hid_report_length), (None, None));
+    let extra: Vec<_> = config
+        .extra_descriptors(iface)
+        .map(|d| d.unwrap().ty)
+        .collect();
+    assert_eq!(
+        extra,
+        [0x21, 5, 5],
+        "the vendor descriptor stays in the extra bytes"
+    );
+}
+
+#[test]
+fn malformed_hid_descriptor_makes_only_its_interface_unusable() {
+    // Perixx Periboard-520 (04d9:a088): the boot keyboard is fine, interface 1's HID
+    // descriptor counts zero entries.
+    let blob = config_of(
+        2,
+        &[
+            &[9, 4, 0, 0, 1, 3, 1, 1, 0],
+            &[9, 0x21, 0x11, 1, 0, 1, 0x22, 0x3E, 0],
+            &[7, 5, 0x81, 3, 8, 0, 10],
+            &[9, 4, 1, 0, 1, 3, 0, 0, 0],
+            &[9, 0x21, 0x11, 1, 0, 0, 0x22, 0xAE, 0],
+            &[7, 5, 0x82, 3, 8, 0, 10],
+        ],
+    );
+    let config = parse_configuration(&blob, 59, Speed::Low).unwrap();
+    let ifaces: Vec<_> = config.interfaces().collect();
+    assert_eq!(
+        (ifaces[0].fault, ifaces[0].hid_report_length),
+        (None, Some(0x3E))
+    );
+    assert_eq!(
+        ifaces[1].fault,
+        Some(InterfaceFault {
+            offset: 9 + 25 + 9,
+            error: DescriptorError::BadHidDescriptor
+        })
+    );
+    assert_eq!(ifaces[1].hid_report_length, None);
+    assert_eq!(
+        ifaces[1].endpoints().count(),
+        1,
+        "its endpoints are still checked"
     );
 }
 

@@ -2,8 +2,11 @@
 #![allow(dead_code)]
 
 use std::cell::RefCell;
+use usb_class_cdc::CdcAcm;
+use usb_class_hid::{BootHid, HidEvent, MAX_EVENTS_PER_REPORT};
 use usb_class_msc::MassStorage;
 use usb_core_logic::{BindingId, DeviceId, DriverKind, UsbCore};
+use usb_host_api::ClassPort;
 use usb_model::{Dwc2Model, SimDevice, Violation};
 use usb_stack_tests::SimHost;
 
@@ -30,6 +33,17 @@ pub fn ready_msc(host: &mut SimHost<'_, '_>, core: &mut UsbCore) -> (BindingId, 
     let mut msc = MassStorage::attach(&bound.config(), bound.interface()).unwrap();
     msc.bring_up(&mut core.port(host, b).unwrap()).unwrap();
     (b, msc)
+}
+
+/// Enumerates the root device and attaches the CDC-ACM driver to its CDC binding.
+pub fn ready_cdc(host: &mut SimHost<'_, '_>, core: &mut UsbCore) -> (BindingId, CdcAcm) {
+    enumerate_root(core, host);
+    let b = binding(core, DriverKind::CdcAcm);
+    let bound = bound(core, b);
+    (
+        b,
+        CdcAcm::attach(&bound.config(), bound.interface()).unwrap(),
+    )
 }
 
 /// Enumerates whatever sits on the root port; panics with the error if that fails.
@@ -94,4 +108,42 @@ pub fn bound(core: &UsbCore, b: BindingId) -> Bound {
     let mut bytes = [0u8; usb_core_logic::CONFIG_BUF];
     let info = core.binding_info(b, &mut bytes).unwrap();
     Bound { bytes, info }
+}
+
+/// Binds the HID driver to `b` and collects the events of `polls` interrupt polls.
+pub fn hid_events(
+    core: &mut UsbCore,
+    host: &mut SimHost<'_, '_>,
+    b: BindingId,
+    polls: usize,
+) -> (BootHid, Vec<HidEvent>) {
+    let bound = bound(core, b);
+    let mut hid = BootHid::attach(
+        &mut core.port(host, b).unwrap(),
+        &bound.config(),
+        bound.interface(),
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    for _ in 0..polls {
+        let mut out = [HidEvent::KeyUp(0); MAX_EVENTS_PER_REPORT];
+        let n = hid
+            .poll(&mut core.port(host, b).unwrap(), 50, &mut out)
+            .unwrap();
+        all.extend_from_slice(&out[..n]);
+    }
+    (hid, all)
+}
+
+/// Writes `chunk` to a CDC-ACM loopback and reads the same number of bytes back.
+pub fn echo(cdc: &CdcAcm, port: &mut impl ClassPort, chunk: &[u8]) -> Vec<u8> {
+    assert_eq!(cdc.write(port, chunk).unwrap(), chunk.len());
+    let mut back = Vec::with_capacity(chunk.len());
+    let mut buf = [0u8; 64];
+    while back.len() < chunk.len() {
+        let n = cdc.read(port, &mut buf, 100).unwrap();
+        assert!(n > 0, "loopback stalled at {} bytes", back.len());
+        back.extend_from_slice(&buf[..n]);
+    }
+    back
 }
