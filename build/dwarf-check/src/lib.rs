@@ -1,5 +1,5 @@
 //! Checks that the ring buffers and counters in a built ELF have the shapes `humility
-//! ringbuf` and `humility counters` decode (HUMILITY-CONTRACT.md 2.3, 4.2 and 4.4), so a
+//! ringbuf` and `humility counters` decode (doc/humility-contract.md 2.3, 4.2 and 4.4), so a
 //! layout change is caught at build time rather than as a humility failure on a board.
 //!
 //! A static is a ring buffer if its type's name contains `Ringbuf`, and a counter table if

@@ -23,7 +23,7 @@ pub enum Field {
 pub enum TypeProblem {
     /// Not a primitive, a `[T; N]` array or a `CamelCase` type path.
     Unknown,
-    /// humility cannot decode `char` (HUMILITY-CONTRACT 2.3).
+    /// humility cannot decode `char` (doc/humility-contract.md 2.3).
     Char,
     /// `usize`/`isize` differ in width between host tools and the target.
     PointerSized,

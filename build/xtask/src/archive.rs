@@ -1,5 +1,5 @@
 //! The humility build archive: writing it reproducibly and checking one against
-//! `HUMILITY-CONTRACT.md` sections 1 and 7.
+//! `doc/humility-contract.md` sections 1 and 7.
 //!
 //! The archive is a zip with the comment `hubris build archive v11` and these entries, in this
 //! order (humility numbers tasks by the order of `elf/task/*` entries in the central
@@ -106,7 +106,7 @@ pub fn write_archive(out: &Path, parts: &ArchiveParts) -> Result<(), ArchiveErro
     })
 }
 
-/// `img/flash.ron`, as Hubris writes it (`HUMILITY-CONTRACT.md` 1.5).
+/// `img/flash.ron`, as Hubris writes it (`doc/humility-contract.md` 1.5).
 fn flash_ron(chip: &str) -> String {
     format!("(\n    chip: Some(\"{chip}\"),\n)\n")
 }
@@ -328,7 +328,7 @@ fn check_comment(comment: &[u8], problems: &mut Vec<String>) -> Option<u32> {
     Some(version)
 }
 
-/// Checks one kernel or task ELF (`HUMILITY-CONTRACT.md` 1.7 items 6-9, 7.6); returns the
+/// Checks one kernel or task ELF (`doc/humility-contract.md` 1.7 items 6-9, 7.6); returns the
 /// address of its `.text`.
 fn check_object(name: &str, data: &[u8], problems: &mut Vec<String>) -> Option<u64> {
     let file = match ElfFile32::<LE>::parse(data) {

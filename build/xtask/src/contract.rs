@@ -1,4 +1,4 @@
-//! The humility contract (`HUMILITY-CONTRACT.md`), checked mechanically against built ELFs
+//! The humility contract (`doc/humility-contract.md`), checked mechanically against built ELFs
 //! and against dumps, so a change that would break humility fails a test instead of a
 //! debugging session.
 //!

@@ -1,5 +1,5 @@
 //! `cargo xtask dump [APP] [--out FILE] [--port N] [--halt]`: halt a QEMU guest through its
-//! GDB stub and write a humility dump of it (`HUMILITY-CONTRACT.md` 5), so `humility -d
+//! GDB stub and write a humility dump of it (`doc/humility-contract.md` 5), so `humility -d
 //! FILE tasks` and friends work on an emulated system.
 //!
 //! The archive is `target/dist/<app>/build-<app>.zip` as `cargo xtask dist` left it; it is

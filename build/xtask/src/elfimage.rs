@@ -6,7 +6,7 @@
 //! code copies them from. Segments must lie in flash and must not overlap. The image spans the
 //! lowest to the highest loaded byte, gaps filled with 0xFF (erased flash).
 //!
-//! `final.elf` has the shape `HUMILITY-CONTRACT.md` 1.6 recommends: one `PT_LOAD` and one
+//! `final.elf` has the shape `doc/humility-contract.md` 1.6 recommends: one `PT_LOAD` and one
 //! `SHT_PROGBITS` section with flags `SHF_WRITE | SHF_ALLOC` covering the same bytes, because
 //! hubtools reads sections with exactly those flags and probe-rs programs segments that contain
 //! a section. It is produced by the minimal ELF32 writer below.
@@ -29,7 +29,7 @@ use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
 
 use crate::config::MemoryRange;
 
-/// The kernel symbol holding the image id (`HUMILITY-CONTRACT.md` 3.7).
+/// The kernel symbol holding the image id (`doc/humility-contract.md` 3.7).
 pub const IMAGE_ID_SYMBOL: &str = "HUBRIS_IMAGE_ID";
 
 /// An input ELF and the name errors call it by (`kernel`, `task "jefe"`).

@@ -1,5 +1,5 @@
 //! The archive `cargo xtask dist qemu-m7` writes meets the humility contract
-//! (`HUMILITY-CONTRACT.md` 1-4, 7), and the checks notice when a kernel breaks it.
+//! (`doc/humility-contract.md` 1-4, 7), and the checks notice when a kernel breaks it.
 //!
 //! The negative cases rename one string in a copy of the real kernel ELF (a symbol name in
 //! `.strtab` or a DWARF name in `.debug_str`), so they exercise the checks on real rustc

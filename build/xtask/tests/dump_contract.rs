@@ -1,5 +1,5 @@
 //! `cargo xtask dump` against a booted QEMU writes a dump that meets the humility contract
-//! (`HUMILITY-CONTRACT.md` 5), decodes to the tasks we expect, and leaves the guest running;
+//! (`doc/humility-contract.md` 5), decodes to the tasks we expect, and leaves the guest running;
 //! `check-dump` refuses dumps humility would refuse.
 //!
 //! One QEMU run per test binary produces the dump ([`booted_dump`]); QEMU is killed as soon

@@ -1,4 +1,4 @@
-//! humility's `jefe` protocol (HUMILITY-CONTRACT.md 6.1), driven the way `humility jefe`
+//! humility's `jefe` protocol (doc/humility-contract.md 6.1), driven the way `humility jefe`
 //! drives it, against a booted qemu-m7: through QEMU's GDB stub, halt, write
 //! `JEFE_EXTERNAL_REQUEST`, `TASKINDEX` and `KICK` at their ELF symbol addresses, resume,
 //! and poll `REQUESTS` / `ERRORS` every 100 ms. The task's state change is then read on the

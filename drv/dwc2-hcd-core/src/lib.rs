@@ -6,7 +6,7 @@
 //! a task backs with lease borrows, so the driver never holds a pointer into client memory.
 //!
 //! Invariants:
-//! * `GAHBCFG.DMAEN` stays 0: the core never masters the bus (USB-HOST.md 5.3);
+//! * `GAHBCFG.DMAEN` stays 0: the core never masters the bus (doc/usb-host.md 5.3);
 //! * HPRT is only written through [`hprt::without_w1c`], so a read-modify-write never clears
 //!   a change bit by accident or disables the port (writing 1 to PENA disables it);
 //! * one transfer per pipe; a channel is held only while a transfer segment runs on it;
@@ -49,7 +49,7 @@
 //! Halting means `CHDIS|CHENA` and waiting for `CHH`, unless `CHH` is already set (periodic
 //! NAK, disconnect), as the RM requires after STALL/TXERR/BBERR/DTERR in slave mode.
 //! Slave-mode quirk: after each IN data packet of a multi-packet transfer the core dequeues the
-//! channel; the driver writes `CHENA` again after draining the packet (USB-HOST.md 1.6).
+//! channel; the driver writes `CHENA` again after draining the packet (doc/usb-host.md 1.6).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -305,7 +305,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         Ok(())
     }
 
-    /// Core reset and host initialisation (USB-HOST.md 1.4 steps 4-16), then port power on.
+    /// Core reset and host initialisation (doc/usb-host.md 1.4 steps 4-16), then port power on.
     /// Safe to call again at any time (a restarted driver must): every pipe is closed, so old
     /// handles go stale, and the core reset fences the hardware before anything is reused.
     pub fn init(&mut self) -> Result<HcdInfo, HcdError> {

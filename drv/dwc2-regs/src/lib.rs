@@ -1,6 +1,6 @@
 //! Register map of the Synopsys DWC2 OTG core (host mode) and the register-access seam.
 //!
-//! What it is: offsets and bit fields (USB-HOST.md 1.3; Synopsys/TinyUSB names) shared by the
+//! What it is: offsets and bit fields (doc/usb-host.md 1.3; Synopsys/TinyUSB names) shared by the
 //! controller driver and the behavioural model, and the [`Dwc2Regs`] trait through which the
 //! driver performs every access.
 //!
@@ -332,7 +332,7 @@ pub mod hctsiz {
     }
 }
 
-/// Identity of the STM32H743 core as captured by TinyUSB (USB-HOST.md 1.1).
+/// Identity of the STM32H743 core as captured by TinyUSB (doc/usb-host.md 1.1).
 pub mod identity {
     pub const GSNPSID: u32 = 0x4F54_330A;
     pub const CID: u32 = 0x0000_2300;

@@ -6,7 +6,7 @@
 //! Invariants:
 //! * the data interface is taken from the Union functional descriptor, else from the IAD, and
 //!   is only accepted if it exists in the same configuration with class 0x0A and a bulk pair
-//!   (USB-HOST.md 3.3: don't trust bDataInterface/Union indices);
+//!   (doc/usb-host.md 3.3: don't trust bDataInterface/Union indices);
 //! * a write whose length is a non-zero multiple of the bulk OUT packet size is followed by a
 //!   zero-length packet, so the device sees the end of the transfer;
 //! * a read returns one bulk IN packet (≤ the buffer); "no data in time" is `Ok(0)`, not an

@@ -3,7 +3,7 @@
 //! What it is: the logic of the `usb-msc` task for one binding: bring-up (GET MAX LUN,
 //! INQUIRY, TEST UNIT READY with REQUEST SENSE, READ CAPACITY(10)) and block reads/writes.
 //!
-//! Command cycle (BOT 1.0 §5.3/§6.7, USB-HOST.md 3.2):
+//! Command cycle (BOT 1.0 §5.3/§6.7, doc/usb-host.md 3.2):
 //!
 //! | Stage | Outcome | Action |
 //! |---|---|---|
@@ -19,7 +19,7 @@
 //!
 //! Reset Recovery = Bulk-Only Mass Storage Reset, then CLEAR_FEATURE(HALT) on bulk IN and bulk
 //! OUT (with host toggle resets). A restarted driver starts dirty, so its first command
-//! resynchronises the transport (USB-HOST.md 6.4).
+//! resynchronises the transport (doc/usb-host.md 6.4).
 //!
 //! Invariants: data moved never exceeds the caller's buffer (the transport layer guarantees
 //! it); the reported length is `min(received, length − residue)`; capacity is validated

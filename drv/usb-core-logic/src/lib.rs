@@ -61,7 +61,7 @@ pub const MAX_TIER: u8 = 5;
 pub const CONFIG_BUF: usize = 256;
 
 const CONTROL_TIMEOUT_MS: u32 = 500;
-/// Attach debounce (TATTDB ≥ 100 ms, USB-HOST.md 1.5).
+/// Attach debounce (TATTDB ≥ 100 ms, doc/usb-host.md 1.5).
 const ATTACH_DEBOUNCE_MS: u32 = 100;
 const SET_ADDRESS_RECOVERY_MS: u32 = 2;
 const EVENT_QUEUE: usize = 16;
@@ -84,7 +84,7 @@ pub struct MatchRule {
     pub driver: DriverKind,
 }
 
-/// Which driver serves which interface (the `usb-core` entry of `app.toml`, USB-HOST.md 6.1).
+/// Which driver serves which interface (the `usb-core` entry of `app.toml`, doc/usb-host.md 6.1).
 pub const MATCH_TABLE: [MatchRule; 4] = [
     MatchRule {
         class: hub::CLASS,
@@ -611,7 +611,7 @@ impl UsbCore {
         }
     }
 
-    /// Steps 4-9 of USB-HOST.md 2.2 on a device at address 0 with EP0 open.
+    /// Steps 4-9 of doc/usb-host.md 2.2 on a device at address 0 with EP0 open.
     fn configure(hc: &mut impl HostController, device: &mut Device) -> Result<(), EnumError> {
         let (ep0, speed, address) = (device.ep0, device.info.speed, device.info.address);
         let mut buf = [0u8; DeviceDescriptor::LEN];

@@ -1,4 +1,4 @@
-//! The EP0 policy (USB-HOST.md 6.2): which control requests a class driver may send through
+//! The EP0 policy (doc/usb-host.md 6.2): which control requests a class driver may send through
 //! the core for one binding. Pure function of the request and the binding, so every row of the
 //! table is a unit test.
 //!

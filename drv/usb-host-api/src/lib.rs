@@ -1,4 +1,4 @@
-//! Contracts between the layers of the USB host stack (USB-HOST.md 6.2) in blocking form.
+//! Contracts between the layers of the USB host stack (doc/usb-host.md 6.2) in blocking form.
 //!
 //! What it is: the identifiers, error enums and the two service traits through which
 //! `usb-core-logic` reaches the controller ([`HostController`]) and class drivers reach their

@@ -1,4 +1,4 @@
-//! Malicious and broken devices (USB-HOST.md 4.7) as wrappers around well-behaved ones.
+//! Malicious and broken devices (doc/usb-host.md 4.7) as wrappers around well-behaved ones.
 //!
 //! [`Faulty`] forwards every transaction to the wrapped device and corrupts the ones its
 //! [`Fault`] names. [`Chameleon`] answers as one device until its second bus reset and as

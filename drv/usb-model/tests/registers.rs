@@ -1,5 +1,5 @@
 //! The model's register semantics, driven by raw register accesses: these are the hardware
-//! behaviours the driver must cope with (USB-HOST.md 1.5, 1.6, 4.3).
+//! behaviours the driver must cope with (doc/usb-host.md 1.5, 1.6, 4.3).
 
 use dwc2_regs::{self as regs, gint, hcchar, hcint, hctsiz, hprt};
 use usb_model::{Dwc2Model, Violation, hid};

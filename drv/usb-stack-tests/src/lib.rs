@@ -17,7 +17,7 @@ use dwc2_hcd_core::{BufferFault, Clock, Hcd, Request, TransferBuffers};
 use usb_host_api::{HostController, PipeId, PipeSpec, RootPort, SetupPacket, Speed, XferError};
 use usb_model::{Dwc2Model, ModelRegs};
 
-/// Root-port reset hold time (TDRSTR) and recovery (TRSTRCY), USB-HOST.md 1.5.
+/// Root-port reset hold time (TDRSTR) and recovery (TRSTRCY), doc/usb-host.md 1.5.
 const ROOT_RESET_MS: u32 = 50;
 const RESET_RECOVERY_MS: u32 = 10;
 /// Model time a request may run beyond its own timeout before the harness calls it lost.

@@ -1,4 +1,4 @@
-//! Malicious and broken devices (USB-HOST.md 4.7): each must end in a clean, typed error or
+//! Malicious and broken devices (doc/usb-host.md 4.7): each must end in a clean, typed error or
 //! in quarantine – never a panic, an out-of-bounds access or a driver that misprograms the
 //! controller (the model's violation list stays empty, checked by `on_root_port`).
 

@@ -4,7 +4,7 @@
 //! operations are numbered, how the kernel reports that a peer is gone, and how faults are
 //! described. The enum and struct *names* of `TaskState`, `SchedState`, `FaultInfo`,
 //! `UsageError`, `ReplyFaultReason`, `TaskDesc` and `RegionDesc` are read by humility through
-//! the kernel's DWARF (see `shared/design/HUMILITY-CONTRACT.md` sections 3.2-3.6), so they must
+//! the kernel's DWARF (see `doc/humility-contract.md` sections 3.2-3.6), so they must
 //! not be renamed, made generic, or given `char` or union members.
 //!
 //! Register conventions (ARMv7-M): syscall number in r11, arguments in r4-r10, results in r4-r11.

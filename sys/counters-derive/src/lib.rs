@@ -11,7 +11,7 @@
 //! ```
 //!
 //! with the enum's visibility. The struct name contains `Counts` and each member is core's
-//! `AtomicU32`, which is what `humility counters` looks for (HUMILITY-CONTRACT 4.4); member
+//! `AtomicU32`, which is what `humility counters` looks for (doc/humility-contract.md 4.4); member
 //! names are the variants in `snake_case`.
 
 use heck::ToSnakeCase;

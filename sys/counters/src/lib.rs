@@ -1,7 +1,7 @@
 //! Event counters that humility reads from DWARF (`humility counters`).
 //!
 //! `#[derive(Count)]` on an event enum generates `<Enum>Counts`, a struct of one
-//! `AtomicU32` per variant (HUMILITY-CONTRACT 4.4), and an implementation of [`Count`].
+//! `AtomicU32` per variant (doc/humility-contract.md 4.4), and an implementation of [`Count`].
 //! [`counters!`] declares a static of that struct and [`count!`] bumps the counter of an
 //! event's variant. Counters wrap at 2^32. Unlike ring buffer entries they never fall out,
 //! so they answer "how often" long after the ring buffer has forgotten "when".

@@ -1,5 +1,5 @@
 //! Kernel failure: the kernel never returns from a broken invariant. It writes an epitaph
-//! humility can print (`KERNEL_HAS_FAILED`, `KERNEL_EPITAPH`, HUMILITY-CONTRACT.md 3.1) and
+//! humility can print (`KERNEL_HAS_FAILED`, `KERNEL_EPITAPH`, doc/humility-contract.md 3.1) and
 //! stops.
 
 /// Why the kernel stopped. Reaching any of these is a kernel or build bug, not user misuse.

@@ -1,6 +1,6 @@
 //! The task control block and the transitions of a single task.
 //!
-//! `Task`'s member names and shapes are read by humility (HUMILITY-CONTRACT.md 3.2): `save`
+//! `Task`'s member names and shapes are read by humility (doc/humility-contract.md 3.2): `save`
 //! (a `SavedState`), `state`, `generation` (the 32-bit restart count), `priority`
 //! (`Priority(u8)`), `descriptor` (a reference to the task's `TaskDesc` in flash) and
 //! `timer` (`deadline: Option<Timestamp>`, `to_post: NotificationSet`). `save` must stay the

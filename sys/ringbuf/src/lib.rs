@@ -15,7 +15,7 @@
 //! ringbuf_entry!(Trace::Received { op: 1 });
 //! ```
 //!
-//! # Layout (HUMILITY-CONTRACT 4.2; do not rename a type or member)
+//! # Layout (doc/humility-contract.md 4.2; do not rename a type or member)
 //!
 //! `ringbuf!` declares `static __RINGBUF` (or a given name) of type
 //! `StaticCell<Ringbuf<T, N>>`: layout 3, a struct named exactly `StaticCell` whose `cell`

@@ -13,7 +13,7 @@
 //! # The restart cycle
 //!
 //! Every restart, whatever triggered it (a fault, a watchdog expiry, a request over IPC, the
-//! console or humility, or an escalation), runs the same steps (`ARCHITECTURE.md` section 4):
+//! console or humility, or an escalation), runs the same steps (`doc/architecture.md` section 4):
 //!
 //! 1. tell every *live* dependent (a task whose [`Policy::depends_on`] names the provider and
 //!    which is running, i.e. `Running` or `Detaching`) that the provider is going away;
@@ -36,7 +36,7 @@
 //! once unblocked), so a fault's cycle usually ends at the deadline with that dependent forced;
 //! the deadline is what bounds it.
 //!
-//! Restart intensity (Erlang/OTP's `intensity`/`period`, `ANCHORS.md` 3.3): when a task would
+//! Restart intensity (Erlang/OTP's `intensity`/`period`, `doc/lessons.md` 3): when a task would
 //! restart *automatically* (after a fault or an exit) for the `intensity_restarts + 1`-th time
 //! within `intensity_window_ms`, the restart is replaced by [`Policy::intensity_then`].
 //! Requested restarts are deliberate and do not count; they still back off. An escalation
@@ -118,7 +118,7 @@
 //! # Humility
 //!
 //! [`Supervisor::on_humility`] takes the raw `JEFE_EXTERNAL_REQUEST` and `TASKINDEX` words
-//! (`HUMILITY-CONTRACT.md` 6.1); `Ok` means "increment `REQUESTS`", `Err` "increment
+//! (`doc/humility-contract.md` 6.1); `Ok` means "increment `REQUESTS`", `Err` "increment
 //! `ERRORS`". Start = `RestartRequest` (restarts a running task, loads a held one); Hold =
 //! set the hold disposition; Release = clear it and restart a task held at a fault (row 11);
 //! Fault = Hold, then `InjectFault`, so the task ends in `Held(Stopped)` until released.

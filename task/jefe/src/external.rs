@@ -1,4 +1,4 @@
-//! `humility jefe` (HUMILITY-CONTRACT.md 6.1): the debugger halts the core, writes
+//! `humility jefe` (doc/humility-contract.md 6.1): the debugger halts the core, writes
 //! `JEFE_EXTERNAL_REQUEST` (1 start, 2 hold, 3 release, 4 fault) and `TASKINDEX`, sets
 //! `KICK`, and watches `REQUESTS` (done) and `ERRORS` (refused). Jefe looks at `KICK` on
 //! every wake-up and at least every 100 ms. There is no IPC here on purpose: a debugger

@@ -38,7 +38,7 @@ pub enum Problem {
     },
     /// A name that is not lower-case ASCII letters, digits, `-` and `_`.
     BadName(String),
-    /// Task names humility reserves (`HUMILITY-CONTRACT.md` 1.3).
+    /// Task names humility reserves (`doc/humility-contract.md` 1.3).
     ReservedTaskName(String),
     UnsupportedTarget(String),
     /// A board or chip (`what`) whose file does not exist; the name is the file's stem.

@@ -1,4 +1,4 @@
-//! `app.toml` as humility reads it (`HUMILITY-CONTRACT.md` 1.4).
+//! `app.toml` as humility reads it (`doc/humility-contract.md` 1.4).
 //!
 //! humility parses the archive's `app.toml` itself and refuses the whole archive if an
 //! `interrupts` key does not resolve. Keys like `"uart0.rx"` resolve through a `[peripherals]`

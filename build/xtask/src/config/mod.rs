@@ -12,7 +12,7 @@
 //!
 //! The archive carries `app.toml` for humility, which parses it itself; [`App::archive_toml`]
 //! produces a version humility can resolve on its own and [`check_humility_toml`] checks any
-//! text against what humility requires (`HUMILITY-CONTRACT.md` 1.4).
+//! text against what humility requires (`doc/humility-contract.md` 1.4).
 
 #![allow(
     clippy::result_large_err,

@@ -1,4 +1,4 @@
-//! Per-task supervision policy (`[tasks.<name>.supervision]`, ARCHITECTURE.md section 4).
+//! Per-task supervision policy (`[tasks.<name>.supervision]`, doc/architecture.md section 4).
 //!
 //! Rules beyond the schema, each with its reason:
 //! - `depends-on` names other tasks, each once, and the dependency graph has no cycle (a cycle

@@ -6,7 +6,7 @@ use supervision::{
     TaskRecord, TaskState,
 };
 
-/// The policy of `ARCHITECTURE.md`'s example, with no dependencies.
+/// The policy of `doc/architecture.md`'s example (section 4), with no dependencies.
 pub const BASE: Policy = Policy {
     restart: RestartMode::OnFault,
     depends_on: 0,
