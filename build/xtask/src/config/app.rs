@@ -36,6 +36,8 @@ struct AppFile {
     target: String,
     kernel: KernelEntry,
     tasks: IndexMap<String, TaskEntry>,
+    #[serde(default)]
+    expected_tests: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +180,10 @@ pub(super) fn resolve(
         task.send_targets = send_targets(doc.task(&task.name), task, &raw.tasks, &names)?;
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
+    for test in &raw.expected_tests {
+        check_name(test).map_err(|p| doc.error("expected-tests", p))?;
+    }
+    check_unique(&raw.expected_tests).map_err(|p| doc.error("expected-tests", p))?;
 
     Ok(App {
         file: file.to_owned(),
@@ -186,6 +192,7 @@ pub(super) fn resolve(
         kernel,
         tasks,
         irqs: irqs.into_values().collect(),
+        expected_tests: raw.expected_tests,
         text,
     })
 }
@@ -893,6 +900,21 @@ stack-size = 256
             e.to_string(),
             "app/demo/app.toml: task \"sys\": uses: unknown peripheral \"timer9\" (not in chip \"mps2-an500\")"
         );
+    }
+
+    #[test]
+    fn expected_tests_are_names_declared_once() {
+        assert_eq!(load(BASE).unwrap().expected_tests, Vec::<String>::new());
+        let declared = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round_trip\", \"detach\"]";
+        let app = load_edited("target = \"thumbv7em-none-eabihf\"", declared).unwrap();
+        assert_eq!(app.expected_tests, ["round_trip", "detach"]);
+        let twice = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"detach\", \"detach\"]";
+        let e = error("target = \"thumbv7em-none-eabihf\"", twice);
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (None, "expected-tests"));
+        assert!(matches!(&e.problem, Problem::Duplicate(name) if name == "detach"), "{e}");
+        let spaced = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round trip\"]";
+        let e = error("target = \"thumbv7em-none-eabihf\"", spaced);
+        assert!(matches!(&e.problem, Problem::BadName(name) if name == "round trip"), "{e}");
     }
 
     #[test]

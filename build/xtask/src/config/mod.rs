@@ -55,6 +55,8 @@ pub struct App {
     pub tasks: Vec<Task>,
     /// Every routed interrupt, sorted by IRQ number; each IRQ appears once.
     pub irqs: Vec<abi::IrqDesc>,
+    /// `expected-tests`: the tests a system-test image must report, each exactly once.
+    pub expected_tests: Vec<String>,
     /// The `app.toml` text exactly as read.
     pub text: String,
 }
