@@ -67,6 +67,8 @@ struct TaskEntry {
     #[serde(default = "start_by_default")]
     start: bool,
     stack_size: u32,
+    #[serde(default = "fill_stack_by_default")]
+    stack_fill: bool,
     #[serde(default)]
     max_sizes: MaxSizes,
     #[serde(default)]
@@ -86,6 +88,10 @@ struct TaskEntry {
 }
 
 fn start_by_default() -> bool {
+    true
+}
+
+fn fill_stack_by_default() -> bool {
     true
 }
 
@@ -163,6 +169,7 @@ pub(super) fn resolve(
             priority: entry.priority,
             flags: TaskFlags(flags),
             stack_size: entry.stack_size,
+            stack_fill: entry.stack_fill,
             max_flash: entry.max_sizes.flash,
             max_ram: entry.max_sizes.ram,
             peripherals,
@@ -685,6 +692,7 @@ stack-size = 256
         );
         assert_eq!(jefe.send_targets, 0b1110);
         assert_eq!(jefe.supervision, None);
+        assert!(app.tasks.iter().all(|t| t.stack_fill), "stacks are filled unless a task opts out");
         let console = app.task("console").unwrap();
         assert_eq!(console.flags, TaskFlags(TaskFlags::START_AT_BOOT));
         assert_eq!(console.send_targets, 0b0010);
@@ -900,6 +908,13 @@ stack-size = 256
             e.to_string(),
             "app/demo/app.toml: task \"sys\": uses: unknown peripheral \"timer9\" (not in chip \"mps2-an500\")"
         );
+    }
+
+    #[test]
+    fn a_task_can_opt_out_of_the_stack_fill() {
+        let app = load_edited("priority = 3\nstack-size = 256", "priority = 3\nstack-size = 256\nstack-fill = false").unwrap();
+        let filled: Vec<bool> = app.tasks.iter().map(|t| t.stack_fill).collect();
+        assert_eq!(filled, [true, true, true, false]);
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Task {
     /// `START_AT_BOOT` and `KIPC` (the supervisor always has `KIPC`).
     pub flags: abi::TaskFlags,
     pub stack_size: u32,
+    /// `stack-fill`: `_start` paints the stack with humility's unused-stack pattern.
+    pub stack_fill: bool,
     pub max_flash: Option<u32>,
     pub max_ram: Option<u32>,
     /// The peripherals in `uses`, in that order, each mapped into one MPU region of the task.
