@@ -22,8 +22,7 @@
 //!
 //! QEMU is left running: the guest runs again after the dump (`D` detaches and resumes),
 //! unless `--halt` asks to leave it stopped for a debugger. A guest from `cargo xtask run
-//! --gdb` waits at reset for a debugger: the first dump records that reset state (humility
-//! will say it has not booted) and lets it start; later dumps catch it running.
+//! --gdb` boots at once (it does not wait for a debugger), so every dump catches it running.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -42,7 +41,7 @@ use crate::contract::{
 use crate::gdb::Gdb;
 use crate::{Error, cargo, dist};
 
-pub const DEFAULT_PORT: u16 = 3333;
+pub const DEFAULT_PORT: u16 = crate::qemu::GDB_PORT;
 
 /// Register ids of the registers note (ARMv7-M DCRSR REGSEL) for the GDB names.
 const CORE_REGISTERS: [(&str, u32); 17] = [
