@@ -265,20 +265,32 @@ fn stack_pointers(files: &ArchiveFiles, registers: &[(u32, u32)], segments: &Seg
     let loads: Vec<(u64, &[u8])> = segments.iter().map(|(a, b)| (u64::from(*a), b.as_slice())).collect();
     let memory = contract::DumpMemory::new(&loads);
     let word = |address: u64| memory.read(address, 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-    let handler_mode = xpsr & 0x1ff != 0;
-    let kernel_stack = layout.kernel_stack.clone();
-    let on_kernel_stack = kernel_stack.as_ref().is_some_and(|s| (s.start..=s.end).contains(&u64::from(sp)));
-    let (msp, psp) = if handler_mode {
-        let saved_psp = word(layout.current_task_ptr)
+    let saved_psp = || {
+        word(layout.current_task_ptr)
             .filter(|&task| task != 0)
-            .and_then(|task| word(layout.saved_psp_at(u64::from(task))));
-        (Some(sp), saved_psp)
+            .and_then(|task| word(layout.saved_psp_at(u64::from(task))))
+    };
+    let (msp, psp) = msp_and_psp(sp, xpsr, layout.kernel_stack.as_ref(), saved_psp);
+    [(REG_MSP, msp), (REG_PSP, psp)].into_iter().filter_map(|(id, v)| Some((id, v?))).collect()
+}
+
+/// The rules of [`stack_pointers`], given the stub's `sp` and `xpsr`, the kernel stack's
+/// range and a reader of the running task's saved PSP.
+fn msp_and_psp(
+    sp: u32,
+    xpsr: u32,
+    kernel_stack: Option<&Range<u64>>,
+    saved_psp: impl FnOnce() -> Option<u32>,
+) -> (Option<u32>, Option<u32>) {
+    let handler_mode = xpsr & 0x1ff != 0;
+    let on_kernel_stack = kernel_stack.is_some_and(|s| (s.start..=s.end).contains(&u64::from(sp)));
+    if handler_mode {
+        (Some(sp), saved_psp())
     } else if on_kernel_stack {
         (Some(sp), None)
     } else {
         (kernel_stack.map(|s| s.end as u32), Some(sp))
-    };
-    [(REG_MSP, msp), (REG_PSP, psp)].into_iter().filter_map(|(id, v)| Some((id, v?))).collect()
+    }
 }
 
 /// Every object's `.text`.
@@ -441,6 +453,27 @@ fn note(kind: u32, desc: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use object::read::elf::FileHeader;
+
+    const KERNEL_STACK: Range<u64> = 0x2000_0000..0x2000_0800;
+
+    #[test]
+    fn thread_mode_on_a_task_stack_is_psp_with_the_kernel_stack_at_rest() {
+        let read = || panic!("the saved PSP is not needed in thread mode");
+        assert_eq!(msp_and_psp(0x2000_70f8, 0x6100_0000, Some(&KERNEL_STACK), read), (Some(0x2000_0800), Some(0x2000_70f8)));
+    }
+
+    #[test]
+    fn handler_mode_is_msp_with_the_running_task_saved_psp() {
+        // IPSR 11: SVCall.
+        assert_eq!(msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || Some(0x2000_6b18)), (Some(0x2000_07c0), Some(0x2000_6b18)));
+        assert_eq!(msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || None), (Some(0x2000_07c0), None));
+    }
+
+    #[test]
+    fn thread_mode_on_the_kernel_stack_is_start_up_with_no_task_stack() {
+        let read = || panic!("no task runs yet");
+        assert_eq!(msp_and_psp(0x2000_0700, 0x0100_0000, Some(&KERNEL_STACK), read), (Some(0x2000_0700), None));
+    }
 
     #[test]
     fn ranges_merge_when_they_overlap_or_touch() {
