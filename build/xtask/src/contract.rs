@@ -1273,7 +1273,15 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
                 .tasks
                 .get(index)
                 .map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
-            match decode_task(&kernel.dies, &layout, &memory, &regions, index, &name, entry) {
+            match decode_task(
+                &kernel.dies,
+                &layout,
+                &memory,
+                &regions,
+                index,
+                &name,
+                entry,
+            ) {
                 Ok(report) => tasks.push(report),
                 Err(problem) => problems.push(problem),
             }
@@ -1283,7 +1291,12 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
     if !registers.is_empty()
         && let Some(running) = tasks.iter().find(|t| t.name == current_task)
     {
-        check_stack_pointers(&registers, running, layout.kernel_stack.as_ref(), &mut problems);
+        check_stack_pointers(
+            &registers,
+            running,
+            layout.kernel_stack.as_ref(),
+            &mut problems,
+        );
     }
 
     if !problems.is_empty() {
@@ -1337,8 +1350,10 @@ fn decode_task(
             layout.task_desc_size
         )));
     };
-    let initial_stack = read_uint(&desc, layout.initial_stack, 4).ok_or_else(|| at("TaskDesc has no initial_stack"))? as u32;
-    let (stack_base, stack_size, stack_margin) = stack_margin(memory, regions, initial_stack).map_err(|e| at(&e))?;
+    let initial_stack = read_uint(&desc, layout.initial_stack, 4)
+        .ok_or_else(|| at("TaskDesc has no initial_stack"))? as u32;
+    let (stack_base, stack_size, stack_margin) =
+        stack_margin(memory, regions, initial_stack).map_err(|e| at(&e))?;
     let saved_psp = read_uint(entry, members.psp, 4).ok_or_else(|| at("no saved psp"))? as u32;
 
     let panic_message = if state == "Faulted" && detail == "Panic" {
@@ -1383,7 +1398,11 @@ pub fn stack_margin(
 ) -> Result<(u32, u32, u32), String> {
     let &(base, _, _) = regions
         .iter()
-        .find(|&&(base, size, _)| base != 0 && initial_stack > base && u64::from(initial_stack) <= u64::from(base) + u64::from(size))
+        .find(|&&(base, size, _)| {
+            base != 0
+                && initial_stack > base
+                && u64::from(initial_stack) <= u64::from(base) + u64::from(size)
+        })
         .ok_or_else(|| format!("no region holds its initial stack {initial_stack:#010x}"))?;
     let size = initial_stack - base;
     let stack = memory
@@ -1418,10 +1437,12 @@ fn check_stack_pointers(
     }
     match (get(REG_MSP), kernel_stack) {
         (None, _) => problems.push(format!("the registers note has no MSP (id {REG_MSP})")),
-        (Some(msp), Some(stack)) if !(stack.start..=stack.end).contains(&u64::from(msp)) => problems.push(format!(
-            "MSP {msp:#010x} is outside the kernel stack {:#010x}..={:#010x}",
-            stack.start, stack.end
-        )),
+        (Some(msp), Some(stack)) if !(stack.start..=stack.end).contains(&u64::from(msp)) => {
+            problems.push(format!(
+                "MSP {msp:#010x} is outside the kernel stack {:#010x}..={:#010x}",
+                stack.start, stack.end
+            ))
+        }
         _ => {}
     }
 }
@@ -1549,16 +1570,27 @@ mod tests {
 
     /// A stack of `words` (0 = used, 1 = fill) at 0x2000_0000 in a 0x100-byte region.
     fn margin_of(words: &[u32]) -> Result<(u32, u32, u32), String> {
-        let bytes: Vec<u8> = words.iter().flat_map(|&w| if w == 1 { STACK_FILL } else { 0 }.to_le_bytes()).collect();
+        let bytes: Vec<u8> = words
+            .iter()
+            .flat_map(|&w| if w == 1 { STACK_FILL } else { 0 }.to_le_bytes())
+            .collect();
         let loads = [(0x2000_0000u64, bytes.as_slice())];
         let initial = 0x2000_0000 + bytes.len() as u32;
-        stack_margin(&DumpMemory::new(&loads), &[(0x1000_0000, 0x100, 0), (0x2000_0000, 0x100, 3)], initial)
+        stack_margin(
+            &DumpMemory::new(&loads),
+            &[(0x1000_0000, 0x100, 0), (0x2000_0000, 0x100, 3)],
+            initial,
+        )
     }
 
     #[test]
     fn stack_margin_counts_fill_words_from_the_base_as_humility_does() {
         assert_eq!(margin_of(&[1, 1, 0, 1]), Ok((0x2000_0000, 16, 8)));
-        assert_eq!(margin_of(&[0, 1, 1, 1]), Ok((0x2000_0000, 16, 0)), "a used bottom word: no margin");
+        assert_eq!(
+            margin_of(&[0, 1, 1, 1]),
+            Ok((0x2000_0000, 16, 0)),
+            "a used bottom word: no margin"
+        );
         // humility stops one word short of the top, so an untouched stack shows size - 4.
         assert_eq!(margin_of(&[1, 1, 1, 1]), Ok((0x2000_0000, 16, 12)));
     }
@@ -1569,7 +1601,10 @@ mod tests {
         let loads = [(0x2000_0000u64, &bytes[..])];
         let memory = DumpMemory::new(&loads);
         // The initial stack at a region's very top belongs to it; at its base, to none.
-        assert_eq!(stack_margin(&memory, &[(0x2000_0000, 8, 3)], 0x2000_0008), Ok((0x2000_0000, 8, 0)));
+        assert_eq!(
+            stack_margin(&memory, &[(0x2000_0000, 8, 3)], 0x2000_0008),
+            Ok((0x2000_0000, 8, 0))
+        );
         assert_eq!(
             stack_margin(&memory, &[(0x2000_0000, 8, 3)], 0x2000_0000),
             Err("no region holds its initial stack 0x20000000".to_string())

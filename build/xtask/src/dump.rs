@@ -35,8 +35,7 @@ use object::read::elf::{ElfFile32, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection};
 
 use crate::contract::{
-    self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_MSP, REG_PC,
-    REG_PSP,
+    self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_MSP, REG_PC, REG_PSP,
 };
 use crate::gdb::Gdb;
 use crate::{Error, cargo, dist};
@@ -254,7 +253,11 @@ fn read_target(
 ///   switches no task leaves it as of the task's last kernel entry;
 /// - thread mode on the kernel stack (start-up, before any task runs): `sp` is MSP and no
 ///   task stack is in use, so PSP is left out.
-fn stack_pointers(files: &ArchiveFiles, registers: &[(u32, u32)], segments: &Segments) -> Vec<(u32, u32)> {
+fn stack_pointers(
+    files: &ArchiveFiles,
+    registers: &[(u32, u32)],
+    segments: &Segments,
+) -> Vec<(u32, u32)> {
     let get = |id| registers.iter().find(|(i, _)| *i == id).map(|(_, v)| *v);
     let (Some(sp), Some(xpsr)) = (get(REG_SP), get(REG_XPSR)) else {
         return Vec::new();
@@ -262,16 +265,26 @@ fn stack_pointers(files: &ArchiveFiles, registers: &[(u32, u32)], segments: &Seg
     let Ok(layout) = contract::check_objects(&files.kernel, &files.tasks) else {
         return Vec::new();
     };
-    let loads: Vec<(u64, &[u8])> = segments.iter().map(|(a, b)| (u64::from(*a), b.as_slice())).collect();
+    let loads: Vec<(u64, &[u8])> = segments
+        .iter()
+        .map(|(a, b)| (u64::from(*a), b.as_slice()))
+        .collect();
     let memory = contract::DumpMemory::new(&loads);
-    let word = |address: u64| memory.read(address, 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    let word = |address: u64| {
+        memory
+            .read(address, 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
     let saved_psp = || {
         word(layout.current_task_ptr)
             .filter(|&task| task != 0)
             .and_then(|task| word(layout.saved_psp_at(u64::from(task))))
     };
     let (msp, psp) = msp_and_psp(sp, xpsr, layout.kernel_stack.as_ref(), saved_psp);
-    [(REG_MSP, msp), (REG_PSP, psp)].into_iter().filter_map(|(id, v)| Some((id, v?))).collect()
+    [(REG_MSP, msp), (REG_PSP, psp)]
+        .into_iter()
+        .filter_map(|(id, v)| Some((id, v?)))
+        .collect()
 }
 
 /// The rules of [`stack_pointers`], given the stub's `sp` and `xpsr`, the kernel stack's
@@ -459,20 +472,34 @@ mod tests {
     #[test]
     fn thread_mode_on_a_task_stack_is_psp_with_the_kernel_stack_at_rest() {
         let read = || panic!("the saved PSP is not needed in thread mode");
-        assert_eq!(msp_and_psp(0x2000_70f8, 0x6100_0000, Some(&KERNEL_STACK), read), (Some(0x2000_0800), Some(0x2000_70f8)));
+        assert_eq!(
+            msp_and_psp(0x2000_70f8, 0x6100_0000, Some(&KERNEL_STACK), read),
+            (Some(0x2000_0800), Some(0x2000_70f8))
+        );
     }
 
     #[test]
     fn handler_mode_is_msp_with_the_running_task_saved_psp() {
         // IPSR 11: SVCall.
-        assert_eq!(msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || Some(0x2000_6b18)), (Some(0x2000_07c0), Some(0x2000_6b18)));
-        assert_eq!(msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || None), (Some(0x2000_07c0), None));
+        assert_eq!(
+            msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || Some(
+                0x2000_6b18
+            )),
+            (Some(0x2000_07c0), Some(0x2000_6b18))
+        );
+        assert_eq!(
+            msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || None),
+            (Some(0x2000_07c0), None)
+        );
     }
 
     #[test]
     fn thread_mode_on_the_kernel_stack_is_start_up_with_no_task_stack() {
         let read = || panic!("no task runs yet");
-        assert_eq!(msp_and_psp(0x2000_0700, 0x0100_0000, Some(&KERNEL_STACK), read), (Some(0x2000_0700), None));
+        assert_eq!(
+            msp_and_psp(0x2000_0700, 0x0100_0000, Some(&KERNEL_STACK), read),
+            (Some(0x2000_0700), None)
+        );
     }
 
     #[test]
