@@ -34,8 +34,12 @@ pub const NOTE_NAME: &[u8] = b"Oxide Computer Company\0";
 pub const NT_HUBRIS_ARCHIVE: u32 = 0x1de0_0001;
 pub const NT_HUBRIS_REGISTERS: u32 = 0x1de0_0002;
 pub const NT_HUBRIS_TASK: u32 = 0x1de0_0003;
-/// The register id of PC in a registers note (ARMv7-M DCRSR REGSEL).
+/// Register ids in a registers note (ARMv7-M DCRSR REGSEL).
 pub const REG_PC: u32 = 15;
+pub const REG_MSP: u32 = 17;
+pub const REG_PSP: u32 = 18;
+/// The word `humility stackmargin` takes for never-used stack; task `_start` paints it.
+pub const STACK_FILL: u32 = 0xbadd_cafe;
 
 /// Kernel symbols humility reads, and the one it must not find.
 const TASK_TABLE: &str = "HUBRIS_TASK_TABLE_SPACE";
@@ -254,6 +258,10 @@ pub struct KernelLayout {
     pub region_descs: u64,
     pub region_count: u64,
     pub region: RegionLayout,
+    /// Offset of `initial_stack` in `TaskDesc`.
+    initial_stack: u64,
+    /// The kernel's main stack, `_stack_base.._stack_start`, when the symbols exist.
+    pub kernel_stack: Option<std::ops::Range<u64>>,
     task: TaskMembers,
 }
 
@@ -270,6 +278,7 @@ pub struct RegionLayout {
 struct TaskMembers {
     r4: u64,
     r5: u64,
+    psp: u64,
     state: u64,
     state_type: DieId,
     generation: u64,
@@ -282,6 +291,11 @@ pub const REGION_WRITE: u32 = 1 << 1;
 pub const REGION_DEVICE: u32 = 1 << 3;
 
 impl KernelLayout {
+    /// Where the task-table entry at `task` keeps its saved PSP.
+    pub fn saved_psp_at(&self, task: u64) -> u64 {
+        task + self.task.psp
+    }
+
     /// Reads the `HUBRIS_REGION_DESCS` table from the kernel ELF: (base, size, attributes).
     pub fn regions(&self, kernel: &[u8]) -> Result<Vec<(u32, u32, u32)>, String> {
         let object = ObjectInfo::parse("elf/kernel", kernel)?;
@@ -455,6 +469,11 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
         return None;
     }
     let task_desc_size = dies.size(task_desc)?;
+    let (initial_stack, _) = dies.member_at(task_desc, "initial_stack")?;
+    let kernel_stack = kernel
+        .symbol("_stack_base")
+        .zip(kernel.symbol("_stack_start"))
+        .map(|(base, top)| base.address()..top.address());
     let region_count = regions.1 / region.size;
     let layout = KernelLayout {
         task_table: table.0,
@@ -469,6 +488,8 @@ fn kernel_layout(kernel: &ObjectInfo<'_>, problems: &mut Vec<String>) -> Option<
         region_descs: regions.0,
         region_count,
         region,
+        initial_stack,
+        kernel_stack,
         task: members,
     };
     if descs.1 != layout.task_count * task_desc_size {
@@ -596,6 +617,7 @@ fn task_members(dies: &Dies, task: DieId, p: &mut Problems<'_>) -> Option<TaskMe
     Some(TaskMembers {
         r4: save?.0 + regs["r4"],
         r5: save?.0 + regs["r5"],
+        psp: save?.0 + regs["psp"],
         state: state?.0,
         state_type: state?.1,
         generation: generation?.0,
@@ -1090,6 +1112,15 @@ pub struct TaskReport {
     pub generation: u32,
     /// For a task faulted with `Panic`: the message at saved r4/r5.
     pub panic_message: Option<String>,
+    /// The stack as `humility stackmargin` finds it: from the base of the region holding
+    /// `initial_stack` up to `initial_stack`.
+    pub stack_base: u32,
+    pub stack_size: u32,
+    /// Bytes at the bottom of the stack still holding [`STACK_FILL`], as humility counts
+    /// them (it stops one word short of the top).
+    pub stack_margin: u32,
+    /// The saved process stack pointer (`SavedState.psp`).
+    pub saved_psp: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -1234,6 +1265,7 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
         }
     }
 
+    let regions = layout.regions(&files.kernel).map_err(|e| vec![e])?;
     let mut tasks = Vec::new();
     if let Some(table) = &table {
         for (index, entry) in table.chunks(layout.task_size as usize).enumerate() {
@@ -1241,13 +1273,31 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
                 .tasks
                 .get(index)
                 .map_or_else(|| format!("#{index}"), |(n, _)| n.clone());
-            match decode_task(&kernel.dies, &layout, &memory, index, &name, entry) {
+            match decode_task(
+                &kernel.dies,
+                &layout,
+                &memory,
+                &regions,
+                index,
+                &name,
+                entry,
+            ) {
                 Ok(report) => tasks.push(report),
                 Err(problem) => problems.push(problem),
             }
         }
     }
     let ring_buffers = ring_buffers(&files, &memory, &mut problems);
+    if !registers.is_empty()
+        && let Some(running) = tasks.iter().find(|t| t.name == current_task)
+    {
+        check_stack_pointers(
+            &registers,
+            running,
+            layout.kernel_stack.as_ref(),
+            &mut problems,
+        );
+    }
 
     if !problems.is_empty() {
         return Err(problems);
@@ -1268,6 +1318,7 @@ fn decode_task(
     dies: &Dies,
     layout: &KernelLayout,
     memory: &DumpMemory<'_>,
+    regions: &[(u32, u32, u32)],
     index: usize,
     name: &str,
     entry: &[u8],
@@ -1293,12 +1344,17 @@ fn decode_task(
         .ok_or_else(|| at("no generation"))? as u32;
 
     let descriptor = read_uint(entry, members.descriptor, 4).ok_or_else(|| at("no descriptor"))?;
-    if memory.read(descriptor, layout.task_desc_size).is_none() {
+    let Some(desc) = memory.read(descriptor, layout.task_desc_size) else {
         return Err(at(&format!(
             "its TaskDesc ({} bytes at {descriptor:#010x}) is not in the dump",
             layout.task_desc_size
         )));
-    }
+    };
+    let initial_stack = read_uint(&desc, layout.initial_stack, 4)
+        .ok_or_else(|| at("TaskDesc has no initial_stack"))? as u32;
+    let (stack_base, stack_size, stack_margin) =
+        stack_margin(memory, regions, initial_stack).map_err(|e| at(&e))?;
+    let saved_psp = read_uint(entry, members.psp, 4).ok_or_else(|| at("no saved psp"))? as u32;
 
     let panic_message = if state == "Faulted" && detail == "Panic" {
         let (r4, r5) = (
@@ -1324,7 +1380,71 @@ fn decode_task(
         detail,
         generation,
         panic_message,
+        stack_base,
+        stack_size,
+        stack_margin,
+        saved_psp,
     })
+}
+
+/// `humility stackmargin`'s reading of one stack: the stack is the region whose range
+/// `(base, base + size]` holds `initial_stack`, from its base up to `initial_stack`; the
+/// margin is the run of [`STACK_FILL`] words from the base up, stopping one word short of
+/// the top. Returns (base, size, margin).
+pub fn stack_margin(
+    memory: &DumpMemory<'_>,
+    regions: &[(u32, u32, u32)],
+    initial_stack: u32,
+) -> Result<(u32, u32, u32), String> {
+    let &(base, _, _) = regions
+        .iter()
+        .find(|&&(base, size, _)| {
+            base != 0
+                && initial_stack > base
+                && u64::from(initial_stack) <= u64::from(base) + u64::from(size)
+        })
+        .ok_or_else(|| format!("no region holds its initial stack {initial_stack:#010x}"))?;
+    let size = initial_stack - base;
+    let stack = memory
+        .read(u64::from(base), u64::from(size))
+        .ok_or_else(|| format!("its stack ({size} bytes at {base:#010x}) is not in the dump"))?;
+    let untouched = stack
+        .chunks_exact(4)
+        .take((size as usize / 4).saturating_sub(1))
+        .take_while(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) == STACK_FILL)
+        .count();
+    Ok((base, size, untouched as u32 * 4))
+}
+
+/// The registers note must let humility unwind the running task: PSP inside the running
+/// task's stack and MSP inside the kernel's, whichever mode the core was halted in.
+fn check_stack_pointers(
+    registers: &[(u32, u32)],
+    running: &TaskReport,
+    kernel_stack: Option<&std::ops::Range<u64>>,
+    problems: &mut Vec<String>,
+) {
+    let get = |id: u32| registers.iter().find(|(i, _)| *i == id).map(|&(_, v)| v);
+    match get(REG_PSP) {
+        None => problems.push(format!("the registers note has no PSP (id {REG_PSP}): humility cannot unwind the running task {}", running.name)),
+        Some(psp) if psp < running.stack_base || psp > running.stack_base + running.stack_size => problems.push(format!(
+            "PSP {psp:#010x} is outside the running task {}'s stack {:#010x}..={:#010x}",
+            running.name,
+            running.stack_base,
+            running.stack_base + running.stack_size
+        )),
+        Some(_) => {}
+    }
+    match (get(REG_MSP), kernel_stack) {
+        (None, _) => problems.push(format!("the registers note has no MSP (id {REG_MSP})")),
+        (Some(msp), Some(stack)) if !(stack.start..=stack.end).contains(&u64::from(msp)) => {
+            problems.push(format!(
+                "MSP {msp:#010x} is outside the kernel stack {:#010x}..={:#010x}",
+                stack.start, stack.end
+            ))
+        }
+        _ => {}
+    }
 }
 
 /// Every ring buffer of every object must be in the dump; counts its used entries.
@@ -1447,6 +1567,53 @@ mod tests {
     use dwarf_check::dies::location_address;
 
     use super::*;
+
+    /// A stack of `words` (0 = used, 1 = fill) at 0x2000_0000 in a 0x100-byte region.
+    fn margin_of(words: &[u32]) -> Result<(u32, u32, u32), String> {
+        let bytes: Vec<u8> = words
+            .iter()
+            .flat_map(|&w| if w == 1 { STACK_FILL } else { 0 }.to_le_bytes())
+            .collect();
+        let loads = [(0x2000_0000u64, bytes.as_slice())];
+        let initial = 0x2000_0000 + bytes.len() as u32;
+        stack_margin(
+            &DumpMemory::new(&loads),
+            &[(0x1000_0000, 0x100, 0), (0x2000_0000, 0x100, 3)],
+            initial,
+        )
+    }
+
+    #[test]
+    fn stack_margin_counts_fill_words_from_the_base_as_humility_does() {
+        assert_eq!(margin_of(&[1, 1, 0, 1]), Ok((0x2000_0000, 16, 8)));
+        assert_eq!(
+            margin_of(&[0, 1, 1, 1]),
+            Ok((0x2000_0000, 16, 0)),
+            "a used bottom word: no margin"
+        );
+        // humility stops one word short of the top, so an untouched stack shows size - 4.
+        assert_eq!(margin_of(&[1, 1, 1, 1]), Ok((0x2000_0000, 16, 12)));
+    }
+
+    #[test]
+    fn stack_margin_needs_a_region_above_whose_base_the_stack_starts() {
+        let bytes = [0u8; 8];
+        let loads = [(0x2000_0000u64, &bytes[..])];
+        let memory = DumpMemory::new(&loads);
+        // The initial stack at a region's very top belongs to it; at its base, to none.
+        assert_eq!(
+            stack_margin(&memory, &[(0x2000_0000, 8, 3)], 0x2000_0008),
+            Ok((0x2000_0000, 8, 0))
+        );
+        assert_eq!(
+            stack_margin(&memory, &[(0x2000_0000, 8, 3)], 0x2000_0000),
+            Err("no region holds its initial stack 0x20000000".to_string())
+        );
+        assert_eq!(
+            stack_margin(&memory, &[(0x2000_0000, 0x100, 3)], 0x2000_0010),
+            Err("its stack (16 bytes at 0x20000000) is not in the dump".to_string())
+        );
+    }
 
     #[test]
     fn location_pieces_must_be_contiguous() {

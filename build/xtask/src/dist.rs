@@ -157,7 +157,7 @@ fn memory(app: &App, name: &str) -> Result<config::MemoryRange, Error> {
 }
 
 fn link_task(app: &App, task: &config::Task, layout: &TaskLayout, link_dir: &Path) -> Result<PathBuf, Error> {
-    let script = link::write_hashed(link_dir, &task.name, "x", &link::task_script(layout)).map_err(|e| Error::io(link_dir, e))?;
+    let script = link::write_hashed(link_dir, &task.name, "x", &link::task_script(layout, task.stack_fill)).map_err(|e| Error::io(link_dir, e))?;
     let slots = task
         .task_slots
         .iter()

@@ -14,15 +14,15 @@
 //!
 //! Registers: r0-r12, sp, lr, pc and xpsr (ids 0-16) from `g`. QEMU 7.2 describes no
 //! M-profile system registers to GDB, so MSP, PSP and the packed PRIMASK/BASEPRI/FAULTMASK/
-//! CONTROL word (ids 17, 18, 20) are written only when the stub describes them (QEMU 8 and
-//! later have `org.gnu.gdb.arm.m-system`); otherwise the active stack pointer is recorded as
-//! MSP if it lies in the kernel's `.stack` and as PSP if it lies elsewhere (a task stack:
-//! tasks always run on PSP). PC is left out unless it lies in some object's `.text`.
+//! CONTROL word (ids 17, 18, 20) are read from the stub when it describes them (QEMU 8 and
+//! later have `org.gnu.gdb.arm.m-system`). Without them, MSP and PSP are still both written,
+//! so `humility tasks -s` can unwind the task that was running: the stub's `sp` is one of
+//! them and the image fixes the other (see `stack_pointers`); the packed CONTROL word is
+//! then left out. PC is left out unless it lies in some object's `.text`.
 //!
 //! QEMU is left running: the guest runs again after the dump (`D` detaches and resumes),
 //! unless `--halt` asks to leave it stopped for a debugger. A guest from `cargo xtask run
-//! --gdb` waits at reset for a debugger: the first dump records that reset state (humility
-//! will say it has not booted) and lets it start; later dumps catch it running.
+//! --gdb` boots at once (it does not wait for a debugger), so every dump catches it running.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -35,12 +35,12 @@ use object::read::elf::{ElfFile32, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection};
 
 use crate::contract::{
-    self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_PC,
+    self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_MSP, REG_PC, REG_PSP,
 };
 use crate::gdb::Gdb;
 use crate::{Error, cargo, dist};
 
-pub const DEFAULT_PORT: u16 = 3333;
+pub const DEFAULT_PORT: u16 = crate::qemu::GDB_PORT;
 
 /// Register ids of the registers note (ARMv7-M DCRSR REGSEL) for the GDB names.
 const CORE_REGISTERS: [(&str, u32); 17] = [
@@ -64,8 +64,6 @@ const CORE_REGISTERS: [(&str, u32); 17] = [
 ];
 const REG_SP: u32 = 13;
 const REG_XPSR: u32 = 16;
-const REG_MSP: u32 = 17;
-const REG_PSP: u32 = 18;
 /// CONTROL[31:24] | FAULTMASK[23:16] | BASEPRI[15:8] | PRIMASK[7:0].
 const REG_SPR: u32 = 20;
 const SPR_PARTS: [&str; 4] = ["control", "faultmask", "basepri", "primask"];
@@ -232,7 +230,7 @@ fn read_target(
         .collect();
     match (value("msp"), value("psp")) {
         (Some(msp), Some(psp)) => registers.extend([(REG_MSP, msp), (REG_PSP, psp)]),
-        _ => registers.extend(active_stack_pointer(files, &registers)),
+        _ => registers.extend(stack_pointers(files, &registers, &segments)),
     }
     if let [Some(control), Some(faultmask), Some(basepri), Some(primask)] = SPR_PARTS.map(value) {
         let byte = |v: u32| v & 0xff;
@@ -246,22 +244,66 @@ fn read_target(
     Ok((segments, registers))
 }
 
-/// MSP or PSP for the active stack pointer, when the stub does not describe them: handler
-/// mode always runs on MSP; in thread mode the kernel's `.stack` means MSP (before the
-/// first task starts) and anything else is a task stack, on PSP.
-fn active_stack_pointer(files: &ArchiveFiles, registers: &[(u32, u32)]) -> Option<(u32, u32)> {
+/// MSP and PSP when the stub does not describe them (QEMU 7.2), from what the image fixes:
+/// - thread mode on a task stack: the stub's `sp` is PSP, and MSP is the top of the kernel
+///   stack (`_stack_start`), where the first-task SVC left it and where every exception
+///   from a task returns it;
+/// - handler mode: `sp` is MSP, and PSP is the running task's (`CURRENT_TASK_PTR`) saved
+///   PSP: exact after SVC, PendSV and fault entries, which save it; an interrupt that
+///   switches no task leaves it as of the task's last kernel entry;
+/// - thread mode on the kernel stack (start-up, before any task runs): `sp` is MSP and no
+///   task stack is in use, so PSP is left out.
+fn stack_pointers(
+    files: &ArchiveFiles,
+    registers: &[(u32, u32)],
+    segments: &Segments,
+) -> Vec<(u32, u32)> {
     let get = |id| registers.iter().find(|(i, _)| *i == id).map(|(_, v)| *v);
-    let (sp, xpsr) = (get(REG_SP)?, get(REG_XPSR)?);
+    let (Some(sp), Some(xpsr)) = (get(REG_SP), get(REG_XPSR)) else {
+        return Vec::new();
+    };
+    let Ok(layout) = contract::check_objects(&files.kernel, &files.tasks) else {
+        return Vec::new();
+    };
+    let loads: Vec<(u64, &[u8])> = segments
+        .iter()
+        .map(|(a, b)| (u64::from(*a), b.as_slice()))
+        .collect();
+    let memory = contract::DumpMemory::new(&loads);
+    let word = |address: u64| {
+        memory
+            .read(address, 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let saved_psp = || {
+        word(layout.current_task_ptr)
+            .filter(|&task| task != 0)
+            .and_then(|task| word(layout.saved_psp_at(u64::from(task))))
+    };
+    let (msp, psp) = msp_and_psp(sp, xpsr, layout.kernel_stack.as_ref(), saved_psp);
+    [(REG_MSP, msp), (REG_PSP, psp)]
+        .into_iter()
+        .filter_map(|(id, v)| Some((id, v?)))
+        .collect()
+}
+
+/// The rules of [`stack_pointers`], given the stub's `sp` and `xpsr`, the kernel stack's
+/// range and a reader of the running task's saved PSP.
+fn msp_and_psp(
+    sp: u32,
+    xpsr: u32,
+    kernel_stack: Option<&Range<u64>>,
+    saved_psp: impl FnOnce() -> Option<u32>,
+) -> (Option<u32>, Option<u32>) {
     let handler_mode = xpsr & 0x1ff != 0;
-    let kernel = ElfFile32::<LE>::parse(files.kernel.as_slice()).ok()?;
-    let on_kernel_stack = kernel
-        .section_by_name(".stack")
-        .is_some_and(|s| u64::from(sp) >= s.address() && u64::from(sp) <= s.address() + s.size());
-    Some(if handler_mode || on_kernel_stack {
-        (REG_MSP, sp)
+    let on_kernel_stack = kernel_stack.is_some_and(|s| (s.start..=s.end).contains(&u64::from(sp)));
+    if handler_mode {
+        (Some(sp), saved_psp())
+    } else if on_kernel_stack {
+        (Some(sp), None)
     } else {
-        (REG_PSP, sp)
-    })
+        (kernel_stack.map(|s| s.end as u32), Some(sp))
+    }
 }
 
 /// Every object's `.text`.
@@ -424,6 +466,41 @@ fn note(kind: u32, desc: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use object::read::elf::FileHeader;
+
+    const KERNEL_STACK: Range<u64> = 0x2000_0000..0x2000_0800;
+
+    #[test]
+    fn thread_mode_on_a_task_stack_is_psp_with_the_kernel_stack_at_rest() {
+        let read = || panic!("the saved PSP is not needed in thread mode");
+        assert_eq!(
+            msp_and_psp(0x2000_70f8, 0x6100_0000, Some(&KERNEL_STACK), read),
+            (Some(0x2000_0800), Some(0x2000_70f8))
+        );
+    }
+
+    #[test]
+    fn handler_mode_is_msp_with_the_running_task_saved_psp() {
+        // IPSR 11: SVCall.
+        assert_eq!(
+            msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || Some(
+                0x2000_6b18
+            )),
+            (Some(0x2000_07c0), Some(0x2000_6b18))
+        );
+        assert_eq!(
+            msp_and_psp(0x2000_07c0, 0x6100_000b, Some(&KERNEL_STACK), || None),
+            (Some(0x2000_07c0), None)
+        );
+    }
+
+    #[test]
+    fn thread_mode_on_the_kernel_stack_is_start_up_with_no_task_stack() {
+        let read = || panic!("no task runs yet");
+        assert_eq!(
+            msp_and_psp(0x2000_0700, 0x0100_0000, Some(&KERNEL_STACK), read),
+            (Some(0x2000_0700), None)
+        );
+    }
 
     #[test]
     fn ranges_merge_when_they_overlap_or_touch() {

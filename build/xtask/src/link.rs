@@ -31,6 +31,7 @@ SECTIONS
 
     .stack (NOLOAD) :
     {
+        __stack_fill_start = . + _stack_unfilled;
         . += _stack_size;
     } > RAM
 
@@ -64,8 +65,11 @@ SECTIONS
 }
 "#;
 
-pub fn task_script(layout: &TaskLayout) -> String {
-    format!("{}{TASK_SECTIONS}", memory_x(layout))
+/// `stack_fill`: whether `_start` paints the stack (userlib `start.rs`); it paints from
+/// `__stack_fill_start` up, so a task that opts out gets an empty range.
+pub fn task_script(layout: &TaskLayout, stack_fill: bool) -> String {
+    let unfilled = if stack_fill { "0" } else { "_stack_size" };
+    format!("{}_stack_unfilled = {unfilled};\n{TASK_SECTIONS}", memory_x(layout))
 }
 
 /// The kernel: vector table at the start of flash, main stack at the bottom of its RAM.

@@ -47,7 +47,9 @@ impl fmt::Display for Error {
 
 const USAGE: &str = "usage: cargo xtask <command>
   dist [APP]         build APP (default qemu-m7) into target/dist/APP/ with its humility archive
-  run [APP] [--gdb]  build APP and boot it in QEMU with the console on this terminal
+  run [APP] [--gdb]  build APP and boot it in QEMU with the console on this terminal;
+                     --gdb also opens QEMU's GDB stub on localhost:3333 (the guest still
+                     boots at once, it does not wait for a debugger)
   test [FILTER]      run host tests and QEMU system tests (those whose name contains FILTER)
   sizes [APP]        flash and RAM used and wasted per task and for the kernel
   bench              run the QEMU benchmarks and write target/bench/kernel.json

@@ -60,13 +60,14 @@ pub fn base_args(machine: &str, image: &Path) -> Vec<String> {
 /// Boots `image` with its console on this terminal until QEMU exits (Ctrl-C ends it).
 pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Error> {
     ensure_qemu()?;
-    let mut args = base_args(machine, image);
-    args.extend(["-serial".into(), "stdio".into()]);
     if gdb {
-        args.extend(["-gdb".into(), "tcp::3333".into()]);
-        eprintln!("QEMU's GDB stub listens on localhost:3333: `cargo xtask dump` writes a humility dump");
+        eprintln!(
+            "QEMU's GDB stub listens on localhost:{GDB_PORT}; the guest boots at once. \
+             `cargo xtask dump` (another terminal) writes a humility dump of it as it runs."
+        );
     }
     eprintln!("Booting {} on {machine}; press Ctrl-C to stop.", image.display());
+    let args = interactive_args(machine, image, gdb);
     let status = Command::new(QEMU).args(&args).status().map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
     // Ctrl-C reaches QEMU through the terminal's process group and it exits by signal;
     // that is how a user stops it, not an error.
@@ -74,6 +75,23 @@ pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Err
         return Err(Error::new(format!("{QEMU} exited with {status}")));
     }
     Ok(())
+}
+
+/// The GDB stub's port for `run --gdb`, where `cargo xtask dump` looks by default.
+pub const GDB_PORT: u16 = 3333;
+
+/// QEMU's arguments for `run`. With `gdb`, the stub listens but the guest does not wait for
+/// it (no `-S`): what `run --gdb` is for is looking at a running system (`cargo xtask dump`
+/// for humility, or gdb attaching and interrupting when it likes), and a guest held at reset
+/// would give a first dump of a system that has not booted, with a silent console until
+/// something attached.
+fn interactive_args(machine: &str, image: &Path, gdb: bool) -> Vec<String> {
+    let mut args = base_args(machine, image);
+    args.extend(["-serial".into(), "stdio".into()]);
+    if gdb {
+        args.extend(["-gdb".into(), format!("tcp::{GDB_PORT}")]);
+    }
+    args
 }
 
 /// A captured run: QEMU's console lines, collected until `done` says stop, the timeout
@@ -156,4 +174,18 @@ pub fn free_port() -> Result<u16, Error> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| Error::new(format!("no free local port for the GDB stub: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_with_gdb_opens_the_stub_and_boots_at_once() {
+        let args = interactive_args("mps2-an500", Path::new("final.elf"), true);
+        let gdb = args.iter().position(|a| a == "-gdb").expect("-gdb");
+        assert_eq!(args[gdb + 1], "tcp::3333");
+        assert!(!args.iter().any(|a| a == "-S"), "the guest must not wait for a debugger: {args:?}");
+        assert!(!interactive_args("mps2-an500", Path::new("final.elf"), false).iter().any(|a| a == "-gdb"));
+    }
 }

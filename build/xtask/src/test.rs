@@ -9,10 +9,13 @@
 //! TESTS DONE
 //! ```
 //!
-//! The runner fails an image that hangs (no `TESTS DONE` before its timeout), prints a line
-//! it does not expect (`FAULT ...` from a test supervisor, a kernel epitaph) or omits a test
-//! it was told to expect. The last line printed is `N passed, N failed`; the exit status is
-//! non-zero on any failure.
+//! Each image declares the tests it must report in its `app.toml`, under `expected-tests`
+//! (see `doc/app-toml.md`). The runner fails an image that hangs (no `TESTS DONE` before its
+//! timeout), prints a line it does not expect (`FAULT ...` from a test supervisor, a kernel
+//! epitaph), never reports a declared test, reports one twice, or reports a test it does not
+//! declare: a test that silently stops running, or one added without being declared, is
+//! caught here rather than passing unseen. The last line printed is `N passed, N failed`; the
+//! exit status is non-zero on any failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -121,10 +124,18 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
     let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| line.starts_with("TESTS DONE"))?;
     let report = parse_report(&capture.lines);
     let failed_before = tally.failed;
-    for (name, ok, why) in &report.results {
+    let declared_in = built.app.file.display().to_string();
+    if built.app.expected_tests.is_empty() {
+        tally.record(
+            &format!("{}::expected-tests", image.app),
+            false,
+            &format!("{declared_in} declares no `expected-tests`, so nothing it reports can be checked"),
+        );
+    }
+    for (name, ok, why) in verdicts(&report, &built.app.expected_tests, &declared_in) {
         let full = format!("{}::{name}", image.app);
         if filter.is_none_or(|f| full.contains(f)) {
-            tally.record(&full, *ok, why);
+            tally.record(&full, ok, &why);
         }
     }
     for unexpected in &report.unexpected {
@@ -166,6 +177,28 @@ pub struct Report {
     pub done: bool,
 }
 
+/// One verdict per test: each declared test as reported, or failed if it was never reported
+/// or reported more than once; then each reported test that `declared` lacks, failed.
+/// `declared_in` names the file of the declaration, for the messages.
+pub fn verdicts(report: &Report, declared: &[String], declared_in: &str) -> Vec<(String, bool, String)> {
+    let mut out = Vec::new();
+    for name in declared {
+        let mut reported = report.results.iter().filter(|(n, _, _)| n == name);
+        out.push(match (reported.next(), reported.count()) {
+            (None, _) => (name.clone(), false, format!("declared in {declared_in} but never reported (did it stop running?)")),
+            (Some((_, ok, why)), 0) => (name.clone(), *ok, why.clone()),
+            (Some(_), more) => (name.clone(), false, format!("reported {} times; a test reports once", more + 1)),
+        });
+    }
+    for (name, _, _) in &report.results {
+        let undeclared = !declared.contains(name);
+        if undeclared && !out.iter().any(|(n, _, _)| n == name) {
+            out.push((name.clone(), false, format!("reported but not declared: add it to `expected-tests` in {declared_in}")));
+        }
+    }
+    out
+}
+
 pub fn parse_report(lines: &[String]) -> Report {
     let mut report = Report { results: Vec::new(), unexpected: Vec::new(), done: false };
     for line in lines {
@@ -205,6 +238,55 @@ mod tests {
         assert_eq!(r.results, vec![("round_trip".into(), true, String::new()), ("detach".into(), false, "woke 1 of 3".into())]);
         assert_eq!(r.unexpected, vec!["FAULT ping MemoryAccess".to_string()]);
         assert!(r.done);
+    }
+
+    fn report_of(lines: &[&str]) -> Report {
+        parse_report(&lines.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn declared(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn declared_tests_take_their_reported_verdicts() {
+        let report = report_of(&["TEST a ok", "TEST b FAIL woke 1 of 3", "TESTS DONE"]);
+        assert_eq!(
+            verdicts(&report, &declared(&["a", "b"]), "app/x/app.toml"),
+            [("a".to_string(), true, String::new()), ("b".to_string(), false, "woke 1 of 3".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_declared_test_never_reported_fails_naming_the_declaration() {
+        let report = report_of(&["TEST a ok", "TESTS DONE"]);
+        let v = verdicts(&report, &declared(&["a", "last"]), "app/x/app.toml");
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[1].0.as_str(), v[1].1), ("last", false));
+        assert_eq!(v[1].2, "declared in app/x/app.toml but never reported (did it stop running?)");
+    }
+
+    #[test]
+    fn an_undeclared_test_fails_once_even_if_reported_twice() {
+        let report = report_of(&["TEST first ok", "TEST a ok", "TEST first ok", "TESTS DONE"]);
+        let v = verdicts(&report, &declared(&["a"]), "app/x/app.toml");
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], ("a".to_string(), true, String::new()));
+        assert_eq!((v[1].0.as_str(), v[1].1), ("first", false));
+        assert_eq!(v[1].2, "reported but not declared: add it to `expected-tests` in app/x/app.toml");
+    }
+
+    #[test]
+    fn a_declared_test_reported_twice_fails() {
+        let report = report_of(&["TEST a ok", "TEST a ok", "TESTS DONE"]);
+        let v = verdicts(&report, &declared(&["a"]), "app/x/app.toml");
+        assert_eq!(v, [("a".to_string(), false, "reported 2 times; a test reports once".to_string())]);
+    }
+
+    #[test]
+    fn nothing_reported_fails_every_declared_test() {
+        let v = verdicts(&report_of(&[]), &declared(&["a", "b"]), "f");
+        assert_eq!(v.iter().map(|(n, ok, _)| (n.as_str(), *ok)).collect::<Vec<_>>(), [("a", false), ("b", false)]);
     }
 
     #[test]

@@ -1,6 +1,15 @@
 //! Task entry. The kernel starts (and restarts) a task at `_start` with the stack pointer at
 //! the top of its stack; `.data` and `.bss` are initialised here, every time, so a restarted
 //! task begins exactly as it did at boot.
+//!
+//! First, before anything touches the stack, `_start` paints the stack below its stack
+//! pointer with `0xbaddcafe`, the word `humility stackmargin` takes for "never used": it
+//! reads the stack up from its base and counts the words still holding the pattern. The
+//! paint runs here rather than in the kernel's restart path so that it costs the kernel
+//! nothing: it runs at the task's own priority, preemptible, and not while interrupts wait
+//! on the kernel. Every start runs it, so the margin humility shows is that of the current
+//! incarnation. The linker script sets `__stack_fill_start` to the stack's base, or to its
+//! top for a task with `stack-fill = false` in `app.toml` (an empty range).
 
 core::arch::global_asm!(
     ".section .text.start, \"ax\"",
@@ -8,6 +17,10 @@ core::arch::global_asm!(
     ".type _start, %function",
     ".thumb_func",
     "_start:",
+    "    ldr r0, =__stack_fill_start",
+    "    mov r1, sp",
+    "    ldr r4, =0xbaddcafe",
+    "    bl 7f",
     // Sixteen bytes per step while that many remain, then words: a restart runs this every
     // time, and a word loop spends four instructions per word.
     "    ldr r0, =__sdata",
@@ -26,20 +39,28 @@ core::arch::global_asm!(
     "    b 2b",
     "3:  ldr r0, =__sbss",
     "    ldr r1, =__ebss",
-    "    movs r3, #0",
     "    movs r4, #0",
-    "    movs r5, #0",
-    "    movs r6, #0",
-    "4:  subs r2, r1, r0",
-    "    cmp r2, #16",
-    "    blo 5f",
-    "    stmia r0!, {{r3-r6}}",
-    "    b 4b",
-    "5:  cmp r0, r1",
-    "    bhs 6f",
-    "    str r3, [r0], #4",
-    "    b 5b",
-    "6:  bl main",
+    "    bl 7f",
+    "    bl main",
     "    udf #0",
+    // Fills the words [r0, r1) with r4, using no stack: thirty-two bytes per step while
+    // that many remain, then words. Clobbers r0, r2 and r5-r11.
+    "7:  mov r5, r4",
+    "    mov r6, r4",
+    "    mov r7, r4",
+    "    mov r8, r4",
+    "    mov r9, r4",
+    "    mov r10, r4",
+    "    mov r11, r4",
+    "    sub r2, r1, #32",
+    "8:  cmp r0, r2",
+    "    bhi 9f",
+    "    stmia r0!, {{r4-r11}}",
+    "    b 8b",
+    "9:  cmp r0, r1",
+    "    bhs 5f",
+    "    str r4, [r0], #4",
+    "    b 9b",
+    "5:  bx lr",
     ".size _start, . - _start",
 );

@@ -36,6 +36,8 @@ struct AppFile {
     target: String,
     kernel: KernelEntry,
     tasks: IndexMap<String, TaskEntry>,
+    #[serde(default)]
+    expected_tests: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +67,8 @@ struct TaskEntry {
     #[serde(default = "start_by_default")]
     start: bool,
     stack_size: u32,
+    #[serde(default = "fill_stack_by_default")]
+    stack_fill: bool,
     #[serde(default)]
     max_sizes: MaxSizes,
     #[serde(default)]
@@ -84,6 +88,10 @@ struct TaskEntry {
 }
 
 fn start_by_default() -> bool {
+    true
+}
+
+fn fill_stack_by_default() -> bool {
     true
 }
 
@@ -161,6 +169,7 @@ pub(super) fn resolve(
             priority: entry.priority,
             flags: TaskFlags(flags),
             stack_size: entry.stack_size,
+            stack_fill: entry.stack_fill,
             max_flash: entry.max_sizes.flash,
             max_ram: entry.max_sizes.ram,
             peripherals,
@@ -178,6 +187,10 @@ pub(super) fn resolve(
         task.send_targets = send_targets(doc.task(&task.name), task, &raw.tasks, &names)?;
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
+    for test in &raw.expected_tests {
+        check_name(test).map_err(|p| doc.error("expected-tests", p))?;
+    }
+    check_unique(&raw.expected_tests).map_err(|p| doc.error("expected-tests", p))?;
 
     Ok(App {
         file: file.to_owned(),
@@ -186,6 +199,7 @@ pub(super) fn resolve(
         kernel,
         tasks,
         irqs: irqs.into_values().collect(),
+        expected_tests: raw.expected_tests,
         text,
     })
 }
@@ -678,6 +692,7 @@ stack-size = 256
         );
         assert_eq!(jefe.send_targets, 0b1110);
         assert_eq!(jefe.supervision, None);
+        assert!(app.tasks.iter().all(|t| t.stack_fill), "stacks are filled unless a task opts out");
         let console = app.task("console").unwrap();
         assert_eq!(console.flags, TaskFlags(TaskFlags::START_AT_BOOT));
         assert_eq!(console.send_targets, 0b0010);
@@ -893,6 +908,28 @@ stack-size = 256
             e.to_string(),
             "app/demo/app.toml: task \"sys\": uses: unknown peripheral \"timer9\" (not in chip \"mps2-an500\")"
         );
+    }
+
+    #[test]
+    fn a_task_can_opt_out_of_the_stack_fill() {
+        let app = load_edited("priority = 3\nstack-size = 256", "priority = 3\nstack-size = 256\nstack-fill = false").unwrap();
+        let filled: Vec<bool> = app.tasks.iter().map(|t| t.stack_fill).collect();
+        assert_eq!(filled, [true, true, true, false]);
+    }
+
+    #[test]
+    fn expected_tests_are_names_declared_once() {
+        assert_eq!(load(BASE).unwrap().expected_tests, Vec::<String>::new());
+        let declared = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round_trip\", \"detach\"]";
+        let app = load_edited("target = \"thumbv7em-none-eabihf\"", declared).unwrap();
+        assert_eq!(app.expected_tests, ["round_trip", "detach"]);
+        let twice = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"detach\", \"detach\"]";
+        let e = error("target = \"thumbv7em-none-eabihf\"", twice);
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (None, "expected-tests"));
+        assert!(matches!(&e.problem, Problem::Duplicate(name) if name == "detach"), "{e}");
+        let spaced = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round trip\"]";
+        let e = error("target = \"thumbv7em-none-eabihf\"", spaced);
+        assert!(matches!(&e.problem, Problem::BadName(name) if name == "round trip"), "{e}");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct App {
     pub tasks: Vec<Task>,
     /// Every routed interrupt, sorted by IRQ number; each IRQ appears once.
     pub irqs: Vec<abi::IrqDesc>,
+    /// `expected-tests`: the tests a system-test image must report, each exactly once.
+    pub expected_tests: Vec<String>,
     /// The `app.toml` text exactly as read.
     pub text: String,
 }
@@ -91,6 +93,8 @@ pub struct Task {
     /// `START_AT_BOOT` and `KIPC` (the supervisor always has `KIPC`).
     pub flags: abi::TaskFlags,
     pub stack_size: u32,
+    /// `stack-fill`: `_start` paints the stack with humility's unused-stack pattern.
+    pub stack_fill: bool,
     pub max_flash: Option<u32>,
     pub max_ram: Option<u32>,
     /// The peripherals in `uses`, in that order, each mapped into one MPU region of the task.

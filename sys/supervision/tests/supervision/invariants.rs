@@ -6,7 +6,7 @@ use supervision::{
     Action, Escalation, Event, Origin, Policy, Refusal, RestartMode, Supervisor, TaskState,
 };
 
-use crate::rig::{INJECTED, PANIC};
+use crate::rig::{INJECTED, LivelockGuard, PANIC};
 
 const N: usize = 6;
 
@@ -180,8 +180,10 @@ impl Checker {
 
     /// Fires every timer due up to `t`, punctually.
     fn advance_to(&mut self, t: u64) {
+        let mut guard = LivelockGuard::default();
         while let Some(due) = self.sup.next_deadline().filter(|&due| due <= t) {
             self.now = self.now.max(due);
+            guard.fired_at(self.now, &self.sup);
             let mut actions = Vec::new();
             self.sup.on_timer(self.now, &mut |a| actions.push(a));
             self.check(&actions);

@@ -100,8 +100,10 @@ impl<const N: usize> Rig<N> {
     /// would. Returns the actions with the time each was emitted.
     pub fn advance_to(&mut self, t: u64) -> Vec<(u64, Action)> {
         let mut actions = Vec::new();
+        let mut guard = LivelockGuard::default();
         while let Some(due) = self.sup.next_deadline().filter(|&due| due <= t) {
             self.now = self.now.max(due);
+            guard.fired_at(self.now, &self.sup);
             let now = self.now;
             self.sup.on_timer(now, &mut |a| actions.push((now, a)));
         }
@@ -121,6 +123,38 @@ impl<const N: usize> Rig<N> {
 
     pub fn state(&self, task: usize) -> TaskState {
         self.status(task).state
+    }
+}
+
+/// Timer firings allowed at one instant. A healthy supervisor serves a due deadline and
+/// moves on; even a crash loop with zero back-off re-arms a watchdog or a later timer after
+/// a few firings per task. Far more than that at one instant is a deadline that stays due
+/// however often it is served, which would otherwise spin the test forever.
+pub const FIRINGS_PER_INSTANT: u32 = 1000;
+
+/// Counts timer firings per instant for the rig's time loops and fails the test, naming
+/// the instant and the deadline, when time stops moving (see [`FIRINGS_PER_INSTANT`]).
+#[derive(Default)]
+pub struct LivelockGuard {
+    instant: u64,
+    firings: u32,
+}
+
+impl LivelockGuard {
+    /// Call once per firing, with the time of the firing.
+    pub fn fired_at<const N: usize>(&mut self, now: u64, sup: &Supervisor<N>) {
+        if now != self.instant || self.firings == 0 {
+            self.instant = now;
+            self.firings = 0;
+        }
+        self.firings += 1;
+        assert!(
+            self.firings <= FIRINGS_PER_INSTANT,
+            "livelock: the supervisor's timer fired {} times at t = {now} ms and time never moved on \
+             (next deadline still {:?}); a served deadline is not being cleared or pushed back",
+            self.firings,
+            sup.next_deadline(),
+        );
     }
 }
 
@@ -146,4 +180,27 @@ pub fn effects(actions: &[Action]) -> Vec<Action> {
 /// Drops the emission times of `advance_to`'s actions.
 pub fn untimed(actions: Vec<(u64, Action)>) -> Vec<Action> {
     actions.into_iter().map(|(_, a)| a).collect()
+}
+
+#[test]
+fn timers_served_at_one_instant_up_to_the_limit_pass() {
+    let rig = Rig::new([BASE; 2]);
+    let mut guard = LivelockGuard::default();
+    for _ in 0..FIRINGS_PER_INSTANT {
+        guard.fired_at(7, &rig.sup);
+    }
+    // Time moving on starts the count again.
+    for _ in 0..FIRINGS_PER_INSTANT {
+        guard.fired_at(8, &rig.sup);
+    }
+}
+
+#[test]
+#[should_panic(expected = "livelock: the supervisor's timer fired 1001 times at t = 7 ms")]
+fn a_deadline_that_stays_due_fails_the_test_instead_of_hanging_it() {
+    let rig = Rig::new([BASE; 2]);
+    let mut guard = LivelockGuard::default();
+    for _ in 0..=FIRINGS_PER_INSTANT {
+        guard.fired_at(7, &rig.sup);
+    }
 }
