@@ -3,8 +3,10 @@
 //! What it is: the state of the `usb-core` task without its IPC shell. It enumerates devices
 //! through a [`HostController`], keeps the device tree (root port and hub ports) with
 //! generation-qualified [`DeviceId`]s, binds interfaces (or whole IAD functions) to class
-//! drivers from the static [`MATCH_TABLE`], and serves each binding to its driver as a
-//! [`ClassPort`] that enforces the EP0 [`policy`].
+//! drivers from the static [`MATCH_TABLE`] as [`binding::plan_bindings`] plans it (and reports
+//! through [`UsbCore::interface_plan`] what each interface became: bound, no driver for its
+//! class, or unusable and why), and serves each binding to its driver as a [`ClassPort`] that
+//! enforces the EP0 [`policy`].
 //!
 //! Invariants:
 //! * descriptors are parsed only by `usb-proto`'s checked views and walker, with
