@@ -755,7 +755,10 @@ impl UsbCore {
         let endpoints = config
             .interfaces()
             .filter(|i| i.alternate == 0 && i.number >= first && i.number - first < count)
-            .flat_map(|i| i.endpoints());
+            .flat_map(|i| i.endpoints())
+            // A zero-size (isochronous) endpoint of a default setting declines bandwidth and
+            // can carry nothing: it gets no pipe, and must not fail the binding.
+            .filter(|ep| ep.max_packet_size > 0);
         for (ep, pipe) in endpoints.zip(pipes.iter_mut()) {
             let spec = PipeSpec {
                 address: device.info.address,

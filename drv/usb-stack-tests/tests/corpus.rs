@@ -326,3 +326,32 @@ fn cdc_acm_without_iad_is_bound_with_its_data_interface_and_loops_back() {
         assert_eq!(back, data);
     });
 }
+
+#[test]
+fn zero_size_endpoints_of_a_bound_interface_get_no_pipe_and_the_rest_still_works() {
+    // A boot keyboard whose default setting also lists an isochronous endpoint of size 0
+    // (declining bandwidth, as the CSR dongle does): legal, so the interface binds, and the
+    // zero-size endpoint, which can carry nothing, must not stop its pipes from opening.
+    let dell = usb_corpus::find("dell-kb212b-keyboard").unwrap();
+    let configuration: &'static [u8] = [
+        &[9, 2, 41, 0, 1, 1, 0, 0xA0, 50][..],
+        &[9, 4, 0, 0, 2, 3, 1, 1, 0],
+        &[9, 0x21, 0x11, 1, 0, 1, 0x22, 63, 0],
+        &[7, 5, 0x81, 3, 8, 0, 10],
+        &[7, 5, 0x82, 1, 0, 0, 1],
+    ]
+    .concat()
+    .leak();
+    let odd: &'static CorpusDevice = Box::leak(Box::new(CorpusDevice {
+        configuration,
+        ..*dell
+    }));
+    let script = [[0, 0, 0x05, 0, 0, 0, 0, 0]];
+    let mut sim = corpus::with_function(odd, hid::keyboard_function(&script));
+    on_root_port(&mut sim, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        let (_, events) = hid_events(core, host, b, 2);
+        assert_eq!(events, [HidEvent::KeyDown(0x05)]);
+    });
+}
