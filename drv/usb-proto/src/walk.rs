@@ -33,8 +33,11 @@
 //!   descriptors) sizes pipes and slots, so a fault in it refuses the whole configuration.
 //! * An isochronous endpoint with `wMaxPacketSize` 0 is legal in alternate setting 0: the
 //!   specification forbids a default setting to reserve isochronous bandwidth, and devices
-//!   such as CSR Bluetooth dongles say "no bandwidth" with zero-size endpoints. Linux accepts
-//!   exactly this case and discards zero-size endpoints anywhere else; we refuse those.
+//!   such as CSR Bluetooth dongles say "no bandwidth" with zero-size endpoints. Linux treats
+//!   exactly this case as normal and complains about a zero `wMaxPacketSize` anywhere else
+//!   (some kernel versions skipped such endpoints, later ones keep them with a warning); an
+//!   endpoint that should carry data but can carry none is a broken skeleton, so we refuse it.
+//!   Zero-size endpoints of a default setting get no pipe when their interface is bound.
 //! * A class-specific descriptor type means something only inside an interface of that class:
 //!   type 0x21 is a HID descriptor in a HID interface, but belongs to the vendor in a
 //!   vendor-class interface (Xbox 360 controllers put their own 0x21 descriptors there). Linux
