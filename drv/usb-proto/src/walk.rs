@@ -47,9 +47,12 @@
 //!   the interface is kept in the summary with an [`InterfaceFault`] naming the offset and the
 //!   reason, and the USB core reports it instead of binding it. Linux's usbhid likewise
 //!   refuses only the one interface whose HID descriptor names no report descriptor.
-//! * A HID descriptor is read as usbhid reads it: `bNumDescriptors` is capped by the room in
-//!   `bLength`, stray bytes after the counted entries are ignored, and a report descriptor
-//!   must be among the counted entries (see [`HidDescriptor`]).
+//! * A HID descriptor is read as usbhid read it from 2017 to 2025: `bNumDescriptors` is
+//!   capped by the room in `bLength`, stray bytes after the counted entries are ignored, and a
+//!   report descriptor must be among the counted entries (see [`HidDescriptor`]); otherwise
+//!   usbhid fails that interface. A stricter check added in 2025 (`bLength` must equal what
+//!   `bNumDescriptors` implies) refused working hardware such as the ZWO filter wheel of the
+//!   corpus and was reported on linux-usb as a regression, so we keep the tolerant reading.
 //!
 //! Termination: every step consumes at least two bytes of a slice whose length is bounded, so
 //! the walk ends after at most `wTotalLength / 2` steps.
