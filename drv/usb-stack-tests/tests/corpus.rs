@@ -9,6 +9,7 @@ use common::*;
 use usb_class_hid::HidEvent;
 use usb_core_logic::{DriverKind, InterfaceBinding, InterfacePlan, UsbCore, plan_bindings};
 use usb_corpus::{CorpusDevice, DEVICES, EndpointFacts, InterfaceFacts, Speed};
+use usb_model::flash::{self, FlashFaults};
 use usb_model::{corpus, hid, serial};
 use usb_proto::cdc::LineCoding;
 use usb_proto::descriptor::{DeviceDescriptor, HubDescriptor};
@@ -354,4 +355,27 @@ fn zero_size_endpoints_of_a_bound_interface_get_no_pipe_and_the_rest_still_works
         let (_, events) = hid_events(core, host, b, 2);
         assert_eq!(events, [HidEvent::KeyDown(0x05)]);
     });
+}
+
+#[test]
+fn rp2040_boot_rom_descriptors_drive_the_mass_storage_driver() {
+    // Its first interface is Bulk-Only SCSI on endpoints 0x81/0x02; its second, vendor
+    // (PICOBOOT), stays without a driver.
+    let rp2040 = usb_corpus::find("rp2040-bootrom-msc").unwrap();
+    let mut disk = vec![0u8; 64 * 1024];
+    let mut sim = corpus::with_function(
+        rp2040,
+        flash::bot_function(&mut disk, FlashFaults::default()),
+    );
+    let data = pattern(4096, 11);
+    on_root_port(&mut sim, |_, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        assert_eq!((msc.block_len, msc.blocks), (512, 128));
+        let mut port = core.port(host, b).unwrap();
+        msc.write(&mut port, 8, &data).unwrap();
+        let mut back = vec![0u8; data.len()];
+        msc.read(&mut port, 8, &mut back).unwrap();
+        assert_eq!(back, data);
+    });
+    assert_eq!(&disk[8 * 512..8 * 512 + data.len()], &data[..]);
 }
