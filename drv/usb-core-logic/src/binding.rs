@@ -48,7 +48,8 @@ pub struct InterfacePlan {
 pub fn plan_bindings(config: &Configuration<'_>) -> [Option<InterfacePlan>; MAX_INTERFACES] {
     let mut plans: [Option<InterfacePlan>; MAX_INTERFACES] = [None; MAX_INTERFACES];
     let defaults = config.interfaces().filter(|i| i.alternate == 0);
-    for (index, iface) in defaults.enumerate() {
+    // The walker holds at most MAX_INTERFACES settings; `take` makes the bound explicit.
+    for (index, iface) in defaults.enumerate().take(MAX_INTERFACES) {
         let member_of = plans[..index]
             .iter()
             .flatten()
@@ -82,7 +83,6 @@ pub fn plan_bindings(config: &Configuration<'_>) -> [Option<InterfacePlan>; MAX_
                 protocol: iface.protocol,
             }
         };
-        // `index` < MAX_INTERFACES: the walker holds at most that many settings.
         plans[index] = Some(InterfacePlan {
             interface: iface.number,
             binding,

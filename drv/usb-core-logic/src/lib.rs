@@ -3,8 +3,10 @@
 //! What it is: the state of the `usb-core` task without its IPC shell. It enumerates devices
 //! through a [`HostController`], keeps the device tree (root port and hub ports) with
 //! generation-qualified [`DeviceId`]s, binds interfaces (or whole IAD functions) to class
-//! drivers from the static [`MATCH_TABLE`], and serves each binding to its driver as a
-//! [`ClassPort`] that enforces the EP0 [`policy`].
+//! drivers from the static [`MATCH_TABLE`] as [`binding::plan_bindings`] plans it (and reports
+//! through [`UsbCore::interface_plan`] what each interface became: bound, no driver for its
+//! class, or unusable and why), and serves each binding to its driver as a [`ClassPort`] that
+//! enforces the EP0 [`policy`].
 //!
 //! Invariants:
 //! * descriptors are parsed only by `usb-proto`'s checked views and walker, with
@@ -753,7 +755,10 @@ impl UsbCore {
         let endpoints = config
             .interfaces()
             .filter(|i| i.alternate == 0 && i.number >= first && i.number - first < count)
-            .flat_map(|i| i.endpoints());
+            .flat_map(|i| i.endpoints())
+            // A zero-size (isochronous) endpoint of a default setting declines bandwidth and
+            // can carry nothing: it gets no pipe, and must not fail the binding.
+            .filter(|ep| ep.max_packet_size > 0);
         for (ep, pipe) in endpoints.zip(pipes.iter_mut()) {
             let spec = PipeSpec {
                 address: device.info.address,

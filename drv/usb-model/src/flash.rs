@@ -81,9 +81,10 @@ pub struct BotDisk<'d> {
 
 pub type SimFlash<'d> = Ch9Device<BotDisk<'d>>;
 
-/// A full-speed flash drive over `disk` (its length is rounded down to whole blocks).
-pub fn flash_drive(disk: &mut [u8], faults: FlashFaults) -> SimFlash<'_> {
-    let function = BotDisk {
+/// The Bulk-Only SCSI disk function over `disk` (bulk IN endpoint 1, OUT endpoint 2), to put
+/// behind any descriptors with those endpoints.
+pub fn bot_function(disk: &mut [u8], faults: FlashFaults) -> BotDisk<'_> {
+    BotDisk {
         disk,
         state: Bot::Command,
         csw: Csw {
@@ -97,9 +98,13 @@ pub fn flash_drive(disk: &mut [u8], faults: FlashFaults) -> SimFlash<'_> {
         commands: 0,
         faults,
         resets: 0,
-    };
+    }
+}
+
+/// A full-speed flash drive over `disk` (its length is rounded down to whole blocks).
+pub fn flash_drive(disk: &mut [u8], faults: FlashFaults) -> SimFlash<'_> {
     Ch9Device::new(
-        function,
+        bot_function(disk, faults),
         Speed::Full,
         device_descriptor(0, 64, 0x1209, 0x0004),
         &CONFIG,

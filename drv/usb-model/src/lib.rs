@@ -8,7 +8,9 @@
 //! the transaction-level [`SimDevice`] trait: a chapter-9 core ([`Ch9Device`]) with keyboard,
 //! mouse, flash drive (BOT + SCSI on a caller-provided RAM disk), CDC-ACM loopback and 4-port
 //! hub functions, plus [`faulty`] wrappers implementing the malicious behaviours of
-//! doc/usb-host.md 4.7. [`corpus`] presents the descriptors of any real device of `usb-corpus`.
+//! doc/usb-host.md 4.7. [`corpus`] presents the descriptors of any real device of `usb-corpus`
+//! (standard requests and the hub descriptor; class traffic by putting a simulated class
+//! function behind the real descriptors).
 //!
 //! Invariants:
 //! * `no_std`, no allocation: devices are owned by the caller and lent to the model (`'d`);

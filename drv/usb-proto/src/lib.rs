@@ -9,6 +9,10 @@
 //! * no allocation, no panics on any input (the walker is property-tested and fuzzed);
 //! * parsing never decides policy: the walker reports what a configuration *is*, the USB core
 //!   decides what to do with it;
+//! * strict where it protects us, tolerant where a device is merely odd: what real devices get
+//!   away with on Linux (zero-bandwidth default settings, vendor descriptors of type 0x21, a
+//!   malformed class descriptor that spoils only its own interface) is accepted; the rules
+//!   are in [`walk`]'s module doc;
 //! * all limits are compile-time constants (`walk::MAX_INTERFACES`, `walk::MAX_ENDPOINTS`).
 //!
 //! Who uses it: `usb-core-logic` (enumeration), the class-driver crates (`usb-class-*`) on the

@@ -33,8 +33,11 @@
 //!   descriptors) sizes pipes and slots, so a fault in it refuses the whole configuration.
 //! * An isochronous endpoint with `wMaxPacketSize` 0 is legal in alternate setting 0: the
 //!   specification forbids a default setting to reserve isochronous bandwidth, and devices
-//!   such as CSR Bluetooth dongles say "no bandwidth" with zero-size endpoints. Linux accepts
-//!   exactly this case and discards zero-size endpoints anywhere else; we refuse those.
+//!   such as CSR Bluetooth dongles say "no bandwidth" with zero-size endpoints. Linux treats
+//!   exactly this case as normal and complains about a zero `wMaxPacketSize` anywhere else
+//!   (some kernel versions skipped such endpoints, later ones keep them with a warning); an
+//!   endpoint that should carry data but can carry none is a broken skeleton, so we refuse it.
+//!   Zero-size endpoints of a default setting get no pipe when their interface is bound.
 //! * A class-specific descriptor type means something only inside an interface of that class:
 //!   type 0x21 is a HID descriptor in a HID interface, but belongs to the vendor in a
 //!   vendor-class interface (Xbox 360 controllers put their own 0x21 descriptors there). Linux
@@ -44,9 +47,12 @@
 //!   the interface is kept in the summary with an [`InterfaceFault`] naming the offset and the
 //!   reason, and the USB core reports it instead of binding it. Linux's usbhid likewise
 //!   refuses only the one interface whose HID descriptor names no report descriptor.
-//! * A HID descriptor is read as usbhid reads it: `bNumDescriptors` is capped by the room in
-//!   `bLength`, stray bytes after the counted entries are ignored, and a report descriptor
-//!   must be among the counted entries (see [`HidDescriptor`]).
+//! * A HID descriptor is read as usbhid read it from 2017 to 2025: `bNumDescriptors` is
+//!   capped by the room in `bLength`, stray bytes after the counted entries are ignored, and a
+//!   report descriptor must be among the counted entries (see [`HidDescriptor`]); otherwise
+//!   usbhid fails that interface. A stricter check added in 2025 (`bLength` must equal what
+//!   `bNumDescriptors` implies) refused working hardware such as the ZWO filter wheel of the
+//!   corpus and was reported on linux-usb as a regression, so we keep the tolerant reading.
 //!
 //! Termination: every step consumes at least two bytes of a slice whose length is bounded, so
 //! the walk ends after at most `wTotalLength / 2` steps.

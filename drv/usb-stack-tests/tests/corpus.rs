@@ -9,6 +9,7 @@ use common::*;
 use usb_class_hid::HidEvent;
 use usb_core_logic::{DriverKind, InterfaceBinding, InterfacePlan, UsbCore, plan_bindings};
 use usb_corpus::{CorpusDevice, DEVICES, EndpointFacts, InterfaceFacts, Speed};
+use usb_model::flash::{self, FlashFaults};
 use usb_model::{corpus, hid, serial};
 use usb_proto::cdc::LineCoding;
 use usb_proto::descriptor::{DeviceDescriptor, HubDescriptor};
@@ -325,4 +326,56 @@ fn cdc_acm_without_iad_is_bound_with_its_data_interface_and_loops_back() {
         let back = echo(&cdc, &mut port, &data);
         assert_eq!(back, data);
     });
+}
+
+#[test]
+fn zero_size_endpoints_of_a_bound_interface_get_no_pipe_and_the_rest_still_works() {
+    // A boot keyboard whose default setting also lists an isochronous endpoint of size 0
+    // (declining bandwidth, as the CSR dongle does): legal, so the interface binds, and the
+    // zero-size endpoint, which can carry nothing, must not stop its pipes from opening.
+    let dell = usb_corpus::find("dell-kb212b-keyboard").unwrap();
+    let configuration: &'static [u8] = [
+        &[9, 2, 41, 0, 1, 1, 0, 0xA0, 50][..],
+        &[9, 4, 0, 0, 2, 3, 1, 1, 0],
+        &[9, 0x21, 0x11, 1, 0, 1, 0x22, 63, 0],
+        &[7, 5, 0x81, 3, 8, 0, 10],
+        &[7, 5, 0x82, 1, 0, 0, 1],
+    ]
+    .concat()
+    .leak();
+    let odd: &'static CorpusDevice = Box::leak(Box::new(CorpusDevice {
+        configuration,
+        ..*dell
+    }));
+    let script = [[0, 0, 0x05, 0, 0, 0, 0, 0]];
+    let mut sim = corpus::with_function(odd, hid::keyboard_function(&script));
+    on_root_port(&mut sim, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        let (_, events) = hid_events(core, host, b, 2);
+        assert_eq!(events, [HidEvent::KeyDown(0x05)]);
+    });
+}
+
+#[test]
+fn rp2040_boot_rom_descriptors_drive_the_mass_storage_driver() {
+    // Its first interface is Bulk-Only SCSI on endpoints 0x81/0x02; its second, vendor
+    // (PICOBOOT), stays without a driver.
+    let rp2040 = usb_corpus::find("rp2040-bootrom-msc").unwrap();
+    let mut disk = vec![0u8; 64 * 1024];
+    let mut sim = corpus::with_function(
+        rp2040,
+        flash::bot_function(&mut disk, FlashFaults::default()),
+    );
+    let data = pattern(4096, 11);
+    on_root_port(&mut sim, |_, host, core| {
+        let (b, mut msc) = ready_msc(host, core);
+        assert_eq!((msc.block_len, msc.blocks), (512, 128));
+        let mut port = core.port(host, b).unwrap();
+        msc.write(&mut port, 8, &data).unwrap();
+        let mut back = vec![0u8; data.len()];
+        msc.read(&mut port, 8, &mut back).unwrap();
+        assert_eq!(back, data);
+    });
+    assert_eq!(&disk[8 * 512..8 * 512 + data.len()], &data[..]);
 }

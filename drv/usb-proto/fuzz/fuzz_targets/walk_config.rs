@@ -1,5 +1,6 @@
 //! Fuzz the configuration walker and every checked descriptor view with arbitrary bytes.
-//! Invariants: no panic; a successful walk only yields ranges inside the validated blob.
+//! Invariants: no panic; a successful walk only yields ranges (and interface-fault offsets)
+//! inside the validated blob.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = parse_configuration(bytes, first_total, speed) {
         for iface in config.interfaces() {
             assert!(iface.extra().end <= config.bytes().len());
+            if let Some(fault) = iface.fault {
+                assert!(usize::from(fault.offset) < config.bytes().len());
+            }
             for raw in config.extra_descriptors(iface).flatten() {
                 assert!(usize::from(raw.offset) + raw.bytes.len() <= config.bytes().len());
             }
