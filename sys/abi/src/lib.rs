@@ -203,6 +203,7 @@ pub enum Kipcnum {
     /// reply buffer's size).
     ReadTaskDumpRegion = 7,
     /// Request: task index, notification mask. Pends the IRQs mapped to those bits.
+    /// Refused with [`kipc_rc::DETACHED`] (nothing pended) while the task is detached.
     SoftwareIrq = 8,
     /// Request: start index (u32). Reply: next faulted index at or after it (u32), 0 if none.
     FindFaultedTask = 9,
@@ -243,6 +244,8 @@ impl Kipcnum {
 pub mod kipc_rc {
     /// The task is not in a state where the request makes sense (e.g. no panic message).
     pub const NOT_APPLICABLE: u32 = 1;
+    /// The target task is detached, so the request was not carried out (`SoftwareIrq`).
+    pub const DETACHED: u32 = 2;
 }
 
 /// Notification bit the kernel posts to the supervisor (task 0) when any task faults.

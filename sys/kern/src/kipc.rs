@@ -166,6 +166,12 @@ impl Reply<'_> {
             Kipcnum::SoftwareIrq => {
                 let [i, mask] = req.exactly()?;
                 let i = self.index(i)?;
+                // A detached task is not there to take the interrupt; pending it would hand
+                // a stale event to its next incarnation.
+                if self.tasks[i].detached {
+                    self.code = kipc_rc::DETACHED;
+                    return Ok(NextTask::Same);
+                }
                 for d in arch::config().irqs.iter().filter(|d| usize::from(d.task) == i && d.notification & mask != 0) {
                     arch::irq_pend(d.irq);
                 }

@@ -309,6 +309,19 @@ fn kipc_software_irq_pends_mapped_irqs() {
 }
 
 #[test]
+fn kipc_software_irq_refuses_a_detached_task_and_pends_nothing() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::DetachTask, &[PLAIN as u32]);
+    sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b11]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::DETACHED, vec![]));
+    assert!(!arch::irq_is_pending(11) && !arch::irq_is_pending(12), "pended for a detached task");
+    sim.kipc(0, Kipcnum::RestartTask, &[PLAIN as u32, 1]);
+    sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b01]);
+    assert_eq!(sim.kipc_result(0), (0, vec![]), "the restarted task takes software IRQs again");
+    assert!(arch::irq_is_pending(11));
+}
+
+#[test]
 fn kipc_unknown_operation_faults_with_bad_kernel_message() {
     for op in [0u16, 13, 0xFFFF] {
         let mut sim = sim();
