@@ -297,6 +297,26 @@ fn fault_stack_overflow() -> Outcome {
     assistant_fault(FaultKind::StackOverflow, 0, |f| matches!(f, FaultInfo::StackOverflow { .. }))
 }
 
+/// An SVC whose exception frame overflows the stack leaves the SVC pending behind the
+/// MemManage fault. The kernel must drop it: run after the switch, it would be a syscall of
+/// the next task (the runner, woken by the fault) made with that task's registers.
+fn stack_overflow_at_svc_affects_only_the_faulting_task() -> Outcome {
+    for _ in 0..8 {
+        peer(PEER_A, pop::RECV_FROM_ASSISTANT, &[]);
+        check!(blocked(PEER_A, IN_CLOSED_RECV), "peer was not receiving from the assistant");
+        let (msg, n) = words(&[FaultKind::StackOverflowAtSvc as u32, 0]);
+        let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
+        let detached = id(ASSISTANT).generation();
+        check!(is_code(rc, PeerGone::Unavailable, detached), "the caller was not released with the detached generation");
+        check!(matches!(take_fault(ASSISTANT), Some(FaultInfo::StackOverflow { .. })), "no stack overflow recorded for the assistant");
+        let r = peer_result(PEER_A);
+        check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "the closed receiver was not released with the detached generation");
+        check!(take_fault(PEER_A).is_none() && take_fault(PEER_B).is_none(), "a task other than the assistant faulted");
+        restart(ASSISTANT);
+    }
+    ipc_round_trip()
+}
+
 fn fault_illegal_instruction() -> Outcome {
     assistant_fault(FaultKind::IllegalInstruction, 0, |f| f == FaultInfo::IllegalInstruction)
 }
@@ -394,6 +414,7 @@ const TESTS: &[Test] = &[
     ("fault_read_kernel_ram", fault_read_kernel_ram),
     ("fault_execute_from_ram", fault_execute_from_ram),
     ("fault_stack_overflow", fault_stack_overflow),
+    ("stack_overflow_at_svc_affects_only_the_faulting_task", stack_overflow_at_svc_affects_only_the_faulting_task),
     ("fault_illegal_instruction", fault_illegal_instruction),
     ("fault_divide_by_zero", fault_divide_by_zero),
     ("fault_bad_syscall_number", fault_bad_syscall_number),
