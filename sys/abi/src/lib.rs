@@ -179,8 +179,9 @@ pub mod irq_control {
 /// Kernel IPC operation numbers (SEND to [`TaskId::KERNEL`]).
 ///
 /// 1-10 follow Hubris's numbering so the meaning of each is familiar; 11 and up are Bulkhead's.
-/// All of them are refused (the caller faults with `UsageError::IllegalTask`) unless the
-/// caller's `TaskDesc` carries [`TaskFlags::KIPC`].
+/// Each is granted on its own: the caller's [`TaskDesc::kipc_grants`] must hold the
+/// operation's [`Kipcnum::grant_bit`], or the caller faults with `UsageError::IllegalTask`.
+/// `app.toml` names the operations by [`Kipcnum::name`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum Kipcnum {
@@ -203,6 +204,7 @@ pub enum Kipcnum {
     /// reply buffer's size).
     ReadTaskDumpRegion = 7,
     /// Request: task index, notification mask. Pends the IRQs mapped to those bits.
+    /// Refused with [`kipc_rc::DETACHED`] (nothing pended) while the task is detached.
     SoftwareIrq = 8,
     /// Request: start index (u32). Reply: next faulted index at or after it (u32), 0 if none.
     FindFaultedTask = 9,
@@ -219,23 +221,63 @@ pub enum Kipcnum {
 }
 
 impl Kipcnum {
+    /// Every operation, in number order.
+    pub const ALL: [Kipcnum; 13] = [
+        Kipcnum::ReadTaskStatus,
+        Kipcnum::RestartTask,
+        Kipcnum::FaultTask,
+        Kipcnum::ReadImageId,
+        Kipcnum::Reset,
+        Kipcnum::GetTaskDumpRegion,
+        Kipcnum::ReadTaskDumpRegion,
+        Kipcnum::SoftwareIrq,
+        Kipcnum::FindFaultedTask,
+        Kipcnum::ReadPanicMessage,
+        Kipcnum::DetachTask,
+        Kipcnum::ReadTicks,
+        Kipcnum::NextFault,
+    ];
+
+    /// `kipc_grants` with every operation granted: the supervisor's.
+    pub const ALL_GRANTS: u32 = {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            mask |= Self::ALL[i].grant_bit();
+            i += 1;
+        }
+        mask
+    };
+
+    /// The bit of [`TaskDesc::kipc_grants`] that grants this operation (bit n for number n).
+    pub const fn grant_bit(self) -> u32 {
+        1 << self as u16
+    }
+
+    /// The operation's name in `app.toml` (`kipc = [...]`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kipcnum::ReadTaskStatus => "read-task-status",
+            Kipcnum::RestartTask => "restart-task",
+            Kipcnum::FaultTask => "fault-task",
+            Kipcnum::ReadImageId => "read-image-id",
+            Kipcnum::Reset => "reset",
+            Kipcnum::GetTaskDumpRegion => "get-task-dump-region",
+            Kipcnum::ReadTaskDumpRegion => "read-task-dump-region",
+            Kipcnum::SoftwareIrq => "software-irq",
+            Kipcnum::FindFaultedTask => "find-faulted-task",
+            Kipcnum::ReadPanicMessage => "read-panic-message",
+            Kipcnum::DetachTask => "detach-task",
+            Kipcnum::ReadTicks => "read-ticks",
+            Kipcnum::NextFault => "next-fault",
+        }
+    }
+
     pub const fn from_u16(n: u16) -> Option<Self> {
-        Some(match n {
-            1 => Kipcnum::ReadTaskStatus,
-            2 => Kipcnum::RestartTask,
-            3 => Kipcnum::FaultTask,
-            4 => Kipcnum::ReadImageId,
-            5 => Kipcnum::Reset,
-            6 => Kipcnum::GetTaskDumpRegion,
-            7 => Kipcnum::ReadTaskDumpRegion,
-            8 => Kipcnum::SoftwareIrq,
-            9 => Kipcnum::FindFaultedTask,
-            10 => Kipcnum::ReadPanicMessage,
-            11 => Kipcnum::DetachTask,
-            12 => Kipcnum::ReadTicks,
-            13 => Kipcnum::NextFault,
-            _ => return None,
-        })
+        match (n as usize).checked_sub(1) {
+            Some(i) if i < Self::ALL.len() => Some(Self::ALL[i]),
+            _ => None,
+        }
     }
 }
 
@@ -243,6 +285,8 @@ impl Kipcnum {
 pub mod kipc_rc {
     /// The task is not in a state where the request makes sense (e.g. no panic message).
     pub const NOT_APPLICABLE: u32 = 1;
+    /// The target task is detached, so the request was not carried out (`SoftwareIrq`).
+    pub const DETACHED: u32 = 2;
 }
 
 /// Notification bit the kernel posts to the supervisor (task 0) when any task faults.
@@ -320,8 +364,8 @@ pub enum UsageError {
     /// A pointer/length pair the task may not access, or one that wraps.
     InvalidSlice,
     TaskOutOfRange,
-    /// Sending to a task not declared in `app.toml`, kernel IPC without the grant, or a
-    /// kernel-IPC target the caller may not touch (itself, the supervisor).
+    /// Sending to a task not declared in `app.toml`, a kernel IPC operation not granted to
+    /// the caller, or a kernel-IPC target the caller may not touch (itself, the supervisor).
     IllegalTask,
     LeaseOutOfRange,
     OffsetOutOfRange,
@@ -419,8 +463,6 @@ pub struct TaskFlags(pub u32);
 
 impl TaskFlags {
     pub const START_AT_BOOT: u32 = 1 << 0;
-    /// Granted kernel IPC (`app.toml`: the supervisor, plus tasks listed with `kipc = true`).
-    pub const KIPC: u32 = 1 << 1;
 
     pub const fn contains(self, bits: u32) -> bool {
         self.0 & bits == bits
@@ -444,6 +486,9 @@ pub struct TaskDesc {
     /// Bit `i` set: this task may SEND to and POST to task `i` (`app.toml` task slots;
     /// replies need no grant). Apps have at most 32 tasks.
     pub send_targets: u32,
+    /// Bit [`Kipcnum::grant_bit`] set: this task may use that kernel IPC operation (`app.toml`
+    /// `kipc`; the supervisor has them all).
+    pub kipc_grants: u32,
 }
 
 /// One interrupt routed to a task, in flash. A task names its interrupts only through its
@@ -620,6 +665,21 @@ mod tests {
         assert_eq!(id.generation(), Generation(63));
         assert_eq!(id.0, 5 | (63 << 10));
         assert_eq!(TaskId::KERNEL.index(), 0x3FF);
+    }
+
+    #[test]
+    fn kipc_numbers_grant_bits_and_names_are_one_to_one() {
+        for (i, op) in Kipcnum::ALL.into_iter().enumerate() {
+            assert_eq!(op as usize, i + 1, "ALL is in number order");
+            assert_eq!(Kipcnum::from_u16(op as u16), Some(op));
+            assert_eq!(op.grant_bit(), 1 << (i + 1));
+            assert_ne!(Kipcnum::ALL_GRANTS & op.grant_bit(), 0);
+            assert!(!Kipcnum::ALL[..i].iter().any(|o| o.name() == op.name()), "{} twice", op.name());
+        }
+        assert_eq!(Kipcnum::ALL_GRANTS.count_ones() as usize, Kipcnum::ALL.len());
+        for n in [0, Kipcnum::ALL.len() as u16 + 1, u16::MAX] {
+            assert_eq!(Kipcnum::from_u16(n), None, "{n}");
+        }
     }
 
     #[test]

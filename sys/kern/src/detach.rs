@@ -10,7 +10,8 @@
 //!   leases it was borrowing die with its id. While detached it is never scheduled and IPC
 //!   to it fails at once.
 //! - **Restart** re-initialises a detached task (registers, a fresh stack frame at its entry
-//!   point) and makes it runnable. Restarting a task that is not detached detaches it first,
+//!   point), clears its interrupts' pending state again (a line may have latched since the
+//!   detach) and makes it runnable. Restarting a task that is not detached detaches it first,
 //!   so the generation is bumped exactly once per incarnation; in that case the peers woken
 //!   get `PeerGone::Restarted(new generation)`, since the task is back by the time they
 //!   run and a retry will reach it (or `Unavailable` if the restart holds it stopped).
@@ -51,6 +52,7 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
 
 /// Detaches `index` (see the module docs). Returns whether any task was woken.
 pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
+    mask_and_clear_irqs(index);
     end_incarnation(tasks, index, PeerGone::Unavailable)
 }
 
@@ -74,10 +76,6 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
     let code = code_for(t.current_id().generation()).code();
-    for irq in arch::config().irqs.iter().filter(|d| usize::from(d.task) == index) {
-        arch::irq_disable(irq.irq);
-        arch::irq_clear_pending(irq.irq);
-    }
     let mut woke = false;
     for peer in tasks.iter_mut() {
         let blocked_on_old = match peer.state {
@@ -99,10 +97,22 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
 pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
     // Held (not started), the task is not back: a retry would find it detached.
     let code_for = if start { PeerGone::Restarted } else { PeerGone::Unavailable };
+    // Here rather than only at detach: a line can latch again after a detach (a
+    // peripheral still signalling when it was masked), and the new incarnation must start
+    // with none of its interrupts pending.
+    mask_and_clear_irqs(index);
     let hint = end_incarnation(tasks, index, code_for);
     let t = &mut tasks[index];
     arch::reinitialize(t);
     t.set_detached(!start);
     t.set_healthy_state(if start { SchedState::Runnable } else { SchedState::Stopped });
     if start { NextTask::Other } else { hint }
+}
+
+/// Masks every interrupt routed to `index` and forgets any that is pending.
+fn mask_and_clear_irqs(index: usize) {
+    for irq in arch::config().irqs.iter().filter(|d| usize::from(d.task) == index) {
+        arch::irq_disable(irq.irq);
+        arch::irq_clear_pending(irq.irq);
+    }
 }

@@ -1,9 +1,11 @@
 //! Kernel IPC: messages sent to `TaskId::KERNEL`, answered synchronously.
 //!
-//! Only tasks whose descriptor carries `TaskFlags::KIPC` (the supervisor, and tasks
-//! `app.toml` grants it to) may use it; anyone else is faulted with `IllegalTask`. Requests
-//! are little-endian `u32` words; a malformed request (unknown operation, wrong length)
-//! faults the caller with `BadKernelMessage`. Operations that act on a task refuse the
+//! Each operation is granted on its own: a task may use exactly the operations whose bits
+//! its descriptor's `kipc_grants` holds (the supervisor has them all; other tasks those
+//! `app.toml` lists under `kipc`), so a task trusted to read status cannot also reset the
+//! system or read another task's memory. An ungranted operation faults the caller with
+//! `IllegalTask`. Requests are little-endian `u32` words; a malformed request (unknown
+//! operation, wrong length) faults the caller with `BadKernelMessage`, granted or not. Operations that act on a task refuse the
 //! supervisor and the caller itself with `IllegalTask`, except status and dump reads.
 
 use abi::{DumpRegion, FaultInfo, FaultReport, Kipcnum, RegionAttributes, TaskState, TaskStatus, UsageError, kipc_rc};
@@ -37,7 +39,8 @@ impl Request {
 }
 
 pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextTask, UserError> {
-    if !tasks[caller].may_use_kipc() {
+    let op = Kipcnum::from_u16(args.operation).ok_or(UsageError::BadKernelMessage)?;
+    if !tasks[caller].may_use_kipc(op) {
         return Err(UsageError::IllegalTask.into());
     }
     let me = &tasks[caller];
@@ -54,7 +57,6 @@ pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextT
     for (w, chunk) in request.words.iter_mut().zip(raw.chunks_exact(4)) {
         *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
     }
-    let op = Kipcnum::from_u16(args.operation).ok_or(UsageError::BadKernelMessage)?;
     let mut reply = Reply { tasks, caller, response: args.response, code: 0, len: 0 };
     let hint = reply.run(op, &request)?;
     let (code, len) = (reply.code, reply.len);
@@ -166,6 +168,12 @@ impl Reply<'_> {
             Kipcnum::SoftwareIrq => {
                 let [i, mask] = req.exactly()?;
                 let i = self.index(i)?;
+                // A detached task is not there to take the interrupt; pending it would hand
+                // a stale event to its next incarnation.
+                if self.tasks[i].detached {
+                    self.code = kipc_rc::DETACHED;
+                    return Ok(NextTask::Same);
+                }
                 for d in arch::config().irqs.iter().filter(|d| usize::from(d.task) == i && d.notification & mask != 0) {
                     arch::irq_pend(d.irq);
                 }

@@ -15,7 +15,7 @@
 //! | `Healthy(InRecv(_))`          | a sender or notification arrives; peer detached       |
 //! | `Faulted { .. }`              | detach (stays faulted, now detached), then restart    |
 
-use abi::{FaultInfo, Generation, SchedState, TaskDesc, TaskFlags, TaskId, TaskState};
+use abi::{FaultInfo, Generation, Kipcnum, SchedState, TaskDesc, TaskFlags, TaskId, TaskState};
 
 use crate::arch::SavedState;
 
@@ -96,8 +96,8 @@ impl Task {
         self.descriptor.flags.contains(TaskFlags::START_AT_BOOT)
     }
 
-    pub fn may_use_kipc(&self) -> bool {
-        self.descriptor.flags.contains(TaskFlags::KIPC)
+    pub fn may_use_kipc(&self, op: Kipcnum) -> bool {
+        self.descriptor.kipc_grants & op.grant_bit() != 0
     }
 
     pub fn may_send_to(&self, index: usize) -> bool {

@@ -66,6 +66,62 @@ fn kipc_granted_to_non_supervisor_task_works() {
     assert_eq!(sim.fault_of(SERVER), Some(FaultInfo::Injected(sim.id(GRANTED))));
 }
 
+/// A well-formed request for `op` that acts on `SERVER` (or, for whole-system operations,
+/// on nothing in particular).
+fn request_for(op: Kipcnum) -> &'static [u32] {
+    const S: u32 = SERVER as u32;
+    match op {
+        Kipcnum::ReadTaskStatus | Kipcnum::FaultTask | Kipcnum::ReadPanicMessage | Kipcnum::DetachTask => &[S],
+        Kipcnum::RestartTask => &[S, 1],
+        Kipcnum::GetTaskDumpRegion => &[S, 0],
+        Kipcnum::ReadTaskDumpRegion => &[S, 0, 0],
+        Kipcnum::SoftwareIrq => &[S, 0b01],
+        Kipcnum::FindFaultedTask | Kipcnum::NextFault => &[0],
+        Kipcnum::ReadImageId | Kipcnum::Reset | Kipcnum::ReadTicks => &[],
+    }
+}
+
+/// Supervisor, a plain task, a server owning IRQ 20, and at index 3 a task granted `grants`.
+fn sim_granting(grants: &[Kipcnum]) -> Sim {
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(2),
+        TaskSpec::task(1),
+        TaskSpec::task(2).kipc_only(grants),
+        TaskSpec::task(7),
+    ];
+    Sim::new(&specs, &[IrqDesc { irq: 20, task: SERVER as u16, notification: 0b01 }])
+}
+
+#[test]
+fn kipc_each_operation_is_refused_unless_granted_by_name() {
+    for op in Kipcnum::ALL {
+        let others: Vec<Kipcnum> = Kipcnum::ALL.into_iter().filter(|&o| o != op).collect();
+        let mut sim = sim_granting(&others);
+        let server_id = sim.id(SERVER);
+        sim.kipc(GRANTED, op, request_for(op));
+        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "{op:?} without its grant");
+        assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Runnable), "{op:?} acted without its grant");
+        assert_eq!((sim.id(SERVER), sim.detached(SERVER)), (server_id, false), "{op:?} acted without its grant");
+        assert!(!arch::irq_is_pending(20), "{op:?} acted without its grant");
+    }
+}
+
+#[test]
+fn kipc_an_operation_granted_alone_is_carried_out() {
+    for op in Kipcnum::ALL.into_iter().filter(|&o| o != Kipcnum::Reset) {
+        let mut sim = sim_granting(&[op]);
+        sim.kipc(GRANTED, op, request_for(op));
+        assert_eq!(sim.fault_of(GRANTED), None, "{op:?} granted alone");
+    }
+    let mut sim = sim_granting(&[Kipcnum::Reset]);
+    let reset = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim.kipc(GRANTED, Kipcnum::Reset, &[]);
+    }));
+    let message = reset.expect_err("a granted reset does not return");
+    assert_eq!(message.downcast_ref::<&str>(), Some(&"system reset"));
+}
+
 #[test]
 fn kipc_read_task_status_reports_fault_and_restarts() {
     let mut sim = sim();
@@ -306,6 +362,19 @@ fn kipc_software_irq_pends_mapped_irqs() {
     assert!(arch::irq_is_pending(12));
     assert!(!arch::irq_is_pending(11), "only the named bits");
     assert!(!arch::irq_is_pending(20), "only the named task");
+}
+
+#[test]
+fn kipc_software_irq_refuses_a_detached_task_and_pends_nothing() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::DetachTask, &[PLAIN as u32]);
+    sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b11]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::DETACHED, vec![]));
+    assert!(!arch::irq_is_pending(11) && !arch::irq_is_pending(12), "pended for a detached task");
+    sim.kipc(0, Kipcnum::RestartTask, &[PLAIN as u32, 1]);
+    sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b01]);
+    assert_eq!(sim.kipc_result(0), (0, vec![]), "the restarted task takes software IRQs again");
+    assert!(arch::irq_is_pending(11));
 }
 
 #[test]

@@ -8,7 +8,8 @@ use abi::{
     DEAD_CODE_BASE, FaultInfo, LEASE_DEFECT, SchedState, TaskId, UNAVAILABLE_CODE_BASE, UsageError,
     lease_attributes::{READ, WRITE},
 };
-use harness::{LEASE_DATA, Sim, flash, ram};
+use harness::{LEASE_DATA, LEASE_TABLE, Sim, flash, ram};
+use zerocopy::IntoBytes;
 
 const CLIENT: usize = 1;
 const OTHER: usize = 2;
@@ -168,11 +169,30 @@ fn lease_table_rewritten_through_a_lease_cannot_reach_foreign_memory() {
     assert_eq!(sim.fault_of(SERVER), None);
 }
 
+/// `lent()`, with a well-formed read-write lease of the client's own memory written just past
+/// the three entries it sent: a lease bound off by one would hand that slot out.
+fn lent_with_a_lease_past_the_table() -> Sim {
+    let sim = lent();
+    let beyond = sim.lease(CLIENT, READ | WRITE, 0x100, b"beyond");
+    sim.write(CLIENT, LEASE_TABLE + 3 * size_of::<ULease>() as u32, beyond.as_bytes());
+    sim
+}
+
 #[test]
-fn borrow_bad_index_faults_server_with_lease_out_of_range() {
-    let mut sim = lent();
-    sim.borrow_read(SERVER, sim.id(CLIENT), 3, 0, 4);
+fn borrow_index_equal_to_lease_count_faults_server_with_lease_out_of_range() {
+    let mut sim = lent_with_a_lease_past_the_table();
+    assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 2), (0, READ | WRITE, 2), "count - 1 is the last lease");
+    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 2, 0, 4), (0, b"rw".to_vec()));
+    sim.borrow_read(SERVER, sim.id(CLIENT), 3, 0, 6);
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));
+    assert_eq!(sim.read(SERVER, harness::BORROW_BUF, 6), b"rw\0\0\0\0", "nothing copied from past the table");
+    let mut sim = lent_with_a_lease_past_the_table();
+    sim.borrow_info(SERVER, sim.id(CLIENT), 3);
+    assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));
+    let mut sim = lent_with_a_lease_past_the_table();
+    sim.borrow_write(SERVER, sim.id(CLIENT), 3, 0, b"x");
+    assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));
+    assert_eq!(sim.read(CLIENT, LEASE_DATA + 0x100, 6), b"beyond");
     let mut sim = lent();
     sim.borrow_info(SERVER, sim.id(CLIENT), u32::MAX);
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));

@@ -177,3 +177,17 @@ fn interrupt_while_detached_does_not_reach_the_next_incarnation() {
     sim.restart(1, true);
     assert_eq!(sim.notifications(1), 0);
 }
+
+#[test]
+fn irq_latched_after_detach_is_not_pending_in_the_next_incarnation() {
+    for start in [true, false] {
+        let mut sim = Sim::standard(&[1]);
+        sim.irq_control(1, IRQ_BIT, irq_control::ENABLE);
+        sim.detach(1);
+        // The peripheral signals again after the mask: the NVIC latches the line.
+        arch::irq_pend(irq_of(1));
+        sim.restart(1, start);
+        assert!(!arch::irq_is_pending(irq_of(1)), "start {start}: the new incarnation inherited a pending IRQ");
+        assert!(!arch::irq_is_enabled(irq_of(1)), "start {start}");
+    }
+}

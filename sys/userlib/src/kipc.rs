@@ -95,8 +95,11 @@ pub fn read_image_id() -> u64 {
     u64::from_le_bytes(raw)
 }
 
-pub fn software_irq(index: usize, mask: u32) {
-    request(Kipcnum::SoftwareIrq, &[index as u32, mask], &mut []);
+/// Pends the task's interrupts mapped to `mask`; `false` (nothing pended) if it is detached
+/// (`kipc_rc::DETACHED`).
+pub fn software_irq(index: usize, mask: u32) -> bool {
+    let (rc, _) = request(Kipcnum::SoftwareIrq, &[index as u32, mask], &mut []);
+    rc == 0
 }
 
 pub fn system_reset() -> ! {

@@ -59,10 +59,13 @@ pub enum FaultKind {
     Kipc = 9,
     /// SEND to a task not in its `task-slots`.
     UndeclaredTarget = 10,
+    /// An SVC with the stack pointer 8 bytes above the bottom of the stack: the exception
+    /// frame overflows while the SVC is being taken.
+    StackOverflowAtSvc = 11,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::WriteAddress,
         FaultKind::ReadAddress,
         FaultKind::ExecuteFromRam,
@@ -74,6 +77,7 @@ impl FaultKind {
         FaultKind::Panic,
         FaultKind::Kipc,
         FaultKind::UndeclaredTarget,
+        FaultKind::StackOverflowAtSvc,
     ];
 
     pub fn from_u32(n: u32) -> Option<Self> {

@@ -133,6 +133,24 @@ fn fault(kind: Option<FaultKind>, address: u32) {
         Some(FaultKind::StackOverflow) => {
             core::hint::black_box(recurse(0));
         }
+        Some(FaultKind::StackOverflowAtSvc) => {
+            // The stack is the first `_stack_size` bytes of the task's RAM and ends at
+            // `__sdata` (see the task linker script); below it the MPU denies access.
+            // SAFETY: deliberately invalid: stacking the SVC's frame must fault this task,
+            // and the SVC must then be forgotten, not run for whichever task runs next.
+            unsafe {
+                core::arch::asm!(
+                    "ldr r0, =__sdata",
+                    "ldr r1, =_stack_size",
+                    "subs r0, r0, r1",
+                    "adds r0, r0, #8",
+                    "mov sp, r0",
+                    "svc #0",
+                    "udf #1",
+                    options(noreturn),
+                )
+            }
+        }
         Some(FaultKind::IllegalInstruction) => {
             // SAFETY: a permanently undefined instruction, on purpose.
             unsafe { core::arch::asm!("udf #7") }

@@ -114,6 +114,10 @@ impl InOrderTestRunnerImpl for Runner {
         Ok(kipc::read_task_status(task as usize).sched.encode().0)
     }
 
+    fn software_irq(&mut self, _: &RecvMessage, task: u32, mask: u32) -> Result<u32, RequestError<core::convert::Infallible>> {
+        Ok(u32::from(kipc::software_irq(task as usize, mask)))
+    }
+
     fn fault_supervisor(&mut self, _: &RecvMessage) -> Result<(), RequestError<core::convert::Infallible>> {
         self.line(b"runner: faulting the supervisor; the kernel must reset the system");
         // SAFETY: single-threaded task; the probe is plain memory in our own RAM.

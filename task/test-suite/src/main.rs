@@ -2,11 +2,13 @@
 //!
 //! Each test prints `TEST <name> ok` or `TEST <name> FAIL <why>` through the runner (the
 //! image's supervisor); `cargo xtask test` turns those lines into test results. Before each
-//! test the assistant and both peers are restarted, so every test starts from fresh
+//! test the assistant and the peers are restarted, so every test starts from fresh
 //! incarnations. The last test faults the supervisor: the kernel must reset the system, and
 //! the runner reports that test (and the end of the run) after the reboot.
 #![no_std]
 #![no_main]
+
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use test_api::{FaultKind, assistant as aop, peer as pop};
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
@@ -16,6 +18,7 @@ task_slot!(RUNNER, runner);
 task_slot!(ASSISTANT, assistant);
 task_slot!(PEER_A, peer_a);
 task_slot!(PEER_B, peer_b);
+task_slot!(PEER_C, peer_c);
 
 const TIMER_BIT: u32 = 1 << 0;
 /// Start of the kernel's RAM on mps2-an500 (the builder puts the kernel first).
@@ -209,12 +212,17 @@ fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
     call(assistant, aop::IRQ_ENABLE, &[], &mut [], &[]);
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     peer(PEER_B, pop::RECV_FROM_ASSISTANT, &[]);
-    check!(blocked(PEER_A, IN_REPLY) && blocked(PEER_B, IN_CLOSED_RECV), "peers were not blocked");
+    // The assistant sleeps (not receiving), so the third peer's call stays in SEND.
+    let (msg, n) = words(&[50]);
+    call(assistant, aop::SLEEP, &msg[..n], &mut [], &[]);
+    peer(PEER_C, pop::CALL, &[u32::from(aop::ECHO)]);
+    check!(blocked(PEER_A, IN_REPLY) && blocked(PEER_B, IN_CLOSED_RECV) && blocked(PEER_C, IN_SEND), "peers were not blocked");
     let _ = runner().detach(assistant.index() as u32);
     let detached = id(ASSISTANT).generation();
-    let (a, b) = (peer_result(PEER_A), peer_result(PEER_B));
+    let (a, b, c) = (peer_result(PEER_A), peer_result(PEER_B), peer_result(PEER_C));
     check!(a.done && is_code(a.code, PeerGone::Unavailable, detached), "reply waiter not woken as unavailable");
     check!(b.done && is_code(b.code, PeerGone::Unavailable, detached), "closed receiver not woken as unavailable");
+    check!(c.done && is_code(c.code, PeerGone::Unavailable, detached), "sender not woken as unavailable");
     let (rc, _) = call(id(ASSISTANT), aop::ECHO, b"x", &mut [], &[]);
     check!(is_code(rc, PeerGone::Unavailable, detached), "send to a detached task did not fail at once");
     let restarted = restart(ASSISTANT);
@@ -225,13 +233,36 @@ fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
     ipc_round_trip()
 }
 
+/// The assistant's interrupt, as its notification bit (`app.toml`: `irq` is bit 1).
+const ASSISTANT_IRQ_BIT: u32 = 1 << 1;
+
+/// The software IRQ refuses a detached task (pended then, it would be waiting for the next
+/// incarnation), and a restarted task starts with its interrupt neither enabled nor pending.
+fn software_irq_refused_while_detached_and_nothing_pending_after_restart() -> Outcome {
+    let assistant = id(ASSISTANT);
+    call(assistant, aop::IRQ_ENABLE, &[], &mut [], &[]);
+    check!(runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1), "software IRQ to an attached task refused");
+    let _ = runner().detach(assistant.index() as u32);
+    check!(runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(0), "software IRQ to a detached task not refused");
+    let restarted = restart(ASSISTANT);
+    let mut status = [0u8; 12];
+    call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
+    check!(word(&status, 0) == 0 && word(&status, 1) == 0 && word(&status, 2) == 0, "the new incarnation inherited interrupt state");
+    check!(runner().software_irq(restarted.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1), "software IRQ refused after the restart");
+    call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
+    check!(word(&status, 1) == ASSISTANT_IRQ_BIT, "the masked interrupt is not pending after a software IRQ");
+    Ok(())
+}
+
 fn closed_receive_from_task_that_dies() -> Outcome {
     peer(PEER_B, pop::RECV_FROM_ASSISTANT, &[]);
     let (msg, n) = words(&[FaultKind::IllegalInstruction as u32, 0]);
     let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
-    check!(PeerGone::from_code(rc).is_some(), "caller of the dead server not released");
+    // The runner detaches a faulted task at once: both are told the detached generation.
+    let detached = id(ASSISTANT).generation();
+    check!(is_code(rc, PeerGone::Unavailable, detached), "caller of the dead server not released with the detached generation");
     let r = peer_result(PEER_B);
-    check!(r.done && matches!(PeerGone::from_code(r.code), Some(PeerGone::Unavailable(_))), "closed receiver not released");
+    check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "closed receiver not released with the detached generation");
     Ok(())
 }
 
@@ -278,11 +309,18 @@ fn assistant_fault(kind: FaultKind, argument: u32, expected: fn(FaultInfo) -> bo
     }
 }
 
-static SUITE_WORD: u32 = 0;
+/// A word in the suite's RAM (interior mutability keeps it out of flash).
+static SUITE_WORD: AtomicU32 = AtomicU32::new(0);
 
 fn fault_write_to_another_tasks_ram() -> Outcome {
-    let target = &SUITE_WORD as *const u32 as u32;
-    assistant_fault(FaultKind::WriteAddress, target, |f| matches!(f, FaultInfo::MemoryAccess { .. }))
+    let target = SUITE_WORD.as_ptr() as u32;
+    let expected = FaultInfo::MemoryAccess { address: Some(target), source: FaultSource::User };
+    let (msg, n) = words(&[FaultKind::WriteAddress as u32, target]);
+    let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
+    check!(PeerGone::from_code(rc).is_some(), "caller of the faulted server not released");
+    check!(take_fault(ASSISTANT) == Some(expected), "the fault does not name the written address");
+    check!(SUITE_WORD.load(Ordering::Relaxed) == 0, "the write reached the suite's RAM");
+    Ok(())
 }
 
 fn fault_read_kernel_ram() -> Outcome {
@@ -295,6 +333,26 @@ fn fault_execute_from_ram() -> Outcome {
 
 fn fault_stack_overflow() -> Outcome {
     assistant_fault(FaultKind::StackOverflow, 0, |f| matches!(f, FaultInfo::StackOverflow { .. }))
+}
+
+/// An SVC whose exception frame overflows the stack leaves the SVC pending behind the
+/// MemManage fault. The kernel must drop it: run after the switch, it would be a syscall of
+/// the next task (the runner, woken by the fault) made with that task's registers.
+fn stack_overflow_at_svc_affects_only_the_faulting_task() -> Outcome {
+    for _ in 0..8 {
+        peer(PEER_A, pop::RECV_FROM_ASSISTANT, &[]);
+        check!(blocked(PEER_A, IN_CLOSED_RECV), "peer was not receiving from the assistant");
+        let (msg, n) = words(&[FaultKind::StackOverflowAtSvc as u32, 0]);
+        let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
+        let detached = id(ASSISTANT).generation();
+        check!(is_code(rc, PeerGone::Unavailable, detached), "the caller was not released with the detached generation");
+        check!(matches!(take_fault(ASSISTANT), Some(FaultInfo::StackOverflow { .. })), "no stack overflow recorded for the assistant");
+        let r = peer_result(PEER_A);
+        check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "the closed receiver was not released with the detached generation");
+        check!(take_fault(PEER_A).is_none() && take_fault(PEER_B).is_none(), "a task other than the assistant faulted");
+        restart(ASSISTANT);
+    }
+    ipc_round_trip()
 }
 
 fn fault_illegal_instruction() -> Outcome {
@@ -334,7 +392,9 @@ fn fault_injected_by_supervisor() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let _ = runner().inject(ASSISTANT.index() as u32);
     check!(take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER)), "injected fault not recorded as from the supervisor");
-    check!(peer_result(PEER_A).done, "client of the injected task not released by the detach");
+    let detached = id(ASSISTANT).generation();
+    let r = peer_result(PEER_A);
+    check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "client of the injected task not released with the detached generation");
     Ok(())
 }
 
@@ -386,6 +446,7 @@ const TESTS: &[Test] = &[
     ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),
     ("refresh_task_id_returns_current_generation", refresh_task_id_returns_current_generation),
     ("detach_wakes_every_blocked_peer_at_once", detach_wakes_every_blocked_peer_at_once),
+    ("software_irq_refused_while_detached_and_nothing_pending_after_restart", software_irq_refused_while_detached_and_nothing_pending_after_restart),
     ("closed_receive_from_task_that_dies", closed_receive_from_task_that_dies),
     ("timer_in_the_past_posts_at_once", timer_in_the_past_posts_at_once),
     ("timer_fires_at_its_deadline", timer_fires_at_its_deadline),
@@ -394,6 +455,7 @@ const TESTS: &[Test] = &[
     ("fault_read_kernel_ram", fault_read_kernel_ram),
     ("fault_execute_from_ram", fault_execute_from_ram),
     ("fault_stack_overflow", fault_stack_overflow),
+    ("stack_overflow_at_svc_affects_only_the_faulting_task", stack_overflow_at_svc_affects_only_the_faulting_task),
     ("fault_illegal_instruction", fault_illegal_instruction),
     ("fault_divide_by_zero", fault_divide_by_zero),
     ("fault_bad_syscall_number", fault_bad_syscall_number),
@@ -409,7 +471,7 @@ const TESTS: &[Test] = &[
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    run_tests(&runner(), TESTS, &[ASSISTANT, PEER_A, PEER_B]);
+    run_tests(&runner(), TESTS, &[ASSISTANT, PEER_A, PEER_B, PEER_C]);
     // The last test: the supervisor faults and the kernel must reset the system. The runner
     // reports it after the reboot.
     let _ = runner().fault_supervisor();

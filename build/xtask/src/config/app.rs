@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use abi::{IrqDesc, TaskFlags};
+use abi::{IrqDesc, Kipcnum, TaskFlags};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
@@ -80,7 +80,7 @@ struct TaskEntry {
     #[serde(default)]
     task_slots: Vec<String>,
     #[serde(default)]
-    kipc: bool,
+    kipc: Option<Vec<String>>,
     config: Option<toml::Table>,
     #[serde(default)]
     features: Vec<String>,
@@ -159,15 +159,14 @@ pub(super) fn resolve(
         if entry.start {
             flags |= TaskFlags::START_AT_BOOT;
         }
-        if entry.kipc || index == 0 {
-            flags |= TaskFlags::KIPC;
-        }
+        let kipc_grants = resolve_kipc(index, entry.kipc.as_deref()).map_err(|p| at.error("kipc", p))?;
         tasks.push(Task {
             name: name.clone(),
             index,
             krate: entry.krate.clone(),
             priority: entry.priority,
             flags: TaskFlags(flags),
+            kipc_grants,
             stack_size: entry.stack_size,
             stack_fill: entry.stack_fill,
             max_flash: entry.max_sizes.flash,
@@ -237,6 +236,23 @@ fn check_task_name(name: &str) -> Result<(), Problem> {
         return Err(Problem::ReservedTaskName(name.into()));
     }
     Ok(())
+}
+
+/// The grant mask for `kipc`: every operation for the supervisor (index 0), which may not
+/// list any; for other tasks exactly the operations named, none if the key is absent.
+fn resolve_kipc(index: usize, names: Option<&[String]>) -> Result<u32, Problem> {
+    match (index, names) {
+        (0, None) => Ok(Kipcnum::ALL_GRANTS),
+        (0, Some(_)) => Err(Problem::SupervisorKipc),
+        (_, names) => {
+            let names = names.unwrap_or_default();
+            check_unique(names)?;
+            names.iter().try_fold(0, |mask, name| {
+                let op = Kipcnum::ALL.into_iter().find(|op| op.name() == name);
+                op.map(|op| mask | op.grant_bit()).ok_or_else(|| Problem::UnknownKipcOperation(name.clone()))
+            })
+        }
+    }
 }
 
 /// The AAPCS requires an 8-byte aligned stack.
@@ -688,13 +704,15 @@ stack-size = 256
         let jefe = &app.tasks[0];
         assert_eq!(
             jefe.flags,
-            TaskFlags(TaskFlags::START_AT_BOOT | TaskFlags::KIPC)
+            TaskFlags(TaskFlags::START_AT_BOOT)
         );
+        assert_eq!(jefe.kipc_grants, Kipcnum::ALL_GRANTS);
         assert_eq!(jefe.send_targets, 0b1110);
         assert_eq!(jefe.supervision, None);
         assert!(app.tasks.iter().all(|t| t.stack_fill), "stacks are filled unless a task opts out");
         let console = app.task("console").unwrap();
         assert_eq!(console.flags, TaskFlags(TaskFlags::START_AT_BOOT));
+        assert_eq!(console.kipc_grants, 0, "no kipc key: no kernel IPC");
         assert_eq!(console.send_targets, 0b0010);
         assert_eq!(console.peripherals["uart0"].region.base(), 0x4000_4000);
         assert_eq!(console.max_flash, Some(16384));
@@ -764,16 +782,65 @@ stack-size = 256
     }
 
     #[test]
-    fn kipc_and_start_flags() {
-        let app = load(&BASE.replace(
+    fn kipc_grants_exactly_the_named_operations_and_start_flag() {
+        let app = load_edited(
             "task-slots = [\"sys\"]",
-            "task-slots = [\"sys\"]\nkipc = true\nstart = false",
-        ))
+            "task-slots = [\"sys\"]\nkipc = [\"read-task-status\", \"restart-task\"]\nstart = false",
+        )
         .unwrap();
+        let console = app.task("console").unwrap();
+        assert_eq!(console.flags, TaskFlags(0));
         assert_eq!(
-            app.task("console").unwrap().flags,
-            TaskFlags(TaskFlags::KIPC)
+            console.kipc_grants,
+            Kipcnum::ReadTaskStatus.grant_bit() | Kipcnum::RestartTask.grant_bit()
         );
+        let app = load_edited("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = []").unwrap();
+        assert_eq!(app.task("console").unwrap().kipc_grants, 0);
+    }
+
+    #[test]
+    fn kipc_every_operation_name_is_accepted() {
+        for op in Kipcnum::ALL {
+            let edited = format!("task-slots = [\"sys\"]\nkipc = [\"{}\"]", op.name());
+            let app = load_edited("task-slots = [\"sys\"]", &edited).unwrap();
+            assert_eq!(app.task("console").unwrap().kipc_grants, op.grant_bit(), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn kipc_unknown_operation_is_refused_naming_file_task_key_and_value() {
+        let e = error(
+            "task-slots = [\"sys\"]",
+            "task-slots = [\"sys\"]\nkipc = [\"read-task-status\", \"reboot\"]",
+        );
+        assert!(matches!(&e.problem, Problem::UnknownKipcOperation(name) if name == "reboot"), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "app/demo/app.toml: task \"console\": kipc: unknown kernel IPC operation \"reboot\" (known: read-task-status, "
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn kipc_true_is_refused_operations_must_be_named() {
+        let e = error("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = true");
+        assert!(matches!(e.problem, Problem::Schema { .. }), "{e}");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("console"), "kipc"), "{e}");
+    }
+
+    #[test]
+    fn kipc_duplicate_and_supervisor_kipc_are_refused() {
+        let e = error(
+            "task-slots = [\"sys\"]",
+            "task-slots = [\"sys\"]\nkipc = [\"reset\", \"reset\"]",
+        );
+        assert!(matches!(&e.problem, Problem::Duplicate(name) if name == "reset"), "{e}");
+        let jefe_key = "[tasks.jefe]\n";
+        assert!(BASE.contains(jefe_key));
+        let e = error(jefe_key, "[tasks.jefe]\nkipc = [\"reset\"]\n");
+        assert!(matches!(e.problem, Problem::SupervisorKipc), "{e}");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("jefe"), "kipc"), "{e}");
     }
 
     #[test]

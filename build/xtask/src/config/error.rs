@@ -112,6 +112,10 @@ pub enum Problem {
     },
     /// Supervision settings on the supervisor itself, whose faults `[kernel]` handles.
     SupervisorSupervised,
+    /// A `kipc` entry that names no kernel IPC operation.
+    UnknownKipcOperation(String),
+    /// `kipc` on the supervisor, which is always granted every operation.
+    SupervisorKipc,
     DependencyCycle(Vec<String>),
     ZeroDuration,
     DeadlineNotBelowWatchdog {
@@ -306,6 +310,13 @@ impl fmt::Display for Problem {
             }
             Problem::BudgetBelowStack { budget, stack } => {
                 write!(f, "RAM budget {budget} cannot hold the {stack}-byte stack")
+            }
+            Problem::UnknownKipcOperation(name) => {
+                let known: Vec<&str> = abi::Kipcnum::ALL.iter().map(|op| op.name()).collect();
+                write!(f, "unknown kernel IPC operation \"{name}\" (known: {})", known.join(", "))
+            }
+            Problem::SupervisorKipc => {
+                write!(f, "the supervisor is always granted every kernel IPC operation; remove the key")
             }
             Problem::SupervisorSupervised => write!(
                 f,

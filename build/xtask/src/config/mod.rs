@@ -90,8 +90,11 @@ pub struct Task {
     /// Package name of the task's crate.
     pub krate: String,
     pub priority: u8,
-    /// `START_AT_BOOT` and `KIPC` (the supervisor always has `KIPC`).
+    /// `START_AT_BOOT`.
     pub flags: abi::TaskFlags,
+    /// `Kipcnum::grant_bit` of each kernel IPC operation in `kipc`; all of them for the
+    /// supervisor.
+    pub kipc_grants: u32,
     pub stack_size: u32,
     /// `stack-fill`: `_start` paints the stack with humility's unused-stack pattern.
     pub stack_fill: bool,

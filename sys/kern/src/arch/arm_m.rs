@@ -238,8 +238,11 @@ unsafe extern "C" fn DefaultIrq() {
 #[unsafe(no_mangle)]
 unsafe extern "C" fn fault_entry(exception: u32) {
     // SAFETY: fault status registers are architecturally defined; writing CFSR back clears
-    // exactly the bits we read (write-one-to-clear).
+    // exactly the bits we read (write-one-to-clear). SHCSR is written back with only the
+    // faulting task's pending exceptions cleared (see `SHCSR_PENDED_BY_TASK`); its enable
+    // and active bits are written as read.
     let (cfsr, mmfar, bfar, hfsr) = unsafe {
+        write_volatile(reg::SHCSR, super::shcsr_after_task_fault(read_volatile(reg::SHCSR)));
         let cfsr = read_volatile(reg::CFSR);
         let regs = (cfsr, read_volatile(reg::MMFAR), read_volatile(reg::BFAR), read_volatile(reg::HFSR));
         write_volatile(reg::CFSR, cfsr);

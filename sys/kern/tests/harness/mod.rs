@@ -76,25 +76,32 @@ pub struct TaskSpec {
     pub priority: u8,
     pub send_targets: u32,
     pub flags: u32,
+    pub kipc_grants: u32,
 }
 
 impl TaskSpec {
     /// A task that starts at boot and may send to every task.
     pub fn task(priority: u8) -> Self {
-        TaskSpec { priority, send_targets: u32::MAX, flags: TaskFlags::START_AT_BOOT }
+        TaskSpec { priority, send_targets: u32::MAX, flags: TaskFlags::START_AT_BOOT, kipc_grants: 0 }
     }
 
-    /// Task 0: most important, granted kernel IPC, sends to nobody.
+    /// Task 0: most important, granted every kernel IPC operation, sends to nobody.
     pub fn supervisor() -> Self {
-        TaskSpec { priority: 0, send_targets: 0, flags: TaskFlags::START_AT_BOOT | TaskFlags::KIPC }
+        TaskSpec { priority: 0, send_targets: 0, flags: TaskFlags::START_AT_BOOT, kipc_grants: Kipcnum::ALL_GRANTS }
     }
 
     pub fn targets(self, send_targets: u32) -> Self {
         TaskSpec { send_targets, ..self }
     }
 
+    /// Granted every kernel IPC operation.
     pub fn kipc(self) -> Self {
-        TaskSpec { flags: self.flags | TaskFlags::KIPC, ..self }
+        TaskSpec { kipc_grants: Kipcnum::ALL_GRANTS, ..self }
+    }
+
+    /// Granted exactly the kernel IPC operations in `ops`.
+    pub fn kipc_only(self, ops: &[Kipcnum]) -> Self {
+        TaskSpec { kipc_grants: ops.iter().fold(0, |mask, op| mask | op.grant_bit()), ..self }
     }
 
     pub fn not_started(self) -> Self {
@@ -192,6 +199,7 @@ impl Sim {
                     index: i as u16,
                     flags: TaskFlags(spec.flags),
                     send_targets: spec.send_targets,
+                    kipc_grants: spec.kipc_grants,
                 }
             })
             .collect();
