@@ -5,11 +5,18 @@
 //! replies, reply-faults, or is detached. Checks happen at the syscall that supplies a slice,
 //! so a bad slice faults the task that named it.
 //!
-//! Peer identity rules (checked by `Task::check_id`):
+//! Peer identity rules (checked by `Task::check_id` and `Task::check_incarnation`):
 //! - the peer is detached: the caller gets `PeerGone::Unavailable(current generation)` at once;
 //! - the id's generation is stale: the caller gets `PeerGone::Restarted(current generation)`;
 //! - a REPLY or REPLY_FAULT to a caller that is not waiting on us is silently dropped: the
 //!   caller may have been restarted, and the server must not be punished for that.
+//!
+//! A server names its caller by the `TaskId` *and* the 32-bit generation RECV gave it (r10),
+//! and REPLY / REPLY_FAULT (like BORROW_*) compare that generation exactly. The 6 bits in a
+//! `TaskId` repeat every 64 restarts; a client restarted 64 times while the server held its
+//! old message could otherwise be answered, or have its new leases read, on behalf of its
+//! long-dead predecessor. Blocked states still record 16-bit ids: every task blocked on an
+//! incarnation is woken when that incarnation ends, so a recorded id never outlives it.
 
 use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
 
@@ -103,8 +110,10 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     unsafe { umem::copy_prechecked(send.message, buffer) };
     let sender_id = tasks[sender].current_id();
     let receiver_id = tasks[receiver].current_id();
+    let sender_generation = tasks[sender].generation;
     tasks[receiver].save.set_recv_result(RecvResult {
         sender: sender_id,
+        sender_generation,
         operation: u32::from(send.operation),
         message_len: send.message.len,
         response_capacity: send.response.len,
@@ -174,6 +183,7 @@ fn most_important_sender(tasks: &[Task], receiver: usize, receiver_id: TaskId) -
 fn notification_result(fired: u32) -> RecvResult {
     RecvResult {
         sender: TaskId::KERNEL,
+        sender_generation: 0,
         operation: fired,
         message_len: 0,
         response_capacity: 0,
@@ -181,12 +191,12 @@ fn notification_result(fired: u32) -> RecvResult {
     }
 }
 
-/// The task waiting on the caller for a reply, or `None` if `peer` does not name one (stale,
-/// detached, not waiting, or waiting on someone else).
-fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
+/// The task waiting on the caller for a reply, or `None` if `peer` with 32-bit `generation`
+/// does not name one (stale, detached, not waiting, or waiting on someone else).
+fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId, generation: u32) -> Result<Option<usize>, UserError> {
     let i = target_index(tasks, peer)?;
     let caller_id = tasks[caller].current_id();
-    let waiting = tasks[i].check_id(peer).is_ok()
+    let waiting = tasks[i].check_incarnation(generation).is_ok()
         && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
     Ok(waiting.then_some(i))
 }
@@ -196,7 +206,7 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if !tasks[caller].can_access(args.message, Access::Read) {
         return Err(UsageError::InvalidSlice.into());
     }
-    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
+    let Some(client) = waiting_client(tasks, caller, args.peer, args.peer_generation)? else {
         return Ok(NextTask::Same);
     };
     let response = tasks[client].save.send_args().response;
@@ -217,7 +227,7 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
     let save = &tasks[caller].save;
     let (peer, reason) = (TaskId(save.r4 as u16), save.r5);
     let reason = ReplyFaultReason::from_u32(reason).ok_or(UsageError::BadKernelMessage)?;
-    let Some(client) = waiting_client(tasks, caller, peer)? else {
+    let Some(client) = waiting_client(tasks, caller, peer, save.peer_generation())? else {
         return Ok(NextTask::Same);
     };
     let server = tasks[caller].current_id();

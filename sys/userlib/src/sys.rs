@@ -1,6 +1,6 @@
 //! Typed syscall wrappers over one assembly stub.
 
-use abi::{PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
+use abi::{Incarnation, PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
 
 use crate::lease::Lease;
 
@@ -70,10 +70,12 @@ pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut 
 
 /// What RECV returned. `sender == TaskId::KERNEL` means notifications, with the fired bits
 /// in `operation`. `message_len` is the sender's full length; if it exceeds the buffer the
-/// message was truncated.
+/// message was truncated. `sender` carries the sender's full 32-bit generation, which
+/// [`sys_reply`], [`sys_reply_fault`] and the borrows hand back so that the kernel can tell
+/// this incarnation from one 64 restarts later with the same `TaskId`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RecvMessage {
-    pub sender: TaskId,
+    pub sender: Incarnation,
     pub operation: u32,
     pub message_len: usize,
     pub response_capacity: usize,
@@ -86,7 +88,7 @@ fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMe
         return Err(gone);
     }
     Ok(RecvMessage {
-        sender: TaskId(r[1] as u16),
+        sender: Incarnation { id: TaskId(r[1] as u16), generation: r[6] },
         operation: r[2],
         message_len: r[3] as usize,
         response_capacity: r[4] as usize,
@@ -114,12 +116,13 @@ pub fn sys_recv_notification(mask: u32) -> u32 {
     }
 }
 
-pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
-    syscall(Sysnum::Reply, &[u32::from(peer.0), code, addr(message.as_ptr()), message.len() as u32, 0, 0, 0]);
+pub fn sys_reply(peer: Incarnation, code: u32, message: &[u8]) {
+    let args = [u32::from(peer.id.0), code, addr(message.as_ptr()), message.len() as u32, 0, peer.generation, 0];
+    syscall(Sysnum::Reply, &args);
 }
 
-pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
-    syscall(Sysnum::ReplyFault, &[u32::from(peer.0), reason as u32, 0, 0, 0, 0, 0]);
+pub fn sys_reply_fault(peer: Incarnation, reason: ReplyFaultReason) {
+    syscall(Sysnum::ReplyFault, &[u32::from(peer.id.0), reason as u32, 0, 0, 0, peer.generation, 0]);
 }
 
 /// Why a borrow did not copy.
@@ -139,14 +142,19 @@ fn borrow_result(code: u32) -> Result<(), BorrowError> {
     }
 }
 
-pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowRead, &[u32::from(lender.0), index as u32, offset as u32, addr(dest.as_mut_ptr()), dest.len() as u32, 0, 0]);
+/// BORROW_READ and BORROW_WRITE: the same arguments, copying in opposite directions.
+fn borrow_copy(number: Sysnum, lender: Incarnation, index: usize, offset: usize, buffer: (u32, usize)) -> Result<usize, BorrowError> {
+    let args = [u32::from(lender.id.0), index as u32, offset as u32, buffer.0, buffer.1 as u32, lender.generation, 0];
+    let r = syscall(number, &args);
     borrow_result(r[0]).map(|()| r[1] as usize)
 }
 
-pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowWrite, &[u32::from(lender.0), index as u32, offset as u32, addr(src.as_ptr()), src.len() as u32, 0, 0]);
-    borrow_result(r[0]).map(|()| r[1] as usize)
+pub fn sys_borrow_read(lender: Incarnation, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
+    borrow_copy(Sysnum::BorrowRead, lender, index, offset, (addr(dest.as_mut_ptr()), dest.len()))
+}
+
+pub fn sys_borrow_write(lender: Incarnation, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
+    borrow_copy(Sysnum::BorrowWrite, lender, index, offset, (addr(src.as_ptr()), src.len()))
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -155,8 +163,8 @@ pub struct LeaseInfo {
     pub len: usize,
 }
 
-pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, BorrowError> {
-    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.0), index as u32, 0, 0, 0, 0, 0]);
+pub fn sys_borrow_info(lender: Incarnation, index: usize) -> Result<LeaseInfo, BorrowError> {
+    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.id.0), index as u32, 0, 0, 0, lender.generation, 0]);
     borrow_result(r[0]).map(|()| LeaseInfo { attributes: r[1], len: r[2] as usize })
 }
 

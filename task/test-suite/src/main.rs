@@ -168,6 +168,34 @@ fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
     Ok(())
 }
 
+/// A client restarted 128 times while the assistant holds its call comes back with the same
+/// 16-bit `TaskId` (6 generation bits wrap every 64 restarts). The assistant's name for the
+/// old incarnation must still be refused: its borrow, reply and reply-fault must not reach
+/// the new incarnation, which is waiting on the assistant with a lease of its own.
+fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
+    let old = id(PEER_A);
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    check!(blocked(PEER_A, IN_REPLY), "peer was not held by the assistant");
+    let mut new = old;
+    for _ in 0..128 {
+        new = restart(PEER_A);
+    }
+    check!(new == old, "128 restarts did not bring the 16-bit id back around");
+    peer(PEER_A, pop::CALL, &[u32::from(aop::PARK)]);
+    check!(blocked(PEER_A, IN_REPLY), "the new incarnation is not waiting on the assistant");
+    let mut data = [0u8; 8];
+    let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
+    check!(is_code(rc, PeerGone::Restarted, new.generation()), "borrow through the stale name did not fail as restarted");
+    check!(data == [0; 8], "the new incarnation's lease was read through the stale name");
+    let (msg, n) = words(&[ReplyFaultReason::BadMessageContents as u32]);
+    call(id(ASSISTANT), aop::REPLY_FAULT_HELD, &msg[..n], &mut [], &[]);
+    check!(take_fault(PEER_A).is_none(), "the stale reply-fault faulted the new incarnation");
+    let (msg, n) = words(&[0x5EED]);
+    call(id(ASSISTANT), aop::REPLY_HELD, &msg[..n], &mut [], &[]);
+    check!(blocked(PEER_A, IN_REPLY), "the stale reply woke the new incarnation");
+    Ok(())
+}
+
 fn server_restarted_while_client_blocked_in_reply() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let new = restart(ASSISTANT);
@@ -381,6 +409,7 @@ const TESTS: &[Test] = &[
     ("lease_index_out_of_range_faults_server", lease_index_out_of_range_faults_server),
     ("lease_offset_out_of_range_faults_server", lease_offset_out_of_range_faults_server),
     ("lender_restarted_mid_borrow_gets_error_not_data", lender_restarted_mid_borrow_gets_error_not_data),
+    ("held_name_of_a_client_restarted_128_times_reaches_nothing", held_name_of_a_client_restarted_128_times_reaches_nothing),
     ("server_restarted_while_client_blocked_in_reply", server_restarted_while_client_blocked_in_reply),
     ("server_restarted_while_client_blocked_in_send", server_restarted_while_client_blocked_in_send),
     ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),
