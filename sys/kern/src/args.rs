@@ -57,19 +57,15 @@ impl SavedState {
         self.r6
     }
 
-    /// The 32-bit generation of the peer a REPLY, REPLY_FAULT or BORROW_* names in r4: what
-    /// RECV reported for it in r10, compared exactly where the TaskId's 6 bits would wrap.
+    /// The 32-bit generation of the task a REPLY, REPLY_FAULT, BORROW_*, POST or closed RECV
+    /// names in r4 (r7 for RECV): what RECV or REFRESH_TASK_ID reported for it, compared
+    /// exactly where the TaskId's 6 bits would wrap.
     pub fn peer_generation(&self) -> u32 {
         self.r9
     }
 
     pub fn reply_args(&self) -> ReplyArgs {
-        ReplyArgs {
-            peer: TaskId(self.r4 as u16),
-            peer_generation: self.peer_generation(),
-            code: self.r5,
-            message: USlice::new(self.r6, self.r7),
-        }
+        ReplyArgs { peer: TaskId(self.r4 as u16), code: self.r5, message: USlice::new(self.r6, self.r7) }
     }
 
     pub fn borrow_args(&self) -> BorrowArgs {
@@ -122,7 +118,6 @@ pub struct RecvArgs {
 
 pub struct ReplyArgs {
     pub peer: TaskId,
-    pub peer_generation: u32,
     pub code: u32,
     pub message: USlice,
 }

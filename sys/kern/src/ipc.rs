@@ -15,7 +15,9 @@
 //! and REPLY / REPLY_FAULT (like BORROW_*) compare that generation exactly. The 6 bits in a
 //! `TaskId` repeat every 64 restarts; a client restarted 64 times while the server held its
 //! old message could otherwise be answered, or have its new leases read, on behalf of its
-//! long-dead predecessor. Blocked states still record 16-bit ids: every task blocked on an
+//! long-dead predecessor. POST and closed RECV take the named task's 32-bit generation too
+//! (REFRESH_TASK_ID returns it). SEND has no register left for it and still compares the
+//! `TaskId`'s 6 bits. Blocked states still record 16-bit ids: every task blocked on an
 //! incarnation is woken when that incarnation ends, so a recorded id never outlives it.
 
 use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
@@ -144,7 +146,7 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
             if i == caller {
                 return Err(UsageError::IllegalTask.into());
             }
-            if let Err(gone) = tasks[i].check_id(from) {
+            if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
                 tasks[caller].save.set_results(&[gone.code()]);
                 return Ok(NextTask::Same);
             }
@@ -191,13 +193,17 @@ fn notification_result(fired: u32) -> RecvResult {
     }
 }
 
-/// The task waiting on the caller for a reply, or `None` if `peer` with 32-bit `generation`
-/// does not name one (stale, detached, not waiting, or waiting on someone else).
-fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId, generation: u32) -> Result<Option<usize>, UserError> {
+/// The task waiting on the caller for a reply, or `None` if `peer`, with the 32-bit
+/// generation the caller passed, does not name one (stale, detached, not waiting, or waiting
+/// on someone else).
+fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
     let i = target_index(tasks, peer)?;
     let caller_id = tasks[caller].current_id();
-    let waiting = tasks[i].check_incarnation(generation).is_ok()
-        && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
+    // The generation is read only here, so it is not kept live across the slice checks.
+    // Compared directly, not through `check_incarnation`: a detached task is stopped, so it
+    // is never waiting anyway.
+    let generation = tasks[caller].save.peer_generation();
+    let waiting = tasks[i].generation == generation && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
     Ok(waiting.then_some(i))
 }
 
@@ -206,7 +212,7 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if !tasks[caller].can_access(args.message, Access::Read) {
         return Err(UsageError::InvalidSlice.into());
     }
-    let Some(client) = waiting_client(tasks, caller, args.peer, args.peer_generation)? else {
+    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
     let response = tasks[client].save.send_args().response;
@@ -227,7 +233,7 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
     let save = &tasks[caller].save;
     let (peer, reason) = (TaskId(save.r4 as u16), save.r5);
     let reason = ReplyFaultReason::from_u32(reason).ok_or(UsageError::BadKernelMessage)?;
-    let Some(client) = waiting_client(tasks, caller, peer, save.peer_generation())? else {
+    let Some(client) = waiting_client(tasks, caller, peer)? else {
         return Ok(NextTask::Same);
     };
     let server = tasks[caller].current_id();
@@ -240,7 +246,7 @@ pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if !tasks[caller].may_send_to(i) && i != caller {
         return Err(UsageError::IllegalTask.into());
     }
-    if let Err(gone) = tasks[i].check_id(target) {
+    if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
         tasks[caller].save.set_results(&[gone.code()]);
         return Ok(NextTask::Same);
     }

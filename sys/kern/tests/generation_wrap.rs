@@ -123,3 +123,46 @@ fn recv_reports_the_full_generation_and_a_notification_reports_zero() {
     let r = sim.recv_result(SERVER);
     assert_eq!((r.sender, r.sender_generation, r.operation), (abi::TaskId::KERNEL, 0, 1));
 }
+
+/// `restarts` restarts of `CLIENT` in a fresh system; returns it and the name from before.
+fn restarted(restarts: u32) -> (Sim, Incarnation) {
+    let mut sim = Sim::standard(&[1, 2]);
+    let old = sim.incarnation(CLIENT);
+    for _ in 0..restarts {
+        sim.restart(CLIENT, true);
+    }
+    (sim, old)
+}
+
+#[test]
+fn post_to_a_name_from_64_restarts_ago_gets_the_dead_code_and_posts_nothing() {
+    for restarts in [1, 64, 128] {
+        let (mut sim, old) = restarted(restarts);
+        let dead = PeerGone::Restarted(sim.id(CLIENT).generation()).code();
+        assert_eq!(sim.post(SERVER, old, 1), dead, "after {restarts} restarts");
+        assert_eq!(sim.notifications(CLIENT), 0, "after {restarts} restarts");
+        assert_eq!(sim.post(SERVER, sim.incarnation(CLIENT), 1), 0);
+        assert_eq!(sim.notifications(CLIENT), 1);
+    }
+}
+
+#[test]
+fn closed_receive_from_a_name_from_64_restarts_ago_gets_the_dead_code() {
+    for restarts in [1, 64, 128] {
+        let (mut sim, old) = restarted(restarts);
+        let dead = PeerGone::Restarted(sim.id(CLIENT).generation()).code();
+        sim.recv_closed(SERVER, old, 16, 0);
+        assert_eq!(sim.sched(SERVER), Some(SchedState::Runnable), "after {restarts} restarts");
+        assert_eq!(sim.regs(SERVER)[0], dead, "after {restarts} restarts");
+        sim.recv_closed(SERVER, sim.incarnation(CLIENT), 16, 0);
+        assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(sim.id(CLIENT)))));
+    }
+}
+
+#[test]
+fn refresh_task_id_returns_the_full_generation_next_to_the_id() {
+    let (mut sim, old) = restarted(64);
+    assert_eq!(sim.refresh(SERVER, old.id), old.id, "64 restarts give the same 16-bit id");
+    assert_eq!(sim.regs(SERVER)[1], 64);
+    assert_eq!(sim.incarnation(CLIENT), Incarnation { id: old.id, generation: 64 });
+}

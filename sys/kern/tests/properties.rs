@@ -266,8 +266,8 @@ fn supervise(sim: &mut Sim, op: &Op) {
     sim.recv_closed(0, TaskId::KERNEL, 0, FAULT_NOTIFICATION);
 }
 
-/// An id for `target`, `back` generations old.
-fn peer(sim: &Sim, target: Target, back: u8) -> TaskId {
+/// `target`'s incarnation `back` restarts ago.
+fn peer(sim: &Sim, target: Target, back: u8) -> Incarnation {
     let n = sim.tasks.len();
     let i = match target {
         // A worker other than the caller (workers are tasks 1..n-1).
@@ -275,10 +275,10 @@ fn peer(sim: &Sim, target: Target, back: u8) -> TaskId {
             let others: Vec<usize> = (1..n - 1).filter(|&w| w != sim.current).collect();
             others[k % others.len()]
         }
-        Target::Any(k) if k % (n + 1) == n => return TaskId::KERNEL,
+        Target::Any(k) if k % (n + 1) == n => return Incarnation { id: TaskId::KERNEL, generation: 0 },
         Target::Any(k) => k % (n + 1),
     };
-    sim.id_generations_ago(i, back)
+    sim.incarnation_generations_ago(i, u32::from(back))
 }
 
 /// A client waiting on `server` if there is one, else any task.
@@ -302,7 +302,7 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
                     sim.lease(me, attributes, 32 * k as u32, &data)
                 })
                 .collect();
-            let to = peer(sim, *to, *back);
+            let to = peer(sim, *to, *back).id;
             sim.send(me, to, *op, &vec![me as u8; usize::from(*len)], u32::from(*reply_cap), &leases);
         }
         Op::RecvOpen { len, mask } => {

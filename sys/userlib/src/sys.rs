@@ -82,8 +82,10 @@ pub struct RecvMessage {
     pub lease_count: usize,
 }
 
-fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMessage, PeerGone> {
-    let r = syscall(Sysnum::Recv, &[addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, 0, 0]);
+/// RECV; `generation` is that of the task a closed receive names (unused otherwise).
+fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32, generation: u32) -> Result<RecvMessage, PeerGone> {
+    let args = [addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, generation, 0];
+    let r = syscall(Sysnum::Recv, &args);
     if let Some(gone) = PeerGone::from_code(r[0]) {
         return Err(gone);
     }
@@ -97,20 +99,20 @@ fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMe
 }
 
 pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-    match recv(buffer, notification_mask, 0) {
+    match recv(buffer, notification_mask, 0, 0) {
         Ok(m) => m,
         // An open receive names no peer, so no peer can be gone.
         Err(_) => unreachable!(),
     }
 }
 
-pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: TaskId) -> Result<RecvMessage, PeerGone> {
-    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.0))
+pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: Incarnation) -> Result<RecvMessage, PeerGone> {
+    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.id.0), sender.generation)
 }
 
 /// Waits for any of `mask`'s notifications; returns the fired bits.
 pub fn sys_recv_notification(mask: u32) -> u32 {
-    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0)) {
+    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0), 0) {
         Ok(m) => m.operation,
         Err(_) => unreachable!(),
     }
@@ -214,11 +216,18 @@ pub fn sys_panic(message: &[u8]) -> ! {
     }
 }
 
-pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
-    TaskId(syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0])[0] as u16)
+/// The current incarnation of the task `id` names, with its full 32-bit generation: what
+/// [`sys_post`] and [`sys_recv_closed`] need to tell it from one 64 restarts older.
+pub fn sys_refresh_incarnation(id: TaskId) -> Incarnation {
+    let r = syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0]);
+    Incarnation { id: TaskId(r[0] as u16), generation: r[1] }
 }
 
-pub fn sys_post(target: TaskId, bits: u32) -> Result<(), PeerGone> {
-    let rc = syscall(Sysnum::Post, &[u32::from(target.0), bits, 0, 0, 0, 0, 0])[0];
+pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
+    sys_refresh_incarnation(id).id
+}
+
+pub fn sys_post(target: Incarnation, bits: u32) -> Result<(), PeerGone> {
+    let rc = syscall(Sysnum::Post, &[u32::from(target.id.0), bits, 0, 0, 0, target.generation, 0])[0];
     PeerGone::from_code(rc).map_or(Ok(()), Err)
 }

@@ -196,6 +196,20 @@ fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
     Ok(())
 }
 
+/// After 64 restarts a task has the same 16-bit id again; a post through the name from
+/// before must still get the dead code, and the new incarnation must not be woken.
+fn post_to_a_name_from_64_restarts_ago_is_refused() -> Outcome {
+    let old = sys_refresh_incarnation(PEER_A);
+    let mut new = old.id;
+    for _ in 0..64 {
+        new = restart(PEER_A);
+    }
+    check!(new == old.id, "64 restarts did not bring the 16-bit id back around");
+    check!(sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.generation())), "a post through the stale name was not refused");
+    check!(peer_result(PEER_A).notifications == 0, "the stale post woke the new incarnation");
+    Ok(())
+}
+
 fn server_restarted_while_client_blocked_in_reply() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let new = restart(ASSISTANT);
@@ -216,10 +230,10 @@ fn server_restarted_while_client_blocked_in_send() -> Outcome {
 }
 
 fn stale_task_id_on_send_and_post() -> Outcome {
-    let old = id(ASSISTANT);
+    let old = sys_refresh_incarnation(ASSISTANT);
     let new = restart(ASSISTANT);
-    check!(new.generation() != old.generation(), "restart did not change the generation");
-    let (rc, _) = call(old, aop::ECHO, b"x", &mut [], &[]);
+    check!(new.generation() != old.id.generation(), "restart did not change the generation");
+    let (rc, _) = call(old.id, aop::ECHO, b"x", &mut [], &[]);
     check!(is_code(rc, PeerGone::Restarted, new.generation()), "stale send not refused with the new generation");
     check!(sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())), "stale post not refused");
     Ok(())
@@ -377,7 +391,7 @@ fn reply_fault_faults_the_client() -> Outcome {
 
 fn priority_preemption_on_post() -> Outcome {
     let before = now() as u32;
-    sys_post(id(PEER_A), pop::WAKE_BIT).map_err(|_| "post failed")?;
+    sys_post(sys_refresh_incarnation(PEER_A), pop::WAKE_BIT).map_err(|_| "post failed")?;
     // Spin without blocking: if the post did not switch to the more important peer at once,
     // it would only run once we block, ticks later.
     let until = now() + 3;
@@ -410,6 +424,7 @@ const TESTS: &[Test] = &[
     ("lease_offset_out_of_range_faults_server", lease_offset_out_of_range_faults_server),
     ("lender_restarted_mid_borrow_gets_error_not_data", lender_restarted_mid_borrow_gets_error_not_data),
     ("held_name_of_a_client_restarted_128_times_reaches_nothing", held_name_of_a_client_restarted_128_times_reaches_nothing),
+    ("post_to_a_name_from_64_restarts_ago_is_refused", post_to_a_name_from_64_restarts_ago_is_refused),
     ("server_restarted_while_client_blocked_in_reply", server_restarted_while_client_blocked_in_reply),
     ("server_restarted_while_client_blocked_in_send", server_restarted_while_client_blocked_in_send),
     ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),

@@ -121,7 +121,7 @@ impl Received {
     }
 }
 
-/// How a test names the peer of a REPLY, REPLY_FAULT or BORROW_*: exactly, by an
+/// How a test names the peer of a REPLY, REPLY_FAULT, BORROW_*, POST or closed RECV: exactly, by an
 /// `Incarnation`, or by a bare `TaskId`, which stands for the incarnation whose restart count
 /// equals its 6 generation bits (so only in tests that restart the task fewer than 64 times).
 pub trait PeerName {
@@ -388,8 +388,10 @@ impl Sim {
         self.recv_raw(task, ram(task) + RECV_BUF, buf_len, mask, 0)
     }
 
-    pub fn recv_closed(&mut self, task: usize, from: TaskId, buf_len: u32, mask: u32) -> usize {
-        self.recv_raw(task, ram(task) + RECV_BUF, buf_len, mask, RECV_CLOSED | u32::from(from.0))
+    pub fn recv_closed(&mut self, task: usize, from: impl PeerName, buf_len: u32, mask: u32) -> usize {
+        let from = from.incarnation();
+        let filter = RECV_CLOSED | u32::from(from.id.0);
+        self.syscall(task, Sysnum::Recv as u32, [ram(task) + RECV_BUF, buf_len, mask, filter, 0, from.generation, 0])
     }
 
     pub fn recv_raw(&mut self, task: usize, buf: u32, buf_len: u32, mask: u32, filter: u32) -> usize {
@@ -425,8 +427,9 @@ impl Sim {
         self.syscall(server, Sysnum::ReplyFault as u32, [u32::from(to.id.0), reason, 0, 0, 0, to.generation, 0])
     }
 
-    pub fn post(&mut self, from: usize, to: TaskId, bits: u32) -> u32 {
-        self.syscall(from, Sysnum::Post as u32, [u32::from(to.0), bits, 0, 0, 0, 0, 0]);
+    pub fn post(&mut self, from: usize, to: impl PeerName, bits: u32) -> u32 {
+        let to = to.incarnation();
+        self.syscall(from, Sysnum::Post as u32, [u32::from(to.id.0), bits, 0, 0, 0, to.generation, 0]);
         self.regs(from)[0]
     }
 
