@@ -36,7 +36,7 @@ enum Target {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// `back` > 0 uses a stale generation.
+    /// `back` > 0 uses a stale generation (see `back()`).
     Send {
         to: Target,
         back: u8,
@@ -106,8 +106,10 @@ fn small(usual: u8, max: u8) -> impl Strategy<Value = u8> {
     prop_oneof![6 => 0..=usual, 1 => 0..=max]
 }
 
+/// How many restarts ago the named incarnation is: mostly current, sometimes 1-2 back, and
+/// sometimes 64 back, whose `TaskId` is the current one (only the 32-bit generation differs).
 fn back() -> impl Strategy<Value = u8> {
-    prop_oneof![6 => Just(0u8), 1 => 1..3u8]
+    prop_oneof![12 => Just(0u8), 2 => 1..3u8, 1 => Just(64u8)]
 }
 
 fn target() -> impl Strategy<Value = Target> {
