@@ -8,7 +8,11 @@
 //! not be renamed, made generic, or given `char` or union members.
 //!
 //! Register conventions (ARMv7-M): syscall number in r11, arguments in r4-r10, results in r4-r11.
-//! The per-syscall argument layout is written next to each [`Sysnum`] variant.
+//! The per-syscall argument layout is written next to each [`Sysnum`] variant. A syscall that
+//! names a peer incarnation the caller learned from RECV or REFRESH_TASK_ID takes its
+//! [`Incarnation`]: the `TaskId` (r4; r7 for a closed RECV) and the 32-bit generation in r9.
+//! SEND is the exception: its seven argument registers are taken, so it names its target by
+//! the `TaskId` alone, and a target restarted a multiple of 64 times since looks current.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -41,6 +45,42 @@ impl TaskId {
 
     pub const fn generation(self) -> Generation {
         Generation((self.0 >> Self::INDEX_BITS) as u8)
+    }
+}
+
+/// A task incarnation named exactly: `id` (the 16-bit form humility shows and the kernel's
+/// blocked states record) together with the kernel's full 32-bit restart count for the task.
+///
+/// The 6 generation bits of a `TaskId` repeat every 64 restarts, so an id kept across 64
+/// restarts of its task names the newest incarnation again. Syscalls that act on a peer the
+/// caller names (REPLY, REPLY_FAULT, BORROW_*, POST, closed RECV) therefore also take the full
+/// `generation`, and the kernel compares that instead of the 6 bits: a stale name stays stale
+/// until the 32-bit count itself wraps, which would take 2^32 restarts of one task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Incarnation {
+    pub id: TaskId,
+    pub generation: u32,
+}
+
+impl Incarnation {
+    /// Task `index` in the incarnation with restart count `generation`.
+    pub const fn new(index: usize, generation: u32) -> Self {
+        Incarnation {
+            id: TaskId::for_index_and_gen(index, Generation::from_restart_count(generation)),
+            generation,
+        }
+    }
+
+    pub const fn index(self) -> usize {
+        self.id.index()
+    }
+}
+
+/// Whether this incarnation has id `other` (the 6-bit comparison: `KERNEL`, or a peer's id in
+/// a blocked state).
+impl PartialEq<TaskId> for Incarnation {
+    fn eq(&self, other: &TaskId) -> bool {
+        self.id == *other
     }
 }
 
@@ -114,20 +154,23 @@ pub enum Sysnum {
     /// ptr/len, r9/r10 = lease table ptr/count. Returns r4 = response code, r5 = reply length.
     Send = 0,
     /// r4/r5 = buffer ptr/len, r6 = notification mask, r7 = sender filter
-    /// (bit 31 set: closed receive from the TaskId in the low 16 bits). Returns r4 = rc,
+    /// (bit 31 set: closed receive from the TaskId in the low 16 bits), r9 = for a closed
+    /// receive from a task, that task's 32-bit generation. Returns r4 = rc,
     /// r5 = sender, r6 = operation (or fired notification bits), r7 = message length,
-    /// r8 = reply capacity, r9 = lease count.
+    /// r8 = reply capacity, r9 = lease count, r10 = the sender's 32-bit generation (0 for
+    /// notifications), which REPLY, REPLY_FAULT and BORROW_* take back in r9.
     Recv = 1,
-    /// r4 = peer, r5 = code, r6/r7 = message ptr/len.
+    /// r4 = peer, r5 = code, r6/r7 = message ptr/len, r9 = peer's 32-bit generation.
     Reply = 2,
     /// r4 = enable, r5/r6 = deadline low/high, r7 = notification bits.
     SetTimer = 3,
-    /// r4 = lender, r5 = lease index, r6 = offset, r7/r8 = buffer ptr/len.
-    /// Returns r4 = rc, r5 = bytes copied.
+    /// r4 = lender, r5 = lease index, r6 = offset, r7/r8 = buffer ptr/len, r9 = lender's
+    /// 32-bit generation. Returns r4 = rc, r5 = bytes copied.
     BorrowRead = 4,
     /// Same arguments as `BorrowRead`, copying into the lender.
     BorrowWrite = 5,
-    /// r4 = lender, r5 = lease index. Returns r4 = rc, r5 = attributes, r6 = length.
+    /// r4 = lender, r5 = lease index, r9 = lender's 32-bit generation. Returns r4 = rc,
+    /// r5 = attributes, r6 = length.
     BorrowInfo = 6,
     /// r4 = notification mask (the caller's own bits), r5 = `IrqControl` flags.
     IrqControl = 7,
@@ -135,11 +178,13 @@ pub enum Sysnum {
     Panic = 8,
     /// Returns r4/r5 = now, r6 = deadline set, r7/r8 = deadline, r9 = notification bits.
     GetTimer = 9,
-    /// r4 = TaskId. Returns r4 = the same index with its current generation.
+    /// r4 = TaskId. Returns r4 = the same index with its current generation, r5 = the
+    /// task's 32-bit generation.
     RefreshTaskId = 10,
-    /// r4 = target, r5 = notification bits. Returns r4 = response code.
+    /// r4 = target, r5 = notification bits, r9 = target's 32-bit generation. Returns
+    /// r4 = response code.
     Post = 11,
-    /// r4 = peer, r5 = `ReplyFaultReason`.
+    /// r4 = peer, r5 = `ReplyFaultReason`, r9 = peer's 32-bit generation.
     ReplyFault = 12,
     /// r4 = notification mask. Returns r4 = enabled, r5 = pending, r6 = posted bits.
     IrqStatus = 13,

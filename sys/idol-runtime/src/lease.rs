@@ -8,7 +8,7 @@
 use core::marker::PhantomData;
 use core::mem::size_of;
 
-use abi::{TaskId, lease_attributes};
+use abi::{Incarnation, lease_attributes};
 use userlib::BorrowError;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -64,7 +64,7 @@ impl From<BorrowError> for LeaseError {
 
 /// Lease number `index` of the call from `lender`, of `len` bytes, holding a `T` or a `[T]`.
 pub struct Leased<A: Access, T: ?Sized> {
-    lender: TaskId,
+    lender: Incarnation,
     index: usize,
     len: usize,
     _shape: PhantomData<(A, *const T)>,
@@ -72,7 +72,7 @@ pub struct Leased<A: Access, T: ?Sized> {
 
 impl<A: Access, T: ?Sized> Leased<A, T> {
     /// Only the dispatcher creates leases, after checking them.
-    pub(crate) fn new(lender: TaskId, index: usize, len: usize) -> Self {
+    pub(crate) fn new(lender: Incarnation, index: usize, len: usize) -> Self {
         Leased {
             lender,
             index,

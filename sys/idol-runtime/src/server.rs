@@ -247,7 +247,7 @@ fn validate<O: Copy>(
 mod tests {
     use super::*;
     use crate::{Read, ReadWrite, Write};
-    use abi::{Generation, PeerGone, lease_attributes::*};
+    use abi::{Generation, Incarnation, PeerGone, lease_attributes::*};
 
     const CALLER: usize = 4;
 
@@ -290,7 +290,7 @@ mod tests {
 
     fn message(operation: u32, message_len: usize, lease_count: usize) -> RecvMessage {
         RecvMessage {
-            sender: TaskId::for_index_and_gen(CALLER, Generation(3)),
+            sender: Incarnation::new(CALLER, 3),
             operation,
             message_len,
             response_capacity: 2,
@@ -435,7 +435,7 @@ mod tests {
     fn callers_off_the_allow_list_are_refused() {
         assert!(check(message(3, 0, 0), &[]).is_ok());
         let mut msg = message(3, 0, 0);
-        msg.sender = TaskId::for_index_and_gen(2, Generation(0));
+        msg.sender = Incarnation::new(2, 0);
         assert_eq!(check(msg, &[]), faulted(ReplyFaultReason::AccessViolation));
     }
 

@@ -57,6 +57,13 @@ impl SavedState {
         self.r6
     }
 
+    /// The 32-bit generation of the task a REPLY, REPLY_FAULT, BORROW_*, POST or closed RECV
+    /// names in r4 (r7 for RECV): what RECV or REFRESH_TASK_ID reported for it, compared
+    /// exactly where the TaskId's 6 bits would wrap.
+    pub fn peer_generation(&self) -> u32 {
+        self.r9
+    }
+
     pub fn reply_args(&self) -> ReplyArgs {
         ReplyArgs { peer: TaskId(self.r4 as u16), code: self.r5, message: USlice::new(self.r6, self.r7) }
     }
@@ -64,6 +71,7 @@ impl SavedState {
     pub fn borrow_args(&self) -> BorrowArgs {
         BorrowArgs {
             lender: TaskId(self.r4 as u16),
+            lender_generation: self.peer_generation(),
             index: self.r5 as usize,
             offset: self.r6 as usize,
             buffer: USlice::new(self.r7, self.r8),
@@ -90,6 +98,7 @@ impl SavedState {
         self.r7 = r.message_len;
         self.r8 = r.response_capacity;
         self.r9 = r.lease_count;
+        self.r10 = r.sender_generation;
     }
 }
 
@@ -115,6 +124,7 @@ pub struct ReplyArgs {
 
 pub struct BorrowArgs {
     pub lender: TaskId,
+    pub lender_generation: u32,
     pub index: usize,
     pub offset: usize,
     pub buffer: USlice,
@@ -122,6 +132,8 @@ pub struct BorrowArgs {
 
 pub struct RecvResult {
     pub sender: TaskId,
+    /// The sender's full restart count (0 for notifications, whose sender is the kernel).
+    pub sender_generation: u32,
     pub operation: u32,
     pub message_len: u32,
     pub response_capacity: u32,

@@ -5,11 +5,20 @@
 //! replies, reply-faults, or is detached. Checks happen at the syscall that supplies a slice,
 //! so a bad slice faults the task that named it.
 //!
-//! Peer identity rules (checked by `Task::check_id`):
+//! Peer identity rules (checked by `Task::check_id` and `Task::check_incarnation`):
 //! - the peer is detached: the caller gets `PeerGone::Unavailable(current generation)` at once;
 //! - the id's generation is stale: the caller gets `PeerGone::Restarted(current generation)`;
 //! - a REPLY or REPLY_FAULT to a caller that is not waiting on us is silently dropped: the
 //!   caller may have been restarted, and the server must not be punished for that.
+//!
+//! A server names its caller by the `TaskId` *and* the 32-bit generation RECV gave it (r10),
+//! and REPLY / REPLY_FAULT (like BORROW_*) compare that generation exactly. The 6 bits in a
+//! `TaskId` repeat every 64 restarts; a client restarted 64 times while the server held its
+//! old message could otherwise be answered, or have its new leases read, on behalf of its
+//! long-dead predecessor. POST and closed RECV take the named task's 32-bit generation too
+//! (REFRESH_TASK_ID returns it). SEND has no register left for it and still compares the
+//! `TaskId`'s 6 bits. Blocked states still record 16-bit ids: every task blocked on an
+//! incarnation is woken when that incarnation ends, so a recorded id never outlives it.
 
 use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
 
@@ -103,8 +112,10 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     unsafe { umem::copy_prechecked(send.message, buffer) };
     let sender_id = tasks[sender].current_id();
     let receiver_id = tasks[receiver].current_id();
+    let sender_generation = tasks[sender].generation;
     tasks[receiver].save.set_recv_result(RecvResult {
         sender: sender_id,
+        sender_generation,
         operation: u32::from(send.operation),
         message_len: send.message.len,
         response_capacity: send.response.len,
@@ -135,7 +146,7 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
             if i == caller {
                 return Err(UsageError::IllegalTask.into());
             }
-            if let Err(gone) = tasks[i].check_id(from) {
+            if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
                 tasks[caller].save.set_results(&[gone.code()]);
                 return Ok(NextTask::Same);
             }
@@ -174,6 +185,7 @@ fn most_important_sender(tasks: &[Task], receiver: usize, receiver_id: TaskId) -
 fn notification_result(fired: u32) -> RecvResult {
     RecvResult {
         sender: TaskId::KERNEL,
+        sender_generation: 0,
         operation: fired,
         message_len: 0,
         response_capacity: 0,
@@ -181,13 +193,17 @@ fn notification_result(fired: u32) -> RecvResult {
     }
 }
 
-/// The task waiting on the caller for a reply, or `None` if `peer` does not name one (stale,
-/// detached, not waiting, or waiting on someone else).
+/// The task waiting on the caller for a reply, or `None` if `peer`, with the 32-bit
+/// generation the caller passed, does not name one (stale, detached, not waiting, or waiting
+/// on someone else).
 fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
     let i = target_index(tasks, peer)?;
     let caller_id = tasks[caller].current_id();
-    let waiting = tasks[i].check_id(peer).is_ok()
-        && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
+    // The generation is read only here, so it is not kept live across the slice checks.
+    // Compared directly, not through `check_incarnation`: a detached task is stopped, so it
+    // is never waiting anyway.
+    let generation = tasks[caller].save.peer_generation();
+    let waiting = tasks[i].generation == generation && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
     Ok(waiting.then_some(i))
 }
 
@@ -230,7 +246,7 @@ pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if !tasks[caller].may_send_to(i) && i != caller {
         return Err(UsageError::IllegalTask.into());
     }
-    if let Err(gone) = tasks[i].check_id(target) {
+    if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
         tasks[caller].save.set_results(&[gone.code()]);
         return Ok(NextTask::Same);
     }

@@ -1,8 +1,10 @@
 //! Leases: memory a client lends to a server for the duration of one call.
 //!
 //! The lender's lease table stays in the lender's memory; the server names a lease only by
-//! (lender id, index) and every access is a copy made by the kernel. A lease is valid exactly
-//! while its lender is `Healthy(InReply(server))` for the server's *current* incarnation:
+//! (lender id and 32-bit generation, as RECV reported them; index) and every access is a copy
+//! made by the kernel. A lease is valid exactly while that lender incarnation (compared by the
+//! full generation, so 64 restarts do not make an old name current again) is
+//! `Healthy(InReply(server))` for the server's *current* incarnation:
 //!
 //! | lender is ...                                   | BORROW_* result                     |
 //! |-------------------------------------------------|-------------------------------------|
@@ -26,7 +28,7 @@ use crate::umem::{self, CopyFault, USlice};
 fn lease_for(tasks: &mut [Task], caller: usize) -> Result<Result<(usize, ULease), u32>, UserError> {
     let args = tasks[caller].save.borrow_args();
     let lender = target_index(tasks, args.lender)?;
-    if let Err(gone) = tasks[lender].check_id(args.lender) {
+    if let Err(gone) = tasks[lender].check_incarnation(args.lender_generation) {
         return Ok(Err(gone.code()));
     }
     let server_id = tasks[caller].current_id();

@@ -6,8 +6,11 @@
 //!    against that task's own regions before the kernel touches it; misuse faults the *caller*
 //!    with a `FaultInfo` humility can print. The kernel itself never panics on user input.
 //! 2. **Identity is exact.** A `TaskId` names one incarnation (index + 6-bit generation).
-//!    Every blocked state records the full peer id, so a reply, a lease access or a
-//!    notification can never reach a later incarnation by accident.
+//!    Every blocked state records the full peer id, and every such state ends with the
+//!    incarnation it names, so a recorded id never refers to a later one. Ids that tasks
+//!    keep are a different matter: 6 bits repeat every 64 restarts, so a server names the
+//!    caller it replies to or borrows from by the 32-bit generation RECV handed it too, and
+//!    the kernel compares that, never the 6 bits.
 //! 3. **Revocation is a state change.** A lease is usable only while its lender is blocked
 //!    waiting for a reply from exactly the borrowing server's current incarnation. Reply,
 //!    fault, detach or restart of either side ends access at once; nothing is remapped and

@@ -53,7 +53,7 @@ fn panic_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
 fn refresh_task_id(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let i = target_index(tasks, TaskId(tasks[caller].save.r4 as u16))?;
     let id = tasks[i].current_id();
-    tasks[caller].save.set_results(&[u32::from(id.0)]);
+    tasks[caller].save.set_results(&[u32::from(id.0), tasks[i].generation]);
     Ok(NextTask::Same)
 }
 

@@ -165,12 +165,24 @@ impl Task {
         }
     }
 
-    /// Tells whether `id` names this task's current incarnation, or why not.
+    /// Tells whether `id` names this task's current incarnation, or why not. Only the 6
+    /// generation bits of `id` are compared; see [`Task::check_incarnation`].
     pub fn check_id(&self, id: TaskId) -> Result<(), abi::PeerGone> {
+        self.peer_gone_unless(id.generation() == self.current_id().generation())
+    }
+
+    /// Tells whether `generation` is this task's full restart count, or why not: exact
+    /// however many restarts ago the caller learned it, where 6 bits repeat every 64.
+    pub fn check_incarnation(&self, generation: u32) -> Result<(), abi::PeerGone> {
+        self.peer_gone_unless(generation == self.generation)
+    }
+
+    /// Detached takes precedence over restarted: a client must not retry a detached peer.
+    fn peer_gone_unless(&self, same_incarnation: bool) -> Result<(), abi::PeerGone> {
         let current = self.current_id().generation();
         if self.detached {
             Err(abi::PeerGone::Unavailable(current))
-        } else if id.generation() != current {
+        } else if !same_incarnation {
             Err(abi::PeerGone::Restarted(current))
         } else {
             Ok(())

@@ -31,7 +31,7 @@ fn send_to_open_receiver_delivers_and_waits_for_reply() {
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(sim.id(SERVER))));
     assert_eq!(
         sim.recv_result(SERVER),
-        Received { rc: 0, sender: sim.id(CLIENT), operation: 7, len: 5, reply_capacity: 8, lease_count: 0 }
+        Received { rc: 0, sender: sim.id(CLIENT), operation: 7, len: 5, reply_capacity: 8, lease_count: 0, sender_generation: 0 }
     );
     assert_eq!(sim.received_bytes(SERVER, 5), b"hello");
 }

@@ -13,7 +13,7 @@
 mod harness;
 
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Kipcnum, LEASE_DEFECT, PeerGone, SchedState, TaskId, TaskState, ULease,
+    FAULT_NOTIFICATION, FaultInfo, Incarnation, Kipcnum, LEASE_DEFECT, PeerGone, SchedState, TaskId, TaskState, ULease,
     UsageError, lease_attributes,
 };
 use harness::{IDLE_PRIORITY, IRQ_BIT, PROBE, Sim, TaskSpec, irq_of, ram};
@@ -36,7 +36,7 @@ enum Target {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// `back` > 0 uses a stale generation.
+    /// `back` > 0 uses a stale generation (see `back()`).
     Send {
         to: Target,
         back: u8,
@@ -106,8 +106,10 @@ fn small(usual: u8, max: u8) -> impl Strategy<Value = u8> {
     prop_oneof![6 => 0..=usual, 1 => 0..=max]
 }
 
+/// How many restarts ago the named incarnation is: mostly current, sometimes 1-2 back, and
+/// sometimes 64 back, whose `TaskId` is the current one (only the 32-bit generation differs).
 fn back() -> impl Strategy<Value = u8> {
-    prop_oneof![6 => Just(0u8), 1 => 1..3u8]
+    prop_oneof![12 => Just(0u8), 2 => 1..3u8, 1 => Just(64u8)]
 }
 
 fn target() -> impl Strategy<Value = Target> {
@@ -266,8 +268,8 @@ fn supervise(sim: &mut Sim, op: &Op) {
     sim.recv_closed(0, TaskId::KERNEL, 0, FAULT_NOTIFICATION);
 }
 
-/// An id for `target`, `back` generations old.
-fn peer(sim: &Sim, target: Target, back: u8) -> TaskId {
+/// `target`'s incarnation `back` restarts ago.
+fn peer(sim: &Sim, target: Target, back: u8) -> Incarnation {
     let n = sim.tasks.len();
     let i = match target {
         // A worker other than the caller (workers are tasks 1..n-1).
@@ -275,10 +277,10 @@ fn peer(sim: &Sim, target: Target, back: u8) -> TaskId {
             let others: Vec<usize> = (1..n - 1).filter(|&w| w != sim.current).collect();
             others[k % others.len()]
         }
-        Target::Any(k) if k % (n + 1) == n => return TaskId::KERNEL,
+        Target::Any(k) if k % (n + 1) == n => return Incarnation { id: TaskId::KERNEL, generation: 0 },
         Target::Any(k) => k % (n + 1),
     };
-    sim.id_generations_ago(i, back)
+    sim.incarnation_generations_ago(i, u32::from(back))
 }
 
 /// A client waiting on `server` if there is one, else any task.
@@ -302,7 +304,7 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
                     sim.lease(me, attributes, 32 * k as u32, &data)
                 })
                 .collect();
-            let to = peer(sim, *to, *back);
+            let to = peer(sim, *to, *back).id;
             sim.send(me, to, *op, &vec![me as u8; usize::from(*len)], u32::from(*reply_cap), &leases);
         }
         Op::RecvOpen { len, mask } => {
@@ -313,16 +315,16 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
             sim.recv_closed(me, from, 16, *mask);
         }
         Op::Reply { pick, back, code, len } => {
-            let client = sim.id_generations_ago(waiting_or_any(sim, me, *pick), *back);
+            let client = sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
             sim.reply(me, client, *code, &vec![0xEE; usize::from(*len)]);
             step.replied = Some((me, *code, u32::from(*len)));
         }
         Op::ReplyFault { pick, reason } => {
-            let client = sim.id(waiting_or_any(sim, me, *pick));
+            let client = sim.incarnation(waiting_or_any(sim, me, *pick));
             sim.reply_fault(me, client, *reason);
         }
         Op::Borrow { kind, pick, back, index, offset, len } => {
-            let lender = sim.id_generations_ago(waiting_or_any(sim, me, *pick), *back);
+            let lender = sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
             // Results are checked by the lease probes after every step.
             match kind {
                 0 => _ = sim.borrow_read(me, lender, *index, *offset, u32::from(*len)),
@@ -422,14 +424,14 @@ fn expected_borrow(
     sim: &Sim,
     server: usize,
     lender: usize,
-    id: TaskId,
+    id: Incarnation,
     read: bool,
 ) -> Result<u32, UsageError> {
     let current = sim.id(lender);
     if sim.detached(lender) {
         return Ok(PeerGone::Unavailable(current.generation()).code());
     }
-    if id != current {
+    if id != sim.incarnation(lender) {
         return Ok(PeerGone::Restarted(current.generation()).code());
     }
     if sim.sched(lender) != Some(SchedState::InReply(sim.id(server))) {
@@ -452,19 +454,20 @@ fn first_lease(sim: &Sim, lender: usize) -> Option<ULease> {
     })
 }
 
-/// Borrows lease 0 of every task, under its current and a stale id, on behalf of every
+/// Borrows lease 0 of every task, under its current incarnation and stale ones (one restart
+/// ago, and 64 restarts ago, whose `TaskId` equals the current one), on behalf of every
 /// other task, and checks that only the exact server incarnation the lender waits on gets
 /// anything. The probing task's registers are restored afterwards.
 fn check_leases(sim: &mut Sim) -> Result<(), TestCaseError> {
     let n = sim.tasks.len();
     for server in 0..n {
         for lender in (0..n).filter(|&l| l != server) {
-            for back in [0, 1] {
-                let id = sim.id_generations_ago(lender, back);
+            for back in [0, 1, 64] {
+                let id = sim.incarnation_generations_ago(lender, back);
                 let saved = sim.tasks[server].save;
 
-                sim.tasks[server].save.r4 = u32::from(id.0);
-                sim.tasks[server].save.r5 = 0;
+                let s = &mut sim.tasks[server].save;
+                (s.r4, s.r5, s.r9) = (u32::from(id.id.0), 0, id.generation);
                 let info = lease::borrow_info(&mut sim.tasks, server).map(|_| sim.regs(server));
                 let expected = expected_borrow(sim, server, lender, id, false);
                 match (info, expected) {
@@ -484,7 +487,7 @@ fn check_leases(sim: &mut Sim) -> Result<(), TestCaseError> {
                 let buf = ram(server) + PROBE;
                 arch::poke(buf, &[0xA5; PROBE_LEN as usize]);
                 let s = &mut sim.tasks[server].save;
-                (s.r4, s.r5, s.r6, s.r7, s.r8) = (u32::from(id.0), 0, 0, buf, PROBE_LEN);
+                (s.r4, s.r5, s.r6, s.r7, s.r8, s.r9) = (u32::from(id.id.0), 0, 0, buf, PROBE_LEN, id.generation);
                 let read = lease::borrow_read(&mut sim.tasks, server).map(|_| sim.regs(server));
                 let expected = expected_borrow(sim, server, lender, id, true);
                 let copied = match (read, expected) {
@@ -537,8 +540,9 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
         }
         if let (SchedState::InSend(p), TaskState::Healthy(SchedState::InReply(q))) = (was, sim.state(c)) {
             prop_assert_eq!(p, q);
-            let [rc, sender, op, len, capacity, leases, ..] = sim.regs(p.index());
+            let [rc, sender, op, len, capacity, leases, sender_generation, _] = sim.regs(p.index());
             prop_assert_eq!((rc, sender, op), (0, u32::from(sim.id(c).0), args[0] & 0xFFFF));
+            prop_assert_eq!(sender_generation, generation, "RECV names the sender's full generation");
             prop_assert_eq!((len, capacity, leases), (args[2], args[4], args[6]));
         }
         if sim.state(c) != TaskState::Healthy(SchedState::Runnable) {

@@ -1,6 +1,6 @@
 //! Typed syscall wrappers over one assembly stub.
 
-use abi::{PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
+use abi::{Incarnation, PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
 
 use crate::lease::Lease;
 
@@ -70,23 +70,27 @@ pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut 
 
 /// What RECV returned. `sender == TaskId::KERNEL` means notifications, with the fired bits
 /// in `operation`. `message_len` is the sender's full length; if it exceeds the buffer the
-/// message was truncated.
+/// message was truncated. `sender` carries the sender's full 32-bit generation, which
+/// [`sys_reply`], [`sys_reply_fault`] and the borrows hand back so that the kernel can tell
+/// this incarnation from one 64 restarts later with the same `TaskId`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RecvMessage {
-    pub sender: TaskId,
+    pub sender: Incarnation,
     pub operation: u32,
     pub message_len: usize,
     pub response_capacity: usize,
     pub lease_count: usize,
 }
 
-fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMessage, PeerGone> {
-    let r = syscall(Sysnum::Recv, &[addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, 0, 0]);
+/// RECV; `generation` is that of the task a closed receive names (unused otherwise).
+fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32, generation: u32) -> Result<RecvMessage, PeerGone> {
+    let args = [addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, generation, 0];
+    let r = syscall(Sysnum::Recv, &args);
     if let Some(gone) = PeerGone::from_code(r[0]) {
         return Err(gone);
     }
     Ok(RecvMessage {
-        sender: TaskId(r[1] as u16),
+        sender: Incarnation { id: TaskId(r[1] as u16), generation: r[6] },
         operation: r[2],
         message_len: r[3] as usize,
         response_capacity: r[4] as usize,
@@ -95,31 +99,32 @@ fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32) -> Result<RecvMe
 }
 
 pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-    match recv(buffer, notification_mask, 0) {
+    match recv(buffer, notification_mask, 0, 0) {
         Ok(m) => m,
         // An open receive names no peer, so no peer can be gone.
         Err(_) => unreachable!(),
     }
 }
 
-pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: TaskId) -> Result<RecvMessage, PeerGone> {
-    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.0))
+pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: Incarnation) -> Result<RecvMessage, PeerGone> {
+    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.id.0), sender.generation)
 }
 
 /// Waits for any of `mask`'s notifications; returns the fired bits.
 pub fn sys_recv_notification(mask: u32) -> u32 {
-    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0)) {
+    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0), 0) {
         Ok(m) => m.operation,
         Err(_) => unreachable!(),
     }
 }
 
-pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
-    syscall(Sysnum::Reply, &[u32::from(peer.0), code, addr(message.as_ptr()), message.len() as u32, 0, 0, 0]);
+pub fn sys_reply(peer: Incarnation, code: u32, message: &[u8]) {
+    let args = [u32::from(peer.id.0), code, addr(message.as_ptr()), message.len() as u32, 0, peer.generation, 0];
+    syscall(Sysnum::Reply, &args);
 }
 
-pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
-    syscall(Sysnum::ReplyFault, &[u32::from(peer.0), reason as u32, 0, 0, 0, 0, 0]);
+pub fn sys_reply_fault(peer: Incarnation, reason: ReplyFaultReason) {
+    syscall(Sysnum::ReplyFault, &[u32::from(peer.id.0), reason as u32, 0, 0, 0, peer.generation, 0]);
 }
 
 /// Why a borrow did not copy.
@@ -139,14 +144,19 @@ fn borrow_result(code: u32) -> Result<(), BorrowError> {
     }
 }
 
-pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowRead, &[u32::from(lender.0), index as u32, offset as u32, addr(dest.as_mut_ptr()), dest.len() as u32, 0, 0]);
+/// BORROW_READ and BORROW_WRITE: the same arguments, copying in opposite directions.
+fn borrow_copy(number: Sysnum, lender: Incarnation, index: usize, offset: usize, buffer: (u32, usize)) -> Result<usize, BorrowError> {
+    let args = [u32::from(lender.id.0), index as u32, offset as u32, buffer.0, buffer.1 as u32, lender.generation, 0];
+    let r = syscall(number, &args);
     borrow_result(r[0]).map(|()| r[1] as usize)
 }
 
-pub fn sys_borrow_write(lender: TaskId, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
-    let r = syscall(Sysnum::BorrowWrite, &[u32::from(lender.0), index as u32, offset as u32, addr(src.as_ptr()), src.len() as u32, 0, 0]);
-    borrow_result(r[0]).map(|()| r[1] as usize)
+pub fn sys_borrow_read(lender: Incarnation, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
+    borrow_copy(Sysnum::BorrowRead, lender, index, offset, (addr(dest.as_mut_ptr()), dest.len()))
+}
+
+pub fn sys_borrow_write(lender: Incarnation, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
+    borrow_copy(Sysnum::BorrowWrite, lender, index, offset, (addr(src.as_ptr()), src.len()))
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -155,8 +165,8 @@ pub struct LeaseInfo {
     pub len: usize,
 }
 
-pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, BorrowError> {
-    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.0), index as u32, 0, 0, 0, 0, 0]);
+pub fn sys_borrow_info(lender: Incarnation, index: usize) -> Result<LeaseInfo, BorrowError> {
+    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.id.0), index as u32, 0, 0, 0, lender.generation, 0]);
     borrow_result(r[0]).map(|()| LeaseInfo { attributes: r[1], len: r[2] as usize })
 }
 
@@ -206,11 +216,18 @@ pub fn sys_panic(message: &[u8]) -> ! {
     }
 }
 
-pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
-    TaskId(syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0])[0] as u16)
+/// The current incarnation of the task `id` names, with its full 32-bit generation: what
+/// [`sys_post`] and [`sys_recv_closed`] need to tell it from one 64 restarts older.
+pub fn sys_refresh_incarnation(id: TaskId) -> Incarnation {
+    let r = syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0]);
+    Incarnation { id: TaskId(r[0] as u16), generation: r[1] }
 }
 
-pub fn sys_post(target: TaskId, bits: u32) -> Result<(), PeerGone> {
-    let rc = syscall(Sysnum::Post, &[u32::from(target.0), bits, 0, 0, 0, 0, 0])[0];
+pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
+    sys_refresh_incarnation(id).id
+}
+
+pub fn sys_post(target: Incarnation, bits: u32) -> Result<(), PeerGone> {
+    let rc = syscall(Sysnum::Post, &[u32::from(target.id.0), bits, 0, 0, 0, target.generation, 0])[0];
     PeerGone::from_code(rc).map_or(Ok(()), Err)
 }

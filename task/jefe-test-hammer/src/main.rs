@@ -103,7 +103,7 @@ pub extern "C" fn main() -> ! {
         tally.other_codes
     );
     let _ = ConsoleClient::new(CONSOLE).write(line.as_bytes());
-    let _ = sys_post(sys_refresh_task_id(DRIVER), DRIVER_HAMMER_DONE);
+    let _ = sys_post(sys_refresh_incarnation(DRIVER), DRIVER_HAMMER_DONE);
     loop {
         sys_recv_notification(1 << 31);
     }

@@ -177,7 +177,7 @@ fn record_task(record: &supervision::Record) -> usize {
 /// Posts `bits` to the current incarnation of `task`. A task that is gone has nothing to be
 /// told, so a dead code is ignored.
 fn post(task: usize, bits: u32) {
-    let id = sys_refresh_task_id(TaskId::for_index_and_gen(task, Generation(0)));
+    let id = sys_refresh_incarnation(TaskId::for_index_and_gen(task, Generation(0)));
     let _ = sys_post(id, bits);
 }
 

@@ -37,6 +37,14 @@ pub mod assistant {
     pub const ARM_TIMER: u16 = 13;
     /// Replies with the number of timer notifications received since start.
     pub const TIMER_COUNT: u16 = 14;
+    /// Leaves the caller waiting without replying and without holding it (until the
+    /// assistant is restarted), so a second call can be pending next to the held one.
+    pub const PARK: u16 = 15;
+    /// Message: code (u32). Replies with it to the caller held by `HOLD`, then replies 0.
+    pub const REPLY_HELD: u16 = 16;
+    /// Message: `ReplyFaultReason` (u32). Reply-faults the caller held by `HOLD`, then
+    /// replies 0.
+    pub const REPLY_FAULT_HELD: u16 = 17;
 }
 
 /// Ways the assistant can be asked to fault.

@@ -34,7 +34,7 @@ fn borrow_code(r: Result<usize, BorrowError>) -> u32 {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let mut held: Option<TaskId> = None;
+    let mut held: Option<Incarnation> = None;
     let mut timer_count = 0u32;
     let mut buf = [0u8; op::ECHO_BUFFER];
     loop {
@@ -99,6 +99,19 @@ pub extern "C" fn main() -> ! {
                 sys_reply(caller, 0, &[]);
             }
             op::TIMER_COUNT => sys_reply(caller, timer_count, &[]),
+            op::PARK => {}
+            op::REPLY_HELD => {
+                if let Some(held) = held {
+                    sys_reply(held, word(&buf, 0), &[]);
+                }
+                sys_reply(caller, 0, &[]);
+            }
+            op::REPLY_FAULT_HELD => {
+                if let (Some(held), Some(reason)) = (held, ReplyFaultReason::from_u32(word(&buf, 0))) {
+                    sys_reply_fault(held, reason);
+                }
+                sys_reply(caller, 0, &[]);
+            }
             _ => sys_reply_fault(caller, ReplyFaultReason::UndefinedOperation),
         }
     }

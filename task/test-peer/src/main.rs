@@ -41,13 +41,13 @@ pub extern "C" fn main() -> ! {
         }
         sys_reply(msg.sender, 0, &[]);
         r.done = 0;
-        let assistant = sys_refresh_task_id(ASSISTANT);
+        let assistant = sys_refresh_incarnation(ASSISTANT);
         r.code = match command {
             op::CALL => {
                 let assistant_op = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as u16;
                 let body = &buf[4..msg.message_len.clamp(4, buf.len())];
                 let mut lent = *b"peer-lease-bytes";
-                sys_send(assistant, assistant_op, body, &mut [], &[Lease::read_write(&mut lent)]).0
+                sys_send(assistant.id, assistant_op, body, &mut [], &[Lease::read_write(&mut lent)]).0
             }
             op::RECV_FROM_ASSISTANT => match sys_recv_closed(&mut [], 0, assistant) {
                 Ok(_) => 0,

@@ -171,6 +171,48 @@ fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
     Ok(())
 }
 
+/// A client restarted 128 times while the assistant holds its call comes back with the same
+/// 16-bit `TaskId` (6 generation bits wrap every 64 restarts). The assistant's name for the
+/// old incarnation must still be refused: its borrow, reply and reply-fault must not reach
+/// the new incarnation, which is waiting on the assistant with a lease of its own.
+fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
+    let old = id(PEER_A);
+    peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
+    check!(blocked(PEER_A, IN_REPLY), "peer was not held by the assistant");
+    let mut new = old;
+    for _ in 0..128 {
+        new = restart(PEER_A);
+    }
+    check!(new == old, "128 restarts did not bring the 16-bit id back around");
+    peer(PEER_A, pop::CALL, &[u32::from(aop::PARK)]);
+    check!(blocked(PEER_A, IN_REPLY), "the new incarnation is not waiting on the assistant");
+    let mut data = [0u8; 8];
+    let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
+    check!(is_code(rc, PeerGone::Restarted, new.generation()), "borrow through the stale name did not fail as restarted");
+    check!(data == [0; 8], "the new incarnation's lease was read through the stale name");
+    let (msg, n) = words(&[ReplyFaultReason::BadMessageContents as u32]);
+    call(id(ASSISTANT), aop::REPLY_FAULT_HELD, &msg[..n], &mut [], &[]);
+    check!(take_fault(PEER_A).is_none(), "the stale reply-fault faulted the new incarnation");
+    let (msg, n) = words(&[0x5EED]);
+    call(id(ASSISTANT), aop::REPLY_HELD, &msg[..n], &mut [], &[]);
+    check!(blocked(PEER_A, IN_REPLY), "the stale reply woke the new incarnation");
+    Ok(())
+}
+
+/// After 64 restarts a task has the same 16-bit id again; a post through the name from
+/// before must still get the dead code, and the new incarnation must not be woken.
+fn post_to_a_name_from_64_restarts_ago_is_refused() -> Outcome {
+    let old = sys_refresh_incarnation(PEER_A);
+    let mut new = old.id;
+    for _ in 0..64 {
+        new = restart(PEER_A);
+    }
+    check!(new == old.id, "64 restarts did not bring the 16-bit id back around");
+    check!(sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.generation())), "a post through the stale name was not refused");
+    check!(peer_result(PEER_A).notifications == 0, "the stale post woke the new incarnation");
+    Ok(())
+}
+
 fn server_restarted_while_client_blocked_in_reply() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let new = restart(ASSISTANT);
@@ -191,10 +233,10 @@ fn server_restarted_while_client_blocked_in_send() -> Outcome {
 }
 
 fn stale_task_id_on_send_and_post() -> Outcome {
-    let old = id(ASSISTANT);
+    let old = sys_refresh_incarnation(ASSISTANT);
     let new = restart(ASSISTANT);
-    check!(new.generation() != old.generation(), "restart did not change the generation");
-    let (rc, _) = call(old, aop::ECHO, b"x", &mut [], &[]);
+    check!(new.generation() != old.id.generation(), "restart did not change the generation");
+    let (rc, _) = call(old.id, aop::ECHO, b"x", &mut [], &[]);
     check!(is_code(rc, PeerGone::Restarted, new.generation()), "stale send not refused with the new generation");
     check!(sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())), "stale post not refused");
     Ok(())
@@ -409,7 +451,7 @@ fn reply_fault_faults_the_client() -> Outcome {
 
 fn priority_preemption_on_post() -> Outcome {
     let before = now() as u32;
-    sys_post(id(PEER_A), pop::WAKE_BIT).map_err(|_| "post failed")?;
+    sys_post(sys_refresh_incarnation(PEER_A), pop::WAKE_BIT).map_err(|_| "post failed")?;
     // Spin without blocking: if the post did not switch to the more important peer at once,
     // it would only run once we block, ticks later.
     let until = now() + 3;
@@ -441,6 +483,8 @@ const TESTS: &[Test] = &[
     ("lease_index_out_of_range_faults_server", lease_index_out_of_range_faults_server),
     ("lease_offset_out_of_range_faults_server", lease_offset_out_of_range_faults_server),
     ("lender_restarted_mid_borrow_gets_error_not_data", lender_restarted_mid_borrow_gets_error_not_data),
+    ("held_name_of_a_client_restarted_128_times_reaches_nothing", held_name_of_a_client_restarted_128_times_reaches_nothing),
+    ("post_to_a_name_from_64_restarts_ago_is_refused", post_to_a_name_from_64_restarts_ago_is_refused),
     ("server_restarted_while_client_blocked_in_reply", server_restarted_while_client_blocked_in_reply),
     ("server_restarted_while_client_blocked_in_send", server_restarted_while_client_blocked_in_send),
     ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),

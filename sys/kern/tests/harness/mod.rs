@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Generation, IrqDesc, Kipcnum, RECV_CLOSED, RegionAttributes, RegionDesc,
+    FAULT_NOTIFICATION, FaultInfo, Generation, Incarnation, IrqDesc, Kipcnum, RECV_CLOSED, RegionAttributes, RegionDesc,
     SchedState, Sysnum, TaskDesc, TaskFlags, TaskId, TaskState, ULease,
 };
 use kern::arch;
@@ -109,7 +109,7 @@ impl TaskSpec {
     }
 }
 
-/// RECV results (r4-r9).
+/// RECV results (r4-r10).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Received {
     pub rc: u32,
@@ -118,6 +118,33 @@ pub struct Received {
     pub len: u32,
     pub reply_capacity: u32,
     pub lease_count: u32,
+    pub sender_generation: u32,
+}
+
+impl Received {
+    /// The sender as a server names it back to the kernel (REPLY, REPLY_FAULT, BORROW_*).
+    pub fn sender_incarnation(&self) -> Incarnation {
+        Incarnation { id: self.sender, generation: self.sender_generation }
+    }
+}
+
+/// How a test names the peer of a REPLY, REPLY_FAULT, BORROW_*, POST or closed RECV: exactly, by an
+/// `Incarnation`, or by a bare `TaskId`, which stands for the incarnation whose restart count
+/// equals its 6 generation bits (so only in tests that restart the task fewer than 64 times).
+pub trait PeerName {
+    fn incarnation(self) -> Incarnation;
+}
+
+impl PeerName for Incarnation {
+    fn incarnation(self) -> Incarnation {
+        self
+    }
+}
+
+impl PeerName for TaskId {
+    fn incarnation(self) -> Incarnation {
+        Incarnation { id: self, generation: u32::from(self.generation().0) }
+    }
 }
 
 /// GET_TIMER results.
@@ -256,6 +283,16 @@ impl Sim {
         self.tasks[i].current_id()
     }
 
+    /// Task `i`'s current incarnation, with its full restart count.
+    pub fn incarnation(&self, i: usize) -> Incarnation {
+        Incarnation::new(i, self.tasks[i].generation)
+    }
+
+    /// Task `i`'s incarnation `back` restarts before the current one.
+    pub fn incarnation_generations_ago(&self, i: usize, back: u32) -> Incarnation {
+        Incarnation::new(i, self.tasks[i].generation.wrapping_sub(back))
+    }
+
     /// An id for task `i` with a generation `back` steps before the current one.
     pub fn id_generations_ago(&self, i: usize, back: u8) -> TaskId {
         let g = self.id(i).generation().0.wrapping_sub(back) & Generation::MASK;
@@ -359,8 +396,10 @@ impl Sim {
         self.recv_raw(task, ram(task) + RECV_BUF, buf_len, mask, 0)
     }
 
-    pub fn recv_closed(&mut self, task: usize, from: TaskId, buf_len: u32, mask: u32) -> usize {
-        self.recv_raw(task, ram(task) + RECV_BUF, buf_len, mask, RECV_CLOSED | u32::from(from.0))
+    pub fn recv_closed(&mut self, task: usize, from: impl PeerName, buf_len: u32, mask: u32) -> usize {
+        let from = from.incarnation();
+        let filter = RECV_CLOSED | u32::from(from.id.0);
+        self.syscall(task, Sysnum::Recv as u32, [ram(task) + RECV_BUF, buf_len, mask, filter, 0, from.generation, 0])
     }
 
     pub fn recv_raw(&mut self, task: usize, buf: u32, buf_len: u32, mask: u32, filter: u32) -> usize {
@@ -376,6 +415,7 @@ impl Sim {
             len: r[3],
             reply_capacity: r[4],
             lease_count: r[5],
+            sender_generation: r[6],
         }
     }
 
@@ -383,18 +423,21 @@ impl Sim {
         self.read(task, RECV_BUF, len)
     }
 
-    pub fn reply(&mut self, server: usize, to: TaskId, code: u32, msg: &[u8]) -> usize {
+    pub fn reply(&mut self, server: usize, to: impl PeerName, code: u32, msg: &[u8]) -> usize {
+        let to = to.incarnation();
         self.write(server, MSG, msg);
-        let args = [u32::from(to.0), code, ram(server) + MSG, msg.len() as u32, 0, 0, 0];
+        let args = [u32::from(to.id.0), code, ram(server) + MSG, msg.len() as u32, 0, to.generation, 0];
         self.syscall(server, Sysnum::Reply as u32, args)
     }
 
-    pub fn reply_fault(&mut self, server: usize, to: TaskId, reason: u32) -> usize {
-        self.syscall(server, Sysnum::ReplyFault as u32, [u32::from(to.0), reason, 0, 0, 0, 0, 0])
+    pub fn reply_fault(&mut self, server: usize, to: impl PeerName, reason: u32) -> usize {
+        let to = to.incarnation();
+        self.syscall(server, Sysnum::ReplyFault as u32, [u32::from(to.id.0), reason, 0, 0, 0, to.generation, 0])
     }
 
-    pub fn post(&mut self, from: usize, to: TaskId, bits: u32) -> u32 {
-        self.syscall(from, Sysnum::Post as u32, [u32::from(to.0), bits, 0, 0, 0, 0, 0]);
+    pub fn post(&mut self, from: usize, to: impl PeerName, bits: u32) -> u32 {
+        let to = to.incarnation();
+        self.syscall(from, Sysnum::Post as u32, [u32::from(to.id.0), bits, 0, 0, 0, to.generation, 0]);
         self.regs(from)[0]
     }
 
@@ -404,12 +447,13 @@ impl Sim {
     pub fn borrow_read(
         &mut self,
         server: usize,
-        lender: TaskId,
+        lender: impl PeerName,
         index: u32,
         offset: u32,
         len: u32,
     ) -> (u32, Vec<u8>) {
-        let args = [u32::from(lender.0), index, offset, ram(server) + BORROW_BUF, len, 0, 0];
+        let lender = lender.incarnation();
+        let args = [u32::from(lender.id.0), index, offset, ram(server) + BORROW_BUF, len, lender.generation, 0];
         self.syscall(server, Sysnum::BorrowRead as u32, args);
         let [rc, n, ..] = self.regs(server);
         (rc, if rc == 0 { self.read(server, BORROW_BUF, n as usize) } else { Vec::new() })
@@ -419,21 +463,24 @@ impl Sim {
     pub fn borrow_write(
         &mut self,
         server: usize,
-        lender: TaskId,
+        lender: impl PeerName,
         index: u32,
         offset: u32,
         data: &[u8],
     ) -> (u32, u32) {
+        let lender = lender.incarnation();
         self.write(server, BORROW_BUF, data);
-        let args = [u32::from(lender.0), index, offset, ram(server) + BORROW_BUF, data.len() as u32, 0, 0];
+        let args =
+            [u32::from(lender.id.0), index, offset, ram(server) + BORROW_BUF, data.len() as u32, lender.generation, 0];
         self.syscall(server, Sysnum::BorrowWrite as u32, args);
         let [rc, n, ..] = self.regs(server);
         (rc, n)
     }
 
     /// BORROW_INFO: (rc, attributes, length).
-    pub fn borrow_info(&mut self, server: usize, lender: TaskId, index: u32) -> (u32, u32, u32) {
-        self.syscall(server, Sysnum::BorrowInfo as u32, [u32::from(lender.0), index, 0, 0, 0, 0, 0]);
+    pub fn borrow_info(&mut self, server: usize, lender: impl PeerName, index: u32) -> (u32, u32, u32) {
+        let lender = lender.incarnation();
+        self.syscall(server, Sysnum::BorrowInfo as u32, [u32::from(lender.id.0), index, 0, 0, 0, lender.generation, 0]);
         let [rc, attributes, len, ..] = self.regs(server);
         (rc, attributes, len)
     }
