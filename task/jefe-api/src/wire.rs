@@ -179,6 +179,9 @@ pub enum LogEvent {
     PeripheralResetSkipped { task: usize, mask: u32 },
     /// `sys` refused or failed a reset of these peripherals.
     PeripheralResetFailed { task: usize, mask: u32 },
+    /// `sys` did not finish the reset by jefe's deadline: jefe faulted it and restarted
+    /// the task without the reset (`reset::Work`'s protocol).
+    PeripheralResetUnanswered { task: usize, mask: u32 },
 }
 
 /// A numbered, timed [`LogEvent`]: the payload of jefe's ring buffer.
@@ -222,6 +225,7 @@ mod kind {
     pub const PERIPHERALS_RESET: u8 = 12;
     pub const PERIPHERAL_RESET_SKIPPED: u8 = 13;
     pub const PERIPHERAL_RESET_FAILED: u8 = 14;
+    pub const PERIPHERAL_RESET_UNANSWERED: u8 = 15;
 }
 
 impl From<&Logged> for LogEntry {
@@ -292,6 +296,10 @@ impl From<&Logged> for LogEntry {
                 e.value = mask;
                 (kind::PERIPHERAL_RESET_FAILED, task)
             }
+            LogEvent::PeripheralResetUnanswered { task, mask } => {
+                e.value = mask;
+                (kind::PERIPHERAL_RESET_UNANSWERED, task)
+            }
         };
         e.kind = kind;
         // Refusals may name any index a caller sent; keep it recognisably out of range.
@@ -350,6 +358,9 @@ impl LogEntry {
             }
             kind::PERIPHERAL_RESET_FAILED => {
                 Some(LogEvent::PeripheralResetFailed { task, mask: value })
+            }
+            kind::PERIPHERAL_RESET_UNANSWERED => {
+                Some(LogEvent::PeripheralResetUnanswered { task, mask: value })
             }
             _ => None,
         }?;
@@ -427,6 +438,7 @@ mod tests {
         round_trip(LogEvent::PeripheralsReset { task: 4, mask: 3 });
         round_trip(LogEvent::PeripheralResetSkipped { task: 4, mask: 1 });
         round_trip(LogEvent::PeripheralResetFailed { task: 4, mask: 2 });
+        round_trip(LogEvent::PeripheralResetUnanswered { task: 4, mask: 1 });
     }
 
     #[test]

@@ -150,6 +150,13 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
         LogEvent::PeripheralResetFailed { task, mask } => {
             return write!(out, "{}: sys failed to reset peripherals (mask {mask:#x})", name(task));
         }
+        LogEvent::PeripheralResetUnanswered { task, mask } => {
+            return write!(
+                out,
+                "{}: sys did not reset peripherals in time (mask {mask:#x}); sys faulted, restart goes on",
+                name(task)
+            );
+        }
     };
     match record {
         Record::Fault { task, fault: f } => {

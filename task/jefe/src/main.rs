@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `NotifyGoingAway` / `NotifyBack` | `sys_post` of the dependent's `provider-going` / `provider-back` bit |
 //! | `Detach` | kernel IPC `DetachTask`; when the same task's `Restart` follows at once, left to `RestartTask`, which detaches first (`supervision::MergeDetach`) |
-//! | `ResetPeripherals` | pulses through `sys` where the board has one (feature `stm32xx-sys`), else logged as skipped |
+//! | `ResetPeripherals` | asked of the board's reset server `sys` with a deadline (`board.rs`); logged as skipped where there is none |
 //! | `Restart` | kernel IPC `RestartTask` (start) |
 //! | `InjectFault` | kernel IPC `FaultTask`: the task faults with `Injected(jefe)` and comes back as a fault |
 //! | `ResetSystem` | kernel IPC `Reset` |
@@ -21,8 +21,9 @@
 //! `JEFE_EXTERNAL_*` words (`external.rs`), looked at on every wake-up and at least every
 //! 100 ms. All of them go through the same policy, so every restart runs the same cycle.
 //!
-//! Jefe never blocks on anyone it supervises: it only posts notifications and replies, and
-//! the one task it calls, `sys`, is a server that answers at once.
+//! Jefe never blocks on anyone it supervises: it only posts notifications and replies. The
+//! one thing it waits for, `sys` resetting peripherals, it waits for with a deadline after
+//! which `sys` is treated as faulted (`board.rs`), so no other task can stall it.
 #![no_std]
 #![no_main]
 
@@ -139,8 +140,12 @@ impl supervision::ActionSink for Shell {
             Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
             Action::Detach { task } => kipc::detach_task(task),
             Action::ResetPeripherals { task, mask } => {
+                let event = board::reset_peripherals(task, mask);
+                // The wait used the timer and took time: re-arm it, and read the clock anew.
+                self.armed = 0;
+                self.now = None;
                 let now = self.now();
-                self.log.record(now, board::reset_peripherals(task, mask));
+                self.log.record(now, event);
             }
             Action::Restart { task } => {
                 self.faults_reported &= !bit(task);
