@@ -25,7 +25,8 @@ use crate::sched::NextTask;
 use crate::task::{NotificationSet, Task};
 
 /// What the kernel does when the supervisor itself faults (`app.toml`
-/// `kernel.on-supervisor-fault`).
+/// `kernel.on-supervisor-fault`), and when the kernel fails (`kernel.on-kernel-failure`,
+/// `fail::kernel_fail`): the two choices are the same.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SupervisorFaultPolicy {
     Reset,

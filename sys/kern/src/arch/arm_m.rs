@@ -535,11 +535,16 @@ pub fn now() -> Timestamp {
 }
 
 pub fn config() -> &'static KernelConfig {
-    // SAFETY: set once by `start_kernel` before any other kernel entry.
-    match unsafe { CONFIG } {
+    match try_config() {
         Some(c) => c,
         None => kernel_fail(Epitaph::BadTaskTable),
     }
+}
+
+/// The configuration, once `start_kernel` has set it.
+pub fn try_config() -> Option<&'static KernelConfig> {
+    // SAFETY: set once by `start_kernel` before any other kernel entry.
+    unsafe { CONFIG }
 }
 
 pub fn image_id() -> u64 {
