@@ -41,7 +41,7 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     tasks[index].record_fault(fault);
     if index == SUPERVISOR {
         match arch::config().supervisor_fault {
-            SupervisorFaultPolicy::Reset => arch::system_reset(),
+            SupervisorFaultPolicy::Reset => arch::system_reset(abi::ResetReason::SupervisorFault),
             SupervisorFaultPolicy::Halt => arch::halt_forever(),
         }
     }

@@ -92,7 +92,7 @@ fn nothing_runnable_halts_the_kernel_with_an_epitaph() {
 }
 
 #[test]
-#[should_panic(expected = "system reset after kernel failure: no runnable task")]
+#[should_panic(expected = "system reset (KernelFailure): no runnable task")]
 fn kernel_failure_resets_by_default() {
     let mut sim = Sim::new(&[harness::TaskSpec::supervisor()], &[]);
     sim.park_supervisor();

@@ -201,6 +201,17 @@ fn set_modes(modes: [u32; 4]) {
     }
 }
 
+/// jefe's first event says why the system last reset: power-on, for QEMU's fresh boot
+/// (the kernel found no reset record in its no-init RAM).
+fn first_event_is_the_boot_with_its_reset_reason() -> Outcome {
+    let events = Events::since(0);
+    let first = events.events[..events.count].iter().flatten().next();
+    check!(first.map(|l| l.seq) == Some(1), "jefe's first event is no longer held");
+    let booted = first.map(|l| l.event) == Some(LogEvent::Booted { reason: ResetReason::PowerOn });
+    check!(booted, "jefe's first event is not a boot after power-on");
+    Ok(())
+}
+
 /// Five crashes in a row: backs off 4, 8, 16, 32 ms (each restart no earlier than its
 /// back-off after the detach), and the fifth exceeds `intensity = { restarts = 4 }` and is
 /// held, exactly once; `load` brings it back.
@@ -515,6 +526,7 @@ pub extern "C" fn main() -> ! {
     say(format_args!("jefe-tests: driver up"));
     // Let every task reach its first receive.
     sleep_ms(20);
+    report("first_event_is_the_boot_with_its_reset_reason", first_event_is_the_boot_with_its_reset_reason());
     report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
     report("zero_back_off_restart_wakes_the_caller_with_restarted", zero_back_off_restart_wakes_the_caller_with_restarted());
     report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());

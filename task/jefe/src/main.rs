@@ -377,6 +377,10 @@ pub extern "C" fn main() -> ! {
             log: log::Log::new(),
         },
     };
+    // First in the log, so the console's boot line and humility see why the system reset.
+    let reason = kipc::read_reset_reason().unwrap_or(ResetReason::Unrecorded);
+    let now = jefe.shell.now();
+    jefe.shell.log.record(now, LogEvent::Booted { reason });
     external::set_ready();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {

@@ -135,9 +135,13 @@ pub fn halt_forever() -> ! {
     panic!("kernel halted: {}", epitaph())
 }
 
-/// The panic names the epitaph, if one was written, so tests can tell a kernel failure's
-/// reset from a requested one.
-pub fn system_reset() -> ! {
+/// The panic names the reason and the epitaph, if one was written.
+pub fn system_reset(reason: abi::ResetReason) -> ! {
     let epitaph = epitaph();
-    if epitaph.is_empty() { panic!("system reset") } else { panic!("system reset after kernel failure: {epitaph}") }
+    if epitaph.is_empty() { panic!("system reset ({reason:?})") } else { panic!("system reset ({reason:?}): {epitaph}") }
+}
+
+/// A simulated system always starts from power-on.
+pub fn reset_reason() -> abi::ResetReason {
+    abi::ResetReason::PowerOn
 }
