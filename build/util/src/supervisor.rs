@@ -13,7 +13,9 @@
 //!   it is never told, and its providers' detaches wait out their deadline for it. A task
 //!   with `watchdog-ms` has jefe in its `task-slots` (it checks in over IPC);
 //! - `intensity.restarts` is at most `supervision::MAX_INTENSITY_RESTARTS`;
-//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks;
+//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks; `watchdog-ms`, the hardware
+//!   watchdog's period, is at least [`MIN_WATCHDOG_MS`] (jefe feeds it from its loop, which
+//!   turns at least every 100 ms);
 //! - at most one task, the board's reset server (`sys`), declares the notification
 //!   `reset-request` (`jefe_api::reset`); it has jefe in its `task-slots` (it takes its work
 //!   from jefe over IPC) and no `reset-peripherals` of its own (it is detached while they
@@ -36,6 +38,9 @@ pub const PROVIDER_BACK: &str = "provider-back";
 pub const MAX_NAME_LEN: usize = 16;
 /// The console's crate: calls from its task are recorded as the console's.
 pub const CONSOLE_CRATE: &str = "task-console";
+/// The shortest hardware watchdog period: twice jefe's longest sleep (100 ms).
+pub const MIN_WATCHDOG_MS: i64 = 200;
+
 /// The notification that makes a task the board's reset server (`jefe_api::reset`).
 pub const RESET_REQUEST: &str = "reset-request";
 
@@ -133,6 +138,18 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         Some(i) => format!("Some({i})"),
         None => "None".into(),
     };
+    let watchdog = match supervisor.config.as_ref().and_then(|c| c.get("watchdog-ms")) {
+        None => "None".to_owned(),
+        Some(v) => match v.as_integer() {
+            Some(ms) if (MIN_WATCHDOG_MS..=i64::from(u32::MAX)).contains(&ms) => format!("Some({ms})"),
+            _ => {
+                return Err(fail(format!(
+                    "tasks.{}.config.watchdog-ms: {v} is not a period of at least {MIN_WATCHDOG_MS} ms",
+                    supervisor.name
+                )));
+            }
+        },
+    };
     let sys = match reset_server(tasks, supervisor).map_err(fail)? {
         Some((i, bit)) => format!("Some(({i}, {bit:#x}))"),
         None => "None".into(),
@@ -161,6 +178,8 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
          /// The reset server `sys` (the task declaring `{RESET_REQUEST}`) and that notification's\n\
          /// bit, if the board has one.\n\
          pub const SYS: Option<(usize, u32)> = {sys};\n\n\
+         /// The hardware watchdog's period (`[tasks.<jefe>.config] watchdog-ms`), if any.\n\
+         pub const WATCHDOG_MS: Option<u32> = {watchdog};\n\n\
          /// Supervision counters per task, one member per supervised task (`humility counters`).\n\
          pub struct PerTaskCounts {{\n{members}}}\n\n\
          impl PerTaskCounts {{\n    \
@@ -316,6 +335,17 @@ mod tests {
         assert!(generate(&mute).unwrap_err().starts_with("app.toml: tasks.sys.task-slots: the task declaring"));
         let own = format!("{APP}{SYS}supervision = {{ reset-peripherals = [\"rcc\"] }}\n");
         assert!(generate(&own).unwrap_err().starts_with("app.toml: tasks.sys.supervision.reset-peripherals: the task declaring"));
+    }
+
+    #[test]
+    fn hardware_watchdog_period_is_read_and_checked() {
+        let with = |v: &str| generate(&APP.replace("config = { inject-fault-callers", &format!("config = {{ watchdog-ms = {v}, inject-fault-callers")));
+        assert!(with("500").unwrap().contains("pub const WATCHDOG_MS: Option<u32> = Some(500);"));
+        assert_eq!(
+            with("100").unwrap_err(),
+            "app.toml: tasks.jefe.config.watchdog-ms: 100 is not a period of at least 200 ms"
+        );
+        assert!(with("\"1s\"").unwrap_err().contains("watchdog-ms: \"1s\" is not a period"));
     }
 
     #[test]

@@ -633,6 +633,9 @@ pub enum ResetReason {
     SupervisorFault = 4,
     /// [`Kipcnum::Reset`] (the supervisor's policy or humility asked for it).
     Requested = 5,
+    /// The hardware watchdog warned before resetting (the CMSDK watchdog's interrupt, an
+    /// NMI on mps2): the supervisor stopped feeding it.
+    Watchdog = 6,
 }
 
 impl ResetReason {
@@ -643,6 +646,7 @@ impl ResetReason {
             3 => ResetReason::KernelFailure,
             4 => ResetReason::SupervisorFault,
             5 => ResetReason::Requested,
+            6 => ResetReason::Watchdog,
             _ => return None,
         })
     }
@@ -735,7 +739,7 @@ mod tests {
 
     #[test]
     fn reset_record_gives_the_reason_written_before_the_reset() {
-        for code in 1..=5 {
+        for code in 1..=6 {
             let reason = ResetReason::from_u32(code).unwrap();
             assert_eq!(ResetRecord::resetting(reason).reason(), reason);
         }
@@ -749,7 +753,7 @@ mod tests {
         assert_eq!(ResetRecord::RUNNING.reason(), ResetReason::Unrecorded);
         assert_eq!(ResetRecord(ResetRecord::RUNNING.0 | 99).reason(), ResetReason::Unrecorded);
         assert_eq!(ResetReason::from_u32(0), None);
-        assert_eq!(ResetReason::from_u32(6), None);
+        assert_eq!(ResetReason::from_u32(7), None);
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub fn reset_reason(reason: ResetReason) -> &'static str {
         ResetReason::KernelFailure => "last reset: kernel failure",
         ResetReason::SupervisorFault => "last reset: the supervisor faulted",
         ResetReason::Requested => "last reset: requested (supervisor policy or humility)",
+        ResetReason::Watchdog => "last reset: watchdog (the supervisor stopped feeding it)",
     }
 }
 

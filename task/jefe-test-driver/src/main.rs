@@ -201,15 +201,38 @@ fn set_modes(modes: [u32; 4]) {
     }
 }
 
-/// jefe's first event says why the system last reset: power-on, for QEMU's fresh boot
-/// (the kernel found no reset record in its no-init RAM).
-fn first_event_is_the_boot_with_its_reset_reason() -> Outcome {
+/// Why the system last reset, from jefe's first event (`None`: not held, or not a boot).
+fn boot_reason() -> Option<ResetReason> {
     let events = Events::since(0);
-    let first = events.events[..events.count].iter().flatten().next();
-    check!(first.map(|l| l.seq) == Some(1), "jefe's first event is no longer held");
-    let booted = first.map(|l| l.event) == Some(LogEvent::Booted { reason: ResetReason::PowerOn });
-    check!(booted, "jefe's first event is not a boot after power-on");
-    Ok(())
+    match events.events[..events.count].iter().flatten().next() {
+        Some(Logged { seq: 1, event: LogEvent::Booted { reason }, .. }) => Some(*reason),
+        _ => None,
+    }
+}
+
+/// Last, since it resets the system: jefe spins (`inject_fault(0)` in the `test-spin`
+/// build), stops feeding the hardware watchdog, and the watchdog resets the system. The
+/// next boot reports the result ([`after_the_watchdog_reset`]).
+fn make_jefe_spin() -> ! {
+    say(format_args!("jefe-tests: jefe spins now; the watchdog must reset the system"));
+    let _ = jefe().inject_fault(0);
+    say(format_args!("TEST jefe_stuck_is_reset_by_the_watchdog FAIL jefe answered instead of spinning"));
+    say(format_args!("TESTS DONE"));
+    park()
+}
+
+/// The boot after [`make_jefe_spin`], which the kernel says the watchdog caused. (Any other
+/// reason runs the scenarios again, where the first one reports it.)
+fn after_the_watchdog_reset() -> ! {
+    report("jefe_stuck_is_reset_by_the_watchdog", Ok(()));
+    say(format_args!("TESTS DONE"));
+    park()
+}
+
+fn park() -> ! {
+    loop {
+        sys_recv_notification(1 << 31);
+    }
 }
 
 /// Five crashes in a row: backs off 4, 8, 16, 32 ms (each restart no earlier than its
@@ -526,7 +549,17 @@ pub extern "C" fn main() -> ! {
     say(format_args!("jefe-tests: driver up"));
     // Let every task reach its first receive.
     sleep_ms(20);
-    report("first_event_is_the_boot_with_its_reset_reason", first_event_is_the_boot_with_its_reset_reason());
+    let reason = boot_reason();
+    if reason == Some(ResetReason::Watchdog) {
+        after_the_watchdog_reset();
+    }
+    // QEMU's fresh boot: the kernel found no reset record in its no-init RAM.
+    let power_on = if reason == Some(ResetReason::PowerOn) {
+        Ok(())
+    } else {
+        Err(Why("jefe's first event is not a boot after power-on", reason.map(|r| r as u32), None))
+    };
+    report("first_event_is_the_boot_with_its_reset_reason", power_on);
     report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
     report("zero_back_off_restart_wakes_the_caller_with_restarted", zero_back_off_restart_wakes_the_caller_with_restarted());
     report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());
@@ -538,8 +571,5 @@ pub extern "C" fn main() -> ! {
     report("hung_sys_does_not_stall_jefe", hung_sys_does_not_stall_jefe());
     report("restarted_sys_serves_the_next_reset", restarted_task_finds_its_peripheral_reset());
     restart_target_under_load();
-    say(format_args!("TESTS DONE"));
-    loop {
-        sys_recv_notification(1 << 31);
-    }
+    make_jefe_spin()
 }

@@ -14,6 +14,9 @@
 //! | `ResetSystem` | kernel IPC `Reset` |
 //! | `Record` | the ring buffer (`log.rs`), which the console reads with `read_log` |
 //!
+//! Every turn of the loop also feeds the hardware watchdog, if the app has one
+//! (`watchdog.rs`): a jefe that stops turning gets the system reset.
+//!
 //! Triggers: faults (fault notification, then `NextFault`), watchdog
 //! expiries and back-off and detach deadlines (the timer, armed for the policy's next
 //! deadline), IPC (`restart`, `unload`, `load`, `inject_fault`, `check_in`, `ack_detach`;
@@ -30,6 +33,7 @@
 mod board;
 mod external;
 mod log;
+mod watchdog;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -226,8 +230,10 @@ impl Jefe {
         }
     }
 
-    /// After every wake-up: humility's request, the counters, the next deadline.
+    /// After every wake-up: the hardware watchdog, humility's request, the counters, the
+    /// next deadline.
     fn settle(&mut self) {
+        watchdog::feed();
         external::poll(|request, task| self.policy(|s, now, shell| s.on_humility(now, request, task, shell)).is_ok());
         let dirty = core::mem::take(&mut self.shell.counters_dirty);
         for task in tasks_in(dirty) {
@@ -301,6 +307,14 @@ impl InOrderJefeImpl for Jefe {
     }
 
     fn inject_fault(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        // Test images only: jefe "faulting itself" spins, so the hardware watchdog is seen
+        // to reset a stuck supervisor.
+        #[cfg(feature = "test-spin")]
+        if task == 0 {
+            loop {
+                core::hint::spin_loop();
+            }
+        }
         let origin = origin(msg);
         self.request(Event::InjectFault { task: task.into(), origin })
     }
@@ -381,6 +395,7 @@ pub extern "C" fn main() -> ! {
     let reason = kipc::read_reset_reason().unwrap_or(ResetReason::Unrecorded);
     let now = jefe.shell.now();
     jefe.shell.log.record(now, LogEvent::Booted { reason });
+    watchdog::start();
     external::set_ready();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {

@@ -82,6 +82,9 @@ pub const CONSOLE: Option<usize> = Some(1);
 /// bit, if the board has one.
 pub const SYS: Option<(usize, u32)> = None;
 
+/// The hardware watchdog's period (`[tasks.<jefe>.config] watchdog-ms`), if any.
+pub const WATCHDOG_MS: Option<u32> = None;
+
 /// Supervision counters per task, one member per supervised task (`humility counters`).
 pub struct PerTaskCounts {
     pub console: TaskEventCounts,

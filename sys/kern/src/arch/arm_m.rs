@@ -446,6 +446,13 @@ unsafe extern "C" {
     static _stack_start: u32;
 }
 
+/// On mps2 the CMSDK watchdog's interrupt is the NMI: its first timeout, a whole period
+/// without the supervisor feeding it. Reset now, saying why (the watchdog would reset at
+/// its second timeout anyway, without a record).
+unsafe extern "C" fn watchdog_nmi() {
+    system_reset(ResetReason::Watchdog)
+}
+
 unsafe extern "C" fn unused_exception() {
     kernel_fail(Epitaph::FaultInKernel)
 }
@@ -469,7 +476,7 @@ static __vector_table: VectorTable = VectorTable {
     initial_sp: &raw const _stack_start,
     reset: Reset,
     exceptions: [
-        Some(unused_exception),     // NMI
+        Some(watchdog_nmi),         // NMI
         Some(HardFault),
         Some(MemManage),
         Some(BusFault),
