@@ -13,7 +13,13 @@
 //!   it is never told, and its providers' detaches wait out their deadline for it. A task
 //!   with `watchdog-ms` has jefe in its `task-slots` (it checks in over IPC);
 //! - `intensity.restarts` is at most `supervision::MAX_INTENSITY_RESTARTS`;
-//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks.
+//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks; `watchdog-ms`, the hardware
+//!   watchdog's period, is at least [`MIN_WATCHDOG_MS`] (jefe feeds it from its loop, which
+//!   turns at least every 100 ms);
+//! - at most one task, the board's reset server (`sys`), declares the notification
+//!   `reset-request` (`jefe_api::reset`); it has jefe in its `task-slots` (it takes its work
+//!   from jefe over IPC) and no `reset-peripherals` of its own (it is detached while they
+//!   would be reset, so nobody could reset them).
 //!
 //! A task without `intensity` has no restart limit: `intensity_restarts = 1` with an
 //! `intensity_window_ms` of 0 never counts a strike. The policy crate also measures "ran
@@ -32,8 +38,11 @@ pub const PROVIDER_BACK: &str = "provider-back";
 pub const MAX_NAME_LEN: usize = 16;
 /// The console's crate: calls from its task are recorded as the console's.
 pub const CONSOLE_CRATE: &str = "task-console";
-/// The STM32 `sys` task's crate: jefe pulses peripheral resets through it.
-pub const SYS_CRATE: &str = "drv-stm32xx-sys";
+/// The shortest hardware watchdog period: twice jefe's longest sleep (100 ms).
+pub const MIN_WATCHDOG_MS: i64 = 200;
+
+/// The notification that makes a task the board's reset server (`jefe_api::reset`).
+pub const RESET_REQUEST: &str = "reset-request";
 
 /// The generated Rust source (`include!`d by jefe) for `tasks`, and warnings for the build
 /// to print; `file` names app.toml.
@@ -129,8 +138,20 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         Some(i) => format!("Some({i})"),
         None => "None".into(),
     };
-    let sys = match tasks.iter().position(|t| t.krate == SYS_CRATE) {
-        Some(i) => format!("Some({i})"),
+    let watchdog = match supervisor.config.as_ref().and_then(|c| c.get("watchdog-ms")) {
+        None => "None".to_owned(),
+        Some(v) => match v.as_integer() {
+            Some(ms) if (MIN_WATCHDOG_MS..=i64::from(u32::MAX)).contains(&ms) => format!("Some({ms})"),
+            _ => {
+                return Err(fail(format!(
+                    "tasks.{}.config.watchdog-ms: {v} is not a period of at least {MIN_WATCHDOG_MS} ms",
+                    supervisor.name
+                )));
+            }
+        },
+    };
+    let sys = match reset_server(tasks, supervisor).map_err(fail)? {
+        Some((i, bit)) => format!("Some(({i}, {bit:#x}))"),
         None => "None".into(),
     };
     let fields: Vec<String> = tasks[1..].iter().map(|t| t.name.replace('-', "_")).collect();
@@ -154,8 +175,11 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
          pub const TIMER_NOTIFICATION: u32 = {timer:#x};\n\n\
          /// The console task (crate `{CONSOLE_CRATE}`), if the image has one.\n\
          pub const CONSOLE: Option<usize> = {console};\n\n\
-         /// The `sys` task (crate `{SYS_CRATE}`), which resets peripherals, if the board has one.\n\
-         pub const SYS: Option<usize> = {sys};\n\n\
+         /// The reset server `sys` (the task declaring `{RESET_REQUEST}`) and that notification's\n\
+         /// bit, if the board has one.\n\
+         pub const SYS: Option<(usize, u32)> = {sys};\n\n\
+         /// The hardware watchdog's period (`[tasks.<jefe>.config] watchdog-ms`), if any.\n\
+         pub const WATCHDOG_MS: Option<u32> = {watchdog};\n\n\
          /// Supervision counters per task, one member per supervised task (`humility counters`).\n\
          pub struct PerTaskCounts {{\n{members}}}\n\n\
          impl PerTaskCounts {{\n    \
@@ -197,6 +221,31 @@ pub fn allowed_callers(file: &str, tasks: &[AppTask]) -> Result<BTreeMap<String,
 /// `supervision::MAX_INTENSITY_RESTARTS`, repeated so build scripts need not build the policy
 /// crate; jefe asserts at compile time that the two agree.
 pub const MAX_INTENSITY_RESTARTS: u32 = 8;
+
+/// The reset server's index and `reset-request` bit, checked as the module doc says.
+fn reset_server(tasks: &[AppTask], supervisor: &AppTask) -> Result<Option<(usize, u32)>, String> {
+    let mut servers = tasks.iter().enumerate().filter_map(|(i, t)| Some((i, t, bit(t, RESET_REQUEST)?)));
+    let Some((index, server, bit)) = servers.next() else { return Ok(None) };
+    if let Some((_, other, _)) = servers.next() {
+        return Err(format!(
+            "tasks.{}.notifications: \"{RESET_REQUEST}\" is already declared by \"{}\"; one task resets peripherals",
+            other.name, server.name
+        ));
+    }
+    if !server.task_slots.contains(&supervisor.name) {
+        return Err(format!(
+            "tasks.{}.task-slots: the task declaring \"{RESET_REQUEST}\" takes its work from the supervisor, so it needs \"{}\" in its task-slots",
+            server.name, supervisor.name
+        ));
+    }
+    if !server.supervision.reset_peripherals.is_empty() {
+        return Err(format!(
+            "tasks.{}.supervision.reset-peripherals: the task declaring \"{RESET_REQUEST}\" cannot reset its own peripherals (it is detached while they would be)",
+            server.name
+        ));
+    }
+    Ok(Some((index, bit)))
+}
 
 fn bit(task: &AppTask, notification: &str) -> Option<u32> {
     task.notifications.iter().position(|n| n == notification).map(|i| 1 << i)
@@ -260,6 +309,43 @@ mod tests {
         assert!(code.contains("pub const PROVIDER_GOING: [u32; NUM_TASKS] = [0x0, 0x0, 0x0, 0x0];"));
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("client depends on other tasks but declares neither"), "{}", warnings[0]);
+    }
+
+    const SYS: &str = r#"
+        [tasks.sys]
+        crate = "task-sys"
+        notifications = ["reset-request"]
+        task-slots = ["jefe"]
+    "#;
+
+    #[test]
+    fn reset_server_is_found_by_its_notification() {
+        let code = generate(&format!("{APP}{SYS}")).unwrap();
+        assert!(code.contains("pub const SYS: Option<(usize, u32)> = Some((4, 0x1));"), "{code}");
+    }
+
+    #[test]
+    fn reset_server_is_checked() {
+        let twice = format!("{APP}{SYS}{}", SYS.replace("tasks.sys", "tasks.sys2"));
+        assert_eq!(
+            generate(&twice).unwrap_err(),
+            "app.toml: tasks.sys2.notifications: \"reset-request\" is already declared by \"sys\"; one task resets peripherals"
+        );
+        let mute = format!("{APP}{}", SYS.replace("task-slots = [\"jefe\"]", ""));
+        assert!(generate(&mute).unwrap_err().starts_with("app.toml: tasks.sys.task-slots: the task declaring"));
+        let own = format!("{APP}{SYS}supervision = {{ reset-peripherals = [\"rcc\"] }}\n");
+        assert!(generate(&own).unwrap_err().starts_with("app.toml: tasks.sys.supervision.reset-peripherals: the task declaring"));
+    }
+
+    #[test]
+    fn hardware_watchdog_period_is_read_and_checked() {
+        let with = |v: &str| generate(&APP.replace("config = { inject-fault-callers", &format!("config = {{ watchdog-ms = {v}, inject-fault-callers")));
+        assert!(with("500").unwrap().contains("pub const WATCHDOG_MS: Option<u32> = Some(500);"));
+        assert_eq!(
+            with("100").unwrap_err(),
+            "app.toml: tasks.jefe.config.watchdog-ms: 100 is not a period of at least 200 ms"
+        );
+        assert!(with("\"1s\"").unwrap_err().contains("watchdog-ms: \"1s\" is not a period"));
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
         .iter()
         .map(|d| format!("    IrqDesc {{ irq: {}, task: {}, notification: {:#x} }},", d.irq, d.task, d.notification))
         .collect();
-    let policy = match app.kernel.on_supervisor_fault {
+    let policy = |p| match p {
         SupervisorFault::Reset => "Reset",
         SupervisorFault::Halt => "Halt",
     };
@@ -124,10 +124,13 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
          [const {{ core::mem::MaybeUninit::uninit() }}; {n}];\n\n\
          pub static KERNEL_CONFIG: kern::startup::KernelConfig = kern::startup::KernelConfig {{\n    \
          irqs: &HUBRIS_IRQ_DESCS,\n    \
-         supervisor_fault: kern::detach::SupervisorFaultPolicy::{policy},\n    \
+         supervisor_fault: kern::detach::SupervisorFaultPolicy::{supervisor_fault},\n    \
+         kernel_failure: kern::detach::SupervisorFaultPolicy::{kernel_failure},\n    \
          image_id: 0,\n    \
          cpu_hz: {cpu_hz},\n}};\n",
         app_name = app.name,
+        supervisor_fault = policy(app.kernel.on_supervisor_fault),
+        kernel_failure = policy(app.kernel.on_kernel_failure),
         file = app.file.display(),
         nregions = region_table.len(),
         regions = region_table.join(",\n    "),

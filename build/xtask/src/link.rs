@@ -125,6 +125,12 @@ SECTIONS
         . = ALIGN(4);
         __ebss = .;
     }} > RAM
+
+    /* Neither loaded nor zeroed: what must survive a reset (the reset record). */
+    .uninit (NOLOAD) : ALIGN(8)
+    {{
+        *(.uninit .uninit.*)
+    }} > RAM
     __eheap = .;
 
     /DISCARD/ :

@@ -200,13 +200,6 @@ impl SysClient {
     pub fn toggle(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
         self.gpio_toggle(pins.port, pins.pins)
     }
-
-    /// Pulses `peripheral` through reset: whatever it was doing (DMA, interrupts) stops, and
-    /// its registers return to their reset values. The supervisor does this before a restart.
-    pub fn reset_pulse(&self, peripheral: Peripheral) -> Result<(), CallError<RccError>> {
-        self.enter_reset(peripheral)?;
-        self.leave_reset(peripheral)
-    }
 }
 
 #[cfg(test)]

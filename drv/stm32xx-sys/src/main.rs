@@ -5,15 +5,18 @@
 //! It owns two MPU regions, `rcc` and `gpio` (all ports A..K), and nothing else. Requests
 //! are handled one at a time, so its read-modify-writes of shared registers (enable bits of
 //! many peripherals live in one register) never race. Calls are idempotent except
-//! `gpio_toggle`. The supervisor resets a driver's peripherals through `enter_reset` and
-//! `leave_reset` before restarting the driver.
+//! `gpio_toggle`. Before restarting a driver the supervisor posts `reset-request`; `sys` then
+//! takes the work from jefe and pulses the driver's `reset-peripherals` through reset
+//! (`jefe_api::reset`: jefe never calls `sys`, so a stuck `sys` cannot stall it).
 #![no_std]
 #![no_main]
 
 use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
-use drv_stm32xx_sys_api::{GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RccError};
+use drv_stm32xx_sys_api::{
+    GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RESET_PERIPHERALS, RccError,
+};
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
 
@@ -22,6 +25,8 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 /// RM0433 memory map; app.toml's `uses = ["rcc", "gpio"]` gives this task exactly these.
 const RCC_BASE: usize = 0x5802_4400;
 const GPIO_BASE: usize = 0x5802_0000;
+/// app.toml: `notifications = ["reset-request"]`.
+const RESET_REQUEST: u32 = 1 << 0;
 
 fn read(address: usize) -> u32 {
     // SAFETY: only called with register addresses inside the `rcc` and `gpio` regions this
@@ -57,6 +62,21 @@ impl Sys {
         }
     }
 
+    /// Pulses `peripheral` through reset: whatever it was doing (DMA, interrupts) stops, and
+    /// its registers return to their reset values.
+    fn reset_pulse(&self, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+        self.hold_in_reset(peripheral, true)?;
+        self.hold_in_reset(peripheral, false)
+    }
+
+    /// Sets (`true`) or clears the peripheral's RCC reset bit.
+    fn hold_in_reset(&self, peripheral: Peripheral, hold: bool) -> Result<(), RequestError<RccError>> {
+        self.resettable(peripheral)?;
+        let (offset, bit) = rcc::reset_bit(peripheral);
+        modify(RCC_BASE + offset, |r| if hold { r | bit } else { r & !bit });
+        Ok(())
+    }
+
     fn port(&self, port: Port, pins: u16) -> Result<usize, RequestError<GpioError>> {
         if gpio::is_managed(&MANAGED_PINS, port, pins) {
             Ok(GPIO_BASE + gpio::port_offset(port))
@@ -85,17 +105,11 @@ impl InOrderSysImpl for Sys {
     }
 
     fn enter_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
-        self.resettable(peripheral)?;
-        let (offset, bit) = rcc::reset_bit(peripheral);
-        modify(RCC_BASE + offset, |r| r | bit);
-        Ok(())
+        self.hold_in_reset(peripheral, true)
     }
 
     fn leave_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
-        self.resettable(peripheral)?;
-        let (offset, bit) = rcc::reset_bit(peripheral);
-        modify(RCC_BASE + offset, |r| r & !bit);
-        Ok(())
+        self.hold_in_reset(peripheral, false)
     }
 
     fn gpio_configure(
@@ -151,6 +165,22 @@ impl InOrderSysImpl for Sys {
             return Err(RequestError::Op(GpioError::NotManaged));
         }
         Ok(read(GPIO_BASE + gpio::port_offset(port) + gpio::IDR) as u16)
+    }
+
+    fn notification_mask(&self) -> u32 {
+        RESET_REQUEST
+    }
+
+    /// jefe's `reset-request`: the failed mask has bit i set for each selected
+    /// `reset-peripherals` name that is not one `sys` can reset.
+    fn handle_notification(&mut self, _bits: u32) {
+        jefe_api::reset::serve(|work| {
+            let peripherals = RESET_PERIPHERALS.get(work.task).copied().unwrap_or(&[]);
+            (0..32)
+                .filter(|i| work.mask & (1 << i) != 0)
+                .filter(|&i| peripherals.get(i).is_none_or(|&p| self.reset_pulse(p).is_err()))
+                .fold(0, |failed, i| failed | 1 << i)
+        });
     }
 }
 

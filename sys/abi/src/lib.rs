@@ -263,11 +263,13 @@ pub enum Kipcnum {
     /// after it: one call where `FindFaultedTask` + `ReadTaskStatus` would take two, and it
     /// says whether to call again.
     NextFault = 13,
+    /// Reply: the [`ResetReason`] code (u32) the kernel found at boot.
+    ReadResetReason = 14,
 }
 
 impl Kipcnum {
     /// Every operation, in number order.
-    pub const ALL: [Kipcnum; 13] = [
+    pub const ALL: [Kipcnum; 14] = [
         Kipcnum::ReadTaskStatus,
         Kipcnum::RestartTask,
         Kipcnum::FaultTask,
@@ -281,6 +283,7 @@ impl Kipcnum {
         Kipcnum::DetachTask,
         Kipcnum::ReadTicks,
         Kipcnum::NextFault,
+        Kipcnum::ReadResetReason,
     ];
 
     /// `kipc_grants` with every operation granted: the supervisor's.
@@ -315,6 +318,7 @@ impl Kipcnum {
             Kipcnum::DetachTask => "detach-task",
             Kipcnum::ReadTicks => "read-ticks",
             Kipcnum::NextFault => "next-fault",
+            Kipcnum::ReadResetReason => "read-reset-reason",
         }
     }
 
@@ -699,6 +703,75 @@ pub struct DumpRegion {
     pub size: u32,
 }
 
+/// Why the system last reset, as the kernel found it at boot: humility reads it as
+/// `BULKHEAD_RESET_REASON` (a `u32`, these codes), the supervisor through
+/// [`Kipcnum::ReadResetReason`].
+///
+/// The kernel keeps a [`ResetRecord`] in RAM that start-up does not clear. At boot it reads
+/// it, then marks the system running; every reset the kernel asks for first writes its
+/// reason. So a record that is no record at all means power-on (RAM came up with no magic),
+/// and a record still saying "running" means the system reset without software asking:
+/// the hardware watchdog, a reset pin or a debugger.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ResetReason {
+    PowerOn = 1,
+    /// Reset while running, with no reason recorded (watchdog, reset pin, debugger).
+    Unrecorded = 2,
+    /// `kernel_fail` with `[kernel] on-kernel-failure = "reset"`.
+    KernelFailure = 3,
+    /// The supervisor faulted, with `on-supervisor-fault = "reset"`.
+    SupervisorFault = 4,
+    /// [`Kipcnum::Reset`] (the supervisor's policy or humility asked for it).
+    Requested = 5,
+    /// The hardware watchdog warned before resetting (the CMSDK watchdog's interrupt, an
+    /// NMI on mps2): the supervisor stopped feeding it.
+    Watchdog = 6,
+}
+
+impl ResetReason {
+    pub const fn from_u32(code: u32) -> Option<Self> {
+        Some(match code {
+            1 => ResetReason::PowerOn,
+            2 => ResetReason::Unrecorded,
+            3 => ResetReason::KernelFailure,
+            4 => ResetReason::SupervisorFault,
+            5 => ResetReason::Requested,
+            6 => ResetReason::Watchdog,
+            _ => return None,
+        })
+    }
+}
+
+/// The word kept across a reset: [`ResetRecord::MAGIC`] in the upper half, the reason code
+/// (0 while running) in the lower. It is written as one 64-bit store: on STM32H7 a narrower
+/// write to AXI SRAM is a read-modify-write of its ECC word, which can fail on RAM that was
+/// never written since power-on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ResetRecord(pub u64);
+
+impl ResetRecord {
+    pub const MAGIC: u32 = 0x5E5E_7B0D;
+    /// What the kernel writes at boot: running, no reason yet.
+    pub const RUNNING: ResetRecord = ResetRecord((Self::MAGIC as u64) << 32);
+
+    pub const fn resetting(reason: ResetReason) -> Self {
+        ResetRecord(Self::RUNNING.0 | reason as u64)
+    }
+
+    /// The reason a record found at boot gives.
+    pub const fn reason(self) -> ResetReason {
+        if (self.0 >> 32) as u32 != Self::MAGIC {
+            return ResetReason::PowerOn;
+        }
+        match ResetReason::from_u32(self.0 as u32) {
+            Some(reason) => reason,
+            // Running (0), or a code we never write: nobody recorded why.
+            None => ResetReason::Unrecorded,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,6 +841,25 @@ mod tests {
         }
         assert_eq!(FaultInfo::decode([0, 0, 0]), None);
         assert_eq!(FaultInfo::decode([8, 99, 0]), None);
+    }
+
+    #[test]
+    fn reset_record_gives_the_reason_written_before_the_reset() {
+        for code in 1..=6 {
+            let reason = ResetReason::from_u32(code).unwrap();
+            assert_eq!(ResetRecord::resetting(reason).reason(), reason);
+        }
+    }
+
+    #[test]
+    fn reset_record_without_magic_is_power_on_and_running_is_unrecorded() {
+        assert_eq!(ResetRecord(0).reason(), ResetReason::PowerOn);
+        assert_eq!(ResetRecord(0xFFFF_FFFF_0000_0005).reason(), ResetReason::PowerOn);
+        assert_eq!(ResetRecord(u64::from(ResetRecord::MAGIC ^ 1) << 32 | 5).reason(), ResetReason::PowerOn);
+        assert_eq!(ResetRecord::RUNNING.reason(), ResetReason::Unrecorded);
+        assert_eq!(ResetRecord(ResetRecord::RUNNING.0 | 99).reason(), ResetReason::Unrecorded);
+        assert_eq!(ResetReason::from_u32(0), None);
+        assert_eq!(ResetReason::from_u32(7), None);
     }
 
     #[test]

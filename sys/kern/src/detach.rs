@@ -26,7 +26,8 @@ use crate::sched::NextTask;
 use crate::task::{NotificationSet, Task};
 
 /// What the kernel does when the supervisor itself faults (`app.toml`
-/// `kernel.on-supervisor-fault`).
+/// `kernel.on-supervisor-fault`), and when the kernel fails (`kernel.on-kernel-failure`,
+/// `fail::kernel_fail`): the two choices are the same.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum SupervisorFaultPolicy {
     Reset,
@@ -41,7 +42,7 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     tasks[index].record_fault(fault);
     if index == SUPERVISOR {
         match arch::config().supervisor_fault {
-            SupervisorFaultPolicy::Reset => arch::system_reset(),
+            SupervisorFaultPolicy::Reset => arch::system_reset(abi::ResetReason::SupervisorFault),
             SupervisorFaultPolicy::Halt => arch::halt_forever(),
         }
     }

@@ -1,6 +1,11 @@
 //! Kernel failure: the kernel never returns from a broken invariant. It writes an epitaph
-//! humility can print (`KERNEL_HAS_FAILED`, `KERNEL_EPITAPH`, doc/humility-contract.md 3.1) and
-//! stops.
+//! humility can print (`KERNEL_HAS_FAILED`, `KERNEL_EPITAPH`, doc/humility-contract.md 3.1), then
+//! resets the system or halts, as `[kernel] on-kernel-failure` says (reset by default: a
+//! device in the field should come back; halt keeps the epitaph for a debugger). A failure
+//! before the configuration is known (early boot) halts, since a reset would only fail the
+//! same way again.
+
+use crate::detach::SupervisorFaultPolicy;
 
 /// Why the kernel stopped. Reaching any of these is a kernel or build bug, not user misuse.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -25,5 +30,8 @@ impl Epitaph {
 
 pub fn kernel_fail(why: Epitaph) -> ! {
     crate::arch::record_epitaph(why.message());
-    crate::arch::halt_forever()
+    match crate::arch::try_config().map(|c| c.kernel_failure) {
+        Some(SupervisorFaultPolicy::Reset) => crate::arch::system_reset(abi::ResetReason::KernelFailure),
+        Some(SupervisorFaultPolicy::Halt) | None => crate::arch::halt_forever(),
+    }
 }

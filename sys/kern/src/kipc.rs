@@ -133,7 +133,11 @@ impl Reply<'_> {
             }
             Kipcnum::Reset => {
                 req.exactly::<0>()?;
-                arch::system_reset();
+                arch::system_reset(abi::ResetReason::Requested);
+            }
+            Kipcnum::ReadResetReason => {
+                req.exactly::<0>()?;
+                self.send_bytes(&(arch::reset_reason() as u32).to_le_bytes());
             }
             Kipcnum::FindFaultedTask => {
                 let [start] = req.exactly()?;

@@ -10,6 +10,8 @@ use crate::task::Task;
 pub struct KernelConfig {
     pub irqs: &'static [IrqDesc],
     pub supervisor_fault: SupervisorFaultPolicy,
+    /// After a kernel failure's epitaph is written (`fail::kernel_fail`).
+    pub kernel_failure: SupervisorFaultPolicy,
     /// The image id as linked; the ARM layer reads the patched flash copy instead.
     pub image_id: u64,
     /// Core clock, for the 1 ms tick.

@@ -307,6 +307,13 @@ fn kipc_read_image_id() {
 }
 
 #[test]
+fn kipc_read_reset_reason() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::ReadResetReason, &[]);
+    assert_eq!(sim.kipc_result(0), (0, (abi::ResetReason::PowerOn as u32).to_le_bytes().to_vec()));
+}
+
+#[test]
 fn kipc_read_ticks() {
     let mut sim = sim();
     arch::set_now(0x1_0000_0002);
@@ -315,7 +322,7 @@ fn kipc_read_ticks() {
 }
 
 #[test]
-#[should_panic(expected = "system reset")]
+#[should_panic(expected = "system reset (Requested)")]
 fn kipc_reset_resets_system() {
     let mut sim = sim();
     sim.kipc(0, Kipcnum::Reset, &[]);
@@ -388,11 +395,12 @@ fn kipc_unknown_operation_faults_with_bad_kernel_message() {
 
 #[test]
 fn kipc_malformed_request_faults_with_bad_kernel_message() {
-    let cases: [(Kipcnum, &[u8]); 4] = [
+    let cases: [(Kipcnum, &[u8]); 5] = [
         (Kipcnum::ReadTaskStatus, &[1, 0, 0]),
         (Kipcnum::ReadTaskStatus, &[0; 20]),
         (Kipcnum::ReadTaskStatus, &[1, 0, 0, 0, 0, 0, 0, 0]),
         (Kipcnum::ReadImageId, &[0, 0, 0, 0]),
+        (Kipcnum::ReadResetReason, &[0, 0, 0, 0]),
     ];
     for (op, msg) in cases {
         let mut sim = sim();

@@ -250,7 +250,7 @@ fn second_fault_keeps_original_state() {
 }
 
 #[test]
-#[should_panic(expected = "system reset")]
+#[should_panic(expected = "system reset (SupervisorFault)")]
 fn supervisor_fault_resets_system() {
     let mut sim = Sim::new(&[TaskSpec::supervisor(), TaskSpec::task(7)], &[]);
     sim.syscall(0, 99, [0; 7]);

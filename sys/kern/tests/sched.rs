@@ -4,6 +4,7 @@ mod harness;
 
 use abi::SchedState;
 use harness::Sim;
+use kern::detach::SupervisorFaultPolicy;
 
 #[test]
 fn most_important_runnable_task_runs() {
@@ -87,6 +88,21 @@ fn tick_rotates_equal_priority_tasks() {
 #[should_panic(expected = "no runnable task")]
 fn nothing_runnable_halts_the_kernel_with_an_epitaph() {
     let mut sim = Sim::new(&[harness::TaskSpec::supervisor()], &[]);
+    sim.park_supervisor();
+}
+
+#[test]
+#[should_panic(expected = "system reset (KernelFailure): no runnable task")]
+fn kernel_failure_resets_by_default() {
+    let mut sim = Sim::new(&[harness::TaskSpec::supervisor()], &[]);
+    sim.park_supervisor();
+}
+
+#[test]
+#[should_panic(expected = "kernel halted: no runnable task")]
+fn kernel_failure_halts_when_configured_to() {
+    let specs = [harness::TaskSpec::supervisor()];
+    let mut sim = Sim::with_policies(&specs, &[], SupervisorFaultPolicy::Reset, SupervisorFaultPolicy::Halt);
     sim.park_supervisor();
 }
 

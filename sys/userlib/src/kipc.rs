@@ -102,6 +102,13 @@ pub fn software_irq(index: usize, mask: u32) -> bool {
     rc == 0
 }
 
+/// Why the system last reset, as the kernel found it at boot.
+pub fn read_reset_reason() -> Option<abi::ResetReason> {
+    let mut raw = [0u8; 4];
+    request(Kipcnum::ReadResetReason, &[], &mut raw);
+    abi::ResetReason::from_u32(u32::from_le_bytes(raw))
+}
+
 pub fn system_reset() -> ! {
     request(Kipcnum::Reset, &[], &mut []);
     unreachable!("the kernel does not return from a reset")

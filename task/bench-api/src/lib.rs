@@ -20,19 +20,15 @@ pub const TAKE_TOTAL: u16 = 4;
 
 pub const INSTRUCTIONS_PER_TICK: u64 = 40;
 
-const TIMER0: usize = 0x4000_0000;
-const CTRL: usize = 0x0;
-const VALUE: usize = 0x4;
-const RELOAD: usize = 0x8;
+use drv_cmsdk_timer::{TIMER0, Timer};
+
+// SAFETY: timer0 is mapped into every benchmark task (app.toml), which only read it after
+// `start_clock`.
+const CLOCK: Timer = unsafe { Timer::new(TIMER0) };
 
 /// Starts timer 0 counting down from its maximum, free-running.
 pub fn start_clock() {
-    // SAFETY: timer0 is mapped into the benchmark tasks, which only read it after this.
-    unsafe {
-        core::ptr::write_volatile((TIMER0 + RELOAD) as *mut u32, u32::MAX);
-        core::ptr::write_volatile((TIMER0 + VALUE) as *mut u32, u32::MAX);
-        core::ptr::write_volatile((TIMER0 + CTRL) as *mut u32, 1);
-    }
+    CLOCK.start(u32::MAX);
 }
 
 /// A delay of `3 * (rep % 40 + 1)` instructions before a repetition, so that successive
@@ -56,6 +52,5 @@ pub fn dither(rep: u32) {
 /// Ticks since `start_clock` (the counter counts down).
 #[inline(always)]
 pub fn now() -> u32 {
-    // SAFETY: a read of the mapped timer's current value.
-    u32::MAX - unsafe { core::ptr::read_volatile((TIMER0 + VALUE) as *const u32) }
+    u32::MAX - CLOCK.value()
 }

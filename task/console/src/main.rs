@@ -131,6 +131,7 @@ pub extern "C" fn main() -> ! {
     };
     #[cfg(not(feature = "stm32h7"))]
     {
+        shell::boot(&mut Out(&console.port));
         console.port.write_bytes(b"type `help` for commands\n");
         sys_irq_control(shell::RX_NOTIFICATION, true, true);
     }

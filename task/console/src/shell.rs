@@ -7,7 +7,7 @@
 use core::fmt::Write;
 
 use idol_runtime::zerocopy::FromZeros;
-use jefe_api::{JefeClient, JefeError, LogEntry, StateCode, TaskInfo, words};
+use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, StateCode, TaskInfo, words};
 use supervision::{HoldReason, TaskState};
 use userlib::*;
 
@@ -181,6 +181,35 @@ fn tasks(out: &mut Out<'_>) {
 }
 
 #[inline(never)]
+/// Every entry of jefe's log still held, oldest first, until `f` says stop (false).
+fn each_logged(jefe: &JefeClient, mut f: impl FnMut(&LogEntry) -> bool) {
+    let mut after = 0;
+    loop {
+        let mut entries = [LogEntry::new_zeroed(); 16];
+        let Ok(n) = jefe.read_log(after, &mut entries) else { return };
+        if n == 0 {
+            return;
+        }
+        for entry in &entries[..usize::from(n)] {
+            after = entry.seq;
+            if !f(entry) {
+                return;
+            }
+        }
+    }
+}
+
+/// The boot line: why the system last reset, from jefe's first event.
+pub fn boot(out: &mut Out<'_>) {
+    each_logged(&JefeClient::new(JEFE), |entry| match entry.decode().map(|l| l.event) {
+        Some(LogEvent::Booted { reason }) => {
+            let _ = writeln!(out, "bulkhead: {}", words::reset_reason(reason));
+            false
+        }
+        _ => true,
+    });
+}
+
 fn log(out: &mut Out<'_>) {
     let jefe = JefeClient::new(JEFE);
     let Some(tasks) = Tasks::fetch(&jefe) else {
@@ -188,28 +217,20 @@ fn log(out: &mut Out<'_>) {
         return;
     };
     let name = |i: usize| tasks.name(i);
-    let mut after = 0;
     let mut any = false;
-    loop {
-        let mut entries = [LogEntry::new_zeroed(); 16];
-        let Ok(n) = jefe.read_log(after, &mut entries) else { break };
-        if n == 0 {
-            break;
-        }
-        for entry in &entries[..usize::from(n)] {
-            after = entry.seq;
-            any = true;
-            match entry.decode() {
-                Some(logged) => {
-                    let _ = words::event(out, &logged, &name);
-                    let _ = out.write_str("\n");
-                }
-                None => {
-                    let _ = writeln!(out, "(event {} of a kind this console does not know)", entry.seq);
-                }
+    each_logged(&jefe, |entry| {
+        any = true;
+        match entry.decode() {
+            Some(logged) => {
+                let _ = words::event(out, &logged, &name);
+                let _ = out.write_str("\n");
+            }
+            None => {
+                let _ = writeln!(out, "(event {} of a kind this console does not know)", entry.seq);
             }
         }
-    }
+        true
+    });
     if !any {
         let _ = writeln!(out, "nothing logged yet");
     }

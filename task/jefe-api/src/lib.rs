@@ -6,7 +6,9 @@
 //! - the wire forms of a task's status ([`TaskInfo`]) and of a logged supervisor event
 //!   ([`LogEntry`], decoded to [`Logged`]), with host tests that every value survives the trip;
 //! - [`words`]: how the console tells a firmware engineer what happened;
-//! - [`Dependent`]: what a task that `depends-on` providers does with jefe's notices.
+//! - [`Dependent`]: what a task that `depends-on` providers does with jefe's notices;
+//! - [`reset`]: how the board's `sys` task resets peripherals for jefe without ever
+//!   blocking it.
 //!
 //! # Dependents (the notification convention)
 //!
@@ -20,6 +22,7 @@
 //! never answers is detached past at the provider's `detach-deadline-ms`.
 #![no_std]
 
+pub mod reset;
 pub mod words;
 mod wire;
 

@@ -3,7 +3,7 @@
 //! and one checked decoding each, so an entry a newer jefe writes that this side does not
 //! know decodes to `None` rather than to something wrong.
 
-use abi::FaultInfo;
+use abi::{FaultInfo, ResetReason};
 use supervision::{
     Cause, Counters, Escalation, HoldReason, Origin, Record, Refusal, TaskRecord, TaskState,
 };
@@ -179,6 +179,11 @@ pub enum LogEvent {
     PeripheralResetSkipped { task: usize, mask: u32 },
     /// `sys` refused or failed a reset of these peripherals.
     PeripheralResetFailed { task: usize, mask: u32 },
+    /// `sys` did not finish the reset by jefe's deadline: jefe faulted it and restarted
+    /// the task without the reset (`reset::Work`'s protocol).
+    PeripheralResetUnanswered { task: usize, mask: u32 },
+    /// jefe started; the system had last reset for `reason` (logged first after boot).
+    Booted { reason: ResetReason },
 }
 
 /// A numbered, timed [`LogEvent`]: the payload of jefe's ring buffer.
@@ -222,6 +227,8 @@ mod kind {
     pub const PERIPHERALS_RESET: u8 = 12;
     pub const PERIPHERAL_RESET_SKIPPED: u8 = 13;
     pub const PERIPHERAL_RESET_FAILED: u8 = 14;
+    pub const PERIPHERAL_RESET_UNANSWERED: u8 = 15;
+    pub const BOOTED: u8 = 16;
 }
 
 impl From<&Logged> for LogEntry {
@@ -292,6 +299,14 @@ impl From<&Logged> for LogEntry {
                 e.value = mask;
                 (kind::PERIPHERAL_RESET_FAILED, task)
             }
+            LogEvent::PeripheralResetUnanswered { task, mask } => {
+                e.value = mask;
+                (kind::PERIPHERAL_RESET_UNANSWERED, task)
+            }
+            LogEvent::Booted { reason } => {
+                e.value = reason as u32;
+                (kind::BOOTED, 0)
+            }
         };
         e.kind = kind;
         // Refusals may name any index a caller sent; keep it recognisably out of range.
@@ -351,6 +366,10 @@ impl LogEntry {
             kind::PERIPHERAL_RESET_FAILED => {
                 Some(LogEvent::PeripheralResetFailed { task, mask: value })
             }
+            kind::PERIPHERAL_RESET_UNANSWERED => {
+                Some(LogEvent::PeripheralResetUnanswered { task, mask: value })
+            }
+            kind::BOOTED => Some(LogEvent::Booted { reason: ResetReason::from_u32(value)? }),
             _ => None,
         }?;
         Some(Logged {
@@ -427,6 +446,9 @@ mod tests {
         round_trip(LogEvent::PeripheralsReset { task: 4, mask: 3 });
         round_trip(LogEvent::PeripheralResetSkipped { task: 4, mask: 1 });
         round_trip(LogEvent::PeripheralResetFailed { task: 4, mask: 2 });
+        round_trip(LogEvent::PeripheralResetUnanswered { task: 4, mask: 1 });
+        round_trip(LogEvent::Booted { reason: ResetReason::PowerOn });
+        round_trip(LogEvent::Booted { reason: ResetReason::Requested });
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use core::fmt::{self, Write};
 
-use abi::{FaultInfo, FaultSource, ReplyFaultReason};
+use abi::{FaultInfo, FaultSource, ReplyFaultReason, ResetReason};
 use supervision::{Cause, Escalation, HoldReason, Origin, Record, Refusal, TaskState};
 
 use crate::{JefeError, LogEvent, Logged, TaskInfo};
@@ -131,6 +131,18 @@ pub fn state(out: &mut impl Write, info: &TaskInfo) -> fmt::Result {
     Ok(())
 }
 
+/// Why the system last reset, as the boot record says it.
+pub fn reset_reason(reason: ResetReason) -> &'static str {
+    match reason {
+        ResetReason::PowerOn => "last reset: power-on",
+        ResetReason::Unrecorded => "last reset: unrecorded, while running (watchdog, reset pin or debugger)",
+        ResetReason::KernelFailure => "last reset: kernel failure",
+        ResetReason::SupervisorFault => "last reset: the supervisor faulted",
+        ResetReason::Requested => "last reset: requested (supervisor policy or humility)",
+        ResetReason::Watchdog => "last reset: watchdog (the supervisor stopped feeding it)",
+    }
+}
+
 /// One logged event as a sentence, prefixed with its time: `[  12.345] pong: ...`.
 pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Result {
     let (s, ms) = (logged.time_ms / 1000, logged.time_ms % 1000);
@@ -149,6 +161,14 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
         }
         LogEvent::PeripheralResetFailed { task, mask } => {
             return write!(out, "{}: sys failed to reset peripherals (mask {mask:#x})", name(task));
+        }
+        LogEvent::Booted { reason } => return write!(out, "system up; {}", reset_reason(reason)),
+        LogEvent::PeripheralResetUnanswered { task, mask } => {
+            return write!(
+                out,
+                "{}: sys did not reset peripherals in time (mask {mask:#x}); sys faulted, restart goes on",
+                name(task)
+            );
         }
     };
     match record {
@@ -274,6 +294,13 @@ mod tests {
             text(&line),
             "[   12.345] pong: restart requested by the console; telling dependents: ping"
         );
+    }
+
+    #[test]
+    fn boot_names_the_last_reset() {
+        let logged = Logged { seq: 1, time_ms: 0, event: LogEvent::Booted { reason: ResetReason::KernelFailure } };
+        let line = say(|out, name| event(out, &logged, name));
+        assert_eq!(text(&line), "[    0.000] system up; last reset: kernel failure");
     }
 
     #[test]

@@ -17,6 +17,20 @@ pub mod server {
     /// `stamps` builds only. Reply: `bench_api::now()` (u32) read by this incarnation's first
     /// statement of `main`.
     pub const STARTED: u16 = 5;
+    /// `peripheral` builds only (they map `timer1`). Reply: `[ctrl, reload, value]` (u32
+    /// each), timer1's registers as this incarnation found them before programming it.
+    pub const TIMER_AT_START: u16 = 6;
+}
+
+/// `task/jefe-test-sys`, the reset server of the test image.
+pub mod sys {
+    /// Message: `mode: u32` ([`SERVE`] or [`HANG_MID_RESET`]).
+    pub const SET_MODE: u16 = 1;
+
+    /// Reset what jefe asks for.
+    pub const SERVE: u32 = 0;
+    /// Take jefe's next work, then spin forever without reporting it done.
+    pub const HANG_MID_RESET: u32 = 1;
 }
 
 /// `task/jefe-test-dependent`.

@@ -16,7 +16,7 @@ use idol_runtime::CallError;
 use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, Logged, TaskInfo};
 use jefe_test_api::dependent::{self as dop, Stats};
-use jefe_test_api::{from_bytes, server};
+use jefe_test_api::{from_bytes, server, sys as sop};
 use supervision::{Escalation, HoldReason, Record, TaskState};
 use userlib::*;
 
@@ -27,6 +27,8 @@ task_slot!(INSTANT, instant);
 task_slot!(PROVIDER, provider);
 task_slot!(HUNG, hung);
 task_slot!(TARGET, target);
+task_slot!(SYS, sys);
+task_slot!(TIMED, timed);
 task_slot!(DEP1, dep1);
 task_slot!(DEP2, dep2);
 task_slot!(DEP3, dep3);
@@ -42,6 +44,8 @@ const DEPENDENTS: [TaskId; 4] = [DEP1, DEP2, DEP3, DEP4];
 const CRASHER_BACKOFF_MS: [u32; 4] = [4, 8, 16, 32];
 const PROVIDER_DEADLINE_MS: u32 = 30;
 const RESTARTS_UNDER_LOAD: u32 = 1000;
+/// task/jefe's `board::RESET_DEADLINE_MS`: how long jefe waits for `sys`.
+const RESET_DEADLINE_MS: u32 = 20;
 
 type Outcome = Result<(), Why>;
 
@@ -158,6 +162,21 @@ impl Events {
         }
     }
 
+    /// The time and event of `task`'s first peripheral reset.
+    fn peripheral_reset(&self, of: TaskId) -> Option<(u32, LogEvent)> {
+        self.events[..self.count].iter().flatten().find_map(|l| match l.event {
+            LogEvent::PeripheralsReset { task, .. }
+            | LogEvent::PeripheralResetSkipped { task, .. }
+            | LogEvent::PeripheralResetFailed { task, .. }
+            | LogEvent::PeripheralResetUnanswered { task, .. }
+                if task == of.index() =>
+            {
+                Some((l.time_ms, l.event))
+            }
+            _ => None,
+        })
+    }
+
     fn records(&self) -> impl Iterator<Item = (u32, Record)> + '_ {
         self.events[..self.count].iter().flatten().filter_map(|l| match l.event {
             LogEvent::Supervisor(r) => Some((l.time_ms, r)),
@@ -179,6 +198,40 @@ fn dependent_stats(dep: TaskId) -> Stats {
 fn set_modes(modes: [u32; 4]) {
     for (dep, mode) in DEPENDENTS.iter().zip(modes) {
         send(*dep, dop::SET_MODE, &mode.to_ne_bytes(), &mut []);
+    }
+}
+
+/// Why the system last reset, from jefe's first event (`None`: not held, or not a boot).
+fn boot_reason() -> Option<ResetReason> {
+    let events = Events::since(0);
+    match events.events[..events.count].iter().flatten().next() {
+        Some(Logged { seq: 1, event: LogEvent::Booted { reason }, .. }) => Some(*reason),
+        _ => None,
+    }
+}
+
+/// Last, since it resets the system: jefe spins (`inject_fault(0)` in the `test-spin`
+/// build), stops feeding the hardware watchdog, and the watchdog resets the system. The
+/// next boot reports the result ([`after_the_watchdog_reset`]).
+fn make_jefe_spin() -> ! {
+    say(format_args!("jefe-tests: jefe spins now; the watchdog must reset the system"));
+    let _ = jefe().inject_fault(0);
+    say(format_args!("TEST jefe_stuck_is_reset_by_the_watchdog FAIL jefe answered instead of spinning"));
+    say(format_args!("TESTS DONE"));
+    park()
+}
+
+/// The boot after [`make_jefe_spin`], which the kernel says the watchdog caused. (Any other
+/// reason runs the scenarios again, where the first one reports it.)
+fn after_the_watchdog_reset() -> ! {
+    report("jefe_stuck_is_reset_by_the_watchdog", Ok(()));
+    say(format_args!("TESTS DONE"));
+    park()
+}
+
+fn park() -> ! {
+    loop {
+        sys_recv_notification(1 << 31);
     }
 }
 
@@ -408,6 +461,64 @@ fn unload_then_load_clients_fail_promptly() -> Outcome {
     Ok(())
 }
 
+/// `timed`'s timer1 registers as its current incarnation found them: `[ctrl, reload, value]`.
+fn timer_at_start() -> Option<[u32; 3]> {
+    let mut reply = [0u8; 12];
+    (send(TIMED, server::TIMER_AT_START, &[], &mut reply) == 0).then(|| from_bytes::<3>(&reply))
+}
+
+/// A restart of `timed`, which left timer1 running: `sys` resets the timer between the
+/// detach and the restart, so the new incarnation finds every register at its reset value,
+/// and the log says the reset was done, before the restart.
+fn restarted_task_finds_its_peripheral_reset() -> Outcome {
+    let running = timer_at_start();
+    check!(running.is_some(), "timed does not answer");
+    let mark = Events::mark();
+    let before = status(TIMED).incarnation;
+    check!(jefe().restart(TIMED.index() as u16).is_ok(), "restart refused");
+    check!(running_after(TIMED, before, 1000).is_some(), "timed did not restart within 1 s");
+    let Some([ctrl, reload, value]) = timer_at_start() else {
+        return Err(Why("the restarted timed does not answer", None, None));
+    };
+    check!(ctrl == 0 && reload == 0, "the restarted task found timer1 not reset (ctrl, reload)", ctrl, reload);
+    check!(value == 0, "the restarted task found timer1 counting", value);
+    let events = Events::since(mark);
+    let reset = events.peripheral_reset(TIMED);
+    let expected = LogEvent::PeripheralsReset { task: TIMED.index(), mask: 1 };
+    check!(reset.map(|(_, e)| e) == Some(expected), "the log does not say timer1 was reset through sys");
+    let restarted = events.records().find_map(|(time, r)| matches!(r, Record::Restarted { task, .. } if task == TIMED.index()).then_some(time));
+    check!(restarted >= reset.map(|(time, _)| time), "the restart was logged before the reset");
+    Ok(())
+}
+
+/// `sys` takes the work of `timed`'s reset and then spins: jefe stops waiting at its
+/// deadline, faults `sys` itself (fault `Injected` by jefe), restarts `timed` anyway and
+/// logs the reset as unanswered; `sys` is restarted by its own policy (the next scenario
+/// checks it serves again).
+fn hung_sys_does_not_stall_jefe() -> Outcome {
+    check!(send(SYS, sop::SET_MODE, &sop::HANG_MID_RESET.to_ne_bytes(), &mut []) == 0, "sys did not take the mode");
+    let mark = Events::mark();
+    let before = status(TIMED).incarnation;
+    let sys_before = status(SYS).incarnation;
+    let asked = now();
+    check!(jefe().restart(TIMED.index() as u16).is_ok(), "restart refused");
+    check!(running_after(TIMED, before, 1000).is_some(), "timed was not restarted within 1 s");
+    check!(running_after(SYS, sys_before, 1000).is_some(), "sys was not restarted within 1 s");
+    let events = Events::since(mark);
+    let Some((time, event)) = events.peripheral_reset(TIMED) else {
+        return Err(Why("no peripheral reset of timed was logged", None, None));
+    };
+    check!(event == LogEvent::PeripheralResetUnanswered { task: TIMED.index(), mask: 1 }, "the reset was not logged as unanswered");
+    let waited = u64::from(time).saturating_sub(asked);
+    check!(waited <= u64::from(RESET_DEADLINE_MS) + 5, "jefe waited for sys past its deadline", waited, RESET_DEADLINE_MS);
+    let faulted = events.records().any(|(_, r)| {
+        matches!(r, Record::Fault { task, fault: FaultInfo::Injected(by) } if task == SYS.index() && by.index() == 0)
+    });
+    check!(faulted, "jefe did not fault the hung sys");
+    check!(jefe().task_count().is_ok(), "jefe does not answer after the hang");
+    Ok(())
+}
+
 /// Requests jefe must refuse, with the reason.
 fn refusals_name_their_reason() -> Outcome {
     check!(jefe().restart(0) == Err(CallError::Op(JefeError::Supervisor)), "restarting jefe was not refused");
@@ -438,6 +549,17 @@ pub extern "C" fn main() -> ! {
     say(format_args!("jefe-tests: driver up"));
     // Let every task reach its first receive.
     sleep_ms(20);
+    let reason = boot_reason();
+    if reason == Some(ResetReason::Watchdog) {
+        after_the_watchdog_reset();
+    }
+    // QEMU's fresh boot: the kernel found no reset record in its no-init RAM.
+    let power_on = if reason == Some(ResetReason::PowerOn) {
+        Ok(())
+    } else {
+        Err(Why("jefe's first event is not a boot after power-on", reason.map(|r| r as u32), None))
+    };
+    report("first_event_is_the_boot_with_its_reset_reason", power_on);
     report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
     report("zero_back_off_restart_wakes_the_caller_with_restarted", zero_back_off_restart_wakes_the_caller_with_restarted());
     report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());
@@ -445,9 +567,9 @@ pub extern "C" fn main() -> ! {
     report("hung_task_is_caught_by_its_watchdog", hung_task_is_caught_by_its_watchdog());
     report("unload_then_load_clients_fail_promptly", unload_then_load_clients_fail_promptly());
     report("refusals_name_their_reason", refusals_name_their_reason());
+    report("restarted_task_finds_its_peripheral_reset", restarted_task_finds_its_peripheral_reset());
+    report("hung_sys_does_not_stall_jefe", hung_sys_does_not_stall_jefe());
+    report("restarted_sys_serves_the_next_reset", restarted_task_finds_its_peripheral_reset());
     restart_target_under_load();
-    say(format_args!("TESTS DONE"));
-    loop {
-        sys_recv_notification(1 << 31);
-    }
+    make_jefe_spin()
 }

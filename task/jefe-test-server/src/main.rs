@@ -2,7 +2,9 @@
 //! incarnation, `CRASH` faults (divide by zero) with the caller waiting, `HANG` stops
 //! everything, including the watchdog check-ins of the `watched` build. The `stamps` build
 //! also answers `STAMP` and `STARTED` with readings of `bench_api`'s clock (the shared
-//! `timer0`), for the supervisor's benchmarks.
+//! `timer0`), for the supervisor's benchmarks. The `peripheral` build reads `timer1` as its
+//! first act, answers `TIMER_AT_START` with what it found, and then starts the timer, so a
+//! restart shows whether jefe had `sys` reset the timer before this incarnation ran.
 #![no_std]
 #![no_main]
 
@@ -18,6 +20,15 @@ const CHECK_IN_MS: u64 = 10;
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "stamps")]
     let started = bench_api::now();
+    #[cfg(feature = "peripheral")]
+    let timer_at_start = {
+        // SAFETY: app.toml maps timer1 into `peripheral` builds (`uses = ["timer1"]`).
+        let timer = unsafe { drv_cmsdk_timer::Timer::new(drv_cmsdk_timer::TIMER1) };
+        let found = timer.registers();
+        // Leave it far from its reset state: running, with a reload and a count.
+        timer.start(0x00FF_FFFF);
+        found
+    };
     #[cfg(feature = "watched")]
     sys_set_timer(Some(sys_get_timer().now + CHECK_IN_MS), TIMER);
     // Names this incarnation: with a back-off of at least 1 ms no two start in the same tick
@@ -54,6 +65,12 @@ pub extern "C" fn main() -> ! {
             }
             #[cfg(feature = "stamps")]
             op::STARTED => sys_reply(msg.sender, 0, &started.to_ne_bytes()),
+            #[cfg(feature = "peripheral")]
+            op::TIMER_AT_START => {
+                let r = timer_at_start;
+                let reply: [u8; 12] = to_bytes([r.ctrl, r.reload, r.value]);
+                sys_reply(msg.sender, 0, &reply);
+            }
             op::HANG => {
                 sys_reply(msg.sender, 0, &[]);
                 loop {

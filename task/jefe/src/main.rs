@@ -8,11 +8,14 @@
 //! |---|---|
 //! | `NotifyGoingAway` / `NotifyBack` | `sys_post` of the dependent's `provider-going` / `provider-back` bit |
 //! | `Detach` | kernel IPC `DetachTask`; when the same task's `Restart` follows at once, left to `RestartTask`, which detaches first (`supervision::MergeDetach`) |
-//! | `ResetPeripherals` | pulses through `sys` where the board has one (feature `stm32xx-sys`), else logged as skipped |
+//! | `ResetPeripherals` | asked of the board's reset server `sys` with a deadline (`board.rs`); logged as skipped where there is none |
 //! | `Restart` | kernel IPC `RestartTask` (start) |
 //! | `InjectFault` | kernel IPC `FaultTask`: the task faults with `Injected(jefe)` and comes back as a fault |
 //! | `ResetSystem` | kernel IPC `Reset` |
 //! | `Record` | the ring buffer (`log.rs`), which the console reads with `read_log` |
+//!
+//! Every turn of the loop also feeds the hardware watchdog, if the app has one
+//! (`watchdog.rs`): a jefe that stops turning gets the system reset.
 //!
 //! Triggers: faults (fault notification, then `NextFault`), watchdog
 //! expiries and back-off and detach deadlines (the timer, armed for the policy's next
@@ -21,14 +24,16 @@
 //! `JEFE_EXTERNAL_*` words (`external.rs`), looked at on every wake-up and at least every
 //! 100 ms. All of them go through the same policy, so every restart runs the same cycle.
 //!
-//! Jefe never blocks on anyone it supervises: it only posts notifications and replies, and
-//! the one task it calls, `sys`, is a server that answers at once.
+//! Jefe never blocks on anyone it supervises: it only posts notifications and replies. The
+//! one thing it waits for, `sys` resetting peripherals, it waits for with a deadline after
+//! which `sys` is treated as faulted (`board.rs`), so no other task can stall it.
 #![no_std]
 #![no_main]
 
 mod board;
 mod external;
 mod log;
+mod watchdog;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -139,8 +144,12 @@ impl supervision::ActionSink for Shell {
             Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
             Action::Detach { task } => kipc::detach_task(task),
             Action::ResetPeripherals { task, mask } => {
+                let event = board::reset_peripherals(task, mask);
+                // The wait used the timer and took time: re-arm it, and read the clock anew.
+                self.armed = 0;
+                self.now = None;
                 let now = self.now();
-                self.log.record(now, board::reset_peripherals(task, mask));
+                self.log.record(now, event);
             }
             Action::Restart { task } => {
                 self.faults_reported &= !bit(task);
@@ -221,8 +230,10 @@ impl Jefe {
         }
     }
 
-    /// After every wake-up: humility's request, the counters, the next deadline.
+    /// After every wake-up: the hardware watchdog, humility's request, the counters, the
+    /// next deadline.
     fn settle(&mut self) {
+        watchdog::feed();
         external::poll(|request, task| self.policy(|s, now, shell| s.on_humility(now, request, task, shell)).is_ok());
         let dirty = core::mem::take(&mut self.shell.counters_dirty);
         for task in tasks_in(dirty) {
@@ -296,6 +307,14 @@ impl InOrderJefeImpl for Jefe {
     }
 
     fn inject_fault(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+        // Test images only: jefe "faulting itself" spins, so the hardware watchdog is seen
+        // to reset a stuck supervisor.
+        #[cfg(feature = "test-spin")]
+        if task == 0 {
+            loop {
+                core::hint::spin_loop();
+            }
+        }
         let origin = origin(msg);
         self.request(Event::InjectFault { task: task.into(), origin })
     }
@@ -372,6 +391,11 @@ pub extern "C" fn main() -> ! {
             log: log::Log::new(),
         },
     };
+    // First in the log, so the console's boot line and humility see why the system reset.
+    let reason = kipc::read_reset_reason().unwrap_or(ResetReason::Unrecorded);
+    let now = jefe.shell.now();
+    jefe.shell.log.record(now, LogEvent::Booted { reason });
+    watchdog::start();
     external::set_ready();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {

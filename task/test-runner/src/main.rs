@@ -152,6 +152,11 @@ pub extern "C" fn main() -> ! {
         // SAFETY: as above.
         unsafe { probe.write_volatile(0) };
         runner.line(b"TEST supervisor_fault_resets_system ok");
+        // The kernel recorded why it reset, and read it back at boot.
+        match kipc::read_reset_reason() {
+            Some(ResetReason::SupervisorFault) => runner.line(b"TEST reset_reason_survives_the_reset ok"),
+            _ => runner.line(b"TEST reset_reason_survives_the_reset FAIL the kernel does not report a supervisor fault"),
+        }
         runner.line(b"TESTS DONE");
     }
     let mut buffer = [0u8; INCOMING_SIZE];

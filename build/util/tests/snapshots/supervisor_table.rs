@@ -78,8 +78,12 @@ pub const TIMER_NOTIFICATION: u32 = 0x2;
 /// The console task (crate `task-console`), if the image has one.
 pub const CONSOLE: Option<usize> = Some(1);
 
-/// The `sys` task (crate `drv-stm32xx-sys`), which resets peripherals, if the board has one.
-pub const SYS: Option<usize> = None;
+/// The reset server `sys` (the task declaring `reset-request`) and that notification's
+/// bit, if the board has one.
+pub const SYS: Option<(usize, u32)> = None;
+
+/// The hardware watchdog's period (`[tasks.<jefe>.config] watchdog-ms`), if any.
+pub const WATCHDOG_MS: Option<u32> = None;
 
 /// Supervision counters per task, one member per supervised task (`humility counters`).
 pub struct PerTaskCounts {

@@ -52,6 +52,8 @@ struct KernelEntry {
     features: Vec<String>,
     #[serde(default)]
     on_supervisor_fault: SupervisorFault,
+    #[serde(default)]
+    on_kernel_failure: SupervisorFault,
 }
 
 fn default_kernel_ram() -> u32 {
@@ -227,6 +229,7 @@ fn resolve_kernel(
         ram: raw.ram,
         features: raw.features,
         on_supervisor_fault: raw.on_supervisor_fault,
+        on_kernel_failure: raw.on_kernel_failure,
     })
 }
 
@@ -701,6 +704,7 @@ stack-size = 256
         assert_eq!(names, ["jefe", "sys", "console", "idle"]);
         assert_eq!(app.kernel.ram, DEFAULT_KERNEL_RAM);
         assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
+        assert_eq!(app.kernel.on_kernel_failure, SupervisorFault::Reset);
         let jefe = &app.tasks[0];
         assert_eq!(
             jefe.flags,
@@ -1179,6 +1183,15 @@ stack-size = 256
             matches!(e.problem, Problem::ResetsForeignPeripheral(_)),
             "{e}"
         );
+    }
+
+    #[test]
+    fn kernel_failure_policy_is_read_and_checked() {
+        let app = load_edited("stack-size = 2048", "stack-size = 2048\non-kernel-failure = \"halt\"").unwrap();
+        assert_eq!(app.kernel.on_kernel_failure, SupervisorFault::Halt);
+        assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
+        let e = error("stack-size = 2048", "stack-size = 2048\non-kernel-failure = \"reboot\"");
+        assert!(e.to_string().contains("on-kernel-failure"), "{e}");
     }
 
     #[test]

@@ -71,9 +71,11 @@ pub struct Kernel {
     pub ram: u32,
     pub features: Vec<String>,
     pub on_supervisor_fault: SupervisorFault,
+    pub on_kernel_failure: SupervisorFault,
 }
 
-/// What the kernel does when the supervisor itself faults.
+/// What the kernel does when the supervisor itself faults (`on-supervisor-fault`) or the
+/// kernel fails (`on-kernel-failure`).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SupervisorFault {

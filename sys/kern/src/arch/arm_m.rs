@@ -20,7 +20,7 @@ use core::arch::{asm, global_asm};
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile};
 
-use abi::{FaultInfo, FaultSource};
+use abi::{FaultInfo, FaultSource, ResetReason, ResetRecord};
 
 use crate::detach;
 use crate::fail::{Epitaph, kernel_fail};
@@ -48,6 +48,37 @@ static mut KERNEL_EPITAPH: [u8; 128] = [0; 128];
 #[unsafe(no_mangle)]
 #[used]
 static HUBRIS_IMAGE_ID: u64 = 0;
+
+/// Kept across a reset (`abi::ResetRecord`): `.uninit` is neither loaded nor zeroed at boot.
+#[unsafe(link_section = ".uninit")]
+static mut RESET_RECORD: MaybeUninit<u64> = MaybeUninit::uninit();
+
+/// Why the system last reset, an `abi::ResetReason` code set at boot from `RESET_RECORD`
+/// (`humility readvar BULKHEAD_RESET_REASON`).
+#[unsafe(no_mangle)]
+static mut BULKHEAD_RESET_REASON: u32 = 0;
+
+fn write_reset_record(record: ResetRecord) {
+    // SAFETY: a single aligned 64-bit store (one ECC word on STM32H7, `abi::ResetRecord`)
+    // to a kernel-private static; the kernel is single-threaded.
+    unsafe { addr_of_mut!(RESET_RECORD).cast::<u64>().write_volatile(record.0) }
+}
+
+/// Takes the reason the last reset left and marks the system running.
+fn take_reset_reason() {
+    // SAFETY: kernel-private, aligned; any bit pattern is a valid `u64`, and whatever the
+    // RAM held at power-on is decoded as "no record" unless it carries the magic.
+    let found = ResetRecord(unsafe { addr_of_mut!(RESET_RECORD).cast::<u64>().read_volatile() });
+    // SAFETY: single-threaded start-up; humility only reads it.
+    unsafe { addr_of_mut!(BULKHEAD_RESET_REASON).write_volatile(found.reason() as u32) };
+    write_reset_record(ResetRecord::RUNNING);
+}
+
+pub fn reset_reason() -> ResetReason {
+    // SAFETY: written once at start-up, before any task runs.
+    let code = unsafe { addr_of_mut!(BULKHEAD_RESET_REASON).read_volatile() };
+    ResetReason::from_u32(code).unwrap_or(ResetReason::Unrecorded)
+}
 
 static mut TASK_TABLE: *mut Task = core::ptr::null_mut();
 static mut TASK_COUNT: usize = 0;
@@ -100,6 +131,7 @@ pub unsafe fn start_kernel(
     descs: &'static [abi::TaskDesc],
     config: &'static KernelConfig,
 ) -> ! {
+    take_reset_reason();
     if space.len() != descs.len() {
         kernel_fail(Epitaph::BadTaskTable);
     }
@@ -417,6 +449,13 @@ unsafe extern "C" {
     static _stack_start: u32;
 }
 
+/// On mps2 the CMSDK watchdog's interrupt is the NMI: its first timeout, a whole period
+/// without the supervisor feeding it. Reset now, saying why (the watchdog would reset at
+/// its second timeout anyway, without a record).
+unsafe extern "C" fn watchdog_nmi() {
+    system_reset(ResetReason::Watchdog)
+}
+
 unsafe extern "C" fn unused_exception() {
     kernel_fail(Epitaph::FaultInKernel)
 }
@@ -440,7 +479,7 @@ static __vector_table: VectorTable = VectorTable {
     initial_sp: &raw const _stack_start,
     reset: Reset,
     exceptions: [
-        Some(unused_exception),     // NMI
+        Some(watchdog_nmi),         // NMI
         Some(HardFault),
         Some(MemManage),
         Some(BusFault),
@@ -538,11 +577,16 @@ pub fn now() -> Timestamp {
 }
 
 pub fn config() -> &'static KernelConfig {
-    // SAFETY: set once by `start_kernel` before any other kernel entry.
-    match unsafe { CONFIG } {
+    match try_config() {
         Some(c) => c,
         None => kernel_fail(Epitaph::BadTaskTable),
     }
+}
+
+/// The configuration, once `start_kernel` has set it.
+pub fn try_config() -> Option<&'static KernelConfig> {
+    // SAFETY: set once by `start_kernel` before any other kernel entry.
+    unsafe { CONFIG }
 }
 
 pub fn image_id() -> u64 {
@@ -610,7 +654,8 @@ pub fn halt_forever() -> ! {
     }
 }
 
-pub fn system_reset() -> ! {
+pub fn system_reset(reason: ResetReason) -> ! {
+    write_reset_record(ResetRecord::resetting(reason));
     // SAFETY: VECTKEY | SYSRESETREQ requests a system reset; nothing runs after it.
     unsafe {
         asm!("dsb", options(nomem, nostack));

@@ -88,7 +88,11 @@ pub fn set_config(config: &'static KernelConfig) {
 }
 
 pub fn config() -> &'static KernelConfig {
-    CONFIG.get().expect("host test did not call arch::set_config")
+    try_config().expect("host test did not call arch::set_config")
+}
+
+pub fn try_config() -> Option<&'static KernelConfig> {
+    CONFIG.get()
 }
 
 pub fn image_id() -> u64 {
@@ -123,11 +127,21 @@ pub fn record_epitaph(message: &[u8]) {
     MACHINE.with_borrow_mut(|m| m.epitaph = message.to_vec());
 }
 
-pub fn halt_forever() -> ! {
-    let epitaph = MACHINE.with_borrow(|m| String::from_utf8_lossy(&m.epitaph).into_owned());
-    panic!("kernel halted: {epitaph}")
+fn epitaph() -> String {
+    MACHINE.with_borrow(|m| String::from_utf8_lossy(&m.epitaph).into_owned())
 }
 
-pub fn system_reset() -> ! {
-    panic!("system reset")
+pub fn halt_forever() -> ! {
+    panic!("kernel halted: {}", epitaph())
+}
+
+/// The panic names the reason and the epitaph, if one was written.
+pub fn system_reset(reason: abi::ResetReason) -> ! {
+    let epitaph = epitaph();
+    if epitaph.is_empty() { panic!("system reset ({reason:?})") } else { panic!("system reset ({reason:?}): {epitaph}") }
+}
+
+/// A simulated system always starts from power-on.
+pub fn reset_reason() -> abi::ResetReason {
+    abi::ResetReason::PowerOn
 }

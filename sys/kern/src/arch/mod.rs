@@ -5,7 +5,8 @@
 //! Both provide: `SavedState`; kernel-checked memory copies (`copy_user`,
 //! `copy_from_kernel`, `copy_to_kernel`); `reinitialize`; `now`; NVIC control
 //! (`irq_enable`, `irq_disable`, `irq_clear_pending`, `irq_pend`, `irq_is_enabled`,
-//! `irq_is_pending`); `config`; `image_id`; `system_reset`; `record_epitaph`; `halt_forever`.
+//! `irq_is_pending`); `config`, `try_config`; `image_id`; `reset_reason` (why the system last
+//! reset, `abi::ResetReason`); `system_reset(reason)`; `record_epitaph`; `halt_forever`.
 
 #[cfg(target_os = "none")]
 mod arm_m;

@@ -188,9 +188,21 @@ impl Sim {
     }
 
     pub fn with_policy(specs: &[TaskSpec], irqs: &[IrqDesc], supervisor_fault: SupervisorFaultPolicy) -> Sim {
+        Sim::with_policies(specs, irqs, supervisor_fault, SupervisorFaultPolicy::Reset)
+    }
+
+    /// `supervisor_fault` and `kernel_failure` as `app.toml`'s `on-supervisor-fault` and
+    /// `on-kernel-failure`.
+    pub fn with_policies(
+        specs: &[TaskSpec],
+        irqs: &[IrqDesc],
+        supervisor_fault: SupervisorFaultPolicy,
+        kernel_failure: SupervisorFaultPolicy,
+    ) -> Sim {
         let config = leak(KernelConfig {
             irqs: Box::leak(irqs.to_vec().into_boxed_slice()),
             supervisor_fault,
+            kernel_failure,
             image_id: IMAGE_ID,
             cpu_hz: 400_000_000,
         });
