@@ -45,6 +45,16 @@ pub struct Snapshot {
     /// `KERNEL_EPITAPH` when `KERNEL_HAS_FAILED` is set.
     pub epitaph: Option<String>,
     pub tasks: Vec<TaskSnapshot>,
+    /// The app's declared progress variables (`[tasks.X.restart-test] progress`), in order.
+    pub progress: Vec<Progress>,
+}
+
+/// One declared progress variable and its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub task: String,
+    pub variable: String,
+    pub value: u32,
 }
 
 /// How a cycle drives its task, through `humility jefe`'s requests.
@@ -111,6 +121,10 @@ pub enum Anomaly {
     KernelFailed { epitaph: String },
     /// No `SysTick` for 10 s of real time: the system stopped ticking.
     Stalled,
+    /// A declared progress variable did not change.
+    NoProgress { task: String, variable: String, value: u32 },
+    /// The driven task took longer than its declared `max-recovery-ms`.
+    SlowRecovery { task: String, ms: u64, max_ms: u32 },
 }
 
 impl fmt::Display for Anomaly {
@@ -143,6 +157,12 @@ impl fmt::Display for Anomaly {
             Anomaly::Reset { before, after } => write!(f, "the system reset (ticks {before} -> {after})"),
             Anomaly::KernelFailed { epitaph } => write!(f, "the kernel failed: {epitaph}"),
             Anomaly::Stalled => write!(f, "the system stopped: no timer tick for 10 s of real time"),
+            Anomaly::NoProgress { task, variable, value } => {
+                write!(f, "{task}: no progress: `{variable}` stayed at {value}")
+            }
+            Anomaly::SlowRecovery { task, ms, max_ms } => {
+                write!(f, "{task}: took {ms} ms to run again, more than its max-recovery-ms = {max_ms}")
+            }
         }
     }
 }
@@ -163,14 +183,15 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
     }
     for (index, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
         let task = a.name.clone();
+        let mut mine = Vec::new();
         let (bc, ac) = (b.counters.unwrap_or_default(), a.counters.unwrap_or_default());
         if ac.watchdog_expiries != bc.watchdog_expiries {
-            found.push(Anomaly::Hung { task: task.clone() });
+            mine.push(Anomaly::Hung { task: task.clone() });
         }
         if ac.missed_acks != bc.missed_acks {
             // The provider that went away is the driven task when there is one.
             let provider = driven.map_or_else(|| "a provider".to_owned(), |(d, _)| after.tasks[d].name.clone());
-            found.push(Anomaly::DidNotLetGo { dependent: task.clone(), provider });
+            mine.push(Anomaly::DidNotLetGo { dependent: task.clone(), provider });
         }
         match driven {
             Some((d, trigger)) if d == index => {
@@ -180,34 +201,45 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
                     ("restarts", bc.restarts, ac.restarts, want.restarts),
                 ] {
                     if after.wrapping_sub(before) != expected {
-                        found.push(Anomaly::Counter { task: task.clone(), counter, before, after, expected });
+                        mine.push(Anomaly::Counter { task: task.clone(), counter, before, after, expected });
                     }
                 }
                 let (gb, ga) = (b.status.generation, a.status.generation);
                 if ga != (gb + 1) % GENERATIONS {
-                    found.push(Anomaly::Generations { task: task.clone(), before: gb, after: ga });
+                    mine.push(Anomaly::Generations { task: task.clone(), before: gb, after: ga });
                 }
                 if !a.is_running() {
-                    found.push(stopped(a));
+                    mine.push(stopped(a));
                 }
             }
             _ => {
                 if a.status.state == "Faulted" {
-                    found.push(Anomaly::Faulted { task: task.clone(), fault: a.status.detail.clone() });
+                    mine.push(Anomaly::Faulted { task: task.clone(), fault: a.status.detail.clone() });
                 } else if ac.faults != bc.faults {
-                    found.push(Anomaly::Faulted { task: task.clone(), fault: "seen by jefe".into() });
+                    mine.push(Anomaly::Faulted { task: task.clone(), fault: "seen by jefe".into() });
                 }
                 if a.status.generation != b.status.generation || ac.restarts != bc.restarts {
-                    found.push(Anomaly::Restarted {
+                    mine.push(Anomaly::Restarted {
                         task: task.clone(),
                         before: b.status.generation,
                         after: a.status.generation,
                     });
                 }
                 if b.is_running() && !a.is_running() && a.status.state != "Faulted" {
-                    found.push(Anomaly::Held { task });
+                    mine.push(Anomaly::Held { task });
                 }
             }
+        }
+        // A fault or hang explains the restarts and generations that follow it: report the
+        // cause alone.
+        if mine.iter().any(|m| matches!(m, Anomaly::Hung { .. } | Anomaly::Faulted { .. })) {
+            mine.retain(|m| !matches!(m, Anomaly::Counter { .. } | Anomaly::Generations { .. } | Anomaly::Restarted { .. }));
+        }
+        found.append(&mut mine);
+    }
+    for (b, a) in before.progress.iter().zip(&after.progress) {
+        if a.value == b.value {
+            found.push(Anomaly::NoProgress { task: a.task.clone(), variable: a.variable.clone(), value: a.value });
         }
     }
     found
@@ -265,7 +297,7 @@ mod tests {
     }
 
     fn snapshot(ticks: u64, tasks: Vec<TaskSnapshot>) -> Snapshot {
-        Snapshot { ticks, epitaph: None, tasks }
+        Snapshot { ticks, epitaph: None, tasks, progress: Vec::new() }
     }
 
     fn restarted(n: u32) -> Counters {
@@ -333,10 +365,12 @@ mod tests {
         after.tasks[1] = task("peer", "Healthy", "Runnable", 1, Counters { faults: 1, restarts: 1, ..Counters::default() });
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![
-                Anomaly::Faulted { task: "peer".into(), fault: "seen by jefe".into() },
-                Anomaly::Restarted { task: "peer".into(), before: 0, after: 1 }
-            ]
+            vec![Anomaly::Faulted { task: "peer".into(), fault: "seen by jefe".into() }]
+        );
+        after.tasks[1] = task("peer", "Healthy", "Runnable", 1, restarted(1));
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![Anomaly::Restarted { task: "peer".into(), before: 0, after: 1 }]
         );
         after.tasks[1] = task("peer", "Healthy", "Stopped", 0, Counters::default());
         assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Restart))), vec![Anomaly::Held { task: "peer".into() }]);
@@ -347,6 +381,14 @@ mod tests {
         let mut after = calm(300);
         after.tasks[0].counters = Some(Counters { watchdog_expiries: 1, ..restarted(3) });
         assert_eq!(compare(&calm(100), &after, None), vec![Anomaly::Hung { task: "driver".into() }]);
+    }
+
+    #[test]
+    fn a_driven_task_that_hangs_after_coming_back_is_reported_as_hung_alone() {
+        let mut after = calm(300);
+        // Back, hung, caught by its watchdog (a fault), restarted again.
+        after.tasks[0] = task("driver", "Healthy", "Runnable", 5, Counters { faults: 1, watchdog_expiries: 1, ..restarted(5) });
+        assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Restart))), vec![Anomaly::Hung { task: "driver".into() }]);
     }
 
     #[test]
@@ -366,6 +408,19 @@ mod tests {
         let mut failed = calm(200);
         failed.epitaph = Some("BadTaskTable".into());
         assert_eq!(compare(&calm(100), &failed, None), vec![Anomaly::KernelFailed { epitaph: "BadTaskTable".into() }]);
+    }
+
+    #[test]
+    fn a_declared_progress_variable_must_change() {
+        let with = |ticks, value| Snapshot {
+            progress: vec![Progress { task: "registry".into(), variable: "ACCEPTED".into(), value }],
+            ..calm(ticks)
+        };
+        assert_eq!(compare(&with(100, 7), &with(200, 9), None), vec![]);
+        assert_eq!(
+            compare(&with(100, 7), &with(200, 7), None),
+            vec![Anomaly::NoProgress { task: "registry".into(), variable: "ACCEPTED".into(), value: 7 }]
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ use crate::contract::{self, ArchiveFiles, KernelLayout, TaskStatus};
 use crate::gdb::{Gdb, GdbError};
 use crate::{Error, cargo, dist, dump, qemu};
 pub use checks::{Anomaly, Trigger};
-use checks::{COUNTER_MEMBERS, Rng, counters_from_members, Snapshot, TaskSnapshot, compare, spread};
+use checks::{COUNTER_MEMBERS, Progress, Rng, counters_from_members, Snapshot, TaskSnapshot, compare, spread};
 
 /// Virtual time the app runs before the first cycle.
 const BOOT_SETTLE_MS: u64 = 500;
@@ -179,9 +179,9 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
 
     let archive = dist::read(&built.archive)?;
     let port = qemu::free_port()?;
-    let extra = ["-icount", "shift=0", "-gdb", &format!("tcp:127.0.0.1:{port}")].map(String::from);
+    let extra = ["-S", "-icount", "shift=0", "-gdb", &format!("tcp:127.0.0.1:{port}")].map(String::from);
     let (_session, _console) = qemu::start(&machine, &built.final_elf, &extra)?;
-    let mut target = Target::connect(port, &archive)?;
+    let mut target = Target::connect(port, &archive, app)?;
 
     let mut results: Vec<TaskResults> = app.tasks.iter().map(|_| TaskResults::default()).collect();
     for &task in &driven {
@@ -193,7 +193,7 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
             .collect();
     }
     let mut rng = Rng::new(options.seed);
-    let mut last = Snapshot { ticks: 0, epitaph: None, tasks: Vec::new() };
+    let mut last = Snapshot { ticks: 0, epitaph: None, tasks: Vec::new(), progress: Vec::new() };
     let mut failure = None;
     let mut cycle = 0;
     let mut driving = || -> Result<(), Stop> {
@@ -209,6 +209,12 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
                 results[task].cycles += 1;
                 let recovery = target.cycle(task, &app.tasks[task].name, options.trigger, &before.tasks[task].status)?;
                 results[task].recovery_ms.push(recovery);
+                if let Some(max_ms) = app.tasks[task].restart_test.max_recovery_ms
+                    && recovery > u64::from(max_ms)
+                {
+                    let task = app.tasks[task].name.clone();
+                    found(vec![Anomaly::SlowRecovery { task, ms: recovery, max_ms }])?;
+                }
                 target.wait(settle_ms)?;
                 last = target.snapshot()?;
                 found(compare(&before, &last, Some((task, options.trigger))))?;
@@ -313,6 +319,8 @@ struct Target {
     gdb: Gdb,
     /// The kernel's `SysTick` handler, where the guest is stopped once per tick.
     systick: u32,
+    /// The declared progress variables: task, variable, address.
+    progress: Vec<(String, String, u32)>,
     kernel_dies: Dies,
     layout: KernelLayout,
     names: Vec<String>,
@@ -326,7 +334,7 @@ fn gdb_error(e: GdbError) -> Error {
 }
 
 impl Target {
-    fn connect(port: u16, archive: &[u8]) -> Result<Target, Error> {
+    fn connect(port: u16, archive: &[u8], app: &crate::config::App) -> Result<Target, Error> {
         let files = ArchiveFiles::parse(archive).map_err(|e| Error::new(format!("archive: {e}")))?;
         let layout = contract::check_objects(&files.kernel, &files.tasks)
             .map_err(|p| Error::new(format!("archive: {}", p.join("; "))))?;
@@ -369,12 +377,26 @@ impl Target {
             })
             .collect();
 
+        let mut progress = Vec::new();
+        for task in &app.tasks {
+            let object = format!("elf/task/{}", task.name);
+            let elf = &files.tasks.get(task.index).ok_or_else(|| Error::new(format!("archive: no {object}")))?.1;
+            for variable in &task.restart_test.progress {
+                let at = || format!("{}: task \"{}\": restart-test.progress: `{variable}`", app.file.display(), task.name);
+                match contract::find_variable(&object, elf, variable) {
+                    Ok((address, 4, _, _)) => progress.push((task.name.clone(), variable.clone(), address as u32)),
+                    Ok((_, size, _, _)) => return Err(Error::new(format!("{}: is {size} bytes, not a 4-byte counter", at()))),
+                    Err(e) => return Err(Error::new(format!("{}: {e}", at()))),
+                }
+            }
+        }
+
         let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(10)).map_err(gdb_error)?;
         gdb.halt().map_err(gdb_error)?;
         gdb.breakpoint(systick, true).map_err(gdb_error)?;
         // Stop at a tick, as every later call expects.
         gdb.run_until_stop(false).map_err(gdb_error)?;
-        let mut target = Target { gdb, systick, kernel_dies, layout, names, words, counters: (address as u32, size as usize, offsets) };
+        let mut target = Target { gdb, systick, progress, kernel_dies, layout, names, words, counters: (address as u32, size as usize, offsets) };
         target.physical()?;
         Ok(target)
     }
@@ -449,7 +471,12 @@ impl Target {
                     .map(|o| counters_from_members(o.map(|at| read_uint(&counters, at, 4).unwrap_or_default() as u32))),
             });
         }
-        Ok(Snapshot { ticks, epitaph, tasks })
+        let mut progress = Vec::new();
+        for (task, variable, address) in self.progress.clone() {
+            let value = self.word(address)?;
+            progress.push(Progress { task, variable, value });
+        }
+        Ok(Snapshot { ticks, epitaph, tasks, progress })
     }
 
     /// One `humility jefe` request: written like humility writes it, then waited for tick by
