@@ -1313,6 +1313,60 @@ pub fn check_dump(dump: &[u8], archive: &[u8]) -> Result<DumpReport, Vec<String>
     })
 }
 
+/// What humility's `tasks` shows of one task-table entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskStatus {
+    /// `TaskState` variant: `Healthy` or `Faulted`.
+    pub state: String,
+    /// The `SchedState` variant when healthy, the `FaultInfo` variant when faulted.
+    pub detail: String,
+    pub generation: u32,
+}
+
+/// The state and generation of one task-table `entry` (`layout.task_size` bytes), decoded
+/// through the kernel's DWARF `dies` as humility decodes them.
+pub fn decode_task_status(
+    dies: &Dies,
+    layout: &KernelLayout,
+    entry: &[u8],
+) -> Result<TaskStatus, String> {
+    let members = &layout.task;
+    let state_bytes = entry
+        .get(members.state as usize..)
+        .ok_or("entry too short")?;
+    let (state, payload) = dies
+        .decode_variant(members.state_type, state_bytes)
+        .ok_or("undecodable state")?;
+    let payload = payload.ok_or("state variant without payload")?;
+    let inner_member = if state == "Faulted" { "fault" } else { "__0" };
+    let (inner_offset, inner_ty) = dies
+        .member_at(payload, inner_member)
+        .ok_or("state payload has no inner value")?;
+    let (detail, _) = state_bytes
+        .get(inner_offset as usize..)
+        .and_then(|bytes| dies.decode_variant(inner_ty, bytes))
+        .ok_or("undecodable state detail")?;
+    let generation = read_uint(entry, members.generation, members.generation_size)
+        .ok_or("no generation")? as u32;
+    Ok(TaskStatus {
+        state,
+        detail,
+        generation,
+    })
+}
+
+/// A DWARF variable of the ELF `bytes` (named `object` in messages), found as humility
+/// finds it (contract 2.1): its address and size, its type, and the object's DWARF to
+/// decode it with.
+pub fn find_variable(object: &str, bytes: &[u8], name: &str) -> Result<(u64, u64, DieId, Dies), String> {
+    let info = ObjectInfo::parse(object, bytes)?;
+    let (address, size, ty) = info
+        .variable(name)
+        .ok_or_else(|| format!("{object}: no variable `{name}` with an address"))?;
+    let ty = info.dies.resolve_id(ty).unwrap_or(ty);
+    Ok((address, size, ty, info.dies))
+}
+
 /// One task-table entry, decoded as humility would.
 fn decode_task(
     dies: &Dies,
@@ -1325,23 +1379,11 @@ fn decode_task(
 ) -> Result<TaskReport, String> {
     let members = &layout.task;
     let at = |what: &str| format!("task {index} ({name}): {what}");
-    let state_bytes = entry
-        .get(members.state as usize..)
-        .ok_or_else(|| at("entry too short"))?;
-    let (state, payload) = dies
-        .decode_variant(members.state_type, state_bytes)
-        .ok_or_else(|| at("undecodable state"))?;
-    let payload = payload.ok_or_else(|| at("state variant without payload"))?;
-    let inner_member = if state == "Faulted" { "fault" } else { "__0" };
-    let (inner_offset, inner_ty) = dies
-        .member_at(payload, inner_member)
-        .ok_or_else(|| at("state payload has no inner value"))?;
-    let (detail, _) = state_bytes
-        .get(inner_offset as usize..)
-        .and_then(|bytes| dies.decode_variant(inner_ty, bytes))
-        .ok_or_else(|| at("undecodable state detail"))?;
-    let generation = read_uint(entry, members.generation, members.generation_size)
-        .ok_or_else(|| at("no generation"))? as u32;
+    let TaskStatus {
+        state,
+        detail,
+        generation,
+    } = decode_task_status(dies, layout, entry).map_err(|what| at(&what))?;
 
     let descriptor = read_uint(entry, members.descriptor, 4).ok_or_else(|| at("no descriptor"))?;
     let Some(desc) = memory.read(descriptor, layout.task_desc_size) else {

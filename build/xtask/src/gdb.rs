@@ -312,6 +312,42 @@ impl Gdb {
         Ok(out)
     }
 
+    /// Writes `bytes` at `address` (`M`).
+    pub fn write_memory(&mut self, address: u32, bytes: &[u8]) -> Result<(), GdbError> {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let request = format!("M{address:x},{:x}:{hex}", bytes.len());
+        let reply = self.request(&request)?;
+        if reply != b"OK" {
+            return Err(self.refusal(request, &reply));
+        }
+        Ok(())
+    }
+
+    /// Sets (`Z0`) or removes (`z0`) a breakpoint on the Thumb instruction at `address`.
+    pub fn breakpoint(&mut self, address: u32, on: bool) -> Result<(), GdbError> {
+        let request = format!("{}0,{address:x},2", if on { 'Z' } else { 'z' });
+        let reply = self.request(&request)?;
+        if reply != b"OK" {
+            return Err(self.refusal(request, &reply));
+        }
+        Ok(())
+    }
+
+    /// Lets the guest run (`c`) or execute one instruction (`s`) until it stops again, and
+    /// returns the stop reply. QEMU stops again at once on a breakpoint at the current PC:
+    /// to go past it, remove it and step first.
+    pub fn run_until_stop(&mut self, step: bool) -> Result<String, GdbError> {
+        let request = if step { "s" } else { "c" };
+        let reply = self.request_text(request)?;
+        if !reply.starts_with(['T', 'S']) {
+            return Err(GdbError::Unexpected {
+                request: request.into(),
+                reply,
+            });
+        }
+        Ok(reply)
+    }
+
     /// The registers of the target description, read once.
     pub fn register_list(&mut self) -> Result<Vec<Register>, GdbError> {
         if let Some(registers) = &self.registers {

@@ -1,7 +1,7 @@
 //! `cargo xtask`: build, package, run and test Bulkhead images.
 //!
 //! Commands: `dist [APP]`, `run [APP] [--gdb]`, `test [FILTER]`, `sizes [APP]`, `bench`,
-//! `dump [APP]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
+//! `dump [APP]`, `restart-test [APP] [OPTIONS]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
 
 mod alloc;
 mod bench;
@@ -16,6 +16,7 @@ mod gdb;
 mod kconfig;
 mod link;
 mod qemu;
+mod restart_test;
 mod sizes;
 mod test;
 
@@ -53,7 +54,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   test [FILTER]      run host tests and QEMU system tests (those whose name contains FILTER)
   sizes [APP]        flash and RAM used and wasted per task and for the kernel
   bench              run the QEMU benchmarks and write target/bench/kernel.json
-  dump [APP]         halt a running QEMU (from `run --gdb`) and write a humility dump";
+  dump [APP]         halt a running QEMU (from `run --gdb`) and write a humility dump
+  restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault] [--seed S]
+                     restart APP's tasks at seeded instants in QEMU, as `humility jefe` does,
+                     and check that everything comes back healthy";
 
 fn run(args: &[String]) -> Result<(), Error> {
     let app_arg = |i: usize| args.get(i).filter(|a| !a.starts_with("--")).map_or(DEFAULT_APP, String::as_str);
@@ -81,6 +85,7 @@ fn run(args: &[String]) -> Result<(), Error> {
             }
         }
         Some("dump") => dump::command(&args[1..]),
+        Some("restart-test") => restart_test::command(&args[1..]),
         Some(check @ ("check-archive" | "check-dump")) => contract::command(check, &args[1..]),
         Some("bench") => bench::run(),
         Some("sizes") => sizes::print(&dist::dist(&dist::app_toml_path(app_arg(1))?)?),

@@ -124,28 +124,7 @@ pub fn capture(
     timeout: Duration,
     mut done: impl FnMut(&str) -> bool,
 ) -> Result<Capture, Error> {
-    ensure_qemu()?;
-    let mut args = base_args(machine, image);
-    args.extend(["-serial".into(), "stdio".into()]);
-    args.extend(extra.iter().cloned());
-    let mut child = Command::new(QEMU)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let session = Session { child };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (session, rx) = start(machine, image, extra)?;
     let deadline = Instant::now() + timeout;
     let mut lines = Vec::new();
     loop {
@@ -166,6 +145,33 @@ pub fn capture(
         };
         return Ok(Capture { lines, timed_out, _session: session });
     }
+}
+
+/// Starts `image` with extra QEMU `args` in the background; its console lines arrive on
+/// the receiver (carriage returns included). QEMU lives as long as the session.
+pub fn start(machine: &str, image: &Path, extra: &[String]) -> Result<(Session, mpsc::Receiver<String>), Error> {
+    ensure_qemu()?;
+    let mut args = base_args(machine, image);
+    args.extend(["-serial".into(), "stdio".into()]);
+    args.extend(extra.iter().cloned());
+    let mut child = Command::new(QEMU)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((Session { child }, rx))
 }
 
 /// A TCP port on localhost that was free a moment ago, for QEMU's GDB stub.

@@ -9,6 +9,10 @@
 //! TESTS DONE
 //! ```
 //!
+//! `restart-test` runs ([`RESTART_TESTS`]) drive `cargo xtask restart-test` on an app and
+//! expect it healthy, or, on the broken-driver app, failing with one named anomaly at one
+//! cycle.
+//!
 //! Each image declares the tests it must report in its `app.toml`, under `expected-tests`
 //! (see `doc/app-toml.md`). The runner fails an image that hangs (no `TESTS DONE` before its
 //! timeout), prints a line it does not expect (`FAULT ...` from a test supervisor, a kernel
@@ -21,6 +25,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::restart_test::{self, Anomaly, Trigger};
 use crate::{Error, cargo, dist, qemu};
 
 /// A QEMU system-test image: an app and the tests it must report.
@@ -33,6 +38,58 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
     SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120) },
     SystemImage { app: "idol-tests", timeout: Duration::from_secs(60) },
     SystemImage { app: "jefe-tests", timeout: Duration::from_secs(60) },
+];
+
+/// A `restart-test` run and what it must find.
+pub struct RestartTest {
+    pub name: &'static str,
+    pub app: &'static str,
+    pub tasks: &'static [&'static str],
+    pub cycles: u32,
+    pub trigger: Trigger,
+    /// `None`: no anomaly. `Some((cycles, check))`: exactly one anomaly, at one of those
+    /// cycles, that `check` accepts. A range where the anomaly shows either during the cycle
+    /// or in the quiet time after it, which a tick of timing decides (see the module doc of
+    /// `restart_test`).
+    pub expect: Option<(std::ops::RangeInclusive<u32>, fn(&Anomaly) -> bool)>,
+}
+
+/// qemu-m7's `idle` is left out: restarting it stops the system (the kernel finds nothing
+/// runnable while it backs off), which `restart-test qemu-m7 --task idle` reports.
+pub const RESTART_TESTS: &[RestartTest] = &[
+    RestartTest {
+        name: "qemu-m7::restart",
+        app: "qemu-m7",
+        tasks: &["console", "pong", "ping"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: None,
+    },
+    RestartTest { name: "qemu-m7::fault", app: "qemu-m7", tasks: &["pong"], cycles: 2, trigger: Trigger::Fault, expect: None },
+    RestartTest {
+        name: "restart-broken::forgets_registration",
+        app: "restart-broken",
+        tasks: &["forgetful"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: Some((1..=2, |a| matches!(a, Anomaly::NoProgress { task, variable, .. } if task == "registry" && variable == "ACCEPTED"))),
+    },
+    RestartTest {
+        name: "restart-broken::faults_a_bystander",
+        app: "restart-broken",
+        tasks: &["clumsy"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: Some((1..=1, |a| matches!(a, Anomaly::Faulted { task, fault } if task == "bystander" && fault == "Panic"))),
+    },
+    RestartTest {
+        name: "restart-broken::hangs_after_three",
+        app: "restart-broken",
+        tasks: &["fragile"],
+        cycles: 4,
+        trigger: Trigger::Restart,
+        expect: Some((3..=3, |a| matches!(a, Anomaly::Hung { task } if task == "fragile"))),
+    },
 ];
 
 #[derive(Default)]
@@ -62,6 +119,9 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     host_tests(filter, &mut tally)?;
     for image in SYSTEM_IMAGES {
         system_image(image, filter, &mut tally)?;
+    }
+    for run in RESTART_TESTS {
+        restart_run(run, filter, &mut tally)?;
     }
     if !tally.failures.is_empty() {
         println!("\nfailures:");
@@ -152,6 +212,39 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
     if tally.failed > failed_before {
         save_dump(&built, port);
     }
+    Ok(())
+}
+
+/// One `restart-test` run, checked against what it must find.
+fn restart_run(run: &RestartTest, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
+    let name = format!("restart-test::{}", run.name);
+    if filter.is_some_and(|f| !name.contains(f)) {
+        return Ok(());
+    }
+    println!("\nrunning {name} in QEMU");
+    let options = restart_test::Options {
+        app: run.app.into(),
+        tasks: run.tasks.iter().map(|t| t.to_string()).collect(),
+        cycles: run.cycles,
+        trigger: run.trigger,
+        seed: 1,
+    };
+    let outcome = restart_test::run(&options)?;
+    print!("{}", outcome.report);
+    let why = match (&outcome.failure, &run.expect) {
+        (None, None) => None,
+        (Some((cycle, anomalies)), Some((cycles, check)))
+            if cycles.contains(cycle) && anomalies.len() == 1 && check(&anomalies[0]) =>
+        {
+            None
+        }
+        (None, Some((cycles, _))) => Some(format!("expected one specific anomaly at cycle {cycles:?}, found none")),
+        (Some((cycle, anomalies)), _) => Some(format!(
+            "unexpected at cycle {cycle}: {}",
+            anomalies.iter().map(|a| a.to_string()).collect::<Vec<_>>().join("; ")
+        )),
+    };
+    tally.record(&name, why.is_none(), why.as_deref().unwrap_or_default());
     Ok(())
 }
 

@@ -87,6 +87,8 @@ struct TaskEntry {
     #[serde(default)]
     features: Vec<String>,
     supervision: Option<SupervisionEntry>,
+    #[serde(default)]
+    restart_test: super::RestartExpectations,
 }
 
 fn start_by_default() -> bool {
@@ -180,6 +182,7 @@ pub(super) fn resolve(
             config: entry.config.clone(),
             features: entry.features.clone(),
             supervision: None,
+            restart_test: check_restart_test(at, &entry.restart_test)?,
         });
     }
 
@@ -607,6 +610,22 @@ fn check_policy(
         watchdog_ms: policy.watchdog_ms,
         reset_peripherals: policy.reset_peripherals.clone(),
     })
+}
+
+/// `[tasks.X.restart-test]`: progress names are variable names, a recovery limit is not 0.
+fn check_restart_test(at: Blame<'_>, expect: &super::RestartExpectations) -> Result<super::RestartExpectations, ConfigError> {
+    let is_variable = |name: &str| {
+        name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if let Some(bad) = expect.progress.iter().find(|n| !is_variable(n)) {
+        return Err(at.error("restart-test.progress", Problem::NotAVariable(bad.clone())));
+    }
+    check_unique(&expect.progress).map_err(|p| at.error("restart-test.progress", p))?;
+    if expect.max_recovery_ms == Some(0) {
+        return Err(at.error("restart-test.max-recovery-ms", Problem::ZeroDuration));
+    }
+    Ok(expect.clone())
 }
 
 #[cfg(test)]
@@ -1127,6 +1146,29 @@ stack-size = 256
             e.to_string(),
             "app/demo/app.toml: task \"sys\": supervision.depends-on: dependency cycle: sys -> console -> sys"
         );
+    }
+
+    #[test]
+    fn restart_test_expectations_are_read_and_checked() {
+        let app = load(&format!(
+            "{BASE}\n[tasks.idle.restart-test]\nprogress = [\"ACCEPTED\", \"_n2\"]\nmax-recovery-ms = 50\n"
+        ))
+        .unwrap();
+        let idle = app.task("idle").unwrap();
+        assert_eq!(idle.restart_test.progress, ["ACCEPTED", "_n2"]);
+        assert_eq!(idle.restart_test.max_recovery_ms, Some(50));
+        assert_eq!(app.task("console").unwrap().restart_test, Default::default());
+
+        let refused = |body: &str| load(&format!("{BASE}\n[tasks.idle.restart-test]\n{body}\n")).expect_err(body);
+        let e = refused("progress = [\"2fast\"]");
+        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "restart-test.progress"));
+        assert!(matches!(&e.problem, Problem::NotAVariable(n) if n == "2fast"), "{e}");
+        let e = refused("progress = [\"A\", \"A\"]");
+        assert!(matches!(&e.problem, Problem::Duplicate(n) if n == "A"), "{e}");
+        let e = refused("max-recovery-ms = 0");
+        assert_eq!(e.key, "restart-test.max-recovery-ms");
+        assert!(matches!(e.problem, Problem::ZeroDuration), "{e}");
+        assert!(matches!(refused("progres = []").problem, Problem::Schema { .. }));
     }
 
     #[test]

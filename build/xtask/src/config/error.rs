@@ -118,6 +118,8 @@ pub enum Problem {
     SupervisorKipc,
     DependencyCycle(Vec<String>),
     ZeroDuration,
+    /// A `restart-test.progress` entry that is not a variable name.
+    NotAVariable(String),
     DeadlineNotBelowWatchdog {
         deadline_ms: u32,
         watchdog_ms: u32,
@@ -327,6 +329,10 @@ impl fmt::Display for Problem {
                 write!(f, "dependency cycle: {}", path.join(" -> "))
             }
             Problem::ZeroDuration => write!(f, "must be at least 1 ms"),
+            Problem::NotAVariable(name) => write!(
+                f,
+                "\"{name}\" is not a variable name (ASCII letters, digits and `_`, not starting with a digit)"
+            ),
             Problem::DeadlineNotBelowWatchdog {
                 deadline_ms,
                 watchdog_ms,

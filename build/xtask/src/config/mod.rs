@@ -116,6 +116,21 @@ pub struct Task {
     pub features: Vec<String>,
     /// `None` for the supervisor only.
     pub supervision: Option<Supervision>,
+    /// `[tasks.X.restart-test]`: what `cargo xtask restart-test` checks beyond its generic
+    /// checks, because only the app knows it.
+    pub restart_test: RestartExpectations,
+}
+
+/// `[tasks.X.restart-test]` in `app.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RestartExpectations {
+    /// Variables of this task (4-byte counters, read through its DWARF like `humility`
+    /// reads them) that must change across every restart cycle and between cycles.
+    #[serde(default)]
+    pub progress: Vec<String>,
+    /// The longest this task may take to run again after it was asked to restart.
+    pub max_recovery_ms: Option<u32>,
 }
 
 impl App {
