@@ -77,7 +77,7 @@ fn request_for(op: Kipcnum) -> &'static [u32] {
         Kipcnum::ReadTaskDumpRegion => &[S, 0, 0],
         Kipcnum::SoftwareIrq => &[S, 0b01],
         Kipcnum::FindFaultedTask | Kipcnum::NextFault => &[0],
-        Kipcnum::ReadImageId | Kipcnum::Reset | Kipcnum::ReadTicks => &[],
+        Kipcnum::ReadImageId | Kipcnum::Reset | Kipcnum::ReadTicks | Kipcnum::ReadResetReason => &[],
     }
 }
 
@@ -119,7 +119,7 @@ fn kipc_an_operation_granted_alone_is_carried_out() {
         sim.kipc(GRANTED, Kipcnum::Reset, &[]);
     }));
     let message = reset.expect_err("a granted reset does not return");
-    assert_eq!(message.downcast_ref::<&str>(), Some(&"system reset"));
+    assert_eq!(message.downcast_ref::<String>().map(String::as_str), Some("system reset (Requested)"));
 }
 
 #[test]

@@ -28,8 +28,9 @@ pub fn reset_peripherals(task: usize, mask: u32) -> LogEvent {
         return LogEvent::PeripheralResetSkipped { task, mask };
     };
     let status = kipc::read_task_status(sys);
+    let sys_now = Incarnation::new(sys, status.restarts);
     let unanswered = LogEvent::PeripheralResetUnanswered { task, mask };
-    if status.fault.is_some() || status.detached || sys_post(status.id, request).is_err() {
+    if status.fault.is_some() || status.detached || sys_post(sys_now, request).is_err() {
         // Already down: its policy is restarting it, and nobody else can reset.
         return unanswered;
     }
@@ -39,7 +40,7 @@ pub fn reset_peripherals(task: usize, mask: u32) -> LogEvent {
     let mut taken = false;
     let mut message = [0u8; 4];
     loop {
-        let msg = match sys_recv_closed(&mut message, crate::TIMER_NOTIFICATION, status.id) {
+        let msg = match sys_recv_closed(&mut message, crate::TIMER_NOTIFICATION, sys_now) {
             Ok(msg) => msg,
             // It died mid-reset; the fault notification brings it to the policy.
             Err(_) => return unanswered,

@@ -58,7 +58,7 @@ const RECOVERY_LIMIT_MS: u64 = 2000;
 /// Instructions per millisecond of virtual time under `-icount shift=0`.
 const INSTRUCTIONS_PER_MS: u64 = 1_000_000;
 
-/// `JEFE_EXTERNAL_REQUEST` values (HUMILITY-CONTRACT 6.1 in the design; jefe's `external.rs`).
+/// `JEFE_EXTERNAL_REQUEST` values (doc/humility-contract.md 6.1; jefe's `external.rs`).
 const START: u32 = 1;
 const RELEASE: u32 = 3;
 const FAULT: u32 = 4;
