@@ -28,7 +28,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => {
             let path = PathBuf::from(path);
             println!("cargo::rerun-if-changed={}", path.display());
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             app_config::generate(&path.display().to_string(), &text)?
         }
         None => app_config::empty("BULKHEAD_APP_TOML is unset (no app)", 0),

@@ -10,9 +10,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("BULKHEAD_APP_TOML is not set: {not_dist}").into());
     };
     println!("cargo::rerun-if-env-changed=BULKHEAD_TASK_NAME");
-    let me = std::env::var("BULKHEAD_TASK_NAME").map_err(|_| format!("BULKHEAD_TASK_NAME is not set: {not_dist}"))?;
-    let index = tasks.iter().position(|t| t.name == me).ok_or_else(|| format!("no task named \"{me}\""))?;
+    let me = std::env::var("BULKHEAD_TASK_NAME")
+        .map_err(|_| format!("BULKHEAD_TASK_NAME is not set: {not_dist}"))?;
+    let index = tasks
+        .iter()
+        .position(|t| t.name == me)
+        .ok_or_else(|| format!("no task named \"{me}\""))?;
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("my_index.rs");
-    std::fs::write(out, format!("/// This task's index in the app.\nconst MY_INDEX: usize = {index};\n"))?;
+    std::fs::write(
+        out,
+        format!("/// This task's index in the app.\nconst MY_INDEX: usize = {index};\n"),
+    )?;
     Ok(())
 }

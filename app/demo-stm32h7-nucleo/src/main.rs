@@ -10,7 +10,10 @@ use drv_stm32h7_clocks::{Mmio, NUCLEO_400MHZ, bring_up};
 kern::app_kernel!(board_init = board_init);
 
 // The kernel's tick comes from the board file's `cpu-hz`; it must be the clock we program.
-const _: () = assert!(KERNEL_CONFIG.cpu_hz == NUCLEO_400MHZ.sys_hz(), "board cpu-hz differs from the clock plan");
+const _: () = assert!(
+    KERNEL_CONFIG.cpu_hz == NUCLEO_400MHZ.sys_hz(),
+    "board cpu-hz differs from the clock plan"
+);
 
 /// A failed bring-up halts in the kernel's panic handler (epitaph "kernel panic"): running
 /// on with the wrong clock would break every timing the image promises.

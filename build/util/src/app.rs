@@ -88,7 +88,11 @@ pub fn from_env() -> Result<Option<(String, Vec<AppTask>)>, String> {
 pub fn parse(file: &str, text: &str) -> Result<(String, Vec<AppTask>), String> {
     let fail = |what: String| format!("{file}: {what}");
     let app: Table = text.parse().map_err(|e| fail(format!("TOML: {e}")))?;
-    let name = app.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = app
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let entries = app
         .get("tasks")
         .and_then(Value::as_table)
@@ -96,14 +100,19 @@ pub fn parse(file: &str, text: &str) -> Result<(String, Vec<AppTask>), String> {
     let names: Vec<&str> = entries.keys().map(String::as_str).collect();
     let tasks = entries
         .iter()
-        .map(|(name, entry)| task(name, entry, &names).map_err(|e| fail(format!("tasks.{name}.{e}"))))
+        .map(|(name, entry)| {
+            task(name, entry, &names).map_err(|e| fail(format!("tasks.{name}.{e}")))
+        })
         .collect::<Result<_, _>>()?;
     Ok((name, tasks))
 }
 
 fn task(name: &str, entry: &Value, names: &[&str]) -> Result<AppTask, String> {
     let entry = entry.as_table().ok_or("must be a table")?;
-    let krate = entry.get("crate").and_then(Value::as_str).ok_or("crate: missing")?;
+    let krate = entry
+        .get("crate")
+        .and_then(Value::as_str)
+        .ok_or("crate: missing")?;
     let start = match entry.get("start") {
         None => true,
         Some(v) => v.as_bool().ok_or("start: must be true or false")?,
@@ -136,14 +145,19 @@ fn supervision(table: &Table, names: &[&str]) -> Result<Supervision, String> {
                     Some("always") => Restart::Always,
                     Some("on-fault") => Restart::OnFault,
                     Some("never") => Restart::Never,
-                    _ => return Err("restart: must be \"always\", \"on-fault\" or \"never\"".into()),
+                    _ => {
+                        return Err("restart: must be \"always\", \"on-fault\" or \"never\"".into());
+                    }
                 }
             }
             "depends-on" => {
                 s.depends_on = strings(table, key)?
                     .iter()
                     .map(|n| {
-                        names.iter().position(|t| t == n).ok_or_else(|| format!("depends-on: unknown task \"{n}\""))
+                        names
+                            .iter()
+                            .position(|t| t == n)
+                            .ok_or_else(|| format!("depends-on: unknown task \"{n}\""))
                     })
                     .collect::<Result<_, _>>()?
             }
@@ -161,17 +175,26 @@ fn supervision(table: &Table, names: &[&str]) -> Result<Supervision, String> {
             "intensity" => {
                 let i = value.as_table().ok_or("intensity: must be a table")?;
                 let field = |k: &str| {
-                    i.get(k).ok_or_else(|| format!("intensity.{k}: missing")).and_then(|v| millis(v, &format!("intensity.{k}")))
+                    i.get(k)
+                        .ok_or_else(|| format!("intensity.{k}: missing"))
+                        .and_then(|v| millis(v, &format!("intensity.{k}")))
                 };
                 let then = match i.get("then").map(Value::as_str) {
                     None | Some(Some("hold")) => Escalation::Hold,
                     Some(Some("restart-dependents")) => Escalation::RestartDependents,
                     Some(Some("reset")) => Escalation::Reset,
                     Some(_) => {
-                        return Err("intensity.then: must be \"hold\", \"restart-dependents\" or \"reset\"".into());
+                        return Err(
+                            "intensity.then: must be \"hold\", \"restart-dependents\" or \"reset\""
+                                .into(),
+                        );
                     }
                 };
-                s.intensity = Some(Intensity { restarts: field("restarts")?, window_ms: field("window-ms")?, then });
+                s.intensity = Some(Intensity {
+                    restarts: field("restarts")?,
+                    window_ms: field("window-ms")?,
+                    then,
+                });
             }
             "reset-peripherals" => s.reset_peripherals = strings(table, key)?,
             other => return Err(format!("{other}: unknown key")),
@@ -234,7 +257,13 @@ mod tests {
         let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["jefe", "server", "client"]);
         assert_eq!(tasks[0].supervision, Supervision::default());
-        assert!(tasks[0].config.as_ref().unwrap().contains_key("inject-fault-callers"));
+        assert!(
+            tasks[0]
+                .config
+                .as_ref()
+                .unwrap()
+                .contains_key("inject-fault-callers")
+        );
         let server = &tasks[1];
         assert!(!server.start);
         assert_eq!(
@@ -242,7 +271,11 @@ mod tests {
             Supervision {
                 restart: Restart::Always,
                 backoff_max_ms: 400,
-                intensity: Some(Intensity { restarts: 3, window_ms: 1000, then: Escalation::RestartDependents }),
+                intensity: Some(Intensity {
+                    restarts: 3,
+                    window_ms: 1000,
+                    then: Escalation::RestartDependents
+                }),
                 watchdog_ms: Some(100),
                 reset_peripherals: vec!["uart0".into()],
                 ..Supervision::default()
@@ -262,6 +295,10 @@ mod tests {
             "app.toml: tasks.client.supervision.depends-on: unknown task \"srever\""
         );
         let bad = APP.replace("restart = \"always\"", "restart = \"sometimes\"");
-        assert!(parse("app.toml", &bad).unwrap_err().starts_with("app.toml: tasks.server.supervision.restart:"));
+        assert!(
+            parse("app.toml", &bad)
+                .unwrap_err()
+                .starts_with("app.toml: tasks.server.supervision.restart:")
+        );
     }
 }

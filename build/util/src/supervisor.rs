@@ -51,10 +51,16 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
     let fail = |what: String| format!("{file}: {what}");
     let supervisor = tasks.first().ok_or_else(|| fail("no tasks".into()))?;
     if tasks.len() > 32 {
-        return Err(fail(format!("{} tasks; the supervisor handles at most 32", tasks.len())));
+        return Err(fail(format!(
+            "{} tasks; the supervisor handles at most 32",
+            tasks.len()
+        )));
     }
     let timer = bit(supervisor, "timer").ok_or_else(|| {
-        fail(format!("tasks.{}.notifications: the supervisor needs a notification named \"timer\"", supervisor.name))
+        fail(format!(
+            "tasks.{}.notifications: the supervisor needs a notification named \"timer\"",
+            supervisor.name
+        ))
     })?;
     let mut policies = String::new();
     let mut going = Vec::new();
@@ -62,11 +68,18 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
     for task in tasks {
         let at = |key: &str| format!("tasks.{}{key}", task.name);
         if task.name.len() > MAX_NAME_LEN {
-            return Err(fail(format!("tasks.{}: names longer than {MAX_NAME_LEN} bytes are cut on the console; shorten it", task.name)));
+            return Err(fail(format!(
+                "tasks.{}: names longer than {MAX_NAME_LEN} bytes are cut on the console; shorten it",
+                task.name
+            )));
         }
         let s = &task.supervision;
         let talks_to_jefe = task.task_slots.contains(&supervisor.name);
-        let (g, b) = match (s.depends_on.is_empty(), bit(task, PROVIDER_GOING), bit(task, PROVIDER_BACK)) {
+        let (g, b) = match (
+            s.depends_on.is_empty(),
+            bit(task, PROVIDER_GOING),
+            bit(task, PROVIDER_BACK),
+        ) {
             (true, _, _) => (0, 0),
             // A passive dependent: never told, so its providers' detaches wait out the deadline.
             (false, None, None) => {
@@ -85,7 +98,8 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
             (false, Some(_), Some(_)) if !talks_to_jefe => {
                 return Err(fail(format!(
                     "{}: a task with supervision.depends-on acknowledges to the supervisor, so it needs \"{}\" in its task-slots",
-                    at(".task-slots"), supervisor.name
+                    at(".task-slots"),
+                    supervisor.name
                 )));
             }
             (false, Some(g), Some(b)) => (g, b),
@@ -93,7 +107,8 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         if s.watchdog_ms.is_some() && !talks_to_jefe {
             return Err(fail(format!(
                 "{}: a task with supervision.watchdog-ms checks in with the supervisor, so it needs \"{}\" in its task-slots",
-                at(".task-slots"), supervisor.name
+                at(".task-slots"),
+                supervisor.name
             )));
         }
         going.push(g);
@@ -110,7 +125,9 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         }
         let depends_on = s.depends_on.iter().fold(0u32, |m, &p| m | 1 << p);
         let reset_peripherals = (1u64 << s.reset_peripherals.len()) as u32 - 1;
-        let watchdog = s.watchdog_ms.map_or("None".into(), |ms| format!("Some({ms})"));
+        let watchdog = s
+            .watchdog_ms
+            .map_or("None".into(), |ms| format!("Some({ms})"));
         write!(
             policies,
             "    // {name}\n    supervision::Policy {{\n        restart: supervision::RestartMode::{restart},\n        \
@@ -133,15 +150,26 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         .expect("writing to a String");
     }
     let names: Vec<String> = tasks.iter().map(|t| format!("{:?}", t.name)).collect();
-    let masks = |bits: &[u32]| bits.iter().map(|b| format!("{b:#x}")).collect::<Vec<_>>().join(", ");
+    let masks = |bits: &[u32]| {
+        bits.iter()
+            .map(|b| format!("{b:#x}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let console = match tasks.iter().position(|t| t.krate == CONSOLE_CRATE) {
         Some(i) => format!("Some({i})"),
         None => "None".into(),
     };
-    let watchdog = match supervisor.config.as_ref().and_then(|c| c.get("watchdog-ms")) {
+    let watchdog = match supervisor
+        .config
+        .as_ref()
+        .and_then(|c| c.get("watchdog-ms"))
+    {
         None => "None".to_owned(),
         Some(v) => match v.as_integer() {
-            Some(ms) if (MIN_WATCHDOG_MS..=i64::from(u32::MAX)).contains(&ms) => format!("Some({ms})"),
+            Some(ms) if (MIN_WATCHDOG_MS..=i64::from(u32::MAX)).contains(&ms) => {
+                format!("Some({ms})")
+            }
             _ => {
                 return Err(fail(format!(
                     "tasks.{}.config.watchdog-ms: {v} is not a period of at least {MIN_WATCHDOG_MS} ms",
@@ -154,11 +182,23 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
         Some((i, bit)) => format!("Some(({i}, {bit:#x}))"),
         None => "None".into(),
     };
-    let fields: Vec<String> = tasks[1..].iter().map(|t| t.name.replace('-', "_")).collect();
-    let members: String = fields.iter().map(|f| format!("    pub {f}: TaskEventCounts,\n")).collect();
-    let inits: String = fields.iter().map(|f| format!("            {f}: TaskEventCounts::new(),\n")).collect();
-    let arms: String =
-        fields.iter().enumerate().map(|(i, f)| format!("            {} => Some(&self.{f}),\n", i + 1)).collect();
+    let fields: Vec<String> = tasks[1..]
+        .iter()
+        .map(|t| t.name.replace('-', "_"))
+        .collect();
+    let members: String = fields
+        .iter()
+        .map(|f| format!("    pub {f}: TaskEventCounts,\n"))
+        .collect();
+    let inits: String = fields
+        .iter()
+        .map(|f| format!("            {f}: TaskEventCounts::new(),\n"))
+        .collect();
+    let arms: String = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("            {} => Some(&self.{f}),\n", i + 1))
+        .collect();
     let code = format!(
         "// Generated by build-util (supervisor.rs) from app.toml. Do not edit: change app.toml.\n\n\
          /// Tasks in the image; index 0 is the supervisor.\n\
@@ -196,17 +236,26 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
 
 /// The server stub's allow-lists: `inject_fault` only from the tasks named in
 /// `[tasks.<supervisor>.config] inject-fault-callers` (nobody if absent).
-pub fn allowed_callers(file: &str, tasks: &[AppTask]) -> Result<BTreeMap<String, Vec<u16>>, String> {
+pub fn allowed_callers(
+    file: &str,
+    tasks: &[AppTask],
+) -> Result<BTreeMap<String, Vec<u16>>, String> {
     let supervisor = tasks.first().ok_or_else(|| format!("{file}: no tasks"))?;
     let key = format!("tasks.{}.config.inject-fault-callers", supervisor.name);
-    let callers = match supervisor.config.as_ref().and_then(|c| c.get("inject-fault-callers")) {
+    let callers = match supervisor
+        .config
+        .as_ref()
+        .and_then(|c| c.get("inject-fault-callers"))
+    {
         None => Vec::new(),
         Some(value) => value
             .as_array()
             .ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?
             .iter()
             .map(|v| {
-                let name = v.as_str().ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?;
+                let name = v
+                    .as_str()
+                    .ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?;
                 tasks
                     .iter()
                     .position(|t| t.name == name)
@@ -224,8 +273,13 @@ pub const MAX_INTENSITY_RESTARTS: u32 = 8;
 
 /// The reset server's index and `reset-request` bit, checked as the module doc says.
 fn reset_server(tasks: &[AppTask], supervisor: &AppTask) -> Result<Option<(usize, u32)>, String> {
-    let mut servers = tasks.iter().enumerate().filter_map(|(i, t)| Some((i, t, bit(t, RESET_REQUEST)?)));
-    let Some((index, server, bit)) = servers.next() else { return Ok(None) };
+    let mut servers = tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t, bit(t, RESET_REQUEST)?)));
+    let Some((index, server, bit)) = servers.next() else {
+        return Ok(None);
+    };
     if let Some((_, other, _)) = servers.next() {
         return Err(format!(
             "tasks.{}.notifications: \"{RESET_REQUEST}\" is already declared by \"{}\"; one task resets peripherals",
@@ -248,7 +302,10 @@ fn reset_server(tasks: &[AppTask], supervisor: &AppTask) -> Result<Option<(usize
 }
 
 fn bit(task: &AppTask, notification: &str) -> Option<u32> {
-    task.notifications.iter().position(|n| n == notification).map(|i| 1 << i)
+    task.notifications
+        .iter()
+        .position(|n| n == notification)
+        .map(|i| 1 << i)
 }
 
 #[cfg(test)]
@@ -283,7 +340,10 @@ mod tests {
     #[test]
     fn table_snapshot() {
         let code = generate(APP).unwrap();
-        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/supervisor_table.rs");
+        let snapshot = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/snapshots/supervisor_table.rs"
+        );
         if std::env::var_os("BULKHEAD_BLESS").is_some() {
             std::fs::write(snapshot, &code).unwrap();
         }
@@ -306,9 +366,15 @@ mod tests {
         let passive = APP.replace(", \"provider-going\", \"provider-back\"", "");
         let (_, tasks) = parse("app.toml", &passive).unwrap();
         let (code, warnings) = table("app.toml", &tasks).unwrap();
-        assert!(code.contains("pub const PROVIDER_GOING: [u32; NUM_TASKS] = [0x0, 0x0, 0x0, 0x0];"));
+        assert!(
+            code.contains("pub const PROVIDER_GOING: [u32; NUM_TASKS] = [0x0, 0x0, 0x0, 0x0];")
+        );
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("client depends on other tasks but declares neither"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("client depends on other tasks but declares neither"),
+            "{}",
+            warnings[0]
+        );
     }
 
     const SYS: &str = r#"
@@ -321,7 +387,10 @@ mod tests {
     #[test]
     fn reset_server_is_found_by_its_notification() {
         let code = generate(&format!("{APP}{SYS}")).unwrap();
-        assert!(code.contains("pub const SYS: Option<(usize, u32)> = Some((4, 0x1));"), "{code}");
+        assert!(
+            code.contains("pub const SYS: Option<(usize, u32)> = Some((4, 0x1));"),
+            "{code}"
+        );
     }
 
     #[test]
@@ -332,26 +401,50 @@ mod tests {
             "app.toml: tasks.sys2.notifications: \"reset-request\" is already declared by \"sys\"; one task resets peripherals"
         );
         let mute = format!("{APP}{}", SYS.replace("task-slots = [\"jefe\"]", ""));
-        assert!(generate(&mute).unwrap_err().starts_with("app.toml: tasks.sys.task-slots: the task declaring"));
+        assert!(
+            generate(&mute)
+                .unwrap_err()
+                .starts_with("app.toml: tasks.sys.task-slots: the task declaring")
+        );
         let own = format!("{APP}{SYS}supervision = {{ reset-peripherals = [\"rcc\"] }}\n");
-        assert!(generate(&own).unwrap_err().starts_with("app.toml: tasks.sys.supervision.reset-peripherals: the task declaring"));
+        assert!(
+            generate(&own).unwrap_err().starts_with(
+                "app.toml: tasks.sys.supervision.reset-peripherals: the task declaring"
+            )
+        );
     }
 
     #[test]
     fn hardware_watchdog_period_is_read_and_checked() {
-        let with = |v: &str| generate(&APP.replace("config = { inject-fault-callers", &format!("config = {{ watchdog-ms = {v}, inject-fault-callers")));
-        assert!(with("500").unwrap().contains("pub const WATCHDOG_MS: Option<u32> = Some(500);"));
+        let with = |v: &str| {
+            generate(&APP.replace(
+                "config = { inject-fault-callers",
+                &format!("config = {{ watchdog-ms = {v}, inject-fault-callers"),
+            ))
+        };
+        assert!(
+            with("500")
+                .unwrap()
+                .contains("pub const WATCHDOG_MS: Option<u32> = Some(500);")
+        );
         assert_eq!(
             with("100").unwrap_err(),
             "app.toml: tasks.jefe.config.watchdog-ms: 100 is not a period of at least 200 ms"
         );
-        assert!(with("\"1s\"").unwrap_err().contains("watchdog-ms: \"1s\" is not a period"));
+        assert!(
+            with("\"1s\"")
+                .unwrap_err()
+                .contains("watchdog-ms: \"1s\" is not a period")
+        );
     }
 
     #[test]
     fn intensity_beyond_what_jefe_tracks_is_refused() {
         let e = generate(&APP.replace("restarts = 3", "restarts = 9")).unwrap_err();
-        assert!(e.starts_with("app.toml: tasks.server.supervision.intensity.restarts: at most 8"), "{e}");
+        assert!(
+            e.starts_with("app.toml: tasks.server.supervision.intensity.restarts: at most 8"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -49,10 +49,16 @@ pub fn run() -> Result<(), Error> {
     let out = out_dir.join("kernel.json");
     std::fs::write(&out, json + "\n").map_err(|e| Error::io(&out, e))?;
 
-    println!("{:<28} {:>10} {:>10} {:>8}", "benchmark", "bulkhead", "hubris", "ratio");
+    println!(
+        "{:<28} {:>10} {:>10} {:>8}",
+        "benchmark", "bulkhead", "hubris", "ratio"
+    );
     for (key, value) in &figures {
         match HUBRIS.iter().find(|(k, _)| k == key) {
-            Some((_, hubris)) => println!("{key:<28} {value:>10} {hubris:>10} {:>8.2}", *value as f64 / *hubris as f64),
+            Some((_, hubris)) => println!(
+                "{key:<28} {value:>10} {hubris:>10} {:>8.2}",
+                *value as f64 / *hubris as f64
+            ),
             None => println!("{key:<28} {value:>10} {:>10} {:>8}", "-", "-"),
         }
     }
@@ -62,11 +68,25 @@ pub fn run() -> Result<(), Error> {
 
 fn run_image(image: &str, path: &std::path::Path) -> Result<BTreeMap<String, u64>, Error> {
     let built = dist::dist(path)?;
-    let machine = built.app.board.qemu_machine.clone().ok_or_else(|| Error::new(format!("app/{image}: board has no qemu-machine")))?;
+    let machine = built
+        .app
+        .board
+        .qemu_machine
+        .clone()
+        .ok_or_else(|| Error::new(format!("app/{image}: board has no qemu-machine")))?;
     let extra = vec!["-icount".to_string(), "shift=0".to_string()];
-    let capture = qemu::capture(&machine, &built.final_elf, &extra, Duration::from_secs(120), |l| l == "BENCH DONE")?;
+    let capture = qemu::capture(
+        &machine,
+        &built.final_elf,
+        &extra,
+        Duration::from_secs(120),
+        |l| l == "BENCH DONE",
+    )?;
     if capture.timed_out || capture.lines.last().map(String::as_str) != Some("BENCH DONE") {
-        return Err(Error::new(format!("app/{image}: no `BENCH DONE` (last lines: {:?})", capture.lines.iter().rev().take(5).collect::<Vec<_>>())));
+        return Err(Error::new(format!(
+            "app/{image}: no `BENCH DONE` (last lines: {:?})",
+            capture.lines.iter().rev().take(5).collect::<Vec<_>>()
+        )));
     }
     parse_bench_lines(&capture.lines).map_err(|e| Error::new(format!("app/{image}: {e}")))
 }
@@ -74,9 +94,16 @@ fn run_image(image: &str, path: &std::path::Path) -> Result<BTreeMap<String, u64
 /// `BENCH <key> <n>` lines into figures; any malformed `BENCH` line is an error.
 pub fn parse_bench_lines(lines: &[String]) -> Result<BTreeMap<String, u64>, String> {
     let mut figures = BTreeMap::new();
-    for line in lines.iter().filter(|l| l.starts_with("BENCH ") && *l != "BENCH DONE") {
+    for line in lines
+        .iter()
+        .filter(|l| l.starts_with("BENCH ") && *l != "BENCH DONE")
+    {
         let mut parts = line.split_whitespace().skip(1);
-        match (parts.next(), parts.next().and_then(|n| n.parse().ok()), parts.next()) {
+        match (
+            parts.next(),
+            parts.next().and_then(|n| n.parse().ok()),
+            parts.next(),
+        ) {
             (Some(key), Some(value), None) => {
                 figures.insert(key.to_string(), value);
             }
@@ -114,7 +141,15 @@ mod tests {
 
     #[test]
     fn bench_lines_become_figures_and_bad_lines_are_refused() {
-        let lines: Vec<String> = ["noise", "BENCH ipc_roundtrip_0b 776", "BENCH lease_read_256b 642", "BENCH DONE"].iter().map(|s| s.to_string()).collect();
+        let lines: Vec<String> = [
+            "noise",
+            "BENCH ipc_roundtrip_0b 776",
+            "BENCH lease_read_256b 642",
+            "BENCH DONE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let f = parse_bench_lines(&lines).unwrap();
         assert_eq!(f["ipc_roundtrip_0b"], 776);
         assert_eq!(f.len(), 2);

@@ -11,11 +11,15 @@ use crate::Error;
 pub const TARGET: &str = "thumbv7em-none-eabihf";
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from)
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 fn cargo() -> Command {
@@ -48,7 +52,10 @@ fn metadata_packages() -> Result<Vec<serde_json::Value>, Error> {
         .output()
         .map_err(|e| Error::new(format!("cannot run cargo metadata: {e}")))?;
     if !out.status.success() {
-        return Err(Error::new(format!("cargo metadata failed:\n{}", String::from_utf8_lossy(&out.stderr))));
+        return Err(Error::new(format!(
+            "cargo metadata failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let mut meta: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| Error::new(format!("cargo metadata printed bad JSON: {e}")))?;
@@ -64,7 +71,10 @@ fn package_name(p: &serde_json::Value) -> Option<String> {
 
 /// Package names in the workspace, for checking `crate = ...` keys in `app.toml`.
 pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
-    Ok(metadata_packages()?.iter().filter_map(package_name).collect())
+    Ok(metadata_packages()?
+        .iter()
+        .filter_map(package_name)
+        .collect())
 }
 
 /// Packages that only build for the firmware target: those marked
@@ -77,10 +87,17 @@ pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
         .filter(|p| {
             let flagged = p["metadata"]["bulkhead"]["target-only"].as_bool() == Some(true);
             let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
-            let rel = manifest.strip_prefix(&root).unwrap_or(&manifest).to_path_buf();
+            let rel = manifest
+                .strip_prefix(&root)
+                .unwrap_or(&manifest)
+                .to_path_buf();
             let firmware_dir = rel.starts_with("task") || rel.starts_with("app");
             let has_bin = p["targets"].as_array().into_iter().flatten().any(|t| {
-                t["kind"].as_array().into_iter().flatten().any(|k| k == "bin")
+                t["kind"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k == "bin")
             });
             flagged || (firmware_dir && has_bin)
         })
@@ -97,17 +114,30 @@ pub fn build_firmware(
     script: &Path,
 ) -> Result<PathBuf, Error> {
     let mut cmd = cargo();
-    cmd.args(["rustc", "--quiet", "--release", "--target", TARGET, "-p", package, "--bin", package]);
+    cmd.args([
+        "rustc",
+        "--quiet",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        package,
+        "--bin",
+        package,
+    ]);
     if !features.is_empty() {
         cmd.args(["--features", &features.join(",")]);
     }
     // --nmagic: no page alignment, so the linker neither pads segments nor loads the ELF
     // headers into flash.
-    cmd.args(["--", "-C", "link-arg=--nmagic", "-C"]).arg(format!("link-arg=-T{}", script.display()));
+    cmd.args(["--", "-C", "link-arg=--nmagic", "-C"])
+        .arg(format!("link-arg=-T{}", script.display()));
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().map_err(|e| Error::new(format!("cannot run cargo for {package}: {e}")))?;
+    let out = cmd
+        .output()
+        .map_err(|e| Error::new(format!("cannot run cargo for {package}: {e}")))?;
     if !out.status.success() {
         return Err(Error::new(format!(
             "building {package} failed:\n{}",

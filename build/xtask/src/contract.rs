@@ -1358,7 +1358,11 @@ pub fn decode_task_status(
 /// A DWARF variable of the ELF `bytes` (named `object` in messages), found as humility
 /// finds it (contract 2.1): its address and size, its type, and the object's DWARF to
 /// decode it with.
-pub fn find_variable(object: &str, bytes: &[u8], name: &str) -> Result<(u64, u64, DieId, Dies), String> {
+pub fn find_variable(
+    object: &str,
+    bytes: &[u8],
+    name: &str,
+) -> Result<(u64, u64, DieId, Dies), String> {
     let info = ObjectInfo::parse(object, bytes)?;
     let (address, size, ty) = info
         .variable(name)

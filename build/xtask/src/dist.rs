@@ -44,10 +44,11 @@ pub fn app_toml_path(arg: &str) -> Result<PathBuf, Error> {
         PathBuf::from(arg).join("app.toml"),
         PathBuf::from(arg),
     ];
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| Error::new(format!("no app named \"{arg}\": looked for app/{arg}/app.toml, {arg}/app.toml and {arg}")))
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        Error::new(format!(
+            "no app named \"{arg}\": looked for app/{arg}/app.toml, {arg}/app.toml and {arg}"
+        ))
+    })
 }
 
 pub fn load(app_toml: &Path) -> Result<App, Error> {
@@ -67,7 +68,8 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
 
     progress(&app, "measuring tasks");
     let stacks: Vec<u32> = app.tasks.iter().map(|t| t.stack_size).collect();
-    let measuring = alloc::measuring_layout(flash, ram, &stacks).map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
+    let measuring = alloc::measuring_layout(flash, ram, &stacks)
+        .map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
     let mut needs = Vec::new();
     for (task, layout) in app.tasks.iter().zip(&measuring) {
         let elf = link_task(&app, task, layout, &link_dir)?;
@@ -83,13 +85,33 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     }
 
     progress(&app, "measuring kernel");
-    let placeholder: Vec<PlacedTask> = measuring.iter().map(|&layout| PlacedTask { layout, entry_point: layout.flash.base() | 1 }).collect();
+    let placeholder: Vec<PlacedTask> = measuring
+        .iter()
+        .map(|&layout| PlacedTask {
+            layout,
+            entry_point: layout.flash.base() | 1,
+        })
+        .collect();
     let kernel_ram = (ram.start, app.kernel.ram);
-    let kernel_elf = link_kernel(&app, &placeholder, (flash.start, flash.size), kernel_ram, &link_dir)?;
+    let kernel_elf = link_kernel(
+        &app,
+        &placeholder,
+        (flash.start, flash.size),
+        kernel_ram,
+        &link_dir,
+    )?;
     let kernel_flash_used = measure_kernel_flash(&read(&kernel_elf)?, flash.start)?;
 
-    let allocation = alloc::allocate(flash, ram, KernelNeeds { flash: kernel_flash_used, ram: app.kernel.ram }, &needs)
-        .map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
+    let allocation = alloc::allocate(
+        flash,
+        ram,
+        KernelNeeds {
+            flash: kernel_flash_used,
+            ram: app.kernel.ram,
+        },
+        &needs,
+    )
+    .map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
 
     progress(&app, "linking tasks at their regions");
     let mut task_elfs = Vec::new();
@@ -97,11 +119,16 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     for (task, a) in app.tasks.iter().zip(&allocation.tasks) {
         let built = link_task(&app, task, &a.layout, &link_dir)?;
         let bytes = read(&built)?;
-        let entry_point = object::File::parse(&*bytes).map_err(|e| Error::new(format!("{}: {e}", built.display())))?.entry() as u32;
+        let entry_point = object::File::parse(&*bytes)
+            .map_err(|e| Error::new(format!("{}: {e}", built.display())))?
+            .entry() as u32;
         let out = dir.join("elf").join("task").join(&task.name);
         copy(&built, &out)?;
         task_elfs.push(out);
-        placed.push(PlacedTask { layout: a.layout, entry_point });
+        placed.push(PlacedTask {
+            layout: a.layout,
+            entry_point,
+        });
     }
 
     progress(&app, "linking kernel");
@@ -112,16 +139,29 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
 
     progress(&app, "packing image and archive");
     let mut kernel_bytes = read(&kernel_out)?;
-    let task_bytes: Vec<Vec<u8>> = task_elfs.iter().map(|p| read(p)).collect::<Result<_, _>>()?;
+    let task_bytes: Vec<Vec<u8>> = task_elfs
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<_, _>>()?;
     let named: Vec<elfimage::NamedElf<'_>> = app
         .tasks
         .iter()
         .zip(&task_bytes)
-        .map(|(t, b)| elfimage::NamedElf { name: &t.name, bytes: b })
+        .map(|(t, b)| elfimage::NamedElf {
+            name: &t.name,
+            bytes: b,
+        })
         .collect();
     let image_error = |e: elfimage::ImageError| Error::new(format!("{}: {e}", app.file.display()));
-    let mut image = elfimage::build_image(flash, elfimage::NamedElf { name: "kernel", bytes: &kernel_bytes }, &named)
-        .map_err(image_error)?;
+    let mut image = elfimage::build_image(
+        flash,
+        elfimage::NamedElf {
+            name: "kernel",
+            bytes: &kernel_bytes,
+        },
+        &named,
+    )
+    .map_err(image_error)?;
     let image_id = elfimage::stamp_image_id(&mut kernel_bytes, &mut image).map_err(image_error)?;
     write(&kernel_out, &kernel_bytes)?;
     let final_elf_bytes = elfimage::final_elf(&image);
@@ -130,7 +170,12 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     write(&dir.join("img").join("final.bin"), &image.bin)?;
 
     let archive_path = dir.join(format!("build-{}.zip", app.name));
-    let task_parts: Vec<(String, Vec<u8>)> = app.tasks.iter().map(|t| t.name.clone()).zip(task_bytes).collect();
+    let task_parts: Vec<(String, Vec<u8>)> = app
+        .tasks
+        .iter()
+        .map(|t| t.name.clone())
+        .zip(task_bytes)
+        .collect();
     archive::write_archive(
         &archive_path,
         &archive::ArchiveParts {
@@ -147,42 +192,92 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     .map_err(|e| Error::new(format!("{}: {e}", archive_path.display())))?;
 
     progress(&app, &format!("image id {image_id:#018x}"));
-    Ok(Dist { app, dir, kernel_elf: kernel_out, final_elf, archive: archive_path, allocation })
+    Ok(Dist {
+        app,
+        dir,
+        kernel_elf: kernel_out,
+        final_elf,
+        archive: archive_path,
+        allocation,
+    })
 }
 
 fn memory(app: &App, name: &str) -> Result<config::MemoryRange, Error> {
     app.board.chip.memory(name).ok_or_else(|| {
-        Error::new(format!("{}: board \"{}\": chip \"{}\" has no memory named \"{name}\"", app.file.display(), app.board.name, app.board.chip.name))
+        Error::new(format!(
+            "{}: board \"{}\": chip \"{}\" has no memory named \"{name}\"",
+            app.file.display(),
+            app.board.name,
+            app.board.chip.name
+        ))
     })
 }
 
-fn link_task(app: &App, task: &config::Task, layout: &TaskLayout, link_dir: &Path) -> Result<PathBuf, Error> {
-    let script = link::write_hashed(link_dir, &task.name, "x", &link::task_script(layout, task.stack_fill)).map_err(|e| Error::io(link_dir, e))?;
+fn link_task(
+    app: &App,
+    task: &config::Task,
+    layout: &TaskLayout,
+    link_dir: &Path,
+) -> Result<PathBuf, Error> {
+    let script = link::write_hashed(
+        link_dir,
+        &task.name,
+        "x",
+        &link::task_script(layout, task.stack_fill),
+    )
+    .map_err(|e| Error::io(link_dir, e))?;
     let slots = task
         .task_slots
         .iter()
         .map(|s| format!("{s}={}", app.task(s).map_or(usize::MAX, |t| t.index)))
         .collect::<Vec<_>>()
         .join(",");
-    let config = task.config.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let config = task
+        .config
+        .as_ref()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
     let env = [
         ("BULKHEAD_TASK_NAME", task.name.clone()),
         ("BULKHEAD_TASK_SLOTS", slots),
         ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
         ("BULKHEAD_TASK_CONFIG", config),
         // Absolute: build scripts run in their own package's directory.
-        ("BULKHEAD_APP_TOML", std::path::absolute(&app.file).unwrap_or_else(|_| app.file.clone()).display().to_string()),
+        (
+            "BULKHEAD_APP_TOML",
+            std::path::absolute(&app.file)
+                .unwrap_or_else(|_| app.file.clone())
+                .display()
+                .to_string(),
+        ),
     ];
-    cargo::build_firmware(&task.krate, &task.features, &env, &script)
-        .map_err(|e| Error::new(format!("{}: task \"{}\": {e}", app.file.display(), task.name)))
+    cargo::build_firmware(&task.krate, &task.features, &env, &script).map_err(|e| {
+        Error::new(format!(
+            "{}: task \"{}\": {e}",
+            app.file.display(),
+            task.name
+        ))
+    })
 }
 
-fn link_kernel(app: &App, placed: &[PlacedTask], flash: (u32, u32), ram: (u32, u32), link_dir: &Path) -> Result<PathBuf, Error> {
+fn link_kernel(
+    app: &App,
+    placed: &[PlacedTask],
+    flash: (u32, u32),
+    ram: (u32, u32),
+    link_dir: &Path,
+) -> Result<PathBuf, Error> {
     let cpu_hz = app.board.cpu_hz;
     let source = kconfig::generate(app, placed, cpu_hz).map_err(Error::new)?;
-    let kconfig_path = link::write_hashed(link_dir, "kconfig", "rs", &source).map_err(|e| Error::io(link_dir, e))?;
-    let script = link::write_hashed(link_dir, "kernel", "x", &link::kernel_script(flash, ram, app.kernel.stack_size))
+    let kconfig_path = link::write_hashed(link_dir, "kconfig", "rs", &source)
         .map_err(|e| Error::io(link_dir, e))?;
+    let script = link::write_hashed(
+        link_dir,
+        "kernel",
+        "x",
+        &link::kernel_script(flash, ram, app.kernel.stack_size),
+    )
+    .map_err(|e| Error::io(link_dir, e))?;
     let env = [
         ("BULKHEAD_KCONFIG", kconfig_path.display().to_string()),
         ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
@@ -206,12 +301,16 @@ fn measure(name: &str, elf: &[u8], flash: MpuRegion, ram: MpuRegion) -> Result<(
         .map(|s| s.address() + s.size())
         .max()
         .unwrap_or(u64::from(ram.base()));
-    Ok(((flash_end - u64::from(flash.base())) as u32, (ram_end - u64::from(ram.base())) as u32))
+    Ok((
+        (flash_end - u64::from(flash.base())) as u32,
+        (ram_end - u64::from(ram.base())) as u32,
+    ))
 }
 
 /// One past the last flash byte the ELF loads, if it loads any.
 fn loaded_end(name: &str, elf: &[u8]) -> Result<Option<u64>, Error> {
-    let ranges = elfimage::load_ranges(&elfimage::NamedElf { name, bytes: elf }).map_err(|e| Error::new(e.to_string()))?;
+    let ranges = elfimage::load_ranges(&elfimage::NamedElf { name, bytes: elf })
+        .map_err(|e| Error::new(e.to_string()))?;
     Ok(ranges.iter().map(|r| r.end).max())
 }
 

@@ -33,8 +33,14 @@ fn task_regions(app: &App, index: usize, placed: &PlacedTask) -> Result<Vec<Regi
     // nearly all of them are on a task's stack. The regions never overlap, so the order
     // means nothing to the MPU.
     let mut regions = vec![
-        Region { region: placed.layout.ram, attributes: RegionAttributes::READ | RegionAttributes::WRITE },
-        Region { region: placed.layout.flash, attributes: RegionAttributes::READ | RegionAttributes::EXECUTE },
+        Region {
+            region: placed.layout.ram,
+            attributes: RegionAttributes::READ | RegionAttributes::WRITE,
+        },
+        Region {
+            region: placed.layout.flash,
+            attributes: RegionAttributes::READ | RegionAttributes::EXECUTE,
+        },
     ];
     for p in task.peripherals.values() {
         regions.push(Region {
@@ -58,7 +64,8 @@ fn task_regions(app: &App, index: usize, placed: &PlacedTask) -> Result<Vec<Regi
 /// Generates the kernel configuration source for `app` with tasks placed as given.
 pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String, String> {
     let n = app.tasks.len();
-    let mut region_table = vec!["RegionDesc { base: 0x0, size: 0x0, attributes: RegionAttributes(0x0) }".to_string()];
+    let mut region_table =
+        vec!["RegionDesc { base: 0x0, size: 0x0, attributes: RegionAttributes(0x0) }".to_string()];
     let mut tasks = String::new();
     for (i, (task, placed)) in app.tasks.iter().zip(placed).enumerate() {
         let regions = task_regions(app, i, placed)?;
@@ -105,7 +112,12 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
     let irqs: Vec<String> = app
         .irqs
         .iter()
-        .map(|d| format!("    IrqDesc {{ irq: {}, task: {}, notification: {:#x} }},", d.irq, d.task, d.notification))
+        .map(|d| {
+            format!(
+                "    IrqDesc {{ irq: {}, task: {}, notification: {:#x} }},",
+                d.irq, d.task, d.notification
+            )
+        })
         .collect();
     let policy = |p| match p {
         SupervisorFault::Reset => "Reset",
@@ -135,6 +147,10 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
         nregions = region_table.len(),
         regions = region_table.join(",\n    "),
         nirqs = irqs.len(),
-        irqs = if irqs.is_empty() { String::new() } else { irqs.join("\n") + "\n" },
+        irqs = if irqs.is_empty() {
+            String::new()
+        } else {
+            irqs.join("\n") + "\n"
+        },
     ))
 }

@@ -69,7 +69,10 @@ SECTIONS
 /// `__stack_fill_start` up, so a task that opts out gets an empty range.
 pub fn task_script(layout: &TaskLayout, stack_fill: bool) -> String {
     let unfilled = if stack_fill { "0" } else { "_stack_size" };
-    format!("{}_stack_unfilled = {unfilled};\n{TASK_SECTIONS}", memory_x(layout))
+    format!(
+        "{}_stack_unfilled = {unfilled};\n{TASK_SECTIONS}",
+        memory_x(layout)
+    )
 }
 
 /// The kernel: vector table at the start of flash, main stack at the bottom of its RAM.

@@ -4,8 +4,8 @@
 //! `dump [APP]`, `restart-test [APP] [OPTIONS]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
 
 mod alloc;
-mod bench;
 mod archive;
+mod bench;
 mod cargo;
 mod config;
 mod contract;
@@ -60,7 +60,11 @@ const USAGE: &str = "usage: cargo xtask <command>
                      and check that everything comes back healthy";
 
 fn run(args: &[String]) -> Result<(), Error> {
-    let app_arg = |i: usize| args.get(i).filter(|a| !a.starts_with("--")).map_or(DEFAULT_APP, String::as_str);
+    let app_arg = |i: usize| {
+        args.get(i)
+            .filter(|a| !a.starts_with("--"))
+            .map_or(DEFAULT_APP, String::as_str)
+    };
     match args.first().map(String::as_str) {
         Some("dist") => {
             let d = dist::dist(&dist::app_toml_path(app_arg(1))?)?;
@@ -70,7 +74,10 @@ fn run(args: &[String]) -> Result<(), Error> {
         Some("run") => {
             let d = dist::dist(&dist::app_toml_path(app_arg(1))?)?;
             let machine = d.app.board.qemu_machine.clone().ok_or_else(|| {
-                Error::new(format!("board \"{}\" cannot run in QEMU (no qemu-machine in its board file)", d.app.board.name))
+                Error::new(format!(
+                    "board \"{}\" cannot run in QEMU (no qemu-machine in its board file)",
+                    d.app.board.name
+                ))
             })?;
             if let Some(console) = &d.app.board.console {
                 eprintln!("console: {console} on this terminal");

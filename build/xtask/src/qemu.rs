@@ -22,7 +22,11 @@ pub fn ensure_qemu() -> Result<(), Error> {
     if on_path(QEMU) {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().ok().is_some_and(|o| o.stdout.starts_with(b"0"));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .is_some_and(|o| o.stdout.starts_with(b"0"));
     if !(is_root && on_path("apt-get")) {
         return Err(Error::new(format!(
             "{QEMU} is not installed. Install it with `sudo apt-get install qemu-system-arm` (Debian/Ubuntu) \
@@ -30,14 +34,20 @@ pub fn ensure_qemu() -> Result<(), Error> {
         )));
     }
     eprintln!("{QEMU} is missing; installing it with apt-get (qemu-system-arm)...");
-    for args in [&["update", "-q"][..], &["install", "-y", "-q", "qemu-system-arm"][..]] {
+    for args in [
+        &["update", "-q"][..],
+        &["install", "-y", "-q", "qemu-system-arm"][..],
+    ] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .map_err(|e| Error::new(format!("cannot run apt-get: {e}")))?;
         if !status.success() {
-            return Err(Error::new(format!("`apt-get {}` failed; install qemu-system-arm by hand", args.join(" "))));
+            return Err(Error::new(format!(
+                "`apt-get {}` failed; install qemu-system-arm by hand",
+                args.join(" ")
+            )));
         }
     }
     Ok(())
@@ -66,9 +76,15 @@ pub fn run_interactive(machine: &str, image: &Path, gdb: bool) -> Result<(), Err
              `cargo xtask dump` (another terminal) writes a humility dump of it as it runs."
         );
     }
-    eprintln!("Booting {} on {machine}; press Ctrl-C to stop.", image.display());
+    eprintln!(
+        "Booting {} on {machine}; press Ctrl-C to stop.",
+        image.display()
+    );
     let args = interactive_args(machine, image, gdb);
-    let status = Command::new(QEMU).args(&args).status().map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
+    let status = Command::new(QEMU)
+        .args(&args)
+        .status()
+        .map_err(|e| Error::new(format!("cannot start {QEMU}: {e}")))?;
     // Ctrl-C reaches QEMU through the terminal's process group and it exits by signal;
     // that is how a user stops it, not an error.
     if !status.success() && status.code().is_some() {
@@ -143,13 +159,21 @@ pub fn capture(
             Err(mpsc::RecvTimeoutError::Timeout) => true,
             Err(mpsc::RecvTimeoutError::Disconnected) => false,
         };
-        return Ok(Capture { lines, timed_out, _session: session });
+        return Ok(Capture {
+            lines,
+            timed_out,
+            _session: session,
+        });
     }
 }
 
 /// Starts `image` with extra QEMU `args` in the background; its console lines arrive on
 /// the receiver (carriage returns included). QEMU lives as long as the session.
-pub fn start(machine: &str, image: &Path, extra: &[String]) -> Result<(Session, mpsc::Receiver<String>), Error> {
+pub fn start(
+    machine: &str,
+    image: &Path,
+    extra: &[String],
+) -> Result<(Session, mpsc::Receiver<String>), Error> {
     ensure_qemu()?;
     let mut args = base_args(machine, image);
     args.extend(["-serial".into(), "stdio".into()]);
@@ -191,7 +215,14 @@ mod tests {
         let args = interactive_args("mps2-an500", Path::new("final.elf"), true);
         let gdb = args.iter().position(|a| a == "-gdb").expect("-gdb");
         assert_eq!(args[gdb + 1], "tcp::3333");
-        assert!(!args.iter().any(|a| a == "-S"), "the guest must not wait for a debugger: {args:?}");
-        assert!(!interactive_args("mps2-an500", Path::new("final.elf"), false).iter().any(|a| a == "-gdb"));
+        assert!(
+            !args.iter().any(|a| a == "-S"),
+            "the guest must not wait for a debugger: {args:?}"
+        );
+        assert!(
+            !interactive_args("mps2-an500", Path::new("final.elf"), false)
+                .iter()
+                .any(|a| a == "-gdb")
+        );
     }
 }

@@ -6,10 +6,19 @@ use crate::dist::Dist;
 
 pub fn print(d: &Dist) -> Result<(), Error> {
     let a = &d.allocation;
-    println!("{:<16} {:>10} {:>10} {:>10}   {:>10} {:>10} {:>10}", "", "flash", "used", "wasted", "ram", "used", "wasted");
     println!(
         "{:<16} {:>10} {:>10} {:>10}   {:>10} {:>10} {:>10}",
-        "kernel", a.kernel_flash.size, a.kernel_flash.size, 0, a.kernel_ram.size, a.kernel_ram.size, 0
+        "", "flash", "used", "wasted", "ram", "used", "wasted"
+    );
+    println!(
+        "{:<16} {:>10} {:>10} {:>10}   {:>10} {:>10} {:>10}",
+        "kernel",
+        a.kernel_flash.size,
+        a.kernel_flash.size,
+        0,
+        a.kernel_ram.size,
+        a.kernel_ram.size,
+        0
     );
     let (mut fw, mut rw) = (0, 0);
     for t in &a.tasks {

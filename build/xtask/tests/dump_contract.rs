@@ -112,7 +112,10 @@ fn dump_of_a_booted_system_meets_the_contract() {
     assert!(ids.contains(&16), "xpsr missing from {ids:?}");
     // Both stack pointers, whatever mode the core was halted in: humility needs them to
     // unwind the running task (check-dump has checked they lie in the right stacks).
-    assert!(ids.contains(&17) && ids.contains(&18), "MSP or PSP missing from {ids:?}");
+    assert!(
+        ids.contains(&17) && ids.contains(&18),
+        "MSP or PSP missing from {ids:?}"
+    );
 }
 
 /// Every task's stack was painted at start, so `humility stackmargin` finds a real margin:
@@ -121,8 +124,15 @@ fn dump_of_a_booted_system_meets_the_contract() {
 fn every_task_stack_shows_a_real_margin() {
     let report = check_dump(&booted_dump().dump).unwrap_or_else(|e| panic!("{e}"));
     for task in report["tasks"].as_array().expect("tasks") {
-        let (size, margin) = (task["stack_size"].as_u64().expect("size"), task["stack_margin"].as_u64().expect("margin"));
-        assert!(margin > 0 && margin < size, "{}: margin {margin} of a {size}-byte stack", task["name"]);
+        let (size, margin) = (
+            task["stack_size"].as_u64().expect("size"),
+            task["stack_margin"].as_u64().expect("margin"),
+        );
+        assert!(
+            margin > 0 && margin < size,
+            "{}: margin {margin} of a {size}-byte stack",
+            task["name"]
+        );
     }
 }
 
@@ -135,19 +145,30 @@ fn psp_outside_the_running_task_stack_is_refused() {
         bytes[at..at + 4].copy_from_slice(&0x1000_0000u32.to_le_bytes());
     });
     let e = check_dump(&path).expect_err("refused");
-    assert!(e.contains("PSP 0x10000000 is outside the running task"), "{e}");
+    assert!(
+        e.contains("PSP 0x10000000 is outside the running task"),
+        "{e}"
+    );
 }
 
 /// Where the value of register `id` lives in the dump's registers note.
 fn register_offset(dump: &[u8], id: u32) -> Option<usize> {
     let word = |at: usize| u32::from_le_bytes(dump[at..at + 4].try_into().expect("4 bytes"));
-    let note = program_headers(dump).into_iter().find(|h| h.p_type == PT_NOTE)?;
-    let (mut at, end) = (note.p_offset as usize, (note.p_offset + note.p_filesz) as usize);
+    let note = program_headers(dump)
+        .into_iter()
+        .find(|h| h.p_type == PT_NOTE)?;
+    let (mut at, end) = (
+        note.p_offset as usize,
+        (note.p_offset + note.p_filesz) as usize,
+    );
     while at + 12 <= end {
         let (namesz, descsz, kind) = (word(at) as usize, word(at + 4) as usize, word(at + 8));
         let desc = at + 12 + namesz.next_multiple_of(4);
         if kind == 0x1de0_0002 {
-            return (desc..desc + descsz).step_by(8).find(|&pair| word(pair) == id).map(|pair| pair + 4);
+            return (desc..desc + descsz)
+                .step_by(8)
+                .find(|&pair| word(pair) == id)
+                .map(|pair| pair + 4);
         }
         at = desc + descsz.next_multiple_of(4);
     }
@@ -294,5 +315,8 @@ fn restarted_task_shows_its_new_generation() {
         .iter()
         .find(|r| r["variable"] == "task_jefe::log::__RINGBUF")
         .unwrap_or_else(|| panic!("jefe's event log is not in the dump: {rings:?}"));
-    assert!(jefe_log["used_entries"].as_u64() >= Some(3), "the restart left no records: {jefe_log}");
+    assert!(
+        jefe_log["used_entries"].as_u64() >= Some(3),
+        "the restart left no records: {jefe_log}"
+    );
 }

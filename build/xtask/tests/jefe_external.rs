@@ -37,15 +37,23 @@ fn words() -> HashMap<String, u32> {
             (s.size() == 4).then(|| (name.to_owned(), s.address() as u32))
         })
         .collect();
-    assert_eq!(words.len(), 6, "six word-sized JEFE_EXTERNAL_* symbols: {words:?}");
+    assert_eq!(
+        words.len(),
+        6,
+        "six word-sized JEFE_EXTERNAL_* symbols: {words:?}"
+    );
     words
 }
 
 /// Halts the guest, runs `f` with physical memory access, and lets the guest go again.
 fn halted<R>(port: u16, f: impl FnOnce(&mut Gdb) -> R) -> R {
-    let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).expect("GDB stub");
+    let mut gdb =
+        Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).expect("GDB stub");
     gdb.halt().expect("halt");
-    assert!(gdb.physical_memory(true).expect("PhyMemMode"), "QEMU's stub knows PhyMemMode");
+    assert!(
+        gdb.physical_memory(true).expect("PhyMemMode"),
+        "QEMU's stub knows PhyMemMode"
+    );
     let result = f(&mut gdb);
     gdb.physical_memory(false).expect("PhyMemMode off");
     gdb.detach().expect("detach resumes the guest");
@@ -58,8 +66,14 @@ fn read(gdb: &mut Gdb, address: u32) -> u32 {
 }
 
 fn write(gdb: &mut Gdb, address: u32, value: u32) {
-    let hex: String = value.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    let reply = gdb.request(&format!("M{address:x},4:{hex}")).expect("write");
+    let hex: String = value
+        .to_le_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let reply = gdb
+        .request(&format!("M{address:x},4:{hex}"))
+        .expect("write");
     assert_eq!(reply, b"OK", "memory write refused");
 }
 
@@ -81,7 +95,9 @@ fn request(port: u16, words: &HashMap<String, u32>, request: u32, task: u32) -> 
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
-        let (r, e) = halted(port, |gdb| (read(gdb, words["REQUESTS"]), read(gdb, words["ERRORS"])));
+        let (r, e) = halted(port, |gdb| {
+            (read(gdb, words["REQUESTS"]), read(gdb, words["ERRORS"]))
+        });
         if r != requests {
             return Outcome::Done;
         }
@@ -126,17 +142,39 @@ fn humility_jefe_faults_holds_releases_and_starts_tasks() {
 
     assert_eq!(request(port, &words, FAULT, PONG), Outcome::Done);
     let line = pong_when(&mut qemu, |l| l.contains("stopped"));
-    assert!(line.contains("stopped (hold)"), "pong is held after the fault: {line}");
-    assert!(line.contains("fault injected by jefe"), "the fault names jefe: {line}");
+    assert!(
+        line.contains("stopped (hold)"),
+        "pong is held after the fault: {line}"
+    );
+    assert!(
+        line.contains("fault injected by jefe"),
+        "the fault names jefe: {line}"
+    );
 
     assert_eq!(request(port, &words, RELEASE, PONG), Outcome::Done);
     let line = pong_when(&mut qemu, |l| l.contains("running"));
-    assert!(line.contains("running") && !line.contains("(hold)"), "pong runs again after release: {line}");
+    assert!(
+        line.contains("running") && !line.contains("(hold)"),
+        "pong runs again after release: {line}"
+    );
 
     assert_eq!(request(port, &words, START, PONG), Outcome::Done);
-    let line = pong_when(&mut qemu, |l| l.contains("running") && l.contains("incarnation 3"));
-    assert!(line.contains("running") && line.contains("incarnation 3"), "start restarted pong: {line}");
+    let line = pong_when(&mut qemu, |l| {
+        l.contains("running") && l.contains("incarnation 3")
+    });
+    assert!(
+        line.contains("running") && line.contains("incarnation 3"),
+        "start restarted pong: {line}"
+    );
 
-    assert_eq!(request(port, &words, START, 0), Outcome::Refused, "the supervisor is refused");
-    assert_eq!(request(port, &words, 9, PONG), Outcome::Refused, "an unknown request is refused");
+    assert_eq!(
+        request(port, &words, START, 0),
+        Outcome::Refused,
+        "the supervisor is refused"
+    );
+    assert_eq!(
+        request(port, &words, 9, PONG),
+        Outcome::Refused,
+        "an unknown request is refused"
+    );
 }

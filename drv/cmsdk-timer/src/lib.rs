@@ -27,7 +27,11 @@ pub struct Registers {
 
 impl Registers {
     /// What every register holds after a reset.
-    pub const AT_RESET: Registers = Registers { ctrl: 0, reload: 0, value: 0 };
+    pub const AT_RESET: Registers = Registers {
+        ctrl: 0,
+        reload: 0,
+        value: 0,
+    };
 }
 
 pub struct Timer {
@@ -65,7 +69,11 @@ impl Timer {
     }
 
     pub fn registers(&self) -> Registers {
-        Registers { ctrl: self.read(CTRL), reload: self.read(RELOAD), value: self.read(VALUE) }
+        Registers {
+            ctrl: self.read(CTRL),
+            reload: self.read(RELOAD),
+            value: self.read(VALUE),
+        }
     }
 
     /// Back to [`Registers::AT_RESET`]: stopped first, so the count cannot move while the

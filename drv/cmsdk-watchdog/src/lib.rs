@@ -27,7 +27,11 @@ pub const CLOCK_HZ: u32 = 25_000_000;
 /// The `LOAD` value for a period of `ms` at `clock_hz`, saturating at the counter's range.
 pub const fn ticks_for_ms(ms: u32, clock_hz: u32) -> u32 {
     let ticks = ms as u64 * (clock_hz / 1000) as u64;
-    if ticks > u32::MAX as u64 { u32::MAX } else { ticks as u32 }
+    if ticks > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        ticks as u32
+    }
 }
 
 pub struct Watchdog {

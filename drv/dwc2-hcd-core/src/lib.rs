@@ -986,10 +986,12 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     }
 
     fn save_toggle(&mut self, i: usize, pipe: &Pipe, t: &Transfer) {
-        if pipe.spec.ty != EpType::Control && matches!(t.stage, Stage::Data | Stage::ZeroLength)
-            && let Some(p) = self.pipes[i].pipe.as_mut() {
-                p.toggle = t.pid;
-            }
+        if pipe.spec.ty != EpType::Control
+            && matches!(t.stage, Stage::Data | Stage::ZeroLength)
+            && let Some(p) = self.pipes[i].pipe.as_mut()
+        {
+            p.toggle = t.pid;
+        }
     }
 
     fn segment_done(&mut self, ch: u8, bufs: &mut impl TransferBuffers) {

@@ -26,7 +26,11 @@ pub enum BaudError {
 /// `USART_BRR` for `baud` from a `kernel_hz` kernel clock: USARTDIV rounded to nearest.
 pub const fn brr(kernel_hz: u32, baud: u32) -> Result<u32, BaudError> {
     let divider = (kernel_hz + baud / 2) / baud;
-    if divider < 16 || divider > 0xFFFF { Err(BaudError::OutOfRange { divider }) } else { Ok(divider) }
+    if divider < 16 || divider > 0xFFFF {
+        Err(BaudError::OutOfRange { divider })
+    } else {
+        Ok(divider)
+    }
 }
 
 pub struct Usart {
@@ -93,7 +97,13 @@ mod tests {
 
     #[test]
     fn brr_refuses_dividers_16x_oversampling_cannot_hold() {
-        assert_eq!(brr(1_000_000, 115_200), Err(BaudError::OutOfRange { divider: 9 }));
-        assert_eq!(brr(100_000_000, 1_200), Err(BaudError::OutOfRange { divider: 83_333 }));
+        assert_eq!(
+            brr(1_000_000, 115_200),
+            Err(BaudError::OutOfRange { divider: 9 })
+        );
+        assert_eq!(
+            brr(100_000_000, 1_200),
+            Err(BaudError::OutOfRange { divider: 83_333 })
+        );
     }
 }

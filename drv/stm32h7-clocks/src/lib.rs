@@ -121,8 +121,14 @@ pub struct ClockPlan {
 
 /// The Nucleo-144 H743ZI2/H753ZI plan: 8 MHz from the ST-LINK, 400 MHz core, 200 MHz AXI,
 /// 100 MHz APB. `build/boards/nucleo-h7*.toml` `cpu-hz` must equal its `sys_hz()`.
-pub const NUCLEO_400MHZ: ClockPlan =
-    ClockPlan::checked(ClockPlan { hse_hz: 8_000_000, divm1: 4, divn1: 400, divp1: 2, ahb_divider: 2, apb_divider: 2 });
+pub const NUCLEO_400MHZ: ClockPlan = ClockPlan::checked(ClockPlan {
+    hse_hz: 8_000_000,
+    divm1: 4,
+    divn1: 400,
+    divp1: 2,
+    ahb_divider: 2,
+    apb_divider: 2,
+});
 
 /// VOS1 limits (STM32H743 datasheet, "General operating conditions").
 const VOS1_MAX_SYS_HZ: u32 = 400_000_000;
@@ -136,14 +142,21 @@ impl ClockPlan {
         // The wide VCO needs a reference of at least 2 MHz; PLL1RGE covers 1..16 MHz.
         assert!(reference >= 2_000_000 && reference <= 16_000_000);
         let vco = reference * plan.divn1;
-        assert!(vco >= 192_000_000 && vco <= 836_000_000, "wide VCO range (RM0433 PLL1VCOSEL = 0)");
+        assert!(
+            vco >= 192_000_000 && vco <= 836_000_000,
+            "wide VCO range (RM0433 PLL1VCOSEL = 0)"
+        );
         assert!(plan.divn1 >= 4 && plan.divn1 <= 512);
-        assert!(plan.divp1 >= 2 && plan.divp1.is_multiple_of(2), "PLL1 DIVP takes even values only");
+        assert!(
+            plan.divp1 >= 2 && plan.divp1.is_multiple_of(2),
+            "PLL1 DIVP takes even values only"
+        );
         assert!(plan.sys_hz() <= VOS1_MAX_SYS_HZ);
         assert!(plan.ahb_hz() <= VOS1_MAX_AHB_HZ);
         assert!(plan.apb_hz() <= VOS1_MAX_APB_HZ);
         assert!(
-            prescaler_code(plan.ahb_divider, 0b1000).is_some() && prescaler_code(plan.apb_divider, 0b100).is_some()
+            prescaler_code(plan.ahb_divider, 0b1000).is_some()
+                && prescaler_code(plan.apb_divider, 0b100).is_some()
         );
         plan
     }
@@ -262,7 +275,13 @@ pub enum BringUpError {
 /// and the PLL lock, take well under a millisecond), short enough to report a dead clock.
 const POLL_LIMIT: u32 = 10_000_000;
 
-fn wait(regs: &impl Registers, address: u32, mask: u32, value: u32, step: Step) -> Result<(), BringUpError> {
+fn wait(
+    regs: &impl Registers,
+    address: u32,
+    mask: u32,
+    value: u32,
+    step: Step,
+) -> Result<(), BringUpError> {
     for _ in 0..POLL_LIMIT {
         if regs.read(address) & mask == value {
             return Ok(());
@@ -285,10 +304,24 @@ pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), Bring
     } else if cr3 & (reg::CR3_LDOEN | reg::CR3_BYPASS) != reg::CR3_LDOEN {
         return Err(BringUpError::SupplyLocked { cr3 });
     }
-    wait(regs, reg::PWR_CSR1, reg::CSR1_ACTVOSRDY, reg::CSR1_ACTVOSRDY, Step::Supply)?;
+    wait(
+        regs,
+        reg::PWR_CSR1,
+        reg::CSR1_ACTVOSRDY,
+        reg::CSR1_ACTVOSRDY,
+        Step::Supply,
+    )?;
 
-    modify(regs, reg::PWR_D3CR, |r| (r & !(0b11 << reg::D3CR_VOS_SHIFT)) | reg::VOS_SCALE1 << reg::D3CR_VOS_SHIFT);
-    wait(regs, reg::PWR_D3CR, reg::D3CR_VOSRDY, reg::D3CR_VOSRDY, Step::VoltageScaling)?;
+    modify(regs, reg::PWR_D3CR, |r| {
+        (r & !(0b11 << reg::D3CR_VOS_SHIFT)) | reg::VOS_SCALE1 << reg::D3CR_VOS_SHIFT
+    });
+    wait(
+        regs,
+        reg::PWR_D3CR,
+        reg::D3CR_VOSRDY,
+        reg::D3CR_VOSRDY,
+        Step::VoltageScaling,
+    )?;
 
     modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEBYP);
     modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEON);
@@ -298,7 +331,13 @@ pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), Bring
     modify(regs, reg::RCC_PLLCFGR, |r| plan.pllcfgr(r));
     modify(regs, reg::RCC_PLL1DIVR, |r| plan.pll1divr(r));
     modify(regs, reg::RCC_CR, |r| r | reg::CR_PLL1ON);
-    wait(regs, reg::RCC_CR, reg::CR_PLL1RDY, reg::CR_PLL1RDY, Step::Pll1)?;
+    wait(
+        regs,
+        reg::RCC_CR,
+        reg::CR_PLL1RDY,
+        reg::CR_PLL1RDY,
+        Step::Pll1,
+    )?;
 
     regs.write(reg::RCC_D1CFGR, plan.d1cfgr());
     regs.write(reg::RCC_D2CFGR, plan.d2cfgr());
@@ -308,9 +347,17 @@ pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), Bring
     regs.write(reg::FLASH_ACR, acr);
     wait(regs, reg::FLASH_ACR, 0x3F, acr, Step::FlashLatency)?;
 
-    modify(regs, reg::RCC_CFGR, |r| (r & !reg::CFGR_SW_MASK) | reg::SW_PLL1);
+    modify(regs, reg::RCC_CFGR, |r| {
+        (r & !reg::CFGR_SW_MASK) | reg::SW_PLL1
+    });
     let sws = reg::CFGR_SW_MASK << reg::CFGR_SWS_SHIFT;
-    wait(regs, reg::RCC_CFGR, sws, reg::SW_PLL1 << reg::CFGR_SWS_SHIFT, Step::ClockSwitch)
+    wait(
+        regs,
+        reg::RCC_CFGR,
+        sws,
+        reg::SW_PLL1 << reg::CFGR_SWS_SHIFT,
+        Step::ClockSwitch,
+    )
 }
 
 #[cfg(test)]
@@ -344,21 +391,34 @@ mod tests {
                 (reg::RCC_PLL1DIVR, 0x0101_0280),
                 (reg::FLASH_ACR, 0x37),
             ]);
-            Model { regs, writes: Vec::new(), stall: None }
+            Model {
+                regs,
+                writes: Vec::new(),
+                stall: None,
+            }
         }
 
         fn index_of_write(&self, address: u32, bits: u32) -> usize {
-            self.writes.iter().position(|&(a, v)| a == address && v & bits == bits).expect("the write happened")
+            self.writes
+                .iter()
+                .position(|&(a, v)| a == address && v & bits == bits)
+                .expect("the write happened")
         }
     }
 
     impl Registers for Model {
         fn read(&self, address: u32) -> u32 {
-            *self.regs.get(&address).unwrap_or_else(|| panic!("read of unmodelled register {address:#x}"))
+            *self
+                .regs
+                .get(&address)
+                .unwrap_or_else(|| panic!("read of unmodelled register {address:#x}"))
         }
 
         fn write(&mut self, address: u32, mut value: u32) {
-            assert!(self.regs.contains_key(&address), "write to unmodelled register {address:#x}");
+            assert!(
+                self.regs.contains_key(&address),
+                "write to unmodelled register {address:#x}"
+            );
             self.writes.push((address, value));
             let stalled = |s| self.stall == Some(s);
             match address {
@@ -423,7 +483,10 @@ mod tests {
         let mut m = Model::after_power_on();
         bring_up(&mut m, &NUCLEO_400MHZ).unwrap();
         assert_eq!(m.writes[0].0, reg::PWR_CR3);
-        assert_eq!(m.writes.iter().filter(|(a, _)| *a == reg::PWR_CR3).count(), 1);
+        assert_eq!(
+            m.writes.iter().filter(|(a, _)| *a == reg::PWR_CR3).count(),
+            1
+        );
     }
 
     #[test]
@@ -459,7 +522,12 @@ mod tests {
     fn a_supply_locked_in_bypass_is_an_error_not_a_rewrite() {
         let mut m = Model::after_power_on();
         m.regs.insert(reg::PWR_CR3, reg::CR3_BYPASS);
-        assert_eq!(bring_up(&mut m, &NUCLEO_400MHZ), Err(BringUpError::SupplyLocked { cr3: reg::CR3_BYPASS }));
+        assert_eq!(
+            bring_up(&mut m, &NUCLEO_400MHZ),
+            Err(BringUpError::SupplyLocked {
+                cr3: reg::CR3_BYPASS
+            })
+        );
         assert!(m.writes.is_empty());
     }
 
@@ -467,7 +535,10 @@ mod tests {
     fn a_missing_hse_is_reported_and_the_clock_never_switches() {
         let mut m = Model::after_power_on();
         m.stall = Some(Step::Hse);
-        assert_eq!(bring_up(&mut m, &NUCLEO_400MHZ), Err(BringUpError::Timeout(Step::Hse)));
+        assert_eq!(
+            bring_up(&mut m, &NUCLEO_400MHZ),
+            Err(BringUpError::Timeout(Step::Hse))
+        );
         assert!(m.writes.iter().all(|(a, _)| *a != reg::RCC_CFGR));
     }
 

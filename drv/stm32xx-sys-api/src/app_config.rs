@@ -30,14 +30,24 @@ const PORT_LETTERS: &[u8; GPIO_PORTS] = b"ABCDEFGHIJK";
 pub fn generate(file: &str, text: &str) -> Result<String, String> {
     let fail = |what: String| format!("{file}: {what}");
     let app: Table = text.parse().map_err(|e| fail(format!("TOML: {e}")))?;
-    let tasks = app.get("tasks").and_then(Value::as_table).ok_or_else(|| fail("no [tasks]".into()))?;
-    let mut sys_tasks = tasks.iter().filter(|(_, t)| t.get("crate").and_then(Value::as_str) == Some(SYS_CRATE));
+    let tasks = app
+        .get("tasks")
+        .and_then(Value::as_table)
+        .ok_or_else(|| fail("no [tasks]".into()))?;
+    let mut sys_tasks = tasks
+        .iter()
+        .filter(|(_, t)| t.get("crate").and_then(Value::as_str) == Some(SYS_CRATE));
     let Some((sys_name, sys_task)) = sys_tasks.next() else {
         // No RCC to drive (a QEMU app, say): the client still builds, and manages nothing.
-        return Ok(empty(&format!("{file} has no task with crate = \"{SYS_CRATE}\""), tasks.len()));
+        return Ok(empty(
+            &format!("{file} has no task with crate = \"{SYS_CRATE}\""),
+            tasks.len(),
+        ));
     };
     if let Some((other, _)) = sys_tasks.next() {
-        return Err(fail(format!("tasks \"{sys_name}\" and \"{other}\" both run {SYS_CRATE}; there is one sys")));
+        return Err(fail(format!(
+            "tasks \"{sys_name}\" and \"{other}\" both run {SYS_CRATE}; there is one sys"
+        )));
     }
     let at = format!("tasks.{sys_name}.config");
     let config = match sys_task.get("config") {
@@ -45,17 +55,27 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
         Some(_) => return Err(fail(format!("{at}: must be a table"))),
         None => Table::new(),
     };
-    if let Some(key) = config.keys().find(|k| !matches!(k.as_str(), "peripherals" | "pins")) {
-        return Err(fail(format!("{at}: unknown key \"{key}\" (expected peripherals, pins)")));
+    if let Some(key) = config
+        .keys()
+        .find(|k| !matches!(k.as_str(), "peripherals" | "pins"))
+    {
+        return Err(fail(format!(
+            "{at}: unknown key \"{key}\" (expected peripherals, pins)"
+        )));
     }
 
     let mut managed: Vec<&'static RccEntry> = Vec::new();
     for name in strings(config.get("peripherals"), &format!("{at}.peripherals")).map_err(&fail)? {
         let entry = rcc_entry(&name).ok_or_else(|| {
-            fail(format!("{at}.peripherals: unknown peripheral \"{name}\" (STM32H7 sys knows {})", known_names()))
+            fail(format!(
+                "{at}.peripherals: unknown peripheral \"{name}\" (STM32H7 sys knows {})",
+                known_names()
+            ))
         })?;
         if managed.iter().any(|m| m.name == entry.name) {
-            return Err(fail(format!("{at}.peripherals: \"{name}\" is listed more than once")));
+            return Err(fail(format!(
+                "{at}.peripherals: \"{name}\" is listed more than once"
+            )));
         }
         managed.push(entry);
     }
@@ -63,14 +83,22 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
     let mut pins = Vec::new();
     let mut managed_pins = [0u16; GPIO_PORTS];
     if let Some(table) = config.get("pins") {
-        let table =
-            table.as_table().ok_or_else(|| fail(format!("{at}.pins: must be a table of name = \"P<port><pin>\"")))?;
+        let table = table.as_table().ok_or_else(|| {
+            fail(format!(
+                "{at}.pins: must be a table of name = \"P<port><pin>\""
+            ))
+        })?;
         for (name, pin) in table {
             check_name(name).map_err(|e| fail(format!("{at}.pins: {e}")))?;
-            let text =
-                pin.as_str().ok_or_else(|| fail(format!("{at}.pins.{name}: must be a string such as \"PB0\"")))?;
+            let text = pin.as_str().ok_or_else(|| {
+                fail(format!(
+                    "{at}.pins.{name}: must be a string such as \"PB0\""
+                ))
+            })?;
             let (port, bit) = parse_pin(text).ok_or_else(|| {
-                fail(format!("{at}.pins.{name}: \"{text}\" is not a pin (P, a port A..K, a pin 0..15)"))
+                fail(format!(
+                    "{at}.pins.{name}: \"{text}\" is not a pin (P, a port A..K, a pin 0..15)"
+                ))
             })?;
             let gpio = format!("gpio{}", (PORT_LETTERS[port] as char).to_ascii_lowercase());
             if !managed.iter().any(|m| m.name == gpio) {
@@ -79,7 +107,9 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
                 )));
             }
             if managed_pins[port] & (1 << bit) != 0 {
-                return Err(fail(format!("{at}.pins.{name}: {text} is named more than once")));
+                return Err(fail(format!(
+                    "{at}.pins.{name}: {text} is named more than once"
+                )));
             }
             managed_pins[port] |= 1 << bit;
             pins.push((name.clone(), text.to_string(), port, bit));
@@ -89,7 +119,12 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
     let mut resets = Vec::new();
     for (task, t) in tasks {
         let at = format!("tasks.{task}.supervision.reset-peripherals");
-        let names = strings(t.get("supervision").and_then(|s| s.get("reset-peripherals")), &at).map_err(&fail)?;
+        let names = strings(
+            t.get("supervision")
+                .and_then(|s| s.get("reset-peripherals")),
+            &at,
+        )
+        .map_err(&fail)?;
         let mut list = Vec::new();
         for name in names {
             let entry = managed.iter().find(|m| m.name == name).ok_or_else(|| {
@@ -129,7 +164,14 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
         .expect("writing to a String");
     }
     out += "}\n\n";
-    out += &managed_tables(&managed.iter().map(|m| constant_name(m.name)).collect::<Vec<_>>(), &managed_pins, &resets);
+    out += &managed_tables(
+        &managed
+            .iter()
+            .map(|m| constant_name(m.name))
+            .collect::<Vec<_>>(),
+        &managed_pins,
+        &resets,
+    );
     Ok(out)
 }
 
@@ -145,8 +187,18 @@ pub fn empty(why: &str, tasks: usize) -> String {
     out
 }
 
-fn managed_tables(peripherals: &[String], pins: &[u16; GPIO_PORTS], resets: &[Vec<String>]) -> String {
-    let list = |names: &[String]| names.iter().map(|n| format!("peripherals::{n}")).collect::<Vec<_>>().join(", ");
+fn managed_tables(
+    peripherals: &[String],
+    pins: &[u16; GPIO_PORTS],
+    resets: &[Vec<String>],
+) -> String {
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("peripherals::{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let pins: Vec<String> = pins.iter().map(|p| format!("{p:#06x}")).collect();
     let resets: Vec<String> = resets.iter().map(|r| format!("&[{}]", list(r))).collect();
     format!(
@@ -164,11 +216,19 @@ fn managed_tables(peripherals: &[String], pins: &[u16; GPIO_PORTS], resets: &[Ve
 }
 
 fn strings(value: Option<&Value>, at: &str) -> Result<Vec<String>, String> {
-    let Some(value) = value else { return Ok(Vec::new()) };
-    let array = value.as_array().ok_or_else(|| format!("{at}: must be an array of strings"))?;
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let array = value
+        .as_array()
+        .ok_or_else(|| format!("{at}: must be an array of strings"))?;
     array
         .iter()
-        .map(|v| v.as_str().map(String::from).ok_or_else(|| format!("{at}: must be an array of strings")))
+        .map(|v| {
+            v.as_str()
+                .map(String::from)
+                .ok_or_else(|| format!("{at}: must be an array of strings"))
+        })
         .collect()
 }
 
@@ -177,13 +237,19 @@ fn rcc_entry(name: &str) -> Option<&'static RccEntry> {
 }
 
 fn known_names() -> String {
-    STM32H7_PERIPHERALS.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+    STM32H7_PERIPHERALS
+        .iter()
+        .map(|e| e.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `PB14` -> (port index 1, pin 14).
 fn parse_pin(text: &str) -> Option<(usize, u8)> {
     let rest = text.strip_prefix('P')?;
-    let port = PORT_LETTERS.iter().position(|&l| rest.as_bytes().first() == Some(&l))?;
+    let port = PORT_LETTERS
+        .iter()
+        .position(|&l| rest.as_bytes().first() == Some(&l))?;
     let digits = &rest[1..];
     let canonical = !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -197,7 +263,13 @@ fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok { Ok(()) } else { Err(format!("\"{name}\" is not a valid pin name ([a-z][a-z0-9-]*)")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" is not a valid pin name ([a-z][a-z0-9-]*)"
+        ))
+    }
 }
 
 fn constant_name(name: &str) -> String {
@@ -230,10 +302,18 @@ mod tests {
     #[test]
     fn named_peripherals_and_pins_become_constants() {
         let out = generate("app.toml", APP).unwrap();
-        assert!(out.contains("pub const USART3: crate::Peripheral = crate::Peripheral::new(crate::Bus::Apb1L, 18);"));
-        assert!(out.contains("pub const GPIOB: crate::Peripheral = crate::Peripheral::new(crate::Bus::Ahb4, 1);"));
-        assert!(out.contains("pub const LED_RED: crate::PinSet = crate::PinSet::new(crate::Port::B, 1 << 14);"));
-        assert!(out.contains("pub const USART3_TX: crate::PinSet = crate::PinSet::new(crate::Port::D, 1 << 8);"));
+        assert!(out.contains(
+            "pub const USART3: crate::Peripheral = crate::Peripheral::new(crate::Bus::Apb1L, 18);"
+        ));
+        assert!(out.contains(
+            "pub const GPIOB: crate::Peripheral = crate::Peripheral::new(crate::Bus::Ahb4, 1);"
+        ));
+        assert!(out.contains(
+            "pub const LED_RED: crate::PinSet = crate::PinSet::new(crate::Port::B, 1 << 14);"
+        ));
+        assert!(out.contains(
+            "pub const USART3_TX: crate::PinSet = crate::PinSet::new(crate::Port::D, 1 << 8);"
+        ));
     }
 
     #[test]
@@ -256,13 +336,19 @@ mod tests {
     #[test]
     fn an_unknown_peripheral_is_named_in_the_error() {
         let e = error_of(&APP.replace("\"usart3\"]\n        pins", "\"usart9\"]\n        pins"));
-        assert!(e.starts_with("app.toml: tasks.sys.config.peripherals: unknown peripheral \"usart9\""), "{e}");
+        assert!(
+            e.starts_with("app.toml: tasks.sys.config.peripherals: unknown peripheral \"usart9\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_pin_on_an_unmanaged_port_is_refused() {
         let e = error_of(&APP.replace("\"PB14\"", "\"PE1\""));
-        assert!(e.contains("tasks.sys.config.pins.led-red: PE1 is on port gpioe"), "{e}");
+        assert!(
+            e.contains("tasks.sys.config.pins.led-red: PE1 is on port gpioe"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -275,7 +361,10 @@ mod tests {
 
     #[test]
     fn a_reset_peripheral_sys_does_not_manage_is_refused() {
-        let e = error_of(&APP.replace("reset-peripherals = [\"usart3\"]", "reset-peripherals = [\"otg2\"]"));
+        let e = error_of(&APP.replace(
+            "reset-peripherals = [\"usart3\"]",
+            "reset-peripherals = [\"otg2\"]",
+        ));
         assert!(
             e.contains("tasks.console.supervision.reset-peripherals: \"otg2\" is not in tasks.sys.config.peripherals"),
             "{e}"
@@ -284,17 +373,28 @@ mod tests {
 
     #[test]
     fn an_app_without_sys_manages_nothing_but_keeps_one_reset_list_per_task() {
-        let out = generate("app.toml", &APP.replace("crate = \"drv-stm32xx-sys\"", "crate = \"task-other\"")).unwrap();
+        let out = generate(
+            "app.toml",
+            &APP.replace("crate = \"drv-stm32xx-sys\"", "crate = \"task-other\""),
+        )
+        .unwrap();
         assert!(out.contains("app.toml has no task with crate = \"drv-stm32xx-sys\""));
         assert!(out.contains("pub const MANAGED_PERIPHERALS: &[crate::Peripheral] = &[];"));
         assert!(out.contains("pub mod pins {}"));
-        assert!(out.contains("pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[]];"));
+        assert!(
+            out.contains(
+                "pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[]];"
+            )
+        );
     }
 
     #[test]
     fn two_sys_tasks_are_refused() {
         let e = error_of(&APP.replace("crate = \"task-jefe\"", "crate = \"drv-stm32xx-sys\""));
-        assert!(e.contains("tasks \"jefe\" and \"sys\" both run drv-stm32xx-sys"), "{e}");
+        assert!(
+            e.contains("tasks \"jefe\" and \"sys\" both run drv-stm32xx-sys"),
+            "{e}"
+        );
     }
 
     #[test]

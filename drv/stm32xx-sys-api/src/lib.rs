@@ -48,7 +48,9 @@ impl Peripheral {
 
     /// The table entry for this peripheral, if it is one `sys` knows.
     pub fn entry(self) -> Option<&'static RccEntry> {
-        STM32H7_PERIPHERALS.iter().find(|e| Peripheral::new(e.bus, e.bit) == self)
+        STM32H7_PERIPHERALS
+            .iter()
+            .find(|e| Peripheral::new(e.bus, e.bit) == self)
     }
 }
 
@@ -185,7 +187,12 @@ impl SysClient {
     }
 
     /// Hands `pins` to a peripheral through alternate function `af` (push-pull, no pulls).
-    pub fn configure_alternate(&self, pins: PinSet, speed: Speed, af: Alternate) -> Result<(), CallError<GpioError>> {
+    pub fn configure_alternate(
+        &self,
+        pins: PinSet,
+        speed: Speed,
+        af: Alternate,
+    ) -> Result<(), CallError<GpioError>> {
         let config = PinConfig {
             mode: Mode::Alternate,
             output_type: OutputType::PushPull,
@@ -219,7 +226,13 @@ mod tests {
         for (i, a) in STM32H7_PERIPHERALS.iter().enumerate() {
             for b in &STM32H7_PERIPHERALS[i + 1..] {
                 assert_ne!(a.name, b.name);
-                assert_ne!(Peripheral::new(a.bus, a.bit), Peripheral::new(b.bus, b.bit), "{} and {}", a.name, b.name);
+                assert_ne!(
+                    Peripheral::new(a.bus, a.bit),
+                    Peripheral::new(b.bus, b.bit),
+                    "{} and {}",
+                    a.name,
+                    b.name
+                );
             }
         }
     }

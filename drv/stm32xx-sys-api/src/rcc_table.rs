@@ -32,7 +32,12 @@ pub struct RccEntry {
 }
 
 const fn gated(name: &'static str, bus: Bus, bit: u8) -> RccEntry {
-    RccEntry { name, bus, bit, has_reset: true }
+    RccEntry {
+        name,
+        bus,
+        bit,
+        has_reset: true,
+    }
 }
 
 /// The peripherals `sys` knows. Add one by adding its RM0433 enable bit here.
@@ -57,9 +62,19 @@ pub const STM32H7_PERIPHERALS: &[RccEntry] = &[
     gated("hash", Bus::Ahb2, 5),
     gated("rng", Bus::Ahb2, 6),
     gated("otg1", Bus::Ahb1, 25),
-    RccEntry { name: "otg1-ulpi", bus: Bus::Ahb1, bit: 26, has_reset: false },
+    RccEntry {
+        name: "otg1-ulpi",
+        bus: Bus::Ahb1,
+        bit: 26,
+        has_reset: false,
+    },
     gated("otg2", Bus::Ahb1, 27),
-    RccEntry { name: "otg2-ulpi", bus: Bus::Ahb1, bit: 28, has_reset: false },
+    RccEntry {
+        name: "otg2-ulpi",
+        bus: Bus::Ahb1,
+        bit: 28,
+        has_reset: false,
+    },
 ];
 
 /// GPIO ports A..K, in RCC and address order (`gpio` + 0x400 per port).

@@ -67,7 +67,12 @@ pub mod gpio {
                 otyper: fields(self.otyper, pins.into(), 1, config.output_type as u32),
                 ospeedr: fields(self.ospeedr, pins.into(), 2, config.speed as u32),
                 pupdr: fields(self.pupdr, pins.into(), 2, config.pull as u32),
-                afrl: fields(self.afrl, u32::from(pins & 0xFF), 4, config.alternate as u32),
+                afrl: fields(
+                    self.afrl,
+                    u32::from(pins & 0xFF),
+                    4,
+                    config.alternate as u32,
+                ),
                 afrh: fields(self.afrh, u32::from(pins >> 8), 4, config.alternate as u32),
             }
         }
@@ -76,10 +81,12 @@ pub mod gpio {
     /// `register` with the `width`-bit field of every pin in `pins` replaced by `value`.
     fn fields(register: u32, pins: u32, width: u32, value: u32) -> u32 {
         let field_mask = (1 << width) - 1;
-        (0..32 / width).filter(|pin| pins & (1 << pin) != 0).fold(register, |r, pin| {
-            let shift = pin * width;
-            (r & !(field_mask << shift)) | (value << shift)
-        })
+        (0..32 / width)
+            .filter(|pin| pins & (1 << pin) != 0)
+            .fold(register, |r, pin| {
+                let shift = pin * width;
+                (r & !(field_mask << shift)) | (value << shift)
+            })
     }
 
     /// The `BSRR` word that drives `set` high and `reset` low in one write. The low half
@@ -117,7 +124,9 @@ mod demo_image;
 
 #[cfg(test)]
 mod tests {
-    use drv_stm32xx_sys_api::{Alternate, Bus, Mode, OutputType, Peripheral, PinConfig, Port, Pull, Speed};
+    use drv_stm32xx_sys_api::{
+        Alternate, Bus, Mode, OutputType, Peripheral, PinConfig, Port, Pull, Speed,
+    };
 
     use crate::gpio::{self, PortConfig};
     use crate::rcc;
@@ -135,7 +144,10 @@ mod tests {
     fn gpio_ports_are_ahb4_and_otg_is_ahb1() {
         assert_eq!(rcc::enable_bit(Peripheral::new(Bus::Ahb4, 4)), (0xE0, 0x10)); // GPIOEEN
         assert_eq!(rcc::reset_bit(Peripheral::new(Bus::Ahb4, 1)), (0x88, 0x2)); // GPIOBRST
-        assert_eq!(rcc::enable_bit(Peripheral::new(Bus::Ahb1, 27)), (0xD8, 1 << 27)); // USB2OTGFSEN
+        assert_eq!(
+            rcc::enable_bit(Peripheral::new(Bus::Ahb1, 27)),
+            (0xD8, 1 << 27)
+        ); // USB2OTGFSEN
         assert_eq!(rcc::enable_bit(Peripheral::new(Bus::Apb4, 1)), (0xF4, 0x2)); // SYSCFGEN
         assert_eq!(rcc::enable_bit(Peripheral::new(Bus::Ahb3, 0)), (0xD4, 0x1));
         assert_eq!(rcc::reset_bit(Peripheral::new(Bus::Apb4, 1)), (0x9C, 0x2));
@@ -143,12 +155,22 @@ mod tests {
 
     #[test]
     fn only_listed_peripherals_are_managed() {
-        let managed = [Peripheral::new(Bus::Ahb4, 1), Peripheral::new(Bus::Apb1L, 18)];
+        let managed = [
+            Peripheral::new(Bus::Ahb4, 1),
+            Peripheral::new(Bus::Apb1L, 18),
+        ];
         assert!(rcc::is_managed(&managed, Peripheral::new(Bus::Apb1L, 18)));
         assert!(!rcc::is_managed(&managed, Peripheral::new(Bus::Apb1L, 17)));
     }
 
-    const RESET: PortConfig = PortConfig { moder: 0xFFFF_FFFF, otyper: 0, ospeedr: 0, pupdr: 0, afrl: 0, afrh: 0 };
+    const RESET: PortConfig = PortConfig {
+        moder: 0xFFFF_FFFF,
+        otyper: 0,
+        ospeedr: 0,
+        pupdr: 0,
+        afrl: 0,
+        afrh: 0,
+    };
 
     #[test]
     fn pb0_and_pb14_as_push_pull_outputs() {
@@ -164,7 +186,10 @@ mod tests {
         );
         // MODER0 = 01 (bits 1:0), MODER14 = 01 (bits 29:28); every other pin stays analog (11).
         assert_eq!(out.moder, 0xDFFF_FFFD);
-        assert_eq!((out.otyper, out.ospeedr, out.pupdr, out.afrl, out.afrh), (0, 0, 0, 0, 0));
+        assert_eq!(
+            (out.otyper, out.ospeedr, out.pupdr, out.afrl, out.afrh),
+            (0, 0, 0, 0, 0)
+        );
     }
 
     #[test]
@@ -190,7 +215,14 @@ mod tests {
 
     #[test]
     fn open_drain_and_alternate_functions_only_touch_the_named_pins() {
-        let before = PortConfig { moder: 0, otyper: 0x8000, ospeedr: 0x3, pupdr: 0, afrl: 0xF000_0000, afrh: 0x1 };
+        let before = PortConfig {
+            moder: 0,
+            otyper: 0x8000,
+            ospeedr: 0x3,
+            pupdr: 0,
+            afrl: 0xF000_0000,
+            afrh: 0x1,
+        };
         let out = before.configured(
             1 << 1,
             PinConfig {
@@ -219,7 +251,10 @@ mod tests {
     fn toggle_resets_high_pins_and_sets_low_ones() {
         // PB0 high, PB14 low, PB7 high but not toggled.
         let odr = (1 << 0) | (1 << 7);
-        assert_eq!(gpio::toggle_bsrr(odr, (1 << 0) | (1 << 14)), (1 << 16) | (1 << 14));
+        assert_eq!(
+            gpio::toggle_bsrr(odr, (1 << 0) | (1 << 14)),
+            (1 << 16) | (1 << 14)
+        );
     }
 
     #[test]

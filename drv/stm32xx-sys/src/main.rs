@@ -15,7 +15,8 @@ use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
-    GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RESET_PERIPHERALS, RccError,
+    GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RESET_PERIPHERALS,
+    RccError,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -70,7 +71,11 @@ impl Sys {
     }
 
     /// Sets (`true`) or clears the peripheral's RCC reset bit.
-    fn hold_in_reset(&self, peripheral: Peripheral, hold: bool) -> Result<(), RequestError<RccError>> {
+    fn hold_in_reset(
+        &self,
+        peripheral: Peripheral,
+        hold: bool,
+    ) -> Result<(), RequestError<RccError>> {
         self.resettable(peripheral)?;
         let (offset, bit) = rcc::reset_bit(peripheral);
         modify(RCC_BASE + offset, |r| if hold { r | bit } else { r & !bit });
@@ -87,7 +92,11 @@ impl Sys {
 }
 
 impl InOrderSysImpl for Sys {
-    fn enable_clock(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+    fn enable_clock(
+        &mut self,
+        _: &RecvMessage,
+        peripheral: Peripheral,
+    ) -> Result<(), RequestError<RccError>> {
         self.managed(peripheral)?;
         let (offset, bit) = rcc::enable_bit(peripheral);
         modify(RCC_BASE + offset, |r| r | bit);
@@ -97,18 +106,30 @@ impl InOrderSysImpl for Sys {
         Ok(())
     }
 
-    fn disable_clock(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+    fn disable_clock(
+        &mut self,
+        _: &RecvMessage,
+        peripheral: Peripheral,
+    ) -> Result<(), RequestError<RccError>> {
         self.managed(peripheral)?;
         let (offset, bit) = rcc::enable_bit(peripheral);
         modify(RCC_BASE + offset, |r| r & !bit);
         Ok(())
     }
 
-    fn enter_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+    fn enter_reset(
+        &mut self,
+        _: &RecvMessage,
+        peripheral: Peripheral,
+    ) -> Result<(), RequestError<RccError>> {
         self.hold_in_reset(peripheral, true)
     }
 
-    fn leave_reset(&mut self, _: &RecvMessage, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
+    fn leave_reset(
+        &mut self,
+        _: &RecvMessage,
+        peripheral: Peripheral,
+    ) -> Result<(), RequestError<RccError>> {
         self.hold_in_reset(peripheral, false)
     }
 
@@ -153,9 +174,17 @@ impl InOrderSysImpl for Sys {
         Ok(())
     }
 
-    fn gpio_toggle(&mut self, _: &RecvMessage, port: Port, pins: u16) -> Result<(), RequestError<GpioError>> {
+    fn gpio_toggle(
+        &mut self,
+        _: &RecvMessage,
+        port: Port,
+        pins: u16,
+    ) -> Result<(), RequestError<GpioError>> {
         let base = self.port(port, pins)?;
-        write(base + gpio::BSRR, gpio::toggle_bsrr(read(base + gpio::ODR), pins));
+        write(
+            base + gpio::BSRR,
+            gpio::toggle_bsrr(read(base + gpio::ODR), pins),
+        );
         Ok(())
     }
 
@@ -178,7 +207,11 @@ impl InOrderSysImpl for Sys {
             let peripherals = RESET_PERIPHERALS.get(work.task).copied().unwrap_or(&[]);
             (0..32)
                 .filter(|i| work.mask & (1 << i) != 0)
-                .filter(|&i| peripherals.get(i).is_none_or(|&p| self.reset_pulse(p).is_err()))
+                .filter(|&i| {
+                    peripherals
+                        .get(i)
+                        .is_none_or(|&p| self.reset_pulse(p).is_err())
+                })
                 .fold(0, |failed, i| failed | 1 << i)
         });
     }

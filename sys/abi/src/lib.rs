@@ -792,9 +792,16 @@ mod tests {
             assert_eq!(Kipcnum::from_u16(op as u16), Some(op));
             assert_eq!(op.grant_bit(), 1 << (i + 1));
             assert_ne!(Kipcnum::ALL_GRANTS & op.grant_bit(), 0);
-            assert!(!Kipcnum::ALL[..i].iter().any(|o| o.name() == op.name()), "{} twice", op.name());
+            assert!(
+                !Kipcnum::ALL[..i].iter().any(|o| o.name() == op.name()),
+                "{} twice",
+                op.name()
+            );
         }
-        assert_eq!(Kipcnum::ALL_GRANTS.count_ones() as usize, Kipcnum::ALL.len());
+        assert_eq!(
+            Kipcnum::ALL_GRANTS.count_ones() as usize,
+            Kipcnum::ALL.len()
+        );
         for n in [0, Kipcnum::ALL.len() as u16 + 1, u16::MAX] {
             assert_eq!(Kipcnum::from_u16(n), None, "{n}");
         }
@@ -823,10 +830,21 @@ mod tests {
     #[test]
     fn fault_info_round_trips_through_kernel_ipc_encoding() {
         let faults = [
-            FaultInfo::MemoryAccess { address: Some(0xFFFF_FFFF), source: FaultSource::User },
-            FaultInfo::MemoryAccess { address: None, source: FaultSource::Kernel },
-            FaultInfo::StackOverflow { address: 0x2000_0000 },
-            FaultInfo::BusError { address: Some(4), source: FaultSource::User },
+            FaultInfo::MemoryAccess {
+                address: Some(0xFFFF_FFFF),
+                source: FaultSource::User,
+            },
+            FaultInfo::MemoryAccess {
+                address: None,
+                source: FaultSource::Kernel,
+            },
+            FaultInfo::StackOverflow {
+                address: 0x2000_0000,
+            },
+            FaultInfo::BusError {
+                address: Some(4),
+                source: FaultSource::User,
+            },
             FaultInfo::DivideByZero,
             FaultInfo::IllegalText,
             FaultInfo::IllegalInstruction,
@@ -854,10 +872,19 @@ mod tests {
     #[test]
     fn reset_record_without_magic_is_power_on_and_running_is_unrecorded() {
         assert_eq!(ResetRecord(0).reason(), ResetReason::PowerOn);
-        assert_eq!(ResetRecord(0xFFFF_FFFF_0000_0005).reason(), ResetReason::PowerOn);
-        assert_eq!(ResetRecord(u64::from(ResetRecord::MAGIC ^ 1) << 32 | 5).reason(), ResetReason::PowerOn);
+        assert_eq!(
+            ResetRecord(0xFFFF_FFFF_0000_0005).reason(),
+            ResetReason::PowerOn
+        );
+        assert_eq!(
+            ResetRecord(u64::from(ResetRecord::MAGIC ^ 1) << 32 | 5).reason(),
+            ResetReason::PowerOn
+        );
         assert_eq!(ResetRecord::RUNNING.reason(), ResetReason::Unrecorded);
-        assert_eq!(ResetRecord(ResetRecord::RUNNING.0 | 99).reason(), ResetReason::Unrecorded);
+        assert_eq!(
+            ResetRecord(ResetRecord::RUNNING.0 | 99).reason(),
+            ResetReason::Unrecorded
+        );
         assert_eq!(ResetReason::from_u32(0), None);
         assert_eq!(ResetReason::from_u32(7), None);
     }

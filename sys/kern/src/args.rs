@@ -28,7 +28,14 @@ impl SavedState {
     /// Writes results into r4 onwards (at most six: no syscall returns more).
     #[inline(always)]
     pub fn set_results(&mut self, results: &[u32]) {
-        let regs = [&mut self.r4, &mut self.r5, &mut self.r6, &mut self.r7, &mut self.r8, &mut self.r9];
+        let regs = [
+            &mut self.r4,
+            &mut self.r5,
+            &mut self.r6,
+            &mut self.r7,
+            &mut self.r8,
+            &mut self.r9,
+        ];
         for (reg, value) in regs.into_iter().zip(results) {
             *reg = *value;
         }
@@ -65,7 +72,11 @@ impl SavedState {
     }
 
     pub fn reply_args(&self) -> ReplyArgs {
-        ReplyArgs { peer: TaskId(self.r4 as u16), code: self.r5, message: USlice::new(self.r6, self.r7) }
+        ReplyArgs {
+            peer: TaskId(self.r4 as u16),
+            code: self.r5,
+            message: USlice::new(self.r6, self.r7),
+        }
     }
 
     pub fn borrow_args(&self) -> BorrowArgs {
@@ -79,7 +90,11 @@ impl SavedState {
     }
 
     pub fn timer_args(&self) -> (bool, u64, u32) {
-        (self.r4 != 0, u64::from(self.r5) | (u64::from(self.r6) << 32), self.r7)
+        (
+            self.r4 != 0,
+            u64::from(self.r5) | (u64::from(self.r6) << 32),
+            self.r7,
+        )
     }
 
     /// Results of a SEND that completed or failed without blocking.

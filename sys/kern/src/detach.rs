@@ -48,7 +48,11 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     }
     // The supervisor alone has priority 0 (the builder checks it), so once woken it is the
     // task to run; no scan needed.
-    if tasks[SUPERVISOR].post(FAULT_NOTIFICATION) { NextTask::Specific(SUPERVISOR) } else { NextTask::Other }
+    if tasks[SUPERVISOR].post(FAULT_NOTIFICATION) {
+        NextTask::Specific(SUPERVISOR)
+    } else {
+        NextTask::Other
+    }
 }
 
 /// Detaches `index` (see the module docs). Returns whether any task was woken.
@@ -59,7 +63,11 @@ pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
 
 /// Ends the current incarnation of `index`, waking the peers blocked on it with `code_for`
 /// the new generation.
-fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generation) -> PeerGone) -> NextTask {
+fn end_incarnation(
+    tasks: &mut [Task],
+    index: usize,
+    code_for: fn(abi::Generation) -> PeerGone,
+) -> NextTask {
     let t = &mut tasks[index];
     if t.detached {
         return NextTask::Same;
@@ -69,9 +77,10 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
     t.set_detached(true);
     t.set_state(match t.state {
         TaskState::Healthy(_) => TaskState::Healthy(SchedState::Stopped),
-        TaskState::Faulted { fault, .. } => {
-            TaskState::Faulted { fault, original_state: SchedState::Stopped }
-        }
+        TaskState::Faulted { fault, .. } => TaskState::Faulted {
+            fault,
+            original_state: SchedState::Stopped,
+        },
     });
     t.timer.deadline = None;
     t.timer.to_post = NotificationSet(0);
@@ -80,9 +89,9 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
     let mut woke = false;
     for peer in tasks.iter_mut() {
         let blocked_on_old = match peer.state {
-            TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p))) => {
-                p == old_id
-            }
+            TaskState::Healthy(
+                SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)),
+            ) => p == old_id,
             _ => false,
         };
         if blocked_on_old {
@@ -91,13 +100,21 @@ fn end_incarnation(tasks: &mut [Task], index: usize, code_for: fn(abi::Generatio
             woke = true;
         }
     }
-    if woke { NextTask::Other } else { NextTask::Same }
+    if woke {
+        NextTask::Other
+    } else {
+        NextTask::Same
+    }
 }
 
 /// Restarts `index` from its entry point; see the module docs.
 pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
     // Held (not started), the task is not back: a retry would find it detached.
-    let code_for = if start { PeerGone::Restarted } else { PeerGone::Unavailable };
+    let code_for = if start {
+        PeerGone::Restarted
+    } else {
+        PeerGone::Unavailable
+    };
     // Here rather than only at detach: a line can latch again after a detach (a
     // peripheral still signalling when it was masked), and the new incarnation must start
     // with none of its interrupts pending.
@@ -106,13 +123,21 @@ pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
     let t = &mut tasks[index];
     arch::reinitialize(t);
     t.set_detached(!start);
-    t.set_healthy_state(if start { SchedState::Runnable } else { SchedState::Stopped });
+    t.set_healthy_state(if start {
+        SchedState::Runnable
+    } else {
+        SchedState::Stopped
+    });
     if start { NextTask::Other } else { hint }
 }
 
 /// Masks every interrupt routed to `index` and forgets any that is pending.
 fn mask_and_clear_irqs(index: usize) {
-    for irq in arch::config().irqs.iter().filter(|d| usize::from(d.task) == index) {
+    for irq in arch::config()
+        .irqs
+        .iter()
+        .filter(|d| usize::from(d.task) == index)
+    {
         arch::irq_disable(irq.irq);
         arch::irq_clear_pending(irq.irq);
     }

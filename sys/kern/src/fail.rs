@@ -31,7 +31,9 @@ impl Epitaph {
 pub fn kernel_fail(why: Epitaph) -> ! {
     crate::arch::record_epitaph(why.message());
     match crate::arch::try_config().map(|c| c.kernel_failure) {
-        Some(SupervisorFaultPolicy::Reset) => crate::arch::system_reset(abi::ResetReason::KernelFailure),
+        Some(SupervisorFaultPolicy::Reset) => {
+            crate::arch::system_reset(abi::ResetReason::KernelFailure)
+        }
         Some(SupervisorFaultPolicy::Halt) | None => crate::arch::halt_forever(),
     }
 }

@@ -33,7 +33,11 @@ use crate::umem::{self, Access};
 /// Looks up a task index named by a caller, faulting the caller if it is out of range.
 pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
     let i = id.index();
-    if i < tasks.len() { Ok(i) } else { Err(UsageError::TaskOutOfRange.into()) }
+    if i < tasks.len() {
+        Ok(i)
+    } else {
+        Err(UsageError::TaskOutOfRange.into())
+    }
 }
 
 pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
@@ -70,11 +74,16 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     deliver(tasks, caller, target);
     // The caller was the most important runnable task; a receiver at least as important is
     // now the one to run.
-    Ok(if tasks[caller].priority.is_more_important_than(tasks[target].priority) {
-        NextTask::Other
-    } else {
-        NextTask::Specific(target)
-    })
+    Ok(
+        if tasks[caller]
+            .priority
+            .is_more_important_than(tasks[target].priority)
+        {
+            NextTask::Other
+        } else {
+            NextTask::Specific(target)
+        },
+    )
 }
 
 /// Every lease the sender offers must name memory the sender may access in the offered
@@ -98,7 +107,11 @@ fn leases_are_valid(sender: &Task, table: umem::USlice) -> bool {
 
 pub fn lease_from_bytes(raw: &[u8; size_of::<ULease>()]) -> ULease {
     let word = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
-    ULease { attributes: word(0), base_address: word(4), length: word(8) }
+    ULease {
+        attributes: word(0),
+        base_address: word(4),
+        length: word(8),
+    }
 }
 
 /// Moves the message of `sender` (blocked in `InSend(receiver)`, or sending now) into
@@ -150,7 +163,9 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
                 tasks[caller].save.set_results(&[gone.code()]);
                 return Ok(NextTask::Same);
             }
-            tasks[i].is_healthy_in(SchedState::InSend(caller_id)).then_some(i)
+            tasks[i]
+                .is_healthy_in(SchedState::InSend(caller_id))
+                .then_some(i)
         }
         None => most_important_sender(tasks, caller, caller_id),
     };
@@ -203,7 +218,8 @@ fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<
     // Compared directly, not through `check_incarnation`: a detached task is stopped, so it
     // is never waiting anyway.
     let generation = tasks[caller].save.peer_generation();
-    let waiting = tasks[i].generation == generation && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
+    let waiting =
+        tasks[i].generation == generation && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
     Ok(waiting.then_some(i))
 }
 
@@ -237,7 +253,11 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
         return Ok(NextTask::Same);
     };
     let server = tasks[caller].current_id();
-    Ok(detach::fault_task(tasks, client, FaultInfo::FromServer(server, reason)))
+    Ok(detach::fault_task(
+        tasks,
+        client,
+        FaultInfo::FromServer(server, reason),
+    ))
 }
 
 pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
@@ -251,7 +271,11 @@ pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
         return Ok(NextTask::Same);
     }
     tasks[caller].save.set_results(&[0]);
-    Ok(if tasks[i].post(bits) { sched::hint_after_wake(tasks, caller, i) } else { NextTask::Same })
+    Ok(if tasks[i].post(bits) {
+        sched::hint_after_wake(tasks, caller, i)
+    } else {
+        NextTask::Same
+    })
 }
 
 impl Task {

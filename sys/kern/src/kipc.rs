@@ -8,11 +8,14 @@
 //! operation, wrong length) faults the caller with `BadKernelMessage`, granted or not. Operations that act on a task refuse the
 //! supervisor and the caller itself with `IllegalTask`, except status and dump reads.
 
-use abi::{DumpRegion, FaultInfo, FaultReport, Kipcnum, RegionAttributes, TaskState, TaskStatus, UsageError, kipc_rc};
+use abi::{
+    DumpRegion, FaultInfo, FaultReport, Kipcnum, RegionAttributes, TaskState, TaskStatus,
+    UsageError, kipc_rc,
+};
 use zerocopy::IntoBytes;
 
-use crate::args::SendArgs;
 use crate::arch;
+use crate::args::SendArgs;
 use crate::detach::{self, SUPERVISOR};
 use crate::err::UserError;
 use crate::sched::NextTask;
@@ -53,11 +56,20 @@ pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextT
     }
     let mut raw = [0u8; MAX_REQUEST_WORDS * 4];
     umem::read_from_task(me, args.message.base, &mut raw[..len]).ok_or(UsageError::InvalidSlice)?;
-    let mut request = Request { words: [0; MAX_REQUEST_WORDS], count: len / 4 };
+    let mut request = Request {
+        words: [0; MAX_REQUEST_WORDS],
+        count: len / 4,
+    };
     for (w, chunk) in request.words.iter_mut().zip(raw.chunks_exact(4)) {
         *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
     }
-    let mut reply = Reply { tasks, caller, response: args.response, code: 0, len: 0 };
+    let mut reply = Reply {
+        tasks,
+        caller,
+        response: args.response,
+        code: 0,
+        len: 0,
+    };
     let hint = reply.run(op, &request)?;
     let (code, len) = (reply.code, reply.len);
     tasks[caller].save.set_send_response(code, len);
@@ -81,7 +93,11 @@ struct Reply<'a> {
 impl Reply<'_> {
     fn index(&self, word: u32) -> Result<usize, UserError> {
         let i = word as usize;
-        if i < self.tasks.len() { Ok(i) } else { Err(UsageError::TaskOutOfRange.into()) }
+        if i < self.tasks.len() {
+            Ok(i)
+        } else {
+            Err(UsageError::TaskOutOfRange.into())
+        }
     }
 
     /// A task index the caller may act on: not the supervisor, not itself.
@@ -149,10 +165,15 @@ impl Reply<'_> {
                 let report = match first_faulted(self.tasks, start as usize) {
                     Some((task, fault)) => FaultReport {
                         task: task as u32,
-                        next: first_faulted(self.tasks, task + 1).map_or(0, |(next, _)| next as u32),
+                        next: first_faulted(self.tasks, task + 1)
+                            .map_or(0, |(next, _)| next as u32),
                         fault: fault.encode(),
                     },
-                    None => FaultReport { task: 0, next: 0, fault: [0; 3] },
+                    None => FaultReport {
+                        task: 0,
+                        next: 0,
+                        fault: [0; 3],
+                    },
                 };
                 self.send_bytes(report.as_bytes());
             }
@@ -160,7 +181,13 @@ impl Reply<'_> {
                 let [i] = req.exactly()?;
                 let i = self.index(i)?;
                 let t = &self.tasks[i];
-                if !matches!(t.state, TaskState::Faulted { fault: FaultInfo::Panic, .. }) {
+                if !matches!(
+                    t.state,
+                    TaskState::Faulted {
+                        fault: FaultInfo::Panic,
+                        ..
+                    }
+                ) {
                     self.code = kipc_rc::NOT_APPLICABLE;
                     return Ok(NextTask::Same);
                 }
@@ -178,7 +205,11 @@ impl Reply<'_> {
                     self.code = kipc_rc::DETACHED;
                     return Ok(NextTask::Same);
                 }
-                for d in arch::config().irqs.iter().filter(|d| usize::from(d.task) == i && d.notification & mask != 0) {
+                for d in arch::config()
+                    .irqs
+                    .iter()
+                    .filter(|d| usize::from(d.task) == i && d.notification & mask != 0)
+                {
                     arch::irq_pend(d.irq);
                 }
             }
@@ -203,7 +234,8 @@ impl Reply<'_> {
                     .skip(offset as usize)
                     .ok_or(UsageError::OffsetOutOfRange)?;
                 let caller = &self.tasks[self.caller];
-                self.len = umem::copy_between(target, src, caller, self.response).unwrap_or(0) as u32;
+                self.len =
+                    umem::copy_between(target, src, caller, self.response).unwrap_or(0) as u32;
             }
             Kipcnum::ReadTicks => {
                 req.exactly::<0>()?;
@@ -236,13 +268,19 @@ fn dump_regions(task: &Task) -> impl Iterator<Item = DumpRegion> + '_ {
                 && r.attributes.contains(RegionAttributes::WRITE)
                 && !r.attributes.contains(RegionAttributes::DEVICE)
         })
-        .map(|r| DumpRegion { base: r.base, size: r.size })
+        .map(|r| DumpRegion {
+            base: r.base,
+            size: r.size,
+        })
 }
 
 pub fn task_status(t: &Task) -> TaskStatus {
     let (faulted, sched, fault) = match t.state {
         TaskState::Healthy(s) => (0, s, [0; 3]),
-        TaskState::Faulted { fault, original_state } => (TaskStatus::FAULTED, original_state, fault.encode()),
+        TaskState::Faulted {
+            fault,
+            original_state,
+        } => (TaskStatus::FAULTED, original_state, fault.encode()),
     };
     let health = faulted | if t.detached { TaskStatus::DETACHED } else { 0 };
     let (sched, sched_peer) = sched.encode();

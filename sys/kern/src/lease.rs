@@ -56,7 +56,11 @@ fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTas
             return Ok(NextTask::Same);
         }
     };
-    let needed = if write { lease_attributes::WRITE } else { lease_attributes::READ };
+    let needed = if write {
+        lease_attributes::WRITE
+    } else {
+        lease_attributes::READ
+    };
     if lease.attributes & needed == 0 {
         return Err(UsageError::LeaseOutOfRange.into());
     }
@@ -69,7 +73,11 @@ fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTas
     } else {
         umem::copy_between(&tasks[lender], leased, &tasks[caller], args.buffer)
     };
-    let server_side = if write { CopyFault::Source } else { CopyFault::Destination };
+    let server_side = if write {
+        CopyFault::Source
+    } else {
+        CopyFault::Destination
+    };
     match copied {
         Ok(n) => tasks[caller].save.set_results(&[0, n as u32]),
         Err(side) if side == server_side => return Err(UsageError::InvalidSlice.into()),

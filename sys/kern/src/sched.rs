@@ -56,7 +56,10 @@ pub fn select(tasks: &[Task], previous: usize) -> usize {
 /// The hint for waking `woken` while `current` keeps running: switch only if the woken task
 /// is more important.
 pub fn hint_after_wake(tasks: &[Task], current: usize, woken: usize) -> NextTask {
-    if tasks[woken].priority.is_more_important_than(tasks[current].priority) {
+    if tasks[woken]
+        .priority
+        .is_more_important_than(tasks[current].priority)
+    {
         NextTask::Specific(woken)
     } else {
         NextTask::Same

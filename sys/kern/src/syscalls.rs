@@ -53,15 +53,24 @@ fn panic_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
 fn refresh_task_id(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let i = target_index(tasks, TaskId(tasks[caller].save.r4 as u16))?;
     let id = tasks[i].current_id();
-    tasks[caller].save.set_results(&[u32::from(id.0), tasks[i].generation]);
+    tasks[caller]
+        .save
+        .set_results(&[u32::from(id.0), tasks[i].generation]);
     Ok(NextTask::Same)
 }
 
 /// The caller's interrupts selected by notification `mask`; a mask naming a bit with no
 /// interrupt behind it is misuse (`NoIrq`), so a typo cannot silently do nothing.
-fn owned_irqs(caller: usize, mask: u32) -> Result<impl Iterator<Item = &'static abi::IrqDesc>, UserError> {
+fn owned_irqs(
+    caller: usize,
+    mask: u32,
+) -> Result<impl Iterator<Item = &'static abi::IrqDesc>, UserError> {
     let mine = move |d: &&abi::IrqDesc| usize::from(d.task) == caller && d.notification & mask != 0;
-    let covered = arch::config().irqs.iter().filter(mine).fold(0, |acc, d| acc | d.notification);
+    let covered = arch::config()
+        .irqs
+        .iter()
+        .filter(mine)
+        .fold(0, |acc, d| acc | d.notification);
     if mask & !covered != 0 {
         return Err(UsageError::NoIrq.into());
     }

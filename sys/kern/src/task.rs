@@ -75,7 +75,10 @@ impl Task {
             save: SavedState::default(),
             priority: Priority(descriptor.priority),
             state: TaskState::Healthy(SchedState::Stopped),
-            timer: TimerState { deadline: None, to_post: NotificationSet(0) },
+            timer: TimerState {
+                deadline: None,
+                to_post: NotificationSet(0),
+            },
             generation: 0,
             notifications: 0,
             descriptor,
@@ -89,7 +92,10 @@ impl Task {
     }
 
     pub fn current_id(&self) -> TaskId {
-        TaskId::for_index_and_gen(self.index(), Generation::from_restart_count(self.generation))
+        TaskId::for_index_and_gen(
+            self.index(),
+            Generation::from_restart_count(self.generation),
+        )
     }
 
     pub fn starts_at_boot(&self) -> bool {
@@ -105,7 +111,11 @@ impl Task {
     }
 
     pub fn is_runnable(&self) -> bool {
-        debug_assert_eq!(self.runnable, self.state.is_runnable() && !self.detached, "stale runnable flag");
+        debug_assert_eq!(
+            self.runnable,
+            self.state.is_runnable() && !self.detached,
+            "stale runnable flag"
+        );
         self.runnable
     }
 
@@ -138,7 +148,9 @@ impl Task {
         match (&self.state, s) {
             (TaskState::Healthy(SchedState::InSend(a)), SchedState::InSend(b))
             | (TaskState::Healthy(SchedState::InReply(a)), SchedState::InReply(b))
-            | (TaskState::Healthy(SchedState::InRecv(Some(a))), SchedState::InRecv(Some(b))) => *a == b,
+            | (TaskState::Healthy(SchedState::InRecv(Some(a))), SchedState::InRecv(Some(b))) => {
+                *a == b
+            }
             (TaskState::Healthy(SchedState::InRecv(None)), SchedState::InRecv(None))
             | (TaskState::Healthy(SchedState::Runnable), SchedState::Runnable)
             | (TaskState::Healthy(SchedState::Stopped), SchedState::Stopped) => true,
@@ -155,11 +167,17 @@ impl Task {
     pub fn record_fault(&mut self, fault: FaultInfo) -> bool {
         match self.state {
             TaskState::Healthy(original_state) => {
-                self.set_state(TaskState::Faulted { fault, original_state });
+                self.set_state(TaskState::Faulted {
+                    fault,
+                    original_state,
+                });
                 true
             }
             TaskState::Faulted { original_state, .. } => {
-                self.set_state(TaskState::Faulted { fault, original_state });
+                self.set_state(TaskState::Faulted {
+                    fault,
+                    original_state,
+                });
                 false
             }
         }

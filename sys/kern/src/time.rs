@@ -56,6 +56,13 @@ pub fn process_timers(tasks: &mut [Task], current: usize, now: Timestamp) -> Nex
 /// priority, let it run next (round robin). More important tasks never wait for a tick.
 pub fn rotate_equals(tasks: &[Task], current: usize) -> NextTask {
     let p = tasks[current].priority;
-    let peer_ready = tasks.iter().enumerate().any(|(i, t)| i != current && t.priority == p && t.is_runnable());
-    if peer_ready { NextTask::Other } else { NextTask::Same }
+    let peer_ready = tasks
+        .iter()
+        .enumerate()
+        .any(|(i, t)| i != current && t.priority == p && t.is_runnable());
+    if peer_ready {
+        NextTask::Other
+    } else {
+        NextTask::Same
+    }
 }

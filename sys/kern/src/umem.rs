@@ -27,7 +27,10 @@ impl USlice {
     /// An array of `count` elements of `elem_size` bytes. An overflowing length becomes
     /// `u32::MAX`, which no region can contain, so the access check rejects it.
     pub fn new_array(base: u32, count: u32, elem_size: u32) -> Self {
-        USlice { base, len: count.saturating_mul(elem_size) }
+        USlice {
+            base,
+            len: count.saturating_mul(elem_size),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -36,13 +39,19 @@ impl USlice {
 
     /// The first `n` bytes (or all of them, if shorter).
     pub fn prefix(self, n: usize) -> Self {
-        USlice { base: self.base, len: self.len.min(n as u32) }
+        USlice {
+            base: self.base,
+            len: self.len.min(n as u32),
+        }
     }
 
     /// The bytes from `offset` on; `None` if `offset` lies beyond the end.
     pub fn skip(self, offset: usize) -> Option<Self> {
         let offset = u32::try_from(offset).ok().filter(|&o| o <= self.len)?;
-        Some(USlice { base: self.base.wrapping_add(offset), len: self.len - offset })
+        Some(USlice {
+            base: self.base.wrapping_add(offset),
+            len: self.len - offset,
+        })
     }
 }
 
@@ -87,12 +96,7 @@ pub enum CopyFault {
 
 /// Copies `min(src.len, dst.len)` bytes from one task's memory to another's, after checking
 /// both slices. Returns the number of bytes copied.
-pub fn copy_between(
-    from: &Task,
-    src: USlice,
-    to: &Task,
-    dst: USlice,
-) -> Result<usize, CopyFault> {
+pub fn copy_between(from: &Task, src: USlice, to: &Task, dst: USlice) -> Result<usize, CopyFault> {
     let n = src.len.min(dst.len);
     let (src, dst) = (src.prefix(n as usize), dst.prefix(n as usize));
     if !from.can_access(src, Access::Read) {

@@ -23,17 +23,30 @@ fn svc_left_pending_by_a_stacking_fault_is_dropped() {
 fn every_pending_fault_of_the_task_is_dropped() {
     for pended in [USGFAULTPENDED, MEMFAULTPENDED, BUSFAULTPENDED, SVCALLPENDED] {
         let shcsr = FAULT_ENABLES | USGFAULTACT | pended;
-        assert_eq!(shcsr_after_task_fault(shcsr), FAULT_ENABLES | USGFAULTACT, "{pended:#x}");
+        assert_eq!(
+            shcsr_after_task_fault(shcsr),
+            FAULT_ENABLES | USGFAULTACT,
+            "{pended:#x}"
+        );
     }
 }
 
 #[test]
 fn enable_and_active_bits_are_written_back_unchanged() {
     // Every SHCSR bit that is not a pending bit, set and clear in turn.
-    let kept = (0..19).map(|b| 1u32 << b).filter(|b| !(12..16).any(|p| *b == 1 << p));
+    let kept = (0..19)
+        .map(|b| 1u32 << b)
+        .filter(|b| !(12..16).any(|p| *b == 1 << p));
     for bit in kept {
-        assert_eq!(shcsr_after_task_fault(bit | SVCALLPENDED), bit, "bit {bit:#x}");
+        assert_eq!(
+            shcsr_after_task_fault(bit | SVCALLPENDED),
+            bit,
+            "bit {bit:#x}"
+        );
         assert_eq!(shcsr_after_task_fault(bit), bit, "bit {bit:#x}");
     }
-    assert_eq!(shcsr_after_task_fault(SYSTICKACT | FAULT_ENABLES), SYSTICKACT | FAULT_ENABLES);
+    assert_eq!(
+        shcsr_after_task_fault(SYSTICKACT | FAULT_ENABLES),
+        SYSTICKACT | FAULT_ENABLES
+    );
 }

@@ -38,12 +38,21 @@ fn stale_name_after(first_generation: u32, restarts: u32) -> (Outcome, Incarnati
     sim.recv_open(SERVER, 16, 0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"old", 8, &[]);
     let old = sim.recv_result(SERVER).sender_incarnation();
-    assert_eq!(old, sim.incarnation(CLIENT), "RECV names the sender's full generation");
+    assert_eq!(
+        old,
+        sim.incarnation(CLIENT),
+        "RECV names the sender's full generation"
+    );
     for _ in 0..restarts {
         sim.restart(CLIENT, true);
     }
     sim.recv_open(SERVER, 16, 0);
-    let lease = sim.lease(CLIENT, lease_attributes::READ | lease_attributes::WRITE, 0, b"new lease");
+    let lease = sim.lease(
+        CLIENT,
+        lease_attributes::READ | lease_attributes::WRITE,
+        0,
+        b"new lease",
+    );
     sim.send(CLIENT, sim.id(SERVER), 2, b"new", 8, &[lease]);
     let new = sim.recv_result(SERVER).sender_incarnation();
     assert_eq!(new, sim.incarnation(CLIENT));
@@ -89,7 +98,10 @@ fn a_name_from_64_restarts_ago_is_refused_exactly_like_one_from_1_restart_ago() 
     for restarts in [64, 65, 128] {
         let (wrapped, old, new) = stale_name_after(0, restarts);
         if restarts % 64 == 0 {
-            assert_eq!(old.id, new.id, "the 16-bit ids coincide after {restarts} restarts");
+            assert_eq!(
+                old.id, new.id,
+                "the 16-bit ids coincide after {restarts} restarts"
+            );
         }
         assert_eq!(wrapped, refused(new), "after {restarts} restarts");
     }
@@ -111,17 +123,31 @@ fn a_stale_name_is_refused_across_the_u32_generation_boundary() {
 
 #[test]
 fn recv_reports_the_full_generation_and_a_notification_reports_zero() {
-    let mut sim = Sim::new(&[TaskSpec::supervisor(), TaskSpec::task(1), TaskSpec::task(2), TaskSpec::task(7)], &[]);
+    let mut sim = Sim::new(
+        &[
+            TaskSpec::supervisor(),
+            TaskSpec::task(1),
+            TaskSpec::task(2),
+            TaskSpec::task(7),
+        ],
+        &[],
+    );
     sim.tasks[CLIENT].generation = 0x1234_5678;
     sim.recv_open(SERVER, 16, 0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[]);
     let r = sim.recv_result(SERVER);
-    assert_eq!((r.sender, r.sender_generation), (sim.id(CLIENT), 0x1234_5678));
+    assert_eq!(
+        (r.sender, r.sender_generation),
+        (sim.id(CLIENT), 0x1234_5678)
+    );
     sim.reply(SERVER, sim.incarnation(CLIENT), 0, b"");
     sim.post(CLIENT, sim.id(SERVER), 1);
     sim.recv_open(SERVER, 16, 1);
     let r = sim.recv_result(SERVER);
-    assert_eq!((r.sender, r.sender_generation, r.operation), (abi::TaskId::KERNEL, 0, 1));
+    assert_eq!(
+        (r.sender, r.sender_generation, r.operation),
+        (abi::TaskId::KERNEL, 0, 1)
+    );
 }
 
 /// `restarts` restarts of `CLIENT` in a fresh system; returns it and the name from before.
@@ -152,17 +178,34 @@ fn closed_receive_from_a_name_from_64_restarts_ago_gets_the_dead_code() {
         let (mut sim, old) = restarted(restarts);
         let dead = PeerGone::Restarted(sim.id(CLIENT).generation()).code();
         sim.recv_closed(SERVER, old, 16, 0);
-        assert_eq!(sim.sched(SERVER), Some(SchedState::Runnable), "after {restarts} restarts");
+        assert_eq!(
+            sim.sched(SERVER),
+            Some(SchedState::Runnable),
+            "after {restarts} restarts"
+        );
         assert_eq!(sim.regs(SERVER)[0], dead, "after {restarts} restarts");
         sim.recv_closed(SERVER, sim.incarnation(CLIENT), 16, 0);
-        assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(sim.id(CLIENT)))));
+        assert_eq!(
+            sim.sched(SERVER),
+            Some(SchedState::InRecv(Some(sim.id(CLIENT))))
+        );
     }
 }
 
 #[test]
 fn refresh_task_id_returns_the_full_generation_next_to_the_id() {
     let (mut sim, old) = restarted(64);
-    assert_eq!(sim.refresh(SERVER, old.id), old.id, "64 restarts give the same 16-bit id");
+    assert_eq!(
+        sim.refresh(SERVER, old.id),
+        old.id,
+        "64 restarts give the same 16-bit id"
+    );
     assert_eq!(sim.regs(SERVER)[1], 64);
-    assert_eq!(sim.incarnation(CLIENT), Incarnation { id: old.id, generation: 64 });
+    assert_eq!(
+        sim.incarnation(CLIENT),
+        Incarnation {
+            id: old.id,
+            generation: 64
+        }
+    );
 }

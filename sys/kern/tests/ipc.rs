@@ -3,8 +3,9 @@
 mod harness;
 
 use abi::{
-    DEAD_CODE_BASE, FAULT_NOTIFICATION, FaultInfo, Generation, PeerGone, RECV_CLOSED, ReplyFaultReason,
-    SchedState, TaskId, TaskState, ULease, UNAVAILABLE_CODE_BASE, UsageError, lease_attributes,
+    DEAD_CODE_BASE, FAULT_NOTIFICATION, FaultInfo, Generation, PeerGone, RECV_CLOSED,
+    ReplyFaultReason, SchedState, TaskId, TaskState, ULease, UNAVAILABLE_CODE_BASE, UsageError,
+    lease_attributes,
 };
 use harness::{Received, Sim, TaskSpec, flash, ram};
 
@@ -31,7 +32,15 @@ fn send_to_open_receiver_delivers_and_waits_for_reply() {
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(sim.id(SERVER))));
     assert_eq!(
         sim.recv_result(SERVER),
-        Received { rc: 0, sender: sim.id(CLIENT), operation: 7, len: 5, reply_capacity: 8, lease_count: 0, sender_generation: 0 }
+        Received {
+            rc: 0,
+            sender: sim.id(CLIENT),
+            operation: 7,
+            len: 5,
+            reply_capacity: 8,
+            lease_count: 0,
+            sender_generation: 0
+        }
     );
     assert_eq!(sim.received_bytes(SERVER, 5), b"hello");
 }
@@ -41,7 +50,11 @@ fn send_to_busy_task_blocks_until_it_receives() {
     let mut sim = sim();
     sim.send(CLIENT, sim.id(SERVER), 1, b"ping", 0, &[]);
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(sim.id(SERVER))));
-    assert_eq!(sim.recv_open(SERVER, 16, 0), SERVER, "a waiting message is received without blocking");
+    assert_eq!(
+        sim.recv_open(SERVER, 16, 0),
+        SERVER,
+        "a waiting message is received without blocking"
+    );
     assert_eq!(sim.recv_result(SERVER).sender, sim.id(CLIENT));
     assert_eq!(sim.received_bytes(SERVER, 4), b"ping");
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(sim.id(SERVER))));
@@ -54,9 +67,16 @@ fn stale_generation_send_gets_dead_code_with_new_generation() {
     sim.restart(SERVER, true);
     assert_eq!(sim.id(SERVER).generation(), Generation(1));
     sim.send(CLIENT, old, 1, b"x", 4, &[]);
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable), "fails at once, never blocks");
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::Runnable),
+        "fails at once, never blocks"
+    );
     assert_eq!(sim.send_result(CLIENT), (DEAD_CODE_BASE | 1, 0));
-    assert_eq!(PeerGone::from_code(sim.send_result(CLIENT).0), Some(PeerGone::Restarted(Generation(1))));
+    assert_eq!(
+        PeerGone::from_code(sim.send_result(CLIENT).0),
+        Some(PeerGone::Restarted(Generation(1)))
+    );
 }
 
 #[test]
@@ -85,13 +105,21 @@ fn send_to_undeclared_target_faults_sender() {
     sim.park_supervisor();
     sim.recv_open(2, 16, 0);
     sim.send(1, sim.id(2), 1, b"x", 0, &[]);
-    assert_eq!(sim.recv_result(2).sender, sim.id(1), "the declared target is reachable");
+    assert_eq!(
+        sim.recv_result(2).sender,
+        sim.id(1),
+        "the declared target is reachable"
+    );
     let mut sim = Sim::new(&specs, &[]);
     sim.park_supervisor();
     sim.recv_open(3, 16, 0);
     sim.send(1, sim.id(3), 1, b"x", 0, &[]);
     assert_eq!(sim.fault_of(1), usage(UsageError::IllegalTask));
-    assert_eq!(sim.sched(3), Some(SchedState::InRecv(None)), "nothing was delivered");
+    assert_eq!(
+        sim.sched(3),
+        Some(SchedState::InRecv(None)),
+        "nothing was delivered"
+    );
 }
 
 #[test]
@@ -117,12 +145,28 @@ fn invalid_slice_faults_caller() {
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
     // Reply buffer in read-only flash.
     let mut sim = self::sim();
-    let args = [u32::from(sim.id(SERVER).0) << 16, 0, 0, flash(CLIENT), 4, 0, 0];
+    let args = [
+        u32::from(sim.id(SERVER).0) << 16,
+        0,
+        0,
+        flash(CLIENT),
+        4,
+        0,
+        0,
+    ];
     sim.syscall(CLIENT, abi::Sysnum::Send as u32, args);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
     // A slice that wraps around the address space.
     let mut sim = self::sim();
-    let args = [u32::from(sim.id(SERVER).0) << 16, ram(CLIENT) + 0x10, u32::MAX, 0, 0, 0, 0];
+    let args = [
+        u32::from(sim.id(SERVER).0) << 16,
+        ram(CLIENT) + 0x10,
+        u32::MAX,
+        0,
+        0,
+        0,
+        0,
+    ];
     sim.syscall(CLIENT, abi::Sysnum::Send as u32, args);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
     // A receive buffer the receiver may not write.
@@ -136,7 +180,11 @@ fn invalid_slice_faults_caller() {
     let args = [u32::from(sim.id(CLIENT).0), 0, ram(CLIENT), 4, 0, 0, 0];
     sim.syscall(SERVER, abi::Sysnum::Reply as u32, args);
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::InvalidSlice));
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(sim.id(SERVER))), "the client is not woken");
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::InReply(sim.id(SERVER))),
+        "the client is not woken"
+    );
 }
 
 #[test]
@@ -157,17 +205,29 @@ fn lease_table_outside_sender_memory_faults_sender() {
 fn lease_of_memory_the_sender_cannot_access_faults_sender() {
     // Readable lease over another task's RAM.
     let mut sim = sim();
-    let foreign = ULease { attributes: lease_attributes::READ, base_address: ram(OTHER), length: 4 };
+    let foreign = ULease {
+        attributes: lease_attributes::READ,
+        base_address: ram(OTHER),
+        length: 4,
+    };
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[foreign]);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
     // Writable lease over the sender's own read-only flash.
     let mut sim = self::sim();
-    let flash_lease = ULease { attributes: lease_attributes::WRITE, base_address: flash(CLIENT), length: 4 };
+    let flash_lease = ULease {
+        attributes: lease_attributes::WRITE,
+        base_address: flash(CLIENT),
+        length: 4,
+    };
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[flash_lease]);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
     // The same flash lent read-only is fine.
     let mut sim = self::sim();
-    let flash_lease = ULease { attributes: lease_attributes::READ, base_address: flash(CLIENT), length: 4 };
+    let flash_lease = ULease {
+        attributes: lease_attributes::READ,
+        base_address: flash(CLIENT),
+        length: 4,
+    };
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[flash_lease]);
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(sim.id(SERVER))));
 }
@@ -190,7 +250,11 @@ fn message_longer_than_receive_buffer_is_truncated_and_full_length_reported() {
     sim.recv_open(SERVER, 4, 0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"abcdefgh", 0, &[]);
     assert_eq!(sim.recv_result(SERVER).len, 8);
-    assert_eq!(sim.received_bytes(SERVER, 8), b"abcd\xEE\xEE\xEE\xEE", "nothing written past the buffer");
+    assert_eq!(
+        sim.received_bytes(SERVER, 8),
+        b"abcd\xEE\xEE\xEE\xEE",
+        "nothing written past the buffer"
+    );
 }
 
 #[test]
@@ -203,7 +267,10 @@ fn recv_reports_reply_capacity_and_lease_count() {
     sim.send(CLIENT, sim.id(SERVER), 0xBEEF, b"m", 33, &leases);
     sim.recv_open(SERVER, 16, 0);
     let r = sim.recv_result(SERVER);
-    assert_eq!((r.operation, r.len, r.reply_capacity, r.lease_count), (0xBEEF, 1, 33, 2));
+    assert_eq!(
+        (r.operation, r.len, r.reply_capacity, r.lease_count),
+        (0xBEEF, 1, 33, 2)
+    );
 }
 
 #[test]
@@ -222,11 +289,18 @@ fn closed_receive_takes_only_the_named_sender() {
     let mut sim = sim();
     sim.send(CLIENT, sim.id(SERVER), 1, b"one", 0, &[]);
     sim.recv_closed(SERVER, sim.id(OTHER), 16, 0);
-    assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(sim.id(OTHER)))));
+    assert_eq!(
+        sim.sched(SERVER),
+        Some(SchedState::InRecv(Some(sim.id(OTHER))))
+    );
     sim.send(OTHER, sim.id(SERVER), 2, b"two", 0, &[]);
     assert_eq!(sim.recv_result(SERVER).sender, sim.id(OTHER));
     assert_eq!(sim.received_bytes(SERVER, 3), b"two");
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(sim.id(SERVER))), "the other sender still waits");
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::InSend(sim.id(SERVER))),
+        "the other sender still waits"
+    );
 }
 
 #[test]
@@ -267,17 +341,38 @@ fn closed_receive_from_out_of_range_index_faults() {
 fn closed_receive_from_kernel_waits_for_notifications_only() {
     let mut sim = sim();
     sim.recv_closed(SERVER, TaskId::KERNEL, 16, 0b10);
-    assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(TaskId::KERNEL))));
+    assert_eq!(
+        sim.sched(SERVER),
+        Some(SchedState::InRecv(Some(TaskId::KERNEL)))
+    );
     sim.send(CLIENT, sim.id(SERVER), 1, b"x", 0, &[]);
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(sim.id(SERVER))), "messages are not taken");
-    assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(TaskId::KERNEL))));
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::InSend(sim.id(SERVER))),
+        "messages are not taken"
+    );
+    assert_eq!(
+        sim.sched(SERVER),
+        Some(SchedState::InRecv(Some(TaskId::KERNEL)))
+    );
     sim.post(OTHER, sim.id(SERVER), 0b01);
-    assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(TaskId::KERNEL))), "bit outside the mask");
+    assert_eq!(
+        sim.sched(SERVER),
+        Some(SchedState::InRecv(Some(TaskId::KERNEL))),
+        "bit outside the mask"
+    );
     sim.post(OTHER, sim.id(SERVER), 0b10);
     assert_eq!(sim.sched(SERVER), Some(SchedState::Runnable));
     let r = sim.recv_result(SERVER);
-    assert_eq!((r.rc, r.sender, r.operation, r.len), (0, TaskId::KERNEL, 0b10, 0));
-    assert_eq!(sim.notifications(SERVER), 0b01, "only the fired bits are consumed");
+    assert_eq!(
+        (r.rc, r.sender, r.operation, r.len),
+        (0, TaskId::KERNEL, 0b10, 0)
+    );
+    assert_eq!(
+        sim.notifications(SERVER),
+        0b01,
+        "only the fired bits are consumed"
+    );
 }
 
 #[test]
@@ -301,7 +396,10 @@ fn notification_delivered_to_blocked_receiver_with_matching_mask() {
     assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(None)));
     assert_eq!(sim.notifications(SERVER), 0b0001);
     assert_eq!(sim.post(CLIENT, sim.id(SERVER), 0b1000), 0);
-    assert_eq!(sim.current, SERVER, "the woken, more important receiver runs");
+    assert_eq!(
+        sim.current, SERVER,
+        "the woken, more important receiver runs"
+    );
     assert_eq!(sim.recv_result(SERVER).operation, 0b1000);
     assert_eq!(sim.notifications(SERVER), 0b0001);
 }
@@ -312,15 +410,27 @@ fn post_to_stale_or_detached_id_gets_a_code() {
     let old = sim.id(SERVER);
     sim.restart(SERVER, true);
     assert_eq!(sim.post(CLIENT, old, 1), DEAD_CODE_BASE | 1);
-    assert_eq!(sim.notifications(SERVER), 0, "a stale post never reaches the new incarnation");
+    assert_eq!(
+        sim.notifications(SERVER),
+        0,
+        "a stale post never reaches the new incarnation"
+    );
     sim.detach(SERVER);
-    assert_eq!(sim.post(CLIENT, sim.id(SERVER), 1), UNAVAILABLE_CODE_BASE | 2);
+    assert_eq!(
+        sim.post(CLIENT, sim.id(SERVER), 1),
+        UNAVAILABLE_CODE_BASE | 2
+    );
     assert_eq!(sim.notifications(SERVER), 0);
 }
 
 #[test]
 fn post_to_undeclared_target_faults_but_post_to_self_is_allowed() {
-    let specs = [TaskSpec::supervisor(), TaskSpec::task(2).targets(0), TaskSpec::task(1), TaskSpec::task(7)];
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(2).targets(0),
+        TaskSpec::task(1),
+        TaskSpec::task(7),
+    ];
     let mut sim = Sim::new(&specs, &[]);
     sim.park_supervisor();
     assert_eq!(sim.post(1, sim.id(1), 0b1), 0);
@@ -349,7 +459,11 @@ fn reply_to_restarted_client_is_dropped() {
     sim.send(CLIENT, sim.id(SERVER), 1, b"q", 8, &[]);
     sim.restart(CLIENT, true);
     sim.reply(SERVER, old, 42, b"late");
-    assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Runnable), "the server is not punished");
+    assert_eq!(
+        sim.state(SERVER),
+        TaskState::Healthy(SchedState::Runnable),
+        "the server is not punished"
+    );
     assert_eq!(sim.regs(CLIENT)[0], 0, "the new incarnation sees nothing");
     assert_eq!(sim.read(CLIENT, harness::REPLY_BUF, 4), [0; 4]);
 }
@@ -367,7 +481,10 @@ fn reply_to_stale_id_never_reaches_the_clients_new_incarnation() {
     assert_eq!(sim.recv_result(SERVER).sender, sim.id(CLIENT));
     sim.reply(SERVER, old, 7, b"for old");
     sim.reply_fault(SERVER, old, ReplyFaultReason::BadMessageContents as u32);
-    assert_eq!(sim.state(CLIENT), TaskState::Healthy(SchedState::InReply(sim.id(SERVER))));
+    assert_eq!(
+        sim.state(CLIENT),
+        TaskState::Healthy(SchedState::InReply(sim.id(SERVER)))
+    );
     sim.reply(SERVER, sim.id(CLIENT), 8, b"for new");
     assert_eq!(sim.send_result(CLIENT), (8, 7));
     assert_eq!(sim.reply_bytes(CLIENT), b"for new");
@@ -390,8 +507,16 @@ fn reply_larger_than_client_buffer_faults_server() {
     sim.send(CLIENT, sim.id(SERVER), 1, b"q", 4, &[]);
     sim.reply(SERVER, sim.id(CLIENT), 0, b"too long");
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::InvalidSlice));
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(sim.id(SERVER))), "woken only by a detach");
-    assert_eq!(sim.read(CLIENT, harness::REPLY_BUF, 8), [0; 8], "nothing was copied");
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::InReply(sim.id(SERVER))),
+        "woken only by a detach"
+    );
+    assert_eq!(
+        sim.read(CLIENT, harness::REPLY_BUF, 8),
+        [0; 8],
+        "nothing was copied"
+    );
 }
 
 #[test]
@@ -406,7 +531,11 @@ fn reply_fault_faults_client_with_from_server() {
     let mut sim = sim();
     sim.recv_open(SERVER, 16, 0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"q", 4, &[]);
-    sim.reply_fault(SERVER, sim.id(CLIENT), ReplyFaultReason::BadMessageContents as u32);
+    sim.reply_fault(
+        SERVER,
+        sim.id(CLIENT),
+        ReplyFaultReason::BadMessageContents as u32,
+    );
     assert_eq!(
         sim.state(CLIENT),
         TaskState::Faulted {
@@ -415,7 +544,11 @@ fn reply_fault_faults_client_with_from_server() {
         }
     );
     assert_eq!(sim.fault_of(SERVER), None);
-    assert_eq!(sim.sched(0), Some(SchedState::Runnable), "the supervisor hears of it");
+    assert_eq!(
+        sim.sched(0),
+        Some(SchedState::Runnable),
+        "the supervisor hears of it"
+    );
 }
 
 #[test]
@@ -458,7 +591,11 @@ fn bad_syscall_number_faults_with_bad_syscall_number() {
     sim.syscall(CLIENT, 14, [0; 7]);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::BadSyscallNumber));
     assert_eq!(sim.sched(0), Some(SchedState::Runnable));
-    assert_eq!(sim.recv_result(0).operation, FAULT_NOTIFICATION, "the supervisor is told");
+    assert_eq!(
+        sim.recv_result(0).operation,
+        FAULT_NOTIFICATION,
+        "the supervisor is told"
+    );
 }
 
 #[test]
@@ -466,10 +603,17 @@ fn refresh_task_id_returns_current_generation() {
     let mut sim = sim();
     sim.restart(SERVER, true);
     sim.restart(SERVER, true);
-    assert_eq!(sim.refresh(CLIENT, TaskId::for_index_and_gen(SERVER, Generation(0))), sim.id(SERVER));
+    assert_eq!(
+        sim.refresh(CLIENT, TaskId::for_index_and_gen(SERVER, Generation(0))),
+        sim.id(SERVER)
+    );
     assert_eq!(sim.id(SERVER).generation(), Generation(2));
     sim.detach(SERVER);
-    assert_eq!(sim.refresh(CLIENT, TaskId(SERVER as u16)), sim.id(SERVER), "detached tasks have an id too");
+    assert_eq!(
+        sim.refresh(CLIENT, TaskId(SERVER as u16)),
+        sim.id(SERVER),
+        "detached tasks have an id too"
+    );
     sim.refresh(CLIENT, TaskId::KERNEL);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::TaskOutOfRange));
 }
@@ -480,16 +624,27 @@ fn panic_faults_task_and_keeps_the_message_in_its_memory() {
     sim.panic(CLIENT, b"oh no");
     assert_eq!(
         sim.state(CLIENT),
-        TaskState::Faulted { fault: FaultInfo::Panic, original_state: SchedState::Runnable }
+        TaskState::Faulted {
+            fault: FaultInfo::Panic,
+            original_state: SchedState::Runnable
+        }
     );
     let r = sim.regs(CLIENT);
-    assert_eq!((r[0], r[1]), (ram(CLIENT) + harness::PANIC_MSG, 5), "humility reads r4/r5");
+    assert_eq!(
+        (r[0], r[1]),
+        (ram(CLIENT) + harness::PANIC_MSG, 5),
+        "humility reads r4/r5"
+    );
 }
 
 #[test]
 fn panic_with_unreadable_message_faults_with_invalid_slice() {
     let mut sim = sim();
-    sim.syscall(CLIENT, abi::Sysnum::Panic as u32, [ram(OTHER), 4, 0, 0, 0, 0, 0]);
+    sim.syscall(
+        CLIENT,
+        abi::Sysnum::Panic as u32,
+        [ram(OTHER), 4, 0, 0, 0, 0, 0],
+    );
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
 }
 
@@ -499,11 +654,20 @@ fn recv_filter_bit_selects_closed_receive() {
     let filter = RECV_CLOSED | u32::from(sim.id(OTHER).0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"x", 0, &[]);
     sim.recv_raw(SERVER, ram(SERVER) + harness::RECV_BUF, 16, 0, filter);
-    assert_eq!(sim.sched(SERVER), Some(SchedState::InRecv(Some(sim.id(OTHER)))));
+    assert_eq!(
+        sim.sched(SERVER),
+        Some(SchedState::InRecv(Some(sim.id(OTHER))))
+    );
     // Without the bit, the low bits are ignored and the receive is open.
     let mut sim = self::sim();
     sim.send(CLIENT, sim.id(SERVER), 1, b"x", 0, &[]);
-    sim.recv_raw(SERVER, ram(SERVER) + harness::RECV_BUF, 16, 0, u32::from(sim.id(OTHER).0));
+    sim.recv_raw(
+        SERVER,
+        ram(SERVER) + harness::RECV_BUF,
+        16,
+        0,
+        u32::from(sim.id(OTHER).0),
+    );
     assert_eq!(sim.recv_result(SERVER).sender, sim.id(CLIENT));
 }
 

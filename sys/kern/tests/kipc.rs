@@ -3,8 +3,8 @@
 mod harness;
 
 use abi::{
-    DEAD_CODE_BASE, DumpRegion, FaultInfo, FaultReport, Generation, IrqDesc, Kipcnum, SchedState, TaskId, TaskState,
-    TaskStatus, UNAVAILABLE_CODE_BASE, UsageError, kipc_rc,
+    DEAD_CODE_BASE, DumpRegion, FaultInfo, FaultReport, Generation, IrqDesc, Kipcnum, SchedState,
+    TaskId, TaskState, TaskStatus, UNAVAILABLE_CODE_BASE, UsageError, kipc_rc,
 };
 use harness::{IMAGE_ID, REGION_SIZE, Sim, TaskSpec, ram};
 use kern::arch;
@@ -26,9 +26,21 @@ fn sim() -> Sim {
         TaskSpec::task(7),
     ];
     let irqs = [
-        IrqDesc { irq: 11, task: 1, notification: 0b01 },
-        IrqDesc { irq: 12, task: 1, notification: 0b10 },
-        IrqDesc { irq: 20, task: 2, notification: 0b01 },
+        IrqDesc {
+            irq: 11,
+            task: 1,
+            notification: 0b01,
+        },
+        IrqDesc {
+            irq: 12,
+            task: 1,
+            notification: 0b10,
+        },
+        IrqDesc {
+            irq: 20,
+            task: 2,
+            notification: 0b01,
+        },
     ];
     let sim = Sim::new(&specs, &irqs);
     assert_eq!(sim.current, 0);
@@ -63,7 +75,10 @@ fn kipc_granted_to_non_supervisor_task_works() {
     let mut sim = sim();
     sim.kipc(GRANTED, Kipcnum::FaultTask, &[SERVER as u32]);
     assert_eq!(sim.send_result(GRANTED), (0, 0));
-    assert_eq!(sim.fault_of(SERVER), Some(FaultInfo::Injected(sim.id(GRANTED))));
+    assert_eq!(
+        sim.fault_of(SERVER),
+        Some(FaultInfo::Injected(sim.id(GRANTED)))
+    );
 }
 
 /// A well-formed request for `op` that acts on `SERVER` (or, for whole-system operations,
@@ -71,13 +86,18 @@ fn kipc_granted_to_non_supervisor_task_works() {
 fn request_for(op: Kipcnum) -> &'static [u32] {
     const S: u32 = SERVER as u32;
     match op {
-        Kipcnum::ReadTaskStatus | Kipcnum::FaultTask | Kipcnum::ReadPanicMessage | Kipcnum::DetachTask => &[S],
+        Kipcnum::ReadTaskStatus
+        | Kipcnum::FaultTask
+        | Kipcnum::ReadPanicMessage
+        | Kipcnum::DetachTask => &[S],
         Kipcnum::RestartTask => &[S, 1],
         Kipcnum::GetTaskDumpRegion => &[S, 0],
         Kipcnum::ReadTaskDumpRegion => &[S, 0, 0],
         Kipcnum::SoftwareIrq => &[S, 0b01],
         Kipcnum::FindFaultedTask | Kipcnum::NextFault => &[0],
-        Kipcnum::ReadImageId | Kipcnum::Reset | Kipcnum::ReadTicks | Kipcnum::ReadResetReason => &[],
+        Kipcnum::ReadImageId | Kipcnum::Reset | Kipcnum::ReadTicks | Kipcnum::ReadResetReason => {
+            &[]
+        }
     }
 }
 
@@ -90,7 +110,14 @@ fn sim_granting(grants: &[Kipcnum]) -> Sim {
         TaskSpec::task(2).kipc_only(grants),
         TaskSpec::task(7),
     ];
-    Sim::new(&specs, &[IrqDesc { irq: 20, task: SERVER as u16, notification: 0b01 }])
+    Sim::new(
+        &specs,
+        &[IrqDesc {
+            irq: 20,
+            task: SERVER as u16,
+            notification: 0b01,
+        }],
+    )
 }
 
 #[test]
@@ -100,9 +127,21 @@ fn kipc_each_operation_is_refused_unless_granted_by_name() {
         let mut sim = sim_granting(&others);
         let server_id = sim.id(SERVER);
         sim.kipc(GRANTED, op, request_for(op));
-        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "{op:?} without its grant");
-        assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Runnable), "{op:?} acted without its grant");
-        assert_eq!((sim.id(SERVER), sim.detached(SERVER)), (server_id, false), "{op:?} acted without its grant");
+        assert_eq!(
+            sim.fault_of(GRANTED),
+            usage(UsageError::IllegalTask),
+            "{op:?} without its grant"
+        );
+        assert_eq!(
+            sim.state(SERVER),
+            TaskState::Healthy(SchedState::Runnable),
+            "{op:?} acted without its grant"
+        );
+        assert_eq!(
+            (sim.id(SERVER), sim.detached(SERVER)),
+            (server_id, false),
+            "{op:?} acted without its grant"
+        );
         assert!(!arch::irq_is_pending(20), "{op:?} acted without its grant");
     }
 }
@@ -119,7 +158,10 @@ fn kipc_an_operation_granted_alone_is_carried_out() {
         sim.kipc(GRANTED, Kipcnum::Reset, &[]);
     }));
     let message = reset.expect_err("a granted reset does not return");
-    assert_eq!(message.downcast_ref::<String>().map(String::as_str), Some("system reset (Requested)"));
+    assert_eq!(
+        message.downcast_ref::<String>().map(String::as_str),
+        Some("system reset (Requested)")
+    );
 }
 
 #[test]
@@ -130,17 +172,26 @@ fn kipc_read_task_status_reports_fault_and_restarts() {
     let s = status(&mut sim, SERVER);
     assert_eq!(s.health, TaskStatus::FAULTED);
     assert_eq!(FaultInfo::decode(s.fault), Some(FaultInfo::Panic));
-    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Runnable));
+    assert_eq!(
+        SchedState::decode(s.sched, s.sched_peer),
+        Some(SchedState::Runnable)
+    );
     assert_eq!((s.restarts, s.id), (0, u32::from(sim.id(SERVER).0)));
     let s = status(&mut sim, PLAIN);
     assert_eq!(s.health, 0);
-    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::InSend(sim.id(SERVER))));
+    assert_eq!(
+        SchedState::decode(s.sched, s.sched_peer),
+        Some(SchedState::InSend(sim.id(SERVER)))
+    );
 
     sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
     let s = status(&mut sim, SERVER);
     assert_eq!((s.health, s.restarts, s.fault), (0, 1, [0; 3]));
     assert_eq!(TaskId(s.id as u16).generation(), Generation(1));
-    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Runnable));
+    assert_eq!(
+        SchedState::decode(s.sched, s.sched_peer),
+        Some(SchedState::Runnable)
+    );
 }
 
 #[test]
@@ -150,8 +201,14 @@ fn kipc_read_task_status_reports_detached_faulted_tasks() {
     sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
     let s = status(&mut sim, SERVER);
     assert_eq!(s.health, TaskStatus::FAULTED | TaskStatus::DETACHED);
-    assert_eq!(FaultInfo::decode(s.fault), Some(FaultInfo::Injected(sim.id(0))));
-    assert_eq!(SchedState::decode(s.sched, s.sched_peer), Some(SchedState::Stopped));
+    assert_eq!(
+        FaultInfo::decode(s.fault),
+        Some(FaultInfo::Injected(sim.id(0)))
+    );
+    assert_eq!(
+        SchedState::decode(s.sched, s.sched_peer),
+        Some(SchedState::Stopped)
+    );
     assert_eq!(s.restarts, 1);
 }
 
@@ -164,7 +221,11 @@ fn kipc_restart_task_restarts_and_wakes_peers() {
     assert_eq!(sim.send_result(0), (0, 0));
     assert_eq!(sim.state(SERVER), TaskState::Healthy(SchedState::Runnable));
     assert_eq!(sim.sched(PLAIN), Some(SchedState::Runnable));
-    assert_eq!(sim.regs(PLAIN)[0], DEAD_CODE_BASE | 1, "the server is back: retry with generation 1");
+    assert_eq!(
+        sim.regs(PLAIN)[0],
+        DEAD_CODE_BASE | 1,
+        "the server is back: retry with generation 1"
+    );
 }
 
 #[test]
@@ -207,7 +268,11 @@ fn kipc_fault_task_refuses_supervisor_and_self() {
     for target in [0, GRANTED] {
         let mut sim = sim();
         sim.kipc(GRANTED, Kipcnum::FaultTask, &[target as u32]);
-        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "target {target}");
+        assert_eq!(
+            sim.fault_of(GRANTED),
+            usage(UsageError::IllegalTask),
+            "target {target}"
+        );
         assert_eq!(sim.state(0), TaskState::Healthy(SchedState::Runnable));
     }
 }
@@ -215,12 +280,17 @@ fn kipc_fault_task_refuses_supervisor_and_self() {
 #[test]
 fn kipc_restart_and_detach_refuse_supervisor_and_self() {
     for target in [0, GRANTED] {
-        for (op, words) in
-            [(Kipcnum::RestartTask, vec![target as u32, 1]), (Kipcnum::DetachTask, vec![target as u32])]
-        {
+        for (op, words) in [
+            (Kipcnum::RestartTask, vec![target as u32, 1]),
+            (Kipcnum::DetachTask, vec![target as u32]),
+        ] {
             let mut sim = sim();
             sim.kipc(GRANTED, op, &words);
-            assert_eq!(sim.fault_of(GRANTED), usage(UsageError::IllegalTask), "{op:?} {target}");
+            assert_eq!(
+                sim.fault_of(GRANTED),
+                usage(UsageError::IllegalTask),
+                "{op:?} {target}"
+            );
             assert_eq!(sim.tasks[0].generation, 0);
         }
     }
@@ -233,7 +303,14 @@ fn kipc_read_panic_message() {
     sim.kipc(0, Kipcnum::ReadPanicMessage, &[SERVER as u32]);
     assert_eq!(sim.kipc_result(0), (0, b"index out of bounds".to_vec()));
     // Truncated to the reply buffer.
-    sim.send(0, TaskId::KERNEL, Kipcnum::ReadPanicMessage as u16, &(SERVER as u32).to_le_bytes(), 5, &[]);
+    sim.send(
+        0,
+        TaskId::KERNEL,
+        Kipcnum::ReadPanicMessage as u16,
+        &(SERVER as u32).to_le_bytes(),
+        5,
+        &[],
+    );
     assert_eq!(sim.kipc_result(0), (0, b"index".to_vec()));
     // Still readable once detached: the supervisor reads it before restarting.
     sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
@@ -258,7 +335,13 @@ fn kipc_find_faulted_task() {
     assert_eq!(word(&sim.kipc_result(0).1), 0);
     sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
     sim.kipc(0, Kipcnum::FaultTask, &[4]);
-    for (start, found) in [(0, SERVER), (SERVER, SERVER), (SERVER + 1, 4), (5, 0), (1000, 0)] {
+    for (start, found) in [
+        (0, SERVER),
+        (SERVER, SERVER),
+        (SERVER + 1, 4),
+        (5, 0),
+        (1000, 0),
+    ] {
         sim.kipc(0, Kipcnum::FindFaultedTask, &[start as u32]);
         assert_eq!(word(&sim.kipc_result(0).1), found as u32, "from {start}");
     }
@@ -274,29 +357,74 @@ fn next_fault(sim: &mut Sim, start: u32) -> FaultReport {
 #[test]
 fn kipc_next_fault_reports_task_fault_and_next() {
     let mut sim = sim();
-    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: 0, next: 0, fault: [0; 3] });
+    assert_eq!(
+        next_fault(&mut sim, 1),
+        FaultReport {
+            task: 0,
+            next: 0,
+            fault: [0; 3]
+        }
+    );
     sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
     sim.panic(4, b"x");
     let injected = FaultInfo::Injected(sim.id(0)).encode();
-    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: SERVER as u32, next: 4, fault: injected });
-    assert_eq!(next_fault(&mut sim, SERVER as u32), FaultReport { task: SERVER as u32, next: 4, fault: injected });
+    assert_eq!(
+        next_fault(&mut sim, 1),
+        FaultReport {
+            task: SERVER as u32,
+            next: 4,
+            fault: injected
+        }
+    );
+    assert_eq!(
+        next_fault(&mut sim, SERVER as u32),
+        FaultReport {
+            task: SERVER as u32,
+            next: 4,
+            fault: injected
+        }
+    );
     let panic = FaultInfo::Panic.encode();
-    assert_eq!(next_fault(&mut sim, SERVER as u32 + 1), FaultReport { task: 4, next: 0, fault: panic });
+    assert_eq!(
+        next_fault(&mut sim, SERVER as u32 + 1),
+        FaultReport {
+            task: 4,
+            next: 0,
+            fault: panic
+        }
+    );
     assert_eq!(next_fault(&mut sim, 5).task, 0);
     assert_eq!(next_fault(&mut sim, u32::MAX).task, 0);
     // Still reported once detached (the supervisor restarts it later); gone once restarted.
     sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
     assert_eq!(next_fault(&mut sim, 1).task, SERVER as u32);
     sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
-    assert_eq!(next_fault(&mut sim, 1), FaultReport { task: 4, next: 0, fault: panic });
+    assert_eq!(
+        next_fault(&mut sim, 1),
+        FaultReport {
+            task: 4,
+            next: 0,
+            fault: panic
+        }
+    );
 }
 
 #[test]
 fn kipc_next_fault_with_a_short_reply_buffer_writes_what_fits() {
     let mut sim = sim();
     sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
-    sim.send(0, TaskId::KERNEL, Kipcnum::NextFault as u16, &1u32.to_le_bytes(), 4, &[]);
-    assert_eq!(sim.kipc_result(0), (0, (SERVER as u32).to_le_bytes().to_vec()));
+    sim.send(
+        0,
+        TaskId::KERNEL,
+        Kipcnum::NextFault as u16,
+        &1u32.to_le_bytes(),
+        4,
+        &[],
+    );
+    assert_eq!(
+        sim.kipc_result(0),
+        (0, (SERVER as u32).to_le_bytes().to_vec())
+    );
 }
 
 #[test]
@@ -310,7 +438,10 @@ fn kipc_read_image_id() {
 fn kipc_read_reset_reason() {
     let mut sim = sim();
     sim.kipc(0, Kipcnum::ReadResetReason, &[]);
-    assert_eq!(sim.kipc_result(0), (0, (abi::ResetReason::PowerOn as u32).to_le_bytes().to_vec()));
+    assert_eq!(
+        sim.kipc_result(0),
+        (0, (abi::ResetReason::PowerOn as u32).to_le_bytes().to_vec())
+    );
 }
 
 #[test]
@@ -318,7 +449,10 @@ fn kipc_read_ticks() {
     let mut sim = sim();
     arch::set_now(0x1_0000_0002);
     sim.kipc(0, Kipcnum::ReadTicks, &[]);
-    assert_eq!(sim.kipc_result(0), (0, 0x1_0000_0002u64.to_le_bytes().to_vec()));
+    assert_eq!(
+        sim.kipc_result(0),
+        (0, 0x1_0000_0002u64.to_le_bytes().to_vec())
+    );
 }
 
 #[test]
@@ -336,7 +470,10 @@ fn kipc_get_task_dump_region_lists_writable_regions() {
     assert_eq!(rc, 0);
     assert_eq!(
         DumpRegion::read_from_bytes(&bytes).unwrap(),
-        DumpRegion { base: ram(SERVER), size: REGION_SIZE }
+        DumpRegion {
+            base: ram(SERVER),
+            size: REGION_SIZE
+        }
     );
     // Flash is not dumped.
     sim.kipc(0, Kipcnum::GetTaskDumpRegion, &[SERVER as u32, 1]);
@@ -358,7 +495,11 @@ fn kipc_read_task_dump_region_copies_task_memory() {
 #[test]
 fn kipc_read_task_dump_region_past_the_end_faults_caller() {
     let mut sim = sim();
-    sim.kipc(GRANTED, Kipcnum::ReadTaskDumpRegion, &[SERVER as u32, 0, 0x1001]);
+    sim.kipc(
+        GRANTED,
+        Kipcnum::ReadTaskDumpRegion,
+        &[SERVER as u32, 0, 0x1001],
+    );
     assert_eq!(sim.fault_of(GRANTED), usage(UsageError::OffsetOutOfRange));
 }
 
@@ -377,10 +518,17 @@ fn kipc_software_irq_refuses_a_detached_task_and_pends_nothing() {
     sim.kipc(0, Kipcnum::DetachTask, &[PLAIN as u32]);
     sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b11]);
     assert_eq!(sim.kipc_result(0), (kipc_rc::DETACHED, vec![]));
-    assert!(!arch::irq_is_pending(11) && !arch::irq_is_pending(12), "pended for a detached task");
+    assert!(
+        !arch::irq_is_pending(11) && !arch::irq_is_pending(12),
+        "pended for a detached task"
+    );
     sim.kipc(0, Kipcnum::RestartTask, &[PLAIN as u32, 1]);
     sim.kipc(0, Kipcnum::SoftwareIrq, &[PLAIN as u32, 0b01]);
-    assert_eq!(sim.kipc_result(0), (0, vec![]), "the restarted task takes software IRQs again");
+    assert_eq!(
+        sim.kipc_result(0),
+        (0, vec![]),
+        "the restarted task takes software IRQs again"
+    );
     assert!(arch::irq_is_pending(11));
 }
 
@@ -389,7 +537,11 @@ fn kipc_unknown_operation_faults_with_bad_kernel_message() {
     for op in [0u16, 13, 0xFFFF] {
         let mut sim = sim();
         sim.send(GRANTED, TaskId::KERNEL, op, &[], 16, &[]);
-        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::BadKernelMessage), "op {op}");
+        assert_eq!(
+            sim.fault_of(GRANTED),
+            usage(UsageError::BadKernelMessage),
+            "op {op}"
+        );
     }
 }
 
@@ -405,7 +557,11 @@ fn kipc_malformed_request_faults_with_bad_kernel_message() {
     for (op, msg) in cases {
         let mut sim = sim();
         sim.send(GRANTED, TaskId::KERNEL, op as u16, msg, 16, &[]);
-        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::BadKernelMessage), "{op:?} {msg:?}");
+        assert_eq!(
+            sim.fault_of(GRANTED),
+            usage(UsageError::BadKernelMessage),
+            "{op:?} {msg:?}"
+        );
     }
 }
 
@@ -424,7 +580,11 @@ fn kipc_index_out_of_range_faults_with_task_out_of_range() {
     for (op, words) in cases {
         let mut sim = sim();
         sim.kipc(GRANTED, op, words);
-        assert_eq!(sim.fault_of(GRANTED), usage(UsageError::TaskOutOfRange), "{op:?}");
+        assert_eq!(
+            sim.fault_of(GRANTED),
+            usage(UsageError::TaskOutOfRange),
+            "{op:?}"
+        );
     }
 }
 
@@ -443,8 +603,15 @@ fn kipc_unreadable_request_or_unwritable_reply_faults_caller() {
     sim.syscall(GRANTED, abi::Sysnum::Send as u32, args);
     assert_eq!(sim.fault_of(GRANTED), usage(UsageError::InvalidSlice));
     let mut sim = self::sim();
-    let args =
-        [u32::from(TaskId::KERNEL.0) << 16 | Kipcnum::ReadTaskStatus as u32, ram(PLAIN), 4, 0, 0, 0, 0];
+    let args = [
+        u32::from(TaskId::KERNEL.0) << 16 | Kipcnum::ReadTaskStatus as u32,
+        ram(PLAIN),
+        4,
+        0,
+        0,
+        0,
+        0,
+    ];
     sim.syscall(GRANTED, abi::Sysnum::Send as u32, args);
     assert_eq!(sim.fault_of(GRANTED), usage(UsageError::InvalidSlice));
 }
@@ -453,5 +620,8 @@ fn kipc_unreadable_request_or_unwritable_reply_faults_caller() {
 fn kipc_reply_is_truncated_to_the_reply_buffer() {
     let mut sim = sim();
     sim.send(0, TaskId::KERNEL, Kipcnum::ReadImageId as u16, &[], 3, &[]);
-    assert_eq!(sim.kipc_result(0), (0, IMAGE_ID.to_le_bytes()[..3].to_vec()));
+    assert_eq!(
+        sim.kipc_result(0),
+        (0, IMAGE_ID.to_le_bytes()[..3].to_vec())
+    );
 }

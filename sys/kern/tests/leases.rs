@@ -38,14 +38,23 @@ fn lent() -> Sim {
 #[test]
 fn borrow_read_copies_lent_bytes_from_offset() {
     let mut sim = lent();
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 6, 16), (0, b"world".to_vec()));
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 5), (0, b"hello".to_vec()));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 6, 16),
+        (0, b"world".to_vec())
+    );
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 5),
+        (0, b"hello".to_vec())
+    );
 }
 
 #[test]
 fn borrow_write_copies_into_lender_within_the_lease() {
     let mut sim = lent();
-    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 1, 2, b"abcdefghij"), (0, 6));
+    assert_eq!(
+        sim.borrow_write(SERVER, sim.id(CLIENT), 1, 2, b"abcdefghij"),
+        (0, 6)
+    );
     assert_eq!(sim.read(CLIENT, LEASE_DATA + 0x40, 10), b"\0\0abcdef\0\0");
 }
 
@@ -54,13 +63,19 @@ fn borrow_info_reports_attributes_and_length() {
     let mut sim = lent();
     assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 0), (0, READ, 11));
     assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 1), (0, WRITE, 8));
-    assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 2), (0, READ | WRITE, 2));
+    assert_eq!(
+        sim.borrow_info(SERVER, sim.id(CLIENT), 2),
+        (0, READ | WRITE, 2)
+    );
 }
 
 #[test]
 fn borrow_at_offset_equal_to_length_copies_nothing() {
     let mut sim = lent();
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 11, 4), (0, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 11, 4),
+        (0, vec![])
+    );
     assert_eq!(sim.fault_of(SERVER), None);
 }
 
@@ -68,11 +83,24 @@ fn borrow_at_offset_equal_to_length_copies_nothing() {
 fn borrow_after_reply_returns_defect() {
     let mut sim = lent();
     sim.reply(SERVER, sim.id(CLIENT), 0, b"");
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
-    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"x"), (LEASE_DEFECT, 0));
-    assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 0), (LEASE_DEFECT, 0, 0));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
+        (LEASE_DEFECT, vec![])
+    );
+    assert_eq!(
+        sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"x"),
+        (LEASE_DEFECT, 0)
+    );
+    assert_eq!(
+        sim.borrow_info(SERVER, sim.id(CLIENT), 0),
+        (LEASE_DEFECT, 0, 0)
+    );
     assert_eq!(sim.read(CLIENT, LEASE_DATA + 0x40, 1), [0]);
-    assert_eq!(sim.fault_of(SERVER), None, "a lender that moved on is not the server's fault");
+    assert_eq!(
+        sim.fault_of(SERVER),
+        None,
+        "a lender that moved on is not the server's fault"
+    );
 }
 
 #[test]
@@ -80,10 +108,16 @@ fn lease_unreadable_after_lender_restarted() {
     let mut sim = lent();
     let old = sim.id(CLIENT);
     sim.restart(CLIENT, true);
-    assert_eq!(sim.borrow_read(SERVER, old, 0, 0, 4), (DEAD_CODE_BASE | 1, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, old, 0, 0, 4),
+        (DEAD_CODE_BASE | 1, vec![])
+    );
     assert_eq!(sim.borrow_info(SERVER, old, 0), (DEAD_CODE_BASE | 1, 0, 0));
     // The new incarnation lent nothing.
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
+        (LEASE_DEFECT, vec![])
+    );
 }
 
 #[test]
@@ -94,9 +128,18 @@ fn stale_lender_id_never_reaches_the_new_incarnations_leases() {
     sim.recv_open(SERVER, 16, 0);
     let lease = sim.lease(CLIENT, READ | WRITE, 0x100, b"new data");
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[lease]);
-    assert_eq!(sim.borrow_read(SERVER, old, 0, 0, 8), (DEAD_CODE_BASE | 1, vec![]));
-    assert_eq!(sim.borrow_write(SERVER, old, 0, 0, b"x"), (DEAD_CODE_BASE | 1, 0));
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 8), (0, b"new data".to_vec()));
+    assert_eq!(
+        sim.borrow_read(SERVER, old, 0, 0, 8),
+        (DEAD_CODE_BASE | 1, vec![])
+    );
+    assert_eq!(
+        sim.borrow_write(SERVER, old, 0, 0, b"x"),
+        (DEAD_CODE_BASE | 1, 0)
+    );
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 8),
+        (0, b"new data".to_vec())
+    );
 }
 
 #[test]
@@ -104,8 +147,14 @@ fn lease_unreadable_after_lender_detached() {
     let mut sim = lent();
     let old = sim.id(CLIENT);
     sim.detach(CLIENT);
-    assert_eq!(sim.borrow_read(SERVER, old, 0, 0, 4), (UNAVAILABLE_CODE_BASE | 1, vec![]));
-    assert_eq!(sim.borrow_write(SERVER, old, 1, 0, b"x"), (UNAVAILABLE_CODE_BASE | 1, 0));
+    assert_eq!(
+        sim.borrow_read(SERVER, old, 0, 0, 4),
+        (UNAVAILABLE_CODE_BASE | 1, vec![])
+    );
+    assert_eq!(
+        sim.borrow_write(SERVER, old, 1, 0, b"x"),
+        (UNAVAILABLE_CODE_BASE | 1, 0)
+    );
     assert_eq!(sim.read(CLIENT, LEASE_DATA + 0x40, 1), [0]);
 }
 
@@ -113,16 +162,28 @@ fn lease_unreadable_after_lender_detached() {
 fn lease_revoked_when_lender_faulted() {
     let mut sim = lent();
     sim.fault(CLIENT, FaultInfo::Injected(sim.id(0)));
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
-    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"x"), (LEASE_DEFECT, 0));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
+        (LEASE_DEFECT, vec![])
+    );
+    assert_eq!(
+        sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"x"),
+        (LEASE_DEFECT, 0)
+    );
 }
 
 #[test]
 fn lease_unreadable_by_another_server() {
     let mut sim = lent();
     for other in [OTHER, sim.idle()] {
-        assert_eq!(sim.borrow_read(other, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
-        assert_eq!(sim.borrow_info(other, sim.id(CLIENT), 0), (LEASE_DEFECT, 0, 0));
+        assert_eq!(
+            sim.borrow_read(other, sim.id(CLIENT), 0, 0, 4),
+            (LEASE_DEFECT, vec![])
+        );
+        assert_eq!(
+            sim.borrow_info(other, sim.id(CLIENT), 0),
+            (LEASE_DEFECT, 0, 0)
+        );
     }
 }
 
@@ -132,16 +193,26 @@ fn lease_unreadable_before_message_is_received() {
     let lease = sim.lease(CLIENT, READ, 0, b"secret");
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[lease]);
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(sim.id(SERVER))));
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 6), (LEASE_DEFECT, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 6),
+        (LEASE_DEFECT, vec![])
+    );
 }
 
 #[test]
 fn lease_unreachable_from_restarted_server_incarnation() {
     let mut sim = lent();
     sim.restart(SERVER, true);
-    assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable), "the lender was woken");
+    assert_eq!(
+        sim.sched(CLIENT),
+        Some(SchedState::Runnable),
+        "the lender was woken"
+    );
     assert_eq!(sim.send_result(CLIENT).0, DEAD_CODE_BASE | 1);
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
+        (LEASE_DEFECT, vec![])
+    );
 }
 
 #[test]
@@ -149,22 +220,41 @@ fn lease_table_rewritten_through_a_lease_cannot_reach_foreign_memory() {
     let mut sim = Sim::standard(&[2, 2, 1]);
     sim.write(OTHER, 0, b"private");
     // Lease 0 is the lease table itself, lent writable; lease 1 is harmless.
-    let table =
-        ULease { attributes: READ | WRITE, base_address: ram(CLIENT) + harness::LEASE_TABLE, length: 24 };
+    let table = ULease {
+        attributes: READ | WRITE,
+        base_address: ram(CLIENT) + harness::LEASE_TABLE,
+        length: 24,
+    };
     let harmless = sim.lease(CLIENT, READ, 0, b"abc");
     sim.recv_open(SERVER, 16, 0);
     sim.send(CLIENT, sim.id(SERVER), 1, b"", 0, &[table, harmless]);
     // The server rewrites lease 1 to name another task's memory, read-write.
-    let forged: Vec<u8> = [READ | WRITE, ram(OTHER), 7].iter().flat_map(|w| w.to_le_bytes()).collect();
-    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 0, 12, &forged), (0, 12));
+    let forged: Vec<u8> = [READ | WRITE, ram(OTHER), 7]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    assert_eq!(
+        sim.borrow_write(SERVER, sim.id(CLIENT), 0, 12, &forged),
+        (0, 12)
+    );
     assert_eq!(
         sim.borrow_info(SERVER, sim.id(CLIENT), 1),
         (0, READ | WRITE, 7),
         "the kernel re-reads the table"
     );
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 1, 0, 7), (LEASE_DEFECT, vec![]));
-    assert_eq!(sim.read(SERVER, harness::BORROW_BUF, 7), forged[..7], "nothing came back");
-    assert_eq!(sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"pwned"), (LEASE_DEFECT, 0));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 1, 0, 7),
+        (LEASE_DEFECT, vec![])
+    );
+    assert_eq!(
+        sim.read(SERVER, harness::BORROW_BUF, 7),
+        forged[..7],
+        "nothing came back"
+    );
+    assert_eq!(
+        sim.borrow_write(SERVER, sim.id(CLIENT), 1, 0, b"pwned"),
+        (LEASE_DEFECT, 0)
+    );
     assert_eq!(sim.read(OTHER, 0, 7), b"private");
     assert_eq!(sim.fault_of(SERVER), None);
 }
@@ -174,18 +264,33 @@ fn lease_table_rewritten_through_a_lease_cannot_reach_foreign_memory() {
 fn lent_with_a_lease_past_the_table() -> Sim {
     let sim = lent();
     let beyond = sim.lease(CLIENT, READ | WRITE, 0x100, b"beyond");
-    sim.write(CLIENT, LEASE_TABLE + 3 * size_of::<ULease>() as u32, beyond.as_bytes());
+    sim.write(
+        CLIENT,
+        LEASE_TABLE + 3 * size_of::<ULease>() as u32,
+        beyond.as_bytes(),
+    );
     sim
 }
 
 #[test]
 fn borrow_index_equal_to_lease_count_faults_server_with_lease_out_of_range() {
     let mut sim = lent_with_a_lease_past_the_table();
-    assert_eq!(sim.borrow_info(SERVER, sim.id(CLIENT), 2), (0, READ | WRITE, 2), "count - 1 is the last lease");
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 2, 0, 4), (0, b"rw".to_vec()));
+    assert_eq!(
+        sim.borrow_info(SERVER, sim.id(CLIENT), 2),
+        (0, READ | WRITE, 2),
+        "count - 1 is the last lease"
+    );
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 2, 0, 4),
+        (0, b"rw".to_vec())
+    );
     sim.borrow_read(SERVER, sim.id(CLIENT), 3, 0, 6);
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));
-    assert_eq!(sim.read(SERVER, harness::BORROW_BUF, 6), b"rw\0\0\0\0", "nothing copied from past the table");
+    assert_eq!(
+        sim.read(SERVER, harness::BORROW_BUF, 6),
+        b"rw\0\0\0\0",
+        "nothing copied from past the table"
+    );
     let mut sim = lent_with_a_lease_past_the_table();
     sim.borrow_info(SERVER, sim.id(CLIENT), 3);
     assert_eq!(sim.fault_of(SERVER), usage(UsageError::LeaseOutOfRange));
@@ -247,5 +352,8 @@ fn lease_outlives_nothing_after_server_detached() {
     assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable));
     assert_eq!(sim.send_result(CLIENT).0, UNAVAILABLE_CODE_BASE | 1);
     sim.restart(SERVER, true);
-    assert_eq!(sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4), (LEASE_DEFECT, vec![]));
+    assert_eq!(
+        sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
+        (LEASE_DEFECT, vec![])
+    );
 }

@@ -33,10 +33,18 @@ fn detach_wakes_every_blocked_sender_receiver_and_reply_waiter() {
 
     let code = UNAVAILABLE_CODE_BASE | 1;
     for peer in [1, 2, 3] {
-        assert_eq!(sim.state(peer), healthy(SchedState::Runnable), "task {peer}");
+        assert_eq!(
+            sim.state(peer),
+            healthy(SchedState::Runnable),
+            "task {peer}"
+        );
         assert_eq!(sim.regs(peer)[..2], [code, 0], "task {peer}");
     }
-    assert_eq!(sim.sched(4), Some(SchedState::InRecv(None)), "an open receiver is not blocked on anyone");
+    assert_eq!(
+        sim.sched(4),
+        Some(SchedState::InRecv(None)),
+        "an open receiver is not blocked on anyone"
+    );
     assert_eq!(sim.state(victim), healthy(SchedState::Stopped));
     assert!(sim.detached(victim));
     assert_eq!(sim.id(victim).generation(), Generation(1));
@@ -52,7 +60,10 @@ fn detach_leaves_faulted_peers_with_their_fault_record() {
     sim.detach(2);
     assert_eq!(
         sim.state(1),
-        TaskState::Faulted { fault: FaultInfo::Panic, original_state: SchedState::InSend(old) }
+        TaskState::Faulted {
+            fault: FaultInfo::Panic,
+            original_state: SchedState::InSend(old)
+        }
     );
 }
 
@@ -64,7 +75,10 @@ fn detach_of_a_faulted_task_keeps_the_fault_and_stops_it() {
     sim.detach(2);
     assert_eq!(
         sim.state(2),
-        TaskState::Faulted { fault: FaultInfo::DivideByZero, original_state: SchedState::Stopped }
+        TaskState::Faulted {
+            fault: FaultInfo::DivideByZero,
+            original_state: SchedState::Stopped
+        }
     );
     assert!(sim.detached(2));
 }
@@ -121,7 +135,11 @@ fn restart_of_attached_task_wakes_peers_with_restarted_code() {
     sim.restart(2, true);
     assert_eq!(sim.tasks[2].generation, 1);
     assert_eq!(sim.state(1), healthy(SchedState::Runnable));
-    assert_eq!(sim.regs(1)[..2], [DEAD_CODE_BASE | 1, 0], "the server is back: retry with generation 1");
+    assert_eq!(
+        sim.regs(1)[..2],
+        [DEAD_CODE_BASE | 1, 0],
+        "the server is back: retry with generation 1"
+    );
 }
 
 #[test]
@@ -129,7 +147,11 @@ fn held_restart_of_attached_task_wakes_peers_with_unavailable_code() {
     let mut sim = Sim::standard(&[2, 1]);
     sim.send(1, sim.id(2), 1, b"", 0, &[]);
     sim.restart(2, false);
-    assert_eq!(sim.regs(1)[..2], [UNAVAILABLE_CODE_BASE | 1, 0], "a retry now would find it detached");
+    assert_eq!(
+        sim.regs(1)[..2],
+        [UNAVAILABLE_CODE_BASE | 1, 0],
+        "a retry now would find it detached"
+    );
     sim.send(1, sim.id(2), 1, b"", 0, &[]);
     assert_eq!(sim.regs(1)[0], UNAVAILABLE_CODE_BASE | 1);
 }
@@ -141,7 +163,11 @@ fn restart_after_detach_wakes_nobody_twice() {
     sim.detach(2);
     assert_eq!(sim.regs(1)[0], UNAVAILABLE_CODE_BASE | 1);
     sim.send(1, sim.id(2), 1, b"", 0, &[]);
-    assert_eq!(sim.regs(1)[0], UNAVAILABLE_CODE_BASE | 1, "refused at once while detached");
+    assert_eq!(
+        sim.regs(1)[0],
+        UNAVAILABLE_CODE_BASE | 1,
+        "refused at once while detached"
+    );
     sim.restart(2, true);
     assert_eq!(sim.sched(1), Some(SchedState::Runnable));
     assert_eq!(sim.regs(1)[0], UNAVAILABLE_CODE_BASE | 1);
@@ -157,7 +183,10 @@ fn restart_without_start_leaves_task_detached() {
     assert!(sim.detached(1));
     assert_eq!(sim.current, sim.idle());
     sim.restart(1, true);
-    assert_eq!(sim.tasks[1].generation, 1, "the held restart does not bump again");
+    assert_eq!(
+        sim.tasks[1].generation, 1,
+        "the held restart does not bump again"
+    );
     assert_eq!(sim.current, 1);
 }
 
@@ -169,7 +198,10 @@ fn restart_runs_task_from_its_entry_point_with_a_fresh_fp_frame() {
     let save = sim.tasks[1].save;
     let desc = sim.tasks[1].descriptor;
     let frame_base = desc.initial_stack - 4 * FRAME_WORDS as u32;
-    assert_eq!((save.psp, save.exc_return), (frame_base, EXC_RETURN_THREAD_PSP_FP));
+    assert_eq!(
+        (save.psp, save.exc_return),
+        (frame_base, EXC_RETURN_THREAD_PSP_FP)
+    );
     assert_eq!(sim.regs(1), [0; 8]);
     let word = |k: u32| u32::from_le_bytes(arch::peek(frame_base + 4 * k, 4).try_into().unwrap());
     assert_eq!(word(5), 0xFFFF_FFFF, "lr");
@@ -188,7 +220,11 @@ fn restart_clears_notifications_and_timer() {
     assert_eq!(sim.notifications(2), 0);
     assert_eq!(sim.tasks[2].timer.deadline, None);
     sim.tick(60);
-    assert_eq!(sim.notifications(2), 0, "the old incarnation's timer never fires");
+    assert_eq!(
+        sim.notifications(2),
+        0,
+        "the old incarnation's timer never fires"
+    );
 }
 
 #[test]
@@ -213,16 +249,26 @@ fn fault_notifies_supervisor_bit0() {
     assert_eq!(next, 0, "the supervisor runs at once");
     assert_eq!(sim.state(0), healthy(SchedState::Runnable));
     let r = sim.recv_result(0);
-    assert_eq!((r.rc, r.sender, r.operation), (0, TaskId::KERNEL, FAULT_NOTIFICATION));
+    assert_eq!(
+        (r.rc, r.sender, r.operation),
+        (0, TaskId::KERNEL, FAULT_NOTIFICATION)
+    );
     assert_eq!(sim.notifications(0), 0, "consumed by the wake-up");
 }
 
 #[test]
 fn fault_while_supervisor_busy_stays_pending() {
-    let mut sim = Sim::new(&[TaskSpec::supervisor(), TaskSpec::task(1), TaskSpec::task(7)], &[]);
+    let mut sim = Sim::new(
+        &[TaskSpec::supervisor(), TaskSpec::task(1), TaskSpec::task(7)],
+        &[],
+    );
     sim.recv_open(0, 16, 0b10);
     sim.fault(1, FaultInfo::Panic);
-    assert_eq!(sim.sched(0), Some(SchedState::InRecv(None)), "bit 0 is outside its mask");
+    assert_eq!(
+        sim.sched(0),
+        Some(SchedState::InRecv(None)),
+        "bit 0 is outside its mask"
+    );
     assert_eq!(sim.notifications(0), FAULT_NOTIFICATION);
 }
 
@@ -245,7 +291,10 @@ fn second_fault_keeps_original_state() {
     sim.fault(1, FaultInfo::Panic);
     assert_eq!(
         sim.state(1),
-        TaskState::Faulted { fault: FaultInfo::Panic, original_state: SchedState::InSend(sim.id(2)) }
+        TaskState::Faulted {
+            fault: FaultInfo::Panic,
+            original_state: SchedState::InSend(sim.id(2))
+        }
     );
 }
 
@@ -266,8 +315,12 @@ fn supervisor_fault_halts_when_configured_to() {
 
 #[test]
 fn task_not_started_at_boot_is_detached_until_restarted() {
-    let specs =
-        [TaskSpec::supervisor(), TaskSpec::task(1).not_started(), TaskSpec::task(2), TaskSpec::task(7)];
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(1).not_started(),
+        TaskSpec::task(2),
+        TaskSpec::task(7),
+    ];
     let mut sim = Sim::new(&specs, &[]);
     sim.park_supervisor();
     assert!(sim.detached(1));
@@ -276,14 +329,22 @@ fn task_not_started_at_boot_is_detached_until_restarted() {
     sim.send(2, sim.id(1), 1, b"", 0, &[]);
     assert_eq!(sim.send_result(2), (UNAVAILABLE_CODE_BASE, 0));
     sim.restart(1, true);
-    assert_eq!(sim.id(1).generation(), Generation(0), "loading is not a restart");
+    assert_eq!(
+        sim.id(1).generation(),
+        Generation(0),
+        "loading is not a restart"
+    );
     assert_eq!(sim.current, 1);
 }
 
 #[test]
 fn faulted_task_syscall_usage_names_the_misuse() {
     let mut sim = Sim::standard(&[1]);
-    sim.syscall(1, abi::Sysnum::RefreshTaskId as u32, [1023, 0, 0, 0, 0, 0, 0]);
+    sim.syscall(
+        1,
+        abi::Sysnum::RefreshTaskId as u32,
+        [1023, 0, 0, 0, 0, 0, 0],
+    );
     assert_eq!(
         sim.state(1),
         TaskState::Faulted {

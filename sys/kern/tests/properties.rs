@@ -13,8 +13,8 @@
 mod harness;
 
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Incarnation, Kipcnum, LEASE_DEFECT, PeerGone, SchedState, TaskId, TaskState, ULease,
-    UsageError, lease_attributes,
+    FAULT_NOTIFICATION, FaultInfo, Incarnation, Kipcnum, LEASE_DEFECT, PeerGone, SchedState,
+    TaskId, TaskState, ULease, UsageError, lease_attributes,
 };
 use harness::{IDLE_PRIORITY, IRQ_BIT, PROBE, Sim, TaskSpec, irq_of, ram};
 use kern::{arch, lease};
@@ -121,25 +121,45 @@ fn mask() -> impl Strategy<Value = u32> {
 }
 
 fn send() -> impl Strategy<Value = Op> {
-    let attributes = prop_oneof![3 => Just(lease_attributes::READ | lease_attributes::WRITE), 1 => 0..4u32];
-    let leases =
-        prop_oneof![1 => Just(vec![]), 4 => prop::collection::vec((attributes, small(12, 16)), 1..4)];
-    (target(), back(), any::<u16>(), small(8, 16), small(16, 16), leases)
-        .prop_map(|(to, back, op, len, reply_cap, leases)| Op::Send { to, back, op, len, reply_cap, leases })
+    let attributes =
+        prop_oneof![3 => Just(lease_attributes::READ | lease_attributes::WRITE), 1 => 0..4u32];
+    let leases = prop_oneof![1 => Just(vec![]), 4 => prop::collection::vec((attributes, small(12, 16)), 1..4)];
+    (
+        target(),
+        back(),
+        any::<u16>(),
+        small(8, 16),
+        small(16, 16),
+        leases,
+    )
+        .prop_map(|(to, back, op, len, reply_cap, leases)| Op::Send {
+            to,
+            back,
+            op,
+            len,
+            reply_cap,
+            leases,
+        })
 }
 
 fn borrow() -> impl Strategy<Value = Op> {
     let kind = prop_oneof![5 => Just(0u8), 3 => Just(1), 2 => Just(2)];
-    (kind, any::<usize>(), back(), small(0, 3), small(4, 20), small(16, 16)).prop_map(
-        |(kind, pick, back, index, offset, len)| Op::Borrow {
+    (
+        kind,
+        any::<usize>(),
+        back(),
+        small(0, 3),
+        small(4, 20),
+        small(16, 16),
+    )
+        .prop_map(|(kind, pick, back, index, offset, len)| Op::Borrow {
             kind,
             pick,
             back,
             index: u32::from(index),
             offset: u32::from(offset),
             len,
-        },
-    )
+        })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -174,11 +194,20 @@ fn boot(worker_priorities: &[u8]) -> Sim {
     let n = worker_priorities.len() + 2;
     let not_supervisor = ((1u32 << n) - 1) & !1;
     let mut specs = vec![TaskSpec::supervisor()];
-    specs.extend(worker_priorities.iter().map(|&p| TaskSpec::task(p).targets(not_supervisor)));
+    specs.extend(
+        worker_priorities
+            .iter()
+            .map(|&p| TaskSpec::task(p).targets(not_supervisor)),
+    );
     specs[1] = specs[1].kipc();
     specs.push(TaskSpec::task(IDLE_PRIORITY).targets(0));
-    let irqs: Vec<abi::IrqDesc> =
-        (1..n - 1).map(|i| abi::IrqDesc { irq: irq_of(i), task: i as u16, notification: IRQ_BIT }).collect();
+    let irqs: Vec<abi::IrqDesc> = (1..n - 1)
+        .map(|i| abi::IrqDesc {
+            irq: irq_of(i),
+            task: i as u16,
+            notification: IRQ_BIT,
+        })
+        .collect();
     let mut sim = Sim::new(&specs, &irqs);
     sim.park_supervisor();
     sim
@@ -195,7 +224,9 @@ struct Step {
 type Before = Vec<(TaskState, u32, [u32; 8])>;
 
 fn snapshot(sim: &Sim) -> Before {
-    (0..sim.tasks.len()).map(|i| (sim.state(i), sim.tasks[i].generation, sim.regs(i))).collect()
+    (0..sim.tasks.len())
+        .map(|i| (sim.state(i), sim.tasks[i].generation, sim.regs(i)))
+        .collect()
 }
 
 /// Runs `op`, the `step`th operation, as the current task (or as a kernel operation).
@@ -209,7 +240,11 @@ fn run(sim: &mut Sim, step: usize, op: &Op) -> Step {
             sim.kipc(0, Kipcnum::DetachTask, &[worker(i) as u32]);
         }
         Op::Restart(i, start) if sim.current == 0 => {
-            sim.kipc(0, Kipcnum::RestartTask, &[worker(i) as u32, u32::from(start)]);
+            sim.kipc(
+                0,
+                Kipcnum::RestartTask,
+                &[worker(i) as u32, u32::from(start)],
+            );
         }
         Op::Fault(i) if sim.current == 0 => {
             sim.kipc(0, Kipcnum::FaultTask, &[worker(i) as u32]);
@@ -243,10 +278,15 @@ fn run(sim: &mut Sim, step: usize, op: &Op) -> Step {
 /// watchdog restarts a worker that others wait on, or else one that is down.
 fn watchdog(sim: &mut Sim, step: usize) {
     let n = sim.tasks.len();
-    let waited_on: Vec<usize> =
-        (1..n - 1).filter(|&w| (0..n).any(|c| blocked_on(sim.state(c)) == Some(sim.id(w)))).collect();
+    let waited_on: Vec<usize> = (1..n - 1)
+        .filter(|&w| (0..n).any(|c| blocked_on(sim.state(c)) == Some(sim.id(w))))
+        .collect();
     let down: Vec<usize> = (1..n - 1).filter(|&w| !sim.is_runnable(w)).collect();
-    let pick = if waited_on.is_empty() { down } else { waited_on };
+    let pick = if waited_on.is_empty() {
+        down
+    } else {
+        waited_on
+    };
     if !pick.is_empty() {
         sim.restart(pick[step % pick.len()], true);
     }
@@ -277,7 +317,12 @@ fn peer(sim: &Sim, target: Target, back: u8) -> Incarnation {
             let others: Vec<usize> = (1..n - 1).filter(|&w| w != sim.current).collect();
             others[k % others.len()]
         }
-        Target::Any(k) if k % (n + 1) == n => return Incarnation { id: TaskId::KERNEL, generation: 0 },
+        Target::Any(k) if k % (n + 1) == n => {
+            return Incarnation {
+                id: TaskId::KERNEL,
+                generation: 0,
+            };
+        }
         Target::Any(k) => k % (n + 1),
     };
     sim.incarnation_generations_ago(i, u32::from(back))
@@ -286,16 +331,28 @@ fn peer(sim: &Sim, target: Target, back: u8) -> Incarnation {
 /// A client waiting on `server` if there is one, else any task.
 fn waiting_or_any(sim: &Sim, server: usize, pick: usize) -> usize {
     let me = sim.id(server);
-    let waiting: Vec<usize> =
-        (0..sim.tasks.len()).filter(|&i| sim.sched(i) == Some(SchedState::InReply(me))).collect();
-    if waiting.is_empty() { pick % sim.tasks.len() } else { waiting[pick % waiting.len()] }
+    let waiting: Vec<usize> = (0..sim.tasks.len())
+        .filter(|&i| sim.sched(i) == Some(SchedState::InReply(me)))
+        .collect();
+    if waiting.is_empty() {
+        pick % sim.tasks.len()
+    } else {
+        waiting[pick % waiting.len()]
+    }
 }
 
 fn syscall(sim: &mut Sim, op: &Op) -> Step {
     let me = sim.current;
     let mut step = Step::default();
     match op {
-        Op::Send { to, back, op, len, reply_cap, leases } => {
+        Op::Send {
+            to,
+            back,
+            op,
+            len,
+            reply_cap,
+            leases,
+        } => {
             let leases: Vec<ULease> = leases
                 .iter()
                 .enumerate()
@@ -305,7 +362,14 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
                 })
                 .collect();
             let to = peer(sim, *to, *back).id;
-            sim.send(me, to, *op, &vec![me as u8; usize::from(*len)], u32::from(*reply_cap), &leases);
+            sim.send(
+                me,
+                to,
+                *op,
+                &vec![me as u8; usize::from(*len)],
+                u32::from(*reply_cap),
+                &leases,
+            );
         }
         Op::RecvOpen { len, mask } => {
             sim.recv_open(me, u32::from(*len), *mask);
@@ -314,8 +378,14 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
             let from = peer(sim, *from, *back);
             sim.recv_closed(me, from, 16, *mask);
         }
-        Op::Reply { pick, back, code, len } => {
-            let client = sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
+        Op::Reply {
+            pick,
+            back,
+            code,
+            len,
+        } => {
+            let client =
+                sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
             sim.reply(me, client, *code, &vec![0xEE; usize::from(*len)]);
             step.replied = Some((me, *code, u32::from(*len)));
         }
@@ -323,12 +393,28 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
             let client = sim.incarnation(waiting_or_any(sim, me, *pick));
             sim.reply_fault(me, client, *reason);
         }
-        Op::Borrow { kind, pick, back, index, offset, len } => {
-            let lender = sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
+        Op::Borrow {
+            kind,
+            pick,
+            back,
+            index,
+            offset,
+            len,
+        } => {
+            let lender =
+                sim.incarnation_generations_ago(waiting_or_any(sim, me, *pick), u32::from(*back));
             // Results are checked by the lease probes after every step.
             match kind {
                 0 => _ = sim.borrow_read(me, lender, *index, *offset, u32::from(*len)),
-                1 => _ = sim.borrow_write(me, lender, *index, *offset, &vec![0x77; usize::from(*len)]),
+                1 => {
+                    _ = sim.borrow_write(
+                        me,
+                        lender,
+                        *index,
+                        *offset,
+                        &vec![0x77; usize::from(*len)],
+                    )
+                }
                 _ => _ = sim.borrow_info(me, lender, *index),
             }
         }
@@ -369,18 +455,20 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
 /// The peer a healthy task is blocked on, if any (the kernel is not a peer).
 fn blocked_on(state: TaskState) -> Option<TaskId> {
     match state {
-        TaskState::Healthy(SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)))
-            if p != TaskId::KERNEL =>
-        {
-            Some(p)
-        }
+        TaskState::Healthy(
+            SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)),
+        ) if p != TaskId::KERNEL => Some(p),
         _ => None,
     }
 }
 
 fn check_scheduler(sim: &Sim) -> Result<(), TestCaseError> {
     let cur = sim.current;
-    prop_assert!(sim.is_runnable(cur), "current task {cur} is not runnable: {:?}", sim.state(cur));
+    prop_assert!(
+        sim.is_runnable(cur),
+        "current task {cur} is not runnable: {:?}",
+        sim.state(cur)
+    );
     prop_assert!(!sim.detached(cur));
     for (i, t) in sim.tasks.iter().enumerate() {
         prop_assert!(
@@ -400,9 +488,22 @@ fn check_states(sim: &Sim) -> Result<(), TestCaseError> {
         };
         if sim.detached(i) {
             prop_assert!(stopped, "detached task {i} is {:?}", sim.state(i));
-            prop_assert_eq!(sim.notifications(i), 0, "detached task {} has notifications", i);
-            prop_assert_eq!(sim.tasks[i].timer.deadline, None, "detached task {} has a timer", i);
-            prop_assert!(!arch::irq_is_enabled(irq_of(i)), "detached task {i} has its IRQ enabled");
+            prop_assert_eq!(
+                sim.notifications(i),
+                0,
+                "detached task {} has notifications",
+                i
+            );
+            prop_assert_eq!(
+                sim.tasks[i].timer.deadline,
+                None,
+                "detached task {} has a timer",
+                i
+            );
+            prop_assert!(
+                !arch::irq_is_enabled(irq_of(i)),
+                "detached task {i} has its IRQ enabled"
+            );
         } else {
             prop_assert!(
                 sim.state(i) != TaskState::Healthy(SchedState::Stopped),
@@ -439,7 +540,9 @@ fn expected_borrow(
     }
     match first_lease(sim, lender) {
         None => Err(UsageError::LeaseOutOfRange),
-        Some(l) if read && l.attributes & lease_attributes::READ == 0 => Err(UsageError::LeaseOutOfRange),
+        Some(l) if read && l.attributes & lease_attributes::READ == 0 => {
+            Err(UsageError::LeaseOutOfRange)
+        }
         Some(_) => Ok(0),
     }
 }
@@ -450,7 +553,11 @@ fn first_lease(sim: &Sim, lender: usize) -> Option<ULease> {
     (count > 0).then(|| {
         let raw = arch::peek(table, 12);
         let word = |k: usize| u32::from_le_bytes(raw[4 * k..4 * k + 4].try_into().unwrap());
-        ULease { attributes: word(0), base_address: word(1), length: word(2) }
+        ULease {
+            attributes: word(0),
+            base_address: word(1),
+            length: word(2),
+        }
     })
 }
 
@@ -480,14 +587,18 @@ fn check_leases(sim: &mut Sim) -> Result<(), TestCaseError> {
                     }
                     (Err(e), Err(u)) => prop_assert_eq!(e.0, FaultInfo::SyscallUsage(u)),
                     (got, want) => {
-                        prop_assert!(false, "BORROW_INFO by {server} from {id:?}: {got:?}, expected {want:?}")
+                        prop_assert!(
+                            false,
+                            "BORROW_INFO by {server} from {id:?}: {got:?}, expected {want:?}"
+                        )
                     }
                 }
 
                 let buf = ram(server) + PROBE;
                 arch::poke(buf, &[0xA5; PROBE_LEN as usize]);
                 let s = &mut sim.tasks[server].save;
-                (s.r4, s.r5, s.r6, s.r7, s.r8, s.r9) = (u32::from(id.id.0), 0, 0, buf, PROBE_LEN, id.generation);
+                (s.r4, s.r5, s.r6, s.r7, s.r8, s.r9) =
+                    (u32::from(id.id.0), 0, 0, buf, PROBE_LEN, id.generation);
                 let read = lease::borrow_read(&mut sim.tasks, server).map(|_| sim.regs(server));
                 let expected = expected_borrow(sim, server, lender, id, true);
                 let copied = match (read, expected) {
@@ -534,15 +645,26 @@ fn check_leases(sim: &mut Sim) -> Result<(), TestCaseError> {
 /// arguments.
 fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseError> {
     for (c, &(state, generation, args)) in before.iter().enumerate() {
-        let TaskState::Healthy(was) = state else { continue };
+        let TaskState::Healthy(was) = state else {
+            continue;
+        };
         if sim.tasks[c].generation != generation {
             continue; // restarted itself
         }
-        if let (SchedState::InSend(p), TaskState::Healthy(SchedState::InReply(q))) = (was, sim.state(c)) {
+        if let (SchedState::InSend(p), TaskState::Healthy(SchedState::InReply(q))) =
+            (was, sim.state(c))
+        {
             prop_assert_eq!(p, q);
             let [rc, sender, op, len, capacity, leases, sender_generation, _] = sim.regs(p.index());
-            prop_assert_eq!((rc, sender, op), (0, u32::from(sim.id(c).0), args[0] & 0xFFFF));
-            prop_assert_eq!(sender_generation, generation, "RECV names the sender's full generation");
+            prop_assert_eq!(
+                (rc, sender, op),
+                (0, u32::from(sim.id(c).0), args[0] & 0xFFFF)
+            );
+            prop_assert_eq!(
+                sender_generation,
+                generation,
+                "RECV names the sender's full generation"
+            );
             prop_assert_eq!((len, capacity, leases), (args[2], args[4], args[6]));
         }
         if sim.state(c) != TaskState::Healthy(SchedState::Runnable) {
@@ -553,11 +675,17 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
             // A detach says "unavailable"; a restart that starts the task says "restarted".
             let j = p.index();
             let g = sim.id(j).generation();
-            let gone = if sim.detached(j) { PeerGone::Unavailable(g) } else { PeerGone::Restarted(g) };
+            let gone = if sim.detached(j) {
+                PeerGone::Unavailable(g)
+            } else {
+                PeerGone::Restarted(g)
+            };
             sim.tasks[j].generation != before[j].1 && (rc, second) == (gone.code(), 0)
         });
         let answered = match was {
-            SchedState::InReply(p) => step.replied == Some((p.index(), rc, second)) && second <= args[4],
+            SchedState::InReply(p) => {
+                step.replied == Some((p.index(), rc, second)) && second <= args[4]
+            }
             SchedState::InRecv(_) if rc == 0 && second == u32::from(TaskId::KERNEL.0) => {
                 bits != 0 && bits & !args[2] == 0
             }
@@ -570,7 +698,10 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
             }
             _ => continue,
         };
-        prop_assert!(ended || answered, "task {c} left {was:?} with {rc:#x}, {second:#x}");
+        prop_assert!(
+            ended || answered,
+            "task {c} left {was:?} with {rc:#x}, {second:#x}"
+        );
     }
     Ok(())
 }
@@ -586,8 +717,9 @@ fn check_all(sim: &mut Sim) -> Result<(), TestCaseError> {
 fn detach_everything(sim: &mut Sim) -> Result<(), TestCaseError> {
     for w in 1..sim.tasks.len() - 1 {
         let old = sim.id(w);
-        let waiting: Vec<usize> =
-            (0..sim.tasks.len()).filter(|&c| blocked_on(sim.state(c)) == Some(old)).collect();
+        let waiting: Vec<usize> = (0..sim.tasks.len())
+            .filter(|&c| blocked_on(sim.state(c)) == Some(old))
+            .collect();
         sim.detach(w);
         let code = PeerGone::Unavailable(sim.id(w).generation()).code();
         for c in waiting {
@@ -640,7 +772,10 @@ fn random_sequences_reach_leases_borrows_and_peer_gone_wakeups() {
     let (mut lending, mut borrowed, mut woken_by_peer_end, mut worker_steps) = (0, 0, 0, 0);
     for _ in 0..64 {
         let priorities = system().new_tree(&mut runner).unwrap().current();
-        let ops = prop::collection::vec(op(), 80).new_tree(&mut runner).unwrap().current();
+        let ops = prop::collection::vec(op(), 80)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
         let mut sim = boot(&priorities);
         let n = sim.tasks.len();
         for (k, op) in ops.iter().enumerate() {
@@ -651,7 +786,8 @@ fn random_sequences_reach_leases_borrows_and_peer_gone_wakeups() {
             worker_steps += usize::from(by_worker);
             lending += (0..n)
                 .filter(|&l| {
-                    matches!(sim.sched(l), Some(SchedState::InReply(_))) && first_lease(&sim, l).is_some()
+                    matches!(sim.sched(l), Some(SchedState::InReply(_)))
+                        && first_lease(&sim, l).is_some()
                 })
                 .count();
             if by_worker
@@ -670,7 +806,10 @@ fn random_sequences_reach_leases_borrows_and_peer_gone_wakeups() {
     assert!(worker_steps > 64 * 50, "workers ran {worker_steps} steps");
     assert!(lending > 200, "lender-steps: {lending}");
     assert!(borrowed > 12, "successful borrows: {borrowed}");
-    assert!(woken_by_peer_end > 15, "wake-ups by detach or restart: {woken_by_peer_end}");
+    assert!(
+        woken_by_peer_end > 15,
+        "wake-ups by detach or restart: {woken_by_peer_end}"
+    );
 }
 
 #[test]
@@ -679,10 +818,16 @@ fn supervisor_only_uses_valid_kernel_ipc() {
     let mut sim = boot(&[1, 2, 2]);
     sim.fault(1, FaultInfo::Panic);
     assert_eq!(sim.current, 0);
-    for (k, op) in
-        [Op::Panic, Op::Detach(0), Op::Restart(0, true), Op::Fault(1), Op::BadSyscall(14), Op::Tick(1)]
-            .iter()
-            .enumerate()
+    for (k, op) in [
+        Op::Panic,
+        Op::Detach(0),
+        Op::Restart(0, true),
+        Op::Fault(1),
+        Op::BadSyscall(14),
+        Op::Tick(1),
+    ]
+    .iter()
+    .enumerate()
     {
         run(&mut sim, k, op);
         assert!(sim.fault_of(0).is_none());

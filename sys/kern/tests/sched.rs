@@ -26,7 +26,11 @@ fn priority_preemption_on_reply_to_more_important_client() {
     sim.recv_open(server, 16, 0);
     // The client outranks the server: the server runs only because the client now waits.
     assert_eq!(sim.send(client, sim.id(server), 1, b"", 0, &[]), server);
-    assert_eq!(sim.reply(server, sim.id(client), 0, b""), client, "the woken client preempts");
+    assert_eq!(
+        sim.reply(server, sim.id(client), 0, b""),
+        client,
+        "the woken client preempts"
+    );
 }
 
 #[test]
@@ -102,14 +106,22 @@ fn kernel_failure_resets_by_default() {
 #[should_panic(expected = "kernel halted: no runnable task")]
 fn kernel_failure_halts_when_configured_to() {
     let specs = [harness::TaskSpec::supervisor()];
-    let mut sim = Sim::with_policies(&specs, &[], SupervisorFaultPolicy::Reset, SupervisorFaultPolicy::Halt);
+    let mut sim = Sim::with_policies(
+        &specs,
+        &[],
+        SupervisorFaultPolicy::Reset,
+        SupervisorFaultPolicy::Halt,
+    );
     sim.park_supervisor();
 }
 
 #[test]
 #[should_panic(expected = "task table does not match")]
 fn boot_with_misnumbered_task_table_halts_the_kernel() {
-    let sim = Sim::new(&[harness::TaskSpec::supervisor(), harness::TaskSpec::task(7)], &[]);
+    let sim = Sim::new(
+        &[harness::TaskSpec::supervisor(), harness::TaskSpec::task(7)],
+        &[],
+    );
     let mut descs: Vec<abi::TaskDesc> = sim.tasks.iter().map(|t| *t.descriptor).collect();
     descs[1].index = 0;
     let descs: &'static [abi::TaskDesc] = Box::leak(descs.into_boxed_slice());

@@ -33,7 +33,11 @@ fn timer_deadline_in_past_posts_at_once() {
         sim.set_timer(1, Some(deadline), 0b1);
         assert_eq!(sim.notifications(1), 0b1, "deadline {deadline}");
         assert_eq!(sim.tasks[1].timer.deadline, None);
-        assert_eq!(sim.recv_open(1, 0, 0b1), 1, "the receive returns without blocking");
+        assert_eq!(
+            sim.recv_open(1, 0, 0b1),
+            1,
+            "the receive returns without blocking"
+        );
         assert_eq!(sim.recv_result(1).operation, 0b1);
     }
 }
@@ -54,7 +58,14 @@ fn get_timer_reports_now_deadline_and_bits() {
     let mut sim = Sim::standard(&[1]);
     arch::set_now(0x1_0000_0005);
     sim.set_timer(1, Some(0x2_0000_0000), 0b11);
-    assert_eq!(sim.get_timer(1), TimerView { now: 0x1_0000_0005, deadline: Some(0x2_0000_0000), bits: 0b11 });
+    assert_eq!(
+        sim.get_timer(1),
+        TimerView {
+            now: 0x1_0000_0005,
+            deadline: Some(0x2_0000_0000),
+            bits: 0b11
+        }
+    );
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn irq_control_enables_and_disables_only_the_callers_irq() {
     let mut sim = Sim::standard(&[1, 2]);
     sim.irq_control(1, IRQ_BIT, irq_control::ENABLE);
     assert!(arch::irq_is_enabled(irq_of(1)));
-    assert!(!arch::irq_is_enabled(irq_of(2)), "the same bit of another task names another IRQ");
+    assert!(
+        !arch::irq_is_enabled(irq_of(2)),
+        "the same bit of another task names another IRQ"
+    );
     sim.irq_control(1, IRQ_BIT, 0);
     assert!(!arch::irq_is_enabled(irq_of(1)));
 }
@@ -134,8 +148,15 @@ fn interrupt_masks_the_irq_and_posts_its_owner() {
     sim.irq_control(1, IRQ_BIT, irq_control::ENABLE);
     sim.recv_open(1, 0, IRQ_BIT);
     assert_eq!(sim.current, 2);
-    assert_eq!(sim.interrupt(irq_of(1)), 1, "the more important owner preempts");
-    assert!(!arch::irq_is_enabled(irq_of(1)), "masked until the owner re-enables it");
+    assert_eq!(
+        sim.interrupt(irq_of(1)),
+        1,
+        "the more important owner preempts"
+    );
+    assert!(
+        !arch::irq_is_enabled(irq_of(1)),
+        "masked until the owner re-enables it"
+    );
     assert_eq!(sim.recv_result(1).operation, IRQ_BIT);
 }
 
@@ -166,7 +187,11 @@ fn irq_masked_by_detach_and_notifications_cleared() {
     assert!(!arch::irq_is_pending(irq_of(1)));
     assert_eq!(sim.notifications(1), 0);
     sim.restart(1, true);
-    assert_eq!(sim.irq_status(1, IRQ_BIT), (0, 0, 0), "the new incarnation starts masked");
+    assert_eq!(
+        sim.irq_status(1, IRQ_BIT),
+        (0, 0, 0),
+        "the new incarnation starts masked"
+    );
 }
 
 #[test]
@@ -187,7 +212,10 @@ fn irq_latched_after_detach_is_not_pending_in_the_next_incarnation() {
         // The peripheral signals again after the mask: the NVIC latches the line.
         arch::irq_pend(irq_of(1));
         sim.restart(1, start);
-        assert!(!arch::irq_is_pending(irq_of(1)), "start {start}: the new incarnation inherited a pending IRQ");
+        assert!(
+            !arch::irq_is_pending(irq_of(1)),
+            "start {start}: the new incarnation inherited a pending IRQ"
+        );
         assert!(!arch::irq_is_enabled(irq_of(1)), "start {start}");
     }
 }

@@ -9,7 +9,10 @@ const fn parse(digits: &[u8]) -> usize {
     let mut n = 0;
     let mut i = 0;
     while i < digits.len() {
-        assert!(digits[i].is_ascii_digit(), "BULKHEAD_NUM_TASKS is not a number");
+        assert!(
+            digits[i].is_ascii_digit(),
+            "BULKHEAD_NUM_TASKS is not a number"
+        );
         n = n * 10 + (digits[i] - b'0') as usize;
         i += 1;
     }

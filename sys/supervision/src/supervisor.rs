@@ -59,7 +59,10 @@ impl Slot {
     /// Automatic restarts less than `window_ms` ago: times `t` with `now - window_ms < t <=
     /// now` (an empty slot, `NO_RESTART`, is never `<= now`).
     fn strikes(&self, now: u64, window_ms: u32) -> u32 {
-        self.recent.iter().map(|&t| u32::from(within(t, now, window_ms))).sum()
+        self.recent
+            .iter()
+            .map(|&t| u32::from(within(t, now, window_ms)))
+            .sum()
     }
 
     /// Whether `policy.intensity_restarts` automatic restarts already happened within the
@@ -72,7 +75,11 @@ impl Slot {
             return true;
         }
         let len = self.recent.len();
-        within(self.recent[(self.recent_next + len - k) % len], now, policy.intensity_window_ms)
+        within(
+            self.recent[(self.recent_next + len - k) % len],
+            now,
+            policy.intensity_window_ms,
+        )
     }
 
     fn remember_restart(&mut self, now: u64) {
@@ -226,7 +233,9 @@ impl<const N: usize> Supervisor<N> {
 
     /// When [`Supervisor::on_timer`] must next run, if anything is pending.
     pub fn next_deadline(&self) -> Option<u64> {
-        tasks_in(self.timed | self.watched).filter_map(|task| self.due_at(task)).min()
+        tasks_in(self.timed | self.watched)
+            .filter_map(|task| self.due_at(task))
+            .min()
     }
 
     /// A task's counters; `None` for an index out of range.
@@ -515,7 +524,15 @@ impl<const N: usize> Supervisor<N> {
         }
         slot.injection = None;
         let deadline = now.saturating_add(u64::from(policy.detach_deadline_ms));
-        self.set_state(task, TaskState::Detaching { cause, origin, deadline, pending });
+        self.set_state(
+            task,
+            TaskState::Detaching {
+                cause,
+                origin,
+                deadline,
+                pending,
+            },
+        );
     }
 
     /// Completes every detach that is ready (rows 13 and 14). Loops because a completion can
@@ -529,16 +546,15 @@ impl<const N: usize> Supervisor<N> {
     }
 
     fn ready_detach(&self, now: u64) -> Option<(usize, Cause, u32)> {
-        tasks_in(self.timed)
-            .find_map(|task| match self.tasks[task].state {
-                TaskState::Detaching {
-                    cause,
-                    deadline,
-                    pending,
-                    ..
-                } if pending == 0 || deadline <= now => Some((task, cause, pending)),
-                _ => None,
-            })
+        tasks_in(self.timed).find_map(|task| match self.tasks[task].state {
+            TaskState::Detaching {
+                cause,
+                deadline,
+                pending,
+                ..
+            } if pending == 0 || deadline <= now => Some((task, cause, pending)),
+            _ => None,
+        })
     }
 
     /// Steps 3 and 4, then rows 15-21 by cause.

@@ -11,7 +11,13 @@ fn request(op: Kipcnum, words: &[u32], reply: &mut [u8]) -> (u32, usize) {
     for (chunk, w) in bytes.chunks_exact_mut(4).zip(words) {
         chunk.copy_from_slice(&w.to_le_bytes());
     }
-    sys_send(TaskId::KERNEL, op as u16, &bytes[..words.len() * 4], reply, &[])
+    sys_send(
+        TaskId::KERNEL,
+        op as u16,
+        &bytes[..words.len() * 4],
+        reply,
+        &[],
+    )
 }
 
 /// A task's state as the kernel reports it.
@@ -30,7 +36,9 @@ pub fn read_task_status(index: usize) -> Status {
     let s = TaskStatus::read_from_bytes(&raw).unwrap_or_else(|_| unreachable!());
     Status {
         sched: SchedState::decode(s.sched, s.sched_peer).unwrap_or(SchedState::Stopped),
-        fault: (s.health & TaskStatus::FAULTED != 0).then(|| FaultInfo::decode(s.fault)).flatten(),
+        fault: (s.health & TaskStatus::FAULTED != 0)
+            .then(|| FaultInfo::decode(s.fault))
+            .flatten(),
         detached: s.health & TaskStatus::DETACHED != 0,
         restarts: s.restarts,
         id: TaskId(s.id as u16),
@@ -44,7 +52,11 @@ pub fn detach_task(index: usize) {
 
 /// Re-initialises the task (detaching it first if needed) and starts it if `start`.
 pub fn restart_task(index: usize, start: bool) {
-    request(Kipcnum::RestartTask, &[index as u32, u32::from(start)], &mut []);
+    request(
+        Kipcnum::RestartTask,
+        &[index as u32, u32::from(start)],
+        &mut [],
+    );
 }
 
 /// Faults the task with `FaultInfo::Injected(caller)`.
@@ -80,7 +92,11 @@ pub fn next_fault(start: usize) -> Option<Fault> {
     }
     // The kernel encodes with the same `abi`, so every report decodes.
     let fault = FaultInfo::decode(r.fault).unwrap_or_else(|| unreachable!());
-    Some(Fault { task: r.task as usize, fault, next: (r.next != 0).then_some(r.next as usize) })
+    Some(Fault {
+        task: r.task as usize,
+        fault,
+        next: (r.next != 0).then_some(r.next as usize),
+    })
 }
 
 /// Copies the task's panic message into `out`; `None` if it is not faulted by a panic.

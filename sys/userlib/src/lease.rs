@@ -15,7 +15,12 @@ pub struct Lease<'a> {
 
 impl<'a> Lease<'a> {
     fn new(attributes: u32, base: *const u8, length: usize) -> Self {
-        Lease { attributes, base_address: base as usize as u32, length: length as u32, _borrow: PhantomData }
+        Lease {
+            attributes,
+            base_address: base as usize as u32,
+            length: length as u32,
+            _borrow: PhantomData,
+        }
     }
 
     /// The server may read `data`.

@@ -1,6 +1,6 @@
 //! Typed syscall wrappers over one assembly stub.
 
-use abi::{Incarnation, PeerGone, ReplyFaultReason, Sysnum, TaskId, LEASE_DEFECT, RECV_CLOSED};
+use abi::{Incarnation, LEASE_DEFECT, PeerGone, RECV_CLOSED, ReplyFaultReason, Sysnum, TaskId};
 
 use crate::lease::Lease;
 
@@ -52,7 +52,13 @@ fn addr<T>(p: *const T) -> u32 {
 /// Sends `outgoing` with `operation` to `target` and waits for the reply, lending `leases`
 /// for the duration. Returns (response code, reply length). A code for which
 /// `PeerGone::from_code` is `Some` means the server is gone (restarted or detached).
-pub fn sys_send(target: TaskId, operation: u16, outgoing: &[u8], incoming: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
+pub fn sys_send(
+    target: TaskId,
+    operation: u16,
+    outgoing: &[u8],
+    incoming: &mut [u8],
+    leases: &[Lease<'_>],
+) -> (u32, usize) {
     let r = syscall(
         Sysnum::Send,
         &[
@@ -83,14 +89,30 @@ pub struct RecvMessage {
 }
 
 /// RECV; `generation` is that of the task a closed receive names (unused otherwise).
-fn recv(buffer: &mut [u8], notification_mask: u32, filter: u32, generation: u32) -> Result<RecvMessage, PeerGone> {
-    let args = [addr(buffer.as_mut_ptr()), buffer.len() as u32, notification_mask, filter, 0, generation, 0];
+fn recv(
+    buffer: &mut [u8],
+    notification_mask: u32,
+    filter: u32,
+    generation: u32,
+) -> Result<RecvMessage, PeerGone> {
+    let args = [
+        addr(buffer.as_mut_ptr()),
+        buffer.len() as u32,
+        notification_mask,
+        filter,
+        0,
+        generation,
+        0,
+    ];
     let r = syscall(Sysnum::Recv, &args);
     if let Some(gone) = PeerGone::from_code(r[0]) {
         return Err(gone);
     }
     Ok(RecvMessage {
-        sender: Incarnation { id: TaskId(r[1] as u16), generation: r[6] },
+        sender: Incarnation {
+            id: TaskId(r[1] as u16),
+            generation: r[6],
+        },
         operation: r[2],
         message_len: r[3] as usize,
         response_capacity: r[4] as usize,
@@ -106,8 +128,17 @@ pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
     }
 }
 
-pub fn sys_recv_closed(buffer: &mut [u8], notification_mask: u32, sender: Incarnation) -> Result<RecvMessage, PeerGone> {
-    recv(buffer, notification_mask, RECV_CLOSED | u32::from(sender.id.0), sender.generation)
+pub fn sys_recv_closed(
+    buffer: &mut [u8],
+    notification_mask: u32,
+    sender: Incarnation,
+) -> Result<RecvMessage, PeerGone> {
+    recv(
+        buffer,
+        notification_mask,
+        RECV_CLOSED | u32::from(sender.id.0),
+        sender.generation,
+    )
 }
 
 /// Waits for any of `mask`'s notifications; returns the fired bits.
@@ -119,12 +150,31 @@ pub fn sys_recv_notification(mask: u32) -> u32 {
 }
 
 pub fn sys_reply(peer: Incarnation, code: u32, message: &[u8]) {
-    let args = [u32::from(peer.id.0), code, addr(message.as_ptr()), message.len() as u32, 0, peer.generation, 0];
+    let args = [
+        u32::from(peer.id.0),
+        code,
+        addr(message.as_ptr()),
+        message.len() as u32,
+        0,
+        peer.generation,
+        0,
+    ];
     syscall(Sysnum::Reply, &args);
 }
 
 pub fn sys_reply_fault(peer: Incarnation, reason: ReplyFaultReason) {
-    syscall(Sysnum::ReplyFault, &[u32::from(peer.id.0), reason as u32, 0, 0, 0, peer.generation, 0]);
+    syscall(
+        Sysnum::ReplyFault,
+        &[
+            u32::from(peer.id.0),
+            reason as u32,
+            0,
+            0,
+            0,
+            peer.generation,
+            0,
+        ],
+    );
 }
 
 /// Why a borrow did not copy.
@@ -140,23 +190,62 @@ fn borrow_result(code: u32) -> Result<(), BorrowError> {
     match code {
         0 => Ok(()),
         LEASE_DEFECT => Err(BorrowError::LenderNotWaiting),
-        c => Err(PeerGone::from_code(c).map_or(BorrowError::LenderNotWaiting, BorrowError::LenderGone)),
+        c => {
+            Err(PeerGone::from_code(c)
+                .map_or(BorrowError::LenderNotWaiting, BorrowError::LenderGone))
+        }
     }
 }
 
 /// BORROW_READ and BORROW_WRITE: the same arguments, copying in opposite directions.
-fn borrow_copy(number: Sysnum, lender: Incarnation, index: usize, offset: usize, buffer: (u32, usize)) -> Result<usize, BorrowError> {
-    let args = [u32::from(lender.id.0), index as u32, offset as u32, buffer.0, buffer.1 as u32, lender.generation, 0];
+fn borrow_copy(
+    number: Sysnum,
+    lender: Incarnation,
+    index: usize,
+    offset: usize,
+    buffer: (u32, usize),
+) -> Result<usize, BorrowError> {
+    let args = [
+        u32::from(lender.id.0),
+        index as u32,
+        offset as u32,
+        buffer.0,
+        buffer.1 as u32,
+        lender.generation,
+        0,
+    ];
     let r = syscall(number, &args);
     borrow_result(r[0]).map(|()| r[1] as usize)
 }
 
-pub fn sys_borrow_read(lender: Incarnation, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, BorrowError> {
-    borrow_copy(Sysnum::BorrowRead, lender, index, offset, (addr(dest.as_mut_ptr()), dest.len()))
+pub fn sys_borrow_read(
+    lender: Incarnation,
+    index: usize,
+    offset: usize,
+    dest: &mut [u8],
+) -> Result<usize, BorrowError> {
+    borrow_copy(
+        Sysnum::BorrowRead,
+        lender,
+        index,
+        offset,
+        (addr(dest.as_mut_ptr()), dest.len()),
+    )
 }
 
-pub fn sys_borrow_write(lender: Incarnation, index: usize, offset: usize, src: &[u8]) -> Result<usize, BorrowError> {
-    borrow_copy(Sysnum::BorrowWrite, lender, index, offset, (addr(src.as_ptr()), src.len()))
+pub fn sys_borrow_write(
+    lender: Incarnation,
+    index: usize,
+    offset: usize,
+    src: &[u8],
+) -> Result<usize, BorrowError> {
+    borrow_copy(
+        Sysnum::BorrowWrite,
+        lender,
+        index,
+        offset,
+        (addr(src.as_ptr()), src.len()),
+    )
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -166,14 +255,39 @@ pub struct LeaseInfo {
 }
 
 pub fn sys_borrow_info(lender: Incarnation, index: usize) -> Result<LeaseInfo, BorrowError> {
-    let r = syscall(Sysnum::BorrowInfo, &[u32::from(lender.id.0), index as u32, 0, 0, 0, lender.generation, 0]);
-    borrow_result(r[0]).map(|()| LeaseInfo { attributes: r[1], len: r[2] as usize })
+    let r = syscall(
+        Sysnum::BorrowInfo,
+        &[
+            u32::from(lender.id.0),
+            index as u32,
+            0,
+            0,
+            0,
+            lender.generation,
+            0,
+        ],
+    );
+    borrow_result(r[0]).map(|()| LeaseInfo {
+        attributes: r[1],
+        len: r[2] as usize,
+    })
 }
 
 /// Sets (`Some`) or cancels (`None`) the task's timer; `bits` are posted at the deadline.
 pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
     let d = deadline.unwrap_or(0);
-    syscall(Sysnum::SetTimer, &[u32::from(deadline.is_some()), d as u32, (d >> 32) as u32, bits, 0, 0, 0]);
+    syscall(
+        Sysnum::SetTimer,
+        &[
+            u32::from(deadline.is_some()),
+            d as u32,
+            (d >> 32) as u32,
+            bits,
+            0,
+            0,
+            0,
+        ],
+    );
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -186,13 +300,18 @@ pub struct TimerState {
 pub fn sys_get_timer() -> TimerState {
     let r = syscall(Sysnum::GetTimer, &[0; 7]);
     let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
-    TimerState { now: join(r[0], r[1]), deadline: (r[2] != 0).then(|| join(r[3], r[4])), on_dl: r[5] }
+    TimerState {
+        now: join(r[0], r[1]),
+        deadline: (r[2] != 0).then(|| join(r[3], r[4])),
+        on_dl: r[5],
+    }
 }
 
 /// Enables (or disables) this task's interrupts named by notification `mask`, optionally
 /// clearing a pending one first.
 pub fn sys_irq_control(mask: u32, enable: bool, clear_pending: bool) {
-    let flags = u32::from(enable) * abi::irq_control::ENABLE + u32::from(clear_pending) * abi::irq_control::CLEAR_PENDING;
+    let flags = u32::from(enable) * abi::irq_control::ENABLE
+        + u32::from(clear_pending) * abi::irq_control::CLEAR_PENDING;
     syscall(Sysnum::IrqControl, &[mask, flags, 0, 0, 0, 0, 0]);
 }
 
@@ -205,11 +324,18 @@ pub struct IrqStatus {
 
 pub fn sys_irq_status(mask: u32) -> IrqStatus {
     let r = syscall(Sysnum::IrqStatus, &[mask, 0, 0, 0, 0, 0, 0]);
-    IrqStatus { enabled: r[0], pending: r[1], posted: r[2] }
+    IrqStatus {
+        enabled: r[0],
+        pending: r[1],
+        posted: r[2],
+    }
 }
 
 pub fn sys_panic(message: &[u8]) -> ! {
-    syscall(Sysnum::Panic, &[addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0]);
+    syscall(
+        Sysnum::Panic,
+        &[addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0],
+    );
     // The kernel never resumes a panicked task; a restart begins again at `_start`.
     loop {
         core::hint::spin_loop();
@@ -220,7 +346,10 @@ pub fn sys_panic(message: &[u8]) -> ! {
 /// [`sys_post`] and [`sys_recv_closed`] need to tell it from one 64 restarts older.
 pub fn sys_refresh_incarnation(id: TaskId) -> Incarnation {
     let r = syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0]);
-    Incarnation { id: TaskId(r[0] as u16), generation: r[1] }
+    Incarnation {
+        id: TaskId(r[0] as u16),
+        generation: r[1],
+    }
 }
 
 pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
@@ -228,6 +357,9 @@ pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
 }
 
 pub fn sys_post(target: Incarnation, bits: u32) -> Result<(), PeerGone> {
-    let rc = syscall(Sysnum::Post, &[u32::from(target.id.0), bits, 0, 0, 0, target.generation, 0])[0];
+    let rc = syscall(
+        Sysnum::Post,
+        &[u32::from(target.id.0), bits, 0, 0, 0, target.generation, 0],
+    )[0];
     PeerGone::from_code(rc).map_or(Ok(()), Err)
 }

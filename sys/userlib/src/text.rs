@@ -9,7 +9,10 @@ pub struct TextBuf<const N: usize> {
 
 impl<const N: usize> TextBuf<N> {
     pub const fn new() -> Self {
-        TextBuf { buf: [0; N], len: 0 }
+        TextBuf {
+            buf: [0; N],
+            len: 0,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {

@@ -23,7 +23,12 @@ fn clock_overhead() -> u32 {
 /// Average instructions of `f` over `ROUNDS` runs, less the clock's own cost. Between runs
 /// the loop waits a varying few instructions so samples do not lock to the tick phase.
 fn measure(mut f: impl FnMut()) -> u64 {
-    let overhead_total: u64 = (0..ROUNDS).map(|i| { bench_api::dither(i); u64::from(clock_overhead()) }).sum();
+    let overhead_total: u64 = (0..ROUNDS)
+        .map(|i| {
+            bench_api::dither(i);
+            u64::from(clock_overhead())
+        })
+        .sum();
     let mut total: u64 = 0;
     for i in 0..ROUNDS {
         bench_api::dither(i);
@@ -52,17 +57,26 @@ pub extern "C" fn main() -> ! {
     bench_api::start_clock();
     let overhead = u64::from(clock_overhead()) * bench_api::INSTRUCTIONS_PER_TICK;
     let mut small = [0u8; 4];
-    report("ipc_roundtrip_0b", measure(|| {
-        sys_send(SERVER, bench_api::ECHO, &[], &mut [], &[]);
-    }));
-    report("ipc_roundtrip_4b", measure(|| {
-        sys_send(SERVER, bench_api::ECHO, b"ping", &mut small, &[]);
-    }));
+    report(
+        "ipc_roundtrip_0b",
+        measure(|| {
+            sys_send(SERVER, bench_api::ECHO, &[], &mut [], &[]);
+        }),
+    );
+    report(
+        "ipc_roundtrip_4b",
+        measure(|| {
+            sys_send(SERVER, bench_api::ECHO, b"ping", &mut small, &[]);
+        }),
+    );
     let big = [0xA5u8; 256];
     let mut back = [0u8; 256];
-    report("ipc_roundtrip_256b", measure(|| {
-        sys_send(SERVER, bench_api::ECHO, &big, &mut back, &[]);
-    }));
+    report(
+        "ipc_roundtrip_256b",
+        measure(|| {
+            sys_send(SERVER, bench_api::ECHO, &big, &mut back, &[]);
+        }),
+    );
     for i in 0..ROUNDS {
         bench_api::dither(i);
         let sent = bench_api::now().to_le_bytes();
@@ -71,7 +85,13 @@ pub extern "C" fn main() -> ! {
     report("ipc_oneway_send", server_total().saturating_sub(overhead));
     for i in 0..ROUNDS {
         bench_api::dither(i);
-        sys_send(SERVER, bench_api::LEASE_READ, &[], &mut [], &[Lease::read_only(&big)]);
+        sys_send(
+            SERVER,
+            bench_api::LEASE_READ,
+            &[],
+            &mut [],
+            &[Lease::read_only(&big)],
+        );
     }
     report("lease_read_256b", server_total().saturating_sub(overhead));
     let _ = TestRunnerClient::new(RUNNER).log(b"BENCH DONE");

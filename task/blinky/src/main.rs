@@ -26,7 +26,13 @@ pub extern "C" fn main() -> ! {
             panic!("sys refused to configure an LED: {e:?}");
         }
     }
-    sys_send(CONSOLE, CONSOLE_WRITE, &[], &mut [], &[Lease::read_only(b"blinky: LD1-LD3 toggle every 500 ms\n")]);
+    sys_send(
+        CONSOLE,
+        CONSOLE_WRITE,
+        &[],
+        &mut [],
+        &[Lease::read_only(b"blinky: LD1-LD3 toggle every 500 ms\n")],
+    );
     loop {
         for led in LEDS {
             match sys.toggle(led) {

@@ -94,7 +94,11 @@ struct Console {
 }
 
 impl InOrderConsoleImpl for Console {
-    fn write(&mut self, _: &RecvMessage, text: Leased<Read, [u8]>) -> Result<(), RequestError<Infallible>> {
+    fn write(
+        &mut self,
+        _: &RecvMessage,
+        text: Leased<Read, [u8]>,
+    ) -> Result<(), RequestError<Infallible>> {
         let mut chunk = [0u8; 64];
         let mut at = 0;
         while at < text.len() {

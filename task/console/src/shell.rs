@@ -117,7 +117,9 @@ impl Shell {
 
 fn run(out: &mut Out<'_>, line: &str) {
     let mut words_in = line.split_whitespace();
-    let Some(command) = words_in.next() else { return };
+    let Some(command) = words_in.next() else {
+        return;
+    };
     let argument = words_in.next();
     let verb = match command {
         "help" => return help(out),
@@ -186,7 +188,9 @@ fn each_logged(jefe: &JefeClient, mut f: impl FnMut(&LogEntry) -> bool) {
     let mut after = 0;
     loop {
         let mut entries = [LogEntry::new_zeroed(); 16];
-        let Ok(n) = jefe.read_log(after, &mut entries) else { return };
+        let Ok(n) = jefe.read_log(after, &mut entries) else {
+            return;
+        };
         if n == 0 {
             return;
         }
@@ -201,12 +205,14 @@ fn each_logged(jefe: &JefeClient, mut f: impl FnMut(&LogEntry) -> bool) {
 
 /// The boot line: why the system last reset, from jefe's first event.
 pub fn boot(out: &mut Out<'_>) {
-    each_logged(&JefeClient::new(JEFE), |entry| match entry.decode().map(|l| l.event) {
-        Some(LogEvent::Booted { reason }) => {
-            let _ = writeln!(out, "bulkhead: {}", words::reset_reason(reason));
-            false
+    each_logged(&JefeClient::new(JEFE), |entry| {
+        match entry.decode().map(|l| l.event) {
+            Some(LogEvent::Booted { reason }) => {
+                let _ = writeln!(out, "bulkhead: {}", words::reset_reason(reason));
+                false
+            }
+            _ => true,
         }
-        _ => true,
     });
 }
 
@@ -226,7 +232,11 @@ fn log(out: &mut Out<'_>) {
                 let _ = out.write_str("\n");
             }
             None => {
-                let _ = writeln!(out, "(event {} of a kind this console does not know)", entry.seq);
+                let _ = writeln!(
+                    out,
+                    "(event {} of a kind this console does not know)",
+                    entry.seq
+                );
             }
         }
         true
@@ -277,16 +287,28 @@ fn act(out: &mut Out<'_>, command: &str, verb: Verb, name: &str) {
     let _ = words::state(&mut state, &info);
     match (verb, info.state()) {
         (Verb::Restart | Verb::Load, Some(TaskState::Running)) => {
-            let _ = writeln!(out, "{name}: {} (incarnation {})", verb.participle(), info.incarnation);
+            let _ = writeln!(
+                out,
+                "{name}: {} (incarnation {})",
+                verb.participle(),
+                info.incarnation
+            );
         }
         (Verb::Unload, Some(TaskState::Held(HoldReason::Unloaded))) => {
-            let _ = writeln!(out, "{name}: unloaded (callers now get \"unavailable\" at once)");
+            let _ = writeln!(
+                out,
+                "{name}: unloaded (callers now get \"unavailable\" at once)"
+            );
         }
         (Verb::Fault, _) => {
             let _ = writeln!(out, "{name}: fault injected; now {}", state.as_str());
         }
         _ => {
-            let _ = writeln!(out, "{name}: request accepted; still {} after {SETTLE_MS} ms", state.as_str());
+            let _ = writeln!(
+                out,
+                "{name}: request accepted; still {} after {SETTLE_MS} ms",
+                state.as_str()
+            );
         }
     }
 }
@@ -318,7 +340,9 @@ fn settle(jefe: &JefeClient, task: usize, verb: Verb, old_incarnation: u32) -> O
             }
             Verb::Unload => info.state() == Some(TaskState::Held(HoldReason::Unloaded)),
             // The fault has been seen once the task is no longer simply running.
-            Verb::Fault => info.state_code() != Some(StateCode::Running) || info.incarnation != old_incarnation,
+            Verb::Fault => {
+                info.state_code() != Some(StateCode::Running) || info.incarnation != old_incarnation
+            }
         };
         if done || sys_get_timer().now >= deadline {
             return Some(info);

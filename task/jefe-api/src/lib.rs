@@ -23,10 +23,10 @@
 #![no_std]
 
 pub mod reset;
-pub mod words;
 mod wire;
+pub mod words;
 
-pub use wire::{LogEntry, LogEvent, Logged, StateCode, TaskInfo, TASK_NAME_LEN};
+pub use wire::{LogEntry, LogEvent, Logged, StateCode, TASK_NAME_LEN, TaskInfo};
 
 use supervision::Refusal;
 use userlib::TaskId;

@@ -63,7 +63,11 @@ pub fn failed_mask(message: &[u8]) -> Option<u32> {
 pub fn serve(reset: impl FnOnce(Work) -> u32) {
     let mut reply = [0u8; 8];
     let (code, len) = sys_send(SUPERVISOR, TAKE, &[], &mut reply, &[]);
-    let Some(work) = reply.get(..len).and_then(Work::from_bytes).filter(|_| code == 0) else {
+    let Some(work) = reply
+        .get(..len)
+        .and_then(Work::from_bytes)
+        .filter(|_| code == 0)
+    else {
         return;
     };
     let failed = reset(work);
@@ -76,7 +80,10 @@ mod tests {
 
     #[test]
     fn work_survives_the_wire() {
-        let work = Work { task: 7, mask: 0b101 };
+        let work = Work {
+            task: 7,
+            mask: 0b101,
+        };
         assert_eq!(Work::from_bytes(&work.to_bytes()), Some(work));
     }
 

@@ -104,7 +104,11 @@ impl TaskInfo {
             } => {
                 info.due_in_ms = due(deadline);
                 info.pending = pending;
-                (StateCode::Detaching as u8, cause_code(cause), origin_code(origin))
+                (
+                    StateCode::Detaching as u8,
+                    cause_code(cause),
+                    origin_code(origin),
+                )
             }
             TaskState::BackingOff { restart_at } => {
                 info.due_in_ms = due(restart_at);
@@ -134,7 +138,11 @@ impl TaskInfo {
 
     /// The name, without padding (`"?"` if it is not UTF-8).
     pub fn name(&self) -> &str {
-        let len = self.name.iter().position(|&b| b == 0).unwrap_or(TASK_NAME_LEN);
+        let len = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(TASK_NAME_LEN);
         core::str::from_utf8(&self.name[..len]).unwrap_or("?")
     }
 
@@ -174,16 +182,30 @@ impl TaskInfo {
 pub enum LogEvent {
     Supervisor(Record),
     /// The task's `reset-peripherals` (bit i = the i-th name) were pulsed through `sys`.
-    PeripheralsReset { task: usize, mask: u32 },
+    PeripheralsReset {
+        task: usize,
+        mask: u32,
+    },
     /// The board has no `sys` task, so the peripherals could not be reset.
-    PeripheralResetSkipped { task: usize, mask: u32 },
+    PeripheralResetSkipped {
+        task: usize,
+        mask: u32,
+    },
     /// `sys` refused or failed a reset of these peripherals.
-    PeripheralResetFailed { task: usize, mask: u32 },
+    PeripheralResetFailed {
+        task: usize,
+        mask: u32,
+    },
     /// `sys` did not finish the reset by jefe's deadline: jefe faulted it and restarted
     /// the task without the reset (`reset::Work`'s protocol).
-    PeripheralResetUnanswered { task: usize, mask: u32 },
+    PeripheralResetUnanswered {
+        task: usize,
+        mask: u32,
+    },
     /// jefe started; the system had last reset for `reason` (logged first after boot).
-    Booted { reason: ResetReason },
+    Booted {
+        reason: ResetReason,
+    },
 }
 
 /// A numbered, timed [`LogEvent`]: the payload of jefe's ring buffer.
@@ -369,7 +391,9 @@ impl LogEntry {
             kind::PERIPHERAL_RESET_UNANSWERED => {
                 Some(LogEvent::PeripheralResetUnanswered { task, mask: value })
             }
-            kind::BOOTED => Some(LogEvent::Booted { reason: ResetReason::from_u32(value)? }),
+            kind::BOOTED => Some(LogEvent::Booted {
+                reason: ResetReason::from_u32(value)?,
+            }),
             _ => None,
         }?;
         Some(Logged {
@@ -447,8 +471,12 @@ mod tests {
         round_trip(LogEvent::PeripheralResetSkipped { task: 4, mask: 1 });
         round_trip(LogEvent::PeripheralResetFailed { task: 4, mask: 2 });
         round_trip(LogEvent::PeripheralResetUnanswered { task: 4, mask: 1 });
-        round_trip(LogEvent::Booted { reason: ResetReason::PowerOn });
-        round_trip(LogEvent::Booted { reason: ResetReason::Requested });
+        round_trip(LogEvent::Booted {
+            reason: ResetReason::PowerOn,
+        });
+        round_trip(LogEvent::Booted {
+            reason: ResetReason::Requested,
+        });
     }
 
     #[test]

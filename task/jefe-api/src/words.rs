@@ -71,13 +71,19 @@ pub fn fault(out: &mut impl Write, fault: &FaultInfo, name: Names<'_>) -> fmt::R
         None => Ok(()),
     };
     match *fault {
-        FaultInfo::MemoryAccess { address: a, source: s } => {
+        FaultInfo::MemoryAccess {
+            address: a,
+            source: s,
+        } => {
             out.write_str("memory access violation")?;
             address(out, a)?;
             write!(out, " {}", source(s))
         }
         FaultInfo::StackOverflow { address } => write!(out, "stack overflow at {address:#010x}"),
-        FaultInfo::BusError { address: a, source: s } => {
+        FaultInfo::BusError {
+            address: a,
+            source: s,
+        } => {
             out.write_str("bus error")?;
             address(out, a)?;
             write!(out, " {}", source(s))
@@ -135,7 +141,9 @@ pub fn state(out: &mut impl Write, info: &TaskInfo) -> fmt::Result {
 pub fn reset_reason(reason: ResetReason) -> &'static str {
     match reason {
         ResetReason::PowerOn => "last reset: power-on",
-        ResetReason::Unrecorded => "last reset: unrecorded, while running (watchdog, reset pin or debugger)",
+        ResetReason::Unrecorded => {
+            "last reset: unrecorded, while running (watchdog, reset pin or debugger)"
+        }
         ResetReason::KernelFailure => "last reset: kernel failure",
         ResetReason::SupervisorFault => "last reset: the supervisor faulted",
         ResetReason::Requested => "last reset: requested (supervisor policy or humility)",
@@ -150,7 +158,11 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
     let record = match logged.event {
         LogEvent::Supervisor(record) => record,
         LogEvent::PeripheralsReset { task, mask } => {
-            return write!(out, "{}: peripherals reset through sys (mask {mask:#x})", name(task));
+            return write!(
+                out,
+                "{}: peripherals reset through sys (mask {mask:#x})",
+                name(task)
+            );
         }
         LogEvent::PeripheralResetSkipped { task, mask } => {
             return write!(
@@ -160,7 +172,11 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             );
         }
         LogEvent::PeripheralResetFailed { task, mask } => {
-            return write!(out, "{}: sys failed to reset peripherals (mask {mask:#x})", name(task));
+            return write!(
+                out,
+                "{}: sys failed to reset peripherals (mask {mask:#x})",
+                name(task)
+            );
         }
         LogEvent::Booted { reason } => return write!(out, "system up; {}", reset_reason(reason)),
         LogEvent::PeripheralResetUnanswered { task, mask } => {
@@ -185,7 +201,9 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             write!(out, "{}: ", name(task))?;
             match (cause, o) {
                 (Cause::Fault, Origin::Task) => out.write_str("detaching after its fault")?,
-                (Cause::Fault, o) => write!(out, "detaching after a fault injected by {}", origin(o))?,
+                (Cause::Fault, o) => {
+                    write!(out, "detaching after a fault injected by {}", origin(o))?
+                }
                 (Cause::Exit, _) => out.write_str("detaching after it exited")?,
                 (Cause::Restart, o) => write!(out, "restart requested by {}", origin(o))?,
                 (Cause::Unload, o) => write!(out, "unload requested by {}", origin(o))?,
@@ -200,7 +218,11 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             provider,
             dependents_forced,
         } => {
-            write!(out, "{}: detach deadline passed without acknowledgement from ", name(provider))?;
+            write!(
+                out,
+                "{}: detach deadline passed without acknowledgement from ",
+                name(provider)
+            )?;
             task_list(out, dependents_forced, name)?;
             out.write_str("; detaching anyway")
         }
@@ -210,7 +232,11 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             name(task)
         ),
         Record::BackingOff { task, delay_ms } => {
-            write!(out, "{}: backing off {delay_ms} ms before restarting", name(task))
+            write!(
+                out,
+                "{}: backing off {delay_ms} ms before restarting",
+                name(task)
+            )
         }
         Record::Escalated { task, to } => {
             write!(out, "{}: restart intensity exceeded; ", name(task))?;
@@ -233,7 +259,9 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
                 HoldReason::Escalated => "held after escalation",
             }
         ),
-        Record::Loaded { task, origin: o } => write!(out, "{}: loaded by {}", name(task), origin(o)),
+        Record::Loaded { task, origin: o } => {
+            write!(out, "{}: loaded by {}", name(task), origin(o))
+        }
         Record::WatchdogExpired { task } => write!(
             out,
             "{}: watchdog expired (no check-in in time); faulting it",
@@ -258,7 +286,10 @@ mod tests {
     impl Write for Line {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             let end = self.len + s.len();
-            self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
             self.len = end;
             Ok(())
         }
@@ -267,7 +298,10 @@ mod tests {
     const NAMES: [&str; 4] = ["jefe", "console", "pong", "ping"];
 
     fn say(f: impl FnOnce(&mut Line, Names<'_>) -> fmt::Result) -> Line {
-        let mut line = Line { buf: [0; 160], len: 0 };
+        let mut line = Line {
+            buf: [0; 160],
+            len: 0,
+        };
         let name = |i: usize| NAMES.get(i).copied().unwrap_or("?");
         f(&mut line, &name).expect("fits");
         line
@@ -298,9 +332,18 @@ mod tests {
 
     #[test]
     fn boot_names_the_last_reset() {
-        let logged = Logged { seq: 1, time_ms: 0, event: LogEvent::Booted { reason: ResetReason::KernelFailure } };
+        let logged = Logged {
+            seq: 1,
+            time_ms: 0,
+            event: LogEvent::Booted {
+                reason: ResetReason::KernelFailure,
+            },
+        };
         let line = say(|out, name| event(out, &logged, name));
-        assert_eq!(text(&line), "[    0.000] system up; last reset: kernel failure");
+        assert_eq!(
+            text(&line),
+            "[    0.000] system up; last reset: kernel failure"
+        );
     }
 
     #[test]

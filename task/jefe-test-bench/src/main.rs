@@ -71,7 +71,8 @@ fn stamp(id: &mut TaskId, op: u16) -> Option<u32> {
 
 fn running(jefe: &JefeClient, task: TaskId) -> bool {
     let mut info = [TaskInfo::new_zeroed()];
-    jefe.list_tasks(task.index() as u16, &mut info).is_ok() && info[0].state() == Some(TaskState::Running)
+    jefe.list_tasks(task.index() as u16, &mut info).is_ok()
+        && info[0].state() == Some(TaskState::Running)
 }
 
 /// Waits (sleeping, so lower-priority work such as rebinding finishes) until `task` runs.
@@ -94,7 +95,9 @@ pub extern "C" fn main() -> ! {
     for rep in 0..REPETITIONS {
         bench_api::dither(rep);
         let start = bench_api::now();
-        let Some(stamp) = stamp(&mut server, server::STAMP) else { panic!("STAMP not answered") };
+        let Some(stamp) = stamp(&mut server, server::STAMP) else {
+            panic!("STAMP not answered")
+        };
         to_fault += u64::from(stamp.wrapping_sub(start));
     }
 
@@ -104,7 +107,9 @@ pub extern "C" fn main() -> ! {
         let start = bench_api::now();
         let (code, _) = sys_send(server, server::CRASH, &[], &mut [], &[]);
         unblocked += since(start);
-        let Some(gone) = PeerGone::from_code(code) else { panic!("CRASH returned code {code:#x}") };
+        let Some(gone) = PeerGone::from_code(code) else {
+            panic!("CRASH returned code {code:#x}")
+        };
         server = refresh_after(server, gone);
         let started = loop {
             if let Some(started) = stamp(&mut server, server::STARTED) {

@@ -120,7 +120,9 @@ fn wait_for(task: TaskId, timeout_ms: u64, done: impl Fn(&TaskInfo) -> bool) -> 
 }
 
 fn running_after(task: TaskId, incarnation: u32, timeout_ms: u64) -> Option<TaskInfo> {
-    wait_for(task, timeout_ms, |i| i.state() == Some(TaskState::Running) && i.incarnation > incarnation)
+    wait_for(task, timeout_ms, |i| {
+        i.state() == Some(TaskState::Running) && i.incarnation > incarnation
+    })
 }
 
 /// jefe's log after event `after`, oldest first.
@@ -131,7 +133,10 @@ struct Events {
 
 impl Events {
     fn since(after: u32) -> Events {
-        let mut out = Events { events: [None; 64], count: 0 };
+        let mut out = Events {
+            events: [None; 64],
+            count: 0,
+        };
         let mut after = after;
         loop {
             let mut entries = [LogEntry::new_zeroed(); 16];
@@ -164,24 +169,30 @@ impl Events {
 
     /// The time and event of `task`'s first peripheral reset.
     fn peripheral_reset(&self, of: TaskId) -> Option<(u32, LogEvent)> {
-        self.events[..self.count].iter().flatten().find_map(|l| match l.event {
-            LogEvent::PeripheralsReset { task, .. }
-            | LogEvent::PeripheralResetSkipped { task, .. }
-            | LogEvent::PeripheralResetFailed { task, .. }
-            | LogEvent::PeripheralResetUnanswered { task, .. }
-                if task == of.index() =>
-            {
-                Some((l.time_ms, l.event))
-            }
-            _ => None,
-        })
+        self.events[..self.count]
+            .iter()
+            .flatten()
+            .find_map(|l| match l.event {
+                LogEvent::PeripheralsReset { task, .. }
+                | LogEvent::PeripheralResetSkipped { task, .. }
+                | LogEvent::PeripheralResetFailed { task, .. }
+                | LogEvent::PeripheralResetUnanswered { task, .. }
+                    if task == of.index() =>
+                {
+                    Some((l.time_ms, l.event))
+                }
+                _ => None,
+            })
     }
 
     fn records(&self) -> impl Iterator<Item = (u32, Record)> + '_ {
-        self.events[..self.count].iter().flatten().filter_map(|l| match l.event {
-            LogEvent::Supervisor(r) => Some((l.time_ms, r)),
-            _ => None,
-        })
+        self.events[..self.count]
+            .iter()
+            .flatten()
+            .filter_map(|l| match l.event {
+                LogEvent::Supervisor(r) => Some((l.time_ms, r)),
+                _ => None,
+            })
     }
 }
 
@@ -205,7 +216,11 @@ fn set_modes(modes: [u32; 4]) {
 fn boot_reason() -> Option<ResetReason> {
     let events = Events::since(0);
     match events.events[..events.count].iter().flatten().next() {
-        Some(Logged { seq: 1, event: LogEvent::Booted { reason }, .. }) => Some(*reason),
+        Some(Logged {
+            seq: 1,
+            event: LogEvent::Booted { reason },
+            ..
+        }) => Some(*reason),
         _ => None,
     }
 }
@@ -214,9 +229,13 @@ fn boot_reason() -> Option<ResetReason> {
 /// build), stops feeding the hardware watchdog, and the watchdog resets the system. The
 /// next boot reports the result ([`after_the_watchdog_reset`]).
 fn make_jefe_spin() -> ! {
-    say(format_args!("jefe-tests: jefe spins now; the watchdog must reset the system"));
+    say(format_args!(
+        "jefe-tests: jefe spins now; the watchdog must reset the system"
+    ));
     let _ = jefe().inject_fault(0);
-    say(format_args!("TEST jefe_stuck_is_reset_by_the_watchdog FAIL jefe answered instead of spinning"));
+    say(format_args!(
+        "TEST jefe_stuck_is_reset_by_the_watchdog FAIL jefe answered instead of spinning"
+    ));
     say(format_args!("TESTS DONE"));
     park()
 }
@@ -243,16 +262,28 @@ fn crash_loop_backs_off_then_escalates() -> Outcome {
     let first = status(CRASHER).incarnation;
     for crash in 0..5u32 {
         let code = send(CRASHER, server::CRASH, &[], &mut []);
-        check!(PeerGone::from_code(code).is_some(), "the caller of a crashing server got no dead code", code);
+        check!(
+            PeerGone::from_code(code).is_some(),
+            "the caller of a crashing server got no dead code",
+            code
+        );
         let expected = first + crash + 1;
         let settled = wait_for(CRASHER, 1000, |i| {
             i.state() == Some(TaskState::Held(HoldReason::Escalated))
                 || (i.state() == Some(TaskState::Running) && i.incarnation == expected)
         });
-        check!(settled.is_some(), "crasher neither restarted nor was held within 1 s", crash);
+        check!(
+            settled.is_some(),
+            "crasher neither restarted nor was held within 1 s",
+            crash
+        );
     }
     let info = status(CRASHER);
-    check!(info.state() == Some(TaskState::Held(HoldReason::Escalated)), "crasher is not held after the fifth crash", info.state);
+    check!(
+        info.state() == Some(TaskState::Held(HoldReason::Escalated)),
+        "crasher is not held after the fifth crash",
+        info.state
+    );
     let events = Events::since(mark);
     let mut backoffs = 0;
     let mut escalations = 0;
@@ -262,7 +293,12 @@ fn crash_loop_backs_off_then_escalates() -> Outcome {
         match record {
             Record::BackingOff { task, delay_ms } if task == CRASHER.index() => {
                 check!(backoffs < 4, "more than four back-offs", backoffs + 1);
-                check!(delay_ms == CRASHER_BACKOFF_MS[backoffs], "back-off is not as configured", delay_ms, CRASHER_BACKOFF_MS[backoffs]);
+                check!(
+                    delay_ms == CRASHER_BACKOFF_MS[backoffs],
+                    "back-off is not as configured",
+                    delay_ms,
+                    CRASHER_BACKOFF_MS[backoffs]
+                );
                 backoff_at = Some((time, delay_ms));
                 backoffs += 1;
             }
@@ -270,21 +306,44 @@ fn crash_loop_backs_off_then_escalates() -> Outcome {
                 let Some((at, delay)) = backoff_at.take() else {
                     return Err(Why("a restart without a back-off before it", None, None));
                 };
-                check!(time >= at + delay, "restarted before its back-off had passed", time - at, delay);
+                check!(
+                    time >= at + delay,
+                    "restarted before its back-off had passed",
+                    time - at,
+                    delay
+                );
                 restarts += 1;
             }
             Record::Escalated { task, to } if task == CRASHER.index() => {
-                check!(to == Escalation::Hold, "escalated to something other than hold");
-                check!(backoffs == 4, "escalated after the wrong number of restarts", backoffs);
+                check!(
+                    to == Escalation::Hold,
+                    "escalated to something other than hold"
+                );
+                check!(
+                    backoffs == 4,
+                    "escalated after the wrong number of restarts",
+                    backoffs
+                );
                 escalations += 1;
             }
             _ => {}
         }
     }
-    check!(backoffs == 4 && restarts == 4, "wrong number of back-offs or restarts", backoffs, restarts);
+    check!(
+        backoffs == 4 && restarts == 4,
+        "wrong number of back-offs or restarts",
+        backoffs,
+        restarts
+    );
     check!(escalations == 1, "escalated other than once", escalations);
-    check!(jefe().load(CRASHER.index() as u16).is_ok(), "load of the held crasher was refused");
-    check!(running_after(CRASHER, info.incarnation, 500).is_some(), "crasher did not come back after load");
+    check!(
+        jefe().load(CRASHER.index() as u16).is_ok(),
+        "load of the held crasher was refused"
+    );
+    check!(
+        running_after(CRASHER, info.incarnation, 500).is_some(),
+        "crasher did not come back after load"
+    );
     Ok(())
 }
 
@@ -298,29 +357,56 @@ fn zero_back_off_restart_wakes_the_caller_with_restarted() -> Outcome {
     let id = sys_refresh_task_id(INSTANT);
     let (code, _) = sys_send(id, server::CRASH, &[], &mut [], &[]);
     let next = Generation(id.generation().0.wrapping_add(1) & Generation::MASK);
-    check!(PeerGone::from_code(code) == Some(PeerGone::Restarted(next)), "the caller did not get \"restarted\" with the next generation", code);
+    check!(
+        PeerGone::from_code(code) == Some(PeerGone::Restarted(next)),
+        "the caller did not get \"restarted\" with the next generation",
+        code
+    );
     let id = TaskId::for_index_and_gen(INSTANT.index(), next);
     let mut reply = [0u8; 8];
     let (code, len) = sys_send(id, server::PING, &7u32.to_ne_bytes(), &mut reply, &[]);
-    check!(code == 0 && len == 8, "an immediate call to the new incarnation failed", code, len);
-    check!(from_bytes::<2>(&reply)[0] == 7, "the new incarnation answered wrongly");
+    check!(
+        code == 0 && len == 8,
+        "an immediate call to the new incarnation failed",
+        code,
+        len
+    );
+    check!(
+        from_bytes::<2>(&reply)[0] == 7,
+        "the new incarnation answered wrongly"
+    );
     let info = status(INSTANT);
-    check!(info.state() == Some(TaskState::Running) && info.incarnation == before + 1, "instant is not running its next incarnation", info.incarnation, before);
+    check!(
+        info.state() == Some(TaskState::Running) && info.incarnation == before + 1,
+        "instant is not running its next incarnation",
+        info.incarnation,
+        before
+    );
     let events = Events::since(mark);
     let mut seen = [false; 4];
     for (_, record) in events.records() {
         match record {
-            Record::Fault { task, fault: FaultInfo::DivideByZero } if task == INSTANT.index() => seen[0] = true,
+            Record::Fault {
+                task,
+                fault: FaultInfo::DivideByZero,
+            } if task == INSTANT.index() => seen[0] = true,
             Record::DetachStarted { task, .. } if task == INSTANT.index() => seen[1] = seen[0],
             Record::Detached { task } if task == INSTANT.index() => seen[2] = seen[1],
             Record::Restarted { task, .. } if task == INSTANT.index() => seen[3] = seen[2],
             Record::BackingOff { task, .. } if task == INSTANT.index() => {
-                return Err(Why("a back-off was recorded for a task without one", None, None));
+                return Err(Why(
+                    "a back-off was recorded for a task without one",
+                    None,
+                    None,
+                ));
             }
             _ => {}
         }
     }
-    check!(seen == [true; 4], "the log lacks fault, detach started, detached, restarted in order");
+    check!(
+        seen == [true; 4],
+        "the log lacks fault, detach started, detached, restarted in order"
+    );
     Ok(())
 }
 
@@ -331,22 +417,48 @@ fn acknowledging_dependents_let_go_then_rebind() -> Outcome {
     set_modes([dop::ACKNOWLEDGE; 4]);
     let mark = Events::mark();
     let before = status(PROVIDER).incarnation;
-    check!(jefe().restart(PROVIDER.index() as u16).is_ok(), "restart refused");
-    check!(running_after(PROVIDER, before, 1000).is_some(), "provider did not restart within 1 s");
+    check!(
+        jefe().restart(PROVIDER.index() as u16).is_ok(),
+        "restart refused"
+    );
+    check!(
+        running_after(PROVIDER, before, 1000).is_some(),
+        "provider did not restart within 1 s"
+    );
     sleep_ms(20);
     for (i, dep) in DEPENDENTS.iter().enumerate() {
         let s = dependent_stats(*dep);
-        check!(s.notices == 1 && s.acks == 1, "a dependent was not told once or did not acknowledge", i + 1, s.acks);
-        check!(s.let_go_in_time == 1, "a dependent let go only after the detach", i + 1);
-        check!(s.rebinds == 1 && s.failures == 0, "a dependent did not rebind", i + 1, s.failures);
+        check!(
+            s.notices == 1 && s.acks == 1,
+            "a dependent was not told once or did not acknowledge",
+            i + 1,
+            s.acks
+        );
+        check!(
+            s.let_go_in_time == 1,
+            "a dependent let go only after the detach",
+            i + 1
+        );
+        check!(
+            s.rebinds == 1 && s.failures == 0,
+            "a dependent did not rebind",
+            i + 1,
+            s.failures
+        );
     }
     let events = Events::since(mark);
     let mut told = 0;
     for (_, record) in events.records() {
         match record {
-            Record::DetachStarted { task, dependents, .. } if task == PROVIDER.index() => told = dependents,
+            Record::DetachStarted {
+                task, dependents, ..
+            } if task == PROVIDER.index() => told = dependents,
             Record::DeadlineExpired { provider, .. } if provider == PROVIDER.index() => {
-                return Err(Why("the deadline expired although every dependent acknowledged", None, None));
+                return Err(Why(
+                    "the deadline expired although every dependent acknowledged",
+                    None,
+                    None,
+                ));
             }
             _ => {}
         }
@@ -360,20 +472,32 @@ fn acknowledging_dependents_let_go_then_rebind() -> Outcome {
 /// not much later), `dep4` is recorded as forced, its stale id gets a dead code instead of
 /// blocking, and it rebinds like the others.
 fn ignoring_dependent_is_revoked_at_the_deadline() -> Outcome {
-    set_modes([dop::ACKNOWLEDGE, dop::ACKNOWLEDGE, dop::ACKNOWLEDGE, dop::IGNORE]);
+    set_modes([
+        dop::ACKNOWLEDGE,
+        dop::ACKNOWLEDGE,
+        dop::ACKNOWLEDGE,
+        dop::IGNORE,
+    ]);
     let mark = Events::mark();
     let before = status(PROVIDER).incarnation;
-    check!(jefe().restart(PROVIDER.index() as u16).is_ok(), "restart refused");
-    check!(running_after(PROVIDER, before, 1000).is_some(), "provider did not restart within 1 s");
+    check!(
+        jefe().restart(PROVIDER.index() as u16).is_ok(),
+        "restart refused"
+    );
+    check!(
+        running_after(PROVIDER, before, 1000).is_some(),
+        "provider did not restart within 1 s"
+    );
     sleep_ms(20);
     let events = Events::since(mark);
     let (mut started, mut forced, mut detached) = (None, None, None);
     for (time, record) in events.records() {
         match record {
             Record::DetachStarted { task, .. } if task == PROVIDER.index() => started = Some(time),
-            Record::DeadlineExpired { provider, dependents_forced } if provider == PROVIDER.index() => {
-                forced = Some(dependents_forced)
-            }
+            Record::DeadlineExpired {
+                provider,
+                dependents_forced,
+            } if provider == PROVIDER.index() => forced = Some(dependents_forced),
             Record::Detached { task } if task == PROVIDER.index() => detached = Some(time),
             _ => {}
         }
@@ -381,18 +505,43 @@ fn ignoring_dependent_is_revoked_at_the_deadline() -> Outcome {
     let (Some(started), Some(detached)) = (started, detached) else {
         return Err(Why("no detach of the provider was logged", None, None));
     };
-    check!(forced == Some(1 << DEP4.index()), "the forced dependents are not exactly dep4", forced.unwrap_or(0));
+    check!(
+        forced == Some(1 << DEP4.index()),
+        "the forced dependents are not exactly dep4",
+        forced.unwrap_or(0)
+    );
     let waited = detached - started;
-    check!(waited >= PROVIDER_DEADLINE_MS && waited <= PROVIDER_DEADLINE_MS + 5, "detach not at the deadline", waited, PROVIDER_DEADLINE_MS);
+    check!(
+        waited >= PROVIDER_DEADLINE_MS && waited <= PROVIDER_DEADLINE_MS + 5,
+        "detach not at the deadline",
+        waited,
+        PROVIDER_DEADLINE_MS
+    );
     let s = dependent_stats(DEP4);
-    check!(s.notices == 1 && s.acks == 0, "dep4 acknowledged although told to ignore", s.acks);
-    check!(s.revoked == 1, "dep4's stale id did not end with a dead code", s.revoked, s.failures);
+    check!(
+        s.notices == 1 && s.acks == 0,
+        "dep4 acknowledged although told to ignore",
+        s.acks
+    );
+    check!(
+        s.revoked == 1,
+        "dep4's stale id did not end with a dead code",
+        s.revoked,
+        s.failures
+    );
     check!(s.rebinds == 1, "dep4 did not rebind", s.rebinds);
     for dep in &DEPENDENTS[..3] {
         let s = dependent_stats(*dep);
-        check!(s.acks == 1 && s.rebinds == 1, "an acknowledging dependent was disturbed", dep.index());
+        check!(
+            s.acks == 1 && s.rebinds == 1,
+            "an acknowledging dependent was disturbed",
+            dep.index()
+        );
     }
-    check!(status(DEP4).missed_acks >= 1, "jefe did not count dep4's missed acknowledgement");
+    check!(
+        status(DEP4).missed_acks >= 1,
+        "jefe did not count dep4's missed acknowledgement"
+    );
     Ok(())
 }
 
@@ -401,17 +550,24 @@ fn ignoring_dependent_is_revoked_at_the_deadline() -> Outcome {
 fn hung_task_is_caught_by_its_watchdog() -> Outcome {
     let mark = Events::mark();
     let before = status(HUNG).incarnation;
-    check!(send(HUNG, server::HANG, &[], &mut []) == 0, "hung did not take the hang request");
+    check!(
+        send(HUNG, server::HANG, &[], &mut []) == 0,
+        "hung did not take the hang request"
+    );
     let hung_at = now();
-    check!(running_after(HUNG, before, 1000).is_some(), "hung was not restarted within 1 s");
+    check!(
+        running_after(HUNG, before, 1000).is_some(),
+        "hung was not restarted within 1 s"
+    );
     let events = Events::since(mark);
     let (mut expired, mut injected) = (None, false);
     for (time, record) in events.records() {
         match record {
             Record::WatchdogExpired { task } if task == HUNG.index() => expired = Some(time),
-            Record::Fault { task, fault: FaultInfo::Injected(by) } if task == HUNG.index() => {
-                injected = by.index() == 0 && expired.is_some()
-            }
+            Record::Fault {
+                task,
+                fault: FaultInfo::Injected(by),
+            } if task == HUNG.index() => injected = by.index() == 0 && expired.is_some(),
             _ => {}
         }
     }
@@ -420,8 +576,15 @@ fn hung_task_is_caught_by_its_watchdog() -> Outcome {
     };
     let after = u64::from(expired).saturating_sub(hung_at);
     check!(after <= 50 + 12, "the watchdog fired late", after);
-    check!(injected, "the expiry was not followed by a fault injected by jefe");
-    check!(status(HUNG).watchdog_expiries == 1, "jefe did not count the expiry", status(HUNG).watchdog_expiries);
+    check!(
+        injected,
+        "the expiry was not followed by a fault injected by jefe"
+    );
+    check!(
+        status(HUNG).watchdog_expiries == 1,
+        "jefe did not count the expiry",
+        status(HUNG).watchdog_expiries
+    );
     Ok(())
 }
 
@@ -433,30 +596,53 @@ fn unload_then_load_clients_fail_promptly() -> Outcome {
     let index = PROVIDER.index() as u16;
     let before = status(PROVIDER).incarnation;
     check!(jefe().unload(index).is_ok(), "unload refused");
-    let held = wait_for(PROVIDER, 1000, |i| i.state() == Some(TaskState::Held(HoldReason::Unloaded)));
+    let held = wait_for(PROVIDER, 1000, |i| {
+        i.state() == Some(TaskState::Held(HoldReason::Unloaded))
+    });
     check!(held.is_some(), "provider was not unloaded within 1 s");
-    check!(jefe().unload(index) == Err(CallError::Op(JefeError::AlreadyUnloaded)), "a second unload was not refused");
+    check!(
+        jefe().unload(index) == Err(CallError::Op(JefeError::AlreadyUnloaded)),
+        "a second unload was not refused"
+    );
     let start = now();
     for _ in 0..1000 {
         let mut reply = [0u8; 8];
         let code = send(PROVIDER, server::PING, &0u32.to_ne_bytes(), &mut reply);
-        check!(matches!(PeerGone::from_code(code), Some(PeerGone::Unavailable(_))), "a call to the unloaded provider did not fail with unavailable", code);
+        check!(
+            matches!(PeerGone::from_code(code), Some(PeerGone::Unavailable(_))),
+            "a call to the unloaded provider did not fail with unavailable",
+            code
+        );
     }
     let took = now() - start;
     check!(took <= 20, "calls to the unloaded provider were slow", took);
     for dep in DEPENDENTS {
         let s = dependent_stats(dep);
-        check!(s.acks == 1 && s.rebinds == 0, "a dependent was not told of the unload, or rebound early", dep.index());
+        check!(
+            s.acks == 1 && s.rebinds == 0,
+            "a dependent was not told of the unload, or rebound early",
+            dep.index()
+        );
     }
     check!(jefe().load(index).is_ok(), "load refused");
     let loaded = running_after(PROVIDER, before, 1000);
     check!(loaded.is_some(), "provider did not start after load");
-    check!(jefe().load(index) == Err(CallError::Op(JefeError::NotHeld)), "a load of a running task was not refused");
+    check!(
+        jefe().load(index) == Err(CallError::Op(JefeError::NotHeld)),
+        "a load of a running task was not refused"
+    );
     let mut reply = [0u8; 8];
-    check!(send(PROVIDER, server::PING, &0u32.to_ne_bytes(), &mut reply) == 0, "the loaded provider does not answer");
+    check!(
+        send(PROVIDER, server::PING, &0u32.to_ne_bytes(), &mut reply) == 0,
+        "the loaded provider does not answer"
+    );
     sleep_ms(20);
     for dep in DEPENDENTS {
-        check!(dependent_stats(dep).rebinds == 1, "a dependent did not rebind after the load", dep.index());
+        check!(
+            dependent_stats(dep).rebinds == 1,
+            "a dependent did not rebind after the load",
+            dep.index()
+        );
     }
     Ok(())
 }
@@ -475,19 +661,45 @@ fn restarted_task_finds_its_peripheral_reset() -> Outcome {
     check!(running.is_some(), "timed does not answer");
     let mark = Events::mark();
     let before = status(TIMED).incarnation;
-    check!(jefe().restart(TIMED.index() as u16).is_ok(), "restart refused");
-    check!(running_after(TIMED, before, 1000).is_some(), "timed did not restart within 1 s");
+    check!(
+        jefe().restart(TIMED.index() as u16).is_ok(),
+        "restart refused"
+    );
+    check!(
+        running_after(TIMED, before, 1000).is_some(),
+        "timed did not restart within 1 s"
+    );
     let Some([ctrl, reload, value]) = timer_at_start() else {
         return Err(Why("the restarted timed does not answer", None, None));
     };
-    check!(ctrl == 0 && reload == 0, "the restarted task found timer1 not reset (ctrl, reload)", ctrl, reload);
-    check!(value == 0, "the restarted task found timer1 counting", value);
+    check!(
+        ctrl == 0 && reload == 0,
+        "the restarted task found timer1 not reset (ctrl, reload)",
+        ctrl,
+        reload
+    );
+    check!(
+        value == 0,
+        "the restarted task found timer1 counting",
+        value
+    );
     let events = Events::since(mark);
     let reset = events.peripheral_reset(TIMED);
-    let expected = LogEvent::PeripheralsReset { task: TIMED.index(), mask: 1 };
-    check!(reset.map(|(_, e)| e) == Some(expected), "the log does not say timer1 was reset through sys");
-    let restarted = events.records().find_map(|(time, r)| matches!(r, Record::Restarted { task, .. } if task == TIMED.index()).then_some(time));
-    check!(restarted >= reset.map(|(time, _)| time), "the restart was logged before the reset");
+    let expected = LogEvent::PeripheralsReset {
+        task: TIMED.index(),
+        mask: 1,
+    };
+    check!(
+        reset.map(|(_, e)| e) == Some(expected),
+        "the log does not say timer1 was reset through sys"
+    );
+    let restarted = events.records().find_map(|(time, r)| {
+        matches!(r, Record::Restarted { task, .. } if task == TIMED.index()).then_some(time)
+    });
+    check!(
+        restarted >= reset.map(|(time, _)| time),
+        "the restart was logged before the reset"
+    );
     Ok(())
 }
 
@@ -496,35 +708,79 @@ fn restarted_task_finds_its_peripheral_reset() -> Outcome {
 /// logs the reset as unanswered; `sys` is restarted by its own policy (the next scenario
 /// checks it serves again).
 fn hung_sys_does_not_stall_jefe() -> Outcome {
-    check!(send(SYS, sop::SET_MODE, &sop::HANG_MID_RESET.to_ne_bytes(), &mut []) == 0, "sys did not take the mode");
+    check!(
+        send(
+            SYS,
+            sop::SET_MODE,
+            &sop::HANG_MID_RESET.to_ne_bytes(),
+            &mut []
+        ) == 0,
+        "sys did not take the mode"
+    );
     let mark = Events::mark();
     let before = status(TIMED).incarnation;
     let sys_before = status(SYS).incarnation;
     let asked = now();
-    check!(jefe().restart(TIMED.index() as u16).is_ok(), "restart refused");
-    check!(running_after(TIMED, before, 1000).is_some(), "timed was not restarted within 1 s");
-    check!(running_after(SYS, sys_before, 1000).is_some(), "sys was not restarted within 1 s");
+    check!(
+        jefe().restart(TIMED.index() as u16).is_ok(),
+        "restart refused"
+    );
+    check!(
+        running_after(TIMED, before, 1000).is_some(),
+        "timed was not restarted within 1 s"
+    );
+    check!(
+        running_after(SYS, sys_before, 1000).is_some(),
+        "sys was not restarted within 1 s"
+    );
     let events = Events::since(mark);
     let Some((time, event)) = events.peripheral_reset(TIMED) else {
         return Err(Why("no peripheral reset of timed was logged", None, None));
     };
-    check!(event == LogEvent::PeripheralResetUnanswered { task: TIMED.index(), mask: 1 }, "the reset was not logged as unanswered");
+    check!(
+        event
+            == LogEvent::PeripheralResetUnanswered {
+                task: TIMED.index(),
+                mask: 1
+            },
+        "the reset was not logged as unanswered"
+    );
     let waited = u64::from(time).saturating_sub(asked);
-    check!(waited <= u64::from(RESET_DEADLINE_MS) + 5, "jefe waited for sys past its deadline", waited, RESET_DEADLINE_MS);
+    check!(
+        waited <= u64::from(RESET_DEADLINE_MS) + 5,
+        "jefe waited for sys past its deadline",
+        waited,
+        RESET_DEADLINE_MS
+    );
     let faulted = events.records().any(|(_, r)| {
         matches!(r, Record::Fault { task, fault: FaultInfo::Injected(by) } if task == SYS.index() && by.index() == 0)
     });
     check!(faulted, "jefe did not fault the hung sys");
-    check!(jefe().task_count().is_ok(), "jefe does not answer after the hang");
+    check!(
+        jefe().task_count().is_ok(),
+        "jefe does not answer after the hang"
+    );
     Ok(())
 }
 
 /// Requests jefe must refuse, with the reason.
 fn refusals_name_their_reason() -> Outcome {
-    check!(jefe().restart(0) == Err(CallError::Op(JefeError::Supervisor)), "restarting jefe was not refused");
-    check!(jefe().unload(0) == Err(CallError::Op(JefeError::Supervisor)), "unloading jefe was not refused");
-    check!(jefe().restart(200) == Err(CallError::Op(JefeError::NoSuchTask)), "an unknown task was not refused");
-    check!(jefe().ack_detach(PROVIDER.index() as u16) == Err(CallError::Op(JefeError::AckNotAwaited)), "an unsolicited ack was not refused");
+    check!(
+        jefe().restart(0) == Err(CallError::Op(JefeError::Supervisor)),
+        "restarting jefe was not refused"
+    );
+    check!(
+        jefe().unload(0) == Err(CallError::Op(JefeError::Supervisor)),
+        "unloading jefe was not refused"
+    );
+    check!(
+        jefe().restart(200) == Err(CallError::Op(JefeError::NoSuchTask)),
+        "an unknown task was not refused"
+    );
+    check!(
+        jefe().ack_detach(PROVIDER.index() as u16) == Err(CallError::Op(JefeError::AckNotAwaited)),
+        "an unsolicited ack was not refused"
+    );
     Ok(())
 }
 
@@ -534,13 +790,17 @@ fn restart_target_under_load() {
     for n in 0..RESTARTS_UNDER_LOAD {
         let before = status(TARGET).incarnation;
         if jefe().restart(index).is_err() || running_after(TARGET, before, 1000).is_none() {
-            say(format_args!("TEST restart_under_load_1000 FAIL restart {n} did not complete within 1 s"));
+            say(format_args!(
+                "TEST restart_under_load_1000 FAIL restart {n} did not complete within 1 s"
+            ));
             return;
         }
     }
     sys_set_timer(Some(now() + 5000), TIMER);
     if sys_recv_notification(HAMMER_DONE | TIMER) & HAMMER_DONE == 0 {
-        say(format_args!("TEST restart_under_load_1000 FAIL the hammering client did not finish (a call hung?)"));
+        say(format_args!(
+            "TEST restart_under_load_1000 FAIL the hammering client did not finish (a call hung?)"
+        ));
     }
 }
 
@@ -557,19 +817,50 @@ pub extern "C" fn main() -> ! {
     let power_on = if reason == Some(ResetReason::PowerOn) {
         Ok(())
     } else {
-        Err(Why("jefe's first event is not a boot after power-on", reason.map(|r| r as u32), None))
+        Err(Why(
+            "jefe's first event is not a boot after power-on",
+            reason.map(|r| r as u32),
+            None,
+        ))
     };
     report("first_event_is_the_boot_with_its_reset_reason", power_on);
-    report("crash_loop_backs_off_then_escalates", crash_loop_backs_off_then_escalates());
-    report("zero_back_off_restart_wakes_the_caller_with_restarted", zero_back_off_restart_wakes_the_caller_with_restarted());
-    report("acknowledging_dependents_let_go_then_rebind", acknowledging_dependents_let_go_then_rebind());
-    report("ignoring_dependent_is_revoked_at_the_deadline", ignoring_dependent_is_revoked_at_the_deadline());
-    report("hung_task_is_caught_by_its_watchdog", hung_task_is_caught_by_its_watchdog());
-    report("unload_then_load_clients_fail_promptly", unload_then_load_clients_fail_promptly());
+    report(
+        "crash_loop_backs_off_then_escalates",
+        crash_loop_backs_off_then_escalates(),
+    );
+    report(
+        "zero_back_off_restart_wakes_the_caller_with_restarted",
+        zero_back_off_restart_wakes_the_caller_with_restarted(),
+    );
+    report(
+        "acknowledging_dependents_let_go_then_rebind",
+        acknowledging_dependents_let_go_then_rebind(),
+    );
+    report(
+        "ignoring_dependent_is_revoked_at_the_deadline",
+        ignoring_dependent_is_revoked_at_the_deadline(),
+    );
+    report(
+        "hung_task_is_caught_by_its_watchdog",
+        hung_task_is_caught_by_its_watchdog(),
+    );
+    report(
+        "unload_then_load_clients_fail_promptly",
+        unload_then_load_clients_fail_promptly(),
+    );
     report("refusals_name_their_reason", refusals_name_their_reason());
-    report("restarted_task_finds_its_peripheral_reset", restarted_task_finds_its_peripheral_reset());
-    report("hung_sys_does_not_stall_jefe", hung_sys_does_not_stall_jefe());
-    report("restarted_sys_serves_the_next_reset", restarted_task_finds_its_peripheral_reset());
+    report(
+        "restarted_task_finds_its_peripheral_reset",
+        restarted_task_finds_its_peripheral_reset(),
+    );
+    report(
+        "hung_sys_does_not_stall_jefe",
+        hung_sys_does_not_stall_jefe(),
+    );
+    report(
+        "restarted_sys_serves_the_next_reset",
+        restarted_task_finds_its_peripheral_reset(),
+    );
     restart_target_under_load();
     make_jefe_spin()
 }

@@ -56,7 +56,9 @@ pub extern "C" fn main() -> ! {
                 // A hardware divide by zero (the kernel enables DIV_0_TRP): Rust's own `/`
                 // would panic first and format a message, which is not a crash we measure.
                 // SAFETY: the instruction traps on purpose; the task never resumes.
-                unsafe { core::arch::asm!("udiv {0}, {0}, {1}", inout(reg) 1u32 => _, in(reg) zero) };
+                unsafe {
+                    core::arch::asm!("udiv {0}, {0}, {1}", inout(reg) 1u32 => _, in(reg) zero)
+                };
             }
             #[cfg(feature = "stamps")]
             op::STAMP => {

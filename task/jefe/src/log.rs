@@ -31,7 +31,11 @@ impl Log {
     pub fn record(&mut self, now: u64, event: LogEvent) {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        ringbuf_entry!(Logged { seq, time_ms: now as u32, event });
+        ringbuf_entry!(Logged {
+            seq,
+            time_ms: now as u32,
+            event
+        });
     }
 
     /// Calls `f` with every event still held whose number is after `after`, oldest first.

@@ -39,7 +39,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use idol_runtime::{Leased, RequestError, Write};
 use jefe_api::{JefeError, LogEntry, LogEvent, TaskInfo};
-use supervision::{Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState, tasks_in};
+use supervision::{
+    Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState, tasks_in,
+};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_table.rs"));
@@ -86,8 +88,10 @@ impl TaskEventCounts {
     fn store(&self, c: &supervision::Counters) {
         self.faults.store(c.faults, Ordering::Relaxed);
         self.restarts.store(c.restarts, Ordering::Relaxed);
-        self.watchdog_expiries.store(c.watchdog_expiries, Ordering::Relaxed);
-        self.forced_detaches.store(c.forced_detaches, Ordering::Relaxed);
+        self.watchdog_expiries
+            .store(c.watchdog_expiries, Ordering::Relaxed);
+        self.forced_detaches
+            .store(c.forced_detaches, Ordering::Relaxed);
         self.missed_acks.store(c.missed_acks, Ordering::Relaxed);
     }
 }
@@ -97,7 +101,10 @@ static TASK_COUNTERS: PerTaskCounts = PerTaskCounts::new();
 /// Task `task`'s bit in a task mask; none for an index beyond the mask (a refused request
 /// may name any index).
 fn bit(task: usize) -> u32 {
-    u32::try_from(task).ok().and_then(|t| 1u32.checked_shl(t)).unwrap_or(0)
+    u32::try_from(task)
+        .ok()
+        .and_then(|t| 1u32.checked_shl(t))
+        .unwrap_or(0)
 }
 
 /// The side-effect half: performs actions and remembers what the kernel already told us.
@@ -125,9 +132,10 @@ impl Shell {
         // Counters change with recorded events only; a deadline's record also changes the
         // forced dependents' `missed_acks`.
         self.counters_dirty |= match record {
-            supervision::Record::DeadlineExpired { provider, dependents_forced } => {
-                bit(provider) | dependents_forced
-            }
+            supervision::Record::DeadlineExpired {
+                provider,
+                dependents_forced,
+            } => bit(provider) | dependents_forced,
             _ => bit(record_task(&record)),
         };
         let now = self.now();
@@ -138,10 +146,16 @@ impl Shell {
 impl supervision::ActionSink for Shell {
     fn act(&mut self, action: Action) {
         match action {
-            Action::NotifyGoingAway { dependent, provider: _ } => {
+            Action::NotifyGoingAway {
+                dependent,
+                provider: _,
+            } => {
                 post(dependent, PROVIDER_GOING[dependent]);
             }
-            Action::NotifyBack { dependent, provider: _ } => post(dependent, PROVIDER_BACK[dependent]),
+            Action::NotifyBack {
+                dependent,
+                provider: _,
+            } => post(dependent, PROVIDER_BACK[dependent]),
             Action::Detach { task } => kipc::detach_task(task),
             Action::ResetPeripherals { task, mask } => {
                 let event = board::reset_peripherals(task, mask);
@@ -199,9 +213,16 @@ impl Jefe {
     /// One call into the policy, with the shell performing its actions. The kernel's
     /// `RestartTask` detaches a task that is still attached, so a detach right before the
     /// same task's restart is left to it (`MergeDetach`).
-    fn policy<R>(&mut self, call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut MergeDetach<Shell>) -> R) -> R {
+    fn policy<R>(
+        &mut self,
+        call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut MergeDetach<Shell>) -> R,
+    ) -> R {
         let now = self.shell.now();
-        let result = call(&mut self.supervisor, now, &mut MergeDetach::new(&mut self.shell));
+        let result = call(
+            &mut self.supervisor,
+            now,
+            &mut MergeDetach::new(&mut self.shell),
+        );
         // An injection takes effect at once; handle its fault in the same wake-up.
         if core::mem::take(&mut self.shell.injected) {
             self.collect_faults(1);
@@ -217,13 +238,18 @@ impl Jefe {
     fn collect_faults(&mut self, start: usize) {
         let mut next = Some(start);
         while let Some(start) = next {
-            let Some(found) = kipc::next_fault(start) else { break };
+            let Some(found) = kipc::next_fault(start) else {
+                break;
+            };
             next = found.next;
             if self.shell.faults_reported & bit(found.task) != 0 {
                 continue;
             }
             self.shell.faults_reported |= bit(found.task);
-            let event = Event::Faulted { task: found.task, fault: found.fault };
+            let event = Event::Faulted {
+                task: found.task,
+                fault: found.fault,
+            };
             // A fault injected while handling this one is collected inside `policy`; this
             // scan then goes on from `next`, skipping what that one reported.
             let _ = self.policy(|s, now, shell| s.on_event(now, event, shell));
@@ -234,16 +260,24 @@ impl Jefe {
     /// next deadline.
     fn settle(&mut self) {
         watchdog::feed();
-        external::poll(|request, task| self.policy(|s, now, shell| s.on_humility(now, request, task, shell)).is_ok());
+        external::poll(|request, task| {
+            self.policy(|s, now, shell| s.on_humility(now, request, task, shell))
+                .is_ok()
+        });
         let dirty = core::mem::take(&mut self.shell.counters_dirty);
         for task in tasks_in(dirty) {
-            if let (Some(counts), Some(counters)) = (TASK_COUNTERS.get(task), self.supervisor.counters(task)) {
+            if let (Some(counts), Some(counters)) =
+                (TASK_COUNTERS.get(task), self.supervisor.counters(task))
+            {
                 counts.store(counters);
             }
         }
         let now = self.shell.now();
         let poll = now + HUMILITY_POLL_MS;
-        let deadline = self.supervisor.next_deadline().map_or(poll, |d| d.min(poll));
+        let deadline = self
+            .supervisor
+            .next_deadline()
+            .map_or(poll, |d| d.min(poll));
         // A timer still to fire no later than needed serves as it is: waking early is
         // harmless (nothing is due, the timer is re-armed), and it saves a syscall on
         // most wake-ups.
@@ -255,7 +289,8 @@ impl Jefe {
     }
 
     fn request(&mut self, event: Event) -> Result<(), RequestError<JefeError>> {
-        self.event(event).map_err(|r| RequestError::Op(JefeError::from_refusal(r)))
+        self.event(event)
+            .map_err(|r| RequestError::Op(JefeError::from_refusal(r)))
     }
 }
 
@@ -269,7 +304,10 @@ fn origin(msg: &RecvMessage) -> Origin {
 }
 
 impl InOrderJefeImpl for Jefe {
-    fn task_count(&mut self, _: &RecvMessage) -> Result<u16, RequestError<core::convert::Infallible>> {
+    fn task_count(
+        &mut self,
+        _: &RecvMessage,
+    ) -> Result<u16, RequestError<core::convert::Infallible>> {
         Ok(NUM_TASKS as u16)
     }
 
@@ -281,11 +319,19 @@ impl InOrderJefeImpl for Jefe {
     ) -> Result<u16, RequestError<core::convert::Infallible>> {
         let now = self.shell.now();
         let mut written = 0;
-        for (slot, task) in (usize::from(first)..NUM_TASKS).take(tasks.len()).enumerate() {
-            let Some(record) = self.supervisor.status(task, now) else { break };
+        for (slot, task) in (usize::from(first)..NUM_TASKS)
+            .take(tasks.len())
+            .enumerate()
+        {
+            let Some(record) = self.supervisor.status(task, now) else {
+                break;
+            };
             // Counted by jefe: the kernel's generation wraps at 64.
             let incarnation = record.counters.restarts + u32::from(POLICIES[task].start_at_boot);
-            tasks.write_at(slot, &TaskInfo::new(TASK_NAMES[task], &record, incarnation, now))?;
+            tasks.write_at(
+                slot,
+                &TaskInfo::new(TASK_NAMES[task], &record, incarnation, now),
+            )?;
             written += 1;
         }
         Ok(written)
@@ -293,20 +339,33 @@ impl InOrderJefeImpl for Jefe {
 
     fn restart(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
         let origin = origin(msg);
-        self.request(Event::RestartRequest { task: task.into(), origin })
+        self.request(Event::RestartRequest {
+            task: task.into(),
+            origin,
+        })
     }
 
     fn unload(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
         let origin = origin(msg);
-        self.request(Event::Unload { task: task.into(), origin })
+        self.request(Event::Unload {
+            task: task.into(),
+            origin,
+        })
     }
 
     fn load(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
         let origin = origin(msg);
-        self.request(Event::Load { task: task.into(), origin })
+        self.request(Event::Load {
+            task: task.into(),
+            origin,
+        })
     }
 
-    fn inject_fault(&mut self, msg: &RecvMessage, task: u16) -> Result<(), RequestError<JefeError>> {
+    fn inject_fault(
+        &mut self,
+        msg: &RecvMessage,
+        task: u16,
+    ) -> Result<(), RequestError<JefeError>> {
         // Test images only: jefe "faulting itself" spins, so the hardware watchdog is seen
         // to reset a stuck supervisor.
         #[cfg(feature = "test-spin")]
@@ -316,20 +375,38 @@ impl InOrderJefeImpl for Jefe {
             }
         }
         let origin = origin(msg);
-        self.request(Event::InjectFault { task: task.into(), origin })
+        self.request(Event::InjectFault {
+            task: task.into(),
+            origin,
+        })
     }
 
-    fn check_in(&mut self, msg: &RecvMessage) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn check_in(
+        &mut self,
+        msg: &RecvMessage,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         // Only a task index the kernel delivered can arrive here, so this cannot be refused.
-        let _ = self.event(Event::CheckIn { task: msg.sender.index() });
+        let _ = self.event(Event::CheckIn {
+            task: msg.sender.index(),
+        });
         Ok(())
     }
 
-    fn ack_detach(&mut self, msg: &RecvMessage, provider: u16) -> Result<(), RequestError<JefeError>> {
-        self.request(Event::Ack { dependent: msg.sender.index(), provider: provider.into() })
+    fn ack_detach(
+        &mut self,
+        msg: &RecvMessage,
+        provider: u16,
+    ) -> Result<(), RequestError<JefeError>> {
+        self.request(Event::Ack {
+            dependent: msg.sender.index(),
+            provider: provider.into(),
+        })
     }
 
-    fn detach_notices(&mut self, msg: &RecvMessage) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn detach_notices(
+        &mut self,
+        msg: &RecvMessage,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         let caller = bit(msg.sender.index());
         let now = self.shell.now();
         let waiting = (1..NUM_TASKS).filter(|&p| {

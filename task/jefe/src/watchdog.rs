@@ -16,13 +16,17 @@ const _: () = assert!(
 
 #[cfg(feature = "cmsdk-watchdog")]
 // SAFETY: app.toml maps `watchdog` into jefe (`uses = ["watchdog"]`), and only jefe uses it.
-const HARDWARE: drv_cmsdk_watchdog::Watchdog = unsafe { drv_cmsdk_watchdog::Watchdog::new(drv_cmsdk_watchdog::WATCHDOG) };
+const HARDWARE: drv_cmsdk_watchdog::Watchdog =
+    unsafe { drv_cmsdk_watchdog::Watchdog::new(drv_cmsdk_watchdog::WATCHDOG) };
 
 /// Starts the watchdog, if the app gives it a period.
 pub fn start() {
     #[cfg(feature = "cmsdk-watchdog")]
     if let Some(ms) = WATCHDOG_MS {
-        HARDWARE.start(drv_cmsdk_watchdog::ticks_for_ms(ms, drv_cmsdk_watchdog::CLOCK_HZ));
+        HARDWARE.start(drv_cmsdk_watchdog::ticks_for_ms(
+            ms,
+            drv_cmsdk_watchdog::CLOCK_HZ,
+        ));
     }
 }
 

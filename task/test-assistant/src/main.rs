@@ -13,7 +13,8 @@ const IRQ_BIT: u32 = 1 << 1;
 
 fn word(buf: &[u8], i: usize) -> u32 {
     let at = i * 4;
-    buf.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    buf.get(at..at + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn words<const N: usize>(values: [u32; N]) -> [u8; 16] {
@@ -64,7 +65,12 @@ pub extern "C" fn main() -> ! {
             }
             op::BORROW_AT => {
                 let mut data = [0u8; 4];
-                let r = sys_borrow_read(caller, word(&buf, 0) as usize, word(&buf, 1) as usize, &mut data);
+                let r = sys_borrow_read(
+                    caller,
+                    word(&buf, 0) as usize,
+                    word(&buf, 1) as usize,
+                    &mut data,
+                );
                 sys_reply(caller, borrow_code(r), &data);
             }
             op::LEASE_INFO => match sys_borrow_info(caller, 0) {
@@ -75,7 +81,9 @@ pub extern "C" fn main() -> ! {
             op::HOLD => held = Some(caller),
             op::BORROW_HELD => {
                 let mut data = [0u8; 8];
-                let code = held.map_or(LEASE_DEFECT, |lender| borrow_code(sys_borrow_read(lender, 0, 0, &mut data)));
+                let code = held.map_or(LEASE_DEFECT, |lender| {
+                    borrow_code(sys_borrow_read(lender, 0, 0, &mut data))
+                });
                 sys_reply(caller, code, &data);
             }
             op::SLEEP => {
@@ -95,7 +103,10 @@ pub extern "C" fn main() -> ! {
                 sys_reply(caller, 0, &words([s.enabled, s.pending, s.posted])[..12]);
             }
             op::ARM_TIMER => {
-                sys_set_timer(Some(sys_get_timer().now + u64::from(word(&buf, 0))), TIMER_BIT);
+                sys_set_timer(
+                    Some(sys_get_timer().now + u64::from(word(&buf, 0))),
+                    TIMER_BIT,
+                );
                 sys_reply(caller, 0, &[]);
             }
             op::TIMER_COUNT => sys_reply(caller, timer_count, &[]),
@@ -107,7 +118,9 @@ pub extern "C" fn main() -> ! {
                 sys_reply(caller, 0, &[]);
             }
             op::REPLY_FAULT_HELD => {
-                if let (Some(held), Some(reason)) = (held, ReplyFaultReason::from_u32(word(&buf, 0))) {
+                if let (Some(held), Some(reason)) =
+                    (held, ReplyFaultReason::from_u32(word(&buf, 0)))
+                {
                     sys_reply_fault(held, reason);
                 }
                 sys_reply(caller, 0, &[]);
@@ -122,7 +135,11 @@ fn recurse(depth: u32) -> u32 {
     let frame = [depth; 64];
     // `black_box` keeps the frame on the stack so each call really consumes 256 bytes.
     core::hint::black_box(&frame);
-    if depth == u32::MAX { 0 } else { recurse(depth + 1).wrapping_add(frame[3]) }
+    if depth == u32::MAX {
+        0
+    } else {
+        recurse(depth + 1).wrapping_add(frame[3])
+    }
 }
 
 fn fault(kind: Option<FaultKind>, address: u32) {
@@ -187,7 +204,13 @@ fn fault(kind: Option<FaultKind>, address: u32) {
             kipc::read_image_id();
         }
         Some(FaultKind::UndeclaredTarget) => {
-            sys_send(TaskId::for_index_and_gen(address as usize, Generation(0)), 1, &[], &mut [], &[]);
+            sys_send(
+                TaskId::for_index_and_gen(address as usize, Generation(0)),
+                1,
+                &[],
+                &mut [],
+                &[],
+            );
         }
         None => {}
     }

@@ -21,7 +21,13 @@ struct Record {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let mut r = Record { done: 0, code: 0, notifications: 0, woke_at: 0, spun_until: 0 };
+    let mut r = Record {
+        done: 0,
+        code: 0,
+        notifications: 0,
+        woke_at: 0,
+        spun_until: 0,
+    };
     let mut buf = [0u8; 12];
     loop {
         let msg = sys_recv_open(&mut buf, op::WAKE_BIT);
@@ -33,7 +39,13 @@ pub extern "C" fn main() -> ! {
         let command = msg.operation as u16;
         if command == op::RESULT {
             let mut out = [0u8; 20];
-            for (chunk, v) in out.chunks_exact_mut(4).zip([r.done, r.code, r.notifications, r.woke_at, r.spun_until]) {
+            for (chunk, v) in out.chunks_exact_mut(4).zip([
+                r.done,
+                r.code,
+                r.notifications,
+                r.woke_at,
+                r.spun_until,
+            ]) {
                 chunk.copy_from_slice(&v.to_le_bytes());
             }
             sys_reply(msg.sender, 0, &out);
@@ -47,14 +59,28 @@ pub extern "C" fn main() -> ! {
                 let assistant_op = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as u16;
                 let body = &buf[4..msg.message_len.clamp(4, buf.len())];
                 let mut lent = *b"peer-lease-bytes";
-                sys_send(assistant.id, assistant_op, body, &mut [], &[Lease::read_write(&mut lent)]).0
+                sys_send(
+                    assistant.id,
+                    assistant_op,
+                    body,
+                    &mut [],
+                    &[Lease::read_write(&mut lent)],
+                )
+                .0
             }
             op::RECV_FROM_ASSISTANT => match sys_recv_closed(&mut [], 0, assistant) {
                 Ok(_) => 0,
                 Err(gone) => gone.code(),
             },
             op::SPIN => {
-                let field = |i: usize| u64::from(u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]));
+                let field = |i: usize| {
+                    u64::from(u32::from_le_bytes([
+                        buf[i],
+                        buf[i + 1],
+                        buf[i + 2],
+                        buf[i + 3],
+                    ]))
+                };
                 let now = sys_get_timer().now;
                 sleep_until((now & !0xFFFF_FFFF) | field(4), TIMER_BIT);
                 let until = sys_get_timer().now + field(0);

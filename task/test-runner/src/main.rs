@@ -60,7 +60,11 @@ impl Runner {
 }
 
 impl InOrderTestRunnerImpl for Runner {
-    fn log(&mut self, _: &RecvMessage, text: Leased<Read, [u8]>) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn log(
+        &mut self,
+        _: &RecvMessage,
+        text: Leased<Read, [u8]>,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         let mut chunk = [0u8; 64];
         let mut at = 0;
         while at < text.len() {
@@ -73,7 +77,12 @@ impl InOrderTestRunnerImpl for Runner {
         Ok(())
     }
 
-    fn take_fault(&mut self, _: &RecvMessage, task: u32, out: Leased<Write, [u8]>) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn take_fault(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+        out: Leased<Write, [u8]>,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         self.collect_faults();
         let Some(fault) = self.faults.get_mut(task as usize).and_then(Option::take) else {
             return Ok(0);
@@ -86,23 +95,40 @@ impl InOrderTestRunnerImpl for Runner {
         Ok(1)
     }
 
-    fn detach(&mut self, _: &RecvMessage, task: u32) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn detach(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         kipc::detach_task(task as usize);
         Ok(())
     }
 
-    fn restart(&mut self, _: &RecvMessage, task: u32) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn restart(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         self.faults[task as usize] = None;
         kipc::restart_task(task as usize, true);
         Ok(())
     }
 
-    fn inject(&mut self, _: &RecvMessage, task: u32) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn inject(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         kipc::fault_task(task as usize);
         Ok(())
     }
 
-    fn panic_message(&mut self, _: &RecvMessage, task: u32, out: Leased<Write, [u8]>) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn panic_message(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+        out: Leased<Write, [u8]>,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         let mut message = [0u8; 128];
         let n = kipc::read_panic_message(task as usize, &mut message).unwrap_or(0);
         let n = n.min(out.len());
@@ -110,15 +136,27 @@ impl InOrderTestRunnerImpl for Runner {
         Ok(n as u32)
     }
 
-    fn sched_state(&mut self, _: &RecvMessage, task: u32) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn sched_state(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         Ok(kipc::read_task_status(task as usize).sched.encode().0)
     }
 
-    fn software_irq(&mut self, _: &RecvMessage, task: u32, mask: u32) -> Result<u32, RequestError<core::convert::Infallible>> {
+    fn software_irq(
+        &mut self,
+        _: &RecvMessage,
+        task: u32,
+        mask: u32,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
         Ok(u32::from(kipc::software_irq(task as usize, mask)))
     }
 
-    fn fault_supervisor(&mut self, _: &RecvMessage) -> Result<(), RequestError<core::convert::Infallible>> {
+    fn fault_supervisor(
+        &mut self,
+        _: &RecvMessage,
+    ) -> Result<(), RequestError<core::convert::Infallible>> {
         self.line(b"runner: faulting the supervisor; the kernel must reset the system");
         // SAFETY: single-threaded task; the probe is plain memory in our own RAM.
         unsafe { core::ptr::addr_of_mut!(RESET_PROBE).write_volatile(RESET_PROBE_ARMED) };
@@ -143,7 +181,10 @@ pub extern "C" fn main() -> ! {
     // SAFETY: app.toml maps uart0 to this task only.
     let uart = unsafe { Uart::new(UART0) };
     uart.enable(CLOCK_HZ, 115_200);
-    let mut runner = Runner { uart, faults: [None; NUM_TASKS] };
+    let mut runner = Runner {
+        uart,
+        faults: [None; NUM_TASKS],
+    };
     runner.line(b"test runner up");
     // SAFETY: as in `fault_supervisor`.
     let probe = unsafe { core::ptr::addr_of_mut!(RESET_PROBE) };

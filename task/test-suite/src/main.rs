@@ -41,7 +41,13 @@ fn restart(slot: TaskId) -> TaskId {
     test_runner_api::restart(&runner(), slot)
 }
 
-fn call(target: TaskId, op: u16, message: &[u8], reply: &mut [u8], leases: &[Lease<'_>]) -> (u32, usize) {
+fn call(
+    target: TaskId,
+    op: u16,
+    message: &[u8],
+    reply: &mut [u8],
+    leases: &[Lease<'_>],
+) -> (u32, usize) {
     sys_send(target, op, message, reply, leases)
 }
 
@@ -60,7 +66,9 @@ fn word(buf: &[u8], i: usize) -> u32 {
 fn take_fault(slot: TaskId) -> Option<FaultInfo> {
     let mut raw = [0u8; 12];
     let found = runner().take_fault(slot.index() as u32, &mut raw).ok()?;
-    (found == 1).then(|| FaultInfo::decode([word(&raw, 0), word(&raw, 1), word(&raw, 2)])).flatten()
+    (found == 1)
+        .then(|| FaultInfo::decode([word(&raw, 0), word(&raw, 1), word(&raw, 2)]))
+        .flatten()
 }
 
 /// Tells peer `p` to do `command` with `body`; the peer answers at once and then acts.
@@ -80,7 +88,13 @@ struct PeerRecord {
 fn peer_result(p: TaskId) -> PeerRecord {
     let mut out = [0u8; 20];
     call(id(p), pop::RESULT, &[], &mut out, &[]);
-    PeerRecord { done: word(&out, 0) == 1, code: word(&out, 1), notifications: word(&out, 2), woke_at: word(&out, 3), spun_until: word(&out, 4) }
+    PeerRecord {
+        done: word(&out, 0) == 1,
+        code: word(&out, 1),
+        notifications: word(&out, 2),
+        woke_at: word(&out, 3),
+        spun_until: word(&out, 4),
+    }
 }
 
 /// `SchedState::encode` tags the suite waits on.
@@ -109,7 +123,10 @@ fn is_code(rc: u32, f: fn(Generation) -> PeerGone, generation: Generation) -> bo
 fn ipc_round_trip() -> Outcome {
     let mut reply = [0u8; 4];
     let (rc, len) = call(id(ASSISTANT), aop::ECHO, b"abcd", &mut reply, &[]);
-    check!(rc == 4 && len == 4 && &reply == b"abcd", "echo did not come back intact");
+    check!(
+        rc == 4 && len == 4 && &reply == b"abcd",
+        "echo did not come back intact"
+    );
     Ok(())
 }
 
@@ -119,7 +136,10 @@ fn message_truncated_to_receive_buffer_with_full_length_reported() -> Outcome {
     let (rc, len) = call(id(ASSISTANT), aop::ECHO, &message, &mut reply, &[]);
     check!(rc == 100, "receiver was not told the full length");
     check!(len == aop::ECHO_BUFFER, "receiver got more than its buffer");
-    check!(reply[..len].iter().all(|&b| b == 0x5A), "truncated bytes are wrong");
+    check!(
+        reply[..len].iter().all(|&b| b == 0x5A),
+        "truncated bytes are wrong"
+    );
     Ok(())
 }
 
@@ -127,46 +147,91 @@ fn reply_too_big_faults_server() -> Outcome {
     let (msg, n) = words(&[16]);
     let mut reply = [0u8; 8];
     let (rc, _) = call(id(ASSISTANT), aop::REPLY_N, &msg[..n], &mut reply, &[]);
-    check!(PeerGone::from_code(rc).is_some(), "client not released when its server faulted");
-    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::InvalidSlice)), "server not faulted for an oversized reply");
+    check!(
+        PeerGone::from_code(rc).is_some(),
+        "client not released when its server faulted"
+    );
+    check!(
+        take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::InvalidSlice)),
+        "server not faulted for an oversized reply"
+    );
     Ok(())
 }
 
 fn lease_read_write_and_info() -> Outcome {
     let src = *b"0123456789";
     let mut dst = [0u8; 10];
-    let (rc, _) = call(id(ASSISTANT), aop::REVERSE, &[], &mut [], &[Lease::read_only(&src), Lease::write_only(&mut dst)]);
+    let (rc, _) = call(
+        id(ASSISTANT),
+        aop::REVERSE,
+        &[],
+        &mut [],
+        &[Lease::read_only(&src), Lease::write_only(&mut dst)],
+    );
     check!(rc == 10 && &dst == b"9876543210", "lease copy wrong");
     let mut info = [0u8; 8];
     let mut lent = [0u8; 24];
-    let (rc, _) = call(id(ASSISTANT), aop::LEASE_INFO, &[], &mut info, &[Lease::read_write(&mut lent)]);
-    check!(rc == 0 && word(&info, 0) == 3 && word(&info, 1) == 24, "lease info wrong");
+    let (rc, _) = call(
+        id(ASSISTANT),
+        aop::LEASE_INFO,
+        &[],
+        &mut info,
+        &[Lease::read_write(&mut lent)],
+    );
+    check!(
+        rc == 0 && word(&info, 0) == 3 && word(&info, 1) == 24,
+        "lease info wrong"
+    );
     Ok(())
 }
 
 fn lease_index_out_of_range_faults_server() -> Outcome {
     let (msg, n) = words(&[5, 0]);
     let src = [1u8; 4];
-    call(id(ASSISTANT), aop::BORROW_AT, &msg[..n], &mut [], &[Lease::read_only(&src)]);
-    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange)), "bad lease index not faulted");
+    call(
+        id(ASSISTANT),
+        aop::BORROW_AT,
+        &msg[..n],
+        &mut [],
+        &[Lease::read_only(&src)],
+    );
+    check!(
+        take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange)),
+        "bad lease index not faulted"
+    );
     Ok(())
 }
 
 fn lease_offset_out_of_range_faults_server() -> Outcome {
     let (msg, n) = words(&[0, 5]);
     let src = [1u8; 4];
-    call(id(ASSISTANT), aop::BORROW_AT, &msg[..n], &mut [], &[Lease::read_only(&src)]);
-    check!(take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::OffsetOutOfRange)), "bad lease offset not faulted");
+    call(
+        id(ASSISTANT),
+        aop::BORROW_AT,
+        &msg[..n],
+        &mut [],
+        &[Lease::read_only(&src)],
+    );
+    check!(
+        take_fault(ASSISTANT) == Some(FaultInfo::SyscallUsage(UsageError::OffsetOutOfRange)),
+        "bad lease offset not faulted"
+    );
     Ok(())
 }
 
 fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
-    check!(blocked(PEER_A, IN_REPLY), "peer was not held by the assistant");
+    check!(
+        blocked(PEER_A, IN_REPLY),
+        "peer was not held by the assistant"
+    );
     let new_peer = restart(PEER_A);
     let mut data = [0u8; 8];
     let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
-    check!(is_code(rc, PeerGone::Restarted, new_peer.generation()), "borrow from a restarted lender did not fail with its new generation");
+    check!(
+        is_code(rc, PeerGone::Restarted, new_peer.generation()),
+        "borrow from a restarted lender did not fail with its new generation"
+    );
     check!(data == [0; 8], "data leaked from a dead lender");
     Ok(())
 }
@@ -178,24 +243,51 @@ fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
 fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
     let old = id(PEER_A);
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
-    check!(blocked(PEER_A, IN_REPLY), "peer was not held by the assistant");
+    check!(
+        blocked(PEER_A, IN_REPLY),
+        "peer was not held by the assistant"
+    );
     let mut new = old;
     for _ in 0..128 {
         new = restart(PEER_A);
     }
-    check!(new == old, "128 restarts did not bring the 16-bit id back around");
+    check!(
+        new == old,
+        "128 restarts did not bring the 16-bit id back around"
+    );
     peer(PEER_A, pop::CALL, &[u32::from(aop::PARK)]);
-    check!(blocked(PEER_A, IN_REPLY), "the new incarnation is not waiting on the assistant");
+    check!(
+        blocked(PEER_A, IN_REPLY),
+        "the new incarnation is not waiting on the assistant"
+    );
     let mut data = [0u8; 8];
     let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
-    check!(is_code(rc, PeerGone::Restarted, new.generation()), "borrow through the stale name did not fail as restarted");
-    check!(data == [0; 8], "the new incarnation's lease was read through the stale name");
+    check!(
+        is_code(rc, PeerGone::Restarted, new.generation()),
+        "borrow through the stale name did not fail as restarted"
+    );
+    check!(
+        data == [0; 8],
+        "the new incarnation's lease was read through the stale name"
+    );
     let (msg, n) = words(&[ReplyFaultReason::BadMessageContents as u32]);
-    call(id(ASSISTANT), aop::REPLY_FAULT_HELD, &msg[..n], &mut [], &[]);
-    check!(take_fault(PEER_A).is_none(), "the stale reply-fault faulted the new incarnation");
+    call(
+        id(ASSISTANT),
+        aop::REPLY_FAULT_HELD,
+        &msg[..n],
+        &mut [],
+        &[],
+    );
+    check!(
+        take_fault(PEER_A).is_none(),
+        "the stale reply-fault faulted the new incarnation"
+    );
     let (msg, n) = words(&[0x5EED]);
     call(id(ASSISTANT), aop::REPLY_HELD, &msg[..n], &mut [], &[]);
-    check!(blocked(PEER_A, IN_REPLY), "the stale reply woke the new incarnation");
+    check!(
+        blocked(PEER_A, IN_REPLY),
+        "the stale reply woke the new incarnation"
+    );
     Ok(())
 }
 
@@ -207,9 +299,18 @@ fn post_to_a_name_from_64_restarts_ago_is_refused() -> Outcome {
     for _ in 0..64 {
         new = restart(PEER_A);
     }
-    check!(new == old.id, "64 restarts did not bring the 16-bit id back around");
-    check!(sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.generation())), "a post through the stale name was not refused");
-    check!(peer_result(PEER_A).notifications == 0, "the stale post woke the new incarnation");
+    check!(
+        new == old.id,
+        "64 restarts did not bring the 16-bit id back around"
+    );
+    check!(
+        sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.generation())),
+        "a post through the stale name was not refused"
+    );
+    check!(
+        peer_result(PEER_A).notifications == 0,
+        "the stale post woke the new incarnation"
+    );
     Ok(())
 }
 
@@ -217,7 +318,10 @@ fn server_restarted_while_client_blocked_in_reply() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let new = restart(ASSISTANT);
     let r = peer_result(PEER_A);
-    check!(r.done && is_code(r.code, PeerGone::Restarted, new.generation()), "client in reply not woken with the new generation");
+    check!(
+        r.done && is_code(r.code, PeerGone::Restarted, new.generation()),
+        "client in reply not woken with the new generation"
+    );
     Ok(())
 }
 
@@ -228,24 +332,39 @@ fn server_restarted_while_client_blocked_in_send() -> Outcome {
     check!(blocked(PEER_A, IN_SEND), "peer's send was not blocked");
     let new = restart(ASSISTANT);
     let r = peer_result(PEER_A);
-    check!(r.done && is_code(r.code, PeerGone::Restarted, new.generation()), "client in send not woken with the new generation");
+    check!(
+        r.done && is_code(r.code, PeerGone::Restarted, new.generation()),
+        "client in send not woken with the new generation"
+    );
     Ok(())
 }
 
 fn stale_task_id_on_send_and_post() -> Outcome {
     let old = sys_refresh_incarnation(ASSISTANT);
     let new = restart(ASSISTANT);
-    check!(new.generation() != old.id.generation(), "restart did not change the generation");
+    check!(
+        new.generation() != old.id.generation(),
+        "restart did not change the generation"
+    );
     let (rc, _) = call(old.id, aop::ECHO, b"x", &mut [], &[]);
-    check!(is_code(rc, PeerGone::Restarted, new.generation()), "stale send not refused with the new generation");
-    check!(sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())), "stale post not refused");
+    check!(
+        is_code(rc, PeerGone::Restarted, new.generation()),
+        "stale send not refused with the new generation"
+    );
+    check!(
+        sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())),
+        "stale post not refused"
+    );
     Ok(())
 }
 
 fn refresh_task_id_returns_current_generation() -> Outcome {
     let before = id(ASSISTANT);
     let after = restart(ASSISTANT);
-    check!(after.index() == before.index() && after.generation().0 == (before.generation().0 + 1) % 64, "refresh did not follow the restart");
+    check!(
+        after.index() == before.index() && after.generation().0 == (before.generation().0 + 1) % 64,
+        "refresh did not follow the restart"
+    );
     Ok(())
 }
 
@@ -258,20 +377,45 @@ fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
     let (msg, n) = words(&[50]);
     call(assistant, aop::SLEEP, &msg[..n], &mut [], &[]);
     peer(PEER_C, pop::CALL, &[u32::from(aop::ECHO)]);
-    check!(blocked(PEER_A, IN_REPLY) && blocked(PEER_B, IN_CLOSED_RECV) && blocked(PEER_C, IN_SEND), "peers were not blocked");
+    check!(
+        blocked(PEER_A, IN_REPLY) && blocked(PEER_B, IN_CLOSED_RECV) && blocked(PEER_C, IN_SEND),
+        "peers were not blocked"
+    );
     let _ = runner().detach(assistant.index() as u32);
     let detached = id(ASSISTANT).generation();
-    let (a, b, c) = (peer_result(PEER_A), peer_result(PEER_B), peer_result(PEER_C));
-    check!(a.done && is_code(a.code, PeerGone::Unavailable, detached), "reply waiter not woken as unavailable");
-    check!(b.done && is_code(b.code, PeerGone::Unavailable, detached), "closed receiver not woken as unavailable");
-    check!(c.done && is_code(c.code, PeerGone::Unavailable, detached), "sender not woken as unavailable");
+    let (a, b, c) = (
+        peer_result(PEER_A),
+        peer_result(PEER_B),
+        peer_result(PEER_C),
+    );
+    check!(
+        a.done && is_code(a.code, PeerGone::Unavailable, detached),
+        "reply waiter not woken as unavailable"
+    );
+    check!(
+        b.done && is_code(b.code, PeerGone::Unavailable, detached),
+        "closed receiver not woken as unavailable"
+    );
+    check!(
+        c.done && is_code(c.code, PeerGone::Unavailable, detached),
+        "sender not woken as unavailable"
+    );
     let (rc, _) = call(id(ASSISTANT), aop::ECHO, b"x", &mut [], &[]);
-    check!(is_code(rc, PeerGone::Unavailable, detached), "send to a detached task did not fail at once");
+    check!(
+        is_code(rc, PeerGone::Unavailable, detached),
+        "send to a detached task did not fail at once"
+    );
     let restarted = restart(ASSISTANT);
-    check!(restarted.generation() == detached, "restart after detach bumped the generation again");
+    check!(
+        restarted.generation() == detached,
+        "restart after detach bumped the generation again"
+    );
     let mut status = [0u8; 12];
     call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
-    check!(word(&status, 0) == 0, "interrupt left enabled across the detach");
+    check!(
+        word(&status, 0) == 0,
+        "interrupt left enabled across the detach"
+    );
     ipc_round_trip()
 }
 
@@ -283,16 +427,31 @@ const ASSISTANT_IRQ_BIT: u32 = 1 << 1;
 fn software_irq_refused_while_detached_and_nothing_pending_after_restart() -> Outcome {
     let assistant = id(ASSISTANT);
     call(assistant, aop::IRQ_ENABLE, &[], &mut [], &[]);
-    check!(runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1), "software IRQ to an attached task refused");
+    check!(
+        runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1),
+        "software IRQ to an attached task refused"
+    );
     let _ = runner().detach(assistant.index() as u32);
-    check!(runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(0), "software IRQ to a detached task not refused");
+    check!(
+        runner().software_irq(assistant.index() as u32, ASSISTANT_IRQ_BIT) == Ok(0),
+        "software IRQ to a detached task not refused"
+    );
     let restarted = restart(ASSISTANT);
     let mut status = [0u8; 12];
     call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
-    check!(word(&status, 0) == 0 && word(&status, 1) == 0 && word(&status, 2) == 0, "the new incarnation inherited interrupt state");
-    check!(runner().software_irq(restarted.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1), "software IRQ refused after the restart");
+    check!(
+        word(&status, 0) == 0 && word(&status, 1) == 0 && word(&status, 2) == 0,
+        "the new incarnation inherited interrupt state"
+    );
+    check!(
+        runner().software_irq(restarted.index() as u32, ASSISTANT_IRQ_BIT) == Ok(1),
+        "software IRQ refused after the restart"
+    );
     call(restarted, aop::IRQ_STATUS, &[], &mut status, &[]);
-    check!(word(&status, 1) == ASSISTANT_IRQ_BIT, "the masked interrupt is not pending after a software IRQ");
+    check!(
+        word(&status, 1) == ASSISTANT_IRQ_BIT,
+        "the masked interrupt is not pending after a software IRQ"
+    );
     Ok(())
 }
 
@@ -302,9 +461,15 @@ fn closed_receive_from_task_that_dies() -> Outcome {
     let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
     // The runner detaches a faulted task at once: both are told the detached generation.
     let detached = id(ASSISTANT).generation();
-    check!(is_code(rc, PeerGone::Unavailable, detached), "caller of the dead server not released with the detached generation");
+    check!(
+        is_code(rc, PeerGone::Unavailable, detached),
+        "caller of the dead server not released with the detached generation"
+    );
     let r = peer_result(PEER_B);
-    check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "closed receiver not released with the detached generation");
+    check!(
+        r.done && is_code(r.code, PeerGone::Unavailable, detached),
+        "closed receiver not released with the detached generation"
+    );
     Ok(())
 }
 
@@ -333,7 +498,10 @@ fn detached_task_timer_does_not_fire() -> Outcome {
     let fresh = restart(ASSISTANT);
     sleep_ms(30);
     let (count, _) = call(fresh, aop::TIMER_COUNT, &[], &mut [], &[]);
-    check!(count == 0, "the old incarnation's timer fired into the new one");
+    check!(
+        count == 0,
+        "the old incarnation's timer fired into the new one"
+    );
     Ok(())
 }
 
@@ -343,7 +511,10 @@ fn detached_task_timer_does_not_fire() -> Outcome {
 fn assistant_fault(kind: FaultKind, argument: u32, expected: fn(FaultInfo) -> bool) -> Outcome {
     let (msg, n) = words(&[kind as u32, argument]);
     let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
-    check!(PeerGone::from_code(rc).is_some(), "caller of the faulted server not released");
+    check!(
+        PeerGone::from_code(rc).is_some(),
+        "caller of the faulted server not released"
+    );
     match take_fault(ASSISTANT) {
         Some(f) if expected(f) => Ok(()),
         Some(_) => Err("wrong fault recorded"),
@@ -356,25 +527,46 @@ static SUITE_WORD: AtomicU32 = AtomicU32::new(0);
 
 fn fault_write_to_another_tasks_ram() -> Outcome {
     let target = SUITE_WORD.as_ptr() as u32;
-    let expected = FaultInfo::MemoryAccess { address: Some(target), source: FaultSource::User };
+    let expected = FaultInfo::MemoryAccess {
+        address: Some(target),
+        source: FaultSource::User,
+    };
     let (msg, n) = words(&[FaultKind::WriteAddress as u32, target]);
     let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
-    check!(PeerGone::from_code(rc).is_some(), "caller of the faulted server not released");
-    check!(take_fault(ASSISTANT) == Some(expected), "the fault does not name the written address");
-    check!(SUITE_WORD.load(Ordering::Relaxed) == 0, "the write reached the suite's RAM");
+    check!(
+        PeerGone::from_code(rc).is_some(),
+        "caller of the faulted server not released"
+    );
+    check!(
+        take_fault(ASSISTANT) == Some(expected),
+        "the fault does not name the written address"
+    );
+    check!(
+        SUITE_WORD.load(Ordering::Relaxed) == 0,
+        "the write reached the suite's RAM"
+    );
     Ok(())
 }
 
 fn fault_read_kernel_ram() -> Outcome {
-    assistant_fault(FaultKind::ReadAddress, KERNEL_RAM, |f| f == FaultInfo::MemoryAccess { address: Some(KERNEL_RAM), source: FaultSource::User })
+    assistant_fault(FaultKind::ReadAddress, KERNEL_RAM, |f| {
+        f == FaultInfo::MemoryAccess {
+            address: Some(KERNEL_RAM),
+            source: FaultSource::User,
+        }
+    })
 }
 
 fn fault_execute_from_ram() -> Outcome {
-    assistant_fault(FaultKind::ExecuteFromRam, 0, |f| f == FaultInfo::IllegalText)
+    assistant_fault(FaultKind::ExecuteFromRam, 0, |f| {
+        f == FaultInfo::IllegalText
+    })
 }
 
 fn fault_stack_overflow() -> Outcome {
-    assistant_fault(FaultKind::StackOverflow, 0, |f| matches!(f, FaultInfo::StackOverflow { .. }))
+    assistant_fault(FaultKind::StackOverflow, 0, |f| {
+        matches!(f, FaultInfo::StackOverflow { .. })
+    })
 }
 
 /// An SVC whose exception frame overflows the stack leaves the SVC pending behind the
@@ -383,22 +575,39 @@ fn fault_stack_overflow() -> Outcome {
 fn stack_overflow_at_svc_affects_only_the_faulting_task() -> Outcome {
     for _ in 0..8 {
         peer(PEER_A, pop::RECV_FROM_ASSISTANT, &[]);
-        check!(blocked(PEER_A, IN_CLOSED_RECV), "peer was not receiving from the assistant");
+        check!(
+            blocked(PEER_A, IN_CLOSED_RECV),
+            "peer was not receiving from the assistant"
+        );
         let (msg, n) = words(&[FaultKind::StackOverflowAtSvc as u32, 0]);
         let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
         let detached = id(ASSISTANT).generation();
-        check!(is_code(rc, PeerGone::Unavailable, detached), "the caller was not released with the detached generation");
-        check!(matches!(take_fault(ASSISTANT), Some(FaultInfo::StackOverflow { .. })), "no stack overflow recorded for the assistant");
+        check!(
+            is_code(rc, PeerGone::Unavailable, detached),
+            "the caller was not released with the detached generation"
+        );
+        check!(
+            matches!(take_fault(ASSISTANT), Some(FaultInfo::StackOverflow { .. })),
+            "no stack overflow recorded for the assistant"
+        );
         let r = peer_result(PEER_A);
-        check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "the closed receiver was not released with the detached generation");
-        check!(take_fault(PEER_A).is_none() && take_fault(PEER_B).is_none(), "a task other than the assistant faulted");
+        check!(
+            r.done && is_code(r.code, PeerGone::Unavailable, detached),
+            "the closed receiver was not released with the detached generation"
+        );
+        check!(
+            take_fault(PEER_A).is_none() && take_fault(PEER_B).is_none(),
+            "a task other than the assistant faulted"
+        );
         restart(ASSISTANT);
     }
     ipc_round_trip()
 }
 
 fn fault_illegal_instruction() -> Outcome {
-    assistant_fault(FaultKind::IllegalInstruction, 0, |f| f == FaultInfo::IllegalInstruction)
+    assistant_fault(FaultKind::IllegalInstruction, 0, |f| {
+        f == FaultInfo::IllegalInstruction
+    })
 }
 
 fn fault_divide_by_zero() -> Outcome {
@@ -406,44 +615,74 @@ fn fault_divide_by_zero() -> Outcome {
 }
 
 fn fault_bad_syscall_number() -> Outcome {
-    assistant_fault(FaultKind::BadSyscallNumber, 0, |f| f == FaultInfo::SyscallUsage(UsageError::BadSyscallNumber))
+    assistant_fault(FaultKind::BadSyscallNumber, 0, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::BadSyscallNumber)
+    })
 }
 
 fn fault_invalid_slice() -> Outcome {
-    assistant_fault(FaultKind::InvalidSlice, KERNEL_RAM, |f| f == FaultInfo::SyscallUsage(UsageError::InvalidSlice))
+    assistant_fault(FaultKind::InvalidSlice, KERNEL_RAM, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::InvalidSlice)
+    })
 }
 
 fn fault_panic_with_message() -> Outcome {
     assistant_fault(FaultKind::Panic, 0, |f| f == FaultInfo::Panic)?;
     let mut message = [0u8; 128];
-    let n = runner().panic_message(ASSISTANT.index() as u32, &mut message).unwrap_or(0) as usize;
+    let n = runner()
+        .panic_message(ASSISTANT.index() as u32, &mut message)
+        .unwrap_or(0) as usize;
     let text = &message[..n];
-    check!(text.windows(29).any(|w| w == b"assistant panicked on request"), "panic message lost");
+    check!(
+        text.windows(29)
+            .any(|w| w == b"assistant panicked on request"),
+        "panic message lost"
+    );
     Ok(())
 }
 
 fn kipc_refused_to_ungranted_task() -> Outcome {
-    assistant_fault(FaultKind::Kipc, 0, |f| f == FaultInfo::SyscallUsage(UsageError::IllegalTask))
+    assistant_fault(FaultKind::Kipc, 0, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
+    })
 }
 
 fn send_to_undeclared_target_refused() -> Outcome {
-    assistant_fault(FaultKind::UndeclaredTarget, PEER_A.index() as u32, |f| f == FaultInfo::SyscallUsage(UsageError::IllegalTask))
+    assistant_fault(FaultKind::UndeclaredTarget, PEER_A.index() as u32, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
+    })
 }
 
 fn fault_injected_by_supervisor() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let _ = runner().inject(ASSISTANT.index() as u32);
-    check!(take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER)), "injected fault not recorded as from the supervisor");
+    check!(
+        take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER)),
+        "injected fault not recorded as from the supervisor"
+    );
     let detached = id(ASSISTANT).generation();
     let r = peer_result(PEER_A);
-    check!(r.done && is_code(r.code, PeerGone::Unavailable, detached), "client of the injected task not released with the detached generation");
+    check!(
+        r.done && is_code(r.code, PeerGone::Unavailable, detached),
+        "client of the injected task not released with the detached generation"
+    );
     Ok(())
 }
 
 fn reply_fault_faults_the_client() -> Outcome {
-    peer(PEER_A, pop::CALL, &[u32::from(aop::REPLY_FAULT), ReplyFaultReason::BadMessageContents as u32]);
+    peer(
+        PEER_A,
+        pop::CALL,
+        &[
+            u32::from(aop::REPLY_FAULT),
+            ReplyFaultReason::BadMessageContents as u32,
+        ],
+    );
     let expected = FaultInfo::FromServer(id(ASSISTANT), ReplyFaultReason::BadMessageContents);
-    check!(take_fault(PEER_A) == Some(expected), "client not faulted by its server");
+    check!(
+        take_fault(PEER_A) == Some(expected),
+        "client not faulted by its server"
+    );
     Ok(())
 }
 
@@ -458,7 +697,10 @@ fn priority_preemption_on_post() -> Outcome {
     while now() < until {}
     let r = peer_result(PEER_A);
     check!(r.notifications == 1, "peer did not get the notification");
-    check!(r.woke_at.wrapping_sub(before) <= 1, "more important task did not preempt the poster");
+    check!(
+        r.woke_at.wrapping_sub(before) <= 1,
+        "more important task did not preempt the poster"
+    );
     Ok(())
 }
 
@@ -477,40 +719,103 @@ fn round_robin_among_equal_priorities() -> Outcome {
 
 const TESTS: &[Test] = &[
     ("ipc_round_trip", ipc_round_trip),
-    ("message_truncated_to_receive_buffer_with_full_length_reported", message_truncated_to_receive_buffer_with_full_length_reported),
+    (
+        "message_truncated_to_receive_buffer_with_full_length_reported",
+        message_truncated_to_receive_buffer_with_full_length_reported,
+    ),
     ("reply_too_big_faults_server", reply_too_big_faults_server),
     ("lease_read_write_and_info", lease_read_write_and_info),
-    ("lease_index_out_of_range_faults_server", lease_index_out_of_range_faults_server),
-    ("lease_offset_out_of_range_faults_server", lease_offset_out_of_range_faults_server),
-    ("lender_restarted_mid_borrow_gets_error_not_data", lender_restarted_mid_borrow_gets_error_not_data),
-    ("held_name_of_a_client_restarted_128_times_reaches_nothing", held_name_of_a_client_restarted_128_times_reaches_nothing),
-    ("post_to_a_name_from_64_restarts_ago_is_refused", post_to_a_name_from_64_restarts_ago_is_refused),
-    ("server_restarted_while_client_blocked_in_reply", server_restarted_while_client_blocked_in_reply),
-    ("server_restarted_while_client_blocked_in_send", server_restarted_while_client_blocked_in_send),
-    ("stale_task_id_on_send_and_post", stale_task_id_on_send_and_post),
-    ("refresh_task_id_returns_current_generation", refresh_task_id_returns_current_generation),
-    ("detach_wakes_every_blocked_peer_at_once", detach_wakes_every_blocked_peer_at_once),
-    ("software_irq_refused_while_detached_and_nothing_pending_after_restart", software_irq_refused_while_detached_and_nothing_pending_after_restart),
-    ("closed_receive_from_task_that_dies", closed_receive_from_task_that_dies),
-    ("timer_in_the_past_posts_at_once", timer_in_the_past_posts_at_once),
+    (
+        "lease_index_out_of_range_faults_server",
+        lease_index_out_of_range_faults_server,
+    ),
+    (
+        "lease_offset_out_of_range_faults_server",
+        lease_offset_out_of_range_faults_server,
+    ),
+    (
+        "lender_restarted_mid_borrow_gets_error_not_data",
+        lender_restarted_mid_borrow_gets_error_not_data,
+    ),
+    (
+        "held_name_of_a_client_restarted_128_times_reaches_nothing",
+        held_name_of_a_client_restarted_128_times_reaches_nothing,
+    ),
+    (
+        "post_to_a_name_from_64_restarts_ago_is_refused",
+        post_to_a_name_from_64_restarts_ago_is_refused,
+    ),
+    (
+        "server_restarted_while_client_blocked_in_reply",
+        server_restarted_while_client_blocked_in_reply,
+    ),
+    (
+        "server_restarted_while_client_blocked_in_send",
+        server_restarted_while_client_blocked_in_send,
+    ),
+    (
+        "stale_task_id_on_send_and_post",
+        stale_task_id_on_send_and_post,
+    ),
+    (
+        "refresh_task_id_returns_current_generation",
+        refresh_task_id_returns_current_generation,
+    ),
+    (
+        "detach_wakes_every_blocked_peer_at_once",
+        detach_wakes_every_blocked_peer_at_once,
+    ),
+    (
+        "software_irq_refused_while_detached_and_nothing_pending_after_restart",
+        software_irq_refused_while_detached_and_nothing_pending_after_restart,
+    ),
+    (
+        "closed_receive_from_task_that_dies",
+        closed_receive_from_task_that_dies,
+    ),
+    (
+        "timer_in_the_past_posts_at_once",
+        timer_in_the_past_posts_at_once,
+    ),
     ("timer_fires_at_its_deadline", timer_fires_at_its_deadline),
-    ("detached_task_timer_does_not_fire", detached_task_timer_does_not_fire),
-    ("fault_write_to_another_tasks_ram", fault_write_to_another_tasks_ram),
+    (
+        "detached_task_timer_does_not_fire",
+        detached_task_timer_does_not_fire,
+    ),
+    (
+        "fault_write_to_another_tasks_ram",
+        fault_write_to_another_tasks_ram,
+    ),
     ("fault_read_kernel_ram", fault_read_kernel_ram),
     ("fault_execute_from_ram", fault_execute_from_ram),
     ("fault_stack_overflow", fault_stack_overflow),
-    ("stack_overflow_at_svc_affects_only_the_faulting_task", stack_overflow_at_svc_affects_only_the_faulting_task),
+    (
+        "stack_overflow_at_svc_affects_only_the_faulting_task",
+        stack_overflow_at_svc_affects_only_the_faulting_task,
+    ),
     ("fault_illegal_instruction", fault_illegal_instruction),
     ("fault_divide_by_zero", fault_divide_by_zero),
     ("fault_bad_syscall_number", fault_bad_syscall_number),
     ("fault_invalid_slice", fault_invalid_slice),
     ("fault_panic_with_message", fault_panic_with_message),
-    ("kipc_refused_to_ungranted_task", kipc_refused_to_ungranted_task),
-    ("send_to_undeclared_target_refused", send_to_undeclared_target_refused),
+    (
+        "kipc_refused_to_ungranted_task",
+        kipc_refused_to_ungranted_task,
+    ),
+    (
+        "send_to_undeclared_target_refused",
+        send_to_undeclared_target_refused,
+    ),
     ("fault_injected_by_supervisor", fault_injected_by_supervisor),
-    ("reply_fault_faults_the_client", reply_fault_faults_the_client),
+    (
+        "reply_fault_faults_the_client",
+        reply_fault_faults_the_client,
+    ),
     ("priority_preemption_on_post", priority_preemption_on_post),
-    ("round_robin_among_equal_priorities", round_robin_among_equal_priorities),
+    (
+        "round_robin_among_equal_priorities",
+        round_robin_among_equal_priorities,
+    ),
 ];
 
 #[unsafe(no_mangle)]

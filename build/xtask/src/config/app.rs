@@ -163,7 +163,8 @@ pub(super) fn resolve(
         if entry.start {
             flags |= TaskFlags::START_AT_BOOT;
         }
-        let kipc_grants = resolve_kipc(index, entry.kipc.as_deref()).map_err(|p| at.error("kipc", p))?;
+        let kipc_grants =
+            resolve_kipc(index, entry.kipc.as_deref()).map_err(|p| at.error("kipc", p))?;
         tasks.push(Task {
             name: name.clone(),
             index,
@@ -255,7 +256,8 @@ fn resolve_kipc(index: usize, names: Option<&[String]>) -> Result<u32, Problem> 
             check_unique(names)?;
             names.iter().try_fold(0, |mask, name| {
                 let op = Kipcnum::ALL.into_iter().find(|op| op.name() == name);
-                op.map(|op| mask | op.grant_bit()).ok_or_else(|| Problem::UnknownKipcOperation(name.clone()))
+                op.map(|op| mask | op.grant_bit())
+                    .ok_or_else(|| Problem::UnknownKipcOperation(name.clone()))
             })
         }
     }
@@ -568,7 +570,10 @@ fn check_policy(
     // No back-off means a crash loop restarts as fast as the task can crash; only an
     // intensity limit then stops it.
     if policy.backoff.initial_ms == 0 && policy.intensity.is_none() {
-        return Err(at.error("supervision.backoff.initial-ms", Problem::ImmediateRestartUnbounded));
+        return Err(at.error(
+            "supervision.backoff.initial-ms",
+            Problem::ImmediateRestartUnbounded,
+        ));
     }
     if let Some(watchdog_ms) = policy.watchdog_ms
         && policy.detach_deadline_ms >= watchdog_ms
@@ -613,9 +618,14 @@ fn check_policy(
 }
 
 /// `[tasks.X.restart-test]`: progress names are variable names, a recovery limit is not 0.
-fn check_restart_test(at: Blame<'_>, expect: &super::RestartExpectations) -> Result<super::RestartExpectations, ConfigError> {
+fn check_restart_test(
+    at: Blame<'_>,
+    expect: &super::RestartExpectations,
+) -> Result<super::RestartExpectations, ConfigError> {
     let is_variable = |name: &str| {
-        name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        name.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     if let Some(bad) = expect.progress.iter().find(|n| !is_variable(n)) {
@@ -725,14 +735,14 @@ stack-size = 256
         assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
         assert_eq!(app.kernel.on_kernel_failure, SupervisorFault::Reset);
         let jefe = &app.tasks[0];
-        assert_eq!(
-            jefe.flags,
-            TaskFlags(TaskFlags::START_AT_BOOT)
-        );
+        assert_eq!(jefe.flags, TaskFlags(TaskFlags::START_AT_BOOT));
         assert_eq!(jefe.kipc_grants, Kipcnum::ALL_GRANTS);
         assert_eq!(jefe.send_targets, 0b1110);
         assert_eq!(jefe.supervision, None);
-        assert!(app.tasks.iter().all(|t| t.stack_fill), "stacks are filled unless a task opts out");
+        assert!(
+            app.tasks.iter().all(|t| t.stack_fill),
+            "stacks are filled unless a task opts out"
+        );
         let console = app.task("console").unwrap();
         assert_eq!(console.flags, TaskFlags(TaskFlags::START_AT_BOOT));
         assert_eq!(console.kipc_grants, 0, "no kipc key: no kernel IPC");
@@ -817,7 +827,11 @@ stack-size = 256
             console.kipc_grants,
             Kipcnum::ReadTaskStatus.grant_bit() | Kipcnum::RestartTask.grant_bit()
         );
-        let app = load_edited("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = []").unwrap();
+        let app = load_edited(
+            "task-slots = [\"sys\"]",
+            "task-slots = [\"sys\"]\nkipc = []",
+        )
+        .unwrap();
         assert_eq!(app.task("console").unwrap().kipc_grants, 0);
     }
 
@@ -826,7 +840,11 @@ stack-size = 256
         for op in Kipcnum::ALL {
             let edited = format!("task-slots = [\"sys\"]\nkipc = [\"{}\"]", op.name());
             let app = load_edited("task-slots = [\"sys\"]", &edited).unwrap();
-            assert_eq!(app.task("console").unwrap().kipc_grants, op.grant_bit(), "{op:?}");
+            assert_eq!(
+                app.task("console").unwrap().kipc_grants,
+                op.grant_bit(),
+                "{op:?}"
+            );
         }
     }
 
@@ -836,7 +854,10 @@ stack-size = 256
             "task-slots = [\"sys\"]",
             "task-slots = [\"sys\"]\nkipc = [\"read-task-status\", \"reboot\"]",
         );
-        assert!(matches!(&e.problem, Problem::UnknownKipcOperation(name) if name == "reboot"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::UnknownKipcOperation(name) if name == "reboot"),
+            "{e}"
+        );
         assert!(
             e.to_string().starts_with(
                 "app/demo/app.toml: task \"console\": kipc: unknown kernel IPC operation \"reboot\" (known: read-task-status, "
@@ -847,9 +868,16 @@ stack-size = 256
 
     #[test]
     fn kipc_true_is_refused_operations_must_be_named() {
-        let e = error("task-slots = [\"sys\"]", "task-slots = [\"sys\"]\nkipc = true");
+        let e = error(
+            "task-slots = [\"sys\"]",
+            "task-slots = [\"sys\"]\nkipc = true",
+        );
         assert!(matches!(e.problem, Problem::Schema { .. }), "{e}");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("console"), "kipc"), "{e}");
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("console"), "kipc"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -858,12 +886,19 @@ stack-size = 256
             "task-slots = [\"sys\"]",
             "task-slots = [\"sys\"]\nkipc = [\"reset\", \"reset\"]",
         );
-        assert!(matches!(&e.problem, Problem::Duplicate(name) if name == "reset"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::Duplicate(name) if name == "reset"),
+            "{e}"
+        );
         let jefe_key = "[tasks.jefe]\n";
         assert!(BASE.contains(jefe_key));
         let e = error(jefe_key, "[tasks.jefe]\nkipc = [\"reset\"]\n");
         assert!(matches!(e.problem, Problem::SupervisorKipc), "{e}");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("jefe"), "kipc"), "{e}");
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("jefe"), "kipc"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1002,7 +1037,11 @@ stack-size = 256
 
     #[test]
     fn a_task_can_opt_out_of_the_stack_fill() {
-        let app = load_edited("priority = 3\nstack-size = 256", "priority = 3\nstack-size = 256\nstack-fill = false").unwrap();
+        let app = load_edited(
+            "priority = 3\nstack-size = 256",
+            "priority = 3\nstack-size = 256\nstack-fill = false",
+        )
+        .unwrap();
         let filled: Vec<bool> = app.tasks.iter().map(|t| t.stack_fill).collect();
         assert_eq!(filled, [true, true, true, false]);
     }
@@ -1010,16 +1049,26 @@ stack-size = 256
     #[test]
     fn expected_tests_are_names_declared_once() {
         assert_eq!(load(BASE).unwrap().expected_tests, Vec::<String>::new());
-        let declared = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round_trip\", \"detach\"]";
+        let declared =
+            "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round_trip\", \"detach\"]";
         let app = load_edited("target = \"thumbv7em-none-eabihf\"", declared).unwrap();
         assert_eq!(app.expected_tests, ["round_trip", "detach"]);
         let twice = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"detach\", \"detach\"]";
         let e = error("target = \"thumbv7em-none-eabihf\"", twice);
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (None, "expected-tests"));
-        assert!(matches!(&e.problem, Problem::Duplicate(name) if name == "detach"), "{e}");
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (None, "expected-tests")
+        );
+        assert!(
+            matches!(&e.problem, Problem::Duplicate(name) if name == "detach"),
+            "{e}"
+        );
         let spaced = "target = \"thumbv7em-none-eabihf\"\nexpected-tests = [\"round trip\"]";
         let e = error("target = \"thumbv7em-none-eabihf\"", spaced);
-        assert!(matches!(&e.problem, Problem::BadName(name) if name == "round trip"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::BadName(name) if name == "round trip"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1157,18 +1206,35 @@ stack-size = 256
         let idle = app.task("idle").unwrap();
         assert_eq!(idle.restart_test.progress, ["ACCEPTED", "_n2"]);
         assert_eq!(idle.restart_test.max_recovery_ms, Some(50));
-        assert_eq!(app.task("console").unwrap().restart_test, Default::default());
+        assert_eq!(
+            app.task("console").unwrap().restart_test,
+            Default::default()
+        );
 
-        let refused = |body: &str| load(&format!("{BASE}\n[tasks.idle.restart-test]\n{body}\n")).expect_err(body);
+        let refused = |body: &str| {
+            load(&format!("{BASE}\n[tasks.idle.restart-test]\n{body}\n")).expect_err(body)
+        };
         let e = refused("progress = [\"2fast\"]");
-        assert_eq!((e.task.as_deref(), e.key.as_str()), (Some("idle"), "restart-test.progress"));
-        assert!(matches!(&e.problem, Problem::NotAVariable(n) if n == "2fast"), "{e}");
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("idle"), "restart-test.progress")
+        );
+        assert!(
+            matches!(&e.problem, Problem::NotAVariable(n) if n == "2fast"),
+            "{e}"
+        );
         let e = refused("progress = [\"A\", \"A\"]");
-        assert!(matches!(&e.problem, Problem::Duplicate(n) if n == "A"), "{e}");
+        assert!(
+            matches!(&e.problem, Problem::Duplicate(n) if n == "A"),
+            "{e}"
+        );
         let e = refused("max-recovery-ms = 0");
         assert_eq!(e.key, "restart-test.max-recovery-ms");
         assert!(matches!(e.problem, Problem::ZeroDuration), "{e}");
-        assert!(matches!(refused("progres = []").problem, Problem::Schema { .. }));
+        assert!(matches!(
+            refused("progres = []").problem,
+            Problem::Schema { .. }
+        ));
     }
 
     #[test]
@@ -1194,10 +1260,22 @@ stack-size = 256
     #[test]
     fn immediate_restart_needs_an_intensity_limit() {
         let with_limit = load_edited("initial-ms = 5,", "initial-ms = 0,").unwrap();
-        assert_eq!(with_limit.tasks[2].supervision.as_ref().unwrap().backoff.initial_ms, 0);
+        assert_eq!(
+            with_limit.tasks[2]
+                .supervision
+                .as_ref()
+                .unwrap()
+                .backoff
+                .initial_ms,
+            0
+        );
         let text = BASE
             .replacen("initial-ms = 5,", "initial-ms = 0,", 1)
-            .replacen("intensity = { restarts = 3, window-ms = 1000, then = \"restart-dependents\" }\n", "", 1);
+            .replacen(
+                "intensity = { restarts = 3, window-ms = 1000, then = \"restart-dependents\" }\n",
+                "",
+                1,
+            );
         let e = load(&text).expect_err("unbounded immediate restarts are refused");
         assert_eq!(e.key, "supervision.backoff.initial-ms");
         assert!(e.to_string().contains("needs an `intensity` limit"), "{e}");
@@ -1229,10 +1307,17 @@ stack-size = 256
 
     #[test]
     fn kernel_failure_policy_is_read_and_checked() {
-        let app = load_edited("stack-size = 2048", "stack-size = 2048\non-kernel-failure = \"halt\"").unwrap();
+        let app = load_edited(
+            "stack-size = 2048",
+            "stack-size = 2048\non-kernel-failure = \"halt\"",
+        )
+        .unwrap();
         assert_eq!(app.kernel.on_kernel_failure, SupervisorFault::Halt);
         assert_eq!(app.kernel.on_supervisor_fault, SupervisorFault::Reset);
-        let e = error("stack-size = 2048", "stack-size = 2048\non-kernel-failure = \"reboot\"");
+        let e = error(
+            "stack-size = 2048",
+            "stack-size = 2048\non-kernel-failure = \"reboot\"",
+        );
         assert!(e.to_string().contains("on-kernel-failure"), "{e}");
     }
 

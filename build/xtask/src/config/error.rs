@@ -315,10 +315,17 @@ impl fmt::Display for Problem {
             }
             Problem::UnknownKipcOperation(name) => {
                 let known: Vec<&str> = abi::Kipcnum::ALL.iter().map(|op| op.name()).collect();
-                write!(f, "unknown kernel IPC operation \"{name}\" (known: {})", known.join(", "))
+                write!(
+                    f,
+                    "unknown kernel IPC operation \"{name}\" (known: {})",
+                    known.join(", ")
+                )
             }
             Problem::SupervisorKipc => {
-                write!(f, "the supervisor is always granted every kernel IPC operation; remove the key")
+                write!(
+                    f,
+                    "the supervisor is always granted every kernel IPC operation; remove the key"
+                )
             }
             Problem::SupervisorSupervised => write!(
                 f,

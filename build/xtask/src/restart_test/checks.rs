@@ -16,11 +16,29 @@ use crate::contract::TaskStatus;
 pub use supervision::Counters;
 
 /// The counter member names, in the order [`counters_from_members`] takes them.
-pub const COUNTER_MEMBERS: [&str; 5] = ["faults", "restarts", "watchdog_expiries", "forced_detaches", "missed_acks"];
+pub const COUNTER_MEMBERS: [&str; 5] = [
+    "faults",
+    "restarts",
+    "watchdog_expiries",
+    "forced_detaches",
+    "missed_acks",
+];
 
 pub fn counters_from_members(values: [u32; 5]) -> Counters {
-    let [faults, restarts, watchdog_expiries, forced_detaches, missed_acks] = values;
-    Counters { faults, restarts, watchdog_expiries, forced_detaches, missed_acks }
+    let [
+        faults,
+        restarts,
+        watchdog_expiries,
+        forced_detaches,
+        missed_acks,
+    ] = values;
+    Counters {
+        faults,
+        restarts,
+        watchdog_expiries,
+        forced_detaches,
+        missed_acks,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +106,11 @@ impl Trigger {
 
     /// The counters one cycle adds to the task it drives.
     fn expected_delta(self) -> Counters {
-        Counters { faults: u32::from(self == Trigger::Fault), restarts: 1, ..Counters::default() }
+        Counters {
+            faults: u32::from(self == Trigger::Fault),
+            restarts: 1,
+            ..Counters::default()
+        }
     }
 }
 
@@ -96,21 +118,43 @@ impl Trigger {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Anomaly {
     /// jefe counted neither `JEFE_EXTERNAL_REQUESTS` nor `ERRORS` within the timeout.
-    NotAnswered { task: String, request: &'static str, waited_ms: u64 },
+    NotAnswered {
+        task: String,
+        request: &'static str,
+        waited_ms: u64,
+    },
     /// jefe counted the request in `JEFE_EXTERNAL_ERRORS`.
     Refused { task: String, request: &'static str },
     /// The driven task was not running with a new generation within the recovery limit.
-    DidNotComeBack { task: String, state: String, waited_ms: u64 },
+    DidNotComeBack {
+        task: String,
+        state: String,
+        waited_ms: u64,
+    },
     /// The driven task's generation moved by other than one.
-    Generations { task: String, before: u32, after: u32 },
+    Generations {
+        task: String,
+        before: u32,
+        after: u32,
+    },
     /// A counter of the driven task moved by other than the cycle's amount.
-    Counter { task: String, counter: &'static str, before: u32, after: u32, expected: u32 },
+    Counter {
+        task: String,
+        counter: &'static str,
+        before: u32,
+        after: u32,
+        expected: u32,
+    },
     /// A task's watchdog expired: it stopped checking in.
     Hung { task: String },
     /// A task that was not driven faulted.
     Faulted { task: String, fault: String },
     /// A task that was not driven restarted (new generation or restart count).
-    Restarted { task: String, before: u32, after: u32 },
+    Restarted {
+        task: String,
+        before: u32,
+        after: u32,
+    },
     /// A task that was running is stopped: the supervisor holds it (an escalation).
     Held { task: String },
     /// A dependent did not acknowledge a provider's going-away notice in time.
@@ -122,7 +166,11 @@ pub enum Anomaly {
     /// No `SysTick` for 10 s of real time: the system stopped ticking.
     Stalled,
     /// A declared progress variable did not change.
-    NoProgress { task: String, variable: String, value: u32 },
+    NoProgress {
+        task: String,
+        variable: String,
+        value: u32,
+    },
     /// The driven task took longer than its declared `max-recovery-ms`.
     SlowRecovery { task: String, ms: u64, max_ms: u32 },
 }
@@ -130,38 +178,93 @@ pub enum Anomaly {
 impl fmt::Display for Anomaly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Anomaly::NotAnswered { task, request, waited_ms } => {
-                write!(f, "{task}: jefe did not answer the {request} request within {waited_ms} ms")
+            Anomaly::NotAnswered {
+                task,
+                request,
+                waited_ms,
+            } => {
+                write!(
+                    f,
+                    "{task}: jefe did not answer the {request} request within {waited_ms} ms"
+                )
             }
-            Anomaly::Refused { task, request } => write!(f, "{task}: jefe refused the {request} request"),
-            Anomaly::DidNotComeBack { task, state, waited_ms } => {
-                write!(f, "{task}: not running again {waited_ms} ms after the request (state: {state})")
+            Anomaly::Refused { task, request } => {
+                write!(f, "{task}: jefe refused the {request} request")
             }
-            Anomaly::Generations { task, before, after } => {
-                write!(f, "{task}: generation went {before} -> {after}, expected one restart")
+            Anomaly::DidNotComeBack {
+                task,
+                state,
+                waited_ms,
+            } => {
+                write!(
+                    f,
+                    "{task}: not running again {waited_ms} ms after the request (state: {state})"
+                )
             }
-            Anomaly::Counter { task, counter, before, after, expected } => write!(
+            Anomaly::Generations {
+                task,
+                before,
+                after,
+            } => {
+                write!(
+                    f,
+                    "{task}: generation went {before} -> {after}, expected one restart"
+                )
+            }
+            Anomaly::Counter {
+                task,
+                counter,
+                before,
+                after,
+                expected,
+            } => write!(
                 f,
                 "{task}: jefe's {counter} counter went {before} -> {after}, expected {}",
                 before.wrapping_add(*expected)
             ),
             Anomaly::Hung { task } => write!(f, "{task}: hung (its watchdog expired)"),
-            Anomaly::Faulted { task, fault } => write!(f, "{task}: faulted ({fault}) though it was not driven"),
-            Anomaly::Restarted { task, before, after } => {
-                write!(f, "{task}: restarted (generation {before} -> {after}) though it was not driven")
+            Anomaly::Faulted { task, fault } => {
+                write!(f, "{task}: faulted ({fault}) though it was not driven")
+            }
+            Anomaly::Restarted {
+                task,
+                before,
+                after,
+            } => {
+                write!(
+                    f,
+                    "{task}: restarted (generation {before} -> {after}) though it was not driven"
+                )
             }
             Anomaly::Held { task } => write!(f, "{task}: held by the supervisor (stopped)"),
-            Anomaly::DidNotLetGo { dependent, provider } => {
-                write!(f, "{dependent}: did not acknowledge {provider}'s going-away notice in time")
+            Anomaly::DidNotLetGo {
+                dependent,
+                provider,
+            } => {
+                write!(
+                    f,
+                    "{dependent}: did not acknowledge {provider}'s going-away notice in time"
+                )
             }
-            Anomaly::Reset { before, after } => write!(f, "the system reset (ticks {before} -> {after})"),
+            Anomaly::Reset { before, after } => {
+                write!(f, "the system reset (ticks {before} -> {after})")
+            }
             Anomaly::KernelFailed { epitaph } => write!(f, "the kernel failed: {epitaph}"),
-            Anomaly::Stalled => write!(f, "the system stopped: no timer tick for 10 s of real time"),
-            Anomaly::NoProgress { task, variable, value } => {
+            Anomaly::Stalled => {
+                write!(f, "the system stopped: no timer tick for 10 s of real time")
+            }
+            Anomaly::NoProgress {
+                task,
+                variable,
+                value,
+            } => {
                 write!(f, "{task}: no progress: `{variable}` stayed at {value}")
             }
             Anomaly::SlowRecovery { task, ms, max_ms } => {
-                write!(f, "{task}: took {ms} ms to run again, more than its max-recovery-ms = {max_ms}")
+                write!(
+                    f,
+                    "{task}: took {ms} ms to run again, more than its max-recovery-ms = {max_ms}"
+                )
             }
         }
     }
@@ -172,26 +275,44 @@ const GENERATIONS: u32 = 64;
 
 /// Anomalies between `before` and `after`, when `driven` (if any) went through one cycle of
 /// `trigger` and every other task should be untouched.
-pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigger)>) -> Vec<Anomaly> {
+pub fn compare(
+    before: &Snapshot,
+    after: &Snapshot,
+    driven: Option<(usize, Trigger)>,
+) -> Vec<Anomaly> {
     let mut found = Vec::new();
     if let Some(epitaph) = &after.epitaph {
-        found.push(Anomaly::KernelFailed { epitaph: epitaph.clone() });
+        found.push(Anomaly::KernelFailed {
+            epitaph: epitaph.clone(),
+        });
     }
     if after.ticks < before.ticks {
-        found.push(Anomaly::Reset { before: before.ticks, after: after.ticks });
+        found.push(Anomaly::Reset {
+            before: before.ticks,
+            after: after.ticks,
+        });
         return found;
     }
     for (index, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
         let task = a.name.clone();
         let mut mine = Vec::new();
-        let (bc, ac) = (b.counters.unwrap_or_default(), a.counters.unwrap_or_default());
+        let (bc, ac) = (
+            b.counters.unwrap_or_default(),
+            a.counters.unwrap_or_default(),
+        );
         if ac.watchdog_expiries != bc.watchdog_expiries {
             mine.push(Anomaly::Hung { task: task.clone() });
         }
         if ac.missed_acks != bc.missed_acks {
             // The provider that went away is the driven task when there is one.
-            let provider = driven.map_or_else(|| "a provider".to_owned(), |(d, _)| after.tasks[d].name.clone());
-            mine.push(Anomaly::DidNotLetGo { dependent: task.clone(), provider });
+            let provider = driven.map_or_else(
+                || "a provider".to_owned(),
+                |(d, _)| after.tasks[d].name.clone(),
+            );
+            mine.push(Anomaly::DidNotLetGo {
+                dependent: task.clone(),
+                provider,
+            });
         }
         match driven {
             Some((d, trigger)) if d == index => {
@@ -201,12 +322,22 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
                     ("restarts", bc.restarts, ac.restarts, want.restarts),
                 ] {
                     if after.wrapping_sub(before) != expected {
-                        mine.push(Anomaly::Counter { task: task.clone(), counter, before, after, expected });
+                        mine.push(Anomaly::Counter {
+                            task: task.clone(),
+                            counter,
+                            before,
+                            after,
+                            expected,
+                        });
                     }
                 }
                 let (gb, ga) = (b.status.generation, a.status.generation);
                 if ga != (gb + 1) % GENERATIONS {
-                    mine.push(Anomaly::Generations { task: task.clone(), before: gb, after: ga });
+                    mine.push(Anomaly::Generations {
+                        task: task.clone(),
+                        before: gb,
+                        after: ga,
+                    });
                 }
                 if !a.is_running() {
                     mine.push(stopped(a));
@@ -214,9 +345,15 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
             }
             _ => {
                 if a.status.state == "Faulted" {
-                    mine.push(Anomaly::Faulted { task: task.clone(), fault: a.status.detail.clone() });
+                    mine.push(Anomaly::Faulted {
+                        task: task.clone(),
+                        fault: a.status.detail.clone(),
+                    });
                 } else if ac.faults != bc.faults {
-                    mine.push(Anomaly::Faulted { task: task.clone(), fault: "seen by jefe".into() });
+                    mine.push(Anomaly::Faulted {
+                        task: task.clone(),
+                        fault: "seen by jefe".into(),
+                    });
                 }
                 if a.status.generation != b.status.generation || ac.restarts != bc.restarts {
                     mine.push(Anomaly::Restarted {
@@ -232,14 +369,28 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
         }
         // A fault or hang explains the restarts and generations that follow it: report the
         // cause alone.
-        if mine.iter().any(|m| matches!(m, Anomaly::Hung { .. } | Anomaly::Faulted { .. })) {
-            mine.retain(|m| !matches!(m, Anomaly::Counter { .. } | Anomaly::Generations { .. } | Anomaly::Restarted { .. }));
+        if mine
+            .iter()
+            .any(|m| matches!(m, Anomaly::Hung { .. } | Anomaly::Faulted { .. }))
+        {
+            mine.retain(|m| {
+                !matches!(
+                    m,
+                    Anomaly::Counter { .. }
+                        | Anomaly::Generations { .. }
+                        | Anomaly::Restarted { .. }
+                )
+            });
         }
         found.append(&mut mine);
     }
     for (b, a) in before.progress.iter().zip(&after.progress) {
         if a.value == b.value {
-            found.push(Anomaly::NoProgress { task: a.task.clone(), variable: a.variable.clone(), value: a.value });
+            found.push(Anomaly::NoProgress {
+                task: a.task.clone(),
+                variable: a.variable.clone(),
+                value: a.value,
+            });
         }
     }
     found
@@ -248,9 +399,14 @@ pub fn compare(before: &Snapshot, after: &Snapshot, driven: Option<(usize, Trigg
 /// The anomaly for a driven task that is not running at the end of its cycle.
 fn stopped(task: &TaskSnapshot) -> Anomaly {
     if task.status.state == "Faulted" {
-        Anomaly::Faulted { task: task.name.clone(), fault: task.status.detail.clone() }
+        Anomaly::Faulted {
+            task: task.name.clone(),
+            fault: task.status.detail.clone(),
+        }
     } else {
-        Anomaly::Held { task: task.name.clone() }
+        Anomaly::Held {
+            task: task.name.clone(),
+        }
     }
 }
 
@@ -281,27 +437,49 @@ impl Rng {
 pub fn spread(values: &[u64]) -> Option<(u64, u64, u64)> {
     let mut sorted = values.to_vec();
     sorted.sort_unstable();
-    Some((*sorted.first()?, sorted[(sorted.len() - 1) / 2], *sorted.last()?))
+    Some((
+        *sorted.first()?,
+        sorted[(sorted.len() - 1) / 2],
+        *sorted.last()?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn task(name: &str, state: &str, detail: &str, generation: u32, counters: Counters) -> TaskSnapshot {
+    fn task(
+        name: &str,
+        state: &str,
+        detail: &str,
+        generation: u32,
+        counters: Counters,
+    ) -> TaskSnapshot {
         TaskSnapshot {
             name: name.into(),
-            status: TaskStatus { state: state.into(), detail: detail.into(), generation },
+            status: TaskStatus {
+                state: state.into(),
+                detail: detail.into(),
+                generation,
+            },
             counters: Some(counters),
         }
     }
 
     fn snapshot(ticks: u64, tasks: Vec<TaskSnapshot>) -> Snapshot {
-        Snapshot { ticks, epitaph: None, tasks, progress: Vec::new() }
+        Snapshot {
+            ticks,
+            epitaph: None,
+            tasks,
+            progress: Vec::new(),
+        }
     }
 
     fn restarted(n: u32) -> Counters {
-        Counters { restarts: n, ..Counters::default() }
+        Counters {
+            restarts: n,
+            ..Counters::default()
+        }
     }
 
     /// driver (index 0) and a bystander (index 1), both running.
@@ -319,17 +497,39 @@ mod tests {
     fn a_clean_restart_cycle_has_no_anomaly() {
         let mut after = calm(200);
         after.tasks[0] = task("driver", "Healthy", "Runnable", 4, restarted(4));
-        assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Restart))), vec![]);
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![]
+        );
     }
 
     #[test]
     fn a_fault_cycle_expects_one_fault_and_one_restart() {
         let mut after = calm(200);
-        after.tasks[0] = task("driver", "Healthy", "InRecv", 4, Counters { faults: 1, restarts: 4, ..Counters::default() });
-        assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Fault))), vec![]);
+        after.tasks[0] = task(
+            "driver",
+            "Healthy",
+            "InRecv",
+            4,
+            Counters {
+                faults: 1,
+                restarts: 4,
+                ..Counters::default()
+            },
+        );
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Fault))),
+            vec![]
+        );
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![Anomaly::Counter { task: "driver".into(), counter: "faults", before: 0, after: 1, expected: 0 }]
+            vec![Anomaly::Counter {
+                task: "driver".into(),
+                counter: "faults",
+                before: 0,
+                after: 1,
+                expected: 0
+            }]
         );
     }
 
@@ -339,7 +539,10 @@ mod tests {
         before.tasks[0].status.generation = 63;
         let mut after = calm(200);
         after.tasks[0] = task("driver", "Healthy", "InRecv", 0, restarted(4));
-        assert_eq!(compare(&before, &after, Some((0, Trigger::Restart))), vec![]);
+        assert_eq!(
+            compare(&before, &after, Some((0, Trigger::Restart))),
+            vec![]
+        );
     }
 
     #[test]
@@ -347,79 +550,173 @@ mod tests {
         let mut twice = calm(200);
         twice.tasks[0] = task("driver", "Healthy", "InRecv", 5, restarted(5));
         let found = compare(&calm(100), &twice, Some((0, Trigger::Restart)));
-        assert!(found.contains(&Anomaly::Generations { task: "driver".into(), before: 3, after: 5 }), "{found:?}");
+        assert!(
+            found.contains(&Anomaly::Generations {
+                task: "driver".into(),
+                before: 3,
+                after: 5
+            }),
+            "{found:?}"
+        );
         let mut held = calm(200);
         held.tasks[0] = task("driver", "Healthy", "Stopped", 4, restarted(4));
-        assert_eq!(compare(&calm(100), &held, Some((0, Trigger::Restart))), vec![Anomaly::Held { task: "driver".into() }]);
+        assert_eq!(
+            compare(&calm(100), &held, Some((0, Trigger::Restart))),
+            vec![Anomaly::Held {
+                task: "driver".into()
+            }]
+        );
     }
 
     #[test]
     fn a_bystander_fault_restart_or_hold_is_named() {
         let mut after = calm(200);
         after.tasks[0] = task("driver", "Healthy", "Runnable", 4, restarted(4));
-        after.tasks[1] = task("peer", "Faulted", "Panic", 0, Counters { faults: 1, ..Counters::default() });
-        assert_eq!(
-            compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![Anomaly::Faulted { task: "peer".into(), fault: "Panic".into() }]
+        after.tasks[1] = task(
+            "peer",
+            "Faulted",
+            "Panic",
+            0,
+            Counters {
+                faults: 1,
+                ..Counters::default()
+            },
         );
-        after.tasks[1] = task("peer", "Healthy", "Runnable", 1, Counters { faults: 1, restarts: 1, ..Counters::default() });
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![Anomaly::Faulted { task: "peer".into(), fault: "seen by jefe".into() }]
+            vec![Anomaly::Faulted {
+                task: "peer".into(),
+                fault: "Panic".into()
+            }]
+        );
+        after.tasks[1] = task(
+            "peer",
+            "Healthy",
+            "Runnable",
+            1,
+            Counters {
+                faults: 1,
+                restarts: 1,
+                ..Counters::default()
+            },
+        );
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![Anomaly::Faulted {
+                task: "peer".into(),
+                fault: "seen by jefe".into()
+            }]
         );
         after.tasks[1] = task("peer", "Healthy", "Runnable", 1, restarted(1));
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![Anomaly::Restarted { task: "peer".into(), before: 0, after: 1 }]
+            vec![Anomaly::Restarted {
+                task: "peer".into(),
+                before: 0,
+                after: 1
+            }]
         );
         after.tasks[1] = task("peer", "Healthy", "Stopped", 0, Counters::default());
-        assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Restart))), vec![Anomaly::Held { task: "peer".into() }]);
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![Anomaly::Held {
+                task: "peer".into()
+            }]
+        );
     }
 
     #[test]
     fn a_watchdog_expiry_is_a_hang_even_between_cycles() {
         let mut after = calm(300);
-        after.tasks[0].counters = Some(Counters { watchdog_expiries: 1, ..restarted(3) });
-        assert_eq!(compare(&calm(100), &after, None), vec![Anomaly::Hung { task: "driver".into() }]);
+        after.tasks[0].counters = Some(Counters {
+            watchdog_expiries: 1,
+            ..restarted(3)
+        });
+        assert_eq!(
+            compare(&calm(100), &after, None),
+            vec![Anomaly::Hung {
+                task: "driver".into()
+            }]
+        );
     }
 
     #[test]
     fn a_driven_task_that_hangs_after_coming_back_is_reported_as_hung_alone() {
         let mut after = calm(300);
         // Back, hung, caught by its watchdog (a fault), restarted again.
-        after.tasks[0] = task("driver", "Healthy", "Runnable", 5, Counters { faults: 1, watchdog_expiries: 1, ..restarted(5) });
-        assert_eq!(compare(&calm(100), &after, Some((0, Trigger::Restart))), vec![Anomaly::Hung { task: "driver".into() }]);
+        after.tasks[0] = task(
+            "driver",
+            "Healthy",
+            "Runnable",
+            5,
+            Counters {
+                faults: 1,
+                watchdog_expiries: 1,
+                ..restarted(5)
+            },
+        );
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![Anomaly::Hung {
+                task: "driver".into()
+            }]
+        );
     }
 
     #[test]
     fn a_missed_ack_names_the_dependent_and_the_provider() {
         let mut after = calm(200);
         after.tasks[0] = task("driver", "Healthy", "Runnable", 4, restarted(4));
-        after.tasks[1].counters = Some(Counters { missed_acks: 1, ..Counters::default() });
+        after.tasks[1].counters = Some(Counters {
+            missed_acks: 1,
+            ..Counters::default()
+        });
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
-            vec![Anomaly::DidNotLetGo { dependent: "peer".into(), provider: "driver".into() }]
+            vec![Anomaly::DidNotLetGo {
+                dependent: "peer".into(),
+                provider: "driver".into()
+            }]
         );
     }
 
     #[test]
     fn ticks_going_back_is_a_reset_and_an_epitaph_a_kernel_failure() {
-        assert_eq!(compare(&calm(100), &calm(5), None), vec![Anomaly::Reset { before: 100, after: 5 }]);
+        assert_eq!(
+            compare(&calm(100), &calm(5), None),
+            vec![Anomaly::Reset {
+                before: 100,
+                after: 5
+            }]
+        );
         let mut failed = calm(200);
         failed.epitaph = Some("BadTaskTable".into());
-        assert_eq!(compare(&calm(100), &failed, None), vec![Anomaly::KernelFailed { epitaph: "BadTaskTable".into() }]);
+        assert_eq!(
+            compare(&calm(100), &failed, None),
+            vec![Anomaly::KernelFailed {
+                epitaph: "BadTaskTable".into()
+            }]
+        );
     }
 
     #[test]
     fn a_declared_progress_variable_must_change() {
         let with = |ticks, value| Snapshot {
-            progress: vec![Progress { task: "registry".into(), variable: "ACCEPTED".into(), value }],
+            progress: vec![Progress {
+                task: "registry".into(),
+                variable: "ACCEPTED".into(),
+                value,
+            }],
             ..calm(ticks)
         };
         assert_eq!(compare(&with(100, 7), &with(200, 9), None), vec![]);
         assert_eq!(
             compare(&with(100, 7), &with(200, 7), None),
-            vec![Anomaly::NoProgress { task: "registry".into(), variable: "ACCEPTED".into(), value: 7 }]
+            vec![Anomaly::NoProgress {
+                task: "registry".into(),
+                variable: "ACCEPTED".into(),
+                value: 7
+            }]
         );
     }
 
@@ -444,7 +741,15 @@ mod tests {
     #[test]
     fn triggers_humility_cannot_drive_are_refused_with_a_reason() {
         assert_eq!(Trigger::parse("fault"), Ok(Trigger::Fault));
-        assert!(Trigger::parse("hang").unwrap_err().contains("not available"));
-        assert!(Trigger::parse("bogus").unwrap_err().contains("expected restart or fault"));
+        assert!(
+            Trigger::parse("hang")
+                .unwrap_err()
+                .contains("not available")
+        );
+        assert!(
+            Trigger::parse("bogus")
+                .unwrap_err()
+                .contains("expected restart or fault")
+        );
     }
 }

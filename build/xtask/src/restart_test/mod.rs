@@ -43,7 +43,9 @@ use crate::contract::{self, ArchiveFiles, KernelLayout, TaskStatus};
 use crate::gdb::{Gdb, GdbError};
 use crate::{Error, cargo, dist, dump, qemu};
 pub use checks::{Anomaly, Trigger};
-use checks::{COUNTER_MEMBERS, Progress, Rng, counters_from_members, Snapshot, TaskSnapshot, compare, spread};
+use checks::{
+    COUNTER_MEMBERS, Progress, Rng, Snapshot, TaskSnapshot, compare, counters_from_members, spread,
+};
 
 /// Virtual time the app runs before the first cycle.
 const BOOT_SETTLE_MS: u64 = 500;
@@ -83,10 +85,12 @@ impl Options {
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = |flag: &str| {
-                args.next().ok_or_else(|| Error::new(format!("restart-test: {flag} needs a value")))
+                args.next()
+                    .ok_or_else(|| Error::new(format!("restart-test: {flag} needs a value")))
             };
             let number = |flag: &str, text: &str| {
-                text.parse::<u64>().map_err(|_| Error::new(format!("restart-test: {flag} {text}: not a number")))
+                text.parse::<u64>()
+                    .map_err(|_| Error::new(format!("restart-test: {flag} {text}: not a number")))
             };
             match arg.as_str() {
                 "--task" => options.tasks.push(value("--task")?.clone()),
@@ -95,11 +99,17 @@ impl Options {
                     options.cycles = u32::try_from(number("--cycles", text)?)
                         .ok()
                         .filter(|&c| c > 0)
-                        .ok_or_else(|| Error::new(format!("restart-test: --cycles {text}: must be 1 or more")))?;
+                        .ok_or_else(|| {
+                            Error::new(format!("restart-test: --cycles {text}: must be 1 or more"))
+                        })?;
                 }
-                "--trigger" => options.trigger = Trigger::parse(value("--trigger")?).map_err(Error::new)?,
+                "--trigger" => {
+                    options.trigger = Trigger::parse(value("--trigger")?).map_err(Error::new)?
+                }
                 "--seed" => options.seed = number("--seed", value("--seed")?)?,
-                flag if flag.starts_with("--") => return Err(Error::new(format!("restart-test: unknown option {flag}"))),
+                flag if flag.starts_with("--") => {
+                    return Err(Error::new(format!("restart-test: unknown option {flag}")));
+                }
                 app => options.app = app.to_owned(),
             }
         }
@@ -112,7 +122,14 @@ impl Options {
         for task in &self.tasks {
             write!(line, " --task {task}").unwrap();
         }
-        write!(line, " --cycles {} --trigger {} --seed {}", self.cycles, self.trigger.name(), self.seed).unwrap();
+        write!(
+            line,
+            " --cycles {} --trigger {} --seed {}",
+            self.cycles,
+            self.trigger.name(),
+            self.seed
+        )
+        .unwrap();
         line
     }
 }
@@ -155,7 +172,11 @@ impl From<Error> for Stop {
 
 /// `Err` with the anomalies, if there are any.
 fn found(anomalies: Vec<Anomaly>) -> Result<(), Stop> {
-    if anomalies.is_empty() { Ok(()) } else { Err(Stop::Found(anomalies)) }
+    if anomalies.is_empty() {
+        Ok(())
+    } else {
+        Err(Stop::Found(anomalies))
+    }
 }
 
 /// One task's results.
@@ -172,18 +193,32 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
     cargo::ensure_firmware_target()?;
     let built = dist::dist(&dist::app_toml_path(&options.app)?)?;
     let app = &built.app;
-    let machine = app
-        .board
-        .qemu_machine
-        .clone()
-        .ok_or_else(|| Error::new(format!("{}: board \"{}\" cannot run in QEMU", app.file.display(), app.board.name)))?;
+    let machine = app.board.qemu_machine.clone().ok_or_else(|| {
+        Error::new(format!(
+            "{}: board \"{}\" cannot run in QEMU",
+            app.file.display(),
+            app.board.name
+        ))
+    })?;
     let driven = driven_tasks(app, &options.tasks)?;
     let settle_ms = AFTER_SETTLE_MS
-        + app.tasks.iter().filter_map(|t| t.supervision.as_ref()?.watchdog_ms).max().map_or(0, u64::from);
+        + app
+            .tasks
+            .iter()
+            .filter_map(|t| t.supervision.as_ref()?.watchdog_ms)
+            .max()
+            .map_or(0, u64::from);
 
     let archive = dist::read(&built.archive)?;
     let port = qemu::free_port()?;
-    let extra = ["-S", "-icount", "shift=0", "-gdb", &format!("tcp:127.0.0.1:{port}")].map(String::from);
+    let extra = [
+        "-S",
+        "-icount",
+        "shift=0",
+        "-gdb",
+        &format!("tcp:127.0.0.1:{port}"),
+    ]
+    .map(String::from);
     let (_session, _console) = qemu::start(&machine, &built.final_elf, &extra)?;
     let mut target = Target::connect(port, &archive, app)?;
 
@@ -192,12 +227,21 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
         results[task].dependents = app
             .tasks
             .iter()
-            .filter(|t| t.supervision.as_ref().is_some_and(|s| s.depends_on.contains(&task)))
+            .filter(|t| {
+                t.supervision
+                    .as_ref()
+                    .is_some_and(|s| s.depends_on.contains(&task))
+            })
             .map(|t| t.name.clone())
             .collect();
     }
     let mut rng = Rng::new(options.seed);
-    let mut last = Snapshot { ticks: 0, epitaph: None, tasks: Vec::new(), progress: Vec::new() };
+    let mut last = Snapshot {
+        ticks: 0,
+        epitaph: None,
+        tasks: Vec::new(),
+        progress: Vec::new(),
+    };
     let mut failure = None;
     let mut cycle = 0;
     let mut driving = || -> Result<(), Stop> {
@@ -208,16 +252,30 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
             for &task in &driven {
                 target.wait(rng.between(1, MAX_DELAY_MS))?;
                 let before = target.snapshot()?;
-                eprintln!("  cycle {c}: {} `{}` at {} ms", options.trigger.name(), app.tasks[task].name, before.ticks);
+                eprintln!(
+                    "  cycle {c}: {} `{}` at {} ms",
+                    options.trigger.name(),
+                    app.tasks[task].name,
+                    before.ticks
+                );
                 found(compare(&last, &before, None))?;
                 results[task].cycles += 1;
-                let recovery = target.cycle(task, &app.tasks[task].name, options.trigger, &before.tasks[task].status)?;
+                let recovery = target.cycle(
+                    task,
+                    &app.tasks[task].name,
+                    options.trigger,
+                    &before.tasks[task].status,
+                )?;
                 results[task].recovery_ms.push(recovery);
                 if let Some(max_ms) = app.tasks[task].restart_test.max_recovery_ms
                     && recovery > u64::from(max_ms)
                 {
                     let task = app.tasks[task].name.clone();
-                    found(vec![Anomaly::SlowRecovery { task, ms: recovery, max_ms }])?;
+                    found(vec![Anomaly::SlowRecovery {
+                        task,
+                        ms: recovery,
+                        max_ms,
+                    }])?;
                 }
                 target.wait(settle_ms)?;
                 last = target.snapshot()?;
@@ -241,7 +299,11 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
     );
     report.push_str("recovery = request written to task running with a new generation, in whole ms of virtual time (1 ms = 10^6 instructions)\n");
     for &task in &driven {
-        report.push_str(&task_line(&app.tasks[task].name, &results[task], failure.is_none()));
+        report.push_str(&task_line(
+            &app.tasks[task].name,
+            &results[task],
+            failure.is_none(),
+        ));
     }
     if let Some((cycle, anomalies)) = &mut failure {
         let dump = dump_path(&built.dir);
@@ -249,10 +311,18 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
             .and_then(|d| std::fs::write(&dump, &d.core).map_err(|e| Error::io(&dump, e)));
         // The dump halted the guest and left the stub in its CPU view of memory.
         let now = target.physical().and_then(|()| target.snapshot());
-        let at = now.as_ref().map_or_else(|e| format!("virtual time unknown: {e}"), |n| format!("virtual time {} ms", n.ticks));
+        let at = now.as_ref().map_or_else(
+            |e| format!("virtual time unknown: {e}"),
+            |n| format!("virtual time {} ms", n.ticks),
+        );
         // A system that stopped ticking may have stopped on purpose: say why.
-        if let Ok(Snapshot { epitaph: Some(epitaph), .. }) = now
-            && !anomalies.contains(&Anomaly::KernelFailed { epitaph: epitaph.clone() })
+        if let Ok(Snapshot {
+            epitaph: Some(epitaph),
+            ..
+        }) = now
+            && !anomalies.contains(&Anomaly::KernelFailed {
+                epitaph: epitaph.clone(),
+            })
         {
             anomalies.push(Anomaly::KernelFailed { epitaph });
         }
@@ -262,12 +332,21 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
         }
         writeln!(report, "reproduce: {}", options.command_line()).unwrap();
         match dumped {
-            Ok(()) => writeln!(report, "humility dump of that moment: {} (`humility -d {} tasks`)", dump.display(), dump.display()),
+            Ok(()) => writeln!(
+                report,
+                "humility dump of that moment: {} (`humility -d {} tasks`)",
+                dump.display(),
+                dump.display()
+            ),
             Err(e) => writeln!(report, "no dump: {e}"),
         }
         .unwrap();
     } else {
-        writeln!(report, "ok: every task came back healthy; jefe's counters match the cycles driven").unwrap();
+        writeln!(
+            report,
+            "ok: every task came back healthy; jefe's counters match the cycles driven"
+        )
+        .unwrap();
     }
     Ok(Outcome { failure, report })
 }
@@ -286,11 +365,17 @@ fn task_line(name: &str, results: &TaskResults, clean: bool) -> String {
     let dependents = if results.dependents.is_empty() {
         "no dependents".to_owned()
     } else if clean {
-        format!("dependents {} let go and rebound every time", results.dependents.join(", "))
+        format!(
+            "dependents {} let go and rebound every time",
+            results.dependents.join(", ")
+        )
     } else {
         format!("dependents {}", results.dependents.join(", "))
     };
-    format!("  {name:<16} cycles {:<3} {recovery:<44} {dependents}\n", results.cycles)
+    format!(
+        "  {name:<16} cycles {:<3} {recovery:<44} {dependents}\n",
+        results.cycles
+    )
 }
 
 /// The tasks named by `--task` (all but the supervisor without any), as indices.
@@ -300,11 +385,19 @@ fn driven_tasks(app: &crate::config::App, names: &[String]) -> Result<Vec<usize>
     }
     names
         .iter()
-        .map(|name| match app.tasks.iter().position(|t| &t.name == name) {
-            Some(0) => Err(Error::new(format!("{}: --task {name}: the supervisor cannot be restarted", app.file.display()))),
-            Some(index) => Ok(index),
-            None => Err(Error::new(format!("{}: --task {name}: no such task", app.file.display()))),
-        })
+        .map(
+            |name| match app.tasks.iter().position(|t| &t.name == name) {
+                Some(0) => Err(Error::new(format!(
+                    "{}: --task {name}: the supervisor cannot be restarted",
+                    app.file.display()
+                ))),
+                Some(index) => Ok(index),
+                None => Err(Error::new(format!(
+                    "{}: --task {name}: no such task",
+                    app.file.display()
+                ))),
+            },
+        )
         .collect()
 }
 
@@ -339,23 +432,31 @@ fn gdb_error(e: GdbError) -> Error {
 
 impl Target {
     fn connect(port: u16, archive: &[u8], app: &crate::config::App) -> Result<Target, Error> {
-        let files = ArchiveFiles::parse(archive).map_err(|e| Error::new(format!("archive: {e}")))?;
+        let files =
+            ArchiveFiles::parse(archive).map_err(|e| Error::new(format!("archive: {e}")))?;
         let layout = contract::check_objects(&files.kernel, &files.tasks)
             .map_err(|p| Error::new(format!("archive: {}", p.join("; "))))?;
-        let kernel_dies = Dies::load(&files.kernel).map_err(|e| Error::new(format!("elf/kernel: {e}")))?;
-        let kernel = object::File::parse(files.kernel.as_slice()).map_err(|e| Error::new(format!("elf/kernel: {e}")))?;
+        let kernel_dies =
+            Dies::load(&files.kernel).map_err(|e| Error::new(format!("elf/kernel: {e}")))?;
+        let kernel = object::File::parse(files.kernel.as_slice())
+            .map_err(|e| Error::new(format!("elf/kernel: {e}")))?;
         let systick = kernel
             .symbols()
             .find(|s| s.name() == Ok("SysTick"))
             .ok_or_else(|| Error::new("elf/kernel: no `SysTick` symbol to stop at every tick"))?
             .address() as u32
             & !1;
-        let (supervisor, jefe) = files.tasks.first().ok_or_else(|| Error::new("archive: no tasks"))?;
+        let (supervisor, jefe) = files
+            .tasks
+            .first()
+            .ok_or_else(|| Error::new("archive: no tasks"))?;
         let object = format!("elf/task/{supervisor}");
         let word = |name: &str| -> Result<u32, Error> {
             match contract::find_variable(&object, jefe, name).map_err(Error::new)? {
                 (address, 4, _, _) => Ok(address as u32),
-                (_, size, _, _) => Err(Error::new(format!("{object}: `{name}` is {size} bytes, humility needs 4"))),
+                (_, size, _, _) => Err(Error::new(format!(
+                    "{object}: `{name}` is {size} bytes, humility needs 4"
+                ))),
             }
         };
         let words = JefeWords {
@@ -367,7 +468,8 @@ impl Target {
             errors: word("JEFE_EXTERNAL_ERRORS")?,
         };
         let names: Vec<String> = files.tasks.iter().map(|(n, _)| n.clone()).collect();
-        let (address, size, ty, dies) = contract::find_variable(&object, jefe, "TASK_COUNTERS").map_err(Error::new)?;
+        let (address, size, ty, dies) =
+            contract::find_variable(&object, jefe, "TASK_COUNTERS").map_err(Error::new)?;
         // humility's `counters`: one member per task, each with one member per counter.
         let offsets = names
             .iter()
@@ -384,23 +486,50 @@ impl Target {
         let mut progress = Vec::new();
         for task in &app.tasks {
             let object = format!("elf/task/{}", task.name);
-            let elf = &files.tasks.get(task.index).ok_or_else(|| Error::new(format!("archive: no {object}")))?.1;
+            let elf = &files
+                .tasks
+                .get(task.index)
+                .ok_or_else(|| Error::new(format!("archive: no {object}")))?
+                .1;
             for variable in &task.restart_test.progress {
-                let at = || format!("{}: task \"{}\": restart-test.progress: `{variable}`", app.file.display(), task.name);
+                let at = || {
+                    format!(
+                        "{}: task \"{}\": restart-test.progress: `{variable}`",
+                        app.file.display(),
+                        task.name
+                    )
+                };
                 match contract::find_variable(&object, elf, variable) {
-                    Ok((address, 4, _, _)) => progress.push((task.name.clone(), variable.clone(), address as u32)),
-                    Ok((_, size, _, _)) => return Err(Error::new(format!("{}: is {size} bytes, not a 4-byte counter", at()))),
+                    Ok((address, 4, _, _)) => {
+                        progress.push((task.name.clone(), variable.clone(), address as u32))
+                    }
+                    Ok((_, size, _, _)) => {
+                        return Err(Error::new(format!(
+                            "{}: is {size} bytes, not a 4-byte counter",
+                            at()
+                        )));
+                    }
                     Err(e) => return Err(Error::new(format!("{}: {e}", at()))),
                 }
             }
         }
 
-        let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(10)).map_err(gdb_error)?;
+        let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(10))
+            .map_err(gdb_error)?;
         gdb.halt().map_err(gdb_error)?;
         gdb.breakpoint(systick, true).map_err(gdb_error)?;
         // Stop at a tick, as every later call expects.
         gdb.run_until_stop(false).map_err(gdb_error)?;
-        let mut target = Target { gdb, systick, progress, kernel_dies, layout, names, words, counters: (address as u32, size as usize, offsets) };
+        let mut target = Target {
+            gdb,
+            systick,
+            progress,
+            kernel_dies,
+            layout,
+            names,
+            words,
+            counters: (address as u32, size as usize, offsets),
+        };
         target.physical()?;
         Ok(target)
     }
@@ -408,7 +537,9 @@ impl Target {
     /// Reads see all memory, not the MPU view of whatever runs (QEMU's `PhyMemMode`).
     fn physical(&mut self) -> Result<(), Error> {
         if !self.gdb.physical_memory(true).map_err(gdb_error)? {
-            return Err(Error::new("QEMU's GDB stub has no physical memory mode (Qqemu.PhyMemMode)"));
+            return Err(Error::new(
+                "QEMU's GDB stub has no physical memory mode (Qqemu.PhyMemMode)",
+            ));
         }
         Ok(())
     }
@@ -418,7 +549,9 @@ impl Target {
     /// come within the stub's reply timeout (10 s) means the system stopped ticking.
     fn wait(&mut self, ms: u64) -> Result<(), Stop> {
         for _ in 0..ms {
-            self.gdb.breakpoint(self.systick, false).map_err(gdb_error)?;
+            self.gdb
+                .breakpoint(self.systick, false)
+                .map_err(gdb_error)?;
             self.gdb.run_until_stop(true).map_err(gdb_error)?;
             self.gdb.breakpoint(self.systick, true).map_err(gdb_error)?;
             match self.gdb.run_until_stop(false) {
@@ -458,11 +591,17 @@ impl Target {
         let epitaph = match epitaph_at {
             Some((failed, text, len)) if self.read(failed, 1)? == [1] => {
                 let text = self.read(text, len)?;
-                Some(String::from_utf8_lossy(text.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
+                Some(
+                    String::from_utf8_lossy(text.split(|&b| b == 0).next().unwrap_or(&[]))
+                        .into_owned(),
+                )
             }
             _ => None,
         };
-        let table = self.read(self.layout.task_table, self.layout.task_count * self.layout.task_size)?;
+        let table = self.read(
+            self.layout.task_table,
+            self.layout.task_count * self.layout.task_size,
+        )?;
         let (address, size, _) = self.counters;
         let counters = self.read(address.into(), size as u64)?;
         let mut tasks = Vec::new();
@@ -471,29 +610,57 @@ impl Target {
             tasks.push(TaskSnapshot {
                 name: self.names[index].clone(),
                 status: self.status(index, entry)?,
-                counters: offsets
-                    .map(|o| counters_from_members(o.map(|at| read_uint(&counters, at, 4).unwrap_or_default() as u32))),
+                counters: offsets.map(|o| {
+                    counters_from_members(
+                        o.map(|at| read_uint(&counters, at, 4).unwrap_or_default() as u32),
+                    )
+                }),
             });
         }
         let mut progress = Vec::new();
         for (task, variable, address) in self.progress.clone() {
             let value = self.word(address)?;
-            progress.push(Progress { task, variable, value });
+            progress.push(Progress {
+                task,
+                variable,
+                value,
+            });
         }
-        Ok(Snapshot { ticks, epitaph, tasks, progress })
+        Ok(Snapshot {
+            ticks,
+            epitaph,
+            tasks,
+            progress,
+        })
     }
 
     /// One `humility jefe` request: written like humility writes it, then waited for tick by
     /// tick. `Ok(true)`: counted in `REQUESTS`; `Ok(false)`: in `ERRORS`; `Err` on no answer.
-    fn request(&mut self, request: u32, task: usize, name: &str, what: &'static str) -> Result<(), Stop> {
+    fn request(
+        &mut self,
+        request: u32,
+        task: usize,
+        name: &str,
+        what: &'static str,
+    ) -> Result<(), Stop> {
         if self.word(self.words.ready)? != 1 {
-            return Err(Error::new("JEFE_EXTERNAL_READY is not 1: jefe is not serving humility's requests").into());
+            return Err(Error::new(
+                "JEFE_EXTERNAL_READY is not 1: jefe is not serving humility's requests",
+            )
+            .into());
         }
         let w = &self.words;
-        let (request_at, index_at, kick_at, requests_at, errors_at) = (w.request, w.task_index, w.kick, w.requests, w.errors);
-        self.gdb.write_memory(request_at, &request.to_le_bytes()).map_err(gdb_error)?;
-        self.gdb.write_memory(index_at, &(task as u32).to_le_bytes()).map_err(gdb_error)?;
-        self.gdb.write_memory(kick_at, &1u32.to_le_bytes()).map_err(gdb_error)?;
+        let (request_at, index_at, kick_at, requests_at, errors_at) =
+            (w.request, w.task_index, w.kick, w.requests, w.errors);
+        self.gdb
+            .write_memory(request_at, &request.to_le_bytes())
+            .map_err(gdb_error)?;
+        self.gdb
+            .write_memory(index_at, &(task as u32).to_le_bytes())
+            .map_err(gdb_error)?;
+        self.gdb
+            .write_memory(kick_at, &1u32.to_le_bytes())
+            .map_err(gdb_error)?;
         let (requests, errors) = (self.word(requests_at)?, self.word(errors_at)?);
         for _ in 0..ANSWER_MS {
             self.wait(1)?;
@@ -501,15 +668,28 @@ impl Target {
                 return Ok(());
             }
             if self.word(errors_at)? != errors {
-                return Err(Stop::Found(vec![Anomaly::Refused { task: name.into(), request: what }]));
+                return Err(Stop::Found(vec![Anomaly::Refused {
+                    task: name.into(),
+                    request: what,
+                }]));
             }
         }
-        Err(Stop::Found(vec![Anomaly::NotAnswered { task: name.into(), request: what, waited_ms: ANSWER_MS }]))
+        Err(Stop::Found(vec![Anomaly::NotAnswered {
+            task: name.into(),
+            request: what,
+            waited_ms: ANSWER_MS,
+        }]))
     }
 
     /// Drives one cycle of `trigger` on `task` and waits until it runs with a generation
     /// other than `before`'s. Returns its recovery time in ms.
-    fn cycle(&mut self, task: usize, name: &str, trigger: Trigger, before: &TaskStatus) -> Result<u64, Stop> {
+    fn cycle(
+        &mut self,
+        task: usize,
+        name: &str,
+        trigger: Trigger,
+        before: &TaskStatus,
+    ) -> Result<u64, Stop> {
         let mut elapsed = 0;
         let steps: &[(u32, &'static str)] = match trigger {
             Trigger::Restart => &[(START, "start")],
@@ -523,12 +703,22 @@ impl Target {
         let mut waited = 0;
         loop {
             let now = self.task_status(task)?;
-            if now.generation != before.generation && now.state == "Healthy" && now.detail != "Stopped" {
+            if now.generation != before.generation
+                && now.state == "Healthy"
+                && now.detail != "Stopped"
+            {
                 return Ok(elapsed + waited);
             }
             if waited == RECOVERY_LIMIT_MS {
-                let state = format!("{} {}, generation {}", now.state, now.detail, now.generation);
-                return Err(Stop::Found(vec![Anomaly::DidNotComeBack { task: name.into(), state, waited_ms: elapsed + waited }]));
+                let state = format!(
+                    "{} {}, generation {}",
+                    now.state, now.detail, now.generation
+                );
+                return Err(Stop::Found(vec![Anomaly::DidNotComeBack {
+                    task: name.into(),
+                    state,
+                    waited_ms: elapsed + waited,
+                }]));
             }
             self.wait(1)?;
             waited += 1;
@@ -537,7 +727,11 @@ impl Target {
 
     /// The kernel's `TICKS`.
     fn ticks(&mut self) -> Result<u64, Error> {
-        Ok(u64::from_le_bytes(self.read(self.layout.ticks, 8)?.try_into().expect("eight bytes")))
+        Ok(u64::from_le_bytes(
+            self.read(self.layout.ticks, 8)?
+                .try_into()
+                .expect("eight bytes"),
+        ))
     }
 }
 

@@ -61,7 +61,11 @@ static mut BULKHEAD_RESET_REASON: u32 = 0;
 fn write_reset_record(record: ResetRecord) {
     // SAFETY: a single aligned 64-bit store (one ECC word on STM32H7, `abi::ResetRecord`)
     // to a kernel-private static; the kernel is single-threaded.
-    unsafe { addr_of_mut!(RESET_RECORD).cast::<u64>().write_volatile(record.0) }
+    unsafe {
+        addr_of_mut!(RESET_RECORD)
+            .cast::<u64>()
+            .write_volatile(record.0)
+    }
 }
 
 /// Takes the reason the last reset left and marks the system running.
@@ -154,7 +158,10 @@ pub unsafe fn start_kernel(
         write_volatile(reg::SHCSR, read_volatile(reg::SHCSR) | SHCSR_FAULTS_ENABLED);
         // SVCall (SHPR2[31:24]); PendSV, SysTick (SHPR3[23:16], [31:24]).
         write_volatile(reg::SHPR2, u32::from(LOWEST_PRIORITY) << 24);
-        write_volatile(reg::SHPR3, u32::from_le_bytes([0, 0, LOWEST_PRIORITY, LOWEST_PRIORITY]));
+        write_volatile(
+            reg::SHPR3,
+            u32::from_le_bytes([0, 0, LOWEST_PRIORITY, LOWEST_PRIORITY]),
+        );
         for irq in 0..IRQ_LINES {
             write_volatile(reg::NVIC_IPR.add(irq), LOWEST_PRIORITY);
         }
@@ -243,7 +250,8 @@ unsafe extern "C" fn SysTick() {
         Timestamp(t.read_volatile())
     };
     with_tasks(|tasks, current| {
-        let hint = time::process_timers(tasks, current, now).combine(time::rotate_equals(tasks, current));
+        let hint =
+            time::process_timers(tasks, current, now).combine(time::rotate_equals(tasks, current));
         if hint != NextTask::Same {
             pend_switch();
         }
@@ -274,9 +282,17 @@ unsafe extern "C" fn fault_entry(exception: u32) {
     // faulting task's pending exceptions cleared (see `SHCSR_PENDED_BY_TASK`); its enable
     // and active bits are written as read.
     let (cfsr, mmfar, bfar, hfsr) = unsafe {
-        write_volatile(reg::SHCSR, super::shcsr_after_task_fault(read_volatile(reg::SHCSR)));
+        write_volatile(
+            reg::SHCSR,
+            super::shcsr_after_task_fault(read_volatile(reg::SHCSR)),
+        );
         let cfsr = read_volatile(reg::CFSR);
-        let regs = (cfsr, read_volatile(reg::MMFAR), read_volatile(reg::BFAR), read_volatile(reg::HFSR));
+        let regs = (
+            cfsr,
+            read_volatile(reg::MMFAR),
+            read_volatile(reg::BFAR),
+            read_volatile(reg::HFSR),
+        );
         write_volatile(reg::CFSR, cfsr);
         write_volatile(reg::HFSR, regs.3);
         regs
@@ -294,7 +310,14 @@ const HARD_FAULT: u32 = 3;
 const MEM_MANAGE: u32 = 4;
 const BUS_FAULT: u32 = 5;
 
-fn decode_fault(exception: u32, cfsr: u32, mmfar: u32, bfar: u32, hfsr: u32, psp: u32) -> FaultInfo {
+fn decode_fault(
+    exception: u32,
+    cfsr: u32,
+    mmfar: u32,
+    bfar: u32,
+    hfsr: u32,
+    psp: u32,
+) -> FaultInfo {
     const IACCVIOL: u32 = 1 << 0;
     const MSTKERR: u32 = 1 << 4;
     const MLSPERR: u32 = 1 << 5;
@@ -479,7 +502,7 @@ static __vector_table: VectorTable = VectorTable {
     initial_sp: &raw const _stack_start,
     reset: Reset,
     exceptions: [
-        Some(watchdog_nmi),         // NMI
+        Some(watchdog_nmi), // NMI
         Some(HardFault),
         Some(MemManage),
         Some(BusFault),
@@ -489,7 +512,7 @@ static __vector_table: VectorTable = VectorTable {
         None,
         None,
         Some(SVCall),
-        Some(unused_exception),     // DebugMonitor
+        Some(unused_exception), // DebugMonitor
         None,
         Some(PendSV),
         Some(SysTick),

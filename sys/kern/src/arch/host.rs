@@ -138,7 +138,11 @@ pub fn halt_forever() -> ! {
 /// The panic names the reason and the epitaph, if one was written.
 pub fn system_reset(reason: abi::ResetReason) -> ! {
     let epitaph = epitaph();
-    if epitaph.is_empty() { panic!("system reset ({reason:?})") } else { panic!("system reset ({reason:?}): {epitaph}") }
+    if epitaph.is_empty() {
+        panic!("system reset ({reason:?})")
+    } else {
+        panic!("system reset ({reason:?}): {epitaph}")
+    }
 }
 
 /// A simulated system always starts from power-on.

@@ -77,7 +77,11 @@ pub struct SavedState {
 pub fn reinitialize(task: &mut crate::task::Task) {
     let desc = task.descriptor;
     let frame_base = desc.initial_stack - (FRAME_WORDS * 4) as u32;
-    task.save = SavedState { psp: frame_base, exc_return: EXC_RETURN_THREAD_PSP_FP, ..SavedState::default() };
+    task.save = SavedState {
+        psp: frame_base,
+        exc_return: EXC_RETURN_THREAD_PSP_FP,
+        ..SavedState::default()
+    };
     // SAFETY: the builder places `initial_stack` inside the task's RAM region with room
     // for at least one frame below it; the region belongs to no other task.
     unsafe { write_frame(frame_base, &initial_frame(desc.entry_point)) };

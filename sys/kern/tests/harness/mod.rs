@@ -25,8 +25,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use abi::{
-    FAULT_NOTIFICATION, FaultInfo, Generation, Incarnation, IrqDesc, Kipcnum, RECV_CLOSED, RegionAttributes, RegionDesc,
-    SchedState, Sysnum, TaskDesc, TaskFlags, TaskId, TaskState, ULease,
+    FAULT_NOTIFICATION, FaultInfo, Generation, Incarnation, IrqDesc, Kipcnum, RECV_CLOSED,
+    RegionAttributes, RegionDesc, SchedState, Sysnum, TaskDesc, TaskFlags, TaskId, TaskState,
+    ULease,
 };
 use kern::arch;
 use kern::detach::{self, SupervisorFaultPolicy};
@@ -55,7 +56,11 @@ pub const IRQ_BIT: u32 = 1 << 8;
 pub const IMAGE_ID: u64 = 0x0123_4567_89AB_CDEF;
 pub const IDLE_PRIORITY: u8 = 7;
 
-static NO_REGION: RegionDesc = RegionDesc { base: 0, size: 0, attributes: RegionAttributes(0) };
+static NO_REGION: RegionDesc = RegionDesc {
+    base: 0,
+    size: 0,
+    attributes: RegionAttributes(0),
+};
 
 pub fn ram(task: usize) -> u32 {
     RAM_BASE + task as u32 * REGION_SIZE
@@ -82,30 +87,52 @@ pub struct TaskSpec {
 impl TaskSpec {
     /// A task that starts at boot and may send to every task.
     pub fn task(priority: u8) -> Self {
-        TaskSpec { priority, send_targets: u32::MAX, flags: TaskFlags::START_AT_BOOT, kipc_grants: 0 }
+        TaskSpec {
+            priority,
+            send_targets: u32::MAX,
+            flags: TaskFlags::START_AT_BOOT,
+            kipc_grants: 0,
+        }
     }
 
     /// Task 0: most important, granted every kernel IPC operation, sends to nobody.
     pub fn supervisor() -> Self {
-        TaskSpec { priority: 0, send_targets: 0, flags: TaskFlags::START_AT_BOOT, kipc_grants: Kipcnum::ALL_GRANTS }
+        TaskSpec {
+            priority: 0,
+            send_targets: 0,
+            flags: TaskFlags::START_AT_BOOT,
+            kipc_grants: Kipcnum::ALL_GRANTS,
+        }
     }
 
     pub fn targets(self, send_targets: u32) -> Self {
-        TaskSpec { send_targets, ..self }
+        TaskSpec {
+            send_targets,
+            ..self
+        }
     }
 
     /// Granted every kernel IPC operation.
     pub fn kipc(self) -> Self {
-        TaskSpec { kipc_grants: Kipcnum::ALL_GRANTS, ..self }
+        TaskSpec {
+            kipc_grants: Kipcnum::ALL_GRANTS,
+            ..self
+        }
     }
 
     /// Granted exactly the kernel IPC operations in `ops`.
     pub fn kipc_only(self, ops: &[Kipcnum]) -> Self {
-        TaskSpec { kipc_grants: ops.iter().fold(0, |mask, op| mask | op.grant_bit()), ..self }
+        TaskSpec {
+            kipc_grants: ops.iter().fold(0, |mask, op| mask | op.grant_bit()),
+            ..self
+        }
     }
 
     pub fn not_started(self) -> Self {
-        TaskSpec { flags: self.flags & !TaskFlags::START_AT_BOOT, ..self }
+        TaskSpec {
+            flags: self.flags & !TaskFlags::START_AT_BOOT,
+            ..self
+        }
     }
 }
 
@@ -124,7 +151,10 @@ pub struct Received {
 impl Received {
     /// The sender as a server names it back to the kernel (REPLY, REPLY_FAULT, BORROW_*).
     pub fn sender_incarnation(&self) -> Incarnation {
-        Incarnation { id: self.sender, generation: self.sender_generation }
+        Incarnation {
+            id: self.sender,
+            generation: self.sender_generation,
+        }
     }
 }
 
@@ -143,7 +173,10 @@ impl PeerName for Incarnation {
 
 impl PeerName for TaskId {
     fn incarnation(self) -> Incarnation {
-        Incarnation { id: self, generation: u32::from(self.generation().0) }
+        Incarnation {
+            id: self,
+            generation: u32::from(self.generation().0),
+        }
     }
 }
 
@@ -187,7 +220,11 @@ impl Sim {
         Sim::with_policy(specs, irqs, SupervisorFaultPolicy::Reset)
     }
 
-    pub fn with_policy(specs: &[TaskSpec], irqs: &[IrqDesc], supervisor_fault: SupervisorFaultPolicy) -> Sim {
+    pub fn with_policy(
+        specs: &[TaskSpec],
+        irqs: &[IrqDesc],
+        supervisor_fault: SupervisorFaultPolicy,
+    ) -> Sim {
         Sim::with_policies(specs, irqs, supervisor_fault, SupervisorFaultPolicy::Reset)
     }
 
@@ -227,7 +264,9 @@ impl Sim {
                 regions[1] = leak(RegionDesc {
                     base: flash(i),
                     size: REGION_SIZE,
-                    attributes: RegionAttributes(RegionAttributes::READ | RegionAttributes::EXECUTE),
+                    attributes: RegionAttributes(
+                        RegionAttributes::READ | RegionAttributes::EXECUTE,
+                    ),
                 });
                 TaskDesc {
                     regions,
@@ -257,7 +296,11 @@ impl Sim {
         specs.extend(priorities.iter().map(|&p| TaskSpec::task(p)));
         specs.push(TaskSpec::task(IDLE_PRIORITY));
         let irqs: Vec<IrqDesc> = (1..specs.len())
-            .map(|i| IrqDesc { irq: irq_of(i), task: i as u16, notification: IRQ_BIT })
+            .map(|i| IrqDesc {
+                irq: irq_of(i),
+                task: i as u16,
+                notification: IRQ_BIT,
+            })
             .collect();
         let mut sim = Sim::new(&specs, &irqs);
         sim.park_supervisor();
@@ -342,7 +385,11 @@ impl Sim {
     /// Puts `data` in task `lender`'s lent-data area at `offset` and describes it as a lease.
     pub fn lease(&self, lender: usize, attributes: u32, offset: u32, data: &[u8]) -> ULease {
         self.write(lender, LEASE_DATA + offset, data);
-        ULease { attributes, base_address: ram(lender) + LEASE_DATA + offset, length: data.len() as u32 }
+        ULease {
+            attributes,
+            base_address: ram(lender) + LEASE_DATA + offset,
+            length: data.len() as u32,
+        }
     }
 
     // ---- raw syscall ----
@@ -350,7 +397,11 @@ impl Sim {
     /// Makes task `task` execute syscall `number` with r4-r10 = `args`. Returns (and records
     /// in `current`) the task to run next.
     pub fn syscall(&mut self, task: usize, number: u32, args: [u32; 7]) -> usize {
-        assert!(self.tasks[task].is_runnable(), "task {task} cannot make a syscall: {:?}", self.state(task));
+        assert!(
+            self.tasks[task].is_runnable(),
+            "task {task} cannot make a syscall: {:?}",
+            self.state(task)
+        );
         let s = &mut self.tasks[task].save;
         [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10] = args;
         s.r11 = number;
@@ -408,14 +459,43 @@ impl Sim {
         self.recv_raw(task, ram(task) + RECV_BUF, buf_len, mask, 0)
     }
 
-    pub fn recv_closed(&mut self, task: usize, from: impl PeerName, buf_len: u32, mask: u32) -> usize {
+    pub fn recv_closed(
+        &mut self,
+        task: usize,
+        from: impl PeerName,
+        buf_len: u32,
+        mask: u32,
+    ) -> usize {
         let from = from.incarnation();
         let filter = RECV_CLOSED | u32::from(from.id.0);
-        self.syscall(task, Sysnum::Recv as u32, [ram(task) + RECV_BUF, buf_len, mask, filter, 0, from.generation, 0])
+        self.syscall(
+            task,
+            Sysnum::Recv as u32,
+            [
+                ram(task) + RECV_BUF,
+                buf_len,
+                mask,
+                filter,
+                0,
+                from.generation,
+                0,
+            ],
+        )
     }
 
-    pub fn recv_raw(&mut self, task: usize, buf: u32, buf_len: u32, mask: u32, filter: u32) -> usize {
-        self.syscall(task, Sysnum::Recv as u32, [buf, buf_len, mask, filter, 0, 0, 0])
+    pub fn recv_raw(
+        &mut self,
+        task: usize,
+        buf: u32,
+        buf_len: u32,
+        mask: u32,
+        filter: u32,
+    ) -> usize {
+        self.syscall(
+            task,
+            Sysnum::Recv as u32,
+            [buf, buf_len, mask, filter, 0, 0, 0],
+        )
     }
 
     pub fn recv_result(&self, task: usize) -> Received {
@@ -438,18 +518,34 @@ impl Sim {
     pub fn reply(&mut self, server: usize, to: impl PeerName, code: u32, msg: &[u8]) -> usize {
         let to = to.incarnation();
         self.write(server, MSG, msg);
-        let args = [u32::from(to.id.0), code, ram(server) + MSG, msg.len() as u32, 0, to.generation, 0];
+        let args = [
+            u32::from(to.id.0),
+            code,
+            ram(server) + MSG,
+            msg.len() as u32,
+            0,
+            to.generation,
+            0,
+        ];
         self.syscall(server, Sysnum::Reply as u32, args)
     }
 
     pub fn reply_fault(&mut self, server: usize, to: impl PeerName, reason: u32) -> usize {
         let to = to.incarnation();
-        self.syscall(server, Sysnum::ReplyFault as u32, [u32::from(to.id.0), reason, 0, 0, 0, to.generation, 0])
+        self.syscall(
+            server,
+            Sysnum::ReplyFault as u32,
+            [u32::from(to.id.0), reason, 0, 0, 0, to.generation, 0],
+        )
     }
 
     pub fn post(&mut self, from: usize, to: impl PeerName, bits: u32) -> u32 {
         let to = to.incarnation();
-        self.syscall(from, Sysnum::Post as u32, [u32::from(to.id.0), bits, 0, 0, 0, to.generation, 0]);
+        self.syscall(
+            from,
+            Sysnum::Post as u32,
+            [u32::from(to.id.0), bits, 0, 0, 0, to.generation, 0],
+        );
         self.regs(from)[0]
     }
 
@@ -465,10 +561,25 @@ impl Sim {
         len: u32,
     ) -> (u32, Vec<u8>) {
         let lender = lender.incarnation();
-        let args = [u32::from(lender.id.0), index, offset, ram(server) + BORROW_BUF, len, lender.generation, 0];
+        let args = [
+            u32::from(lender.id.0),
+            index,
+            offset,
+            ram(server) + BORROW_BUF,
+            len,
+            lender.generation,
+            0,
+        ];
         self.syscall(server, Sysnum::BorrowRead as u32, args);
         let [rc, n, ..] = self.regs(server);
-        (rc, if rc == 0 { self.read(server, BORROW_BUF, n as usize) } else { Vec::new() })
+        (
+            rc,
+            if rc == 0 {
+                self.read(server, BORROW_BUF, n as usize)
+            } else {
+                Vec::new()
+            },
+        )
     }
 
     /// BORROW_WRITE of `data` from the server's borrow buffer: (rc, bytes copied).
@@ -482,17 +593,33 @@ impl Sim {
     ) -> (u32, u32) {
         let lender = lender.incarnation();
         self.write(server, BORROW_BUF, data);
-        let args =
-            [u32::from(lender.id.0), index, offset, ram(server) + BORROW_BUF, data.len() as u32, lender.generation, 0];
+        let args = [
+            u32::from(lender.id.0),
+            index,
+            offset,
+            ram(server) + BORROW_BUF,
+            data.len() as u32,
+            lender.generation,
+            0,
+        ];
         self.syscall(server, Sysnum::BorrowWrite as u32, args);
         let [rc, n, ..] = self.regs(server);
         (rc, n)
     }
 
     /// BORROW_INFO: (rc, attributes, length).
-    pub fn borrow_info(&mut self, server: usize, lender: impl PeerName, index: u32) -> (u32, u32, u32) {
+    pub fn borrow_info(
+        &mut self,
+        server: usize,
+        lender: impl PeerName,
+        index: u32,
+    ) -> (u32, u32, u32) {
         let lender = lender.incarnation();
-        self.syscall(server, Sysnum::BorrowInfo as u32, [u32::from(lender.id.0), index, 0, 0, 0, lender.generation, 0]);
+        self.syscall(
+            server,
+            Sysnum::BorrowInfo as u32,
+            [u32::from(lender.id.0), index, 0, 0, 0, lender.generation, 0],
+        );
         let [rc, attributes, len, ..] = self.regs(server);
         (rc, attributes, len)
     }
@@ -501,7 +628,15 @@ impl Sim {
 
     pub fn set_timer(&mut self, task: usize, deadline: Option<u64>, bits: u32) -> usize {
         let d = deadline.unwrap_or(0);
-        let args = [u32::from(deadline.is_some()), d as u32, (d >> 32) as u32, bits, 0, 0, 0];
+        let args = [
+            u32::from(deadline.is_some()),
+            d as u32,
+            (d >> 32) as u32,
+            bits,
+            0,
+            0,
+            0,
+        ];
         self.syscall(task, Sysnum::SetTimer as u32, args)
     }
 
@@ -510,11 +645,19 @@ impl Sim {
         let r = self.regs(task);
         let now = u64::from(r[0]) | u64::from(r[1]) << 32;
         let deadline = u64::from(r[3]) | u64::from(r[4]) << 32;
-        TimerView { now, deadline: (r[2] != 0).then_some(deadline), bits: r[5] }
+        TimerView {
+            now,
+            deadline: (r[2] != 0).then_some(deadline),
+            bits: r[5],
+        }
     }
 
     pub fn irq_control(&mut self, task: usize, mask: u32, flags: u32) -> usize {
-        self.syscall(task, Sysnum::IrqControl as u32, [mask, flags, 0, 0, 0, 0, 0])
+        self.syscall(
+            task,
+            Sysnum::IrqControl as u32,
+            [mask, flags, 0, 0, 0, 0, 0],
+        )
     }
 
     /// IRQ_STATUS: (enabled, pending, posted).
@@ -526,11 +669,19 @@ impl Sim {
 
     pub fn panic(&mut self, task: usize, msg: &[u8]) -> usize {
         self.write(task, PANIC_MSG, msg);
-        self.syscall(task, Sysnum::Panic as u32, [ram(task) + PANIC_MSG, msg.len() as u32, 0, 0, 0, 0, 0])
+        self.syscall(
+            task,
+            Sysnum::Panic as u32,
+            [ram(task) + PANIC_MSG, msg.len() as u32, 0, 0, 0, 0, 0],
+        )
     }
 
     pub fn refresh(&mut self, task: usize, id: TaskId) -> TaskId {
-        self.syscall(task, Sysnum::RefreshTaskId as u32, [u32::from(id.0), 0, 0, 0, 0, 0, 0]);
+        self.syscall(
+            task,
+            Sysnum::RefreshTaskId as u32,
+            [u32::from(id.0), 0, 0, 0, 0, 0, 0],
+        );
         TaskId(self.regs(task)[0] as u16)
     }
 

@@ -21,24 +21,42 @@ const DETACHED: Action = Action::Record(Record::Detached { task: 1 });
 
 #[test]
 fn a_detach_then_the_same_restart_becomes_the_restart() {
-    let input = [Action::Detach { task: 1 }, DETACHED, Action::Restart { task: 1 }];
+    let input = [
+        Action::Detach { task: 1 },
+        DETACHED,
+        Action::Restart { task: 1 },
+    ];
     assert_eq!(merged(&input), [DETACHED, Action::Restart { task: 1 }]);
 }
 
 #[test]
 fn a_detach_followed_by_anything_else_is_passed_on_first() {
     let reset = Action::ResetPeripherals { task: 1, mask: 1 };
-    let input = [Action::Detach { task: 1 }, reset, Action::Restart { task: 1 }];
+    let input = [
+        Action::Detach { task: 1 },
+        reset,
+        Action::Restart { task: 1 },
+    ];
     assert_eq!(merged(&input), input);
     let input = [Action::Detach { task: 1 }, Action::Restart { task: 2 }];
     assert_eq!(merged(&input), input);
-    let input = [Action::Detach { task: 1 }, Action::Detach { task: 2 }, Action::Restart { task: 2 }];
-    assert_eq!(merged(&input), [Action::Detach { task: 1 }, Action::Restart { task: 2 }]);
+    let input = [
+        Action::Detach { task: 1 },
+        Action::Detach { task: 2 },
+        Action::Restart { task: 2 },
+    ];
+    assert_eq!(
+        merged(&input),
+        [Action::Detach { task: 1 }, Action::Restart { task: 2 }]
+    );
 }
 
 #[test]
 fn a_detach_left_at_the_end_is_passed_on_when_dropped() {
-    assert_eq!(merged(&[Action::Detach { task: 3 }, DETACHED]), [DETACHED, Action::Detach { task: 3 }]);
+    assert_eq!(
+        merged(&[Action::Detach { task: 3 }, DETACHED]),
+        [DETACHED, Action::Detach { task: 3 }]
+    );
 }
 
 #[test]
@@ -48,7 +66,10 @@ fn a_zero_back_off_fault_cycle_costs_one_kernel_restart() {
     policies[1].backoff_max_ms = 0;
     let mut rig = Rig::new(policies);
     let actions = rig.fault(1);
-    assert_eq!(effects(&actions), [Action::Detach { task: 1 }, Action::Restart { task: 1 }]);
+    assert_eq!(
+        effects(&actions),
+        [Action::Detach { task: 1 }, Action::Restart { task: 1 }]
+    );
     assert_eq!(effects(&merged(&actions)), [Action::Restart { task: 1 }]);
 }
 
@@ -57,9 +78,13 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         task.clone().prop_map(|task| Action::Detach { task }),
         task.clone().prop_map(|task| Action::Restart { task }),
-        task.clone().prop_map(|task| Action::ResetPeripherals { task, mask: 1 }),
+        task.clone()
+            .prop_map(|task| Action::ResetPeripherals { task, mask: 1 }),
         task.clone().prop_map(|task| Action::InjectFault { task }),
-        task.clone().prop_map(|dependent| Action::NotifyBack { dependent, provider: 0 }),
+        task.clone().prop_map(|dependent| Action::NotifyBack {
+            dependent,
+            provider: 0
+        }),
         task.prop_map(|task| Action::Record(Record::Detached { task })),
     ]
 }
