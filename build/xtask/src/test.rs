@@ -35,9 +35,18 @@ pub struct SystemImage {
 }
 
 pub const SYSTEM_IMAGES: &[SystemImage] = &[
-    SystemImage { app: "kernel-tests", timeout: Duration::from_secs(120) },
-    SystemImage { app: "idol-tests", timeout: Duration::from_secs(60) },
-    SystemImage { app: "jefe-tests", timeout: Duration::from_secs(60) },
+    SystemImage {
+        app: "kernel-tests",
+        timeout: Duration::from_secs(120),
+    },
+    SystemImage {
+        app: "idol-tests",
+        timeout: Duration::from_secs(60),
+    },
+    SystemImage {
+        app: "jefe-tests",
+        timeout: Duration::from_secs(60),
+    },
 ];
 
 /// A `restart-test` run and what it must find.
@@ -65,14 +74,24 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         trigger: Trigger::Restart,
         expect: None,
     },
-    RestartTest { name: "qemu-m7::fault", app: "qemu-m7", tasks: &["pong"], cycles: 2, trigger: Trigger::Fault, expect: None },
+    RestartTest {
+        name: "qemu-m7::fault",
+        app: "qemu-m7",
+        tasks: &["pong"],
+        cycles: 2,
+        trigger: Trigger::Fault,
+        expect: None,
+    },
     RestartTest {
         name: "restart-broken::forgets_registration",
         app: "restart-broken",
         tasks: &["forgetful"],
         cycles: 2,
         trigger: Trigger::Restart,
-        expect: Some((1..=2, |a| matches!(a, Anomaly::NoProgress { task, variable, .. } if task == "registry" && variable == "ACCEPTED"))),
+        expect: Some((
+            1..=2,
+            |a| matches!(a, Anomaly::NoProgress { task, variable, .. } if task == "registry" && variable == "ACCEPTED"),
+        )),
     },
     RestartTest {
         name: "restart-broken::faults_a_bystander",
@@ -80,7 +99,10 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         tasks: &["clumsy"],
         cycles: 2,
         trigger: Trigger::Restart,
-        expect: Some((1..=1, |a| matches!(a, Anomaly::Faulted { task, fault } if task == "bystander" && fault == "Panic"))),
+        expect: Some((
+            1..=1,
+            |a| matches!(a, Anomaly::Faulted { task, fault } if task == "bystander" && fault == "Panic"),
+        )),
     },
     RestartTest {
         name: "restart-broken::hangs_after_three",
@@ -88,7 +110,10 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         tasks: &["fragile"],
         cycles: 4,
         trigger: Trigger::Restart,
-        expect: Some((3..=3, |a| matches!(a, Anomaly::Hung { task } if task == "fragile"))),
+        expect: Some((
+            3..=3,
+            |a| matches!(a, Anomaly::Hung { task } if task == "fragile"),
+        )),
     },
 ];
 
@@ -116,6 +141,7 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     cargo::ensure_firmware_target()?;
     qemu::ensure_qemu()?;
     let mut tally = Tally::default();
+    format_check(&mut tally)?;
     host_tests(filter, &mut tally)?;
     for image in SYSTEM_IMAGES {
         system_image(image, filter, &mut tally)?;
@@ -133,11 +159,45 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     Ok(tally.failed == 0)
 }
 
+/// `cargo fmt --all --check`: the tree is formatted the way rustfmt formats it, so a
+/// change shows only what it changes.
+fn format_check(tally: &mut Tally) -> Result<(), Error> {
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(cargo::workspace_root())
+        .args(["fmt", "--all", "--check"])
+        .output()
+        .map_err(|e| Error::new(format!("cannot run cargo fmt: {e}")))?;
+    let unformatted: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("Diff in ")
+                .map(|at| at.trim_end_matches(':'))
+        })
+        .collect();
+    let why = match (output.status.success(), unformatted.first()) {
+        (true, _) => String::new(),
+        (false, Some(first)) => {
+            format!(
+                "{} unformatted hunk(s), first in {first}: run `cargo fmt --all`",
+                unformatted.len()
+            )
+        }
+        (false, None) => format!(
+            "cargo fmt failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+    };
+    tally.record("fmt::check", why.is_empty(), &why);
+    Ok(())
+}
+
 /// Runs `cargo test` on the host packages, streaming its output and adding up its
 /// `test result:` lines.
 fn host_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(cargo::workspace_root()).args(["test", "--workspace", "--no-fail-fast"]);
+    cmd.current_dir(cargo::workspace_root())
+        .args(["test", "--workspace", "--no-fail-fast"]);
     for package in cargo::target_only_packages()? {
         cmd.args(["--exclude", &package]);
     }
@@ -145,7 +205,9 @@ fn host_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
         cmd.args(["--", f]);
     }
     cmd.stdout(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| Error::new(format!("cannot run cargo test: {e}")))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::new(format!("cannot run cargo test: {e}")))?;
     let stdout = child.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| Error::new(format!("reading cargo test output: {e}")))?;
@@ -154,14 +216,23 @@ fn host_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
             tally.passed += passed;
             tally.failed += failed;
         }
-        if let Some(name) = line.strip_prefix("test ").and_then(|l| l.strip_suffix(" ... FAILED")) {
+        if let Some(name) = line
+            .strip_prefix("test ")
+            .and_then(|l| l.strip_suffix(" ... FAILED"))
+        {
             tally.failures.push(format!("host: {name}"));
         }
     }
-    let status = child.wait().map_err(|e| Error::new(format!("cargo test: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::new(format!("cargo test: {e}")))?;
     if !status.success() && tally.failures.is_empty() {
         // Failed before running tests (a compile error): count it, or CI would pass.
-        tally.record("host::build", false, &format!("cargo test exited with {status}"));
+        tally.record(
+            "host::build",
+            false,
+            &format!("cargo test exited with {status}"),
+        );
     }
     Ok(())
 }
@@ -170,7 +241,15 @@ fn host_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
 fn parse_test_result(line: &str) -> Option<(usize, usize)> {
     let rest = line.trim().strip_prefix("test result: ")?;
     let number_before = |word: &str| {
-        rest.split(';').find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(word)?.trim().parse().ok())
+        rest.split(';').find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(word)?
+                .trim()
+                .parse()
+                .ok()
+        })
     };
     Some((number_before("passed")?, number_before("failed")?))
 }
@@ -178,10 +257,17 @@ fn parse_test_result(line: &str) -> Option<(usize, usize)> {
 fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
     println!("\nrunning system tests of app/{} in QEMU", image.app);
     let built = dist::dist(&dist::app_toml_path(image.app)?)?;
-    let machine = built.app.board.qemu_machine.clone().ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
+    let machine = built
+        .app
+        .board
+        .qemu_machine
+        .clone()
+        .ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
     let port = qemu::free_port()?;
     let extra = ["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")];
-    let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| line.starts_with("TESTS DONE"))?;
+    let capture = qemu::capture(&machine, &built.final_elf, &extra, image.timeout, |line| {
+        line.starts_with("TESTS DONE")
+    })?;
     let report = parse_report(&capture.lines);
     let failed_before = tally.failed;
     let declared_in = built.app.file.display().to_string();
@@ -189,7 +275,9 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
         tally.record(
             &format!("{}::expected-tests", image.app),
             false,
-            &format!("{declared_in} declares no `expected-tests`, so nothing it reports can be checked"),
+            &format!(
+                "{declared_in} declares no `expected-tests`, so nothing it reports can be checked"
+            ),
         );
     }
     for (name, ok, why) in verdicts(&report, &built.app.expected_tests, &declared_in) {
@@ -206,7 +294,10 @@ fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) ->
         tally.record(
             &format!("{}::completed", image.app),
             false,
-            &format!("no `TESTS DONE` within {:?} (hang?); last lines: {last:?}", image.timeout),
+            &format!(
+                "no `TESTS DONE` within {:?} (hang?); last lines: {last:?}",
+                image.timeout
+            ),
         );
     }
     if tally.failed > failed_before {
@@ -238,10 +329,16 @@ fn restart_run(run: &RestartTest, filter: Option<&str>, tally: &mut Tally) -> Re
         {
             None
         }
-        (None, Some((cycles, _))) => Some(format!("expected one specific anomaly at cycle {cycles:?}, found none")),
+        (None, Some((cycles, _))) => Some(format!(
+            "expected one specific anomaly at cycle {cycles:?}, found none"
+        )),
         (Some((cycle, anomalies)), _) => Some(format!(
             "unexpected at cycle {cycle}: {}",
-            anomalies.iter().map(|a| a.to_string()).collect::<Vec<_>>().join("; ")
+            anomalies
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
     };
     tally.record(&name, why.is_none(), why.as_deref().unwrap_or_default());
@@ -253,13 +350,17 @@ fn restart_run(run: &RestartTest, filter: Option<&str>, tally: &mut Tally) -> Re
 fn save_dump(built: &dist::Dist, port: u16) {
     let out = built.dir.join("hubris.core.failed");
     let result = dist::read(&built.archive).and_then(|archive| {
-        let mut gdb = crate::gdb::Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
-            .map_err(|e| Error::new(e.to_string()))?;
+        let mut gdb =
+            crate::gdb::Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
+                .map_err(|e| Error::new(e.to_string()))?;
         let dump = crate::dump::take(&mut gdb, &archive, true)?;
         std::fs::write(&out, &dump.core).map_err(|e| Error::io(&out, e))
     });
     match result {
-        Ok(()) => println!("wrote a humility dump of the failed image: {}", out.display()),
+        Ok(()) => println!(
+            "wrote a humility dump of the failed image: {}",
+            out.display()
+        ),
         Err(e) => println!("could not dump the failed image: {e}"),
     }
 }
@@ -273,27 +374,47 @@ pub struct Report {
 /// One verdict per test: each declared test as reported, or failed if it was never reported
 /// or reported more than once; then each reported test that `declared` lacks, failed.
 /// `declared_in` names the file of the declaration, for the messages.
-pub fn verdicts(report: &Report, declared: &[String], declared_in: &str) -> Vec<(String, bool, String)> {
+pub fn verdicts(
+    report: &Report,
+    declared: &[String],
+    declared_in: &str,
+) -> Vec<(String, bool, String)> {
     let mut out = Vec::new();
     for name in declared {
         let mut reported = report.results.iter().filter(|(n, _, _)| n == name);
         out.push(match (reported.next(), reported.count()) {
-            (None, _) => (name.clone(), false, format!("declared in {declared_in} but never reported (did it stop running?)")),
+            (None, _) => (
+                name.clone(),
+                false,
+                format!("declared in {declared_in} but never reported (did it stop running?)"),
+            ),
             (Some((_, ok, why)), 0) => (name.clone(), *ok, why.clone()),
-            (Some(_), more) => (name.clone(), false, format!("reported {} times; a test reports once", more + 1)),
+            (Some(_), more) => (
+                name.clone(),
+                false,
+                format!("reported {} times; a test reports once", more + 1),
+            ),
         });
     }
     for (name, _, _) in &report.results {
         let undeclared = !declared.contains(name);
         if undeclared && !out.iter().any(|(n, _, _)| n == name) {
-            out.push((name.clone(), false, format!("reported but not declared: add it to `expected-tests` in {declared_in}")));
+            out.push((
+                name.clone(),
+                false,
+                format!("reported but not declared: add it to `expected-tests` in {declared_in}"),
+            ));
         }
     }
     out
 }
 
 pub fn parse_report(lines: &[String]) -> Report {
-    let mut report = Report { results: Vec::new(), unexpected: Vec::new(), done: false };
+    let mut report = Report {
+        results: Vec::new(),
+        unexpected: Vec::new(),
+        done: false,
+    };
     for line in lines {
         if let Some(rest) = line.strip_prefix("TEST ") {
             let mut parts = rest.splitn(3, ' ');
@@ -316,19 +437,39 @@ mod tests {
 
     #[test]
     fn cargo_test_result_lines_are_summed() {
-        assert_eq!(parse_test_result("test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"), Some((12, 0)));
-        assert_eq!(parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"), Some((3, 2)));
+        assert_eq!(
+            parse_test_result(
+                "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
+            Some((12, 0))
+        );
+        assert_eq!(
+            parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored"),
+            Some((3, 2))
+        );
         assert_eq!(parse_test_result("running 3 tests"), None);
     }
 
     #[test]
     fn report_lines_give_results_unexpected_faults_and_completion() {
-        let lines: Vec<String> = ["noise", "TEST round_trip ok", "TEST detach FAIL woke 1 of 3", "FAULT ping MemoryAccess", "TESTS DONE"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let lines: Vec<String> = [
+            "noise",
+            "TEST round_trip ok",
+            "TEST detach FAIL woke 1 of 3",
+            "FAULT ping MemoryAccess",
+            "TESTS DONE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let r = parse_report(&lines);
-        assert_eq!(r.results, vec![("round_trip".into(), true, String::new()), ("detach".into(), false, "woke 1 of 3".into())]);
+        assert_eq!(
+            r.results,
+            vec![
+                ("round_trip".into(), true, String::new()),
+                ("detach".into(), false, "woke 1 of 3".into())
+            ]
+        );
         assert_eq!(r.unexpected, vec!["FAULT ping MemoryAccess".to_string()]);
         assert!(r.done);
     }
@@ -346,7 +487,10 @@ mod tests {
         let report = report_of(&["TEST a ok", "TEST b FAIL woke 1 of 3", "TESTS DONE"]);
         assert_eq!(
             verdicts(&report, &declared(&["a", "b"]), "app/x/app.toml"),
-            [("a".to_string(), true, String::new()), ("b".to_string(), false, "woke 1 of 3".to_string())]
+            [
+                ("a".to_string(), true, String::new()),
+                ("b".to_string(), false, "woke 1 of 3".to_string())
+            ]
         );
     }
 
@@ -356,7 +500,10 @@ mod tests {
         let v = verdicts(&report, &declared(&["a", "last"]), "app/x/app.toml");
         assert_eq!(v.len(), 2);
         assert_eq!((v[1].0.as_str(), v[1].1), ("last", false));
-        assert_eq!(v[1].2, "declared in app/x/app.toml but never reported (did it stop running?)");
+        assert_eq!(
+            v[1].2,
+            "declared in app/x/app.toml but never reported (did it stop running?)"
+        );
     }
 
     #[test]
@@ -366,20 +513,35 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0], ("a".to_string(), true, String::new()));
         assert_eq!((v[1].0.as_str(), v[1].1), ("first", false));
-        assert_eq!(v[1].2, "reported but not declared: add it to `expected-tests` in app/x/app.toml");
+        assert_eq!(
+            v[1].2,
+            "reported but not declared: add it to `expected-tests` in app/x/app.toml"
+        );
     }
 
     #[test]
     fn a_declared_test_reported_twice_fails() {
         let report = report_of(&["TEST a ok", "TEST a ok", "TESTS DONE"]);
         let v = verdicts(&report, &declared(&["a"]), "app/x/app.toml");
-        assert_eq!(v, [("a".to_string(), false, "reported 2 times; a test reports once".to_string())]);
+        assert_eq!(
+            v,
+            [(
+                "a".to_string(),
+                false,
+                "reported 2 times; a test reports once".to_string()
+            )]
+        );
     }
 
     #[test]
     fn nothing_reported_fails_every_declared_test() {
         let v = verdicts(&report_of(&[]), &declared(&["a", "b"]), "f");
-        assert_eq!(v.iter().map(|(n, ok, _)| (n.as_str(), *ok)).collect::<Vec<_>>(), [("a", false), ("b", false)]);
+        assert_eq!(
+            v.iter()
+                .map(|(n, ok, _)| (n.as_str(), *ok))
+                .collect::<Vec<_>>(),
+            [("a", false), ("b", false)]
+        );
     }
 
     #[test]
