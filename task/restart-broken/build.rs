@@ -5,13 +5,7 @@
 use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let not_dist = "build this task with `cargo xtask dist`";
-    let Some((_, tasks)) = build_util::app::from_env()? else {
-        return Err(format!("BULKHEAD_APP_TOML is not set: {not_dist}").into());
-    };
-    println!("cargo::rerun-if-env-changed=BULKHEAD_TASK_NAME");
-    let me = std::env::var("BULKHEAD_TASK_NAME")
-        .map_err(|_| format!("BULKHEAD_TASK_NAME is not set: {not_dist}"))?;
+    let (tasks, me) = build_util::app::task_being_built()?;
     let index = tasks
         .iter()
         .position(|t| t.name == me)

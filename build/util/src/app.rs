@@ -83,6 +83,20 @@ pub fn from_env() -> Result<Option<(String, Vec<AppTask>)>, String> {
     parse(&file, &text).map(Some)
 }
 
+/// The app's tasks and the name of the task whose build script is running, both set by
+/// `cargo xtask dist` (`BULKHEAD_APP_TOML`, `BULKHEAD_TASK_NAME`); an error saying so when
+/// either is missing, since a task that needs them cannot be built by plain `cargo build`.
+pub fn task_being_built() -> Result<(Vec<AppTask>, String), String> {
+    let not_dist = "build this task with `cargo xtask dist`";
+    let Some((_, tasks)) = from_env()? else {
+        return Err(format!("BULKHEAD_APP_TOML is not set: {not_dist}"));
+    };
+    println!("cargo::rerun-if-env-changed=BULKHEAD_TASK_NAME");
+    let me = std::env::var("BULKHEAD_TASK_NAME")
+        .map_err(|_| format!("BULKHEAD_TASK_NAME is not set: {not_dist}"))?;
+    Ok((tasks, me))
+}
+
 /// Parses the text of an `app.toml`; `file` names it in errors. Returns the app's name and
 /// its tasks in index order.
 pub fn parse(file: &str, text: &str) -> Result<(String, Vec<AppTask>), String> {
