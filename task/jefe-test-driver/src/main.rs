@@ -119,6 +119,17 @@ fn wait_for(task: TaskId, timeout_ms: u64, done: impl Fn(&TaskInfo) -> bool) -> 
     }
 }
 
+/// Asks jefe to restart `task` and waits up to 1 s for its next incarnation to run.
+fn restart_and_await(task: TaskId, not_back: &'static str) -> Outcome {
+    let before = status(task).incarnation;
+    check!(
+        jefe().restart(task.index() as u16).is_ok(),
+        "restart refused"
+    );
+    check!(running_after(task, before, 1000).is_some(), not_back);
+    Ok(())
+}
+
 fn running_after(task: TaskId, incarnation: u32, timeout_ms: u64) -> Option<TaskInfo> {
     wait_for(task, timeout_ms, |i| {
         i.state() == Some(TaskState::Running) && i.incarnation > incarnation
@@ -416,15 +427,7 @@ fn zero_back_off_restart_wakes_the_caller_with_restarted() -> Outcome {
 fn acknowledging_dependents_let_go_then_rebind() -> Outcome {
     set_modes([dop::ACKNOWLEDGE; 4]);
     let mark = Events::mark();
-    let before = status(PROVIDER).incarnation;
-    check!(
-        jefe().restart(PROVIDER.index() as u16).is_ok(),
-        "restart refused"
-    );
-    check!(
-        running_after(PROVIDER, before, 1000).is_some(),
-        "provider did not restart within 1 s"
-    );
+    restart_and_await(PROVIDER, "provider did not restart within 1 s")?;
     sleep_ms(20);
     for (i, dep) in DEPENDENTS.iter().enumerate() {
         let s = dependent_stats(*dep);
@@ -479,15 +482,7 @@ fn ignoring_dependent_is_revoked_at_the_deadline() -> Outcome {
         dop::IGNORE,
     ]);
     let mark = Events::mark();
-    let before = status(PROVIDER).incarnation;
-    check!(
-        jefe().restart(PROVIDER.index() as u16).is_ok(),
-        "restart refused"
-    );
-    check!(
-        running_after(PROVIDER, before, 1000).is_some(),
-        "provider did not restart within 1 s"
-    );
+    restart_and_await(PROVIDER, "provider did not restart within 1 s")?;
     sleep_ms(20);
     let events = Events::since(mark);
     let (mut started, mut forced, mut detached) = (None, None, None);
@@ -660,15 +655,7 @@ fn restarted_task_finds_its_peripheral_reset() -> Outcome {
     let running = timer_at_start();
     check!(running.is_some(), "timed does not answer");
     let mark = Events::mark();
-    let before = status(TIMED).incarnation;
-    check!(
-        jefe().restart(TIMED.index() as u16).is_ok(),
-        "restart refused"
-    );
-    check!(
-        running_after(TIMED, before, 1000).is_some(),
-        "timed did not restart within 1 s"
-    );
+    restart_and_await(TIMED, "timed did not restart within 1 s")?;
     let Some([ctrl, reload, value]) = timer_at_start() else {
         return Err(Why("the restarted timed does not answer", None, None));
     };
@@ -718,17 +705,9 @@ fn hung_sys_does_not_stall_jefe() -> Outcome {
         "sys did not take the mode"
     );
     let mark = Events::mark();
-    let before = status(TIMED).incarnation;
     let sys_before = status(SYS).incarnation;
     let asked = now();
-    check!(
-        jefe().restart(TIMED.index() as u16).is_ok(),
-        "restart refused"
-    );
-    check!(
-        running_after(TIMED, before, 1000).is_some(),
-        "timed was not restarted within 1 s"
-    );
+    restart_and_await(TIMED, "timed was not restarted within 1 s")?;
     check!(
         running_after(SYS, sys_before, 1000).is_some(),
         "sys was not restarted within 1 s"
