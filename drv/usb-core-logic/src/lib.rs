@@ -330,7 +330,7 @@ pub struct UsbCore {
     events: [Option<BindingEvent>; EVENT_QUEUE],
     event_len: usize,
     /// The incarnation of each driver's task that last said hello, by `DriverKind as usize`.
-    driver_incarnations: [Option<u16>; DRIVER_KINDS],
+    driver_incarnations: [Option<u32>; DRIVER_KINDS],
 }
 
 impl Default for UsbCore {
@@ -441,6 +441,24 @@ impl UsbCore {
                 .as_ref()
                 .map(|b| (self.binding_id(i), b.driver))
         })
+    }
+
+    /// The driver that serves a binding: who may use it.
+    pub fn binding_driver(&self, id: BindingId) -> Result<DriverKind, CoreError> {
+        self.binding_slot(id).map(|b| b.driver)
+    }
+
+    /// The pipes the core opened for a binding's driver, by endpoint.
+    pub fn binding_pipes(
+        &self,
+        id: BindingId,
+    ) -> Result<[Option<(EpAddr, PipeId)>; MAX_BOUND_PIPES], CoreError> {
+        self.binding_slot(id).map(|b| b.pipes)
+    }
+
+    /// The incarnation of `driver`'s task that last said hello, if any.
+    pub fn driver_incarnation(&self, driver: DriverKind) -> Option<u32> {
+        self.driver_incarnations[driver as usize]
     }
 
     /// The device a binding belongs to.
@@ -934,7 +952,7 @@ impl UsbCore {
     }
 
     /// A class driver's task says hello at start, naming its incarnation (anything that
-    /// changes at each restart of the task, e.g. its generation). A new incarnation means
+    /// changes at each restart of the task: its restart count). A new incarnation means
     /// the old one died (doc/usb-host.md 6.4): its pending events are dropped and every
     /// binding it served is replaced with a `resync` one on fresh pipes for the new owner.
     /// The death counts as a strike against the devices of the bindings it had not yet
@@ -944,7 +962,7 @@ impl UsbCore {
         &mut self,
         hc: &mut impl HostController,
         driver: DriverKind,
-        incarnation: u16,
+        incarnation: u32,
     ) -> Hello {
         let seen = self.driver_incarnations[driver as usize].replace(incarnation);
         match seen {

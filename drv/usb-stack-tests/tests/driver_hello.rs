@@ -59,6 +59,7 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
         let data = pattern(4 * 512, 3);
         msc.write(&mut core.port(host, old).unwrap(), 2, &data)
             .unwrap();
+        let old_pipes = core.binding_pipes(old).unwrap();
 
         assert_eq!(
             core.driver_hello(host, MSC, 2),
@@ -74,6 +75,16 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
             Ok(device),
             "same device, no re-enumeration"
         );
+        assert_eq!(core.binding_driver(new), Ok(MSC));
+        assert_eq!(core.driver_incarnation(MSC), Some(2));
+        assert_eq!(core.binding_pipes(old).err(), Some(CoreError::Stale));
+        let new_pipes = core.binding_pipes(new).unwrap();
+        let pairs = old_pipes.iter().flatten().zip(new_pipes.iter().flatten());
+        assert_eq!(pairs.clone().count(), 2, "bulk IN and OUT: {new_pipes:?}");
+        for ((ep, old_pipe), (new_ep, new_pipe)) in pairs {
+            assert_eq!(ep, new_ep);
+            assert_ne!(old_pipe, new_pipe, "{ep:?} gets a fresh pipe");
+        }
         assert_eq!(
             msc_events(core),
             [
@@ -109,7 +120,7 @@ fn driver_dying_on_every_bind_gets_the_device_quarantined_at_the_strike_limit() 
         core.driver_hello(host, MSC, 0);
         for incarnation in 1..STRIKE_LIMIT {
             assert_eq!(
-                core.driver_hello(host, MSC, u16::from(incarnation)),
+                core.driver_hello(host, MSC, u32::from(incarnation)),
                 Hello::Restarted {
                     rebound: 1,
                     quarantined: 0
@@ -118,7 +129,7 @@ fn driver_dying_on_every_bind_gets_the_device_quarantined_at_the_strike_limit() 
             );
         }
         assert_eq!(
-            core.driver_hello(host, MSC, u16::from(STRIKE_LIMIT)),
+            core.driver_hello(host, MSC, u32::from(STRIKE_LIMIT)),
             Hello::Restarted {
                 rebound: 0,
                 quarantined: 1
@@ -147,7 +158,7 @@ fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
             panic!("two drives expected, got {children:?}")
         };
         core.driver_hello(host, MSC, 0);
-        for incarnation in 1..=u16::from(STRIKE_LIMIT) {
+        for incarnation in 1..=u32::from(STRIKE_LIMIT) {
             // The driver brings the good drive up each time, then dies on the bad one.
             let good_binding = msc_bindings(core)
                 .into_iter()
