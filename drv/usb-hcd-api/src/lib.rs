@@ -21,7 +21,9 @@ pub mod wire;
 use idol_runtime::CallError;
 use idol_runtime::abi::TaskId;
 use idol_runtime::zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
-use usb_host_api::{HostController, PipeId, PipeSpec, RootPort, SetupPacket, Speed, XferError};
+use usb_host_api::{
+    DriverKind, HostController, PipeId, PipeSpec, RootPort, SetupPacket, Speed, XferError,
+};
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 
@@ -132,7 +134,7 @@ impl From<RootPortStatus> for RootPort {
 
 /// What a failed call means to a `HostController` user. A driver that died or was
 /// restarted has lost every pipe and the port state with it: that is a disconnect.
-fn call_error(e: CallError<HcdError>) -> XferError {
+pub fn call_error(e: CallError<HcdError>) -> XferError {
     match e {
         CallError::Op(e) => e.to_xfer(),
         CallError::Gone(_) => XferError::Disconnected,
@@ -193,12 +195,16 @@ impl Default for ClientPipes {
 }
 
 /// `usb_host_api::HostController` over IPC to `usb-hcd`. Pipes it opens are owned by the
-/// calling task's current incarnation.
+/// calling task's current incarnation, except a binding's data pipes
+/// ([`HostController::open_driver_pipe`]), which are owned by the class driver's task that
+/// [`IpcHostController::with_driver_tasks`] names.
 pub struct IpcHostController {
     hcd: UsbHcdClient,
     pipes: ClientPipes,
     /// Notification bit for the kernel timer of [`HostController::delay_ms`].
     timer_bit: u32,
+    /// The current incarnation of the task serving a class driver, if the image has one.
+    driver_task: fn(DriverKind) -> Option<TaskId>,
 }
 
 impl IpcHostController {
@@ -209,7 +215,24 @@ impl IpcHostController {
             hcd: UsbHcdClient::new(hcd),
             pipes: ClientPipes::new(),
             timer_bit,
+            driver_task: |_| None,
         }
+    }
+
+    /// The same controller, opening each binding's data pipes for the task `driver_task`
+    /// names (the USB core's class-driver tasks); without it `open_driver_pipe` fails with
+    /// `NoResources`, as no task could use the pipe.
+    pub const fn with_driver_tasks(self, driver_task: fn(DriverKind) -> Option<TaskId>) -> Self {
+        IpcHostController {
+            driver_task,
+            ..self
+        }
+    }
+
+    /// The raw `usb-hcd` handle of `pipe`: what the owner of a driver pipe passes to
+    /// `usb-hcd` itself.
+    pub fn handle(&self, pipe: PipeId) -> Result<u32, XferError> {
+        self.pipes.get(pipe)
     }
 
     /// The client, for the operations `HostController` does not have.
@@ -241,6 +264,27 @@ impl HostController for IpcHostController {
         let handle = self
             .hcd
             .open_pipe(
+                spec.address,
+                spec.endpoint.0,
+                wire::ep_type_code(spec.ty),
+                spec.max_packet,
+                spec.interval,
+                wire::speed_code(spec.speed),
+            )
+            .map_err(call_error)?;
+        self.pipes.insert(handle)
+    }
+
+    fn open_driver_pipe(
+        &mut self,
+        driver: DriverKind,
+        spec: PipeSpec,
+    ) -> Result<PipeId, XferError> {
+        let owner = (self.driver_task)(driver).ok_or(XferError::NoResources)?;
+        let handle = self
+            .hcd
+            .open_pipe_for(
+                owner.0,
                 spec.address,
                 spec.endpoint.0,
                 wire::ep_type_code(spec.ty),
