@@ -387,6 +387,14 @@ impl UsbCore {
         self.take_event_where(|_| true)
     }
 
+    /// Whether an event for `driver` is waiting: the core then notifies that driver's task.
+    pub fn has_events_for(&self, driver: DriverKind) -> bool {
+        self.events[..self.event_len]
+            .iter()
+            .flatten()
+            .any(|e| e.driver() == driver)
+    }
+
     /// The oldest pending event for `driver`: each driver task pulls only its own.
     pub fn take_event_for(&mut self, driver: DriverKind) -> Option<BindingEvent> {
         self.take_event_where(|e| e.driver() == driver)
@@ -1041,6 +1049,20 @@ impl policy::BindingScope for Binding {
 }
 
 impl<H: HostController> CorePort<'_, H> {
+    /// The device half of [`ClassPort::clear_halt`]: CLEAR_FEATURE(ENDPOINT_HALT) on EP0 for
+    /// an endpoint of the binding. Returns the endpoint's pipe, whose host toggle the caller
+    /// must reset next (in the task design the driver does, as it owns the pipe).
+    pub fn clear_device_halt(&mut self, ep: EpAddr) -> Result<PipeId, PortError> {
+        let pipe = self.pipe(ep)?;
+        self.hc.control(
+            self.ep0,
+            &SetupPacket::clear_endpoint_halt(ep),
+            &mut [],
+            CONTROL_TIMEOUT_MS,
+        )?;
+        Ok(pipe)
+    }
+
     fn pipe(&self, ep: EpAddr) -> Result<PipeId, PortError> {
         self.binding
             .pipes
@@ -1082,13 +1104,7 @@ impl<H: HostController> ClassPort for CorePort<'_, H> {
     }
 
     fn clear_halt(&mut self, ep: EpAddr) -> Result<(), PortError> {
-        let pipe = self.pipe(ep)?;
-        self.hc.control(
-            self.ep0,
-            &SetupPacket::clear_endpoint_halt(ep),
-            &mut [],
-            CONTROL_TIMEOUT_MS,
-        )?;
+        let pipe = self.clear_device_halt(ep)?;
         Ok(self.hc.reset_toggle(pipe)?)
     }
 

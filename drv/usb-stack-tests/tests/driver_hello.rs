@@ -191,6 +191,8 @@ fn each_driver_pulls_only_its_own_events() {
         enumerate_hub_tree(core, host);
         let hid = binding(core, DriverKind::Hid);
         let msc = binding(core, MSC);
+        assert!(core.has_events_for(MSC) && core.has_events_for(DriverKind::Hid));
+        assert!(!core.has_events_for(DriverKind::CdcAcm));
         assert_eq!(
             msc_events(core),
             [BindingEvent::Bound {
@@ -209,5 +211,6 @@ fn each_driver_pulls_only_its_own_events() {
             "the keyboard's event was queued before the drive's and is still there"
         );
         assert_eq!(core.take_event_for(DriverKind::Hid), None);
+        assert!(!core.has_events_for(DriverKind::Hid) && !core.has_events_for(MSC));
     });
 }
