@@ -6,8 +6,10 @@
 //! drivers = { usb-msc = "mass-storage", usb-hid = "hid" }   # task = driver kind
 //! ```
 //!
-//! Each driver task must declare the notification `usb`, which the core posts when events
-//! for it are queued. The table becomes `DRIVER_TASKS: [(DriverKind, task index, bit)]`.
+//! The core posts each driver task's notification `usb` when events for it are queued, so
+//! the core's `notify` table must list it (`notify = { usb-msc = ["usb"] }`); a driver
+//! missing there fails the build (`userlib::notify_mask` in a constant). The table becomes
+//! `DRIVER_TASKS: [(DriverKind, task index, usb bit)]`.
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -55,14 +57,11 @@ fn driver_tasks(tasks: &[AppTask], me: &str) -> Result<String, String> {
             .iter()
             .position(|t| t.name == *name)
             .ok_or_else(|| format!("{at}: no task named \"{name}\""))?;
-        let bit = tasks[index]
-            .notifications
-            .iter()
-            .position(|n| n == "usb")
-            .ok_or_else(|| {
-                format!("{at}.{name}: task \"{name}\" must declare the notification \"usb\"")
-            })?;
-        writeln!(rows, "    (DriverKind::{kind}, {index}, 1 << {bit}),").unwrap();
+        writeln!(
+            rows,
+            "    (DriverKind::{kind}, {index}, userlib::notify_mask(env!(\"BULKHEAD_NOTIFY_BITS\"), {name:?}, &[\"usb\"])),"
+        )
+        .unwrap();
     }
     Ok(format!(
         "/// Class-driver tasks (app.toml `{at}`): driver kind, task index, `usb` notification bit.\n\
