@@ -10,9 +10,11 @@
 //! events with `next_event` after the core's notification, reads each binding with
 //! `binding_info`, and then sends EP0 requests to `usb-core` (which applies the EP0 policy)
 //! and data transfers straight to `usb-hcd` on its own pipes. The console and tests read
-//! the tree with `devices` and `interface_plan`.
+//! the tree with `devices` and `interface_plan`. [`driver`] holds what every class-driver
+//! task does with the core.
 #![no_std]
 
+pub mod driver;
 mod port;
 pub mod wire;
 

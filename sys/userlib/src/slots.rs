@@ -93,12 +93,16 @@ pub const fn notify_mask(bits: &str, task: &str, names: &[&str]) -> u32 {
 }
 
 /// `task_slot!(PONG, pong);` defines `const PONG: TaskId` naming task `pong`'s first
-/// incarnation. Refresh it after a peer-gone code (`refresh_after`).
+/// incarnation. Refresh it after a peer-gone code (`refresh_after`). A name with `-` is
+/// given as a string: `task_slot!(HCD, "usb-hcd");`.
 #[macro_export]
 macro_rules! task_slot {
     ($const_name:ident, $task:ident) => {
+        $crate::task_slot!($const_name, stringify!($task));
+    };
+    ($const_name:ident, $task:expr) => {
         const $const_name: $crate::TaskId = $crate::TaskId::for_index_and_gen(
-            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), stringify!($task)),
+            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), $task),
             $crate::Generation(0),
         );
     };

@@ -41,17 +41,13 @@ use usb_hcd_api::IpcHostController;
 use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
-    sys_refresh_task_id, sys_set_timer,
+    sys_refresh_task_id, sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 include!(concat!(env!("OUT_DIR"), "/drivers.rs"));
 
-/// `task_slot!` takes an identifier, which cannot spell `usb-hcd`.
-const USB_HCD: TaskId = TaskId::for_index_and_gen(
-    userlib::slot_index(env!("BULKHEAD_TASK_SLOTS"), "usb-hcd"),
-    Generation(0),
-);
+task_slot!(USB_HCD, "usb-hcd");
 
 /// Notification bits: app.toml `notifications = ["timer", "port"]`.
 const TIMER_BIT: u32 = 1 << 0;
