@@ -93,8 +93,8 @@ pub const fn notify_mask(bits: &str, task: &str, names: &[&str]) -> u32 {
 }
 
 /// `task_slot!(PONG, pong);` defines `const PONG: TaskId` naming task `pong`'s first
-/// incarnation. Refresh it after a peer-gone code (`refresh_after`). A name with `-` is
-/// given as a string: `task_slot!(HCD, "usb-hcd");`.
+/// incarnation. Refresh it after a peer-gone code (`refresh_after`). Names that are not
+/// identifiers are given as strings: `task_slot!(USB_HCD, "usb-hcd");`.
 #[macro_export]
 macro_rules! task_slot {
     ($const_name:ident, $task:ident) => {
