@@ -31,12 +31,16 @@ pub const fn slot_index(slots: &str, name: &str) -> usize {
 }
 
 /// `task_slot!(PONG, pong);` defines `const PONG: TaskId` naming task `pong`'s first
-/// incarnation. Refresh it after a peer-gone code (`refresh_after`).
+/// incarnation. Refresh it after a peer-gone code (`refresh_after`). Names that are not
+/// identifiers are given as strings: `task_slot!(USB_HCD, "usb-hcd");`.
 #[macro_export]
 macro_rules! task_slot {
     ($const_name:ident, $task:ident) => {
+        $crate::task_slot!($const_name, stringify!($task));
+    };
+    ($const_name:ident, $task:expr) => {
         const $const_name: $crate::TaskId = $crate::TaskId::for_index_and_gen(
-            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), stringify!($task)),
+            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), $task),
             $crate::Generation(0),
         );
     };
