@@ -10,7 +10,7 @@
 
 use crate::HcdError;
 use crate::wire::PipeHandle;
-use idol_runtime::abi::TaskId;
+use idol_runtime::abi::Incarnation;
 use usb_host_api::PipeId;
 
 /// Pipes the driver can hold (`dwc2_hcd_core::MAX_PIPES`; the driver checks they agree).
@@ -19,7 +19,7 @@ pub const MAX_PIPES: usize = 16;
 #[derive(Clone, Copy, Debug)]
 struct Owned {
     pipe: PipeId,
-    owner: TaskId,
+    owner: Incarnation,
 }
 
 /// Owners of the open pipes of one incarnation of the driver.
@@ -29,7 +29,7 @@ pub struct PipeOwners {
 }
 
 impl PipeOwners {
-    /// An empty table for the driver incarnation `epoch` (its raw `TaskId`).
+    /// An empty table for the driver incarnation `epoch`.
     pub const fn new(epoch: u16) -> Self {
         PipeOwners {
             epoch,
@@ -38,7 +38,7 @@ impl PipeOwners {
     }
 
     /// Records that `owner` owns the newly opened `pipe`; returns its wire handle.
-    pub fn adopt(&mut self, pipe: PipeId, owner: TaskId) -> u32 {
+    pub fn adopt(&mut self, pipe: PipeId, owner: Incarnation) -> u32 {
         if let Some(slot) = self.slots.get_mut(usize::from(pipe.index)) {
             *slot = Some(Owned { pipe, owner });
         }
@@ -50,7 +50,7 @@ impl PipeOwners {
     }
 
     /// The pipe `handle` names, if it is live and `caller` owns it.
-    pub fn check(&self, handle: u32, caller: TaskId) -> Result<PipeId, HcdError> {
+    pub fn check(&self, handle: u32, caller: Incarnation) -> Result<PipeId, HcdError> {
         let handle = PipeHandle::from_raw(handle);
         if handle.epoch != self.epoch {
             return Err(HcdError::BadPipe);
@@ -93,12 +93,10 @@ impl PipeOwners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idol_runtime::abi::Generation;
-
     const EPOCH: u16 = 0x0C02;
 
-    fn task(index: usize, generation: u8) -> TaskId {
-        TaskId::for_index_and_gen(index, Generation(generation))
+    fn task(index: usize, generation: u32) -> Incarnation {
+        Incarnation::new(index, generation)
     }
 
     fn pipe(index: u8, generation: u8) -> PipeId {
@@ -119,6 +117,11 @@ mod tests {
             owners.check(handle, task(5, 1)),
             Err(HcdError::NotOwner),
             "an earlier incarnation of the owner"
+        );
+        assert_eq!(
+            owners.check(handle, task(5, 2 + 64)),
+            Err(HcdError::NotOwner),
+            "a later incarnation whose 6-bit IPC generation is the same"
         );
     }
 

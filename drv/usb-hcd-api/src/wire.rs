@@ -60,9 +60,9 @@ pub fn pipe_spec(
     })
 }
 
-/// A pipe handle as it travels: the driver's pipe id and the driver's own incarnation
-/// (its raw `TaskId`), so a handle from before a restart of the driver is refused even when
-/// the new incarnation has reissued the same slot and generation.
+/// A pipe handle as it travels: the driver's pipe id and an epoch the driver picks at start
+/// (the kernel's clock then), so a handle from before a restart of the driver is refused
+/// even when the new incarnation has reissued the same slot and generation.
 ///
 /// Layout: bits 0-7 slot, 8-15 slot generation, 16-31 epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
