@@ -334,7 +334,9 @@ impl InOrderUsbCoreImpl for Server {
 pub extern "C" fn main() -> ! {
     let mut server = Server {
         core: UsbCore::new(),
-        hc: IpcHostController::new(USB_HCD, TIMER_BIT).with_driver_tasks(driver_task),
+        // usb-hcd may have restarted before this incarnation: name its current one.
+        hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
+            .with_driver_tasks(driver_task),
     };
     server.poll_root();
     sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);

@@ -25,7 +25,7 @@ use usb_hcd_api::UsbHcdClient;
 use usb_hid_api::{EventLog, HidRecord};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
-    sys_set_timer, task_slot,
+    sys_refresh_task_id, sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -155,8 +155,10 @@ impl InOrderUsbHidImpl for Server {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut server = Server {
-        core: UsbCoreClient::new(USB_CORE),
-        hcd: UsbHcdClient::new(USB_HCD),
+        // Started or restarted after its servers, maybe: name their current incarnations, or
+        // the first call to each would end with a dead code.
+        core: UsbCoreClient::new(sys_refresh_task_id(USB_CORE)),
+        hcd: UsbHcdClient::new(sys_refresh_task_id(USB_HCD)),
         devices: Bindings::new(),
         log: EventLog::new(),
     };

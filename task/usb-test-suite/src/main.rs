@@ -16,8 +16,12 @@
 //! | a pipe of another task | `pipe_of_another_task_is_not_owner` |
 //! | closed pipes, pipes of a previous driver | `closed_and_pre_restart_pipes_are_stale` |
 //! | driver restart with a client blocked in it | `hcd_restart_wakes_the_blocked_client` |
+//!
+//! The class-driver tasks (`usb-core`, `usb-msc`, `usb-hid`) are tested in `class.rs`.
 #![no_std]
 #![no_main]
+
+mod class;
 
 use idol_runtime::CallError;
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
@@ -460,6 +464,7 @@ const TESTS: &[Test] = &[
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     run_tests(&runner(), TESTS, &[USB_HCD, PEER]);
+    run_tests(&runner(), class::TESTS, &class::FRESH);
     let _ = runner().log(b"TESTS DONE");
     loop {
         sys_recv_notification(0);
