@@ -89,6 +89,9 @@ pub enum ErrorKind {
         op: String,
         lease: String,
     },
+    /// A deferred caller waits on work only the server's incarnation knows of; a silent
+    /// retry after a restart would hide that the work was lost.
+    DeferredIdempotent(String),
     /// `allowed_callers` names an operation the interface does not have.
     UnknownAllowListOperation(String),
 }
@@ -192,6 +195,12 @@ impl fmt::Display for ErrorKind {
                 f,
                 "operation `{op}`: lease `{lease}`: an idempotent operation cannot take a \
                  read-write lease (a retry would see what the failed attempt wrote)"
+            ),
+            DeferredIdempotent(op) => write!(
+                f,
+                "operation `{op}`: `deferred: true` cannot be combined with `idempotent: true` \
+                 (a restarted server has lost the deferred work, and the caller must be told \
+                 rather than retried)"
             ),
             UnknownAllowListOperation(op) => {
                 write!(

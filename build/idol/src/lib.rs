@@ -24,9 +24,20 @@
 //!             },
 //!             reply: Result(ok: "u32", err: CLike("PingError")),
 //!         ),
+//!         "wait": (
+//!             reply: Simple("u32"),
+//!             deferred: true,             // default false: answered later through a token
+//!         ),
 //!     },
 //! )
 //! ```
+//!
+//! A `deferred` operation's server method gets an `idol_runtime::ReplyToken` (typed by the
+//! reply, owning the call's leases as a generated `<Interface><Op>Leases` struct) instead of
+//! returning the reply, so the server can keep its caller blocked while it serves others,
+//! and answer later (see `idol_runtime`'s "Deferred replies"). The client stub is the same
+//! as for any operation. A deferred operation cannot be `idempotent`: a restarted server has
+//! lost the work its callers wait on, and they must be told rather than silently retried.
 //!
 //! Types are primitives (`u8`...`u64`, `i8`...`i64`, `bool`, `f32`, `f64`), arrays `[T; N]`,
 //! `()` (replies only) and CamelCase paths to types the including module defines. Those must

@@ -21,6 +21,8 @@ pub struct Operation {
     pub leases: Vec<Lease>,
     pub reply: Reply,
     pub idempotent: bool,
+    /// Answered through a reply token the server may keep, rather than by returning.
+    pub deferred: bool,
 }
 
 pub struct Arg {
@@ -113,6 +115,9 @@ fn check_operation(name: String, raw: syntax::Operation) -> Result<Operation, Er
         seen.push(field_name);
     }
 
+    if raw.deferred && raw.idempotent {
+        return Err(ErrorKind::DeferredIdempotent(name));
+    }
     if raw.leases.0.len() > MAX_LEASES {
         return Err(ErrorKind::TooManyLeases {
             op: name,
@@ -158,6 +163,7 @@ fn check_operation(name: String, raw: syntax::Operation) -> Result<Operation, Er
         leases,
         reply,
         idempotent: raw.idempotent,
+        deferred: raw.deferred,
     })
 }
 

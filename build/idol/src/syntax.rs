@@ -33,6 +33,8 @@ pub struct Operation {
     pub reply: Reply,
     #[serde(default)]
     pub idempotent: bool,
+    #[serde(default)]
+    pub deferred: bool,
 }
 
 #[derive(Deserialize)]

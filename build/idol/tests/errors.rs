@@ -289,3 +289,22 @@ fn messages_read_as_file_position_and_cause() {
         "idl/broken.idol:1:64: at `ops.op.reply.Result`: Unexpected missing field named `err` in `Result`"
     );
 }
+
+#[test]
+fn deferred_operations_cannot_be_idempotent() {
+    let text = with_op(r#"reply: Simple("u32"), idempotent: true, deferred: true"#);
+    assert_kind(error(&text), ErrorKind::DeferredIdempotent("op".into()));
+    assert_eq!(
+        message(&text),
+        "idl/broken.idol: operation `op`: `deferred: true` cannot be combined with \
+         `idempotent: true` (a restarted server has lost the deferred work, and the caller \
+         must be told rather than retried)"
+    );
+}
+
+#[test]
+fn deferred_must_be_a_bool() {
+    let (path, message) = syntax_error(&with_op(r#"reply: Simple("u32"), deferred: "yes""#));
+    assert_eq!(path, "ops.op.deferred");
+    assert!(message.contains("bool"), "{message}");
+}

@@ -86,3 +86,41 @@ fn every_interface_in_the_tree_generates() {
 fn lease_limit_matches_the_runtime() {
     assert_eq!(idol::MAX_LEASES, idol_runtime::MAX_LEASES);
 }
+
+/// `text` with every `deferred: true` removed.
+fn undeferred(text: &str) -> String {
+    text.replace("deferred: true,", "")
+}
+
+#[test]
+fn deferred_operations_leave_the_client_unchanged() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idl/transfer.idol"),
+    )
+    .unwrap();
+    assert!(text.contains("deferred: true"));
+    assert_eq!(
+        idol::client_code(&parse(&text), "transfer.idol"),
+        idol::client_code(&parse(&undeferred(&text)), "transfer.idol")
+    );
+}
+
+#[test]
+fn only_deferred_operations_get_a_reply_token() {
+    let text = r#"Interface(name: "T", ops: {
+        "now": (leases: {"buf": (type: "[u8]", write: true)}, reply: Simple("u8")),
+        "later": (leases: {"buf": (type: "[u8]", write: true)}, reply: Simple("u8"), deferred: true),
+    })"#;
+    let options = idol::ServerOptions::default();
+    let code = idol::server_code(&parse(text), "test.idol", &options).unwrap();
+    assert_eq!(code.matches("ReplyToken<").count(), 1, "{code}");
+    assert!(
+        code.contains(
+            "reply: idol_runtime::ReplyToken<u8, core::convert::Infallible, TLaterLeases>"
+        ),
+        "{code}"
+    );
+    assert!(!code.contains("TNowLeases"), "{code}");
+    // The immediate operation still answers with what its method returns.
+    assert_eq!(code.matches("call.reply(result)").count(), 1, "{code}");
+}

@@ -1,4 +1,6 @@
-//! The generated stubs for `idl/ping.idol`, fixed byte for byte.
+//! The generated stubs for `idl/ping.idol`, and the server for the deferred operations of
+//! `tests/idl/transfer.idol` (a deferred operation's client is that of any operation, which
+//! `generation.rs` checks), fixed byte for byte.
 //!
 //! Run with `IDOL_UPDATE_SNAPSHOTS=1` to rewrite the expected files after an intended change,
 //! then review the diff.
@@ -43,4 +45,15 @@ fn ping_server_matches_snapshot() {
     let iface = idol::parse(&idl("ping.idol")).unwrap();
     let code = idol::server_code(&iface, "ping.idol", &idol::ServerOptions::default()).unwrap();
     assert_snapshot("ping_server.rs", &code);
+}
+
+fn transfer() -> idol::Interface {
+    idol::parse(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idl/transfer.idol")).unwrap()
+}
+
+#[test]
+fn transfer_server_matches_snapshot() {
+    let options = idol::ServerOptions::default();
+    let code = idol::server_code(&transfer(), "transfer.idol", &options).unwrap();
+    assert_snapshot("transfer_server.rs", &code);
 }

@@ -17,6 +17,8 @@
 use std::error::Error;
 use std::path::PathBuf;
 
+use crate::app::AppTask;
+
 pub use idol::ServerOptions;
 
 /// Writes the client stub of `idol_file` (relative to the crate's `Cargo.toml`) to
@@ -57,4 +59,40 @@ fn env_dir(name: &str) -> Result<PathBuf, Box<dyn Error>> {
     std::env::var_os(name)
         .map(PathBuf::from)
         .ok_or_else(|| format!("{name} is not set: call this from a build script").into())
+}
+
+/// The allow-lists in `tasks.<me>.config.allowed-callers` (`operation = [task names]`),
+/// task names turned into task indices.
+pub fn allow_lists(tasks: &[AppTask], me: &str) -> Result<ServerOptions, String> {
+    let at = format!("tasks.{me}.config.allowed-callers");
+    let task = tasks
+        .iter()
+        .find(|t| t.name == me)
+        .ok_or_else(|| format!("no task named \"{me}\""))?;
+    let mut options = ServerOptions::default();
+    let Some(lists) = task.config.as_ref().and_then(|c| c.get("allowed-callers")) else {
+        return Ok(options);
+    };
+    let lists = lists
+        .as_table()
+        .ok_or_else(|| format!("{at}: must be a table of operation = [task names]"))?;
+    for (operation, callers) in lists {
+        let not_names = || format!("{at}.{operation}: must be an array of task names");
+        let indices = callers
+            .as_array()
+            .ok_or_else(not_names)?
+            .iter()
+            .map(|caller| {
+                let name = caller.as_str().ok_or_else(not_names)?;
+                let index = tasks
+                    .iter()
+                    .position(|t| t.name == name)
+                    .ok_or_else(|| format!("{at}.{operation}: no task named \"{name}\""))?;
+                // The builder refuses apps of more than 32 tasks.
+                Ok(index as u16)
+            })
+            .collect::<Result<Vec<u16>, String>>()?;
+        options.allowed_callers.insert(operation.clone(), indices);
+    }
+    Ok(options)
 }

@@ -237,9 +237,12 @@ fn link_task(
         .as_ref()
         .map(|c| c.to_string())
         .unwrap_or_default();
+    let [notify_targets, notify_bits] = task.notify_env();
     let env = [
         ("BULKHEAD_TASK_NAME", task.name.clone()),
         ("BULKHEAD_TASK_SLOTS", slots),
+        notify_targets,
+        notify_bits,
         ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
         ("BULKHEAD_TASK_CONFIG", config),
         // Absolute: build scripts run in their own package's directory.

@@ -96,7 +96,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             "    // {name}\n    TaskDesc {{\n        regions: [{refs}],\n        mpu_words: [{words}],\n        \
              entry_point: {entry:#010x},\n        initial_stack: {stack:#010x},\n        priority: {prio},\n        \
              index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
-             kipc_grants: {grants:#x},\n    }},",
+             notify_targets: {notify:#x},\n        kipc_grants: {grants:#x},\n    }},",
             name = task.name,
             refs = refs.join(", "),
             words = words.join(", "),
@@ -105,6 +105,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             prio = task.priority,
             flags = task.flags.0,
             targets = task.send_targets,
+            notify = task.notify_targets,
             grants = task.kipc_grants,
         )
         .expect("writing to a String");

@@ -47,6 +47,10 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         app: "jefe-tests",
         timeout: Duration::from_secs(60),
     },
+    SystemImage {
+        app: "usb-tests",
+        timeout: Duration::from_secs(120),
+    },
 ];
 
 /// A `restart-test` run and what it must find.

@@ -210,8 +210,9 @@ impl MassStorage {
         Ok(())
     }
 
-    /// Checks the request and returns the bytes per command.
-    fn check_range(&self, lba: u32, len: usize) -> Result<usize, MscError> {
+    /// Checks that `len` bytes from block `lba` on are whole blocks inside the disk; returns
+    /// the bytes one command moves at most.
+    pub fn check_range(&self, lba: u32, len: usize) -> Result<usize, MscError> {
         let block = self.block_len as usize;
         if block == 0 || !len.is_multiple_of(block) {
             return Err(MscError::BadLength);

@@ -110,17 +110,6 @@ fn function_of(config: &Configuration<'_>, iface: &InterfaceInfo, driver: Driver
     }
 }
 
-impl fmt::Display for DriverKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DriverKind::Hid => "HID",
-            DriverKind::MassStorage => "mass storage",
-            DriverKind::CdcAcm => "CDC-ACM",
-            DriverKind::Hub => "hub",
-        })
-    }
-}
-
 /// Base class names (usb.org class codes) for the "no driver" report.
 fn class_name(class: u8) -> &'static str {
     match class {

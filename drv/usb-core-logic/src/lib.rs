@@ -30,6 +30,7 @@
 //! | enumerating | SET_CONFIGURATION done | configured; a `Bound` event per matched function |
 //! | configured | driver fault, strikes < limit | configured; binding replaced (`Unbound`+`Bound{resync}`) |
 //! | configured | driver fault, strikes = limit | quarantined; `Unbound{Quarantined}` |
+//! | configured | a new incarnation of its driver says hello | as a driver fault if the dead one had not brought this binding up, or had brought all its bindings up; otherwise replaced without a strike |
 //! | configured / quarantined | unplug (root or hub port), hub removed | (none); subtree removed, `Unbound{Disconnected}` |
 #![no_std]
 #![forbid(unsafe_code)]
@@ -39,6 +40,7 @@ pub mod policy;
 
 pub use binding::{InterfaceBinding, InterfacePlan, plan_bindings};
 
+pub use usb_host_api::DriverKind;
 use usb_host_api::{
     ClassPort, EpAddr, EpType, HostController, PipeId, PipeSpec, PortError, SetupPacket, Speed,
     XferError,
@@ -61,21 +63,14 @@ pub const STRIKE_LIMIT: u8 = 3;
 pub const MAX_TIER: u8 = 5;
 /// Largest configuration blob the core caches per device.
 pub const CONFIG_BUF: usize = 256;
+/// Variants of [`DriverKind`].
+const DRIVER_KINDS: usize = 4;
 
 const CONTROL_TIMEOUT_MS: u32 = 500;
 /// Attach debounce (TATTDB ≥ 100 ms, doc/usb-host.md 1.5).
 const ATTACH_DEBOUNCE_MS: u32 = 100;
 const SET_ADDRESS_RECOVERY_MS: u32 = 2;
 const EVENT_QUEUE: usize = 16;
-
-/// Class drivers the static match table can bind to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DriverKind {
-    Hid,
-    MassStorage,
-    CdcAcm,
-    Hub,
-}
 
 /// One row of the static match table: interface class triple → driver.
 #[derive(Clone, Copy, Debug)]
@@ -211,8 +206,30 @@ pub enum BindingEvent {
     },
     Unbound {
         binding: BindingId,
+        driver: DriverKind,
         reason: UnbindReason,
     },
+}
+
+impl BindingEvent {
+    /// The driver the event is for.
+    pub fn driver(&self) -> DriverKind {
+        match *self {
+            BindingEvent::Bound { driver, .. } | BindingEvent::Unbound { driver, .. } => driver,
+        }
+    }
+}
+
+/// What a class driver's hello (sent once at every start) changed; see
+/// [`UsbCore::driver_hello`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hello {
+    /// The first incarnation the core has heard from: its bindings reach it as events.
+    First,
+    /// The incarnation that said hello before (a retried call): nothing changes.
+    Repeated,
+    /// A new incarnation: the old one's bindings were replaced (`resync`) or quarantined.
+    Restarted { rebound: u8, quarantined: u8 },
 }
 
 /// Outcome of [`UsbCore::report_driver_fault`].
@@ -269,6 +286,9 @@ struct Binding {
     first_interface: u8,
     interface_count: u8,
     pipes: [Option<(EpAddr, PipeId)>; MAX_BOUND_PIPES],
+    /// The driver reported the binding brought up ([`UsbCore::binding_ready`]); a driver
+    /// that dies before that is blamed on this binding's device alone.
+    ready: bool,
 }
 
 struct Slot<T> {
@@ -306,9 +326,11 @@ pub struct UsbCore {
     addr0_busy: bool,
     /// The root device failed enumeration; wait for the next connect change.
     root_failed: bool,
+    /// Pending events, oldest first, packed at the front.
     events: [Option<BindingEvent>; EVENT_QUEUE],
-    event_head: usize,
     event_len: usize,
+    /// The incarnation of each driver's task that last said hello, by `DriverKind as usize`.
+    driver_incarnations: [Option<u32>; DRIVER_KINDS],
 }
 
 impl Default for UsbCore {
@@ -330,8 +352,8 @@ impl UsbCore {
             addr0_busy: false,
             root_failed: false,
             events: [None; EVENT_QUEUE],
-            event_head: 0,
             event_len: 0,
+            driver_incarnations: [None; DRIVER_KINDS],
         }
     }
 
@@ -339,22 +361,43 @@ impl UsbCore {
 
     fn push_event(&mut self, event: BindingEvent) {
         if self.event_len == EVENT_QUEUE {
-            // Oldest event lost: drivers resynchronise from `bindings()` anyway.
-            self.event_head = (self.event_head + 1) % EVENT_QUEUE;
-            self.event_len -= 1;
+            // Oldest event lost: a driver finds a binding it missed through `bindings()`.
+            self.remove_event(0);
         }
-        self.events[(self.event_head + self.event_len) % EVENT_QUEUE] = Some(event);
+        self.events[self.event_len] = Some(event);
         self.event_len += 1;
     }
 
-    pub fn take_event(&mut self) -> Option<BindingEvent> {
-        if self.event_len == 0 {
-            return None;
-        }
-        let event = self.events[self.event_head].take();
-        self.event_head = (self.event_head + 1) % EVENT_QUEUE;
+    fn remove_event(&mut self, index: usize) -> Option<BindingEvent> {
+        let event = self.events[index].take();
+        self.events[index..self.event_len].rotate_left(1);
         self.event_len -= 1;
         event
+    }
+
+    fn take_event_where(&mut self, wanted: impl Fn(&BindingEvent) -> bool) -> Option<BindingEvent> {
+        let index = self.events[..self.event_len]
+            .iter()
+            .position(|e| e.as_ref().is_some_and(&wanted))?;
+        self.remove_event(index)
+    }
+
+    /// The oldest pending event, whatever driver it is for.
+    pub fn take_event(&mut self) -> Option<BindingEvent> {
+        self.take_event_where(|_| true)
+    }
+
+    /// Whether an event for `driver` is waiting: the core then notifies that driver's task.
+    pub fn has_events_for(&self, driver: DriverKind) -> bool {
+        self.events[..self.event_len]
+            .iter()
+            .flatten()
+            .any(|e| e.driver() == driver)
+    }
+
+    /// The oldest pending event for `driver`: each driver task pulls only its own.
+    pub fn take_event_for(&mut self, driver: DriverKind) -> Option<BindingEvent> {
+        self.take_event_where(|e| e.driver() == driver)
     }
 
     // ------------------------------------------------------------ queries
@@ -406,6 +449,24 @@ impl UsbCore {
                 .as_ref()
                 .map(|b| (self.binding_id(i), b.driver))
         })
+    }
+
+    /// The driver that serves a binding: who may use it.
+    pub fn binding_driver(&self, id: BindingId) -> Result<DriverKind, CoreError> {
+        self.binding_slot(id).map(|b| b.driver)
+    }
+
+    /// The pipes the core opened for a binding's driver, by endpoint.
+    pub fn binding_pipes(
+        &self,
+        id: BindingId,
+    ) -> Result<[Option<(EpAddr, PipeId)>; MAX_BOUND_PIPES], CoreError> {
+        self.binding_slot(id).map(|b| b.pipes)
+    }
+
+    /// The incarnation of `driver`'s task that last said hello, if any.
+    pub fn driver_incarnation(&self, driver: DriverKind) -> Option<u32> {
+        self.driver_incarnations[driver as usize]
     }
 
     /// The device a binding belongs to.
@@ -768,7 +829,7 @@ impl UsbCore {
                 interval: ep.interval,
                 speed: device.info.speed,
             };
-            match hc.open_pipe(spec) {
+            match hc.open_driver_pipe(driver, spec) {
                 Ok(id) => *pipe = Some((ep.addr, id)),
                 Err(_) => {
                     for (_, id) in pipes.iter().flatten() {
@@ -784,6 +845,7 @@ impl UsbCore {
             first_interface: first,
             interface_count: count,
             pipes,
+            ready: false,
         });
         let binding = self.binding_id(index);
         self.push_event(BindingEvent::Bound {
@@ -807,6 +869,7 @@ impl UsbCore {
         }
         self.push_event(BindingEvent::Unbound {
             binding: id,
+            driver: binding.driver,
             reason,
         });
         Some((
@@ -868,12 +931,80 @@ impl UsbCore {
             }
             return Ok(FaultOutcome::Quarantined);
         }
+        self.rebind(hc, binding).map(FaultOutcome::Rebound)
+    }
+
+    /// Replaces `binding` with a fresh one (new pipes and generation) marked `resync`.
+    fn rebind(
+        &mut self,
+        hc: &mut impl HostController,
+        binding: BindingId,
+    ) -> Result<BindingId, CoreError> {
+        let slot = self.binding_slot(binding)?.device;
         let (driver, first, count) = self
             .unbind(hc, usize::from(binding.slot), UnbindReason::DriverFault)
             .ok_or(CoreError::Stale)?;
         self.bind(hc, slot, driver, first, count, true)
-            .map(FaultOutcome::Rebound)
             .ok_or(CoreError::Stale)
+    }
+
+    /// The driver has brought `binding` up: from now on its death is not blamed on this
+    /// binding's device alone (see [`UsbCore::driver_hello`]).
+    pub fn binding_ready(&mut self, binding: BindingId) -> Result<(), CoreError> {
+        let index = usize::from(binding.slot);
+        self.binding_slot(binding)?;
+        if let Some(b) = self.bindings[index].value.as_mut() {
+            b.ready = true;
+        }
+        Ok(())
+    }
+
+    /// A class driver's task says hello at start, naming its incarnation (anything that
+    /// changes at each restart of the task: its restart count). A new incarnation means
+    /// the old one died (doc/usb-host.md 6.4): its pending events are dropped and every
+    /// binding it served is replaced with a `resync` one on fresh pipes for the new owner.
+    /// The death counts as a strike against the devices of the bindings it had not yet
+    /// brought up (it died setting them up), or, if it had brought all up, against every
+    /// device it served; at [`STRIKE_LIMIT`] the device is quarantined.
+    pub fn driver_hello(
+        &mut self,
+        hc: &mut impl HostController,
+        driver: DriverKind,
+        incarnation: u32,
+    ) -> Hello {
+        let seen = self.driver_incarnations[driver as usize].replace(incarnation);
+        match seen {
+            None => return Hello::First,
+            Some(old) if old == incarnation => return Hello::Repeated,
+            Some(_) => {}
+        }
+        while self.take_event_for(driver).is_some() {}
+        let served: [Option<(BindingId, bool)>; MAX_BINDINGS] = core::array::from_fn(|i| {
+            self.bindings[i]
+                .value
+                .as_ref()
+                .filter(|b| b.driver == driver)
+                .map(|b| (self.binding_id(i), b.ready))
+        });
+        let all_ready = served.iter().flatten().all(|(_, ready)| *ready);
+        let (mut rebound, mut quarantined) = (0, 0);
+        for (id, ready) in served.into_iter().flatten() {
+            // A quarantine above may already have removed this binding (same device).
+            let outcome = if all_ready || !ready {
+                self.report_driver_fault(hc, id)
+            } else {
+                self.rebind(hc, id).map(FaultOutcome::Rebound)
+            };
+            match outcome {
+                Ok(FaultOutcome::Rebound(_)) => rebound += 1,
+                Ok(FaultOutcome::Quarantined) => quarantined += 1,
+                Err(_) => {}
+            }
+        }
+        Hello::Restarted {
+            rebound,
+            quarantined,
+        }
     }
 
     /// The class driver's view of its binding.
@@ -918,6 +1049,20 @@ impl policy::BindingScope for Binding {
 }
 
 impl<H: HostController> CorePort<'_, H> {
+    /// The device half of [`ClassPort::clear_halt`]: CLEAR_FEATURE(ENDPOINT_HALT) on EP0 for
+    /// an endpoint of the binding. Returns the endpoint's pipe, whose host toggle the caller
+    /// must reset next (in the task design the driver does, as it owns the pipe).
+    pub fn clear_device_halt(&mut self, ep: EpAddr) -> Result<PipeId, PortError> {
+        let pipe = self.pipe(ep)?;
+        self.hc.control(
+            self.ep0,
+            &SetupPacket::clear_endpoint_halt(ep),
+            &mut [],
+            CONTROL_TIMEOUT_MS,
+        )?;
+        Ok(pipe)
+    }
+
     fn pipe(&self, ep: EpAddr) -> Result<PipeId, PortError> {
         self.binding
             .pipes
@@ -959,13 +1104,7 @@ impl<H: HostController> ClassPort for CorePort<'_, H> {
     }
 
     fn clear_halt(&mut self, ep: EpAddr) -> Result<(), PortError> {
-        let pipe = self.pipe(ep)?;
-        self.hc.control(
-            self.ep0,
-            &SetupPacket::clear_endpoint_halt(ep),
-            &mut [],
-            CONTROL_TIMEOUT_MS,
-        )?;
+        let pipe = self.clear_device_halt(ep)?;
         Ok(self.hc.reset_toggle(pipe)?)
     }
 

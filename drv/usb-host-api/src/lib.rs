@@ -73,12 +73,43 @@ pub struct RootPort {
     pub connect_changed: bool,
 }
 
+/// Class drivers the USB core can bind a function to (each one task in the task design).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverKind {
+    Hid,
+    MassStorage,
+    CdcAcm,
+    Hub,
+}
+
+impl core::fmt::Display for DriverKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DriverKind::Hid => "HID",
+            DriverKind::MassStorage => "mass storage",
+            DriverKind::CdcAcm => "CDC-ACM",
+            DriverKind::Hub => "hub",
+        })
+    }
+}
+
 /// The controller service the USB core uses (`usb-hcd` in the task design).
 pub trait HostController {
     fn root_port(&mut self) -> RootPort;
     /// Resets the root port (hold, release, recovery) and returns the device speed.
     fn reset_root_port(&mut self) -> Result<Speed, XferError>;
     fn open_pipe(&mut self, spec: PipeSpec) -> Result<PipeId, XferError>;
+    /// Opens a data pipe of a binding for the class driver `driver`, which will submit its
+    /// transfers (in the task design the pipe is owned by that driver's task, so nobody
+    /// else may use it). Where the core and the drivers share one caller (the host-test
+    /// harness) this is `open_pipe`.
+    fn open_driver_pipe(
+        &mut self,
+        _driver: DriverKind,
+        spec: PipeSpec,
+    ) -> Result<PipeId, XferError> {
+        self.open_pipe(spec)
+    }
     /// Points an EP0 pipe at a new address / packet size (after SET_ADDRESS).
     fn retarget_pipe(
         &mut self,

@@ -64,6 +64,8 @@ pub enum Violation {
 /// Counters for figures and oracles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BusStats {
+    /// Port resets that reached a device (bus resets on the wire).
+    pub bus_resets: u64,
     pub transactions: u64,
     pub setups: u64,
     pub naks: u64,
@@ -74,6 +76,37 @@ pub struct BusStats {
 }
 
 const MAX_RECORDED: usize = 8;
+/// Bus events [`Dwc2Model::trace`] keeps (the most recent ones).
+pub const TRACE_LEN: usize = 64;
+
+/// What the bus saw, in order: the oracle of system tests (resets, addresses, toggles).
+/// NAKed transactions are only counted ([`BusStats::naks`]): a polled endpoint would
+/// otherwise flush the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusEvent {
+    /// A port reset reached the device.
+    Reset,
+    /// A SETUP packet to `address` and the device's handshake.
+    Setup {
+        address: u8,
+        setup: [u8; 8],
+        handshake: Handshake,
+    },
+    /// An OUT data packet sent with `pid`.
+    Out {
+        address: u8,
+        endpoint: u8,
+        pid: Pid,
+        len: usize,
+        handshake: Handshake,
+    },
+    /// An IN transaction: the device's answer.
+    In {
+        address: u8,
+        endpoint: u8,
+        reply: InReply,
+    },
+}
 const FRAME_US: u64 = 1000;
 const FRAME_BUDGET_US: u64 = 950;
 const RX_CAPACITY: usize = 1024;
@@ -220,6 +253,9 @@ pub struct Dwc2Model<'d> {
     stats: BusStats,
     violations: [Option<Violation>; MAX_RECORDED],
     violation_count: usize,
+    trace: [Option<BusEvent>; TRACE_LEN],
+    /// Events recorded so far; event `n` sits at `trace[n % TRACE_LEN]` while it is kept.
+    trace_count: u64,
 }
 
 impl Default for Dwc2Model<'_> {
@@ -264,6 +300,8 @@ impl<'d> Dwc2Model<'d> {
             stats: BusStats::default(),
             violations: [None; MAX_RECORDED],
             violation_count: 0,
+            trace: [None; TRACE_LEN],
+            trace_count: 0,
         };
         model.core_reset();
         model
@@ -305,6 +343,24 @@ impl<'d> Dwc2Model<'d> {
 
     pub fn stats(&self) -> BusStats {
         self.stats
+    }
+
+    /// Number of bus events recorded since the model was made (the next event's number).
+    pub fn trace_count(&self) -> u64 {
+        self.trace_count
+    }
+
+    /// The kept bus events numbered `from` and later, with their numbers; older ones have
+    /// been overwritten (the first number returned tells).
+    pub fn trace(&self, from: u64) -> impl Iterator<Item = (u64, BusEvent)> + '_ {
+        let oldest = self.trace_count.saturating_sub(TRACE_LEN as u64);
+        (from.max(oldest)..self.trace_count)
+            .filter_map(|n| Some((n, self.trace[(n % TRACE_LEN as u64) as usize]?)))
+    }
+
+    fn record(&mut self, event: BusEvent) {
+        self.trace[(self.trace_count % TRACE_LEN as u64) as usize] = Some(event);
+        self.trace_count += 1;
     }
 
     pub fn now_us(&self) -> u64 {
@@ -581,6 +637,8 @@ impl<'d> Dwc2Model<'d> {
                 | hprt::PENA
                 | hprt::PENCHNG
                 | (speed << hprt::PSPD_SHIFT);
+            self.stats.bus_resets += 1;
+            self.record(BusEvent::Reset);
         }
     }
 
@@ -882,6 +940,33 @@ impl<'d> Dwc2Model<'d> {
             Some(dev) => Outcome::Out(dev.data_out(ep, pid, &ch.tx[..out_len]), out_len),
         };
         let low_speed = lsdev || root_speed == Some(Speed::Low);
+        let event = match outcome {
+            Outcome::Out(Handshake::Nak, _) | Outcome::In(InReply::Nak) | Outcome::Disabled => None,
+            Outcome::Out(handshake, _) if is_setup => {
+                let mut setup = [0u8; 8];
+                setup.copy_from_slice(&ch.tx[..8]);
+                Some(BusEvent::Setup {
+                    address,
+                    setup,
+                    handshake,
+                })
+            }
+            Outcome::Out(handshake, len) => Some(BusEvent::Out {
+                address,
+                endpoint: ep,
+                pid,
+                len,
+                handshake,
+            }),
+            Outcome::In(reply) => Some(BusEvent::In {
+                address,
+                endpoint: ep,
+                reply,
+            }),
+        };
+        if let Some(event) = event {
+            self.record(event);
+        }
         match outcome {
             Outcome::Disabled => {
                 self.finish_error(n, hcint::TXERR);

@@ -34,8 +34,8 @@ pub mod hid;
 pub mod hub;
 pub mod serial;
 
-pub use controller::{BusStats, Dwc2Model, ModelRegs, Violation};
-pub use device::{Ch9Device, Function, SimDevice};
+pub use controller::{BusEvent, BusStats, Dwc2Model, ModelRegs, TRACE_LEN, Violation};
+pub use device::{Ch9Device, Function, Handshake, InReply, Pid, SimDevice};
 
 /// Writes `parts` back to back into `out` (descriptor tables of the simulated devices).
 pub(crate) const fn concat<const N: usize>(parts: &[&[u8]]) -> [u8; N] {

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use usb_host_api::{EpAddr, EpType, HostController, PipeSpec, SetupPacket, Speed, XferError};
-use usb_model::{Dwc2Model, hid};
+use usb_model::{BusEvent, Dwc2Model, Handshake, InReply, Pid, hid};
 use usb_proto::descriptor::ty;
 use usb_stack_tests::SimHost;
 
@@ -47,6 +47,51 @@ fn keyboard_answers_the_first_device_descriptor_read() {
             .unwrap();
         assert_eq!(n, 18);
         assert_eq!(buf[1], ty::DEVICE);
+    });
+}
+
+#[test]
+fn trace_shows_the_reset_the_setup_and_the_toggles_of_a_descriptor_read() {
+    with_keyboard(|model, host| {
+        host.delay_ms(100);
+        let from = model.borrow().trace_count();
+        assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+        let ep0 = host.open_pipe(ep0_spec(Speed::Low)).unwrap();
+        let setup = SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 18);
+        let mut buf = [0u8; 18];
+        assert_eq!(host.control(ep0, &setup, &mut buf, 500), Ok(18));
+        let model = model.borrow();
+        let events: Vec<BusEvent> = model.trace(from).map(|(_, e)| e).collect();
+        // 18 bytes at 8 per packet: DATA1, DATA0, DATA1 (data stage), then a zero-length
+        // OUT with DATA1 (status stage).
+        let data = |pid, len| BusEvent::In {
+            address: 0,
+            endpoint: 0,
+            reply: InReply::Data { len, pid },
+        };
+        assert_eq!(
+            events,
+            [
+                BusEvent::Reset,
+                BusEvent::Setup {
+                    address: 0,
+                    setup: setup.to_bytes(),
+                    handshake: Handshake::Ack
+                },
+                data(Pid::Data1, 8),
+                data(Pid::Data0, 8),
+                data(Pid::Data1, 2),
+                BusEvent::Out {
+                    address: 0,
+                    endpoint: 0,
+                    pid: Pid::Data1,
+                    len: 0,
+                    handshake: Handshake::Ack
+                },
+            ]
+        );
+        assert_eq!(model.stats().bus_resets, 1);
+        assert_eq!(model.trace(0).count(), model.trace_count() as usize);
     });
 }
 

@@ -535,6 +535,9 @@ pub struct TaskDesc {
     /// Bit `i` set: this task may SEND to and POST to task `i` (`app.toml` task slots;
     /// replies need no grant). Apps have at most 32 tasks.
     pub send_targets: u32,
+    /// Bit `i` set: this task may POST to task `i`, but not SEND to it (`app.toml` `notify`).
+    /// POST never blocks, so unlike SEND it may go to less important tasks.
+    pub notify_targets: u32,
     /// Bit [`Kipcnum::grant_bit`] set: this task may use that kernel IPC operation (`app.toml`
     /// `kipc`; the supervisor has them all).
     pub kipc_grants: u32,

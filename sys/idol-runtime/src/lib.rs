@@ -29,6 +29,27 @@
 //! validated leases can be handed to an implementation ([`Leased`]), and every lease access is
 //! bounds-checked before it reaches the kernel, because an out-of-range borrow faults the
 //! *server*. Nothing in this path panics on client input.
+//!
+//! # Deferred replies ([`ReplyToken`])
+//!
+//! An operation declared `deferred: true` is not answered when its method returns: the
+//! method receives a [`ReplyToken`] instead, which the server may keep while it goes on
+//! receiving other calls (a driver holding one pending transfer per pipe), and answer
+//! later, in any order. Its caller stays blocked in SEND meanwhile; to the client the
+//! operation looks like any other. The token names the caller by its exact incarnation (the
+//! 32-bit restart count RECV reported) and owns the call's leases; every answer consumes
+//! it. What each event does, by the state of the caller the token names:
+//!
+//! | event | caller still waiting | caller restarted (even 64 times) | caller detached or dead |
+//! |---|---|---|---|
+//! | lease read/write through `token.leases()` | copies | `LeaseError::ClientGone`, nothing copied | `LeaseError::ClientGone`, nothing copied |
+//! | `reply` / `reply_err` / `answer` | caller woken with the value or code; token consumed | nothing delivered (the new incarnation, even if blocked on this server, is untouched); token consumed | nothing delivered; token consumed |
+//! | token dropped unanswered | caller stays blocked until this server restarts (then it is woken with a dead code) | nothing | nothing |
+//! | server restarted | caller woken with a dead code by the kernel; the token is gone with the server | - | - |
+//!
+//! None of these faults the server: the kernel refuses a stale incarnation with a code,
+//! and the lease accessors check bounds before asking. A second answer to one call does not
+//! compile (the token is consumed, and it is neither `Copy` nor `Clone`).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -41,7 +62,7 @@ pub use abi::PeerGone;
 pub use client::CallError;
 pub use error::ErrorCode;
 pub use lease::{Access, CanRead, CanWrite, LeaseError, Leased, Read, ReadWrite, Write};
-pub use server::RequestError;
+pub use server::{ReplyToken, RequestError};
 
 pub use abi;
 /// Re-exported so generated code and API crates need no direct dependency on either.

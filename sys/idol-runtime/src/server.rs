@@ -17,7 +17,8 @@
 //! field holds an invalid value) and calls the implementation. A client that died while its
 //! leases were being checked gets no reply at all.
 
-use abi::{ReplyFaultReason, TaskId};
+use abi::{Incarnation, ReplyFaultReason, TaskId};
+use core::marker::PhantomData;
 use core::mem::size_of;
 use userlib::{BorrowError, LeaseInfo, RecvMessage};
 use zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
@@ -127,7 +128,8 @@ pub enum Incoming<O> {
     Refused,
 }
 
-/// A validated call, answered exactly once by [`Call::reply`].
+/// A validated call, answered exactly once: at once by [`Call::reply`], or later through
+/// the [`ReplyToken`] that [`Call::defer`] turns it into.
 pub struct Call<O> {
     pub msg: RecvMessage,
     pub operation: O,
@@ -159,13 +161,102 @@ impl<O> Call<O> {
         T: IntoBytes + Immutable,
         E: ErrorCode,
     {
-        let client = self.msg.sender;
-        match result {
-            Ok(value) => userlib::sys_reply(client, 0, value.as_bytes()),
-            Err(RequestError::Op(error)) => userlib::sys_reply(client, error.code().into(), &[]),
-            Err(RequestError::Fault(reason)) => userlib::sys_reply_fault(client, reason),
-            Err(RequestError::ClientGone) => {}
+        answer(self.msg.sender, result);
+    }
+
+    /// Keeps the caller waiting: the returned token, which owns the call's `leases`,
+    /// answers it later (see the crate's "Deferred replies").
+    pub fn defer<T, E, L>(self, leases: L) -> ReplyToken<T, E, L> {
+        ReplyToken {
+            caller: self.msg.sender,
+            leases,
+            _reply: PhantomData,
         }
+    }
+}
+
+/// The one encoding of an answer, whether given at once or through a [`ReplyToken`].
+///
+/// The REPLY and REPLY_FAULT syscalls name the caller by its exact incarnation, so the
+/// kernel delivers nothing to a caller that has since died, been detached or restarted, and
+/// nothing to a live one no longer waiting on this server; the server is never faulted for
+/// it.
+fn answer<T, E>(client: Incarnation, result: Result<T, RequestError<E>>)
+where
+    T: IntoBytes + Immutable,
+    E: ErrorCode,
+{
+    match result {
+        Ok(value) => userlib::sys_reply(client, 0, value.as_bytes()),
+        Err(RequestError::Op(error)) => userlib::sys_reply(client, error.code().into(), &[]),
+        Err(RequestError::Fault(reason)) => userlib::sys_reply_fault(client, reason),
+        Err(RequestError::ClientGone) => {}
+    }
+}
+
+/// The right to answer one call of a deferred operation (`deferred: true` in the `.idol`
+/// file): its caller stays blocked in SEND until the token is answered.
+///
+/// It names the caller by its exact incarnation and owns the call's leases (`L`, a struct
+/// of [`Leased`] the stub generates, or `()`), so the server can fill the caller's buffers
+/// when the work completes. It is neither `Copy` nor `Clone`, and every answer consumes it,
+/// so a call cannot be answered twice, and no lease outlives the answer (a kept lease could
+/// otherwise reach the buffers of the same caller's *next* call). See the crate's
+/// "Deferred replies" for what each answer and access does once the caller is gone.
+///
+/// ```compile_fail
+/// # use idol_runtime::ReplyToken;
+/// fn twice(token: ReplyToken<u32, core::convert::Infallible>) {
+///     token.reply(1);
+///     token.reply(2); // use of moved value: a token answers once
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use idol_runtime::ReplyToken;
+/// type Token = ReplyToken<u32, core::convert::Infallible>;
+/// fn copy(token: &Token) -> Token {
+///     token.clone() // no second token for the same call
+/// }
+/// ```
+#[must_use = "the caller stays blocked until its token is answered"]
+pub struct ReplyToken<T, E, L = ()> {
+    caller: Incarnation,
+    leases: L,
+    /// The reply value and error types of the operation, fixed by the generated stub.
+    _reply: PhantomData<fn(T, E)>,
+}
+
+impl<T, E, L> ReplyToken<T, E, L>
+where
+    T: IntoBytes + Immutable,
+    E: ErrorCode,
+{
+    /// The caller's exact incarnation, as RECV reported it.
+    pub fn caller(&self) -> Incarnation {
+        self.caller
+    }
+
+    /// The call's leases, valid while the token is held and the caller waits. An access
+    /// after the caller died or was restarted fails with [`LeaseError::ClientGone`].
+    pub fn leases(&self) -> &L {
+        &self.leases
+    }
+
+    /// Answers with `value`, as an immediate reply of `Ok(value)` would.
+    pub fn reply(self, value: T) {
+        self.answer(Ok(value));
+    }
+
+    /// Answers with the operation's error `error`.
+    pub fn reply_err(self, error: E) {
+        self.answer(Err(RequestError::Op(error)));
+    }
+
+    /// Answers with `result`, exactly as a method of an immediate operation returning it:
+    /// a value, an operation error, a fault of the caller, or nothing (`ClientGone`).
+    pub fn answer(self, result: Result<T, RequestError<E>>) {
+        answer(self.caller, result);
     }
 }
 

@@ -19,6 +19,22 @@
 //! (REFRESH_TASK_ID returns it). SEND has no register left for it and still compares the
 //! `TaskId`'s 6 bits. Blocked states still record 16-bit ids: every task blocked on an
 //! incarnation is woken when that incarnation ends, so a recorded id never outlives it.
+//!
+//! Who may reach whom (from `app.toml`, fixed at build time; anything else faults the caller
+//! with `UsageError::IllegalTask`):
+//!
+//! | Operation | Allowed targets | Why |
+//! |---|---|---|
+//! | SEND | `send_targets` (`task-slots`): equal or more important tasks | the sender blocks, so it must not wait on a task that can be starved |
+//! | POST | itself, `send_targets`, and `notify_targets` (`notify`), of any priority | a post never blocks, so priority inversion cannot arise |
+//! | REPLY, REPLY_FAULT | whoever is waiting on the caller | no grant needed |
+//!
+//! The kernel checks the target of a POST, not its bits: `notify` also names the bits a poster
+//! may raise, but enforcing them would take a bit mask per (poster, target) pair, a table
+//! searched on every POST, while a notification only says "look at your state": a receiver
+//! must already cope with a spurious bit, since any declared poster may raise a bit at any
+//! time. The bit names still matter at build time: they are the only bits a poster's code
+//! can name (`userlib::notify_bits!`).
 
 use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
 
@@ -263,7 +279,7 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
 pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let (target, bits) = (TaskId(tasks[caller].save.r4 as u16), tasks[caller].save.r5);
     let i = target_index(tasks, target)?;
-    if !tasks[caller].may_send_to(i) && i != caller {
+    if !tasks[caller].may_post_to(i) && i != caller {
         return Err(UsageError::IllegalTask.into());
     }
     if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {

@@ -110,6 +110,13 @@ impl Task {
         index < 32 && self.descriptor.send_targets & (1 << index) != 0
     }
 
+    /// POST reaches every SEND target and, beyond them, the `notify` targets, which may be
+    /// less important: a post never blocks, so it cannot wait on a starved task.
+    pub fn may_post_to(&self, index: usize) -> bool {
+        let targets = self.descriptor.send_targets | self.descriptor.notify_targets;
+        index < 32 && targets & (1 << index) != 0
+    }
+
     pub fn is_runnable(&self) -> bool {
         debug_assert_eq!(
             self.runnable,

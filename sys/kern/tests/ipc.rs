@@ -440,6 +440,63 @@ fn post_to_undeclared_target_faults_but_post_to_self_is_allowed() {
     assert_eq!(sim.notifications(2), 0);
 }
 
+/// Supervisor; task 1 (priority 1) may POST, not SEND, to the less important task 2; task 3
+/// (priority 2) is in neither mask; idle.
+fn notify_down_sim() -> Sim {
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(1).targets(0).notifies(1 << 2),
+        TaskSpec::task(2),
+        TaskSpec::task(2),
+        TaskSpec::task(7),
+    ];
+    let mut sim = Sim::new(&specs, &[]);
+    sim.park_supervisor();
+    sim
+}
+
+#[test]
+fn post_to_less_important_notify_target_wakes_it_without_preempting() {
+    let mut sim = notify_down_sim();
+    sim.recv_open(2, 16, 0b10);
+    assert_eq!(sim.post(1, sim.id(2), 0b10), 0);
+    assert_eq!(sim.fault_of(1), None);
+    assert_eq!(sim.sched(2), Some(SchedState::Runnable), "the target woke");
+    let r = sim.recv_result(2);
+    assert_eq!((r.sender, r.operation), (TaskId::KERNEL, 0b10));
+    assert_eq!(sim.current, 1, "the more important poster keeps running");
+}
+
+#[test]
+fn post_to_notify_target_reaches_only_the_named_task() {
+    let mut sim = notify_down_sim();
+    sim.post(1, sim.id(3), 0b1);
+    assert_eq!(sim.fault_of(1), usage(UsageError::IllegalTask));
+    assert_eq!(sim.notifications(3), 0);
+}
+
+#[test]
+fn post_to_notify_target_checks_its_generation() {
+    let mut sim = notify_down_sim();
+    let old = sim.id(2);
+    sim.restart(2, true);
+    assert_eq!(sim.post(1, old, 0b1), DEAD_CODE_BASE | 1);
+    assert_eq!(sim.notifications(2), 0, "the new incarnation got nothing");
+}
+
+#[test]
+fn send_to_notify_only_target_faults_sender() {
+    let mut sim = notify_down_sim();
+    sim.recv_open(2, 16, 0);
+    sim.send(1, sim.id(2), 1, b"x", 0, &[]);
+    assert_eq!(sim.fault_of(1), usage(UsageError::IllegalTask));
+    assert_eq!(
+        sim.sched(2),
+        Some(SchedState::InRecv(None)),
+        "nothing was delivered"
+    );
+}
+
 #[test]
 fn reply_wakes_client_with_code_and_message() {
     let mut sim = sim();

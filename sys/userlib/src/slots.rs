@@ -1,50 +1,141 @@
-//! Task slots: a task names the tasks it talks to by their `app.toml` names. The builder
-//! passes `BULKHEAD_TASK_SLOTS="name=index,..."` (the task's declared slots) when building
-//! it, and `task_slot!` resolves a name at compile time, so a typo or an undeclared peer is
-//! a build error, not a runtime surprise.
+//! Task slots and notify targets: a task names the tasks it talks to by their `app.toml`
+//! names, and resolves them at compile time, so a typo or an undeclared peer is a build
+//! error, not a runtime surprise. When building a task the builder passes
+//!
+//! - `BULKHEAD_TASK_SLOTS="name=index,..."`: its `task-slots` (SEND and POST), read by
+//!   `task_slot!`;
+//! - `BULKHEAD_NOTIFY_TARGETS="name=index,..."`: the keys of its `notify` table (POST only,
+//!   to tasks of any priority), read by `notify_target!`;
+//! - `BULKHEAD_NOTIFY_BITS="task.notification=bit,..."`: each notification it may raise
+//!   there, with its bit number in the target's `notifications`, read by `notify_bits!`.
+//!
+//! Names are `[a-z][a-z0-9_-]*` (the builder checks), so `.`, `=` and `,` only separate.
+
+/// The number after `key=` in a `key=number,...` list, where `key` is `parts` joined by `.`;
+/// `None` if no entry has exactly that key.
+pub const fn list_value(list: &str, parts: &[&str]) -> Option<usize> {
+    let s = list.as_bytes();
+    let mut entry = 0;
+    while entry < s.len() {
+        if let Some(mut at) = value_start(s, entry, parts) {
+            let mut value = 0;
+            while at < s.len() && s[at] != b',' {
+                value = value * 10 + (s[at] - b'0') as usize;
+                at += 1;
+            }
+            return Some(value);
+        }
+        while entry < s.len() && s[entry] != b',' {
+            entry += 1;
+        }
+        entry += 1;
+    }
+    None
+}
+
+/// Where the number starts if the entry at `at` has the key `parts` joined by `.`.
+const fn value_start(s: &[u8], mut at: usize, parts: &[&str]) -> Option<usize> {
+    let mut p = 0;
+    while p < parts.len() {
+        if p > 0 {
+            if at >= s.len() || s[at] != b'.' {
+                return None;
+            }
+            at += 1;
+        }
+        let part = parts[p].as_bytes();
+        let mut j = 0;
+        while j < part.len() {
+            if at + j >= s.len() || s[at + j] != part[j] {
+                return None;
+            }
+            j += 1;
+        }
+        at += part.len();
+        p += 1;
+    }
+    if at < s.len() && s[at] == b'=' {
+        Some(at + 1)
+    } else {
+        None
+    }
+}
 
 /// The index of `name` in a `name=index,...` list; a compile-time error if it is absent.
 pub const fn slot_index(slots: &str, name: &str) -> usize {
-    let (s, n) = (slots.as_bytes(), name.as_bytes());
+    match list_value(slots, &[name]) {
+        Some(index) => index,
+        None => panic!("task slot not declared in app.toml task-slots"),
+    }
+}
+
+/// The index of `task` among the notify targets; a compile-time error if it is absent.
+pub const fn notify_index(targets: &str, task: &str) -> usize {
+    match list_value(targets, &[task]) {
+        Some(index) => index,
+        None => panic!("task not declared in this task's app.toml notify table"),
+    }
+}
+
+/// The mask of `task`'s notifications `names`; a compile-time error if one is not listed
+/// for `task` in this task's `notify` table.
+pub const fn notify_mask(bits: &str, task: &str, names: &[&str]) -> u32 {
+    let mut mask = 0;
     let mut i = 0;
-    while i < s.len() {
-        let mut j = 0;
-        while j < n.len() && i + j < s.len() && s[i + j] == n[j] {
-            j += 1;
-        }
-        let mut k = i + j;
-        if j == n.len() && k < s.len() && s[k] == b'=' {
-            k += 1;
-            let mut value = 0;
-            while k < s.len() && s[k] != b',' {
-                value = value * 10 + (s[k] - b'0') as usize;
-                k += 1;
-            }
-            return value;
-        }
-        while i < s.len() && s[i] != b',' {
-            i += 1;
+    while i < names.len() {
+        match list_value(bits, &[task, names[i]]) {
+            Some(bit) => mask |= 1 << bit,
+            None => panic!("notification not declared for this target in app.toml notify"),
         }
         i += 1;
     }
-    panic!("task slot not declared in app.toml task-slots")
+    mask
 }
 
 /// `task_slot!(PONG, pong);` defines `const PONG: TaskId` naming task `pong`'s first
-/// incarnation. Refresh it after a peer-gone code (`refresh_after`).
+/// incarnation. Refresh it after a peer-gone code (`refresh_after`). Names that are not
+/// identifiers are given as strings: `task_slot!(USB_HCD, "usb-hcd");`.
 #[macro_export]
 macro_rules! task_slot {
     ($const_name:ident, $task:ident) => {
+        $crate::task_slot!($const_name, stringify!($task));
+    };
+    ($const_name:ident, $task:expr) => {
         const $const_name: $crate::TaskId = $crate::TaskId::for_index_and_gen(
-            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), stringify!($task)),
+            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), $task),
             $crate::Generation(0),
         );
     };
 }
 
+/// `notify_target!(HCD, "usb-hcd");` defines `const HCD: TaskId` naming the first
+/// incarnation of `usb-hcd`, a key of this task's `notify` table; post to it with
+/// `sys_post(sys_refresh_incarnation(HCD), ...)`. The name is a string because task names
+/// may hold `-`.
+#[macro_export]
+macro_rules! notify_target {
+    ($vis:vis $const_name:ident, $task:literal) => {
+        $vis const $const_name: $crate::TaskId = $crate::TaskId::for_index_and_gen(
+            $crate::notify_index(env!("BULKHEAD_NOTIFY_TARGETS"), $task),
+            $crate::Generation(0),
+        );
+    };
+}
+
+/// `notify_bits!(HCD_IRQ, "usb-hcd", ["irq"]);` defines `const HCD_IRQ: u32`, the bits of
+/// the named notifications in `usb-hcd`'s notification word; each must be listed for
+/// `usb-hcd` in this task's `notify` table.
+#[macro_export]
+macro_rules! notify_bits {
+    ($vis:vis $const_name:ident, $task:literal, [$($name:literal),+ $(,)?]) => {
+        $vis const $const_name: u32 =
+            $crate::notify_mask(env!("BULKHEAD_NOTIFY_BITS"), $task, &[$($name),+]);
+    };
+}
+
 #[cfg(test)]
 mod tests {
-    use super::slot_index;
+    use super::*;
 
     #[test]
     fn slot_index_finds_exact_names_only() {
@@ -58,5 +149,50 @@ mod tests {
     #[should_panic(expected = "not declared")]
     fn slot_index_rejects_a_prefix_of_a_declared_name() {
         slot_index("pong=2", "pon");
+    }
+
+    #[test]
+    fn list_value_matches_whole_dotted_keys_only() {
+        let bits = "usb-hcd.irq=0,usb-core.hcd-event=2,usb-core.port=31";
+        assert_eq!(list_value(bits, &["usb-hcd", "irq"]), Some(0));
+        assert_eq!(list_value(bits, &["usb-core", "port"]), Some(31));
+        assert_eq!(list_value(bits, &["usb-core", "hcd"]), None, "a prefix");
+        assert_eq!(list_value(bits, &["usb-core"]), None, "the task alone");
+        assert_eq!(
+            list_value(bits, &["usb-hcd", "hcd-event"]),
+            None,
+            "another task's bit"
+        );
+        assert_eq!(list_value("", &["usb-hcd", "irq"]), None);
+    }
+
+    #[test]
+    fn notify_mask_ors_the_named_bits_of_one_target() {
+        let bits = "usb-core.hcd-event=2,usb-core.port=31,class.hcd-event=0";
+        assert_eq!(notify_mask(bits, "usb-core", &["hcd-event"]), 1 << 2);
+        assert_eq!(
+            notify_mask(bits, "usb-core", &["port", "hcd-event"]),
+            1 << 31 | 1 << 2
+        );
+        assert_eq!(notify_mask(bits, "class", &["hcd-event"]), 1);
+        const AT_COMPILE_TIME: u32 = notify_mask("t.a=5", "t", &["a"]);
+        assert_eq!(AT_COMPILE_TIME, 1 << 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "notification not declared")]
+    fn notify_mask_rejects_a_bit_declared_for_another_target() {
+        notify_mask("usb-core.hcd-event=2,class.data=0", "class", &["hcd-event"]);
+    }
+
+    #[test]
+    fn notify_index_finds_the_target() {
+        assert_eq!(notify_index("usb-hcd=3,usb-core=4", "usb-core"), 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "not declared in this task's app.toml notify")]
+    fn notify_index_rejects_an_undeclared_target() {
+        notify_index("usb-hcd=3", "usb-core");
     }
 }

@@ -1,9 +1,10 @@
 //! Client of the `idol-tests` image's server (`idl/idol-test.idol`): `IdolTestClient`, the
-//! types its operations carry, and the commands of the rogue task that sends that server
-//! malformed calls ([`Malformed`]).
+//! types its operations carry, the commands of the rogue task that sends that server
+//! malformed calls ([`Malformed`]), and those of the caller tasks that wait in its deferred
+//! `park` ([`caller`]).
 #![no_std]
 
-use idol_runtime::zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
+use idol_runtime::zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, TryFromBytes};
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 
@@ -12,6 +13,54 @@ idol_runtime::error_enum! {
     pub enum IdolTestError {
         /// The counter would pass `u32::MAX`.
         Overflow = 1,
+        /// `park`: two calls already wait.
+        Full = 2,
+        /// `release`: no call waits with this tag.
+        NotParked = 3,
+        /// `release`: the waiting caller's lease could not be written: it died or was
+        /// restarted.
+        CallerGone = 4,
+    }
+}
+
+/// `park`'s reply: the tag it was released with, and how many `park` calls this
+/// incarnation of the server had answered by then (1 for the first), which shows the
+/// order callers were answered in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, FromBytes, KnownLayout, Immutable)]
+#[zerocopy(crate = "idol_runtime::zerocopy")]
+#[repr(C)]
+pub struct Answer {
+    pub tag: u32,
+    pub order: u32,
+}
+
+/// The commands of the caller tasks (`task/idol-test-caller`), which the suite uses to keep
+/// callers blocked in `park` while it goes on.
+pub mod caller {
+    use super::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// Operation code: answered at once, then the caller calls `park` with the `u32` tag
+    /// of the message (little-endian), lending `LEASE_LEN` bytes of a buffer.
+    pub const PARK: u16 = 1;
+    /// Operation code: answered with a [`ParkReport`] once that `park` call has returned.
+    pub const REPORT: u16 = 2;
+    /// How many bytes the caller lends `park`.
+    pub const LEASE_LEN: usize = 16;
+    /// Bytes of the caller's buffer just past the lease, which no one may write.
+    pub const GUARD_LEN: usize = 4;
+    /// What the guard bytes and the unwritten lease hold.
+    pub const UNTOUCHED: u8 = 0x5A;
+
+    /// How the last `park` call ended.
+    #[derive(Copy, Clone, Debug, IntoBytes, FromBytes, KnownLayout, Immutable)]
+    #[zerocopy(crate = "idol_runtime::zerocopy")]
+    #[repr(C)]
+    pub struct ParkReport {
+        /// 0 for an answer, an `IdolTestError` code, or `u32::MAX` for any other failure.
+        pub code: u32,
+        pub answer: super::Answer,
+        /// The lease, then the guard bytes.
+        pub buffer: [u8; LEASE_LEN + GUARD_LEN],
     }
 }
 

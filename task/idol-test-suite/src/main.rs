@@ -3,8 +3,8 @@
 //!
 //! Each test prints `TEST <name> ok` or `TEST <name> FAIL <why>` through the runner (the
 //! image's supervisor, `task/test-runner`, which records and detaches every faulted task);
-//! `cargo xtask test` turns those lines into results. Before each test the server and the
-//! rogue are restarted, so every test starts from fresh incarnations.
+//! `cargo xtask test` turns those lines into results. Before each test the server, the
+//! rogue and the two callers are restarted, so every test starts from fresh incarnations.
 //!
 //! What is covered, and how:
 //!
@@ -17,17 +17,25 @@
 //! | idempotent retry | the runner restarts the server between two calls |
 //! | detached server | the runner detaches the server; the call fails at once |
 //! | every malformed call | the rogue sends it raw and is faulted by the dispatcher |
+//! | deferred replies, in any order | two caller tasks wait in `park`; `release` answers them in reverse |
+//! | a deferred answer reaches only its own incarnation | a caller is restarted while waiting, and its new incarnation waits too |
+//! | lease access through a held token | `release` fills the waiting caller's lease; the caller reports its buffer and the guard past it |
+//! | a dead caller's token | the caller is detached while waiting; the lease write errors and the server runs on |
 #![no_std]
 #![no_main]
 
+use idol_runtime::zerocopy::FromBytes;
 use idol_runtime::{CallError, PeerGone};
-use idol_test_api::{IdolTestClient, IdolTestError, Malformed, Mode};
+use idol_test_api::caller::{self, GUARD_LEN, LEASE_LEN, ParkReport, UNTOUCHED};
+use idol_test_api::{Answer, IdolTestClient, IdolTestError, Malformed, Mode};
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
 task_slot!(SERVER, server);
 task_slot!(ROGUE, rogue);
+task_slot!(CALLER_A, caller_a);
+task_slot!(CALLER_B, caller_b);
 
 /// This task's index: app.toml lists it right after the runner, which reports a fault of
 /// task 1 as the suite's.
@@ -279,6 +287,131 @@ fn caller_off_the_allow_list_is_access_violation() -> Outcome {
     rogue_is_faulted(Malformed::NotOnAllowList, ReplyFaultReason::AccessViolation)
 }
 
+// ---------------------------------------------------------------- deferred replies
+
+/// Has the caller task in `slot` call `park(tag)` and wait there.
+fn park_in(slot: TaskId, tag: u32) -> Outcome {
+    let (code, _) = sys_send(id(slot), caller::PARK, &tag.to_le_bytes(), &mut [], &[]);
+    check!(code == 0, "a caller task did not take the PARK command");
+    Ok(())
+}
+
+/// How the `park` call of the caller task in `slot` ended; waits until it has.
+fn report(slot: TaskId) -> Result<ParkReport, &'static str> {
+    let mut raw = [0u8; size_of::<ParkReport>()];
+    let (code, len) = sys_send(id(slot), caller::REPORT, &[], &mut raw, &[]);
+    if code != 0 || len != raw.len() {
+        return Err("a caller task did not report its park call");
+    }
+    ParkReport::read_from_bytes(&raw).map_err(|_| "a caller task's report did not decode")
+}
+
+/// Checks `report` is the answer `expected`, with the lease all `fill` and the guard bytes
+/// past it untouched.
+fn check_answered(report: &ParkReport, expected: Answer, fill: u8) -> Outcome {
+    check!(report.code == 0, "park ended with an error, not the answer");
+    check!(
+        report.answer == expected,
+        "park got another call's answer, or answers came in the wrong order"
+    );
+    let (lease, guard) = report.buffer.split_at(LEASE_LEN);
+    check!(lease[0] == fill, "first byte of the lease not written");
+    check!(
+        lease[LEASE_LEN - 1] == fill,
+        "last byte of the lease not written"
+    );
+    check!(
+        lease.iter().all(|&b| b == fill),
+        "lease not filled through the token"
+    );
+    check!(
+        guard == [UNTOUCHED; GUARD_LEN],
+        "bytes past the lease were written"
+    );
+    Ok(())
+}
+
+/// The server is the incarnation `before`, never faulted, and still answers.
+fn server_ran_on(before: TaskId) -> Outcome {
+    check!(
+        take_fault(SERVER).is_none(),
+        "the server faulted answering a gone caller"
+    );
+    check!(id(SERVER) == before, "the server was restarted");
+    check!(server().total() == Ok(0), "the server stopped serving");
+    Ok(())
+}
+
+fn deferred_callers_are_answered_in_the_opposite_order() -> Outcome {
+    park_in(CALLER_A, 1)?;
+    park_in(CALLER_B, 2)?;
+    let server = server();
+    let mut third = [0u8; LEASE_LEN];
+    check!(
+        server.park(3, &mut third) == Err(CallError::Op(IdolTestError::Full)),
+        "a third park was not refused at once while two callers wait"
+    );
+    check!(
+        server.release(2, 0xB2) == Ok(LEASE_LEN as u32),
+        "release of the second caller failed"
+    );
+    check!(
+        server.release(1, 0xA1) == Ok(LEASE_LEN as u32),
+        "release of the first caller failed"
+    );
+    check_answered(&report(CALLER_B)?, Answer { tag: 2, order: 1 }, 0xB2)?;
+    check_answered(&report(CALLER_A)?, Answer { tag: 1, order: 2 }, 0xA1)?;
+    check!(
+        server.release(1, 0) == Err(CallError::Op(IdolTestError::NotParked)),
+        "an answered call could be released again"
+    );
+    Ok(())
+}
+
+fn deferred_lease_write_lands_in_the_caller_buffer() -> Outcome {
+    park_in(CALLER_A, 7)?;
+    check!(
+        server().release(7, 0xC3) == Ok(LEASE_LEN as u32),
+        "release did not write the whole lease"
+    );
+    check_answered(&report(CALLER_A)?, Answer { tag: 7, order: 1 }, 0xC3)
+}
+
+fn deferred_answer_to_a_restarted_caller_reaches_no_one() -> Outcome {
+    let before = id(SERVER);
+    park_in(CALLER_A, 1)?;
+    restart(CALLER_A);
+    // The new incarnation waits in the server too, where a misdirected answer would land.
+    park_in(CALLER_A, 2)?;
+    check!(
+        server().release(1, 0xEE) == Err(CallError::Op(IdolTestError::CallerGone)),
+        "the lease of a restarted caller was written"
+    );
+    server_ran_on(before)?;
+    check!(
+        server().release(2, 0x22) == Ok(LEASE_LEN as u32),
+        "the new incarnation's call was no longer waiting"
+    );
+    // The stale answer was given (order 1) but not delivered: the new incarnation got its own.
+    check_answered(&report(CALLER_A)?, Answer { tag: 2, order: 2 }, 0x22)
+}
+
+fn deferred_lease_access_through_a_dead_callers_token_errors() -> Outcome {
+    let before = id(SERVER);
+    park_in(CALLER_A, 5)?;
+    let _ = runner().detach(CALLER_A.index() as u32);
+    check!(
+        server().release(5, 0x11) == Err(CallError::Op(IdolTestError::CallerGone)),
+        "lease access through a dead caller's token did not fail as CallerGone"
+    );
+    server_ran_on(before)?;
+    check!(
+        server().release(5, 0x11) == Err(CallError::Op(IdolTestError::NotParked)),
+        "the dead caller's token was not spent"
+    );
+    Ok(())
+}
+
 const TESTS: &[Test] = &[
     ("read_lease_is_read_by_server", read_lease_is_read_by_server),
     (
@@ -350,11 +483,27 @@ const TESTS: &[Test] = &[
         "caller_off_the_allow_list_is_access_violation",
         caller_off_the_allow_list_is_access_violation,
     ),
+    (
+        "deferred_callers_are_answered_in_the_opposite_order",
+        deferred_callers_are_answered_in_the_opposite_order,
+    ),
+    (
+        "deferred_lease_write_lands_in_the_caller_buffer",
+        deferred_lease_write_lands_in_the_caller_buffer,
+    ),
+    (
+        "deferred_answer_to_a_restarted_caller_reaches_no_one",
+        deferred_answer_to_a_restarted_caller_reaches_no_one,
+    ),
+    (
+        "deferred_lease_access_through_a_dead_callers_token_errors",
+        deferred_lease_access_through_a_dead_callers_token_errors,
+    ),
 ];
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    run_tests(&runner(), TESTS, &[SERVER, ROGUE]);
+    run_tests(&runner(), TESTS, &[SERVER, ROGUE, CALLER_A, CALLER_B]);
     log(b"TESTS DONE");
     loop {
         sys_recv_notification(0);

@@ -45,6 +45,10 @@ pub mod assistant {
     /// Message: `ReplyFaultReason` (u32). Reply-faults the caller held by `HOLD`, then
     /// replies 0.
     pub const REPLY_FAULT_HELD: u16 = 17;
+    /// Posts `peer_a`'s `wake` notification, down the priority order (the assistant is more
+    /// important and may only POST to `peer_a`: app.toml `notify`); replies with the POST's
+    /// code (0, or a peer-gone code).
+    pub const POST_DOWN: u16 = 18;
 }
 
 /// Ways the assistant can be asked to fault.
@@ -65,15 +69,17 @@ pub enum FaultKind {
     Panic = 8,
     /// Kernel IPC without the grant.
     Kipc = 9,
-    /// SEND to a task not in its `task-slots`.
+    /// SEND to a task not in its `task-slots` (and at most in its `notify` table).
     UndeclaredTarget = 10,
     /// An SVC with the stack pointer 8 bytes above the bottom of the stack: the exception
     /// frame overflows while the SVC is being taken.
     StackOverflowAtSvc = 11,
+    /// POST to a task in neither its `task-slots` nor its `notify` table.
+    UndeclaredPost = 12,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::WriteAddress,
         FaultKind::ReadAddress,
         FaultKind::ExecuteFromRam,
@@ -86,6 +92,7 @@ impl FaultKind {
         FaultKind::Kipc,
         FaultKind::UndeclaredTarget,
         FaultKind::StackOverflowAtSvc,
+        FaultKind::UndeclaredPost,
     ];
 
     pub fn from_u32(n: u32) -> Option<Self> {

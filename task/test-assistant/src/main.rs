@@ -7,6 +7,8 @@ use test_api::{FaultKind, assistant as op};
 use userlib::*;
 
 task_slot!(RUNNER, runner);
+notify_target!(PEER_A, "peer_a");
+notify_bits!(PEER_A_WAKE, "peer_a", ["wake"]);
 
 const TIMER_BIT: u32 = 1 << 0;
 const IRQ_BIT: u32 = 1 << 1;
@@ -125,6 +127,13 @@ pub extern "C" fn main() -> ! {
                 }
                 sys_reply(caller, 0, &[]);
             }
+            op::POST_DOWN => {
+                let code = match sys_post(sys_refresh_incarnation(PEER_A), PEER_A_WAKE) {
+                    Ok(()) => 0,
+                    Err(gone) => gone.code(),
+                };
+                sys_reply(caller, code, &[]);
+            }
             _ => sys_reply_fault(caller, ReplyFaultReason::UndefinedOperation),
         }
     }
@@ -211,6 +220,10 @@ fn fault(kind: Option<FaultKind>, address: u32) {
                 &mut [],
                 &[],
             );
+        }
+        Some(FaultKind::UndeclaredPost) => {
+            let target = TaskId::for_index_and_gen(address as usize, Generation(0));
+            let _ = sys_post(sys_refresh_incarnation(target), 1);
         }
         None => {}
     }

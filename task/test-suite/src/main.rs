@@ -648,9 +648,27 @@ fn kipc_refused_to_ungranted_task() -> Outcome {
 }
 
 fn send_to_undeclared_target_refused() -> Outcome {
+    assistant_fault(FaultKind::UndeclaredTarget, PEER_B.index() as u32, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
+    })
+}
+
+/// The assistant may POST to `peer_a` (app.toml `notify`), which does not let it SEND there.
+fn send_to_notify_only_target_refused() -> Outcome {
     assistant_fault(FaultKind::UndeclaredTarget, PEER_A.index() as u32, |f| {
         f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
     })
+}
+
+fn post_to_undeclared_target_refused() -> Outcome {
+    assistant_fault(FaultKind::UndeclaredPost, PEER_B.index() as u32, |f| {
+        f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
+    })?;
+    check!(
+        peer_result(PEER_B).notifications == 0,
+        "the refused post reached its target"
+    );
+    Ok(())
 }
 
 fn fault_injected_by_supervisor() -> Outcome {
@@ -700,6 +718,23 @@ fn priority_preemption_on_post() -> Outcome {
     check!(
         r.woke_at.wrapping_sub(before) <= 1,
         "more important task did not preempt the poster"
+    );
+    Ok(())
+}
+
+/// The assistant (priority 1) wakes `peer_a` (priority 2) with the bit its `notify` table
+/// names; `peer_a` then runs before the suite (priority 3) asks what it saw.
+fn post_down_the_priority_order_wakes_a_less_important_task() -> Outcome {
+    check!(
+        peer_result(PEER_A).notifications == 0,
+        "the fresh peer already had a notification"
+    );
+    let (rc, _) = call(id(ASSISTANT), aop::POST_DOWN, &[], &mut [], &[]);
+    check!(rc == 0, "the assistant's post down was refused");
+    check!(take_fault(ASSISTANT).is_none(), "the assistant faulted");
+    check!(
+        peer_result(PEER_A).notifications == 1,
+        "the less important peer was not woken by its wake bit"
     );
     Ok(())
 }
@@ -811,7 +846,19 @@ const TESTS: &[Test] = &[
         "reply_fault_faults_the_client",
         reply_fault_faults_the_client,
     ),
+    (
+        "send_to_notify_only_target_refused",
+        send_to_notify_only_target_refused,
+    ),
+    (
+        "post_to_undeclared_target_refused",
+        post_to_undeclared_target_refused,
+    ),
     ("priority_preemption_on_post", priority_preemption_on_post),
+    (
+        "post_down_the_priority_order_wakes_a_less_important_task",
+        post_down_the_priority_order_wakes_a_less_important_task,
+    ),
     (
         "round_robin_among_equal_priorities",
         round_robin_among_equal_priorities,

@@ -34,7 +34,8 @@ pub const INCOMING_SIZE: usize = idol_runtime::max_size(
 /// Answers calls; used to test IPC, leases and server restarts.
 ///
 /// One method per operation, called once the message and leases have been checked.
-/// A method answers by returning; `Err(RequestError::ClientGone)` sends nothing.
+/// A method answers by returning; `Err(RequestError::ClientGone)` sends nothing. A deferred
+/// operation answers through its `reply` token instead, now or after later calls.
 pub trait InOrderPingImpl {
     /// Returns `value` unchanged.
     fn ping(

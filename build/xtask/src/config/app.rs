@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::error::Blame;
 use super::supervision::{self, Supervision, SupervisionEntry};
 use super::{
-    App, Board, Chip, ConfigError, Kernel, Peripheral, Problem, SupervisorFault, Task, check_name,
-    source,
+    App, Board, Chip, ConfigError, Kernel, NotifyTarget, Peripheral, Problem, SupervisorFault,
+    Task, check_name, source,
 };
 
 /// Send masks and notification words are 32 bits wide.
@@ -81,6 +81,8 @@ struct TaskEntry {
     notifications: Vec<String>,
     #[serde(default)]
     task_slots: Vec<String>,
+    #[serde(default)]
+    notify: IndexMap<String, Vec<String>>,
     #[serde(default)]
     kipc: Option<Vec<String>>,
     config: Option<toml::Table>,
@@ -180,6 +182,8 @@ pub(super) fn resolve(
             notifications: entry.notifications.clone(),
             task_slots: entry.task_slots.clone(),
             send_targets: 0,
+            notify: Vec::new(),
+            notify_targets: 0,
             config: entry.config.clone(),
             features: entry.features.clone(),
             supervision: None,
@@ -189,7 +193,10 @@ pub(super) fn resolve(
 
     check_priorities(doc, &tasks)?;
     for task in &mut tasks {
-        task.send_targets = send_targets(doc.task(&task.name), task, &raw.tasks, &names)?;
+        let at = doc.task(&task.name);
+        task.send_targets = send_targets(at, task, &raw.tasks, &names)?;
+        task.notify = notify_targets(at, task.index, &raw.tasks[task.index].notify, &raw.tasks)?;
+        task.notify_targets = task.notify.iter().fold(0, |mask, t| mask | 1 << t.index);
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
     for test in &raw.expected_tests {
@@ -496,6 +503,54 @@ fn send_targets(
         mask |= all_tasks_mask(names.len()) & !1;
     }
     Ok(mask)
+}
+
+/// The `notify` table: each key a task other than this one, each value a non-empty list of
+/// that task's `notifications`, none twice. Unlike `task-slots`, any priority may be named:
+/// POST never blocks.
+fn notify_targets(
+    at: Blame<'_>,
+    index: usize,
+    notify: &IndexMap<String, Vec<String>>,
+    entries: &IndexMap<String, TaskEntry>,
+) -> Result<Vec<NotifyTarget>, ConfigError> {
+    let mut resolved = Vec::with_capacity(notify.len());
+    for (target, names) in notify {
+        let (target_index, _, entry) = entries
+            .get_full(target)
+            .ok_or_else(|| at.error("notify", Problem::UnknownTask(target.clone())))?;
+        if target_index == index {
+            return Err(at.error("notify", Problem::NotifySelf(target.clone())));
+        }
+        let key = format!("notify.\"{target}\"");
+        if names.is_empty() {
+            return Err(at.error(&key, Problem::NoNotificationsNamed));
+        }
+        check_unique(names).map_err(|p| at.error(&key, p))?;
+        let bits = names
+            .iter()
+            .map(|name| {
+                let bit = entry.notifications.iter().position(|n| n == name);
+                // At most 32 notifications, so the bit number fits.
+                bit.map(|bit| (name.clone(), bit as u32)).ok_or_else(|| {
+                    at.error(
+                        &key,
+                        Problem::NotTargetNotification {
+                            target: target.clone(),
+                            name: name.clone(),
+                            known: entry.notifications.clone(),
+                        },
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        resolved.push(NotifyTarget {
+            task: target.clone(),
+            index: target_index,
+            bits,
+        });
+    }
+    Ok(resolved)
 }
 
 fn all_tasks_mask(count: usize) -> u32 {
@@ -997,6 +1052,132 @@ stack-size = 256
     fn equal_priority_send_is_allowed() {
         let app = load_edited("priority = 1", "priority = 2").unwrap();
         assert_eq!(app.task("console").unwrap().send_targets, 0b10);
+    }
+
+    /// BASE with `notify` on `sys` (priority 1), which is more important than `console`.
+    fn sys_notifies(table: &str) -> Result<App, ConfigError> {
+        load_edited(
+            "notifications = [\"tick\"]",
+            &format!("notifications = [\"tick\"]\nnotify = {table}"),
+        )
+    }
+
+    fn sys_notify_error(table: &str) -> ConfigError {
+        sys_notifies(table).expect_err("the notify table should be refused")
+    }
+
+    #[test]
+    fn notify_down_the_priority_order_is_allowed_and_resolved() {
+        let app = sys_notifies("{ \"console\" = [\"tx-irq\", \"rx-irq\"] }").unwrap();
+        let sys = app.task("sys").unwrap();
+        assert_eq!(
+            sys.notify,
+            [NotifyTarget {
+                task: "console".into(),
+                index: 2,
+                bits: vec![("tx-irq".into(), 1), ("rx-irq".into(), 0)],
+            }]
+        );
+        assert_eq!(sys.notify_targets, 0b100);
+        assert_eq!(sys.send_targets, 0, "notify grants no SEND");
+        assert_eq!(
+            sys.notify_env(),
+            [
+                ("BULKHEAD_NOTIFY_TARGETS", "console=2".to_owned()),
+                (
+                    "BULKHEAD_NOTIFY_BITS",
+                    "console.tx-irq=1,console.rx-irq=0".to_owned()
+                ),
+            ]
+        );
+        let console = app.task("console").unwrap();
+        assert_eq!(
+            (console.notify_targets, console.notify_env()[1].1.as_str()),
+            (0, "")
+        );
+    }
+
+    #[test]
+    fn notify_several_targets_sets_one_bit_each_and_lists_them_in_order() {
+        let app = sys_notifies("{ \"console\" = [\"rx-irq\"], \"jefe\" = [\"timer\"] }").unwrap();
+        let sys = app.task("sys").unwrap();
+        assert_eq!(sys.notify_targets, 0b101);
+        assert_eq!(
+            sys.notify_env(),
+            [
+                ("BULKHEAD_NOTIFY_TARGETS", "console=2,jefe=0".to_owned()),
+                (
+                    "BULKHEAD_NOTIFY_BITS",
+                    "console.rx-irq=0,jefe.timer=1".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn notify_unknown_task_is_refused_naming_file_task_key_and_value() {
+        let e = sys_notify_error("{ \"consle\" = [\"rx-irq\"] }");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notify: unknown task \"consle\""
+        );
+    }
+
+    #[test]
+    fn notify_to_self_is_refused() {
+        let e = sys_notify_error("{ \"sys\" = [\"tick\"] }");
+        assert!(
+            matches!(&e.problem, Problem::NotifySelf(name) if name == "sys"),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notify: \"sys\" is this task, which may always \
+             post to itself; list only other tasks"
+        );
+    }
+
+    #[test]
+    fn notify_a_notification_the_target_does_not_declare_is_refused() {
+        let e = sys_notify_error("{ \"console\" = [\"rx-irq\", \"tick\"] }");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notify.\"console\": \"tick\" is not one of task \
+             \"console\"'s notifications (it has: rx-irq, tx-irq)"
+        );
+        let e = sys_notify_error("{ \"idle\" = [\"wake\"] }");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notify.\"idle\": \"wake\" is not one of task \
+             \"idle\"'s notifications (it declares none)"
+        );
+    }
+
+    #[test]
+    fn notify_duplicate_or_empty_list_is_refused() {
+        let e = sys_notify_error("{ \"console\" = [\"rx-irq\", \"rx-irq\"] }");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": notify.\"console\": \"rx-irq\" is listed more than once"
+        );
+        let e = sys_notify_error("{ \"console\" = [] }");
+        assert!(matches!(e.problem, Problem::NoNotificationsNamed), "{e}");
+        assert_eq!(e.key, "notify.\"console\"");
+    }
+
+    #[test]
+    fn notify_target_listed_twice_or_of_the_wrong_shape_is_refused() {
+        let e = sys_notify_error("{ \"console\" = [\"rx-irq\"], \"console\" = [\"tx-irq\"] }");
+        assert!(matches!(e.problem, Problem::Syntax { .. }), "{e}");
+        let e = sys_notify_error("[\"console\"]");
+        assert!(matches!(e.problem, Problem::Schema { .. }), "{e}");
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("sys"), "notify"),
+            "{e}"
+        );
+        let e = sys_notify_error("{ \"console\" = \"rx-irq\" }");
+        assert!(matches!(e.problem, Problem::Schema { .. }), "{e}");
     }
 
     #[test]

@@ -99,6 +99,16 @@ pub enum Problem {
     /// An interrupt that does not resolve; the key is the interrupt's name or number.
     UnknownInterrupt(String),
     UnknownNotification(String),
+    /// A `notify` key naming the task itself, which may always post to itself.
+    NotifySelf(String),
+    /// A `notify` entry with an empty list of notifications.
+    NoNotificationsNamed,
+    /// A `notify` value naming a notification the target task does not declare.
+    NotTargetNotification {
+        target: String,
+        name: String,
+        known: Vec<String>,
+    },
     IrqTaken {
         irq: u32,
         owner: String,
@@ -303,6 +313,29 @@ impl fmt::Display for Problem {
             Problem::UnknownInterrupt(reason) => write!(f, "unknown interrupt: {reason}"),
             Problem::UnknownNotification(name) => {
                 write!(f, "\"{name}\" is not one of this task's notifications")
+            }
+            Problem::NotifySelf(name) => write!(
+                f,
+                "\"{name}\" is this task, which may always post to itself; list only other tasks"
+            ),
+            Problem::NoNotificationsNamed => write!(
+                f,
+                "names no notification; list the target's notifications this task may raise"
+            ),
+            Problem::NotTargetNotification {
+                target,
+                name,
+                known,
+            } => {
+                write!(
+                    f,
+                    "\"{name}\" is not one of task \"{target}\"'s notifications"
+                )?;
+                if known.is_empty() {
+                    write!(f, " (it declares none)")
+                } else {
+                    write!(f, " (it has: {})", known.join(", "))
+                }
             }
             Problem::IrqTaken { irq, owner } => {
                 write!(f, "IRQ {irq} is already mapped (by task \"{owner}\")")

@@ -5,7 +5,7 @@
 //! [`load_app`] reads all three, checks every rule in `doc/app-toml.md`, and returns an [`App`]
 //! whose tasks are in index order (the order of the `[tasks.*]` tables; index 0 is the
 //! supervisor) with everything the kernel's tables need already resolved: peripheral regions,
-//! IRQ routing, send masks and flags.
+//! IRQ routing, send and notify masks and flags.
 //!
 //! Errors are [`ConfigError`]s naming the file, the task and the key at fault. Loading stops at
 //! the first error, in document order.
@@ -111,6 +111,11 @@ pub struct Task {
     /// Bit `i` set: this task may SEND and POST to task `i`. The supervisor may reach every
     /// other task (it notifies dependents and providers around restarts).
     pub send_targets: u32,
+    /// `notify`: the tasks this task may POST to beyond its send targets, in the order
+    /// written, each with the notifications it may raise there.
+    pub notify: Vec<NotifyTarget>,
+    /// Bit `i` set: task `i` is in `notify` (POST only; the kernel refuses SEND).
+    pub notify_targets: u32,
     /// The free-form `config` table, passed to the task's build.
     pub config: Option<toml::Table>,
     pub features: Vec<String>,
@@ -119,6 +124,17 @@ pub struct Task {
     /// `[tasks.X.restart-test]`: what `cargo xtask restart-test` checks beyond its generic
     /// checks, because only the app knows it.
     pub restart_test: RestartExpectations,
+}
+
+/// One entry of a task's `notify` table, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyTarget {
+    /// The target task's name and index.
+    pub task: String,
+    pub index: usize,
+    /// The target's notifications the poster may raise: each name with its bit number in
+    /// the target's `notifications`, in the order written.
+    pub bits: Vec<(String, u32)>,
 }
 
 /// `[tasks.X.restart-test]` in `app.toml`.
@@ -137,6 +153,33 @@ impl App {
     /// The task named `name`.
     pub fn task(&self, name: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+impl Task {
+    /// What the task's build gets of `notify`: `BULKHEAD_NOTIFY_TARGETS` as `task=index,...`
+    /// and `BULKHEAD_NOTIFY_BITS` as `task.notification=bit,...`, which `userlib`'s
+    /// `notify_target!` and `notify_bits!` resolve at compile time (names hold neither `.`,
+    /// `=` nor `,`, see [`check_name`]).
+    pub fn notify_env(&self) -> [(&'static str, String); 2] {
+        let targets: Vec<String> = self
+            .notify
+            .iter()
+            .map(|t| format!("{}={}", t.task, t.index))
+            .collect();
+        let bits: Vec<String> = self
+            .notify
+            .iter()
+            .flat_map(|t| {
+                t.bits
+                    .iter()
+                    .map(|(name, bit)| format!("{}.{name}={bit}", t.task))
+            })
+            .collect();
+        [
+            ("BULKHEAD_NOTIFY_TARGETS", targets.join(",")),
+            ("BULKHEAD_NOTIFY_BITS", bits.join(",")),
+        ]
     }
 }
 

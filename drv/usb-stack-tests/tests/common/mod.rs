@@ -147,3 +147,34 @@ pub fn echo(cdc: &CdcAcm, port: &mut impl ClassPort, chunk: &[u8]) -> Vec<u8> {
     }
     back
 }
+
+/// Enumerates the hub on the root port and every device its driver reports connected;
+/// returns the hub's binding, its driver and the child devices in port order.
+pub fn enumerate_hub_tree(
+    core: &mut UsbCore,
+    host: &mut SimHost<'_, '_>,
+) -> (BindingId, usb_class_hub::HubDriver, Vec<DeviceId>) {
+    enumerate_root(core, host);
+    let hub_binding = binding(core, DriverKind::Hub);
+    let hub_bound = bound(core, hub_binding);
+    let mut hub_driver = usb_class_hub::HubDriver::attach(
+        &mut core.port(host, hub_binding).unwrap(),
+        &hub_bound.config(),
+        0,
+    )
+    .unwrap();
+    let mut children = Vec::new();
+    for _ in 0..2 * usize::from(hub_driver.ports) {
+        let event = hub_driver
+            .poll(&mut core.port(host, hub_binding).unwrap(), 50)
+            .unwrap();
+        if let Some(usb_class_hub::HubEvent::Connected(p)) = event {
+            let token = core.acquire_addr0(hub_binding, p).unwrap();
+            let speed = hub_driver
+                .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
+                .unwrap();
+            children.push(core.enumerate_child(host, token, speed).unwrap());
+        }
+    }
+    (hub_binding, hub_driver, children)
+}

@@ -80,6 +80,7 @@ pub fn irq_of(task: usize) -> u32 {
 pub struct TaskSpec {
     pub priority: u8,
     pub send_targets: u32,
+    pub notify_targets: u32,
     pub flags: u32,
     pub kipc_grants: u32,
 }
@@ -90,6 +91,7 @@ impl TaskSpec {
         TaskSpec {
             priority,
             send_targets: u32::MAX,
+            notify_targets: 0,
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: 0,
         }
@@ -100,6 +102,7 @@ impl TaskSpec {
         TaskSpec {
             priority: 0,
             send_targets: 0,
+            notify_targets: 0,
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: Kipcnum::ALL_GRANTS,
         }
@@ -108,6 +111,14 @@ impl TaskSpec {
     pub fn targets(self, send_targets: u32) -> Self {
         TaskSpec {
             send_targets,
+            ..self
+        }
+    }
+
+    /// May POST (but not SEND) to the tasks in `notify_targets` (`app.toml` `notify`).
+    pub fn notifies(self, notify_targets: u32) -> Self {
+        TaskSpec {
+            notify_targets,
             ..self
         }
     }
@@ -277,6 +288,7 @@ impl Sim {
                     index: i as u16,
                     flags: TaskFlags(spec.flags),
                     send_targets: spec.send_targets,
+                    notify_targets: spec.notify_targets,
                     kipc_grants: spec.kipc_grants,
                 }
             })

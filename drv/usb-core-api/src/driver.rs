@@ -1,0 +1,212 @@
+//! What every class-driver task does with the core, once: say hello until the core
+//! answers, pull its binding events (and notice a core restart), read a binding with its
+//! configuration, and keep the table of the bindings it serves ([`Bindings`]).
+
+use usb_core_logic::{BindingEvent, CONFIG_BUF};
+use usb_host_api::PortError;
+use usb_proto::walk::{Configuration, parse_configuration};
+
+use usb_hcd_api::UsbHcdClient;
+
+use crate::{BindingHandle, BindingSummary, IpcClassPort, UsbCoreClient};
+
+/// Wait before saying hello again to a core that is restarting.
+const HELLO_RETRY_MS: u64 = 10;
+
+/// What a class driver learns from the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// A binding to bring up; `resync` after this driver's own restart.
+    Bound {
+        binding: BindingHandle,
+        resync: bool,
+    },
+    Unbound(BindingHandle),
+    /// The core restarted: every binding is gone, and the driver has said hello again.
+    CoreRestarted,
+}
+
+/// Says hello until the core answers (it may be restarting); `timer_bit` is the caller's
+/// timer notification.
+pub fn hello(core: &UsbCoreClient, timer_bit: u32) {
+    while core.hello().is_err() {
+        idol_runtime::userlib::sleep_for(HELLO_RETRY_MS, timer_bit);
+    }
+}
+
+/// The caller's next binding event, or `None` when there is none.
+pub fn next_event(core: &UsbCoreClient, timer_bit: u32) -> Option<DriverEvent> {
+    match core.next_event() {
+        Ok(record) => record.event().map(|event| match event {
+            BindingEvent::Bound {
+                binding, resync, ..
+            } => DriverEvent::Bound {
+                binding: binding.into(),
+                resync,
+            },
+            BindingEvent::Unbound { binding, .. } => DriverEvent::Unbound(binding.into()),
+        }),
+        // A core that restarted has forgotten our hello: its bindings are gone.
+        Err(_) => {
+            hello(core, timer_bit);
+            Some(DriverEvent::CoreRestarted)
+        }
+    }
+}
+
+/// A binding as read from the core: its summary and configuration blob.
+pub struct Bound {
+    pub binding: BindingHandle,
+    pub summary: BindingSummary,
+    blob: [u8; CONFIG_BUF],
+}
+
+impl Bound {
+    /// Reads `binding`; a binding the core no longer has (or a core that went) is `Stale`.
+    pub fn read(core: &UsbCoreClient, binding: BindingHandle) -> Result<Self, PortError> {
+        let mut blob = [0u8; CONFIG_BUF];
+        let summary = core
+            .binding_info(binding, &mut blob)
+            .map_err(|_| PortError::Stale)?;
+        Ok(Bound {
+            binding,
+            summary,
+            blob,
+        })
+    }
+
+    /// The configuration, walked again from the copy (the core validated it at enumeration).
+    pub fn config(&self) -> Option<Configuration<'_>> {
+        let len = usize::from(self.summary.config_len).min(CONFIG_BUF);
+        parse_configuration(&self.blob[..len], len as u16, self.summary.speed()?).ok()
+    }
+}
+
+/// One binding a class-driver task serves: what it needs for an [`IpcClassPort`] and its
+/// class state (`usb_class_msc::MassStorage`, `usb_class_hid::BootHid`...).
+pub struct Served<T> {
+    pub binding: BindingHandle,
+    pub summary: BindingSummary,
+    pub state: T,
+}
+
+impl<T> Served<T> {
+    /// The port of this binding.
+    pub fn port<'a>(
+        &self,
+        core: &'a UsbCoreClient,
+        hcd: &'a UsbHcdClient,
+        timer_bit: u32,
+    ) -> IpcClassPort<'a> {
+        IpcClassPort::new(core, hcd, self.binding, &self.summary, timer_bit)
+    }
+}
+
+/// What [`Bindings::pull_events`] changed, for the task's ring buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change<E> {
+    Attached {
+        binding: BindingHandle,
+        resync: bool,
+    },
+    AttachFailed {
+        binding: BindingHandle,
+        error: E,
+    },
+    /// No room for another binding: the task serves at most `N`.
+    Full(BindingHandle),
+    Detached(BindingHandle),
+    CoreRestarted,
+}
+
+/// The bindings a class-driver task serves, at most `N`.
+pub struct Bindings<T, const N: usize> {
+    slots: [Option<Served<T>>; N],
+}
+
+impl<T, const N: usize> Default for Bindings<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> Bindings<T, N> {
+    pub const fn new() -> Self {
+        Bindings {
+            slots: [const { None }; N],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Served<T>> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Served<T>> {
+        self.slots.iter_mut().flatten()
+    }
+
+    /// The binding `binding` names, if it is still one this task serves.
+    pub fn find_mut(&mut self, binding: BindingHandle) -> Option<&mut Served<T>> {
+        self.iter_mut().find(|s| s.binding == binding)
+    }
+
+    /// Pulls every pending event from the core: a new binding is read and brought up with
+    /// `bring_up` (its class's initialisation, which is also the resynchronisation after a
+    /// restart of the task) and then reported `ready`; an unbound one is forgotten; after a
+    /// core restart every one is. `note` hears each change.
+    pub fn pull_events<E: From<PortError>>(
+        &mut self,
+        core: &UsbCoreClient,
+        hcd: &UsbHcdClient,
+        timer_bit: u32,
+        mut bring_up: impl FnMut(&mut IpcClassPort<'_>, &Configuration<'_>, u8) -> Result<T, E>,
+        mut note: impl FnMut(Change<E>),
+    ) {
+        while let Some(event) = next_event(core, timer_bit) {
+            match event {
+                DriverEvent::Bound { binding, resync } => {
+                    let Some(free) = self.slots.iter_mut().find(|s| s.is_none()) else {
+                        note(Change::Full(binding));
+                        continue;
+                    };
+                    let served = Bound::read(core, binding)
+                        .map_err(E::from)
+                        .and_then(|bound| {
+                            // Validated by the core at enumeration: unreadable means stale.
+                            let config = bound.config().ok_or(E::from(PortError::Stale))?;
+                            let mut port =
+                                IpcClassPort::new(core, hcd, binding, &bound.summary, timer_bit);
+                            let state =
+                                bring_up(&mut port, &config, bound.summary.first_interface)?;
+                            Ok(Served {
+                                binding,
+                                summary: bound.summary,
+                                state,
+                            })
+                        });
+                    match served {
+                        Ok(served) => {
+                            *free = Some(served);
+                            // From here a death of this task is not blamed on this device alone.
+                            let _ = core.ready(binding);
+                            note(Change::Attached { binding, resync });
+                        }
+                        Err(error) => note(Change::AttachFailed { binding, error }),
+                    }
+                }
+                DriverEvent::Unbound(binding) => {
+                    for slot in self.slots.iter_mut() {
+                        if slot.as_ref().is_some_and(|s| s.binding == binding) {
+                            *slot = None;
+                            note(Change::Detached(binding));
+                        }
+                    }
+                }
+                DriverEvent::CoreRestarted => {
+                    self.slots = [const { None }; N];
+                    note(Change::CoreRestarted);
+                }
+            }
+        }
+    }
+}

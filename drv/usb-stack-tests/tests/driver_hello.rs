@@ -1,0 +1,216 @@
+//! A class driver's task says hello at every start (doc/usb-host.md 6.4): the core tells a
+//! retried hello from a new incarnation, replaces the dead incarnation's bindings with
+//! `resync` ones, blames the right device and quarantines it at the strike limit; each
+//! driver pulls only its own binding events.
+
+mod common;
+
+use common::*;
+use usb_core_logic::{
+    BindingEvent, BindingId, CoreError, DriverKind, Hello, STRIKE_LIMIT, UnbindReason, UsbCore,
+};
+use usb_model::flash::{self, FlashFaults};
+use usb_model::{SimDevice, hid, hub};
+
+const MSC: DriverKind = DriverKind::MassStorage;
+
+fn msc_events(core: &mut UsbCore) -> Vec<BindingEvent> {
+    std::iter::from_fn(|| core.take_event_for(MSC)).collect()
+}
+
+fn msc_bindings(core: &UsbCore) -> Vec<BindingId> {
+    core.bindings()
+        .filter(|(_, d)| *d == MSC)
+        .map(|(b, _)| b)
+        .collect()
+}
+
+#[test]
+fn first_and_repeated_hello_change_nothing() {
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, MSC);
+        assert_eq!(core.driver_hello(host, MSC, 7), Hello::First);
+        assert_eq!(core.driver_hello(host, MSC, 7), Hello::Repeated);
+        assert!(core.port(host, b).is_ok(), "the binding survives both");
+        assert_eq!(
+            msc_events(core),
+            [BindingEvent::Bound {
+                binding: b,
+                driver: MSC,
+                resync: false
+            }],
+            "the first incarnation still learns of the binding made before its hello"
+        );
+    });
+}
+
+#[test]
+fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again() {
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |_, host, core| {
+        core.driver_hello(host, MSC, 1);
+        let (old, mut msc) = ready_msc(host, core);
+        let device = core.binding_device(old).unwrap();
+        core.binding_ready(old).unwrap();
+        let data = pattern(4 * 512, 3);
+        msc.write(&mut core.port(host, old).unwrap(), 2, &data)
+            .unwrap();
+        let old_pipes = core.binding_pipes(old).unwrap();
+
+        assert_eq!(
+            core.driver_hello(host, MSC, 2),
+            Hello::Restarted {
+                rebound: 1,
+                quarantined: 0
+            }
+        );
+        assert_eq!(core.port(host, old).err(), Some(CoreError::Stale));
+        let new = binding(core, MSC);
+        assert_eq!(
+            core.binding_device(new),
+            Ok(device),
+            "same device, no re-enumeration"
+        );
+        assert_eq!(core.binding_driver(new), Ok(MSC));
+        assert_eq!(core.driver_incarnation(MSC), Some(2));
+        assert_eq!(core.binding_pipes(old).err(), Some(CoreError::Stale));
+        let new_pipes = core.binding_pipes(new).unwrap();
+        let pairs = old_pipes.iter().flatten().zip(new_pipes.iter().flatten());
+        assert_eq!(pairs.clone().count(), 2, "bulk IN and OUT: {new_pipes:?}");
+        for ((ep, old_pipe), (new_ep, new_pipe)) in pairs {
+            assert_eq!(ep, new_ep);
+            assert_ne!(old_pipe, new_pipe, "{ep:?} gets a fresh pipe");
+        }
+        assert_eq!(
+            msc_events(core),
+            [
+                BindingEvent::Unbound {
+                    binding: old,
+                    driver: MSC,
+                    reason: UnbindReason::DriverFault
+                },
+                BindingEvent::Bound {
+                    binding: new,
+                    driver: MSC,
+                    resync: true
+                }
+            ],
+            "the old incarnation's unread Bound event is dropped"
+        );
+        let bound = bound(core, new);
+        let mut msc = usb_class_msc::MassStorage::attach(&bound.config(), 0).unwrap();
+        let mut port = core.port(host, new).unwrap();
+        msc.bring_up(&mut port).unwrap();
+        let mut back = vec![0u8; data.len()];
+        msc.read(&mut port, 2, &mut back).unwrap();
+        assert!(back == data, "data written before the restart reads back");
+    });
+}
+
+#[test]
+fn driver_dying_on_every_bind_gets_the_device_quarantined_at_the_strike_limit() {
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |_, host, core| {
+        let device = enumerate_root(core, host);
+        core.driver_hello(host, MSC, 0);
+        for incarnation in 1..STRIKE_LIMIT {
+            assert_eq!(
+                core.driver_hello(host, MSC, u32::from(incarnation)),
+                Hello::Restarted {
+                    rebound: 1,
+                    quarantined: 0
+                },
+                "restart {incarnation} is below the limit"
+            );
+        }
+        assert_eq!(
+            core.driver_hello(host, MSC, u32::from(STRIKE_LIMIT)),
+            Hello::Restarted {
+                rebound: 0,
+                quarantined: 1
+            }
+        );
+        assert!(core.device(device).unwrap().quarantined);
+        assert_eq!(msc_bindings(core), []);
+    });
+}
+
+#[test]
+fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
+    let mut good_disk = vec![0u8; 16 * 1024];
+    let mut bad_disk = vec![0u8; 16 * 1024];
+    let mut good = flash::flash_drive(&mut good_disk, FlashFaults::default());
+    let mut bad = flash::flash_drive(&mut bad_disk, FlashFaults::default());
+    let mut hub = hub::hub([
+        Some(&mut good as &mut dyn SimDevice),
+        Some(&mut bad),
+        None,
+        None,
+    ]);
+    on_root_port(&mut hub, |_, host, core| {
+        let (_, _, children) = enumerate_hub_tree(core, host);
+        let [good_device, bad_device] = children[..] else {
+            panic!("two drives expected, got {children:?}")
+        };
+        core.driver_hello(host, MSC, 0);
+        for incarnation in 1..=u32::from(STRIKE_LIMIT) {
+            // The driver brings the good drive up each time, then dies on the bad one.
+            let good_binding = msc_bindings(core)
+                .into_iter()
+                .find(|b| core.binding_device(*b) == Ok(good_device))
+                .expect("the good drive stays bound");
+            core.binding_ready(good_binding).unwrap();
+            core.driver_hello(host, MSC, incarnation);
+        }
+        assert!(core.device(bad_device).unwrap().quarantined);
+        assert!(!core.device(good_device).unwrap().quarantined);
+        let left = msc_bindings(core);
+        assert_eq!(left.len(), 1);
+        assert_eq!(core.binding_device(left[0]), Ok(good_device));
+    });
+}
+
+#[test]
+fn each_driver_pulls_only_its_own_events() {
+    let script = [[0u8; 8]];
+    let mut kbd = hid::keyboard(&script);
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    let mut hub = hub::hub([
+        Some(&mut kbd as &mut dyn SimDevice),
+        Some(&mut drive),
+        None,
+        None,
+    ]);
+    on_root_port(&mut hub, |_, host, core| {
+        enumerate_hub_tree(core, host);
+        let hid = binding(core, DriverKind::Hid);
+        let msc = binding(core, MSC);
+        assert!(core.has_events_for(MSC) && core.has_events_for(DriverKind::Hid));
+        assert!(!core.has_events_for(DriverKind::CdcAcm));
+        assert_eq!(
+            msc_events(core),
+            [BindingEvent::Bound {
+                binding: msc,
+                driver: MSC,
+                resync: false
+            }]
+        );
+        assert_eq!(
+            core.take_event_for(DriverKind::Hid),
+            Some(BindingEvent::Bound {
+                binding: hid,
+                driver: DriverKind::Hid,
+                resync: false
+            }),
+            "the keyboard's event was queued before the drive's and is still there"
+        );
+        assert_eq!(core.take_event_for(DriverKind::Hid), None);
+        assert!(!core.has_events_for(DriverKind::Hid) && !core.has_events_for(MSC));
+    });
+}

@@ -1,0 +1,347 @@
+//! The USB core task (doc/usb-host.md 6.1-6.4): `usb_core_logic::UsbCore` over
+//! `usb_hcd_api::IpcHostController`, serving `idl/usb-core.idol` to the class-driver tasks
+//! (and to the console and tests).
+//!
+//! A thin shell: enumeration, binding, the EP0 policy, strikes and quarantine are the logic
+//! crate's. What the shell adds is who is who, and the side effects only a task can have:
+//!
+//! * **Which task serves which driver** comes from app.toml (`build.rs`: `DRIVER_TASKS`).
+//!   A binding may be used only by the current incarnation of its driver's task, the one
+//!   that last said `hello`; any other caller gets `NotOwner`, `NotADriver` or `Stale`.
+//! * **Pipes**: a binding's data pipes are opened in `usb-hcd` *for* the driver's task
+//!   (`open_pipe_for`), so its transfers go to `usb-hcd` directly and nobody else may use
+//!   them; EP0 stays the core's.
+//! * **Driver restarts** (6.4): a `hello` from a new incarnation closes every pipe the old one
+//!   owned in `usb-hcd` (`close_pipes_of`), then the logic rebinds with `resync` on pipes the
+//!   new incarnation owns, counting a strike (quarantine at the limit). No bus reset.
+//! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
+//!   notification and pulls them with `next_event` (servers never call less important tasks).
+//! * **Root port**: the core polls the root port when `usb-hcd` posts its `port`
+//!   notification and, as a fallback, every `ROOT_POLL_MS`.
+//!
+//! Known limit: enumeration still runs to completion inside one notification, through the
+//! logic crate's blocking `HostController` calls: a device that NAKs every request holds
+//! the core for the sum of its control timeouts (a few seconds) and delays other calls.
+//! Making enumeration a timer-driven state machine in `usb-core-logic` is the follow-up.
+#![no_std]
+#![no_main]
+
+use counters::Count;
+use idol_runtime::{Leased, ReadWrite, RequestError, Write};
+use ringbuf::{counted_ringbuf, ringbuf_entry};
+use usb_core_api::{
+    BindingHandle, BindingSummary, DeviceHandle, DeviceRecord, EventRecord, InterfaceRecord,
+    PipeRecord, UsbCoreError,
+};
+use usb_core_logic::policy::MAX_CONTROL_DATA;
+use usb_core_logic::{
+    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, MAX_BOUND_PIPES, UsbCore,
+};
+use usb_hcd_api::IpcHostController;
+use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
+use userlib::{
+    Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
+    sys_refresh_task_id, sys_set_timer, task_slot,
+};
+
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+include!(concat!(env!("OUT_DIR"), "/drivers.rs"));
+
+task_slot!(USB_HCD, "usb-hcd");
+
+/// Notification bits: app.toml `notifications = ["timer", "port"]`.
+const TIMER_BIT: u32 = 1 << 0;
+const PORT_BIT: u32 = 1 << 1;
+/// Root-port poll period when `usb-hcd` posts nothing.
+const ROOT_POLL_MS: u64 = 100;
+
+/// What the core did, for `humility ringbuf usb-core`; the counters count each kind.
+#[derive(Copy, Clone, PartialEq, Count)]
+enum Trace {
+    None,
+    Enumerated {
+        slot: u8,
+        generation: u8,
+    },
+    EnumerationFailed(EnumError),
+    Hello {
+        driver: DriverKind,
+        generation: u32,
+        outcome: Hello,
+    },
+    Refused {
+        operation: u16,
+        error: UsbCoreError,
+    },
+}
+
+counted_ringbuf!(Trace, 32, Trace::None);
+
+fn driver_of(task: TaskId) -> Option<(DriverKind, usize)> {
+    DRIVER_TASKS
+        .iter()
+        .find(|(_, index, _)| *index == task.index())
+        .map(|&(kind, index, _)| (kind, index))
+}
+
+/// The current incarnation of `driver`'s task: the owner of the pipes opened for it.
+fn driver_task(driver: DriverKind) -> Option<TaskId> {
+    DRIVER_TASKS
+        .iter()
+        .find(|(kind, _, _)| *kind == driver)
+        .map(|&(_, index, _)| sys_refresh_task_id(TaskId::for_index_and_gen(index, Generation(0))))
+}
+
+fn op(operation: UsbCoreOperation, e: impl Into<UsbCoreError>) -> RequestError<UsbCoreError> {
+    let error = e.into();
+    ringbuf_entry!(Trace::Refused {
+        operation: operation as u16,
+        error
+    });
+    RequestError::Op(error)
+}
+
+struct Server {
+    core: UsbCore,
+    hc: IpcHostController,
+}
+
+impl Server {
+    /// The driver the caller serves, if the caller is its current incarnation (it said
+    /// `hello` since it started).
+    fn calling_driver(
+        &self,
+        operation: UsbCoreOperation,
+        msg: &RecvMessage,
+    ) -> Result<DriverKind, RequestError<UsbCoreError>> {
+        let (driver, _) =
+            driver_of(msg.sender.id).ok_or_else(|| op(operation, UsbCoreError::NotADriver))?;
+        if self.core.driver_incarnation(driver) != Some(msg.sender.generation) {
+            return Err(op(operation, UsbCoreError::Stale));
+        }
+        Ok(driver)
+    }
+
+    /// `binding`, if the caller's driver serves it.
+    fn callers_binding(
+        &self,
+        operation: UsbCoreOperation,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+    ) -> Result<BindingId, RequestError<UsbCoreError>> {
+        let driver = self.calling_driver(operation, msg)?;
+        let id = BindingId::from(binding);
+        let serving = self.core.binding_driver(id).map_err(|e| op(operation, e))?;
+        if serving != driver {
+            return Err(op(operation, UsbCoreError::NotOwner));
+        }
+        Ok(id)
+    }
+
+    fn poll_root(&mut self) {
+        match self.core.poll_root(&mut self.hc) {
+            Some(Ok(DeviceId { slot, generation })) => {
+                ringbuf_entry!(Trace::Enumerated { slot, generation })
+            }
+            Some(Err(e)) => ringbuf_entry!(Trace::EnumerationFailed(e)),
+            None => {}
+        }
+        self.notify_drivers();
+    }
+
+    /// Posts `usb` to every driver task with events waiting. A driver that is down gets
+    /// nothing now; its `hello` at restart tells it to pull.
+    fn notify_drivers(&self) {
+        for &(driver, index, bit) in DRIVER_TASKS {
+            if self.core.has_events_for(driver) {
+                let task = sys_refresh_incarnation(TaskId::for_index_and_gen(index, Generation(0)));
+                let _ = sys_post(task, bit);
+            }
+        }
+    }
+}
+
+impl InOrderUsbCoreImpl for Server {
+    fn hello(&mut self, msg: &RecvMessage) -> Result<(), RequestError<UsbCoreError>> {
+        let (driver, index) = driver_of(msg.sender.id)
+            .ok_or_else(|| op(UsbCoreOperation::Hello, UsbCoreError::NotADriver))?;
+        let generation = msg.sender.generation;
+        if self
+            .core
+            .driver_incarnation(driver)
+            .is_some_and(|seen| seen != generation)
+        {
+            // The old incarnation's transfers end with its pipes, before the rebind below
+            // opens new ones for the caller. A core that cannot reach usb-hcd learns it at
+            // the rebind, which then fails and leaves the binding to the next root poll.
+            let _ = self.hc.client().close_pipes_of(index as u16);
+        }
+        let outcome = self.core.driver_hello(&mut self.hc, driver, generation);
+        ringbuf_entry!(Trace::Hello {
+            driver,
+            generation,
+            outcome
+        });
+        self.notify_drivers();
+        Ok(())
+    }
+
+    fn next_event(&mut self, msg: &RecvMessage) -> Result<EventRecord, RequestError<UsbCoreError>> {
+        let driver = self.calling_driver(UsbCoreOperation::NextEvent, msg)?;
+        Ok(EventRecord::new(self.core.take_event_for(driver)))
+    }
+
+    fn binding_info(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        descriptors: Leased<Write, [u8]>,
+    ) -> Result<BindingSummary, RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::BindingInfo;
+        let id = self.callers_binding(operation, msg, binding)?;
+        let mut blob = [0u8; CONFIG_BUF];
+        let info = self
+            .core
+            .binding_info(id, &mut blob)
+            .map_err(|e| op(operation, e))?;
+        if descriptors.len() < info.config_len {
+            return Err(op(operation, UsbCoreError::BufferTooSmall));
+        }
+        descriptors.write_range(0, &blob[..info.config_len])?;
+        let device = self.core.binding_device(id).map_err(|e| op(operation, e))?;
+        let pipes = self.core.binding_pipes(id).map_err(|e| op(operation, e))?;
+        let mut records = [PipeRecord::NONE; MAX_BOUND_PIPES];
+        for (record, (ep, pipe)) in records.iter_mut().zip(pipes.iter().flatten()) {
+            let handle = self.hc.handle(*pipe).map_err(|e| op(operation, e))?;
+            *record = PipeRecord {
+                handle,
+                endpoint: ep.0,
+            };
+        }
+        Ok(BindingSummary::new(&info, device, records))
+    }
+
+    fn ready(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+    ) -> Result<(), RequestError<UsbCoreError>> {
+        let id = self.callers_binding(UsbCoreOperation::Ready, msg, binding)?;
+        self.core
+            .binding_ready(id)
+            .map_err(|e| op(UsbCoreOperation::Ready, e))
+    }
+
+    fn control(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        setup: [u8; 8],
+        data: Leased<ReadWrite, [u8]>,
+    ) -> Result<u16, RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::Control;
+        let id = self.callers_binding(operation, msg, binding)?;
+        let setup = SetupPacket::parse(&setup);
+        let len = usize::from(setup.length);
+        if setup.length > MAX_CONTROL_DATA || len > data.len() {
+            return Err(op(operation, UsbCoreError::BadLength));
+        }
+        let mut buffer = [0u8; MAX_CONTROL_DATA as usize];
+        let buffer = &mut buffer[..len];
+        let inbound = setup.direction() == Direction::In;
+        if !inbound {
+            data.read_range(0, buffer)?;
+        }
+        let n = self
+            .core
+            .port(&mut self.hc, id)
+            .map_err(|e| op(operation, e))?
+            .control(&setup, buffer)
+            .map_err(|e| op(operation, e))?;
+        if inbound {
+            data.write_range(0, &buffer[..n])?;
+        }
+        // At most MAX_CONTROL_DATA bytes.
+        Ok(n as u16)
+    }
+
+    fn clear_halt(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        endpoint: u8,
+    ) -> Result<(), RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::ClearHalt;
+        let id = self.callers_binding(operation, msg, binding)?;
+        self.core
+            .port(&mut self.hc, id)
+            .map_err(|e| op(operation, e))?
+            .clear_device_halt(EpAddr(endpoint))
+            .map(|_| ())
+            .map_err(|e| op(operation, e))
+    }
+
+    fn devices(
+        &mut self,
+        _: &RecvMessage,
+        first: u8,
+        out: Leased<Write, [DeviceRecord]>,
+    ) -> Result<u8, RequestError<core::convert::Infallible>> {
+        let mut written = 0;
+        let live = self.core.devices().filter(|id| id.slot >= first);
+        for (at, id) in (0..out.len()).zip(live) {
+            // A live id always has its info.
+            if let Ok(info) = self.core.device(id) {
+                out.write_at(at, &DeviceRecord::new(id, &info))?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    fn interface_plan(
+        &mut self,
+        _: &RecvMessage,
+        device: DeviceHandle,
+        out: Leased<Write, [InterfaceRecord]>,
+    ) -> Result<u8, RequestError<UsbCoreError>> {
+        let plans = self
+            .core
+            .interface_plan(device.into())
+            .map_err(|e| op(UsbCoreOperation::InterfacePlan, e))?;
+        let mut written = 0;
+        for (at, plan) in (0..out.len()).zip(plans.iter().flatten()) {
+            let record = InterfaceRecord::new(plan, |d| self.core.driver_incarnation(d));
+            out.write_at(at, &record)?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    fn notification_mask(&self) -> u32 {
+        TIMER_BIT | PORT_BIT
+    }
+
+    fn handle_notification(&mut self, bits: u32) {
+        self.poll_root();
+        if bits & TIMER_BIT != 0 {
+            sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    let mut server = Server {
+        core: UsbCore::new(),
+        // usb-hcd may have restarted before this incarnation: name its current one.
+        hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
+            .with_driver_tasks(driver_task),
+    };
+    server.poll_root();
+    sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
+    let mut buffer = [0u8; INCOMING_SIZE];
+    loop {
+        dispatch(&mut buffer, &mut server);
+    }
+}

@@ -1,0 +1,299 @@
+//! `usb-sim`: the DWC2 model and simulated USB devices as a task (doc/usb-host.md 4 and
+//! 6.1), for QEMU and test images.
+//!
+//! It owns a `usb_model::Dwc2Model` and every simulated device, answers the register and
+//! FIFO accesses of `usb-hcd` (which reaches it through `usb_sim_api::IpcRegs`), plugs and
+//! unplugs devices by name, and reports statistics and the bus trace to tests.
+//!
+//! Time: model time follows the kernel clock. Before each request the model runs the bus
+//! transactions due up to the kernel's current time and then idles up to it, so it never
+//! runs ahead of the kernel by more than one transaction's duration (under 1 ms); between
+//! requests nothing can observe it, so it does not need to run.
+//!
+//! Devices: the names of `usb_sim_api::devices` and of every `usb_corpus` device. Each
+//! name is one device instance; the hub's downstream devices are instances of their own.
+//! At start the hub is plugged. Malicious behaviours (`usb_model::faulty`) are switched on
+//! by plugging one of the named malicious devices, each a well-behaved keyboard wrapped in
+//! one `Fault`.
+#![no_std]
+#![no_main]
+
+use counters::Count;
+use idol_runtime::{Leased, Read, RequestError, Write};
+use ringbuf::{counted_ringbuf, ringbuf_entry};
+use usb_model::corpus::{self, SimCorpus};
+use usb_model::faulty::{Fault, Faulty};
+use usb_model::flash::{self, FlashFaults};
+use usb_model::{Dwc2Model, SimDevice, hid, hub, serial};
+use usb_sim_api::{MAX_FIFO_WORDS, MAX_TRACE_ENTRIES, SimError, SimStats, TraceEntry, devices};
+use userlib::{RecvMessage, sys_get_timer};
+
+include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+
+/// Keys the simulated keyboards press and release, once each, after configuration.
+static KEY_SCRIPT: [[u8; 8]; 2] = [[0, 0, 0x04, 0, 0, 0, 0, 0], [0; 8]];
+static MOUSE_SCRIPT: [[u8; 4]; 1] = [[1, 5, 0xFB, 0]];
+/// RAM disk of the simulated flash drive: 64 blocks.
+const DISK_BYTES: usize = 64 * flash::BLOCK_LEN;
+/// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
+const MAX_CORPUS: usize = 32;
+/// Fixed (non-corpus) device names.
+const FIXED: usize = 8;
+const LONGEST_NAME: usize = 64;
+
+type Infallible = core::convert::Infallible;
+
+/// A bench event, for `humility ringbuf usb-sim`.
+#[derive(Copy, Clone, PartialEq, Count)]
+enum Event {
+    None,
+    /// Device number `device` (in table order) plugged into the root port.
+    Plugged {
+        device: u8,
+    },
+    Unplugged {
+        device: u8,
+    },
+    /// A plug or unplug naming no device (or not the plugged one).
+    Refused {
+        error: u8,
+    },
+    /// The model recorded its `count`-th programming-rule violation.
+    Violation {
+        count: u32,
+    },
+}
+
+counted_ringbuf!(Event, 16, Event::None);
+
+struct Sim<'d> {
+    model: Dwc2Model<'d>,
+    /// Name and device of each bench slot; `None` while plugged (the model holds it).
+    table: [(&'static str, Option<&'d mut dyn SimDevice>); FIXED + MAX_CORPUS],
+    plugged: Option<usize>,
+    violations_seen: usize,
+}
+
+impl<'d> Sim<'d> {
+    /// Runs the model up to the kernel's current time.
+    fn catch_up(&mut self) {
+        let target = sys_get_timer().now.saturating_mul(1000);
+        while self.model.now_us() < target {
+            if !self.model.step() {
+                self.model.idle_until(target);
+            }
+        }
+        let count = self.model.violation_count();
+        if count > self.violations_seen {
+            self.violations_seen = count;
+            ringbuf_entry!(Event::Violation {
+                count: count as u32
+            });
+        }
+    }
+
+    fn find(&self, name: &Leased<Read, [u8]>) -> Result<usize, RequestError<SimError>> {
+        let mut buf = [0u8; LONGEST_NAME];
+        let name_bytes = &mut buf[..name.len()];
+        name.read_range(0, name_bytes)?;
+        self.table
+            .iter()
+            .position(|(n, _)| n.as_bytes() == name_bytes)
+            .ok_or_else(|| Self::refused(SimError::UnknownDevice))
+    }
+
+    fn unplug_current(&mut self) {
+        if let Some(i) = self.plugged.take() {
+            self.table[i].1 = self.model.detach();
+            ringbuf_entry!(Event::Unplugged { device: i as u8 });
+        }
+    }
+
+    fn refused(error: SimError) -> RequestError<SimError> {
+        ringbuf_entry!(Event::Refused { error: error as u8 });
+        RequestError::Op(error)
+    }
+}
+
+impl InOrderUsbSimImpl for Sim<'_> {
+    fn read(&mut self, _: &RecvMessage, offset: u32) -> Result<u32, RequestError<Infallible>> {
+        self.catch_up();
+        Ok(self.model.read(offset))
+    }
+
+    fn write(
+        &mut self,
+        _: &RecvMessage,
+        offset: u32,
+        value: u32,
+    ) -> Result<(), RequestError<Infallible>> {
+        self.catch_up();
+        self.model.write(offset, value);
+        Ok(())
+    }
+
+    fn fifo_read(
+        &mut self,
+        _: &RecvMessage,
+        words: Leased<Write, [u32]>,
+    ) -> Result<(), RequestError<Infallible>> {
+        self.catch_up();
+        let mut buf = [0u32; MAX_FIFO_WORDS];
+        let out = &mut buf[..words.len()];
+        for w in out.iter_mut() {
+            *w = self.model.read(dwc2_regs::fifo(0));
+        }
+        words.write_range(0, out)?;
+        Ok(())
+    }
+
+    fn fifo_write(
+        &mut self,
+        _: &RecvMessage,
+        channel: u8,
+        words: Leased<Read, [u32]>,
+    ) -> Result<(), RequestError<Infallible>> {
+        self.catch_up();
+        let mut buf = [0u32; MAX_FIFO_WORDS];
+        let src = &mut buf[..words.len()];
+        words.read_range(0, src)?;
+        for &w in src.iter() {
+            self.model.write(dwc2_regs::fifo(channel), w);
+        }
+        Ok(())
+    }
+
+    fn plug(
+        &mut self,
+        _: &RecvMessage,
+        name: Leased<Read, [u8]>,
+    ) -> Result<(), RequestError<SimError>> {
+        self.catch_up();
+        let i = self.find(&name)?;
+        self.unplug_current();
+        let device = self.table[i]
+            .1
+            .take()
+            .ok_or_else(|| Self::refused(SimError::NotPlugged))?;
+        self.model.attach(device);
+        self.plugged = Some(i);
+        ringbuf_entry!(Event::Plugged { device: i as u8 });
+        Ok(())
+    }
+
+    fn unplug(
+        &mut self,
+        _: &RecvMessage,
+        name: Leased<Read, [u8]>,
+    ) -> Result<(), RequestError<SimError>> {
+        self.catch_up();
+        let i = self.find(&name)?;
+        if self.plugged != Some(i) {
+            return Err(Self::refused(SimError::NotPlugged));
+        }
+        self.unplug_current();
+        Ok(())
+    }
+
+    fn stats(&mut self, _: &RecvMessage) -> Result<SimStats, RequestError<Infallible>> {
+        self.catch_up();
+        let s = self.model.stats();
+        Ok(SimStats {
+            bus_resets: s.bus_resets as u32,
+            transactions: s.transactions as u32,
+            setups: s.setups as u32,
+            naks: s.naks as u32,
+            stalls: s.stalls as u32,
+            errors: s.errors as u32,
+            violations: self.model.violation_count() as u32,
+            trace_count: self.model.trace_count() as u32,
+            now_us: self.model.now_us(),
+        })
+    }
+
+    fn trace(
+        &mut self,
+        _: &RecvMessage,
+        from: u32,
+        entries: Leased<Write, [TraceEntry]>,
+    ) -> Result<u32, RequestError<Infallible>> {
+        self.catch_up();
+        let mut buf = [TraceEntry::default(); MAX_TRACE_ENTRIES];
+        let mut n = 0;
+        for (slot, (seq, event)) in buf[..entries.len()]
+            .iter_mut()
+            .zip(self.model.trace(u64::from(from)))
+        {
+            *slot = TraceEntry::from_event(seq, &event);
+            n += 1;
+        }
+        entries.write_range(0, &buf[..n])?;
+        Ok(n as u32)
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    assert!(
+        usb_corpus::DEVICES.len() <= MAX_CORPUS,
+        "usb-sim: MAX_CORPUS is below the corpus size"
+    );
+    let mut disk = [0u8; DISK_BYTES];
+    let mut keyboard = hid::keyboard(&KEY_SCRIPT);
+    let mut mouse = hid::mouse(&MOUSE_SCRIPT);
+    let mut flash_drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    let mut serial = serial::serial();
+    let mut hub_keyboard = hid::keyboard(&KEY_SCRIPT);
+    let mut hub_serial = serial::serial();
+    let mut hub = hub::hub([Some(&mut hub_keyboard), Some(&mut hub_serial), None, None]);
+    let mut stall_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut stall_storm = Faulty::new(&mut stall_inner, Fault::StallStorm);
+    let mut nak_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut endless_nak = Faulty::new(&mut nak_inner, Fault::EndlessNak { ep: 0 });
+    let mut mps_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut bad_mps = Faulty::new(
+        &mut mps_inner,
+        Fault::PatchDescriptor {
+            descriptor: usb_proto::descriptor::ty::DEVICE,
+            offset: 7,
+            value: 9,
+        },
+    );
+    let mut corpus: [Option<SimCorpus>; MAX_CORPUS] =
+        core::array::from_fn(|i| usb_corpus::DEVICES.get(i).map(corpus::device));
+    let mut table: [(&'static str, Option<&mut dyn SimDevice>); FIXED + MAX_CORPUS] =
+        [const { ("", None) }; FIXED + MAX_CORPUS];
+    let fixed: [(&'static str, &mut dyn SimDevice); FIXED] = [
+        (devices::HUB, &mut hub),
+        (devices::KEYBOARD, &mut keyboard),
+        (devices::MOUSE, &mut mouse),
+        (devices::FLASH, &mut flash_drive),
+        (devices::SERIAL, &mut serial),
+        (devices::STALL_STORM, &mut stall_storm),
+        (devices::ENDLESS_NAK, &mut endless_nak),
+        (devices::BAD_MAX_PACKET, &mut bad_mps),
+    ];
+    for (slot, (name, device)) in table.iter_mut().zip(fixed) {
+        *slot = (name, Some(device));
+    }
+    for (slot, (facts, device)) in table[FIXED..]
+        .iter_mut()
+        .zip(usb_corpus::DEVICES.iter().zip(corpus.iter_mut()))
+    {
+        *slot = (facts.name, device.as_mut().map(|d| d as &mut dyn SimDevice));
+    }
+    let mut sim = Sim {
+        model: Dwc2Model::new(),
+        table,
+        plugged: None,
+        violations_seen: 0,
+    };
+    // The default topology: the hub, with a keyboard and a serial adapter behind it.
+    sim.model
+        .attach(sim.table[0].1.take().expect("hub in slot 0"));
+    sim.plugged = Some(0);
+    let mut buffer = [0u8; INCOMING_SIZE];
+    loop {
+        dispatch(&mut buffer, &mut sim);
+    }
+}
