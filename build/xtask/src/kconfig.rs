@@ -96,7 +96,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             "    // {name}\n    TaskDesc {{\n        regions: [{refs}],\n        mpu_words: [{words}],\n        \
              entry_point: {entry:#010x},\n        initial_stack: {stack:#010x},\n        priority: {prio},\n        \
              index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
-             kipc_grants: {grants:#x},\n    }},",
+             kipc_grants: {grants:#x},\n        client_gone: {gone:#x},\n        \
+             client_gone_targets: {gone_targets:#x},\n    }},",
             name = task.name,
             refs = refs.join(", "),
             words = words.join(", "),
@@ -106,6 +107,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             flags = task.flags.0,
             targets = task.send_targets,
             grants = task.kipc_grants,
+            gone = task.client_gone,
+            gone_targets = task.client_gone_targets,
         )
         .expect("writing to a String");
     }

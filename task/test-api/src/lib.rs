@@ -45,6 +45,15 @@ pub mod assistant {
     /// Message: `ReplyFaultReason` (u32). Reply-faults the caller held by `HOLD`, then
     /// replies 0.
     pub const REPLY_FAULT_HELD: u16 = 17;
+    /// Records the caller as a client the assistant holds state for, until its incarnation
+    /// ends (the assistant declares `client-gone`); replies 0, or `u32::MAX` when it already
+    /// holds `CLIENTS` clients.
+    pub const REGISTER: u16 = 18;
+    pub const CLIENTS: usize = 4;
+    /// Replies with what the assistant found on its `client-gone` notifications: the number
+    /// of registered incarnations found ended, then the last one's task index, its 32-bit
+    /// generation and the kernel tick (low word) at which it was found (u32 each).
+    pub const GONE_REPORT: u16 = 19;
 }
 
 /// Ways the assistant can be asked to fault.

@@ -99,6 +99,11 @@ pub enum Problem {
     /// An interrupt that does not resolve; the key is the interrupt's name or number.
     UnknownInterrupt(String),
     UnknownNotification(String),
+    /// `client-gone` names a notification that already means something else.
+    ClientGoneShared {
+        notification: String,
+        other: String,
+    },
     IrqTaken {
         irq: u32,
         owner: String,
@@ -304,6 +309,14 @@ impl fmt::Display for Problem {
             Problem::UnknownNotification(name) => {
                 write!(f, "\"{name}\" is not one of this task's notifications")
             }
+            Problem::ClientGoneShared {
+                notification,
+                other,
+            } => write!(
+                f,
+                "\"{notification}\" is also {other}; the client-gone notification must mean \
+                 nothing else (a server that sees it scans its clients)"
+            ),
             Problem::IrqTaken { irq, owner } => {
                 write!(f, "IRQ {irq} is already mapped (by task \"{owner}\")")
             }

@@ -111,6 +111,12 @@ pub struct Task {
     /// Bit `i` set: this task may SEND and POST to task `i`. The supervisor may reach every
     /// other task (it notifies dependents and providers around restarts).
     pub send_targets: u32,
+    /// `client-gone`: the notification bit the kernel posts to this task when a task that may
+    /// send to it is detached; 0 if the task declares none.
+    pub client_gone: u32,
+    /// The tasks among `send_targets` that declare `client-gone`: the ones the kernel posts
+    /// when this task is detached.
+    pub client_gone_targets: u32,
     /// The free-form `config` table, passed to the task's build.
     pub config: Option<toml::Table>,
     pub features: Vec<String>,
