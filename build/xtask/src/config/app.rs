@@ -591,10 +591,13 @@ fn check_policy(
     let depends_on = policy
         .depends_on
         .iter()
-        .map(|name| {
-            entries.get_index_of(name).ok_or_else(|| {
-                at.error("supervision.depends-on", Problem::UnknownTask(name.clone()))
-            })
+        .map(|name| match entries.get_index_of(name) {
+            None => Err(at.error("supervision.depends-on", Problem::UnknownTask(name.clone()))),
+            // The supervisor restarts idle at once and never waits for its dependents.
+            Some(_) if name == "idle" => {
+                Err(at.error("supervision.depends-on", Problem::DependsOnIdle))
+            }
+            Some(index) => Ok(index),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let durations = [
@@ -1110,6 +1113,16 @@ stack-size = 256
         assert_eq!(
             app.tasks[0].client_gone, 0b10,
             "any other bit of the supervisor"
+        );
+    }
+
+    #[test]
+    fn nobody_may_depend_on_idle() {
+        let e = error("depends-on = [\"sys\"]", "depends-on = [\"idle\"]");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"console\": supervision.depends-on: \"idle\" is restarted at once \
+             whenever it stops and cannot be unloaded, so there is nothing to depend on"
         );
     }
 

@@ -122,6 +122,8 @@ pub enum Problem {
     /// `kipc` on the supervisor, which is always granted every operation.
     SupervisorKipc,
     DependencyCycle(Vec<String>),
+    /// `depends-on` names the idle task, which the supervisor never leaves detached.
+    DependsOnIdle,
     ZeroDuration,
     /// A `restart-test.progress` entry that is not a variable name.
     NotAVariable(String),
@@ -348,6 +350,10 @@ impl fmt::Display for Problem {
             Problem::DependencyCycle(path) => {
                 write!(f, "dependency cycle: {}", path.join(" -> "))
             }
+            Problem::DependsOnIdle => f.write_str(
+                "\"idle\" is restarted at once whenever it stops and cannot be unloaded, so there \
+                 is nothing to depend on",
+            ),
             Problem::ZeroDuration => write!(f, "must be at least 1 ms"),
             Problem::NotAVariable(name) => write!(
                 f,
