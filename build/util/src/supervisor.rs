@@ -43,6 +43,9 @@ pub const MIN_WATCHDOG_MS: i64 = 200;
 
 /// The notification that makes a task the board's reset server (`jefe_api::reset`).
 pub const RESET_REQUEST: &str = "reset-request";
+/// The kernel's idle task, which the supervisor restarts at once and never holds
+/// (`supervision::Policy::idle`).
+pub const IDLE_TASK: &str = "idle";
 
 /// The generated Rust source (`include!`d by jefe) for `tasks`, and warnings for the build
 /// to print; `file` names app.toml.
@@ -135,7 +138,8 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
              backoff_initial_ms: {initial},\n        backoff_max_ms: {max},\n        \
              intensity_restarts: {restarts},\n        intensity_window_ms: {window_ms},\n        \
              intensity_then: supervision::Escalation::{then:?},\n        watchdog_ms: {watchdog},\n        \
-             reset_peripherals: {reset_peripherals:#b},\n        start_at_boot: {start},\n    }},\n",
+             reset_peripherals: {reset_peripherals:#b},\n        start_at_boot: {start},\n        \
+             idle: {idle},\n    }},\n",
             name = task.name,
             restart = match s.restart {
                 Restart::Always => "Always",
@@ -146,6 +150,7 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
             initial = s.backoff_initial_ms,
             max = s.backoff_max_ms,
             start = task.start,
+            idle = task.name == IDLE_TASK,
         )
         .expect("writing to a String");
     }
@@ -349,6 +354,14 @@ mod tests {
         }
         let expected = std::fs::read_to_string(snapshot).unwrap();
         assert_eq!(code, expected, "snapshot differs; new output:\n{code}");
+    }
+
+    #[test]
+    fn the_task_named_idle_alone_is_marked_idle() {
+        let code = generate(&format!("{APP}\n[tasks.idle]\ncrate = \"task-idle\"\n")).unwrap();
+        let idle = code.split("// idle\n").nth(1).expect("an entry for idle");
+        assert!(idle.contains("idle: true,"), "{code}");
+        assert_eq!(code.matches("idle: true,").count(), 1, "{code}");
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             "    // {name}\n    TaskDesc {{\n        regions: [{refs}],\n        mpu_words: [{words}],\n        \
              entry_point: {entry:#010x},\n        initial_stack: {stack:#010x},\n        priority: {prio},\n        \
              index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
-             notify_targets: {notify:#x},\n        kipc_grants: {grants:#x},\n    }},",
+             notify_targets: {notify:#x},\n        kipc_grants: {grants:#x},\n        client_gone: {gone:#x},\n        \
+             client_gone_targets: {gone_targets:#x},\n    }},",
             name = task.name,
             refs = refs.join(", "),
             words = words.join(", "),
@@ -107,6 +108,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             targets = task.send_targets,
             notify = task.notify_targets,
             grants = task.kipc_grants,
+            gone = task.client_gone,
+            gone_targets = task.client_gone_targets,
         )
         .expect("writing to a String");
     }

@@ -541,6 +541,13 @@ pub struct TaskDesc {
     /// Bit [`Kipcnum::grant_bit`] set: this task may use that kernel IPC operation (`app.toml`
     /// `kipc`; the supervisor has them all).
     pub kipc_grants: u32,
+    /// The notification bit the kernel posts to this task when one of its clients (a task
+    /// that may send to it) is detached: `app.toml` `client-gone`; 0 if it declares none.
+    pub client_gone: u32,
+    /// Bit `i` set: task `i` is one of this task's `send_targets` and declares `client_gone`,
+    /// so detaching this task posts task `i`'s `client_gone` bit. Computed by the builder so
+    /// that a detach costs one test when no server this task uses wants to know.
+    pub client_gone_targets: u32,
 }
 
 /// One interrupt routed to a task, in flash. A task names its interrupts only through its

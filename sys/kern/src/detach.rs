@@ -18,6 +18,18 @@
 //!
 //! Tasks that are themselves faulted are not woken by a detach: their state is a fault
 //! record the supervisor and humility read, and they will be restarted anyway.
+//!
+//! **Client gone.** Ending an incarnation also posts, to every server in the task's send mask
+//! that declares a `client-gone` notification (`app.toml`), that bit. It is the only way a
+//! server that holds state for a client (pipes, handles, a queued request) learns that the
+//! client died while the server was not talking to it: nothing blocks a server on its
+//! clients, so the wake-ups above never reach it. The kernel does it, not the supervisor,
+//! because the detach is the moment the old incarnation stops existing, it needs no
+//! round-trip through a task that may itself be busy or backing off, and the builder
+//! precomputes `client_gone_targets`, so a task whose servers declare nothing pays one test.
+//! The bit says only "some client of yours is gone"; the server finds which by comparing the
+//! incarnations it holds with the current ones (`userlib::incarnation_is_current`). It is
+//! posted once per incarnation: a detach followed by a restart posts at the detach alone.
 
 use abi::{FAULT_NOTIFICATION, FaultInfo, PeerGone, SchedState, TaskState};
 
@@ -86,7 +98,8 @@ fn end_incarnation(
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
     let code = code_for(t.current_id().generation()).code();
-    let mut woke = false;
+    let servers = t.descriptor.client_gone_targets;
+    let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
     for peer in tasks.iter_mut() {
         let blocked_on_old = match peer.state {
             TaskState::Healthy(
@@ -105,6 +118,23 @@ fn end_incarnation(
     } else {
         NextTask::Same
     }
+}
+
+/// Posts each task in `servers` (an ended task's `client_gone_targets`) its `client_gone`
+/// bit (module docs, "Client gone"). Returns whether any woke. Out of line: most detaches
+/// have no such server and only pay the test before the call.
+#[inline(never)]
+fn tell_servers_client_gone(tasks: &mut [Task], mut servers: u32) -> bool {
+    let mut woke = false;
+    while servers != 0 {
+        let server = servers.trailing_zeros() as usize;
+        servers &= servers - 1;
+        if let Some(t) = tasks.get_mut(server) {
+            let bit = t.descriptor.client_gone;
+            woke |= t.post(bit);
+        }
+    }
+    woke
 }
 
 /// Restarts `index` from its entry point; see the module docs.

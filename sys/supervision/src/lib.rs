@@ -42,6 +42,16 @@
 //! Requested restarts are deliberate and do not count; they still back off. An escalation
 //! forgets the burst it answered, so the next one is counted afresh.
 //!
+//! # The idle task
+//!
+//! The kernel runs the idle task when nothing else is runnable, and fails (nothing runnable)
+//! if it is not there. So the task whose policy says [`Policy::idle`] is never left detached:
+//! every cycle of it ends in an immediate restart (no back-off; restart mode, hold disposition
+//! and intensity escalation do not apply), and `Unload` and `Hold` of it (hence humility's
+//! Fault, which holds first) are refused with [`Refusal::IdleTask`]. Nobody may depend on it
+//! ([`ConfigError::DependsOnIdle`]), so its detach never waits: the supervisor, which is
+//! running while it handles the event, detaches and restarts it in one step.
+//!
 //! # Per-task states
 //!
 //! - `Running`: started and supervised. The watchdog, if any, runs only here.
@@ -102,6 +112,8 @@
 //! | 35 | BackingOff, Held           | `Faulted`, `Exited`                     | unchanged                      | refused `NotRunning` |
 //! | 36 | any                        | any event naming task 0 or an index >= N | unchanged                     | refused `Supervisor` / `OutOfRange` |
 //! | 37 | provider not awaiting that dependent | `Ack`                         | unchanged                      | refused `AckNotAwaited` (e.g. a late ack after the deadline) |
+//! | 38 | any, the idle task         | `Unload`, `Hold`                        | unchanged                      | refused `IdleTask` |
+//! | 39 | completion, the idle task  | -                                       | Running                        | `Detach`, `ResetPeripherals`, `Detached`, `Restart`, `Restarted` (replaces rows 15-21) |
 //!
 //! Completion also removes the detached task from every other provider's pending set: a
 //! detached dependent can no longer acknowledge and no longer holds anything, so a provider
@@ -180,6 +192,8 @@ pub struct Policy {
     /// `app.toml`'s `start`: whether the kernel starts the task at boot. A task that does not
     /// start is `Held(Unloaded)` until it is loaded.
     pub start_at_boot: bool,
+    /// The kernel's idle task (`app.toml` task `idle`): see "The idle task" in the crate docs.
+    pub idle: bool,
 }
 
 impl Policy {
@@ -220,6 +234,11 @@ pub enum ConfigError {
     },
     /// `backoff_initial_ms` above `backoff_max_ms`.
     BackoffInverted {
+        task: usize,
+    },
+    /// The idle task is restarted at once, never held, so there is nothing to wait for; and
+    /// while it is detached waiting for acknowledgements the kernel may have nothing to run.
+    DependsOnIdle {
         task: usize,
     },
 }
@@ -425,6 +444,8 @@ pub enum Refusal {
     NotRunning,
     /// The provider is not waiting for this dependent (a late or spurious ack).
     AckNotAwaited,
+    /// Unload or hold of the idle task: the kernel must always have it to run.
+    IdleTask,
     /// Not one of humility's request numbers.
     UnknownRequest,
 }

@@ -146,6 +146,9 @@ impl<const N: usize> Supervisor<N> {
             let mut provider = 1;
             while provider < N {
                 if policy.depends_on & (1 << provider) != 0 {
+                    if policies[provider].idle {
+                        return Err(ConfigError::DependsOnIdle { task });
+                    }
                     dependents[provider] |= 1 << task;
                 }
                 provider += 1;
@@ -274,10 +277,12 @@ impl<const N: usize> Supervisor<N> {
                 self.restart_requested(self.check(task)?, origin, now, out);
                 Ok(())
             }
-            Event::Unload { task, origin } => self.unload(self.check(task)?, origin, now, out),
+            Event::Unload { task, origin } => {
+                self.unload(self.check_not_idle(task)?, origin, now, out)
+            }
             Event::Load { task, origin } => self.load(self.check(task)?, origin, now, out),
             Event::Hold { task } => {
-                self.hold_disposition(self.check(task)?, out);
+                self.hold_disposition(self.check_not_idle(task)?, out);
                 Ok(())
             }
             Event::Release { task } => {
@@ -295,6 +300,15 @@ impl<const N: usize> Supervisor<N> {
             t if t >= N => Err(Refusal::OutOfRange),
             t => Ok(t),
         }
+    }
+
+    /// [`Supervisor::check`], and the idle task may not be unloaded or held (crate docs).
+    fn check_not_idle(&self, task: usize) -> Result<usize, Refusal> {
+        let task = self.check(task)?;
+        if self.policies[task].idle {
+            return Err(Refusal::IdleTask);
+        }
+        Ok(task)
     }
 
     fn due_at(&self, task: usize) -> Option<u64> {
@@ -588,6 +602,10 @@ impl<const N: usize> Supervisor<N> {
             if let TaskState::Detaching { pending, .. } = &mut self.tasks[other].state {
                 *pending &= !(1 << task);
             }
+        }
+        if self.policies[task].idle {
+            // Never left detached: the kernel may have nothing else to run (crate docs).
+            return self.start(task, now, out);
         }
         match cause {
             Cause::Unload => self.hold(task, HoldReason::Unloaded, out),

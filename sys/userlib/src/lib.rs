@@ -60,3 +60,12 @@ pub fn sleep_for(ms: u64, bits: u32) {
 pub fn refresh_after(id: TaskId, gone: PeerGone) -> TaskId {
     TaskId::for_index_and_gen(id.index(), gone.generation())
 }
+
+/// Whether `client`, an incarnation learned from RECV, is still the task's current one. False
+/// once it was detached (faulted and detached, restarted, unloaded), even if the same task
+/// index runs again: every detach bumps the 32-bit restart count this compares. A server
+/// that declares `client-gone` in `app.toml` calls this for each client it holds state for
+/// when that notification arrives, and drops the state of those that are not current.
+pub fn incarnation_is_current(client: Incarnation) -> bool {
+    sys_refresh_incarnation(client.id).generation == client.generation
+}

@@ -48,6 +48,8 @@ idol_runtime::error_enum! {
         NotRunning = 5,
         /// `ack_detach` for a provider that is not waiting for the caller.
         AckNotAwaited = 6,
+        /// `unload` (or a hold) of the idle task, which the kernel must always have to run.
+        IdleTask = 7,
     }
 }
 
@@ -62,6 +64,7 @@ impl JefeError {
             Refusal::AlreadyUnloaded => JefeError::AlreadyUnloaded,
             Refusal::NotRunning => JefeError::NotRunning,
             Refusal::AckNotAwaited => JefeError::AckNotAwaited,
+            Refusal::IdleTask => JefeError::IdleTask,
         }
     }
 }
@@ -128,6 +131,7 @@ mod tests {
             Refusal::AlreadyUnloaded,
             Refusal::NotRunning,
             Refusal::AckNotAwaited,
+            Refusal::IdleTask,
             Refusal::UnknownRequest,
         ];
         for refusal in all {

@@ -40,7 +40,7 @@ wire_enum!(Escalation, escalation_code, escalation_from {
 });
 wire_enum!(Refusal, refusal_code, refusal_from {
     Supervisor = 0, OutOfRange = 1, NotHeld = 2, AlreadyUnloaded = 3, NotRunning = 4,
-    AckNotAwaited = 5, UnknownRequest = 6,
+    AckNotAwaited = 5, UnknownRequest = 6, IdleTask = 7,
 });
 
 /// `TaskInfo::state`: the task's place in the restart cycle.

@@ -44,6 +44,9 @@ pub fn error(error: JefeError) -> &'static str {
         JefeError::AlreadyUnloaded => "it is already unloaded",
         JefeError::NotRunning => "it is not running",
         JefeError::AckNotAwaited => "that provider is not waiting for an acknowledgement",
+        JefeError::IdleTask => {
+            "the idle task cannot be unloaded or held: the kernel must always have it to run"
+        }
     }
 }
 

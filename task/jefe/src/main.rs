@@ -63,6 +63,7 @@ const INITIAL: Supervisor<NUM_TASKS> = match Supervisor::new(&POLICIES) {
         panic!("intensity.restarts exceeds supervision::MAX_INTENSITY_RESTARTS")
     }
     Err(ConfigError::BackoffInverted { .. }) => panic!("backoff.initial-ms exceeds max-ms"),
+    Err(ConfigError::DependsOnIdle { .. }) => panic!("a task depends on the idle task"),
 };
 
 /// One task's supervision counters (`humility counters`; members of [`PerTaskCounts`]).

@@ -49,6 +49,15 @@ pub mod assistant {
     /// important and may only POST to `peer_a`: app.toml `notify`); replies with the POST's
     /// code (0, or a peer-gone code).
     pub const POST_DOWN: u16 = 18;
+    /// Records the caller as a client the assistant holds state for, until its incarnation
+    /// ends (the assistant declares `client-gone`); replies 0, or `u32::MAX` when it already
+    /// holds `CLIENTS` clients.
+    pub const REGISTER: u16 = 19;
+    pub const CLIENTS: usize = 4;
+    /// Replies with what the assistant found on its `client-gone` notifications: the number
+    /// of registered incarnations found ended, then the last one's task index, its 32-bit
+    /// generation and the kernel tick (low word) at which it was found (u32 each).
+    pub const GONE_REPORT: u16 = 20;
 }
 
 /// Ways the assistant can be asked to fault.

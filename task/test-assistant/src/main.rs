@@ -1,5 +1,7 @@
 //! The kernel tests' server: answers raw IPC in ways that exercise the kernel (see
-//! `test_api::assistant`), and faults in every way the kernel must classify.
+//! `test_api::assistant`), and faults in every way the kernel must classify. It is also a
+//! server that holds state per client (`REGISTER`): it declares `client-gone` and drops a
+//! client's entry when the kernel says some client's incarnation ended.
 #![no_std]
 #![no_main]
 
@@ -12,6 +14,49 @@ notify_bits!(PEER_A_WAKE, "peer_a", ["wake"]);
 
 const TIMER_BIT: u32 = 1 << 0;
 const IRQ_BIT: u32 = 1 << 1;
+/// app.toml `client-gone`: posted by the kernel when one of our clients is detached.
+const GONE_BIT: u32 = 1 << 2;
+
+/// The clients registered with `REGISTER`, and what the `client-gone` scans found.
+struct Clients {
+    held: [Option<Incarnation>; op::CLIENTS],
+    found_gone: u32,
+    /// The last client found gone, and the tick at which it was found.
+    last: Option<(Incarnation, u64)>,
+}
+
+impl Clients {
+    fn register(&mut self, client: Incarnation) -> bool {
+        match self.held.iter_mut().find(|c| c.is_none()) {
+            Some(free) => {
+                *free = Some(client);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops every client whose incarnation has ended, which is what a real server does with
+    /// the state (pipes, handles) it held for it.
+    fn drop_the_gone(&mut self) {
+        for slot in &mut self.held {
+            if let Some(client) = *slot
+                && !incarnation_is_current(client)
+            {
+                *slot = None;
+                self.found_gone += 1;
+                self.last = Some((client, sys_get_timer().now));
+            }
+        }
+    }
+
+    fn report(&self) -> [u8; 16] {
+        let (index, generation, at) = self.last.map_or((0, 0, 0), |(c, at)| {
+            (c.index() as u32, c.generation, at as u32)
+        });
+        words([self.found_gone, index, generation, at])
+    }
+}
 
 fn word(buf: &[u8], i: usize) -> u32 {
     let at = i * 4;
@@ -38,12 +83,22 @@ fn borrow_code(r: Result<usize, BorrowError>) -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut held: Option<Incarnation> = None;
+    let mut clients = Clients {
+        held: [None; op::CLIENTS],
+        found_gone: 0,
+        last: None,
+    };
     let mut timer_count = 0u32;
     let mut buf = [0u8; op::ECHO_BUFFER];
     loop {
-        let msg = sys_recv_open(&mut buf, TIMER_BIT);
+        let msg = sys_recv_open(&mut buf, TIMER_BIT | GONE_BIT);
         if msg.sender == TaskId::KERNEL {
-            timer_count += 1;
+            if msg.operation & GONE_BIT != 0 {
+                clients.drop_the_gone();
+            }
+            if msg.operation & TIMER_BIT != 0 {
+                timer_count += 1;
+            }
             continue;
         }
         let caller = msg.sender;
@@ -134,6 +189,15 @@ pub extern "C" fn main() -> ! {
                 };
                 sys_reply(caller, code, &[]);
             }
+            op::REGISTER => {
+                let code = if clients.register(caller) {
+                    0
+                } else {
+                    u32::MAX
+                };
+                sys_reply(caller, code, &[]);
+            }
+            op::GONE_REPORT => sys_reply(caller, 0, &clients.report()),
             _ => sys_reply_fault(caller, ReplyFaultReason::UndefinedOperation),
         }
     }

@@ -704,6 +704,112 @@ fn reply_fault_faults_the_client() -> Outcome {
     Ok(())
 }
 
+// ---------------------------------------------------------------- client gone
+
+/// Has peer `p` register with the assistant (which keeps it until its incarnation ends) and
+/// returns the incarnation registered.
+fn register_with_assistant(p: TaskId) -> Result<Incarnation, &'static str> {
+    peer(p, pop::CALL, &[u32::from(aop::REGISTER)]);
+    let r = peer_result(p);
+    check!(
+        r.done && r.code == 0,
+        "the assistant did not register the peer"
+    );
+    Ok(sys_refresh_incarnation(p))
+}
+
+struct GoneReport {
+    found: u32,
+    last: Incarnation,
+    at: u32,
+}
+
+fn gone_report() -> GoneReport {
+    let mut out = [0u8; 16];
+    call(id(ASSISTANT), aop::GONE_REPORT, &[], &mut out, &[]);
+    GoneReport {
+        found: word(&out, 0),
+        last: Incarnation::new(word(&out, 1) as usize, word(&out, 2)),
+        at: word(&out, 3),
+    }
+}
+
+/// The promptness `client-gone` promises: the server knows within 2 ms of the detach.
+const GONE_WITHIN_MS: u32 = 2;
+
+fn server_learns_that_a_faulted_client_is_gone() -> Outcome {
+    let client = register_with_assistant(PEER_A)?;
+    let bystander = register_with_assistant(PEER_B)?;
+    let before = now() as u32;
+    // The runner detaches a faulted task as soon as the kernel reports the fault.
+    let _ = runner().inject(PEER_A.index() as u32);
+    check!(
+        take_fault(PEER_A).is_some(),
+        "the injected fault was not recorded"
+    );
+    let report = gone_report();
+    check!(report.found == 1, "not exactly one client reported gone");
+    check!(
+        report.last == client.id && report.last.generation == client.generation,
+        "the gone client is not the faulted incarnation"
+    );
+    check!(
+        report.at.wrapping_sub(before) <= GONE_WITHIN_MS,
+        "the server learned it more than 2 ms after the fault"
+    );
+    check!(
+        incarnation_is_current(bystander),
+        "the bystander should still be current"
+    );
+    Ok(())
+}
+
+fn server_learns_that_a_restarted_clients_old_incarnation_is_gone() -> Outcome {
+    let old = register_with_assistant(PEER_A)?;
+    let other = register_with_assistant(PEER_B)?;
+    let before = now() as u32;
+    restart(PEER_A);
+    let report = gone_report();
+    check!(report.found == 1, "not exactly one client reported gone");
+    check!(
+        report.last.index() == old.index() && report.last.generation == old.generation,
+        "the old incarnation of the restarted client is not the one reported gone"
+    );
+    check!(
+        report.at.wrapping_sub(before) <= GONE_WITHIN_MS,
+        "the server learned it more than 2 ms after the restart"
+    );
+    check!(
+        !incarnation_is_current(old),
+        "the old incarnation looks current because its index runs again"
+    );
+    // The new incarnation registers; the next client to go must not take it along.
+    let new = register_with_assistant(PEER_A)?;
+    check!(
+        new.generation != old.generation,
+        "the restart did not make a new incarnation"
+    );
+    restart(PEER_B);
+    let report = gone_report();
+    check!(
+        report.found == 2,
+        "the new incarnation was reported gone, or the second client was not"
+    );
+    check!(
+        report.last.index() == other.index() && report.last.generation == other.generation,
+        "the second client gone is not the one reported"
+    );
+    // 64 restarts later the 6-bit id is the same again; the incarnation is still gone.
+    for _ in 0..64 {
+        restart(PEER_A);
+    }
+    check!(
+        sys_refresh_incarnation(PEER_A).id == new.id && !incarnation_is_current(new),
+        "an incarnation from 64 restarts ago looks current"
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------- scheduling
 
 fn priority_preemption_on_post() -> Outcome {
@@ -853,6 +959,14 @@ const TESTS: &[Test] = &[
     (
         "post_to_undeclared_target_refused",
         post_to_undeclared_target_refused,
+    ),
+    (
+        "server_learns_that_a_faulted_client_is_gone",
+        server_learns_that_a_faulted_client_is_gone,
+    ),
+    (
+        "server_learns_that_a_restarted_clients_old_incarnation_is_gone",
+        server_learns_that_a_restarted_clients_old_incarnation_is_gone,
     ),
     ("priority_preemption_on_post", priority_preemption_on_post),
     (

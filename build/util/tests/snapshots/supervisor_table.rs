@@ -21,6 +21,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         watchdog_ms: None,
         reset_peripherals: 0b0,
         start_at_boot: true,
+        idle: false,
     },
     // console
     supervision::Policy {
@@ -35,6 +36,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         watchdog_ms: None,
         reset_peripherals: 0b0,
         start_at_boot: true,
+        idle: false,
     },
     // server
     supervision::Policy {
@@ -49,6 +51,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         watchdog_ms: Some(100),
         reset_peripherals: 0b1,
         start_at_boot: false,
+        idle: false,
     },
     // client
     supervision::Policy {
@@ -63,6 +66,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         watchdog_ms: None,
         reset_peripherals: 0b0,
         start_at_boot: true,
+        idle: false,
     },
 ];
 

@@ -79,6 +79,8 @@ struct TaskEntry {
     interrupts: IndexMap<String, String>,
     #[serde(default)]
     notifications: Vec<String>,
+    /// One of `notifications`, posted by the kernel when a client of this task is detached.
+    client_gone: Option<String>,
     #[serde(default)]
     task_slots: Vec<String>,
     #[serde(default)]
@@ -158,6 +160,8 @@ pub(super) fn resolve(
         check_notifications(index, &entry.notifications)
             .map_err(|p| at.error("notifications", p))?;
 
+        let client_gone = client_gone_bit(index, entry).map_err(|p| at.error("client-gone", p))?;
+
         let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
         route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
 
@@ -184,6 +188,8 @@ pub(super) fn resolve(
             send_targets: 0,
             notify: Vec::new(),
             notify_targets: 0,
+            client_gone,
+            client_gone_targets: 0,
             config: entry.config.clone(),
             features: entry.features.clone(),
             supervision: None,
@@ -197,6 +203,13 @@ pub(super) fn resolve(
         task.send_targets = send_targets(at, task, &raw.tasks, &names)?;
         task.notify = notify_targets(at, task.index, &raw.tasks[task.index].notify, &raw.tasks)?;
         task.notify_targets = task.notify.iter().fold(0, |mask, t| mask | 1 << t.index);
+    }
+    let declaring = tasks
+        .iter()
+        .filter(|t| t.client_gone != 0)
+        .fold(0u32, |mask, t| mask | 1 << t.index);
+    for task in &mut tasks {
+        task.client_gone_targets = task.send_targets & declaring;
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
     for test in &raw.expected_tests {
@@ -307,6 +320,37 @@ fn check_notifications(index: usize, notifications: &[String]) -> Result<(), Pro
         });
     }
     Ok(())
+}
+
+/// The bit of `client-gone` (0 if absent): one of the task's own notifications, with no
+/// other meaning, since a server that finds it set scans its clients and nothing else. So it
+/// may not be an interrupt's notification, nor the supervisor's fault bit.
+fn client_gone_bit(index: usize, entry: &TaskEntry) -> Result<u32, Problem> {
+    let Some(name) = &entry.client_gone else {
+        return Ok(0);
+    };
+    let bit = entry
+        .notifications
+        .iter()
+        .position(|n| n == name)
+        .ok_or_else(|| Problem::UnknownNotification(name.clone()))?;
+    let shared_with = if index == 0 && bit == 0 {
+        Some("the kernel's fault notification".to_owned())
+    } else {
+        entry
+            .interrupts
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(irq, _)| format!("interrupt \"{irq}\""))
+    };
+    match shared_with {
+        Some(other) => Err(Problem::ClientGoneShared {
+            notification: name.clone(),
+            other,
+        }),
+        // At most 32 notifications (checked before).
+        None => Ok(1 << bit),
+    }
 }
 
 /// The peripherals in `uses`: known to the chip, each used once in the whole app, and few
@@ -602,10 +646,13 @@ fn check_policy(
     let depends_on = policy
         .depends_on
         .iter()
-        .map(|name| {
-            entries.get_index_of(name).ok_or_else(|| {
-                at.error("supervision.depends-on", Problem::UnknownTask(name.clone()))
-            })
+        .map(|name| match entries.get_index_of(name) {
+            None => Err(at.error("supervision.depends-on", Problem::UnknownTask(name.clone()))),
+            // The supervisor restarts idle at once and never waits for its dependents.
+            Some(_) if name == "idle" => {
+                Err(at.error("supervision.depends-on", Problem::DependsOnIdle))
+            }
+            Some(index) => Ok(index),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let durations = [
@@ -1178,6 +1225,86 @@ stack-size = 256
         );
         let e = sys_notify_error("{ \"console\" = \"rx-irq\" }");
         assert!(matches!(e.problem, Problem::Schema { .. }), "{e}");
+    }
+
+    #[test]
+    fn client_gone_reaches_the_declaring_servers_in_each_send_mask() {
+        let app = load(BASE).unwrap();
+        assert!(
+            app.tasks
+                .iter()
+                .all(|t| t.client_gone == 0 && t.client_gone_targets == 0),
+            "nothing declared, nothing posted"
+        );
+        let app = load_edited(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\", \"gone\"]\nclient-gone = \"gone\"",
+        )
+        .unwrap();
+        let bits = |name: &str| {
+            let t = app.task(name).unwrap();
+            (t.client_gone, t.client_gone_targets)
+        };
+        assert_eq!(bits("sys"), (0b10, 0), "sys sends to nobody");
+        assert_eq!(bits("console"), (0, 0b10), "console sends to sys");
+        assert_eq!(bits("jefe"), (0, 0b10), "the supervisor reaches every task");
+        assert_eq!(bits("idle"), (0, 0), "idle sends to nobody");
+    }
+
+    #[test]
+    fn client_gone_must_name_a_notification_of_its_own() {
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nclient-gone = \"gone\"",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": client-gone: \"gone\" is not one of this task's notifications"
+        );
+    }
+
+    #[test]
+    fn client_gone_cannot_share_an_interrupt_or_the_fault_bit() {
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nclient-gone = \"tick\"",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": client-gone: \"tick\" is also interrupt \"timer0.irq\"; \
+             the client-gone notification must mean nothing else (a server that sees it scans its clients)"
+        );
+        let e = error(
+            "notifications = [\"fault\", \"timer\"]",
+            "notifications = [\"fault\", \"timer\"]\nclient-gone = \"fault\"",
+        );
+        assert_eq!(
+            (e.task.as_deref(), e.key.as_str()),
+            (Some("jefe"), "client-gone")
+        );
+        assert!(
+            matches!(&e.problem, Problem::ClientGoneShared { other, .. } if other == "the kernel's fault notification"),
+            "{e}"
+        );
+        let app = load_edited(
+            "notifications = [\"fault\", \"timer\"]",
+            "notifications = [\"fault\", \"timer\"]\nclient-gone = \"timer\"",
+        )
+        .unwrap();
+        assert_eq!(
+            app.tasks[0].client_gone, 0b10,
+            "any other bit of the supervisor"
+        );
+    }
+
+    #[test]
+    fn nobody_may_depend_on_idle() {
+        let e = error("depends-on = [\"sys\"]", "depends-on = [\"idle\"]");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"console\": supervision.depends-on: \"idle\" is restarted at once \
+             whenever it stops and cannot be unloaded, so there is nothing to depend on"
+        );
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub enum Problem {
         name: String,
         known: Vec<String>,
     },
+    /// `client-gone` names a notification that already means something else.
+    ClientGoneShared {
+        notification: String,
+        other: String,
+    },
     IrqTaken {
         irq: u32,
         owner: String,
@@ -127,6 +132,8 @@ pub enum Problem {
     /// `kipc` on the supervisor, which is always granted every operation.
     SupervisorKipc,
     DependencyCycle(Vec<String>),
+    /// `depends-on` names the idle task, which the supervisor never leaves detached.
+    DependsOnIdle,
     ZeroDuration,
     /// A `restart-test.progress` entry that is not a variable name.
     NotAVariable(String),
@@ -337,6 +344,14 @@ impl fmt::Display for Problem {
                     write!(f, " (it has: {})", known.join(", "))
                 }
             }
+            Problem::ClientGoneShared {
+                notification,
+                other,
+            } => write!(
+                f,
+                "\"{notification}\" is also {other}; the client-gone notification must mean \
+                 nothing else (a server that sees it scans its clients)"
+            ),
             Problem::IrqTaken { irq, owner } => {
                 write!(f, "IRQ {irq} is already mapped (by task \"{owner}\")")
             }
@@ -368,6 +383,10 @@ impl fmt::Display for Problem {
             Problem::DependencyCycle(path) => {
                 write!(f, "dependency cycle: {}", path.join(" -> "))
             }
+            Problem::DependsOnIdle => f.write_str(
+                "\"idle\" is restarted at once whenever it stops and cannot be unloaded, so there \
+                 is nothing to depend on",
+            ),
             Problem::ZeroDuration => write!(f, "must be at least 1 ms"),
             Problem::NotAVariable(name) => write!(
                 f,

@@ -116,6 +116,12 @@ pub struct Task {
     pub notify: Vec<NotifyTarget>,
     /// Bit `i` set: task `i` is in `notify` (POST only; the kernel refuses SEND).
     pub notify_targets: u32,
+    /// `client-gone`: the notification bit the kernel posts to this task when a task that may
+    /// send to it is detached; 0 if the task declares none.
+    pub client_gone: u32,
+    /// The tasks among `send_targets` that declare `client-gone`: the ones the kernel posts
+    /// when this task is detached.
+    pub client_gone_targets: u32,
     /// The free-form `config` table, passed to the task's build.
     pub config: Option<toml::Table>,
     pub features: Vec<String>,

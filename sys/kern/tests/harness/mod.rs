@@ -83,6 +83,8 @@ pub struct TaskSpec {
     pub notify_targets: u32,
     pub flags: u32,
     pub kipc_grants: u32,
+    /// `client-gone`: the bit the kernel posts when a client of this task is detached.
+    pub client_gone: u32,
 }
 
 impl TaskSpec {
@@ -94,6 +96,7 @@ impl TaskSpec {
             notify_targets: 0,
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: 0,
+            client_gone: 0,
         }
     }
 
@@ -105,6 +108,7 @@ impl TaskSpec {
             notify_targets: 0,
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: Kipcnum::ALL_GRANTS,
+            client_gone: 0,
         }
     }
 
@@ -135,6 +139,15 @@ impl TaskSpec {
     pub fn kipc_only(self, ops: &[Kipcnum]) -> Self {
         TaskSpec {
             kipc_grants: ops.iter().fold(0, |mask, op| mask | op.grant_bit()),
+            ..self
+        }
+    }
+
+    /// Declares `client-gone`: `bit` is posted when a task that may send to this one is
+    /// detached.
+    pub fn client_gone(self, bit: u32) -> Self {
+        TaskSpec {
+            client_gone: bit,
             ..self
         }
     }
@@ -260,6 +273,11 @@ impl Sim {
             arch::irq_disable(d.irq);
             arch::irq_clear_pending(d.irq);
         }
+        let declaring = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, spec)| spec.client_gone != 0)
+            .fold(0u32, |mask, (i, _)| mask | 1 << i);
         let descs: Vec<TaskDesc> = specs
             .iter()
             .enumerate()
@@ -290,6 +308,10 @@ impl Sim {
                     send_targets: spec.send_targets,
                     notify_targets: spec.notify_targets,
                     kipc_grants: spec.kipc_grants,
+                    client_gone: spec.client_gone,
+                    // As the builder computes it: the declaring servers among the targets,
+                    // never the task itself.
+                    client_gone_targets: spec.send_targets & declaring & !(1 << i),
                 }
             })
             .collect();

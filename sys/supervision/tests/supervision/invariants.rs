@@ -54,6 +54,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 watchdog_ms,
                 reset_peripherals: reset,
                 start_at_boot: start,
+                idle: false,
             }
         })
 }

@@ -19,6 +19,7 @@ pub const BASE: Policy = Policy {
     watchdog_ms: None,
     reset_peripherals: 0,
     start_at_boot: true,
+    idle: false,
 };
 
 pub const PANIC: FaultInfo = FaultInfo::Panic;
