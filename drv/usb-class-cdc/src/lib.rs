@@ -10,9 +10,14 @@
 //! * a write whose length is a non-zero multiple of the bulk OUT packet size is followed by a
 //!   zero-length packet, so the device sees the end of the transfer;
 //! * a read returns one bulk IN packet (≤ the buffer); "no data in time" is `Ok(0)`, not an
-//!   error (NAK is flow control).
+//!   error (NAK is flow control);
+//! * [`CdcAcm::bring_up`] is the same at first bind and after a driver restart: clear-halt
+//!   on both bulk endpoints (the new incarnation's pipes start at DATA0, the device's toggles
+//!   may not), then DTR and RTS on. It never drops DTR (a drop resets some boards) and leaves
+//!   the line coding to the device, which keeps it across a driver restart
+//!   (doc/usb-host.md 3.3 and 6.4).
 //!
-//! Who talks to it: the `usb-cdc` task (later) and the end-to-end tests.
+//! Who talks to it: the `usb-cdc` task and the end-to-end tests.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -81,6 +86,14 @@ impl CdcAcm {
             bulk_in_packet: usize::from(bulk_in.max_packet_size),
             bulk_out: bulk_out.addr,
         })
+    }
+
+    /// Puts the device's bulk toggles in step with freshly opened pipes and raises DTR and
+    /// RTS: the first bring-up and the resynchronisation of a restarted driver alike.
+    pub fn bring_up(&self, port: &mut impl ClassPort) -> Result<(), CdcError> {
+        port.clear_halt(self.bulk_in)?;
+        port.clear_halt(self.bulk_out)?;
+        self.set_control_lines(port, true, true)
     }
 
     pub fn set_line_coding(
