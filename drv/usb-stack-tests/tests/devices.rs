@@ -191,6 +191,23 @@ fn cdc_loopback_moves_64_kib_and_terminates_full_packets_with_zlp() {
 }
 
 #[test]
+fn an_empty_cdc_write_sends_nothing_and_the_next_bytes_still_loop_back() {
+    let mut serial = serial::serial();
+    on_root_port(&mut serial, |_, host, core| {
+        let (b, cdc) = ready_cdc(host, core);
+        let mut port = core.port(host, b).unwrap();
+        cdc.bring_up(&mut port).unwrap();
+        assert_eq!(cdc.write(&mut port, &[]), Ok(0));
+        let data = pattern(64, 6);
+        assert_eq!(echo(&cdc, &mut port, &data), data);
+    });
+    assert_eq!(
+        serial.function.zero_length_packets, 1,
+        "only the 64-byte write's ZLP: the empty write put nothing on the bus"
+    );
+}
+
+#[test]
 fn two_devices_behind_the_hub_enumerate_and_work() {
     let script = key_script();
     let mut kbd = hid::keyboard(&script);

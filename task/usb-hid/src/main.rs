@@ -25,7 +25,7 @@ use usb_hcd_api::UsbHcdClient;
 use usb_hid_api::{EventLog, HidRecord};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
-    sys_refresh_task_id, sys_set_timer, task_slot,
+    sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -154,15 +154,13 @@ impl InOrderUsbHidImpl for Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    let (core, hcd) = driver::start(USB_CORE, USB_HCD, TIMER_BIT);
     let mut server = Server {
-        // Started or restarted after its servers, maybe: name their current incarnations, or
-        // the first call to each would end with a dead code.
-        core: UsbCoreClient::new(sys_refresh_task_id(USB_CORE)),
-        hcd: UsbHcdClient::new(sys_refresh_task_id(USB_HCD)),
+        core,
+        hcd,
         devices: Bindings::new(),
         log: EventLog::new(),
     };
-    driver::hello(&server.core, TIMER_BIT);
     ringbuf_entry!(Trace::Hello);
     server.pull_events();
     sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
