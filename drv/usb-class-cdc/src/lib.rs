@@ -8,11 +8,17 @@
 //!   is only accepted if it exists in the same configuration with class 0x0A and a bulk pair
 //!   (doc/usb-host.md 3.3: don't trust bDataInterface/Union indices);
 //! * a write whose length is a non-zero multiple of the bulk OUT packet size is followed by a
-//!   zero-length packet, so the device sees the end of the transfer;
+//!   zero-length packet, so the device sees the end of the transfer; an empty write puts
+//!   nothing on the bus;
 //! * a read returns one bulk IN packet (≤ the buffer); "no data in time" is `Ok(0)`, not an
-//!   error (NAK is flow control).
+//!   error (NAK is flow control);
+//! * [`CdcAcm::bring_up`] is the same at first bind and after a driver restart: clear-halt
+//!   on both bulk endpoints (the new incarnation's pipes start at DATA0, the device's toggles
+//!   may not), then DTR and RTS on. It never drops DTR (a drop resets some boards) and leaves
+//!   the line coding to the device, which keeps it across a driver restart
+//!   (doc/usb-host.md 3.3 and 6.4).
 //!
-//! Who talks to it: the `usb-cdc` task (later) and the end-to-end tests.
+//! Who talks to it: the `usb-cdc` task and the end-to-end tests.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -83,6 +89,19 @@ impl CdcAcm {
         })
     }
 
+    /// The bulk IN packet size: a read buffer shorter than this cannot take a full packet.
+    pub fn read_len(&self) -> usize {
+        self.bulk_in_packet
+    }
+
+    /// Puts the device's bulk toggles in step with freshly opened pipes and raises DTR and
+    /// RTS: the first bring-up and the resynchronisation of a restarted driver alike.
+    pub fn bring_up(&self, port: &mut impl ClassPort) -> Result<(), CdcError> {
+        port.clear_halt(self.bulk_in)?;
+        port.clear_halt(self.bulk_out)?;
+        self.set_control_lines(port, true, true)
+    }
+
     pub fn set_line_coding(
         &self,
         port: &mut impl ClassPort,
@@ -118,8 +137,12 @@ impl CdcAcm {
         Ok(())
     }
 
-    /// Writes all of `data` (ZLP-terminated when it fills whole packets).
+    /// Writes all of `data` (ZLP-terminated when it fills whole packets). Nothing is a no-op:
+    /// a lone ZLP would reach the device as an (empty) transfer it did not ask for.
     pub fn write(&self, port: &mut impl ClassPort, data: &[u8]) -> Result<usize, CdcError> {
+        if data.is_empty() {
+            return Ok(0);
+        }
         Ok(port.transfer_out(self.bulk_out, data, true, WRITE_TIMEOUT_MS)?)
     }
 

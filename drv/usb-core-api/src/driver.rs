@@ -6,6 +6,7 @@ use usb_core_logic::{BindingEvent, CONFIG_BUF};
 use usb_host_api::PortError;
 use usb_proto::walk::{Configuration, parse_configuration};
 
+use idol_runtime::userlib::{TaskId, sys_refresh_task_id};
 use usb_hcd_api::UsbHcdClient;
 
 use crate::{BindingHandle, BindingSummary, IpcClassPort, UsbCoreClient};
@@ -32,6 +33,16 @@ pub fn hello(core: &UsbCoreClient, timer_bit: u32) {
     while core.hello().is_err() {
         idol_runtime::userlib::sleep_for(HELLO_RETRY_MS, timer_bit);
     }
+}
+
+/// A class-driver task's start, first or after a restart: clients of its two servers that
+/// name their current incarnations (they may have restarted before this task, and a client
+/// holding an old one would get a dead code on its first call), and hello to the core.
+pub fn start(core: TaskId, hcd: TaskId, timer_bit: u32) -> (UsbCoreClient, UsbHcdClient) {
+    let core = UsbCoreClient::new(sys_refresh_task_id(core));
+    let hcd = UsbHcdClient::new(sys_refresh_task_id(hcd));
+    hello(&core, timer_bit);
+    (core, hcd)
 }
 
 /// The caller's next binding event, or `None` when there is none.

@@ -1,7 +1,8 @@
 //! Simulated HID boot keyboard (low speed) and boot mouse (full speed).
 //!
 //! Each plays a script of boot reports, one per interrupt poll after SET_CONFIGURATION, then
-//! NAKs (nothing changed). SET_IDLE, SET_PROTOCOL and SET_REPORT (keyboard LEDs) are accepted.
+//! NAKs (nothing changed); the typist keyboard plays its script over and over instead, so
+//! that keys keep coming across a restart of the host's driver. SET_IDLE, SET_PROTOCOL and SET_REPORT (keyboard LEDs) are accepted.
 
 use crate::device::{Ch9Device, EpIn, Function};
 use crate::{concat, device_descriptor};
@@ -27,7 +28,10 @@ const MOUSE_CONFIG: [u8; 34] = concat(&[
 pub struct HidBoot<'d> {
     script: &'d [u8],
     report_len: usize,
+    /// Reports sent so far.
     next: usize,
+    /// Start the script again after its last report, instead of NAKing.
+    repeat: bool,
     /// Last LED byte written with SET_REPORT.
     pub leds: u8,
     /// Protocol selected with SET_PROTOCOL (0 boot, 1 report).
@@ -49,6 +53,7 @@ pub fn keyboard_function(script: &[[u8; 8]]) -> HidBoot<'_> {
         script: script.as_flattened(),
         report_len: 8,
         next: 0,
+        repeat: false,
         leds: 0,
         protocol: 1,
     }
@@ -64,12 +69,27 @@ pub fn keyboard(script: &[[u8; 8]]) -> SimHid<'_> {
     )
 }
 
+/// A low-speed boot keyboard (the same descriptors as [`keyboard`]) that sends `script` in
+/// order, again and again.
+pub fn typist(script: &[[u8; 8]]) -> SimHid<'_> {
+    Ch9Device::new(
+        HidBoot {
+            repeat: true,
+            ..keyboard_function(script)
+        },
+        Speed::Low,
+        device_descriptor(0, 8, 0x1209, 0x0001),
+        &KEYBOARD_CONFIG,
+    )
+}
+
 /// A full-speed boot mouse that sends `script` in order.
 pub fn mouse(script: &[[u8; 4]]) -> SimHid<'_> {
     let function = HidBoot {
         script: script.as_flattened(),
         report_len: 4,
         next: 0,
+        repeat: false,
         leds: 0,
         protocol: 1,
     };
@@ -104,7 +124,13 @@ impl Function for HidBoot<'_> {
         if ep != 1 {
             return EpIn::Halt;
         }
-        let start = self.next * self.report_len;
+        let reports = self.script.len() / self.report_len;
+        let index = if self.repeat && reports > 0 {
+            self.next % reports
+        } else {
+            self.next
+        };
+        let start = index * self.report_len;
         match self.script.get(start..start + self.report_len) {
             Some(report) => {
                 out[..report.len()].copy_from_slice(report);

@@ -42,6 +42,9 @@ pub mod devices {
     pub const ENDLESS_NAK: &str = "endless-nak";
     /// A keyboard whose device descriptor claims `bMaxPacketSize0` = 9.
     pub const BAD_MAX_PACKET: &str = "bad-max-packet";
+    /// The keyboard (same identity), pressing and releasing A every tenth report, forever:
+    /// keys keep coming across a restart of the HID driver.
+    pub const TYPIST: &str = "typist";
 }
 
 idol_runtime::error_enum! {

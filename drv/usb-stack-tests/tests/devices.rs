@@ -191,6 +191,58 @@ fn cdc_loopback_moves_64_kib_and_terminates_full_packets_with_zlp() {
 }
 
 #[test]
+fn the_typist_plays_its_script_again_where_the_keyboard_naks() {
+    let script = [[0, 0, KEY_A, 0, 0, 0, 0, 0], [0; 8], [0; 8]];
+    let mut typist = hid::typist(&script);
+    on_root_port(&mut typist, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        let (_, events) = hid_events(core, host, b, 7);
+        assert_eq!(
+            events,
+            [
+                HidEvent::KeyDown(KEY_A),
+                HidEvent::KeyUp(KEY_A),
+                HidEvent::KeyDown(KEY_A),
+                HidEvent::KeyUp(KEY_A),
+                HidEvent::KeyDown(KEY_A),
+            ],
+            "an idle report changes nothing; the script starts over after its last"
+        );
+    });
+    assert_eq!(typist.function.reports_sent(), 7);
+    let mut keyboard = hid::keyboard(&script);
+    on_root_port(&mut keyboard, |_, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        let mut hid = hid_events(core, host, b, 3).0;
+        let mut out = [HidEvent::KeyUp(0); usb_class_hid::MAX_EVENTS_PER_REPORT];
+        assert_eq!(
+            hid.poll(&mut core.port(host, b).unwrap(), 20, &mut out),
+            Ok(0),
+            "the plain keyboard NAKs once its script is played"
+        );
+    });
+}
+
+#[test]
+fn an_empty_cdc_write_sends_nothing_and_the_next_bytes_still_loop_back() {
+    let mut serial = serial::serial();
+    on_root_port(&mut serial, |_, host, core| {
+        let (b, cdc) = ready_cdc(host, core);
+        let mut port = core.port(host, b).unwrap();
+        cdc.bring_up(&mut port).unwrap();
+        assert_eq!(cdc.write(&mut port, &[]), Ok(0));
+        let data = pattern(64, 6);
+        assert_eq!(echo(&cdc, &mut port, &data), data);
+    });
+    assert_eq!(
+        serial.function.zero_length_packets, 1,
+        "only the 64-byte write's ZLP: the empty write put nothing on the bus"
+    );
+}
+
+#[test]
 fn two_devices_behind_the_hub_enumerate_and_work() {
     let script = key_script();
     let mut kbd = hid::keyboard(&script);

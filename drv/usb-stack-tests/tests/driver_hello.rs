@@ -6,11 +6,13 @@
 mod common;
 
 use common::*;
+use usb_class_cdc::CdcAcm;
 use usb_core_logic::{
     BindingEvent, BindingId, CoreError, DriverKind, Hello, STRIKE_LIMIT, UnbindReason, UsbCore,
 };
 use usb_model::flash::{self, FlashFaults};
-use usb_model::{SimDevice, hid, hub};
+use usb_model::{SimDevice, hid, hub, serial};
+use usb_proto::cdc::{DTR, RTS};
 
 const MSC: DriverKind = DriverKind::MassStorage;
 
@@ -109,6 +111,41 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
         msc.read(&mut port, 2, &mut back).unwrap();
         assert!(back == data, "data written before the restart reads back");
     });
+}
+
+#[test]
+fn a_restarted_cdc_driver_resyncs_the_bulk_toggles_and_keeps_dtr_up() {
+    const CDC: DriverKind = DriverKind::CdcAcm;
+    let mut adapter = serial::serial();
+    on_root_port(&mut adapter, |_, host, core| {
+        core.driver_hello(host, CDC, 1);
+        let (old, cdc) = ready_cdc(host, core);
+        cdc.bring_up(&mut core.port(host, old).unwrap()).unwrap();
+        core.binding_ready(old).unwrap();
+        // One packet each way: the device's bulk toggles are now DATA1, where the next
+        // incarnation's fresh pipes start at DATA0.
+        let data = pattern(30, 4);
+        assert_eq!(echo(&cdc, &mut core.port(host, old).unwrap(), &data), data);
+
+        core.driver_hello(host, CDC, 2);
+        let new = binding(core, CDC);
+        assert_ne!(new, old);
+        let bound = bound(core, new);
+        let cdc = CdcAcm::attach(&bound.config(), bound.interface()).unwrap();
+        let mut port = core.port(host, new).unwrap();
+        cdc.bring_up(&mut port).unwrap();
+        let data = pattern(30, 5);
+        assert_eq!(
+            echo(&cdc, &mut port, &data),
+            data,
+            "the restarted driver's first bytes loop back"
+        );
+    });
+    assert_eq!(
+        adapter.function.lines,
+        DTR | RTS,
+        "DTR and RTS stay up across the restart"
+    );
 }
 
 #[test]

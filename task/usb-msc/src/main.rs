@@ -24,7 +24,7 @@ use usb_core_api::driver::{self, Bindings, Change};
 use usb_core_api::{BindingHandle, IpcClassPort, UsbCoreClient};
 use usb_hcd_api::{MAX_TRANSFER, UsbHcdClient};
 use usb_msc_api::{DiskError, DiskHandle, DiskInfo};
-use userlib::{RecvMessage, sys_refresh_task_id, task_slot};
+use userlib::{RecvMessage, task_slot};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
@@ -190,14 +190,12 @@ impl InOrderUsbMscImpl for Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    let (core, hcd) = driver::start(USB_CORE, USB_HCD, TIMER_BIT);
     let mut server = Server {
-        // Started or restarted after its servers, maybe: name their current incarnations, or
-        // the first call to each would end with a dead code.
-        core: UsbCoreClient::new(sys_refresh_task_id(USB_CORE)),
-        hcd: UsbHcdClient::new(sys_refresh_task_id(USB_HCD)),
+        core,
+        hcd,
         disks: Bindings::new(),
     };
-    driver::hello(&server.core, TIMER_BIT);
     ringbuf_entry!(Trace::Hello);
     server.pull_events();
     let mut buffer = [0u8; INCOMING_SIZE];

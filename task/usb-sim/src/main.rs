@@ -32,13 +32,19 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
 /// Keys the simulated keyboards press and release, once each, after configuration.
 static KEY_SCRIPT: [[u8; 8]; 2] = [[0, 0, 0x04, 0, 0, 0, 0, 0], [0; 8]];
+/// The typist's script, played over and over: A pressed, released, then eight idle reports.
+static TYPIST_SCRIPT: [[u8; 8]; 10] = {
+    let mut script = [[0; 8]; 10];
+    script[0][2] = 0x04;
+    script
+};
 static MOUSE_SCRIPT: [[u8; 4]; 1] = [[1, 5, 0xFB, 0]];
 /// RAM disk of the simulated flash drive: 64 blocks.
 const DISK_BYTES: usize = 64 * flash::BLOCK_LEN;
 /// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
 const MAX_CORPUS: usize = 32;
 /// Fixed (non-corpus) device names.
-const FIXED: usize = 8;
+const FIXED: usize = 9;
 const LONGEST_NAME: usize = 64;
 
 type Infallible = core::convert::Infallible;
@@ -259,6 +265,7 @@ pub extern "C" fn main() -> ! {
             value: 9,
         },
     );
+    let mut typist = hid::typist(&TYPIST_SCRIPT);
     let mut corpus: [Option<SimCorpus>; MAX_CORPUS] =
         core::array::from_fn(|i| usb_corpus::DEVICES.get(i).map(corpus::device));
     let mut table: [(&'static str, Option<&mut dyn SimDevice>); FIXED + MAX_CORPUS] =
@@ -272,6 +279,7 @@ pub extern "C" fn main() -> ! {
         (devices::STALL_STORM, &mut stall_storm),
         (devices::ENDLESS_NAK, &mut endless_nak),
         (devices::BAD_MAX_PACKET, &mut bad_mps),
+        (devices::TYPIST, &mut typist),
     ];
     for (slot, (name, device)) in table.iter_mut().zip(fixed) {
         *slot = (name, Some(device));

@@ -1,13 +1,14 @@
-//! The class-driver half of the `usb-tests` suite: `usb-core`, `usb-msc` and `usb-hid` as
-//! tasks over `usb-hcd` and the simulator (doc/usb-host.md 6.3 and 6.4). Each test plugs the
+//! The class-driver half of the `usb-tests` suite: `usb-core`, `usb-msc`, `usb-hid` and
+//! `usb-cdc` as tasks over `usb-hcd` and the simulator (doc/usb-host.md 6.3 and 6.4). Each test plugs the
 //! device it needs and waits for the driver to bring it up.
 //!
 //! Known defect, left visible: polling a low-speed keyboard's interrupt IN endpoint through
-//! `usb-hcd` (one short blocking transfer per tick, which times out while the keyboard
-//! NAKs) makes the model record a programming-rule violation in the controller driver; the
-//! same polling against `dwc2-hcd-core` in the host harness records none. So the tests that
-//! involve `usb-hid` polling check the model's rules only up to the point where polling
-//! starts, and the keyboard test runs last.
+//! `usb-hcd` (one blocking transfer per tick, cancelled when its window ends while the
+//! keyboard NAKs) makes the model record a programming-rule violation in the controller driver; the
+//! same polling against `dwc2-hcd-core` in the host harness records none (it happens with
+//! the typist too, which never NAKs). So the tests that involve `usb-hid` polling check the
+//! model's rules only up to the point where polling starts, and the tests after the keyboard
+//! test check that no violation was added during them (the model's count never goes back).
 //!
 //! | behaviour | test |
 //! |---|---|
@@ -16,18 +17,24 @@
 //! | the keyboard is bound to `usb-hid` and its key press arrives as events | `keyboard_binds_to_usb_hid_and_its_keys_arrive` |
 //! | `usb-msc` restarted: same device, no bus reset, old handle stale, data intact | `usb_msc_restart_keeps_the_device_and_stales_old_handles` |
 //! | a driver that dies on every bind: the device is quarantined | `driver_dying_on_every_bind_gets_the_drive_quarantined` |
+//! | the serial adapter is bound to `usb-cdc`; bytes loop back; empty writes, short leases, line coding | `serial_adapter_binds_to_usb_cdc_and_loops_back` |
+//! | `usb-cdc` restarted: same device, no bus reset, toggles resynced, DTR kept, old handle stale | `usb_cdc_restart_resumes_loopback_without_reenumeration` |
+//! | `usb-hid` restarted: same device, no bus reset, events numbered afresh and still arriving | `usb_hid_restart_resumes_key_events_without_reenumeration` |
 
 use super::*;
 use core::fmt::Write as _;
 use idol_runtime::zerocopy::FromZeros;
+use usb_cdc_api::{Coding, PortInfo, SerialError, UsbCdcClient};
 use usb_core_api::wire::plan;
 use usb_core_api::{DeviceRecord, Driver, InterfaceRecord, UsbCoreClient};
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
+use usb_sim_api::{handshake, kind as bus};
 
 task_slot!(USB_CORE, "usb-core");
 task_slot!(USB_MSC, "usb-msc");
 task_slot!(USB_HID, "usb-hid");
+task_slot!(USB_CDC, "usb-cdc");
 
 /// Enumeration, binding and bring-up of a freshly plugged device.
 const BIND_WITHIN_MS: u64 = 3000;
@@ -36,10 +43,19 @@ const POLL_MS: u64 = 20;
 const FLASH_VID_PID: (u16, u16) = (0x1209, 0x0004);
 const BLOCK: usize = 512;
 const KEY_A: u8 = 0x04;
+/// The simulated serial adapter (`usb_model::serial`): full speed, 64-byte bulk packets, a
+/// 512-byte loop buffer.
+const SERIAL_VID_PID: (u16, u16) = (0x1209, 0x0003);
+const SERIAL_PACKET: usize = 64;
+/// Standard requests seen on the trace.
+const CLEAR_FEATURE: u8 = 1;
+/// CDC SET_CONTROL_LINE_STATE; `wValue` bit 0 is DTR, bit 1 RTS.
+const SET_CONTROL_LINE_STATE: u8 = 0x22;
+const DTR_RTS: u16 = 0b11;
 
 /// Restarted before each test, in this order: the controller, then a core with an empty
 /// device table, then the drivers, which say hello to it.
-pub const FRESH: [TaskId; 5] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID];
+pub const FRESH: [TaskId; 6] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID, USB_CDC];
 
 pub const TESTS: &[Test] = &[
     (
@@ -62,6 +78,18 @@ pub const TESTS: &[Test] = &[
         "keyboard_binds_to_usb_hid_and_its_keys_arrive",
         keyboard_binds_to_usb_hid_and_its_keys_arrive,
     ),
+    (
+        "serial_adapter_binds_to_usb_cdc_and_loops_back",
+        serial_adapter_binds_to_usb_cdc_and_loops_back,
+    ),
+    (
+        "usb_cdc_restart_resumes_loopback_without_reenumeration",
+        usb_cdc_restart_resumes_loopback_without_reenumeration,
+    ),
+    (
+        "usb_hid_restart_resumes_key_events_without_reenumeration",
+        usb_hid_restart_resumes_key_events_without_reenumeration,
+    ),
 ];
 
 fn core() -> UsbCoreClient {
@@ -74,6 +102,10 @@ fn msc() -> UsbMscClient {
 
 fn hid() -> UsbHidClient {
     UsbHidClient::new(sys_refresh_task_id(USB_HID))
+}
+
+fn cdc() -> UsbCdcClient {
+    UsbCdcClient::new(sys_refresh_task_id(USB_CDC))
 }
 
 /// Polls `probe` every `POLL_MS` until it gives a value or `BIND_WITHIN_MS` passes.
@@ -292,5 +324,278 @@ fn driver_dying_on_every_bind_gets_the_drive_quarantined() -> Outcome {
     plug(devices::KEYBOARD)?;
     within(|| device((0x1209, 0x0001)).ok())
         .ok_or("a keyboard plugged after the quarantine was not enumerated")?;
+    Ok(())
+}
+
+/// Plugs the serial adapter and waits for `usb-cdc` to serve it.
+fn serial_port() -> Result<PortInfo, &'static str> {
+    plug(devices::SERIAL)?;
+    within(|| cdc().open(0).ok()).ok_or("usb-cdc never served the plugged serial adapter")
+}
+
+/// Writes `data` (at most the adapter's 512-byte loop buffer) and reads it back, packet by
+/// packet, up to its last byte.
+fn loop_back(port: PortInfo, data: &[u8]) -> Outcome {
+    let took = cdc()
+        .write(port.handle, data)
+        .map_err(|_| "usb-cdc: write to the serial adapter failed")?;
+    check!(
+        usize::from(took) == data.len(),
+        "usb-cdc: the adapter took only part of the write"
+    );
+    let mut back = [0u8; 512];
+    let mut got = 0;
+    while got < data.len() {
+        let mut packet = [0u8; SERIAL_PACKET];
+        let n = usize::from(
+            cdc()
+                .read(port.handle, &mut packet)
+                .map_err(|_| "usb-cdc: read from the serial adapter failed")?,
+        );
+        check!(n > 0, "the loopback stopped before the last byte came back");
+        check!(
+            got + n <= data.len(),
+            "more bytes came back than were written"
+        );
+        back[got..got + n].copy_from_slice(&packet[..n]);
+        got += n;
+    }
+    check!(
+        back[..got] == *data,
+        "the bytes read back differ from those written"
+    );
+    Ok(())
+}
+
+/// The bus events numbered `from` and later (as many as the model still keeps), fed to `each`.
+fn bus_events_since(from: u32, mut each: impl FnMut(&TraceEntry)) -> Outcome {
+    let mut cursor = from;
+    loop {
+        let (events, n) = trace(cursor)?;
+        if n == 0 {
+            return Ok(());
+        }
+        events[..n].iter().for_each(&mut each);
+        cursor = events[n - 1].seq + 1;
+    }
+}
+
+/// Checks that the model recorded no breach of the controller's programming rules since
+/// `before` (its count at a test's start): the count never goes back, and the keyboard test
+/// before these leaves some (see the module doc).
+fn no_new_violation(before: &SimStats) -> Outcome {
+    check!(
+        stats()?.violations == before.violations,
+        "the model recorded a programming-rule violation during this test"
+    );
+    Ok(())
+}
+
+/// Checks that the device `was` (the record taken before a class-driver restart, with the
+/// bus statistics `before`) was not enumerated again: same DeviceId, no bus reset, no reset
+/// or SET_ADDRESS among the bus events since.
+fn not_enumerated_again(was: &DeviceRecord, before: &SimStats) -> Outcome {
+    check!(
+        { device(({ was.vendor_id }, { was.product_id }))?.handle } == { was.handle },
+        "the device got a new DeviceId: it was enumerated again"
+    );
+    check!(
+        stats()?.bus_resets == before.bus_resets,
+        "the bus was reset for a class-driver restart"
+    );
+    let mut readdressed = 0;
+    bus_events_since(before.trace_count, |e| {
+        readdressed +=
+            usize::from(e.kind == bus::RESET || (e.kind == bus::SETUP && e.request == SET_ADDRESS));
+    })?;
+    check!(
+        readdressed == 0,
+        "the bus saw a reset or SET_ADDRESS during a class-driver restart"
+    );
+    Ok(())
+}
+
+fn serial_adapter_binds_to_usb_cdc_and_loops_back() -> Outcome {
+    let start = stats()?;
+    let resets = start.bus_resets;
+    let port = serial_port()?;
+    let adapter = device(SERIAL_VID_PID)?;
+    check!(adapter.address != 0, "the serial adapter has no address");
+    check!(
+        stats()?.bus_resets == resets + 1,
+        "the serial adapter was not enumerated after exactly one bus reset"
+    );
+    check!(
+        usize::from(port.read_len) == SERIAL_PACKET,
+        "usb-cdc reports a read length other than the adapter's 64-byte packet"
+    );
+
+    // 200 bytes: three full packets and a short one; the first and the last byte differ.
+    let mut data = [0u8; 200];
+    pattern(&mut data, 7);
+    loop_back(port, &data)?;
+    let mut nothing = [0u8; SERIAL_PACKET];
+    check!(
+        cdc().read(port.handle, &mut nothing) == Ok(0),
+        "a read with nothing looped back did not return 0 bytes"
+    );
+
+    // A write of whole packets ends with a zero-length packet on the bus.
+    let from = stats()?.trace_count;
+    let mut whole = [0u8; 2 * SERIAL_PACKET];
+    pattern(&mut whole, 8);
+    loop_back(port, &whole)?;
+    let mut outs = [0u16; 3];
+    let mut n_outs = 0;
+    bus_events_since(from, |e| {
+        if e.kind == bus::OUT && e.address == adapter.address && e.handshake == handshake::ACK {
+            if let Some(slot) = outs.get_mut(n_outs) {
+                *slot = e.len;
+            }
+            n_outs += 1;
+        }
+    })?;
+    check!(
+        n_outs == 3 && outs == [64, 64, 0],
+        "a 128-byte write did not reach the bus as two full packets and a ZLP"
+    );
+
+    // An empty write is a no-op that puts nothing on the bus.
+    let from = stats()?.trace_count;
+    check!(
+        cdc().write(port.handle, &[]) == Ok(0),
+        "an empty write did not return 0"
+    );
+    let mut outs = 0;
+    bus_events_since(from, |e| outs += usize::from(e.kind == bus::OUT))?;
+    check!(outs == 0, "an empty write put an OUT packet on the bus");
+
+    check!(
+        cdc().read(port.handle, &mut [0u8; SERIAL_PACKET - 1])
+            == Err(CallError::Op(SerialError::ShortLease)),
+        "a read lease shorter than a packet is not ShortLease"
+    );
+    let coding = Coding {
+        baud: 115_200,
+        stop_bits: 2,
+        parity: 2,
+        data_bits: 7,
+    };
+    check!(
+        cdc().set_line_coding(port.handle, coding).is_ok(),
+        "usb-cdc: set_line_coding failed"
+    );
+    check!(
+        cdc().line_coding(port.handle) == Ok(coding),
+        "the adapter does not report the line coding just set"
+    );
+    check!(
+        cdc().set_line_coding(port.handle, Coding { baud: 0, ..coding })
+            == Err(CallError::Op(SerialError::BadLineCoding)),
+        "a zero baud rate is not BadLineCoding"
+    );
+    check!(
+        cdc().line_coding(port.handle) == Ok(coding),
+        "a refused line coding changed the adapter's"
+    );
+    no_new_violation(&start)
+}
+
+fn usb_cdc_restart_resumes_loopback_without_reenumeration() -> Outcome {
+    let start = stats()?;
+    let port = serial_port()?;
+    // One packet each way: the adapter's bulk toggles are now DATA1, where the restarted
+    // driver's fresh pipes start at DATA0.
+    let mut data = [0u8; 30];
+    pattern(&mut data, 9);
+    loop_back(port, &data)?;
+    let adapter = device(SERIAL_VID_PID)?;
+    let before = stats()?;
+
+    let cdc_index = USB_CDC.index() as u32;
+    let _ = runner().inject(cdc_index);
+    let _ = runner().restart(cdc_index);
+
+    check!(
+        cdc().write(port.handle, &data) == Err(CallError::Op(SerialError::Stale)),
+        "the handle from before the restart is not stale"
+    );
+    let again =
+        within(|| cdc().open(0).ok()).ok_or("usb-cdc never served the serial adapter again")?;
+    check!(
+        { again.handle } != { port.handle },
+        "the new handle equals the old one"
+    );
+    not_enumerated_again(&adapter, &before)?;
+    // The resync on the bus: both bulk halts cleared, DTR and RTS set and never dropped.
+    let (mut clears, mut raised, mut dropped) = (0, 0, 0);
+    bus_events_since(before.trace_count, |e| {
+        if e.kind == bus::SETUP && e.request == CLEAR_FEATURE && e.request_type == 0x02 {
+            clears += 1;
+        }
+        if e.kind == bus::SETUP && e.request == SET_CONTROL_LINE_STATE {
+            if e.value == DTR_RTS {
+                raised += 1;
+            } else {
+                dropped += 1;
+            }
+        }
+    })?;
+    check!(
+        clears == 2,
+        "the restarted driver did not clear both bulk endpoints' halts"
+    );
+    check!(
+        raised == 1 && dropped == 0,
+        "the restarted driver did not keep DTR and RTS up"
+    );
+    loop_back(again, &data)?;
+    check!(
+        cdc().write(port.handle, &data) == Err(CallError::Op(SerialError::Stale)),
+        "the old handle works again once the new one is in use"
+    );
+    no_new_violation(&start)
+}
+
+/// The number of the first A press usb-hid serves after event `after`, once one is there.
+fn a_press_after(after: u32) -> Option<u32> {
+    let mut records = [HidRecord::new_zeroed(); 16];
+    let n = hid().events(after, &mut records).ok()?;
+    records[..usize::from(n)]
+        .iter()
+        .find(|r| r.kind == kind::KEY_DOWN && r.code == KEY_A)
+        .map(|r| r.number)
+}
+
+fn usb_hid_restart_resumes_key_events_without_reenumeration() -> Outcome {
+    // The typist presses A every tenth report for as long as it is polled, so presses can
+    // only arrive after the restart if the new incarnation polls the same device again.
+    plug(devices::TYPIST)?;
+    let first = within(|| a_press_after(0)).ok_or("the typist's A press never reached usb-hid")?;
+    within(|| a_press_after(first)).ok_or("usb-hid saw only one A press from the typist")?;
+    let keyboard = device(KEYBOARD_VID_PID)?;
+    let before = stats()?;
+
+    let hid_index = USB_HID.index() as u32;
+    let _ = runner().inject(hid_index);
+    let _ = runner().restart(hid_index);
+
+    // A subscriber's cursor is its "handle": the new incarnation numbers from 1, so the
+    // first events it serves (asked for from 0) start at 1 and an A press is among them.
+    let again = within(|| {
+        let mut records = [HidRecord::new_zeroed(); 16];
+        let n = hid().events(0, &mut records).ok()?;
+        let any_press = records[..usize::from(n)]
+            .iter()
+            .any(|r| r.kind == kind::KEY_DOWN && r.code == KEY_A);
+        any_press.then_some(records[0].number)
+    })
+    .ok_or("no A press reached the restarted usb-hid")?;
+    check!(
+        again == 1,
+        "the restarted usb-hid does not number its events from 1"
+    );
+    not_enumerated_again(&keyboard, &before)?;
+    // Not `no_new_violation`: usb-hid polls the typist (see the module doc).
     Ok(())
 }
