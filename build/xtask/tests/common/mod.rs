@@ -165,6 +165,15 @@ impl Qemu {
         }
     }
 
+    /// Types `command` and a newline, waits for a line containing `until`, and returns the
+    /// console lines that came after the command was typed.
+    pub fn command(&mut self, command: &str, until: &str, timeout: Duration) -> Vec<String> {
+        let before = self.console.len();
+        self.type_text(&format!("{command}\n"));
+        self.wait_for(until, 1, timeout);
+        self.console[before..].to_vec()
+    }
+
     /// Sends `text` to the console UART.
     pub fn type_text(&mut self, text: &str) {
         self.stdin
