@@ -199,6 +199,8 @@ fn ping_reports_when_pong_stops_and_starts_answering() {
     let mark = qemu.console.len();
     qemu.command("load pong", "pong: loaded", ANSWER);
     seen_since(&mut qemu, mark, "pong replied");
+    // Three of ping's half-second periods more, in which nothing changes.
+    assert_eq!(qemu.line_with("ping:", Duration::from_millis(1600)), None);
     let pings = qemu
         .console
         .iter()
