@@ -1,5 +1,5 @@
 //! The USB stack of the default app, driven the way a user drives it: by typing on the
-//! console of a booted qemu-m7 (`task/console/src/usb.rs`). One QEMU session, so the whole
+//! console of a booted qemu-m7 (the flash drive is on the root port at boot) (`task/console/src/usb.rs`). One QEMU session, so the whole
 //! file takes a few seconds of wall time.
 
 mod common;
@@ -45,12 +45,12 @@ fn read_block_3(qemu: &mut Qemu, why: &str) {
 }
 
 #[test]
-fn console_drives_the_usb_stack_through_plug_disk_restart_unload_and_keys() {
+fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
     let mut qemu = Qemu::boot(&built().final_elf());
     qemu.wait_for("type `help` for commands", 1, BOOT_TIMEOUT);
     qemu.wait_for("ping: sent 0000, pong replied 0000", 1, BOOT_TIMEOUT);
 
-    qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
+    // app.toml plugs the flash drive at boot.
     qemu.retry(
         "usb",
         "mass-storage, bound to usb-msc (generation 0)",
@@ -154,6 +154,9 @@ fn console_drives_the_usb_stack_through_plug_disk_restart_unload_and_keys() {
         SETTLE_TRIES,
         SETTLE_EACH,
     );
+    // The drive comes back with what was written to it: the data is the device's.
+    qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
+    read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
     qemu.command(
         "plug nothing",
         "plug: no simulated device named \"nothing\"",
