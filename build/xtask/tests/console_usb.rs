@@ -157,22 +157,32 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
     // The drive comes back with what was written to it: the data is the device's.
     qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
     read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
+
+    // A restarted core keeps the device and its binding (no bus reset, doc/usb-host.md 6.4).
+    // Last: after a core restart, an unplug reaches usb-msc only after seconds (a read of
+    // the gone drive times out first), which this session does not wait for.
+    qemu.command(
+        "restart usb-core",
+        "usb-core: restarted (incarnation 2)",
+        ANSWER,
+    );
+    read_block_3(&mut qemu, "after restart usb-core");
     qemu.command(
         "plug nothing",
         "plug: no simulated device named \"nothing\"",
         ANSWER,
     );
 
-    // Nothing faulted on the way, only usb-msc was restarted, and ping stayed quiet: it
-    // reported its first exchange and nothing since, as pong never stopped answering.
+    // Nothing faulted on the way, only usb-msc and usb-core were restarted, and ping stayed
+    // quiet: it reported its first exchange and nothing since, as pong never stopped answering.
     let tasks = qemu.command("tasks", "  9 idle", ANSWER);
     for line in tasks.iter().filter(|l| l.starts_with("  ")) {
         assert!(!line.contains("last fault"), "a task faulted: {line}");
         let restarted = !line.contains("restarts 0 ");
         assert_eq!(
             restarted,
-            line.starts_with("  7 usb-msc"),
-            "only usb-msc was restarted: {line}"
+            line.starts_with("  6 usb-core") || line.starts_with("  7 usb-msc"),
+            "only usb-msc and usb-core were restarted: {line}"
         );
     }
     let pings: Vec<&String> = qemu
