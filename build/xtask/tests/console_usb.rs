@@ -44,6 +44,21 @@ fn read_block_3(qemu: &mut Qemu, why: &str) {
     assert_block_is_ab(&lines, why);
 }
 
+/// `plug keyboard`, then `usb` until the keyboard shows bound to usb-hid.
+fn plug_keyboard(qemu: &mut Qemu) {
+    qemu.command(
+        "plug keyboard",
+        "plug: keyboard is on the root port",
+        ANSWER,
+    );
+    qemu.retry(
+        "usb",
+        "hid, bound to usb-hid (generation 0)",
+        SETTLE_TRIES,
+        SETTLE_EACH,
+    );
+}
+
 #[test]
 fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
     let mut qemu = Qemu::boot(&built().final_elf());
@@ -119,17 +134,7 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
     read_block_3(&mut qemu, "after unload and load of usb-msc");
 
     // Plugging the keyboard takes the drive off the (single) root port.
-    qemu.command(
-        "plug keyboard",
-        "plug: keyboard is on the root port",
-        ANSWER,
-    );
-    qemu.retry(
-        "usb",
-        "hid, bound to usb-hid (generation 0)",
-        SETTLE_TRIES,
-        SETTLE_EACH,
-    );
+    plug_keyboard(&mut qemu);
     qemu.retry("keys", "key down 04 (a)", SETTLE_TRIES, SETTLE_EACH);
     qemu.command("disk read 3", "disk read: usb-msc serves no disk", ANSWER);
     qemu.command(
@@ -143,17 +148,7 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
         ANSWER,
     );
     qemu.retry("usb", "usb: no devices", SETTLE_TRIES, SETTLE_EACH);
-    qemu.command(
-        "plug keyboard",
-        "plug: keyboard is on the root port",
-        ANSWER,
-    );
-    qemu.retry(
-        "usb",
-        "hid, bound to usb-hid (generation 0)",
-        SETTLE_TRIES,
-        SETTLE_EACH,
-    );
+    plug_keyboard(&mut qemu);
     // The drive comes back with what was written to it: the data is the device's.
     qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
     read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
