@@ -81,7 +81,7 @@ pub const RESTART_TESTS: &[RestartTest] = &[
     RestartTest {
         name: "qemu-m7::fault",
         app: "qemu-m7",
-        tasks: &["pong"],
+        tasks: &["pong", "usb-msc", "usb-hid", "usb-core", "usb-hcd"],
         cycles: 2,
         trigger: Trigger::Fault,
         expect: None,
