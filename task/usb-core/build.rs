@@ -29,42 +29,17 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn driver_tasks(tasks: &[AppTask], me: &str) -> Result<String, String> {
-    let at = format!("tasks.{me}.config.drivers");
-    let task = tasks
-        .iter()
-        .find(|t| t.name == me)
-        .ok_or_else(|| format!("no task named \"{me}\""))?;
-    let drivers = task
-        .config
-        .as_ref()
-        .and_then(|c| c.get("drivers"))
-        .and_then(|d| d.as_table())
-        .ok_or_else(|| format!("{at}: required, a table of task name = driver kind"))?;
     let mut rows = String::new();
-    for (name, kind) in drivers {
-        let kind = match kind.as_str() {
-            Some("hid") => "Hid",
-            Some("mass-storage") => "MassStorage",
-            Some("cdc-acm") => "CdcAcm",
-            Some("hub") => "Hub",
-            _ => {
-                return Err(format!(
-                    "{at}.{name}: must be one of \"hid\", \"mass-storage\", \"cdc-acm\", \"hub\""
-                ));
-            }
-        };
-        let index = tasks
-            .iter()
-            .position(|t| t.name == *name)
-            .ok_or_else(|| format!("{at}: no task named \"{name}\""))?;
+    for driver in build_util::usb::drivers(tasks, me)? {
         writeln!(
             rows,
-            "    (DriverKind::{kind}, {index}, userlib::notify_mask(env!(\"BULKHEAD_NOTIFY_BITS\"), {name:?}, &[\"usb\"])),"
+            "    (DriverKind::{}, {}, userlib::notify_mask(env!(\"BULKHEAD_NOTIFY_BITS\"), {:?}, &[\"usb\"])),",
+            driver.kind, driver.index, driver.task
         )
         .unwrap();
     }
     Ok(format!(
-        "/// Class-driver tasks (app.toml `{at}`): driver kind, task index, `usb` notification bit.\n\
+        "/// Class-driver tasks (app.toml `tasks.{me}.config.drivers`): driver kind, task index, `usb` notification bit.\n\
          const DRIVER_TASKS: &[(DriverKind, usize, u32)] = &[\n{rows}];\n"
     ))
 }

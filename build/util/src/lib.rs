@@ -2,8 +2,10 @@
 //!
 //! - [`idl`]: Idol client and server stubs;
 //! - [`app`]: the app's tasks from `app.toml` (`BULKHEAD_APP_TOML`);
-//! - [`supervisor`]: the supervisor's policy table generated from them.
+//! - [`supervisor`]: the supervisor's policy table generated from them;
+//! - [`usb`]: the USB core's table of class-driver tasks.
 
 pub mod app;
 pub mod idl;
 pub mod supervisor;
+pub mod usb;

@@ -47,6 +47,12 @@ pub const RESET_REQUEST: &str = "reset-request";
 /// (`supervision::Policy::idle`).
 pub const IDLE_TASK: &str = "idle";
 
+/// The member of jefe's `TASK_COUNTERS` (`humility counters jefe`) that holds `task`'s
+/// counters: its name, with the `-` a Rust field cannot hold as `_` (`usb-msc` -> `usb_msc`).
+pub fn counters_member(task: &str) -> String {
+    task.replace('-', "_")
+}
+
 /// The generated Rust source (`include!`d by jefe) for `tasks`, and warnings for the build
 /// to print; `file` names app.toml.
 pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), String> {
@@ -189,7 +195,7 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
     };
     let fields: Vec<String> = tasks[1..]
         .iter()
-        .map(|t| t.name.replace('-', "_"))
+        .map(|t| counters_member(&t.name))
         .collect();
     let members: String = fields
         .iter()

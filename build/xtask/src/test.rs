@@ -71,7 +71,9 @@ pub const RESTART_TESTS: &[RestartTest] = &[
     RestartTest {
         name: "qemu-m7::restart",
         app: "qemu-m7",
-        tasks: &["console", "pong", "ping", "idle"],
+        tasks: &[
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-core", "usb-hcd", "idle",
+        ],
         cycles: 2,
         trigger: Trigger::Restart,
         expect: None,
@@ -79,7 +81,7 @@ pub const RESTART_TESTS: &[RestartTest] = &[
     RestartTest {
         name: "qemu-m7::fault",
         app: "qemu-m7",
-        tasks: &["pong"],
+        tasks: &["pong", "usb-msc", "usb-hid", "usb-core", "usb-hcd"],
         cycles: 2,
         trigger: Trigger::Fault,
         expect: None,

@@ -1,21 +1,24 @@
 //! The console: owns the board's UART, writes what tasks send it (`idl/console.idol`), and on
 //! boards whose UART receives (QEMU's CMSDK UART0) runs a command line for the supervisor:
 //! `tasks`, `restart NAME`, `unload NAME`, `load NAME`, `fault NAME`, `log`, `help`
-//! (`shell.rs`).
+//! (`shell.rs`), and with feature `usb` the USB commands `usb`, `plug`, `unplug`, `disk`,
+//! `keys` (`usb.rs`).
 //!
 //! The UART is chosen at build time: QEMU's CMSDK UART0 by default; with feature `stm32h7`,
 //! USART3 of the STM32H7 Nucleo-144 boards, which they wire to the ST-LINK's virtual COM
 //! port (PD8 TX, PD9 RX, alternate function 7). There the console first asks `sys` for the
 //! USART3 clock and pins, and only transmits.
 //!
-//! Priorities: the console calls jefe (more important); tasks that log call the console, so
-//! it must be more important than they are. Jefe never calls the console: the `log` command
-//! pulls jefe's events.
+//! Priorities: the console calls jefe and (feature `usb`) the USB tasks, so it must be less
+//! important than they are; tasks that log call the console, so it must be more important
+//! than those. Jefe never calls the console: the `log` command pulls jefe's events.
 #![no_std]
 #![no_main]
 
 #[cfg(not(feature = "stm32h7"))]
 mod shell;
+#[cfg(all(feature = "usb", not(feature = "stm32h7")))]
+mod usb;
 
 use core::convert::Infallible;
 

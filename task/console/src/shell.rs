@@ -120,11 +120,14 @@ fn run(out: &mut Out<'_>, line: &str) {
     let Some(command) = words_in.next() else {
         return;
     };
-    let argument = words_in.next();
     let verb = match command {
         "help" => return help(out),
         "tasks" => return tasks(out),
         "log" => return log(out),
+        #[cfg(feature = "usb")]
+        "usb" | "plug" | "unplug" | "disk" | "keys" => {
+            return crate::usb::run(out, command, words_in);
+        }
         "restart" => Verb::Restart,
         "unload" => Verb::Unload,
         "load" => Verb::Load,
@@ -134,7 +137,7 @@ fn run(out: &mut Out<'_>, line: &str) {
             return;
         }
     };
-    match argument {
+    match words_in.next() {
         Some(name) => act(out, command, verb, name),
         None => {
             let _ = writeln!(out, "{command} needs a task name; try: tasks");
@@ -150,9 +153,11 @@ fn help(out: &mut Out<'_>) {
          unload NAME    tell its dependents, detach, and keep it stopped\n  \
          load NAME      start an unloaded or held task again\n  \
          fault NAME     inject a fault, as if it had crashed\n  \
-         log            what the supervisor did recently\n  \
-         help           this list\n",
+         log            what the supervisor did recently\n",
     );
+    #[cfg(feature = "usb")]
+    let _ = out.write_str(crate::usb::HELP);
+    let _ = out.write_str("  help           this list\n");
 }
 
 #[inline(never)]

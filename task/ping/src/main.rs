@@ -1,5 +1,7 @@
-//! Demo client: pings `pong` twice a second and logs each exchange on the console, both
-//! through idol stubs (`idl/ping.idol`, `idl/console.idol`).
+//! Demo client: pings `pong` twice a second, both through idol stubs (`idl/ping.idol`,
+//! `idl/console.idol`), and says on the console how the exchanges go only when that
+//! changes: the first exchange after start, pong stopping answering, pong answering again.
+//! A line every half second would bury what a user types on the console.
 #![no_std]
 #![no_main]
 
@@ -20,21 +22,29 @@ pub extern "C" fn main() -> ! {
     let log = |line: &[u8]| {
         let _ = console.write(line);
     };
+    // Whether pong answered the last exchange; `None` before the first.
+    let mut answered: Option<bool> = None;
     let mut n = 0u32;
     loop {
         match pong.ping(n) {
             Ok(got) => {
-                let mut line = *b"ping: sent 0000, pong replied 0000\n";
-                digits(&mut line[11..15], n);
-                digits(&mut line[30..34], got);
-                log(&line);
+                if answered != Some(true) {
+                    let mut line = *b"ping: sent 0000, pong replied 0000\n";
+                    digits(&mut line[11..15], n);
+                    digits(&mut line[30..34], got);
+                    log(&line);
+                }
+                answered = Some(true);
             }
             // `ping` is idempotent, so the stub has already retried once after a restart:
             // pong is detached or restarting again. Say so and carry on with the next number.
             Err(_) => {
-                let mut line = *b"ping: sent 0000, pong did not answer\n";
-                digits(&mut line[11..15], n);
-                log(&line);
+                if answered != Some(false) {
+                    let mut line = *b"ping: sent 0000, pong did not answer\n";
+                    digits(&mut line[11..15], n);
+                    log(&line);
+                }
+                answered = Some(false);
             }
         }
         n = n.wrapping_add(1);

@@ -39,9 +39,10 @@ const USB_BIT: u32 = 1 << 0;
 const TIMER_BIT: u32 = 1 << 1;
 const MAX_DEVICES: usize = 2;
 const POLL_MS: u64 = 10;
-/// Two intervals of a low-speed keyboard's endpoint (bInterval 10): with a 1 ms window the
-/// transfer was mostly cancelled before or while the device answered, and a report sent then
-/// was lost (the keyboard test missed its one key press in about half the runs).
+/// Two intervals of a low-speed keyboard's endpoint (bInterval 10). A poll whose timeout
+/// expires while the device hands over its report loses that report (the channel is halted
+/// and the transfer ends `Timeout`): with 1 ms the keyboard tests missed their key press in
+/// about half the runs, and more often with several QEMUs loading the host.
 const POLL_TIMEOUT_MS: u32 = 20;
 
 #[derive(Copy, Clone, PartialEq, Count)]

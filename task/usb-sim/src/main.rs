@@ -5,6 +5,9 @@
 //! FIFO accesses of `usb-hcd` (which reaches it through `usb_sim_api::IpcRegs`), plugs and
 //! unplugs devices by name, and reports statistics and the bus trace to tests.
 //!
+//! At start the device app.toml names (`[tasks.usb-sim.config] plugged-at-boot`, the hub
+//! by default) is on the root port, so an app such as qemu-m7 boots with a drive to read.
+//!
 //! Time: model time follows the kernel clock. Before each request the model runs the bus
 //! transactions due up to the kernel's current time and then idles up to it, so it never
 //! runs ahead of the kernel by more than one transaction's duration (under 1 ms); between
@@ -12,7 +15,7 @@
 //!
 //! Devices: the names of `usb_sim_api::devices` and of every `usb_corpus` device. Each
 //! name is one device instance; the hub's downstream devices are instances of their own.
-//! At start the hub is plugged. Malicious behaviours (`usb_model::faulty`) are switched on
+//! Malicious behaviours (`usb_model::faulty`) are switched on
 //! by plugging one of the named malicious devices, each a well-behaved keyboard wrapped in
 //! one `Fault`.
 #![no_std]
@@ -29,6 +32,7 @@ use usb_sim_api::{MAX_FIFO_WORDS, MAX_TRACE_ENTRIES, SimError, SimStats, TraceEn
 use userlib::{RecvMessage, sys_get_timer};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+include!(concat!(env!("OUT_DIR"), "/boot.rs"));
 
 /// Keys the simulated keyboards press and release, once each, after configuration.
 static KEY_SCRIPT: [[u8; 8]; 2] = [[0, 0, 0x04, 0, 0, 0, 0, 0], [0; 8]];
@@ -296,10 +300,20 @@ pub extern "C" fn main() -> ! {
         plugged: None,
         violations_seen: 0,
     };
-    // The default topology: the hub, with a keyboard and a serial adapter behind it.
-    sim.model
-        .attach(sim.table[0].1.take().expect("hub in slot 0"));
-    sim.plugged = Some(0);
+    let boot = sim
+        .table
+        .iter()
+        .position(|(name, _)| *name == PLUGGED_AT_BOOT)
+        .unwrap_or_else(|| {
+            panic!("usb-sim: app.toml {PLUGGED_AT_BOOT_KEY}: no device named {PLUGGED_AT_BOOT:?}")
+        });
+    sim.model.attach(
+        sim.table[boot]
+            .1
+            .take()
+            .expect("every device is in its slot at start"),
+    );
+    sim.plugged = Some(boot);
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
         dispatch(&mut buffer, &mut sim);

@@ -470,18 +470,34 @@ impl Target {
         let names: Vec<String> = files.tasks.iter().map(|(n, _)| n.clone()).collect();
         let (address, size, ty, dies) =
             contract::find_variable(&object, jefe, "TASK_COUNTERS").map_err(Error::new)?;
-        // humility's `counters`: one member per task, each with one member per counter.
+        // humility's `counters`: one member per supervised task (every task but jefe, task
+        // 0), each with one member per counter. A supervised task without its member would
+        // read as never restarted, so that is an error naming it.
         let offsets = names
             .iter()
-            .map(|name| {
-                let (base, per_task) = dies.member_at(ty, name)?;
+            .enumerate()
+            .map(|(index, name)| {
+                let member = build_util::supervisor::counters_member(name);
+                let Some((base, per_task)) = dies.member_at(ty, &member) else {
+                    return match index {
+                        0 => Ok(None),
+                        _ => Err(Error::new(format!(
+                            "{object}: TASK_COUNTERS has no member `{member}` for task `{name}`"
+                        ))),
+                    };
+                };
                 let mut offsets = [0; 5];
-                for (slot, member) in offsets.iter_mut().zip(COUNTER_MEMBERS) {
-                    *slot = base + dies.member_at(per_task, member)?.0;
+                for (slot, counter) in offsets.iter_mut().zip(COUNTER_MEMBERS) {
+                    let (at, _) = dies.member_at(per_task, counter).ok_or_else(|| {
+                        Error::new(format!(
+                            "{object}: TASK_COUNTERS.{member} has no counter `{counter}`"
+                        ))
+                    })?;
+                    *slot = base + at;
                 }
-                Some(offsets)
+                Ok(Some(offsets))
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
 
         let mut progress = Vec::new();
         for task in &app.tasks {

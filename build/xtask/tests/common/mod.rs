@@ -165,6 +165,44 @@ impl Qemu {
         }
     }
 
+    /// Waits up to `timeout` for a line containing `needle`; the line, or `None` (no panic).
+    pub fn line_with(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.console.push(line.clone());
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Types `command` until a line containing `needle` answers it (each try waits `each`),
+    /// at most `tries` times: for state that settles (a device enumerating, a driver coming
+    /// back). Panics with the console so far when it never does.
+    pub fn retry(&mut self, command: &str, needle: &str, tries: usize, each: Duration) -> String {
+        for _ in 0..tries {
+            self.type_text(&format!("{command}\n"));
+            if let Some(line) = self.line_with(needle, each) {
+                return line;
+            }
+        }
+        panic!(
+            "`{command}` never answered {needle:?} in {tries} tries of {each:?}; console:\n{}",
+            self.console.join("\n")
+        )
+    }
+
+    /// Types `command` and a newline, waits for a line containing `until`, and returns the
+    /// console lines that came after the command was typed.
+    pub fn command(&mut self, command: &str, until: &str, timeout: Duration) -> Vec<String> {
+        let before = self.console.len();
+        self.type_text(&format!("{command}\n"));
+        self.wait_for(until, 1, timeout);
+        self.console[before..].to_vec()
+    }
+
     /// Sends `text` to the console UART.
     pub fn type_text(&mut self, text: &str) {
         self.stdin

@@ -1,0 +1,474 @@
+//! The USB commands (feature `usb`; doc/usb-host.md 6.9):
+//!
+//! | command | asks | answers |
+//! |---|---|---|
+//! | `usb` | usb-core `devices`, `interface_plan` | each device, each interface and the task (and its generation) bound to it |
+//! | `plug NAME`, `unplug NAME` | usb-sim | the simulated device on the root port |
+//! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
+//! | `disk write LBA PATTERN` | usb-msc `disk`, `write` | block LBA filled with the hex bytes of PATTERN |
+//! | `keys` | usb-hid `events` | the key and mouse events usb-hid still keeps |
+//!
+//! The console is less important than every USB task, so it may call them (a task SENDs only
+//! to more important tasks). Each command takes the server's current incarnation first
+//! (`sys_refresh_task_id`), so a restarted server is simply asked again; a detached
+//! (unloaded) one answers at once, and the command says so. Every refusal is a line naming
+//! the command and the value at fault, never a fault of the console.
+
+use core::fmt::Write;
+use core::str::SplitWhitespace;
+
+use idol_runtime::CallError;
+use idol_runtime::zerocopy::FromZeros;
+use usb_core_api::wire::plan;
+use usb_core_api::{DeviceRecord, Driver, InterfaceRecord, UsbCoreClient};
+use usb_hid_api::{HidRecord, UsbHidClient, kind};
+use usb_host_api::Speed;
+use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
+use usb_sim_api::{SimError, UsbSimClient};
+use userlib::*;
+
+use crate::Out;
+
+include!(concat!(env!("OUT_DIR"), "/usb_drivers.rs"));
+
+task_slot!(USB_SIM, "usb-sim");
+task_slot!(USB_CORE, "usb-core");
+task_slot!(USB_MSC, "usb-msc");
+task_slot!(USB_HID, "usb-hid");
+
+/// Blocks one `disk read` dumps: each is a call to usb-msc and a screenful at worst.
+const MAX_BLOCKS: u32 = 8;
+/// The largest block the console reads onto its stack.
+const BLOCK_BUF: usize = 512;
+/// The longest `disk write` pattern, in bytes.
+const MAX_PATTERN: usize = 16;
+/// Bytes per hex dump line.
+const DUMP_LINE: usize = 16;
+
+pub const HELP: &str = "  \
+    usb            USB devices: address, speed, VID:PID, what each interface is bound to\n  \
+    plug NAME      plug a simulated device (flash, keyboard, mouse, serial, hub, ...)\n  \
+    unplug NAME    unplug it\n  \
+    disk read LBA [N]       hex dump of N blocks from LBA (* = as the line above)\n  \
+    disk write LBA PATTERN  fill block LBA with the hex bytes of PATTERN (e.g. ab)\n  \
+    keys           the key and mouse events usb-hid keeps\n";
+
+/// Runs a USB command; `args` are the words after `command`.
+pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
+    match command {
+        "usb" => devices(out),
+        "plug" | "unplug" => match args.next() {
+            Some(name) => plug(out, command, name),
+            None => {
+                let _ = writeln!(out, "{command} needs a device name, e.g. {command} flash");
+            }
+        },
+        "disk" => match args.next() {
+            Some("read") => disk_read(out, args),
+            Some("write") => disk_write(out, args),
+            _ => {
+                let _ = writeln!(out, "disk needs read LBA [N] or write LBA PATTERN");
+            }
+        },
+        "keys" => keys(out),
+        _ => unreachable!("shell.rs routes only the commands above here"),
+    }
+}
+
+/// Why a server did not answer, as the end of a sentence.
+fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + '_ {
+    struct Gone<'a>(bool, &'a str);
+    impl core::fmt::Display for Gone<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            if self.0 {
+                write!(
+                    f,
+                    "{} is not running (unloaded, held or restarting)",
+                    self.1
+                )
+            } else {
+                write!(
+                    f,
+                    "{} answered with something this console cannot read",
+                    self.1
+                )
+            }
+        }
+    }
+    Gone(matches!(e, CallError::Gone(_)), task)
+}
+
+#[inline(never)]
+fn devices(out: &mut Out<'_>) {
+    let core = UsbCoreClient::new(sys_refresh_task_id(USB_CORE));
+    let mut records = [DeviceRecord::new_zeroed(); 8];
+    let n = match core.devices(0, &mut records) {
+        Ok(n) => usize::from(n),
+        Err(e) => {
+            let _ = writeln!(out, "usb: {}", gone(e, "usb-core"));
+            return;
+        }
+    };
+    if n == 0 {
+        let _ = writeln!(out, "usb: no devices (plug one: plug flash)");
+        return;
+    }
+    for device in &records[..n] {
+        let speed = match usb_hcd_api::wire::speed(device.speed) {
+            Some(Speed::Low) => "low",
+            Some(Speed::Full) => "full",
+            Some(Speed::High) => "high",
+            None => "unknown",
+        };
+        let (vid, pid) = (device.vendor_id, device.product_id);
+        let _ = write!(
+            out,
+            "address {:<3} {speed:<4} speed  {vid:04x}:{pid:04x}  tier {}",
+            device.address, device.tier
+        );
+        if device.quarantined != 0 {
+            let _ = out.write_str("  QUARANTINED (its driver failed too often)");
+        }
+        let _ = out.write_str("\n");
+        let mut plans = [InterfaceRecord::new_zeroed(); 8];
+        match core.interface_plan(device.handle, &mut plans) {
+            Ok(count) => {
+                for iface in &plans[..usize::from(count)] {
+                    interface(out, iface);
+                }
+            }
+            // Unplugged between the two calls.
+            Err(CallError::Op(_)) => {
+                let _ = writeln!(out, "  (gone while being listed)");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  {}", gone(e, "usb-core"));
+            }
+        }
+    }
+}
+
+fn interface(out: &mut Out<'_>, iface: &InterfaceRecord) {
+    let _ = write!(out, "  interface {}: ", iface.interface);
+    let _ = match iface.plan {
+        plan::DRIVER => match USB_DRIVERS.iter().find(|(code, ..)| *code == iface.driver) {
+            // The kernel's generation of the task, as humility's `tasks` shows it.
+            Some((_, kind, Some(task))) if iface.driver_seen != 0 => {
+                let generation = iface.driver_incarnation;
+                writeln!(out, "{kind}, bound to {task} (generation {generation})")
+            }
+            Some((_, kind, Some(task))) => {
+                writeln!(
+                    out,
+                    "{kind}, bound to {task} (which has not said hello yet)"
+                )
+            }
+            Some((_, kind, None)) => writeln!(out, "{kind}, but no task serves {kind} here"),
+            None => writeln!(
+                out,
+                "driver kind {} (unknown to this console)",
+                iface.driver
+            ),
+        },
+        plan::NO_DRIVER => writeln!(
+            out,
+            "class {:02x}/{:02x}/{:02x}, no driver in this image",
+            iface.class, iface.subclass, iface.protocol
+        ),
+        plan::UNUSABLE => {
+            let offset = iface.fault_offset;
+            writeln!(
+                out,
+                "unusable (malformed descriptor at offset {offset} of its configuration)"
+            )
+        }
+        other => writeln!(out, "plan {other} (unknown to this console)"),
+    };
+}
+
+#[inline(never)]
+fn plug(out: &mut Out<'_>, command: &str, name: &str) {
+    let sim = UsbSimClient::new(sys_refresh_task_id(USB_SIM));
+    let result = if command == "plug" {
+        sim.plug(name.as_bytes())
+    } else {
+        sim.unplug(name.as_bytes())
+    };
+    let _ = match result {
+        Ok(()) if command == "plug" => writeln!(out, "plug: {name} is on the root port"),
+        Ok(()) => writeln!(out, "unplug: {name} is off the root port"),
+        Err(CallError::Op(SimError::UnknownDevice)) => {
+            writeln!(out, "{command}: no simulated device named \"{name}\"")
+        }
+        Err(CallError::Op(SimError::NotPlugged)) => {
+            writeln!(
+                out,
+                "{command}: \"{name}\" is not the device on the root port"
+            )
+        }
+        Err(e) => writeln!(out, "{command}: {}", gone(e, "usb-sim")),
+    };
+}
+
+/// A number typed on the command line, or a line saying which one is not.
+fn number(out: &mut Out<'_>, what: &str, text: Option<&str>) -> Option<u32> {
+    let Some(text) = text else {
+        let _ = writeln!(out, "{what} is missing");
+        return None;
+    };
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    match parsed {
+        Ok(n) => Some(n),
+        Err(_) => {
+            let _ = writeln!(out, "{what} \"{text}\" is not a number");
+            None
+        }
+    }
+}
+
+/// The first disk of usb-msc, checked against `lba .. lba + count` and the console's buffer.
+fn disk(
+    out: &mut Out<'_>,
+    command: &str,
+    lba: u32,
+    count: u32,
+) -> Option<(UsbMscClient, DiskInfo)> {
+    let msc = UsbMscClient::new(sys_refresh_task_id(USB_MSC));
+    let info = match msc.disk(0) {
+        Ok(info) => info,
+        Err(CallError::Op(DiskError::NoDisk)) => {
+            let _ = writeln!(
+                out,
+                "{command}: usb-msc serves no disk (plug flash, then check `usb`)"
+            );
+            return None;
+        }
+        Err(CallError::Op(e)) => {
+            let _ = writeln!(out, "{command}: usb-msc: {}", disk_error(e));
+            return None;
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{command}: {}", gone(e, "usb-msc"));
+            return None;
+        }
+    };
+    let (blocks, block_len) = (info.blocks, info.block_len);
+    if lba >= blocks {
+        let _ = writeln!(
+            out,
+            "{command}: LBA {lba} is past the end ({blocks} blocks)"
+        );
+        return None;
+    }
+    if count > blocks - lba {
+        let _ = writeln!(
+            out,
+            "{command}: {count} blocks from LBA {lba} run past the end ({blocks} blocks)"
+        );
+        return None;
+    }
+    if block_len as usize > BLOCK_BUF || block_len == 0 {
+        let _ = writeln!(
+            out,
+            "{command}: blocks of {block_len} bytes do not fit the console's {BLOCK_BUF}-byte buffer"
+        );
+        return None;
+    }
+    Some((msc, info))
+}
+
+fn disk_error(e: DiskError) -> &'static str {
+    match e {
+        DiskError::Stale => "the disk went away (unplugged or usb-msc restarted); try again",
+        DiskError::NoDisk => "no disk",
+        DiskError::OutOfRange => "blocks past the end",
+        DiskError::BadLength => "not a whole number of blocks",
+        DiskError::Medium => "the device reported a failed command",
+        DiskError::Transport => "the transport broke (the next command resets it)",
+        DiskError::Timeout => "the device did not answer in time",
+        DiskError::Disconnected => "the device went away mid-command",
+        DiskError::NotReady => "the device never became ready",
+    }
+}
+
+#[inline(never)]
+fn disk_read(out: &mut Out<'_>, mut args: SplitWhitespace<'_>) {
+    const COMMAND: &str = "disk read";
+    let Some(lba) = number(out, "disk read: LBA", args.next()) else {
+        return;
+    };
+    let count = match args.next() {
+        None => 1,
+        Some(text) => match number(out, "disk read: N", Some(text)) {
+            Some(n @ 1..=MAX_BLOCKS) => n,
+            Some(n) => {
+                let _ = writeln!(out, "disk read: N {n} is not 1 to {MAX_BLOCKS} blocks");
+                return;
+            }
+            None => return,
+        },
+    };
+    let Some((msc, info)) = disk(out, COMMAND, lba, count) else {
+        return;
+    };
+    let mut block = [0u8; BLOCK_BUF];
+    let block = &mut block[..info.block_len as usize];
+    for at in lba..lba + count {
+        match msc.read(info.handle, at, block) {
+            Ok(()) => {
+                let _ = writeln!(out, "block {at}:");
+                hex_dump(out, block);
+            }
+            Err(CallError::Op(e)) => {
+                let _ = writeln!(out, "{COMMAND}: LBA {at}: usb-msc: {}", disk_error(e));
+                return;
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{COMMAND}: LBA {at}: {}", gone(e, "usb-msc"));
+                return;
+            }
+        }
+    }
+}
+
+/// `offset  xx xx ...` lines of [`DUMP_LINE`] bytes; a run of lines equal to the one above is
+/// one `*` line, as hexdump(1) does, so a block of one pattern takes two lines.
+fn hex_dump(out: &mut Out<'_>, data: &[u8]) {
+    let mut previous: Option<&[u8]> = None;
+    let mut starred = false;
+    for (i, line) in data.chunks(DUMP_LINE).enumerate() {
+        if previous == Some(line) {
+            if !starred {
+                let _ = out.write_str("  *\n");
+                starred = true;
+            }
+            continue;
+        }
+        starred = false;
+        previous = Some(line);
+        let _ = write!(out, "  {:04x} ", i * DUMP_LINE);
+        for byte in line {
+            let _ = write!(out, " {byte:02x}");
+        }
+        let _ = out.write_str("\n");
+    }
+}
+
+#[inline(never)]
+fn disk_write(out: &mut Out<'_>, mut args: SplitWhitespace<'_>) {
+    const COMMAND: &str = "disk write";
+    let Some(lba) = number(out, "disk write: LBA", args.next()) else {
+        return;
+    };
+    let Some(text) = args.next() else {
+        let _ = writeln!(out, "disk write: PATTERN is missing (hex bytes, e.g. ab)");
+        return;
+    };
+    let mut pattern = [0u8; MAX_PATTERN];
+    let Some(len) = hex_bytes(text, &mut pattern) else {
+        let _ = writeln!(
+            out,
+            "disk write: pattern \"{text}\" is not 1 to {MAX_PATTERN} hex bytes (e.g. ab or 0102)"
+        );
+        return;
+    };
+    let Some((msc, info)) = disk(out, COMMAND, lba, 1) else {
+        return;
+    };
+    let mut block = [0u8; BLOCK_BUF];
+    let block = &mut block[..info.block_len as usize];
+    for (byte, value) in block.iter_mut().zip(pattern[..len].iter().cycle()) {
+        *byte = *value;
+    }
+    let _ = match msc.write(info.handle, lba, block) {
+        Ok(()) => writeln!(
+            out,
+            "disk write: block {lba} filled with {text} ({} bytes)",
+            block.len()
+        ),
+        Err(CallError::Op(e)) => {
+            writeln!(out, "{COMMAND}: LBA {lba}: usb-msc: {}", disk_error(e))
+        }
+        Err(e) => writeln!(out, "{COMMAND}: LBA {lba}: {}", gone(e, "usb-msc")),
+    };
+}
+
+/// Decodes pairs of hex digits into `into`; the count, or `None` for an odd count, a
+/// non-hex digit, nothing, or more than `into` holds.
+fn hex_bytes(text: &str, into: &mut [u8]) -> Option<usize> {
+    let digits = text.as_bytes();
+    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() / 2 > into.len() {
+        return None;
+    }
+    for (byte, pair) in into.iter_mut().zip(digits.chunks(2)) {
+        let pair = core::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(digits.len() / 2)
+}
+
+#[inline(never)]
+fn keys(out: &mut Out<'_>) {
+    let hid = UsbHidClient::new(sys_refresh_task_id(USB_HID));
+    let mut after = 0;
+    loop {
+        let mut records = [HidRecord::new_zeroed(); 16];
+        let n = match hid.events(after, &mut records) {
+            Ok(n) => usize::from(n),
+            Err(e) => {
+                let _ = writeln!(out, "keys: {}", gone(e, "usb-hid"));
+                return;
+            }
+        };
+        if n == 0 {
+            if after == 0 {
+                let _ = writeln!(out, "keys: no events since usb-hid started");
+            }
+            return;
+        }
+        for record in &records[..n] {
+            event(out, record);
+        }
+        after = records[n - 1].number;
+    }
+}
+
+fn event(out: &mut Out<'_>, record: &HidRecord) {
+    let number = record.number;
+    let _ = write!(out, "#{number:<4} ");
+    let _ = match record.kind {
+        kind::KEY_DOWN | kind::KEY_UP => {
+            let what = if record.kind == kind::KEY_DOWN {
+                "down"
+            } else {
+                "up  "
+            };
+            let _ = write!(out, "key {what} {:02x}", record.code);
+            match key_char(record.code) {
+                Some(c) => writeln!(out, " ({c})"),
+                None => out.write_str("\n"),
+            }
+        }
+        kind::MODIFIERS => writeln!(out, "modifiers {:08b}", record.code),
+        kind::MOTION => writeln!(
+            out,
+            "mouse buttons {:03b} dx {} dy {}",
+            record.buttons, record.dx, record.dy
+        ),
+        other => writeln!(out, "event kind {other} (unknown to this console)"),
+    };
+}
+
+/// The character of a boot-keyboard usage code for a letter or digit (HID usage tables,
+/// keyboard page: 0x04 is `a`, 0x1e is `1`, 0x27 is `0`).
+fn key_char(code: u8) -> Option<char> {
+    match code {
+        0x04..=0x1d => Some(char::from(b'a' + (code - 0x04))),
+        0x1e..=0x26 => Some(char::from(b'1' + (code - 0x1e))),
+        0x27 => Some('0'),
+        _ => None,
+    }
+}
