@@ -72,7 +72,8 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         name: "qemu-m7::restart",
         app: "qemu-m7",
         tasks: &[
-            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-core", "usb-hcd", "idle",
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+            "idle",
         ],
         cycles: 2,
         trigger: Trigger::Restart,
@@ -81,7 +82,9 @@ pub const RESTART_TESTS: &[RestartTest] = &[
     RestartTest {
         name: "qemu-m7::fault",
         app: "qemu-m7",
-        tasks: &["pong", "usb-msc", "usb-hid", "usb-core", "usb-hcd"],
+        tasks: &[
+            "pong", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+        ],
         cycles: 2,
         trigger: Trigger::Fault,
         expect: None,

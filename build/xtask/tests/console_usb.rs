@@ -60,7 +60,7 @@ fn plug_keyboard(qemu: &mut Qemu) {
 }
 
 #[test]
-fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
+fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial() {
     let mut qemu = Qemu::boot(&built().final_elf());
     qemu.wait_for("type `help` for commands", 1, BOOT_TIMEOUT);
     qemu.wait_for("ping: sent 0000, pong replied 0000", 1, BOOT_TIMEOUT);
@@ -149,6 +149,50 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
     );
     qemu.retry("usb", "usb: no devices", SETTLE_TRIES, SETTLE_EACH);
     plug_keyboard(&mut qemu);
+
+    // The serial adapter loops its bytes back through usb-cdc, before and after a restart of
+    // the driver; with no adapter, the command says what to do.
+    qemu.command(
+        "serial",
+        "serial: usb-cdc serves no port (plug serial, then check `usb`)",
+        ANSWER,
+    );
+    qemu.command("plug serial", "plug: serial is on the root port", ANSWER);
+    qemu.retry(
+        "usb",
+        "cdc-acm, bound to usb-cdc (generation 0)",
+        SETTLE_TRIES,
+        SETTLE_EACH,
+    );
+    qemu.command(
+        "serial",
+        "serial: 17 bytes out, 17 back, equal (loopback ok)",
+        ANSWER,
+    );
+    // 64 bytes: a whole packet, so a zero-length packet ends the transfer.
+    let long = "0123456789abcdef".repeat(4);
+    qemu.command(
+        &format!("serial {long}"),
+        "serial: 64 bytes out, 64 back, equal (loopback ok)",
+        ANSWER,
+    );
+    qemu.command(
+        &format!("serial {long}x"),
+        "serial: TEXT of 65 bytes is longer than 64",
+        ANSWER,
+    );
+    qemu.command(
+        "restart usb-cdc",
+        "usb-cdc: restarted (incarnation 2)",
+        ANSWER,
+    );
+    qemu.retry(
+        "serial hello",
+        "serial: 5 bytes out, 5 back, equal (loopback ok)",
+        SETTLE_TRIES,
+        SETTLE_EACH,
+    );
+
     // The drive comes back with what was written to it: the data is the device's.
     qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
     read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
@@ -170,14 +214,16 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_and_keys() {
 
     // Nothing faulted on the way, only usb-msc and usb-core were restarted, and ping stayed
     // quiet: it reported its first exchange and nothing since, as pong never stopped answering.
-    let tasks = qemu.command("tasks", "  9 idle", ANSWER);
+    let tasks = qemu.command("tasks", " 10 idle", ANSWER);
     for line in tasks.iter().filter(|l| l.starts_with("  ")) {
         assert!(!line.contains("last fault"), "a task faulted: {line}");
         let restarted = !line.contains("restarts 0 ");
         assert_eq!(
             restarted,
-            line.starts_with("  6 usb-core") || line.starts_with("  7 usb-msc"),
-            "only usb-msc and usb-core were restarted: {line}"
+            line.starts_with("  6 usb-core")
+                || line.starts_with("  7 usb-msc")
+                || line.starts_with("  9 usb-cdc"),
+            "only usb-msc, usb-core and usb-cdc were restarted: {line}"
         );
     }
     let pings: Vec<&String> = qemu

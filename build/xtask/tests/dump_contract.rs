@@ -16,12 +16,12 @@ use object::{Object, ObjectSymbol};
 use serde_json::Value;
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
-const TASKS: [&str; 10] = [
+const TASKS: [&str; 11] = [
     "jefe", "console", "pong", "ping", "usb-sim", "usb-hcd", "usb-core", "usb-msc", "usb-hid",
-    "idle",
+    "usb-cdc", "idle",
 ];
 /// The last line of the console's `tasks` answer.
-const LAST_TASK_LINE: &str = "  9 idle";
+const LAST_TASK_LINE: &str = " 10 idle";
 
 struct Fixture {
     _dir: TempDir,

@@ -112,7 +112,7 @@ fn request(port: u16, words: &HashMap<String, u32>, request: u32, task: u32) -> 
 fn pong_line(qemu: &mut Qemu) -> String {
     let before = qemu.console.len();
     qemu.type_text("tasks\n");
-    qemu.wait_for("  9 idle", 1, BOOT_TIMEOUT);
+    qemu.wait_for(" 10 idle", 1, BOOT_TIMEOUT);
     qemu.console[before..]
         .iter()
         .find(|l| l.starts_with("  2 pong"))

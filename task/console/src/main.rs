@@ -16,6 +16,8 @@
 #![no_main]
 
 #[cfg(not(feature = "stm32h7"))]
+#[cfg(all(feature = "usb", not(feature = "stm32h7")))]
+mod serial;
 mod shell;
 #[cfg(all(feature = "usb", not(feature = "stm32h7")))]
 mod usb;

@@ -23,7 +23,8 @@ const TIMER_NOTIFICATION: u32 = 1 << 1;
 const MAX_TASKS: usize = hubris_num_tasks::NUM_TASKS;
 /// How long a command waits for the task to settle (detach deadlines plus back-off).
 const SETTLE_MS: u64 = 3000;
-const LINE_LEN: usize = 64;
+/// A terminal line: room for `serial` and a whole 64-byte packet of text.
+const LINE_LEN: usize = 80;
 
 pub struct Shell {
     line: [u8; LINE_LEN],
@@ -128,6 +129,8 @@ fn run(out: &mut Out<'_>, line: &str) {
         "usb" | "plug" | "unplug" | "disk" | "keys" => {
             return crate::usb::run(out, command, words_in);
         }
+        #[cfg(feature = "usb")]
+        "serial" => return crate::serial::run(out, words_in),
         "restart" => Verb::Restart,
         "unload" => Verb::Unload,
         "load" => Verb::Load,
@@ -157,6 +160,8 @@ fn help(out: &mut Out<'_>) {
     );
     #[cfg(feature = "usb")]
     let _ = out.write_str(crate::usb::HELP);
+    #[cfg(feature = "usb")]
+    let _ = out.write_str(crate::serial::HELP);
     let _ = out.write_str("  help           this list\n");
 }
 

@@ -7,6 +7,7 @@
 //! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
 //! | `disk write LBA PATTERN` | usb-msc `disk`, `write` | block LBA filled with the hex bytes of PATTERN |
 //! | `keys` | usb-hid `events` | the key and mouse events usb-hid still keeps |
+//! | `serial [TEXT]` | usb-cdc `open`, `write`, `read` | a loopback check (`serial.rs`) |
 //!
 //! The console is less important than every USB task, so it may call them (a task SENDs only
 //! to more important tasks). Each command takes the server's current incarnation first
@@ -76,7 +77,7 @@ pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
 }
 
 /// Why a server did not answer, as the end of a sentence.
-fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + '_ {
+pub(crate) fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + '_ {
     struct Gone<'a>(bool, &'a str);
     impl core::fmt::Display for Gone<'_> {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
