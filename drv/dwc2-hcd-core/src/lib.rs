@@ -284,6 +284,8 @@ pub struct Hcd<R, C> {
     channels: [ChannelSlot; regs::MAX_CHANNELS],
     pipes: [PipeSlot; MAX_PIPES],
     events: PortEvents,
+    /// The latched `events` were reported by [`Hcd::port_events_to_announce`].
+    events_announced: bool,
 }
 
 fn frame_reached(now: u16, due: u16) -> bool {
@@ -302,6 +304,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
                 pipe: None,
             }; MAX_PIPES],
             events: PortEvents::default(),
+            events_announced: false,
         }
     }
 
@@ -393,6 +396,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
 
         self.channel_count = channel_count;
         self.events = PortEvents::default();
+        self.events_announced = false;
         Ok(HcdInfo {
             channels: channel_count,
             fifo_words,
@@ -424,7 +428,18 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     }
 
     pub fn take_port_events(&mut self) -> PortEvents {
+        self.events_announced = false;
         core::mem::take(&mut self.events)
+    }
+
+    /// True once for each batch of port events latched since the last
+    /// [`Hcd::take_port_events`]: a task posts the client that takes them (the USB core) when
+    /// this says so, so the client learns of a connect or disconnect without polling, and is
+    /// posted once however many times the task looks before the client comes to take them.
+    pub fn port_events_to_announce(&mut self) -> bool {
+        let announce = self.events != PortEvents::default() && !self.events_announced;
+        self.events_announced |= announce;
+        announce
     }
 
     /// Asserts port reset; the caller holds it ≥ 50 ms (TDRSTR) before [`Hcd::port_reset_end`].

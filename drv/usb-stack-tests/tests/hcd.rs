@@ -225,3 +225,43 @@ fn one_ms_interrupt_polls_over_slow_registers_reach_the_bus_with_the_right_frame
         });
     }
 }
+
+/// A plug, then an unplug, are each announced once (what `usb-hcd` posts the core for), and
+/// nothing is announced again until the core has taken the events.
+#[test]
+fn root_port_events_are_announced_once_until_taken() {
+    let script = [[0u8; 8]; 0];
+    let mut kbd = hid::keyboard(&script);
+    let model = RefCell::new(Dwc2Model::new());
+    let mut host = SimHost::new(&model);
+    host.idle_ms(10);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "an empty port announced an event"
+    );
+    model.borrow_mut().attach(&mut kbd);
+    host.idle_ms(10);
+    assert!(
+        host.hcd().port_events_to_announce(),
+        "the plug is not announced"
+    );
+    host.idle_ms(10);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "the same plug is announced twice"
+    );
+    assert!(host.root_port().connect_changed);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "events already taken are announced"
+    );
+    assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+    host.root_port();
+    model.borrow_mut().detach();
+    host.idle_ms(10);
+    assert!(
+        host.hcd().port_events_to_announce(),
+        "the unplug is not announced"
+    );
+    assert_eq!(model.borrow().violations().collect::<Vec<_>>(), []);
+}

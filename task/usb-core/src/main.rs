@@ -17,7 +17,10 @@
 //! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
 //!   notification and pulls them with `next_event` (servers never call less important tasks).
 //! * **Root port**: the core polls the root port when `usb-hcd` posts its `port`
-//!   notification and, as a fallback, every `ROOT_POLL_MS`.
+//!   notification (on connect, disconnect and port disable). A slow poll every
+//!   `ROOT_POLL_MS` stays as a safety net: a post is a bit, not a queue, and one can be lost
+//!   (`usb-hcd` dying between latching an event and posting it); the cost is one IPC a
+//!   second.
 //!
 //! Known limit: enumeration still runs to completion inside one notification, through the
 //! logic crate's blocking `HostController` calls: a device that NAKs every request holds
@@ -52,8 +55,8 @@ task_slot!(USB_HCD, "usb-hcd");
 /// Notification bits: app.toml `notifications = ["timer", "port"]`.
 const TIMER_BIT: u32 = 1 << 0;
 const PORT_BIT: u32 = 1 << 1;
-/// Root-port poll period when `usb-hcd` posts nothing.
-const ROOT_POLL_MS: u64 = 100;
+/// Root-port poll period when `usb-hcd` posts nothing (the safety net, see the module doc).
+const ROOT_POLL_MS: u64 = 1000;
 
 /// What the core did, for `humility ringbuf usb-core`; the counters count each kind.
 #[derive(Copy, Clone, PartialEq, Count)]
@@ -322,11 +325,10 @@ impl InOrderUsbCoreImpl for Server {
         TIMER_BIT | PORT_BIT
     }
 
-    fn handle_notification(&mut self, bits: u32) {
+    fn handle_notification(&mut self, _bits: u32) {
         self.poll_root();
-        if bits & TIMER_BIT != 0 {
-            sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
-        }
+        // Always re-armed: enumeration's waits reuse the timer, whichever bit woke the core.
+        sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
     }
 }
 

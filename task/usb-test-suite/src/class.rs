@@ -13,6 +13,7 @@
 //! | the keyboard is bound to `usb-hid` and its key press arrives as events | `keyboard_binds_to_usb_hid_and_its_keys_arrive` |
 //! | `usb-msc` restarted: same device, no bus reset, old handle stale, data intact | `usb_msc_restart_keeps_the_device_and_stales_old_handles` |
 //! | a driver that dies on every bind: the device is quarantined | `driver_dying_on_every_bind_gets_the_drive_quarantined` |
+//! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -33,6 +34,10 @@ const POLL_MS: u64 = 20;
 const FLASH_VID_PID: (u16, u16) = (0x1209, 0x0004);
 const BLOCK: usize = 512;
 const KEY_A: u8 = 0x04;
+/// Plug to served when `usb-hcd` posts the core: enumeration and bring-up, far below
+/// the core's one-second safety poll (`ROOT_POLL_MS` in `task/usb-core`), which alone
+/// would take about a second.
+const NOTIFIED_BIND_MS: u64 = 400;
 
 /// Restarted before each test, in this order: the controller, then a core with an empty
 /// device table, then the drivers, which say hello to it.
@@ -58,6 +63,10 @@ pub const TESTS: &[Test] = &[
     (
         "keyboard_binds_to_usb_hid_and_its_keys_arrive",
         keyboard_binds_to_usb_hid_and_its_keys_arrive,
+    ),
+    (
+        "plug_is_served_within_notified_bind_ms_through_the_port_notification",
+        plug_is_served_within_notified_bind_ms_through_the_port_notification,
     ),
 ];
 
@@ -289,4 +298,21 @@ fn driver_dying_on_every_bind_gets_the_drive_quarantined() -> Outcome {
     within(|| device((0x1209, 0x0001)).ok())
         .ok_or("a keyboard plugged after the quarantine was not enumerated")?;
     Ok(())
+}
+
+fn plug_is_served_within_notified_bind_ms_through_the_port_notification() -> Outcome {
+    // The keyboard first, so no drive is left from an earlier test and the core has just
+    // looked at the port when the drive is plugged (without the post, the drive would wait
+    // for the next slow poll, about a second later).
+    plug(devices::KEYBOARD)?;
+    within(|| device(KEYBOARD_VID_PID).ok()).ok_or("the keyboard was never enumerated")?;
+    let plugged = sys_get_timer().now;
+    plug(devices::FLASH)?;
+    within(|| msc().disk(0).ok()).ok_or("usb-msc never served the plugged flash drive")?;
+    let took = sys_get_timer().now - plugged;
+    check!(
+        took <= NOTIFIED_BIND_MS,
+        "the drive was served more than NOTIFIED_BIND_MS after the plug"
+    );
+    no_violation()
 }
