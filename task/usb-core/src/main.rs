@@ -14,6 +14,13 @@
 //! * **Driver restarts** (6.4): a `hello` from a new incarnation closes every pipe the old one
 //!   owned in `usb-hcd` (`close_pipes_of`), then the logic rebinds with `resync` on pipes the
 //!   new incarnation owns, counting a strike (quarantine at the limit). No bus reset.
+//! * **Own restart**: a new incarnation starts with an empty device table, so it closes
+//!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
+//!   in flight on them end with a code), hands out ids from a first generation taken from
+//!   the clock (ids of the previous incarnation are `Stale`, see
+//!   `UsbCore::with_first_generation`), and enumerates the connected device again, starting
+//!   with a bus reset. Each driver learns of it at its next `next_event` (refused until it
+//!   says hello again), drops every binding and takes the new ones.
 //! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
 //!   notification and pulls them with `next_event` (servers never call less important tasks).
 //! * **Root port**: the core polls the root port when `usb-hcd` posts its `port`
@@ -335,11 +342,17 @@ impl InOrderUsbCoreImpl for Server {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut server = Server {
-        core: UsbCore::new(),
+        // Truncated on purpose: any value unlike the previous incarnation's will do.
+        core: UsbCore::with_first_generation(sys_get_timer().now as u8),
         // usb-hcd may have restarted before this incarnation: name its current one.
         hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
     };
+    // Pipes a previous incarnation opened for the drivers name devices this one has not
+    // enumerated: they go before anything is bound again.
+    for &(_, index, _) in DRIVER_TASKS {
+        let _ = server.hc.client().close_pipes_of(index as u16);
+    }
     server.poll_root();
     sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
     let mut buffer = [0u8; INCOMING_SIZE];

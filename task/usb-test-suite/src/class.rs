@@ -14,6 +14,7 @@
 //! | `usb-msc` restarted: same device, no bus reset, old handle stale, data intact | `usb_msc_restart_keeps_the_device_and_stales_old_handles` |
 //! | a driver that dies on every bind: the device is quarantined | `driver_dying_on_every_bind_gets_the_drive_quarantined` |
 //! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
+//! | `usb-core` restarted: bus reset, SET_ADDRESS, new DeviceId, `usb-msc` rebinds under a new handle, the old one stale, data intact | `usb_core_restart_reenumerates_and_rebinds` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -67,6 +68,10 @@ pub const TESTS: &[Test] = &[
     (
         "plug_is_served_within_notified_bind_ms_through_the_port_notification",
         plug_is_served_within_notified_bind_ms_through_the_port_notification,
+    ),
+    (
+        "usb_core_restart_reenumerates_and_rebinds",
+        usb_core_restart_reenumerates_and_rebinds,
     ),
 ];
 
@@ -314,5 +319,77 @@ fn plug_is_served_within_notified_bind_ms_through_the_port_notification() -> Out
         took <= NOTIFIED_BIND_MS,
         "the drive was served more than NOTIFIED_BIND_MS after the plug"
     );
+    no_violation()
+}
+
+/// Follows the bus trace from event `from` until a bus reset and then a SET_ADDRESS go by,
+/// and returns the address set. The model keeps only its last 64 events, so the trace is
+/// read as fast as it grows; an event lost before it was read fails the test.
+fn reset_then_set_address(mut from: u32) -> Result<u16, &'static str> {
+    let give_up = sys_get_timer().now + BIND_WITHIN_MS;
+    let mut reset_seen = false;
+    loop {
+        let (events, n) = trace(from)?;
+        for event in &events[..n] {
+            check!(
+                event.seq == from,
+                "bus events were overwritten before the test read them"
+            );
+            from += 1;
+            reset_seen |= event.kind == usb_sim_api::kind::RESET;
+            if reset_seen && event.kind == usb_sim_api::kind::SETUP && event.request == SET_ADDRESS
+            {
+                return Ok(event.value);
+            }
+        }
+        check!(
+            sys_get_timer().now < give_up,
+            "the bus saw no reset followed by SET_ADDRESS"
+        );
+        if n == 0 {
+            sleep_for(1, TIMER);
+        }
+    }
+}
+
+/// Only one device fits on the simulated root port, so the drive stands for every bound
+/// device here (the keyboard's binding goes the same way through the same code).
+fn usb_core_restart_reenumerates_and_rebinds() -> Outcome {
+    let disk = flash_disk()?;
+    write_and_check(disk, 40, 5)?;
+    let drive = device(FLASH_VID_PID)?;
+    let before = stats()?;
+    let _ = runner().restart(USB_CORE.index() as u32);
+    let address = reset_then_set_address(before.trace_count)?;
+    check!(address != 0, "SET_ADDRESS gave the default address");
+    let again = within(|| {
+        msc()
+            .disk(0)
+            .ok()
+            .filter(|d| { d.handle } != { disk.handle })
+    })
+    .ok_or("usb-msc never served the drive through the restarted usb-core")?;
+    check!(
+        matches!(
+            msc().read(disk.handle, 40, &mut [0u8; BLOCK]),
+            Err(CallError::Op(DiskError::Stale))
+        ),
+        "the handle from before the usb-core restart is not stale"
+    );
+    let now = device(FLASH_VID_PID)?;
+    check!(
+        { now.handle } != { drive.handle },
+        "the drive kept its DeviceId across a usb-core restart"
+    );
+    check!(
+        u16::from(now.address) == address,
+        "the drive's address is not the one SET_ADDRESS gave"
+    );
+    check!(
+        stats()?.bus_resets == before.bus_resets + 1,
+        "the restarted usb-core did not reset the bus exactly once"
+    );
+    read_back(again, 40, 5)?;
+    write_and_check(again, 48, 6)?;
     no_violation()
 }
