@@ -15,6 +15,7 @@
 //! | a driver that dies on every bind: the device is quarantined | `driver_dying_on_every_bind_gets_the_drive_quarantined` |
 //! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
 //! | `usb-core` restarted: bus reset, SET_ADDRESS, new DeviceId, `usb-msc` rebinds under a new handle, the old one stale, data intact | `usb_core_restart_reenumerates_and_rebinds` |
+//! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -33,7 +34,7 @@ const BIND_WITHIN_MS: u64 = 3000;
 const POLL_MS: u64 = 20;
 /// The simulated flash drive (`usb_model::flash`).
 const FLASH_VID_PID: (u16, u16) = (0x1209, 0x0004);
-const BLOCK: usize = 512;
+use usb_test_api::{BLOCK, MSC_MAX_BLOCKS, checksum, pattern};
 const KEY_A: u8 = 0x04;
 /// Plug to served when `usb-hcd` posts the core: enumeration and bring-up, far below
 /// the core's one-second safety poll (`ROOT_POLL_MS` in `task/usb-core`), which alone
@@ -72,6 +73,10 @@ pub const TESTS: &[Test] = &[
     (
         "usb_core_restart_reenumerates_and_rebinds",
         usb_core_restart_reenumerates_and_rebinds,
+    ),
+    (
+        "usb_hcd_restart_mid_read_wakes_msc_and_rebinds",
+        usb_hcd_restart_mid_read_wakes_msc_and_rebinds,
     ),
 ];
 
@@ -124,22 +129,6 @@ fn device(vid_pid: (u16, u16)) -> Result<DeviceRecord, &'static str> {
         .find(|d| ({ d.vendor_id }, { d.product_id }) == vid_pid)
         .copied()
         .ok_or("usb-core lists no device with the expected VID:PID")
-}
-
-/// Deterministic block contents: `seed` and the byte's offset.
-fn pattern(buf: &mut [u8], seed: u8) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (i as u8)
-            .wrapping_mul(31)
-            .wrapping_add(seed ^ (i >> 9) as u8);
-    }
-}
-
-/// FNV-1a over `data`, to compare blocks.
-fn checksum(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c_9dc5, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 fn write_and_check(disk: DiskInfo, lba: u32, seed: u8) -> Outcome {
@@ -322,6 +311,26 @@ fn plug_is_served_within_notified_bind_ms_through_the_port_notification() -> Out
     no_violation()
 }
 
+/// The drive as `usb-msc` serves it again after a restart: under a new handle, while `old`
+/// (from before) is refused as stale.
+fn served_again(old: DiskInfo) -> Result<DiskInfo, &'static str> {
+    let again = within(|| {
+        msc()
+            .disk(0)
+            .ok()
+            .filter(|d| { d.handle } != { old.handle })
+    })
+    .ok_or("usb-msc never served the drive again under a new handle")?;
+    check!(
+        matches!(
+            msc().read(old.handle, 0, &mut [0u8; BLOCK]),
+            Err(CallError::Op(DiskError::Stale))
+        ),
+        "the handle from before the restart is not stale"
+    );
+    Ok(again)
+}
+
 /// Follows the bus trace from event `from` until a bus reset and then a SET_ADDRESS go by,
 /// and returns the address set. The model keeps only its last 64 events, so the trace is
 /// read as fast as it grows; an event lost before it was read fails the test.
@@ -362,20 +371,7 @@ fn usb_core_restart_reenumerates_and_rebinds() -> Outcome {
     let _ = runner().restart(USB_CORE.index() as u32);
     let address = reset_then_set_address(before.trace_count)?;
     check!(address != 0, "SET_ADDRESS gave the default address");
-    let again = within(|| {
-        msc()
-            .disk(0)
-            .ok()
-            .filter(|d| { d.handle } != { disk.handle })
-    })
-    .ok_or("usb-msc never served the drive through the restarted usb-core")?;
-    check!(
-        matches!(
-            msc().read(disk.handle, 40, &mut [0u8; BLOCK]),
-            Err(CallError::Op(DiskError::Stale))
-        ),
-        "the handle from before the usb-core restart is not stale"
-    );
+    let again = served_again(disk)?;
     let now = device(FLASH_VID_PID)?;
     check!(
         { now.handle } != { drive.handle },
@@ -391,5 +387,56 @@ fn usb_core_restart_reenumerates_and_rebinds() -> Outcome {
     );
     read_back(again, 40, 5)?;
     write_and_check(again, 48, 6)?;
+    no_violation()
+}
+
+/// Has the peer (an application of `usb-msc`) start `command` (`MSC_READ` or `MSC_WRITE`,
+/// the whole disk in one call) and returns once it is blocked in `usb-msc`.
+fn peer_blocked_in_msc(command: u16, disk: DiskInfo, seed: u8) -> Outcome {
+    let peer = sys_refresh_task_id(PEER);
+    let mut message = [0u8; 8];
+    message[0] = disk.handle.slot;
+    message[1] = disk.handle.generation;
+    message[2] = seed;
+    message[4..].copy_from_slice(&(MSC_MAX_BLOCKS as u32).to_le_bytes());
+    sys_send(peer, command, &message, &mut [], &[]);
+    // Looked at every tick: the whole disk moves in a few tens of milliseconds.
+    let give_up = sys_get_timer().now + BIND_WITHIN_MS;
+    while runner().sched_state(peer.index() as u32) != Ok(IN_REPLY) {
+        check!(
+            peer_result().0 == 0 && sys_get_timer().now < give_up,
+            "the peer's disk call ended before it could be seen blocked in usb-msc"
+        );
+        sleep_for(1, TIMER);
+    }
+    Ok(())
+}
+
+/// The code the peer's last command ended with, once it has.
+fn peer_outcome() -> Result<u32, &'static str> {
+    within(|| {
+        let (done, code) = peer_result();
+        (done == 1).then_some(code)
+    })
+    .ok_or("the peer's disk call never ended: it hangs")
+}
+
+fn usb_hcd_restart_mid_read_wakes_msc_and_rebinds() -> Outcome {
+    let disk = flash_disk()?;
+    write_and_check(disk, 56, 8)?;
+    let drive = device(FLASH_VID_PID)?;
+    peer_blocked_in_msc(usb_test_api::MSC_READ, disk, 0)?;
+    test_runner_api::restart(&runner(), USB_HCD);
+    let code = peer_outcome()?;
+    check!(
+        code != 0 && code != usb_test_api::DEAD,
+        "the read under a usb-hcd restart did not end with a usb-msc error code"
+    );
+    let again = served_again(disk)?;
+    check!(
+        { device(FLASH_VID_PID)?.handle } != { drive.handle },
+        "the drive kept its DeviceId across a usb-hcd restart"
+    );
+    read_back(again, 56, 8)?;
     no_violation()
 }
