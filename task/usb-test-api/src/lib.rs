@@ -27,19 +27,31 @@ pub const MSC_WRITE: u16 = 4;
 pub const MSC_MAX_BLOCKS: usize = 64;
 pub const BLOCK: usize = 512;
 
-/// Deterministic block contents from `seed` and each byte's offset in `buf` (block `lba`'s
-/// first byte is at offset `lba * BLOCK` when `buf` starts at block 0).
+/// Deterministic block contents from `seed` and each byte's offset in `buf`.
 pub fn pattern(buf: &mut [u8], seed: u8) {
+    pattern_at(buf, seed, 0);
+}
+
+/// What [`pattern`] gives blocks `first_block..` of a buffer that starts at block 0: so a
+/// disk written whole in one call can be checked a few blocks at a time.
+pub fn pattern_at(buf: &mut [u8], seed: u8, first_block: usize) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b = (i as u8)
             .wrapping_mul(31)
-            .wrapping_add(seed ^ (i >> 9) as u8);
+            .wrapping_add(seed ^ (first_block + (i >> 9)) as u8);
     }
 }
 
+/// FNV-1a's starting value for [`checksum_more`].
+pub const CHECKSUM_START: u32 = 0x811c_9dc5;
+
 /// FNV-1a over `data`, to compare what was written with what is read back.
 pub fn checksum(data: &[u8]) -> u32 {
-    data.iter().fold(0x811c_9dc5, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    checksum_more(CHECKSUM_START, data)
+}
+
+/// Carries checksum `h` on over `data` (a whole disk checked a few blocks at a time).
+pub fn checksum_more(h: u32, data: &[u8]) -> u32 {
+    data.iter()
+        .fold(h, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }

@@ -16,6 +16,8 @@
 //! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
 //! | `usb-core` restarted: bus reset, SET_ADDRESS, new DeviceId, `usb-msc` rebinds under a new handle, the old one stale, data intact | `usb_core_restart_reenumerates_and_rebinds` |
 //! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
+//! | `usb-msc` faulted under a whole-disk READ: the call ends with a code, same DeviceId, no bus reset, old handle stale, the whole disk (32 KiB) reads back with the checksum written before and after | `usb_msc_fault_mid_read_keeps_data` |
+//! | the same under a whole-disk WRITE: every 64-byte packet is the old or the new data, and a write after reads back | `usb_msc_fault_mid_write_keeps_data` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -34,7 +36,10 @@ const BIND_WITHIN_MS: u64 = 3000;
 const POLL_MS: u64 = 20;
 /// The simulated flash drive (`usb_model::flash`).
 const FLASH_VID_PID: (u16, u16) = (0x1209, 0x0004);
-use usb_test_api::{BLOCK, MSC_MAX_BLOCKS, checksum, pattern};
+use usb_test_api::{
+    BLOCK, CHECKSUM_START, MSC_MAX_BLOCKS, MSC_READ, MSC_WRITE, checksum, checksum_more, pattern,
+    pattern_at,
+};
 const KEY_A: u8 = 0x04;
 /// Plug to served when `usb-hcd` posts the core: enumeration and bring-up, far below
 /// the core's one-second safety poll (`ROOT_POLL_MS` in `task/usb-core`), which alone
@@ -77,6 +82,14 @@ pub const TESTS: &[Test] = &[
     (
         "usb_hcd_restart_mid_read_wakes_msc_and_rebinds",
         usb_hcd_restart_mid_read_wakes_msc_and_rebinds,
+    ),
+    (
+        "usb_msc_fault_mid_read_keeps_data",
+        usb_msc_fault_mid_read_keeps_data,
+    ),
+    (
+        "usb_msc_fault_mid_write_keeps_data",
+        usb_msc_fault_mid_write_keeps_data,
     ),
 ];
 
@@ -390,16 +403,117 @@ fn usb_core_restart_reenumerates_and_rebinds() -> Outcome {
     no_violation()
 }
 
-/// Has the peer (an application of `usb-msc`) start `command` (`MSC_READ` or `MSC_WRITE`,
-/// the whole disk in one call) and returns once it is blocked in `usb-msc`.
-fn peer_blocked_in_msc(command: u16, disk: DiskInfo, seed: u8) -> Outcome {
-    let peer = sys_refresh_task_id(PEER);
+/// Has the peer write the whole disk with `seed` in one call, and checks that it worked.
+fn peer_writes_disk(disk: DiskInfo, seed: u8) -> Outcome {
+    send_to_peer(MSC_WRITE, disk, seed);
+    check!(peer_outcome()? == 0, "the peer's whole-disk write failed");
+    Ok(())
+}
+
+fn send_to_peer(command: u16, disk: DiskInfo, seed: u8) {
     let mut message = [0u8; 8];
     message[0] = disk.handle.slot;
     message[1] = disk.handle.generation;
     message[2] = seed;
     message[4..].copy_from_slice(&(MSC_MAX_BLOCKS as u32).to_le_bytes());
-    sys_send(peer, command, &message, &mut [], &[]);
+    sys_send(sys_refresh_task_id(PEER), command, &message, &mut [], &[]);
+}
+
+/// Reads the whole disk 8 blocks at a time and checks that each 64-byte packet's worth is
+/// what `pattern(seed)` wrote or, when given, what `or_seed` did (a write cut short leaves
+/// each packet old or new); returns the whole disk's checksum.
+fn disk_holds(disk: DiskInfo, seed: u8, or_seed: Option<u8>) -> Result<u32, &'static str> {
+    const CHUNK_BLOCKS: usize = 8;
+    let mut sum = CHECKSUM_START;
+    for first in (0..MSC_MAX_BLOCKS).step_by(CHUNK_BLOCKS) {
+        let mut back = [0u8; CHUNK_BLOCKS * BLOCK];
+        msc()
+            .read(disk.handle, first as u32, &mut back)
+            .map_err(|_| "usb-msc: reading the disk back failed")?;
+        let (mut want, mut other) = ([0u8; CHUNK_BLOCKS * BLOCK], [0u8; CHUNK_BLOCKS * BLOCK]);
+        pattern_at(&mut want, seed, first);
+        pattern_at(&mut other, or_seed.unwrap_or(seed), first);
+        for ((got, want), other) in back.chunks(64).zip(want.chunks(64)).zip(other.chunks(64)) {
+            check!(
+                got == want || got == other,
+                "a packet of the disk holds neither the old nor the new data"
+            );
+        }
+        sum = checksum_more(sum, &back);
+    }
+    Ok(sum)
+}
+
+/// The checksum of the whole disk written with `pattern(seed)`.
+fn disk_checksum(seed: u8) -> u32 {
+    let mut whole = [0u8; BLOCK];
+    (0..MSC_MAX_BLOCKS).fold(CHECKSUM_START, |sum, block| {
+        pattern_at(&mut whole, seed, block);
+        checksum_more(sum, &whole)
+    })
+}
+
+/// Faults `usb-msc` while the peer is blocked in `command` on the whole disk, and checks
+/// what a class-driver death must keep: the call ends with a code, the drive keeps its
+/// DeviceId, nothing reset the bus, and the old handle is stale. Returns the new disk.
+fn fault_msc_under(command: u16, disk: DiskInfo, seed: u8) -> Result<DiskInfo, &'static str> {
+    let drive = device(FLASH_VID_PID)?;
+    let resets = stats()?.bus_resets;
+    peer_blocked_in_msc(command, disk, seed)?;
+    let msc_index = USB_MSC.index() as u32;
+    let _ = runner().inject(msc_index);
+    let _ = runner().restart(msc_index);
+    check!(
+        peer_outcome()? != 0,
+        "the disk call under a usb-msc fault did not end with a code"
+    );
+    let again = served_again(disk)?;
+    check!(
+        { device(FLASH_VID_PID)?.handle } == { drive.handle },
+        "the drive got a new DeviceId for a class-driver fault"
+    );
+    check!(
+        stats()?.bus_resets == resets,
+        "the bus was reset for a class-driver fault"
+    );
+    Ok(again)
+}
+
+/// The simulated drive's RAM disk is 32 KiB (64 blocks): each check covers all of it.
+fn usb_msc_fault_mid_read_keeps_data() -> Outcome {
+    let disk = flash_disk()?;
+    peer_writes_disk(disk, 0x21)?;
+    let again = fault_msc_under(MSC_READ, disk, 0)?;
+    check!(
+        disk_holds(again, 0x21, None)? == disk_checksum(0x21),
+        "the whole-disk checksum after the fault is not the one written before"
+    );
+    peer_writes_disk(again, 0x22)?;
+    check!(
+        disk_holds(again, 0x22, None)? == disk_checksum(0x22),
+        "the whole-disk checksum of a write after the fault differs"
+    );
+    no_violation()
+}
+
+fn usb_msc_fault_mid_write_keeps_data() -> Outcome {
+    let disk = flash_disk()?;
+    peer_writes_disk(disk, 0x31)?;
+    let again = fault_msc_under(MSC_WRITE, disk, 0x32)?;
+    disk_holds(again, 0x31, Some(0x32))?;
+    peer_writes_disk(again, 0x33)?;
+    check!(
+        disk_holds(again, 0x33, None)? == disk_checksum(0x33),
+        "the whole-disk checksum of a write after the fault differs"
+    );
+    no_violation()
+}
+
+/// Has the peer (an application of `usb-msc`) start `command` (`MSC_READ` or `MSC_WRITE`,
+/// the whole disk in one call) and returns once it is blocked in `usb-msc`.
+fn peer_blocked_in_msc(command: u16, disk: DiskInfo, seed: u8) -> Outcome {
+    let peer = sys_refresh_task_id(PEER);
+    send_to_peer(command, disk, seed);
     // Looked at every tick: the whole disk moves in a few tens of milliseconds.
     let give_up = sys_get_timer().now + BIND_WITHIN_MS;
     while runner().sched_state(peer.index() as u32) != Ok(IN_REPLY) {
@@ -425,7 +539,7 @@ fn usb_hcd_restart_mid_read_wakes_msc_and_rebinds() -> Outcome {
     let disk = flash_disk()?;
     write_and_check(disk, 56, 8)?;
     let drive = device(FLASH_VID_PID)?;
-    peer_blocked_in_msc(usb_test_api::MSC_READ, disk, 0)?;
+    peer_blocked_in_msc(MSC_READ, disk, 0)?;
     test_runner_api::restart(&runner(), USB_HCD);
     let code = peer_outcome()?;
     check!(
