@@ -391,6 +391,13 @@ impl InOrderUsbHcdImpl for Server {
         )
     }
 
+    fn close_pipe_for(&mut self, _: &RecvMessage, pipe: u32) -> Result<(), RequestError<HcdError>> {
+        let pipe = self.owners.live(pipe).map_err(RequestError::Op)?;
+        Self::close(&mut self.hcd, pipe);
+        self.owners.release(pipe);
+        Ok(())
+    }
+
     fn notification_mask(&self) -> u32 {
         PORT_CHECK
     }

@@ -18,6 +18,7 @@
 //! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
 //! | `usb-msc` faulted under a whole-disk READ: the call ends with a code, same DeviceId, no bus reset, old handle stale, the whole disk (32 KiB) reads back with the checksum written before and after | `usb_msc_fault_mid_read_keeps_data` |
 //! | the same under a whole-disk WRITE: every 64-byte packet is the old or the new data, and a write after reads back | `usb_msc_fault_mid_write_keeps_data` |
+//! | an unplug closes the pipes the core opened for the class drivers: plug cycles never run `usb-hcd` out of pipes | `unplug_closes_the_class_drivers_pipes` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -90,6 +91,10 @@ pub const TESTS: &[Test] = &[
     (
         "usb_msc_fault_mid_write_keeps_data",
         usb_msc_fault_mid_write_keeps_data,
+    ),
+    (
+        "unplug_closes_the_class_drivers_pipes",
+        unplug_closes_the_class_drivers_pipes,
     ),
 ];
 
@@ -552,5 +557,26 @@ fn usb_hcd_restart_mid_read_wakes_msc_and_rebinds() -> Outcome {
         "the drive kept its DeviceId across a usb-hcd restart"
     );
     read_back(again, 56, 8)?;
+    no_violation()
+}
+
+/// Each cycle binds the drive (two bulk pipes for `usb-msc`) and then the keyboard, which
+/// unplugs it (an interrupt pipe for `usb-hid`): pipes left open after an unplug would use
+/// up `usb-hcd`'s 16 (`usb_hcd_api::owners::MAX_PIPES`) within six cycles.
+fn unplug_closes_the_class_drivers_pipes() -> Outcome {
+    const CYCLES: usize = 8;
+    for _ in 0..CYCLES {
+        flash_disk()?;
+        plug(devices::KEYBOARD)?;
+        within(|| {
+            let gone = msc().disk(0) == Err(CallError::Op(DiskError::NoDisk));
+            (gone && device(KEYBOARD_VID_PID).is_ok()).then_some(())
+        })
+        .ok_or(
+            "after the drive was unplugged, the keyboard was not enumerated or the disk stayed",
+        )?;
+    }
+    let disk = flash_disk()?;
+    write_and_check(disk, 0, 9)?;
     no_violation()
 }
