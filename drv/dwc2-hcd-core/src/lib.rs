@@ -48,6 +48,21 @@
 //!
 //! Halting means `CHDIS|CHENA` and waiting for `CHH`, unless `CHH` is already set (periodic
 //! NAK, disconnect), as the RM requires after STALL/TXERR/BBERR/DTERR in slave mode.
+//!
+//! # Periodic channels and frames
+//!
+//! A periodic (interrupt, isochronous) channel runs in the frame whose parity `ODDFRM` names,
+//! which must be the next one: enabled once the frame has turned over, the channel has the
+//! wrong parity. Register accesses can be slow (in a task, each one is an IPC round trip), so
+//! reading `HFNUM` at an arbitrary moment and enabling a few accesses later can straddle a
+//! frame boundary. Hence, as Linux's dwc2 driver does, periodic transfers are started only
+//! from the start-of-frame interrupt (`SOF`, seen fresh: stale `SOF` status is cleared when
+//! the interrupt is unmasked), with `HFNUM` read just before the enabling write: the whole
+//! frame is left for the few accesses in between.
+//!
+//! A timeout never ends a transfer before its channel has had the frame it was scheduled in:
+//! a poll with a timeout shorter than the time to its frame (a 1 ms poll of an interrupt
+//! endpoint) still reaches the bus once, instead of being halted before its token is sent.
 //! Slave-mode quirk: after each IN data packet of a multi-packet transfer the core dequeues the
 //! channel; the driver writes `CHENA` again after draining the packet (doc/usb-host.md 1.6).
 #![no_std]
@@ -241,6 +256,9 @@ struct ChannelSlot {
     push_pending: bool,
     /// Aborted while enabled: unusable until its CHH arrives.
     draining: bool,
+    /// The frame in which the programmed transaction is due: until it is over, the transfer
+    /// does not time out.
+    due_frame: u16,
 }
 
 impl ChannelSlot {
@@ -255,6 +273,7 @@ const FREE_CHANNEL: ChannelSlot = ChannelSlot {
     in_flight: 0,
     push_pending: false,
     draining: false,
+    due_frame: 0,
 };
 
 /// The driver. Create with [`Hcd::new`], then [`Hcd::init`].
@@ -265,6 +284,8 @@ pub struct Hcd<R, C> {
     channels: [ChannelSlot; regs::MAX_CHANNELS],
     pipes: [PipeSlot; MAX_PIPES],
     events: PortEvents,
+    /// The latched `events` were reported by [`Hcd::port_events_to_announce`].
+    events_announced: bool,
 }
 
 fn frame_reached(now: u16, due: u16) -> bool {
@@ -283,6 +304,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
                 pipe: None,
             }; MAX_PIPES],
             events: PortEvents::default(),
+            events_announced: false,
         }
     }
 
@@ -374,6 +396,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
 
         self.channel_count = channel_count;
         self.events = PortEvents::default();
+        self.events_announced = false;
         Ok(HcdInfo {
             channels: channel_count,
             fifo_words,
@@ -405,7 +428,18 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     }
 
     pub fn take_port_events(&mut self) -> PortEvents {
+        self.events_announced = false;
         core::mem::take(&mut self.events)
+    }
+
+    /// True once for each batch of port events latched since the last
+    /// [`Hcd::take_port_events`]: a task posts the client that takes them (the USB core) when
+    /// this says so, so the client learns of a connect or disconnect without polling, and is
+    /// posted once however many times the task looks before the client comes to take them.
+    pub fn port_events_to_announce(&mut self) -> bool {
+        let announce = self.events != PortEvents::default() && !self.events_announced;
+        self.events_announced |= announce;
+        announce
     }
 
     /// Asserts port reset; the caller holds it ≥ 50 ms (TDRSTR) before [`Hcd::port_reset_end`].
@@ -591,6 +625,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     /// after `submit`.
     pub fn service(&mut self, bufs: &mut impl TransferBuffers) {
         let now = self.clock.now_us();
+        let mut frame = None;
         for i in 0..MAX_PIPES {
             let Some(pipe) = self.pipes[i].pipe else {
                 continue;
@@ -598,26 +633,34 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             match pipe.xfer {
                 Xfer::Pending(t) if now >= t.deadline_us => self.finish(i, Err(XferError::Timeout)),
                 Xfer::Active(t, ch) if now >= t.deadline_us => {
-                    self.halt(ch, AfterHalt::Finish(Err(XferError::Timeout)), 0);
+                    let frame = *frame.get_or_insert_with(|| self.frame());
+                    let due = self.channels[usize::from(ch)].due_frame;
+                    if frame_reached(frame, due.wrapping_add(1) & 0x3FFF) {
+                        self.halt(ch, AfterHalt::Finish(Err(XferError::Timeout)), 0);
+                    }
                 }
                 _ => {}
             }
         }
-        self.start_pending(bufs);
+        self.start_pending(bufs, false);
     }
 
-    fn start_pending(&mut self, bufs: &mut impl TransferBuffers) {
+    /// Starts the transfers that are due; periodic ones only when `at_sof` (see the module
+    /// doc: the frame must not turn over while one is programmed).
+    fn start_pending(&mut self, bufs: &mut impl TransferBuffers, at_sof: bool) {
         let frame = self.frame();
         let mut waiting_for_frame = false;
         for i in 0..MAX_PIPES {
             let Some(Pipe {
                 xfer: Xfer::Pending(t),
+                spec,
                 ..
             }) = self.pipes[i].pipe
             else {
                 continue;
             };
-            if t.not_before.is_some_and(|due| !frame_reached(frame, due)) {
+            let frame_due = t.not_before.is_none_or(|due| frame_reached(frame, due));
+            if !frame_due || (spec.ty.is_periodic() && !at_sof) {
                 waiting_for_frame = true;
                 continue;
             }
@@ -631,10 +674,20 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             self.set_xfer(i, Xfer::Active(t, ch as u8));
             self.program(ch as u8, bufs);
         }
-        // SOF wakes the task each frame only while something waits for a frame.
-        let clear = if waiting_for_frame { 0 } else { gint::SOF };
-        let set = if waiting_for_frame { gint::SOF } else { 0 };
-        self.regs.modify(regs::GINTMSK, clear, set);
+        // SOF wakes the task each frame only while something waits for a frame. Its status
+        // is cleared as it is unmasked, so the next SOF seen marks a frame's start.
+        let mask = self.regs.read(regs::GINTMSK);
+        let wanted = if waiting_for_frame {
+            mask | gint::SOF
+        } else {
+            mask & !gint::SOF
+        };
+        if wanted != mask {
+            if waiting_for_frame {
+                self.regs.write(regs::GINTSTS, gint::SOF);
+            }
+            self.regs.write(regs::GINTMSK, wanted);
+        }
     }
 
     fn set_xfer(&mut self, i: usize, xfer: Xfer) {
@@ -690,16 +743,23 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         if spec.speed == Speed::Low {
             value |= hcchar::LSDEV;
         }
-        if spec.ty.is_periodic() && self.frame().is_multiple_of(2) {
-            value |= hcchar::ODDFRM;
-        }
         let r = &self.regs;
         r.write(regs::hcint(ch), 0xFFFF_FFFF);
         r.write(regs::hcintmsk(ch), CHANNEL_INTERRUPTS);
         r.modify(regs::HAINTMSK, 0, 1 << ch);
         r.write(regs::hctsiz(ch), hctsiz::new(size, packets, t.pid));
         r.write(regs::hcchar(ch), value);
-        r.write(regs::hcchar(ch), value | hcchar::CHENA);
+        // The frame is read as late as possible: just before the write that enables.
+        let frame = self.frame();
+        let mut due_frame = frame;
+        if spec.ty.is_periodic() {
+            due_frame = frame.wrapping_add(1) & 0x3FFF;
+            if frame.is_multiple_of(2) {
+                value |= hcchar::ODDFRM;
+            }
+        }
+        self.channels[usize::from(ch)].due_frame = due_frame;
+        self.regs.write(regs::hcchar(ch), value | hcchar::CHENA);
         if dir == Direction::Out {
             self.push_packet(ch, bufs);
         }
@@ -763,6 +823,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     /// Handles everything the controller signals. Returns after the interrupt line is quiet
     /// (or after a bounded number of rounds).
     pub fn on_irq(&mut self, bufs: &mut impl TransferBuffers) {
+        let mut at_sof = false;
         for _ in 0..16 {
             let pending = self.regs.read(regs::GINTSTS) & self.regs.read(regs::GINTMSK);
             if pending == 0 {
@@ -789,6 +850,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             }
             if pending & gint::SOF != 0 {
                 self.regs.write(regs::GINTSTS, gint::SOF);
+                at_sof = true;
             }
             if pending & (gint::NPTXFE | gint::PTXFE) != 0 {
                 self.regs
@@ -800,7 +862,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
                 }
             }
         }
-        self.start_pending(bufs);
+        self.start_pending(bufs, at_sof);
     }
 
     fn port_interrupt(&mut self) {
@@ -954,7 +1016,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
 
     fn halted(&mut self, ch: u8, bufs: &mut impl TransferBuffers) {
         self.halted_now(ch);
-        self.start_pending(bufs);
+        self.start_pending(bufs, false);
     }
 
     /// The channel has stopped: carry out the recorded decision and free the channel.

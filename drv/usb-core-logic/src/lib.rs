@@ -357,6 +357,21 @@ impl UsbCore {
         }
     }
 
+    /// A core whose device and binding ids start at `generation`. A restarted core task
+    /// passes a value that differs from its previous incarnation's, so handles that the
+    /// previous incarnation gave out (kept by a class driver or an application) are `Stale`
+    /// here instead of naming a device or binding this core created.
+    pub fn with_first_generation(generation: u8) -> Self {
+        let mut core = Self::new();
+        for slot in &mut core.devices {
+            slot.generation = generation;
+        }
+        for slot in &mut core.bindings {
+            slot.generation = generation;
+        }
+        core
+    }
+
     // ------------------------------------------------------------ events
 
     fn push_event(&mut self, event: BindingEvent) {

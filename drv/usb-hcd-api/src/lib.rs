@@ -308,10 +308,13 @@ impl HostController for IpcHostController {
     }
 
     /// Errors are dropped: a pipe that is already stale, or a driver that is gone, leaves
-    /// nothing to close.
+    /// nothing to close. A pipe opened for a class driver is the driver's, so the core
+    /// closes it with `close_pipe_for` (when its device goes away: no pipe outlives it).
     fn close_pipe(&mut self, pipe: PipeId) {
-        if let Some(handle) = self.pipes.remove(pipe) {
-            let _ = self.hcd.close_pipe(handle);
+        if let Some(handle) = self.pipes.remove(pipe)
+            && self.hcd.close_pipe(handle) == Err(CallError::Op(HcdError::NotOwner))
+        {
+            let _ = self.hcd.close_pipe_for(handle);
         }
     }
 

@@ -51,21 +51,30 @@ impl PipeOwners {
 
     /// The pipe `handle` names, if it is live and `caller` owns it.
     pub fn check(&self, handle: u32, caller: Incarnation) -> Result<PipeId, HcdError> {
-        let handle = PipeHandle::from_raw(handle);
-        if handle.epoch != self.epoch {
-            return Err(HcdError::BadPipe);
-        }
-        let owned = self
-            .slots
-            .get(usize::from(handle.pipe.index))
-            .copied()
-            .flatten()
-            .filter(|o| o.pipe == handle.pipe)
-            .ok_or(HcdError::BadPipe)?;
+        let owned = self.owned(handle)?;
         if owned.owner != caller {
             return Err(HcdError::NotOwner);
         }
         Ok(owned.pipe)
+    }
+
+    /// The pipe `handle` names, if it is live, whoever owns it: for the USB core closing a
+    /// pipe it opened for a class driver (`close_pipe_for`).
+    pub fn live(&self, handle: u32) -> Result<PipeId, HcdError> {
+        self.owned(handle).map(|o| o.pipe)
+    }
+
+    fn owned(&self, handle: u32) -> Result<Owned, HcdError> {
+        let handle = PipeHandle::from_raw(handle);
+        if handle.epoch != self.epoch {
+            return Err(HcdError::BadPipe);
+        }
+        self.slots
+            .get(usize::from(handle.pipe.index))
+            .copied()
+            .flatten()
+            .filter(|o| o.pipe == handle.pipe)
+            .ok_or(HcdError::BadPipe)
     }
 
     /// Forgets `pipe` (it has been closed).
@@ -101,6 +110,17 @@ mod tests {
 
     fn pipe(index: u8, generation: u8) -> PipeId {
         PipeId { index, generation }
+    }
+
+    #[test]
+    fn live_names_a_pipe_whoever_owns_it_and_refuses_closed_and_foreign_epoch_handles() {
+        let mut owners = PipeOwners::new(EPOCH);
+        let handle = owners.adopt(pipe(3, 1), task(5, 2));
+        assert_eq!(owners.live(handle), Ok(pipe(3, 1)));
+        let other_epoch = PipeOwners::new(EPOCH + 1);
+        assert_eq!(other_epoch.live(handle), Err(HcdError::BadPipe));
+        owners.release(pipe(3, 1));
+        assert_eq!(owners.live(handle), Err(HcdError::BadPipe), "a closed pipe");
     }
 
     #[test]

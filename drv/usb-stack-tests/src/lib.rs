@@ -5,6 +5,12 @@
 //! each blocking request into `submit` + an event loop (`model.step` → interrupt line →
 //! `on_irq` → `service`) and lends the caller's buffer to the driver as the "lease".
 //!
+//! Register latency: by default a register access takes no model time, as if the driver
+//! ran infinitely fast. [`SimHost::with_register_latency`] makes every access cost model
+//! time (transactions run meanwhile, as on a real bus), which is what a driver sees when
+//! each access is an IPC round trip to another task (`usb-hcd` over `usb-sim`): races
+//! between reading the frame number and acting on it show up there.
+//!
 //! Invariants checked on every request: the transfer completes (the driver never loses one);
 //! model time is bounded by the request's timeout plus a margin. Tests additionally assert
 //! that the model recorded no programming-rule violations.
@@ -15,7 +21,7 @@
 use core::cell::RefCell;
 use dwc2_hcd_core::{BufferFault, Clock, Hcd, Request, TransferBuffers};
 use usb_host_api::{HostController, PipeId, PipeSpec, RootPort, SetupPacket, Speed, XferError};
-use usb_model::{Dwc2Model, ModelRegs};
+use usb_model::Dwc2Model;
 
 /// Root-port reset hold time (TDRSTR) and recovery (TRSTRCY), doc/usb-host.md 1.5.
 const ROOT_RESET_MS: u32 = 50;
@@ -66,7 +72,26 @@ impl TransferBuffers for Lease<'_> {
     }
 }
 
-pub type SimHcd<'m, 'd> = Hcd<ModelRegs<'m, 'd>, ModelClock<'m, 'd>>;
+/// The model's registers; each access first lets `latency_us` of model time pass.
+pub struct LaggingRegs<'m, 'd> {
+    model: &'m RefCell<Dwc2Model<'d>>,
+    latency_us: u64,
+}
+
+impl dwc2_regs::Dwc2Regs for LaggingRegs<'_, '_> {
+    fn read(&self, offset: u32) -> u32 {
+        let mut model = self.model.borrow_mut();
+        model.advance(self.latency_us);
+        model.read(offset)
+    }
+    fn write(&self, offset: u32, value: u32) {
+        let mut model = self.model.borrow_mut();
+        model.advance(self.latency_us);
+        model.write(offset, value)
+    }
+}
+
+pub type SimHcd<'m, 'd> = Hcd<LaggingRegs<'m, 'd>, ModelClock<'m, 'd>>;
 
 /// The controller driver running against the model.
 pub struct SimHost<'m, 'd> {
@@ -79,7 +104,13 @@ pub struct SimHost<'m, 'd> {
 impl<'m, 'd> SimHost<'m, 'd> {
     /// Initialises the driver (core reset, host mode, port power).
     pub fn new(model: &'m RefCell<Dwc2Model<'d>>) -> Self {
-        let mut hcd = Hcd::new(ModelRegs(model), ModelClock(model));
+        Self::with_register_latency(model, 0)
+    }
+
+    /// Like [`SimHost::new`], with every register access taking `latency_us` of model time.
+    pub fn with_register_latency(model: &'m RefCell<Dwc2Model<'d>>, latency_us: u64) -> Self {
+        let regs = LaggingRegs { model, latency_us };
+        let mut hcd = Hcd::new(regs, ModelClock(model));
         hcd.init().expect("controller initialisation");
         SimHost {
             model,

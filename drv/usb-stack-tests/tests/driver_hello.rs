@@ -251,3 +251,28 @@ fn each_driver_pulls_only_its_own_events() {
         assert!(!core.has_events_for(DriverKind::Hid) && !core.has_events_for(MSC));
     });
 }
+
+/// A restarted core (a new `usb-core` incarnation) enumerates the same drive again under a
+/// different first generation: the ids of the previous incarnation are stale in it, and the
+/// new ids work.
+#[test]
+fn ids_from_a_previous_core_incarnation_are_stale_in_the_next() {
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |_, host, core| {
+        let old_device = enumerate_root(core, host);
+        let old_binding = binding(core, MSC);
+        let mut next = UsbCore::with_first_generation(1);
+        let new_device = enumerate_root(&mut next, host);
+        let new_binding = binding(&next, MSC);
+        assert_ne!(new_device, old_device);
+        assert_ne!(new_binding, old_binding);
+        assert_eq!(next.device(old_device).err(), Some(CoreError::Stale));
+        assert!(
+            next.port(host, old_binding).is_err(),
+            "an old binding is usable"
+        );
+        assert!(next.device(new_device).is_ok());
+        assert!(next.port(host, new_binding).is_ok());
+    });
+}

@@ -20,11 +20,19 @@ fn ep0_spec(speed: Speed) -> PipeSpec {
 
 /// A keyboard on the root port (its script empty: its interrupt endpoint NAKs).
 fn with_keyboard(test: impl FnOnce(&RefCell<Dwc2Model<'_>>, &mut SimHost<'_, '_>)) {
-    let script = [[0u8; 8]; 0];
-    let mut kbd = hid::keyboard(&script);
+    with_scripted_keyboard(&[], 0, test);
+}
+
+/// A keyboard sending `script` on the root port, driven with `latency_us` per register access.
+fn with_scripted_keyboard(
+    script: &[[u8; 8]],
+    latency_us: u64,
+    test: impl FnOnce(&RefCell<Dwc2Model<'_>>, &mut SimHost<'_, '_>),
+) {
+    let mut kbd = hid::keyboard(script);
     let model = RefCell::new(Dwc2Model::new());
     model.borrow_mut().attach(&mut kbd);
-    let mut host = SimHost::new(&model);
+    let mut host = SimHost::with_register_latency(&model, latency_us);
     test(&model, &mut host);
     assert_eq!(model.borrow().violations().collect::<Vec<_>>(), []);
 }
@@ -183,4 +191,77 @@ fn cancelled_transfer_completes_as_canceled_and_frees_its_channel() {
             "a closed pipe's handle is stale"
         );
     });
+}
+
+/// `usb-hid`'s way of polling (a 1 ms transfer every 10 ms) with register accesses as slow as
+/// IPC round trips, over a range of access costs: every poll reaches the bus before it times
+/// out (the key press and release arrive), and no periodic channel is enabled for a frame
+/// that has already begun (no violation, checked by `with_scripted_keyboard`).
+#[test]
+fn one_ms_interrupt_polls_over_slow_registers_reach_the_bus_with_the_right_frame_parity() {
+    let press_a = [0, 0, 0x04, 0, 0, 0, 0, 0];
+    for latency_us in [30, 40, 50, 60, 70] {
+        with_scripted_keyboard(&[press_a, [0; 8]], latency_us, |model, host| {
+            let pipe = keyboard_interrupt_pipe(host);
+            let naks_before = model.borrow().stats().naks;
+            let mut reports = Vec::new();
+            for _ in 0..50 {
+                let mut buf = [0u8; 8];
+                match host.transfer_in(pipe, &mut buf, 1) {
+                    Ok(n) => reports.push(buf[..n].to_vec()),
+                    Err(e) => assert_eq!(e, XferError::Timeout, "at {latency_us} us per access"),
+                }
+                host.idle_ms(10);
+            }
+            assert_eq!(
+                reports,
+                [press_a.to_vec(), vec![0; 8]],
+                "reports at {latency_us} us per access"
+            );
+            assert!(
+                model.borrow().stats().naks - naks_before >= 40,
+                "at {latency_us} us per access, the polls without a report did not reach the bus"
+            );
+        });
+    }
+}
+
+/// A plug, then an unplug, are each announced once (what `usb-hcd` posts the core for), and
+/// nothing is announced again until the core has taken the events.
+#[test]
+fn root_port_events_are_announced_once_until_taken() {
+    let script = [[0u8; 8]; 0];
+    let mut kbd = hid::keyboard(&script);
+    let model = RefCell::new(Dwc2Model::new());
+    let mut host = SimHost::new(&model);
+    host.idle_ms(10);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "an empty port announced an event"
+    );
+    model.borrow_mut().attach(&mut kbd);
+    host.idle_ms(10);
+    assert!(
+        host.hcd().port_events_to_announce(),
+        "the plug is not announced"
+    );
+    host.idle_ms(10);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "the same plug is announced twice"
+    );
+    assert!(host.root_port().connect_changed);
+    assert!(
+        !host.hcd().port_events_to_announce(),
+        "events already taken are announced"
+    );
+    assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+    host.root_port();
+    model.borrow_mut().detach();
+    host.idle_ms(10);
+    assert!(
+        host.hcd().port_events_to_announce(),
+        "the unplug is not announced"
+    );
+    assert_eq!(model.borrow().violations().collect::<Vec<_>>(), []);
 }

@@ -14,10 +14,20 @@
 //! * **Driver restarts** (6.4): a `hello` from a new incarnation closes every pipe the old one
 //!   owned in `usb-hcd` (`close_pipes_of`), then the logic rebinds with `resync` on pipes the
 //!   new incarnation owns, counting a strike (quarantine at the limit). No bus reset.
+//! * **Own restart**: a new incarnation starts with an empty device table, so it closes
+//!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
+//!   in flight on them end with a code), hands out ids from a first generation taken from
+//!   the clock (ids of the previous incarnation are `Stale`, see
+//!   `UsbCore::with_first_generation`), and enumerates the connected device again, starting
+//!   with a bus reset. Each driver learns of it at its next `next_event` (refused until it
+//!   says hello again), drops every binding and takes the new ones.
 //! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
 //!   notification and pulls them with `next_event` (servers never call less important tasks).
 //! * **Root port**: the core polls the root port when `usb-hcd` posts its `port`
-//!   notification and, as a fallback, every `ROOT_POLL_MS`.
+//!   notification (on connect, disconnect and port disable). A slow poll every
+//!   `ROOT_POLL_MS` stays as a safety net: a post is a bit, not a queue, and one can be lost
+//!   (`usb-hcd` dying between latching an event and posting it); the cost is one IPC a
+//!   second.
 //!
 //! Known limit: enumeration still runs to completion inside one notification, through the
 //! logic crate's blocking `HostController` calls: a device that NAKs every request holds
@@ -52,8 +62,8 @@ task_slot!(USB_HCD, "usb-hcd");
 /// Notification bits: app.toml `notifications = ["timer", "port"]`.
 const TIMER_BIT: u32 = 1 << 0;
 const PORT_BIT: u32 = 1 << 1;
-/// Root-port poll period when `usb-hcd` posts nothing.
-const ROOT_POLL_MS: u64 = 100;
+/// Root-port poll period when `usb-hcd` posts nothing (the safety net, see the module doc).
+const ROOT_POLL_MS: u64 = 1000;
 
 /// What the core did, for `humility ringbuf usb-core`; the counters count each kind.
 #[derive(Copy, Clone, PartialEq, Count)]
@@ -322,22 +332,27 @@ impl InOrderUsbCoreImpl for Server {
         TIMER_BIT | PORT_BIT
     }
 
-    fn handle_notification(&mut self, bits: u32) {
+    fn handle_notification(&mut self, _bits: u32) {
         self.poll_root();
-        if bits & TIMER_BIT != 0 {
-            sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
-        }
+        // Always re-armed: enumeration's waits reuse the timer, whichever bit woke the core.
+        sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
     }
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut server = Server {
-        core: UsbCore::new(),
+        // Truncated on purpose: any value unlike the previous incarnation's will do.
+        core: UsbCore::with_first_generation(sys_get_timer().now as u8),
         // usb-hcd may have restarted before this incarnation: name its current one.
         hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
     };
+    // Pipes a previous incarnation opened for the drivers name devices this one has not
+    // enumerated: they go before anything is bound again.
+    for &(_, index, _) in DRIVER_TASKS {
+        let _ = server.hc.client().close_pipes_of(index as u16);
+    }
     server.poll_root();
     sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
     let mut buffer = [0u8; INCOMING_SIZE];

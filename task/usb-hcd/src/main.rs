@@ -17,6 +17,13 @@
 //! most one transfer is pending at a time and the wait is in one place (`Server::run`).
 //! The controller's interrupt is polled once per kernel tick there, since the model's
 //! time only moves with the kernel's clock.
+//!
+//! Root-port events: between requests the driver looks at the controller every
+//! `PORT_CHECK_MS` (its timer, re-armed after each request, since a transfer's waits use the
+//! same timer) and posts `usb-core` its `port` notification (app.toml `notify`) once per
+//! batch of connect, disconnect or port-disable events; the core then calls `root_port`,
+//! which takes them. So a plug is seen within a few milliseconds instead of at the core's
+//! next poll.
 #![no_std]
 #![no_main]
 
@@ -28,20 +35,32 @@ use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_hcd_api::owners::{MAX_PIPES, PipeOwners};
 use usb_hcd_api::{HcdError, RootPortStatus, wire};
 use usb_host_api::{PipeId, PipeSpec, SetupPacket};
-use userlib::{RecvMessage, sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot};
+use userlib::{
+    RecvMessage, notify_bits, notify_target, sleep_for, sys_get_timer, sys_post,
+    sys_refresh_incarnation, sys_set_timer, task_slot,
+};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
 const _: () = assert!(MAX_PIPES == dwc2_hcd_core::MAX_PIPES);
 
-/// app.toml: `notifications = ["timer"]`.
+/// app.toml: `notifications = ["timer", "port-check"]`. The task's one timer serves both:
+/// waits inside a request with `TIMER`, the root-port check between requests with
+/// `PORT_CHECK`, so a check that fell due just before a request cannot end one of that
+/// request's waits early (a port reset held too short).
 const TIMER: u32 = 1 << 0;
+const PORT_CHECK: u32 = 1 << 1;
 /// Root-port reset hold time (TDRSTR, 50 ms) and reset recovery (TRSTRCY, 10 ms),
 /// doc/usb-host.md 1.5.
 const ROOT_RESET_MS: u64 = 50;
 const RESET_RECOVERY_MS: u64 = 10;
 /// Between failed initialisations (the simulator may be restarting).
 const INIT_RETRY_MS: u64 = 10;
+/// Between looks at the root port while no request is being served.
+const PORT_CHECK_MS: u64 = 5;
+
+notify_target!(USB_CORE, "usb-core");
+notify_bits!(CORE_PORT, "usb-core", ["port"]);
 
 #[cfg(feature = "sim")]
 task_slot!(USB_SIM, "usb-sim");
@@ -80,6 +99,8 @@ enum Event {
         epoch: u16,
     },
     InitFailed,
+    /// Root-port events were latched and `usb-core` was posted.
+    PortEventsAnnounced,
     PortReset {
         speed: u8,
     },
@@ -135,6 +156,8 @@ impl TransferBuffers for Lease<'_> {
 struct Server {
     hcd: Hcd<Regs, KernelClock>,
     owners: PipeOwners,
+    /// When the root port is next looked at (kernel ticks).
+    next_port_check: u64,
 }
 
 fn op<E: Into<HcdError>>(e: E) -> RequestError<HcdError> {
@@ -193,6 +216,16 @@ impl Server {
             owner: owner.id.0,
         });
         Ok(self.owners.adopt(pipe, owner))
+    }
+
+    /// Services the controller and posts `usb-core` if root-port events are waiting for it.
+    fn check_port(&mut self) {
+        self.next_port_check = sys_get_timer().now + PORT_CHECK_MS;
+        self.hcd.on_irq(&mut Lease::None);
+        if self.hcd.port_events_to_announce() {
+            ringbuf_entry!(Event::PortEventsAnnounced);
+            let _ = sys_post(sys_refresh_incarnation(USB_CORE), CORE_PORT);
+        }
     }
 
     fn close(hcd: &mut Hcd<Regs, KernelClock>, pipe: PipeId) {
@@ -357,6 +390,21 @@ impl InOrderUsbHcdImpl for Server {
             timeout_ms,
         )
     }
+
+    fn close_pipe_for(&mut self, _: &RecvMessage, pipe: u32) -> Result<(), RequestError<HcdError>> {
+        let pipe = self.owners.live(pipe).map_err(RequestError::Op)?;
+        Self::close(&mut self.hcd, pipe);
+        self.owners.release(pipe);
+        Ok(())
+    }
+
+    fn notification_mask(&self) -> u32 {
+        PORT_CHECK
+    }
+
+    fn handle_notification(&mut self, _bits: u32) {
+        self.check_port();
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -379,9 +427,13 @@ pub extern "C" fn main() -> ! {
     let mut server = Server {
         hcd,
         owners: PipeOwners::new(epoch),
+        next_port_check: 0,
     };
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
+        // Re-armed each time: a request's waits (transfers, port reset) reuse the timer. A
+        // check already due fires at once, so a stream of requests cannot starve it.
+        sys_set_timer(Some(server.next_port_check), PORT_CHECK);
         dispatch(&mut buffer, &mut server);
     }
 }

@@ -1,9 +1,9 @@
 //! Commands of `task/usb-test-peer`, a second client of `usb-hcd` in the `usb-tests` image
 //! (so tests can own a pipe from another task, and leave a client blocked in a transfer).
 //!
-//! Each command is a raw SEND whose operation code is the command. `CONTROL_IN` is answered
-//! at once and then carried out, so the suite is free while the peer is blocked in the
-//! driver; `RESULT` reports how the last one ended.
+//! Each command is a raw SEND whose operation code is the command. `CONTROL_IN`, `MSC_READ`
+//! and `MSC_WRITE` are answered at once and then carried out, so the suite is free while the
+//! peer is blocked in a driver; `RESULT` reports how the last one ended.
 #![no_std]
 
 /// `CONTROL_IN`: message = pipe handle (u32 LE), timeout in ms (u32 LE). The peer reads the
@@ -16,3 +16,42 @@ pub const RESULT: u16 = 2;
 pub const DEAD: u32 = u32::MAX;
 /// The driver's reply did not decode.
 pub const BAD_REPLY: u32 = u32::MAX - 1;
+/// `MSC_READ`: message = disk handle slot (u8), generation (u8), two zero bytes, blocks
+/// (u32 LE). The peer reads that many 512-byte blocks from block 0 on through `usb-msc`, in
+/// one call (at most [`MSC_MAX_BLOCKS`]); `RESULT`'s code is 0 or a `DiskError` code.
+pub const MSC_READ: u16 = 3;
+/// `MSC_WRITE`: message as for [`MSC_READ`], with the pattern seed in the third byte: the
+/// peer writes [`pattern`]`(seed)` to that many blocks from block 0 on, in one call.
+pub const MSC_WRITE: u16 = 4;
+/// The whole simulated flash drive (64 blocks: its RAM disk is 32 KiB).
+pub const MSC_MAX_BLOCKS: usize = 64;
+pub const BLOCK: usize = 512;
+
+/// Deterministic block contents from `seed` and each byte's offset in `buf`.
+pub fn pattern(buf: &mut [u8], seed: u8) {
+    pattern_at(buf, seed, 0);
+}
+
+/// What [`pattern`] gives blocks `first_block..` of a buffer that starts at block 0: so a
+/// disk written whole in one call can be checked a few blocks at a time.
+pub fn pattern_at(buf: &mut [u8], seed: u8, first_block: usize) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i as u8)
+            .wrapping_mul(31)
+            .wrapping_add(seed ^ (first_block + (i >> 9)) as u8);
+    }
+}
+
+/// FNV-1a's starting value for [`checksum_more`].
+pub const CHECKSUM_START: u32 = 0x811c_9dc5;
+
+/// FNV-1a over `data`, to compare what was written with what is read back.
+pub fn checksum(data: &[u8]) -> u32 {
+    checksum_more(CHECKSUM_START, data)
+}
+
+/// Carries checksum `h` on over `data` (a whole disk checked a few blocks at a time).
+pub fn checksum_more(h: u32, data: &[u8]) -> u32 {
+    data.iter()
+        .fold(h, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
