@@ -15,9 +15,9 @@
 #![no_std]
 #![no_main]
 
-#[cfg(not(feature = "stm32h7"))]
 #[cfg(all(feature = "usb", not(feature = "stm32h7")))]
 mod serial;
+#[cfg(not(feature = "stm32h7"))]
 mod shell;
 #[cfg(all(feature = "usb", not(feature = "stm32h7")))]
 mod usb;
