@@ -395,7 +395,13 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         r.write(regs::GAHBCFG, regs::gahbcfg::GINT);
 
         self.channel_count = channel_count;
-        self.events = PortEvents::default();
+        // A (re)initialised controller has reset the port: whatever a client enumerated
+        // through an earlier init (an earlier incarnation of the driver task) is gone, even
+        // if the device never left the port and so raised no connect interrupt.
+        self.events = PortEvents {
+            connect_changed: true,
+            ..PortEvents::default()
+        };
         self.events_announced = false;
         Ok(HcdInfo {
             channels: channel_count,

@@ -185,6 +185,12 @@ impl<T, const N: usize> Bindings<T, N> {
                         .and_then(|bound| {
                             // Validated by the core at enumeration: unreadable means stale.
                             let config = bound.config().ok_or(E::from(PortError::Stale))?;
+                            // The core opened the binding's pipes on the controller driver's
+                            // current incarnation, which may be newer than the one this task
+                            // last called (after a restart of usb-hcd alone, this task's
+                            // first transfer would otherwise be refused as dead and the
+                            // bring-up fail).
+                            hcd.refresh();
                             let mut port =
                                 IpcClassPort::new(core, hcd, binding, &bound.summary, timer_bit);
                             let state =

@@ -234,6 +234,9 @@ fn root_port_events_are_announced_once_until_taken() {
     let mut kbd = hid::keyboard(&script);
     let model = RefCell::new(Dwc2Model::new());
     let mut host = SimHost::new(&model);
+    // A fresh controller is news to its client, which takes it.
+    assert!(host.hcd().port_events_to_announce());
+    assert!(host.root_port().connect_changed);
     host.idle_ms(10);
     assert!(
         !host.hcd().port_events_to_announce(),
@@ -264,4 +267,28 @@ fn root_port_events_are_announced_once_until_taken() {
         "the unplug is not announced"
     );
     assert_eq!(model.borrow().violations().collect::<Vec<_>>(), []);
+}
+
+/// A restarted controller driver initialises the controller again while the device stays on
+/// the port, so no connect interrupt comes; the init itself must be a connect change, or the
+/// core keeps a device (and bindings) that the new controller incarnation never enumerated.
+#[test]
+fn a_reinitialised_controller_reports_a_connect_change_for_a_device_that_never_left() {
+    let script = [[0u8; 8]; 0];
+    let mut kbd = hid::keyboard(&script);
+    let model = RefCell::new(Dwc2Model::new());
+    model.borrow_mut().attach(&mut kbd);
+    let mut host = SimHost::new(&model);
+    host.idle_ms(10);
+    host.root_port();
+    assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+    host.idle_ms(10);
+    assert!(!host.root_port().connect_changed, "nothing happened since");
+    host.hcd().init().expect("init again");
+    assert!(
+        host.hcd().port_events_to_announce(),
+        "the re-init is not announced"
+    );
+    let port = host.root_port();
+    assert!(port.connected && port.connect_changed, "{port:?}");
 }

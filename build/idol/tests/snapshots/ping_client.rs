@@ -45,6 +45,13 @@ impl PingClient {
         self.task.get()
     }
 
+    /// Names the server's current incarnation from now on. For a client that learns
+    /// by other means that the server restarted (a handle from it, issued by a third
+    /// task), so that its next call, idempotent or not, is not lost to the old one.
+    pub fn refresh(&self) {
+        self.task.set(idol_runtime::userlib::sys_refresh_task_id(self.task.get()));
+    }
+
     /// Returns `value` unchanged.
     pub fn ping(
         &self,
