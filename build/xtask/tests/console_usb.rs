@@ -238,6 +238,40 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
         .filter(|l| l.starts_with("ping:"))
         .collect();
     assert_eq!(pings.len(), 1, "ping floods the console: {pings:?}");
+
+    // Last, as it faults a task: a restarted usb-sim is a new controller with a new, blank
+    // drive. usb-hcd finds the controller replaced and faults on purpose; once restarted it
+    // initialises the new one, usb-core enumerates again and usb-msc serves the blank drive.
+    qemu.command(
+        "restart usb-sim",
+        "usb-sim: restarted (incarnation 2)",
+        ANSWER,
+    );
+    qemu.retry(
+        "disk read 3",
+        &format!("  0000 {}", " 00".repeat(16)),
+        SETTLE_TRIES,
+        SETTLE_EACH,
+    );
+    qemu.command(
+        "disk write 3 cd",
+        "disk write: block 3 filled with cd (512 bytes)",
+        ANSWER,
+    );
+    qemu.command(
+        "disk read 3",
+        &format!("  0000 {}", " cd".repeat(16)),
+        ANSWER,
+    );
+    let tasks = qemu.command("tasks", " 10 idle", ANSWER);
+    let hcd = tasks
+        .iter()
+        .find(|l| l.starts_with("  5 usb-hcd"))
+        .expect("usb-hcd in `tasks`");
+    assert!(
+        hcd.contains("restarts 2 ") && hcd.contains("last fault: panicked"),
+        "usb-hcd restarted itself once for the new controller: {hcd}"
+    );
 }
 
 /// A line containing `needle` has come since console line `mark`, or comes within [`ANSWER`]

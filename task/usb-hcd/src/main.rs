@@ -37,7 +37,7 @@ use usb_hcd_api::{HcdError, RootPortStatus, wire};
 use usb_host_api::{PipeId, PipeSpec, SetupPacket};
 use userlib::{
     RecvMessage, notify_bits, notify_target, sleep_for, sys_get_timer, sys_post,
-    sys_refresh_incarnation, sys_set_timer, task_slot,
+    sys_refresh_incarnation, sys_refresh_task_id, sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -121,6 +121,8 @@ enum Event {
         pipe: u8,
         error: u8,
     },
+    /// usb-sim restarted under this incarnation: the controller is a new one.
+    ControllerReplaced,
 }
 
 counted_ringbuf!(Event, 32, Event::None);
@@ -158,6 +160,9 @@ struct Server {
     owners: PipeOwners,
     /// When the root port is next looked at (kernel ticks).
     next_port_check: u64,
+    /// The simulator incarnation whose controller this incarnation initialised.
+    #[cfg(feature = "sim")]
+    controller: TaskId,
 }
 
 fn op<E: Into<HcdError>>(e: E) -> RequestError<HcdError> {
@@ -221,10 +226,26 @@ impl Server {
     /// Services the controller and posts `usb-core` if root-port events are waiting for it.
     fn check_port(&mut self) {
         self.next_port_check = sys_get_timer().now + PORT_CHECK_MS;
+        #[cfg(feature = "sim")]
+        self.check_controller();
         self.hcd.on_irq(&mut Lease::None);
         if self.hcd.port_events_to_announce() {
             ringbuf_entry!(Event::PortEventsAnnounced);
             let _ = sys_post(sys_refresh_incarnation(USB_CORE), CORE_PORT);
+        }
+    }
+
+    /// A restart of usb-sim replaces the controller (as swapping the silicon would): every
+    /// pipe, channel and port state this incarnation holds describes the old one, and its
+    /// held transfers will never complete. The clean way back is the tested one: this task
+    /// faults, the supervisor restarts it, the kernel wakes every client blocked on it with
+    /// a dead code, and the new incarnation initialises the new controller (which tells
+    /// usb-core to enumerate again).
+    #[cfg(feature = "sim")]
+    fn check_controller(&self) {
+        if sys_refresh_task_id(USB_SIM) != self.controller {
+            ringbuf_entry!(Event::ControllerReplaced);
+            panic!("usb-sim restarted: the controller under this driver is a new one");
         }
     }
 
@@ -409,6 +430,8 @@ impl InOrderUsbHcdImpl for Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    #[cfg(feature = "sim")]
+    let controller = sys_refresh_task_id(USB_SIM);
     let mut hcd = Hcd::new(regs(), KernelClock);
     let info = loop {
         match hcd.init() {
@@ -428,6 +451,8 @@ pub extern "C" fn main() -> ! {
         hcd,
         owners: PipeOwners::new(epoch),
         next_port_check: 0,
+        #[cfg(feature = "sim")]
+        controller,
     };
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
