@@ -42,6 +42,24 @@ pub mod devices {
     pub const ENDLESS_NAK: &str = "endless-nak";
     /// A keyboard whose device descriptor claims `bMaxPacketSize0` = 9.
     pub const BAD_MAX_PACKET: &str = "bad-max-packet";
+    /// A keyboard whose interrupt IN endpoint answers 100 bytes to every poll (babble past
+    /// its 8-byte packets).
+    pub const BABBLE: &str = "babble";
+    /// A keyboard whose configuration grows by 16 bytes (`wTotalLength`) at every read
+    /// after the first.
+    pub const GROWING_CONFIG: &str = "growing-config";
+    /// A keyboard whose configuration descriptor says `bLength` 0 (a walker that trusts it
+    /// loops forever).
+    pub const ZERO_LENGTH_DESCRIPTOR: &str = "zero-length-descriptor";
+    /// Every malicious device above, for sweeps.
+    pub const MALICIOUS: [&str; 6] = [
+        STALL_STORM,
+        ENDLESS_NAK,
+        BAD_MAX_PACKET,
+        BABBLE,
+        GROWING_CONFIG,
+        ZERO_LENGTH_DESCRIPTOR,
+    ];
     /// The keyboard (same identity), pressing and releasing A every tenth report, forever:
     /// keys keep coming across a restart of the HID driver.
     pub const TYPIST: &str = "typist";

@@ -48,7 +48,7 @@ const DISK_BYTES: usize = 64 * flash::BLOCK_LEN;
 /// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
 const MAX_CORPUS: usize = 32;
 /// Fixed (non-corpus) device names.
-const FIXED: usize = 9;
+const FIXED: usize = 12;
 const LONGEST_NAME: usize = 64;
 
 type Infallible = core::convert::Infallible;
@@ -269,6 +269,19 @@ pub extern "C" fn main() -> ! {
             value: 9,
         },
     );
+    let mut babble_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut babble = Faulty::new(&mut babble_inner, Fault::Babble { ep: 1, len: 100 });
+    let mut growing_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut growing = Faulty::new(&mut growing_inner, Fault::GrowingTotalLength { delta: 16 });
+    let mut zero_inner = hid::keyboard(&KEY_SCRIPT);
+    let mut zero_length = Faulty::new(
+        &mut zero_inner,
+        Fault::PatchDescriptor {
+            descriptor: usb_proto::descriptor::ty::CONFIGURATION,
+            offset: 0,
+            value: 0,
+        },
+    );
     let mut typist = hid::typist(&TYPIST_SCRIPT);
     let mut corpus: [Option<SimCorpus>; MAX_CORPUS] =
         core::array::from_fn(|i| usb_corpus::DEVICES.get(i).map(corpus::device));
@@ -284,6 +297,9 @@ pub extern "C" fn main() -> ! {
         (devices::ENDLESS_NAK, &mut endless_nak),
         (devices::BAD_MAX_PACKET, &mut bad_mps),
         (devices::TYPIST, &mut typist),
+        (devices::BABBLE, &mut babble),
+        (devices::GROWING_CONFIG, &mut growing),
+        (devices::ZERO_LENGTH_DESCRIPTOR, &mut zero_length),
     ];
     for (slot, (name, device)) in table.iter_mut().zip(fixed) {
         *slot = (name, Some(device));

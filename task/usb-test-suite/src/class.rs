@@ -22,6 +22,7 @@
 //! | `usb-msc` faulted under a whole-disk READ: the call ends with a code, same DeviceId, no bus reset, old handle stale, the whole disk (32 KiB) reads back with the checksum written before and after | `usb_msc_fault_mid_read_keeps_data` |
 //! | the same under a whole-disk WRITE: every 64-byte packet is the old or the new data, and a write after reads back | `usb_msc_fault_mid_write_keeps_data` |
 //! | an unplug closes the pipes the core opened for the class drivers: plug cycles never run `usb-hcd` out of pipes | `unplug_closes_the_class_drivers_pipes` |
+//! | every malicious device of the model plugged into the running stack: no task faults, the controller's rules hold, and the drive plugged next is served | `every_malicious_device_is_refused_cleanly_and_faults_no_task` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -122,6 +123,10 @@ pub const TESTS: &[Test] = &[
     (
         "unplug_closes_the_class_drivers_pipes",
         unplug_closes_the_class_drivers_pipes,
+    ),
+    (
+        "every_malicious_device_is_refused_cleanly_and_faults_no_task",
+        every_malicious_device_is_refused_cleanly_and_faults_no_task,
     ),
 ];
 
@@ -869,4 +874,59 @@ fn unplug_closes_the_class_drivers_pipes() -> Outcome {
     let disk = flash_disk()?;
     write_and_check(disk, 0, 9)?;
     no_violation()
+}
+
+/// How long a malicious device is left on the port: the core's enumeration with its retries
+/// and timeouts, a class driver's bring-up and some of its polls.
+const MALICIOUS_ON_PORT_MS: u64 = 1500;
+
+/// The tasks a device can reach, directly or through another: none of them may fault for
+/// anything a device does.
+fn usb_tasks() -> [u32; 7] {
+    [
+        USB_SIM.index() as u32,
+        USB_HCD.index() as u32,
+        USB_CORE.index() as u32,
+        USB_MSC.index() as u32,
+        USB_HID.index() as u32,
+        USB_CDC.index() as u32,
+        PEER.index() as u32,
+    ]
+}
+
+/// Whether the runner recorded a fault of `task` since the last look (and forgets it).
+fn took_fault(task: u32) -> Result<bool, &'static str> {
+    let mut record = [0u8; 12];
+    runner()
+        .take_fault(task, &mut record)
+        .map(|n| n != 0)
+        .map_err(|_| "runner: take_fault failed")
+}
+
+/// Each device of `usb_sim_api::devices::MALICIOUS` in turn (its name goes to the log
+/// first, so a failure names it): left on the port, it must fault no task and break none of
+/// the controller's rules, and the flash drive plugged after it must be served.
+fn every_malicious_device_is_refused_cleanly_and_faults_no_task() -> Outcome {
+    // Faults injected by earlier tests are not this test's.
+    for task in usb_tasks() {
+        took_fault(task)?;
+    }
+    for name in devices::MALICIOUS {
+        let mut line = [0u8; 40];
+        let prefix = b"malicious device: ";
+        line[..prefix.len()].copy_from_slice(prefix);
+        let n = name.len().min(line.len() - prefix.len());
+        line[prefix.len()..prefix.len() + n].copy_from_slice(&name.as_bytes()[..n]);
+        let _ = runner().log(&line[..prefix.len() + n]);
+
+        plug(name)?;
+        sleep_for(MALICIOUS_ON_PORT_MS, TIMER);
+        for task in usb_tasks() {
+            check!(!took_fault(task)?, "a malicious device made a task fault");
+        }
+        no_violation()?;
+        // The stack is still whole: the next device is enumerated and served.
+        flash_disk()?;
+    }
+    Ok(())
 }
