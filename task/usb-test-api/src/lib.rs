@@ -23,6 +23,22 @@ pub const MSC_READ: u16 = 3;
 /// `MSC_WRITE`: message as for [`MSC_READ`], with the pattern seed in the third byte: the
 /// peer writes [`pattern`]`(seed)` to that many blocks from block 0 on, in one call.
 pub const MSC_WRITE: u16 = 4;
+/// `STREAM`: no message. The peer answers at once, then streams writes and read-backs of
+/// [`STREAM_BLOCKS`]-block regions through `usb-msc` (taking a new disk handle whenever the
+/// old one is refused), round after round, until its [`STOP_BIT`] notification is posted.
+/// A restarted driver makes calls end with codes; it must never make a read-back differ
+/// from a write that was acknowledged. Each good round posts the suite's `progress`
+/// notification. [`STREAM_RESULT`] reports the rounds.
+pub const STREAM: u16 = 5;
+/// `STREAM_RESULT`: reply = rounds whose write and read-back both succeeded and matched,
+/// rounds that ended with a code, rounds whose read-back differed from the acknowledged
+/// write, whether the stream has stopped, and the code the last failed round ended with
+/// (as [`RESULT`] reports codes) (u32 LE each).
+pub const STREAM_RESULT: u16 = 6;
+/// The peer's notification that ends a stream (its app.toml `notifications = ["timer", "stop"]`).
+pub const STOP_BIT: u32 = 1 << 1;
+/// Blocks written and read back per round of a stream.
+pub const STREAM_BLOCKS: usize = 1;
 /// The whole simulated flash drive (64 blocks: its RAM disk is 32 KiB).
 pub const MSC_MAX_BLOCKS: usize = 64;
 pub const BLOCK: usize = 512;

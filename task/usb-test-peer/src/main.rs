@@ -8,14 +8,22 @@
 use idol_runtime::{CallError, ErrorCode};
 use usb_hcd_api::UsbHcdClient;
 use usb_host_api::SetupPacket;
-use usb_msc_api::{DiskHandle, UsbMscClient};
+use usb_msc_api::{DiskError, DiskHandle, UsbMscClient};
 use usb_test_api::{
-    BAD_REPLY, BLOCK, CONTROL_IN, DEAD, MSC_MAX_BLOCKS, MSC_READ, MSC_WRITE, RESULT, pattern,
+    BAD_REPLY, BLOCK, CONTROL_IN, DEAD, MSC_MAX_BLOCKS, MSC_READ, MSC_WRITE, RESULT, STOP_BIT,
+    STREAM, STREAM_BLOCKS, STREAM_RESULT, pattern_at,
 };
 use userlib::*;
 
 task_slot!(USB_HCD, "usb-hcd");
 task_slot!(USB_MSC, "usb-msc");
+notify_target!(SUITE, "suite");
+notify_bits!(SUITE_PROGRESS, "suite", ["progress"]);
+
+/// app.toml `notifications = ["timer", "stop"]`.
+const TIMER_BIT: u32 = 1 << 0;
+/// Between looks for a disk while usb-msc is not serving one (restarting, rebinding).
+const NO_DISK_WAIT_MS: u64 = 2;
 
 /// GET_DESCRIPTOR(device) answers 18 bytes.
 const DEVICE_DESCRIPTOR_LEN: u16 = 18;
@@ -40,6 +48,7 @@ pub extern "C" fn main() -> ! {
     let mut code = 0u32;
     let mut buf = [0u8; 8];
     let mut disk = [0u8; MSC_MAX_BLOCKS * BLOCK];
+    let mut stream = Stream::default();
     loop {
         let msg = sys_recv_open(&mut buf, 0);
         match msg.operation as u16 {
@@ -75,12 +84,90 @@ pub extern "C" fn main() -> ! {
                 code = code_of(if op == MSC_READ {
                     msc.read(handle, 0, data)
                 } else {
-                    pattern(data, buf[2]);
+                    pattern_at(data, buf[2], 0);
                     msc.write(handle, 0, data)
                 });
                 done = 1;
             }
+            STREAM if msg.message_len == 0 => {
+                sys_reply(msg.sender, 0, &[]);
+                stream = Stream::default();
+                stream.run(&mut disk[..STREAM_BLOCKS * BLOCK]);
+            }
+            STREAM_RESULT => {
+                let mut out = [0u8; 20];
+                for (word, value) in out.chunks_mut(4).zip([
+                    stream.good,
+                    stream.coded,
+                    stream.corrupt,
+                    u32::from(stream.stopped),
+                    stream.last_code,
+                ]) {
+                    word.copy_from_slice(&value.to_le_bytes());
+                }
+                sys_reply(msg.sender, 0, &out);
+            }
             _ => sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation),
         }
     }
+}
+
+/// An application streaming through usb-msc while its drivers are restarted under it.
+#[derive(Default)]
+struct Stream {
+    good: u32,
+    coded: u32,
+    corrupt: u32,
+    stopped: bool,
+    /// How the last round that ended with a code ended (as `RESULT` reports codes).
+    last_code: u32,
+}
+
+impl Stream {
+    /// Rounds until [`STOP_BIT`]: round `n` writes `pattern_at(n)` to region `n % regions`
+    /// and reads it back into `buf` (one region long).
+    fn run(&mut self, buf: &mut [u8]) {
+        let msc = UsbMscClient::new(sys_refresh_task_id(USB_MSC));
+        let regions = (MSC_MAX_BLOCKS / STREAM_BLOCKS) as u32;
+        let mut handle = None;
+        let mut round = 0u32;
+        while !stop_posted() {
+            let Some(disk) = handle.or_else(|| msc.disk(0).ok().map(|d| d.handle)) else {
+                sleep_for(NO_DISK_WAIT_MS, TIMER_BIT);
+                continue;
+            };
+            handle = Some(disk);
+            let lba = (round % regions) * STREAM_BLOCKS as u32;
+            let seed = round as u8;
+            let mut wrote = [0u8; STREAM_BLOCKS * BLOCK];
+            pattern_at(&mut wrote, seed, lba as usize);
+            let result = msc
+                .write(disk, lba, &wrote)
+                .and_then(|()| msc.read(disk, lba, buf));
+            match result {
+                Ok(()) if *buf == wrote[..] => {
+                    self.good += 1;
+                    let _ = sys_post(sys_refresh_incarnation(SUITE), SUITE_PROGRESS);
+                }
+                Ok(()) => self.corrupt += 1,
+                Err(e) => {
+                    self.coded += 1;
+                    self.last_code = code_of(Err(e));
+                    // A stale handle or a dead driver: look for the disk again.
+                    if matches!(e, CallError::Op(DiskError::Stale) | CallError::Gone(_)) {
+                        handle = None;
+                    }
+                }
+            }
+            round = round.wrapping_add(1);
+        }
+        self.stopped = true;
+    }
+}
+
+/// Whether the suite has posted [`STOP_BIT`] (consumed if so). The timer, set to now,
+/// makes the wait return at once when it has not.
+fn stop_posted() -> bool {
+    sys_set_timer(Some(sys_get_timer().now), TIMER_BIT);
+    sys_recv_notification(TIMER_BIT | STOP_BIT) & STOP_BIT != 0
 }

@@ -23,6 +23,7 @@
 //! | the same under a whole-disk WRITE: every 64-byte packet is the old or the new data, and a write after reads back | `usb_msc_fault_mid_write_keeps_data` |
 //! | an unplug closes the pipes the core opened for the class drivers: plug cycles never run `usb-hcd` out of pipes | `unplug_closes_the_class_drivers_pipes` |
 //! | every malicious device of the model plugged into the running stack: no task faults, the controller's rules hold, and the drive plugged next is served | `every_malicious_device_is_refused_cleanly_and_faults_no_task` |
+//! | an application streams writes and read-backs while `usb-msc` is restarted 40 times and `usb-hcd` 20 times: every call ends with data or a code, no read-back differs from an acknowledged write, no task faults | `restart_under_load_loses_no_block_and_misdelivers_no_reply` |
 
 use super::*;
 use core::fmt::Write as _;
@@ -127,6 +128,10 @@ pub const TESTS: &[Test] = &[
     (
         "every_malicious_device_is_refused_cleanly_and_faults_no_task",
         every_malicious_device_is_refused_cleanly_and_faults_no_task,
+    ),
+    (
+        "restart_under_load_loses_no_block_and_misdelivers_no_reply",
+        restart_under_load_loses_no_block_and_misdelivers_no_reply,
     ),
 ];
 
@@ -929,4 +934,121 @@ fn every_malicious_device_is_refused_cleanly_and_faults_no_task() -> Outcome {
         flash_disk()?;
     }
     Ok(())
+}
+
+/// Rounds of [`restart_under_load_loses_no_block_and_misdelivers_no_reply`]: each restarts
+/// `usb-msc` [`LOAD_MSC_PER_ROUND`] times, then `usb-hcd` once.
+const LOAD_ROUNDS: u32 = 20;
+/// usb-core counts every death of a driver that had brought its bindings up as a strike
+/// against the device, and cannot tell a requested restart from a fault: a third restart
+/// of usb-msc would quarantine the drive (`usb_core_logic::STRIKE_LIMIT`). A usb-hcd restart
+/// enumerates the drive afresh, with no strikes, so two fit between them.
+const LOAD_MSC_PER_ROUND: u32 = usb_core_logic::STRIKE_LIMIT as u32 - 1;
+/// app.toml `notifications = ["timer", "progress"]`: a good round of the peer's stream.
+const PROGRESS: u32 = 1 << 1;
+/// Streaming with nothing restarting, after the restarts.
+const LOAD_QUIET_MS: u64 = 100;
+
+/// A good round of the peer's stream since the last look, within [`BIND_WITHIN_MS`].
+fn stream_progressed() -> Option<()> {
+    // Earlier posts are not news.
+    let _ = sys_recv_notification_now(PROGRESS);
+    within(|| (sys_recv_notification_now(PROGRESS) != 0).then_some(()))
+}
+
+/// The bits of `mask` posted so far (and consumed); 0 if none. The timer, set to now,
+/// makes the wait return at once when none is.
+fn sys_recv_notification_now(mask: u32) -> u32 {
+    sys_set_timer(Some(sys_get_timer().now), TIMER);
+    sys_recv_notification(mask | TIMER) & mask
+}
+
+/// The peer's stream counts: (good rounds, rounds ended with a code, corrupt rounds, stopped,
+/// the last code).
+/// The peer answers only once its stream has stopped.
+fn stream_result() -> (u32, u32, u32, u32, u32) {
+    let mut out = [0u8; 20];
+    sys_send(
+        sys_refresh_task_id(PEER),
+        usb_test_api::STREAM_RESULT,
+        &[],
+        &mut out,
+        &[],
+    );
+    let word = |i: usize| u32::from_le_bytes([out[i], out[i + 1], out[i + 2], out[i + 3]]);
+    (word(0), word(4), word(8), word(12), word(16))
+}
+
+/// The peer streams writes and read-backs through usb-msc while the suite restarts usb-msc
+/// 40 times and usb-hcd 20 times (see [`LOAD_MSC_PER_ROUND`]), each time once the drive is
+/// served again (so every
+/// restart lands on a working stack under load). Every round ends with data or a code;
+/// none reads back other than what an acknowledged write put there (a reply delivered to
+/// the wrong incarnation, or a transfer of a dead driver landing late, would show as such);
+/// the stream keeps making progress; no USB task faults; the controller's rules hold.
+fn restart_under_load_loses_no_block_and_misdelivers_no_reply() -> Outcome {
+    for task in usb_tasks() {
+        took_fault(task)?;
+    }
+    flash_disk()?;
+    sys_send(
+        sys_refresh_task_id(PEER),
+        usb_test_api::STREAM,
+        &[],
+        &mut [],
+        &[],
+    );
+    let msc_index = USB_MSC.index() as u32;
+    for round in 0..LOAD_ROUNDS {
+        for restart in 0..=LOAD_MSC_PER_ROUND {
+            if restart < LOAD_MSC_PER_ROUND {
+                let _ = runner().restart(msc_index);
+            } else {
+                test_runner_api::restart(&runner(), USB_HCD);
+            }
+            if stream_progressed().is_none() {
+                let mut line = TextBuf::<80>::new();
+                let drive = device(FLASH_VID_PID);
+                let _ = write!(
+                    line,
+                    "round {round} restart {restart}: no good round; drive listed {}, quarantined {}",
+                    drive.is_ok(),
+                    drive.map(|d| d.quarantined).unwrap_or(0)
+                );
+                let _ = runner().log(line.as_bytes());
+                return Err("the stream made no progress after a restart under load");
+            }
+        }
+    }
+    // The last rounds run with nothing restarting, so the stream ends on data. The peer
+    // answers no call while it streams: its counts are asked for once it has stopped.
+    sleep_for(LOAD_QUIET_MS, TIMER);
+    let _ = sys_post(sys_refresh_incarnation(PEER), usb_test_api::STOP_BIT);
+    let (good, coded, corrupt, stopped, last_code) = stream_result();
+    check!(stopped == 1, "the stream did not stop");
+    let mut line = TextBuf::<80>::new();
+    let _ = write!(
+        line,
+        "stream under restarts: {good} good, {coded} ended with a code (last {last_code:#x}), {corrupt} corrupt"
+    );
+    let _ = runner().log(line.as_bytes());
+    check!(
+        corrupt == 0,
+        "a read-back differed from the write usb-msc acknowledged"
+    );
+    check!(
+        coded > 0,
+        "no round ended with a code: the restarts never met the stream"
+    );
+    check!(
+        good > LOAD_ROUNDS * (LOAD_MSC_PER_ROUND + 1),
+        "fewer good rounds than restarts: the stream did not resume after each"
+    );
+    for task in usb_tasks() {
+        check!(
+            !took_fault(task)?,
+            "a task faulted under restarts (other than by the restarts)"
+        );
+    }
+    no_violation()
 }
