@@ -26,8 +26,8 @@ const HUBRIS: &[(&str, u64)] = &[
     ("kernel_ram_bytes", 2020),
 ];
 
-/// Benchmark images: the kernel's own, and the supervisor's when it exists.
-const IMAGES: &[&str] = &["kernel-bench", "jefe-bench"];
+/// Benchmark images: the kernel's own, the supervisor's and the USB stack's, when they exist.
+const IMAGES: &[&str] = &["kernel-bench", "jefe-bench", "usb-bench"];
 
 pub fn run() -> Result<(), Error> {
     let mut figures = BTreeMap::new();
@@ -79,7 +79,7 @@ fn run_image(image: &str, path: &std::path::Path) -> Result<BTreeMap<String, u64
         &machine,
         &built.final_elf,
         &extra,
-        Duration::from_secs(120),
+        Duration::from_secs(300),
         |l| l == "BENCH DONE",
     )?;
     if capture.timed_out || capture.lines.last().map(String::as_str) != Some("BENCH DONE") {

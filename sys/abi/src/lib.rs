@@ -265,11 +265,15 @@ pub enum Kipcnum {
     NextFault = 13,
     /// Reply: the [`ResetReason`] code (u32) the kernel found at boot.
     ReadResetReason = 14,
+    /// Request: task index (u32). Reply: the CPU cycles (u64) the task has run up to its
+    /// last switch away, kept only by kernels built for benchmarks (feature `task-time`);
+    /// rc [`kipc_rc::NOT_APPLICABLE`] from any other kernel.
+    ReadTaskTime = 15,
 }
 
 impl Kipcnum {
     /// Every operation, in number order.
-    pub const ALL: [Kipcnum; 14] = [
+    pub const ALL: [Kipcnum; 15] = [
         Kipcnum::ReadTaskStatus,
         Kipcnum::RestartTask,
         Kipcnum::FaultTask,
@@ -284,6 +288,7 @@ impl Kipcnum {
         Kipcnum::ReadTicks,
         Kipcnum::NextFault,
         Kipcnum::ReadResetReason,
+        Kipcnum::ReadTaskTime,
     ];
 
     /// `kipc_grants` with every operation granted: the supervisor's.
@@ -319,6 +324,7 @@ impl Kipcnum {
             Kipcnum::ReadTicks => "read-ticks",
             Kipcnum::NextFault => "next-fault",
             Kipcnum::ReadResetReason => "read-reset-reason",
+            Kipcnum::ReadTaskTime => "read-task-time",
         }
     }
 

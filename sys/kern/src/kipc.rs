@@ -241,6 +241,13 @@ impl Reply<'_> {
                 req.exactly::<0>()?;
                 self.send_bytes(&arch::now().0.to_le_bytes());
             }
+            Kipcnum::ReadTaskTime => {
+                let [word] = req.exactly()?;
+                match arch::task_time(self.index(word)?) {
+                    Some(cycles) => self.send_bytes(&cycles.to_le_bytes()),
+                    None => self.code = kipc_rc::NOT_APPLICABLE,
+                }
+            }
         }
         Ok(NextTask::Same)
     }

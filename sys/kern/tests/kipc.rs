@@ -89,7 +89,8 @@ fn request_for(op: Kipcnum) -> &'static [u32] {
         Kipcnum::ReadTaskStatus
         | Kipcnum::FaultTask
         | Kipcnum::ReadPanicMessage
-        | Kipcnum::DetachTask => &[S],
+        | Kipcnum::DetachTask
+        | Kipcnum::ReadTaskTime => &[S],
         Kipcnum::RestartTask => &[S, 1],
         Kipcnum::GetTaskDumpRegion => &[S, 0],
         Kipcnum::ReadTaskDumpRegion => &[S, 0, 0],
@@ -456,6 +457,13 @@ fn kipc_read_ticks() {
 }
 
 #[test]
+fn kipc_read_task_time_is_not_applicable_without_the_benchmark_feature() {
+    let mut sim = sim();
+    sim.kipc(0, Kipcnum::ReadTaskTime, &[SERVER as u32]);
+    assert_eq!(sim.kipc_result(0), (kipc_rc::NOT_APPLICABLE, vec![]));
+}
+
+#[test]
 #[should_panic(expected = "system reset (Requested)")]
 fn kipc_reset_resets_system() {
     let mut sim = sim();
@@ -567,8 +575,9 @@ fn kipc_malformed_request_faults_with_bad_kernel_message() {
 
 #[test]
 fn kipc_index_out_of_range_faults_with_task_out_of_range() {
-    let cases: [(Kipcnum, &[u32]); 8] = [
+    let cases: [(Kipcnum, &[u32]); 9] = [
         (Kipcnum::ReadTaskStatus, &[5]),
+        (Kipcnum::ReadTaskTime, &[5]),
         (Kipcnum::RestartTask, &[5, 1]),
         (Kipcnum::FaultTask, &[5]),
         (Kipcnum::DetachTask, &[u32::MAX]),

@@ -125,6 +125,14 @@ pub fn read_reset_reason() -> Option<abi::ResetReason> {
     abi::ResetReason::from_u32(u32::from_le_bytes(raw))
 }
 
+/// CPU cycles task `index` has run up to its last switch away; `None` unless the kernel
+/// was built for benchmarks (kernel feature `task-time`).
+pub fn read_task_time(index: usize) -> Option<u64> {
+    let mut raw = [0u8; 8];
+    let (rc, len) = request(Kipcnum::ReadTaskTime, &[index as u32], &mut raw);
+    (rc == 0 && len == 8).then(|| u64::from_le_bytes(raw))
+}
+
 pub fn system_reset() -> ! {
     request(Kipcnum::Reset, &[], &mut []);
     unreachable!("the kernel does not return from a reset")

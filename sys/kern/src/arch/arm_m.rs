@@ -114,6 +114,9 @@ mod reg {
 }
 
 const ICSR_PENDSVSET: u32 = 1 << 28;
+/// SysTick has wrapped and its handler has not run yet.
+#[cfg(feature = "task-time")]
+const ICSR_PENDSTSET: u32 = 1 << 26;
 const CCR_DIV_0_TRP: u32 = 1 << 4;
 /// Automatic FP state preservation, without the lazy variant: a deferred save would run
 /// inside a handler after the task's stack pointer may have gone bad (a stack overflow),
@@ -212,6 +215,8 @@ fn with_tasks(f: impl FnOnce(&mut [Task], usize) -> usize) {
     let current = usize::from(unsafe { (*CURRENT_TASK_PTR).descriptor.index });
     let next = f(tasks, current);
     if next != current {
+        #[cfg(feature = "task-time")]
+        task_time::charge(current);
         switch_to(tasks, next);
     }
 }
@@ -592,6 +597,69 @@ pub unsafe fn write_frame(dst: u32, frame: &[u32; super::FRAME_WORDS]) {
 pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
     // SAFETY: per the caller's check, `src` is task memory, which kernel data never overlaps.
     unsafe { copy_bytes(out.as_mut_ptr(), src as *const u8, out.len()) }
+}
+
+/// CPU cycles `index` has run (kernel entries on its behalf included) up to its last switch
+/// away, or `None` if this kernel does not keep them (see `task_time`).
+pub fn task_time(index: usize) -> Option<u64> {
+    #[cfg(feature = "task-time")]
+    return task_time::of(index);
+    #[cfg(not(feature = "task-time"))]
+    {
+        let _ = index;
+        None
+    }
+}
+
+/// Per-task CPU time, for benchmark images only (cargo feature `task-time`): a benchmark
+/// must tell the time one task spends apart from its peers (usb-sim's share of an MSC read,
+/// which on a board is plain register access). At every context switch the cycles since the
+/// previous switch are charged to the outgoing task. The clock is SysTick: `TICKS` whole
+/// reloads plus the current count, corrected for a wrap whose handler is still pending
+/// (kernel code runs at SysTick's priority, so the handler cannot have run yet).
+#[cfg(feature = "task-time")]
+mod task_time {
+    use super::*;
+
+    /// Tasks beyond this index are not charged; `of` says `None` for them.
+    const SLOTS: usize = 32;
+    static mut TOTAL: [u64; SLOTS] = [0; SLOTS];
+    static mut LAST_SWITCH: u64 = 0;
+
+    fn cycles() -> u64 {
+        // SAFETY: SysTick and ICSR are architecturally defined read-only reads here; TICKS
+        // is written only by SysTick, which cannot preempt kernel code.
+        unsafe {
+            let reload = u64::from(read_volatile(reg::SYST_RVR)) + 1;
+            loop {
+                let wrapped = read_volatile(reg::ICSR) & ICSR_PENDSTSET != 0;
+                let count = u64::from(read_volatile(reg::SYST_CVR));
+                // A wrap between the two ICSR reads leaves `count` ambiguous: read again.
+                if (read_volatile(reg::ICSR) & ICSR_PENDSTSET != 0) == wrapped {
+                    let reloads = addr_of_mut!(TICKS).read_volatile() + u64::from(wrapped);
+                    return reloads * reload + (reload - 1 - count);
+                }
+            }
+        }
+    }
+
+    pub(super) fn charge(outgoing: usize) {
+        let now = cycles();
+        // SAFETY: kernel entry points never nest, so these statics have one user at a time.
+        unsafe {
+            let last = addr_of_mut!(LAST_SWITCH);
+            let total = addr_of_mut!(TOTAL);
+            if let Some(t) = (*total).get_mut(outgoing) {
+                *t += now.wrapping_sub(last.read());
+            }
+            last.write(now);
+        }
+    }
+
+    pub(super) fn of(index: usize) -> Option<u64> {
+        // SAFETY: as in `charge`.
+        unsafe { (*addr_of_mut!(TOTAL)).get(index).copied() }
+    }
 }
 
 pub fn now() -> Timestamp {

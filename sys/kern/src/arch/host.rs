@@ -79,6 +79,11 @@ pub fn now() -> Timestamp {
     Timestamp(NOW.get())
 }
 
+/// The host model keeps no per-task time (only benchmark images on the target do).
+pub fn task_time(_index: usize) -> Option<u64> {
+    None
+}
+
 pub fn set_now(ticks: u64) {
     NOW.set(ticks);
 }
