@@ -952,13 +952,13 @@ const LOAD_QUIET_MS: u64 = 100;
 /// A good round of the peer's stream since the last look, within [`BIND_WITHIN_MS`].
 fn stream_progressed() -> Option<()> {
     // Earlier posts are not news.
-    let _ = sys_recv_notification_now(PROGRESS);
-    within(|| (sys_recv_notification_now(PROGRESS) != 0).then_some(()))
+    let _ = notifications_now(PROGRESS);
+    within(|| (notifications_now(PROGRESS) != 0).then_some(()))
 }
 
 /// The bits of `mask` posted so far (and consumed); 0 if none. The timer, set to now,
 /// makes the wait return at once when none is.
-fn sys_recv_notification_now(mask: u32) -> u32 {
+fn notifications_now(mask: u32) -> u32 {
     sys_set_timer(Some(sys_get_timer().now), TIMER);
     sys_recv_notification(mask | TIMER) & mask
 }
