@@ -100,6 +100,26 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         expect: None,
     },
     RestartTest {
+        name: "qemu-m7::unload-load",
+        app: "qemu-m7",
+        // Not idle: the supervisor refuses to unload it (nothing would be left to run).
+        tasks: &[
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+        ],
+        cycles: 1,
+        trigger: Trigger::UnloadLoad,
+        expect: None,
+    },
+    RestartTest {
+        // `fragile` is sound until its third restart; two hangs are caught by its watchdog.
+        name: "restart-broken::hang_is_ended_by_the_watchdog",
+        app: "restart-broken",
+        tasks: &["fragile"],
+        cycles: 2,
+        trigger: Trigger::Hang,
+        expect: None,
+    },
+    RestartTest {
         name: "restart-broken::forgets_registration",
         app: "restart-broken",
         tasks: &["forgetful"],

@@ -63,4 +63,13 @@ core::arch::global_asm!(
     "    b 9b",
     "5:  bx lr",
     ".size _start, . - _start",
+    // A loop that nothing calls, kept because it shares `_start`'s section: a debugger sends
+    // a task here to make it hang as a driver stuck in a loop does, which only the
+    // supervisor's watchdog can end (`cargo xtask restart-test --trigger hang`).
+    ".global __bulkhead_stuck",
+    ".type __bulkhead_stuck, %function",
+    ".thumb_func",
+    "__bulkhead_stuck:",
+    "    b __bulkhead_stuck",
+    ".size __bulkhead_stuck, . - __bulkhead_stuck",
 );
