@@ -120,6 +120,25 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         expect: None,
     },
     RestartTest {
+        name: "restart-broken::dependent_lets_go_and_rebinds",
+        app: "restart-broken",
+        tasks: &["provider"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: None,
+    },
+    RestartTest {
+        name: "restart-broken::deaf_dependent_does_not_let_go",
+        app: "restart-broken",
+        tasks: &["shunned"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: Some((
+            1..=1,
+            |a| matches!(a, Anomaly::DidNotLetGo { dependent, provider } if dependent == "deaf" && provider == "shunned"),
+        )),
+    },
+    RestartTest {
         name: "restart-broken::forgets_registration",
         app: "restart-broken",
         tasks: &["forgetful"],
