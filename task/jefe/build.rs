@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use build_util::app::{AppTask, Supervision};
+use build_util::app::AppTask;
 use build_util::idl::ServerOptions;
 
 fn main() -> ExitCode {
@@ -19,8 +19,8 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (file, tasks) = match build_util::app::from_env()? {
-        Some((_, tasks)) => (std::env::var("BULKHEAD_APP_TOML")?, tasks),
-        None => ("(no app)".to_owned(), vec![alone()]),
+        Some(app) => (app.file.display().to_string(), app.tasks),
+        None => ("(no app)".to_owned(), alone()?),
     };
     let options = ServerOptions {
         allowed_callers: build_util::supervisor::allowed_callers(&file, &tasks)?,
@@ -35,14 +35,27 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn alone() -> AppTask {
-    AppTask {
-        name: "jefe".into(),
-        krate: "task-jefe".into(),
-        start: true,
-        notifications: vec!["fault".into(), "timer".into()],
-        task_slots: Vec::new(),
-        supervision: Supervision::default(),
-        config: None,
-    }
+/// jefe and the idle task every app needs, resolved as the builder resolves an app.
+fn alone() -> Result<Vec<AppTask>, String> {
+    const ALONE: &str = r#"
+name = "jefe-alone"
+board = "mps2-an500"
+target = "thumbv7em-none-eabihf"
+
+[kernel]
+crate = "none"
+stack-size = 1024
+
+[tasks.jefe]
+crate = "task-jefe"
+priority = 0
+stack-size = 4096
+notifications = ["fault", "timer"]
+
+[tasks.idle]
+crate = "task-idle"
+priority = 1
+stack-size = 256
+"#;
+    Ok(build_util::app::parse("(no app)", ALONE)?.tasks)
 }

@@ -7,7 +7,7 @@ mod alloc;
 mod archive;
 mod bench;
 mod cargo;
-mod config;
+use app_config as config;
 mod contract;
 mod dist;
 mod dump;

@@ -36,25 +36,27 @@ pub struct SystemImage {
     pub qemu_args: &'static [&'static str],
 }
 
+/// The timeouts are wall-clock hang detectors, about three times what each image takes on an
+/// idle 2-core machine: a machine busy with other builds must not be mistaken for a hang.
 pub const SYSTEM_IMAGES: &[SystemImage] = &[
     SystemImage {
         app: "kernel-tests",
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(240),
         qemu_args: &[],
     },
     SystemImage {
         app: "idol-tests",
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(120),
         qemu_args: &[],
     },
     SystemImage {
         app: "jefe-tests",
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(180),
         qemu_args: &[],
     },
     SystemImage {
         app: "usb-tests",
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(300),
         // Virtual time from the instruction count, not the host's clock: the simulated bus
         // runs on the kernel's ticks, and a host that stalls QEMU (a loaded machine) would
         // otherwise move the frame number between two register accesses of usb-hcd that
