@@ -35,7 +35,9 @@ include!(concat!(env!("OUT_DIR"), "/my_index.rs"));
 /// This incarnation's generation, as the kernel numbers it.
 #[cfg(any(feature = "forgets-registration", feature = "hangs-after-three"))]
 fn my_generation() -> Generation {
-    sys_refresh_task_id(TaskId::for_index_and_gen(MY_INDEX, Generation(0))).generation()
+    sys_refresh_incarnation(TaskId::for_index_and_gen(MY_INDEX, Generation(0)))
+        .id
+        .generation()
 }
 
 #[cfg(any(feature = "registry", feature = "pinged"))]
