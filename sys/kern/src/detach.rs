@@ -52,6 +52,7 @@ pub const SUPERVISOR: usize = 0;
 /// Records a fault on `index` and notifies the supervisor. A fault of the supervisor resets
 /// or halts the system, since nothing would be left to recover it.
 pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTask {
+    stop_sending(tasks, index);
     tasks[index].record_fault(fault);
     if index == SUPERVISOR {
         match arch::config().supervisor_fault {
@@ -81,10 +82,13 @@ fn end_incarnation(
     index: usize,
     code_for: fn(abi::Generation) -> PeerGone,
 ) -> NextTask {
-    let t = &mut tasks[index];
-    if t.detached {
+    if tasks[index].detached {
         return NextTask::Same;
     }
+    stop_sending(tasks, index);
+    // Every task sending to the old incarnation is woken below.
+    tasks[index].clear_senders();
+    let t = &mut tasks[index];
     let old_id = t.current_id();
     t.generation = t.generation.wrapping_add(1);
     t.set_detached(true);
@@ -120,6 +124,16 @@ fn end_incarnation(
         NextTask::Other
     } else {
         NextTask::Same
+    }
+}
+
+/// Takes `index` out of the waiting senders of the task it is sending to, if it is: it is
+/// about to leave `Healthy(InSend(_))` for a fault or the end of its incarnation.
+fn stop_sending(tasks: &mut [Task], index: usize) {
+    if let Some(SchedState::InSend(target)) = tasks[index].healthy_state()
+        && let Some(t) = tasks.get_mut(target.index())
+    {
+        t.remove_sender(index);
     }
 }
 

@@ -90,6 +90,7 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
         _ => false,
     };
     if !receiving {
+        tasks[target].add_sender(caller);
         return Ok(NextTask::Other);
     }
     deliver(tasks, caller, target);
@@ -156,6 +157,7 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
         lease_count: send.leases.len / size_of::<ULease>() as u32,
     });
     tasks[receiver].set_healthy_state(SchedState::Runnable);
+    tasks[receiver].remove_sender(sender);
     tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
 }
 
@@ -188,7 +190,7 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
                 .is_healthy_in(SchedState::InSend(caller_id))
                 .then_some(i)
         }
-        None => most_important_sender(tasks, caller, caller_id),
+        None => most_important_sender(tasks, caller),
     };
     match sender {
         Some(s) => {
@@ -203,19 +205,31 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
 }
 
 /// The most important task blocked sending to `receiver`; among equals, the first after
-/// the receiver in table order, so senders of equal priority are served in turn.
-fn most_important_sender(tasks: &[Task], receiver: usize, receiver_id: TaskId) -> Option<usize> {
-    let n = tasks.len();
-    let mut best: Option<usize> = None;
-    for k in 1..n {
-        let i = (receiver + k) % n;
-        if tasks[i].is_healthy_in(SchedState::InSend(receiver_id))
-            && best.is_none_or(|b| tasks[i].priority.is_more_important_than(tasks[b].priority))
+/// the receiver in table order, so senders of equal priority are served in turn. Read from
+/// the receiver's mask of waiting senders, so an idle server costs nothing per task.
+fn most_important_sender(tasks: &[Task], receiver: usize) -> Option<usize> {
+    let senders = tasks[receiver].waiting_senders();
+    if senders == 0 {
+        return None;
+    }
+    // Bit k of `order` is task `receiver + 1 + k` (mod 32): ascending bits visit the
+    // senders in turn after the receiver, which is never its own sender. Indices are
+    // below the task count, so wrapping at 32 orders them as wrapping at the count would.
+    let shift = (receiver as u32 + 1) % 32;
+    let mut order = senders.rotate_right(shift);
+    let mut best = (order.trailing_zeros() + shift) as usize % 32;
+    order &= order - 1;
+    while order != 0 {
+        let i = (order.trailing_zeros() + shift) as usize % 32;
+        order &= order - 1;
+        if tasks[i]
+            .priority
+            .is_more_important_than(tasks[best].priority)
         {
-            best = Some(i);
+            best = i;
         }
     }
-    best
+    Some(best)
 }
 
 fn notification_result(fired: u32) -> RecvResult {

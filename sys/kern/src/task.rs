@@ -53,6 +53,13 @@ pub struct Task {
     pub save: SavedState,
     pub priority: Priority,
     pub state: TaskState,
+    /// Bit `i` is set exactly when task `i` is `Healthy(InSend(this task's current id))`:
+    /// an open RECV picks its sender from these instead of testing every task. Kept by the
+    /// only transitions into and out of that state (`ipc::send` blocking, `ipc::deliver`,
+    /// `detach::fault_task`, `detach::end_incarnation`); see [`Task::waiting_senders`].
+    // Here, between `state` and the 8-byte aligned `timer`, it fills what was padding on
+    // Cortex-M, so the task table does not grow.
+    senders: u32,
     pub timer: TimerState,
     /// Restart count; its low 6 bits are the IPC generation.
     pub generation: u32,
@@ -75,6 +82,7 @@ impl Task {
             save: SavedState::default(),
             priority: Priority(descriptor.priority),
             state: TaskState::Healthy(SchedState::Stopped),
+            senders: 0,
             timer: TimerState {
                 deadline: None,
                 to_post: NotificationSet(0),
@@ -128,6 +136,25 @@ impl Task {
 
     fn refresh_runnable(&mut self) {
         self.runnable = self.state.is_runnable() && !self.detached;
+    }
+
+    /// The tasks blocked sending to this one, one bit per task index (apps have at most
+    /// 32 tasks).
+    pub fn waiting_senders(&self) -> u32 {
+        self.senders
+    }
+
+    pub(crate) fn add_sender(&mut self, sender: usize) {
+        self.senders |= 1 << sender;
+    }
+
+    pub(crate) fn remove_sender(&mut self, sender: usize) {
+        self.senders &= !(1 << sender);
+    }
+
+    /// Every sender was woken or has left: the incarnation they sent to has ended.
+    pub(crate) fn clear_senders(&mut self) {
+        self.senders = 0;
     }
 
     pub fn set_state(&mut self, state: TaskState) {

@@ -716,9 +716,28 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
     Ok(())
 }
 
+/// The kernel's caches of task state agree with the state: each task's mask of waiting
+/// senders names exactly the tasks healthy and sending to its current incarnation.
+fn check_caches(sim: &Sim) -> Result<(), TestCaseError> {
+    for (r, receiver) in sim.tasks.iter().enumerate() {
+        let id = receiver.current_id();
+        let expected = (0..sim.tasks.len())
+            .filter(|&s| sim.state(s) == TaskState::Healthy(SchedState::InSend(id)))
+            .fold(0u32, |mask, s| mask | 1 << s);
+        prop_assert_eq!(
+            receiver.waiting_senders(),
+            expected,
+            "task {}'s waiting senders (left) are not the tasks sending to it (right)",
+            r
+        );
+    }
+    Ok(())
+}
+
 fn check_all(sim: &mut Sim) -> Result<(), TestCaseError> {
     check_scheduler(sim)?;
     check_states(sim)?;
+    check_caches(sim)?;
     check_leases(sim)
 }
 

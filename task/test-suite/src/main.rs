@@ -130,6 +130,49 @@ fn ipc_round_trip() -> Outcome {
     Ok(())
 }
 
+/// Messages and replies longer than the kernel's short-copy path, from and to every
+/// alignment: the kernel moves them in blocks (`ldm`/`stm` when both ends share their word
+/// alignment, unaligned words otherwise) and finishes with words and bytes, so every
+/// length modulo 32 and every pair of offsets takes a different mix of the three.
+fn long_messages_arrive_intact_at_every_alignment() -> Outcome {
+    const GUARD: u8 = 0xEE;
+    for len in [33, 47, 52, 63, aop::ECHO_BUFFER] {
+        for src_off in 0..4 {
+            for dst_off in 0..4 {
+                let mut src = [0u8; aop::ECHO_BUFFER + 4];
+                for (i, b) in src.iter_mut().enumerate() {
+                    *b = (i as u8).wrapping_mul(7).wrapping_add(len as u8);
+                }
+                let message = &src[src_off..src_off + len];
+                let mut dst = [GUARD; aop::ECHO_BUFFER + 8];
+                let (rc, got) = call(
+                    id(ASSISTANT),
+                    aop::ECHO,
+                    message,
+                    &mut dst[dst_off..dst_off + len],
+                    &[],
+                );
+                check!(
+                    rc == len as u32 && got == len,
+                    "a long echo reported the wrong length"
+                );
+                check!(
+                    &dst[dst_off..dst_off + len] == message,
+                    "a long message came back wrong at some alignment"
+                );
+                check!(
+                    dst[..dst_off]
+                        .iter()
+                        .chain(&dst[dst_off + len..])
+                        .all(|&b| b == GUARD),
+                    "a long reply wrote outside the reply buffer"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn message_truncated_to_receive_buffer_with_full_length_reported() -> Outcome {
     let message = [0x5Au8; 100];
     let mut reply = [0u8; 100];
@@ -894,6 +937,10 @@ fn round_robin_among_equal_priorities() -> Outcome {
 
 const TESTS: &[Test] = &[
     ("ipc_round_trip", ipc_round_trip),
+    (
+        "long_messages_arrive_intact_at_every_alignment",
+        long_messages_arrive_intact_at_every_alignment,
+    ),
     (
         "message_truncated_to_receive_buffer_with_full_length_reported",
         message_truncated_to_receive_buffer_with_full_length_reported,
