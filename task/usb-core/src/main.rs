@@ -13,7 +13,11 @@
 //!   them; EP0 stays the core's.
 //! * **Driver restarts** (6.4): a `hello` from a new incarnation closes every pipe the old one
 //!   owned in `usb-hcd` (`close_pipes_of`), then the logic rebinds with `resync` on pipes the
-//!   new incarnation owns, counting a strike (quarantine at the limit). No bus reset.
+//!   new incarnation owns. No bus reset. The death is a strike (quarantine at the limit)
+//!   only if it was a fault: the core asks the kernel (kipc `read-fault-count`, granted in
+//!   app.toml) how many of the driver's incarnations faulted, so a restart the supervisor
+//!   was asked for (console `restart`, `humility jefe -s`, an unload and load) strikes
+//!   nothing, however often it happens.
 //! * **Own restart**: a new incarnation starts with an empty device table, so it closes
 //!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
 //!   in flight on them end with a code), hands out ids from a first generation taken from
@@ -45,7 +49,8 @@ use usb_core_api::{
 };
 use usb_core_logic::policy::MAX_CONTROL_DATA;
 use usb_core_logic::{
-    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, MAX_BOUND_PIPES, UsbCore,
+    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, Incarnation, MAX_BOUND_PIPES,
+    UsbCore,
 };
 use usb_hcd_api::IpcHostController;
 use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
@@ -176,6 +181,14 @@ impl InOrderUsbCoreImpl for Server {
         let (driver, index) = driver_of(msg.sender.id)
             .ok_or_else(|| op(UsbCoreOperation::Hello, UsbCoreError::NotADriver))?;
         let generation = msg.sender.generation;
+        // Whether the caller's predecessors died by a fault or on request decides the
+        // strikes; the kernel's count of faulted incarnations tells, long after the fault
+        // record itself is gone.
+        let (restarts, faults) = userlib::kipc::read_fault_count(index);
+        if restarts != generation {
+            // Restarted again since it sent: its successor's hello is the one to count.
+            return Err(op(UsbCoreOperation::Hello, UsbCoreError::Stale));
+        }
         if self
             .core
             .driver_incarnation(driver)
@@ -186,7 +199,8 @@ impl InOrderUsbCoreImpl for Server {
             // the rebind, which then fails and leaves the binding to the next root poll.
             let _ = self.hc.client().close_pipes_of(index as u16);
         }
-        let outcome = self.core.driver_hello(&mut self.hc, driver, generation);
+        let incarnation = Incarnation { restarts, faults };
+        let outcome = self.core.driver_hello(&mut self.hc, driver, incarnation);
         ringbuf_entry!(Trace::Hello {
             driver,
             generation,
