@@ -21,6 +21,7 @@
 //! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
 //! | `usb-msc` faulted under a whole-disk READ: the call ends with a code, same DeviceId, no bus reset, old handle stale, the whole disk (32 KiB) reads back with the checksum written before and after | `usb_msc_fault_mid_read_keeps_data` |
 //! | the same under a whole-disk WRITE: every 64-byte packet is the old or the new data, and a write after reads back | `usb_msc_fault_mid_write_keeps_data` |
+//! | 1 MiB written around a requested restart and a fault of `usb-msc` reads back with every numbered block's checksum intact | `usb_msc_restarts_keep_a_mebibyte_intact` |
 //! | an unplug closes the pipes the core opened for the class drivers: plug cycles never run `usb-hcd` out of pipes | `unplug_closes_the_class_drivers_pipes` |
 //! | every malicious device of the model plugged into the running stack: no task faults, the controller's rules hold, and the drive plugged next is served | `every_malicious_device_is_refused_cleanly_and_faults_no_task` |
 //! | an application streams writes and read-backs while `usb-msc` is restarted 200 times and `usb-hcd` 20 times: every call ends with data or a code, no read-back differs from an acknowledged write, no task faults | `restart_under_load_loses_no_block_and_misdelivers_no_reply` |
@@ -122,6 +123,10 @@ pub const TESTS: &[Test] = &[
         usb_msc_fault_mid_write_keeps_data,
     ),
     (
+        "usb_msc_restarts_keep_a_mebibyte_intact",
+        usb_msc_restarts_keep_a_mebibyte_intact,
+    ),
+    (
         "unplug_closes_the_class_drivers_pipes",
         unplug_closes_the_class_drivers_pipes,
     ),
@@ -192,7 +197,7 @@ fn device(vid_pid: (u16, u16)) -> Result<DeviceRecord, &'static str> {
 
 fn write_and_check(disk: DiskInfo, lba: u32, seed: u8) -> Outcome {
     let mut data = [0u8; 8 * BLOCK];
-    pattern(&mut data, seed);
+    pattern_at(&mut data, seed, lba as usize);
     msc()
         .write(disk.handle, lba, &data)
         .map_err(|_| "usb-msc: write of 8 blocks failed")?;
@@ -201,7 +206,7 @@ fn write_and_check(disk: DiskInfo, lba: u32, seed: u8) -> Outcome {
 
 fn read_back(disk: DiskInfo, lba: u32, seed: u8) -> Outcome {
     let mut expected = [0u8; 8 * BLOCK];
-    pattern(&mut expected, seed);
+    pattern_at(&mut expected, seed, lba as usize);
     let mut back = [0u8; 8 * BLOCK];
     msc()
         .read(disk.handle, lba, &mut back)
@@ -216,17 +221,17 @@ fn read_back(disk: DiskInfo, lba: u32, seed: u8) -> Outcome {
 fn flash_drive_binds_to_usb_msc_and_blocks_read_back() -> Outcome {
     let disk = flash_disk()?;
     check!(
-        { disk.block_len } == BLOCK as u32 && { disk.blocks } == 64,
-        "usb-msc reports the wrong capacity for the 64-block drive"
+        { disk.block_len } == BLOCK as u32 && { disk.blocks } == 4096,
+        "usb-msc reports the wrong capacity for the 4096-block drive"
     );
     write_and_check(disk, 8, 1)?;
     // The last block in, and one past it refused before anything moves.
     let mut last = [0u8; BLOCK];
     msc()
-        .read(disk.handle, 63, &mut last)
+        .read(disk.handle, disk.blocks - 1, &mut last)
         .map_err(|_| "usb-msc: reading the last block failed")?;
     check!(
-        msc().read(disk.handle, 63, &mut [0u8; 2 * BLOCK])
+        msc().read(disk.handle, disk.blocks - 1, &mut [0u8; 2 * BLOCK])
             == Err(CallError::Op(DiskError::OutOfRange)),
         "a read past the last block is not OutOfRange"
     );
@@ -785,7 +790,93 @@ fn fault_msc_under(command: u16, disk: DiskInfo, seed: u8) -> Result<DiskInfo, &
     Ok(again)
 }
 
-/// The simulated drive's RAM disk is 32 KiB (64 blocks): each check covers all of it.
+/// Blocks of [`usb_msc_restarts_keep_a_mebibyte_intact`]: 1 MiB, after the first 64 blocks
+/// (the other tests' region), half written before the restarts and half after.
+const MEBIBYTE_FIRST: u32 = MSC_MAX_BLOCKS as u32;
+const MEBIBYTE_BLOCKS: u32 = 2048;
+/// Blocks per call: 4 KiB, a buffer that fits the suite's stack.
+const MEBIBYTE_CHUNK: usize = 8;
+
+/// Writes blocks `first..first + count` with `seed`, [`MEBIBYTE_CHUNK`] at a time.
+fn write_blocks(disk: DiskInfo, first: u32, count: u32, seed: u8) -> Outcome {
+    let mut data = [0u8; MEBIBYTE_CHUNK * BLOCK];
+    for lba in (first..first + count).step_by(MEBIBYTE_CHUNK) {
+        pattern_at(&mut data, seed, lba as usize);
+        msc()
+            .write(disk.handle, lba, &data)
+            .map_err(|_| "usb-msc: a write of the mebibyte failed")?;
+    }
+    Ok(())
+}
+
+/// Reads blocks `first..first + count` back and compares each block's checksum with the
+/// one of what `seed_of(lba)` wrote; the first block that differs is logged by number.
+fn blocks_hold(
+    disk: DiskInfo,
+    first: u32,
+    count: u32,
+    seed_of: impl Fn(u32) -> u8,
+) -> Result<u32, &'static str> {
+    let mut back = [0u8; MEBIBYTE_CHUNK * BLOCK];
+    let mut want = [0u8; BLOCK];
+    let mut checked = 0;
+    for lba in (first..first + count).step_by(MEBIBYTE_CHUNK) {
+        msc()
+            .read(disk.handle, lba, &mut back)
+            .map_err(|_| "usb-msc: a read of the mebibyte failed")?;
+        for (i, block) in back.chunks(BLOCK).enumerate() {
+            let n = lba + i as u32;
+            pattern_at(&mut want, seed_of(n), n as usize);
+            if checksum(block) != checksum(&want) {
+                let mut line = TextBuf::<60>::new();
+                let _ = write!(line, "block {n} read back with another checksum");
+                let _ = runner().log(line.as_bytes());
+                return Err("a block of the mebibyte did not read back as written");
+            }
+            checked += 1;
+        }
+    }
+    Ok(checked)
+}
+
+/// The "checksums over at least 1 MiB": half a mebibyte is written, usb-msc is
+/// restarted on request, the second half is written by the new incarnation, usb-msc is
+/// faulted, and the third incarnation reads the whole mebibyte back, block by numbered
+/// block. The drive keeps its DeviceId throughout (no re-enumeration).
+fn usb_msc_restarts_keep_a_mebibyte_intact() -> Outcome {
+    let disk = flash_disk()?;
+    check!(
+        disk.blocks >= MEBIBYTE_FIRST + MEBIBYTE_BLOCKS,
+        "the simulated drive is smaller than the region of the test"
+    );
+    let drive = device(FLASH_VID_PID)?;
+    let half = MEBIBYTE_BLOCKS / 2;
+    let second = MEBIBYTE_FIRST + half;
+    write_blocks(disk, MEBIBYTE_FIRST, half, 0x31)?;
+    let msc_index = USB_MSC.index() as u32;
+    let _ = runner().restart(msc_index);
+    let after_restart =
+        within(|| msc().disk(0).ok()).ok_or("usb-msc never served the drive after a restart")?;
+    write_blocks(after_restart, second, half, 0x32)?;
+    let _ = runner().inject(msc_index);
+    let _ = runner().restart(msc_index);
+    let after_fault =
+        within(|| msc().disk(0).ok()).ok_or("usb-msc never served the drive after a fault")?;
+    let checked = blocks_hold(after_fault, MEBIBYTE_FIRST, MEBIBYTE_BLOCKS, |lba| {
+        if lba < second { 0x31 } else { 0x32 }
+    })?;
+    check!(
+        checked * BLOCK as u32 >= 1 << 20,
+        "less than a mebibyte was checked"
+    );
+    check!(
+        { device(FLASH_VID_PID)?.handle } == { drive.handle },
+        "the drive was enumerated again: a class-driver restart must not"
+    );
+    no_violation()
+}
+
+/// Each check covers the first 64 blocks (32 KiB, the peer's buffer) of the drive.
 fn usb_msc_fault_mid_read_keeps_data() -> Outcome {
     let disk = flash_disk()?;
     peer_writes_disk(disk, 0x21)?;
