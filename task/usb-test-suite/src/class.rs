@@ -932,11 +932,19 @@ fn peer_outcome() -> Result<u32, &'static str> {
     .ok_or("the peer's disk call never ended: it hangs")
 }
 
+/// A usb-hcd restart to the drive served again: a fresh controller, a connect, enumeration
+/// and usb-msc's bring-up on the new usb-hcd incarnation (about 1250 ms of virtual time,
+/// deterministic under `-icount`). A usb-msc that brings the binding up on the dead
+/// incarnation (without `UsbHcdClient::refresh` in usb_core_api::driver) fails the bring-up
+/// and does not serve the drive again at all (tried: not within `BIND_WITHIN_MS`).
+const HCD_REBIND_MS: u64 = 2000;
+
 fn usb_hcd_restart_mid_read_wakes_msc_and_rebinds() -> Outcome {
     let disk = flash_disk()?;
     write_and_check(disk, 56, 8)?;
     let drive = device(FLASH_VID_PID)?;
     peer_blocked_in_msc(MSC_READ, disk, 0)?;
+    let restarted_at = sys_get_timer().now;
     test_runner_api::restart(&runner(), USB_HCD);
     let code = peer_outcome()?;
     check!(
@@ -944,12 +952,40 @@ fn usb_hcd_restart_mid_read_wakes_msc_and_rebinds() -> Outcome {
         "the read under a usb-hcd restart did not end with a usb-msc error code"
     );
     let again = served_again(disk)?;
+    log_rebind_ms("busy", sys_get_timer().now - restarted_at);
     check!(
         { device(FLASH_VID_PID)?.handle } != { drive.handle },
         "the drive kept its DeviceId across a usb-hcd restart"
     );
     read_back(again, 56, 8)?;
+    // Again with usb-msc idle: no call of its own learns of usb-hcd's restart from a dead
+    // code, so only its refresh of usb-hcd's id before the bring-up
+    // (`usb_core_api::driver`) keeps that bring-up off the dead incarnation.
+    let drive = device(FLASH_VID_PID)?;
+    let restarted_at = sys_get_timer().now;
+    test_runner_api::restart(&runner(), USB_HCD);
+    let idle = served_again(again)?;
+    let took = sys_get_timer().now - restarted_at;
+    log_rebind_ms("idle", took);
+    check!(
+        took <= HCD_REBIND_MS,
+        "usb-msc took too long to serve the drive after an idle usb-hcd restart"
+    );
+    check!(
+        { device(FLASH_VID_PID)?.handle } != { drive.handle },
+        "the drive kept its DeviceId across a usb-hcd restart"
+    );
+    read_back(idle, 56, 8)?;
     no_violation()
+}
+
+fn log_rebind_ms(when: &str, took: u64) {
+    let mut line = TextBuf::<80>::new();
+    let _ = write!(
+        line,
+        "drive served again {took} ms after a usb-hcd restart ({when})"
+    );
+    let _ = runner().log(line.as_bytes());
 }
 
 /// Each cycle binds the drive (two bulk pipes for `usb-msc`) and then the keyboard, which
