@@ -310,6 +310,12 @@ struct Binding {
     ready: bool,
 }
 
+/// A slot generation's top bits name the core's incarnation (see [`UsbCore::for_incarnation`]);
+/// reuse of a slot advances only the bits below, so no id of one incarnation equals an id
+/// of the next, however often either reuses its slots.
+const INCARNATION_BITS: u32 = 3;
+const REUSE_MASK: u8 = u8::MAX >> INCARNATION_BITS;
+
 struct Slot<T> {
     generation: u8,
     value: Option<T>,
@@ -330,7 +336,8 @@ impl<T> Slot<T> {
     fn take(&mut self) -> Option<T> {
         let value = self.value.take();
         if value.is_some() {
-            self.generation = self.generation.wrapping_add(1);
+            let reuse = self.generation.wrapping_add(1) & REUSE_MASK;
+            self.generation = (self.generation & !REUSE_MASK) | reuse;
         }
         value
     }
@@ -381,6 +388,20 @@ impl UsbCore {
     /// previous incarnation gave out (kept by a class driver or an application) are `Stale`
     /// here instead of naming a device or binding this core created.
     pub fn with_first_generation(generation: u8) -> Self {
+        Self::starting_at(generation)
+    }
+
+    /// The core of the task's incarnation `restarts` (its kernel restart count): every id it
+    /// gives out carries `restarts` modulo 8 in its generation's top bits, so ids of the
+    /// previous incarnation, and of the six before it, are `Stale` here whatever either
+    /// did with its slots. Two incarnations 8 restarts apart share the bits; a handle kept
+    /// across 8 restarts of the core may then name a live device again, as one kept across
+    /// 32 reuses of a slot may within one incarnation.
+    pub fn for_incarnation(restarts: u32) -> Self {
+        Self::starting_at(((restarts as u8) << (8 - INCARNATION_BITS)) & !REUSE_MASK)
+    }
+
+    fn starting_at(generation: u8) -> Self {
         let mut core = Self::new();
         for slot in &mut core.devices {
             slot.generation = generation;
@@ -1147,5 +1168,47 @@ impl<H: HostController> ClassPort for CorePort<'_, H> {
 
     fn delay_ms(&mut self, ms: u32) {
         self.hc.delay_ms(ms);
+    }
+}
+
+#[cfg(test)]
+mod incarnation_tests {
+    use super::*;
+
+    /// Every generation slot `0` takes over `reuses` reuses, from the incarnation's start.
+    fn generations(restarts: u32, reuses: usize) -> impl Iterator<Item = u8> {
+        let core = UsbCore::for_incarnation(restarts);
+        let mut slot = Slot {
+            generation: core.devices[0].generation,
+            value: None,
+        };
+        assert!(
+            core.bindings
+                .iter()
+                .all(|b| b.generation == slot.generation)
+        );
+        (0..reuses).map(move |_| {
+            let generation = slot.generation;
+            slot.value = Some(());
+            slot.take();
+            generation
+        })
+    }
+
+    #[test]
+    fn ids_of_consecutive_incarnations_never_collide_however_often_slots_are_reused() {
+        for restarts in [0, 1, 7, 8, 255, 256, u32::MAX] {
+            let next = restarts.wrapping_add(1);
+            let mut mine = [0u8; 100];
+            for (m, g) in mine.iter_mut().zip(generations(restarts, 100)) {
+                *m = g;
+            }
+            for theirs in generations(next, 100) {
+                assert!(
+                    !mine.contains(&theirs),
+                    "incarnation {restarts} and {next} share generation {theirs}"
+                );
+            }
+        }
     }
 }

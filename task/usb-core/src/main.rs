@@ -20,9 +20,9 @@
 //!   nothing, however often it happens.
 //! * **Own restart**: a new incarnation starts with an empty device table, so it closes
 //!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
-//!   in flight on them end with a code), hands out ids from a first generation taken from
-//!   the clock (ids of the previous incarnation are `Stale`, see
-//!   `UsbCore::with_first_generation`), and enumerates the connected device again, starting
+//!   in flight on them end with a code), hands out ids whose generations carry its own
+//!   restart count (ids of the previous incarnation are `Stale`, see
+//!   `UsbCore::for_incarnation`), and enumerates the connected device again, starting
 //!   with a bus reset. Each driver learns of it at its next `next_event` (refused until it
 //!   says hello again), drops every binding and takes the new ones.
 //! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
@@ -356,8 +356,11 @@ impl InOrderUsbCoreImpl for Server {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut server = Server {
-        // Truncated on purpose: any value unlike the previous incarnation's will do.
-        core: UsbCore::with_first_generation(sys_get_timer().now as u8),
+        // Ids carry this incarnation (the kernel's restart count of this task), so none
+        // equals an id the previous incarnation gave out.
+        core: UsbCore::for_incarnation(
+            sys_refresh_incarnation(TaskId::for_index_and_gen(OWN_INDEX, Generation(0))).generation,
+        ),
         // usb-hcd may have restarted before this incarnation: name its current one.
         hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
