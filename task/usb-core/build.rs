@@ -23,6 +23,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         let file = std::env::var("BULKHEAD_APP_TOML").unwrap_or_default();
         format!("{file}: {e}")
     })?;
+    let own = tasks
+        .iter()
+        .position(|t| t.name == me)
+        .ok_or_else(|| format!("task {me} is not in app.toml"))?;
+    let table = format!(
+        "{table}/// This task's index: its own restart count names the ids' incarnation.\nconst OWN_INDEX: usize = {own};\n"
+    );
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("drivers.rs");
     std::fs::write(out, table)?;
     Ok(())

@@ -87,20 +87,20 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
     read_block_3(&mut qemu, "right after the write");
 
     // The edges: the last block reads, one past it is refused with the capacity named.
-    qemu.command("disk read 63", "block 63:", ANSWER);
+    qemu.command("disk read 4095", "block 4095:", ANSWER);
     qemu.command(
-        "disk read 64",
-        "disk read: LBA 64 is past the end (64 blocks)",
+        "disk read 4096",
+        "disk read: LBA 4096 is past the end (4096 blocks)",
         ANSWER,
     );
     qemu.command(
         "disk read 99999",
-        "disk read: LBA 99999 is past the end (64 blocks)",
+        "disk read: LBA 99999 is past the end (4096 blocks)",
         ANSWER,
     );
     qemu.command(
-        "disk read 63 2",
-        "disk read: 2 blocks from LBA 63 run past the end (64 blocks)",
+        "disk read 4095 2",
+        "disk read: 2 blocks from LBA 4095 run past the end (4096 blocks)",
         ANSWER,
     );
     qemu.command(
@@ -116,6 +116,12 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
         ANSWER,
     );
     read_block_3(&mut qemu, "after restart usb-msc");
+    // jefe's log says in plain words why the driver came back, and as which incarnation.
+    qemu.command(
+        "log",
+        "usb-msc restarted on request of the console (incarnation 2)",
+        ANSWER,
+    );
     qemu.retry(
         "usb",
         "mass-storage, bound to usb-msc (generation 1)",
@@ -271,6 +277,19 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
     assert!(
         hcd.contains("restarts 2 ") && hcd.contains("last fault: panicked"),
         "usb-hcd restarted itself once for the new controller: {hcd}"
+    );
+    qemu.command(
+        "log",
+        "usb-hcd restarted after a fault: panicked (incarnation 3)",
+        ANSWER,
+    );
+    // A fault injected from the console reads as a fault, naming who injected it.
+    qemu.command("fault usb-msc", "usb-msc: fault injected", ANSWER);
+    qemu.retry(
+        "log",
+        "usb-msc restarted after a fault: fault injected by jefe (incarnation",
+        SETTLE_TRIES,
+        SETTLE_EACH,
     );
 }
 

@@ -45,7 +45,9 @@ fn core_error(e: CallError<UsbCoreError>) -> PortError {
     match e {
         CallError::Op(e) => e.to_port(),
         CallError::Gone(_) => PortError::Stale,
-        CallError::BadReply => PortError::Xfer(usb_host_api::XferError::TransactionError),
+        CallError::BadReply | CallError::Unanswered => {
+            PortError::Xfer(usb_host_api::XferError::TransactionError)
+        }
     }
 }
 

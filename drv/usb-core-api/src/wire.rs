@@ -215,7 +215,8 @@ pub enum EventKind {
     /// Bound again after the driver's restart: resynchronise the device (doc/usb-host.md 6.4).
     BoundResync = 2,
     UnboundDisconnected = 3,
-    UnboundDriverFault = 4,
+    /// The driver's task died (faulted or restarted on request); a `BoundResync` follows.
+    UnboundDriverRestarted = 4,
     UnboundQuarantined = 5,
 }
 
@@ -259,7 +260,7 @@ impl EventRecord {
             } => (
                 match reason {
                     UnbindReason::Disconnected => EventKind::UnboundDisconnected,
-                    UnbindReason::DriverFault => EventKind::UnboundDriverFault,
+                    UnbindReason::DriverRestarted => EventKind::UnboundDriverRestarted,
                     UnbindReason::Quarantined => EventKind::UnboundQuarantined,
                 },
                 binding,
@@ -288,7 +289,7 @@ impl EventRecord {
                 resync: self.kind == EventKind::BoundResync,
             },
             EventKind::UnboundDisconnected => unbound(UnbindReason::Disconnected),
-            EventKind::UnboundDriverFault => unbound(UnbindReason::DriverFault),
+            EventKind::UnboundDriverRestarted => unbound(UnbindReason::DriverRestarted),
             EventKind::UnboundQuarantined => unbound(UnbindReason::Quarantined),
         })
     }
@@ -532,7 +533,7 @@ mod tests {
                 resync: true,
             },
             unbound(UnbindReason::Disconnected),
-            unbound(UnbindReason::DriverFault),
+            unbound(UnbindReason::DriverRestarted),
             unbound(UnbindReason::Quarantined),
         ];
         for event in events {

@@ -30,7 +30,8 @@
 //! | enumerating | SET_CONFIGURATION done | configured; a `Bound` event per matched function |
 //! | configured | driver fault, strikes < limit | configured; binding replaced (`Unbound`+`Bound{resync}`) |
 //! | configured | driver fault, strikes = limit | quarantined; `Unbound{Quarantined}` |
-//! | configured | a new incarnation of its driver says hello | as a driver fault if the dead one had not brought this binding up, or had brought all its bindings up; otherwise replaced without a strike |
+//! | configured | a new incarnation of its driver says hello, an incarnation since the last hello faulted | as a driver fault if the dead one had not brought this binding up, or had brought all its bindings up; otherwise replaced without a strike |
+//! | configured | a new incarnation of its driver says hello, none faulted (restarted or unloaded on request) | replaced without a strike |
 //! | configured / quarantined | unplug (root or hub port), hub removed | (none); subtree removed, `Unbound{Disconnected}` |
 #![no_std]
 #![forbid(unsafe_code)]
@@ -192,7 +193,9 @@ pub struct BindingInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnbindReason {
     Disconnected,
-    DriverFault,
+    /// The driver's task died (by a fault or a restart on request) and its new incarnation
+    /// takes the binding over again.
+    DriverRestarted,
     Quarantined,
 }
 
@@ -220,6 +223,16 @@ impl BindingEvent {
     }
 }
 
+/// A driver task's incarnation as the kernel counts it (kipc `read-fault-count`): its
+/// restart count, and how many of its incarnations so far ended in a fault. Between two
+/// hellos, the first number says that the task died, the second whether any death was a
+/// fault rather than a restart the supervisor was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Incarnation {
+    pub restarts: u32,
+    pub faults: u32,
+}
+
 /// What a class driver's hello (sent once at every start) changed; see
 /// [`UsbCore::driver_hello`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,7 +242,13 @@ pub enum Hello {
     /// The incarnation that said hello before (a retried call): nothing changes.
     Repeated,
     /// A new incarnation: the old one's bindings were replaced (`resync`) or quarantined.
-    Restarted { rebound: u8, quarantined: u8 },
+    /// `faulted`: an incarnation since the last hello died by a fault (strikes counted);
+    /// otherwise every restart was requested and no device got a strike.
+    Restarted {
+        rebound: u8,
+        quarantined: u8,
+        faulted: bool,
+    },
 }
 
 /// Outcome of [`UsbCore::report_driver_fault`].
@@ -291,6 +310,12 @@ struct Binding {
     ready: bool,
 }
 
+/// A slot generation's top bits name the core's incarnation (see [`UsbCore::for_incarnation`]);
+/// reuse of a slot advances only the bits below, so no id of one incarnation equals an id
+/// of the next, however often either reuses its slots.
+const INCARNATION_BITS: u32 = 3;
+const REUSE_MASK: u8 = u8::MAX >> INCARNATION_BITS;
+
 struct Slot<T> {
     generation: u8,
     value: Option<T>,
@@ -311,7 +336,8 @@ impl<T> Slot<T> {
     fn take(&mut self) -> Option<T> {
         let value = self.value.take();
         if value.is_some() {
-            self.generation = self.generation.wrapping_add(1);
+            let reuse = self.generation.wrapping_add(1) & REUSE_MASK;
+            self.generation = (self.generation & !REUSE_MASK) | reuse;
         }
         value
     }
@@ -330,7 +356,7 @@ pub struct UsbCore {
     events: [Option<BindingEvent>; EVENT_QUEUE],
     event_len: usize,
     /// The incarnation of each driver's task that last said hello, by `DriverKind as usize`.
-    driver_incarnations: [Option<u32>; DRIVER_KINDS],
+    driver_incarnations: [Option<Incarnation>; DRIVER_KINDS],
 }
 
 impl Default for UsbCore {
@@ -362,6 +388,20 @@ impl UsbCore {
     /// previous incarnation gave out (kept by a class driver or an application) are `Stale`
     /// here instead of naming a device or binding this core created.
     pub fn with_first_generation(generation: u8) -> Self {
+        Self::starting_at(generation)
+    }
+
+    /// The core of the task's incarnation `restarts` (its kernel restart count): every id it
+    /// gives out carries `restarts` modulo 8 in its generation's top bits, so ids of the
+    /// previous incarnation, and of the six before it, are `Stale` here whatever either
+    /// did with its slots. Two incarnations 8 restarts apart share the bits; a handle kept
+    /// across 8 restarts of the core may then name a live device again, as one kept across
+    /// 32 reuses of a slot may within one incarnation.
+    pub fn for_incarnation(restarts: u32) -> Self {
+        Self::starting_at(((restarts as u8) << (8 - INCARNATION_BITS)) & !REUSE_MASK)
+    }
+
+    fn starting_at(generation: u8) -> Self {
         let mut core = Self::new();
         for slot in &mut core.devices {
             slot.generation = generation;
@@ -481,7 +521,7 @@ impl UsbCore {
 
     /// The incarnation of `driver`'s task that last said hello, if any.
     pub fn driver_incarnation(&self, driver: DriverKind) -> Option<u32> {
-        self.driver_incarnations[driver as usize]
+        self.driver_incarnations[driver as usize].map(|i| i.restarts)
     }
 
     /// The device a binding belongs to.
@@ -957,7 +997,7 @@ impl UsbCore {
     ) -> Result<BindingId, CoreError> {
         let slot = self.binding_slot(binding)?.device;
         let (driver, first, count) = self
-            .unbind(hc, usize::from(binding.slot), UnbindReason::DriverFault)
+            .unbind(hc, usize::from(binding.slot), UnbindReason::DriverRestarted)
             .ok_or(CoreError::Stale)?;
         self.bind(hc, slot, driver, first, count, true)
             .ok_or(CoreError::Stale)
@@ -974,25 +1014,27 @@ impl UsbCore {
         Ok(())
     }
 
-    /// A class driver's task says hello at start, naming its incarnation (anything that
-    /// changes at each restart of the task: its restart count). A new incarnation means
-    /// the old one died (doc/usb-host.md 6.4): its pending events are dropped and every
+    /// A class driver's task says hello at start, naming its incarnation (its restart
+    /// count and its count of faulted incarnations). A new restart count means the old
+    /// incarnation died (doc/usb-host.md 6.4): its pending events are dropped and every
     /// binding it served is replaced with a `resync` one on fresh pipes for the new owner.
-    /// The death counts as a strike against the devices of the bindings it had not yet
-    /// brought up (it died setting them up), or, if it had brought all up, against every
-    /// device it served; at [`STRIKE_LIMIT`] the device is quarantined.
+    /// If the fault count moved, the death was a fault, and counts as a strike against the
+    /// devices of the bindings it had not yet brought up (it died setting them up), or, if
+    /// it had brought all up, against every device it served; at [`STRIKE_LIMIT`] the
+    /// device is quarantined. A restart on request (console `restart`, `humility jefe -s`,
+    /// an unload and load) is nobody's fault and strikes nothing.
     pub fn driver_hello(
         &mut self,
         hc: &mut impl HostController,
         driver: DriverKind,
-        incarnation: u32,
+        incarnation: Incarnation,
     ) -> Hello {
         let seen = self.driver_incarnations[driver as usize].replace(incarnation);
-        match seen {
+        let faulted = match seen {
             None => return Hello::First,
-            Some(old) if old == incarnation => return Hello::Repeated,
-            Some(_) => {}
-        }
+            Some(old) if old.restarts == incarnation.restarts => return Hello::Repeated,
+            Some(old) => old.faults != incarnation.faults,
+        };
         while self.take_event_for(driver).is_some() {}
         let served: [Option<(BindingId, bool)>; MAX_BINDINGS] = core::array::from_fn(|i| {
             self.bindings[i]
@@ -1005,7 +1047,7 @@ impl UsbCore {
         let (mut rebound, mut quarantined) = (0, 0);
         for (id, ready) in served.into_iter().flatten() {
             // A quarantine above may already have removed this binding (same device).
-            let outcome = if all_ready || !ready {
+            let outcome = if faulted && (all_ready || !ready) {
                 self.report_driver_fault(hc, id)
             } else {
                 self.rebind(hc, id).map(FaultOutcome::Rebound)
@@ -1019,6 +1061,7 @@ impl UsbCore {
         Hello::Restarted {
             rebound,
             quarantined,
+            faulted,
         }
     }
 
@@ -1125,5 +1168,47 @@ impl<H: HostController> ClassPort for CorePort<'_, H> {
 
     fn delay_ms(&mut self, ms: u32) {
         self.hc.delay_ms(ms);
+    }
+}
+
+#[cfg(test)]
+mod incarnation_tests {
+    use super::*;
+
+    /// Every generation slot `0` takes over `reuses` reuses, from the incarnation's start.
+    fn generations(restarts: u32, reuses: usize) -> impl Iterator<Item = u8> {
+        let core = UsbCore::for_incarnation(restarts);
+        let mut slot = Slot {
+            generation: core.devices[0].generation,
+            value: None,
+        };
+        assert!(
+            core.bindings
+                .iter()
+                .all(|b| b.generation == slot.generation)
+        );
+        (0..reuses).map(move |_| {
+            let generation = slot.generation;
+            slot.value = Some(());
+            slot.take();
+            generation
+        })
+    }
+
+    #[test]
+    fn ids_of_consecutive_incarnations_never_collide_however_often_slots_are_reused() {
+        for restarts in [0, 1, 7, 8, 255, 256, u32::MAX] {
+            let next = restarts.wrapping_add(1);
+            let mut mine = [0u8; 100];
+            for (m, g) in mine.iter_mut().zip(generations(restarts, 100)) {
+                *m = g;
+            }
+            for theirs in generations(next, 100) {
+                assert!(
+                    !mine.contains(&theirs),
+                    "incarnation {restarts} and {next} share generation {theirs}"
+                );
+            }
+        }
     }
 }

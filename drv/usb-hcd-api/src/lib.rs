@@ -138,7 +138,7 @@ pub fn call_error(e: CallError<HcdError>) -> XferError {
     match e {
         CallError::Op(e) => e.to_xfer(),
         CallError::Gone(_) => XferError::Disconnected,
-        CallError::BadReply => XferError::TransactionError,
+        CallError::BadReply | CallError::Unanswered => XferError::TransactionError,
     }
 }
 

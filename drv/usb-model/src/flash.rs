@@ -1,5 +1,7 @@
-//! Simulated USB flash drive: Bulk-Only Transport with a SCSI block device on a RAM disk the
-//! caller provides (so the model itself allocates nothing).
+//! Simulated USB flash drive: Bulk-Only Transport with a SCSI block device on storage the
+//! caller provides (so the model itself allocates nothing): a RAM disk, or any
+//! [`BlockStore`] such as the compact [`crate::blocks::PatternStore`]. A write the store
+//! refuses fails its command with MEDIUM ERROR / WRITE ERROR.
 //!
 //! BOT state machine (per BOT 1.0 §5-6):
 //!
@@ -15,6 +17,7 @@
 //! exercise REQUEST SENSE. [`FlashFaults`] make the drive stall a data stage or send a bad CSW
 //! for one chosen command, which the host must recover from.
 
+use crate::blocks::{BlockStore, RamStore};
 use crate::device::{Ch9Device, EpIn, EpOut, Function};
 use crate::{concat, device_descriptor};
 use usb_proto::Speed;
@@ -66,8 +69,29 @@ enum Source {
     Disk(usize),
 }
 
+/// The drive's blocks: a RAM disk it wraps itself, or a store the caller made.
+enum Storage<'d> {
+    Ram(RamStore<'d>),
+    Store(&'d mut dyn BlockStore),
+}
+
+impl Storage<'_> {
+    fn get(&self) -> &dyn BlockStore {
+        match self {
+            Storage::Ram(ram) => ram,
+            Storage::Store(store) => &**store,
+        }
+    }
+    fn get_mut(&mut self) -> &mut dyn BlockStore {
+        match self {
+            Storage::Ram(ram) => ram,
+            Storage::Store(store) => &mut **store,
+        }
+    }
+}
+
 pub struct BotDisk<'d> {
-    disk: &'d mut [u8],
+    disk: Storage<'d>,
     state: Bot,
     csw: Csw,
     response: [u8; 36],
@@ -84,6 +108,10 @@ pub type SimFlash<'d> = Ch9Device<BotDisk<'d>>;
 /// The Bulk-Only SCSI disk function over `disk` (bulk IN endpoint 1, OUT endpoint 2), to put
 /// behind any descriptors with those endpoints.
 pub fn bot_function(disk: &mut [u8], faults: FlashFaults) -> BotDisk<'_> {
+    bot_function_on(Storage::Ram(RamStore(disk)), faults)
+}
+
+fn bot_function_on(disk: Storage<'_>, faults: FlashFaults) -> BotDisk<'_> {
     BotDisk {
         disk,
         state: Bot::Command,
@@ -103,8 +131,17 @@ pub fn bot_function(disk: &mut [u8], faults: FlashFaults) -> BotDisk<'_> {
 
 /// A full-speed flash drive over `disk` (its length is rounded down to whole blocks).
 pub fn flash_drive(disk: &mut [u8], faults: FlashFaults) -> SimFlash<'_> {
+    drive(bot_function(disk, faults))
+}
+
+/// A full-speed flash drive over any [`BlockStore`].
+pub fn flash_drive_on<'d>(store: &'d mut dyn BlockStore, faults: FlashFaults) -> SimFlash<'d> {
+    drive(bot_function_on(Storage::Store(store), faults))
+}
+
+fn drive(function: BotDisk<'_>) -> SimFlash<'_> {
     Ch9Device::new(
-        bot_function(disk, faults),
+        function,
         Speed::Full,
         device_descriptor(0, 64, 0x1209, 0x0004),
         &CONFIG,
@@ -136,10 +173,15 @@ const READ_ERROR: Sense = Sense {
     asc: 0x11,
     ascq: 0,
 };
+const WRITE_ERROR: Sense = Sense {
+    key: scsi::MEDIUM_ERROR,
+    asc: 0x0C,
+    ascq: 0,
+};
 
 impl BotDisk<'_> {
     fn blocks(&self) -> usize {
-        self.disk.len() / BLOCK_LEN
+        self.disk.get().blocks()
     }
 
     fn respond(&mut self, bytes: &[u8]) -> Bot {
@@ -295,8 +337,22 @@ impl Function for BotDisk<'_> {
             },
             Bot::DataOut { lba, offset, len } => {
                 let n = data.len().min(len - offset);
-                let at = lba as usize * BLOCK_LEN + offset;
-                self.disk[at..at + n].copy_from_slice(&data[..n]);
+                // Whole packets never straddle a block; a host's odd packet might.
+                let mut done = 0;
+                while done < n {
+                    let at = offset + done;
+                    let (block, within) = (lba as usize + at / BLOCK_LEN, at % BLOCK_LEN);
+                    let part = (n - done).min(BLOCK_LEN - within);
+                    if !self
+                        .disk
+                        .get_mut()
+                        .write(block, within, &data[done..done + part])
+                    {
+                        self.sense = WRITE_ERROR;
+                        self.csw.status = CswStatus::Failed;
+                    }
+                    done += part;
+                }
                 let offset = offset + n;
                 if offset == len || n < 64 {
                     self.data_stage_done(offset);
@@ -328,11 +384,23 @@ impl Function for BotDisk<'_> {
                 len,
             } => {
                 let n = (len - offset).min(64);
-                let src = match source {
-                    Source::Response => &self.response[offset..offset + n],
-                    Source::Disk(base) => &self.disk[base + offset..base + offset + n],
-                };
-                out[..n].copy_from_slice(src);
+                match source {
+                    Source::Response => {
+                        out[..n].copy_from_slice(&self.response[offset..offset + n])
+                    }
+                    Source::Disk(base) => {
+                        let mut done = 0;
+                        while done < n {
+                            let at = base + offset + done;
+                            let (block, within) = (at / BLOCK_LEN, at % BLOCK_LEN);
+                            let part = (n - done).min(BLOCK_LEN - within);
+                            self.disk
+                                .get()
+                                .read(block, within, &mut out[done..done + part]);
+                            done += part;
+                        }
+                    }
+                }
                 let offset = offset + n;
                 if offset == len || n < 64 {
                     self.data_stage_done(offset);

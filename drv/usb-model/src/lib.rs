@@ -25,6 +25,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod blocks;
 mod controller;
 pub mod corpus;
 pub mod device;

@@ -8,13 +8,22 @@ mod common;
 use common::*;
 use usb_class_cdc::CdcAcm;
 use usb_core_logic::{
-    BindingEvent, BindingId, CoreError, DriverKind, Hello, STRIKE_LIMIT, UnbindReason, UsbCore,
+    BindingEvent, BindingId, CoreError, DriverKind, Hello, Incarnation, STRIKE_LIMIT, UnbindReason,
+    UsbCore,
 };
 use usb_model::flash::{self, FlashFaults};
 use usb_model::{SimDevice, hid, hub, serial};
 use usb_proto::cdc::{DTR, RTS};
 
 const MSC: DriverKind = DriverKind::MassStorage;
+
+/// Incarnation `n` of a driver whose every earlier incarnation died by a fault.
+fn after_faults(n: u32) -> Incarnation {
+    Incarnation {
+        restarts: n,
+        faults: n,
+    }
+}
 
 fn msc_events(core: &mut UsbCore) -> Vec<BindingEvent> {
     std::iter::from_fn(|| core.take_event_for(MSC)).collect()
@@ -34,8 +43,11 @@ fn first_and_repeated_hello_change_nothing() {
     on_root_port(&mut drive, |_, host, core| {
         enumerate_root(core, host);
         let b = binding(core, MSC);
-        assert_eq!(core.driver_hello(host, MSC, 7), Hello::First);
-        assert_eq!(core.driver_hello(host, MSC, 7), Hello::Repeated);
+        assert_eq!(core.driver_hello(host, MSC, after_faults(7)), Hello::First);
+        assert_eq!(
+            core.driver_hello(host, MSC, after_faults(7)),
+            Hello::Repeated
+        );
         assert!(core.port(host, b).is_ok(), "the binding survives both");
         assert_eq!(
             msc_events(core),
@@ -54,7 +66,7 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
     let mut disk = vec![0u8; 16 * 1024];
     let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
     on_root_port(&mut drive, |_, host, core| {
-        core.driver_hello(host, MSC, 1);
+        core.driver_hello(host, MSC, after_faults(1));
         let (old, mut msc) = ready_msc(host, core);
         let device = core.binding_device(old).unwrap();
         core.binding_ready(old).unwrap();
@@ -64,10 +76,11 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
         let old_pipes = core.binding_pipes(old).unwrap();
 
         assert_eq!(
-            core.driver_hello(host, MSC, 2),
+            core.driver_hello(host, MSC, after_faults(2)),
             Hello::Restarted {
                 rebound: 1,
-                quarantined: 0
+                quarantined: 0,
+                faulted: true
             }
         );
         assert_eq!(core.port(host, old).err(), Some(CoreError::Stale));
@@ -93,7 +106,7 @@ fn hello_from_a_new_incarnation_rebinds_with_resync_and_the_driver_works_again()
                 BindingEvent::Unbound {
                     binding: old,
                     driver: MSC,
-                    reason: UnbindReason::DriverFault
+                    reason: UnbindReason::DriverRestarted
                 },
                 BindingEvent::Bound {
                     binding: new,
@@ -118,7 +131,7 @@ fn a_restarted_cdc_driver_resyncs_the_bulk_toggles_and_keeps_dtr_up() {
     const CDC: DriverKind = DriverKind::CdcAcm;
     let mut adapter = serial::serial();
     on_root_port(&mut adapter, |_, host, core| {
-        core.driver_hello(host, CDC, 1);
+        core.driver_hello(host, CDC, after_faults(1));
         let (old, cdc) = ready_cdc(host, core);
         cdc.bring_up(&mut core.port(host, old).unwrap()).unwrap();
         core.binding_ready(old).unwrap();
@@ -127,7 +140,7 @@ fn a_restarted_cdc_driver_resyncs_the_bulk_toggles_and_keeps_dtr_up() {
         let data = pattern(30, 4);
         assert_eq!(echo(&cdc, &mut core.port(host, old).unwrap(), &data), data);
 
-        core.driver_hello(host, CDC, 2);
+        core.driver_hello(host, CDC, after_faults(2));
         let new = binding(core, CDC);
         assert_ne!(new, old);
         let bound = bound(core, new);
@@ -154,26 +167,89 @@ fn driver_dying_on_every_bind_gets_the_device_quarantined_at_the_strike_limit() 
     let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
     on_root_port(&mut drive, |_, host, core| {
         let device = enumerate_root(core, host);
-        core.driver_hello(host, MSC, 0);
+        core.driver_hello(host, MSC, after_faults(0));
         for incarnation in 1..STRIKE_LIMIT {
             assert_eq!(
-                core.driver_hello(host, MSC, u32::from(incarnation)),
+                core.driver_hello(host, MSC, after_faults(u32::from(incarnation))),
                 Hello::Restarted {
                     rebound: 1,
-                    quarantined: 0
+                    quarantined: 0,
+                    faulted: true
                 },
                 "restart {incarnation} is below the limit"
             );
         }
         assert_eq!(
-            core.driver_hello(host, MSC, u32::from(STRIKE_LIMIT)),
+            core.driver_hello(host, MSC, after_faults(u32::from(STRIKE_LIMIT))),
             Hello::Restarted {
                 rebound: 0,
-                quarantined: 1
+                quarantined: 1,
+                faulted: true
             }
         );
         assert!(core.device(device).unwrap().quarantined);
         assert_eq!(msc_bindings(core), []);
+    });
+}
+
+#[test]
+fn restarts_on_request_strike_nothing_and_only_faults_count_toward_quarantine() {
+    let mut disk = vec![0u8; 16 * 1024];
+    let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    on_root_port(&mut drive, |_, host, core| {
+        let device = enumerate_root(core, host);
+        let mut now = Incarnation {
+            restarts: 0,
+            faults: 0,
+        };
+        core.driver_hello(host, MSC, now);
+        let mut hello = |core: &mut UsbCore, faulted: bool| {
+            now.restarts += 1;
+            now.faults += u32::from(faulted);
+            // Each incarnation brings its binding up before it dies: as under load.
+            core.binding_ready(binding(core, MSC)).unwrap();
+            core.driver_hello(host, MSC, now)
+        };
+        for restart in 0..200 {
+            assert_eq!(
+                hello(core, false),
+                Hello::Restarted {
+                    rebound: 1,
+                    quarantined: 0,
+                    faulted: false
+                },
+                "requested restart {restart}"
+            );
+        }
+        assert!(!core.device(device).unwrap().quarantined);
+        // Faults among requested restarts: the strikes are the faults', and add up.
+        for fault in 1..STRIKE_LIMIT {
+            assert!(matches!(
+                hello(core, true),
+                Hello::Restarted { rebound: 1, .. }
+            ));
+            assert!(matches!(
+                hello(core, false),
+                Hello::Restarted { rebound: 1, .. }
+            ));
+            assert!(
+                !core.device(device).unwrap().quarantined,
+                "{fault} faults are below the limit"
+            );
+        }
+        // Several incarnations died between two hellos, one of them by a fault: a strike.
+        now.restarts += 2;
+        now.faults += 1;
+        core.binding_ready(binding(core, MSC)).unwrap();
+        assert_eq!(
+            core.driver_hello(host, MSC, now),
+            Hello::Restarted {
+                rebound: 0,
+                quarantined: 1,
+                faulted: true
+            }
+        );
+        assert!(core.device(device).unwrap().quarantined);
     });
 }
 
@@ -194,7 +270,7 @@ fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
         let [good_device, bad_device] = children[..] else {
             panic!("two drives expected, got {children:?}")
         };
-        core.driver_hello(host, MSC, 0);
+        core.driver_hello(host, MSC, after_faults(0));
         for incarnation in 1..=u32::from(STRIKE_LIMIT) {
             // The driver brings the good drive up each time, then dies on the bad one.
             let good_binding = msc_bindings(core)
@@ -202,7 +278,7 @@ fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
                 .find(|b| core.binding_device(*b) == Ok(good_device))
                 .expect("the good drive stays bound");
             core.binding_ready(good_binding).unwrap();
-            core.driver_hello(host, MSC, incarnation);
+            core.driver_hello(host, MSC, after_faults(incarnation));
         }
         assert!(core.device(bad_device).unwrap().quarantined);
         assert!(!core.device(good_device).unwrap().quarantined);

@@ -331,11 +331,17 @@ pub enum Kipcnum {
     /// last switch away, kept only by kernels built for benchmarks (feature `task-time`);
     /// rc [`kipc_rc::NOT_APPLICABLE`] from any other kernel.
     ReadTaskTime = 15,
+    /// Request: task index (u32). Reply: the task's restart count, then how many of its
+    /// incarnations faulted (u32 each), read in one kernel entry so they describe the same
+    /// moment. A server that sees a client come back with a new restart count learns from the
+    /// second number whether any incarnation in between ended by a fault or was only
+    /// restarted or unloaded on request (`usb-core`'s strikes).
+    ReadFaultCount = 16,
 }
 
 impl Kipcnum {
     /// Every operation, in number order.
-    pub const ALL: [Kipcnum; 15] = [
+    pub const ALL: [Kipcnum; 16] = [
         Kipcnum::ReadTaskStatus,
         Kipcnum::RestartTask,
         Kipcnum::FaultTask,
@@ -351,6 +357,7 @@ impl Kipcnum {
         Kipcnum::NextFault,
         Kipcnum::ReadResetReason,
         Kipcnum::ReadTaskTime,
+        Kipcnum::ReadFaultCount,
     ];
 
     /// `kipc_grants` with every operation granted: the supervisor's.
@@ -387,6 +394,7 @@ impl Kipcnum {
             Kipcnum::NextFault => "next-fault",
             Kipcnum::ReadResetReason => "read-reset-reason",
             Kipcnum::ReadTaskTime => "read-task-time",
+            Kipcnum::ReadFaultCount => "read-fault-count",
         }
     }
 

@@ -20,6 +20,10 @@ pub enum CallError<E> {
     /// a reply of the wrong size or with invalid contents. This is a server bug; whether the
     /// call took effect is unknown.
     BadReply,
+    /// The server dropped the call's reply token without answering it (a deferred
+    /// operation whose server lost track of the call): a server bug, reported at once
+    /// instead of leaving the caller blocked until the server restarts.
+    Unanswered,
 }
 
 impl<E> From<PeerGone> for CallError<E> {
@@ -65,6 +69,9 @@ fn send_with<E: ErrorCode>(
         let (code, len) = send(task.get());
         if code == 0 {
             return Ok(len);
+        }
+        if code == crate::UNANSWERED_CODE {
+            return Err(CallError::Unanswered);
         }
         let Some((gone, current)) = userlib::peer_gone(task.get(), code, len) else {
             return Err(u16::try_from(code)
@@ -131,6 +138,21 @@ mod tests {
             }
         });
         (result, task.get(), attempts)
+    }
+
+    #[test]
+    fn a_dropped_token_is_unanswered_and_never_retried() {
+        assert_eq!(
+            run(Retry::OnceAfterRestart, &[crate::UNANSWERED_CODE]),
+            (Err(CallError::Unanswered), id(1), 1)
+        );
+        for g in 0..64 {
+            let codes = [
+                PeerGone::Restarted(Generation(g)).code(),
+                PeerGone::Unavailable(Generation(g)).code(),
+            ];
+            assert!(!codes.contains(&crate::UNANSWERED_CODE), "{g}");
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@
 //! |---|---|---|---|
 //! | lease read/write through `token.leases()` | copies | `LeaseError::ClientGone`, nothing copied | `LeaseError::ClientGone`, nothing copied |
 //! | `reply` / `reply_err` / `answer` | caller woken with the value or code; token consumed | nothing delivered (the new incarnation, even if blocked on this server, is untouched); token consumed | nothing delivered; token consumed |
-//! | token dropped unanswered | caller stays blocked until this server restarts (then it is woken with a dead code) | nothing | nothing |
+//! | token dropped unanswered | caller woken with [`CallError::Unanswered`] ([`UNANSWERED_CODE`]) | nothing | nothing |
 //! | server restarted | caller woken with a dead code by the kernel; the token is gone with the server | - | - |
 //!
 //! None of these faults the server: the kernel refuses a stale incarnation with a code,
@@ -59,6 +59,13 @@ mod lease;
 pub mod server;
 
 pub use abi::PeerGone;
+
+/// The response code a [`ReplyToken`] dropped without an answer sends its caller, which the
+/// client reports as [`CallError::Unanswered`]. A dropped token is a server bug (a deferred
+/// call the server lost track of); left blocked, its caller would hang until the server
+/// happened to restart, with nothing naming the cause. Outside the operation error codes
+/// (16 bits) and the kernel's dead and unavailable codes.
+pub const UNANSWERED_CODE: u32 = 0xFFFF_FD00;
 pub use client::CallError;
 pub use error::ErrorCode;
 pub use lease::{Access, CanRead, CanWrite, LeaseError, Leased, Read, ReadWrite, Write};

@@ -169,6 +169,7 @@ impl<O> Call<O> {
     pub fn defer<T, E, L>(self, leases: L) -> ReplyToken<T, E, L> {
         ReplyToken {
             caller: self.msg.sender,
+            answered: false,
             leases,
             _reply: PhantomData,
         }
@@ -222,6 +223,8 @@ where
 #[must_use = "the caller stays blocked until its token is answered"]
 pub struct ReplyToken<T, E, L = ()> {
     caller: Incarnation,
+    /// Set by the answer; a token dropped without one answers [`crate::UNANSWERED_CODE`].
+    answered: bool,
     leases: L,
     /// The reply value and error types of the operation, fixed by the generated stub.
     _reply: PhantomData<fn(T, E)>,
@@ -255,8 +258,21 @@ where
 
     /// Answers with `result`, exactly as a method of an immediate operation returning it:
     /// a value, an operation error, a fault of the caller, or nothing (`ClientGone`).
-    pub fn answer(self, result: Result<T, RequestError<E>>) {
+    pub fn answer(mut self, result: Result<T, RequestError<E>>) {
         answer(self.caller, result);
+        self.answered = true;
+    }
+}
+
+/// A token dropped unanswered (replaced, forgotten in an error path, or its holder's state
+/// reset) still ends its call: the caller is woken with [`crate::UNANSWERED_CODE`] rather
+/// than left blocked until this server restarts. Like every answer, it reaches only the
+/// incarnation that called, and never faults the server.
+impl<T, E, L> Drop for ReplyToken<T, E, L> {
+    fn drop(&mut self) {
+        if !self.answered {
+            userlib::sys_reply(self.caller, crate::UNANSWERED_CODE, &[]);
+        }
     }
 }
 

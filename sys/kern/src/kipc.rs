@@ -248,6 +248,14 @@ impl Reply<'_> {
                     None => self.code = kipc_rc::NOT_APPLICABLE,
                 }
             }
+            Kipcnum::ReadFaultCount => {
+                let [word] = req.exactly()?;
+                let t = &self.tasks[self.index(word)?];
+                let mut reply = [0u8; 8];
+                reply[..4].copy_from_slice(&t.generation.to_le_bytes());
+                reply[4..].copy_from_slice(&t.faulted_incarnations.to_le_bytes());
+                self.send_bytes(&reply);
+            }
         }
         Ok(NextTask::Same)
     }

@@ -65,6 +65,10 @@ pub struct Task {
     pub generation: u32,
     /// Posted notification bits not yet consumed by a receive.
     pub notifications: u32,
+    /// How many incarnations faulted (each counted once, at its first fault): with
+    /// `generation`, it tells a restart on request from a death by fault after the fact,
+    /// when the fault record itself is gone (kipc `read-fault-count`).
+    pub faulted_incarnations: u32,
     pub descriptor: &'static TaskDesc,
     /// Set by detach, cleared by restart. A detached task is never scheduled and nothing
     /// may block on it.
@@ -89,6 +93,7 @@ impl Task {
             },
             generation: 0,
             notifications: 0,
+            faulted_incarnations: 0,
             descriptor,
             detached: true,
             runnable: false,
@@ -198,9 +203,14 @@ impl Task {
 
     /// Records a fault. A second fault replaces the first but keeps the scheduling state the
     /// task had before it first faulted. Returns `true` if the task was healthy.
+    /// A fault counts against the running incarnation only: a detached task's incarnation
+    /// has already ended, and the one after it has not begun.
     pub fn record_fault(&mut self, fault: FaultInfo) -> bool {
         match self.state {
             TaskState::Healthy(original_state) => {
+                if !self.detached {
+                    self.faulted_incarnations = self.faulted_incarnations.wrapping_add(1);
+                }
                 self.set_state(TaskState::Faulted {
                     fault,
                     original_state,

@@ -90,7 +90,8 @@ fn request_for(op: Kipcnum) -> &'static [u32] {
         | Kipcnum::FaultTask
         | Kipcnum::ReadPanicMessage
         | Kipcnum::DetachTask
-        | Kipcnum::ReadTaskTime => &[S],
+        | Kipcnum::ReadTaskTime
+        | Kipcnum::ReadFaultCount => &[S],
         Kipcnum::RestartTask => &[S, 1],
         Kipcnum::GetTaskDumpRegion => &[S, 0],
         Kipcnum::ReadTaskDumpRegion => &[S, 0, 0],
@@ -463,6 +464,39 @@ fn kipc_read_task_time_is_not_applicable_without_the_benchmark_feature() {
     assert_eq!(sim.kipc_result(0), (kipc_rc::NOT_APPLICABLE, vec![]));
 }
 
+fn fault_count(sim: &mut Sim, i: usize) -> (u32, u32) {
+    sim.kipc(GRANTED, Kipcnum::ReadFaultCount, &[i as u32]);
+    let (rc, bytes) = sim.kipc_result(GRANTED);
+    assert_eq!((rc, bytes.len()), (0, 8));
+    (word(&bytes[..4]), word(&bytes[4..]))
+}
+
+#[test]
+fn kipc_read_fault_count_tells_faults_from_requested_restarts() {
+    let mut sim = sim();
+    assert_eq!(fault_count(&mut sim, SERVER), (0, 0));
+    // On request: a new incarnation, no fault.
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(fault_count(&mut sim, SERVER), (1, 0));
+    // A panic, then the supervisor's detach and restart: counted once.
+    sim.panic(SERVER, b"x");
+    assert_eq!(fault_count(&mut sim, SERVER), (1, 1));
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(fault_count(&mut sim, SERVER), (2, 1));
+    // An injected fault (humility `jefe -f`, the watchdog) is a fault too.
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(fault_count(&mut sim, SERVER), (3, 2));
+    // Unloaded on request, then faulted while detached: that incarnation has already
+    // ended, so the fault is no one's.
+    sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
+    sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
+    assert_eq!(fault_count(&mut sim, SERVER), (4, 2));
+}
+
 #[test]
 #[should_panic(expected = "system reset (Requested)")]
 fn kipc_reset_resets_system() {
@@ -575,8 +609,9 @@ fn kipc_malformed_request_faults_with_bad_kernel_message() {
 
 #[test]
 fn kipc_index_out_of_range_faults_with_task_out_of_range() {
-    let cases: [(Kipcnum, &[u32]); 9] = [
+    let cases: [(Kipcnum, &[u32]); 10] = [
         (Kipcnum::ReadTaskStatus, &[5]),
+        (Kipcnum::ReadFaultCount, &[5]),
         (Kipcnum::ReadTaskTime, &[5]),
         (Kipcnum::RestartTask, &[5, 1]),
         (Kipcnum::FaultTask, &[5]),

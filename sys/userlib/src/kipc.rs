@@ -133,6 +133,16 @@ pub fn read_task_time(index: usize) -> Option<u64> {
     (rc == 0 && len == 8).then(|| u64::from_le_bytes(raw))
 }
 
+/// Task `index`'s restart count and how many of its incarnations faulted, read together
+/// (kipc `read-fault-count`).
+pub fn read_fault_count(index: usize) -> (u32, u32) {
+    let mut raw = [0u8; 8];
+    request(Kipcnum::ReadFaultCount, &[index as u32], &mut raw);
+    let [restarts, faults] = [&raw[..4], &raw[4..]]
+        .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_else(|_| unreachable!())));
+    (restarts, faults)
+}
+
 pub fn system_reset() -> ! {
     request(Kipcnum::Reset, &[], &mut []);
     unreachable!("the kernel does not return from a reset")

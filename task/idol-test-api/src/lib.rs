@@ -50,13 +50,17 @@ pub mod caller {
     pub const GUARD_LEN: usize = 4;
     /// What the guard bytes and the unwritten lease hold.
     pub const UNTOUCHED: u8 = 0x5A;
+    /// [`ParkReport::code`] of a `park` whose token the server dropped unanswered
+    /// (`CallError::Unanswered`).
+    pub const UNANSWERED: u32 = u32::MAX - 1;
 
     /// How the last `park` call ended.
     #[derive(Copy, Clone, Debug, IntoBytes, FromBytes, KnownLayout, Immutable)]
     #[zerocopy(crate = "idol_runtime::zerocopy")]
     #[repr(C)]
     pub struct ParkReport {
-        /// 0 for an answer, an `IdolTestError` code, or `u32::MAX` for any other failure.
+        /// 0 for an answer, an `IdolTestError` code, [`UNANSWERED`], or `u32::MAX` for any
+        /// other failure.
         pub code: u32,
         pub answer: super::Answer,
         /// The lease, then the guard bytes.

@@ -11,7 +11,9 @@
 
 use idol_runtime::zerocopy::IntoBytes;
 use idol_runtime::{CallError, ErrorCode};
-use idol_test_api::caller::{GUARD_LEN, LEASE_LEN, PARK, ParkReport, REPORT, UNTOUCHED};
+use idol_test_api::caller::{
+    GUARD_LEN, LEASE_LEN, PARK, ParkReport, REPORT, UNANSWERED, UNTOUCHED,
+};
 use idol_test_api::{Answer, IdolTestClient};
 use userlib::*;
 
@@ -25,6 +27,7 @@ fn park(tag: u32) -> ParkReport {
     let (code, answer) = match server.park(tag, &mut buffer[..LEASE_LEN]) {
         Ok(answer) => (0, answer),
         Err(CallError::Op(error)) => (u32::from(error.code()), Answer { tag: 0, order: 0 }),
+        Err(CallError::Unanswered) => (UNANSWERED, Answer { tag: 0, order: 0 }),
         Err(_) => (u32::MAX, Answer { tag: 0, order: 0 }),
     };
     ParkReport {

@@ -138,6 +138,17 @@ impl InOrderIdolTestImpl for Server {
             .map_err(|_| RequestError::Op(IdolTestError::CallerGone))
     }
 
+    fn abandon(&mut self, _: &RecvMessage, tag: u32) -> Result<(), RequestError<IdolTestError>> {
+        let parked = self
+            .parked
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|p| p.tag == tag))
+            .and_then(Option::take)
+            .ok_or(RequestError::Op(IdolTestError::NotParked))?;
+        drop(parked);
+        Ok(())
+    }
+
     fn crash(&mut self, _: &RecvMessage) -> Result<(), RequestError<Infallible>> {
         panic!("idol-test-server: crash requested");
     }

@@ -19,6 +19,7 @@
 //! | every malformed call | the rogue sends it raw and is faulted by the dispatcher |
 //! | deferred replies, in any order | two caller tasks wait in `park`; `release` answers them in reverse |
 //! | a deferred answer reaches only its own incarnation | a caller is restarted while waiting, and its new incarnation waits too |
+//! | a token dropped unanswered ends its call with `CallError::Unanswered` at once | the server drops a parked call's token |
 //! | lease access through a held token | `release` fills the waiting caller's lease; the caller reports its buffer and the guard past it |
 //! | a dead caller's token | the caller is detached while waiting; the lease write errors and the server runs on |
 #![no_std]
@@ -396,6 +397,32 @@ fn deferred_answer_to_a_restarted_caller_reaches_no_one() -> Outcome {
     check_answered(&report(CALLER_A)?, Answer { tag: 2, order: 2 }, 0x22)
 }
 
+/// A token the server drops without answering ends its call at once with
+/// `CallError::Unanswered` (idol_runtime::UNANSWERED_CODE): the caller is not left blocked
+/// until the server restarts, and the server goes on serving, unfaulted.
+fn deferred_token_dropped_unanswered_wakes_the_caller_with_unanswered() -> Outcome {
+    let before = id(SERVER);
+    park_in(CALLER_A, 4)?;
+    check!(
+        server().abandon(4) == Ok(()),
+        "abandon did not find the waiting call"
+    );
+    let report = report(CALLER_A)?;
+    check!(
+        report.code == caller::UNANSWERED,
+        "the caller of a dropped token did not get Unanswered"
+    );
+    check!(
+        report.buffer.iter().all(|&b| b == UNTOUCHED),
+        "a dropped token wrote the caller's lease"
+    );
+    check!(
+        server().abandon(4) == Err(CallError::Op(IdolTestError::NotParked)),
+        "an abandoned call was still parked"
+    );
+    server_ran_on(before)
+}
+
 fn deferred_lease_access_through_a_dead_callers_token_errors() -> Outcome {
     let before = id(SERVER);
     park_in(CALLER_A, 5)?;
@@ -498,6 +525,10 @@ const TESTS: &[Test] = &[
     (
         "deferred_lease_access_through_a_dead_callers_token_errors",
         deferred_lease_access_through_a_dead_callers_token_errors,
+    ),
+    (
+        "deferred_token_dropped_unanswered_wakes_the_caller_with_unanswered",
+        deferred_token_dropped_unanswered_wakes_the_caller_with_unanswered,
     ),
 ];
 

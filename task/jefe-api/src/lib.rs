@@ -26,7 +26,7 @@ pub mod reset;
 mod wire;
 pub mod words;
 
-pub use wire::{LogEntry, LogEvent, Logged, StateCode, TASK_NAME_LEN, TaskInfo};
+pub use wire::{End, LogEntry, LogEvent, Logged, StateCode, TASK_NAME_LEN, TaskInfo};
 
 use supervision::Refusal;
 use userlib::Incarnation;

@@ -206,6 +206,24 @@ pub enum LogEvent {
     Booted {
         reason: ResetReason,
     },
+    /// The task runs again as kernel incarnation `incarnation` (its restart count), and
+    /// why: the one line a reader of the log needs about a restart.
+    Reincarnated {
+        task: usize,
+        incarnation: u32,
+        after: End,
+    },
+}
+
+/// How a task's previous incarnation ended, as jefe saw it before restarting the task.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// It faulted (on its own, or by an injected fault).
+    Fault(FaultInfo),
+    /// It was detached for `cause` (a requested restart, an exit) at `origin`'s request.
+    Detached { cause: Cause, origin: Origin },
+    /// It was unloaded and is now loaded again at `origin`'s request.
+    Loaded(Origin),
 }
 
 /// A numbered, timed [`LogEvent`]: the payload of jefe's ring buffer.
@@ -251,6 +269,14 @@ mod kind {
     pub const PERIPHERAL_RESET_FAILED: u8 = 14;
     pub const PERIPHERAL_RESET_UNANSWERED: u8 = 15;
     pub const BOOTED: u8 = 16;
+    pub const REINCARNATED: u8 = 17;
+}
+
+/// [`super::End`] in `LogEntry::code`: the fault, a detach (plus its cause code), a load.
+mod end {
+    pub const FAULT: u8 = 0;
+    pub const DETACHED: u8 = 1;
+    pub const LOADED: u8 = 8;
 }
 
 impl From<&Logged> for LogEntry {
@@ -329,6 +355,28 @@ impl From<&Logged> for LogEntry {
                 e.value = reason as u32;
                 (kind::BOOTED, 0)
             }
+            LogEvent::Reincarnated {
+                task,
+                incarnation,
+                after,
+            } => {
+                e.value = incarnation;
+                match after {
+                    End::Fault(fault) => {
+                        e.code = end::FAULT;
+                        e.fault = fault.encode();
+                    }
+                    End::Detached { cause, origin } => {
+                        e.code = end::DETACHED + cause_code(cause);
+                        e.origin = origin_code(origin);
+                    }
+                    End::Loaded(origin) => {
+                        e.code = end::LOADED;
+                        e.origin = origin_code(origin);
+                    }
+                }
+                (kind::REINCARNATED, task)
+            }
         };
         e.kind = kind;
         // Refusals may name any index a caller sent; keep it recognisably out of range.
@@ -393,6 +441,18 @@ impl LogEntry {
             }
             kind::BOOTED => Some(LogEvent::Booted {
                 reason: ResetReason::from_u32(value)?,
+            }),
+            kind::REINCARNATED => Some(LogEvent::Reincarnated {
+                task,
+                incarnation: value,
+                after: match self.code {
+                    end::FAULT => End::Fault(FaultInfo::decode(self.fault)?),
+                    end::LOADED => End::Loaded(origin_from(self.origin)?),
+                    code => End::Detached {
+                        cause: cause_from(code.checked_sub(end::DETACHED)?)?,
+                        origin: origin_from(self.origin)?,
+                    },
+                },
             }),
             _ => None,
         }?;
@@ -477,6 +537,25 @@ mod tests {
         round_trip(LogEvent::Booted {
             reason: ResetReason::Requested,
         });
+        for after in [
+            End::Fault(fault),
+            End::Fault(FaultInfo::Panic),
+            End::Detached {
+                cause: Cause::Restart,
+                origin: Origin::Console,
+            },
+            End::Detached {
+                cause: Cause::Exit,
+                origin: Origin::Task,
+            },
+            End::Loaded(Origin::Humility),
+        ] {
+            round_trip(LogEvent::Reincarnated {
+                task: 6,
+                incarnation: 41,
+                after,
+            });
+        }
     }
 
     #[test]

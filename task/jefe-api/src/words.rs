@@ -7,7 +7,7 @@ use core::fmt::{self, Write};
 use abi::{FaultInfo, FaultSource, ReplyFaultReason, ResetReason};
 use supervision::{Cause, Escalation, HoldReason, Origin, Record, Refusal, TaskState};
 
-use crate::{JefeError, LogEvent, Logged, TaskInfo};
+use crate::{End, JefeError, LogEvent, Logged, TaskInfo};
 
 /// A task name by index.
 pub type Names<'a> = &'a dyn Fn(usize) -> &'a str;
@@ -184,6 +184,36 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             );
         }
         LogEvent::Booted { reason } => return write!(out, "system up; {}", reset_reason(reason)),
+        LogEvent::Reincarnated {
+            task,
+            incarnation,
+            after,
+        } => {
+            write!(out, "{} ", name(task))?;
+            match after {
+                End::Fault(f) => {
+                    out.write_str("restarted after a fault: ")?;
+                    fault(out, &f, name)?;
+                }
+                End::Detached {
+                    cause: Cause::Restart,
+                    origin: o,
+                } => write!(out, "restarted on request of {}", origin(o))?,
+                End::Detached {
+                    cause: Cause::Exit, ..
+                } => out.write_str("restarted after it exited")?,
+                End::Detached {
+                    cause: Cause::Fault,
+                    origin: o,
+                } => write!(out, "restarted after a fault injected by {}", origin(o))?,
+                End::Detached {
+                    cause: Cause::Unload,
+                    origin: o,
+                } => write!(out, "restarted after an unload by {}", origin(o))?,
+                End::Loaded(o) => write!(out, "loaded again by {}", origin(o))?,
+            }
+            return write!(out, " (incarnation {incarnation})");
+        }
         LogEvent::PeripheralResetUnanswered { task, mask } => {
             return write!(
                 out,
@@ -333,6 +363,44 @@ mod tests {
             text(&line),
             "[   12.345] pong: restart requested by the console; telling dependents: ping"
         );
+    }
+
+    #[test]
+    fn restarts_say_why_and_which_incarnation() {
+        let cases = [
+            (
+                End::Fault(FaultInfo::Panic),
+                "[    0.250] pong restarted after a fault: panicked (incarnation 3)",
+            ),
+            (
+                End::Fault(FaultInfo::Injected(TaskId(0))),
+                "[    0.250] pong restarted after a fault: fault injected by jefe (incarnation 3)",
+            ),
+            (
+                End::Detached {
+                    cause: Cause::Restart,
+                    origin: Origin::Console,
+                },
+                "[    0.250] pong restarted on request of the console (incarnation 3)",
+            ),
+            (
+                End::Loaded(Origin::Humility),
+                "[    0.250] pong loaded again by humility (incarnation 3)",
+            ),
+        ];
+        for (after, want) in cases {
+            let logged = Logged {
+                seq: 9,
+                time_ms: 250,
+                event: LogEvent::Reincarnated {
+                    task: 2,
+                    incarnation: 3,
+                    after,
+                },
+            };
+            let line = say(|out, name| event(out, &logged, name));
+            assert_eq!(text(&line), want);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use jefe_api::{LogEvent, Logged};
 use ringbuf::{ringbuf, ringbuf_entry};
 use supervision::Record;
 
-/// Enough for a few full restart cycles (each is about six events).
+/// Enough for a few full restart cycles (each is about seven events).
 const ENTRIES: usize = 64;
 
 ringbuf!(

@@ -38,7 +38,7 @@ mod watchdog;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use idol_runtime::{Leased, RequestError, Write};
-use jefe_api::{JefeError, LogEntry, LogEvent, TaskInfo};
+use jefe_api::{End, JefeError, LogEntry, LogEvent, TaskInfo};
 use supervision::{
     Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState, tasks_in,
 };
@@ -122,6 +122,9 @@ struct Shell {
     /// The deadline the kernel timer is armed for (0: not armed).
     armed: u64,
     log: log::Log,
+    /// How each task's current incarnation ended, from the records on its way to a
+    /// restart, so the restart's log line can say why in plain words.
+    ended: [Option<End>; NUM_TASKS],
 }
 
 impl Shell {
@@ -139,8 +142,48 @@ impl Shell {
             } => bit(provider) | dependents_forced,
             _ => bit(record_task(&record)),
         };
+        self.note_end(&record);
         let now = self.now();
         self.log.record(now, LogEvent::Supervisor(record));
+        if let supervision::Record::Restarted { task, count } = record
+            && let Some(after) = self.ended.get_mut(task).and_then(Option::take)
+        {
+            // Numbered as `tasks` and the console's `restart` number it.
+            let incarnation = count + u32::from(POLICIES[task].start_at_boot);
+            self.log.record(
+                now,
+                LogEvent::Reincarnated {
+                    task,
+                    incarnation,
+                    after,
+                },
+            );
+        }
+    }
+
+    /// Keeps what a record says about how `task`'s incarnation ended: its fault comes first
+    /// (and wins over the detach it causes), a requested detach or a load otherwise.
+    fn note_end(&mut self, record: &supervision::Record) {
+        use supervision::Record as R;
+        let (task, end) = match *record {
+            R::Fault { task, fault } => (task, End::Fault(fault)),
+            R::DetachStarted {
+                task,
+                cause,
+                origin,
+                ..
+            } => {
+                if matches!(self.ended.get(task), Some(Some(End::Fault(_)))) {
+                    return;
+                }
+                (task, End::Detached { cause, origin })
+            }
+            R::Loaded { task, origin } => (task, End::Loaded(origin)),
+            _ => return,
+        };
+        if let Some(slot) = self.ended.get_mut(task) {
+            *slot = Some(end);
+        }
     }
 }
 
@@ -467,6 +510,7 @@ pub extern "C" fn main() -> ! {
             injected: false,
             armed: 0,
             log: log::Log::new(),
+            ended: [None; NUM_TASKS],
         },
     };
     // First in the log, so the console's boot line and humility see why the system reset.

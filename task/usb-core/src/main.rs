@@ -13,12 +13,16 @@
 //!   them; EP0 stays the core's.
 //! * **Driver restarts** (6.4): a `hello` from a new incarnation closes every pipe the old one
 //!   owned in `usb-hcd` (`close_pipes_of`), then the logic rebinds with `resync` on pipes the
-//!   new incarnation owns, counting a strike (quarantine at the limit). No bus reset.
+//!   new incarnation owns. No bus reset. The death is a strike (quarantine at the limit)
+//!   only if it was a fault: the core asks the kernel (kipc `read-fault-count`, granted in
+//!   app.toml) how many of the driver's incarnations faulted, so a restart the supervisor
+//!   was asked for (console `restart`, `humility jefe -s`, an unload and load) strikes
+//!   nothing, however often it happens.
 //! * **Own restart**: a new incarnation starts with an empty device table, so it closes
 //!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
-//!   in flight on them end with a code), hands out ids from a first generation taken from
-//!   the clock (ids of the previous incarnation are `Stale`, see
-//!   `UsbCore::with_first_generation`), and enumerates the connected device again, starting
+//!   in flight on them end with a code), hands out ids whose generations carry its own
+//!   restart count (ids of the previous incarnation are `Stale`, see
+//!   `UsbCore::for_incarnation`), and enumerates the connected device again, starting
 //!   with a bus reset. Each driver learns of it at its next `next_event` (refused until it
 //!   says hello again), drops every binding and takes the new ones.
 //! * **Notifications**: whenever events for a driver are queued, its task gets its `usb`
@@ -45,7 +49,8 @@ use usb_core_api::{
 };
 use usb_core_logic::policy::MAX_CONTROL_DATA;
 use usb_core_logic::{
-    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, MAX_BOUND_PIPES, UsbCore,
+    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, Incarnation, MAX_BOUND_PIPES,
+    UsbCore,
 };
 use usb_hcd_api::IpcHostController;
 use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
@@ -178,6 +183,14 @@ impl InOrderUsbCoreImpl for Server {
         let (driver, index) = driver_of(msg.sender.id)
             .ok_or_else(|| op(UsbCoreOperation::Hello, UsbCoreError::NotADriver))?;
         let generation = msg.sender.generation;
+        // Whether the caller's predecessors died by a fault or on request decides the
+        // strikes; the kernel's count of faulted incarnations tells, long after the fault
+        // record itself is gone.
+        let (restarts, faults) = userlib::kipc::read_fault_count(index);
+        if restarts != generation {
+            // Restarted again since it sent: its successor's hello is the one to count.
+            return Err(op(UsbCoreOperation::Hello, UsbCoreError::Stale));
+        }
         if self
             .core
             .driver_incarnation(driver)
@@ -188,7 +201,8 @@ impl InOrderUsbCoreImpl for Server {
             // the rebind, which then fails and leaves the binding to the next root poll.
             let _ = self.hc.client().close_pipes_of(index as u16);
         }
-        let outcome = self.core.driver_hello(&mut self.hc, driver, generation);
+        let incarnation = Incarnation { restarts, faults };
+        let outcome = self.core.driver_hello(&mut self.hc, driver, incarnation);
         ringbuf_entry!(Trace::Hello {
             driver,
             generation,
@@ -344,8 +358,11 @@ impl InOrderUsbCoreImpl for Server {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     let mut server = Server {
-        // Truncated on purpose: any value unlike the previous incarnation's will do.
-        core: UsbCore::with_first_generation(sys_get_timer().now as u8),
+        // Ids carry this incarnation (the kernel's restart count of this task), so none
+        // equals an id the previous incarnation gave out.
+        core: UsbCore::for_incarnation(
+            sys_refresh_incarnation(TaskId::for_index_and_gen(OWN_INDEX, Generation(0))).generation,
+        ),
         // usb-hcd may have restarted before this incarnation: name its current one.
         hc: IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),

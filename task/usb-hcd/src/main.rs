@@ -9,8 +9,8 @@
 //!
 //! Restart: the first thing an incarnation does is `Hcd::init`, which masks the core's
 //! interrupt, soft-resets the core and flushes its FIFOs before anything is set up again
-//! (the fence of doc/usb-host.md 5.3 item 4); pipe handles carry an epoch picked at start,
-//! so handles of the previous incarnation are refused as stale. Callers blocked in a
+//! (the fence of doc/usb-host.md 5.3 item 4); pipe handles carry an epoch, this task's own
+//! kernel restart count, so handles of the previous incarnation are refused as stale. Callers blocked in a
 //! transfer when the driver died are woken by the kernel with a dead code.
 //!
 //! Waiting: a transfer is served to completion before the next request is received, so at
@@ -428,6 +428,8 @@ impl InOrderUsbHcdImpl for Server {
     }
 }
 
+include!(concat!(env!("OUT_DIR"), "/own_index.rs"));
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "sim")]
@@ -442,7 +444,13 @@ pub extern "C" fn main() -> ! {
             }
         }
     };
-    let epoch = sys_get_timer().now as u16;
+    // The kernel's restart count of this task: handles of the previous incarnation (and of
+    // every one less than 65536 restarts back) carry another epoch and are refused.
+    let epoch = userlib::sys_refresh_incarnation(userlib::TaskId::for_index_and_gen(
+        OWN_INDEX,
+        userlib::Generation(0),
+    ))
+    .generation as u16;
     ringbuf_entry!(Event::Initialised {
         channels: info.channels as u8,
         epoch,

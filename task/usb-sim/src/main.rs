@@ -24,6 +24,7 @@
 use counters::Count;
 use idol_runtime::{Leased, Read, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
+use usb_model::blocks::PatternStore;
 use usb_model::corpus::{self, SimCorpus};
 use usb_model::faulty::{Fault, Faulty};
 use usb_model::flash::{self, FlashFaults};
@@ -43,8 +44,13 @@ static TYPIST_SCRIPT: [[u8; 8]; 10] = {
     script
 };
 static MOUSE_SCRIPT: [[u8; 4]; 1] = [[1, 5, 0xFB, 0]];
-/// RAM disk of the simulated flash drive: 64 blocks.
-const DISK_BYTES: usize = 64 * flash::BLOCK_LEN;
+/// The simulated flash drive: 4096 blocks (2 MiB), kept by `usb_model::blocks::PatternStore`
+/// in 8 KiB of block map and [`DISK_POOL`] blocks held verbatim: blocks the tests write
+/// with `usb_model::blocks::generated` and zero blocks take no room, any other block
+/// written takes a pool slot, and a write past the pool fails with a write error.
+const DISK_BLOCKS: usize = 4096;
+/// Blocks of arbitrary data the drive holds at once (24 KiB).
+const DISK_POOL: usize = 48;
 /// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
 const MAX_CORPUS: usize = 32;
 /// Fixed (non-corpus) device names.
@@ -248,10 +254,12 @@ pub extern "C" fn main() -> ! {
         usb_corpus::DEVICES.len() <= MAX_CORPUS,
         "usb-sim: MAX_CORPUS is below the corpus size"
     );
-    let mut disk = [0u8; DISK_BYTES];
+    let mut disk_map = [0u16; DISK_BLOCKS];
+    let mut disk_pool = [[0u8; flash::BLOCK_LEN]; DISK_POOL];
+    let mut disk = PatternStore::new(&mut disk_map, &mut disk_pool);
     let mut keyboard = hid::keyboard(&KEY_SCRIPT);
     let mut mouse = hid::mouse(&MOUSE_SCRIPT);
-    let mut flash_drive = flash::flash_drive(&mut disk, FlashFaults::default());
+    let mut flash_drive = flash::flash_drive_on(&mut disk, FlashFaults::default());
     let mut serial = serial::serial();
     let mut hub_keyboard = hid::keyboard(&KEY_SCRIPT);
     let mut hub_serial = serial::serial();

@@ -39,22 +39,24 @@ pub const STREAM_RESULT: u16 = 6;
 pub const STOP_BIT: u32 = 1 << 1;
 /// Blocks written and read back per round of a stream.
 pub const STREAM_BLOCKS: usize = 1;
-/// The whole simulated flash drive (64 blocks: its RAM disk is 32 KiB).
+/// The blocks the peer's `MSC_READ`/`MSC_WRITE` cover at most (from block 0): its 32 KiB
+/// buffer. The simulated drive itself is larger (usb-sim: 4096 blocks).
 pub const MSC_MAX_BLOCKS: usize = 64;
 pub const BLOCK: usize = 512;
 
-/// Deterministic block contents from `seed` and each byte's offset in `buf`.
+/// Deterministic contents from `seed`, as [`pattern_at`] gives them from block 0.
 pub fn pattern(buf: &mut [u8], seed: u8) {
     pattern_at(buf, seed, 0);
 }
 
-/// What [`pattern`] gives blocks `first_block..` of a buffer that starts at block 0: so a
-/// disk written whole in one call can be checked a few blocks at a time.
+/// The contents `buf` must have when written at block `first_block` with `seed`: each
+/// block is `usb_model::blocks::generated` for its own number, the one kind of data the
+/// simulated drive keeps for every one of its blocks (arbitrary data fits in a small pool
+/// only). A block written elsewhere than its number is ordinary data to the drive.
 pub fn pattern_at(buf: &mut [u8], seed: u8, first_block: usize) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (i as u8)
-            .wrapping_mul(31)
-            .wrapping_add(seed ^ (first_block + (i >> 9)) as u8);
+    let seed = u16::from(seed) + 1;
+    for (i, block) in buf.chunks_mut(BLOCK).enumerate() {
+        usb_model::blocks::generated((first_block + i) as u32, seed, 0, block);
     }
 }
 
