@@ -101,6 +101,7 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
         &link_dir,
     )?;
     let kernel_flash_used = measure_kernel_flash(&read(&kernel_elf)?, flash.start)?;
+    check_injector(&app, &read(&kernel_elf)?)?;
 
     let allocation = alloc::allocate(
         flash,
@@ -315,6 +316,35 @@ fn loaded_end(name: &str, elf: &[u8]) -> Result<Option<u64>, Error> {
     let ranges = elfimage::load_ranges(&elfimage::NamedElf { name, bytes: elf })
         .map_err(|e| Error::new(e.to_string()))?;
     Ok(ranges.iter().map(|r| r.end).max())
+}
+
+/// Symbol defined only by kernels built with feature `fault-inject`.
+pub const INJECTOR_SYMBOL: &str = "BULKHEAD_CAMPAIGN_RUN";
+
+/// A kernel carries the fault injector exactly when the app has a `[kernel.fault-inject]`
+/// plan, which the config check allows only on QEMU boards: the feature comes from the kernel
+/// crate's `Cargo.toml`, out of the config's sight, so the built kernel itself is asked.
+fn check_injector(app: &App, kernel_elf: &[u8]) -> Result<(), Error> {
+    let has = elfimage::symbol_bytes(kernel_elf, INJECTOR_SYMBOL).is_ok();
+    match (has, &app.kernel.fault_inject) {
+        (true, None) => Err(Error::new(format!(
+            "{}: app \"{}\": kernel crate \"{}\" is built with feature \"{}\", which only \
+             QEMU campaign images with a [kernel.fault-inject] plan may have",
+            app.file.display(),
+            app.name,
+            app.kernel.krate,
+            crate::config::fault_inject::FEATURE
+        ))),
+        (false, Some(_)) => Err(Error::new(format!(
+            "{}: app \"{}\": [kernel.fault-inject] needs kernel crate \"{}\" built with \
+             kern's feature \"{}\"",
+            app.file.display(),
+            app.name,
+            app.kernel.krate,
+            crate::config::fault_inject::FEATURE
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn measure_kernel_flash(elf: &[u8], flash_start: u32) -> Result<u32, Error> {

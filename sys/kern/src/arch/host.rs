@@ -154,3 +154,14 @@ pub fn system_reset(reason: abi::ResetReason) -> ! {
 pub fn reset_reason() -> abi::ResetReason {
     abi::ResetReason::PowerOn
 }
+
+/// The campaign's report channel in host builds with feature `fault-inject`: stdout.
+#[cfg(feature = "fault-inject")]
+pub fn campaign_write(line: &[u8]) {
+    print!("{}", String::from_utf8_lossy(&line[..line.len() - 1]));
+}
+
+#[cfg(feature = "fault-inject")]
+pub fn campaign_exit() -> ! {
+    panic!("campaign ended")
+}
