@@ -151,6 +151,20 @@ pub const REGISTER_NAMES: [&str; 17] = [
 ];
 /// Registers below this index live in `SavedState`; the rest in the stacked frame.
 pub const FIRST_FRAME_REGISTER: usize = 9;
+/// `sp`, the first register a blocked task may have flipped.
+const SP: usize = 8;
+
+/// The register a flip drawn as `a` hits. A task blocked in a syscall has its arguments in
+/// its saved r4-r11, which the kernel checked at entry and reads again when the call
+/// completes (`umem::copy_prechecked`): they are kernel state until then, and a flip there
+/// would be a fault of the kernel's memory, which the campaign does not model. Such a task
+/// gets its flip in sp or the stacked frame, which only the task itself consumes; a
+/// preempted (runnable) task in any register.
+pub fn register_choice(runnable: bool, a: u32) -> usize {
+    let first = if runnable { 0 } else { SP };
+    let choices = (REGISTER_NAMES.len() - first) as u64;
+    first + ((u64::from(a) * choices) >> 32) as usize
+}
 /// The frame word of `pc`.
 pub const FRAME_PC: usize = 6;
 
@@ -293,6 +307,25 @@ mod tests {
             assert!((5..=9).contains(&v), "{v}");
         }
         assert_eq!(r.between(4, 4), 4);
+    }
+
+    #[test]
+    fn blocked_tasks_keep_their_syscall_arguments() {
+        let mut r = Rng::new(11);
+        let mut hit = [false; REGISTER_NAMES.len()];
+        for _ in 0..10_000 {
+            let a = r.next();
+            assert!(
+                register_choice(false, a) >= SP,
+                "a blocked task's r4-r11 flipped"
+            );
+            hit[register_choice(true, a)] = true;
+        }
+        assert!(
+            hit.iter().all(|&h| h),
+            "a runnable task can take any register"
+        );
+        assert_eq!(register_choice(false, u32::MAX), REGISTER_NAMES.len() - 1);
     }
 
     #[test]

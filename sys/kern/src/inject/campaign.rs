@@ -8,6 +8,7 @@ use abi::{FaultInfo, RegionAttributes, ResetReason};
 
 use super::{
     FIRST_FRAME_REGISTER, FRAME_PC, Kind, Line, Outcome, Plan, REGISTER_NAMES, Rng, Run, nth_kind,
+    register_choice,
 };
 use crate::arch::{self, SavedState};
 use crate::detach;
@@ -345,7 +346,7 @@ fn write_word(task: &Task, at: u32, value: u32) -> Option<()> {
 }
 
 fn flip_register(task: &mut Task, a: u32, b: u32) -> Option<(usize, u32)> {
-    let reg = ((u64::from(a) * REGISTER_NAMES.len() as u64) >> 32) as usize;
+    let reg = register_choice(task.is_healthy_in(abi::SchedState::Runnable), a);
     let bit = b % 32;
     if reg < FIRST_FRAME_REGISTER {
         *saved_register(&mut task.save, reg) ^= 1 << bit;
