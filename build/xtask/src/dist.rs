@@ -381,3 +381,51 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 fn copy(from: &Path, to: &Path) -> Result<(), Error> {
     write(to, &read(from)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::app_tests::{BASE, load};
+    use crate::elfimage::fixture::{Elf, Symbol};
+
+    fn kernel(injector: bool) -> Vec<u8> {
+        let mut elf = Elf::kernel(0x0800_0000, &[0; 16]);
+        if injector {
+            elf.symbols.push(Symbol {
+                name: INJECTOR_SYMBOL,
+                value: 0x0800_0010,
+                size: 8,
+                function: false,
+                section: 1,
+            });
+        }
+        elf.build()
+    }
+
+    #[test]
+    fn an_injecting_kernel_needs_a_plan_and_a_plan_needs_an_injecting_kernel() {
+        let plain = load(BASE).unwrap();
+        let e = check_injector(&plain, &kernel(true)).expect_err("injector without a plan");
+        assert!(
+            e.to_string().contains(
+                "app \"demo\": kernel crate \"app-demo\" is built with feature \"fault-inject\""
+            ),
+            "{e}"
+        );
+        assert!(check_injector(&plain, &kernel(false)).is_ok());
+
+        let planned = load(&BASE.replacen(
+            "[tasks.jefe]",
+            "[kernel.fault-inject]\ntargets = { sys = [\"ram\"] }\nprogress = \"idle\"\n\n[tasks.jefe]",
+            1,
+        ))
+        .unwrap();
+        let e = check_injector(&planned, &kernel(false)).expect_err("plan without injector");
+        assert!(
+            e.to_string()
+                .contains("needs kernel crate \"app-demo\" built"),
+            "{e}"
+        );
+        assert!(check_injector(&planned, &kernel(true)).is_ok());
+    }
+}

@@ -126,6 +126,9 @@ pub(super) fn resolve(
     }
     check_name(&raw.name).map_err(|p| doc.error("name", p))?;
     let board = Board::load(build_dir, &raw.board, file)?;
+    if raw.kernel.fault_inject.is_some() {
+        super::fault_inject::check_board(doc, &raw.name, &board)?;
+    }
     let fault_inject_entry = raw.kernel.fault_inject.take();
     let mut kernel = resolve_kernel(doc, raw.kernel, packages)?;
     if raw.tasks.len() > MAX_TASKS {
@@ -215,14 +218,7 @@ pub(super) fn resolve(
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
     if let Some(entry) = &fault_inject_entry {
-        kernel.fault_inject = Some(super::fault_inject::resolve(
-            doc,
-            &raw.name,
-            board.qemu_machine.as_deref(),
-            &board.name,
-            entry,
-            &tasks,
-        )?);
+        kernel.fault_inject = Some(super::fault_inject::resolve(doc, entry, &tasks)?);
     }
     for test in &raw.expected_tests {
         check_name(test).map_err(|p| doc.error("expected-tests", p))?;

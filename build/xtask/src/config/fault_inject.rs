@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::error::Blame;
-use super::{ConfigError, Problem, Task};
+use super::{Board, ConfigError, Problem, Task};
 
 /// The kinds of fault, as the kernel numbers them (`kern::inject::Kind`).
 pub const KINDS: [&str; 4] = ["register", "ram", "panic", "stop"];
@@ -96,26 +96,41 @@ impl FaultInject {
     }
 }
 
-/// Resolves the plan against the app's tasks (supervision already resolved).
-pub(super) fn resolve(
+fn refusal(doc: Blame<'_>, key: &str, message: String) -> ConfigError {
+    doc.error(
+        &format!("kernel.fault-inject{key}"),
+        Problem::FaultInject(message),
+    )
+}
+
+/// Checked before anything else of the app, so that a board image is refused for what it
+/// is rather than for a task the plan names.
+pub(super) fn check_board(
     doc: Blame<'_>,
     app_name: &str,
-    qemu_machine: Option<&str>,
-    board: &str,
-    entry: &FaultInjectEntry,
-    tasks: &[Task],
-) -> Result<FaultInject, ConfigError> {
-    let key = |k: &str| format!("kernel.fault-inject{k}");
-    let refuse = |k: &str, message: String| doc.error(&key(k), Problem::FaultInject(message));
-    if qemu_machine.is_none() {
-        return Err(refuse(
+    board: &Board,
+) -> Result<(), ConfigError> {
+    match board.qemu_machine {
+        Some(_) => Ok(()),
+        None => Err(refusal(
+            doc,
             "",
             format!(
                 "app \"{app_name}\": kernel feature \"{FEATURE}\" is for QEMU campaign images only, \
-                 and board \"{board}\" is real hardware"
+                 and board \"{}\" is real hardware",
+                board.name
             ),
-        ));
+        )),
     }
+}
+
+/// Resolves the plan against the app's tasks (supervision already resolved).
+pub(super) fn resolve(
+    doc: Blame<'_>,
+    entry: &FaultInjectEntry,
+    tasks: &[Task],
+) -> Result<FaultInject, ConfigError> {
+    let refuse = |k: &str, message: String| refusal(doc, k, message);
     let find = |k: &str, name: &str| {
         tasks
             .iter()
@@ -198,4 +213,68 @@ pub(super) fn resolve(
         recover_ms: entry.recover_ms,
         hang_ms: entry.hang_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::app_tests::{BASE, load};
+
+    const PLAN: &str = "[kernel.fault-inject]\n\
+        targets = { console = [\"stop\", \"ram\"], sys = [\"register\", \"panic\"] }\n\
+        progress = \"idle\"\nlatent-ms = 7\n\n[tasks.jefe]";
+
+    fn with_plan(plan: &str) -> String {
+        BASE.replacen("[tasks.jefe]", plan, 1)
+    }
+
+    #[test]
+    fn a_plan_resolves_to_task_indices_and_kind_bits() {
+        let app = load(&with_plan(PLAN)).expect("a valid plan");
+        let plan = app.kernel.fault_inject.expect("the plan");
+        // console (index 2): stop (bit 3) and ram (bit 1); sys (index 1): register, panic.
+        assert_eq!(plan.targets, vec![(2, 0b1010), (1, 0b0101)]);
+        assert_eq!(plan.progress, 3);
+        // console's watchdog-ms is 500: a stop may take two periods to be caught.
+        assert_eq!(plan.stop_latent_ms, 2 * 500 + 7);
+        assert!(plan.kernel_source().contains("BULKHEAD_FAULT_PLAN"));
+    }
+
+    #[test]
+    fn a_board_image_is_refused_naming_the_app_and_the_feature() {
+        let text = with_plan(PLAN).replace("mps2-an500", "nucleo-h753zi");
+        let e = load(&text).expect_err("no injector on a board");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: kernel.fault-inject: app \"demo\": kernel feature \"fault-inject\" \
+             is for QEMU campaign images only, and board \"nucleo-h753zi\" is real hardware"
+        );
+    }
+
+    #[test]
+    fn a_stop_needs_a_watchdog_to_catch_it() {
+        let e = load(&with_plan(
+            &PLAN.replace("\"register\", \"panic\"", "\"stop\""),
+        ))
+        .expect_err("sys has no watchdog");
+        assert_eq!(e.key, "kernel.fault-inject.targets.sys");
+        assert!(e.to_string().contains("no supervision.watchdog-ms"), "{e}");
+    }
+
+    #[test]
+    fn targets_are_drivers_with_known_kinds() {
+        for (edit, key, says) in [
+            ("sys = [", "jefe = [", "is the supervisor"),
+            ("sys = [", "idle = [", "is the progress task"),
+            ("sys = [", "nosuch = [", "unknown task \"nosuch\""),
+            ("\"panic\"", "\"melt\"", "unknown kind \"melt\""),
+        ] {
+            let e = load(&with_plan(&PLAN.replace(edit, key))).expect_err(key);
+            assert!(e.to_string().contains(says), "{key}: {e}");
+        }
+        let e = load(&with_plan(
+            &PLAN.replace("latent-ms = 7", "gap-ms = [3, 2]"),
+        ))
+        .expect_err("inverted gap");
+        assert_eq!(e.key, "kernel.fault-inject.gap-ms");
+    }
 }
