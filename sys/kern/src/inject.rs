@@ -178,7 +178,7 @@ impl Rng {
         Rng(if mixed == 0 { 1 } else { mixed })
     }
 
-    pub fn next(&mut self) -> u32 {
+    pub fn next_u32(&mut self) -> u32 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 17;
@@ -189,7 +189,7 @@ impl Rng {
 
     /// Uniform in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: u32) -> u32 {
-        ((u64::from(self.next()) * u64::from(n)) >> 32) as u32
+        ((u64::from(self.next_u32()) * u64::from(n)) >> 32) as u32
     }
 
     /// Uniform in `lo..=hi`.
@@ -292,11 +292,11 @@ mod tests {
     fn the_generator_is_the_same_for_a_seed_and_differs_between_seeds() {
         let run = |seed| {
             let mut r = Rng::new(seed);
-            [r.next(), r.next(), r.next()]
+            [r.next_u32(), r.next_u32(), r.next_u32()]
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
-        assert_ne!(Rng::new(0).next(), 0);
+        assert_ne!(Rng::new(0).next_u32(), 0);
     }
 
     #[test]
@@ -314,7 +314,7 @@ mod tests {
         let mut r = Rng::new(11);
         let mut hit = [false; REGISTER_NAMES.len()];
         for _ in 0..10_000 {
-            let a = r.next();
+            let a = r.next_u32();
             assert!(
                 register_choice(false, a) >= SP,
                 "a blocked task's r4-r11 flipped"

@@ -162,7 +162,21 @@ impl Boot {
                             return Err(format!("unknown failure class \"{other}\": \"{line}\""));
                         }
                     };
-                    boot.fail(class, words[2..].join(" "));
+                    let detail = match (class, &words[2..]) {
+                        ("hang", [task, tick]) => {
+                            format!("task {task} (the workload) got no reply by tick {tick}")
+                        }
+                        ("held", [task]) => format!("task {task} did not run again"),
+                        ("system-reset", [code]) => {
+                            format!("the boot began with reset reason {code} (abi::ResetReason)")
+                        }
+                        ("wrong-incarnation", [client, generation]) => format!(
+                            "task {client} was answered by generation {generation} of a server \
+                             its message had not reached"
+                        ),
+                        (_, rest) => rest.join(" "),
+                    };
+                    boot.fail(class, detail);
                 }
                 "FE" => {
                     boot.progress = number(&words, 2, line)?;
@@ -209,8 +223,7 @@ impl Boot {
         let undetected = self
             .faults
             .iter()
-            .filter(|f| f.task == server && f.tick <= tick)
-            .next_back()
+            .rfind(|f| f.task == server && f.tick <= tick)
             .is_some_and(|f| match (&f.outcome, f.resolved_at) {
                 (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
                 _ => true,
@@ -218,12 +231,7 @@ impl Boot {
         if undetected {
             self.silent_corruptions += 1;
         } else {
-            let fault = self
-                .faults
-                .iter()
-                .filter(|f| f.tick <= tick)
-                .next_back()
-                .map(|f| f.n);
+            let fault = self.faults.iter().rfind(|f| f.tick <= tick).map(|f| f.n);
             self.failures.push(Failure {
                 class: "corruption",
                 detail: format!("{what} answered wrongly at tick {tick} by a clean incarnation"),
@@ -293,7 +301,7 @@ mod tests {
             boot.failures,
             vec![Failure {
                 class: "held",
-                detail: "2".into(),
+                detail: "task 2 did not run again".into(),
                 fault: Some(7)
             }]
         );

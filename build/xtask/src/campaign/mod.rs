@@ -7,7 +7,8 @@
 //! into the image (`BULKHEAD_CAMPAIGN_RUN`), as many boots at a time as the host has cores;
 //! reads every boot back ([`boot::Boot`]), and prints faults by kind and outcome, failures
 //! by class, restarts per task and wall time. `target/campaign/report.json` has the same,
-//! with `faults_injected` and `failures` (every class, zero or not). A failure prints the
+//! with `faults_injected` and `failures` (every class, zero or not); boot images and logs go
+//! to `target/campaign/seed-S/`. A failure prints the
 //! command that repeats its boot and the fault index; `--boot B` reruns boot B of seed S
 //! alone, which under icount injects the same faults at the same instructions.
 
@@ -82,9 +83,10 @@ pub fn command(args: &[String]) -> Result<(), Error> {
     }
 }
 
-/// The kernel seed of boot `index` of campaign seed `seed`: distinct for every pair.
+/// The kernel seed of boot `index` of campaign seed `seed`: distinct for every pair while both
+/// are below 65536.
 pub fn boot_seed(seed: u32, index: u32) -> u32 {
-    seed.wrapping_mul(0x0001_0000).wrapping_add(index) ^ seed >> 16
+    seed.wrapping_mul(0x0001_0000).wrapping_add(index)
 }
 
 /// Builds the image, runs the boots and writes `target/campaign/report.json`.
@@ -135,7 +137,9 @@ pub fn run(options: &Options) -> Result<Report, Error> {
             .collect(),
     };
     let out_dir = cargo::target_dir().join("campaign");
-    std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+    // Boot files per seed, so two campaigns of different seeds can run side by side.
+    let boot_dir = out_dir.join(format!("seed-{}", options.seed));
+    std::fs::create_dir_all(&boot_dir).map_err(|e| Error::io(&boot_dir, e))?;
     let final_elf = dist::read(&built.final_elf)?;
     let run_at = run_symbol_offset(&dist::read(&built.kernel_elf)?, &final_elf)?;
 
@@ -161,7 +165,7 @@ pub fn run(options: &Options) -> Result<Report, Error> {
                     };
                     let seed = boot_seed(options.seed, index);
                     let result = run_boot(
-                        &machine, &final_elf, run_at, &out_dir, &image, index, seed, faults,
+                        &machine, &final_elf, run_at, &boot_dir, &image, index, seed, faults,
                     );
                     results.lock().unwrap().push((index, result));
                 }
