@@ -100,13 +100,7 @@ pub fn run(options: &Options) -> Result<Report, Error> {
             app.file.display()
         ))
     })?;
-    let machine = app.board.qemu_machine.clone().ok_or_else(|| {
-        Error::new(format!(
-            "{}: board \"{}\" cannot run in QEMU",
-            app.file.display(),
-            app.board.name
-        ))
-    })?;
+    let machine = qemu::machine_of(app)?;
     let task_index = |name: &str| {
         app.task(name).map(|t| t.index).ok_or_else(|| {
             Error::new(format!(

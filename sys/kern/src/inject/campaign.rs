@@ -182,14 +182,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
         return NextTask::Same;
     }
     if now.saturating_sub(st.last_progress) > u64::from(plan.hang_ms) {
-        fail(
-            st,
-            Line::default()
-                .word("FX")
-                .word("hang")
-                .num(plan.progress.into())
-                .num(now),
-        );
+        fail(st, hung(plan, now));
     }
     match st.phase {
         Phase::Waiting { at } if now >= at => {
@@ -237,14 +230,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
                 }
             }
             if st.progress == progress {
-                fail(
-                    st,
-                    Line::default()
-                        .word("FX")
-                        .word("hang")
-                        .num(plan.progress.into())
-                        .num(now),
-                );
+                fail(st, hung(plan, now));
             }
             st.phase = Phase::Ended;
             emit(
@@ -266,6 +252,14 @@ fn resolved(n: u32, outcome: &str) -> Line {
         .num(n.into())
         .num(arch::now().0)
         .word(outcome)
+}
+
+fn hung(plan: &Plan, now: u64) -> Line {
+    Line::default()
+        .word("FX")
+        .word("hang")
+        .num(plan.progress.into())
+        .num(now)
 }
 
 fn held(target: usize) -> Line {
