@@ -16,6 +16,8 @@
 //! FI <n> <tick> <task> <kind> <detail> <detail>   fault n injected
 //! FO <n> <tick> <outcome>                         fault n resolved
 //! FC <task> <outcome>                             a fault outside any injection's window
+//! FS <task> <state> [peer]                         before a hang or held failure: each task's
+//!                                                 state (who waits on whom)
 //! FX <class> <detail>                             a failure (kernel-fault, supervisor-fault,
 //!                                                 reset, hang, held, wrong-incarnation)
 //! FE <injected> <progress>                        the boot's last line; QEMU then exits

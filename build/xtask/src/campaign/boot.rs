@@ -52,6 +52,7 @@ pub struct Fault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub class: &'static str,
+    /// What happened; at a hang or held failure followed by every task's state.
     pub detail: String,
     /// The last fault injected before the failure, if any.
     pub fault: Option<u32>,
@@ -70,6 +71,8 @@ pub struct Boot {
     /// Replies the workload received (the kernel's count).
     pub progress: u64,
     pub ended: bool,
+    /// Each task's state as the kernel saw it at a hang or held failure (`FS` lines).
+    pub states: Vec<String>,
 }
 
 /// What the parser needs to know of the image.
@@ -178,6 +181,11 @@ impl Boot {
                     };
                     boot.fail(class, detail);
                 }
+                "FS" => boot.states.push(format!(
+                    "task {} {}",
+                    field(&words, 1, line)?,
+                    words[2..].join(" ")
+                )),
                 "FE" => {
                     boot.progress = number(&words, 2, line)?;
                     boot.ended = true;
@@ -189,6 +197,11 @@ impl Boot {
             if let Some(rest) = line.strip_prefix("campaign: corrupt ") {
                 boot.corruption(image, rest, line)?;
             }
+        }
+        if !boot.states.is_empty()
+            && let Some(last) = boot.failures.last_mut()
+        {
+            last.detail = format!("{}; states: {}", last.detail, boot.states.join(", "));
         }
         if !boot.ended {
             let why = if timed_out {
@@ -296,12 +309,17 @@ mod tests {
 
     #[test]
     fn kernel_failures_are_classed_and_name_the_last_fault() {
-        let boot = parse("FI 7 90 2 register pc 3\nFX held 2\nFE 7 10\n", &[]);
+        let boot = parse(
+            "FI 7 90 2 register pc 3\nFS 2 detached\nFS 3 awaiting-reply-from 2\nFX held 2\nFE 7 10\n",
+            &[],
+        );
         assert_eq!(
             boot.failures,
             vec![Failure {
                 class: "held",
-                detail: "task 2 did not run again".into(),
+                detail: "task 2 did not run again; states: task 2 detached, \
+                         task 3 awaiting-reply-from 2"
+                    .into(),
                 fault: Some(7)
             }]
         );

@@ -182,6 +182,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
         return NextTask::Same;
     }
     if now.saturating_sub(st.last_progress) > u64::from(plan.hang_ms) {
+        snapshot(tasks);
         fail(st, hung(plan, now));
     }
     match st.phase {
@@ -219,6 +220,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
             if t.generation != generation && !t.detached && t.healthy_state().is_some() {
                 st.phase = gap(st, now);
             } else if now - since > u64::from(plan.recover_ms) {
+                snapshot(tasks);
                 fail(st, held(target));
             }
         }
@@ -226,10 +228,12 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
             for target in plan.targets {
                 let t = &tasks[usize::from(target.index)];
                 if t.detached || t.healthy_state().is_none() {
+                    snapshot(tasks);
                     fail(st, held(target.index.into()));
                 }
             }
             if st.progress == progress {
+                snapshot(tasks);
                 fail(st, hung(plan, now));
             }
             st.phase = Phase::Ended;
@@ -252,6 +256,26 @@ fn resolved(n: u32, outcome: &str) -> Line {
         .num(n.into())
         .num(arch::now().0)
         .word(outcome)
+}
+
+/// Every task's state at a failure, `FS <task> <state> [peer]`: what a dump would show first
+/// of a hang (who waits on whom).
+fn snapshot(tasks: &[Task]) {
+    use abi::SchedState as S;
+    for t in tasks {
+        let line = Line::default().word("FS").num(t.index() as u64);
+        let line = match (t.detached, t.healthy_state()) {
+            (true, _) => line.word("detached"),
+            (_, None) => line.word("faulted"),
+            (_, Some(S::Runnable)) => line.word("runnable"),
+            (_, Some(S::Stopped)) => line.word("stopped"),
+            (_, Some(S::InSend(p))) => line.word("sending-to").num(p.index() as u64),
+            (_, Some(S::InReply(p))) => line.word("awaiting-reply-from").num(p.index() as u64),
+            (_, Some(S::InRecv(Some(p)))) => line.word("receiving-from").num(p.index() as u64),
+            (_, Some(S::InRecv(None))) => line.word("receiving"),
+        };
+        emit(line);
+    }
 }
 
 fn hung(plan: &Plan, now: u64) -> Line {
