@@ -23,15 +23,8 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     build_util::idl::generate_client_stub("../../idl/stm32xx-sys.idol", "client_stub.rs")?;
-    println!("cargo::rerun-if-env-changed=BULKHEAD_APP_TOML");
-    let code = match std::env::var_os("BULKHEAD_APP_TOML") {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            println!("cargo::rerun-if-changed={}", path.display());
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            app_config::generate(&path.display().to_string(), &text)?
-        }
+    let code = match build_util::app::from_env()? {
+        Some(app) => app_config::generate(&app.file.display().to_string(), &app.tasks)?,
         None => app_config::empty("BULKHEAD_APP_TOML is unset (no app)", 0),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);

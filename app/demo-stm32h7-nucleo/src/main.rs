@@ -7,7 +7,7 @@
 
 use drv_stm32h7_clocks::{Mmio, NUCLEO_400MHZ, bring_up};
 
-kern::app_kernel!(board_init = board_init);
+kern::app_kernel!(board_init = board_init, reset_reason = reset_reason);
 
 // The kernel's tick comes from the board file's `cpu-hz`; it must be the clock we program.
 const _: () = assert!(
@@ -23,4 +23,12 @@ fn board_init() {
     if let Err(e) = bring_up(&mut regs, &NUCLEO_400MHZ) {
         panic!("power/clock bring-up failed: {e:?}");
     }
+}
+
+/// The reset reason from `RCC_RSR` (its flags cleared for the next boot), with the kernel's
+/// record deciding only why software reset the system.
+fn reset_reason(recorded: abi::ResetReason) -> abi::ResetReason {
+    // SAFETY: the kernel calls this once at start-up, privileged, before any task exists,
+    // and after `board_init` has finished with RCC.
+    unsafe { drv_stm32h7_reset_reason::from_hardware(recorded) }
 }

@@ -23,20 +23,20 @@ pub fn generate(iface: &Interface) -> TokenStream {
 
         #doc
         pub struct #client {
-            task: core::cell::Cell<idol_runtime::abi::TaskId>,
+            task: core::cell::Cell<idol_runtime::abi::Incarnation>,
         }
 
         impl #client {
-            /// A client of the server `task` names. The id is refreshed from the kernel's
-            /// dead codes, so it may start out with a stale generation.
-            pub const fn new(task: idol_runtime::abi::TaskId) -> Self {
+            /// A client of the server incarnation `task` names. It is refreshed from the
+            /// kernel's dead codes, so it may start out stale.
+            pub const fn new(task: idol_runtime::abi::Incarnation) -> Self {
                 Self {
                     task: core::cell::Cell::new(task),
                 }
             }
 
-            /// The server's id as last seen.
-            pub fn task(&self) -> idol_runtime::abi::TaskId {
+            /// The server's incarnation as last seen.
+            pub fn task(&self) -> idol_runtime::abi::Incarnation {
                 self.task.get()
             }
 
@@ -44,14 +44,14 @@ pub fn generate(iface: &Interface) -> TokenStream {
             /// by other means that the server restarted (a handle from it, issued by a third
             /// task), so that its next call, idempotent or not, is not lost to the old one.
             pub fn refresh(&self) {
-                self.task.set(idol_runtime::userlib::sys_refresh_task_id(self.task.get()));
+                self.task.set(idol_runtime::userlib::sys_refresh_incarnation(self.task.get()));
             }
 
             #(#methods)*
         }
 
-        impl From<idol_runtime::abi::TaskId> for #client {
-            fn from(task: idol_runtime::abi::TaskId) -> Self {
+        impl From<idol_runtime::abi::Incarnation> for #client {
+            fn from(task: idol_runtime::abi::Incarnation) -> Self {
                 Self::new(task)
             }
         }

@@ -81,7 +81,7 @@ type Reply<E> = Result<u32, idol_runtime::CallError<E>>;
 
 #[test]
 fn client_methods_have_the_declared_signatures() {
-    let client = client::PingClient::new(idol_runtime::abi::TaskId(1));
+    let client = client::PingClient::new(idol_runtime::abi::Incarnation::new(1, 0));
     let ping: fn(&client::PingClient, u32) -> Reply<core::convert::Infallible> =
         client::PingClient::ping;
     let echo: fn(&client::PingClient, &[u8], &mut [u8]) -> Reply<PingError> =

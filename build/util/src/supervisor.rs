@@ -1,6 +1,6 @@
 //! The supervisor's tables, generated from `app.toml` for `task/jefe` (its `build.rs`).
 //!
-//! The builder has validated every policy (`build/xtask/src/config/supervision.rs`); this
+//! The builder has validated every policy (`build/app-config/src/supervision.rs`); this
 //! converts them to `supervision::Policy` values and checks what only jefe cares about, each
 //! refusal naming the file, task and key:
 //!
@@ -82,7 +82,8 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
                 task.name
             )));
         }
-        let s = &task.supervision;
+        // The supervisor's own entry is ignored by jefe; it gets the defaults.
+        let s = task.supervision.clone().unwrap_or_default();
         let talks_to_jefe = task.task_slots.contains(&supervisor.name);
         let (g, b) = match (
             s.depends_on.is_empty(),
@@ -153,9 +154,9 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
                 Restart::Never => "Never",
             },
             deadline = s.detach_deadline_ms,
-            initial = s.backoff_initial_ms,
-            max = s.backoff_max_ms,
-            start = task.start,
+            initial = s.backoff.initial_ms,
+            max = s.backoff.max_ms,
+            start = task.starts_at_boot(),
             idle = task.name == IDLE_TASK,
         )
         .expect("writing to a String");
@@ -303,7 +304,11 @@ fn reset_server(tasks: &[AppTask], supervisor: &AppTask) -> Result<Option<(usize
             server.name, supervisor.name
         ));
     }
-    if !server.supervision.reset_peripherals.is_empty() {
+    if server
+        .supervision
+        .as_ref()
+        .is_some_and(|s| !s.reset_peripherals.is_empty())
+    {
         return Err(format!(
             "tasks.{}.supervision.reset-peripherals: the task declaring \"{RESET_REQUEST}\" cannot reset its own peripherals (it is detached while they would be)",
             server.name
@@ -322,29 +327,38 @@ fn bit(task: &AppTask, notification: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::parse;
+    use crate::app::tasks_of;
 
     const APP: &str = r#"
         [tasks.jefe]
         crate = "task-jefe"
+        priority = 0
+        stack-size = 1024
         notifications = ["fault", "timer"]
         config = { inject-fault-callers = ["client"] }
         [tasks.console]
         crate = "task-console"
+        priority = 2
+        stack-size = 1024
         [tasks.server]
         crate = "task-server"
+        priority = 1
+        stack-size = 1024
         start = false
+        uses = ["uart0"]
         task-slots = ["jefe"]
         supervision = { restart = "always", intensity = { restarts = 3, window-ms = 1000 }, reset-peripherals = ["uart0"], watchdog-ms = 100 }
         [tasks.client]
         crate = "task-client"
+        priority = 2
+        stack-size = 1024
         notifications = ["timer", "provider-going", "provider-back"]
         task-slots = ["jefe", "server"]
         supervision = { depends-on = ["server"] }
     "#;
 
     fn generate(text: &str) -> Result<String, String> {
-        let (_, tasks) = parse("app.toml", text)?;
+        let tasks = tasks_of(text)?;
         table("app.toml", &tasks).map(|(code, _)| code)
     }
 
@@ -364,7 +378,10 @@ mod tests {
 
     #[test]
     fn the_task_named_idle_alone_is_marked_idle() {
-        let code = generate(&format!("{APP}\n[tasks.idle]\ncrate = \"task-idle\"\n")).unwrap();
+        let code = generate(&format!(
+            "{APP}\n[tasks.idle]\ncrate = \"task-idle\"\npriority = 7\nstack-size = 256\n"
+        ))
+        .unwrap();
         let idle = code.split("// idle\n").nth(1).expect("an entry for idle");
         assert!(idle.contains("idle: true,"), "{code}");
         assert_eq!(code.matches("idle: true,").count(), 1, "{code}");
@@ -383,10 +400,12 @@ mod tests {
         let e = generate(&APP.replace(", \"provider-back\"", "")).unwrap_err();
         assert!(e.starts_with("app.toml: tasks.client.notifications: a task with supervision.depends-on declares both"), "{e}");
         let passive = APP.replace(", \"provider-going\", \"provider-back\"", "");
-        let (_, tasks) = parse("app.toml", &passive).unwrap();
+        let tasks = tasks_of(&passive).unwrap();
         let (code, warnings) = table("app.toml", &tasks).unwrap();
         assert!(
-            code.contains("pub const PROVIDER_GOING: [u32; NUM_TASKS] = [0x0, 0x0, 0x0, 0x0];")
+            code.contains(
+                "pub const PROVIDER_GOING: [u32; NUM_TASKS] = [0x0, 0x0, 0x0, 0x0, 0x0];"
+            )
         );
         assert_eq!(warnings.len(), 1);
         assert!(
@@ -399,6 +418,9 @@ mod tests {
     const SYS: &str = r#"
         [tasks.sys]
         crate = "task-sys"
+        priority = 1
+        stack-size = 1024
+        uses = ["timer0"]
         notifications = ["reset-request"]
         task-slots = ["jefe"]
     "#;
@@ -425,7 +447,7 @@ mod tests {
                 .unwrap_err()
                 .starts_with("app.toml: tasks.sys.task-slots: the task declaring")
         );
-        let own = format!("{APP}{SYS}supervision = {{ reset-peripherals = [\"rcc\"] }}\n");
+        let own = format!("{APP}{SYS}supervision = {{ reset-peripherals = [\"timer0\"] }}\n");
         assert!(
             generate(&own).unwrap_err().starts_with(
                 "app.toml: tasks.sys.supervision.reset-peripherals: the task declaring"
@@ -468,11 +490,11 @@ mod tests {
 
     #[test]
     fn inject_fault_callers_resolve_to_indices() {
-        let (_, tasks) = parse("app.toml", APP).unwrap();
+        let tasks = tasks_of(APP).unwrap();
         let callers = allowed_callers("app.toml", &tasks).unwrap();
         assert_eq!(callers["inject_fault"], [3]);
         let bad = APP.replace("[\"client\"] }", "[\"clinet\"] }");
-        let (_, tasks) = parse("app.toml", &bad).unwrap();
+        let tasks = tasks_of(&bad).unwrap();
         assert_eq!(
             allowed_callers("app.toml", &tasks).unwrap_err(),
             "app.toml: tasks.jefe.config.inject-fault-callers: unknown task \"clinet\""

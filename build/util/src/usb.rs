@@ -71,34 +71,45 @@ pub fn drivers(tasks: &[AppTask], core: &str) -> Result<Vec<UsbDriver>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::parse;
+    use crate::app::tasks_of;
 
     const APP: &str = r#"
+        [tasks.jefe]
+        crate = "task-jefe"
+        priority = 0
+        stack-size = 1024
+        notifications = ["fault", "timer"]
         [tasks.usb-core]
         crate = "task-usb-core"
+        priority = 1
+        stack-size = 1024
         [tasks.usb-core.config]
         drivers = { usb-msc = "mass-storage", usb-hid = "hid" }
         [tasks.usb-hid]
         crate = "task-usb-hid"
+        priority = 2
+        stack-size = 1024
         [tasks.usb-msc]
         crate = "task-usb-msc"
+        priority = 2
+        stack-size = 1024
     "#;
 
     #[test]
     fn drivers_come_in_file_order_with_their_task_index_and_kind() {
-        let (_, tasks) = parse("app.toml", APP).unwrap();
+        let tasks = tasks_of(APP).unwrap();
         assert_eq!(
             drivers(&tasks, "usb-core").unwrap(),
             [
                 UsbDriver {
                     task: "usb-msc".into(),
-                    index: 2,
+                    index: 3,
                     kind: "MassStorage",
                     kind_name: "mass-storage",
                 },
                 UsbDriver {
                     task: "usb-hid".into(),
-                    index: 1,
+                    index: 2,
                     kind: "Hid",
                     kind_name: "hid",
                 },
@@ -108,17 +119,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_value_at_fault() {
-        let (_, tasks) = parse("app.toml", &APP.replace("\"hid\" }", "\"printer\" }")).unwrap();
+        let tasks = tasks_of(&APP.replace("\"hid\" }", "\"printer\" }")).unwrap();
         assert_eq!(
             drivers(&tasks, "usb-core").unwrap_err(),
             "tasks.usb-core.config.drivers.usb-hid: must be one of \"hid\", \"mass-storage\", \"cdc-acm\", \"hub\""
         );
-        let (_, tasks) = parse("app.toml", &APP.replace("usb-msc = ", "usb-mcs = ")).unwrap();
+        let tasks = tasks_of(&APP.replace("usb-msc = ", "usb-mcs = ")).unwrap();
         assert_eq!(
             drivers(&tasks, "usb-core").unwrap_err(),
             "tasks.usb-core.config.drivers: no task named \"usb-mcs\""
         );
-        let (_, tasks) = parse("app.toml", APP).unwrap();
+        let tasks = tasks_of(APP).unwrap();
         assert_eq!(
             drivers(&tasks, "usb-hub").unwrap_err(),
             "no task named \"usb-hub\""

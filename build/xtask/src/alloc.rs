@@ -23,36 +23,7 @@ use std::fmt;
 use abi::RegionAttributes;
 
 use crate::config::MemoryRange;
-
-/// A region one ARMv7-M MPU slot can describe: size a power of two >= 32, base aligned to it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MpuRegion {
-    base: u32,
-    size: u32,
-}
-
-impl MpuRegion {
-    pub const MIN_SIZE: u32 = 32;
-
-    /// `None` unless the MPU can describe `base .. base + size` with one region.
-    pub fn new(base: u32, size: u32) -> Option<MpuRegion> {
-        (size.is_power_of_two() && size >= Self::MIN_SIZE && base.is_multiple_of(size))
-            .then_some(MpuRegion { base, size })
-    }
-
-    pub fn base(self) -> u32 {
-        self.base
-    }
-
-    pub fn size(self) -> u32 {
-        self.size
-    }
-
-    /// One past the last byte.
-    pub fn end(self) -> u64 {
-        u64::from(self.base) + u64::from(self.size)
-    }
-}
+pub use crate::config::MpuRegion;
 
 /// RASR bit positions (ARMv7-M ARM B3.5.9, MPU_RASR).
 mod rasr {
@@ -105,9 +76,9 @@ pub fn mpu_words(region: MpuRegion, attributes: RegionAttributes) -> (u32, u32) 
     } else {
         (0b001 << rasr::TEX_SHIFT) | rasr::C | rasr::B
     };
-    let size_field = (region.size.trailing_zeros() - 1) << rasr::SIZE_SHIFT;
+    let size_field = (region.size().trailing_zeros() - 1) << rasr::SIZE_SHIFT;
     let rasr = rasr::ENABLE | size_field | memory_type | (ap << rasr::AP_SHIFT) | xn;
-    (region.base, rasr)
+    (region.base(), rasr)
 }
 
 /// What a task needs, as measured from its ELF, and the budgets `app.toml` sets for it.
@@ -142,7 +113,7 @@ pub struct TaskLayout {
 impl TaskLayout {
     /// The initial stack pointer: the top of the stack, which grows down towards `ram.base`.
     pub fn initial_stack(&self) -> u32 {
-        self.ram.base + self.stack_size
+        self.ram.base() + self.stack_size
     }
 }
 
@@ -158,12 +129,12 @@ pub struct TaskAllocation {
 impl TaskAllocation {
     /// Flash bytes lost to power-of-two rounding.
     pub fn flash_waste(&self) -> u32 {
-        self.layout.flash.size - self.flash_used
+        self.layout.flash.size() - self.flash_used
     }
 
     /// RAM bytes lost to power-of-two rounding.
     pub fn ram_waste(&self) -> u32 {
-        self.layout.ram.size - self.ram_used
+        self.layout.ram.size() - self.ram_used
     }
 }
 
@@ -449,11 +420,11 @@ pub fn measuring_layout(
         .zip(ram_slots)
         .zip(stack_sizes)
         .map(|((flash, ram), &stack_size)| {
-            if stack_size >= ram.size {
+            if stack_size >= ram.size() {
                 return Err(AllocError::NoMeasuringSlots {
                     memory: Memory::Ram,
                     tasks: stack_sizes.len(),
-                    available: ram.size,
+                    available: ram.size(),
                 });
             }
             Ok(TaskLayout {
@@ -494,7 +465,11 @@ pub fn memory_x(layout: &TaskLayout) -> String {
     format!(
         "MEMORY\n{{\n    FLASH (rx) : ORIGIN = {:#010x}, LENGTH = {:#010x}\n    \
          RAM (rwx) : ORIGIN = {:#010x}, LENGTH = {:#010x}\n}}\n_stack_size = {:#010x};\n",
-        layout.flash.base, layout.flash.size, layout.ram.base, layout.ram.size, layout.stack_size
+        layout.flash.base(),
+        layout.flash.size(),
+        layout.ram.base(),
+        layout.ram.size(),
+        layout.stack_size
     )
 }
 
@@ -590,7 +565,7 @@ mod tests {
         let flash: Vec<_> = alloc
             .tasks
             .iter()
-            .map(|t| (t.layout.flash.base, t.layout.flash.size))
+            .map(|t| (t.layout.flash.base(), t.layout.flash.size()))
             .collect();
         assert_eq!(
             flash,
@@ -735,17 +710,20 @@ mod tests {
     fn check_regions(range: MemoryRange, kernel: u32, mut regions: Vec<MpuRegion>) {
         for r in &regions {
             assert!(
-                MpuRegion::new(r.base, r.size).is_some(),
+                MpuRegion::new(r.base(), r.size()).is_some(),
                 "{r:?} is not an MPU region"
             );
             assert!(
-                r.base >= range.start + kernel && r.end() <= range.end(),
+                r.base() >= range.start + kernel && r.end() <= range.end(),
                 "{r:?} is outside"
             );
         }
         regions.sort();
         for pair in regions.windows(2) {
-            assert!(pair[0].end() <= u64::from(pair[1].base), "{pair:?} overlap");
+            assert!(
+                pair[0].end() <= u64::from(pair[1].base()),
+                "{pair:?} overlap"
+            );
         }
     }
 
@@ -762,7 +740,7 @@ mod tests {
         );
         for (t, a) in tasks.iter().zip(&alloc.tasks) {
             assert_eq!(t.name, a.name);
-            assert!(a.layout.flash.size >= t.flash && a.layout.ram.size >= t.ram);
+            assert!(a.layout.flash.size() >= t.flash && a.layout.ram.size() >= t.ram);
         }
     }
 

@@ -233,11 +233,6 @@ fn link_task(
         .map(|s| format!("{s}={}", app.task(s).map_or(usize::MAX, |t| t.index)))
         .collect::<Vec<_>>()
         .join(",");
-    let config = task
-        .config
-        .as_ref()
-        .map(|c| c.to_string())
-        .unwrap_or_default();
     let [notify_targets, notify_bits] = task.notify_env();
     let env = [
         ("BULKHEAD_TASK_NAME", task.name.clone()),
@@ -245,7 +240,6 @@ fn link_task(
         notify_targets,
         notify_bits,
         ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
-        ("BULKHEAD_TASK_CONFIG", config),
         // Absolute: build scripts run in their own package's directory.
         (
             "BULKHEAD_APP_TOML",

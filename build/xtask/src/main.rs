@@ -8,7 +8,7 @@ mod archive;
 mod bench;
 mod campaign;
 mod cargo;
-mod config;
+use app_config as config;
 mod contract;
 mod dist;
 mod dump;
@@ -56,7 +56,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   sizes [APP]        flash and RAM used and wasted per task and for the kernel
   bench              run the QEMU benchmarks and write target/bench/kernel.json
   dump [APP]         halt a running QEMU (from `run --gdb`) and write a humility dump
-  restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault] [--seed S]
+  restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault|unload-load|hang] [--seed S]
                      restart APP's tasks at seeded instants in QEMU, as `humility jefe` does,
                      and check that everything comes back healthy
   campaign [--faults N] [--seed S] [--boot B]

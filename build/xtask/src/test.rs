@@ -36,25 +36,27 @@ pub struct SystemImage {
     pub qemu_args: &'static [&'static str],
 }
 
+/// The timeouts are wall-clock hang detectors, about three times what each image takes on an
+/// idle 2-core machine: a machine busy with other builds must not be mistaken for a hang.
 pub const SYSTEM_IMAGES: &[SystemImage] = &[
     SystemImage {
         app: "kernel-tests",
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(240),
         qemu_args: &[],
     },
     SystemImage {
         app: "idol-tests",
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(120),
         qemu_args: &[],
     },
     SystemImage {
         app: "jefe-tests",
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(180),
         qemu_args: &[],
     },
     SystemImage {
         app: "usb-tests",
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(300),
         // Virtual time from the instruction count, not the host's clock: the simulated bus
         // runs on the kernel's ticks, and a host that stalls QEMU (a loaded machine) would
         // otherwise move the frame number between two register accesses of usb-hcd that
@@ -98,6 +100,45 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         cycles: 2,
         trigger: Trigger::Fault,
         expect: None,
+    },
+    RestartTest {
+        name: "qemu-m7::unload-load",
+        app: "qemu-m7",
+        // Not idle: the supervisor refuses to unload it (nothing would be left to run).
+        tasks: &[
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+        ],
+        cycles: 1,
+        trigger: Trigger::UnloadLoad,
+        expect: None,
+    },
+    RestartTest {
+        // `fragile` is sound until its third restart; two hangs are caught by its watchdog.
+        name: "restart-broken::hang_is_ended_by_the_watchdog",
+        app: "restart-broken",
+        tasks: &["fragile"],
+        cycles: 2,
+        trigger: Trigger::Hang,
+        expect: None,
+    },
+    RestartTest {
+        name: "restart-broken::dependent_lets_go_and_rebinds",
+        app: "restart-broken",
+        tasks: &["provider"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: None,
+    },
+    RestartTest {
+        name: "restart-broken::deaf_dependent_does_not_let_go",
+        app: "restart-broken",
+        tasks: &["shunned"],
+        cycles: 2,
+        trigger: Trigger::Restart,
+        expect: Some((
+            1..=1,
+            |a| matches!(a, Anomaly::DidNotLetGo { dependent, provider } if dependent == "deaf" && provider == "shunned"),
+        )),
     },
     RestartTest {
         name: "restart-broken::forgets_registration",

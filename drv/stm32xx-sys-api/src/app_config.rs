@@ -17,7 +17,8 @@
 
 use std::fmt::Write;
 
-use toml::{Table, Value};
+use build_util::app::AppTask;
+use toml::Value;
 
 use crate::rcc_table::{GPIO_PORTS, RccEntry, STM32H7_PERIPHERALS};
 
@@ -26,35 +27,27 @@ pub const SYS_CRATE: &str = "drv-stm32xx-sys";
 
 const PORT_LETTERS: &[u8; GPIO_PORTS] = b"ABCDEFGHIJK";
 
-/// The generated module for the app.toml text `text` (`file` names it in errors).
-pub fn generate(file: &str, text: &str) -> Result<String, String> {
+/// The generated module for the app's `tasks` (validated by the builder; `file` names the
+/// app in errors).
+pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     let fail = |what: String| format!("{file}: {what}");
-    let app: Table = text.parse().map_err(|e| fail(format!("TOML: {e}")))?;
-    let tasks = app
-        .get("tasks")
-        .and_then(Value::as_table)
-        .ok_or_else(|| fail("no [tasks]".into()))?;
-    let mut sys_tasks = tasks
-        .iter()
-        .filter(|(_, t)| t.get("crate").and_then(Value::as_str) == Some(SYS_CRATE));
-    let Some((sys_name, sys_task)) = sys_tasks.next() else {
+    let mut sys_tasks = tasks.iter().filter(|t| t.krate == SYS_CRATE);
+    let Some(sys_task) = sys_tasks.next() else {
         // No RCC to drive (a QEMU app, say): the client still builds, and manages nothing.
         return Ok(empty(
             &format!("{file} has no task with crate = \"{SYS_CRATE}\""),
             tasks.len(),
         ));
     };
-    if let Some((other, _)) = sys_tasks.next() {
+    let sys_name = &sys_task.name;
+    if let Some(other) = sys_tasks.next() {
         return Err(fail(format!(
-            "tasks \"{sys_name}\" and \"{other}\" both run {SYS_CRATE}; there is one sys"
+            "tasks \"{sys_name}\" and \"{}\" both run {SYS_CRATE}; there is one sys",
+            other.name
         )));
     }
     let at = format!("tasks.{sys_name}.config");
-    let config = match sys_task.get("config") {
-        Some(Value::Table(t)) => t.clone(),
-        Some(_) => return Err(fail(format!("{at}: must be a table"))),
-        None => Table::new(),
-    };
+    let config = sys_task.config.clone().unwrap_or_default();
     if let Some(key) = config
         .keys()
         .find(|k| !matches!(k.as_str(), "peripherals" | "pins"))
@@ -117,23 +110,21 @@ pub fn generate(file: &str, text: &str) -> Result<String, String> {
     }
 
     let mut resets = Vec::new();
-    for (task, t) in tasks {
-        let at = format!("tasks.{task}.supervision.reset-peripherals");
-        let names = strings(
-            t.get("supervision")
-                .and_then(|s| s.get("reset-peripherals")),
-            &at,
-        )
-        .map_err(&fail)?;
+    for t in tasks {
+        let at = format!("tasks.{}.supervision.reset-peripherals", t.name);
+        let names = t
+            .supervision
+            .as_ref()
+            .map_or(&[][..], |s| &s.reset_peripherals[..]);
         let mut list = Vec::new();
         for name in names {
-            let entry = managed.iter().find(|m| m.name == name).ok_or_else(|| {
+            let entry = managed.iter().find(|m| m.name == *name).ok_or_else(|| {
                 fail(format!("{at}: \"{name}\" is not in tasks.{sys_name}.config.peripherals, so sys cannot reset it"))
             })?;
             if !entry.has_reset {
                 return Err(fail(format!("{at}: \"{name}\" has no RCC reset bit")));
             }
-            list.push(constant_name(&name));
+            list.push(constant_name(name));
         }
         resets.push(list);
     }
@@ -282,26 +273,49 @@ mod tests {
 
     const APP: &str = r#"
         name = "demo"
+        board = "nucleo-h753zi"
+        target = "thumbv7em-none-eabihf"
+        [kernel]
+        crate = "app-demo"
+        stack-size = 1024
         [tasks.jefe]
         crate = "task-jefe"
+        priority = 0
+        stack-size = 1024
+        notifications = ["fault", "timer"]
         [tasks.sys]
         crate = "drv-stm32xx-sys"
+        priority = 1
+        stack-size = 1024
         [tasks.sys.config]
         peripherals = ["gpiob", "gpiod", "usart3"]
         pins = { led-green = "PB0", led-red = "PB14", usart3-tx = "PD8" }
         [tasks.console]
         crate = "task-console"
+        priority = 2
+        stack-size = 1024
+        uses = ["usart3", "otg2"]
         [tasks.console.supervision]
         reset-peripherals = ["usart3"]
+        [tasks.idle]
+        crate = "task-idle"
+        priority = 3
+        stack-size = 256
     "#;
 
+    /// The module for the app `text`, resolved by the builder's own rules.
+    fn generate_text(text: &str) -> Result<String, String> {
+        let app = build_util::app::parse("app.toml", text)?;
+        generate("app.toml", &app.tasks)
+    }
+
     fn error_of(text: &str) -> String {
-        generate("app.toml", text).expect_err("the config is invalid")
+        generate_text(text).expect_err("the config is invalid")
     }
 
     #[test]
     fn named_peripherals_and_pins_become_constants() {
-        let out = generate("app.toml", APP).unwrap();
+        let out = generate_text(APP).unwrap();
         assert!(out.contains(
             "pub const USART3: crate::Peripheral = crate::Peripheral::new(crate::Bus::Apb1L, 18);"
         ));
@@ -318,7 +332,7 @@ mod tests {
 
     #[test]
     fn managed_pins_are_one_mask_per_port() {
-        let out = generate("app.toml", APP).unwrap();
+        let out = generate_text(APP).unwrap();
         // Port B: pins 0 and 14; port D: pin 8.
         assert!(out.contains(
             "pub const MANAGED_PINS: [u16; 11] = [0x0000, 0x4001, 0x0000, 0x0100, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000];"
@@ -327,9 +341,9 @@ mod tests {
 
     #[test]
     fn reset_peripherals_are_listed_per_task_index() {
-        let out = generate("app.toml", APP).unwrap();
+        let out = generate_text(APP).unwrap();
         assert!(
-            out.contains("pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[peripherals::USART3]];")
+            out.contains("pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[peripherals::USART3], &[]];")
         );
     }
 
@@ -373,19 +387,15 @@ mod tests {
 
     #[test]
     fn an_app_without_sys_manages_nothing_but_keeps_one_reset_list_per_task() {
-        let out = generate(
-            "app.toml",
-            &APP.replace("crate = \"drv-stm32xx-sys\"", "crate = \"task-other\""),
-        )
-        .unwrap();
+        let out =
+            generate_text(&APP.replace("crate = \"drv-stm32xx-sys\"", "crate = \"task-other\""))
+                .unwrap();
         assert!(out.contains("app.toml has no task with crate = \"drv-stm32xx-sys\""));
         assert!(out.contains("pub const MANAGED_PERIPHERALS: &[crate::Peripheral] = &[];"));
         assert!(out.contains("pub mod pins {}"));
-        assert!(
-            out.contains(
-                "pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[]];"
-            )
-        );
+        assert!(out.contains(
+            "pub const RESET_PERIPHERALS: &[&[crate::Peripheral]] = &[&[], &[], &[], &[]];"
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use usb_core_logic::{BindingEvent, CONFIG_BUF};
 use usb_host_api::PortError;
 use usb_proto::walk::{Configuration, parse_configuration};
 
-use idol_runtime::userlib::{TaskId, sys_refresh_task_id};
+use idol_runtime::userlib::{Incarnation, sys_refresh_incarnation};
 use usb_hcd_api::UsbHcdClient;
 
 use crate::{BindingHandle, BindingSummary, IpcClassPort, UsbCoreClient};
@@ -38,9 +38,9 @@ pub fn hello(core: &UsbCoreClient, timer_bit: u32) {
 /// A class-driver task's start, first or after a restart: clients of its two servers that
 /// name their current incarnations (they may have restarted before this task, and a client
 /// holding an old one would get a dead code on its first call), and hello to the core.
-pub fn start(core: TaskId, hcd: TaskId, timer_bit: u32) -> (UsbCoreClient, UsbHcdClient) {
-    let core = UsbCoreClient::new(sys_refresh_task_id(core));
-    let hcd = UsbHcdClient::new(sys_refresh_task_id(hcd));
+pub fn start(core: Incarnation, hcd: Incarnation, timer_bit: u32) -> (UsbCoreClient, UsbHcdClient) {
+    let core = UsbCoreClient::new(sys_refresh_incarnation(core));
+    let hcd = UsbHcdClient::new(sys_refresh_incarnation(hcd));
     hello(&core, timer_bit);
     (core, hcd)
 }

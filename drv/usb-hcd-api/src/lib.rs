@@ -19,7 +19,7 @@ pub mod owners;
 pub mod wire;
 
 use idol_runtime::CallError;
-use idol_runtime::abi::TaskId;
+use idol_runtime::abi::{Incarnation, TaskId};
 use idol_runtime::zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
 use usb_host_api::{
     DriverKind, HostController, PipeId, PipeSpec, RootPort, SetupPacket, Speed, XferError,
@@ -210,7 +210,7 @@ pub struct IpcHostController {
 impl IpcHostController {
     /// A controller reached through the `usb-hcd` task `hcd`; `timer_bit` is a notification
     /// bit of the calling task used for nothing but `delay_ms`.
-    pub const fn new(hcd: TaskId, timer_bit: u32) -> Self {
+    pub const fn new(hcd: Incarnation, timer_bit: u32) -> Self {
         IpcHostController {
             hcd: UsbHcdClient::new(hcd),
             pipes: ClientPipes::new(),

@@ -12,7 +12,7 @@
 #![no_std]
 
 use dwc2_regs::Dwc2Regs;
-use idol_runtime::abi::TaskId;
+use idol_runtime::abi::Incarnation;
 use idol_runtime::zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use usb_model::{BusEvent, Handshake, InReply, Pid};
 
@@ -220,7 +220,7 @@ impl TraceEntry {
 pub struct IpcRegs(UsbSimClient);
 
 impl IpcRegs {
-    pub const fn new(sim: TaskId) -> Self {
+    pub const fn new(sim: Incarnation) -> Self {
         IpcRegs(UsbSimClient::new(sim))
     }
 }

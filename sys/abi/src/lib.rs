@@ -9,10 +9,10 @@
 //!
 //! Register conventions (ARMv7-M): syscall number in r11, arguments in r4-r10, results in r4-r11.
 //! The per-syscall argument layout is written next to each [`Sysnum`] variant. A syscall that
-//! names a peer incarnation the caller learned from RECV or REFRESH_TASK_ID takes its
-//! [`Incarnation`]: the `TaskId` (r4; r7 for a closed RECV) and the 32-bit generation in r9.
-//! SEND is the exception: its seven argument registers are taken, so it names its target by
-//! the `TaskId` alone, and a target restarted a multiple of 64 times since looks current.
+//! names a peer incarnation takes its [`Incarnation`]: the `TaskId` (r4; r7 for a closed
+//! RECV) and the 32-bit generation in r9. SEND needs eight argument words for that, one more
+//! than fit, so it packs its lease count and reply capacity into one register
+//! ([`send_packing`]): both have bounds far below 32 bits.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -53,7 +53,7 @@ impl TaskId {
 ///
 /// The 6 generation bits of a `TaskId` repeat every 64 restarts, so an id kept across 64
 /// restarts of its task names the newest incarnation again. Syscalls that act on a peer the
-/// caller names (REPLY, REPLY_FAULT, BORROW_*, POST, closed RECV) therefore also take the full
+/// caller names (SEND, REPLY, REPLY_FAULT, BORROW_*, POST, closed RECV) therefore also take the full
 /// `generation`, and the kernel compares that instead of the 6 bits: a stale name stays stale
 /// until the 32-bit count itself wraps, which would take 2^32 restarts of one task.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -73,6 +73,21 @@ impl Incarnation {
 
     pub const fn index(self) -> usize {
         self.id.index()
+    }
+}
+
+impl Incarnation {
+    /// The kernel as a SEND target: it has no restarts, and SEND ignores the generation.
+    pub const KERNEL: Incarnation = Incarnation {
+        id: TaskId::KERNEL,
+        generation: 0,
+    };
+}
+
+/// The 16-bit name alone (for humility-facing values, or a peer that is refreshed anyway).
+impl From<Incarnation> for TaskId {
+    fn from(incarnation: Incarnation) -> Self {
+        incarnation.id
     }
 }
 
@@ -146,12 +161,59 @@ impl PeerGone {
     }
 }
 
+/// How SEND packs its lease count and reply capacity into r8: the count in the top 8 bits,
+/// the capacity in the low 24. A field's all-ones value stands for "more than fits" (what
+/// [`send_packing::pack`] writes for a longer buffer or table) and the kernel refuses it, like
+/// any other count or capacity above the bound, by faulting the caller with
+/// `UsageError::InvalidSlice`. No task region is anywhere near 16 MiB, so the capacity bound
+/// takes nothing real away; the lease bound is far above what any server accepts.
+pub mod send_packing {
+    pub const LEASE_COUNT_SHIFT: u32 = 24;
+    pub const REPLY_LEN_MASK: u32 = (1 << LEASE_COUNT_SHIFT) - 1;
+    /// The largest reply capacity a SEND may offer.
+    pub const MAX_REPLY_LEN: u32 = REPLY_LEN_MASK - 1;
+    /// The most leases a SEND may lend.
+    pub const MAX_LEASES: u32 = (u32::MAX >> LEASE_COUNT_SHIFT) - 1;
+
+    /// r8 for a SEND offering `reply_len` bytes of reply buffer and `lease_count` leases;
+    /// a value above its bound saturates to the field's refused all-ones value.
+    pub const fn pack(reply_len: usize, lease_count: usize) -> u32 {
+        let len = if reply_len > MAX_REPLY_LEN as usize {
+            REPLY_LEN_MASK
+        } else {
+            reply_len as u32
+        };
+        let count = if lease_count > MAX_LEASES as usize {
+            MAX_LEASES + 1
+        } else {
+            lease_count as u32
+        };
+        count << LEASE_COUNT_SHIFT | len
+    }
+
+    pub const fn reply_len(r8: u32) -> u32 {
+        r8 & REPLY_LEN_MASK
+    }
+
+    pub const fn lease_count(r8: u32) -> u32 {
+        r8 >> LEASE_COUNT_SHIFT
+    }
+
+    /// Whether both fields are within their bounds.
+    pub const fn in_range(r8: u32) -> bool {
+        lease_count(r8) <= MAX_LEASES && reply_len(r8) <= MAX_REPLY_LEN
+    }
+}
+
 /// Syscall numbers (in r11). Arguments r4.., results r4.. as listed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Sysnum {
-    /// r4 = target TaskId << 16 | operation, r5/r6 = message ptr/len, r7/r8 = reply buffer
-    /// ptr/len, r9/r10 = lease table ptr/count. Returns r4 = response code, r5 = reply length.
+    /// r4 = target TaskId << 16 | operation, r5/r6 = message ptr/len, r7 = reply buffer ptr,
+    /// r8 = lease count and reply capacity ([`send_packing`]), r9 = target's 32-bit
+    /// generation (ignored for `TaskId::KERNEL`), r10 = lease table ptr. Returns r4 =
+    /// response code, r5 = reply length, or with a [`PeerGone`] code the target's current
+    /// 32-bit generation, so the caller can name it exactly again without another syscall.
     Send = 0,
     /// r4/r5 = buffer ptr/len, r6 = notification mask, r7 = sender filter
     /// (bit 31 set: closed receive from the TaskId in the low 16 bits), r9 = for a closed
@@ -740,9 +802,16 @@ pub enum ResetReason {
     SupervisorFault = 4,
     /// [`Kipcnum::Reset`] (the supervisor's policy or humility asked for it).
     Requested = 5,
-    /// The hardware watchdog warned before resetting (the CMSDK watchdog's interrupt, an
-    /// NMI on mps2): the supervisor stopped feeding it.
+    /// The hardware watchdog reset the system: the supervisor stopped feeding it (on mps2
+    /// the CMSDK watchdog's interrupt, an NMI, records it first; on STM32H7 the kernel finds
+    /// `RCC_RSR.IWDG1RSTF` at boot).
     Watchdog = 6,
+    /// The reset pin (NRST) alone: a button or a debugger's hardware reset. Known only where
+    /// the chip reports it (STM32H7 `RCC_RSR`; on mps2 it is `Unrecorded`).
+    Pin = 7,
+    /// The supply fell below the brown-out threshold (STM32H7 `RCC_RSR.BORRSTF`, without
+    /// the power-on flag).
+    BrownOut = 8,
 }
 
 impl ResetReason {
@@ -754,6 +823,8 @@ impl ResetReason {
             4 => ResetReason::SupervisorFault,
             5 => ResetReason::Requested,
             6 => ResetReason::Watchdog,
+            7 => ResetReason::Pin,
+            8 => ResetReason::BrownOut,
             _ => return None,
         })
     }
@@ -824,6 +895,28 @@ mod tests {
     }
 
     #[test]
+    fn send_packing_round_trips_in_bound_values_and_saturates_the_rest_to_refused_ones() {
+        use send_packing::*;
+        for (len, count) in [(0, 0), (1, 1), (MAX_REPLY_LEN, MAX_LEASES), (4096, 8)] {
+            let r8 = pack(len as usize, count as usize);
+            assert_eq!((reply_len(r8), lease_count(r8)), (len, count));
+            assert!(in_range(r8), "{len} {count}");
+        }
+        for (len, count) in [
+            (MAX_REPLY_LEN as usize + 1, 0),
+            (usize::MAX, 0),
+            (0, MAX_LEASES as usize + 1),
+            (0, usize::MAX),
+        ] {
+            let r8 = pack(len, count);
+            assert!(!in_range(r8), "{len} {count} packed as {r8:#x}");
+            // A too-long buffer never spills into the lease count, nor the reverse.
+            assert_eq!(lease_count(r8) == 0, count == 0);
+            assert_eq!(reply_len(r8) == 0, len == 0);
+        }
+    }
+
+    #[test]
     fn generation_wraps_at_64_restarts() {
         assert_eq!(Generation::from_restart_count(63), Generation(63));
         assert_eq!(Generation::from_restart_count(64), Generation(0));
@@ -879,7 +972,7 @@ mod tests {
 
     #[test]
     fn reset_record_gives_the_reason_written_before_the_reset() {
-        for code in 1..=6 {
+        for code in 1..=8 {
             let reason = ResetReason::from_u32(code).unwrap();
             assert_eq!(ResetRecord::resetting(reason).reason(), reason);
         }
@@ -902,7 +995,7 @@ mod tests {
             ResetReason::Unrecorded
         );
         assert_eq!(ResetReason::from_u32(0), None);
-        assert_eq!(ResetReason::from_u32(7), None);
+        assert_eq!(ResetReason::from_u32(9), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use core::cell::Cell;
 
-use abi::{PeerGone, TaskId};
+use abi::{Incarnation, PeerGone};
 use userlib::Lease;
 use zerocopy::{Immutable, KnownLayout, TryFromBytes};
 
@@ -37,12 +37,12 @@ pub enum Retry {
     OnceAfterRestart,
 }
 
-/// Sends one call to the server `task` names, returning the reply length.
+/// Sends one call to the server incarnation `task` names, returning the reply length.
 ///
-/// On a dead code `task` is updated to the generation the kernel reported, so later calls
-/// go to the current incarnation.
+/// On a dead code `task` is updated to the incarnation the kernel reported (its full 32-bit
+/// generation), so later calls go to the current incarnation.
 pub fn send<E: ErrorCode>(
-    task: &Cell<TaskId>,
+    task: &Cell<Incarnation>,
     operation: u16,
     args: &[u8],
     reply: &mut [u8],
@@ -56,9 +56,9 @@ pub fn send<E: ErrorCode>(
 
 /// [`send`] over any SEND primitive, so the retry rules can be tested on the host.
 fn send_with<E: ErrorCode>(
-    task: &Cell<TaskId>,
+    task: &Cell<Incarnation>,
     retry: Retry,
-    mut send: impl FnMut(TaskId) -> (u32, usize),
+    mut send: impl FnMut(Incarnation) -> (u32, usize),
 ) -> Result<usize, CallError<E>> {
     let mut may_retry = retry == Retry::OnceAfterRestart;
     loop {
@@ -66,16 +66,13 @@ fn send_with<E: ErrorCode>(
         if code == 0 {
             return Ok(len);
         }
-        let Some(gone) = PeerGone::from_code(code) else {
+        let Some((gone, current)) = userlib::peer_gone(task.get(), code, len) else {
             return Err(u16::try_from(code)
                 .ok()
                 .and_then(E::from_code)
                 .map_or(CallError::BadReply, CallError::Op));
         };
-        task.set(TaskId::for_index_and_gen(
-            task.get().index(),
-            gone.generation(),
-        ));
+        task.set(current);
         match gone {
             PeerGone::Restarted(_) if may_retry => may_retry = false,
             _ => return Err(CallError::Gone(gone)),
@@ -108,20 +105,30 @@ mod tests {
     }
 
     const SERVER: usize = 3;
+    /// The scripted server has been restarted this many times more than a peer-gone code's
+    /// 6 bits say: the client must keep the full generation the kernel returns next to it.
+    const WRAPS: u32 = 64;
 
-    fn id(generation: u8) -> TaskId {
-        TaskId::for_index_and_gen(SERVER, Generation(generation))
+    fn id(generation: u32) -> Incarnation {
+        Incarnation::new(SERVER, generation)
     }
 
-    /// Runs `send_with` against a scripted server: one response code per attempt.
-    fn run(retry: Retry, codes: &[u32]) -> (Result<usize, CallError<TestError>>, TaskId, usize) {
+    /// Runs `send_with` against a scripted server: one response code per attempt, with the
+    /// reply length 4, or for a peer-gone code its generation plus `WRAPS`.
+    fn run(
+        retry: Retry,
+        codes: &[u32],
+    ) -> (Result<usize, CallError<TestError>>, Incarnation, usize) {
         let task = Cell::new(id(1));
         let mut attempts = 0;
         let result = send_with(&task, retry, |target| {
             assert_eq!(target, task.get(), "every attempt goes to the cached id");
             let code = codes[attempts];
             attempts += 1;
-            (code, 4)
+            match PeerGone::from_code(code) {
+                Some(gone) => (code, (u32::from(gone.generation().0) + WRAPS) as usize),
+                None => (code, 4),
+            }
         });
         (result, task.get(), attempts)
     }
@@ -136,7 +143,7 @@ mod tests {
         let restarted = PeerGone::Restarted(Generation(2)).code();
         assert_eq!(
             run(Retry::OnceAfterRestart, &[restarted, 0]),
-            (Ok(4), id(2), 2)
+            (Ok(4), id(2 + WRAPS), 2)
         );
     }
 
@@ -148,7 +155,7 @@ mod tests {
             run(Retry::OnceAfterRestart, &[first, second]),
             (
                 Err(CallError::Gone(PeerGone::Restarted(Generation(3)))),
-                id(3),
+                id(3 + WRAPS),
                 2
             )
         );
@@ -159,7 +166,7 @@ mod tests {
         let gone = PeerGone::Unavailable(Generation(2));
         assert_eq!(
             run(Retry::OnceAfterRestart, &[gone.code()]),
-            (Err(CallError::Gone(gone)), id(2), 1)
+            (Err(CallError::Gone(gone)), id(2 + WRAPS), 1)
         );
     }
 
@@ -168,7 +175,7 @@ mod tests {
         let gone = PeerGone::Restarted(Generation(5));
         assert_eq!(
             run(Retry::Never, &[gone.code()]),
-            (Err(CallError::Gone(gone)), id(5), 1)
+            (Err(CallError::Gone(gone)), id(5 + WRAPS), 1)
         );
     }
 

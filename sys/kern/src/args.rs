@@ -2,7 +2,7 @@
 //! results go back into r4-r11 (the syscall number is in r11). Reading through these views
 //! keeps register numbering in one place.
 
-use abi::{TaskId, ULease};
+use abi::{TaskId, ULease, send_packing};
 
 use crate::arch::SavedState;
 use crate::umem::USlice;
@@ -44,10 +44,16 @@ impl SavedState {
     pub fn send_args(&self) -> SendArgs {
         SendArgs {
             target: TaskId((self.r4 >> 16) as u16),
+            target_generation: self.r9,
             operation: self.r4 as u16,
             message: USlice::new(self.r5, self.r6),
-            response: USlice::new(self.r7, self.r8),
-            leases: USlice::new_array(self.r9, self.r10, size_of::<ULease>() as u32),
+            response: USlice::new(self.r7, send_packing::reply_len(self.r8)),
+            leases: USlice::new_array(
+                self.r10,
+                send_packing::lease_count(self.r8),
+                size_of::<ULease>() as u32,
+            ),
+            counts_in_range: send_packing::in_range(self.r8),
         }
     }
 
@@ -64,8 +70,8 @@ impl SavedState {
         self.r6
     }
 
-    /// The 32-bit generation of the task a REPLY, REPLY_FAULT, BORROW_*, POST or closed RECV
-    /// names in r4 (r7 for RECV): what RECV or REFRESH_TASK_ID reported for it, compared
+    /// The 32-bit generation of the task a SEND, REPLY, REPLY_FAULT, BORROW_*, POST or closed
+    /// RECV names in r4 (r7 for RECV): what RECV or REFRESH_TASK_ID reported for it, compared
     /// exactly where the TaskId's 6 bits would wrap.
     pub fn peer_generation(&self) -> u32 {
         self.r9
@@ -119,10 +125,16 @@ impl SavedState {
 
 pub struct SendArgs {
     pub target: TaskId,
+    /// The 32-bit generation the sender believes `target` has (r9, as for every syscall
+    /// that names a peer).
+    pub target_generation: u32,
     pub operation: u16,
     pub message: USlice,
     pub response: USlice,
     pub leases: USlice,
+    /// Whether the packed lease count and reply capacity are within their bounds; a SEND
+    /// with either out of range is refused like a bad slice.
+    pub counts_in_range: bool,
 }
 
 pub struct RecvArgs {

@@ -5,7 +5,8 @@
 //!   the supervisor's policy bounds by a deadline (dependents get time to let go first).
 //! - **Detach** ends the incarnation atomically: the generation is bumped, every healthy task
 //!   blocked on the old id (sending to it, awaiting its reply, closed-receiving from it) is
-//!   woken with `PeerGone::Unavailable(new generation)`, its interrupts are masked and cleared,
+//!   woken with `PeerGone::Unavailable(new generation)` (and the new 32-bit generation in r5,
+//!   as a refused SEND returns it), its interrupts are masked and cleared,
 //!   its timer and notifications are cleared. Leases it lent die with its `InReply` state;
 //!   leases it was borrowing die with its id. While detached it is never scheduled and IPC
 //!   to it fails at once.
@@ -100,6 +101,8 @@ fn end_incarnation(
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
     let code = code_for(t.current_id().generation()).code();
+    // Next to the code, as a refused SEND gets it: the exact name of what runs next.
+    let generation = t.generation;
     let servers = t.descriptor.client_gone_targets;
     let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
     for peer in tasks.iter_mut() {
@@ -110,7 +113,7 @@ fn end_incarnation(
             _ => false,
         };
         if blocked_on_old {
-            peer.save.set_results(&[code, 0]);
+            peer.save.set_results(&[code, generation]);
             peer.set_healthy_state(SchedState::Runnable);
             woke = true;
         }

@@ -5,7 +5,7 @@
 //! replies, reply-faults, or is detached. Checks happen at the syscall that supplies a slice,
 //! so a bad slice faults the task that named it.
 //!
-//! Peer identity rules (checked by `Task::check_id` and `Task::check_incarnation`):
+//! Peer identity rules (checked by `Task::check_incarnation`):
 //! - the peer is detached: the caller gets `PeerGone::Unavailable(current generation)` at once;
 //! - the id's generation is stale: the caller gets `PeerGone::Restarted(current generation)`;
 //! - a REPLY or REPLY_FAULT to a caller that is not waiting on us is silently dropped: the
@@ -15,10 +15,11 @@
 //! and REPLY / REPLY_FAULT (like BORROW_*) compare that generation exactly. The 6 bits in a
 //! `TaskId` repeat every 64 restarts; a client restarted 64 times while the server held its
 //! old message could otherwise be answered, or have its new leases read, on behalf of its
-//! long-dead predecessor. POST and closed RECV take the named task's 32-bit generation too
-//! (REFRESH_TASK_ID returns it). SEND has no register left for it and still compares the
-//! `TaskId`'s 6 bits. Blocked states still record 16-bit ids: every task blocked on an
-//! incarnation is woken when that incarnation ends, so a recorded id never outlives it.
+//! long-dead predecessor. SEND, POST and closed RECV take the named task's 32-bit generation
+//! too (REFRESH_TASK_ID returns it; SEND makes room for it by packing two counts into r8,
+//! `abi::send_packing`), and a SEND refused as stale returns the current one next to the
+//! code. Blocked states still record 16-bit ids: every task blocked on an incarnation is
+//! woken when that incarnation ends, so a recorded id never outlives it.
 //!
 //! Who may reach whom (from `app.toml`, fixed at build time; anything else faults the caller
 //! with `UsageError::IllegalTask`):
@@ -66,15 +67,19 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if target == caller || !me.may_send_to(target) {
         return Err(UsageError::IllegalTask.into());
     }
-    if !me.can_access(args.message, Access::Read)
+    if !args.counts_in_range
+        || !me.can_access(args.message, Access::Read)
         || !me.can_access(args.response, Access::Write)
         || !me.can_access(args.leases, Access::Read)
         || !leases_are_valid(me, args.leases)
     {
         return Err(UsageError::InvalidSlice.into());
     }
-    if let Err(gone) = tasks[target].check_id(args.target) {
-        tasks[caller].save.set_send_response(gone.code(), 0);
+    if let Err(gone) = tasks[target].check_incarnation(args.target_generation) {
+        let generation = tasks[target].generation;
+        tasks[caller]
+            .save
+            .set_send_response(gone.code(), generation);
         return Ok(NextTask::Same);
     }
     tasks[caller].set_healthy_state(SchedState::InSend(args.target));

@@ -51,15 +51,23 @@ pub mod umem;
 /// clock bring-up, privileged, once, after `.data`/`.bss` are initialised and before the
 /// kernel starts the SysTick from the board file's `cpu-hz`, so it must leave the core
 /// clock at exactly that rate.
+///
+/// `app_kernel!(board_init = ..., reset_reason = path::to::fn)` also lets the board refine
+/// the reset reason the kernel's record gives (`fn(ResetReason) -> ResetReason`, called once
+/// at start-up, privileged) with what the chip reports, e.g. STM32H7's `RCC_RSR`
+/// (`drv-stm32h7-reset-reason`): a watchdog or pin reset leaves no record of its own.
 #[macro_export]
 macro_rules! app_kernel {
     () => {
-        $crate::app_kernel!(@entry {});
+        $crate::app_kernel!(@entry {} |recorded| recorded);
     };
     (board_init = $init:path) => {
-        $crate::app_kernel!(@entry { $init(); });
+        $crate::app_kernel!(@entry { $init(); } |recorded| recorded);
     };
-    (@entry { $($init:tt)* }) => {
+    (board_init = $init:path, reset_reason = $reason:path) => {
+        $crate::app_kernel!(@entry { $init(); } $reason);
+    };
+    (@entry { $($init:tt)* } $($reason:tt)*) => {
         include!(env!("BULKHEAD_KCONFIG"));
 
         #[unsafe(no_mangle)]
@@ -72,6 +80,7 @@ macro_rules! app_kernel {
                     &mut *core::ptr::addr_of_mut!(HUBRIS_TASK_TABLE_SPACE),
                     &HUBRIS_TASK_DESCS,
                     &KERNEL_CONFIG,
+                    $($reason)*,
                 )
             }
         }

@@ -190,12 +190,6 @@ impl Task {
         }
     }
 
-    /// Tells whether `id` names this task's current incarnation, or why not. Only the 6
-    /// generation bits of `id` are compared; see [`Task::check_incarnation`].
-    pub fn check_id(&self, id: TaskId) -> Result<(), abi::PeerGone> {
-        self.peer_gone_unless(id.generation() == self.current_id().generation())
-    }
-
     /// Tells whether `generation` is this task's full restart count, or why not: exact
     /// however many restarts ago the caller learned it, where 6 bits repeat every 64.
     pub fn check_incarnation(&self, generation: u32) -> Result<(), abi::PeerGone> {

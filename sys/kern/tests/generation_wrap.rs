@@ -209,3 +209,42 @@ fn refresh_task_id_returns_the_full_generation_next_to_the_id() {
         }
     );
 }
+
+#[test]
+fn send_to_a_server_name_from_64_or_128_restarts_ago_is_refused_and_the_current_one_delivers() {
+    for restarts in [1, 64, 128] {
+        let mut sim = Sim::standard(&[1, 2]);
+        let old = sim.incarnation(SERVER);
+        for _ in 0..restarts {
+            sim.restart(SERVER, true);
+        }
+        let current = sim.incarnation(SERVER);
+        if restarts % 64 == 0 {
+            assert_eq!(old.id, current.id, "the 16-bit ids coincide");
+        }
+        sim.recv_open(SERVER, 16, 0);
+        sim.send_exact(CLIENT, old, 1, b"stale", 8, &[]);
+        assert_eq!(
+            sim.sched(CLIENT),
+            Some(SchedState::Runnable),
+            "after {restarts} restarts: refused at once"
+        );
+        assert_eq!(
+            sim.send_result(CLIENT),
+            (
+                PeerGone::Restarted(current.id.generation()).code(),
+                current.generation
+            ),
+            "after {restarts} restarts: the dead code and the exact name to use now"
+        );
+        assert_eq!(
+            sim.sched(SERVER),
+            Some(SchedState::InRecv(None)),
+            "after {restarts} restarts: the server got nothing"
+        );
+        sim.send_exact(CLIENT, current, 2, b"fresh", 8, &[]);
+        assert_eq!(sim.sched(CLIENT), Some(SchedState::InReply(current.id)));
+        let r = sim.recv_result(SERVER);
+        assert_eq!((r.operation, r.sender), (2, sim.id(CLIENT)));
+    }
+}

@@ -72,7 +72,11 @@ fn stale_generation_send_gets_dead_code_with_new_generation() {
         Some(SchedState::Runnable),
         "fails at once, never blocks"
     );
-    assert_eq!(sim.send_result(CLIENT), (DEAD_CODE_BASE | 1, 0));
+    assert_eq!(
+        sim.send_result(CLIENT),
+        (DEAD_CODE_BASE | 1, 1),
+        "the code, and the full generation to name the server by from now on"
+    );
     assert_eq!(
         PeerGone::from_code(sim.send_result(CLIENT).0),
         Some(PeerGone::Restarted(Generation(1)))
@@ -87,7 +91,7 @@ fn send_to_detached_task_fails_at_once_with_unavailable_code() {
     for id in [sim.id_generations_ago(SERVER, 1), sim.id(SERVER)] {
         sim.send(CLIENT, id, 1, b"x", 4, &[]);
         assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable));
-        assert_eq!(sim.send_result(CLIENT), (UNAVAILABLE_CODE_BASE | 1, 0));
+        assert_eq!(sim.send_result(CLIENT), (UNAVAILABLE_CODE_BASE | 1, 1));
     }
 }
 
@@ -191,14 +195,56 @@ fn invalid_slice_faults_caller() {
 fn lease_table_outside_sender_memory_faults_sender() {
     let mut sim = sim();
     let id = sim.id(SERVER);
-    let args = [u32::from(id.0) << 16, 0, 0, 0, 0, ram(OTHER), 1];
+    let args = [u32::from(id.0) << 16, 0, 0, 0, 1 << 24, 0, ram(OTHER)];
     sim.syscall(CLIENT, abi::Sysnum::Send as u32, args);
     assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
-    // A lease count whose table size overflows u32.
+}
+
+/// r8 packs the lease count (top 8 bits) and the reply capacity (low 24); a field above its
+/// bound (its all-ones value, which `send_packing::pack` saturates to) is refused, the
+/// largest in-bound value is not.
+#[test]
+fn send_refuses_a_lease_count_or_reply_capacity_beyond_its_packed_bound() {
+    use abi::send_packing::{MAX_LEASES, MAX_REPLY_LEN, pack};
+    assert_eq!(pack(MAX_REPLY_LEN as usize + 1, 0), MAX_REPLY_LEN + 1);
+    assert_eq!(pack(usize::MAX, MAX_LEASES as usize + 1), u32::MAX);
+    let mut sim = sim();
+    let id = sim.id(SERVER);
+    // 255 entries do not fit above the harness's usual table; this space is free in the sim.
+    const TABLE: u32 = 0x10;
+    let table = ram(CLIENT) + TABLE;
+    // Zero-length leases the sender may offer, so only the count can be at fault.
+    let lease = [0u8; 12];
+    for k in 0..=MAX_LEASES + 1 {
+        sim.write(CLIENT, TABLE + 12 * k, &lease);
+    }
+    let send = |sim: &mut harness::Sim, r8: u32| {
+        sim.syscall(
+            CLIENT,
+            abi::Sysnum::Send as u32,
+            [u32::from(id.0) << 16, 0, 0, ram(CLIENT), r8, 0, table],
+        );
+    };
+    send(&mut sim, pack(0, MAX_LEASES as usize + 1));
+    assert_eq!(
+        sim.fault_of(CLIENT),
+        usage(UsageError::InvalidSlice),
+        "lease count"
+    );
     let mut sim = self::sim();
-    let args = [u32::from(id.0) << 16, 0, 0, 0, 0, ram(CLIENT), u32::MAX / 4];
-    sim.syscall(CLIENT, abi::Sysnum::Send as u32, args);
-    assert_eq!(sim.fault_of(CLIENT), usage(UsageError::InvalidSlice));
+    for k in 0..=MAX_LEASES {
+        sim.write(CLIENT, TABLE + 12 * k, &lease);
+    }
+    send(&mut sim, pack(0, MAX_LEASES as usize));
+    assert_eq!(sim.fault_of(CLIENT), None, "the most leases");
+    assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(id)));
+    let mut sim = self::sim();
+    send(&mut sim, pack(MAX_REPLY_LEN as usize + 1, 0));
+    assert_eq!(
+        sim.fault_of(CLIENT),
+        usage(UsageError::InvalidSlice),
+        "reply capacity"
+    );
 }
 
 #[test]

@@ -38,7 +38,11 @@ fn detach_wakes_every_blocked_sender_receiver_and_reply_waiter() {
             healthy(SchedState::Runnable),
             "task {peer}"
         );
-        assert_eq!(sim.regs(peer)[..2], [code, 0], "task {peer}");
+        assert_eq!(
+            sim.regs(peer)[..2],
+            [code, 1],
+            "task {peer}: the code, and the victim's new 32-bit generation"
+        );
     }
     assert_eq!(
         sim.sched(4),
@@ -137,7 +141,7 @@ fn restart_of_attached_task_wakes_peers_with_restarted_code() {
     assert_eq!(sim.state(1), healthy(SchedState::Runnable));
     assert_eq!(
         sim.regs(1)[..2],
-        [DEAD_CODE_BASE | 1, 0],
+        [DEAD_CODE_BASE | 1, 1],
         "the server is back: retry with generation 1"
     );
 }
@@ -149,7 +153,7 @@ fn held_restart_of_attached_task_wakes_peers_with_unavailable_code() {
     sim.restart(2, false);
     assert_eq!(
         sim.regs(1)[..2],
-        [UNAVAILABLE_CODE_BASE | 1, 0],
+        [UNAVAILABLE_CODE_BASE | 1, 1],
         "a retry now would find it detached"
     );
     sim.send(1, sim.id(2), 1, b"", 0, &[]);

@@ -549,8 +549,8 @@ fn expected_borrow(
 
 /// Lease 0 of a lender blocked in SEND, read from its lease table.
 fn first_lease(sim: &Sim, lender: usize) -> Option<ULease> {
-    let [.., table, count, _] = sim.regs(lender);
-    (count > 0).then(|| {
+    let [.., packed, _, table, _] = sim.regs(lender);
+    (abi::send_packing::lease_count(packed) > 0).then(|| {
         let raw = arch::peek(table, 12);
         let word = |k: usize| u32::from_le_bytes(raw[4 * k..4 * k + 4].try_into().unwrap());
         ULease {
@@ -665,7 +665,14 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
                 generation,
                 "RECV names the sender's full generation"
             );
-            prop_assert_eq!((len, capacity, leases), (args[2], args[4], args[6]));
+            prop_assert_eq!(
+                (len, capacity, leases),
+                (
+                    args[2],
+                    abi::send_packing::reply_len(args[4]),
+                    abi::send_packing::lease_count(args[4])
+                )
+            );
         }
         if sim.state(c) != TaskState::Healthy(SchedState::Runnable) {
             continue;
@@ -680,11 +687,14 @@ fn check_wakes(sim: &Sim, before: &Before, step: &Step) -> Result<(), TestCaseEr
             } else {
                 PeerGone::Restarted(g)
             };
-            sim.tasks[j].generation != before[j].1 && (rc, second) == (gone.code(), 0)
+            // Next to the code, the peer's new full generation.
+            sim.tasks[j].generation != before[j].1
+                && (rc, second) == (gone.code(), sim.tasks[j].generation)
         });
         let answered = match was {
             SchedState::InReply(p) => {
-                step.replied == Some((p.index(), rc, second)) && second <= args[4]
+                step.replied == Some((p.index(), rc, second))
+                    && second <= abi::send_packing::reply_len(args[4])
             }
             SchedState::InRecv(_) if rc == 0 && second == u32::from(TaskId::KERNEL.0) => {
                 bits != 0 && bits & !args[2] == 0

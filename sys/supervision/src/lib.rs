@@ -134,6 +134,8 @@
 //! `ERRORS`". Start = `RestartRequest` (restarts a running task, loads a held one); Hold =
 //! set the hold disposition; Release = clear it and restart a task held at a fault (row 11);
 //! Fault = Hold, then `InjectFault`, so the task ends in `Held(Stopped)` until released.
+//! Unload and Load (Bulkhead's own values, never written by humility) are `Event::Unload` and
+//! `Event::Load` with origin `Humility`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -487,7 +489,9 @@ impl<F: FnMut(Action)> ActionSink for F {
     }
 }
 
-/// `JEFE_EXTERNAL_REQUEST` values written by `humility jefe`.
+/// `JEFE_EXTERNAL_REQUEST` values: 1-4 are what `humility jefe` writes; 5 and 6 are
+/// Bulkhead's own, written only by `cargo xtask restart-test --trigger unload-load` (humility
+/// never writes them, so its protocol is unchanged).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum HumilityRequest {
@@ -495,6 +499,8 @@ pub enum HumilityRequest {
     Hold = 2,
     Release = 3,
     Fault = 4,
+    Unload = 5,
+    Load = 6,
 }
 
 impl HumilityRequest {
@@ -504,6 +510,8 @@ impl HumilityRequest {
             2 => HumilityRequest::Hold,
             3 => HumilityRequest::Release,
             4 => HumilityRequest::Fault,
+            5 => HumilityRequest::Unload,
+            6 => HumilityRequest::Load,
             _ => return None,
         })
     }

@@ -215,6 +215,8 @@ impl<const N: usize> Supervisor<N> {
                 self.on_event(now, Event::Hold { task }, out)?;
                 self.on_event(now, Event::InjectFault { task, origin }, out)
             }
+            HumilityRequest::Unload => self.on_event(now, Event::Unload { task, origin }, out),
+            HumilityRequest::Load => self.on_event(now, Event::Load { task, origin }, out),
         }
     }
 

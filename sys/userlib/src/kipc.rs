@@ -1,7 +1,7 @@
 //! Kernel IPC wrappers for the supervisor (and tasks `app.toml` grants kernel IPC to). Any
 //! other task calling these is faulted by the kernel.
 
-use abi::{FaultInfo, FaultReport, Kipcnum, SchedState, TaskId, TaskStatus};
+use abi::{FaultInfo, FaultReport, Incarnation, Kipcnum, SchedState, TaskId, TaskStatus};
 use zerocopy::FromBytes;
 
 use crate::sys_send;
@@ -12,7 +12,7 @@ fn request(op: Kipcnum, words: &[u32], reply: &mut [u8]) -> (u32, usize) {
         chunk.copy_from_slice(&w.to_le_bytes());
     }
     sys_send(
-        TaskId::KERNEL,
+        Incarnation::KERNEL,
         op as u16,
         &bytes[..words.len() * 4],
         reply,

@@ -29,9 +29,9 @@ pub use slots::{notify_index, notify_mask, slot_index};
 pub use sys::*;
 pub use text::TextBuf;
 
-/// The supervisor's id: task 0 never restarts (its fault resets the system), so its
-/// generation is always 0.
-pub const SUPERVISOR: TaskId = TaskId::for_index_and_gen(0, Generation(0));
+/// The supervisor: task 0 never restarts (its fault resets the system), so its generation
+/// is always 0.
+pub const SUPERVISOR: Incarnation = Incarnation::new(0, 0);
 
 /// The supervisor's `check_in` operation (`idl/jefe.idol`; `task/jefe-api` tests that the
 /// two agree). Sent raw so that every task can check in without the jefe client.
@@ -53,12 +53,6 @@ pub fn sleep_until(deadline: u64, bits: u32) {
 /// Sleeps for `ms` milliseconds; see [`sleep_until`].
 pub fn sleep_for(ms: u64, bits: u32) {
     sleep_until(sys_get_timer().now + ms, bits);
-}
-
-/// Updates `id` after a peer-gone code, so the next call reaches the peer's current
-/// incarnation. Returns the new id.
-pub fn refresh_after(id: TaskId, gone: PeerGone) -> TaskId {
-    TaskId::for_index_and_gen(id.index(), gone.generation())
 }
 
 /// Whether `client`, an incarnation learned from RECV, is still the task's current one. False

@@ -92,8 +92,9 @@ pub const fn notify_mask(bits: &str, task: &str, names: &[&str]) -> u32 {
     mask
 }
 
-/// `task_slot!(PONG, pong);` defines `const PONG: TaskId` naming task `pong`'s first
-/// incarnation. Refresh it after a peer-gone code (`refresh_after`). Names that are not
+/// `task_slot!(PONG, pong);` defines `const PONG: Incarnation` naming task `pong`'s first
+/// incarnation exactly (restart count 0), as SEND and POST take it. Refresh it after a
+/// peer-gone code (`peer_gone`, or `sys_refresh_incarnation`). Names that are not
 /// identifiers are given as strings: `task_slot!(USB_HCD, "usb-hcd");`.
 #[macro_export]
 macro_rules! task_slot {
@@ -101,10 +102,8 @@ macro_rules! task_slot {
         $crate::task_slot!($const_name, stringify!($task));
     };
     ($const_name:ident, $task:expr) => {
-        const $const_name: $crate::TaskId = $crate::TaskId::for_index_and_gen(
-            $crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), $task),
-            $crate::Generation(0),
-        );
+        const $const_name: $crate::Incarnation =
+            $crate::Incarnation::new($crate::slot_index(env!("BULKHEAD_TASK_SLOTS"), $task), 0);
     };
 }
 

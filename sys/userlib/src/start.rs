@@ -43,13 +43,6 @@ core::arch::global_asm!(
     "    bl 7f",
     "    bl main",
     "    udf #0",
-    // Where a fault campaign sends a task it stops (`kern::inject`, kind `stop`): a spin
-    // without syscalls, so only the watchdog can end it. Never reached otherwise. Spelled as
-    // its encoding (`b .`, 0xe7fe), which the kernel looks for: the assembler widens a
-    // branch to a global label to 32 bits.
-    ".global __bulkhead_spin",
-    "__bulkhead_spin:",
-    "    .inst.n 0xe7fe",
     // Fills the words [r0, r1) with r4, using no stack: thirty-two bytes per step while
     // that many remain, then words. Clobbers r0, r2 and r5-r11.
     "7:  mov r5, r4",
@@ -70,4 +63,13 @@ core::arch::global_asm!(
     "    b 9b",
     "5:  bx lr",
     ".size _start, . - _start",
+    // A loop that nothing calls, kept because it shares `_start`'s section: a debugger sends
+    // a task here to make it hang as a driver stuck in a loop does, which only the
+    // supervisor's watchdog can end (`cargo xtask restart-test --trigger hang`).
+    ".global __bulkhead_stuck",
+    ".type __bulkhead_stuck, %function",
+    ".thumb_func",
+    "__bulkhead_stuck:",
+    "    b __bulkhead_stuck",
+    ".size __bulkhead_stuck, . - __bulkhead_stuck",
 );

@@ -49,11 +49,13 @@ fn addr<T>(p: *const T) -> u32 {
     p as usize as u32
 }
 
-/// Sends `outgoing` with `operation` to `target` and waits for the reply, lending `leases`
-/// for the duration. Returns (response code, reply length). A code for which
-/// `PeerGone::from_code` is `Some` means the server is gone (restarted or detached).
+/// Sends `outgoing` with `operation` to the incarnation `target` and waits for the reply,
+/// lending `leases` for the duration. Returns (response code, reply length); with a code
+/// for which `PeerGone::from_code` is `Some` (the server is restarted or detached), the
+/// second value is instead the server's current 32-bit generation: [`peer_gone`] decodes
+/// both. A reply buffer or lease table above `abi::send_packing`'s bounds faults the caller.
 pub fn sys_send(
-    target: TaskId,
+    target: Incarnation,
     operation: u16,
     outgoing: &[u8],
     incoming: &mut [u8],
@@ -62,16 +64,23 @@ pub fn sys_send(
     let r = syscall(
         Sysnum::Send,
         &[
-            (u32::from(target.0) << 16) | u32::from(operation),
+            (u32::from(target.id.0) << 16) | u32::from(operation),
             addr(outgoing.as_ptr()),
             outgoing.len() as u32,
             addr(incoming.as_mut_ptr()),
-            incoming.len() as u32,
+            abi::send_packing::pack(incoming.len(), leases.len()),
+            target.generation,
             addr(leases.as_ptr()),
-            leases.len() as u32,
         ],
     );
     (r[0], r[1] as usize)
+}
+
+/// Whether a [`sys_send`] to `target` that returned `(code, second)` found the server gone;
+/// if so, why, and the incarnation to name it by from now on (the exact one the kernel
+/// reported, so the next SEND is not refused again unless the server ends again).
+pub fn peer_gone(target: Incarnation, code: u32, second: usize) -> Option<(PeerGone, Incarnation)> {
+    PeerGone::from_code(code).map(|gone| (gone, Incarnation::new(target.index(), second as u32)))
 }
 
 /// What RECV returned. `sender == TaskId::KERNEL` means notifications, with the fired bits
@@ -342,9 +351,11 @@ pub fn sys_panic(message: &[u8]) -> ! {
     }
 }
 
-/// The current incarnation of the task `id` names, with its full 32-bit generation: what
-/// [`sys_post`] and [`sys_recv_closed`] need to tell it from one 64 restarts older.
-pub fn sys_refresh_incarnation(id: TaskId) -> Incarnation {
+/// The current incarnation of the task `id` names (a `TaskId` or an `Incarnation`), with its
+/// full 32-bit generation: what [`sys_send`], [`sys_post`] and [`sys_recv_closed`] need to
+/// tell it from one 64 restarts older.
+pub fn sys_refresh_incarnation(id: impl Into<TaskId>) -> Incarnation {
+    let id: TaskId = id.into();
     let r = syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0]);
     Incarnation {
         id: TaskId(r[0] as u16),

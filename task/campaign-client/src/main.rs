@@ -54,7 +54,7 @@ pub extern "C" fn main() -> ! {
     };
     uart.write_bytes(b"campaign: workload running\n");
     let pong = PingClient::new(PONG);
-    let mut server = SERVER;
+    let mut server = sys_refresh_incarnation(SERVER);
     let mut src = [0u8; MAX_BLOCK];
     let mut dst = [0u8; MAX_BLOCK];
     let mut round = 0u32;
@@ -80,8 +80,8 @@ pub extern "C" fn main() -> ! {
 
         let mut reply = [0u8; 8];
         let (code, n) = sys_send(server, op::PING, &round.to_ne_bytes(), &mut reply, &[]);
-        match PeerGone::from_code(code) {
-            Some(gone) => server = refresh_after(server, gone),
+        match peer_gone(server, code, n) {
+            Some((_, next)) => server = next,
             None if code == 0 => {
                 let seq = u32::from_ne_bytes([reply[0], reply[1], reply[2], reply[3]]);
                 if n != reply.len() || seq != round {

@@ -39,7 +39,7 @@ pub fn run(out: &mut Out<'_>, mut args: SplitWhitespace<'_>) {
         );
         return;
     }
-    let cdc = UsbCdcClient::new(sys_refresh_task_id(USB_CDC));
+    let cdc = UsbCdcClient::new(sys_refresh_incarnation(USB_CDC));
     let port = match cdc.open(0) {
         Ok(port) => port,
         Err(CallError::Op(SerialError::NoPort)) => {

@@ -11,7 +11,7 @@
 //!
 //! The console is less important than every USB task, so it may call them (a task SENDs only
 //! to more important tasks). Each command takes the server's current incarnation first
-//! (`sys_refresh_task_id`), so a restarted server is simply asked again; a detached
+//! (`sys_refresh_incarnation`), so a restarted server is simply asked again; a detached
 //! (unloaded) one answers at once, and the command says so. Every refusal is a line naming
 //! the command and the value at fault, never a fault of the console.
 
@@ -101,7 +101,7 @@ pub(crate) fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + 
 
 #[inline(never)]
 fn devices(out: &mut Out<'_>) {
-    let core = UsbCoreClient::new(sys_refresh_task_id(USB_CORE));
+    let core = UsbCoreClient::new(sys_refresh_incarnation(USB_CORE));
     let mut records = [DeviceRecord::new_zeroed(); 8];
     let n = match core.devices(0, &mut records) {
         Ok(n) => usize::from(n),
@@ -189,7 +189,7 @@ fn interface(out: &mut Out<'_>, iface: &InterfaceRecord) {
 
 #[inline(never)]
 fn plug(out: &mut Out<'_>, command: &str, name: &str) {
-    let sim = UsbSimClient::new(sys_refresh_task_id(USB_SIM));
+    let sim = UsbSimClient::new(sys_refresh_incarnation(USB_SIM));
     let result = if command == "plug" {
         sim.plug(name.as_bytes())
     } else {
@@ -237,7 +237,7 @@ fn disk(
     lba: u32,
     count: u32,
 ) -> Option<(UsbMscClient, DiskInfo)> {
-    let msc = UsbMscClient::new(sys_refresh_task_id(USB_MSC));
+    let msc = UsbMscClient::new(sys_refresh_incarnation(USB_MSC));
     let info = match msc.disk(0) {
         Ok(info) => info,
         Err(CallError::Op(DiskError::NoDisk)) => {
@@ -413,7 +413,7 @@ fn hex_bytes(text: &str, into: &mut [u8]) -> Option<usize> {
 
 #[inline(never)]
 fn keys(out: &mut Out<'_>) {
-    let hid = UsbHidClient::new(sys_refresh_task_id(USB_HID));
+    let hid = UsbHidClient::new(sys_refresh_incarnation(USB_HID));
     let mut after = 0;
     loop {
         let mut records = [HidRecord::new_zeroed(); 16];

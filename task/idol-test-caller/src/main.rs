@@ -21,7 +21,7 @@ task_slot!(SERVER, server);
 fn park(tag: u32) -> ParkReport {
     let mut buffer = [UNTOUCHED; LEASE_LEN + GUARD_LEN];
     // The suite restarts the server between tests: always reach the current incarnation.
-    let server = IdolTestClient::new(sys_refresh_task_id(SERVER));
+    let server = IdolTestClient::new(sys_refresh_incarnation(SERVER));
     let (code, answer) = match server.park(tag, &mut buffer[..LEASE_LEN]) {
         Ok(answer) => (0, answer),
         Err(CallError::Op(error)) => (u32::from(error.code()), Answer { tag: 0, order: 0 }),

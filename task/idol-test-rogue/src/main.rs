@@ -24,7 +24,7 @@ const SUM_MAX_LEN: usize = 16;
 /// Sends the server the call `case` describes; returns only if the server answered it.
 fn send_malformed(case: Malformed) {
     // The suite restarts the server between tests: always reach the current incarnation.
-    let server = sys_refresh_task_id(SERVER);
+    let server = sys_refresh_incarnation(SERVER);
     let mut reply = [0u8; REPLY_BUFFER];
     let mut values = [0u32; SUM_MAX_LEN + 1];
     let send = |operation: Op, message: &[u8], reply: &mut [u8], leases: &[Lease<'_>]| {

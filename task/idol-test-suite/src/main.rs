@@ -49,12 +49,12 @@ fn log(text: &[u8]) {
     let _ = runner().log(text);
 }
 
-/// The current id of the task in `slot`.
-fn id(slot: TaskId) -> TaskId {
-    sys_refresh_task_id(slot)
+/// The current incarnation of the task in `slot`.
+fn id(slot: Incarnation) -> Incarnation {
+    sys_refresh_incarnation(slot)
 }
 
-fn restart(slot: TaskId) -> TaskId {
+fn restart(slot: Incarnation) -> Incarnation {
     test_runner_api::restart(&runner(), slot)
 }
 
@@ -63,7 +63,7 @@ fn server() -> IdolTestClient {
     IdolTestClient::new(id(SERVER))
 }
 
-fn take_fault(slot: TaskId) -> Option<FaultInfo> {
+fn take_fault(slot: Incarnation) -> Option<FaultInfo> {
     let mut raw = [0u8; 12];
     let found = runner().take_fault(slot.index() as u32, &mut raw).ok()?;
     let word =
@@ -152,13 +152,13 @@ fn listed_caller_reaches_restricted_operation() -> Outcome {
 fn server_death_mid_call_is_gone() -> Outcome {
     let server = server();
     let result = server.crash();
-    let detached = id(SERVER).generation();
+    let detached = id(SERVER).id.generation();
     check!(
         result == Err(CallError::Gone(PeerGone::Unavailable(detached))),
         "caller of a dying server not released as Gone(Unavailable)"
     );
     check!(
-        server.task().generation() == detached,
+        server.task().id.generation() == detached,
         "client did not cache the generation it was told"
     );
     check!(
@@ -189,7 +189,7 @@ fn non_idempotent_call_reports_the_restart() -> Outcome {
     check!(server.bump(3) == Ok(3), "bump failed");
     let new = restart(SERVER);
     check!(
-        server.bump(1) == Err(CallError::Gone(PeerGone::Restarted(new.generation()))),
+        server.bump(1) == Err(CallError::Gone(PeerGone::Restarted(new.id.generation()))),
         "non-idempotent call not reported as Gone(Restarted)"
     );
     // The failed call never reached the new incarnation, and the next one does.
@@ -203,7 +203,7 @@ fn non_idempotent_call_reports_the_restart() -> Outcome {
 fn detached_server_is_unavailable_at_once() -> Outcome {
     let server = server();
     let _ = runner().detach(SERVER.index() as u32);
-    let detached = id(SERVER).generation();
+    let detached = id(SERVER).id.generation();
     let before = now();
     let result = server.total();
     // A tick may land between the two clock reads, but no wait for a restart may.
@@ -232,7 +232,7 @@ fn rogue_is_faulted(case: Malformed, reason: ReplyFaultReason) -> Outcome {
         "the rogue was not detached"
     );
     check!(
-        take_fault(ROGUE) == Some(FaultInfo::FromServer(id(SERVER), reason)),
+        take_fault(ROGUE) == Some(FaultInfo::FromServer(id(SERVER).id, reason)),
         "the rogue was not faulted by the server for the expected reason"
     );
     check!(
@@ -290,14 +290,14 @@ fn caller_off_the_allow_list_is_access_violation() -> Outcome {
 // ---------------------------------------------------------------- deferred replies
 
 /// Has the caller task in `slot` call `park(tag)` and wait there.
-fn park_in(slot: TaskId, tag: u32) -> Outcome {
+fn park_in(slot: Incarnation, tag: u32) -> Outcome {
     let (code, _) = sys_send(id(slot), caller::PARK, &tag.to_le_bytes(), &mut [], &[]);
     check!(code == 0, "a caller task did not take the PARK command");
     Ok(())
 }
 
 /// How the `park` call of the caller task in `slot` ended; waits until it has.
-fn report(slot: TaskId) -> Result<ParkReport, &'static str> {
+fn report(slot: Incarnation) -> Result<ParkReport, &'static str> {
     let mut raw = [0u8; size_of::<ParkReport>()];
     let (code, len) = sys_send(id(slot), caller::REPORT, &[], &mut raw, &[]);
     if code != 0 || len != raw.len() {
@@ -332,7 +332,7 @@ fn check_answered(report: &ParkReport, expected: Answer, fill: u8) -> Outcome {
 }
 
 /// The server is the incarnation `before`, never faulted, and still answers.
-fn server_ran_on(before: TaskId) -> Outcome {
+fn server_ran_on(before: Incarnation) -> Outcome {
     check!(
         take_fault(SERVER).is_none(),
         "the server faulted answering a gone caller"

@@ -17,9 +17,9 @@
 //! three). Before a provider is detached jefe posts `provider-going`; the dependent asks
 //! [`JefeClient::detach_notices`] which providers are waiting, lets go of each (finishes or
 //! abandons calls and leases involving it) and answers [`JefeClient::ack_detach`]. After the
-//! provider restarts jefe posts `provider-back`, and the dependent refreshes its ids
-//! (`sys_refresh_task_id`) so its next call reaches the new incarnation. A dependent that
-//! never answers is detached past at the provider's `detach-deadline-ms`.
+//! provider restarts jefe posts `provider-back`, and the dependent refreshes its providers'
+//! incarnations (`sys_refresh_incarnation`) so its next call reaches the new one. A dependent
+//! that never answers is detached past at the provider's `detach-deadline-ms`.
 #![no_std]
 
 pub mod reset;
@@ -29,7 +29,7 @@ pub mod words;
 pub use wire::{LogEntry, LogEvent, Logged, StateCode, TASK_NAME_LEN, TaskInfo};
 
 use supervision::Refusal;
-use userlib::TaskId;
+use userlib::Incarnation;
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 
@@ -69,22 +69,22 @@ impl JefeError {
     }
 }
 
-/// A dependent's side of the detach protocol: its providers' ids, kept current.
+/// A dependent's side of the detach protocol: its providers' incarnations, kept current.
 pub struct Dependent<const P: usize> {
     jefe: JefeClient,
-    providers: [TaskId; P],
+    providers: [Incarnation; P],
 }
 
 impl<const P: usize> Dependent<P> {
-    pub const fn new(jefe: TaskId, providers: [TaskId; P]) -> Self {
+    pub const fn new(jefe: Incarnation, providers: [Incarnation; P]) -> Self {
         Dependent {
             jefe: JefeClient::new(jefe),
             providers,
         }
     }
 
-    /// The current id of provider `i` (as given to [`Dependent::new`]).
-    pub fn provider(&self, i: usize) -> TaskId {
+    /// The current incarnation of provider `i` (as given to [`Dependent::new`]).
+    pub fn provider(&self, i: usize) -> Incarnation {
         self.providers[i]
     }
 
@@ -104,10 +104,10 @@ impl<const P: usize> Dependent<P> {
         acknowledged
     }
 
-    /// On `provider-back`: refresh every provider's id to its current incarnation.
+    /// On `provider-back`: refresh every provider to its current incarnation.
     pub fn rebind(&mut self) {
         for id in &mut self.providers {
-            *id = userlib::sys_refresh_task_id(*id);
+            *id = userlib::sys_refresh_incarnation(*id);
         }
     }
 }

@@ -151,6 +151,8 @@ pub fn reset_reason(reason: ResetReason) -> &'static str {
         ResetReason::SupervisorFault => "last reset: the supervisor faulted",
         ResetReason::Requested => "last reset: requested (supervisor policy or humility)",
         ResetReason::Watchdog => "last reset: watchdog (the supervisor stopped feeding it)",
+        ResetReason::Pin => "last reset: reset pin (button or debugger)",
+        ResetReason::BrownOut => "last reset: brown-out (the supply dipped)",
     }
 }
 

@@ -59,24 +59,24 @@ fn report(key: &str, total_ticks: u64) {
 
 /// `server`'s `timer0` reading from operation `op` (`STAMP` or `STARTED`); `None` if the
 /// call reached no live incarnation (`id` is refreshed).
-fn stamp(id: &mut TaskId, op: u16) -> Option<u32> {
+fn stamp(id: &mut Incarnation, op: u16) -> Option<u32> {
     let mut reply = [0u8; 4];
     let (code, len) = sys_send(*id, op, &[], &mut reply, &[]);
-    if let Some(gone) = PeerGone::from_code(code) {
-        *id = refresh_after(*id, gone);
+    if let Some((_, current)) = peer_gone(*id, code, len) {
+        *id = current;
         return None;
     }
     (code == 0 && len == 4).then(|| u32::from_ne_bytes(reply))
 }
 
-fn running(jefe: &JefeClient, task: TaskId) -> bool {
+fn running(jefe: &JefeClient, task: Incarnation) -> bool {
     let mut info = [TaskInfo::new_zeroed()];
     jefe.list_tasks(task.index() as u16, &mut info).is_ok()
         && info[0].state() == Some(TaskState::Running)
 }
 
 /// Waits (sleeping, so lower-priority work such as rebinding finishes) until `task` runs.
-fn settle(jefe: &JefeClient, task: TaskId) {
+fn settle(jefe: &JefeClient, task: Incarnation) {
     while !running(jefe, task) {
         sleep_for(1, TIMER);
     }
@@ -105,12 +105,12 @@ pub extern "C" fn main() -> ! {
     for rep in 0..REPETITIONS {
         bench_api::dither(rep);
         let start = bench_api::now();
-        let (code, _) = sys_send(server, server::CRASH, &[], &mut [], &[]);
+        let (code, second) = sys_send(server, server::CRASH, &[], &mut [], &[]);
         unblocked += since(start);
-        let Some(gone) = PeerGone::from_code(code) else {
+        let Some((_, current)) = peer_gone(server, code, second) else {
             panic!("CRASH returned code {code:#x}")
         };
-        server = refresh_after(server, gone);
+        server = current;
         let started = loop {
             if let Some(started) = stamp(&mut server, server::STARTED) {
                 break started;

@@ -18,7 +18,7 @@ const GOING: u32 = 1 << 0;
 const BACK: u32 = 1 << 1;
 
 /// A call to the provider: `Ok` if it answered, else the response code.
-fn ping(provider: TaskId) -> Result<(), u32> {
+fn ping(provider: Incarnation) -> Result<(), u32> {
     let mut reply = [0u8; 8];
     match sys_send(provider, server::PING, &0u32.to_ne_bytes(), &mut reply, &[]) {
         (0, _) => Ok(()),
@@ -42,7 +42,7 @@ pub extern "C" fn main() -> ! {
                 if mode == op::ACKNOWLEDGE {
                     let acknowledged = dependent.acknowledge(|_| {
                         // Still the incarnation we bound to: we let go before the detach.
-                        if bound.is_some_and(|id| sys_refresh_task_id(id) == id) {
+                        if bound.is_some_and(|id| sys_refresh_incarnation(id) == id) {
                             stats.let_go_in_time += 1;
                         }
                         bound = None;
@@ -62,7 +62,7 @@ pub extern "C" fn main() -> ! {
                 match ping(id) {
                     Ok(()) => {
                         stats.rebinds += 1;
-                        stats.bound_generation = u32::from(id.generation().0);
+                        stats.bound_generation = u32::from(id.id.generation().0);
                         bound = Some(id);
                     }
                     Err(_) => stats.failures += 1,

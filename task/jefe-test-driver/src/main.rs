@@ -38,7 +38,7 @@ task_slot!(DEP4, dep4);
 const TIMER: u32 = 1 << 0;
 const HAMMER_DONE: u32 = 1 << 1;
 
-const DEPENDENTS: [TaskId; 4] = [DEP1, DEP2, DEP3, DEP4];
+const DEPENDENTS: [Incarnation; 4] = [DEP1, DEP2, DEP3, DEP4];
 
 /// app.toml policies the scenarios check against.
 const CRASHER_BACKOFF_MS: [u32; 4] = [4, 8, 16, 32];
@@ -98,14 +98,18 @@ fn sleep_ms(ms: u64) {
     sleep_for(ms, TIMER);
 }
 
-fn status(task: TaskId) -> TaskInfo {
+fn status(task: Incarnation) -> TaskInfo {
     let mut info = [TaskInfo::new_zeroed()];
     let _ = jefe().list_tasks(task.index() as u16, &mut info);
     info[0]
 }
 
 /// Polls jefe every millisecond until `done(status)`, for at most `timeout_ms`.
-fn wait_for(task: TaskId, timeout_ms: u64, done: impl Fn(&TaskInfo) -> bool) -> Option<TaskInfo> {
+fn wait_for(
+    task: Incarnation,
+    timeout_ms: u64,
+    done: impl Fn(&TaskInfo) -> bool,
+) -> Option<TaskInfo> {
     let deadline = now() + timeout_ms;
     loop {
         let info = status(task);
@@ -120,7 +124,7 @@ fn wait_for(task: TaskId, timeout_ms: u64, done: impl Fn(&TaskInfo) -> bool) -> 
 }
 
 /// Asks jefe to restart `task` and waits up to 1 s for its next incarnation to run.
-fn restart_and_await(task: TaskId, not_back: &'static str) -> Outcome {
+fn restart_and_await(task: Incarnation, not_back: &'static str) -> Outcome {
     let before = status(task).incarnation;
     check!(
         jefe().restart(task.index() as u16).is_ok(),
@@ -130,7 +134,7 @@ fn restart_and_await(task: TaskId, not_back: &'static str) -> Outcome {
     Ok(())
 }
 
-fn running_after(task: TaskId, incarnation: u32, timeout_ms: u64) -> Option<TaskInfo> {
+fn running_after(task: Incarnation, incarnation: u32, timeout_ms: u64) -> Option<TaskInfo> {
     wait_for(task, timeout_ms, |i| {
         i.state() == Some(TaskState::Running) && i.incarnation > incarnation
     })
@@ -179,7 +183,7 @@ impl Events {
     }
 
     /// The time and event of `task`'s first peripheral reset.
-    fn peripheral_reset(&self, of: TaskId) -> Option<(u32, LogEvent)> {
+    fn peripheral_reset(&self, of: Incarnation) -> Option<(u32, LogEvent)> {
         self.events[..self.count]
             .iter()
             .flatten()
@@ -207,11 +211,11 @@ impl Events {
     }
 }
 
-fn send(task: TaskId, op: u16, message: &[u8], reply: &mut [u8]) -> u32 {
-    sys_send(sys_refresh_task_id(task), op, message, reply, &[]).0
+fn send(task: Incarnation, op: u16, message: &[u8], reply: &mut [u8]) -> u32 {
+    sys_send(sys_refresh_incarnation(task), op, message, reply, &[]).0
 }
 
-fn dependent_stats(dep: TaskId) -> Stats {
+fn dependent_stats(dep: Incarnation) -> Stats {
     let mut reply = [0u8; 32];
     send(dep, dop::STATS, &[], &mut reply);
     Stats::from_words(from_bytes::<8>(&reply))
@@ -365,15 +369,15 @@ fn crash_loop_backs_off_then_escalates() -> Outcome {
 fn zero_back_off_restart_wakes_the_caller_with_restarted() -> Outcome {
     let mark = Events::mark();
     let before = status(INSTANT).incarnation;
-    let id = sys_refresh_task_id(INSTANT);
-    let (code, _) = sys_send(id, server::CRASH, &[], &mut [], &[]);
-    let next = Generation(id.generation().0.wrapping_add(1) & Generation::MASK);
+    let id = sys_refresh_incarnation(INSTANT);
+    let (code, second) = sys_send(id, server::CRASH, &[], &mut [], &[]);
+    let next = Incarnation::new(INSTANT.index(), id.generation.wrapping_add(1));
     check!(
-        PeerGone::from_code(code) == Some(PeerGone::Restarted(next)),
-        "the caller did not get \"restarted\" with the next generation",
+        peer_gone(id, code, second) == Some((PeerGone::Restarted(next.id.generation()), next)),
+        "the caller did not get \"restarted\" with the next incarnation",
         code
     );
-    let id = TaskId::for_index_and_gen(INSTANT.index(), next);
+    let id = next;
     let mut reply = [0u8; 8];
     let (code, len) = sys_send(id, server::PING, &7u32.to_ne_bytes(), &mut reply, &[]);
     check!(

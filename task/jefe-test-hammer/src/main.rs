@@ -5,7 +5,8 @@
 //! Checked on every call: it ends (a hang would stop this task and the driver's wait for
 //! `hammer-done` fails the run); a success echoes this call's sequence number; and the
 //! incarnation that answered (its tag, its start time) is never one that had already been
-//! replaced: tags never go back, and a dead code is never followed by the old tag.
+//! replaced: tags never go back, a dead code is never followed by the old tag, and one
+//! name never gets answers from two incarnations.
 #![no_std]
 #![no_main]
 
@@ -50,8 +51,8 @@ pub extern "C" fn main() -> ! {
     let jefe = JefeClient::new(JEFE);
     let mut id = TARGET;
     let mut tally = Tally::default();
-    // (id, tag) of the last answer.
-    let mut last: Option<(TaskId, u32)> = None;
+    // (incarnation, tag) of the last answer.
+    let mut last: Option<(Incarnation, u32)> = None;
     let mut seq = 0u32;
     loop {
         seq = seq.wrapping_add(1);
@@ -66,11 +67,12 @@ pub extern "C" fn main() -> ! {
             }
             if let Some((last_id, last_tag)) = last {
                 // Tags are start times, so they only grow. An older tag is a stale
-                // incarnation answering; the same tag after a dead code moved the id on is
-                // an incarnation answering after the kernel said it had ended. (The same id
-                // answering with a newer tag is fine: generations wrap every 64 restarts,
-                // and this client may sleep through that many.)
-                if tag < last_tag || (id != last_id && tag == last_tag) {
+                // incarnation answering; the same tag after a dead code moved the name on
+                // is an incarnation answering after the kernel said it had ended; and a new
+                // tag through the same name is a new incarnation answering a name it never
+                // had (SEND compares the full 32-bit generation, so even a name this client
+                // slept on through 64 restarts is refused).
+                if tag < last_tag || (id == last_id) != (tag == last_tag) {
                     tally.wrong_incarnation += 1;
                 }
             }
@@ -82,12 +84,12 @@ pub extern "C" fn main() -> ! {
             }
             continue;
         }
-        let Some(gone) = PeerGone::from_code(code) else {
+        let Some((_, current)) = peer_gone(id, code, len) else {
             tally.other_codes += 1;
             continue;
         };
         tally.dead_codes += 1;
-        id = refresh_after(id, gone);
+        id = current;
     }
     let mut line = TextBuf::<200>::new();
     let clean = tally.wrong_seq == 0 && tally.wrong_incarnation == 0 && tally.other_codes == 0;

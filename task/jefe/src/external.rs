@@ -1,5 +1,6 @@
 //! `humility jefe` (doc/humility-contract.md 6.1): the debugger halts the core, writes
-//! `JEFE_EXTERNAL_REQUEST` (1 start, 2 hold, 3 release, 4 fault) and `TASKINDEX`, sets
+//! `JEFE_EXTERNAL_REQUEST` (1 start, 2 hold, 3 release, 4 fault; Bulkhead adds 5 unload and
+//! 6 load, which humility never writes, for `cargo xtask restart-test`) and `TASKINDEX`, sets
 //! `KICK`, and watches `REQUESTS` (done) and `ERRORS` (refused). Jefe looks at `KICK` on
 //! every wake-up and at least every 100 ms. There is no IPC here on purpose: a debugger
 //! must be able to recover a system whose tasks are all stuck.

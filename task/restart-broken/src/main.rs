@@ -9,6 +9,8 @@
 //! | `pinged` | answers pings | - |
 //! | `bystander` | pings `clumsy` through the id it booted with; panics on an error | restarting `clumsy` faults it |
 //! | `hangs-after-three` | checks in with the watchdog, until its third restart | its watchdog expires |
+//! | `steady-dependent` | depends on `provider`: lets go, acknowledges, rebinds, pings it every 10 ms (`ANSWERED`) | - (restarting `provider` shows a dependent rebinding) |
+//! | `deaf-dependent` | depends on `shunned` and never acknowledges a going-away notice | restarting `shunned` shows it did not let go |
 //!
 //! Messages are raw IPC: operation 1 registers, 2 reports, 3 pings; replies carry no data.
 #![no_std]
@@ -33,7 +35,9 @@ include!(concat!(env!("OUT_DIR"), "/my_index.rs"));
 /// This incarnation's generation, as the kernel numbers it.
 #[cfg(any(feature = "forgets-registration", feature = "hangs-after-three"))]
 fn my_generation() -> Generation {
-    sys_refresh_task_id(TaskId::for_index_and_gen(MY_INDEX, Generation(0))).generation()
+    sys_refresh_incarnation(TaskId::for_index_and_gen(MY_INDEX, Generation(0)))
+        .id
+        .generation()
 }
 
 #[cfg(any(feature = "registry", feature = "pinged"))]
@@ -104,5 +108,47 @@ pub extern "C" fn main() -> ! {
         }
         check_in();
         sleep_for(10, TIMER);
+    }
+}
+
+#[cfg(any(feature = "steady-dependent", feature = "deaf-dependent"))]
+task_slot!(JEFE, jefe);
+#[cfg(feature = "steady-dependent")]
+task_slot!(PROVIDER, provider);
+#[cfg(feature = "deaf-dependent")]
+task_slot!(PROVIDER, shunned);
+
+/// Pings answered by the provider: the steady dependent's progress (humility-readable).
+#[unsafe(no_mangle)]
+pub static ANSWERED: AtomicU32 = AtomicU32::new(0);
+
+#[cfg(any(feature = "steady-dependent", feature = "deaf-dependent"))]
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> ! {
+    // app.toml: notifications = ["provider-going", "provider-back", "timer"].
+    const GOING: u32 = 1 << 0;
+    const BACK: u32 = 1 << 1;
+    const TICK: u32 = 1 << 2;
+    let mut dependent = jefe_api::Dependent::new(JEFE, [PROVIDER]);
+    let mut bound = true;
+    let mut next = sys_get_timer().now + 10;
+    sys_set_timer(Some(next), TICK);
+    loop {
+        let bits = sys_recv_notification(GOING | BACK | TICK);
+        // The deaf one's bug: it never answers, so the provider is detached past it.
+        if bits & GOING != 0 && cfg!(feature = "steady-dependent") {
+            dependent.acknowledge(|_| bound = false);
+        }
+        if bits & BACK != 0 {
+            dependent.rebind();
+            bound = true;
+        }
+        if bits & TICK != 0 {
+            if bound && sys_send(dependent.provider(0), PING, &[], &mut [], &[]).0 == 0 {
+                ANSWERED.fetch_add(1, Ordering::Relaxed);
+            }
+            next += 10;
+            sys_set_timer(Some(next), TICK);
+        }
     }
 }

@@ -277,13 +277,7 @@ fn fault(kind: Option<FaultKind>, address: u32) {
             kipc::read_image_id();
         }
         Some(FaultKind::UndeclaredTarget) => {
-            sys_send(
-                TaskId::for_index_and_gen(address as usize, Generation(0)),
-                1,
-                &[],
-                &mut [],
-                &[],
-            );
+            sys_send(Incarnation::new(address as usize, 0), 1, &[], &mut [], &[]);
         }
         Some(FaultKind::UndeclaredPost) => {
             let target = TaskId::for_index_and_gen(address as usize, Generation(0));

@@ -60,7 +60,7 @@ pub extern "C" fn main() -> ! {
                 let body = &buf[4..msg.message_len.clamp(4, buf.len())];
                 let mut lent = *b"peer-lease-bytes";
                 sys_send(
-                    assistant.id,
+                    assistant,
                     assistant_op,
                     body,
                     &mut [],

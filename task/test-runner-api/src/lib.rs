@@ -5,7 +5,7 @@
 
 use core::fmt::Write as _;
 
-use idol_runtime::userlib::{TaskId, TextBuf, sys_refresh_task_id};
+use idol_runtime::userlib::{Incarnation, TextBuf, sys_refresh_incarnation};
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 
@@ -25,15 +25,15 @@ macro_rules! check {
     };
 }
 
-/// Restarts the task in `slot` through the runner and returns its new id.
-pub fn restart(runner: &TestRunnerClient, slot: TaskId) -> TaskId {
+/// Restarts the task in `slot` through the runner and returns its new incarnation.
+pub fn restart(runner: &TestRunnerClient, slot: Incarnation) -> Incarnation {
     let _ = runner.restart(slot.index() as u32);
-    sys_refresh_task_id(slot)
+    sys_refresh_incarnation(slot)
 }
 
 /// Runs `tests` in order, restarting every task in `fresh` before each, and reports each
 /// result through the runner's console.
-pub fn run_tests(runner: &TestRunnerClient, tests: &[Test], fresh: &[TaskId]) {
+pub fn run_tests(runner: &TestRunnerClient, tests: &[Test], fresh: &[Incarnation]) {
     for (name, test) in tests {
         for &slot in fresh {
             restart(runner, slot);

@@ -32,17 +32,17 @@ fn log(text: &[u8]) {
     let _ = runner().log(text);
 }
 
-/// The current id of the task in `slot`.
-fn id(slot: TaskId) -> TaskId {
-    sys_refresh_task_id(slot)
+/// The current incarnation of the task in `slot`.
+fn id(slot: Incarnation) -> Incarnation {
+    sys_refresh_incarnation(slot)
 }
 
-fn restart(slot: TaskId) -> TaskId {
+fn restart(slot: Incarnation) -> Incarnation {
     test_runner_api::restart(&runner(), slot)
 }
 
 fn call(
-    target: TaskId,
+    target: Incarnation,
     op: u16,
     message: &[u8],
     reply: &mut [u8],
@@ -63,7 +63,7 @@ fn word(buf: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([buf[i * 4], buf[i * 4 + 1], buf[i * 4 + 2], buf[i * 4 + 3]])
 }
 
-fn take_fault(slot: TaskId) -> Option<FaultInfo> {
+fn take_fault(slot: Incarnation) -> Option<FaultInfo> {
     let mut raw = [0u8; 12];
     let found = runner().take_fault(slot.index() as u32, &mut raw).ok()?;
     (found == 1)
@@ -72,7 +72,7 @@ fn take_fault(slot: TaskId) -> Option<FaultInfo> {
 }
 
 /// Tells peer `p` to do `command` with `body`; the peer answers at once and then acts.
-fn peer(p: TaskId, command: u16, body: &[u32]) {
+fn peer(p: Incarnation, command: u16, body: &[u32]) {
     let (msg, len) = words(body);
     call(id(p), command, &msg[..len], &mut [], &[]);
 }
@@ -85,7 +85,7 @@ struct PeerRecord {
     spun_until: u32,
 }
 
-fn peer_result(p: TaskId) -> PeerRecord {
+fn peer_result(p: Incarnation) -> PeerRecord {
     let mut out = [0u8; 20];
     call(id(p), pop::RESULT, &[], &mut out, &[]);
     PeerRecord {
@@ -102,7 +102,7 @@ const IN_SEND: u32 = 2;
 const IN_REPLY: u32 = 3;
 const IN_CLOSED_RECV: u32 = 5;
 
-fn blocked(slot: TaskId, tag: u32) -> bool {
+fn blocked(slot: Incarnation, tag: u32) -> bool {
     runner().sched_state(slot.index() as u32) == Ok(tag)
 }
 
@@ -229,7 +229,7 @@ fn lender_restarted_mid_borrow_gets_error_not_data() -> Outcome {
     let mut data = [0u8; 8];
     let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
     check!(
-        is_code(rc, PeerGone::Restarted, new_peer.generation()),
+        is_code(rc, PeerGone::Restarted, new_peer.id.generation()),
         "borrow from a restarted lender did not fail with its new generation"
     );
     check!(data == [0; 8], "data leaked from a dead lender");
@@ -252,7 +252,7 @@ fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
         new = restart(PEER_A);
     }
     check!(
-        new == old,
+        new.id == old.id,
         "128 restarts did not bring the 16-bit id back around"
     );
     peer(PEER_A, pop::CALL, &[u32::from(aop::PARK)]);
@@ -263,7 +263,7 @@ fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
     let mut data = [0u8; 8];
     let (rc, _) = call(id(ASSISTANT), aop::BORROW_HELD, &[], &mut data, &[]);
     check!(
-        is_code(rc, PeerGone::Restarted, new.generation()),
+        is_code(rc, PeerGone::Restarted, new.id.generation()),
         "borrow through the stale name did not fail as restarted"
     );
     check!(
@@ -295,16 +295,16 @@ fn held_name_of_a_client_restarted_128_times_reaches_nothing() -> Outcome {
 /// before must still get the dead code, and the new incarnation must not be woken.
 fn post_to_a_name_from_64_restarts_ago_is_refused() -> Outcome {
     let old = sys_refresh_incarnation(PEER_A);
-    let mut new = old.id;
+    let mut new = old;
     for _ in 0..64 {
         new = restart(PEER_A);
     }
     check!(
-        new == old.id,
+        new.id == old.id,
         "64 restarts did not bring the 16-bit id back around"
     );
     check!(
-        sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.generation())),
+        sys_post(old, pop::WAKE_BIT) == Err(PeerGone::Restarted(new.id.generation())),
         "a post through the stale name was not refused"
     );
     check!(
@@ -314,12 +314,45 @@ fn post_to_a_name_from_64_restarts_ago_is_refused() -> Outcome {
     Ok(())
 }
 
+/// A client holding its server's name across 64 restarts of the server (the same 16-bit id
+/// again) must be refused at SEND, as after one restart, and told the exact incarnation to
+/// use; the old name must not reach the new incarnation. Then the same after 64 more.
+fn send_to_a_server_name_from_64_restarts_ago_is_refused() -> Outcome {
+    let old = id(ASSISTANT);
+    let mut stale = old;
+    for _ in 0..2 {
+        let mut new = stale;
+        for _ in 0..64 {
+            new = restart(ASSISTANT);
+        }
+        check!(
+            new.id == old.id,
+            "64 restarts did not bring the 16-bit id back around"
+        );
+        let mut reply = [0u8; 4];
+        let (rc, second) = call(stale, aop::ECHO, b"abcd", &mut reply, &[]);
+        check!(
+            peer_gone(stale, rc, second) == Some((PeerGone::Restarted(new.id.generation()), new)),
+            "a send through the stale name was not refused with the current incarnation"
+        );
+        check!(reply == [0; 4], "the stale send was answered");
+        let (rc, len) = call(new, aop::ECHO, b"abcd", &mut reply, &[]);
+        check!(
+            rc == 4 && len == 4 && &reply == b"abcd",
+            "the current incarnation did not answer"
+        );
+        stale = new;
+        // The next round holds the name just used, from before another 64 restarts.
+    }
+    Ok(())
+}
+
 fn server_restarted_while_client_blocked_in_reply() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let new = restart(ASSISTANT);
     let r = peer_result(PEER_A);
     check!(
-        r.done && is_code(r.code, PeerGone::Restarted, new.generation()),
+        r.done && is_code(r.code, PeerGone::Restarted, new.id.generation()),
         "client in reply not woken with the new generation"
     );
     Ok(())
@@ -333,7 +366,7 @@ fn server_restarted_while_client_blocked_in_send() -> Outcome {
     let new = restart(ASSISTANT);
     let r = peer_result(PEER_A);
     check!(
-        r.done && is_code(r.code, PeerGone::Restarted, new.generation()),
+        r.done && is_code(r.code, PeerGone::Restarted, new.id.generation()),
         "client in send not woken with the new generation"
     );
     Ok(())
@@ -343,16 +376,16 @@ fn stale_task_id_on_send_and_post() -> Outcome {
     let old = sys_refresh_incarnation(ASSISTANT);
     let new = restart(ASSISTANT);
     check!(
-        new.generation() != old.id.generation(),
+        new.id.generation() != old.id.generation(),
         "restart did not change the generation"
     );
-    let (rc, _) = call(old.id, aop::ECHO, b"x", &mut [], &[]);
+    let (rc, _) = call(old, aop::ECHO, b"x", &mut [], &[]);
     check!(
-        is_code(rc, PeerGone::Restarted, new.generation()),
+        is_code(rc, PeerGone::Restarted, new.id.generation()),
         "stale send not refused with the new generation"
     );
     check!(
-        sys_post(old, 1) == Err(PeerGone::Restarted(new.generation())),
+        sys_post(old, 1) == Err(PeerGone::Restarted(new.id.generation())),
         "stale post not refused"
     );
     Ok(())
@@ -362,7 +395,8 @@ fn refresh_task_id_returns_current_generation() -> Outcome {
     let before = id(ASSISTANT);
     let after = restart(ASSISTANT);
     check!(
-        after.index() == before.index() && after.generation().0 == (before.generation().0 + 1) % 64,
+        after.index() == before.index()
+            && after.id.generation().0 == (before.id.generation().0 + 1) % 64,
         "refresh did not follow the restart"
     );
     Ok(())
@@ -382,7 +416,7 @@ fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
         "peers were not blocked"
     );
     let _ = runner().detach(assistant.index() as u32);
-    let detached = id(ASSISTANT).generation();
+    let detached = id(ASSISTANT).id.generation();
     let (a, b, c) = (
         peer_result(PEER_A),
         peer_result(PEER_B),
@@ -407,7 +441,7 @@ fn detach_wakes_every_blocked_peer_at_once() -> Outcome {
     );
     let restarted = restart(ASSISTANT);
     check!(
-        restarted.generation() == detached,
+        restarted.id.generation() == detached,
         "restart after detach bumped the generation again"
     );
     let mut status = [0u8; 12];
@@ -460,7 +494,7 @@ fn closed_receive_from_task_that_dies() -> Outcome {
     let (msg, n) = words(&[FaultKind::IllegalInstruction as u32, 0]);
     let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
     // The runner detaches a faulted task at once: both are told the detached generation.
-    let detached = id(ASSISTANT).generation();
+    let detached = id(ASSISTANT).id.generation();
     check!(
         is_code(rc, PeerGone::Unavailable, detached),
         "caller of the dead server not released with the detached generation"
@@ -581,7 +615,7 @@ fn stack_overflow_at_svc_affects_only_the_faulting_task() -> Outcome {
         );
         let (msg, n) = words(&[FaultKind::StackOverflowAtSvc as u32, 0]);
         let (rc, _) = call(id(ASSISTANT), aop::FAULT, &msg[..n], &mut [], &[]);
-        let detached = id(ASSISTANT).generation();
+        let detached = id(ASSISTANT).id.generation();
         check!(
             is_code(rc, PeerGone::Unavailable, detached),
             "the caller was not released with the detached generation"
@@ -675,10 +709,10 @@ fn fault_injected_by_supervisor() -> Outcome {
     peer(PEER_A, pop::CALL, &[u32::from(aop::HOLD)]);
     let _ = runner().inject(ASSISTANT.index() as u32);
     check!(
-        take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER)),
+        take_fault(ASSISTANT) == Some(FaultInfo::Injected(RUNNER.id)),
         "injected fault not recorded as from the supervisor"
     );
-    let detached = id(ASSISTANT).generation();
+    let detached = id(ASSISTANT).id.generation();
     let r = peer_result(PEER_A);
     check!(
         r.done && is_code(r.code, PeerGone::Unavailable, detached),
@@ -696,7 +730,7 @@ fn reply_fault_faults_the_client() -> Outcome {
             ReplyFaultReason::BadMessageContents as u32,
         ],
     );
-    let expected = FaultInfo::FromServer(id(ASSISTANT), ReplyFaultReason::BadMessageContents);
+    let expected = FaultInfo::FromServer(id(ASSISTANT).id, ReplyFaultReason::BadMessageContents);
     check!(
         take_fault(PEER_A) == Some(expected),
         "client not faulted by its server"
@@ -708,7 +742,7 @@ fn reply_fault_faults_the_client() -> Outcome {
 
 /// Has peer `p` register with the assistant (which keeps it until its incarnation ends) and
 /// returns the incarnation registered.
-fn register_with_assistant(p: TaskId) -> Result<Incarnation, &'static str> {
+fn register_with_assistant(p: Incarnation) -> Result<Incarnation, &'static str> {
     peer(p, pop::CALL, &[u32::from(aop::REGISTER)]);
     let r = peer_result(p);
     check!(
@@ -885,6 +919,10 @@ const TESTS: &[Test] = &[
     (
         "post_to_a_name_from_64_restarts_ago_is_refused",
         post_to_a_name_from_64_restarts_ago_is_refused,
+    ),
+    (
+        "send_to_a_server_name_from_64_restarts_ago_is_refused",
+        send_to_a_server_name_from_64_restarts_ago_is_refused,
     ),
     (
         "server_restarted_while_client_blocked_in_reply",

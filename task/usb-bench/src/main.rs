@@ -68,7 +68,7 @@ fn since(earlier: u32) -> u64 {
 }
 
 fn msc() -> UsbMscClient {
-    UsbMscClient::new(sys_refresh_task_id(USB_MSC))
+    UsbMscClient::new(sys_refresh_incarnation(USB_MSC))
 }
 
 /// The disk, if `usb-msc` serves it and a READ of `buf` from block 0 succeeds.
@@ -181,7 +181,7 @@ fn fresh_drive(buf: &mut [u8]) -> Option<()> {
 
 /// Mean time from `inject_fault(task)` to the drive served again and read; `None` (and the
 /// reason on the console) if it never was.
-fn restart_to_read(task: TaskId, name: &str, buf: &mut [u8]) -> Option<u64> {
+fn restart_to_read(task: Incarnation, name: &str, buf: &mut [u8]) -> Option<u64> {
     let jefe = JefeClient::new(JEFE);
     let mut total = 0;
     for rep in 0..RESTARTS {

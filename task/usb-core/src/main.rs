@@ -51,7 +51,7 @@ use usb_hcd_api::IpcHostController;
 use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
-    sys_refresh_task_id, sys_set_timer, task_slot,
+    sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -99,7 +99,9 @@ fn driver_task(driver: DriverKind) -> Option<TaskId> {
     DRIVER_TASKS
         .iter()
         .find(|(kind, _, _)| *kind == driver)
-        .map(|&(_, index, _)| sys_refresh_task_id(TaskId::for_index_and_gen(index, Generation(0))))
+        .map(|&(_, index, _)| {
+            sys_refresh_incarnation(TaskId::for_index_and_gen(index, Generation(0))).id
+        })
 }
 
 fn op(operation: UsbCoreOperation, e: impl Into<UsbCoreError>) -> RequestError<UsbCoreError> {
@@ -345,7 +347,7 @@ pub extern "C" fn main() -> ! {
         // Truncated on purpose: any value unlike the previous incarnation's will do.
         core: UsbCore::with_first_generation(sys_get_timer().now as u8),
         // usb-hcd may have restarted before this incarnation: name its current one.
-        hc: IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER_BIT)
+        hc: IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
     };
     // Pipes a previous incarnation opened for the drivers name devices this one has not

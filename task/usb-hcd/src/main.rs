@@ -37,7 +37,7 @@ use usb_hcd_api::{HcdError, RootPortStatus, wire};
 use usb_host_api::{PipeId, PipeSpec, SetupPacket};
 use userlib::{
     RecvMessage, notify_bits, notify_target, sleep_for, sys_get_timer, sys_post,
-    sys_refresh_incarnation, sys_refresh_task_id, sys_set_timer, task_slot,
+    sys_refresh_incarnation, sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -162,7 +162,7 @@ struct Server {
     next_port_check: u64,
     /// The simulator incarnation whose controller this incarnation initialised.
     #[cfg(feature = "sim")]
-    controller: TaskId,
+    controller: Incarnation,
 }
 
 fn op<E: Into<HcdError>>(e: E) -> RequestError<HcdError> {
@@ -243,7 +243,7 @@ impl Server {
     /// usb-core to enumerate again).
     #[cfg(feature = "sim")]
     fn check_controller(&self) {
-        if sys_refresh_task_id(USB_SIM) != self.controller {
+        if sys_refresh_incarnation(USB_SIM) != self.controller {
             ringbuf_entry!(Event::ControllerReplaced);
             panic!("usb-sim restarted: the controller under this driver is a new one");
         }
@@ -431,7 +431,7 @@ impl InOrderUsbHcdImpl for Server {
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "sim")]
-    let controller = sys_refresh_task_id(USB_SIM);
+    let controller = sys_refresh_incarnation(USB_SIM);
     let mut hcd = Hcd::new(regs(), KernelClock);
     let info = loop {
         match hcd.init() {

@@ -61,7 +61,7 @@ pub extern "C" fn main() -> ! {
             CONTROL_IN if msg.message_len == 8 => {
                 sys_reply(msg.sender, 0, &[]);
                 done = 0;
-                let hcd = UsbHcdClient::new(sys_refresh_task_id(USB_HCD));
+                let hcd = UsbHcdClient::new(sys_refresh_incarnation(USB_HCD));
                 let setup = SetupPacket::get_descriptor(1, 0, 0, DEVICE_DESCRIPTOR_LEN);
                 let mut data = [0u8; DEVICE_DESCRIPTOR_LEN as usize];
                 code = code_of(
@@ -75,7 +75,7 @@ pub extern "C" fn main() -> ! {
             {
                 sys_reply(msg.sender, 0, &[]);
                 done = 0;
-                let msc = UsbMscClient::new(sys_refresh_task_id(USB_MSC));
+                let msc = UsbMscClient::new(sys_refresh_incarnation(USB_MSC));
                 let handle = DiskHandle {
                     slot: buf[0],
                     generation: buf[1],
@@ -127,7 +127,7 @@ impl Stream {
     /// Rounds until [`STOP_BIT`]: round `n` writes `pattern_at(n)` to region `n % regions`
     /// and reads it back into `buf` (one region long).
     fn run(&mut self, buf: &mut [u8]) {
-        let msc = UsbMscClient::new(sys_refresh_task_id(USB_MSC));
+        let msc = UsbMscClient::new(sys_refresh_incarnation(USB_MSC));
         let regions = (MSC_MAX_BLOCKS / STREAM_BLOCKS) as u32;
         let mut handle = None;
         let mut round = 0u32;

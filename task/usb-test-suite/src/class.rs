@@ -66,7 +66,7 @@ const NOTIFIED_BIND_MS: u64 = 400;
 
 /// Restarted before each test, in this order: the controller, then a core with an empty
 /// device table, then the drivers, which say hello to it.
-pub const FRESH: [TaskId; 6] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID, USB_CDC];
+pub const FRESH: [Incarnation; 6] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID, USB_CDC];
 
 pub const TESTS: &[Test] = &[
     (
@@ -136,19 +136,19 @@ pub const TESTS: &[Test] = &[
 ];
 
 fn core() -> UsbCoreClient {
-    UsbCoreClient::new(sys_refresh_task_id(USB_CORE))
+    UsbCoreClient::new(sys_refresh_incarnation(USB_CORE))
 }
 
 fn msc() -> UsbMscClient {
-    UsbMscClient::new(sys_refresh_task_id(USB_MSC))
+    UsbMscClient::new(sys_refresh_incarnation(USB_MSC))
 }
 
 fn hid() -> UsbHidClient {
-    UsbHidClient::new(sys_refresh_task_id(USB_HID))
+    UsbHidClient::new(sys_refresh_incarnation(USB_HID))
 }
 
 fn cdc() -> UsbCdcClient {
-    UsbCdcClient::new(sys_refresh_task_id(USB_CDC))
+    UsbCdcClient::new(sys_refresh_incarnation(USB_CDC))
 }
 
 /// Polls `probe` every `POLL_MS` until it gives a value or `BIND_WITHIN_MS` passes.
@@ -721,7 +721,13 @@ fn send_to_peer(command: u16, disk: DiskInfo, seed: u8) {
     message[1] = disk.handle.generation;
     message[2] = seed;
     message[4..].copy_from_slice(&(MSC_MAX_BLOCKS as u32).to_le_bytes());
-    sys_send(sys_refresh_task_id(PEER), command, &message, &mut [], &[]);
+    sys_send(
+        sys_refresh_incarnation(PEER),
+        command,
+        &message,
+        &mut [],
+        &[],
+    );
 }
 
 /// Reads the whole disk 8 blocks at a time and checks that each 64-byte packet's worth is
@@ -817,7 +823,7 @@ fn usb_msc_fault_mid_write_keeps_data() -> Outcome {
 /// Has the peer (an application of `usb-msc`) start `command` (`MSC_READ` or `MSC_WRITE`,
 /// the whole disk in one call) and returns once it is blocked in `usb-msc`.
 fn peer_blocked_in_msc(command: u16, disk: DiskInfo, seed: u8) -> Outcome {
-    let peer = sys_refresh_task_id(PEER);
+    let peer = sys_refresh_incarnation(PEER);
     send_to_peer(command, disk, seed);
     // Looked at every tick: the whole disk moves in a few tens of milliseconds.
     let give_up = sys_get_timer().now + BIND_WITHIN_MS;
@@ -969,7 +975,7 @@ fn notifications_now(mask: u32) -> u32 {
 fn stream_result() -> (u32, u32, u32, u32, u32) {
     let mut out = [0u8; 20];
     sys_send(
-        sys_refresh_task_id(PEER),
+        sys_refresh_incarnation(PEER),
         usb_test_api::STREAM_RESULT,
         &[],
         &mut out,
@@ -992,7 +998,7 @@ fn restart_under_load_loses_no_block_and_misdelivers_no_reply() -> Outcome {
     }
     flash_disk()?;
     sys_send(
-        sys_refresh_task_id(PEER),
+        sys_refresh_incarnation(PEER),
         usb_test_api::STREAM,
         &[],
         &mut [],

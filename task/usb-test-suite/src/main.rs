@@ -57,11 +57,11 @@ fn sim() -> UsbSimClient {
 }
 
 fn hcd() -> UsbHcdClient {
-    UsbHcdClient::new(sys_refresh_task_id(USB_HCD))
+    UsbHcdClient::new(sys_refresh_incarnation(USB_HCD))
 }
 
 fn host() -> IpcHostController {
-    IpcHostController::new(sys_refresh_task_id(USB_HCD), TIMER)
+    IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER)
 }
 
 fn stats() -> Result<SimStats, &'static str> {
@@ -274,11 +274,11 @@ fn pipe_of_another_task_is_not_owner() -> Outcome {
     plug_and_connect(&mut host, devices::KEYBOARD)?;
     check!(host.reset_root_port() == Ok(Speed::Low), "reset failed");
     let hcd = hcd();
-    let peer = sys_refresh_task_id(PEER);
+    let peer = sys_refresh_incarnation(PEER);
     let low = wire::speed_code(Speed::Low);
     let control = wire::ep_type_code(EpType::Control);
     let handle = hcd
-        .open_pipe_for(peer.0, 0, 0, control, 8, 0, low)
+        .open_pipe_for(peer.id.0, 0, 0, control, 8, 0, low)
         .map_err(|_| "open_pipe_for the peer failed")?;
     let from = stats()?.trace_count;
     let mut buf = [0u8; 18];
@@ -302,7 +302,7 @@ fn pipe_of_another_task_is_not_owner() -> Outcome {
     // An owner named by a generation that is not its current one is refused.
     let stale_peer = TaskId::for_index_and_gen(
         peer.index(),
-        Generation::from_restart_count(u32::from(peer.generation().0) + 1),
+        Generation::from_restart_count(u32::from(peer.id.generation().0) + 1),
     );
     check!(
         hcd.open_pipe_for(stale_peer.0, 0, 0, control, 8, 0, low)
@@ -356,7 +356,7 @@ fn closed_and_pre_restart_pipes_are_stale() -> Outcome {
 
 fn peer_result() -> (u32, u32) {
     let mut out = [0u8; 8];
-    let peer = sys_refresh_task_id(PEER);
+    let peer = sys_refresh_incarnation(PEER);
     sys_send(peer, usb_test_api::RESULT, &[], &mut out, &[]);
     let word = |i: usize| u32::from_le_bytes([out[i], out[i + 1], out[i + 2], out[i + 3]]);
     (word(0), word(4))
@@ -368,10 +368,10 @@ fn hcd_restart_wakes_the_blocked_client() -> Outcome {
     plug_and_connect(&mut host, devices::ENDLESS_NAK)?;
     check!(host.reset_root_port() == Ok(Speed::Low), "reset failed");
     let hcd = hcd();
-    let peer = sys_refresh_task_id(PEER);
+    let peer = sys_refresh_incarnation(PEER);
     let handle = hcd
         .open_pipe_for(
-            peer.0,
+            peer.id.0,
             0,
             0,
             wire::ep_type_code(EpType::Control),

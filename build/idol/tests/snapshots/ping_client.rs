@@ -28,20 +28,20 @@ pub struct PingPingArgs {
 ///
 /// Answers calls; used to test IPC, leases and server restarts.
 pub struct PingClient {
-    task: core::cell::Cell<idol_runtime::abi::TaskId>,
+    task: core::cell::Cell<idol_runtime::abi::Incarnation>,
 }
 
 impl PingClient {
-    /// A client of the server `task` names. The id is refreshed from the kernel's
-    /// dead codes, so it may start out with a stale generation.
-    pub const fn new(task: idol_runtime::abi::TaskId) -> Self {
+    /// A client of the server incarnation `task` names. It is refreshed from the
+    /// kernel's dead codes, so it may start out stale.
+    pub const fn new(task: idol_runtime::abi::Incarnation) -> Self {
         Self {
             task: core::cell::Cell::new(task),
         }
     }
 
-    /// The server's id as last seen.
-    pub fn task(&self) -> idol_runtime::abi::TaskId {
+    /// The server's incarnation as last seen.
+    pub fn task(&self) -> idol_runtime::abi::Incarnation {
         self.task.get()
     }
 
@@ -49,7 +49,7 @@ impl PingClient {
     /// by other means that the server restarted (a handle from it, issued by a third
     /// task), so that its next call, idempotent or not, is not lost to the old one.
     pub fn refresh(&self) {
-        self.task.set(idol_runtime::userlib::sys_refresh_task_id(self.task.get()));
+        self.task.set(idol_runtime::userlib::sys_refresh_incarnation(self.task.get()));
     }
 
     /// Returns `value` unchanged.
@@ -95,8 +95,8 @@ impl PingClient {
     }
 }
 
-impl From<idol_runtime::abi::TaskId> for PingClient {
-    fn from(task: idol_runtime::abi::TaskId) -> Self {
+impl From<idol_runtime::abi::Incarnation> for PingClient {
+    fn from(task: idol_runtime::abi::Incarnation) -> Self {
         Self::new(task)
     }
 }

@@ -82,6 +82,11 @@ pub enum Trigger {
     Restart,
     /// `humility jefe -f` then `-r`: inject a fault (jefe holds the task first), then release it.
     Fault,
+    /// Unload (detach and hold), then load once detached: Bulkhead's own request words 5 and 6.
+    UnloadLoad,
+    /// The task is sent to `__bulkhead_stuck` (userlib), a loop in its own code, and spins
+    /// from its next run on; its supervisor watchdog must catch it and restart it.
+    Hang,
 }
 
 impl Trigger {
@@ -89,11 +94,11 @@ impl Trigger {
         match text {
             "restart" => Ok(Trigger::Restart),
             "fault" => Ok(Trigger::Fault),
-            "unload-load" | "hang" => Err(format!(
-                "--trigger {text} is not available: humility's jefe protocol has no unload and no way to \
-                 make a task hang, and this command only drives what humility can (see README, restart-test)"
+            "unload-load" => Ok(Trigger::UnloadLoad),
+            "hang" => Ok(Trigger::Hang),
+            other => Err(format!(
+                "--trigger {other}: expected restart, fault, unload-load or hang"
             )),
-            other => Err(format!("--trigger {other}: expected restart or fault")),
         }
     }
 
@@ -101,14 +106,19 @@ impl Trigger {
         match self {
             Trigger::Restart => "restart",
             Trigger::Fault => "fault",
+            Trigger::UnloadLoad => "unload-load",
+            Trigger::Hang => "hang",
         }
     }
 
     /// The counters one cycle adds to the task it drives.
     fn expected_delta(self) -> Counters {
+        let hang = u32::from(self == Trigger::Hang);
         Counters {
-            faults: u32::from(self == Trigger::Fault),
+            // The watchdog ends a hang by injecting a fault.
+            faults: u32::from(self == Trigger::Fault) + hang,
             restarts: 1,
+            watchdog_expiries: hang,
             ..Counters::default()
         }
     }
@@ -127,6 +137,12 @@ pub enum Anomaly {
     Refused { task: String, request: &'static str },
     /// The driven task was not running with a new generation within the recovery limit.
     DidNotComeBack {
+        task: String,
+        state: String,
+        waited_ms: u64,
+    },
+    /// The driven task was not detached within the recovery limit after its unload.
+    NotDetached {
         task: String,
         state: String,
         waited_ms: u64,
@@ -199,6 +215,16 @@ impl fmt::Display for Anomaly {
                 write!(
                     f,
                     "{task}: not running again {waited_ms} ms after the request (state: {state})"
+                )
+            }
+            Anomaly::NotDetached {
+                task,
+                state,
+                waited_ms,
+            } => {
+                write!(
+                    f,
+                    "{task}: not detached {waited_ms} ms after the unload request (state: {state})"
                 )
             }
             Anomaly::Generations {
@@ -300,7 +326,8 @@ pub fn compare(
             b.counters.unwrap_or_default(),
             a.counters.unwrap_or_default(),
         );
-        if ac.watchdog_expiries != bc.watchdog_expiries {
+        let hang_driven = driven == Some((index, Trigger::Hang));
+        if ac.watchdog_expiries != bc.watchdog_expiries && !hang_driven {
             mine.push(Anomaly::Hung { task: task.clone() });
         }
         if ac.missed_acks != bc.missed_acks {
@@ -320,6 +347,12 @@ pub fn compare(
                 for (counter, before, after, expected) in [
                     ("faults", bc.faults, ac.faults, want.faults),
                     ("restarts", bc.restarts, ac.restarts, want.restarts),
+                    (
+                        "watchdog_expiries",
+                        bc.watchdog_expiries,
+                        ac.watchdog_expiries,
+                        want.watchdog_expiries,
+                    ),
                 ] {
                     if after.wrapping_sub(before) != expected {
                         mine.push(Anomaly::Counter {
@@ -500,6 +533,42 @@ mod tests {
         assert_eq!(
             compare(&calm(100), &after, Some((0, Trigger::Restart))),
             vec![]
+        );
+    }
+
+    #[test]
+    fn a_hang_cycle_expects_one_watchdog_expiry_fault_and_restart_and_no_hung_anomaly() {
+        let caught = Counters {
+            faults: 1,
+            restarts: 4,
+            watchdog_expiries: 1,
+            ..Counters::default()
+        };
+        let mut after = calm(300);
+        after.tasks[0] = task("driver", "Healthy", "InRecv", 4, caught);
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Hang))),
+            vec![]
+        );
+        // The same counters after a plain restart are a hang nobody asked for.
+        assert_eq!(
+            compare(&calm(100), &after, Some((0, Trigger::Restart))),
+            vec![Anomaly::Hung {
+                task: "driver".into()
+            }]
+        );
+        // A hang the watchdog never saw (the task was restarted some other way) is counted.
+        after.tasks[0] = task("driver", "Healthy", "InRecv", 4, restarted(4));
+        let found = compare(&calm(100), &after, Some((0, Trigger::Hang)));
+        assert!(
+            found.contains(&Anomaly::Counter {
+                task: "driver".into(),
+                counter: "watchdog_expiries",
+                before: 0,
+                after: 0,
+                expected: 1,
+            }),
+            "{found:?}"
         );
     }
 
@@ -739,17 +808,14 @@ mod tests {
     }
 
     #[test]
-    fn triggers_humility_cannot_drive_are_refused_with_a_reason() {
+    fn triggers_parse_and_an_unknown_one_is_refused_with_the_choices() {
         assert_eq!(Trigger::parse("fault"), Ok(Trigger::Fault));
-        assert!(
-            Trigger::parse("hang")
-                .unwrap_err()
-                .contains("not available")
-        );
+        assert_eq!(Trigger::parse("unload-load"), Ok(Trigger::UnloadLoad));
+        assert_eq!(Trigger::parse("hang"), Ok(Trigger::Hang));
         assert!(
             Trigger::parse("bogus")
                 .unwrap_err()
-                .contains("expected restart or fault")
+                .contains("expected restart, fault, unload-load or hang")
         );
     }
 }

@@ -1,5 +1,5 @@
-//! `cargo xtask restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault]
-//! [--seed S]`: does every task of an app come back healthy when the supervisor restarts it
+//! `cargo xtask restart-test [APP] [--task NAME]... [--cycles N]
+//! [--trigger restart|fault|unload-load|hang] [--seed S]`: does every task of an app come back healthy when the supervisor restarts it
 //! at any moment, while the app does its own work?
 //!
 //! The app boots in QEMU under `-S -icount shift=0` (stopped at reset until the tool is
@@ -16,7 +16,12 @@
 //! - **Driving.** Each cycle waits a seeded random 1 to 200 ms, then writes `humility
 //!   jefe`'s words (`JEFE_EXTERNAL_REQUEST`, `TASKINDEX`, `KICK`) and watches `REQUESTS` and
 //!   `ERRORS`. `--trigger restart` is `humility jefe -s`; `--trigger fault` is `-f` (jefe
-//!   holds the task and injects a fault) and then `-r` (release: restart it). jefe looks at
+//!   holds the task and injects a fault) and then `-r` (release: restart it).
+//!   `--trigger unload-load` writes Bulkhead's own request words 5 (unload) and, once the task
+//!   is detached, 6 (load): the console's `unload` and `load` through the same channel.
+//!   `--trigger hang` needs no request: the tool points the task's saved return address at
+//!   `__bulkhead_stuck`, a loop in its own code, and its supervisor watchdog must end it
+//!   (tasks without `watchdog-ms` are refused). jefe looks at
 //!   the words on its next wake-up, at most 100 ms later, as it does for humility.
 //! - **Reading.** Task states and generations come from the kernel's task table
 //!   (`HUBRIS_TASK_TABLE_SPACE`, decoded like `humility tasks`), supervision counts from
@@ -64,6 +69,9 @@ const INSTRUCTIONS_PER_MS: u64 = 1_000_000;
 const START: u32 = 1;
 const RELEASE: u32 = 3;
 const FAULT: u32 = 4;
+/// Bulkhead's own values (humility never writes them): unload, then load.
+const UNLOAD: u32 = 5;
+const LOAD: u32 = 6;
 
 pub struct Options {
     pub app: String,
@@ -195,6 +203,9 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
     let app = &built.app;
     let machine = qemu::machine_of(app)?;
     let driven = driven_tasks(app, &options.tasks)?;
+    if options.trigger == Trigger::Hang {
+        hang_needs_watchdogs(app, &driven)?;
+    }
     let settle_ms = AFTER_SETTLE_MS
         + app
             .tasks
@@ -372,6 +383,25 @@ fn task_line(name: &str, results: &TaskResults, clean: bool) -> String {
     )
 }
 
+/// A hang is ended only by the task's supervisor watchdog: refuse to drive one that has none.
+fn hang_needs_watchdogs(app: &crate::config::App, driven: &[usize]) -> Result<(), Error> {
+    let unwatched: Vec<&str> = driven
+        .iter()
+        .map(|&t| &app.tasks[t])
+        .filter(|t| t.supervision.as_ref().and_then(|s| s.watchdog_ms).is_none())
+        .map(|t| t.name.as_str())
+        .collect();
+    if unwatched.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "{}: --trigger hang: task(s) {} have no `watchdog-ms` in [tasks.NAME.supervision]; \
+         nothing would ever end their hang (choose --task among those with a watchdog)",
+        app.file.display(),
+        unwatched.join(", ")
+    )))
+}
+
 /// The tasks named by `--task` (all but the supervisor without any), as indices.
 fn driven_tasks(app: &crate::config::App, names: &[String]) -> Result<Vec<usize>, Error> {
     if names.is_empty() {
@@ -418,6 +448,8 @@ struct Target {
     words: JefeWords,
     /// `TASK_COUNTERS`: address and size, and per task the offsets of its counters.
     counters: (u32, usize, Vec<Option<[u64; 5]>>),
+    /// Per task, the address of its `__bulkhead_stuck` loop (`--trigger hang`).
+    stuck: Vec<Option<u32>>,
 }
 
 fn gdb_error(e: GdbError) -> Error {
@@ -524,6 +556,19 @@ impl Target {
             }
         }
 
+        let stuck = files
+            .tasks
+            .iter()
+            .map(|(name, elf)| {
+                let object = object::File::parse(elf.as_slice())
+                    .map_err(|e| Error::new(format!("elf/task/{name}: {e}")))?;
+                Ok(object
+                    .symbols()
+                    .find(|s| s.name() == Ok("__bulkhead_stuck"))
+                    .map(|s| s.address() as u32))
+            })
+            .collect::<Result<_, Error>>()?;
+
         let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(10))
             .map_err(gdb_error)?;
         gdb.halt().map_err(gdb_error)?;
@@ -539,6 +584,7 @@ impl Target {
             names,
             words,
             counters: (address as u32, size as usize, offsets),
+            stuck,
         };
         target.physical()?;
         Ok(target)
@@ -704,10 +750,22 @@ impl Target {
         let steps: &[(u32, &'static str)] = match trigger {
             Trigger::Restart => &[(START, "start")],
             Trigger::Fault => &[(FAULT, "fault"), (RELEASE, "release")],
+            Trigger::UnloadLoad => &[(UNLOAD, "unload"), (LOAD, "load")],
+            Trigger::Hang => &[],
         };
+        if trigger == Trigger::Hang {
+            let start = self.ticks()?;
+            self.send_to_stuck(task, name)?;
+            elapsed += self.ticks()? - start;
+        }
         for &(request, what) in steps {
             let start = self.ticks()?;
             self.request(request, task, name, what)?;
+            if request == UNLOAD {
+                // Load is refused until the detach is complete (dependents may still be
+                // letting go), and applications are meant to see the task gone meanwhile.
+                self.await_detached(task, name, before)?;
+            }
             elapsed += self.ticks()? - start;
         }
         let mut waited = 0;
@@ -733,6 +791,60 @@ impl Target {
             self.wait(1)?;
             waited += 1;
         }
+    }
+
+    /// Makes `task` spin in `__bulkhead_stuck` from its next run on: waits until it is not
+    /// the running task (its exception frame is then on its stack, where the kernel saved
+    /// its stack pointer) and points the frame's return address there. xPSR becomes plain
+    /// Thumb state, so no interrupted IT block or multiple load resumes at the new address.
+    fn send_to_stuck(&mut self, task: usize, name: &str) -> Result<(), Stop> {
+        let stuck = self.stuck[task].ok_or_else(|| {
+            Error::new(format!(
+                "elf/task/{name}: no `__bulkhead_stuck` symbol (userlib's start.rs provides it)"
+            ))
+        })?;
+        let entry = self.layout.task_table + task as u64 * self.layout.task_size;
+        let mut waited = 0;
+        while self.word(self.layout.current_task_ptr as u32)? as u64 == entry {
+            if waited == RECOVERY_LIMIT_MS {
+                return Err(Error::new(format!(
+                    "{name}: still the running task after {waited} ms; cannot send it to \
+                     `__bulkhead_stuck`"
+                ))
+                .into());
+            }
+            self.wait(1)?;
+            waited += 1;
+        }
+        let psp = self.word(self.layout.saved_psp_at(entry) as u32)?;
+        let write = |gdb: &mut Gdb, at: u32, value: u32| {
+            gdb.write_memory(at, &value.to_le_bytes())
+                .map_err(gdb_error)
+        };
+        // The basic frame: r0-r3, r12, lr, pc, xpsr (an FP frame extends it above).
+        write(&mut self.gdb, psp + 24, stuck & !1)?;
+        write(&mut self.gdb, psp + 28, 1 << 24)?;
+        Ok(())
+    }
+
+    /// Waits until `task` is detached: stopped, with the generation after `before`'s.
+    fn await_detached(&mut self, task: usize, name: &str, before: &TaskStatus) -> Result<(), Stop> {
+        for _ in 0..RECOVERY_LIMIT_MS {
+            let now = self.task_status(task)?;
+            if now.generation != before.generation && now.detail == "Stopped" {
+                return Ok(());
+            }
+            self.wait(1)?;
+        }
+        let now = self.task_status(task)?;
+        Err(Stop::Found(vec![Anomaly::NotDetached {
+            task: name.into(),
+            state: format!(
+                "{} {}, generation {}",
+                now.state, now.detail, now.generation
+            ),
+            waited_ms: RECOVERY_LIMIT_MS,
+        }]))
     }
 
     /// The kernel's `TICKS`.

@@ -68,13 +68,16 @@ fn write_reset_record(record: ResetRecord) {
     }
 }
 
-/// Takes the reason the last reset left and marks the system running.
-fn take_reset_reason() {
+/// Takes the reason the last reset left and marks the system running. `from_board` refines
+/// the record's reason with what the chip itself reports (STM32H7 `RCC_RSR`), if the app's
+/// kernel gives one (`app_kernel!(reset_reason = ...)`).
+fn take_reset_reason(from_board: fn(ResetReason) -> ResetReason) {
     // SAFETY: kernel-private, aligned; any bit pattern is a valid `u64`, and whatever the
     // RAM held at power-on is decoded as "no record" unless it carries the magic.
     let found = ResetRecord(unsafe { addr_of_mut!(RESET_RECORD).cast::<u64>().read_volatile() });
+    let reason = from_board(found.reason());
     // SAFETY: single-threaded start-up; humility only reads it.
-    unsafe { addr_of_mut!(BULKHEAD_RESET_REASON).write_volatile(found.reason() as u32) };
+    unsafe { addr_of_mut!(BULKHEAD_RESET_REASON).write_volatile(reason as u32) };
     write_reset_record(ResetRecord::RUNNING);
 }
 
@@ -137,8 +140,9 @@ pub unsafe fn start_kernel(
     space: &'static mut [MaybeUninit<Task>],
     descs: &'static [abi::TaskDesc],
     config: &'static KernelConfig,
+    reset_reason_from_board: fn(ResetReason) -> ResetReason,
 ) -> ! {
-    take_reset_reason();
+    take_reset_reason(reset_reason_from_board);
     #[cfg(feature = "fault-inject")]
     crate::inject::boot(reset_reason());
     if space.len() != descs.len() {

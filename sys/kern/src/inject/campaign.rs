@@ -30,8 +30,10 @@ const BOOT_MS: u64 = 50;
 /// How long the workload runs after the last fault before the boot's verdict.
 const SETTLE_MS: u64 = 100;
 const TASK_SLOTS: usize = 32;
-/// `b .`: the instruction a stopped task is sent to.
+/// `b .`, the instruction a stopped task is sent to, in its 16-bit encoding and its 32-bit
+/// one (`b.w .`, which the assembler makes of userlib's `__bulkhead_stuck`).
 const BRANCH_TO_SELF: u16 = 0xE7FE;
+const WIDE_BRANCH_TO_SELF: [u16; 2] = [0xF7FF, 0xBFFE];
 /// xPSR's IT/ICI bits: a task interrupted inside an IT block must not carry them to `b .`.
 const XPSR_IT_BITS: u32 = (0x3F << 10) | (0x3 << 25);
 
@@ -417,8 +419,9 @@ fn flip_ram(task: &mut Task, a: u32, b: u32) -> Option<(u32, u32)> {
     Some((at, bit))
 }
 
-/// Sends the task to a `b .` in its own code (userlib's start-up code ends in one, right
-/// at the start of its flash): it keeps running but never checks in again.
+/// Sends the task to a `b .` in its own code (userlib's start-up code has one,
+/// `__bulkhead_stuck`, right at the start of its flash): it keeps running but never checks
+/// in again.
 fn spin(st: &mut State, task: &mut Task) -> Option<u32> {
     let index = task.index();
     if st.spin_at[index] == 0 {
@@ -443,14 +446,17 @@ fn find_branch_to_self(task: &Task) -> Option<u32> {
         .find(|r| r.attributes.0 & RegionAttributes::EXECUTE != 0)?;
     let mut chunk = [0u8; 64];
     let mut at = code.base;
-    while at < code.base + code.size {
+    // Chunks overlap by one halfword, so a wide branch across two chunks is seen whole.
+    while at + chunk.len() as u32 <= code.base + code.size {
         umem::read_from_task(task, at, &mut chunk)?;
-        for (i, half) in chunk.chunks_exact(2).enumerate() {
-            if u16::from_le_bytes([half[0], half[1]]) == BRANCH_TO_SELF {
+        let halves: [u16; 32] =
+            core::array::from_fn(|i| u16::from_le_bytes([chunk[2 * i], chunk[2 * i + 1]]));
+        for (i, pair) in halves.windows(2).enumerate() {
+            if pair[0] == BRANCH_TO_SELF || pair == WIDE_BRANCH_TO_SELF {
                 return Some(at + 2 * i as u32);
             }
         }
-        at += chunk.len() as u32;
+        at += chunk.len() as u32 - 2;
     }
     None
 }

@@ -445,10 +445,44 @@ impl Sim {
 
     // ---- IPC ----
 
+    /// SEND to `to`, naming it as a client would that learned `to` when it was current: with
+    /// the latest 32-bit generation that has `to`'s 6 bits (see [`Sim::send_exact`]).
     pub fn send(
         &mut self,
         from: usize,
         to: TaskId,
+        op: u16,
+        msg: &[u8],
+        reply_cap: u32,
+        leases: &[ULease],
+    ) -> usize {
+        let to = self.incarnation_named_by(to);
+        self.send_exact(from, to, op, msg, reply_cap, leases)
+    }
+
+    /// The latest incarnation of `id`'s task whose generation has `id`'s 6 bits (the kernel's
+    /// own id for `KERNEL`, and generation 0 for an index out of range).
+    pub fn incarnation_named_by(&self, id: TaskId) -> Incarnation {
+        let Some(task) = self.tasks.get(id.index()) else {
+            return Incarnation { id, generation: 0 };
+        };
+        let behind = task
+            .current_id()
+            .generation()
+            .0
+            .wrapping_sub(id.generation().0)
+            & Generation::MASK;
+        Incarnation {
+            id,
+            generation: task.generation.wrapping_sub(u32::from(behind)),
+        }
+    }
+
+    /// SEND naming `to` exactly, 32-bit generation included.
+    pub fn send_exact(
+        &mut self,
+        from: usize,
+        to: Incarnation,
         op: u16,
         msg: &[u8],
         reply_cap: u32,
@@ -467,18 +501,19 @@ impl Sim {
             from,
             Sysnum::Send as u32,
             [
-                u32::from(to.0) << 16 | u32::from(op),
+                u32::from(to.id.0) << 16 | u32::from(op),
                 base + MSG,
                 msg.len() as u32,
                 base + REPLY_BUF,
-                reply_cap,
+                abi::send_packing::pack(reply_cap as usize, leases.len()),
+                to.generation,
                 base + LEASE_TABLE,
-                leases.len() as u32,
             ],
         )
     }
 
-    /// (response code, reply length) of a finished SEND.
+    /// (response code, reply length) of a finished SEND; with a peer-gone code, the second
+    /// is the target's current 32-bit generation.
     pub fn send_result(&self, task: usize) -> (u32, u32) {
         let r = self.regs(task);
         (r[0], r[1])

@@ -4,8 +4,8 @@
 use supervision::Action::*;
 use supervision::Record::*;
 use supervision::{
-    Action, Cause, ConfigError, Escalation, Event, HoldReason, MAX_INTENSITY_RESTARTS, Origin,
-    Policy, Refusal, RestartMode, Supervisor, TaskState,
+    Action, Cause, ConfigError, Escalation, Event, HoldReason, HumilityRequest,
+    MAX_INTENSITY_RESTARTS, Origin, Policy, Refusal, RestartMode, Supervisor, TaskState,
 };
 
 use crate::rig::{BASE, INJECTED, PANIC, Rig, bit, effects, records, untimed};
@@ -470,11 +470,57 @@ fn humility_start_restarts_a_running_task_and_loads_a_held_one() {
 }
 
 #[test]
+fn external_unload_then_load_holds_the_task_unloaded_then_starts_it() {
+    let mut rig = Rig::new([BASE, BASE]);
+    let mut actions = Vec::new();
+    assert_eq!(
+        rig.sup
+            .on_humility(0, HumilityRequest::Unload as u32, 1, &mut |a| actions
+                .push(a)),
+        Ok(())
+    );
+    assert!(records(&actions).contains(&DetachStarted {
+        task: 1,
+        cause: Cause::Unload,
+        origin: Origin::Humility,
+        dependents: 0,
+    }));
+    assert_eq!(rig.state(1), TaskState::Held(HoldReason::Unloaded));
+    actions.clear();
+    assert_eq!(
+        rig.sup
+            .on_humility(0, HumilityRequest::Unload as u32, 1, &mut |a| actions
+                .push(a)),
+        Err(Refusal::AlreadyUnloaded)
+    );
+    actions.clear();
+    assert_eq!(
+        rig.sup
+            .on_humility(0, HumilityRequest::Load as u32, 1, &mut |a| actions.push(a)),
+        Ok(())
+    );
+    assert_eq!(effects(&actions), [Restart { task: 1 }]);
+    assert_eq!(
+        records(&actions)[0],
+        Loaded {
+            task: 1,
+            origin: Origin::Humility
+        }
+    );
+    assert_eq!(
+        rig.sup
+            .on_humility(0, HumilityRequest::Load as u32, 1, &mut |_| {}),
+        Err(Refusal::NotHeld),
+        "a running task cannot be loaded"
+    );
+}
+
+#[test]
 fn humility_unknown_request_or_supervisor_index_counts_as_an_error() {
     let mut rig = Rig::new([BASE, BASE]);
     for (request, task, reason) in [
         (0, 1, Refusal::UnknownRequest),
-        (5, 1, Refusal::UnknownRequest),
+        (7, 1, Refusal::UnknownRequest),
         (1, 0, Refusal::Supervisor),
         (4, 0, Refusal::Supervisor),
         (2, 9, Refusal::OutOfRange),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::error::Blame;
 use super::{ConfigError, Problem, check_name, source};
-use crate::alloc::MpuRegion;
+use crate::mpu::MpuRegion;
 
 /// A board: which chip it carries and how tools reach it.
 #[derive(Clone, Debug)]

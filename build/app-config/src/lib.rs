@@ -24,6 +24,7 @@ mod chip;
 mod error;
 pub mod fault_inject;
 mod humility;
+mod mpu;
 mod source;
 mod supervision;
 
@@ -38,11 +39,12 @@ pub use chip::{Board, Chip, MemoryRange, Peripheral};
 use error::Blame;
 pub use error::{ConfigError, Problem};
 pub use humility::check_humility_toml;
-pub use supervision::Supervision;
+pub use mpu::MpuRegion;
+pub use supervision::{Backoff, Escalation, Intensity, Restart, Supervision};
 
-/// The base app and loader the config tests use, shared with the archive tests.
-#[cfg(test)]
-pub(crate) use app::tests as app_tests;
+/// The base app and loader the config tests use, shared with the xtask's archive tests.
+#[cfg(any(test, feature = "test-support"))]
+pub use app::tests as app_tests;
 
 /// A validated application.
 #[derive(Clone, Debug)]
@@ -166,6 +168,11 @@ impl App {
 }
 
 impl Task {
+    /// `start` in app.toml: the kernel starts the task at boot.
+    pub fn starts_at_boot(&self) -> bool {
+        self.flags.contains(abi::TaskFlags::START_AT_BOOT)
+    }
+
     /// What the task's build gets of `notify`: `BULKHEAD_NOTIFY_TARGETS` as `task=index,...`
     /// and `BULKHEAD_NOTIFY_BITS` as `task.notification=bit,...`, which `userlib`'s
     /// `notify_target!` and `notify_bits!` resolve at compile time (names hold neither `.`,
@@ -208,6 +215,25 @@ pub fn load_app(path: &Path, packages: &BTreeSet<String>) -> Result<App, ConfigE
         .error("", Problem::Io(e))
     })?;
     app::resolve(path, text, &build_dir(), packages)
+}
+
+/// Loads and validates `path` for a build script: everything [`load_app`] checks except
+/// that each `crate` is a workspace package (a build script cannot ask cargo; the builder
+/// checked it before any task was built).
+pub fn load_built_app(path: &Path) -> Result<App, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Blame {
+            file: path,
+            task: None,
+        }
+        .error("", Problem::Io(e))
+    })?;
+    resolve_built_app(path, text)
+}
+
+/// [`load_built_app`] of a text already read; `path` names it in errors.
+pub fn resolve_built_app(path: &Path, text: String) -> Result<App, ConfigError> {
+    app::resolve_with(path, text, &build_dir(), &|_| true)
 }
 
 /// Names of tasks, notifications, peripherals, boards and chips become file names, TOML bare

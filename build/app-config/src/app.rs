@@ -112,12 +112,22 @@ struct MaxSizes {
 }
 
 /// Parses and validates `text`, the contents of `file`, against the boards and chips under
-/// `build_dir`.
+/// `build_dir`; every `crate` must be one of `packages`.
 pub(super) fn resolve(
     file: &Path,
     text: String,
     build_dir: &Path,
     packages: &BTreeSet<String>,
+) -> Result<App, ConfigError> {
+    resolve_with(file, text, build_dir, &|krate| packages.contains(krate))
+}
+
+/// [`resolve`] with `is_package` deciding whether a `crate` exists.
+pub(super) fn resolve_with(
+    file: &Path,
+    text: String,
+    build_dir: &Path,
+    is_package: &dyn Fn(&str) -> bool,
 ) -> Result<App, ConfigError> {
     let mut raw: AppFile = source::parse(file, &text)?;
     let doc = Blame { file, task: None };
@@ -130,7 +140,7 @@ pub(super) fn resolve(
         super::fault_inject::check_board(doc, &raw.name, &board)?;
     }
     let fault_inject_entry = raw.kernel.fault_inject.take();
-    let mut kernel = resolve_kernel(doc, raw.kernel, packages)?;
+    let mut kernel = resolve_kernel(doc, raw.kernel, is_package)?;
     if raw.tasks.len() > MAX_TASKS {
         return Err(doc.error(
             "tasks",
@@ -147,7 +157,7 @@ pub(super) fn resolve(
     for (index, (name, entry)) in raw.tasks.iter().enumerate() {
         let at = doc.task(name);
         check_task_name(name).map_err(|p| at.error("", p))?;
-        if !packages.contains(&entry.krate) {
+        if !is_package(&entry.krate) {
             return Err(at.error("crate", Problem::MissingCrate(entry.krate.clone())));
         }
         check_stack(entry.stack_size).map_err(|p| at.error("stack-size", p))?;
@@ -240,9 +250,9 @@ pub(super) fn resolve(
 fn resolve_kernel(
     doc: Blame<'_>,
     raw: KernelEntry,
-    packages: &BTreeSet<String>,
+    is_package: &dyn Fn(&str) -> bool,
 ) -> Result<Kernel, ConfigError> {
-    if !packages.contains(&raw.krate) {
+    if !is_package(&raw.krate) {
         return Err(doc.error("kernel.crate", Problem::MissingCrate(raw.krate)));
     }
     check_stack(raw.stack_size).map_err(|p| doc.error("kernel.stack-size", p))?;
@@ -749,11 +759,19 @@ fn check_restart_test(
     Ok(expect.clone())
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+#[cfg(any(test, feature = "test-support"))]
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "only BASE and load serve the xtask's tests"
+    )
+)]
+pub mod tests {
     use super::*;
-    use crate::config::build_dir;
-    use crate::config::supervision::{Backoff, Escalation, Intensity, Restart};
+    use crate::build_dir;
+    use crate::supervision::{Backoff, Escalation, Intensity, Restart};
 
     /// A valid app on the QEMU board; tests break it one rule at a time.
     pub const BASE: &str = r#"
@@ -911,9 +929,11 @@ stack-size = 256
 
     #[test]
     fn load_app_reads_the_file() {
-        let dir = crate::archive::tests::tempdir::Dir::new();
-        let path = dir.path().join("app.toml");
-        let e = crate::config::load_app(&path, &packages()).unwrap_err();
+        let dir = std::env::temp_dir().join(format!("app-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.toml");
+        let _ = std::fs::remove_file(&path);
+        let e = crate::load_app(&path, &packages()).unwrap_err();
         assert!(matches!(e.problem, Problem::Io(_)), "{e}");
         assert!(
             e.to_string()
@@ -921,7 +941,8 @@ stack-size = 256
             "{e}"
         );
         std::fs::write(&path, BASE).unwrap();
-        let app = crate::config::load_app(&path, &packages()).unwrap();
+        let app = crate::load_app(&path, &packages()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((app.file.as_path(), app.tasks.len()), (path.as_path(), 4));
     }
 

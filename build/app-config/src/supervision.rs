@@ -85,6 +85,23 @@ pub struct Supervision {
 /// `detach-deadline-ms` when not given.
 const DEFAULT_DETACH_DEADLINE_MS: u32 = 50;
 
+/// The policy of a task without a `[tasks.<name>.supervision]` table: every default, and no
+/// providers. The one place defaults live: the table as written defaults to the same values.
+impl Default for Supervision {
+    fn default() -> Self {
+        let entry = SupervisionEntry::default();
+        Supervision {
+            restart: entry.restart,
+            depends_on: Vec::new(),
+            detach_deadline_ms: entry.detach_deadline_ms,
+            backoff: entry.backoff,
+            intensity: entry.intensity,
+            watchdog_ms: entry.watchdog_ms,
+            reset_peripherals: entry.reset_peripherals,
+        }
+    }
+}
+
 /// The `[tasks.<name>.supervision]` table as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -171,6 +188,33 @@ pub(super) fn find_cycle(depends_on: &[Vec<usize>]) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absent_table_and_an_empty_one_resolve_to_the_same_defaults() {
+        let empty: SupervisionEntry = toml::from_str("").unwrap();
+        let d = Supervision::default();
+        assert_eq!(
+            (
+                d.restart,
+                d.detach_deadline_ms,
+                d.backoff,
+                d.intensity,
+                d.watchdog_ms
+            ),
+            (
+                empty.restart,
+                empty.detach_deadline_ms,
+                empty.backoff,
+                empty.intensity,
+                empty.watchdog_ms
+            )
+        );
+        assert_eq!(
+            (d.detach_deadline_ms, d.backoff.initial_ms, d.backoff.max_ms),
+            (50, 10, 5000),
+            "doc/app-toml.md gives these"
+        );
+    }
 
     #[test]
     fn acyclic_graphs_have_no_cycle() {

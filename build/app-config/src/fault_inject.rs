@@ -217,7 +217,7 @@ pub(super) fn resolve(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::app_tests::{BASE, load};
+    use crate::app_tests::{BASE, load};
 
     const PLAN: &str = "[kernel.fault-inject]\n\
         targets = { console = [\"stop\", \"ram\"], sys = [\"register\", \"panic\"] }\n\
