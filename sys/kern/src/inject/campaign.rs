@@ -135,6 +135,11 @@ fn emit(mut line: Line) {
 /// Reports a failure and ends the boot: what follows a failure says nothing more.
 fn fail(st: &mut State, line: Line) -> ! {
     emit(line);
+    end(st)
+}
+
+/// The boot's last line, then QEMU exits.
+fn end(st: &mut State) -> ! {
     st.phase = Phase::Ended;
     emit(
         Line::default()
@@ -238,14 +243,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
                 snapshot(tasks);
                 fail(st, hung(plan, now));
             }
-            st.phase = Phase::Ended;
-            emit(
-                Line::default()
-                    .word("FE")
-                    .num(st.injected.into())
-                    .num(st.progress.into()),
-            );
-            arch::campaign_exit();
+            end(st);
         }
         _ => {}
     }
