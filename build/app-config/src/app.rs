@@ -54,6 +54,7 @@ struct KernelEntry {
     on_supervisor_fault: SupervisorFault,
     #[serde(default)]
     on_kernel_failure: SupervisorFault,
+    fault_inject: Option<super::fault_inject::FaultInjectEntry>,
 }
 
 fn default_kernel_ram() -> u32 {
@@ -128,14 +129,18 @@ pub(super) fn resolve_with(
     build_dir: &Path,
     is_package: &dyn Fn(&str) -> bool,
 ) -> Result<App, ConfigError> {
-    let raw: AppFile = source::parse(file, &text)?;
+    let mut raw: AppFile = source::parse(file, &text)?;
     let doc = Blame { file, task: None };
     if raw.target != TARGET {
         return Err(doc.error("target", Problem::UnsupportedTarget(raw.target)));
     }
     check_name(&raw.name).map_err(|p| doc.error("name", p))?;
     let board = Board::load(build_dir, &raw.board, file)?;
-    let kernel = resolve_kernel(doc, raw.kernel, is_package)?;
+    if raw.kernel.fault_inject.is_some() {
+        super::fault_inject::check_board(doc, &raw.name, &board)?;
+    }
+    let fault_inject_entry = raw.kernel.fault_inject.take();
+    let mut kernel = resolve_kernel(doc, raw.kernel, is_package)?;
     if raw.tasks.len() > MAX_TASKS {
         return Err(doc.error(
             "tasks",
@@ -222,6 +227,9 @@ pub(super) fn resolve_with(
         task.client_gone_targets = task.send_targets & declaring;
     }
     resolve_supervision(doc, &raw.tasks, &names, &mut tasks)?;
+    if let Some(entry) = &fault_inject_entry {
+        kernel.fault_inject = Some(super::fault_inject::resolve(doc, entry, &tasks)?);
+    }
     for test in &raw.expected_tests {
         check_name(test).map_err(|p| doc.error("expected-tests", p))?;
     }
@@ -264,6 +272,7 @@ fn resolve_kernel(
         features: raw.features,
         on_supervisor_fault: raw.on_supervisor_fault,
         on_kernel_failure: raw.on_kernel_failure,
+        fault_inject: None,
     })
 }
 

@@ -73,6 +73,8 @@ pub enum Problem {
         supervisor: String,
     },
     NoIdleTask,
+    /// `[kernel.fault-inject]` refused; the message names the app, task, key or value.
+    FaultInject(String),
     /// `idle` must be strictly less important than every other task.
     IdleNotLowest {
         idle_priority: u8,
@@ -410,6 +412,7 @@ impl fmt::Display for Problem {
                 )
             }
             Problem::ZeroRestarts => write!(f, "restarts must be at least 1"),
+            Problem::FaultInject(message) => f.write_str(message),
             Problem::ResetsForeignPeripheral(name) => write!(
                 f,
                 "\"{name}\" is not in this task's `uses`; a task can only have its own peripherals reset"

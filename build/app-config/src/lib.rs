@@ -22,6 +22,7 @@
 mod app;
 mod chip;
 mod error;
+pub mod fault_inject;
 mod humility;
 mod mpu;
 mod source;
@@ -74,6 +75,8 @@ pub struct Kernel {
     pub features: Vec<String>,
     pub on_supervisor_fault: SupervisorFault,
     pub on_kernel_failure: SupervisorFault,
+    /// `[kernel.fault-inject]`: the injector's plan, in QEMU campaign images only.
+    pub fault_inject: Option<fault_inject::FaultInject>,
 }
 
 /// What the kernel does when the supervisor itself faults (`on-supervisor-fault`) or the

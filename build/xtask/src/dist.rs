@@ -101,6 +101,7 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
         &link_dir,
     )?;
     let kernel_flash_used = measure_kernel_flash(&read(&kernel_elf)?, flash.start)?;
+    check_injector(&app, &read(&kernel_elf)?)?;
 
     let allocation = alloc::allocate(
         flash,
@@ -311,6 +312,35 @@ fn loaded_end(name: &str, elf: &[u8]) -> Result<Option<u64>, Error> {
     Ok(ranges.iter().map(|r| r.end).max())
 }
 
+/// Symbol defined only by kernels built with feature `fault-inject`.
+pub const INJECTOR_SYMBOL: &str = "BULKHEAD_CAMPAIGN_RUN";
+
+/// A kernel carries the fault injector exactly when the app has a `[kernel.fault-inject]`
+/// plan, which the config check allows only on QEMU boards: the feature comes from the kernel
+/// crate's `Cargo.toml`, out of the config's sight, so the built kernel itself is asked.
+fn check_injector(app: &App, kernel_elf: &[u8]) -> Result<(), Error> {
+    let has = elfimage::symbol_bytes(kernel_elf, INJECTOR_SYMBOL).is_ok();
+    match (has, &app.kernel.fault_inject) {
+        (true, None) => Err(Error::new(format!(
+            "{}: app \"{}\": kernel crate \"{}\" is built with feature \"{}\", which only \
+             QEMU campaign images with a [kernel.fault-inject] plan may have",
+            app.file.display(),
+            app.name,
+            app.kernel.krate,
+            crate::config::fault_inject::FEATURE
+        ))),
+        (false, Some(_)) => Err(Error::new(format!(
+            "{}: app \"{}\": [kernel.fault-inject] needs kernel crate \"{}\" built with \
+             kern's feature \"{}\"",
+            app.file.display(),
+            app.name,
+            app.kernel.krate,
+            crate::config::fault_inject::FEATURE
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn measure_kernel_flash(elf: &[u8], flash_start: u32) -> Result<u32, Error> {
     let end = loaded_end("kernel", elf)?.unwrap_or(u64::from(flash_start));
     Ok((end - u64::from(flash_start)) as u32)
@@ -344,4 +374,52 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 fn copy(from: &Path, to: &Path) -> Result<(), Error> {
     write(to, &read(from)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::app_tests::{BASE, load};
+    use crate::elfimage::fixture::{Elf, Symbol};
+
+    fn kernel(injector: bool) -> Vec<u8> {
+        let mut elf = Elf::kernel(0x0800_0000, &[0; 16]);
+        if injector {
+            elf.symbols.push(Symbol {
+                name: INJECTOR_SYMBOL,
+                value: 0x0800_0010,
+                size: 8,
+                function: false,
+                section: 1,
+            });
+        }
+        elf.build()
+    }
+
+    #[test]
+    fn an_injecting_kernel_needs_a_plan_and_a_plan_needs_an_injecting_kernel() {
+        let plain = load(BASE).unwrap();
+        let e = check_injector(&plain, &kernel(true)).expect_err("injector without a plan");
+        assert!(
+            e.to_string().contains(
+                "app \"demo\": kernel crate \"app-demo\" is built with feature \"fault-inject\""
+            ),
+            "{e}"
+        );
+        assert!(check_injector(&plain, &kernel(false)).is_ok());
+
+        let planned = load(&BASE.replacen(
+            "[tasks.jefe]",
+            "[kernel.fault-inject]\ntargets = { sys = [\"ram\"] }\nprogress = \"idle\"\n\n[tasks.jefe]",
+            1,
+        ))
+        .unwrap();
+        let e = check_injector(&planned, &kernel(false)).expect_err("plan without injector");
+        assert!(
+            e.to_string()
+                .contains("needs kernel crate \"app-demo\" built"),
+            "{e}"
+        );
+        assert!(check_injector(&planned, &kernel(true)).is_ok());
+    }
 }

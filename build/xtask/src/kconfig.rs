@@ -143,7 +143,12 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
          supervisor_fault: kern::detach::SupervisorFaultPolicy::{supervisor_fault},\n    \
          kernel_failure: kern::detach::SupervisorFaultPolicy::{kernel_failure},\n    \
          image_id: 0,\n    \
-         cpu_hz: {cpu_hz},\n}};\n",
+         cpu_hz: {cpu_hz},\n}};\n{plan}",
+        plan = app
+            .kernel
+            .fault_inject
+            .as_ref()
+            .map_or(String::new(), |p| format!("\n{}", p.kernel_source())),
         app_name = app.name,
         supervisor_fault = policy(app.kernel.on_supervisor_fault),
         kernel_failure = policy(app.kernel.on_kernel_failure),

@@ -1,11 +1,12 @@
 //! `cargo xtask`: build, package, run and test Bulkhead images.
 //!
 //! Commands: `dist [APP]`, `run [APP] [--gdb]`, `test [FILTER]`, `sizes [APP]`, `bench`,
-//! `dump [APP]`, `restart-test [APP] [OPTIONS]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
+//! `dump [APP]`, `restart-test [APP] [OPTIONS]`, `campaign [OPTIONS]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
 
 mod alloc;
 mod archive;
 mod bench;
+mod campaign;
 mod cargo;
 use app_config as config;
 mod contract;
@@ -57,7 +58,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   dump [APP]         halt a running QEMU (from `run --gdb`) and write a humility dump
   restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault|unload-load|hang] [--seed S]
                      restart APP's tasks at seeded instants in QEMU, as `humility jefe` does,
-                     and check that everything comes back healthy";
+                     and check that everything comes back healthy
+  campaign [--faults N] [--seed S] [--boot B]
+                     inject N (default 2000) random faults into app/campaign's drivers across
+                     parallel QEMU boots; print outcomes and failures, write
+                     target/campaign/report.json; --boot B repeats one boot of seed S";
 
 fn run(args: &[String]) -> Result<(), Error> {
     let app_arg = |i: usize| {
@@ -93,6 +98,7 @@ fn run(args: &[String]) -> Result<(), Error> {
         }
         Some("dump") => dump::command(&args[1..]),
         Some("restart-test") => restart_test::command(&args[1..]),
+        Some("campaign") => campaign::command(&args[1..]),
         Some(check @ ("check-archive" | "check-dump")) => contract::command(check, &args[1..]),
         Some("bench") => bench::run(),
         Some("sizes") => sizes::print(&dist::dist(&dist::app_toml_path(app_arg(1))?)?),

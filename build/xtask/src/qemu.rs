@@ -53,6 +53,17 @@ pub fn ensure_qemu() -> Result<(), Error> {
     Ok(())
 }
 
+/// The QEMU machine of `app`'s board, or an error naming the app and the board.
+pub fn machine_of(app: &crate::config::App) -> Result<String, Error> {
+    app.board.qemu_machine.clone().ok_or_else(|| {
+        Error::new(format!(
+            "{}: board \"{}\" cannot run in QEMU",
+            app.file.display(),
+            app.board.name
+        ))
+    })
+}
+
 /// The common QEMU arguments for an image on `machine`.
 pub fn base_args(machine: &str, image: &Path) -> Vec<String> {
     vec![

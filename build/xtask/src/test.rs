@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::restart_test::{self, Anomaly, Trigger};
-use crate::{Error, cargo, dist, qemu};
+use crate::{Error, campaign, cargo, dist, qemu};
 
 /// A QEMU system-test image: an app and the tests it must report.
 pub struct SystemImage {
@@ -212,6 +212,7 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     for run in RESTART_TESTS {
         restart_run(run, filter, &mut tally)?;
     }
+    campaign_run(filter, &mut tally)?;
     if !tally.failures.is_empty() {
         println!("\nfailures:");
         for f in &tally.failures {
@@ -406,6 +407,36 @@ fn restart_run(run: &RestartTest, filter: Option<&str>, tally: &mut Tally) -> Re
         )),
     };
     tally.record(&name, why.is_none(), why.as_deref().unwrap_or_default());
+    Ok(())
+}
+
+/// The seeded short fault campaign: any failure of any class fails it.
+const CAMPAIGN_FAULTS: u32 = 2000;
+const CAMPAIGN_SEED: u32 = 16;
+
+fn campaign_run(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
+    let name = format!("campaign::seed_{CAMPAIGN_SEED}_{CAMPAIGN_FAULTS}_faults");
+    if filter.is_some_and(|f| !name.contains(f)) {
+        return Ok(());
+    }
+    println!("\nrunning {name} in QEMU");
+    let report = campaign::run(&campaign::Options {
+        faults: CAMPAIGN_FAULTS,
+        seed: CAMPAIGN_SEED,
+        boot: None,
+    })?;
+    print!("{}", report.table());
+    let why = if report.faults_injected < u64::from(CAMPAIGN_FAULTS) {
+        format!(
+            "only {} of {CAMPAIGN_FAULTS} faults were injected",
+            report.faults_injected
+        )
+    } else if report.total_failures() > 0 {
+        format!("{} failure(s), listed above", report.total_failures())
+    } else {
+        String::new()
+    };
+    tally.record(&name, why.is_empty(), &why);
     Ok(())
 }
 

@@ -52,6 +52,8 @@ pub const SUPERVISOR: usize = 0;
 /// Records a fault on `index` and notifies the supervisor. A fault of the supervisor resets
 /// or halts the system, since nothing would be left to recover it.
 pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTask {
+    #[cfg(feature = "fault-inject")]
+    crate::inject::on_fault(tasks, index, &fault);
     stop_sending(tasks, index);
     tasks[index].record_fault(fault);
     if index == SUPERVISOR {

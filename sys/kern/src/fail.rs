@@ -29,6 +29,8 @@ impl Epitaph {
 }
 
 pub fn kernel_fail(why: Epitaph) -> ! {
+    #[cfg(feature = "fault-inject")]
+    crate::inject::kernel_failed(why.message());
     crate::arch::record_epitaph(why.message());
     match crate::arch::try_config().map(|c| c.kernel_failure) {
         Some(SupervisorFaultPolicy::Reset) => {

@@ -159,6 +159,8 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     tasks[receiver].set_healthy_state(SchedState::Runnable);
     tasks[receiver].remove_sender(sender);
     tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
+    #[cfg(feature = "fault-inject")]
+    crate::inject::on_deliver(sender, tasks[receiver].generation);
 }
 
 pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
@@ -266,6 +268,11 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
+    #[cfg(feature = "fault-inject")]
+    {
+        crate::inject::check_incarnation(client, tasks[caller].generation);
+        crate::inject::on_reply(client);
+    }
     let response = tasks[client].save.send_args().response;
     // A reply larger than the client's buffer is the server's bug: it was told the
     // capacity by RECV.

@@ -35,6 +35,8 @@ fn lease_for(tasks: &mut [Task], caller: usize) -> Result<Result<(usize, ULease)
     if !tasks[lender].is_healthy_in(SchedState::InReply(server_id)) {
         return Ok(Err(LEASE_DEFECT));
     }
+    #[cfg(feature = "fault-inject")]
+    crate::inject::check_incarnation(lender, tasks[caller].generation);
     let table = tasks[lender].save.send_args().leases;
     if args.index >= table.len as usize / size_of::<ULease>() {
         return Err(UsageError::LeaseOutOfRange.into());

@@ -33,6 +33,7 @@ pub mod args;
 pub mod detach;
 pub mod err;
 pub mod fail;
+pub mod inject;
 pub mod ipc;
 pub mod kipc;
 pub mod lease;

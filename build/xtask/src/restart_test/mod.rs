@@ -201,13 +201,7 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
     cargo::ensure_firmware_target()?;
     let built = dist::dist(&dist::app_toml_path(&options.app)?)?;
     let app = &built.app;
-    let machine = app.board.qemu_machine.clone().ok_or_else(|| {
-        Error::new(format!(
-            "{}: board \"{}\" cannot run in QEMU",
-            app.file.display(),
-            app.board.name
-        ))
-    })?;
+    let machine = qemu::machine_of(app)?;
     let driven = driven_tasks(app, &options.tasks)?;
     if options.trigger == Trigger::Hang {
         hang_needs_watchdogs(app, &driven)?;

@@ -143,6 +143,8 @@ pub unsafe fn start_kernel(
     reset_reason_from_board: fn(ResetReason) -> ResetReason,
 ) -> ! {
     take_reset_reason(reset_reason_from_board);
+    #[cfg(feature = "fault-inject")]
+    crate::inject::boot(reset_reason());
     if space.len() != descs.len() {
         kernel_fail(Epitaph::BadTaskTable);
     }
@@ -261,6 +263,8 @@ unsafe extern "C" fn SysTick() {
     with_tasks(|tasks, current| {
         let hint =
             time::process_timers(tasks, current, now).combine(time::rotate_equals(tasks, current));
+        #[cfg(feature = "fault-inject")]
+        let hint = hint.combine(crate::inject::tick(tasks, current, now.0));
         if hint != NextTask::Same {
             pend_switch();
         }
@@ -834,4 +838,47 @@ pub fn system_reset(reason: ResetReason) -> ! {
         asm!("dsb", options(nomem, nostack));
     }
     halt_forever()
+}
+
+/// The campaign's report channel (feature `fault-inject`): Arm semihosting, which QEMU
+/// serves when started with `-semihosting-config enable=on` (`cargo xtask campaign` does).
+/// Without a debugger or QEMU behind it the `bkpt` would fault the kernel, which is one
+/// reason the builder refuses this feature for board images.
+#[cfg(feature = "fault-inject")]
+mod semihosting {
+    use core::arch::asm;
+
+    const SYS_WRITE0: u32 = 0x04;
+    const SYS_EXIT: u32 = 0x18;
+    /// ADP_Stopped_ApplicationExit: QEMU exits with status 0.
+    const APPLICATION_EXIT: u32 = 0x20026;
+
+    /// Writes `line`, which must end in a NUL.
+    pub fn write0(line: &[u8]) {
+        debug_assert_eq!(line.last(), Some(&0));
+        // SAFETY: the semihosting call only reads the NUL-terminated string.
+        unsafe {
+            asm!("bkpt #0xab", inout("r0") SYS_WRITE0 => _, in("r1") line.as_ptr(),
+                 options(nostack, readonly, preserves_flags))
+        }
+    }
+
+    pub fn exit() -> ! {
+        // SAFETY: ends the emulation; nothing runs after it.
+        unsafe {
+            asm!("bkpt #0xab", in("r0") SYS_EXIT, in("r1") APPLICATION_EXIT,
+                 options(nostack, nomem, preserves_flags))
+        };
+        super::halt_forever()
+    }
+}
+
+#[cfg(feature = "fault-inject")]
+pub fn campaign_write(line: &[u8]) {
+    semihosting::write0(line)
+}
+
+#[cfg(feature = "fault-inject")]
+pub fn campaign_exit() -> ! {
+    semihosting::exit()
 }

@@ -154,3 +154,29 @@ pub fn system_reset(reason: abi::ResetReason) -> ! {
 pub fn reset_reason() -> abi::ResetReason {
     abi::ResetReason::PowerOn
 }
+
+#[cfg(feature = "fault-inject")]
+thread_local! {
+    static CAMPAIGN_LINES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The campaign's report channel in host builds with feature `fault-inject`: kept for
+/// `campaign_lines`.
+#[cfg(feature = "fault-inject")]
+pub fn campaign_write(line: &[u8]) {
+    let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+    CAMPAIGN_LINES.with_borrow_mut(|lines| lines.push(text));
+}
+
+/// The lines the campaign has written on this thread.
+#[cfg(feature = "fault-inject")]
+pub fn campaign_lines() -> Vec<String> {
+    CAMPAIGN_LINES.with_borrow(|lines| lines.clone())
+}
+
+/// Ends a host campaign with a panic that carries its last line, for `should_panic` tests.
+#[cfg(feature = "fault-inject")]
+pub fn campaign_exit() -> ! {
+    let lines = CAMPAIGN_LINES.with_borrow(|lines| lines.join(" | "));
+    panic!("campaign ended: {lines}")
+}

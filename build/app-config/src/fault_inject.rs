@@ -1,0 +1,280 @@
+//! `[kernel.fault-inject]`: the fault-injection plan of a campaign image
+//! (`doc/fault-campaign.md`). The kernel feature it drives exists for QEMU campaign images
+//! only: its report channel is semihosting, and a board must never carry an injector, so a
+//! plan on a board QEMU does not emulate is refused here, and `dist` refuses a kernel built
+//! with the feature but without a plan (`check_kernel_feature`).
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use super::error::Blame;
+use super::{Board, ConfigError, Problem, Task};
+
+/// The kinds of fault, as the kernel numbers them (`kern::inject::Kind`).
+pub const KINDS: [&str; 4] = ["register", "ram", "panic", "stop"];
+/// The kernel's name for the feature.
+pub const FEATURE: &str = "fault-inject";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct FaultInjectEntry {
+    /// Task name to the kinds of fault it may take.
+    targets: IndexMap<String, Vec<String>>,
+    /// The task whose replies are the workload's progress.
+    progress: String,
+    #[serde(default = "default_faults")]
+    faults: u32,
+    #[serde(default = "default_gap")]
+    gap_ms: [u32; 2],
+    #[serde(default = "default_latent")]
+    latent_ms: u32,
+    #[serde(default = "default_recover")]
+    recover_ms: u32,
+    #[serde(default = "default_hang")]
+    hang_ms: u32,
+}
+
+fn default_faults() -> u32 {
+    200
+}
+fn default_gap() -> [u32; 2] {
+    [1, 5]
+}
+fn default_latent() -> u32 {
+    20
+}
+fn default_recover() -> u32 {
+    500
+}
+fn default_hang() -> u32 {
+    500
+}
+
+/// The plan, resolved to task indices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultInject {
+    /// (task index, bit mask of `KINDS`).
+    pub targets: Vec<(usize, u16)>,
+    pub progress: usize,
+    pub faults: u32,
+    pub gap_ms: [u32; 2],
+    pub latent_ms: u32,
+    /// How long a `stop` may take to be caught: twice the longest `watchdog-ms` of a target
+    /// that takes stops (jefe notices a miss on its next wake-up after the period), plus
+    /// `latent-ms`.
+    pub stop_latent_ms: u32,
+    pub recover_ms: u32,
+    pub hang_ms: u32,
+}
+
+impl FaultInject {
+    /// The generated `BULKHEAD_FAULT_PLAN` (`kern::inject::Plan`).
+    pub fn kernel_source(&self) -> String {
+        let targets: Vec<String> = self
+            .targets
+            .iter()
+            .map(|(index, kinds)| {
+                format!("kern::inject::Target {{ index: {index}, kinds: {kinds:#x} }}")
+            })
+            .collect();
+        format!(
+            "#[unsafe(no_mangle)]\n\
+             pub static BULKHEAD_FAULT_PLAN: kern::inject::Plan = kern::inject::Plan {{\n    \
+             targets: &[{targets}],\n    faults: {faults},\n    min_gap_ms: {min},\n    \
+             max_gap_ms: {max},\n    latent_ms: {latent},\n    stop_latent_ms: {stop_latent},\n    recover_ms: {recover},\n    \
+             hang_ms: {hang},\n    progress: {progress},\n}};\n",
+            targets = targets.join(", "),
+            faults = self.faults,
+            min = self.gap_ms[0],
+            max = self.gap_ms[1],
+            latent = self.latent_ms,
+            stop_latent = self.stop_latent_ms,
+            recover = self.recover_ms,
+            hang = self.hang_ms,
+            progress = self.progress,
+        )
+    }
+}
+
+fn refusal(doc: Blame<'_>, key: &str, message: String) -> ConfigError {
+    doc.error(
+        &format!("kernel.fault-inject{key}"),
+        Problem::FaultInject(message),
+    )
+}
+
+/// Checked before anything else of the app, so that a board image is refused for what it
+/// is rather than for a task the plan names.
+pub(super) fn check_board(
+    doc: Blame<'_>,
+    app_name: &str,
+    board: &Board,
+) -> Result<(), ConfigError> {
+    match board.qemu_machine {
+        Some(_) => Ok(()),
+        None => Err(refusal(
+            doc,
+            "",
+            format!(
+                "app \"{app_name}\": kernel feature \"{FEATURE}\" is for QEMU campaign images only, \
+                 and board \"{}\" is real hardware",
+                board.name
+            ),
+        )),
+    }
+}
+
+/// Resolves the plan against the app's tasks (supervision already resolved).
+pub(super) fn resolve(
+    doc: Blame<'_>,
+    entry: &FaultInjectEntry,
+    tasks: &[Task],
+) -> Result<FaultInject, ConfigError> {
+    let refuse = |k: &str, message: String| refusal(doc, k, message);
+    let find = |k: &str, name: &str| {
+        tasks
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| refuse(k, format!("unknown task \"{name}\"")))
+    };
+    if entry.targets.is_empty() {
+        return Err(refuse(".targets", "names no task".into()));
+    }
+    let progress = find(".progress", &entry.progress)?.index;
+    let mut targets = Vec::new();
+    let mut longest_watchdog = 0;
+    for (name, kinds) in &entry.targets {
+        let at = format!(".targets.{name}");
+        let task = find(&at, name)?;
+        if task.index == 0 {
+            return Err(refuse(
+                &at,
+                format!("\"{name}\" is the supervisor; a campaign injects into drivers"),
+            ));
+        }
+        if task.index == progress {
+            return Err(refuse(
+                &at,
+                format!("\"{name}\" is the progress task, whose oracle must stay sound"),
+            ));
+        }
+        if kinds.is_empty() {
+            return Err(refuse(&at, "names no kind of fault".into()));
+        }
+        let mut mask = 0u16;
+        for kind in kinds {
+            let bit = KINDS.iter().position(|k| k == kind).ok_or_else(|| {
+                refuse(
+                    &at,
+                    format!("unknown kind \"{kind}\" (one of {})", KINDS.join(", ")),
+                )
+            })?;
+            let watchdog = task.supervision.as_ref().and_then(|s| s.watchdog_ms);
+            if kind == "stop" {
+                longest_watchdog = longest_watchdog.max(watchdog.unwrap_or(0));
+            }
+            if kind == "stop" && watchdog.is_none() {
+                return Err(refuse(
+                    &at,
+                    format!(
+                        "\"stop\" needs a watchdog: task \"{name}\" has no supervision.watchdog-ms, \
+                         so nothing would catch it"
+                    ),
+                ));
+            }
+            mask |= 1 << bit;
+        }
+        targets.push((task.index, mask));
+    }
+    let [min, max] = entry.gap_ms;
+    if min == 0 || min > max {
+        return Err(refuse(
+            ".gap-ms",
+            format!("[{min}, {max}] must be 1 ms or more, the first at most the second"),
+        ));
+    }
+    for (k, v) in [
+        (".latent-ms", entry.latent_ms),
+        (".recover-ms", entry.recover_ms),
+        (".hang-ms", entry.hang_ms),
+        (".faults", entry.faults),
+    ] {
+        if v == 0 {
+            return Err(refuse(k, "must be at least 1".into()));
+        }
+    }
+    Ok(FaultInject {
+        targets,
+        progress,
+        faults: entry.faults,
+        gap_ms: entry.gap_ms,
+        latent_ms: entry.latent_ms,
+        stop_latent_ms: 2 * longest_watchdog + entry.latent_ms,
+        recover_ms: entry.recover_ms,
+        hang_ms: entry.hang_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app_tests::{BASE, load};
+
+    const PLAN: &str = "[kernel.fault-inject]\n\
+        targets = { console = [\"stop\", \"ram\"], sys = [\"register\", \"panic\"] }\n\
+        progress = \"idle\"\nlatent-ms = 7\n\n[tasks.jefe]";
+
+    fn with_plan(plan: &str) -> String {
+        BASE.replacen("[tasks.jefe]", plan, 1)
+    }
+
+    #[test]
+    fn a_plan_resolves_to_task_indices_and_kind_bits() {
+        let app = load(&with_plan(PLAN)).expect("a valid plan");
+        let plan = app.kernel.fault_inject.expect("the plan");
+        // console (index 2): stop (bit 3) and ram (bit 1); sys (index 1): register, panic.
+        assert_eq!(plan.targets, vec![(2, 0b1010), (1, 0b0101)]);
+        assert_eq!(plan.progress, 3);
+        // console's watchdog-ms is 500: a stop may take two periods to be caught.
+        assert_eq!(plan.stop_latent_ms, 2 * 500 + 7);
+        assert!(plan.kernel_source().contains("BULKHEAD_FAULT_PLAN"));
+    }
+
+    #[test]
+    fn a_board_image_is_refused_naming_the_app_and_the_feature() {
+        let text = with_plan(PLAN).replace("mps2-an500", "nucleo-h753zi");
+        let e = load(&text).expect_err("no injector on a board");
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: kernel.fault-inject: app \"demo\": kernel feature \"fault-inject\" \
+             is for QEMU campaign images only, and board \"nucleo-h753zi\" is real hardware"
+        );
+    }
+
+    #[test]
+    fn a_stop_needs_a_watchdog_to_catch_it() {
+        let e = load(&with_plan(
+            &PLAN.replace("\"register\", \"panic\"", "\"stop\""),
+        ))
+        .expect_err("sys has no watchdog");
+        assert_eq!(e.key, "kernel.fault-inject.targets.sys");
+        assert!(e.to_string().contains("no supervision.watchdog-ms"), "{e}");
+    }
+
+    #[test]
+    fn targets_are_drivers_with_known_kinds() {
+        for (edit, key, says) in [
+            ("sys = [", "jefe = [", "is the supervisor"),
+            ("sys = [", "idle = [", "is the progress task"),
+            ("sys = [", "nosuch = [", "unknown task \"nosuch\""),
+            ("\"panic\"", "\"melt\"", "unknown kind \"melt\""),
+        ] {
+            let e = load(&with_plan(&PLAN.replace(edit, key))).expect_err(key);
+            assert!(e.to_string().contains(says), "{key}: {e}");
+        }
+        let e = load(&with_plan(
+            &PLAN.replace("latent-ms = 7", "gap-ms = [3, 2]"),
+        ))
+        .expect_err("inverted gap");
+        assert_eq!(e.key, "kernel.fault-inject.gap-ms");
+    }
+}

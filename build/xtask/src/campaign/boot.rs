@@ -1,0 +1,372 @@
+//! One boot of a campaign image, read back: the kernel's report lines (semihosting, see
+//! `sys/kern/src/inject.rs`) and the workload's console lines, turned into faults with their
+//! outcomes and failures by class.
+
+use std::collections::BTreeMap;
+
+/// Failure classes, each counted in `report.json` even when zero.
+pub const FAILURE_CLASSES: [&str; 9] = [
+    "kernel-fault",
+    "supervisor-fault",
+    "system-reset",
+    "hang",
+    "corruption",
+    "wrong-incarnation",
+    "held",
+    // A task that was not a target faulted: a fault spread beyond its driver.
+    "collateral-fault",
+    // The boot ended without the kernel's last line (QEMU died or the wall-clock limit
+    // passed): nothing can be said about it, so it fails.
+    "lost-boot",
+];
+
+/// Outcomes a fault can have, in table order.
+pub const OUTCOMES: [&str; 9] = [
+    "latent",
+    "mpu",
+    "bus",
+    "cpu",
+    "protocol",
+    "panic",
+    "watchdog",
+    "restarted",
+    "skipped",
+];
+
+/// Outcomes that mean the target was caught faulting (and is restarted by its supervisor).
+pub fn is_caught(outcome: &str) -> bool {
+    !matches!(outcome, "latent" | "restarted" | "skipped")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub n: u32,
+    pub tick: u64,
+    pub task: usize,
+    pub kind: String,
+    pub detail: String,
+    pub outcome: Option<String>,
+    pub resolved_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub class: &'static str,
+    /// What happened; at a hang or held failure followed by every task's state.
+    pub detail: String,
+    /// The last fault injected before the failure, if any.
+    pub fault: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Boot {
+    pub faults: Vec<Fault>,
+    pub failures: Vec<Failure>,
+    /// Faults of a target outside any injection's window (a latent fault activating late),
+    /// by task and outcome.
+    pub late: Vec<(usize, String)>,
+    /// Wrong answers reported as success while a fault injected into the answering server
+    /// was still undetected: what no check can see (counted, not failed).
+    pub silent_corruptions: u32,
+    /// Replies the workload received (the kernel's count).
+    pub progress: u64,
+    pub ended: bool,
+    /// Each task's state as the kernel saw it at a hang or held failure (`FS` lines).
+    pub states: Vec<String>,
+}
+
+/// What the parser needs to know of the image.
+pub struct Image<'a> {
+    pub targets: &'a [usize],
+    /// Which target answers each operation the workload reports (`ping` -> pong's index).
+    pub answered_by: &'a [(&'a str, usize)],
+}
+
+fn field<'a>(words: &[&'a str], i: usize, line: &str) -> Result<&'a str, String> {
+    words
+        .get(i)
+        .copied()
+        .ok_or_else(|| format!("kernel report line too short: \"{line}\""))
+}
+
+fn number<T: std::str::FromStr>(words: &[&str], i: usize, line: &str) -> Result<T, String> {
+    field(words, i, line)?
+        .parse()
+        .map_err(|_| format!("kernel report line: field {i} is not a number: \"{line}\""))
+}
+
+impl Boot {
+    fn last_fault(&self) -> Option<u32> {
+        self.faults.last().map(|f| f.n)
+    }
+
+    fn fail(&mut self, class: &'static str, detail: String) {
+        let fault = self.last_fault();
+        self.failures.push(Failure {
+            class,
+            detail,
+            fault,
+        });
+    }
+
+    /// Parses a boot's kernel report and console. `timed_out`: the wall-clock limit ended
+    /// the boot.
+    pub fn parse(
+        image: &Image<'_>,
+        kernel: &str,
+        console: &[String],
+        timed_out: bool,
+    ) -> Result<Boot, String> {
+        let mut boot = Boot::default();
+        for line in kernel.lines().filter(|l| !l.trim().is_empty()) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words[0] {
+                "FI" => boot.faults.push(Fault {
+                    n: number(&words, 1, line)?,
+                    tick: number(&words, 2, line)?,
+                    task: number(&words, 3, line)?,
+                    kind: field(&words, 4, line)?.to_string(),
+                    detail: words.get(5..).unwrap_or_default().join(" "),
+                    outcome: None,
+                    resolved_at: None,
+                }),
+                "FO" => {
+                    let n: u32 = number(&words, 1, line)?;
+                    let fault = boot
+                        .faults
+                        .iter_mut()
+                        .rev()
+                        .find(|f| f.n == n)
+                        .ok_or_else(|| format!("outcome of a fault never injected: \"{line}\""))?;
+                    fault.resolved_at = Some(number(&words, 2, line)?);
+                    fault.outcome = Some(field(&words, 3, line)?.to_string());
+                }
+                "FC" => {
+                    let task: usize = number(&words, 1, line)?;
+                    let outcome = field(&words, 2, line)?.to_string();
+                    if image.targets.contains(&task) {
+                        boot.late.push((task, outcome));
+                    } else {
+                        boot.fail(
+                            "collateral-fault",
+                            format!("task {task} faulted ({outcome})"),
+                        );
+                    }
+                }
+                "FX" => {
+                    let class = match field(&words, 1, line)? {
+                        "kernel-fault" => "kernel-fault",
+                        "supervisor-fault" => "supervisor-fault",
+                        "reset" => "system-reset",
+                        "hang" => "hang",
+                        "held" => "held",
+                        "wrong-incarnation" => "wrong-incarnation",
+                        other => {
+                            return Err(format!("unknown failure class \"{other}\": \"{line}\""));
+                        }
+                    };
+                    let detail = match (class, &words[2..]) {
+                        ("hang", [task, tick]) => {
+                            format!("task {task} (the workload) got no reply by tick {tick}")
+                        }
+                        ("held", [task]) => format!("task {task} did not run again"),
+                        ("system-reset", [code]) => {
+                            format!("the boot began with reset reason {code} (abi::ResetReason)")
+                        }
+                        ("wrong-incarnation", [client, generation]) => format!(
+                            "task {client} was answered by generation {generation} of a server \
+                             its message had not reached"
+                        ),
+                        (_, rest) => rest.join(" "),
+                    };
+                    boot.fail(class, detail);
+                }
+                "FS" => boot.states.push(format!(
+                    "task {} {}",
+                    field(&words, 1, line)?,
+                    words[2..].join(" ")
+                )),
+                "FE" => {
+                    boot.progress = number(&words, 2, line)?;
+                    boot.ended = true;
+                }
+                _ => return Err(format!("unknown kernel report line \"{line}\"")),
+            }
+        }
+        for line in console {
+            if let Some(rest) = line.strip_prefix("campaign: corrupt ") {
+                boot.corruption(image, rest, line)?;
+            }
+        }
+        if !boot.states.is_empty()
+            && let Some(last) = boot.failures.last_mut()
+        {
+            last.detail = format!("{}; states: {}", last.detail, boot.states.join(", "));
+        }
+        if !boot.ended {
+            let why = if timed_out {
+                "the wall-clock limit passed"
+            } else {
+                "QEMU exited"
+            };
+            boot.fail("lost-boot", format!("{why} before the kernel's last line"));
+        }
+        Ok(boot)
+    }
+
+    /// `WHAT round R tick T`: silent if the server that answered still carried a fault the
+    /// system had not detected at tick T; a failure if every fault injected into it had been
+    /// caught (and so its incarnation replaced) before.
+    fn corruption(&mut self, image: &Image<'_>, rest: &str, line: &str) -> Result<(), String> {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (what, tick) = match words.as_slice() {
+            [what, "round", _, "tick", tick] => (
+                *what,
+                tick.parse::<u64>()
+                    .map_err(|_| format!("console: bad tick in \"{line}\""))?,
+            ),
+            _ => return Err(format!("console: malformed corruption report \"{line}\"")),
+        };
+        let server = image
+            .answered_by
+            .iter()
+            .find(|(op, _)| *op == what)
+            .map(|&(_, task)| task)
+            .ok_or_else(|| format!("console: unknown operation in \"{line}\""))?;
+        let undetected = self
+            .faults
+            .iter()
+            .rfind(|f| f.task == server && f.tick <= tick)
+            .is_some_and(|f| match (&f.outcome, f.resolved_at) {
+                (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
+                _ => true,
+            });
+        if undetected {
+            self.silent_corruptions += 1;
+        } else {
+            let fault = self.faults.iter().rfind(|f| f.tick <= tick).map(|f| f.n);
+            self.failures.push(Failure {
+                class: "corruption",
+                detail: format!("{what} answered wrongly at tick {tick} by a clean incarnation"),
+                fault,
+            });
+        }
+        Ok(())
+    }
+
+    /// Faults by kind, then outcome.
+    pub fn outcomes(&self) -> BTreeMap<(String, String), u64> {
+        let mut table = BTreeMap::new();
+        for f in &self.faults {
+            let outcome = f.outcome.clone().unwrap_or_else(|| "unresolved".into());
+            *table.entry((f.kind.clone(), outcome)).or_insert(0) += 1;
+        }
+        table
+    }
+
+    /// Restarts of each target the faults caused: one per caught fault and late activation.
+    pub fn restarts(&self) -> BTreeMap<usize, u64> {
+        let mut restarts = BTreeMap::new();
+        for f in &self.faults {
+            if f.outcome.as_deref().is_some_and(is_caught) {
+                *restarts.entry(f.task).or_insert(0) += 1;
+            }
+        }
+        for (task, _) in &self.late {
+            *restarts.entry(*task).or_insert(0) += 1;
+        }
+        restarts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: Image<'static> = Image {
+        targets: &[1, 2],
+        answered_by: &[("ping", 2), ("echo", 2), ("server-ping", 1)],
+    };
+
+    fn parse(kernel: &str, console: &[&str]) -> Boot {
+        let console: Vec<String> = console.iter().map(|s| s.to_string()).collect();
+        Boot::parse(&IMAGE, kernel, &console, false).expect("parses")
+    }
+
+    #[test]
+    fn faults_get_their_outcomes_and_a_clean_boot_has_no_failure() {
+        let boot = parse(
+            "FI 1 50 2 ram 0x20005000 3\nFO 1 55 latent\nFI 2 57 1 stop 0x0000603a -\n\
+             FO 2 88 watchdog\nFE 2 1234\n",
+            &[],
+        );
+        assert_eq!(boot.faults.len(), 2);
+        assert_eq!(boot.faults[1].outcome.as_deref(), Some("watchdog"));
+        assert_eq!(boot.failures, vec![]);
+        assert_eq!(boot.progress, 1234);
+        assert_eq!(boot.restarts(), BTreeMap::from([(1, 1)]));
+    }
+
+    #[test]
+    fn kernel_failures_are_classed_and_name_the_last_fault() {
+        let boot = parse(
+            "FI 7 90 2 register pc 3\nFS 2 detached\nFS 3 awaiting-reply-from 2\nFX held 2\nFE 7 10\n",
+            &[],
+        );
+        assert_eq!(
+            boot.failures,
+            vec![Failure {
+                class: "held",
+                detail: "task 2 did not run again; states: task 2 detached, \
+                         task 3 awaiting-reply-from 2"
+                    .into(),
+                fault: Some(7)
+            }]
+        );
+        let boot = parse("FX reset 4\nFE 0 0\n", &[]);
+        assert_eq!(boot.failures[0].class, "system-reset");
+    }
+
+    #[test]
+    fn a_boot_without_its_last_line_is_lost() {
+        let boot = parse("FI 1 50 2 panic - -\n", &[]);
+        assert_eq!(boot.failures[0].class, "lost-boot");
+    }
+
+    #[test]
+    fn a_fault_of_a_task_that_is_not_a_target_spread() {
+        let boot = parse("FC 3 mpu\nFC 2 panic\nFE 0 0\n", &[]);
+        assert_eq!(boot.failures.len(), 1);
+        assert_eq!(boot.failures[0].class, "collateral-fault");
+        assert_eq!(boot.late, vec![(2, "panic".to_string())]);
+    }
+
+    #[test]
+    fn a_wrong_answer_under_an_undetected_fault_is_silent_but_from_a_clean_incarnation_fails() {
+        let kernel = "FI 1 50 2 register r4 3\nFO 1 55 latent\nFI 2 60 2 panic - -\n\
+                      FO 2 60 panic\nFI 3 70 1 ram 0x20001000 1\nFO 3 75 latent\nFE 3 9\n";
+        // Tick 52: pong's r4 flip was in flight.
+        let boot = parse(kernel, &["campaign: corrupt ping round 5 tick 52"]);
+        assert_eq!((boot.silent_corruptions, boot.failures.len()), (1, 0));
+        // Tick 72: pong's last fault was caught at 60 and it was restarted since.
+        let boot = parse(kernel, &["campaign: corrupt echo round 9 tick 72"]);
+        assert_eq!(boot.silent_corruptions, 0);
+        assert_eq!(boot.failures[0].class, "corruption");
+        assert_eq!(boot.failures[0].fault, Some(3));
+        // A wrong answer from a server no fault was ever injected into fails too.
+        let boot = parse(
+            "FE 0 0\n",
+            &["campaign: corrupt server-ping round 1 tick 3"],
+        );
+        assert_eq!(boot.failures[0].class, "corruption");
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_the_line() {
+        let console: Vec<String> = vec![];
+        let err = Boot::parse(&IMAGE, "FI 1 x\n", &console, false).unwrap_err();
+        assert!(err.contains("FI 1 x"), "{err}");
+        let err = Boot::parse(&IMAGE, "FX melted\n", &console, false).unwrap_err();
+        assert!(err.contains("melted"), "{err}");
+    }
+}

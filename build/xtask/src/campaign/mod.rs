@@ -1,0 +1,242 @@
+//! `cargo xtask campaign [--faults N] [--seed S] [--boot B]`: the fault-injection campaign
+//! (`doc/fault-campaign.md`).
+//!
+//! `app/campaign`'s kernel injects faults into its targets and reports each one over
+//! semihosting (`sys/kern/src/inject.rs`). This runs that image as many times as it takes to
+//! inject N faults, each boot under `-icount shift=0,sleep=off` with its own seed patched
+//! into the image (`BULKHEAD_CAMPAIGN_RUN`), as many boots at a time as the host has cores;
+//! reads every boot back ([`boot::Boot`]), and prints faults by kind and outcome, failures
+//! by class, restarts per task and wall time. `target/campaign/report.json` has the same,
+//! with `faults_injected` and `failures` (every class, zero or not); boot images and logs go
+//! to `target/campaign/seed-S/`. A failure prints the
+//! command that repeats its boot and the fault index; `--boot B` reruns boot B of seed S
+//! alone, which under icount injects the same faults at the same instructions.
+
+pub mod boot;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use object::{Object, ObjectSegment};
+
+use crate::{Error, cargo, dist, elfimage, qemu};
+use boot::{Boot, Image};
+pub use report::Report;
+
+/// The campaign image.
+pub const APP: &str = "campaign";
+/// A boot that has not ended after this long is lost (a healthy one takes seconds).
+const BOOT_WALL_LIMIT: Duration = Duration::from_secs(600);
+
+pub struct Options {
+    pub faults: u32,
+    pub seed: u32,
+    /// Run this boot of the seed alone.
+    pub boot: Option<u32>,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options, Error> {
+        let mut options = Options {
+            faults: 2000,
+            seed: 1,
+            boot: None,
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            let mut value = || {
+                let text = args
+                    .next()
+                    .ok_or_else(|| Error::new(format!("campaign: {flag} needs a value")))?;
+                text.parse::<u32>()
+                    .map_err(|_| Error::new(format!("campaign: {flag} {text}: not a number")))
+            };
+            match flag.as_str() {
+                "--faults" => options.faults = value()?,
+                "--seed" => options.seed = value()?,
+                "--boot" => options.boot = Some(value()?),
+                other => return Err(Error::new(format!("campaign: unknown option {other}"))),
+            }
+        }
+        if options.faults == 0 {
+            return Err(Error::new("campaign: --faults must be 1 or more"));
+        }
+        Ok(options)
+    }
+}
+
+/// `cargo xtask campaign ...`: prints the table, writes the report, fails on any failure.
+pub fn command(args: &[String]) -> Result<(), Error> {
+    let options = Options::parse(args)?;
+    let report = run(&options)?;
+    print!("{}", report.table());
+    let total = report.total_failures();
+    if total == 0 {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "campaign: {total} failure(s); each is listed above with the command that repeats it"
+        )))
+    }
+}
+
+/// The kernel seed of boot `index` of campaign seed `seed`: distinct for every pair while both
+/// are below 65536.
+pub fn boot_seed(seed: u32, index: u32) -> u32 {
+    seed.wrapping_mul(0x0001_0000).wrapping_add(index)
+}
+
+/// Builds the image, runs the boots and writes `target/campaign/report.json`.
+pub fn run(options: &Options) -> Result<Report, Error> {
+    cargo::ensure_firmware_target()?;
+    let built = dist::dist(&dist::app_toml_path(APP)?)?;
+    let app = &built.app;
+    let plan = app.kernel.fault_inject.as_ref().ok_or_else(|| {
+        Error::new(format!(
+            "{}: no [kernel.fault-inject] plan",
+            app.file.display()
+        ))
+    })?;
+    let machine = qemu::machine_of(app)?;
+    let task_index = |name: &str| {
+        app.task(name).map(|t| t.index).ok_or_else(|| {
+            Error::new(format!(
+                "{}: the campaign workload reports on task \"{name}\", which the app lacks",
+                app.file.display()
+            ))
+        })
+    };
+    let (pong, server) = (task_index("pong")?, task_index("server")?);
+    let answered_by = [
+        ("ping", pong),
+        ("echo", pong),
+        ("server-ping", server),
+        ("server-code", server),
+    ];
+    let targets: Vec<usize> = plan.targets.iter().map(|&(i, _)| i).collect();
+    let image = Image {
+        targets: &targets,
+        answered_by: &answered_by,
+    };
+    let names: Vec<String> = app.tasks.iter().map(|t| t.name.clone()).collect();
+
+    let per_boot = plan.faults;
+    let boots: Vec<(u32, u32)> = match options.boot {
+        Some(b) => vec![(b, per_boot)],
+        None => (0..options.faults.div_ceil(per_boot))
+            .map(|b| (b, per_boot.min(options.faults - b * per_boot)))
+            .collect(),
+    };
+    let out_dir = cargo::target_dir().join("campaign");
+    // Boot files per seed, so two campaigns of different seeds can run side by side.
+    let boot_dir = out_dir.join(format!("seed-{}", options.seed));
+    std::fs::create_dir_all(&boot_dir).map_err(|e| Error::io(&boot_dir, e))?;
+    let final_elf = dist::read(&built.final_elf)?;
+    let run_at = run_symbol_offset(&dist::read(&built.kernel_elf)?, &final_elf)?;
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(boots.len());
+    eprintln!(
+        "campaign: {} fault(s) in {} boot(s) of up to {per_boot}, seed {}, {workers} QEMU at a time",
+        boots.iter().map(|b| b.1).sum::<u32>(),
+        boots.len(),
+        options.seed
+    );
+    let started = Instant::now();
+    let next = AtomicU32::new(0);
+    let results: Mutex<Vec<(u32, Result<Boot, Error>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&(index, faults)) = boots.get(i) else {
+                        break;
+                    };
+                    let seed = boot_seed(options.seed, index);
+                    let result = run_boot(
+                        &machine, &final_elf, run_at, &boot_dir, &image, index, seed, faults,
+                    );
+                    results.lock().unwrap().push((index, result));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(index, _)| *index);
+    let mut report = Report::new(options.seed, names, started.elapsed());
+    for (index, result) in results {
+        report.add(index, boot_seed(options.seed, index), result?);
+    }
+    let json = out_dir.join("report.json");
+    std::fs::write(&json, report.json() + "\n").map_err(|e| Error::io(&json, e))?;
+    eprintln!("campaign: wrote {}", json.display());
+    Ok(report)
+}
+
+/// Where `BULKHEAD_CAMPAIGN_RUN` is in the file `final.elf`: its address comes from the
+/// kernel's symbols, the file offset from the final image's load segments.
+fn run_symbol_offset(kernel_elf: &[u8], final_elf: &[u8]) -> Result<usize, Error> {
+    let symbol = elfimage::symbol_bytes(kernel_elf, dist::INJECTOR_SYMBOL)
+        .map_err(|e| Error::new(format!("campaign kernel: {e}")))?;
+    let file = object::File::parse(final_elf).map_err(|e| Error::new(e.to_string()))?;
+    file.segments()
+        .find_map(|s| {
+            let (offset, size) = s.file_range();
+            let within = symbol.address.checked_sub(s.address())?;
+            (within + 8 <= size).then(|| (offset + within) as usize)
+        })
+        .ok_or_else(|| {
+            Error::new(format!(
+                "campaign: {} ({:#x}) is not in the final image",
+                dist::INJECTOR_SYMBOL,
+                symbol.address
+            ))
+        })
+}
+
+/// One boot: its own copy of the image with the seed and fault count patched in.
+#[allow(clippy::too_many_arguments)]
+fn run_boot(
+    machine: &str,
+    final_elf: &[u8],
+    run_at: usize,
+    out_dir: &Path,
+    image: &Image<'_>,
+    index: u32,
+    seed: u32,
+    faults: u32,
+) -> Result<Boot, Error> {
+    let mut elf = final_elf.to_vec();
+    elf[run_at..run_at + 4].copy_from_slice(&seed.to_le_bytes());
+    elf[run_at + 4..run_at + 8].copy_from_slice(&faults.to_le_bytes());
+    let elf_path = out_dir.join(format!("boot-{index}.elf"));
+    let log: PathBuf = out_dir.join(format!("boot-{index}.log"));
+    std::fs::write(&elf_path, &elf).map_err(|e| Error::io(&elf_path, e))?;
+    let _ = std::fs::remove_file(&log);
+    let extra: Vec<String> = [
+        "-icount",
+        "shift=0,sleep=off",
+        "-semihosting-config",
+        "enable=on,target=native,chardev=campaign",
+        "-chardev",
+        &format!("file,id=campaign,path={}", log.display()),
+    ]
+    .map(String::from)
+    .into();
+    let capture = qemu::capture(machine, &elf_path, &extra, BOOT_WALL_LIMIT, |_| false)?;
+    let timed_out = capture.timed_out;
+    let console = capture.lines.clone();
+    drop(capture);
+    let kernel = std::fs::read_to_string(&log).unwrap_or_default();
+    let boot = Boot::parse(image, &kernel, &console, timed_out)
+        .map_err(|e| Error::new(format!("campaign boot {index} ({}): {e}", log.display())))?;
+    if boot.failures.is_empty() {
+        let _ = std::fs::remove_file(&elf_path);
+    }
+    Ok(boot)
+}

@@ -1,0 +1,259 @@
+//! A campaign's boots added up: the table a person reads and `report.json`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::boot::{Boot, FAILURE_CLASSES, OUTCOMES};
+
+/// One failure, with what repeats it.
+pub struct Found {
+    pub boot: u32,
+    pub kernel_seed: u32,
+    pub class: &'static str,
+    pub detail: String,
+    pub fault: Option<u32>,
+}
+
+pub struct Report {
+    pub seed: u32,
+    tasks: Vec<String>,
+    wall: Duration,
+    pub boots: u32,
+    pub faults_injected: u64,
+    /// (kind, outcome) -> count.
+    outcomes: BTreeMap<(String, String), u64>,
+    pub failures: BTreeMap<&'static str, u64>,
+    pub found: Vec<Found>,
+    restarts: BTreeMap<usize, u64>,
+    late: u64,
+    pub silent_corruptions: u64,
+    progress: u64,
+}
+
+impl Report {
+    pub fn new(seed: u32, tasks: Vec<String>, wall: Duration) -> Report {
+        Report {
+            seed,
+            tasks,
+            wall,
+            boots: 0,
+            faults_injected: 0,
+            outcomes: BTreeMap::new(),
+            failures: FAILURE_CLASSES.iter().map(|&c| (c, 0)).collect(),
+            found: Vec::new(),
+            restarts: BTreeMap::new(),
+            late: 0,
+            silent_corruptions: 0,
+            progress: 0,
+        }
+    }
+
+    pub fn add(&mut self, index: u32, kernel_seed: u32, boot: Boot) {
+        self.boots += 1;
+        self.faults_injected += boot.faults.len() as u64;
+        for (key, n) in boot.outcomes() {
+            *self.outcomes.entry(key).or_insert(0) += n;
+        }
+        for (task, n) in boot.restarts() {
+            *self.restarts.entry(task).or_insert(0) += n;
+        }
+        self.late += boot.late.len() as u64;
+        self.silent_corruptions += u64::from(boot.silent_corruptions);
+        self.progress += boot.progress;
+        for f in boot.failures {
+            *self.failures.entry(f.class).or_insert(0) += 1;
+            self.found.push(Found {
+                boot: index,
+                kernel_seed,
+                class: f.class,
+                detail: f.detail,
+                fault: f.fault,
+            });
+        }
+    }
+
+    pub fn total_failures(&self) -> u64 {
+        self.failures.values().sum()
+    }
+
+    fn task(&self, index: usize) -> &str {
+        self.tasks.get(index).map_or("?", String::as_str)
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.outcomes.keys().map(|(k, _)| k.clone()).collect();
+        kinds.dedup();
+        kinds
+    }
+
+    /// The outcome columns: every known outcome, then any other that occurred.
+    fn outcome_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = OUTCOMES.iter().map(|s| s.to_string()).collect();
+        for (_, o) in self.outcomes.keys() {
+            if !columns.contains(o) {
+                columns.push(o.clone());
+            }
+        }
+        columns
+    }
+
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let columns = self.outcome_columns();
+        writeln!(
+            out,
+            "\nfault campaign: seed {}, {} faults in {} boots, wall time {:.1} s",
+            self.seed,
+            self.faults_injected,
+            self.boots,
+            self.wall.as_secs_f64()
+        )
+        .unwrap();
+        write!(out, "\n{:<10}", "kind").unwrap();
+        for c in &columns {
+            write!(out, " {c:>9}").unwrap();
+        }
+        writeln!(out, " {:>9}", "total").unwrap();
+        for kind in self.kinds() {
+            write!(out, "{kind:<10}").unwrap();
+            let mut total = 0;
+            for c in &columns {
+                let n = self
+                    .outcomes
+                    .get(&(kind.clone(), c.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                total += n;
+                write!(out, " {n:>9}").unwrap();
+            }
+            writeln!(out, " {total:>9}").unwrap();
+        }
+        writeln!(
+            out,
+            "\nlate activations (a latent fault caught later): {}",
+            self.late
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "silent corruptions (a wrong answer while the fault was undetected): {}",
+            self.silent_corruptions
+        )
+        .unwrap();
+        writeln!(out, "workload replies: {}", self.progress).unwrap();
+        writeln!(out, "\nrestarts per task:").unwrap();
+        for (task, n) in &self.restarts {
+            writeln!(out, "  {:<12} {n}", self.task(*task)).unwrap();
+        }
+        writeln!(out, "\nfailures by class:").unwrap();
+        for (class, n) in &self.failures {
+            writeln!(out, "  {class:<18} {n}").unwrap();
+        }
+        for f in &self.found {
+            writeln!(
+                out,
+                "FAILURE {}: {} (boot {}, kernel seed {:#x}, after fault {}); repeat with \
+                 `cargo xtask campaign --seed {} --boot {}`",
+                f.class,
+                f.detail,
+                f.boot,
+                f.kernel_seed,
+                f.fault.map_or("none".to_string(), |n| n.to_string()),
+                self.seed,
+                f.boot
+            )
+            .unwrap();
+        }
+        out
+    }
+
+    pub fn json(&self) -> String {
+        let mut outcomes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut mix: BTreeMap<String, u64> = BTreeMap::new();
+        for ((kind, outcome), n) in &self.outcomes {
+            *outcomes
+                .entry(kind.clone())
+                .or_default()
+                .entry(outcome.clone())
+                .or_insert(0) += n;
+            *mix.entry(kind.clone()).or_insert(0) += n;
+        }
+        let restarts: BTreeMap<&str, u64> = self
+            .restarts
+            .iter()
+            .map(|(t, n)| (self.task(*t), *n))
+            .collect();
+        let found: Vec<Value> = self
+            .found
+            .iter()
+            .map(|f| {
+                json!({
+                    "class": f.class, "detail": f.detail, "boot": f.boot,
+                    "kernel_seed": f.kernel_seed, "fault": f.fault,
+                })
+            })
+            .collect();
+        serde_json::to_string_pretty(&json!({
+            "seed": self.seed,
+            "boots": self.boots,
+            "faults_injected": self.faults_injected,
+            "wall_seconds": self.wall.as_secs_f64(),
+            "mix": mix,
+            "outcomes": outcomes,
+            "failures": self.failures,
+            "failure_details": found,
+            "late_activations": self.late,
+            "silent_corruptions": self.silent_corruptions,
+            "restarts": restarts,
+            "workload_replies": self.progress,
+        }))
+        .expect("a JSON value always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::boot::Image;
+
+    fn boot(kernel: &str) -> Boot {
+        let image = Image {
+            targets: &[1],
+            answered_by: &[],
+        };
+        Boot::parse(&image, kernel, &[], false).unwrap()
+    }
+
+    #[test]
+    fn every_failure_class_is_in_the_json_even_at_zero() {
+        let mut report = Report::new(3, vec!["jefe".into(), "pong".into()], Duration::ZERO);
+        report.add(0, 7, boot("FI 1 50 1 panic - -\nFO 1 50 panic\nFE 1 10\n"));
+        let v: Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(v["faults_injected"], 1);
+        for class in FAILURE_CLASSES {
+            assert_eq!(v["failures"][class], 0, "{class}");
+        }
+        assert_eq!(v["restarts"]["pong"], 1);
+        assert_eq!(report.total_failures(), 0);
+    }
+
+    #[test]
+    fn a_failure_is_counted_and_printed_with_what_repeats_it() {
+        let mut report = Report::new(3, vec!["jefe".into(), "pong".into()], Duration::ZERO);
+        report.add(
+            4,
+            0x30004,
+            boot("FI 9 50 1 stop 0x6000 -\nFX hang 3 700\nFE 9 10\n"),
+        );
+        assert_eq!(report.failures["hang"], 1);
+        let table = report.table();
+        assert!(
+            table.contains("after fault 9")
+                && table.contains("cargo xtask campaign --seed 3 --boot 4"),
+            "{table}"
+        );
+    }
+}
