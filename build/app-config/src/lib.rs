@@ -207,28 +207,25 @@ fn build_dir() -> PathBuf {
 /// Loads and validates `path`. `packages` are the workspace's package names (from
 /// `cargo metadata`); every `crate` must be one of them.
 pub fn load_app(path: &Path, packages: &BTreeSet<String>) -> Result<App, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    app::resolve(path, read(path)?, &build_dir(), packages)
+}
+
+/// The text of the `app.toml` at `path`; an unreadable file is an error naming it.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| {
         Blame {
             file: path,
             task: None,
         }
         .error("", Problem::Io(e))
-    })?;
-    app::resolve(path, text, &build_dir(), packages)
+    })
 }
 
 /// Loads and validates `path` for a build script: everything [`load_app`] checks except
 /// that each `crate` is a workspace package (a build script cannot ask cargo; the builder
 /// checked it before any task was built).
 pub fn load_built_app(path: &Path) -> Result<App, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Blame {
-            file: path,
-            task: None,
-        }
-        .error("", Problem::Io(e))
-    })?;
-    resolve_built_app(path, text)
+    resolve_built_app(path, read(path)?)
 }
 
 /// [`load_built_app`] of a text already read; `path` names it in errors.
