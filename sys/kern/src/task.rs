@@ -52,6 +52,15 @@ pub struct TimerState {
 pub struct Task {
     pub save: SavedState,
     pub priority: Priority,
+    // The two flags sit in the bytes after `priority`, which `state`'s alignment leaves as
+    // padding on Cortex-M, so the task table does not grow.
+    /// Set by detach, cleared by restart. A detached task is never scheduled and nothing
+    /// may block on it.
+    pub detached: bool,
+    /// `Healthy(Runnable)` and not detached, kept by every setter of `state` and `detached`
+    /// (which must only change through them): the scheduler asks this of every task on
+    /// every block, and one byte is cheaper to test than the nested state.
+    runnable: bool,
     pub state: TaskState,
     /// Bit `i` is set exactly when task `i` is `Healthy(InSend(this task's current id))`:
     /// an open RECV picks its sender from these instead of testing every task. Kept by the
@@ -70,13 +79,6 @@ pub struct Task {
     /// when the fault record itself is gone (kipc `read-fault-count`).
     pub faulted_incarnations: u32,
     pub descriptor: &'static TaskDesc,
-    /// Set by detach, cleared by restart. A detached task is never scheduled and nothing
-    /// may block on it.
-    pub detached: bool,
-    /// `Healthy(Runnable)` and not detached, kept by every setter of `state` and `detached`
-    /// (which must only change through them): the scheduler asks this of every task on
-    /// every block, and one byte is cheaper to test than the nested state.
-    runnable: bool,
 }
 
 impl Task {
