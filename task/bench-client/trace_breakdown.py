@@ -50,11 +50,12 @@ KERNEL_CLASSES = [
     ("copy", r"copy_bytes|copy_bulk|copy_tail|copy_prechecked|copy_user|copy_from_kernel|copy_to_kernel|memcpy|lease::copy"),
     ("sched", r"sched::|NextTask"),
     ("args", r"can_access|leases_are_valid|lease_from_bytes|read_from_task|kern::args::|umem::|Sysnum|ReplyFaultReason"),
+    # Before lookup, whose `healthy_state` would also match `set_healthy_state`.
+    ("state", r"set_state|set_healthy_state|refresh_runnable|set_recv_result|set_send_response|"
+              r"set_results|set_borrow|record_fault|set_detached"),
     ("lookup", r"target_index|check_id|check_incarnation|peer_gone_unless|may_send_to|may_post_to|"
                r"most_important_sender|waiting_client|current_id|is_healthy_in|healthy_state|"
                r"TaskId|Generation|borrowed_lease"),
-    ("state", r"set_state|set_healthy_state|refresh_runnable|set_recv_result|set_send_response|"
-              r"set_results|set_borrow|record_fault|set_detached"),
     ("entry", r"syscall_entry|with_tasks|syscalls::dispatch"),
     ("ipc", r"kern::ipc::|kern::lease::|kern::kipc::|kern::detach::|kern::time::"),
 ]

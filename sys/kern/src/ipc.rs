@@ -82,7 +82,6 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
             .set_send_response(gone.code(), generation);
         return Ok(NextTask::Same);
     }
-    tasks[caller].set_healthy_state(SchedState::InSend(args.target));
     let caller_id = tasks[caller].current_id();
     let receiving = match tasks[target].healthy_state() {
         Some(SchedState::InRecv(None)) => true,
@@ -90,9 +89,12 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
         _ => false,
     };
     if !receiving {
+        tasks[caller].set_healthy_state(SchedState::InSend(args.target));
         tasks[target].add_sender(caller);
         return Ok(NextTask::Other);
     }
+    // Straight to `InReply`: `deliver` sets it, so the `InSend` a blocked sender would
+    // pass through is skipped.
     deliver(tasks, caller, target);
     // The caller was the most important runnable task; a receiver at least as important is
     // now the one to run.

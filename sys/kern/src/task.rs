@@ -199,8 +199,11 @@ impl Task {
         }
     }
 
+    #[inline(always)]
     pub fn set_healthy_state(&mut self, s: SchedState) {
-        self.set_state(TaskState::Healthy(s));
+        self.state = TaskState::Healthy(s);
+        // The state is known here, so only a runnable one asks about detach.
+        self.runnable = matches!(s, SchedState::Runnable) && !self.detached;
     }
 
     /// Records a fault. A second fault replaces the first but keeps the scheduling state the
@@ -231,11 +234,17 @@ impl Task {
 
     /// Tells whether `generation` is this task's full restart count, or why not: exact
     /// however many restarts ago the caller learned it, where 6 bits repeat every 64.
+    #[inline(always)]
     pub fn check_incarnation(&self, generation: u32) -> Result<(), abi::PeerGone> {
+        // The answer on every IPC path: two tests, before any generation arithmetic.
+        if generation == self.generation && !self.detached {
+            return Ok(());
+        }
         self.peer_gone_unless(generation == self.generation)
     }
 
     /// Detached takes precedence over restarted: a client must not retry a detached peer.
+    #[cold]
     fn peer_gone_unless(&self, same_incarnation: bool) -> Result<(), abi::PeerGone> {
         let current = self.current_id().generation();
         if self.detached {

@@ -144,20 +144,13 @@ impl Shell {
         };
         self.note_end(&record);
         let now = self.now();
-        self.log.record(now, LogEvent::Supervisor(record));
+        self.log.supervisor(now, &record);
         if let supervision::Record::Restarted { task, count } = record
             && let Some(after) = self.ended.get_mut(task).and_then(Option::take)
         {
             // Numbered as `tasks` and the console's `restart` number it.
             let incarnation = count + u32::from(POLICIES[task].start_at_boot);
-            self.log.record(
-                now,
-                LogEvent::Reincarnated {
-                    task,
-                    incarnation,
-                    after,
-                },
-            );
+            self.log.reincarnated(now, task, incarnation, after);
         }
     }
 
@@ -329,6 +322,7 @@ impl Jefe {
             sys_set_timer(Some(deadline), TIMER_NOTIFICATION);
             self.shell.armed = deadline;
         }
+        self.shell.log.flush();
         self.shell.now = None;
     }
 
