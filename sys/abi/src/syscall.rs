@@ -32,12 +32,14 @@ pub struct USlice {
 }
 
 impl USlice {
+    #[inline(always)]
     pub const fn new(base: u32, len: u32) -> Self {
         USlice { base, len }
     }
 
     /// An array of `count` elements of `elem_size` bytes. An overflowing length becomes
     /// `u32::MAX`, which no region can contain, so the access check rejects it.
+    #[inline(always)]
     pub const fn new_array(base: u32, count: u32, elem_size: u32) -> Self {
         USlice {
             base,
@@ -45,11 +47,13 @@ impl USlice {
         }
     }
 
+    #[inline(always)]
     pub const fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The first `n` bytes (or all of them, if shorter).
+    #[inline(always)]
     pub fn prefix(self, n: usize) -> Self {
         USlice {
             base: self.base,
@@ -58,6 +62,7 @@ impl USlice {
     }
 
     /// The bytes from `offset` on; `None` if `offset` lies beyond the end.
+    #[inline(always)]
     pub fn skip(self, offset: usize) -> Option<Self> {
         let offset = u32::try_from(offset).ok().filter(|&o| o <= self.len)?;
         Some(USlice {
@@ -105,6 +110,7 @@ impl SendArgs {
     /// The registers for a SEND of `message` to `target`, offering `response` for the reply
     /// and lending the `lease_count` leases at `lease_table`. A capacity or count above its
     /// bound is packed as the refused all-ones value ([`send_packing::pack`]).
+    #[inline(always)]
     pub fn encode(
         target: Incarnation,
         operation: u16,
@@ -154,6 +160,7 @@ impl RecvArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         let filter = self
             .closed_from
@@ -212,6 +219,7 @@ impl RecvResult {
     }
 
     /// The message RECV returned, or why a closed receive was refused.
+    #[inline(always)]
     pub fn decode(r: &Results) -> Result<Self, Refusal> {
         if let Some(refusal) = Refusal::from_peer_results(r[0], r[1]) {
             return Err(refusal);
@@ -226,6 +234,7 @@ impl RecvResult {
         })
     }
 
+    #[inline(always)]
     pub fn sender_incarnation(&self) -> Incarnation {
         Incarnation {
             id: self.sender,
@@ -254,6 +263,7 @@ impl ReplyArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [
             u32::from(self.peer.0),
@@ -277,6 +287,7 @@ pub struct ReplyFaultArgs {
 
 impl ReplyFaultArgs {
     /// A reason code that names no [`ReplyFaultReason`] is `BadKernelMessage`.
+    #[inline(always)]
     pub fn decode(r: &Args) -> Result<Self, UsageError> {
         Ok(ReplyFaultArgs {
             peer: TaskId(r[0] as u16),
@@ -285,6 +296,7 @@ impl ReplyFaultArgs {
         })
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [
             u32::from(self.peer.0),
@@ -321,6 +333,7 @@ impl BorrowArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [
             u32::from(self.lender.0),
@@ -342,10 +355,12 @@ pub struct LeaseInfo {
 }
 
 impl LeaseInfo {
+    #[inline(always)]
     pub const fn encode(&self) -> [u32; 3] {
         [0, self.attributes, self.length]
     }
 
+    #[inline(always)]
     pub fn decode(r: &Results) -> Result<Self, Refusal> {
         match Refusal::from_borrow_results(r[0], r[1]) {
             Some(refusal) => Err(refusal),
@@ -374,6 +389,7 @@ impl SetTimerArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         let d = self.deadline.unwrap_or(0);
         [
@@ -397,6 +413,7 @@ pub struct TimerStatus {
 }
 
 impl TimerStatus {
+    #[inline(always)]
     pub fn encode(&self) -> [u32; 6] {
         let deadline = self.deadline.unwrap_or(0);
         [
@@ -409,6 +426,7 @@ impl TimerStatus {
         ]
     }
 
+    #[inline(always)]
     pub fn decode(r: &Results) -> Self {
         let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
         TimerStatus {
@@ -429,6 +447,7 @@ pub struct IrqControlArgs {
 }
 
 impl IrqControlArgs {
+    #[inline(always)]
     pub fn decode(r: &Args) -> Self {
         IrqControlArgs {
             mask: r[0],
@@ -437,6 +456,7 @@ impl IrqControlArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         let mut flags = 0;
         if self.enable {
@@ -456,10 +476,12 @@ pub struct IrqStatusArgs {
 }
 
 impl IrqStatusArgs {
+    #[inline(always)]
     pub fn decode(r: &Args) -> Self {
         IrqStatusArgs { mask: r[0] }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [self.mask, 0, 0, 0, 0, 0, 0]
     }
@@ -474,10 +496,12 @@ pub struct IrqStatus {
 }
 
 impl IrqStatus {
+    #[inline(always)]
     pub const fn encode(&self) -> [u32; 3] {
         [self.enabled, self.pending, self.posted]
     }
 
+    #[inline(always)]
     pub const fn decode(r: &Results) -> Self {
         IrqStatus {
             enabled: r[0],
@@ -494,12 +518,14 @@ pub struct PanicArgs {
 }
 
 impl PanicArgs {
+    #[inline(always)]
     pub fn decode(r: &Args) -> Self {
         PanicArgs {
             message: USlice::new(r[0], r[1]),
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [self.message.base, self.message.len, 0, 0, 0, 0, 0]
     }
@@ -513,20 +539,24 @@ pub struct RefreshArgs {
 }
 
 impl RefreshArgs {
+    #[inline(always)]
     pub fn decode(r: &Args) -> Self {
         RefreshArgs {
             id: TaskId(r[0] as u16),
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [u32::from(self.id.0), 0, 0, 0, 0, 0, 0]
     }
 
+    #[inline(always)]
     pub fn encode_result(current: Incarnation) -> [u32; 2] {
         [u32::from(current.id.0), current.generation]
     }
 
+    #[inline(always)]
     pub fn decode_result(r: &Results) -> Incarnation {
         Incarnation {
             id: TaskId(r[0] as u16),
@@ -554,6 +584,7 @@ impl PostArgs {
         }
     }
 
+    #[inline(always)]
     pub fn encode(&self) -> Args {
         [
             u32::from(self.target.0),
@@ -584,11 +615,13 @@ pub enum Refusal {
 
 impl Refusal {
     /// The refusal for a peer whose current 32-bit generation is `generation`.
+    #[inline(always)]
     pub const fn peer(gone: PeerGone, generation: u32) -> Self {
         Refusal::PeerGone { gone, generation }
     }
 
     /// The peer-gone refusal for a peer now at `generation`: restarted, or detached.
+    #[inline(always)]
     pub const fn peer_at(detached: bool, generation: u32) -> Self {
         let g = Generation::from_restart_count(generation);
         let gone = if detached {
@@ -600,6 +633,7 @@ impl Refusal {
     }
 
     /// r4.
+    #[inline(always)]
     pub const fn code(self) -> u32 {
         match self {
             Refusal::PeerGone { gone, .. } => gone.code(),
@@ -609,6 +643,7 @@ impl Refusal {
     }
 
     /// r5: the peer's 32-bit generation for a gone peer, 0 otherwise.
+    #[inline(always)]
     pub const fn detail(self) -> u32 {
         match self {
             Refusal::PeerGone { generation, .. } => generation,
@@ -624,6 +659,7 @@ impl Refusal {
 
     /// The refusal SEND, POST or a closed RECV returned in (r4, r5), if r4 is one: only a
     /// peer can be gone there, so every other r4 is the syscall's own result.
+    #[inline(always)]
     pub const fn from_peer_results(code: u32, detail: u32) -> Option<Self> {
         match PeerGone::from_code(code) {
             Some(gone) => Some(Refusal::peer(gone, detail)),
@@ -634,6 +670,7 @@ impl Refusal {
     /// The refusal a BORROW_* returned in (r4, r5), if r4 is not 0 (success). A code that is
     /// neither a peer-gone code nor [`LEASE_DEFECT`] is read as the lease being unusable,
     /// which is all a borrower can do about it.
+    #[inline(always)]
     pub const fn from_borrow_results(code: u32, detail: u32) -> Option<Self> {
         match code {
             0 => None,

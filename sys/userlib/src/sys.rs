@@ -54,6 +54,7 @@ fn addr<T>(p: *const T) -> u32 {
     p as usize as u32
 }
 
+#[inline(always)]
 fn slice(data: &[u8]) -> USlice {
     USlice::new(addr(data.as_ptr()), data.len() as u32)
 }
@@ -109,6 +110,7 @@ pub struct RecvMessage {
 }
 
 /// The peer a refusal says is gone: only a closed receive can be refused, and only so.
+#[inline(always)]
 fn gone(refusal: Refusal) -> PeerGone {
     match refusal {
         Refusal::PeerGone { gone, .. } => gone,
@@ -116,6 +118,7 @@ fn gone(refusal: Refusal) -> PeerGone {
     }
 }
 
+#[inline(always)]
 fn recv(
     buffer: &mut [u8],
     notification_mask: u32,
@@ -198,6 +201,7 @@ impl From<Refusal> for BorrowError {
     }
 }
 
+#[inline(always)]
 fn borrow_args(lender: Incarnation, index: usize, offset: usize, buffer: USlice) -> Args {
     BorrowArgs {
         lender: lender.id,
@@ -210,6 +214,7 @@ fn borrow_args(lender: Incarnation, index: usize, offset: usize, buffer: USlice)
 }
 
 /// BORROW_READ and BORROW_WRITE: the same arguments, copying in opposite directions.
+#[inline(always)]
 fn borrow_copy(number: Sysnum, args: &Args) -> Result<usize, BorrowError> {
     let r = syscall(number, args);
     match Refusal::from_borrow_results(r[0], r[1]) {
