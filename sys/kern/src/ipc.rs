@@ -218,14 +218,12 @@ fn most_important_sender(tasks: &[Task], receiver: usize) -> Option<usize> {
 /// The task waiting on the caller for a reply, or `None` if `peer`, with the 32-bit
 /// generation the caller passed, does not name one (stale, detached, not waiting, or waiting
 /// on someone else).
-fn waiting_client(
-    tasks: &[Task],
-    caller: usize,
-    peer: TaskId,
-    generation: u32,
-) -> Result<Option<usize>, UserError> {
+fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
     let i = target_index(tasks, peer)?;
     let caller_id = tasks[caller].current_id();
+    // The generation is read only here, so it is not kept live across the slice checks
+    // (REPLY and REPLY_FAULT both carry it in r9, where `ReplyArgs` reads it).
+    let generation = tasks[caller].save.reply_args().peer_generation;
     // Compared directly, not through `check_incarnation`: a detached task is stopped, so it
     // is never waiting anyway.
     let waiting =
@@ -238,7 +236,7 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     if !tasks[caller].can_access(args.message, Access::Read) {
         return Err(UsageError::InvalidSlice.into());
     }
-    let Some(client) = waiting_client(tasks, caller, args.peer, args.peer_generation)? else {
+    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
     #[cfg(feature = "fault-inject")]
@@ -262,7 +260,7 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
 
 pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let args = tasks[caller].save.reply_fault_args()?;
-    let Some(client) = waiting_client(tasks, caller, args.peer, args.peer_generation)? else {
+    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
     let server = tasks[caller].current_id();
