@@ -140,8 +140,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
          [const {{ core::mem::MaybeUninit::uninit() }}; {n}];\n\n\
          pub static KERNEL_CONFIG: kern::startup::KernelConfig = kern::startup::KernelConfig {{\n    \
          irqs: &HUBRIS_IRQ_DESCS,\n    \
-         supervisor_fault: kern::detach::SupervisorFaultPolicy::{supervisor_fault},\n    \
-         kernel_failure: kern::detach::SupervisorFaultPolicy::{kernel_failure},\n    \
+         supervisor_fault: kern::lifecycle::SupervisorFaultPolicy::{supervisor_fault},\n    \
+         kernel_failure: kern::lifecycle::SupervisorFaultPolicy::{kernel_failure},\n    \
          image_id: 0,\n    \
          cpu_hz: {cpu_hz},\n}};\n{plan}",
         plan = app

@@ -8,7 +8,9 @@
 //! not be renamed, made generic, or given `char` or union members.
 //!
 //! Register conventions (ARMv7-M): syscall number in r11, arguments in r4-r10, results in r4-r11.
-//! The per-syscall argument layout is written next to each [`Sysnum`] variant. A syscall that
+//! The per-syscall argument layout is written next to each [`Sysnum`] variant and encoded,
+//! once for both sides, by the views in [`syscall`]; kernel-IPC messages are the structs in
+//! [`kipc`]. A syscall that
 //! names a peer incarnation takes its [`Incarnation`]: the `TaskId` (r4; r7 for a closed
 //! RECV) and the 32-bit generation in r9. SEND needs eight argument words for that, one more
 //! than fit, so it packs its lease count and reply capacity into one register
@@ -17,6 +19,11 @@
 #![forbid(unsafe_code)]
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+pub mod kipc;
+pub mod syscall;
+
+pub use syscall::{Refusal, USlice};
 
 /// Identifies a task *incarnation*: index in the low 10 bits, generation in the high 6 bits.
 ///
@@ -205,7 +212,10 @@ pub mod send_packing {
     }
 }
 
-/// Syscall numbers (in r11). Arguments r4.., results r4.. as listed.
+/// Syscall numbers (in r11). Arguments r4.., results r4.. as listed, and as the views in
+/// [`syscall`] encode them. A syscall the kernel refuses (a gone peer, a lender no longer
+/// waiting, a kernel-IPC request that does not apply) returns a [`Refusal`] instead: r4 =
+/// its code, r5 = the peer's current 32-bit generation for a gone peer, else 0.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Sysnum {
@@ -568,14 +578,6 @@ pub struct RegionDesc {
     pub base: u32,
     pub size: u32,
     pub attributes: RegionAttributes,
-}
-
-impl RegionDesc {
-    /// Whether `[base, base + len)` lies inside this region. `len` must be non-zero.
-    pub const fn contains(&self, base: u32, len: u32) -> bool {
-        let end = base as u64 + len as u64;
-        self.size != 0 && base >= self.base && end <= self.base as u64 + self.size as u64
-    }
 }
 
 /// MPU region slots per task. Unused slots point at region 0.

@@ -37,15 +37,15 @@
 //! time. The bit names still matter at build time: they are the only bits a poster's code
 //! can name (`userlib::notify_bits!`).
 
-use abi::{FaultInfo, ReplyFaultReason, SchedState, TaskId, ULease, UsageError};
+use abi::{FaultInfo, SchedState, TaskId, ULease, UsageError};
+use zerocopy::{FromZeros, IntoBytes};
 
 use crate::args::RecvResult;
-use crate::detach;
 use crate::err::UserError;
-use crate::kipc;
 use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::{self, Access};
+use crate::{kipc, lifecycle};
 
 /// Looks up a task index named by a caller, faulting the caller if it is out of range.
 pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
@@ -75,13 +75,7 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     {
         return Err(UsageError::InvalidSlice.into());
     }
-    if let Err(gone) = tasks[target].check_incarnation(args.target_generation) {
-        let generation = tasks[target].generation;
-        tasks[caller]
-            .save
-            .set_send_response(gone.code(), generation);
-        return Ok(NextTask::Same);
-    }
+    tasks[target].current_or_refuse(args.target_generation)?;
     let caller_id = tasks[caller].current_id();
     let receiving = match tasks[target].healthy_state() {
         Some(SchedState::InRecv(None)) => true,
@@ -115,10 +109,9 @@ pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
 fn leases_are_valid(sender: &Task, table: umem::USlice) -> bool {
     let count = table.len as usize / size_of::<ULease>();
     (0..count).all(|i| {
-        let mut raw = [0u8; size_of::<ULease>()];
+        let mut lease = ULease::new_zeroed();
         let at = table.base + (i * size_of::<ULease>()) as u32;
-        umem::read_from_task(sender, at, &mut raw).is_some_and(|()| {
-            let lease = lease_from_bytes(&raw);
+        umem::read_from_task(sender, at, lease.as_mut_bytes()).is_some_and(|()| {
             let slice = umem::USlice::new(lease.base_address, lease.length);
             let readable = lease.attributes & abi::lease_attributes::READ == 0
                 || sender.can_access(slice, Access::Read);
@@ -127,15 +120,6 @@ fn leases_are_valid(sender: &Task, table: umem::USlice) -> bool {
             readable && writable
         })
     })
-}
-
-pub fn lease_from_bytes(raw: &[u8; size_of::<ULease>()]) -> ULease {
-    let word = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
-    ULease {
-        attributes: word(0),
-        base_address: word(4),
-        length: word(8),
-    }
 }
 
 /// Moves the message of `sender` (blocked in `InSend(receiver)`, or sending now) into
@@ -156,7 +140,7 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
         operation: u32::from(send.operation),
         message_len: send.message.len,
         response_capacity: send.response.len,
-        lease_count: send.leases.len / size_of::<ULease>() as u32,
+        lease_count: send.lease_count(),
     });
     tasks[receiver].set_healthy_state(SchedState::Runnable);
     tasks[receiver].remove_sender(sender);
@@ -174,7 +158,7 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let fired = me.notifications & args.notification_mask;
     if fired != 0 {
         me.notifications &= !fired;
-        me.save.set_recv_result(notification_result(fired));
+        me.save.set_recv_result(RecvResult::notification(fired));
         return Ok(NextTask::Same);
     }
     let caller_id = me.current_id();
@@ -186,10 +170,7 @@ pub fn recv(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
             if i == caller {
                 return Err(UsageError::IllegalTask.into());
             }
-            if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
-                tasks[caller].save.set_results(&[gone.code()]);
-                return Ok(NextTask::Same);
-            }
+            tasks[i].current_or_refuse(args.from_generation)?;
             tasks[i]
                 .is_healthy_in(SchedState::InSend(caller_id))
                 .then_some(i)
@@ -236,27 +217,17 @@ fn most_important_sender(tasks: &[Task], receiver: usize) -> Option<usize> {
     Some(best)
 }
 
-fn notification_result(fired: u32) -> RecvResult {
-    RecvResult {
-        sender: TaskId::KERNEL,
-        sender_generation: 0,
-        operation: fired,
-        message_len: 0,
-        response_capacity: 0,
-        lease_count: 0,
-    }
-}
-
 /// The task waiting on the caller for a reply, or `None` if `peer`, with the 32-bit
 /// generation the caller passed, does not name one (stale, detached, not waiting, or waiting
 /// on someone else).
 fn waiting_client(tasks: &[Task], caller: usize, peer: TaskId) -> Result<Option<usize>, UserError> {
     let i = target_index(tasks, peer)?;
     let caller_id = tasks[caller].current_id();
-    // The generation is read only here, so it is not kept live across the slice checks.
+    // The generation is read only here, so it is not kept live across the slice checks
+    // (REPLY and REPLY_FAULT both carry it in r9, where `ReplyArgs` reads it).
+    let generation = tasks[caller].save.reply_args().peer_generation;
     // Compared directly, not through `check_incarnation`: a detached task is stopped, so it
     // is never waiting anyway.
-    let generation = tasks[caller].save.peer_generation();
     let waiting =
         tasks[i].generation == generation && tasks[i].is_healthy_in(SchedState::InReply(caller_id));
     Ok(waiting.then_some(i))
@@ -290,32 +261,27 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
 }
 
 pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let save = &tasks[caller].save;
-    let (peer, reason) = (TaskId(save.r4 as u16), save.r5);
-    let reason = ReplyFaultReason::from_u32(reason).ok_or(UsageError::BadKernelMessage)?;
-    let Some(client) = waiting_client(tasks, caller, peer)? else {
+    let args = tasks[caller].save.reply_fault_args()?;
+    let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
     let server = tasks[caller].current_id();
-    Ok(detach::fault_task(
+    Ok(lifecycle::fault_task(
         tasks,
         client,
-        FaultInfo::FromServer(server, reason),
+        FaultInfo::FromServer(server, args.reason),
     ))
 }
 
 pub fn post(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let (target, bits) = (TaskId(tasks[caller].save.r4 as u16), tasks[caller].save.r5);
-    let i = target_index(tasks, target)?;
+    let args = tasks[caller].save.post_args();
+    let i = target_index(tasks, args.target)?;
     if !tasks[caller].may_post_to(i) && i != caller {
         return Err(UsageError::IllegalTask.into());
     }
-    if let Err(gone) = tasks[i].check_incarnation(tasks[caller].save.peer_generation()) {
-        tasks[caller].save.set_results(&[gone.code()]);
-        return Ok(NextTask::Same);
-    }
+    tasks[i].current_or_refuse(args.target_generation)?;
     tasks[caller].save.set_results(&[0]);
-    Ok(if tasks[i].post(bits) {
+    Ok(if tasks[i].post(args.bits) {
         sched::hint_after_wake(tasks, caller, i)
     } else {
         NextTask::Same
@@ -340,7 +306,7 @@ impl Task {
             return false;
         }
         self.notifications &= !fired;
-        self.save.set_recv_result(notification_result(fired));
+        self.save.set_recv_result(RecvResult::notification(fired));
         self.set_healthy_state(SchedState::Runnable);
         true
     }

@@ -4,75 +4,73 @@
 //! its descriptor's `kipc_grants` holds (the supervisor has them all; other tasks those
 //! `app.toml` lists under `kipc`), so a task trusted to read status cannot also reset the
 //! system or read another task's memory. An ungranted operation faults the caller with
-//! `IllegalTask`. Requests are little-endian `u32` words; a malformed request (unknown
-//! operation, wrong length) faults the caller with `BadKernelMessage`, granted or not. Operations that act on a task refuse the
-//! supervisor and the caller itself with `IllegalTask`, except status and dump reads.
+//! `IllegalTask`. Requests and replies are the `abi::kipc` structs, shared with `userlib`; a
+//! malformed request (unknown operation, a length other than its request's, a field value it
+//! does not define) faults the caller with `BadKernelMessage`, granted or not. Operations
+//! that act on a task refuse the supervisor and the caller itself with `IllegalTask`, except
+//! status and dump reads. A request that does not apply now (no panic message, a detached
+//! target) is refused with a `kipc_rc` code, through the same path as every syscall refusal.
 
+use abi::kipc::{self as op, Operation};
 use abi::{
-    DumpRegion, FaultInfo, FaultReport, Kipcnum, RegionAttributes, TaskState, TaskStatus,
+    DumpRegion, FaultInfo, FaultReport, Kipcnum, Refusal, RegionAttributes, TaskState, TaskStatus,
     UsageError, kipc_rc,
 };
 use zerocopy::IntoBytes;
 
 use crate::arch;
 use crate::args::SendArgs;
-use crate::detach::{self, SUPERVISOR};
 use crate::err::UserError;
+use crate::lifecycle::{self, SUPERVISOR};
 use crate::sched::NextTask;
 use crate::task::Task;
-use crate::umem::{self, Access};
+use crate::umem::{self, Access, USlice};
 
-const MAX_REQUEST_WORDS: usize = 4;
-
+/// The bytes of a request, read once from the caller; each operation decodes them as its
+/// `abi::kipc` request type.
 struct Request {
-    words: [u32; MAX_REQUEST_WORDS],
-    count: usize,
+    bytes: [u8; op::MAX_REQUEST_BYTES],
+    len: usize,
 }
 
 impl Request {
-    /// Exactly `N` words, or the caller misused the interface.
-    fn exactly<const N: usize>(&self) -> Result<[u32; N], UserError> {
-        if self.count != N {
-            return Err(UsageError::BadKernelMessage.into());
-        }
-        let mut out = [0; N];
-        out.copy_from_slice(&self.words[..N]);
-        Ok(out)
+    /// The request as operation `O` defines it, or `BadKernelMessage` if the caller sent
+    /// another length.
+    fn decode<O: Operation>(&self) -> Result<O::Request, UserError> {
+        Ok(op::decode_request::<O>(&self.bytes[..self.len])?)
     }
 }
 
 pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextTask, UserError> {
-    let op = Kipcnum::from_u16(args.operation).ok_or(UsageError::BadKernelMessage)?;
-    if !tasks[caller].may_use_kipc(op) {
+    let kipc = Kipcnum::from_u16(args.operation).ok_or(UsageError::BadKernelMessage)?;
+    if !tasks[caller].may_use_kipc(kipc) {
         return Err(UsageError::IllegalTask.into());
     }
     let me = &tasks[caller];
     if !me.can_access(args.response, Access::Write) {
         return Err(UsageError::InvalidSlice.into());
     }
+    // The length is checked before the bytes are read, so a malformed request is refused
+    // as such whatever address it names.
     let len = args.message.len as usize;
-    if !len.is_multiple_of(4) || len > MAX_REQUEST_WORDS * 4 {
+    if len != op::request_len(kipc) {
         return Err(UsageError::BadKernelMessage.into());
     }
-    let mut raw = [0u8; MAX_REQUEST_WORDS * 4];
-    umem::read_from_task(me, args.message.base, &mut raw[..len]).ok_or(UsageError::InvalidSlice)?;
     let mut request = Request {
-        words: [0; MAX_REQUEST_WORDS],
-        count: len / 4,
+        bytes: [0; op::MAX_REQUEST_BYTES],
+        len,
     };
-    for (w, chunk) in request.words.iter_mut().zip(raw.chunks_exact(4)) {
-        *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
+    umem::read_from_task(me, args.message.base, &mut request.bytes[..len])
+        .ok_or(UsageError::InvalidSlice)?;
     let mut reply = Reply {
         tasks,
         caller,
         response: args.response,
-        code: 0,
         len: 0,
     };
-    let hint = reply.run(op, &request)?;
-    let (code, len) = (reply.code, reply.len);
-    tasks[caller].save.set_send_response(code, len);
+    let hint = reply.run(kipc, &request)?;
+    let len = reply.len;
+    tasks[caller].save.set_send_response(0, len);
     // Kernel IPC only ever wakes or restarts *other* tasks. A caller at priority 0 (the
     // supervisor: the builder gives priority 0 to it alone) stays the most important
     // runnable task, so no scheduling decision is needed.
@@ -82,11 +80,15 @@ pub fn handle(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextT
     Ok(hint)
 }
 
+/// The request's refusal `kipc_rc` code, as every kernel-IPC refusal reaches the caller.
+fn refuse(code: u32) -> UserError {
+    Refusal::Kipc(code).into()
+}
+
 struct Reply<'a> {
     tasks: &'a mut [Task],
     caller: usize,
-    response: umem::USlice,
-    code: u32,
+    response: USlice,
     len: u32,
 }
 
@@ -109,7 +111,9 @@ impl Reply<'_> {
         Ok(i)
     }
 
-    fn send_bytes(&mut self, bytes: &[u8]) {
+    /// Writes operation `O`'s reply (as much as the caller's buffer holds).
+    fn send<O: Operation>(&mut self, reply: &O::Reply) {
+        let bytes = reply.as_bytes();
         let dst = self.response.prefix(bytes.len());
         if !dst.is_empty() {
             // SAFETY: `handle` checked all of `response` writable by the caller, and `dst`
@@ -119,50 +123,63 @@ impl Reply<'_> {
         self.len = dst.len;
     }
 
-    fn run(&mut self, op: Kipcnum, req: &Request) -> Result<NextTask, UserError> {
-        match op {
+    /// Copies `src` of task `from` into the caller's reply buffer, for operations whose
+    /// reply is task memory (`[u8]`).
+    fn send_from_task(&mut self, from: usize, src: USlice) {
+        let caller = &self.tasks[self.caller];
+        self.len =
+            umem::copy_between(&self.tasks[from], src, caller, self.response).unwrap_or(0) as u32;
+    }
+
+    fn run(&mut self, kipc: Kipcnum, req: &Request) -> Result<NextTask, UserError> {
+        match kipc {
             Kipcnum::ReadTaskStatus => {
-                let [i] = req.exactly()?;
-                let i = self.index(i)?;
-                let status = task_status(&self.tasks[i]);
-                self.send_bytes(status.as_bytes());
+                let r = req.decode::<op::ReadTaskStatus>()?;
+                let status = task_status(&self.tasks[self.index(r.task)?]);
+                self.send::<op::ReadTaskStatus>(&status);
             }
             Kipcnum::RestartTask => {
-                let [i, start] = req.exactly()?;
-                let i = self.other_index(i)?;
-                return Ok(detach::restart(self.tasks, i, start != 0));
+                let r = req.decode::<op::RestartTask>()?;
+                let i = self.other_index(r.task)?;
+                let start = r.start()?;
+                return Ok(lifecycle::restart(self.tasks, i, start));
             }
             Kipcnum::DetachTask => {
-                let [i] = req.exactly()?;
-                let i = self.other_index(i)?;
-                return Ok(detach::detach(self.tasks, i));
+                let r = req.decode::<op::DetachTask>()?;
+                let i = self.other_index(r.task)?;
+                return Ok(lifecycle::detach(self.tasks, i));
             }
             Kipcnum::FaultTask => {
-                let [i] = req.exactly()?;
-                let i = self.other_index(i)?;
+                let r = req.decode::<op::FaultTask>()?;
+                let i = self.other_index(r.task)?;
                 let by = self.tasks[self.caller].current_id();
-                return Ok(detach::fault_task(self.tasks, i, FaultInfo::Injected(by)));
+                return Ok(lifecycle::fault_task(
+                    self.tasks,
+                    i,
+                    FaultInfo::Injected(by),
+                ));
             }
             Kipcnum::ReadImageId => {
-                req.exactly::<0>()?;
-                self.send_bytes(&arch::image_id().to_le_bytes());
+                req.decode::<op::ReadImageId>()?;
+                self.send::<op::ReadImageId>(&arch::image_id());
             }
             Kipcnum::Reset => {
-                req.exactly::<0>()?;
+                req.decode::<op::Reset>()?;
                 arch::system_reset(abi::ResetReason::Requested);
             }
             Kipcnum::ReadResetReason => {
-                req.exactly::<0>()?;
-                self.send_bytes(&(arch::reset_reason() as u32).to_le_bytes());
+                req.decode::<op::ReadResetReason>()?;
+                self.send::<op::ReadResetReason>(&(arch::reset_reason() as u32));
             }
             Kipcnum::FindFaultedTask => {
-                let [start] = req.exactly()?;
-                let found = first_faulted(self.tasks, start as usize).map_or(0, |(i, _)| i as u32);
-                self.send_bytes(&found.to_le_bytes());
+                let r = req.decode::<op::FindFaultedTask>()?;
+                let found =
+                    first_faulted(self.tasks, r.start as usize).map_or(0, |(i, _)| i as u32);
+                self.send::<op::FindFaultedTask>(&found);
             }
             Kipcnum::NextFault => {
-                let [start] = req.exactly()?;
-                let report = match first_faulted(self.tasks, start as usize) {
+                let r = req.decode::<op::NextFault>()?;
+                let report = match first_faulted(self.tasks, r.start as usize) {
                     Some((task, fault)) => FaultReport {
                         task: task as u32,
                         next: first_faulted(self.tasks, task + 1)
@@ -175,11 +192,11 @@ impl Reply<'_> {
                         fault: [0; 3],
                     },
                 };
-                self.send_bytes(report.as_bytes());
+                self.send::<op::NextFault>(&report);
             }
             Kipcnum::ReadPanicMessage => {
-                let [i] = req.exactly()?;
-                let i = self.index(i)?;
+                let r = req.decode::<op::ReadPanicMessage>()?;
+                let i = self.index(r.task)?;
                 let t = &self.tasks[i];
                 if !matches!(
                     t.state,
@@ -188,73 +205,65 @@ impl Reply<'_> {
                         ..
                     }
                 ) {
-                    self.code = kipc_rc::NOT_APPLICABLE;
-                    return Ok(NextTask::Same);
+                    return Err(refuse(kipc_rc::NOT_APPLICABLE));
                 }
                 // PANIC checked the message slice readable by the task when it was raised.
-                let msg = umem::USlice::new(t.save.r4, t.save.r5);
-                let caller = &self.tasks[self.caller];
-                self.len = umem::copy_between(t, msg, caller, self.response).unwrap_or(0) as u32;
+                let msg = t.save.panic_args().message;
+                self.send_from_task(i, msg);
             }
             Kipcnum::SoftwareIrq => {
-                let [i, mask] = req.exactly()?;
-                let i = self.index(i)?;
+                let r = req.decode::<op::SoftwareIrq>()?;
+                let i = self.index(r.task)?;
                 // A detached task is not there to take the interrupt; pending it would hand
                 // a stale event to its next incarnation.
                 if self.tasks[i].detached {
-                    self.code = kipc_rc::DETACHED;
-                    return Ok(NextTask::Same);
+                    return Err(refuse(kipc_rc::DETACHED));
                 }
                 for d in arch::config()
                     .irqs
                     .iter()
-                    .filter(|d| usize::from(d.task) == i && d.notification & mask != 0)
+                    .filter(|d| usize::from(d.task) == i && d.notification & r.mask != 0)
                 {
                     arch::irq_pend(d.irq);
                 }
             }
             Kipcnum::GetTaskDumpRegion => {
-                let [i, n] = req.exactly()?;
-                let i = self.index(i)?;
-                let region = dump_regions(&self.tasks[i]).nth(n as usize);
-                match region {
-                    Some(region) => self.send_bytes(region.as_bytes()),
-                    None => self.code = kipc_rc::NOT_APPLICABLE,
-                }
+                let r = req.decode::<op::GetTaskDumpRegion>()?;
+                let i = self.index(r.task)?;
+                let region = dump_regions(&self.tasks[i])
+                    .nth(r.region as usize)
+                    .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))?;
+                self.send::<op::GetTaskDumpRegion>(&region);
             }
             Kipcnum::ReadTaskDumpRegion => {
-                let [i, n, offset] = req.exactly()?;
-                let i = self.index(i)?;
-                let target = &self.tasks[i];
-                let Some(region) = dump_regions(target).nth(n as usize) else {
-                    self.code = kipc_rc::NOT_APPLICABLE;
-                    return Ok(NextTask::Same);
-                };
-                let src = umem::USlice::new(region.base, region.size)
-                    .skip(offset as usize)
+                let r = req.decode::<op::ReadTaskDumpRegion>()?;
+                let i = self.index(r.task)?;
+                let region = dump_regions(&self.tasks[i])
+                    .nth(r.region as usize)
+                    .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))?;
+                let src = USlice::new(region.base, region.size)
+                    .skip(r.offset as usize)
                     .ok_or(UsageError::OffsetOutOfRange)?;
-                let caller = &self.tasks[self.caller];
-                self.len =
-                    umem::copy_between(target, src, caller, self.response).unwrap_or(0) as u32;
+                self.send_from_task(i, src);
             }
             Kipcnum::ReadTicks => {
-                req.exactly::<0>()?;
-                self.send_bytes(&arch::now().0.to_le_bytes());
+                req.decode::<op::ReadTicks>()?;
+                self.send::<op::ReadTicks>(&arch::now().0);
             }
             Kipcnum::ReadTaskTime => {
-                let [word] = req.exactly()?;
-                match arch::task_time(self.index(word)?) {
-                    Some(cycles) => self.send_bytes(&cycles.to_le_bytes()),
-                    None => self.code = kipc_rc::NOT_APPLICABLE,
-                }
+                let r = req.decode::<op::ReadTaskTime>()?;
+                let cycles = arch::task_time(self.index(r.task)?)
+                    .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))?;
+                self.send::<op::ReadTaskTime>(&cycles);
             }
             Kipcnum::ReadFaultCount => {
-                let [word] = req.exactly()?;
-                let t = &self.tasks[self.index(word)?];
-                let mut reply = [0u8; 8];
-                reply[..4].copy_from_slice(&t.generation.to_le_bytes());
-                reply[4..].copy_from_slice(&t.faulted_incarnations.to_le_bytes());
-                self.send_bytes(&reply);
+                let r = req.decode::<op::ReadFaultCount>()?;
+                let t = &self.tasks[self.index(r.task)?];
+                let count = op::FaultCount {
+                    restarts: t.generation,
+                    faulted: t.faulted_incarnations,
+                };
+                self.send::<op::ReadFaultCount>(&count);
             }
         }
         Ok(NextTask::Same)

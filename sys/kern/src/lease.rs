@@ -16,48 +16,47 @@
 //! (`LeaseOutOfRange`), an offset past the end (`OffsetOutOfRange`), a direction the lease was
 //! not lent for (`LeaseOutOfRange`), or a buffer of its own it cannot access (`InvalidSlice`).
 
-use abi::{LEASE_DEFECT, SchedState, ULease, UsageError, lease_attributes};
+use abi::syscall::LeaseInfo;
+use abi::{Refusal, SchedState, ULease, UsageError, lease_attributes};
+use zerocopy::{FromZeros, IntoBytes};
 
+use crate::args::BorrowArgs;
 use crate::err::UserError;
-use crate::ipc::{lease_from_bytes, target_index};
+use crate::ipc::target_index;
 use crate::sched::NextTask;
 use crate::task::Task;
 use crate::umem::{self, CopyFault, USlice};
 
-/// The lease a borrow names, or the response code that ends the borrow without a copy.
-fn lease_for(tasks: &mut [Task], caller: usize) -> Result<Result<(usize, ULease), u32>, UserError> {
-    let args = tasks[caller].save.borrow_args();
+/// The lender and the lease a borrow names; a refusal ends the borrow without a copy.
+fn lease_for(
+    tasks: &[Task],
+    caller: usize,
+    args: &BorrowArgs,
+) -> Result<(usize, ULease), UserError> {
     let lender = target_index(tasks, args.lender)?;
-    if let Err(gone) = tasks[lender].check_incarnation(args.lender_generation) {
-        return Ok(Err(gone.code()));
-    }
+    tasks[lender].current_or_refuse(args.lender_generation)?;
     let server_id = tasks[caller].current_id();
     if !tasks[lender].is_healthy_in(SchedState::InReply(server_id)) {
-        return Ok(Err(LEASE_DEFECT));
+        return Err(Refusal::LeaseDefect.into());
     }
     #[cfg(feature = "fault-inject")]
     crate::inject::check_incarnation(lender, tasks[caller].generation);
-    let table = tasks[lender].save.send_args().leases;
-    if args.index >= table.len as usize / size_of::<ULease>() {
+    let send = tasks[lender].save.send_args();
+    if args.index >= send.lease_count() {
         return Err(UsageError::LeaseOutOfRange.into());
     }
-    let mut raw = [0u8; size_of::<ULease>()];
-    let at = table.base + (args.index * size_of::<ULease>()) as u32;
+    let mut lease = ULease::new_zeroed();
+    let at = send.leases.base + args.index * size_of::<ULease>() as u32;
     // The table was checked readable when the lender sent; the lender is blocked since.
-    if umem::read_from_task(&tasks[lender], at, &mut raw).is_none() {
-        return Ok(Err(LEASE_DEFECT));
+    if umem::read_from_task(&tasks[lender], at, lease.as_mut_bytes()).is_none() {
+        return Err(Refusal::LeaseDefect.into());
     }
-    Ok(Ok((lender, lease_from_bytes(&raw))))
+    Ok((lender, lease))
 }
 
 fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTask, UserError> {
-    let (lender, lease) = match lease_for(tasks, caller)? {
-        Ok(found) => found,
-        Err(code) => {
-            tasks[caller].save.set_results(&[code, 0]);
-            return Ok(NextTask::Same);
-        }
-    };
+    let args = tasks[caller].save.borrow_args();
+    let (lender, lease) = lease_for(tasks, caller, &args)?;
     let needed = if write {
         lease_attributes::WRITE
     } else {
@@ -66,9 +65,8 @@ fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTas
     if lease.attributes & needed == 0 {
         return Err(UsageError::LeaseOutOfRange.into());
     }
-    let args = tasks[caller].save.borrow_args();
     let leased = USlice::new(lease.base_address, lease.length)
-        .skip(args.offset)
+        .skip(args.offset as usize)
         .ok_or(UsageError::OffsetOutOfRange)?;
     let copied = if write {
         umem::copy_between(&tasks[caller], args.buffer, &tasks[lender], leased)
@@ -85,7 +83,7 @@ fn borrow_copy(tasks: &mut [Task], caller: usize, write: bool) -> Result<NextTas
         Err(side) if side == server_side => return Err(UsageError::InvalidSlice.into()),
         // Leases were checked at SEND; regions never change, so this cannot be reached by
         // a well-formed lender, and the server is not to blame.
-        Err(_) => tasks[caller].save.set_results(&[LEASE_DEFECT, 0]),
+        Err(_) => return Err(Refusal::LeaseDefect.into()),
     }
     Ok(NextTask::Same)
 }
@@ -99,10 +97,12 @@ pub fn borrow_write(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserE
 }
 
 pub fn borrow_info(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let results = match lease_for(tasks, caller)? {
-        Ok((_, lease)) => [0, lease.attributes, lease.length],
-        Err(code) => [code, 0, 0],
+    let args = tasks[caller].save.borrow_args();
+    let (_, lease) = lease_for(tasks, caller, &args)?;
+    let info = LeaseInfo {
+        attributes: lease.attributes,
+        length: lease.length,
     };
-    tasks[caller].save.set_results(&results);
+    tasks[caller].save.set_results(&info.encode());
     Ok(NextTask::Same)
 }

@@ -30,13 +30,13 @@
 
 pub mod arch;
 pub mod args;
-pub mod detach;
 pub mod err;
 pub mod fail;
 pub mod inject;
 pub mod ipc;
 pub mod kipc;
 pub mod lease;
+pub mod lifecycle;
 pub mod sched;
 pub mod startup;
 pub mod syscalls;

@@ -3,7 +3,7 @@
 use abi::{IrqDesc, TaskDesc};
 
 use crate::arch;
-use crate::detach::SupervisorFaultPolicy;
+use crate::lifecycle::SupervisorFaultPolicy;
 use crate::task::Task;
 
 /// Everything the builder tells the kernel besides the task table itself.

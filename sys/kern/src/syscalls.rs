@@ -1,17 +1,19 @@
 //! Syscall dispatch: one shape for every syscall, one place where failures become faults.
 //!
-//! Each syscall is `fn(&mut [Task], caller) -> Result<NextTask, UserError>`. `dispatch`
-//! runs it, turns a `UserError` into a fault of the caller (notifying the supervisor) and
-//! resolves the scheduling hint into the next task to run.
+//! Each syscall is `fn(&mut [Task], caller) -> Result<NextTask, UserError>`, reading its
+//! arguments through its `abi::syscall` view (`args`). `dispatch` runs it, turns a
+//! `UserError` into a fault of the caller (notifying the supervisor) or a refusal in its
+//! result registers (`err`), and resolves the scheduling hint into the next task to run.
 
-use abi::{FaultInfo, Sysnum, TaskId, UsageError, irq_control};
+use abi::syscall::{IrqStatus, RefreshArgs};
+use abi::{FaultInfo, Incarnation, Sysnum, UsageError};
 
 use crate::err::UserError;
 use crate::ipc::{self, target_index};
 use crate::sched::{self, NextTask};
 use crate::task::Task;
-use crate::umem::{Access, USlice};
-use crate::{arch, detach, lease, time};
+use crate::umem::Access;
+use crate::{arch, lease, lifecycle, time};
 
 /// Runs the syscall `caller` just made and returns the index of the task to run next.
 pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
@@ -34,7 +36,11 @@ pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
     };
     let hint = match result {
         Ok(hint) => hint,
-        Err(UserError(fault)) => detach::fault_task(tasks, caller, fault),
+        Err(UserError::Fault(fault)) => lifecycle::fault_task(tasks, caller, fault),
+        Err(UserError::Refused(refusal)) => {
+            tasks[caller].save.set_refusal(refusal);
+            NextTask::Same
+        }
     };
     sched::resolve(tasks, caller, hint)
 }
@@ -42,20 +48,22 @@ pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
 /// PANIC: the message stays where the task put it (r4/r5), where the supervisor and humility
 /// read it; the kernel only checks that the task may read it, so they can too.
 fn panic_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let save = &tasks[caller].save;
-    let msg = USlice::new(save.r4, save.r5);
+    let msg = tasks[caller].save.panic_args().message;
     if !tasks[caller].can_access(msg, Access::Read) {
         return Err(UsageError::InvalidSlice.into());
     }
-    Err(UserError(FaultInfo::Panic))
+    Err(UserError::Fault(FaultInfo::Panic))
 }
 
 fn refresh_task_id(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let i = target_index(tasks, TaskId(tasks[caller].save.r4 as u16))?;
-    let id = tasks[i].current_id();
+    let i = target_index(tasks, tasks[caller].save.refresh_args().id)?;
+    let current = Incarnation {
+        id: tasks[i].current_id(),
+        generation: tasks[i].generation,
+    };
     tasks[caller]
         .save
-        .set_results(&[u32::from(id.0), tasks[i].generation]);
+        .set_results(&RefreshArgs::encode_result(current));
     Ok(NextTask::Same)
 }
 
@@ -78,12 +86,12 @@ fn owned_irqs(
 }
 
 fn irq_control_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let (mask, flags) = (tasks[caller].save.r4, tasks[caller].save.r5);
-    for d in owned_irqs(caller, mask)? {
-        if flags & irq_control::CLEAR_PENDING != 0 {
+    let args = tasks[caller].save.irq_control_args();
+    for d in owned_irqs(caller, args.mask)? {
+        if args.clear_pending {
             arch::irq_clear_pending(d.irq);
         }
-        if flags & irq_control::ENABLE != 0 {
+        if args.enable {
             arch::irq_enable(d.irq);
         } else {
             arch::irq_disable(d.irq);
@@ -93,7 +101,7 @@ fn irq_control_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, Us
 }
 
 fn irq_status(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let mask = tasks[caller].save.r4;
+    let mask = tasks[caller].save.irq_status_args().mask;
     let (mut enabled, mut pending) = (0, 0);
     for d in owned_irqs(caller, mask)? {
         if arch::irq_is_enabled(d.irq) {
@@ -104,7 +112,12 @@ fn irq_status(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> 
         }
     }
     let posted = tasks[caller].notifications & mask;
-    tasks[caller].save.set_results(&[enabled, pending, posted]);
+    let status = IrqStatus {
+        enabled,
+        pending,
+        posted,
+    };
+    tasks[caller].save.set_results(&status.encode());
     Ok(NextTask::Same)
 }
 

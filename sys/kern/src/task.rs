@@ -65,7 +65,7 @@ pub struct Task {
     /// Bit `i` is set exactly when task `i` is `Healthy(InSend(this task's current id))`:
     /// an open RECV picks its sender from these instead of testing every task. Kept by the
     /// only transitions into and out of that state (`ipc::send` blocking, `ipc::deliver`,
-    /// `detach::fault_task`, `detach::end_incarnation`); see [`Task::waiting_senders`].
+    /// `lifecycle::fault_task`, `lifecycle::end_incarnation`); see [`Task::waiting_senders`].
     // Here, between `state` and the 8-byte aligned `timer`, it fills what was padding on
     // Cortex-M, so the task table does not grow.
     senders: u32,

@@ -3,19 +3,21 @@
 //! deadline passes, its notification bits are posted. A deadline already in the past posts
 //! at once, so a task can never miss a wake-up by racing the clock.
 
+use abi::syscall::TimerStatus;
+
 use crate::arch;
 use crate::err::UserError;
 use crate::sched::{self, NextTask};
 use crate::task::{NotificationSet, Task, Timestamp};
 
 pub fn set_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let (enable, deadline, bits) = tasks[caller].save.timer_args();
+    let args = tasks[caller].save.timer_args();
     let t = &mut tasks[caller];
-    t.timer.to_post = NotificationSet(bits);
-    t.timer.deadline = enable.then_some(Timestamp(deadline));
-    if enable && deadline <= arch::now().0 {
+    t.timer.to_post = NotificationSet(args.notification);
+    t.timer.deadline = args.deadline.map(Timestamp);
+    if args.deadline.is_some_and(|d| d <= arch::now().0) {
         t.timer.deadline = None;
-        t.post(bits);
+        t.post(args.notification);
     }
     Ok(NextTask::Same)
 }
@@ -23,16 +25,12 @@ pub fn set_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
 pub fn get_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     let now = arch::now().0;
     let t = &mut tasks[caller];
-    let deadline = t.timer.deadline.map_or(0, |d| d.0);
-    let to_post = t.timer.to_post.0;
-    t.save.set_results(&[
-        now as u32,
-        (now >> 32) as u32,
-        u32::from(t.timer.deadline.is_some()),
-        deadline as u32,
-        (deadline >> 32) as u32,
-        to_post,
-    ]);
+    let status = TimerStatus {
+        now,
+        deadline: t.timer.deadline.map(|d| d.0),
+        notification: t.timer.to_post.0,
+    };
+    t.save.set_results(&status.encode());
     Ok(NextTask::Same)
 }
 

@@ -8,52 +8,10 @@
 //! dereferenced.
 
 use abi::RegionAttributes;
+pub use abi::USlice;
 
 use crate::arch;
 use crate::task::Task;
-
-/// An unchecked (address, length) pair supplied by a task.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct USlice {
-    pub base: u32,
-    pub len: u32,
-}
-
-impl USlice {
-    pub fn new(base: u32, len: u32) -> Self {
-        USlice { base, len }
-    }
-
-    /// An array of `count` elements of `elem_size` bytes. An overflowing length becomes
-    /// `u32::MAX`, which no region can contain, so the access check rejects it.
-    pub fn new_array(base: u32, count: u32, elem_size: u32) -> Self {
-        USlice {
-            base,
-            len: count.saturating_mul(elem_size),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The first `n` bytes (or all of them, if shorter).
-    pub fn prefix(self, n: usize) -> Self {
-        USlice {
-            base: self.base,
-            len: self.len.min(n as u32),
-        }
-    }
-
-    /// The bytes from `offset` on; `None` if `offset` lies beyond the end.
-    pub fn skip(self, offset: usize) -> Option<Self> {
-        let offset = u32::try_from(offset).ok().filter(|&o| o <= self.len)?;
-        Some(USlice {
-            base: self.base.wrapping_add(offset),
-            len: self.len - offset,
-        })
-    }
-}
 
 /// Which kind of access the kernel is about to make on a task's behalf.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

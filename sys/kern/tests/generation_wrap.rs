@@ -81,8 +81,9 @@ fn refused(new: Incarnation) -> Outcome {
     let code = PeerGone::Restarted(new.id.generation()).code();
     Outcome {
         borrow_read: (code, Vec::new()),
-        borrow_write: (code, 0),
-        borrow_info: (code, 0, 0),
+        // Every refusal of a gone peer carries its current 32-bit generation in r5.
+        borrow_write: (code, new.generation),
+        borrow_info: (code, new.generation, 0),
         // The server is never restarted in these tests: generation 0.
         client: TaskState::Healthy(SchedState::InReply(Incarnation::new(SERVER, 0).id)),
         server: TaskState::Healthy(SchedState::Runnable),

@@ -589,8 +589,12 @@ fn kipc_unknown_operation_faults_with_bad_kernel_message() {
 
 #[test]
 fn kipc_malformed_request_faults_with_bad_kernel_message() {
-    let cases: [(Kipcnum, &[u8]); 5] = [
+    let cases: [(Kipcnum, &[u8]); 8] = [
         (Kipcnum::ReadTaskStatus, &[1, 0, 0]),
+        // `start` is 0 or 1; anything else is not a request the kernel defines.
+        (Kipcnum::RestartTask, &[2, 0, 0, 0, 2, 0, 0, 0]),
+        (Kipcnum::RestartTask, &[2, 0, 0, 0, 0, 0, 0, 1]),
+        (Kipcnum::ReadTaskDumpRegion, &[2, 0, 0, 0, 0, 0, 0, 0]),
         (Kipcnum::ReadTaskStatus, &[0; 20]),
         (Kipcnum::ReadTaskStatus, &[1, 0, 0, 0, 0, 0, 0, 0]),
         (Kipcnum::ReadImageId, &[0, 0, 0, 0]),
@@ -598,13 +602,31 @@ fn kipc_malformed_request_faults_with_bad_kernel_message() {
     ];
     for (op, msg) in cases {
         let mut sim = sim();
+        let restarts = sim.tasks[2].generation;
         sim.send(GRANTED, TaskId::KERNEL, op as u16, msg, 16, &[]);
         assert_eq!(
             sim.fault_of(GRANTED),
             usage(UsageError::BadKernelMessage),
             "{op:?} {msg:?}"
         );
+        assert_eq!(sim.tasks[2].generation, restarts, "{op:?} {msg:?} acted");
     }
+}
+
+#[test]
+fn kipc_wrong_length_is_a_bad_message_even_from_an_unreadable_address() {
+    let mut sim = sim();
+    let args = [
+        u32::from(TaskId::KERNEL.0) << 16 | Kipcnum::ReadTaskStatus as u32,
+        0,
+        5,
+        0,
+        0,
+        0,
+        0,
+    ];
+    sim.syscall(GRANTED, abi::Sysnum::Send as u32, args);
+    assert_eq!(sim.fault_of(GRANTED), usage(UsageError::BadKernelMessage));
 }
 
 #[test]

@@ -112,7 +112,8 @@ fn lease_unreadable_after_lender_restarted() {
         sim.borrow_read(SERVER, old, 0, 0, 4),
         (DEAD_CODE_BASE | 1, vec![])
     );
-    assert_eq!(sim.borrow_info(SERVER, old, 0), (DEAD_CODE_BASE | 1, 0, 0));
+    // A gone lender's refusal names its current 32-bit generation (1) in r5.
+    assert_eq!(sim.borrow_info(SERVER, old, 0), (DEAD_CODE_BASE | 1, 1, 0));
     // The new incarnation lent nothing.
     assert_eq!(
         sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 4),
@@ -134,7 +135,7 @@ fn stale_lender_id_never_reaches_the_new_incarnations_leases() {
     );
     assert_eq!(
         sim.borrow_write(SERVER, old, 0, 0, b"x"),
-        (DEAD_CODE_BASE | 1, 0)
+        (DEAD_CODE_BASE | 1, 1)
     );
     assert_eq!(
         sim.borrow_read(SERVER, sim.id(CLIENT), 0, 0, 8),
@@ -153,7 +154,7 @@ fn lease_unreadable_after_lender_detached() {
     );
     assert_eq!(
         sim.borrow_write(SERVER, old, 1, 0, b"x"),
-        (UNAVAILABLE_CODE_BASE | 1, 0)
+        (UNAVAILABLE_CODE_BASE | 1, 1)
     );
     assert_eq!(sim.read(CLIENT, LEASE_DATA + 0x40, 1), [0]);
 }

@@ -8,7 +8,7 @@ use abi::{
 };
 use harness::{Sim, TaskSpec, ram};
 use kern::arch::{self, EXC_RETURN_THREAD_PSP_FP, FRAME_WORDS};
-use kern::detach::SupervisorFaultPolicy;
+use kern::lifecycle::SupervisorFaultPolicy;
 
 fn healthy(s: SchedState) -> TaskState {
     TaskState::Healthy(s)
@@ -356,4 +356,51 @@ fn faulted_task_syscall_usage_names_the_misuse() {
             original_state: SchedState::Runnable
         }
     );
+}
+
+#[test]
+fn fault_of_a_detached_task_counts_no_incarnation() {
+    let mut sim = Sim::standard(&[2, 1]);
+    sim.detach(2);
+    let by = sim.id(0);
+    sim.fault(2, FaultInfo::Injected(by));
+    assert_eq!(
+        sim.state(2),
+        TaskState::Faulted {
+            fault: FaultInfo::Injected(by),
+            original_state: SchedState::Stopped
+        }
+    );
+    assert!(sim.detached(2), "a fault does not attach it again");
+    assert_eq!(
+        (sim.tasks[2].generation, sim.tasks[2].faulted_incarnations),
+        (1, 0),
+        "no incarnation was running to end or to count"
+    );
+    assert_eq!(
+        sim.recv_result(0).operation,
+        FAULT_NOTIFICATION,
+        "the supervisor is told all the same"
+    );
+}
+
+#[test]
+fn a_held_task_refuses_ipc_until_it_is_started() {
+    const CLIENT: usize = 1;
+    const HELD: usize = 2;
+    let mut sim = Sim::standard(&[2, 1]);
+    sim.restart(HELD, false);
+    let held = sim.id(HELD);
+    let unavailable = UNAVAILABLE_CODE_BASE | 1;
+    sim.send(CLIENT, held, 1, b"x", 4, &[]);
+    assert_eq!(sim.send_result(CLIENT), (unavailable, 1));
+    assert_eq!(sim.post(CLIENT, held, 1), unavailable);
+    sim.recv_closed(CLIENT, held, 16, 0);
+    assert_eq!(sim.regs(CLIENT)[..2], [unavailable, 1]);
+    assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable));
+
+    sim.restart(HELD, true);
+    assert_eq!(sim.id(HELD), held, "starting it does not bump again");
+    sim.send(CLIENT, held, 1, b"x", 4, &[]);
+    assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(held)));
 }

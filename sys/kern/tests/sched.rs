@@ -4,7 +4,7 @@ mod harness;
 
 use abi::SchedState;
 use harness::Sim;
-use kern::detach::SupervisorFaultPolicy;
+use kern::lifecycle::SupervisorFaultPolicy;
 
 #[test]
 fn most_important_runnable_task_runs() {

@@ -1,23 +1,35 @@
 //! Kernel IPC wrappers for the supervisor (and tasks `app.toml` grants kernel IPC to). Any
 //! other task calling these is faulted by the kernel.
 
-use abi::{FaultInfo, FaultReport, Incarnation, Kipcnum, SchedState, TaskId, TaskStatus};
-use zerocopy::FromBytes;
+use abi::kipc::{self as op, IrqRequest, Operation, RestartRequest, SearchRequest, TaskRequest};
+use abi::{FaultInfo, Incarnation, SchedState, TaskId, TaskStatus};
+use zerocopy::{FromZeros, IntoBytes};
 
 use crate::sys_send;
 
-fn request(op: Kipcnum, words: &[u32], reply: &mut [u8]) -> (u32, usize) {
-    let mut bytes = [0u8; 16];
-    for (chunk, w) in bytes.chunks_exact_mut(4).zip(words) {
-        chunk.copy_from_slice(&w.to_le_bytes());
-    }
+/// Sends operation `O`'s `request`; the reply lands in `reply`. Returns (rc, reply length).
+fn call<O: Operation>(request: &O::Request, reply: &mut O::Reply) -> (u32, usize) {
     sys_send(
         Incarnation::KERNEL,
-        op as u16,
-        &bytes[..words.len() * 4],
-        reply,
+        O::OP as u16,
+        request.as_bytes(),
+        reply.as_mut_bytes(),
         &[],
     )
+}
+
+/// Operation `O` with a fixed-size reply: (rc, the reply; zeroes where the kernel wrote none).
+fn call_for<O: Operation>(request: &O::Request) -> (u32, O::Reply)
+where
+    O::Reply: Sized,
+{
+    let mut reply = O::Reply::new_zeroed();
+    let (rc, _) = call::<O>(request, &mut reply);
+    (rc, reply)
+}
+
+fn task(index: usize) -> TaskRequest {
+    TaskRequest { task: index as u32 }
 }
 
 /// A task's state as the kernel reports it.
@@ -31,9 +43,7 @@ pub struct Status {
 }
 
 pub fn read_task_status(index: usize) -> Status {
-    let mut raw = [0u8; size_of::<TaskStatus>()];
-    request(Kipcnum::ReadTaskStatus, &[index as u32], &mut raw);
-    let s = TaskStatus::read_from_bytes(&raw).unwrap_or_else(|_| unreachable!());
+    let (_, s): (_, TaskStatus) = call_for::<op::ReadTaskStatus>(&task(index));
     Status {
         sched: SchedState::decode(s.sched, s.sched_peer).unwrap_or(SchedState::Stopped),
         fault: (s.health & TaskStatus::FAULTED != 0)
@@ -45,32 +55,19 @@ pub fn read_task_status(index: usize) -> Status {
     }
 }
 
-/// Ends the task's incarnation now (see the kernel's `detach` docs).
+/// Ends the task's incarnation now (see the kernel's `lifecycle` docs).
 pub fn detach_task(index: usize) {
-    request(Kipcnum::DetachTask, &[index as u32], &mut []);
+    call_for::<op::DetachTask>(&task(index));
 }
 
 /// Re-initialises the task (detaching it first if needed) and starts it if `start`.
 pub fn restart_task(index: usize, start: bool) {
-    request(
-        Kipcnum::RestartTask,
-        &[index as u32, u32::from(start)],
-        &mut [],
-    );
+    call_for::<op::RestartTask>(&RestartRequest::new(index as u32, start));
 }
 
 /// Faults the task with `FaultInfo::Injected(caller)`.
 pub fn fault_task(index: usize) {
-    request(Kipcnum::FaultTask, &[index as u32], &mut []);
-}
-
-/// The next faulted task at or after `start`, if any (index 0 is never reported: a faulted
-/// supervisor has already reset the system).
-pub fn find_faulted_task(start: usize) -> Option<usize> {
-    let mut raw = [0u8; 4];
-    request(Kipcnum::FindFaultedTask, &[start as u32], &mut raw);
-    let found = u32::from_le_bytes(raw) as usize;
-    (found != 0).then_some(found)
+    call_for::<op::FaultTask>(&task(index));
 }
 
 /// A fault the kernel holds (a task stays faulted until it is restarted).
@@ -82,11 +79,12 @@ pub struct Fault {
     pub next: Option<usize>,
 }
 
-/// The first faulted task at or after `start`, with its fault, in one kernel call.
+/// The first faulted task at or after `start`, with its fault, in one kernel call (index 0
+/// is never reported: a faulted supervisor has already reset the system).
 pub fn next_fault(start: usize) -> Option<Fault> {
-    let mut raw = [0u8; size_of::<FaultReport>()];
-    request(Kipcnum::NextFault, &[start as u32], &mut raw);
-    let r = FaultReport::read_from_bytes(&raw).unwrap_or_else(|_| unreachable!());
+    let (_, r) = call_for::<op::NextFault>(&SearchRequest {
+        start: start as u32,
+    });
     if r.task == 0 {
         return None;
     }
@@ -101,49 +99,45 @@ pub fn next_fault(start: usize) -> Option<Fault> {
 
 /// Copies the task's panic message into `out`; `None` if it is not faulted by a panic.
 pub fn read_panic_message(index: usize, out: &mut [u8]) -> Option<usize> {
-    let (rc, len) = request(Kipcnum::ReadPanicMessage, &[index as u32], out);
+    let (rc, len) = call::<op::ReadPanicMessage>(&task(index), out);
     (rc == 0).then_some(len)
 }
 
 pub fn read_image_id() -> u64 {
-    let mut raw = [0u8; 8];
-    request(Kipcnum::ReadImageId, &[], &mut raw);
-    u64::from_le_bytes(raw)
+    call_for::<op::ReadImageId>(&()).1
 }
 
 /// Pends the task's interrupts mapped to `mask`; `false` (nothing pended) if it is detached
 /// (`kipc_rc::DETACHED`).
 pub fn software_irq(index: usize, mask: u32) -> bool {
-    let (rc, _) = request(Kipcnum::SoftwareIrq, &[index as u32, mask], &mut []);
-    rc == 0
+    let request = IrqRequest {
+        task: index as u32,
+        mask,
+    };
+    call_for::<op::SoftwareIrq>(&request).0 == 0
 }
 
 /// Why the system last reset, as the kernel found it at boot.
 pub fn read_reset_reason() -> Option<abi::ResetReason> {
-    let mut raw = [0u8; 4];
-    request(Kipcnum::ReadResetReason, &[], &mut raw);
-    abi::ResetReason::from_u32(u32::from_le_bytes(raw))
+    abi::ResetReason::from_u32(call_for::<op::ReadResetReason>(&()).1)
 }
 
 /// CPU cycles task `index` has run up to its last switch away; `None` unless the kernel
 /// was built for benchmarks (kernel feature `task-time`).
 pub fn read_task_time(index: usize) -> Option<u64> {
-    let mut raw = [0u8; 8];
-    let (rc, len) = request(Kipcnum::ReadTaskTime, &[index as u32], &mut raw);
-    (rc == 0 && len == 8).then(|| u64::from_le_bytes(raw))
+    let mut cycles = 0u64;
+    let (rc, len) = call::<op::ReadTaskTime>(&task(index), &mut cycles);
+    (rc == 0 && len == size_of::<u64>()).then_some(cycles)
 }
 
 /// Task `index`'s restart count and how many of its incarnations faulted, read together
 /// (kipc `read-fault-count`).
 pub fn read_fault_count(index: usize) -> (u32, u32) {
-    let mut raw = [0u8; 8];
-    request(Kipcnum::ReadFaultCount, &[index as u32], &mut raw);
-    let [restarts, faults] = [&raw[..4], &raw[4..]]
-        .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_else(|_| unreachable!())));
-    (restarts, faults)
+    let (_, count) = call_for::<op::ReadFaultCount>(&task(index));
+    (count.restarts, count.faulted)
 }
 
 pub fn system_reset() -> ! {
-    request(Kipcnum::Reset, &[], &mut []);
+    call_for::<op::Reset>(&());
     unreachable!("the kernel does not return from a reset")
 }

@@ -1,24 +1,26 @@
 //! Leases as the lender sees them: a borrow of a buffer that lasts exactly as long as the
-//! `sys_send` it is passed to. The layout is the kernel's `ULease`.
+//! `sys_send` it is passed to. Each is the kernel's `ULease`, which the kernel reads from the
+//! lender's table through its `zerocopy` derive.
 
 use core::marker::PhantomData;
 
+use abi::ULease;
 use abi::lease_attributes::{READ, WRITE};
 
-#[repr(C)]
+#[repr(transparent)]
 pub struct Lease<'a> {
-    attributes: u32,
-    base_address: u32,
-    length: u32,
+    lease: ULease,
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
 impl<'a> Lease<'a> {
     fn new(attributes: u32, base: *const u8, length: usize) -> Self {
         Lease {
-            attributes,
-            base_address: base as usize as u32,
-            length: length as u32,
+            lease: ULease {
+                attributes,
+                base_address: base as usize as u32,
+                length: length as u32,
+            },
             _borrow: PhantomData,
         }
     }

@@ -1,6 +1,11 @@
 //! Typed syscall wrappers over one assembly stub.
 
-use abi::{Incarnation, LEASE_DEFECT, PeerGone, RECV_CLOSED, ReplyFaultReason, Sysnum, TaskId};
+pub use abi::syscall::IrqStatus;
+use abi::syscall::{
+    Args, BorrowArgs, IrqControlArgs, IrqStatusArgs, PanicArgs, PostArgs, RecvArgs, RecvResult,
+    RefreshArgs, ReplyArgs, ReplyFaultArgs, SendArgs, SetTimerArgs, TimerStatus,
+};
+use abi::{Incarnation, PeerGone, Refusal, ReplyFaultReason, Sysnum, TaskId, USlice};
 
 use crate::lease::Lease;
 
@@ -49,6 +54,11 @@ fn addr<T>(p: *const T) -> u32 {
     p as usize as u32
 }
 
+#[inline(always)]
+fn slice(data: &[u8]) -> USlice {
+    USlice::new(addr(data.as_ptr()), data.len() as u32)
+}
+
 /// Sends `outgoing` with `operation` to the incarnation `target` and waits for the reply,
 /// lending `leases` for the duration. Returns (response code, reply length); with a code
 /// for which `PeerGone::from_code` is `Some` (the server is restarted or detached), the
@@ -61,18 +71,15 @@ pub fn sys_send(
     incoming: &mut [u8],
     leases: &[Lease<'_>],
 ) -> (u32, usize) {
-    let r = syscall(
-        Sysnum::Send,
-        &[
-            (u32::from(target.id.0) << 16) | u32::from(operation),
-            addr(outgoing.as_ptr()),
-            outgoing.len() as u32,
-            addr(incoming.as_mut_ptr()),
-            abi::send_packing::pack(incoming.len(), leases.len()),
-            target.generation,
-            addr(leases.as_ptr()),
-        ],
+    let args = SendArgs::encode(
+        target,
+        operation,
+        slice(outgoing),
+        slice(incoming),
+        addr(leases.as_ptr()),
+        leases.len(),
     );
+    let r = syscall(Sysnum::Send, &args);
     (r[0], r[1] as usize)
 }
 
@@ -80,7 +87,12 @@ pub fn sys_send(
 /// if so, why, and the incarnation to name it by from now on (the exact one the kernel
 /// reported, so the next SEND is not refused again unless the server ends again).
 pub fn peer_gone(target: Incarnation, code: u32, second: usize) -> Option<(PeerGone, Incarnation)> {
-    PeerGone::from_code(code).map(|gone| (gone, Incarnation::new(target.index(), second as u32)))
+    match Refusal::from_peer_results(code, second as u32)? {
+        Refusal::PeerGone { gone, generation } => {
+            Some((gone, Incarnation::new(target.index(), generation)))
+        }
+        Refusal::LeaseDefect | Refusal::Kipc(_) => None,
+    }
 }
 
 /// What RECV returned. `sender == TaskId::KERNEL` means notifications, with the fired bits
@@ -97,40 +109,39 @@ pub struct RecvMessage {
     pub lease_count: usize,
 }
 
-/// RECV; `generation` is that of the task a closed receive names (unused otherwise).
+/// The peer a refusal says is gone: only a closed receive can be refused, and only so.
+#[inline(always)]
+fn gone(refusal: Refusal) -> PeerGone {
+    match refusal {
+        Refusal::PeerGone { gone, .. } => gone,
+        Refusal::LeaseDefect | Refusal::Kipc(_) => unreachable!(),
+    }
+}
+
+#[inline(always)]
 fn recv(
     buffer: &mut [u8],
     notification_mask: u32,
-    filter: u32,
-    generation: u32,
+    closed_from: Option<Incarnation>,
 ) -> Result<RecvMessage, PeerGone> {
-    let args = [
-        addr(buffer.as_mut_ptr()),
-        buffer.len() as u32,
+    let args = RecvArgs {
+        buffer: slice(buffer),
         notification_mask,
-        filter,
-        0,
-        generation,
-        0,
-    ];
-    let r = syscall(Sysnum::Recv, &args);
-    if let Some(gone) = PeerGone::from_code(r[0]) {
-        return Err(gone);
-    }
+        closed_from: closed_from.map(|from| from.id),
+        from_generation: closed_from.map_or(0, |from| from.generation),
+    };
+    let m = RecvResult::decode(&syscall(Sysnum::Recv, &args.encode())).map_err(gone)?;
     Ok(RecvMessage {
-        sender: Incarnation {
-            id: TaskId(r[1] as u16),
-            generation: r[6],
-        },
-        operation: r[2],
-        message_len: r[3] as usize,
-        response_capacity: r[4] as usize,
-        lease_count: r[5] as usize,
+        sender: m.sender_incarnation(),
+        operation: m.operation,
+        message_len: m.message_len as usize,
+        response_capacity: m.response_capacity as usize,
+        lease_count: m.lease_count as usize,
     })
 }
 
 pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-    match recv(buffer, notification_mask, 0, 0) {
+    match recv(buffer, notification_mask, None) {
         Ok(m) => m,
         // An open receive names no peer, so no peer can be gone.
         Err(_) => unreachable!(),
@@ -142,48 +153,34 @@ pub fn sys_recv_closed(
     notification_mask: u32,
     sender: Incarnation,
 ) -> Result<RecvMessage, PeerGone> {
-    recv(
-        buffer,
-        notification_mask,
-        RECV_CLOSED | u32::from(sender.id.0),
-        sender.generation,
-    )
+    recv(buffer, notification_mask, Some(sender))
 }
 
 /// Waits for any of `mask`'s notifications; returns the fired bits.
 pub fn sys_recv_notification(mask: u32) -> u32 {
-    match recv(&mut [], mask, RECV_CLOSED | u32::from(TaskId::KERNEL.0), 0) {
+    match recv(&mut [], mask, Some(Incarnation::KERNEL)) {
         Ok(m) => m.operation,
         Err(_) => unreachable!(),
     }
 }
 
 pub fn sys_reply(peer: Incarnation, code: u32, message: &[u8]) {
-    let args = [
-        u32::from(peer.id.0),
+    let args = ReplyArgs {
+        peer: peer.id,
+        peer_generation: peer.generation,
         code,
-        addr(message.as_ptr()),
-        message.len() as u32,
-        0,
-        peer.generation,
-        0,
-    ];
-    syscall(Sysnum::Reply, &args);
+        message: slice(message),
+    };
+    syscall(Sysnum::Reply, &args.encode());
 }
 
 pub fn sys_reply_fault(peer: Incarnation, reason: ReplyFaultReason) {
-    syscall(
-        Sysnum::ReplyFault,
-        &[
-            u32::from(peer.id.0),
-            reason as u32,
-            0,
-            0,
-            0,
-            peer.generation,
-            0,
-        ],
-    );
+    let args = ReplyFaultArgs {
+        peer: peer.id,
+        peer_generation: peer.generation,
+        reason,
+    };
+    syscall(Sysnum::ReplyFault, &args.encode());
 }
 
 /// Why a borrow did not copy.
@@ -195,36 +192,35 @@ pub enum BorrowError {
     LenderNotWaiting,
 }
 
-fn borrow_result(code: u32) -> Result<(), BorrowError> {
-    match code {
-        0 => Ok(()),
-        LEASE_DEFECT => Err(BorrowError::LenderNotWaiting),
-        c => {
-            Err(PeerGone::from_code(c)
-                .map_or(BorrowError::LenderNotWaiting, BorrowError::LenderGone))
+impl From<Refusal> for BorrowError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::PeerGone { gone, .. } => BorrowError::LenderGone(gone),
+            Refusal::LeaseDefect | Refusal::Kipc(_) => BorrowError::LenderNotWaiting,
         }
     }
 }
 
+#[inline(always)]
+fn borrow_args(lender: Incarnation, index: usize, offset: usize, buffer: USlice) -> Args {
+    BorrowArgs {
+        lender: lender.id,
+        lender_generation: lender.generation,
+        index: index as u32,
+        offset: offset as u32,
+        buffer,
+    }
+    .encode()
+}
+
 /// BORROW_READ and BORROW_WRITE: the same arguments, copying in opposite directions.
-fn borrow_copy(
-    number: Sysnum,
-    lender: Incarnation,
-    index: usize,
-    offset: usize,
-    buffer: (u32, usize),
-) -> Result<usize, BorrowError> {
-    let args = [
-        u32::from(lender.id.0),
-        index as u32,
-        offset as u32,
-        buffer.0,
-        buffer.1 as u32,
-        lender.generation,
-        0,
-    ];
-    let r = syscall(number, &args);
-    borrow_result(r[0]).map(|()| r[1] as usize)
+#[inline(always)]
+fn borrow_copy(number: Sysnum, args: &Args) -> Result<usize, BorrowError> {
+    let r = syscall(number, args);
+    match Refusal::from_borrow_results(r[0], r[1]) {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(r[1] as usize),
+    }
 }
 
 pub fn sys_borrow_read(
@@ -233,13 +229,8 @@ pub fn sys_borrow_read(
     offset: usize,
     dest: &mut [u8],
 ) -> Result<usize, BorrowError> {
-    borrow_copy(
-        Sysnum::BorrowRead,
-        lender,
-        index,
-        offset,
-        (addr(dest.as_mut_ptr()), dest.len()),
-    )
+    let args = borrow_args(lender, index, offset, slice(dest));
+    borrow_copy(Sysnum::BorrowRead, &args)
 }
 
 pub fn sys_borrow_write(
@@ -248,13 +239,8 @@ pub fn sys_borrow_write(
     offset: usize,
     src: &[u8],
 ) -> Result<usize, BorrowError> {
-    borrow_copy(
-        Sysnum::BorrowWrite,
-        lender,
-        index,
-        offset,
-        (addr(src.as_ptr()), src.len()),
-    )
+    let args = borrow_args(lender, index, offset, slice(src));
+    borrow_copy(Sysnum::BorrowWrite, &args)
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -264,39 +250,21 @@ pub struct LeaseInfo {
 }
 
 pub fn sys_borrow_info(lender: Incarnation, index: usize) -> Result<LeaseInfo, BorrowError> {
-    let r = syscall(
-        Sysnum::BorrowInfo,
-        &[
-            u32::from(lender.id.0),
-            index as u32,
-            0,
-            0,
-            0,
-            lender.generation,
-            0,
-        ],
-    );
-    borrow_result(r[0]).map(|()| LeaseInfo {
-        attributes: r[1],
-        len: r[2] as usize,
+    let args = borrow_args(lender, index, 0, USlice::default());
+    let info = abi::syscall::LeaseInfo::decode(&syscall(Sysnum::BorrowInfo, &args))?;
+    Ok(LeaseInfo {
+        attributes: info.attributes,
+        len: info.length as usize,
     })
 }
 
 /// Sets (`Some`) or cancels (`None`) the task's timer; `bits` are posted at the deadline.
 pub fn sys_set_timer(deadline: Option<u64>, bits: u32) {
-    let d = deadline.unwrap_or(0);
-    syscall(
-        Sysnum::SetTimer,
-        &[
-            u32::from(deadline.is_some()),
-            d as u32,
-            (d >> 32) as u32,
-            bits,
-            0,
-            0,
-            0,
-        ],
-    );
+    let args = SetTimerArgs {
+        deadline,
+        notification: bits,
+    };
+    syscall(Sysnum::SetTimer, &args.encode());
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -307,44 +275,37 @@ pub struct TimerState {
 }
 
 pub fn sys_get_timer() -> TimerState {
-    let r = syscall(Sysnum::GetTimer, &[0; 7]);
-    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    let t = TimerStatus::decode(&syscall(Sysnum::GetTimer, &[0; 7]));
     TimerState {
-        now: join(r[0], r[1]),
-        deadline: (r[2] != 0).then(|| join(r[3], r[4])),
-        on_dl: r[5],
+        now: t.now,
+        deadline: t.deadline,
+        on_dl: t.notification,
     }
 }
 
 /// Enables (or disables) this task's interrupts named by notification `mask`, optionally
 /// clearing a pending one first.
 pub fn sys_irq_control(mask: u32, enable: bool, clear_pending: bool) {
-    let flags = u32::from(enable) * abi::irq_control::ENABLE
-        + u32::from(clear_pending) * abi::irq_control::CLEAR_PENDING;
-    syscall(Sysnum::IrqControl, &[mask, flags, 0, 0, 0, 0, 0]);
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct IrqStatus {
-    pub enabled: u32,
-    pub pending: u32,
-    pub posted: u32,
+    let args = IrqControlArgs {
+        mask,
+        enable,
+        clear_pending,
+    };
+    syscall(Sysnum::IrqControl, &args.encode());
 }
 
 pub fn sys_irq_status(mask: u32) -> IrqStatus {
-    let r = syscall(Sysnum::IrqStatus, &[mask, 0, 0, 0, 0, 0, 0]);
-    IrqStatus {
-        enabled: r[0],
-        pending: r[1],
-        posted: r[2],
-    }
+    IrqStatus::decode(&syscall(
+        Sysnum::IrqStatus,
+        &IrqStatusArgs { mask }.encode(),
+    ))
 }
 
 pub fn sys_panic(message: &[u8]) -> ! {
-    syscall(
-        Sysnum::Panic,
-        &[addr(message.as_ptr()), message.len() as u32, 0, 0, 0, 0, 0],
-    );
+    let args = PanicArgs {
+        message: slice(message),
+    };
+    syscall(Sysnum::Panic, &args.encode());
     // The kernel never resumes a panicked task; a restart begins again at `_start`.
     loop {
         core::hint::spin_loop();
@@ -355,22 +316,16 @@ pub fn sys_panic(message: &[u8]) -> ! {
 /// full 32-bit generation: what [`sys_send`], [`sys_post`] and [`sys_recv_closed`] need to
 /// tell it from one 64 restarts older.
 pub fn sys_refresh_incarnation(id: impl Into<TaskId>) -> Incarnation {
-    let id: TaskId = id.into();
-    let r = syscall(Sysnum::RefreshTaskId, &[u32::from(id.0), 0, 0, 0, 0, 0, 0]);
-    Incarnation {
-        id: TaskId(r[0] as u16),
-        generation: r[1],
-    }
-}
-
-pub fn sys_refresh_task_id(id: TaskId) -> TaskId {
-    sys_refresh_incarnation(id).id
+    let args = RefreshArgs { id: id.into() };
+    RefreshArgs::decode_result(&syscall(Sysnum::RefreshTaskId, &args.encode()))
 }
 
 pub fn sys_post(target: Incarnation, bits: u32) -> Result<(), PeerGone> {
-    let rc = syscall(
-        Sysnum::Post,
-        &[u32::from(target.id.0), bits, 0, 0, 0, target.generation, 0],
-    )[0];
-    PeerGone::from_code(rc).map_or(Ok(()), Err)
+    let args = PostArgs {
+        target: target.id,
+        target_generation: target.generation,
+        bits,
+    };
+    let r = syscall(Sysnum::Post, &args.encode());
+    Refusal::from_peer_results(r[0], r[1]).map_or(Ok(()), |refusal| Err(gone(refusal)))
 }

@@ -22,8 +22,8 @@ use core::ptr::{addr_of_mut, read_volatile, write_volatile};
 
 use abi::{FaultInfo, FaultSource, ResetReason, ResetRecord};
 
-use crate::detach;
 use crate::fail::{Epitaph, kernel_fail};
+use crate::lifecycle;
 use crate::sched::{self, NextTask};
 use crate::startup::{self, KernelConfig};
 use crate::task::{Task, Timestamp};
@@ -313,7 +313,7 @@ unsafe extern "C" fn fault_entry(exception: u32) {
     with_tasks(|tasks, current| {
         let psp = tasks[current].save.psp;
         let fault = decode_fault(exception, cfsr, mmfar, bfar, hfsr, psp);
-        let hint = detach::fault_task(tasks, current, fault);
+        let hint = lifecycle::fault_task(tasks, current, fault);
         sched::resolve(tasks, current, hint)
     });
 }

@@ -11,7 +11,7 @@ use super::{
     register_choice,
 };
 use crate::arch::{self, SavedState};
-use crate::detach;
+use crate::lifecycle;
 use crate::sched::NextTask;
 use crate::task::Task;
 use crate::umem::{self, USlice};
@@ -354,7 +354,7 @@ fn inject(st: &mut State, plan: &Plan, tasks: &mut [Task], current: usize, now: 
         },
     };
     if kind == Kind::Panic {
-        detach::fault_task(tasks, index, FaultInfo::Panic)
+        lifecycle::fault_task(tasks, index, FaultInfo::Panic)
     } else {
         NextTask::Same
     }
@@ -464,7 +464,7 @@ fn find_branch_to_self(task: &Task) -> Option<u32> {
 pub fn on_fault(tasks: &[Task], index: usize, fault: &FaultInfo) {
     let Some(st) = campaign() else { return };
     let outcome = Outcome::of_fault(fault);
-    if index == detach::SUPERVISOR {
+    if index == lifecycle::SUPERVISOR {
         fail(
             st,
             Line::default()

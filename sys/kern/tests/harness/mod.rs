@@ -30,7 +30,7 @@ use abi::{
     ULease,
 };
 use kern::arch;
-use kern::detach::{self, SupervisorFaultPolicy};
+use kern::lifecycle::{self, SupervisorFaultPolicy};
 use kern::sched;
 use kern::startup::{self, KernelConfig};
 use kern::syscalls;
@@ -771,17 +771,17 @@ impl Sim {
     // ---- kernel entry points other than syscalls ----
 
     pub fn detach(&mut self, i: usize) -> usize {
-        let hint = detach::detach(&mut self.tasks, i);
+        let hint = lifecycle::detach(&mut self.tasks, i);
         self.resolve(hint)
     }
 
     pub fn restart(&mut self, i: usize, start: bool) -> usize {
-        let hint = detach::restart(&mut self.tasks, i, start);
+        let hint = lifecycle::restart(&mut self.tasks, i, start);
         self.resolve(hint)
     }
 
     pub fn fault(&mut self, i: usize, fault: FaultInfo) -> usize {
-        let hint = detach::fault_task(&mut self.tasks, i, fault);
+        let hint = lifecycle::fault_task(&mut self.tasks, i, fault);
         self.resolve(hint)
     }
 

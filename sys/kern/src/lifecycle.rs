@@ -1,24 +1,43 @@
-//! Faults, detach and restart: the three ways a task incarnation ends.
+//! The lifecycle of a task incarnation: how it faults, ends (detach) and begins again
+//! (restart), and what its peers and the supervisor are told at each step.
 //!
-//! - **Fault** stops the task and tells the supervisor (notification bit 0). Nothing else
-//!   changes: peers blocked on the task stay blocked until the supervisor detaches it, which
-//!   the supervisor's policy bounds by a deadline (dependents get time to let go first).
-//! - **Detach** ends the incarnation atomically: the generation is bumped, every healthy task
-//!   blocked on the old id (sending to it, awaiting its reply, closed-receiving from it) is
-//!   woken with `PeerGone::Unavailable(new generation)` (and the new 32-bit generation in r5,
-//!   as a refused SEND returns it), its interrupts are masked and cleared,
-//!   its timer and notifications are cleared. Leases it lent die with its `InReply` state;
-//!   leases it was borrowing die with its id. While detached it is never scheduled and IPC
-//!   to it fails at once.
-//! - **Restart** re-initialises a detached task (registers, a fresh stack frame at its entry
-//!   point), clears its interrupts' pending state again (a line may have latched since the
-//!   detach) and makes it runnable. Restarting a task that is not detached detaches it first,
-//!   so the generation is bumped exactly once per incarnation; in that case the peers woken
-//!   get `PeerGone::Restarted(new generation)`, since the task is back by the time they
-//!   run and a retry will reach it (or `Unavailable` if the restart holds it stopped).
+//! States (a task is in exactly one; `Task::state` and `Task::detached` encode them):
 //!
-//! Tasks that are themselves faulted are not woken by a detach: their state is a fault
-//! record the supervisor and humility read, and they will be restarted anyway.
+//! - **live**: healthy and attached; it runs, blocks and is named by its current id.
+//! - **faulted**: attached, with a fault record (`TaskState::Faulted`). It no longer runs,
+//!   but the incarnation still exists: peers blocked on it stay blocked, and it keeps its id.
+//! - **detached**: the incarnation has ended: the generation was bumped once and the task
+//!   is `Stopped` (a fault record, if any, stays for the supervisor and humility to read).
+//! - **restarting**: re-initialised at its entry point but held, not started (a restart with
+//!   start = 0, or a task not started at boot). To every other task it is as detached.
+//!
+//! | event (kernel entry)             | from                 | to          | who is woken, with which code                                      | test (`sys/kern/tests/`) |
+//! |----------------------------------|----------------------|-------------|--------------------------------------------------------------------|--------------------------|
+//! | fault (own, injected, REPLY_FAULT) | live               | faulted     | the supervisor: notification bit 0 ([`FAULT_NOTIFICATION`]); nobody blocked on the task | `lifecycle::fault_notifies_supervisor_bit0`, `lifecycle::fault_does_not_unblock_peers` |
+//! | fault                            | faulted              | faulted     | the supervisor again; the record is replaced, the state before the first fault kept | `lifecycle::second_fault_keeps_original_state` |
+//! | fault (injected)                 | detached, restarting | same, with a fault record | the supervisor; no incarnation is counted as faulted (none was running) | `lifecycle::fault_of_a_detached_task_counts_no_incarnation` |
+//! | fault of the supervisor          | live                 | -           | nobody: the system resets or halts (`on-supervisor-fault`)          | `lifecycle::supervisor_fault_resets_system`, `lifecycle::supervisor_fault_halts_when_configured_to` |
+//! | detach                           | live, faulted        | detached    | every healthy task sending to it, awaiting its reply or closed-receiving from it: `PeerGone::Unavailable(new generation)`, r5 = the new 32-bit generation; each server declaring `client-gone`: that bit | `lifecycle::detach_wakes_every_blocked_sender_receiver_and_reply_waiter`, `client_gone::detach_posts_client_gone_to_the_declaring_servers_in_the_send_mask_only` |
+//! | detach                           | detached, restarting | unchanged   | nobody; the generation is not bumped again                          | `lifecycle::detach_twice_bumps_the_generation_once` |
+//! | restart, start = 1               | live, faulted        | live        | as detach, but with `PeerGone::Restarted(new generation)`: the task is back when they run | `lifecycle::restart_of_attached_task_wakes_peers_with_restarted_code` |
+//! | restart, start = 0               | live, faulted        | restarting  | as detach (`PeerGone::Unavailable`)                                  | `lifecycle::held_restart_of_attached_task_wakes_peers_with_unavailable_code` |
+//! | restart, start = 1               | detached, restarting | live        | nobody (the detach woke them); the generation is not bumped again    | `lifecycle::restart_after_detach_wakes_nobody_twice` |
+//! | restart, start = 0               | detached             | restarting  | nobody                                                              | `lifecycle::restart_without_start_leaves_task_detached` |
+//! | SEND, POST, closed RECV, BORROW_* naming it | detached, restarting | unchanged | the caller is refused at once: `PeerGone::Unavailable(current generation)` | `lifecycle::a_held_task_refuses_ipc_until_it_is_started` |
+//! | the same, naming an older incarnation | live, faulted   | unchanged   | the caller is refused at once: `PeerGone::Restarted(current generation)` | `generation_wrap::a_name_from_64_restarts_ago_is_refused_exactly_like_one_from_1_restart_ago` |
+//!
+//! Every code reaches the woken or refused task the same way, as an `abi::Refusal` written
+//! by `SavedState::set_refusal` (r4 = code, r5 = the peer's 32-bit generation).
+//!
+//! Ending an incarnation (detach, or a restart of an attached task) also masks and clears the
+//! task's interrupts and cancels its timer and notifications. Leases it lent die with its
+//! `InReply` state; leases it was borrowing die with its id. A restart clears its interrupts'
+//! pending state again, since a line may have latched since the detach.
+//!
+//! Why a fault wakes nobody: the supervisor's policy decides when to detach, bounded by a
+//! deadline, so dependents get time to let go first. Why faulted peers are not woken by a
+//! detach: their state is a fault record the supervisor and humility read, and they will be
+//! restarted anyway.
 //!
 //! **Client gone.** Ending an incarnation also posts, to every server in the task's send mask
 //! that declares a `client-gone` notification (`app.toml`), that bit. It is the only way a
@@ -32,7 +51,7 @@
 //! incarnations it holds with the current ones (`userlib::incarnation_is_current`). It is
 //! posted once per incarnation: a detach followed by a restart posts at the detach alone.
 
-use abi::{FAULT_NOTIFICATION, FaultInfo, PeerGone, SchedState, TaskState};
+use abi::{FAULT_NOTIFICATION, FaultInfo, PeerGone, Refusal, SchedState, TaskState};
 
 use crate::arch;
 use crate::sched::NextTask;
@@ -104,9 +123,9 @@ fn end_incarnation(
     t.timer.deadline = None;
     t.timer.to_post = NotificationSet(0);
     t.notifications = 0;
-    let code = code_for(t.current_id().generation()).code();
-    // Next to the code, as a refused SEND gets it: the exact name of what runs next.
-    let generation = t.generation;
+    // The refusal a SEND to the new incarnation would get: the code, and next to it the
+    // exact name of what runs next.
+    let refusal = Refusal::peer(code_for(t.current_id().generation()), t.generation);
     let servers = t.descriptor.client_gone_targets;
     let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
     for peer in tasks.iter_mut() {
@@ -117,7 +136,7 @@ fn end_incarnation(
             _ => false,
         };
         if blocked_on_old {
-            peer.save.set_results(&[code, generation]);
+            peer.save.set_refusal(refusal);
             peer.set_healthy_state(SchedState::Runnable);
             woke = true;
         }
