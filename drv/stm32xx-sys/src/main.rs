@@ -11,6 +11,7 @@
 #![no_std]
 #![no_main]
 
+use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
@@ -26,6 +27,8 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 /// RM0433 memory map; app.toml's `uses = ["rcc", "gpio"]` gives this task exactly these.
 const RCC_BASE: usize = 0x5802_4400;
 const GPIO_BASE: usize = 0x5802_0000;
+/// RM0433 "RCC PLLs clock source selection register".
+const RCC_PLLCKSELR: usize = 0x28;
 /// app.toml: `notifications = ["reset-request"]`.
 const RESET_REQUEST: u32 = 1 << 0;
 
@@ -194,6 +197,10 @@ impl InOrderSysImpl for Sys {
             return Err(RequestError::Op(GpioError::NotManaged));
         }
         Ok(read(GPIO_BASE + gpio::port_offset(port) + gpio::IDR) as u16)
+    }
+
+    fn pll_clock_selection(&mut self, _: &RecvMessage) -> Result<u32, RequestError<Infallible>> {
+        Ok(read(RCC_BASE + RCC_PLLCKSELR))
     }
 
     fn notification_mask(&self) -> u32 {

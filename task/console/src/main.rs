@@ -51,7 +51,7 @@ mod board {
 #[cfg(feature = "stm32h7")]
 mod board {
     use drv_stm32_usart::{Usart, brr};
-    use drv_stm32h7_clocks::NUCLEO_400MHZ;
+    use drv_stm32h7_clocks::{ClockSource, NUCLEO_400MHZ};
     use drv_stm32xx_sys_api::{Alternate, Speed, SysClient, peripherals, pins};
     use userlib::task_slot;
 
@@ -66,6 +66,24 @@ mod board {
         Ok(brr) => brr,
         Err(_) => panic!("the baud rate cannot be made from the APB1 clock"),
     };
+
+    /// Says which oscillator the kernel's bring-up left the core on: both run it at
+    /// 400 MHz, so the baud rate holds either way, but only HSE is crystal-accurate.
+    pub fn announce_clock(port: &Usart) {
+        let source = SysClient::new(SYS)
+            .pll_clock_selection()
+            .map(ClockSource::from_pllckselr);
+        port.write_bytes(b"bulkhead: clock ");
+        port.write_bytes(match source {
+            Ok(Some(source)) => source.describe().as_bytes(),
+            Ok(None) => b"unknown (RCC_PLLCKSELR names neither HSE nor HSI)",
+            Err(_) => b"unknown (sys did not answer)",
+        });
+        port.write_bytes(b"\n");
+        if source == Ok(Some(ClockSource::HsiFallback)) {
+            port.write_bytes(b"bulkhead: usb off: a USB host needs the HSE clock's accuracy\n");
+        }
+    }
 
     pub fn open() -> Usart {
         let sys = SysClient::new(SYS);
@@ -133,6 +151,8 @@ impl InOrderConsoleImpl for Console {
 pub extern "C" fn main() -> ! {
     let port = board::open();
     port.write_bytes(b"\nbulkhead: console up\n");
+    #[cfg(feature = "stm32h7")]
+    board::announce_clock(&port);
     let mut console = Console {
         port,
         #[cfg(not(feature = "stm32h7"))]
