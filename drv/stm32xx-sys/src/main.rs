@@ -16,8 +16,8 @@ use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
-    GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RESET_PERIPHERALS,
-    RccError,
+    Alternate, GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Mode, OutputType, Peripheral,
+    PinConfig, Port, Pull, RESET_PERIPHERALS, RccError, Speed, USB_VBUS, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -144,24 +144,7 @@ impl InOrderSysImpl for Sys {
         config: PinConfig,
     ) -> Result<(), RequestError<GpioError>> {
         let base = self.port(port, pins)?;
-        let current = gpio::PortConfig {
-            moder: read(base + gpio::MODER),
-            otyper: read(base + gpio::OTYPER),
-            ospeedr: read(base + gpio::OSPEEDR),
-            pupdr: read(base + gpio::PUPDR),
-            afrl: read(base + gpio::AFRL),
-            afrh: read(base + gpio::AFRH),
-        };
-        let new = current.configured(pins, config);
-        // MODER last: a pin switches mode only once its type, speed, pull and alternate
-        // function are already what the new mode needs, so it never glitches through a
-        // stale configuration.
-        write(base + gpio::OTYPER, new.otyper);
-        write(base + gpio::OSPEEDR, new.ospeedr);
-        write(base + gpio::PUPDR, new.pupdr);
-        write(base + gpio::AFRL, new.afrl);
-        write(base + gpio::AFRH, new.afrh);
-        write(base + gpio::MODER, new.moder);
+        configure(base, pins, config);
         Ok(())
     }
 
@@ -224,6 +207,62 @@ impl InOrderSysImpl for Sys {
     }
 }
 
+/// Applies `config` to `pins` of the port at `base`.
+fn configure(base: usize, pins: u16, config: PinConfig) {
+    let current = gpio::PortConfig {
+        moder: read(base + gpio::MODER),
+        otyper: read(base + gpio::OTYPER),
+        ospeedr: read(base + gpio::OSPEEDR),
+        pupdr: read(base + gpio::PUPDR),
+        afrl: read(base + gpio::AFRL),
+        afrh: read(base + gpio::AFRH),
+    };
+    let new = current.configured(pins, config);
+    // MODER last: a pin switches mode only once its type, speed, pull and alternate
+    // function are already what the new mode needs, so it never glitches through a
+    // stale configuration.
+    write(base + gpio::OTYPER, new.otyper);
+    write(base + gpio::OSPEEDR, new.ospeedr);
+    write(base + gpio::PUPDR, new.pupdr);
+    write(base + gpio::AFRL, new.afrl);
+    write(base + gpio::AFRH, new.afrh);
+    write(base + gpio::MODER, new.moder);
+}
+
+/// The board's VBUS switch starts as an output driven off, and its over-current flag as an
+/// input pulled to its no-fault level (open-drain flags need the pull; doc/usb-host.md 1.4
+/// step 3): until `usb-hcd` asks, the port is unpowered whatever the pin's reset state.
+fn usb_vbus_off_at_start(vbus: &UsbVbus) {
+    let switch = GPIO_BASE + gpio::port_offset(vbus.switch.port);
+    let (set, reset) = vbus.drive(false);
+    write(switch + gpio::BSRR, gpio::bsrr(set, reset));
+    configure(
+        switch,
+        vbus.switch.pins,
+        PinConfig {
+            mode: Mode::Output,
+            output_type: OutputType::PushPull,
+            speed: Speed::Low,
+            pull: Pull::None,
+            alternate: Alternate::Af0,
+        },
+    );
+    configure(
+        GPIO_BASE + gpio::port_offset(vbus.over_current.port),
+        vbus.over_current.pins,
+        PinConfig {
+            mode: Mode::Input,
+            output_type: OutputType::PushPull,
+            speed: Speed::Low,
+            pull: match vbus.fault {
+                Level::Low => Pull::Up,
+                Level::High => Pull::Down,
+            },
+            alternate: Alternate::Af0,
+        },
+    );
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     // Clock every port with a managed pin, so clients deal in pins only. The build checked
@@ -233,6 +272,9 @@ pub extern "C" fn main() -> ! {
             let (offset, bit) = rcc::enable_bit(gpio::port_clock(port));
             modify(RCC_BASE + offset, |r| r | bit);
         }
+    }
+    if let Some(vbus) = &USB_VBUS {
+        usb_vbus_off_at_start(vbus);
     }
     let mut buffer = [0u8; INCOMING_SIZE];
     let mut server = Sys;
