@@ -191,6 +191,26 @@ pub struct PinConfig {
     pub alternate: Alternate,
 }
 
+impl PinConfig {
+    /// A push-pull output without pulls, at low speed (LEDs, enables).
+    pub const OUTPUT: PinConfig = PinConfig {
+        mode: Mode::Output,
+        output_type: OutputType::PushPull,
+        speed: Speed::Low,
+        pull: Pull::None,
+        alternate: Alternate::Af0,
+    };
+
+    /// An input with `pull`.
+    pub const fn input(pull: Pull) -> PinConfig {
+        PinConfig {
+            mode: Mode::Input,
+            pull,
+            ..PinConfig::OUTPUT
+        }
+    }
+}
+
 idol_runtime::error_enum! {
     /// Why `sys` refused a clock or reset request.
     pub enum RccError {
@@ -212,14 +232,7 @@ idol_runtime::error_enum! {
 impl SysClient {
     /// Makes `pins` push-pull outputs without pulls, at low speed (LEDs, enables).
     pub fn configure_output(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
-        let config = PinConfig {
-            mode: Mode::Output,
-            output_type: OutputType::PushPull,
-            speed: Speed::Low,
-            pull: Pull::None,
-            alternate: Alternate::Af0,
-        };
-        self.gpio_configure(pins.port, pins.pins, config)
+        self.gpio_configure(pins.port, pins.pins, PinConfig::OUTPUT)
     }
 
     /// Hands `pins` to a peripheral through alternate function `af` (push-pull, no pulls).

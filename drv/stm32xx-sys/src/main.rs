@@ -16,8 +16,8 @@ use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
-    Alternate, GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Mode, OutputType, Peripheral,
-    PinConfig, Port, Pull, RESET_PERIPHERALS, RccError, Speed, USB_VBUS, UsbVbus,
+    GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, Pull,
+    RESET_PERIPHERALS, RccError, USB_VBUS, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -236,30 +236,15 @@ fn usb_vbus_off_at_start(vbus: &UsbVbus) {
     let switch = GPIO_BASE + gpio::port_offset(vbus.switch.port);
     let (set, reset) = vbus.drive(false);
     write(switch + gpio::BSRR, gpio::bsrr(set, reset));
-    configure(
-        switch,
-        vbus.switch.pins,
-        PinConfig {
-            mode: Mode::Output,
-            output_type: OutputType::PushPull,
-            speed: Speed::Low,
-            pull: Pull::None,
-            alternate: Alternate::Af0,
-        },
-    );
+    configure(switch, vbus.switch.pins, PinConfig::OUTPUT);
+    let pull = match vbus.fault {
+        Level::Low => Pull::Up,
+        Level::High => Pull::Down,
+    };
     configure(
         GPIO_BASE + gpio::port_offset(vbus.over_current.port),
         vbus.over_current.pins,
-        PinConfig {
-            mode: Mode::Input,
-            output_type: OutputType::PushPull,
-            speed: Speed::Low,
-            pull: match vbus.fault {
-                Level::Low => Pull::Up,
-                Level::High => Pull::Down,
-            },
-            alternate: Alternate::Af0,
-        },
+        PinConfig::input(pull),
     );
 }
 
