@@ -16,12 +16,16 @@
 //! 2. **Voltage scaling.** `PWR_D3CR.VOS` = scale 1 (0b11), wait `VOSRDY`. VOS1 rates the
 //!    core at 400 MHz on every silicon revision (rev V reaches 480 MHz only at VOS0, which
 //!    also needs `SYSCFG_PWRCR.ODEN`; we do not go there).
+//!    The reset handler has already written the supply before touching RAM
+//!    ([`pre_ram`]); this step finds it locked and only checks it.
 //! 3. **HSE.** The ST-LINK's MCO drives an 8 MHz clock into OSC_IN; there is no crystal, so
 //!    `RCC_CR.HSEBYP` is set before `HSEON` (HSEBYP is writable only while HSE is off), then
-//!    wait `HSERDY`.
+//!    wait `HSERDY`. With no ST-LINK clock (external power, solder bridge changed) HSERDY
+//!    never comes: HSE is turned off again and PLL1 runs from the 64 MHz HSI instead, to the
+//!    same 400 MHz ([`ClockSource`] says which; the console prints it).
 //! 4. **PLL1** from HSE: DIVM1 = 4 (2 MHz reference, `PLL1RGE` = 2..4 MHz, wide VCO), DIVN1 =
 //!    400 (VCO 800 MHz), DIVP1 = 2: 400 MHz on `pll1_p_ck`, the only output enabled. Wait
-//!    `PLL1RDY`.
+//!    `PLL1RDY`. From HSI, DIVM1 = 32 gives the same 2 MHz reference.
 //! 5. **Bus prescalers** while still on HSI: D1CPRE /1 (CPU 400 MHz), HPRE /2 (AXI/AHB
 //!    200 MHz), D1PPRE, D2PPRE1, D2PPRE2, D3PPRE /2 (APB 100 MHz), the VOS1 maxima.
 //! 6. **Flash latency** for the 200 MHz AXI clock at VOS1, *before* the clock goes up, and
@@ -33,10 +37,17 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod cache;
+pub mod chip;
+#[cfg(test)]
+mod model;
+pub mod pre_ram;
+pub mod usb;
+
 use core::ptr::{read_volatile, write_volatile};
 
 /// Register addresses and fields (RM0433; offsets as in ST's `stm32h743xx.h`).
-mod reg {
+pub(crate) mod reg {
     pub const PWR: u32 = 0x5802_4800;
     pub const PWR_CSR1: u32 = PWR + 0x04;
     pub const PWR_CR3: u32 = PWR + 0x0C;
@@ -58,6 +69,9 @@ mod reg {
     pub const RCC_PLLCKSELR: u32 = RCC + 0x28;
     pub const RCC_PLLCFGR: u32 = RCC + 0x2C;
     pub const RCC_PLL1DIVR: u32 = RCC + 0x30;
+    pub const CR_HSIDIV_MASK: u32 = 0b11 << 3;
+    pub const CR_HSIRDY: u32 = 1 << 2;
+    pub const CR_HSIDIVF: u32 = 1 << 5;
     pub const CR_HSEON: u32 = 1 << 16;
     pub const CR_HSERDY: u32 = 1 << 17;
     pub const CR_HSEBYP: u32 = 1 << 18;
@@ -68,6 +82,8 @@ mod reg {
     pub const SW_PLL1: u32 = 0b011;
     /// PLLCKSELR: PLLSRC (1:0, HSE = 0b10) and DIVM1 (9:4).
     pub const PLLCKSELR_PLL1_MASK: u32 = 0x3F << 4 | 0b11;
+    pub const PLLSRC_MASK: u32 = 0b11;
+    pub const PLLSRC_HSI: u32 = 0b00;
     pub const PLLSRC_HSE: u32 = 0b10;
     /// PLLCFGR: PLL1FRACEN (0), PLL1VCOSEL (1, 0 = wide), PLL1RGE (3:2), DIVP1EN..DIVR1EN (18:16).
     pub const PLLCFGR_PLL1_MASK: u32 = 0b1111 | 0b111 << 16;
@@ -82,6 +98,9 @@ mod reg {
 pub trait Registers {
     fn read(&self, address: u32) -> u32;
     fn write(&mut self, address: u32, value: u32);
+    /// `dsb; isb`: the writes so far have completed and later instructions see their effect
+    /// (cache and MPU control need it). Models record nothing.
+    fn barrier(&mut self) {}
 }
 
 /// The real registers.
@@ -105,7 +124,48 @@ impl Registers for Mmio {
         // SAFETY: as in `read`.
         unsafe { write_volatile(address as usize as *mut u32, value) }
     }
+
+    fn barrier(&mut self) {
+        #[cfg(target_os = "none")]
+        // SAFETY: barriers only order memory accesses and instruction fetch.
+        unsafe {
+            core::arch::asm!("dsb", "isb", options(nostack, preserves_flags));
+        }
+    }
 }
+
+/// The oscillator PLL1 runs from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// The ST-LINK's 8 MHz clock into OSC_IN (HSE bypass): the planned source.
+    HseBypass,
+    /// The internal 64 MHz RC oscillator, because HSE never became ready.
+    HsiFallback,
+}
+
+impl ClockSource {
+    /// The source `RCC_PLLCKSELR` (its PLLSRC field) names, for a reader that did not run
+    /// the bring-up (`sys`, for the console). `None` for CSI or no clock, which the
+    /// bring-up never selects.
+    pub const fn from_pllckselr(pllckselr: u32) -> Option<ClockSource> {
+        match pllckselr & reg::PLLSRC_MASK {
+            reg::PLLSRC_HSE => Some(ClockSource::HseBypass),
+            reg::PLLSRC_HSI => Some(ClockSource::HsiFallback),
+            _ => None,
+        }
+    }
+
+    /// What the console prints at start.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ClockSource::HseBypass => "HSE bypass, 8 MHz from the ST-LINK",
+            ClockSource::HsiFallback => "HSI 64 MHz (no clock from the ST-LINK; HSE fallback)",
+        }
+    }
+}
+
+/// The HSI's rate with `RCC_CR.HSIDIV` at /1, its reset value.
+pub const HSI_HZ: u32 = 64_000_000;
 
 /// A clock tree: HSE through PLL1 to the core, and the bus prescalers.
 #[derive(Copy, Clone, Debug)]
@@ -141,6 +201,12 @@ impl ClockPlan {
         let reference = plan.hse_hz / plan.divm1;
         // The wide VCO needs a reference of at least 2 MHz; PLL1RGE covers 1..16 MHz.
         assert!(reference >= 2_000_000 && reference <= 16_000_000);
+        assert!(
+            plan.hse_hz.is_multiple_of(plan.divm1)
+                && HSI_HZ.is_multiple_of(reference)
+                && HSI_HZ / reference <= 63,
+            "the HSI fallback must reach the same PLL1 reference (DIVM1 is 6 bits)"
+        );
         let vco = reference * plan.divn1;
         assert!(
             vco >= 192_000_000 && vco <= 836_000_000,
@@ -175,7 +241,8 @@ impl ClockPlan {
         self.ahb_hz() / self.apb_divider
     }
 
-    const fn pll1_range(&self) -> u32 {
+    /// PLLxRGE for the reference every PLL here shares.
+    const fn pll_range(&self) -> u32 {
         match self.hse_hz / self.divm1 {
             0..2_000_000 => 0b00,
             2_000_000..4_000_000 => 0b01,
@@ -184,13 +251,25 @@ impl ClockPlan {
         }
     }
 
-    fn pllckselr(&self, old: u32) -> u32 {
-        (old & !reg::PLLCKSELR_PLL1_MASK) | self.divm1 << 4 | reg::PLLSRC_HSE
+    /// DIVM1 for `source`: both give the same PLL1 reference, so every later value holds.
+    const fn divm1_for(&self, source: ClockSource) -> u32 {
+        match source {
+            ClockSource::HseBypass => self.divm1,
+            ClockSource::HsiFallback => HSI_HZ / (self.hse_hz / self.divm1),
+        }
+    }
+
+    fn pllckselr(&self, old: u32, source: ClockSource) -> u32 {
+        let pllsrc = match source {
+            ClockSource::HseBypass => reg::PLLSRC_HSE,
+            ClockSource::HsiFallback => reg::PLLSRC_HSI,
+        };
+        (old & !reg::PLLCKSELR_PLL1_MASK) | self.divm1_for(source) << 4 | pllsrc
     }
 
     /// Integer mode, wide VCO, the reference range, and only the P output enabled.
     fn pllcfgr(&self, old: u32) -> u32 {
-        (old & !reg::PLLCFGR_PLL1_MASK) | self.pll1_range() << 2 | reg::PLLCFGR_DIVP1EN
+        (old & !reg::PLLCFGR_PLL1_MASK) | self.pll_range() << 2 | reg::PLLCFGR_DIVP1EN
     }
 
     fn pll1divr(&self, old: u32) -> u32 {
@@ -255,7 +334,8 @@ const fn flash_wait_states_vos1(axi_hz: u32) -> (u32, u32) {
 pub enum Step {
     Supply,
     VoltageScaling,
-    Hse,
+    /// HSE never came and the HSI (the fallback) was not ready at /1 either.
+    Hsi,
     Pll1,
     FlashLatency,
     ClockSwitch,
@@ -275,6 +355,11 @@ pub enum BringUpError {
 /// and the PLL lock, take well under a millisecond), short enough to report a dead clock.
 const POLL_LIMIT: u32 = 10_000_000;
 
+/// Whether `address` reads `value` under `mask` within [`POLL_LIMIT`] reads.
+fn poll(regs: &impl Registers, address: u32, mask: u32, value: u32) -> bool {
+    (0..POLL_LIMIT).any(|_| regs.read(address) & mask == value)
+}
+
 fn wait(
     regs: &impl Registers,
     address: u32,
@@ -282,12 +367,11 @@ fn wait(
     value: u32,
     step: Step,
 ) -> Result<(), BringUpError> {
-    for _ in 0..POLL_LIMIT {
-        if regs.read(address) & mask == value {
-            return Ok(());
-        }
+    if poll(regs, address, mask, value) {
+        Ok(())
+    } else {
+        Err(BringUpError::Timeout(step))
     }
-    Err(BringUpError::Timeout(step))
 }
 
 fn modify(regs: &mut impl Registers, address: u32, f: impl FnOnce(u32) -> u32) {
@@ -295,8 +379,13 @@ fn modify(regs: &mut impl Registers, address: u32, f: impl FnOnce(u32) -> u32) {
     regs.write(address, value);
 }
 
+/// Polls for the ST-LINK clock: HSE bypass is ready within a few clock edges of a running
+/// input, so this is generous while keeping a board without one booting promptly (about
+/// 20 ms at the 64 MHz reset clock).
+const HSE_POLL_LIMIT: u32 = 200_000;
+
 /// Runs the sequence in the module documentation. Call once, right after reset.
-pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), BringUpError> {
+pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<ClockSource, BringUpError> {
     let supply = reg::CR3_SCUEN | reg::CR3_LDOEN | reg::CR3_BYPASS;
     let cr3 = regs.read(reg::PWR_CR3);
     if cr3 & reg::CR3_SCUEN != 0 {
@@ -323,11 +412,9 @@ pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), Bring
         Step::VoltageScaling,
     )?;
 
-    modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEBYP);
-    modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEON);
-    wait(regs, reg::RCC_CR, reg::CR_HSERDY, reg::CR_HSERDY, Step::Hse)?;
+    let source = start_oscillator(regs)?;
 
-    modify(regs, reg::RCC_PLLCKSELR, |r| plan.pllckselr(r));
+    modify(regs, reg::RCC_PLLCKSELR, |r| plan.pllckselr(r, source));
     modify(regs, reg::RCC_PLLCFGR, |r| plan.pllcfgr(r));
     modify(regs, reg::RCC_PLL1DIVR, |r| plan.pll1divr(r));
     modify(regs, reg::RCC_CR, |r| r | reg::CR_PLL1ON);
@@ -357,90 +444,31 @@ pub fn bring_up(regs: &mut impl Registers, plan: &ClockPlan) -> Result<(), Bring
         sws,
         reg::SW_PLL1 << reg::CFGR_SWS_SHIFT,
         Step::ClockSwitch,
-    )
+    )?;
+    Ok(source)
+}
+
+/// HSE in bypass if the ST-LINK clocks OSC_IN; otherwise HSE off again and the HSI, which
+/// runs from reset, at /1.
+fn start_oscillator(regs: &mut impl Registers) -> Result<ClockSource, BringUpError> {
+    modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEBYP);
+    modify(regs, reg::RCC_CR, |r| r | reg::CR_HSEON);
+    for _ in 0..HSE_POLL_LIMIT {
+        if regs.read(reg::RCC_CR) & reg::CR_HSERDY != 0 {
+            return Ok(ClockSource::HseBypass);
+        }
+    }
+    modify(regs, reg::RCC_CR, |r| r & !reg::CR_HSEON);
+    modify(regs, reg::RCC_CR, |r| r & !reg::CR_HSIDIV_MASK);
+    let ready = reg::CR_HSIRDY | reg::CR_HSIDIVF;
+    wait(regs, reg::RCC_CR, ready, ready, Step::Hsi)?;
+    Ok(ClockSource::HsiFallback)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::vec::Vec;
-
     use super::*;
-
-    /// Registers at their RM0433 reset values; the hardware's ready flags follow the
-    /// enables at once, unless a step is told to stall.
-    struct Model {
-        regs: BTreeMap<u32, u32>,
-        writes: Vec<(u32, u32)>,
-        stall: Option<Step>,
-    }
-
-    impl Model {
-        fn after_power_on() -> Self {
-            let regs = BTreeMap::from([
-                (reg::PWR_CR3, reg::CR3_SCUEN | reg::CR3_LDOEN),
-                (reg::PWR_CSR1, 0),
-                (reg::PWR_D3CR, 0b01 << 14),
-                (reg::RCC_CR, 0x0000_0025),
-                (reg::RCC_CFGR, 0),
-                (reg::RCC_D1CFGR, 0),
-                (reg::RCC_D2CFGR, 0),
-                (reg::RCC_D3CFGR, 0),
-                (reg::RCC_PLLCKSELR, 0x0202_0200),
-                (reg::RCC_PLLCFGR, 0x01FF_0000),
-                (reg::RCC_PLL1DIVR, 0x0101_0280),
-                (reg::FLASH_ACR, 0x37),
-            ]);
-            Model {
-                regs,
-                writes: Vec::new(),
-                stall: None,
-            }
-        }
-
-        fn index_of_write(&self, address: u32, bits: u32) -> usize {
-            self.writes
-                .iter()
-                .position(|&(a, v)| a == address && v & bits == bits)
-                .expect("the write happened")
-        }
-    }
-
-    impl Registers for Model {
-        fn read(&self, address: u32) -> u32 {
-            *self
-                .regs
-                .get(&address)
-                .unwrap_or_else(|| panic!("read of unmodelled register {address:#x}"))
-        }
-
-        fn write(&mut self, address: u32, mut value: u32) {
-            assert!(
-                self.regs.contains_key(&address),
-                "write to unmodelled register {address:#x}"
-            );
-            self.writes.push((address, value));
-            let stalled = |s| self.stall == Some(s);
-            match address {
-                reg::PWR_CR3 if !stalled(Step::Supply) => {
-                    *self.regs.get_mut(&reg::PWR_CSR1).unwrap() |= reg::CSR1_ACTVOSRDY;
-                    value &= !reg::CR3_SCUEN;
-                }
-                reg::PWR_D3CR if !stalled(Step::VoltageScaling) => value |= reg::D3CR_VOSRDY,
-                reg::RCC_CR => {
-                    if value & reg::CR_HSEON != 0 && !stalled(Step::Hse) {
-                        value |= reg::CR_HSERDY;
-                    }
-                    if value & reg::CR_PLL1ON != 0 && !stalled(Step::Pll1) {
-                        value |= reg::CR_PLL1RDY;
-                    }
-                }
-                reg::RCC_CFGR if !stalled(Step::ClockSwitch) => value |= (value & 0b111) << 3,
-                _ => {}
-            }
-            self.regs.insert(address, value);
-        }
-    }
+    use crate::model::{Model, Stall};
 
     #[test]
     fn the_nucleo_plan_is_400_mhz_core_200_axi_100_apb() {
@@ -452,7 +480,7 @@ mod tests {
     #[test]
     fn bring_up_programs_the_hand_computed_register_values() {
         let mut m = Model::after_power_on();
-        bring_up(&mut m, &NUCLEO_400MHZ).unwrap();
+        assert_eq!(bring_up(&mut m, &NUCLEO_400MHZ), Ok(ClockSource::HseBypass));
         // LDOEN only; SCUEN cleared by the write (locked).
         assert_eq!(m.read(reg::PWR_CR3), 0b010);
         // VOS = 0b11 (scale 1) at 15:14, VOSRDY at 13.
@@ -476,6 +504,10 @@ mod tests {
             cr & 0x0307_0000,
             reg::CR_HSEBYP | reg::CR_HSEON | reg::CR_HSERDY | reg::CR_PLL1ON | reg::CR_PLL1RDY
         );
+        assert_eq!(
+            ClockSource::from_pllckselr(m.read(reg::RCC_PLLCKSELR)),
+            Some(ClockSource::HseBypass)
+        );
     }
 
     #[test]
@@ -483,10 +515,7 @@ mod tests {
         let mut m = Model::after_power_on();
         bring_up(&mut m, &NUCLEO_400MHZ).unwrap();
         assert_eq!(m.writes[0].0, reg::PWR_CR3);
-        assert_eq!(
-            m.writes.iter().filter(|(a, _)| *a == reg::PWR_CR3).count(),
-            1
-        );
+        assert_eq!(m.writes_to(reg::PWR_CR3).len(), 1);
     }
 
     #[test]
@@ -515,7 +544,7 @@ mod tests {
         m.regs.insert(reg::PWR_CR3, reg::CR3_LDOEN);
         m.regs.insert(reg::PWR_CSR1, reg::CSR1_ACTVOSRDY);
         bring_up(&mut m, &NUCLEO_400MHZ).unwrap();
-        assert!(m.writes.iter().all(|(a, _)| *a != reg::PWR_CR3));
+        assert!(m.writes_to(reg::PWR_CR3).is_empty());
     }
 
     #[test]
@@ -531,15 +560,59 @@ mod tests {
         assert!(m.writes.is_empty());
     }
 
+    /// No ST-LINK clock: HSE is switched off again, PLL1 takes the HSI with DIVM1 = 32 (the
+    /// same 2 MHz reference), and the core still ends at 400 MHz on PLL1.
     #[test]
-    fn a_missing_hse_is_reported_and_the_clock_never_switches() {
+    fn a_missing_hse_falls_back_to_the_hsi_at_the_same_frequency() {
         let mut m = Model::after_power_on();
-        m.stall = Some(Step::Hse);
+        m.stalls.push(Stall::Hse);
         assert_eq!(
             bring_up(&mut m, &NUCLEO_400MHZ),
-            Err(BringUpError::Timeout(Step::Hse))
+            Ok(ClockSource::HsiFallback)
         );
-        assert!(m.writes.iter().all(|(a, _)| *a != reg::RCC_CFGR));
+        assert_eq!(m.read(reg::RCC_CR) & reg::CR_HSEON, 0);
+        // DIVM1 = 32 at 9:4, PLLSRC = HSI (0b00).
+        assert_eq!(m.read(reg::RCC_PLLCKSELR), 0x0202_0200);
+        assert_eq!(m.read(reg::RCC_PLLCFGR), 0x01F9_0004);
+        assert_eq!(m.read(reg::RCC_PLL1DIVR), 0x0101_038F);
+        assert_eq!(m.read(reg::RCC_CFGR), 0x1B);
+        let hse_on = m.index_of_write(reg::RCC_CR, reg::CR_HSEON);
+        let hse_off = (hse_on..m.writes.len())
+            .find(|&i| m.writes[i].0 == reg::RCC_CR && m.writes[i].1 & reg::CR_HSEON == 0)
+            .expect("HSE is turned off again");
+        assert!(hse_off < m.index_of_write(reg::RCC_CR, reg::CR_PLL1ON));
+        assert_eq!(
+            ClockSource::from_pllckselr(m.read(reg::RCC_PLLCKSELR)),
+            Some(ClockSource::HsiFallback)
+        );
+    }
+
+    #[test]
+    fn with_neither_oscillator_the_clock_never_switches() {
+        let mut m = Model::after_power_on();
+        m.stalls.extend([Stall::Hse, Stall::Hsi]);
+        assert_eq!(
+            bring_up(&mut m, &NUCLEO_400MHZ),
+            Err(BringUpError::Timeout(Step::Hsi))
+        );
+        assert!(m.writes_to(reg::RCC_CFGR).is_empty());
+    }
+
+    #[test]
+    fn a_pll_that_never_locks_is_reported() {
+        let mut m = Model::after_power_on();
+        m.stalls.push(Stall::Pll1);
+        assert_eq!(
+            bring_up(&mut m, &NUCLEO_400MHZ),
+            Err(BringUpError::Timeout(Step::Pll1))
+        );
+        assert!(m.writes_to(reg::RCC_CFGR).is_empty());
+    }
+
+    #[test]
+    fn pll_sources_other_than_hse_and_hsi_are_not_ours() {
+        assert_eq!(ClockSource::from_pllckselr(0b01), None);
+        assert_eq!(ClockSource::from_pllckselr(0b11), None);
     }
 
     #[test]

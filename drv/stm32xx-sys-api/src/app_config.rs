@@ -9,6 +9,10 @@
 //! [tasks.sys.config]
 //! peripherals = ["gpiob", "gpiod", "usart3"]        # names from `rcc_table.rs`
 //! pins = { led-green = "PB0", usart3-tx = "PD8" }   # P<port A..K><pin 0..15>
+//! # The board's USB VBUS power switch and its over-current flag: two of `pins`, with the
+//! # level that switches VBUS on and the level that signals over-current. Boards differ,
+//! # so both levels are required; nothing is assumed.
+//! usb-vbus = { switch = "usb-vbus-en", on = "high", over-current = "usb-oc", fault = "low" }
 //! ```
 //!
 //! Every pin's port must be among the peripherals (sys gates its clock), and every task's
@@ -50,10 +54,10 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     let config = sys_task.config.clone().unwrap_or_default();
     if let Some(key) = config
         .keys()
-        .find(|k| !matches!(k.as_str(), "peripherals" | "pins"))
+        .find(|k| !matches!(k.as_str(), "peripherals" | "pins" | "usb-vbus"))
     {
         return Err(fail(format!(
-            "{at}: unknown key \"{key}\" (expected peripherals, pins)"
+            "{at}: unknown key \"{key}\" (expected peripherals, pins, usb-vbus)"
         )));
     }
 
@@ -109,6 +113,11 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
         }
     }
 
+    let usb_vbus = match config.get("usb-vbus") {
+        Some(v) => Some(usb_vbus(v, &format!("{at}.usb-vbus"), &pins).map_err(&fail)?),
+        None => None,
+    };
+
     let mut resets = Vec::new();
     for t in tasks {
         let at = format!("tasks.{}.supervision.reset-peripherals", t.name);
@@ -155,6 +164,7 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
         .expect("writing to a String");
     }
     out += "}\n\n";
+    out += &usb_vbus_item(usb_vbus.as_deref());
     out += &managed_tables(
         &managed
             .iter()
@@ -174,6 +184,7 @@ pub fn empty(why: &str, tasks: usize) -> String {
          /// The peripherals `sys` manages (none).\npub mod peripherals {{}}\n\n\
          /// The pins `sys` manages (none).\npub mod pins {{}}\n\n"
     );
+    out += &usb_vbus_item(None);
     out += &managed_tables(&[], &[0; GPIO_PORTS], &vec![Vec::new(); tasks]);
     out
 }
@@ -203,6 +214,68 @@ fn managed_tables(
         list(peripherals),
         pins.join(", "),
         resets.join(", "),
+    )
+}
+
+/// `usb-vbus` at `at`: the Rust expression of its `crate::UsbVbus`, from names in `pins`.
+fn usb_vbus(
+    value: &Value,
+    at: &str,
+    pins: &[(String, String, usize, u8)],
+) -> Result<String, String> {
+    let table = value
+        .as_table()
+        .ok_or_else(|| format!("{at}: must be a table {{ switch, on, over-current, fault }}"))?;
+    if let Some(key) = table
+        .keys()
+        .find(|k| !matches!(k.as_str(), "switch" | "on" | "over-current" | "fault"))
+    {
+        return Err(format!(
+            "{at}: unknown key \"{key}\" (expected switch, on, over-current, fault)"
+        ));
+    }
+    let text = |key: &str| {
+        table
+            .get(key)
+            .ok_or_else(|| format!("{at}: \"{key}\" is missing (boards differ; say it)"))?
+            .as_str()
+            .ok_or_else(|| format!("{at}.{key}: must be a string"))
+    };
+    let pin = |key: &str| -> Result<String, String> {
+        let name = text(key)?;
+        if pins.iter().any(|(n, ..)| n == name) {
+            Ok(format!("pins::{}", constant_name(name)))
+        } else {
+            Err(format!(
+                "{at}.{key}: \"{name}\" is not one of the pins named in the same config's pins"
+            ))
+        }
+    };
+    let level = |key: &str| -> Result<&str, String> {
+        match text(key)? {
+            "high" => Ok("crate::Level::High"),
+            "low" => Ok("crate::Level::Low"),
+            other => Err(format!(
+                "{at}.{key}: \"{other}\" is not \"high\" or \"low\""
+            )),
+        }
+    };
+    let (switch, over_current) = (pin("switch")?, pin("over-current")?);
+    if switch == over_current {
+        return Err(format!("{at}: switch and over-current are the same pin"));
+    }
+    Ok(format!(
+        "crate::UsbVbus {{ switch: {switch}, on: {}, over_current: {over_current}, fault: {} }}",
+        level("on")?,
+        level("fault")?
+    ))
+}
+
+fn usb_vbus_item(expression: Option<&str>) -> String {
+    format!(
+        "/// The board's USB VBUS switch and over-current flag (app.toml `usb-vbus`), if it names one.\n\
+         pub const USB_VBUS: Option<crate::UsbVbus> = {};\n\n",
+        expression.map_or_else(|| "None".to_string(), |e| format!("Some({e})"))
     )
 }
 
@@ -328,6 +401,51 @@ mod tests {
         assert!(out.contains(
             "pub const USART3_TX: crate::PinSet = crate::PinSet::new(crate::Port::D, 1 << 8);"
         ));
+    }
+
+    const VBUS: &str = "usb-vbus = { switch = \"led-red\", on = \"low\", over-current = \"led-green\", fault = \"low\" }\n        [tasks.console]";
+
+    #[test]
+    fn usb_vbus_names_two_pins_and_both_levels() {
+        let out = generate_text(&APP.replace("[tasks.console]", VBUS)).unwrap();
+        assert!(out.contains(
+            "pub const USB_VBUS: Option<crate::UsbVbus> = Some(crate::UsbVbus { switch: pins::LED_RED, on: crate::Level::Low, over_current: pins::LED_GREEN, fault: crate::Level::Low });"
+        ));
+        let none = generate_text(APP).unwrap();
+        assert!(none.contains("pub const USB_VBUS: Option<crate::UsbVbus> = None;"));
+    }
+
+    #[test]
+    fn usb_vbus_errors_name_the_key_and_value() {
+        let e = error_of(&APP.replace("[tasks.console]", &VBUS.replace("on = \"low\", ", "")));
+        assert!(
+            e.contains("tasks.sys.config.usb-vbus: \"on\" is missing"),
+            "{e}"
+        );
+        let e = error_of(&APP.replace(
+            "[tasks.console]",
+            &VBUS.replace("\"led-red\"", "\"usb-en\""),
+        ));
+        assert!(
+            e.contains("tasks.sys.config.usb-vbus.switch: \"usb-en\" is not one of the pins"),
+            "{e}"
+        );
+        let e = error_of(&APP.replace(
+            "[tasks.console]",
+            &VBUS.replace("fault = \"low\"", "fault = \"1\""),
+        ));
+        assert!(
+            e.contains("usb-vbus.fault: \"1\" is not \"high\" or \"low\""),
+            "{e}"
+        );
+        let e = error_of(&APP.replace(
+            "[tasks.console]",
+            &VBUS.replace("\"led-green\"", "\"led-red\""),
+        ));
+        assert!(
+            e.contains("switch and over-current are the same pin"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -84,6 +84,42 @@ impl PinSet {
     }
 }
 
+/// A pin level.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Level {
+    Low,
+    High,
+}
+
+/// A board's USB VBUS power switch: the enable pin and the level that turns VBUS on, and
+/// the switch's over-current flag and the level that signals a fault (app.toml
+/// `[tasks.sys.config] usb-vbus`; doc/usb-host.md 1.2).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UsbVbus {
+    pub switch: PinSet,
+    pub on: Level,
+    pub over_current: PinSet,
+    pub fault: Level,
+}
+
+impl UsbVbus {
+    /// The (set, reset) pins of one `gpio_set_reset` that switches VBUS `on` or off.
+    pub const fn drive(&self, on: bool) -> (u16, u16) {
+        let high = matches!(self.on, Level::High) == on;
+        if high {
+            (self.switch.pins, 0)
+        } else {
+            (0, self.switch.pins)
+        }
+    }
+
+    /// Whether `idr`, the input levels of the over-current pin's port, signal a fault.
+    pub const fn over_current(&self, idr: u16) -> bool {
+        let high = idr & self.over_current.pins != 0;
+        high == matches!(self.fault, Level::High)
+    }
+}
+
 /// `GPIOx_MODER` field.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
 #[repr(u8)]
@@ -155,6 +191,26 @@ pub struct PinConfig {
     pub alternate: Alternate,
 }
 
+impl PinConfig {
+    /// A push-pull output without pulls, at low speed (LEDs, enables).
+    pub const OUTPUT: PinConfig = PinConfig {
+        mode: Mode::Output,
+        output_type: OutputType::PushPull,
+        speed: Speed::Low,
+        pull: Pull::None,
+        alternate: Alternate::Af0,
+    };
+
+    /// An input with `pull`.
+    pub const fn input(pull: Pull) -> PinConfig {
+        PinConfig {
+            mode: Mode::Input,
+            pull,
+            ..PinConfig::OUTPUT
+        }
+    }
+}
+
 idol_runtime::error_enum! {
     /// Why `sys` refused a clock or reset request.
     pub enum RccError {
@@ -176,14 +232,7 @@ idol_runtime::error_enum! {
 impl SysClient {
     /// Makes `pins` push-pull outputs without pulls, at low speed (LEDs, enables).
     pub fn configure_output(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
-        let config = PinConfig {
-            mode: Mode::Output,
-            output_type: OutputType::PushPull,
-            speed: Speed::Low,
-            pull: Pull::None,
-            alternate: Alternate::Af0,
-        };
-        self.gpio_configure(pins.port, pins.pins, config)
+        self.gpio_configure(pins.port, pins.pins, PinConfig::OUTPUT)
     }
 
     /// Hands `pins` to a peripheral through alternate function `af` (push-pull, no pulls).
@@ -206,6 +255,17 @@ impl SysClient {
     /// Inverts `pins`.
     pub fn toggle(&self, pins: PinSet) -> Result<(), CallError<GpioError>> {
         self.gpio_toggle(pins.port, pins.pins)
+    }
+
+    /// Switches the board's VBUS on or off at the level app.toml gives.
+    pub fn usb_vbus(&self, vbus: &UsbVbus, on: bool) -> Result<(), CallError<GpioError>> {
+        let (set, reset) = vbus.drive(on);
+        self.gpio_set_reset(vbus.switch.port, set, reset)
+    }
+
+    /// Whether the board's VBUS switch reports over-current now.
+    pub fn usb_over_current(&self, vbus: &UsbVbus) -> Result<bool, CallError<GpioError>> {
+        Ok(vbus.over_current(self.gpio_read(vbus.over_current.port)?))
     }
 }
 
@@ -237,8 +297,39 @@ mod tests {
         }
     }
 
+    /// PD10 as the switch, PG7 as the flag, in the two polarities board files disagree on.
+    fn vbus(on: Level, fault: Level) -> UsbVbus {
+        UsbVbus {
+            switch: PinSet::new(Port::D, 1 << 10),
+            on,
+            over_current: PinSet::new(Port::G, 1 << 7),
+            fault,
+        }
+    }
+
+    #[test]
+    fn vbus_is_driven_at_the_level_app_toml_gives() {
+        let high = vbus(Level::High, Level::Low);
+        assert_eq!(high.drive(true), (1 << 10, 0));
+        assert_eq!(high.drive(false), (0, 1 << 10));
+        let low = vbus(Level::Low, Level::Low);
+        assert_eq!(low.drive(true), (0, 1 << 10));
+        assert_eq!(low.drive(false), (1 << 10, 0));
+    }
+
+    #[test]
+    fn over_current_is_read_at_its_fault_level_from_its_own_pin() {
+        let active_low = vbus(Level::High, Level::Low);
+        assert!(active_low.over_current(0xFF7F));
+        assert!(!active_low.over_current(0x0080));
+        let active_high = vbus(Level::High, Level::High);
+        assert!(active_high.over_current(0x0080));
+        assert!(!active_high.over_current(0xFF7F));
+    }
+
     #[test]
     fn host_builds_manage_nothing() {
+        assert_eq!(USB_VBUS, None);
         assert!(MANAGED_PERIPHERALS.is_empty());
         assert_eq!(MANAGED_PINS, [0; GPIO_PORTS]);
     }

@@ -2,7 +2,10 @@
 //! `cargo xtask dist` and checks what a probe would flash: the vector table at the start of
 //! flash, that every kernel and task section lies in the chip's flash or AXI SRAM (never
 //! DTCM, which the OTG controllers cannot reach), the archive's `img/flash.ron`, and the
-//! whole archive against the humility contract (`cargo xtask check-archive`). No
+//! whole archive against the humility contract (`cargo xtask check-archive`), that the
+//! reset handler's first call is the pre-RAM hook and that the hook reaches the supply
+//! routine (doc/stm32h7.md 3), and that whatever survives a reset is kept in whole 64-bit
+//! words (doc/stm32h7.md 6). No
 //! STM32H7 runs here (QEMU has no model of it); the image is checked, not booted.
 //!
 //! The build shares the workspace's target directory: cargo holds no lock on it while
@@ -12,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use object::{Object, ObjectSection, ObjectSegment, SectionFlags};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionFlags};
 
 struct Variant {
     app_toml: &'static str,
@@ -185,6 +188,8 @@ fn check(variant: &Variant) {
         "Reset {reset:#x} is not in the kernel's flash code"
     );
 
+    check_pre_ram_hook(&kernel);
+
     // final.elf loads at flash addresses (what probe-rs programs).
     let final_elf = archive_file(&mut archive, "img/final.elf");
     let final_elf = object::File::parse(&*final_elf).expect("final.elf");
@@ -230,6 +235,98 @@ fn check(variant: &Variant) {
                 "{name} {section} {addr:#x}+{size:#x} is outside flash and AXI SRAM"
             );
         }
+        check_reset_survivors(&name, &elf);
+    }
+}
+
+fn symbol_address(elf: &object::File<'_>, name: &str) -> u64 {
+    elf.symbols()
+        .find(|s| s.name() == Ok(name))
+        .unwrap_or_else(|| panic!("kernel has no symbol {name}"))
+        .address()
+        & !1
+}
+
+/// The two halfwords at `address` in the kernel's code.
+fn halfwords_at(elf: &object::File<'_>, address: u64) -> (u16, u16) {
+    let section = elf
+        .sections()
+        .find(|s| s.address() <= address && address + 4 <= s.address() + s.size())
+        .unwrap_or_else(|| panic!("no section holds {address:#x}"));
+    let data = section.data().expect("section data");
+    let at = (address - section.address()) as usize;
+    let half = |i: usize| u16::from_le_bytes([data[i], data[i + 1]]);
+    (half(at), half(at + 2))
+}
+
+/// The target of the Thumb-2 `bl` (`link`) or `b.w` at `address`, or `None` if the 32-bit
+/// instruction there is neither (ARMv7-M ARM A7.7.18, A7.7.12 encoding T4).
+fn branch_target(elf: &object::File<'_>, address: u64, link: bool) -> Option<u64> {
+    let (hw1, hw2) = halfwords_at(elf, address);
+    let kind = if link { 0xD000 } else { 0x9000 };
+    if hw1 & 0xF800 != 0xF000 || hw2 & 0xD000 != kind {
+        return None;
+    }
+    let s = u32::from(hw1 >> 10) & 1;
+    let j1 = u32::from(hw2 >> 13) & 1;
+    let j2 = u32::from(hw2 >> 11) & 1;
+    let i1 = !(j1 ^ s) & 1;
+    let i2 = !(j2 ^ s) & 1;
+    let imm =
+        s << 24 | i1 << 23 | i2 << 22 | u32::from(hw1 & 0x3FF) << 12 | u32::from(hw2 & 0x7FF) << 1;
+    let offset = ((imm << 7) as i32 >> 7) as i64;
+    Some((address as i64 + 4 + offset) as u64)
+}
+
+/// The reset handler's first call is `bulkhead_pre_ram` (everything before it is the FPU
+/// and VTOR set-up, tested on the host in `kern`'s `arch/reset.rs`), and in this image the
+/// hook is a tail branch to the supply routine.
+fn check_pre_ram_hook(kernel: &object::File<'_>) {
+    let reset = symbol_address(kernel, "Reset");
+    let hook = symbol_address(kernel, "bulkhead_pre_ram");
+    let first_call = (0..64)
+        .map(|i| reset + 2 * i)
+        .find_map(|a| branch_target(kernel, a, true))
+        .expect("Reset calls something");
+    assert_eq!(
+        first_call, hook,
+        "Reset's first call is not bulkhead_pre_ram"
+    );
+    let supply = kernel
+        .symbols()
+        .find(|s| {
+            s.name()
+                .is_ok_and(|n| n.contains("write_supply_before_ram"))
+        })
+        .expect("the kernel links drv_stm32h7_clocks::pre_ram::write_supply_before_ram")
+        .address()
+        & !1;
+    assert_eq!(
+        branch_target(kernel, hook, false),
+        Some(supply),
+        "bulkhead_pre_ram does not branch to the supply routine"
+    );
+}
+
+/// Everything in `.uninit` (kept across a reset) is 8-byte aligned and a whole number of
+/// 64-bit words, so it can be written as whole ECC words of AXI SRAM: a narrower write is a
+/// read-modify-write in the ECC controller that a reset can cut short.
+fn check_reset_survivors(name: &str, elf: &object::File<'_>) {
+    for symbol in elf.symbols() {
+        let Some(index) = symbol.section_index() else {
+            continue;
+        };
+        let section = elf.section_by_index(index).expect("the symbol's section");
+        if !section.name().is_ok_and(|n| n.starts_with(".uninit")) || symbol.size() == 0 {
+            continue;
+        }
+        let what = symbol.name().unwrap_or("?");
+        assert!(
+            symbol.address() % 8 == 0 && symbol.size() % 8 == 0,
+            "{name}: {what} at {:#x} ({} bytes) in .uninit is not whole 64-bit words",
+            symbol.address(),
+            symbol.size()
+        );
     }
 }
 

@@ -11,12 +11,13 @@
 #![no_std]
 #![no_main]
 
+use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
-    GpioError, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, RESET_PERIPHERALS,
-    RccError,
+    GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, Pull,
+    RESET_PERIPHERALS, RccError, USB_VBUS, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -26,6 +27,8 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 /// RM0433 memory map; app.toml's `uses = ["rcc", "gpio"]` gives this task exactly these.
 const RCC_BASE: usize = 0x5802_4400;
 const GPIO_BASE: usize = 0x5802_0000;
+/// RM0433 "RCC PLLs clock source selection register".
+const RCC_PLLCKSELR: usize = 0x28;
 /// app.toml: `notifications = ["reset-request"]`.
 const RESET_REQUEST: u32 = 1 << 0;
 
@@ -141,24 +144,7 @@ impl InOrderSysImpl for Sys {
         config: PinConfig,
     ) -> Result<(), RequestError<GpioError>> {
         let base = self.port(port, pins)?;
-        let current = gpio::PortConfig {
-            moder: read(base + gpio::MODER),
-            otyper: read(base + gpio::OTYPER),
-            ospeedr: read(base + gpio::OSPEEDR),
-            pupdr: read(base + gpio::PUPDR),
-            afrl: read(base + gpio::AFRL),
-            afrh: read(base + gpio::AFRH),
-        };
-        let new = current.configured(pins, config);
-        // MODER last: a pin switches mode only once its type, speed, pull and alternate
-        // function are already what the new mode needs, so it never glitches through a
-        // stale configuration.
-        write(base + gpio::OTYPER, new.otyper);
-        write(base + gpio::OSPEEDR, new.ospeedr);
-        write(base + gpio::PUPDR, new.pupdr);
-        write(base + gpio::AFRL, new.afrl);
-        write(base + gpio::AFRH, new.afrh);
-        write(base + gpio::MODER, new.moder);
+        configure(base, pins, config);
         Ok(())
     }
 
@@ -196,6 +182,10 @@ impl InOrderSysImpl for Sys {
         Ok(read(GPIO_BASE + gpio::port_offset(port) + gpio::IDR) as u16)
     }
 
+    fn pll_clock_selection(&mut self, _: &RecvMessage) -> Result<u32, RequestError<Infallible>> {
+        Ok(read(RCC_BASE + RCC_PLLCKSELR))
+    }
+
     fn notification_mask(&self) -> u32 {
         RESET_REQUEST
     }
@@ -217,6 +207,47 @@ impl InOrderSysImpl for Sys {
     }
 }
 
+/// Applies `config` to `pins` of the port at `base`.
+fn configure(base: usize, pins: u16, config: PinConfig) {
+    let current = gpio::PortConfig {
+        moder: read(base + gpio::MODER),
+        otyper: read(base + gpio::OTYPER),
+        ospeedr: read(base + gpio::OSPEEDR),
+        pupdr: read(base + gpio::PUPDR),
+        afrl: read(base + gpio::AFRL),
+        afrh: read(base + gpio::AFRH),
+    };
+    let new = current.configured(pins, config);
+    // MODER last: a pin switches mode only once its type, speed, pull and alternate
+    // function are already what the new mode needs, so it never glitches through a
+    // stale configuration.
+    write(base + gpio::OTYPER, new.otyper);
+    write(base + gpio::OSPEEDR, new.ospeedr);
+    write(base + gpio::PUPDR, new.pupdr);
+    write(base + gpio::AFRL, new.afrl);
+    write(base + gpio::AFRH, new.afrh);
+    write(base + gpio::MODER, new.moder);
+}
+
+/// The board's VBUS switch starts as an output driven off, and its over-current flag as an
+/// input pulled to its no-fault level (open-drain flags need the pull; doc/usb-host.md 1.4
+/// step 3): until `usb-hcd` asks, the port is unpowered whatever the pin's reset state.
+fn usb_vbus_off_at_start(vbus: &UsbVbus) {
+    let switch = GPIO_BASE + gpio::port_offset(vbus.switch.port);
+    let (set, reset) = vbus.drive(false);
+    write(switch + gpio::BSRR, gpio::bsrr(set, reset));
+    configure(switch, vbus.switch.pins, PinConfig::OUTPUT);
+    let pull = match vbus.fault {
+        Level::Low => Pull::Up,
+        Level::High => Pull::Down,
+    };
+    configure(
+        GPIO_BASE + gpio::port_offset(vbus.over_current.port),
+        vbus.over_current.pins,
+        PinConfig::input(pull),
+    );
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     // Clock every port with a managed pin, so clients deal in pins only. The build checked
@@ -226,6 +257,9 @@ pub extern "C" fn main() -> ! {
             let (offset, bit) = rcc::enable_bit(gpio::port_clock(port));
             modify(RCC_BASE + offset, |r| r | bit);
         }
+    }
+    if let Some(vbus) = &USB_VBUS {
+        usb_vbus_off_at_start(vbus);
     }
     let mut buffer = [0u8; INCOMING_SIZE];
     let mut server = Sys;

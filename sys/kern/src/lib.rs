@@ -56,19 +56,35 @@ pub mod umem;
 /// the reset reason the kernel's record gives (`fn(ResetReason) -> ResetReason`, called once
 /// at start-up, privileged) with what the chip reports, e.g. STM32H7's `RCC_RSR`
 /// (`drv-stm32h7-reset-reason`): a watchdog or pin reset leaves no record of its own.
+///
+/// `app_kernel!(pre_ram = path::to::fn, board_init = ..., reset_reason = ...)` also has the
+/// reset handler call `fn` before it initialises `.data` and `.bss` (`arch/reset.rs`):
+/// STM32H7's supply configuration. `fn` must be a routine that touches neither the stack
+/// nor any RAM and returns with `bx lr`, i.e. a naked function.
 #[macro_export]
 macro_rules! app_kernel {
     () => {
-        $crate::app_kernel!(@entry {} |recorded| recorded);
+        $crate::app_kernel!(@entry { "bx lr" } {} |recorded| recorded);
     };
     (board_init = $init:path) => {
-        $crate::app_kernel!(@entry { $init(); } |recorded| recorded);
+        $crate::app_kernel!(@entry { "bx lr" } { $init(); } |recorded| recorded);
     };
     (board_init = $init:path, reset_reason = $reason:path) => {
-        $crate::app_kernel!(@entry { $init(); } $reason);
+        $crate::app_kernel!(@entry { "bx lr" } { $init(); } $reason);
     };
-    (@entry { $($init:tt)* } $($reason:tt)*) => {
+    (pre_ram = $pre:path, board_init = $init:path, reset_reason = $reason:path) => {
+        $crate::app_kernel!(@entry { "b {pre}", pre = sym $pre } { $init(); } $reason);
+    };
+    (@entry { $($pre:tt)* } { $($init:tt)* } $($reason:tt)*) => {
         include!(env!("BULKHEAD_KCONFIG"));
+
+        /// Called by the reset handler before RAM is initialised: a tail branch to the
+        /// board's routine, or a bare return. Naked, so it has no prologue touching the stack.
+        #[unsafe(no_mangle)]
+        #[unsafe(naked)]
+        extern "C" fn bulkhead_pre_ram() {
+            core::arch::naked_asm!($($pre)*)
+        }
 
         #[unsafe(no_mangle)]
         extern "C" fn kernel_main() -> ! {

@@ -1,5 +1,5 @@
-//! The console: owns the board's UART, writes what tasks send it (`idl/console.idol`), and on
-//! boards whose UART receives (QEMU's CMSDK UART0) runs a command line for the supervisor:
+//! The console: owns the board's UART, writes what tasks send it (`idl/console.idol`), and
+//! runs a command line for the supervisor on what it receives:
 //! `tasks`, `restart NAME`, `unload NAME`, `load NAME`, `fault NAME`, `log`, `help`
 //! (`shell.rs`), and with feature `usb` the USB commands `usb`, `plug`, `unplug`, `disk`,
 //! `keys` (`usb.rs`).
@@ -7,7 +7,9 @@
 //! The UART is chosen at build time: QEMU's CMSDK UART0 by default; with feature `stm32h7`,
 //! USART3 of the STM32H7 Nucleo-144 boards, which they wire to the ST-LINK's virtual COM
 //! port (PD8 TX, PD9 RX, alternate function 7). There the console first asks `sys` for the
-//! USART3 clock and pins, and only transmits.
+//! USART3 clock and pins; it receives on USART3's interrupt, counts overrun, framing, noise
+//! and parity errors (`drv_stm32_usart::RxErrors`) and discards a line they damaged
+//! instead of running it. The command line (`shell.rs`) is the same on both.
 //!
 //! Priorities: the console calls jefe and (feature `usb`) the USB tasks, so it must be less
 //! important than they are; tasks that log call the console, so it must be more important
@@ -17,7 +19,6 @@
 
 #[cfg(all(feature = "usb", not(feature = "stm32h7")))]
 mod serial;
-#[cfg(not(feature = "stm32h7"))]
 mod shell;
 #[cfg(all(feature = "usb", not(feature = "stm32h7")))]
 mod usb;
@@ -40,6 +41,19 @@ mod board {
 
     pub type Port = Uart;
 
+    /// CMSDK UART0 reports no receive errors QEMU could produce.
+    pub struct Receiver;
+
+    impl Receiver {
+        pub const fn new() -> Self {
+            Receiver
+        }
+
+        pub fn next(&mut self, port: &Uart) -> Option<super::Input> {
+            port.read_byte().map(super::Input::Byte)
+        }
+    }
+
     pub fn open() -> Uart {
         // SAFETY: app.toml maps uart0 to this task only.
         let uart = unsafe { Uart::new(UART0) };
@@ -50,10 +64,12 @@ mod board {
 
 #[cfg(feature = "stm32h7")]
 mod board {
-    use drv_stm32_usart::{Usart, brr};
-    use drv_stm32h7_clocks::NUCLEO_400MHZ;
+    use drv_stm32_usart::{RxEvent, Usart, brr};
+    use drv_stm32h7_clocks::{ClockSource, NUCLEO_400MHZ};
     use drv_stm32xx_sys_api::{Alternate, Speed, SysClient, peripherals, pins};
     use userlib::task_slot;
+
+    use crate::shell::RxErrorCounts;
 
     task_slot!(SYS, sys);
 
@@ -67,6 +83,46 @@ mod board {
         Err(_) => panic!("the baud rate cannot be made from the APB1 clock"),
     };
 
+    /// Says which oscillator the kernel's bring-up left the core on: both run it at
+    /// 400 MHz, so the baud rate holds either way, but only HSE is crystal-accurate.
+    pub fn announce_clock(port: &Usart) {
+        let source = SysClient::new(SYS)
+            .pll_clock_selection()
+            .map(ClockSource::from_pllckselr);
+        port.write_bytes(b"bulkhead: clock ");
+        port.write_bytes(match source {
+            Ok(Some(source)) => source.describe().as_bytes(),
+            Ok(None) => b"unknown (RCC_PLLCKSELR names neither HSE nor HSI)",
+            Err(_) => b"unknown (sys did not answer)",
+        });
+        port.write_bytes(b"\n");
+        if source == Ok(Some(ClockSource::HsiFallback)) {
+            port.write_bytes(b"bulkhead: usb off: a USB host needs the HSE clock's accuracy\n");
+        }
+    }
+
+    /// USART3's receive path: `drv_stm32_usart::Receiver` counts the errors and says when
+    /// a line was damaged.
+    pub struct Receiver(drv_stm32_usart::Receiver);
+
+    impl Receiver {
+        pub const fn new() -> Self {
+            Receiver(drv_stm32_usart::Receiver::new())
+        }
+
+        pub fn next(&mut self, port: &Usart) -> Option<super::Input> {
+            Some(match self.0.next(port)? {
+                RxEvent::Byte(byte) => super::Input::Byte(byte),
+                RxEvent::Damaged(e) => super::Input::Damaged(RxErrorCounts {
+                    overruns: e.overruns,
+                    framing: e.framing,
+                    noise: e.noise,
+                    parity: e.parity,
+                }),
+            })
+        }
+    }
+
     pub fn open() -> Usart {
         let sys = SysClient::new(SYS);
         let clock = sys.enable_clock(peripherals::USART3);
@@ -78,6 +134,7 @@ mod board {
         // SAFETY: sys has just clocked USART3, and app.toml maps it to this task only.
         let usart = unsafe { Usart::new(USART3_BASE) };
         usart.enable(BRR);
+        usart.enable_receive_interrupts();
         usart
     }
 }
@@ -92,9 +149,15 @@ impl core::fmt::Write for Out<'_> {
     }
 }
 
+/// What the UART delivered: a byte, or news that the line lost or garbled one.
+pub enum Input {
+    Byte(u8),
+    Damaged(shell::RxErrorCounts),
+}
+
 struct Console {
     port: board::Port,
-    #[cfg(not(feature = "stm32h7"))]
+    receiver: board::Receiver,
     shell: shell::Shell,
 }
 
@@ -115,15 +178,16 @@ impl InOrderConsoleImpl for Console {
         Ok(())
     }
 
-    #[cfg(not(feature = "stm32h7"))]
     fn notification_mask(&self) -> u32 {
         shell::RX_NOTIFICATION
     }
 
-    #[cfg(not(feature = "stm32h7"))]
     fn handle_notification(&mut self, _bits: u32) {
-        while let Some(byte) = self.port.read_byte() {
-            self.shell.on_byte(&mut Out(&self.port), byte);
+        while let Some(input) = self.receiver.next(&self.port) {
+            match input {
+                Input::Byte(byte) => self.shell.on_byte(&mut Out(&self.port), byte),
+                Input::Damaged(counts) => self.shell.on_damaged(&mut Out(&self.port), counts),
+            }
         }
         sys_irq_control(shell::RX_NOTIFICATION, true, false);
     }
@@ -133,17 +197,17 @@ impl InOrderConsoleImpl for Console {
 pub extern "C" fn main() -> ! {
     let port = board::open();
     port.write_bytes(b"\nbulkhead: console up\n");
-    let mut console = Console {
+    #[cfg(feature = "stm32h7")]
+    board::announce_clock(&port);
+    let console = Console {
         port,
-        #[cfg(not(feature = "stm32h7"))]
+        receiver: board::Receiver::new(),
         shell: shell::Shell::new(),
     };
-    #[cfg(not(feature = "stm32h7"))]
-    {
-        shell::boot(&mut Out(&console.port));
-        console.port.write_bytes(b"type `help` for commands\n");
-        sys_irq_control(shell::RX_NOTIFICATION, true, true);
-    }
+    shell::boot(&mut Out(&console.port));
+    console.port.write_bytes(b"type `help` for commands\n");
+    sys_irq_control(shell::RX_NOTIFICATION, true, true);
+    let mut console = console;
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
         dispatch(&mut buffer, &mut console);

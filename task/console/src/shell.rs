@@ -29,6 +29,17 @@ const LINE_LEN: usize = 80;
 pub struct Shell {
     line: [u8; LINE_LEN],
     len: usize,
+    /// Part of the line never arrived intact (a receive error): it is not run.
+    damaged: bool,
+}
+
+/// The UART's receive errors so far, for the message that discards a damaged line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RxErrorCounts {
+    pub overruns: u32,
+    pub framing: u32,
+    pub noise: u32,
+    pub parity: u32,
 }
 
 #[derive(Copy, Clone, PartialEq)]
@@ -85,7 +96,22 @@ impl Shell {
         Shell {
             line: [0; LINE_LEN],
             len: 0,
+            damaged: false,
         }
+    }
+
+    /// A byte of the current line was lost or received with an error: the line will be
+    /// discarded at Enter, with `counts` in the message, rather than run as something the
+    /// user did not type.
+    pub fn on_damaged(&mut self, out: &mut Out<'_>, counts: RxErrorCounts) {
+        if !self.damaged {
+            let _ = write!(
+                out,
+                "\n(receive error: overruns {}, framing {}, noise {}, parity {} so far; this line will be discarded)\n",
+                counts.overruns, counts.framing, counts.noise, counts.parity
+            );
+        }
+        self.damaged = true;
     }
 
     /// Takes one received byte: echoes it, edits the line, runs it on Enter.
@@ -95,7 +121,9 @@ impl Shell {
                 let _ = out.write_str("\n");
                 let len = core::mem::take(&mut self.len);
                 let line = self.line;
-                if let Ok(text) = core::str::from_utf8(&line[..len]) {
+                if core::mem::take(&mut self.damaged) {
+                    let _ = writeln!(out, "that line was damaged on the wire; type it again");
+                } else if let Ok(text) = core::str::from_utf8(&line[..len]) {
                     run(out, text.trim());
                 } else {
                     let _ = writeln!(out, "that line is not text; try: help");

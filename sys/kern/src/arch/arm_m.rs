@@ -437,41 +437,9 @@ global_asm!(
     "FAULT_SHIM MemManage, 4",
     "FAULT_SHIM BusFault, 5",
     "FAULT_SHIM UsageFault, 6",
-    ".section .text.Reset, \"ax\"",
-    ".global Reset",
-    ".type Reset, %function",
-    ".thumb_func",
-    // Enable the FPU before any compiled code can use it (CPACR CP10/CP11 full access),
-    // point VTOR at our table, initialise .data and .bss, then enter the app.
-    "Reset:",
-    "    ldr r0, =0xE000ED88",
-    "    ldr r1, [r0]",
-    "    orr r1, r1, #(0xF << 20)",
-    "    str r1, [r0]",
-    "    dsb",
-    "    isb",
-    "    ldr r0, =0xE000ED08",
-    "    ldr r1, =__vector_table",
-    "    str r1, [r0]",
-    "    ldr r0, =__sdata",
-    "    ldr r1, =__edata",
-    "    ldr r2, =__sidata",
-    "2:  cmp r0, r1",
-    "    bhs 3f",
-    "    ldr r3, [r2], #4",
-    "    str r3, [r0], #4",
-    "    b 2b",
-    "3:  ldr r0, =__sbss",
-    "    ldr r1, =__ebss",
-    "    movs r3, #0",
-    "4:  cmp r0, r1",
-    "    bhs 5f",
-    "    str r3, [r0], #4",
-    "    b 4b",
-    "5:  bl kernel_main",
-    "    udf #0",
-    ".size Reset, . - Reset",
 );
+
+global_asm!(super::reset::reset_handler_asm!());
 
 unsafe extern "C" {
     fn Reset() -> !;

@@ -8,6 +8,8 @@
 //! `irq_is_pending`); `config`, `try_config`; `image_id`; `reset_reason` (why the system last
 //! reset, `abi::ResetReason`); `system_reset(reason)`; `record_epitaph`; `halt_forever`.
 
+mod reset;
+
 #[cfg(target_os = "none")]
 mod arm_m;
 #[cfg(target_os = "none")]
