@@ -276,7 +276,7 @@ fn two_devices_behind_the_hub_enumerate_and_work() {
         None,
     ]);
     on_root_port(&mut hub, |model, host, core| {
-        let (hub_binding, mut hub_driver, children) = hub_with_children(core, host, 8);
+        let (hub_binding, mut hub_driver, children) = enumerate_hub_tree(core, host);
         assert_eq!(hub_driver.ports, 4);
         let attached: Vec<_> = children
             .iter()

@@ -268,7 +268,7 @@ fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
     ]);
     on_root_port(&mut hub, |_, host, core| {
         let (_, _, children) = enumerate_hub_tree(core, host);
-        let [good_device, bad_device] = children[..] else {
+        let [(_, good_device), (_, bad_device)] = children[..] else {
             panic!("two drives expected, got {children:?}")
         };
         core.driver_hello(host, MSC, after_faults(0));

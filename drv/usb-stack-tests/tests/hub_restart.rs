@@ -52,7 +52,7 @@ fn hub_driver_restart_keeps_children_and_notices_an_unplug_made_while_it_was_dow
     ]);
     on_root_port(&mut hub, |model, host, core| {
         core.driver_hello(host, DriverKind::Hub, incarnation(0));
-        let (first_hub, _, children) = hub_with_children(core, host, 8);
+        let (first_hub, _, children) = enumerate_hub_tree(core, host);
         assert_eq!(children.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 3]);
         assert_eq!(core.hub_ports(first_hub), Ok(0b1010));
         let addresses: Vec<u8> = children

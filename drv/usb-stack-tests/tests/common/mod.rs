@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use usb_class_cdc::CdcAcm;
 use usb_class_hid::{BootHid, HidEvent, MAX_EVENTS_PER_REPORT};
-use usb_class_hub::{HubDriver, HubEvent};
 use usb_class_msc::MassStorage;
 use usb_core_logic::{BindingId, DeviceId, DriverKind, UsbCore};
 use usb_host_api::ClassPort;
@@ -149,12 +148,13 @@ pub fn echo(cdc: &CdcAcm, port: &mut impl ClassPort, chunk: &[u8]) -> Vec<u8> {
     back
 }
 
-/// Enumerates the hub on the root port and every device its driver reports connected;
-/// returns the hub's binding, its driver and the child devices in port order.
+/// Enumerates the hub on the root port and every device its driver reports connected, as
+/// the `usb-hub` task does (address-0 token, port reset, child enumeration); returns the
+/// hub's binding, its driver and the child devices with their ports, in port order.
 pub fn enumerate_hub_tree(
     core: &mut UsbCore,
     host: &mut SimHost<'_, '_>,
-) -> (BindingId, usb_class_hub::HubDriver, Vec<DeviceId>) {
+) -> (BindingId, usb_class_hub::HubDriver, Vec<(u8, DeviceId)>) {
     enumerate_root(core, host);
     let hub_binding = binding(core, DriverKind::Hub);
     let hub_bound = bound(core, hub_binding);
@@ -179,47 +179,8 @@ pub fn enumerate_hub_tree(
             let speed = hub_driver
                 .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
                 .unwrap();
-            children.push(core.enumerate_child(host, token, speed).unwrap());
+            children.push((p, core.enumerate_child(host, token, speed).unwrap()));
         }
     }
     (hub_binding, hub_driver, children)
-}
-
-/// Enumerates the hub on the root port, attaches the hub driver, and enumerates every
-/// device its status endpoint reports within `polls` polls, as the `usb-hub` task does
-/// (address-0 token, port reset, child enumeration). Returns the hub binding, the driver
-/// and the (port, device) pairs in the order they came.
-pub fn hub_with_children(
-    core: &mut UsbCore,
-    host: &mut SimHost<'_, '_>,
-    polls: usize,
-) -> (BindingId, HubDriver, Vec<(u8, DeviceId)>) {
-    enumerate_root(core, host);
-    let hub_binding = binding(core, DriverKind::Hub);
-    let hub_bound = bound(core, hub_binding);
-    let mut hub_driver = HubDriver::attach(
-        &mut core.port(host, hub_binding).unwrap(),
-        &hub_bound.config(),
-        0,
-    )
-    .unwrap();
-    let mut attached = Vec::new();
-    for _ in 0..polls {
-        let event = hub_driver
-            .poll(&mut core.port(host, hub_binding).unwrap(), 50)
-            .unwrap();
-        if let Some(HubEvent::Connected(p)) = event {
-            let token = core.acquire_addr0(hub_binding, p).unwrap();
-            assert_eq!(
-                core.acquire_addr0(hub_binding, p),
-                Err(usb_core_logic::CoreError::AddressZeroBusy),
-                "one device at address 0 at a time"
-            );
-            let speed = hub_driver
-                .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
-                .unwrap();
-            attached.push((p, core.enumerate_child(host, token, speed).unwrap()));
-        }
-    }
-    (hub_binding, hub_driver, attached)
 }
