@@ -50,15 +50,18 @@ impl From<CdcError> for SerialError {
     }
 }
 
-/// One port: the core's binding slot and generation, and the device's.
+/// One port: the core's binding slot and generation, and the device's, each with the core
+/// incarnation (`epoch`) that gave it out.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, FromBytes, KnownLayout, Immutable)]
 #[zerocopy(crate = "idol_runtime::zerocopy")]
-#[repr(C)]
+#[repr(C, packed)]
 pub struct PortHandle {
     pub binding_slot: u8,
-    pub binding_generation: u8,
+    pub binding_generation: u16,
+    pub binding_epoch: u32,
     pub device_slot: u8,
-    pub device_generation: u8,
+    pub device_generation: u16,
+    pub device_epoch: u32,
 }
 
 /// A port's handle and the smallest lease a `read` takes (the bulk IN packet size).

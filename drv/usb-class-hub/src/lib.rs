@@ -4,7 +4,8 @@
 //!
 //! | Step | Requests | Failure |
 //! |---|---|---|
-//! | attach | GetHubDescriptor, SetPortFeature(POWER) per port, wait bPwrOn2PwrGood | `BadDescriptor`, `TooManyPorts`, `Port` |
+//! | attach (first, or after a restart of the driver) | GetHubDescriptor, GetPortStatus per port, SetPortFeature(POWER) per unpowered port, then wait bPwrOn2PwrGood | `BadDescriptor`, `TooManyPorts`, `Port` |
+//! | check_port (reconciling after a restart) | GetPortStatus, ClearPortFeature(C_*) per set bit | `NoSuchPort` |
 //! | poll | status-change IN (NAK = nothing) → first changed port: GetPortStatus, ClearPortFeature(C_*) per set bit | change bit for a port beyond `bNbrPorts`: ignored |
 //! | reset_port | SetPortFeature(RESET), GetPortStatus until C_RESET (≤ 10 × 10 ms), ClearPortFeature(C_RESET), 10 ms recovery | `ResetTimeout`, `NotEnabled`, `BadSpeed` (LS and HS both set) |
 //!
@@ -51,6 +52,14 @@ pub enum HubEvent {
     OverCurrent(u8),
 }
 
+/// One port as [`HubDriver::check_port`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortCheck {
+    pub connected: bool,
+    pub connection_changed: bool,
+    pub over_current: bool,
+}
+
 pub struct HubDriver {
     pub ports: u8,
     status_endpoint: EpAddr,
@@ -75,14 +84,63 @@ impl HubDriver {
         if desc.num_ports() > MAX_PORTS {
             return Err(HubError::TooManyPorts(desc.num_ports()));
         }
-        for p in 1..=desc.num_ports() {
-            port.control(&hub::set_port_feature(p, feature::PORT_POWER), &mut [])?;
-        }
-        port.delay_ms(u32::from(desc.power_on_to_good_ms()));
-        Ok(HubDriver {
+        let driver = HubDriver {
             ports: desc.num_ports(),
             status_endpoint: ep.addr,
+        };
+        // Only ports still unpowered are switched on: a restarted driver finds its
+        // predecessor's ports powered, with their devices addressed and configured, and
+        // must leave them so (USB 2.0 11.11 lets a hub report a new connection on a
+        // repeated PORT_POWER, which would look like a replug).
+        let mut powered_any = false;
+        for p in 1..=driver.ports {
+            if driver.port_status(port, p)?.status & hub::status::POWER == 0 {
+                port.control(&hub::set_port_feature(p, feature::PORT_POWER), &mut [])?;
+                powered_any = true;
+            }
+        }
+        if powered_any {
+            port.delay_ms(u32::from(desc.power_on_to_good_ms()));
+        }
+        Ok(driver)
+    }
+
+    /// Reads `number`'s status and clears every change bit it had: whether a device is
+    /// connected, and whether the connection changed since the bit was last cleared (a
+    /// device left, or left and came back, maybe while no driver was watching).
+    pub fn check_port(
+        &mut self,
+        port: &mut impl ClassPort,
+        number: u8,
+    ) -> Result<PortCheck, HubError> {
+        if number == 0 || number > self.ports {
+            return Err(HubError::NoSuchPort);
+        }
+        let status = self.port_status(port, number)?;
+        self.clear_changes(port, number, status.change)?;
+        Ok(PortCheck {
+            connected: status.connected(),
+            connection_changed: status.change & change::CONNECTION != 0,
+            over_current: status.change & change::OVER_CURRENT != 0,
         })
+    }
+
+    fn clear_changes(
+        &mut self,
+        port: &mut impl ClassPort,
+        number: u8,
+        changes: u16,
+    ) -> Result<(), HubError> {
+        for bit in (0..5)
+            .map(|b| 1u16 << b)
+            .filter(|b| changes & b & change::ALL != 0)
+        {
+            port.control(
+                &hub::clear_port_feature(number, hub::clear_selector_for_change(bit)),
+                &mut [],
+            )?;
+        }
+        Ok(())
     }
 
     fn port_status(&self, port: &mut impl ClassPort, number: u8) -> Result<PortStatus, HubError> {
@@ -106,20 +164,11 @@ impl HubDriver {
         let Some(number) = (1..=self.ports).find(|p| bitmap[0] & (1 << p) != 0) else {
             return Ok(None);
         };
-        let status = self.port_status(port, number)?;
-        for bit in (0..5)
-            .map(|b| 1u16 << b)
-            .filter(|b| status.change & b & change::ALL != 0)
-        {
-            port.control(
-                &hub::clear_port_feature(number, hub::clear_selector_for_change(bit)),
-                &mut [],
-            )?;
-        }
-        Ok(if status.change & change::OVER_CURRENT != 0 {
+        let check = self.check_port(port, number)?;
+        Ok(if check.over_current {
             Some(HubEvent::OverCurrent(number))
-        } else if status.change & change::CONNECTION != 0 {
-            Some(if status.connected() {
+        } else if check.connection_changed {
+            Some(if check.connected {
                 HubEvent::Connected(number)
             } else {
                 HubEvent::Disconnected(number)

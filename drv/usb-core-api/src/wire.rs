@@ -44,6 +44,11 @@ idol_runtime::error_enum! {
         NoResources = 19,
         TooLarge = 20,
         BufferFault = 21,
+        /// The device behind the hub port failed enumeration (the reason is in the core's
+        /// ring buffer); it holds no address.
+        EnumerationFailed = 22,
+        /// The caller holds no address-0 token for this hub port (`acquire_address_zero`).
+        NoAddressZero = 23,
     }
 }
 
@@ -97,7 +102,8 @@ impl UsbCoreError {
             | UsbCoreError::NotOwner
             | UsbCoreError::NotADriver
             | UsbCoreError::Quarantined => return PortError::Stale,
-            UsbCoreError::Refused => return PortError::Refused,
+            UsbCoreError::Refused | UsbCoreError::NoAddressZero => return PortError::Refused,
+            UsbCoreError::EnumerationFailed => XferError::TransactionError,
             UsbCoreError::NoSuchEndpoint => return PortError::NoSuchEndpoint,
             UsbCoreError::BadLength | UsbCoreError::TooLarge => XferError::TooLarge,
             UsbCoreError::BufferTooSmall | UsbCoreError::BufferFault => XferError::BufferFault,
@@ -116,13 +122,15 @@ impl UsbCoreError {
     }
 }
 
-/// A binding: `{slot, generation}` of the core's binding table.
+/// A binding: `{slot, generation}` of the core's binding table and the core incarnation
+/// (`epoch`) that gave it out.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, FromBytes, KnownLayout, Immutable)]
 #[zerocopy(crate = "idol_runtime::zerocopy")]
-#[repr(C)]
+#[repr(C, packed)]
 pub struct BindingHandle {
     pub slot: u8,
-    pub generation: u8,
+    pub generation: u16,
+    pub epoch: u32,
 }
 
 impl From<BindingId> for BindingHandle {
@@ -130,6 +138,7 @@ impl From<BindingId> for BindingHandle {
         BindingHandle {
             slot: id.slot,
             generation: id.generation,
+            epoch: id.epoch,
         }
     }
 }
@@ -139,17 +148,20 @@ impl From<BindingHandle> for BindingId {
         BindingId {
             slot: h.slot,
             generation: h.generation,
+            epoch: h.epoch,
         }
     }
 }
 
-/// A device: `{slot, generation}` of the core's device table.
+/// A device: `{slot, generation}` of the core's device table and the core incarnation
+/// (`epoch`) that gave it out.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, FromBytes, KnownLayout, Immutable)]
 #[zerocopy(crate = "idol_runtime::zerocopy")]
-#[repr(C)]
+#[repr(C, packed)]
 pub struct DeviceHandle {
     pub slot: u8,
-    pub generation: u8,
+    pub generation: u16,
+    pub epoch: u32,
 }
 
 impl From<DeviceId> for DeviceHandle {
@@ -157,6 +169,7 @@ impl From<DeviceId> for DeviceHandle {
         DeviceHandle {
             slot: id.slot,
             generation: id.generation,
+            epoch: id.epoch,
         }
     }
 }
@@ -166,6 +179,7 @@ impl From<DeviceHandle> for DeviceId {
         DeviceId {
             slot: h.slot,
             generation: h.generation,
+            epoch: h.epoch,
         }
     }
 }
@@ -237,6 +251,7 @@ impl EventRecord {
         binding: BindingHandle {
             slot: 0,
             generation: 0,
+            epoch: 0,
         },
     };
 
@@ -513,7 +528,8 @@ mod tests {
     fn every_binding_event_survives_the_wire() {
         let binding = BindingId {
             slot: 3,
-            generation: 250,
+            generation: 0xFEDC,
+            epoch: 0x8765_4321,
         };
         let driver = DriverKind::MassStorage;
         let unbound = |reason| BindingEvent::Unbound {
@@ -572,6 +588,7 @@ mod tests {
         let device = DeviceId {
             slot: 1,
             generation: 2,
+            epoch: 300,
         };
         let summary = BindingSummary::new(&info, device, pipes);
         assert_eq!(summary.pipe(EpAddr(0x81)), Some(0x1234_5678));

@@ -121,16 +121,21 @@ pub fn match_driver(iface: &InterfaceInfo) -> Option<DriverKind> {
         .map(|rule| rule.driver)
 }
 
+/// A device: its slot, the slot's reuse count, and the core incarnation that gave it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceId {
     pub slot: u8,
-    pub generation: u8,
+    pub generation: u16,
+    /// The core's incarnation (its task's full restart count, [`UsbCore::for_incarnation`]).
+    pub epoch: u32,
 }
 
+/// A binding: its slot, the slot's reuse count, and the core incarnation that gave it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BindingId {
     pub slot: u8,
-    pub generation: u8,
+    pub generation: u16,
+    pub epoch: u32,
 }
 
 /// Enumeration step that a transfer error happened in.
@@ -310,14 +315,12 @@ struct Binding {
     ready: bool,
 }
 
-/// A slot generation's top bits name the core's incarnation (see [`UsbCore::for_incarnation`]);
-/// reuse of a slot advances only the bits below, so no id of one incarnation equals an id
-/// of the next, however often either reuses its slots.
-const INCARNATION_BITS: u32 = 3;
-const REUSE_MASK: u8 = u8::MAX >> INCARNATION_BITS;
-
+/// A slot's generation counts its reuses within one core incarnation; ids also carry that
+/// incarnation in full ([`DeviceId::epoch`]), so the stale check is exact: an id of another
+/// incarnation never matches however many restarts lie between, and one of this incarnation
+/// matches again only after 65536 reuses of its slot.
 struct Slot<T> {
-    generation: u8,
+    generation: u16,
     value: Option<T>,
 }
 
@@ -327,7 +330,7 @@ impl<T> Slot<T> {
         value: None,
     };
 
-    fn get(&self, generation: u8) -> Option<&T> {
+    fn get(&self, generation: u16) -> Option<&T> {
         self.value
             .as_ref()
             .filter(|_| self.generation == generation)
@@ -336,8 +339,7 @@ impl<T> Slot<T> {
     fn take(&mut self) -> Option<T> {
         let value = self.value.take();
         if value.is_some() {
-            let reuse = self.generation.wrapping_add(1) & REUSE_MASK;
-            self.generation = (self.generation & !REUSE_MASK) | reuse;
+            self.generation = self.generation.wrapping_add(1);
         }
         value
     }
@@ -357,6 +359,8 @@ pub struct UsbCore {
     event_len: usize,
     /// The incarnation of each driver's task that last said hello, by `DriverKind as usize`.
     driver_incarnations: [Option<Incarnation>; DRIVER_KINDS],
+    /// This core's incarnation, carried by every id it gives out.
+    epoch: u32,
 }
 
 impl Default for UsbCore {
@@ -380,35 +384,17 @@ impl UsbCore {
             events: [None; EVENT_QUEUE],
             event_len: 0,
             driver_incarnations: [None; DRIVER_KINDS],
+            epoch: 0,
         }
-    }
-
-    /// A core whose device and binding ids start at `generation`. A restarted core task
-    /// passes a value that differs from its previous incarnation's, so handles that the
-    /// previous incarnation gave out (kept by a class driver or an application) are `Stale`
-    /// here instead of naming a device or binding this core created.
-    pub fn with_first_generation(generation: u8) -> Self {
-        Self::starting_at(generation)
     }
 
     /// The core of the task's incarnation `restarts` (its kernel restart count): every id it
-    /// gives out carries `restarts` modulo 8 in its generation's top bits, so ids of the
-    /// previous incarnation, and of the six before it, are `Stale` here whatever either
-    /// did with its slots. Two incarnations 8 restarts apart share the bits; a handle kept
-    /// across 8 restarts of the core may then name a live device again, as one kept across
-    /// 32 reuses of a slot may within one incarnation.
-    pub fn for_incarnation(restarts: u32) -> Self {
-        Self::starting_at(((restarts as u8) << (8 - INCARNATION_BITS)) & !REUSE_MASK)
-    }
-
-    fn starting_at(generation: u8) -> Self {
+    /// gives out carries `restarts` as its epoch, so ids that any earlier incarnation gave
+    /// out (kept by a class driver or an application) are `Stale` here, however many
+    /// restarts ago, and whatever either incarnation did with its slots.
+    pub const fn for_incarnation(restarts: u32) -> Self {
         let mut core = Self::new();
-        for slot in &mut core.devices {
-            slot.generation = generation;
-        }
-        for slot in &mut core.bindings {
-            slot.generation = generation;
-        }
+        core.epoch = restarts;
         core
     }
 
@@ -460,6 +446,7 @@ impl UsbCore {
     fn device_slot(&self, id: DeviceId) -> Result<&Device, CoreError> {
         self.devices
             .get(usize::from(id.slot))
+            .filter(|_| id.epoch == self.epoch)
             .and_then(|s| s.get(id.generation))
             .ok_or(CoreError::Stale)
     }
@@ -467,6 +454,7 @@ impl UsbCore {
     fn binding_slot(&self, id: BindingId) -> Result<&Binding, CoreError> {
         self.bindings
             .get(usize::from(id.slot))
+            .filter(|_| id.epoch == self.epoch)
             .and_then(|s| s.get(id.generation))
             .ok_or(CoreError::Stale)
     }
@@ -479,6 +467,7 @@ impl UsbCore {
         DeviceId {
             slot,
             generation: self.devices[usize::from(slot)].generation,
+            epoch: self.epoch,
         }
     }
 
@@ -486,6 +475,7 @@ impl UsbCore {
         BindingId {
             slot: slot as u8,
             generation: self.bindings[slot].generation,
+            epoch: self.epoch,
         }
     }
 
@@ -641,6 +631,22 @@ impl UsbCore {
         };
         self.addr0_busy = false;
         result
+    }
+
+    /// The ports of the hub `hub` that have a device the core enumerated behind them, as a
+    /// bitmap (bit n: port n): what a restarted hub driver reconciles its hub's ports with.
+    pub fn hub_ports(&self, hub: BindingId) -> Result<u8, CoreError> {
+        let binding = self.binding_slot(hub)?;
+        if binding.driver != DriverKind::Hub {
+            return Err(CoreError::NotAHub);
+        }
+        let hub_slot = binding.device;
+        Ok(self
+            .devices
+            .iter()
+            .filter_map(|s| s.value.as_ref()?.parent)
+            .filter(|&(parent, port)| parent == hub_slot && port < 8)
+            .fold(0, |ports, (_, port)| ports | 1 << port))
     }
 
     /// The hub driver saw `port` disconnect: the device there and everything below it go.
@@ -1168,47 +1174,5 @@ impl<H: HostController> ClassPort for CorePort<'_, H> {
 
     fn delay_ms(&mut self, ms: u32) {
         self.hc.delay_ms(ms);
-    }
-}
-
-#[cfg(test)]
-mod incarnation_tests {
-    use super::*;
-
-    /// Every generation slot `0` takes over `reuses` reuses, from the incarnation's start.
-    fn generations(restarts: u32, reuses: usize) -> impl Iterator<Item = u8> {
-        let core = UsbCore::for_incarnation(restarts);
-        let mut slot = Slot {
-            generation: core.devices[0].generation,
-            value: None,
-        };
-        assert!(
-            core.bindings
-                .iter()
-                .all(|b| b.generation == slot.generation)
-        );
-        (0..reuses).map(move |_| {
-            let generation = slot.generation;
-            slot.value = Some(());
-            slot.take();
-            generation
-        })
-    }
-
-    #[test]
-    fn ids_of_consecutive_incarnations_never_collide_however_often_slots_are_reused() {
-        for restarts in [0, 1, 7, 8, 255, 256, u32::MAX] {
-            let next = restarts.wrapping_add(1);
-            let mut mine = [0u8; 100];
-            for (m, g) in mine.iter_mut().zip(generations(restarts, 100)) {
-                *m = g;
-            }
-            for theirs in generations(next, 100) {
-                assert!(
-                    !mine.contains(&theirs),
-                    "incarnation {restarts} and {next} share generation {theirs}"
-                );
-            }
-        }
     }
 }

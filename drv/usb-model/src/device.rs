@@ -86,6 +86,11 @@ pub trait SimDevice {
     fn set_port_connected(&mut self, _port: u8, _connected: bool) -> bool {
         false
     }
+    /// Keyboards: press the key `usage` now (its report goes out at the next poll, its
+    /// release at the one after). Returns false for devices that have no keys.
+    fn press_key(&mut self, _usage: u8) -> bool {
+        false
+    }
 }
 
 /// Answer of a function to a non-zero endpoint IN token.
@@ -125,6 +130,9 @@ pub trait Function {
         0
     }
     fn set_port_connected(&mut self, _port: u8, _connected: bool) -> bool {
+        false
+    }
+    fn press_key(&mut self, _usage: u8) -> bool {
         false
     }
 }
@@ -455,5 +463,9 @@ impl<F: Function> SimDevice for Ch9Device<F> {
 
     fn set_port_connected(&mut self, port: u8, connected: bool) -> bool {
         self.function.set_port_connected(port, connected)
+    }
+
+    fn press_key(&mut self, usage: u8) -> bool {
+        self.function.press_key(usage)
     }
 }

@@ -154,6 +154,10 @@ impl SimDevice for Faulty<'_> {
     fn set_port_connected(&mut self, port: u8, connected: bool) -> bool {
         self.inner.set_port_connected(port, connected)
     }
+
+    fn press_key(&mut self, usage: u8) -> bool {
+        self.inner.press_key(usage)
+    }
 }
 
 /// Answers as `first` until the second bus reset, then as `second`.

@@ -2,7 +2,10 @@
 //!
 //! Each plays a script of boot reports, one per interrupt poll after SET_CONFIGURATION, then
 //! NAKs (nothing changed); the typist keyboard plays its script over and over instead, so
-//! that keys keep coming across a restart of the host's driver. SET_IDLE, SET_PROTOCOL and SET_REPORT (keyboard LEDs) are accepted.
+//! that keys keep coming across a restart of the host's driver. A keyboard also presses a
+//! key on demand (`press_key`), before the rest of its script: the press at the next poll,
+//! the release at the one after. SET_IDLE, SET_PROTOCOL and SET_REPORT (keyboard LEDs) are
+//! accepted.
 
 use crate::device::{Ch9Device, EpIn, Function};
 use crate::{concat, device_descriptor};
@@ -36,6 +39,9 @@ pub struct HidBoot<'d> {
     pub leds: u8,
     /// Protocol selected with SET_PROTOCOL (0 boot, 1 report).
     pub protocol: u16,
+    /// A key pressed on demand ([`SimDevice::press_key`](crate::device::SimDevice::press_key)):
+    /// its usage, and whether its press report went out (its release goes next).
+    typed: Option<(u8, bool)>,
 }
 
 impl<'d> HidBoot<'d> {
@@ -56,6 +62,7 @@ pub fn keyboard_function(script: &[[u8; 8]]) -> HidBoot<'_> {
         repeat: false,
         leds: 0,
         protocol: 1,
+        typed: None,
     }
 }
 
@@ -92,6 +99,7 @@ pub fn mouse(script: &[[u8; 4]]) -> SimHid<'_> {
         repeat: false,
         leds: 0,
         protocol: 1,
+        typed: None,
     };
     Ch9Device::new(
         function,
@@ -124,6 +132,16 @@ impl Function for HidBoot<'_> {
         if ep != 1 {
             return EpIn::Halt;
         }
+        if let Some((usage, pressed)) = self.typed {
+            // A keyboard report: modifiers, reserved, then up to six keys down.
+            let mut report = [0u8; 8];
+            if !pressed {
+                report[2] = usage;
+            }
+            out[..report.len()].copy_from_slice(&report);
+            self.typed = (!pressed).then_some((usage, true));
+            return EpIn::Data(report.len());
+        }
         let reports = self.script.len() / self.report_len;
         let index = if self.repeat && reports > 0 {
             self.next % reports
@@ -143,5 +161,14 @@ impl Function for HidBoot<'_> {
 
     fn reset(&mut self) {
         self.protocol = 1;
+        self.typed = None;
+    }
+
+    fn press_key(&mut self, usage: u8) -> bool {
+        if self.report_len != 8 {
+            return false;
+        }
+        self.typed = Some((usage, false));
+        true
     }
 }

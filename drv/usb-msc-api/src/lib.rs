@@ -56,13 +56,15 @@ impl From<MscError> for DiskError {
     }
 }
 
-/// One disk: the core's binding slot and generation.
+/// One disk: the core's binding slot and generation, and the core incarnation (`epoch`)
+/// that bound it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, FromBytes, KnownLayout, Immutable)]
 #[zerocopy(crate = "idol_runtime::zerocopy")]
-#[repr(C)]
+#[repr(C, packed)]
 pub struct DiskHandle {
     pub slot: u8,
-    pub generation: u8,
+    pub generation: u16,
+    pub epoch: u32,
 }
 
 /// A disk's handle and capacity.

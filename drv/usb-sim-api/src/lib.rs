@@ -36,6 +36,12 @@ pub mod devices {
     /// The default topology, plugged at start: a 4-port hub with a keyboard in port 1 and
     /// a serial adapter in port 2.
     pub const HUB: &str = "hub";
+    /// The hub's keyboard (port 1) and serial adapter (port 2): `unplug` and `plug` take
+    /// them out of and put them back into their hub port, while the hub is on the root port.
+    pub const HUB_KEYBOARD: &str = "hub-keyboard";
+    pub const HUB_SERIAL: &str = "hub-serial";
+    /// Each device behind the hub and its port.
+    pub const HUB_PORTS: [(&str, u8); 2] = [(HUB_KEYBOARD, 1), (HUB_SERIAL, 2)];
     /// A keyboard that STALLs every data and status stage (doc/usb-host.md 4.7).
     pub const STALL_STORM: &str = "stall-storm";
     /// A keyboard that NAKs its control data and status stages forever.
@@ -70,8 +76,11 @@ idol_runtime::error_enum! {
     pub enum SimError {
         /// No simulated device has this name.
         UnknownDevice = 1,
-        /// The named device is not the one on the root port.
+        /// The named device is not the one on the root port (or, for a device behind the
+        /// hub, the hub is not on the root port).
         NotPlugged = 2,
+        /// `press`: the device on the root port has no keys (or there is none).
+        NoKeys = 3,
     }
 }
 

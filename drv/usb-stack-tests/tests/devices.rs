@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use usb_class_hid::{HidEvent, HidKind};
-use usb_class_hub::{HubDriver, HubEvent};
+use usb_class_hub::HubEvent;
 use usb_class_msc::MscError;
 use usb_core_logic::{BindingEvent, CoreError, DriverKind};
 use usb_host_api::{PortError, Speed, XferError};
@@ -63,6 +63,27 @@ fn low_speed_keyboard_enumerates_and_key_presses_arrive_as_events() {
     });
     assert_eq!(kbd.function.leds, 0b010);
     assert_eq!(kbd.function.protocol, 0, "boot protocol selected");
+}
+
+/// A key pressed on demand (what `usb-sim`'s `press` does) goes out before the rest of the
+/// script: down at the next poll, up at the one after; a mouse has no keys to press.
+#[test]
+fn a_key_pressed_on_demand_arrives_before_the_script() {
+    let script = key_script();
+    let mut kbd = hid::keyboard(&script);
+    on_root_port(&mut kbd, |model, host, core| {
+        enumerate_root(core, host);
+        let b = binding(core, DriverKind::Hid);
+        const KEY_Z: u8 = 0x1D;
+        assert!(model.borrow_mut().root_device().unwrap().press_key(KEY_Z));
+        let (_, events) = hid_events(core, host, b, 2);
+        assert_eq!(events, [HidEvent::KeyDown(KEY_Z), HidEvent::KeyUp(KEY_Z)]);
+        let (_, events) = hid_events(core, host, b, 1);
+        assert_eq!(events, [HidEvent::KeyDown(KEY_A)], "then the script");
+    });
+    let mouse_script = [[0u8; 4]];
+    let mut mouse = hid::mouse(&mouse_script);
+    assert!(!mouse.press_key(0x05), "a mouse has no keys");
 }
 
 #[test]
@@ -255,35 +276,12 @@ fn two_devices_behind_the_hub_enumerate_and_work() {
         None,
     ]);
     on_root_port(&mut hub, |model, host, core| {
-        enumerate_root(core, host);
-        let hub_binding = binding(core, DriverKind::Hub);
-        let hub_bound = bound(core, hub_binding);
-        let mut hub_driver = HubDriver::attach(
-            &mut core.port(host, hub_binding).unwrap(),
-            &hub_bound.config(),
-            0,
-        )
-        .unwrap();
+        let (hub_binding, mut hub_driver, children) = enumerate_hub_tree(core, host);
         assert_eq!(hub_driver.ports, 4);
-
-        let mut attached = Vec::new();
-        for _ in 0..8 {
-            let event = hub_driver
-                .poll(&mut core.port(host, hub_binding).unwrap(), 50)
-                .unwrap();
-            if let Some(HubEvent::Connected(p)) = event {
-                let token = core.acquire_addr0(hub_binding, p).unwrap();
-                assert_eq!(
-                    core.acquire_addr0(hub_binding, p),
-                    Err(CoreError::AddressZeroBusy)
-                );
-                let speed = hub_driver
-                    .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
-                    .unwrap();
-                let device = core.enumerate_child(host, token, speed).unwrap();
-                attached.push((p, core.device(device).unwrap()));
-            }
-        }
+        let attached: Vec<_> = children
+            .iter()
+            .map(|&(p, id)| (p, core.device(id).unwrap()))
+            .collect();
         assert_eq!(attached.len(), 2);
         assert_eq!(
             (attached[0].0, attached[0].1.speed, attached[0].1.tier),

@@ -14,6 +14,7 @@ use usb_core_logic::{
 use usb_model::flash::{self, FlashFaults};
 use usb_model::{SimDevice, hid, hub, serial};
 use usb_proto::cdc::{DTR, RTS};
+use usb_stack_tests::SimHost;
 
 const MSC: DriverKind = DriverKind::MassStorage;
 
@@ -267,7 +268,7 @@ fn a_death_during_bring_up_is_blamed_on_that_device_alone() {
     ]);
     on_root_port(&mut hub, |_, host, core| {
         let (_, _, children) = enumerate_hub_tree(core, host);
-        let [good_device, bad_device] = children[..] else {
+        let [(_, good_device), (_, bad_device)] = children[..] else {
             panic!("two drives expected, got {children:?}")
         };
         core.driver_hello(host, MSC, after_faults(0));
@@ -328,27 +329,45 @@ fn each_driver_pulls_only_its_own_events() {
     });
 }
 
-/// A restarted core (a new `usb-core` incarnation) enumerates the same drive again under a
-/// different first generation: the ids of the previous incarnation are stale in it, and the
-/// new ids work.
+/// Every restarted core (a new `usb-core` incarnation) enumerates the same drive again and
+/// hands out the same slots and reuse counts as the first did: only the epoch tells them
+/// apart. Across 300 incarnations (past the 8 that three bits of a generation could name,
+/// and the 256 of a byte), the first incarnation's ids stay stale, and each incarnation's
+/// own ids work.
 #[test]
-fn ids_from_a_previous_core_incarnation_are_stale_in_the_next() {
+fn ids_from_a_previous_core_incarnation_are_stale_in_every_later_one() {
     let mut disk = vec![0u8; 16 * 1024];
     let mut drive = flash::flash_drive(&mut disk, FlashFaults::default());
-    on_root_port(&mut drive, |_, host, core| {
-        let old_device = enumerate_root(core, host);
-        let old_binding = binding(core, MSC);
-        let mut next = UsbCore::with_first_generation(1);
-        let new_device = enumerate_root(&mut next, host);
-        let new_binding = binding(&next, MSC);
-        assert_ne!(new_device, old_device);
-        assert_ne!(new_binding, old_binding);
-        assert_eq!(next.device(old_device).err(), Some(CoreError::Stale));
-        assert!(
-            next.port(host, old_binding).is_err(),
-            "an old binding is usable"
-        );
-        assert!(next.device(new_device).is_ok());
-        assert!(next.port(host, new_binding).is_ok());
+    on_root_port(&mut drive, |model, host, core| {
+        let first_device = enumerate_root(core, host);
+        let first_binding = binding(core, MSC);
+        let mut previous = (first_device, first_binding);
+        for restarts in 1..=300u32 {
+            // A controller initialised afresh each time, so the old incarnations' pipes do
+            // not use up the controller's.
+            let host = &mut SimHost::new(model);
+            let mut next = UsbCore::for_incarnation(restarts);
+            let device = enumerate_root(&mut next, host);
+            let bound = binding(&next, MSC);
+            assert_eq!(
+                (device.slot, device.generation),
+                (first_device.slot, first_device.generation),
+                "incarnation {restarts} reuses the first one's slot and reuse count"
+            );
+            for (old_device, old_binding) in [(first_device, first_binding), previous] {
+                assert_eq!(
+                    next.device(old_device).err(),
+                    Some(CoreError::Stale),
+                    "incarnation {restarts} takes {old_device:?} for {device:?}"
+                );
+                assert!(
+                    next.port(host, old_binding).is_err(),
+                    "incarnation {restarts} serves {old_binding:?} as {bound:?}"
+                );
+            }
+            assert!(next.device(device).is_ok());
+            assert!(next.port(host, bound).is_ok());
+            previous = (device, bound);
+        }
     });
 }

@@ -74,8 +74,10 @@ fn handle_of(served: &Served<CdcAcm>) -> PortHandle {
     PortHandle {
         binding_slot: served.binding.slot,
         binding_generation: served.binding.generation,
+        binding_epoch: served.binding.epoch,
         device_slot: served.summary.device.slot,
         device_generation: served.summary.device.generation,
+        device_epoch: served.summary.device.epoch,
     }
 }
 
@@ -104,10 +106,12 @@ impl Server {
         let binding = BindingHandle {
             slot: handle.binding_slot,
             generation: handle.binding_generation,
+            epoch: handle.binding_epoch,
         };
         let device = DeviceHandle {
             slot: handle.device_slot,
             generation: handle.device_generation,
+            epoch: handle.device_epoch,
         };
         let served = self
             .ports

@@ -20,8 +20,8 @@
 //!   nothing, however often it happens.
 //! * **Own restart**: a new incarnation starts with an empty device table, so it closes
 //!   every pipe a previous incarnation opened for the drivers (`close_pipes_of`: transfers
-//!   in flight on them end with a code), hands out ids whose generations carry its own
-//!   restart count (ids of the previous incarnation are `Stale`, see
+//!   in flight on them end with a code), hands out ids that carry its own full
+//!   restart count as their epoch (ids of every earlier incarnation are `Stale`, see
 //!   `UsbCore::for_incarnation`), and enumerates the connected device again, starting
 //!   with a bus reset. Each driver learns of it at its next `next_event` (refused until it
 //!   says hello again), drops every binding and takes the new ones.
@@ -49,8 +49,8 @@ use usb_core_api::{
 };
 use usb_core_logic::policy::MAX_CONTROL_DATA;
 use usb_core_logic::{
-    BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, Incarnation, MAX_BOUND_PIPES,
-    UsbCore,
+    Addr0Token, BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, Incarnation,
+    MAX_BOUND_PIPES, UsbCore,
 };
 use usb_hcd_api::IpcHostController;
 use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
@@ -76,9 +76,22 @@ enum Trace {
     None,
     Enumerated {
         slot: u8,
-        generation: u8,
+        generation: u16,
     },
     EnumerationFailed(EnumError),
+    /// A device behind a hub port, enumerated (or not) for the hub driver.
+    ChildEnumerated {
+        port: u8,
+        slot: u8,
+        generation: u16,
+    },
+    ChildFailed {
+        port: u8,
+        error: EnumError,
+    },
+    ChildDetached {
+        port: u8,
+    },
     Hello {
         driver: DriverKind,
         generation: u32,
@@ -121,6 +134,8 @@ fn op(operation: UsbCoreOperation, e: impl Into<UsbCoreError>) -> RequestError<U
 struct Server {
     core: UsbCore,
     hc: IpcHostController,
+    /// The address-0 token a hub driver holds, for which hub binding and port.
+    addr0: Option<(BindingId, u8, Addr0Token)>,
 }
 
 impl Server {
@@ -157,7 +172,9 @@ impl Server {
 
     fn poll_root(&mut self) {
         match self.core.poll_root(&mut self.hc) {
-            Some(Ok(DeviceId { slot, generation })) => {
+            Some(Ok(DeviceId {
+                slot, generation, ..
+            })) => {
                 ringbuf_entry!(Trace::Enumerated { slot, generation })
             }
             Some(Err(e)) => ringbuf_entry!(Trace::EnumerationFailed(e)),
@@ -200,6 +217,13 @@ impl InOrderUsbCoreImpl for Server {
             // opens new ones for the caller. A core that cannot reach usb-hcd learns it at
             // the rebind, which then fails and leaves the binding to the next root poll.
             let _ = self.hc.client().close_pipes_of(index as u16);
+        }
+        if driver == DriverKind::Hub
+            && let Some((_, _, token)) = self.addr0.take()
+        {
+            // The hub driver died between a port reset and the child's enumeration: the
+            // device at address 0 is enumerated when its successor finds the port again.
+            self.core.release_addr0(token);
         }
         let incarnation = Incarnation { restarts, faults };
         let outcome = self.core.driver_hello(&mut self.hc, driver, incarnation);
@@ -307,6 +331,104 @@ impl InOrderUsbCoreImpl for Server {
             .map_err(|e| op(operation, e))
     }
 
+    fn hub_ports(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+    ) -> Result<u8, RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::HubPorts;
+        let id = self.callers_binding(operation, msg, binding)?;
+        self.core.hub_ports(id).map_err(|e| op(operation, e))
+    }
+
+    fn acquire_address_zero(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        port: u8,
+    ) -> Result<(), RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::AcquireAddressZero;
+        let id = self.callers_binding(operation, msg, binding)?;
+        let token = self
+            .core
+            .acquire_addr0(id, port)
+            .map_err(|e| op(operation, e))?;
+        self.addr0 = Some((id, port, token));
+        Ok(())
+    }
+
+    fn release_address_zero(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+    ) -> Result<(), RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::ReleaseAddressZero;
+        let id = self.callers_binding(operation, msg, binding)?;
+        if self.addr0.as_ref().is_some_and(|(held, _, _)| *held == id)
+            && let Some((_, _, token)) = self.addr0.take()
+        {
+            self.core.release_addr0(token);
+        }
+        Ok(())
+    }
+
+    fn attach_child(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        port: u8,
+        speed: u8,
+    ) -> Result<DeviceHandle, RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::AttachChild;
+        let id = self.callers_binding(operation, msg, binding)?;
+        if !self
+            .addr0
+            .as_ref()
+            .is_some_and(|(held, p, _)| *held == id && *p == port)
+        {
+            return Err(op(operation, UsbCoreError::NoAddressZero));
+        }
+        let Some((_, _, token)) = self.addr0.take() else {
+            return Err(op(operation, UsbCoreError::NoAddressZero));
+        };
+        let Some(speed) = usb_hcd_api::wire::speed(speed) else {
+            self.core.release_addr0(token);
+            return Err(op(operation, UsbCoreError::BadLength));
+        };
+        let result = self.core.enumerate_child(&mut self.hc, token, speed);
+        self.notify_drivers();
+        match result {
+            Ok(device) => {
+                ringbuf_entry!(Trace::ChildEnumerated {
+                    port,
+                    slot: device.slot,
+                    generation: device.generation
+                });
+                Ok(device.into())
+            }
+            Err(error) => {
+                ringbuf_entry!(Trace::ChildFailed { port, error });
+                Err(op(operation, UsbCoreError::EnumerationFailed))
+            }
+        }
+    }
+
+    fn detach_child(
+        &mut self,
+        msg: &RecvMessage,
+        binding: BindingHandle,
+        port: u8,
+    ) -> Result<(), RequestError<UsbCoreError>> {
+        let operation = UsbCoreOperation::DetachChild;
+        let id = self.callers_binding(operation, msg, binding)?;
+        self.core
+            .hub_port_detached(&mut self.hc, id, port)
+            .map_err(|e| op(operation, e))?;
+        ringbuf_entry!(Trace::ChildDetached { port });
+        self.notify_drivers();
+        Ok(())
+    }
+
     fn devices(
         &mut self,
         _: &RecvMessage,
@@ -366,6 +488,7 @@ pub extern "C" fn main() -> ! {
         // usb-hcd may have restarted before this incarnation: name its current one.
         hc: IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
+        addr0: None,
     };
     // Pipes a previous incarnation opened for the drivers name devices this one has not
     // enumerated: they go before anything is bound again.

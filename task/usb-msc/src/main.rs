@@ -117,6 +117,7 @@ fn binding_of(handle: DiskHandle) -> BindingHandle {
     BindingHandle {
         slot: handle.slot,
         generation: handle.generation,
+        epoch: handle.epoch,
     }
 }
 
@@ -138,6 +139,7 @@ impl InOrderUsbMscImpl for Server {
             handle: DiskHandle {
                 slot: disk.binding.slot,
                 generation: disk.binding.generation,
+                epoch: disk.binding.epoch,
             },
         })
     }

@@ -70,6 +70,11 @@ enum Event {
     Unplugged {
         device: u8,
     },
+    /// A device behind the hub plugged into or unplugged from its port.
+    HubPort {
+        port: u8,
+        connected: bool,
+    },
     /// A plug or unplug naming no device (or not the plugged one).
     Refused {
         error: u8,
@@ -116,6 +121,37 @@ impl<'d> Sim<'d> {
             .iter()
             .position(|(n, _)| n.as_bytes() == name_bytes)
             .ok_or_else(|| Self::refused(SimError::UnknownDevice))
+    }
+
+    /// Plugs (or unplugs) the device behind the hub that `name` names, if it names one:
+    /// `None` when it does not, so the caller looks in the table.
+    fn hub_port(
+        &mut self,
+        name: &Leased<Read, [u8]>,
+        connected: bool,
+    ) -> Option<Result<(), RequestError<SimError>>> {
+        let mut buf = [0u8; LONGEST_NAME];
+        let name_bytes = &mut buf[..name.len()];
+        if let Err(e) = name.read_range(0, name_bytes) {
+            return Some(Err(e.into()));
+        }
+        let &(_, port) = devices::HUB_PORTS
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name_bytes)?;
+        let hub_plugged = self
+            .plugged
+            .is_some_and(|i| self.table[i].0 == devices::HUB);
+        let done = hub_plugged
+            && self
+                .model
+                .root_device()
+                .is_some_and(|hub| hub.set_port_connected(port, connected));
+        Some(if done {
+            ringbuf_entry!(Event::HubPort { port, connected });
+            Ok(())
+        } else {
+            Err(Self::refused(SimError::NotPlugged))
+        })
     }
 
     fn unplug_current(&mut self) {
@@ -185,6 +221,9 @@ impl InOrderUsbSimImpl for Sim<'_> {
         name: Leased<Read, [u8]>,
     ) -> Result<(), RequestError<SimError>> {
         self.catch_up();
+        if let Some(done) = self.hub_port(&name, true) {
+            return done;
+        }
         let i = self.find(&name)?;
         self.unplug_current();
         let device = self.table[i]
@@ -203,12 +242,28 @@ impl InOrderUsbSimImpl for Sim<'_> {
         name: Leased<Read, [u8]>,
     ) -> Result<(), RequestError<SimError>> {
         self.catch_up();
+        if let Some(done) = self.hub_port(&name, false) {
+            return done;
+        }
         let i = self.find(&name)?;
         if self.plugged != Some(i) {
             return Err(Self::refused(SimError::NotPlugged));
         }
         self.unplug_current();
         Ok(())
+    }
+
+    fn press(&mut self, _: &RecvMessage, usage: u8) -> Result<(), RequestError<SimError>> {
+        self.catch_up();
+        if self
+            .model
+            .root_device()
+            .is_some_and(|device| device.press_key(usage))
+        {
+            Ok(())
+        } else {
+            Err(Self::refused(SimError::NoKeys))
+        }
     }
 
     fn stats(&mut self, _: &RecvMessage) -> Result<SimStats, RequestError<Infallible>> {

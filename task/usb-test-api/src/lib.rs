@@ -16,11 +16,14 @@ pub const RESULT: u16 = 2;
 pub const DEAD: u32 = u32::MAX;
 /// The driver's reply did not decode.
 pub const BAD_REPLY: u32 = u32::MAX - 1;
-/// `MSC_READ`: message = disk handle slot (u8), generation (u8), two zero bytes, blocks
-/// (u32 LE). The peer reads that many 512-byte blocks from block 0 on through `usb-msc`, in
-/// one call (at most [`MSC_MAX_BLOCKS`]); `RESULT`'s code is 0 or a `DiskError` code.
+/// `MSC_READ`: message ([`MSC_MESSAGE_LEN`] bytes) = blocks (u32 LE), a zero byte, the
+/// disk handle's slot (u8), generation (u16 LE) and epoch (u32 LE). The peer reads that many
+/// 512-byte blocks from block 0 on through `usb-msc`, in one call (at most
+/// [`MSC_MAX_BLOCKS`]); `RESULT`'s code is 0 or a `DiskError` code.
 pub const MSC_READ: u16 = 3;
-/// `MSC_WRITE`: message as for [`MSC_READ`], with the pattern seed in the third byte: the
+/// Length of an [`MSC_READ`] or [`MSC_WRITE`] message.
+pub const MSC_MESSAGE_LEN: usize = 12;
+/// `MSC_WRITE`: message as for [`MSC_READ`], with the pattern seed in the fifth byte: the
 /// peer writes [`pattern`]`(seed)` to that many blocks from block 0 on, in one call.
 pub const MSC_WRITE: u16 = 4;
 /// `STREAM`: no message. The peer answers at once, then streams writes and read-backs of

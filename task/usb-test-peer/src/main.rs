@@ -10,8 +10,8 @@ use usb_hcd_api::UsbHcdClient;
 use usb_host_api::SetupPacket;
 use usb_msc_api::{DiskError, DiskHandle, UsbMscClient};
 use usb_test_api::{
-    BAD_REPLY, BLOCK, CONTROL_IN, DEAD, MSC_MAX_BLOCKS, MSC_READ, MSC_WRITE, RESULT, STOP_BIT,
-    STREAM, STREAM_BLOCKS, STREAM_RESULT, pattern_at,
+    BAD_REPLY, BLOCK, CONTROL_IN, DEAD, MSC_MAX_BLOCKS, MSC_MESSAGE_LEN, MSC_READ, MSC_WRITE,
+    RESULT, STOP_BIT, STREAM, STREAM_BLOCKS, STREAM_RESULT, pattern_at,
 };
 use userlib::*;
 
@@ -46,7 +46,7 @@ fn code_of<E: ErrorCode>(result: Result<(), CallError<E>>) -> u32 {
 pub extern "C" fn main() -> ! {
     let mut done = 0u32;
     let mut code = 0u32;
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; MSC_MESSAGE_LEN];
     let mut disk = [0u8; MSC_MAX_BLOCKS * BLOCK];
     let mut stream = Stream::default();
     loop {
@@ -71,20 +71,22 @@ pub extern "C" fn main() -> ! {
                 done = 1;
             }
             op @ (MSC_READ | MSC_WRITE)
-                if msg.message_len == 8 && (word(&buf, 4) as usize) <= MSC_MAX_BLOCKS =>
+                if msg.message_len == MSC_MESSAGE_LEN
+                    && (word(&buf, 0) as usize) <= MSC_MAX_BLOCKS =>
             {
                 sys_reply(msg.sender, 0, &[]);
                 done = 0;
                 let msc = UsbMscClient::new(sys_refresh_incarnation(USB_MSC));
                 let handle = DiskHandle {
-                    slot: buf[0],
-                    generation: buf[1],
+                    slot: buf[5],
+                    generation: u16::from_le_bytes([buf[6], buf[7]]),
+                    epoch: word(&buf, 8),
                 };
-                let data = &mut disk[..word(&buf, 4) as usize * BLOCK];
+                let data = &mut disk[..word(&buf, 0) as usize * BLOCK];
                 code = code_of(if op == MSC_READ {
                     msc.read(handle, 0, data)
                 } else {
-                    pattern_at(data, buf[2], 0);
+                    pattern_at(data, buf[4], 0);
                     msc.write(handle, 0, data)
                 });
                 done = 1;

@@ -47,8 +47,8 @@ const POLL_MS: u64 = 20;
 /// The simulated flash drive (`usb_model::flash`).
 const FLASH_VID_PID: (u16, u16) = (0x1209, 0x0004);
 use usb_test_api::{
-    BLOCK, CHECKSUM_START, MSC_MAX_BLOCKS, MSC_READ, MSC_WRITE, checksum, checksum_more, pattern,
-    pattern_at,
+    BLOCK, CHECKSUM_START, MSC_MAX_BLOCKS, MSC_MESSAGE_LEN, MSC_READ, MSC_WRITE, checksum,
+    checksum_more, pattern, pattern_at,
 };
 const KEY_A: u8 = 0x04;
 /// The simulated serial adapter (`usb_model::serial`): full speed, 64-byte bulk packets, a
@@ -67,7 +67,7 @@ const NOTIFIED_BIND_MS: u64 = 400;
 
 /// Restarted before each test, in this order: the controller, then a core with an empty
 /// device table, then the drivers, which say hello to it.
-pub const FRESH: [Incarnation; 6] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID, USB_CDC];
+pub const FRESH: [Incarnation; 7] = [USB_HCD, PEER, USB_CORE, USB_MSC, USB_HID, USB_CDC, USB_HUB];
 
 pub const TESTS: &[Test] = &[
     (
@@ -140,7 +140,7 @@ pub const TESTS: &[Test] = &[
     ),
 ];
 
-fn core() -> UsbCoreClient {
+pub(crate) fn core() -> UsbCoreClient {
     UsbCoreClient::new(sys_refresh_incarnation(USB_CORE))
 }
 
@@ -152,12 +152,12 @@ fn hid() -> UsbHidClient {
     UsbHidClient::new(sys_refresh_incarnation(USB_HID))
 }
 
-fn cdc() -> UsbCdcClient {
+pub(crate) fn cdc() -> UsbCdcClient {
     UsbCdcClient::new(sys_refresh_incarnation(USB_CDC))
 }
 
 /// Polls `probe` every `POLL_MS` until it gives a value or `BIND_WITHIN_MS` passes.
-fn within<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn within<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let give_up = sys_get_timer().now + BIND_WITHIN_MS;
     loop {
         if let Some(value) = probe() {
@@ -170,7 +170,7 @@ fn within<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
-fn plug(name: &str) -> Outcome {
+pub(crate) fn plug(name: &str) -> Outcome {
     sim()
         .plug(name.as_bytes())
         .map_err(|_| "usb-sim: plug failed")
@@ -183,7 +183,7 @@ fn flash_disk() -> Result<DiskInfo, &'static str> {
 }
 
 /// The live device with `vid_pid`.
-fn device(vid_pid: (u16, u16)) -> Result<DeviceRecord, &'static str> {
+pub(crate) fn device(vid_pid: (u16, u16)) -> Result<DeviceRecord, &'static str> {
     let mut records = [DeviceRecord::new_zeroed(); 8];
     let n = core()
         .devices(0, &mut records)
@@ -367,7 +367,7 @@ fn serial_port() -> Result<PortInfo, &'static str> {
 
 /// Writes `data` (at most the adapter's 512-byte loop buffer) and reads it back, packet by
 /// packet, up to its last byte.
-fn loop_back(port: PortInfo, data: &[u8]) -> Outcome {
+pub(crate) fn loop_back(port: PortInfo, data: &[u8]) -> Outcome {
     let took = cdc()
         .write(port.handle, data)
         .map_err(|_| "usb-cdc: write to the serial adapter failed")?;
@@ -415,7 +415,7 @@ fn bus_events_since(from: u32, mut each: impl FnMut(&TraceEntry)) -> Outcome {
 /// Checks that the device `was` (the record taken before a class-driver restart, with the
 /// bus statistics `before`) was not enumerated again: same DeviceId, no bus reset, no reset
 /// or SET_ADDRESS among the bus events since.
-fn not_enumerated_again(was: &DeviceRecord, before: &SimStats) -> Outcome {
+pub(crate) fn not_enumerated_again(was: &DeviceRecord, before: &SimStats) -> Outcome {
     check!(
         { device(({ was.vendor_id }, { was.product_id }))?.handle } == { was.handle },
         "the device got a new DeviceId: it was enumerated again"
@@ -722,11 +722,13 @@ fn peer_writes_disk(disk: DiskInfo, seed: u8) -> Outcome {
 }
 
 fn send_to_peer(command: u16, disk: DiskInfo, seed: u8) {
-    let mut message = [0u8; 8];
-    message[0] = disk.handle.slot;
-    message[1] = disk.handle.generation;
-    message[2] = seed;
-    message[4..].copy_from_slice(&(MSC_MAX_BLOCKS as u32).to_le_bytes());
+    let handle = disk.handle;
+    let mut message = [0u8; MSC_MESSAGE_LEN];
+    message[..4].copy_from_slice(&(MSC_MAX_BLOCKS as u32).to_le_bytes());
+    message[4] = seed;
+    message[5] = handle.slot;
+    message[6..8].copy_from_slice(&{ handle.generation }.to_le_bytes());
+    message[8..].copy_from_slice(&{ handle.epoch }.to_le_bytes());
     sys_send(
         sys_refresh_incarnation(PEER),
         command,
@@ -1021,8 +1023,9 @@ const MALICIOUS_ON_PORT_MS: u64 = 1500;
 
 /// The tasks a device can reach, directly or through another: none of them may fault for
 /// anything a device does.
-fn usb_tasks() -> [u32; 7] {
+fn usb_tasks() -> [u32; 8] {
     [
+        USB_HUB.index() as u32,
         USB_SIM.index() as u32,
         USB_HCD.index() as u32,
         USB_CORE.index() as u32,

@@ -22,6 +22,7 @@
 #![no_main]
 
 mod class;
+mod hub;
 
 use idol_runtime::CallError;
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
@@ -35,6 +36,7 @@ task_slot!(RUNNER, runner);
 task_slot!(USB_SIM, "usb-sim");
 task_slot!(USB_HCD, "usb-hcd");
 task_slot!(PEER, peer);
+task_slot!(USB_HUB, "usb-hub");
 
 /// app.toml: `notifications = ["timer"]`.
 const TIMER: u32 = 1 << 0;
@@ -465,6 +467,7 @@ const TESTS: &[Test] = &[
 pub extern "C" fn main() -> ! {
     run_tests(&runner(), TESTS, &[USB_HCD, PEER]);
     run_tests(&runner(), class::TESTS, &class::FRESH);
+    run_tests(&runner(), hub::TESTS, &class::FRESH);
     let _ = runner().log(b"TESTS DONE");
     loop {
         sys_recv_notification(0);

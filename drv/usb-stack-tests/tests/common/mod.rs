@@ -148,12 +148,13 @@ pub fn echo(cdc: &CdcAcm, port: &mut impl ClassPort, chunk: &[u8]) -> Vec<u8> {
     back
 }
 
-/// Enumerates the hub on the root port and every device its driver reports connected;
-/// returns the hub's binding, its driver and the child devices in port order.
+/// Enumerates the hub on the root port and every device its driver reports connected, as
+/// the `usb-hub` task does (address-0 token, port reset, child enumeration); returns the
+/// hub's binding, its driver and the child devices with their ports, in port order.
 pub fn enumerate_hub_tree(
     core: &mut UsbCore,
     host: &mut SimHost<'_, '_>,
-) -> (BindingId, usb_class_hub::HubDriver, Vec<DeviceId>) {
+) -> (BindingId, usb_class_hub::HubDriver, Vec<(u8, DeviceId)>) {
     enumerate_root(core, host);
     let hub_binding = binding(core, DriverKind::Hub);
     let hub_bound = bound(core, hub_binding);
@@ -170,10 +171,15 @@ pub fn enumerate_hub_tree(
             .unwrap();
         if let Some(usb_class_hub::HubEvent::Connected(p)) = event {
             let token = core.acquire_addr0(hub_binding, p).unwrap();
+            assert_eq!(
+                core.acquire_addr0(hub_binding, p),
+                Err(usb_core_logic::CoreError::AddressZeroBusy),
+                "one device at address 0 at a time"
+            );
             let speed = hub_driver
                 .reset_port(&mut core.port(host, hub_binding).unwrap(), p)
                 .unwrap();
-            children.push(core.enumerate_child(host, token, speed).unwrap());
+            children.push((p, core.enumerate_child(host, token, speed).unwrap()));
         }
     }
     (hub_binding, hub_driver, children)
