@@ -2,7 +2,7 @@
 //!
 //! Benchmark images run under `qemu-system-arm -icount shift=0`, where virtual time
 //! advances one nanosecond per guest instruction, and print `BENCH <key> <instructions>`
-//! lines then `BENCH DONE` (see `task/bench-api` for how they time themselves). Sizes come
+//! lines then `BENCH DONE` (see `test/task/bench-api` for how they time themselves). Sizes come
 //! from the default app's kernel ELF. Results go to `target/bench/kernel.json` as one flat
 //! JSON object and are printed next to Hubris's figures for the same shapes.
 
@@ -33,10 +33,10 @@ pub fn run() -> Result<(), Error> {
     let mut figures = BTreeMap::new();
     for image in IMAGES {
         let Ok(path) = dist::app_toml_path(image) else {
-            eprintln!("(no app/{image}: its figures are skipped)");
+            eprintln!("(no test/app/{image}: its figures are skipped)");
             continue;
         };
-        figures.extend(run_image(image, &path)?);
+        figures.extend(run_image(&path)?);
     }
     let default = dist::dist(&dist::app_toml_path(crate::DEFAULT_APP)?)?;
     let (flash, ram) = kernel_sizes(&dist::read(&default.kernel_elf)?)?;
@@ -66,14 +66,15 @@ pub fn run() -> Result<(), Error> {
     Ok(())
 }
 
-fn run_image(image: &str, path: &std::path::Path) -> Result<BTreeMap<String, u64>, Error> {
+fn run_image(path: &std::path::Path) -> Result<BTreeMap<String, u64>, Error> {
     let built = dist::dist(path)?;
+    let image = path.display();
     let machine = built
         .app
         .board
         .qemu_machine
         .clone()
-        .ok_or_else(|| Error::new(format!("app/{image}: board has no qemu-machine")))?;
+        .ok_or_else(|| Error::new(format!("{image}: board has no qemu-machine")))?;
     let extra = vec!["-icount".to_string(), "shift=0".to_string()];
     let capture = qemu::capture(
         &machine,
@@ -84,11 +85,11 @@ fn run_image(image: &str, path: &std::path::Path) -> Result<BTreeMap<String, u64
     )?;
     if capture.timed_out || capture.lines.last().map(String::as_str) != Some("BENCH DONE") {
         return Err(Error::new(format!(
-            "app/{image}: no `BENCH DONE` (last lines: {:?})",
+            "{image}: no `BENCH DONE` (last lines: {:?})",
             capture.lines.iter().rev().take(5).collect::<Vec<_>>()
         )));
     }
-    parse_bench_lines(&capture.lines).map_err(|e| Error::new(format!("app/{image}: {e}")))
+    parse_bench_lines(&capture.lines).map_err(|e| Error::new(format!("{image}: {e}")))
 }
 
 /// `BENCH <key> <n>` lines into figures; any malformed `BENCH` line is an error.

@@ -78,8 +78,8 @@ pub fn workspace_packages() -> Result<BTreeSet<String>, Error> {
 }
 
 /// Packages that only build for the firmware target: those marked
-/// `[package.metadata.bulkhead] target-only = true`, and the binaries under `task/` and
-/// `app/` (tasks and kernels). Libraries there (client APIs) are tested on the host.
+/// `[package.metadata.bulkhead] target-only = true`, and the binaries under `task/`, `app/`,
+/// `test/task/` and `test/app/` (tasks and kernels). Libraries there (client APIs) are tested on the host.
 pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
     let root = workspace_root();
     Ok(metadata_packages()?
@@ -91,7 +91,9 @@ pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
                 .strip_prefix(&root)
                 .unwrap_or(&manifest)
                 .to_path_buf();
-            let firmware_dir = rel.starts_with("task") || rel.starts_with("app");
+            let firmware_dir = ["task", "app", "test/task", "test/app"]
+                .iter()
+                .any(|dir| rel.starts_with(dir));
             let has_bin = p["targets"].as_array().into_iter().flatten().any(|t| {
                 t["kind"]
                     .as_array()

@@ -36,17 +36,20 @@ fn progress(app: &App, what: &str) {
     eprintln!("  [{}] {what}", app.name);
 }
 
-/// Resolves an app argument: a name under `app/`, a folder holding `app.toml`, or a file.
+/// Resolves an app argument: a name under `app/` (what ships) or `test/app/` (test and
+/// benchmark images), a folder holding `app.toml`, or a file.
 pub fn app_toml_path(arg: &str) -> Result<PathBuf, Error> {
     let root = cargo::workspace_root();
     let candidates = [
         root.join("app").join(arg).join("app.toml"),
+        root.join("test/app").join(arg).join("app.toml"),
         PathBuf::from(arg).join("app.toml"),
         PathBuf::from(arg),
     ];
     candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
         Error::new(format!(
-            "no app named \"{arg}\": looked for app/{arg}/app.toml, {arg}/app.toml and {arg}"
+            "no app named \"{arg}\": looked for app/{arg}/app.toml, test/app/{arg}/app.toml, \
+             {arg}/app.toml and {arg}"
         ))
     })
 }

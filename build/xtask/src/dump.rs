@@ -28,15 +28,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use object::elf::{
-    ELFCLASS32, ELFDATA2LSB, EM_ARM, ET_CORE, EV_CURRENT, PT_LOAD, PT_NOTE, SHF_ALLOC,
-};
+use object::elf::{EM_ARM, ET_CORE, PT_LOAD, PT_NOTE, SHF_ALLOC};
 use object::read::elf::{ElfFile32, SectionHeader};
 use object::{LittleEndian as LE, Object, ObjectSection};
 
 use crate::contract::{
     self, ArchiveFiles, NOTE_NAME, NT_HUBRIS_ARCHIVE, NT_HUBRIS_REGISTERS, REG_MSP, REG_PC, REG_PSP,
 };
+use crate::elfimage::{EHDR_SIZE, ElfHeader, PHDR_SIZE, Phdr, write_ehdr, write_phdr};
 use crate::gdb::Gdb;
 use crate::{Error, cargo, dist};
 
@@ -396,8 +395,6 @@ pub fn write_core(
     registers: &[(u32, u32)],
     segments: &[(u32, Vec<u8>)],
 ) -> Vec<u8> {
-    const EHDR: usize = 52;
-    const PHDR: usize = 32;
     let mut notes = note(NT_HUBRIS_ARCHIVE, archive);
     if !registers.is_empty() {
         let desc: Vec<u8> = registers
@@ -408,43 +405,37 @@ pub fn write_core(
         notes.extend(note(NT_HUBRIS_REGISTERS, &desc));
     }
     let phnum = 1 + segments.len();
-    let mut out = vec![0u8; EHDR + PHDR * phnum];
-    let put16 =
-        |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 =
-        |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    out[..4].copy_from_slice(b"\x7fELF");
-    out[4] = ELFCLASS32;
-    out[5] = ELFDATA2LSB;
-    out[6] = EV_CURRENT;
-    put16(&mut out, 16, ET_CORE);
-    put16(&mut out, 18, EM_ARM);
-    put32(&mut out, 20, u32::from(EV_CURRENT));
-    put32(&mut out, 28, EHDR as u32);
-    put16(&mut out, 40, EHDR as u16);
-    put16(&mut out, 42, PHDR as u16);
-    put16(&mut out, 44, phnum as u16);
-    put16(&mut out, 46, 40);
-
-    let mut headers = vec![(PT_NOTE, out.len() as u32, 0u32, notes.len() as u32, 4u32)];
+    let mut out = vec![0u8; EHDR_SIZE + PHDR_SIZE * phnum];
+    let header = ElfHeader {
+        e_type: ET_CORE,
+        machine: EM_ARM,
+        entry: 0,
+    };
+    write_ehdr(&mut out, &header, phnum, (0, 0, 0));
+    let mut headers = vec![Phdr {
+        kind: PT_NOTE,
+        offset: out.len() as u32,
+        vaddr: 0,
+        paddr: 0,
+        size: notes.len() as u32,
+        flags: 0,
+        align: 4,
+    }];
     out.extend_from_slice(&notes);
     for (address, bytes) in segments {
-        headers.push((PT_LOAD, out.len() as u32, *address, bytes.len() as u32, 1));
+        headers.push(Phdr {
+            kind: PT_LOAD,
+            offset: out.len() as u32,
+            vaddr: *address,
+            paddr: *address,
+            size: bytes.len() as u32,
+            flags: object::elf::PF_R | object::elf::PF_W,
+            align: 1,
+        });
         out.extend_from_slice(bytes);
     }
-    for (i, (kind, offset, address, size, align)) in headers.into_iter().enumerate() {
-        let at = EHDR + i * PHDR;
-        let flags = if kind == PT_LOAD {
-            object::elf::PF_R | object::elf::PF_W
-        } else {
-            0
-        };
-        for (field, value) in [kind, offset, address, address, size, size, flags, align]
-            .into_iter()
-            .enumerate()
-        {
-            put32(&mut out, at + field * 4, value);
-        }
+    for (i, phdr) in headers.iter().enumerate() {
+        write_phdr(&mut out, i, phdr);
     }
     out
 }

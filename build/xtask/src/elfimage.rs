@@ -435,9 +435,65 @@ pub struct ElfSegment {
     pub sections: Range<usize>,
 }
 
-const EHDR_SIZE: usize = 52;
-const PHDR_SIZE: usize = 32;
+pub const EHDR_SIZE: usize = 52;
+pub const PHDR_SIZE: usize = 32;
 const SHDR_SIZE: usize = 40;
+
+/// A program header; file and memory sizes are equal in every file we write.
+pub struct Phdr {
+    pub kind: u32,
+    pub offset: u32,
+    pub vaddr: u32,
+    pub paddr: u32,
+    pub size: u32,
+    pub flags: u32,
+    pub align: u32,
+}
+
+fn put16(out: &mut [u8], at: usize, v: u16) {
+    out[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put32(out: &mut [u8], at: usize, v: u32) {
+    out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The ELF32 little-endian file header, for every ELF this tool writes (images and dumps):
+/// `phnum` program headers right after it, and `(e_shoff, e_shnum, e_shstrndx)`.
+pub fn write_ehdr(
+    out: &mut [u8],
+    header: &ElfHeader,
+    phnum: usize,
+    (shoff, shnum, shstrndx): (u32, usize, usize),
+) {
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = ELFCLASS32;
+    out[5] = ELFDATA2LSB;
+    out[6] = EV_CURRENT;
+    put16(out, 16, header.e_type);
+    put16(out, 18, header.machine);
+    put32(out, 20, u32::from(EV_CURRENT));
+    put32(out, 24, header.entry);
+    put32(out, 28, if phnum == 0 { 0 } else { EHDR_SIZE as u32 });
+    put32(out, 32, shoff);
+    put16(out, 40, EHDR_SIZE as u16);
+    put16(out, 42, PHDR_SIZE as u16);
+    put16(out, 44, phnum as u16);
+    put16(out, 46, SHDR_SIZE as u16);
+    put16(out, 48, shnum as u16);
+    put16(out, 50, shstrndx as u16);
+}
+
+/// Program header `index` (they follow the file header).
+pub fn write_phdr(out: &mut [u8], index: usize, p: &Phdr) {
+    let at = EHDR_SIZE + index * PHDR_SIZE;
+    let fields = [
+        p.kind, p.offset, p.vaddr, p.paddr, p.size, p.size, p.flags, p.align,
+    ];
+    for (field, value) in fields.into_iter().enumerate() {
+        put32(out, at + field * 4, value);
+    }
+}
 
 /// Writes a little-endian ELF32 file: header, program headers, section data (4-byte aligned,
 /// in order), `.shstrtab`, section headers. Sections in one segment must be listed together
@@ -464,55 +520,29 @@ pub fn write_elf32(
     out.resize(out.len().next_multiple_of(4), 0);
     let shoff = out.len() as u32;
 
-    let put16 =
-        |out: &mut Vec<u8>, at: usize, v: u16| out[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 =
-        |out: &mut Vec<u8>, at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    out[..4].copy_from_slice(b"\x7fELF");
-    out[4] = ELFCLASS32;
-    out[5] = ELFDATA2LSB;
-    out[6] = EV_CURRENT;
-    put16(&mut out, 16, header.e_type);
-    put16(&mut out, 18, header.machine);
-    put32(&mut out, 20, u32::from(EV_CURRENT));
-    put32(&mut out, 24, header.entry);
-    put32(
+    write_ehdr(
         &mut out,
-        28,
-        if segments.is_empty() {
-            0
-        } else {
-            EHDR_SIZE as u32
-        },
+        header,
+        segments.len(),
+        (shoff, sections.len() + 2, sections.len() + 1),
     );
-    put32(&mut out, 32, shoff);
-    put16(&mut out, 40, EHDR_SIZE as u16);
-    put16(&mut out, 42, PHDR_SIZE as u16);
-    put16(&mut out, 44, segments.len() as u16);
-    put16(&mut out, 46, SHDR_SIZE as u16);
-    put16(&mut out, 48, (sections.len() + 2) as u16);
-    put16(&mut out, 50, (sections.len() + 1) as u16);
-
     for (i, segment) in segments.iter().enumerate() {
-        let at = EHDR_SIZE + i * PHDR_SIZE;
         let start = offsets[segment.sections.start];
         let last = segment.sections.end - 1;
         let size = offsets[last] + sections[last].data.len() as u32 - start;
-        for (field, value) in [
-            PT_LOAD,
-            start,
-            segment.vaddr,
-            segment.paddr,
-            size,
-            size,
-            segment.flags,
-            4,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            put32(&mut out, at + field * 4, value);
-        }
+        write_phdr(
+            &mut out,
+            i,
+            &Phdr {
+                kind: PT_LOAD,
+                offset: start,
+                vaddr: segment.vaddr,
+                paddr: segment.paddr,
+                size,
+                flags: segment.flags,
+                align: 4,
+            },
+        );
     }
 
     out.resize(out.len() + SHDR_SIZE, 0); // the null section

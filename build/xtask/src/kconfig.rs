@@ -163,3 +163,45 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
         },
     ))
 }
+
+/// The tables generated for the test app (`app_config::app_tests::BASE`, tasks at their
+/// measuring slots), fixed byte for byte: a change to the kernel's tables shows up in review
+/// as a diff of `build/xtask/snapshots/kconfig_base.rs`. Run with `UPDATE_SNAPSHOTS=1` to
+/// rewrite it after an intended change, then review the diff.
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::app_tests::{BASE, load};
+
+    #[test]
+    fn base_app_tables_match_snapshot() {
+        let app = load(BASE).unwrap();
+        let (flash, ram) = (app.board.chip.memory("flash"), app.board.chip.memory("ram"));
+        let stacks: Vec<u32> = app.tasks.iter().map(|t| t.stack_size).collect();
+        let measuring =
+            crate::alloc::measuring_layout(flash.unwrap(), ram.unwrap(), &stacks).unwrap();
+        let placed: Vec<PlacedTask> = measuring
+            .into_iter()
+            .map(|layout| PlacedTask {
+                layout,
+                entry_point: layout.flash.base() | 1,
+            })
+            .collect();
+        let actual = generate(&app, &placed, app.board.cpu_hz).unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/kconfig_base.rs");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (set UPDATE_SNAPSHOTS=1 to create it)", path.display())
+        });
+        assert!(
+            expected == actual,
+            "{} differs from the generated tables; set UPDATE_SNAPSHOTS=1 to update it:\n{actual}",
+            path.display()
+        );
+    }
+}

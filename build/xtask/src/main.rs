@@ -60,7 +60,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                      restart APP's tasks at seeded instants in QEMU, as `humility jefe` does,
                      and check that everything comes back healthy
   campaign [--faults N] [--seed S] [--boot B]
-                     inject N (default 2000) random faults into app/campaign's drivers across
+                     inject N (default 2000) random faults into test/app/campaign's drivers across
                      parallel QEMU boots; print outcomes and failures, write
                      target/campaign/report.json; --boot B repeats one boot of seed S";
 

@@ -319,14 +319,13 @@ fn parse_test_result(line: &str) -> Option<(usize, usize)> {
 }
 
 fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
-    println!("\nrunning system tests of app/{} in QEMU", image.app);
-    let built = dist::dist(&dist::app_toml_path(image.app)?)?;
-    let machine = built
-        .app
-        .board
-        .qemu_machine
-        .clone()
-        .ok_or_else(|| Error::new(format!("app/{}: board has no qemu-machine", image.app)))?;
+    let app_toml = dist::app_toml_path(image.app)?;
+    println!("\nrunning system tests of {} in QEMU", app_toml.display());
+    let built = dist::dist(&app_toml)?;
+    let machine =
+        built.app.board.qemu_machine.clone().ok_or_else(|| {
+            Error::new(format!("{}: board has no qemu-machine", app_toml.display()))
+        })?;
     let port = qemu::free_port()?;
     let mut extra = vec!["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")];
     extra.extend(image.qemu_args.iter().map(|a| a.to_string()));

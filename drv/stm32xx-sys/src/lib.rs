@@ -120,9 +120,6 @@ pub mod gpio {
 }
 
 #[cfg(test)]
-mod demo_image;
-
-#[cfg(test)]
 mod tests {
     use drv_stm32xx_sys_api::{
         Alternate, Bus, Mode, OutputType, Peripheral, PinConfig, Port, Pull, Speed,

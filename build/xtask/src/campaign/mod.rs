@@ -1,7 +1,7 @@
 //! `cargo xtask campaign [--faults N] [--seed S] [--boot B]`: the fault-injection campaign
 //! (`doc/fault-campaign.md`).
 //!
-//! `app/campaign`'s kernel injects faults into its targets and reports each one over
+//! `test/app/campaign`'s kernel injects faults into its targets and reports each one over
 //! semihosting (`sys/kern/src/inject.rs`). This runs that image as many times as it takes to
 //! inject N faults, each boot under `-icount shift=0,sleep=off` with its own seed patched
 //! into the image (`BULKHEAD_CAMPAIGN_RUN`), as many boots at a time as the host has cores;

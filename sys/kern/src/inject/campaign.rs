@@ -77,7 +77,7 @@ struct State {
 static mut STATE: Option<State> = None;
 
 /// Installs the plan (`BULKHEAD_FAULT_PLAN`, generated from `[kernel.fault-inject]`) and
-/// starts a fresh campaign; `app/campaign` does it before the kernel starts. Host tests
+/// starts a fresh campaign; `test/app/campaign` does it before the kernel starts. Host tests
 /// install their own.
 pub fn install(plan: &'static Plan) {
     // SAFETY: called before the kernel starts (or by a single-threaded host test); nothing

@@ -1,5 +1,0 @@
-//! Kernel image of the QEMU USB task tests (`cargo xtask test`, see `task/usb-test-suite`).
-#![no_std]
-#![no_main]
-
-kern::app_kernel!();
