@@ -80,8 +80,10 @@ fn method(iface: &Interface, op: &Operation) -> TokenStream {
     } else {
         quote!(Never)
     };
+    let allow = codegen::allow_many_params(1 + op.args.len() + op.leases.len());
     quote! {
         #doc
+        #allow
         pub fn #name(&self, #(#arg_params,)* #(#lease_params,)*)
             -> Result<#ok, idol_runtime::CallError<#err>>
         {

@@ -10,6 +10,16 @@ use quote::{format_ident, quote};
 
 use crate::model::{Interface, Lease, LeaseShape, Operation};
 
+/// A method takes what its IDL operation declares, however many that is; clippy's limit of
+/// seven parameters (counting `self`) does not apply to generated code.
+pub fn allow_many_params(params: usize) -> TokenStream {
+    if params > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        TokenStream::new()
+    }
+}
+
 /// `#[doc]` attributes, one per line of `doc`.
 pub fn docs(doc: Option<&str>) -> TokenStream {
     let lines = doc.into_iter().flat_map(str::lines).map(|line| {

@@ -86,8 +86,10 @@ fn trait_method(iface: &Interface, op: &Operation) -> TokenStream {
             if op.doc.is_some() { "\n\n" } else { "" },
         )));
         let leases = leases_type(iface, op);
+        let allow = codegen::allow_many_params(3 + op.args.len());
         return quote! {
             #doc
+            #allow
             fn #name(
                 &mut self,
                 msg: &idol_runtime::userlib::RecvMessage,
@@ -102,8 +104,10 @@ fn trait_method(iface: &Interface, op: &Operation) -> TokenStream {
         let ty = leased_type(lease);
         quote!(#name: #ty)
     });
+    let allow = codegen::allow_many_params(2 + op.args.len() + op.leases.len());
     quote! {
         #doc
+        #allow
         fn #name(
             &mut self,
             msg: &idol_runtime::userlib::RecvMessage,

@@ -237,6 +237,9 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
          impl PerTaskCounts {{\n    \
              pub const fn new() -> Self {{\n        PerTaskCounts {{\n{inits}        }}\n    }}\n\n    \
              pub fn get(&self, task: usize) -> Option<&TaskEventCounts> {{\n        match task {{\n{arms}            _ => None,\n        }}\n    }}\n\
+         }}\n\n\
+         impl Default for PerTaskCounts {{\n    \
+             fn default() -> Self {{\n        Self::new()\n    }}\n\
          }}\n",
         n = tasks.len(),
         names = names.join(", "),

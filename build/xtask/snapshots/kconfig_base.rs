@@ -92,8 +92,8 @@ pub static mut HUBRIS_TASK_TABLE_SPACE: [core::mem::MaybeUninit<kern::task::Task
 
 pub static KERNEL_CONFIG: kern::startup::KernelConfig = kern::startup::KernelConfig {
     irqs: &HUBRIS_IRQ_DESCS,
-    supervisor_fault: kern::detach::SupervisorFaultPolicy::Reset,
-    kernel_failure: kern::detach::SupervisorFaultPolicy::Reset,
+    supervisor_fault: kern::lifecycle::SupervisorFaultPolicy::Reset,
+    kernel_failure: kern::lifecycle::SupervisorFaultPolicy::Reset,
     image_id: 0,
     cpu_hz: 25000000,
 };

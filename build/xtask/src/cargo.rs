@@ -107,6 +107,52 @@ pub fn target_only_packages() -> Result<BTreeSet<String>, Error> {
         .collect())
 }
 
+/// `cargo clippy` over one firmware binary with the environment its build scripts read,
+/// every warning an error. Returns clippy's diagnostics when it finds any.
+pub fn clippy_firmware(
+    package: &str,
+    features: &[String],
+    env: &[(&str, String)],
+) -> Result<Option<String>, Error> {
+    let mut cmd = cargo();
+    cmd.args([
+        "clippy",
+        "--quiet",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        package,
+        "--bin",
+        package,
+    ]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    cmd.args(["--", "-D", "warnings"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| Error::new(format!("cannot run cargo clippy for {package}: {e}")))?;
+    Ok((!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
+/// `cargo clippy` over every host package and its tests, every warning an error.
+pub fn clippy_host() -> Result<Option<String>, Error> {
+    let mut cmd = cargo();
+    cmd.args(["clippy", "--quiet", "--workspace", "--all-targets"]);
+    for package in target_only_packages()? {
+        cmd.args(["--exclude", &package]);
+    }
+    cmd.args(["--", "-D", "warnings"]);
+    let out = cmd
+        .output()
+        .map_err(|e| Error::new(format!("cannot run cargo clippy: {e}")))?;
+    Ok((!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
 /// One firmware link: builds `package`'s binary with `script` as its linker script and the
 /// given environment, and returns the path of the linked ELF.
 pub fn build_firmware(

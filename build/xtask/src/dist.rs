@@ -88,13 +88,7 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
     }
 
     progress(&app, "measuring kernel");
-    let placeholder: Vec<PlacedTask> = measuring
-        .iter()
-        .map(|&layout| PlacedTask {
-            layout,
-            entry_point: layout.flash.base() | 1,
-        })
-        .collect();
+    let placeholder = placeholder_placement(&measuring);
     let kernel_ram = (ram.start, app.kernel.ram);
     let kernel_elf = link_kernel(
         &app,
@@ -217,19 +211,32 @@ fn memory(app: &App, name: &str) -> Result<config::MemoryRange, Error> {
     })
 }
 
-fn link_task(
-    app: &App,
-    task: &config::Task,
-    layout: &TaskLayout,
-    link_dir: &Path,
-) -> Result<PathBuf, Error> {
-    let script = link::write_hashed(
-        link_dir,
-        &task.name,
-        "x",
-        &link::task_script(layout, task.stack_fill),
-    )
-    .map_err(|e| Error::io(link_dir, e))?;
+/// Tasks at their measuring slots: enough for the kernel's tables to be generated (and the
+/// kernel linked and measured, or linted) before the tasks' final regions are known.
+fn placeholder_placement(measuring: &[TaskLayout]) -> Vec<PlacedTask> {
+    measuring
+        .iter()
+        .map(|&layout| PlacedTask {
+            layout,
+            entry_point: layout.flash.base() | 1,
+        })
+        .collect()
+}
+
+/// The kernel tables of `app` with every task at its measuring slot, written into `dir`.
+pub fn placeholder_kconfig(app: &App, dir: &Path) -> Result<PathBuf, Error> {
+    let stacks: Vec<u32> = app.tasks.iter().map(|t| t.stack_size).collect();
+    let measuring = alloc::measuring_layout(memory(app, "flash")?, memory(app, "ram")?, &stacks)
+        .map_err(|e| Error::new(format!("{}: {e}", app.file.display())))?;
+    let source = kconfig::generate(app, &placeholder_placement(&measuring), app.board.cpu_hz)
+        .map_err(Error::new)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    link::write_hashed(dir, "kconfig", "rs", &source).map_err(|e| Error::io(dir, e))
+}
+
+/// What a task's build script reads: its name, its slots and notification targets resolved
+/// to task indices, the task count, and the app file for its own configuration.
+pub fn task_env(app: &App, task: &config::Task) -> Vec<(&'static str, String)> {
     let slots = task
         .task_slots
         .iter()
@@ -237,7 +244,7 @@ fn link_task(
         .collect::<Vec<_>>()
         .join(",");
     let [notify_targets, notify_bits] = task.notify_env();
-    let env = [
+    vec![
         ("BULKHEAD_TASK_NAME", task.name.clone()),
         ("BULKHEAD_TASK_SLOTS", slots),
         notify_targets,
@@ -251,7 +258,31 @@ fn link_task(
                 .display()
                 .to_string(),
         ),
-    ];
+    ]
+}
+
+/// What the kernel's build reads: its generated tables and the task count.
+pub fn kernel_env(app: &App, kconfig: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("BULKHEAD_KCONFIG", kconfig.display().to_string()),
+        ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
+    ]
+}
+
+fn link_task(
+    app: &App,
+    task: &config::Task,
+    layout: &TaskLayout,
+    link_dir: &Path,
+) -> Result<PathBuf, Error> {
+    let script = link::write_hashed(
+        link_dir,
+        &task.name,
+        "x",
+        &link::task_script(layout, task.stack_fill),
+    )
+    .map_err(|e| Error::io(link_dir, e))?;
+    let env = task_env(app, task);
     cargo::build_firmware(&task.krate, &task.features, &env, &script).map_err(|e| {
         Error::new(format!(
             "{}: task \"{}\": {e}",
@@ -279,10 +310,7 @@ fn link_kernel(
         &link::kernel_script(flash, ram, app.kernel.stack_size),
     )
     .map_err(|e| Error::io(link_dir, e))?;
-    let env = [
-        ("BULKHEAD_KCONFIG", kconfig_path.display().to_string()),
-        ("BULKHEAD_NUM_TASKS", app.tasks.len().to_string()),
-    ];
+    let env = kernel_env(app, &kconfig_path);
     cargo::build_firmware(&app.kernel.krate, &app.kernel.features, &env, &script)
         .map_err(|e| Error::new(format!("{}: kernel: {e}", app.file.display())))
 }

@@ -166,7 +166,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
 
 /// The tables generated for the test app (`app_config::app_tests::BASE`, tasks at their
 /// measuring slots), fixed byte for byte: a change to the kernel's tables shows up in review
-/// as a diff of `build/xtask/snapshots/kconfig_base.rs`. Run with `UPDATE_SNAPSHOTS=1` to
+/// as a diff of `build/xtask/snapshots/kconfig_base.rs`. Run with `BULKHEAD_BLESS=1` to
 /// rewrite it after an intended change, then review the diff.
 #[cfg(test)]
 mod tests {
@@ -191,16 +191,19 @@ mod tests {
             .collect();
         let actual = generate(&app, &placed, app.board.cpu_hz).unwrap();
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/kconfig_base.rs");
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        if std::env::var_os("BULKHEAD_BLESS").is_some() {
             std::fs::write(&path, &actual).unwrap();
             return;
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (set UPDATE_SNAPSHOTS=1 to create it)", path.display())
+            panic!(
+                "{}: {e} (set BULKHEAD_BLESS=1 to create it)",
+                path.display()
+            )
         });
         assert!(
             expected == actual,
-            "{} differs from the generated tables; set UPDATE_SNAPSHOTS=1 to update it:\n{actual}",
+            "{} differs from the generated tables; set BULKHEAD_BLESS=1 to update it:\n{actual}",
             path.display()
         );
     }

@@ -1,13 +1,15 @@
 //! `cargo xtask`: build, package, run and test Bulkhead images.
 //!
 //! Commands: `dist [APP]`, `run [APP] [--gdb]`, `test [FILTER]`, `sizes [APP]`, `bench`,
-//! `dump [APP]`, `restart-test [APP] [OPTIONS]`, `campaign [OPTIONS]`. APP is a folder name under `app/` (default `qemu-m7`) or a path.
+//! `dump [APP]`, `restart-test [APP] [OPTIONS]`, `campaign [OPTIONS]`, `clippy`. APP is a folder
+//! name under `app/` or `test/app/` (default `qemu-m7`) or a path.
 
 mod alloc;
 mod archive;
 mod bench;
 mod campaign;
 mod cargo;
+mod clippy;
 use app_config as config;
 mod contract;
 mod dist;
@@ -54,6 +56,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                      boots at once, it does not wait for a debugger)
   test [FILTER]      run host tests and QEMU system tests (those whose name contains FILTER)
   sizes [APP]        flash and RAM used and wasted per task and for the kernel
+  clippy             clippy, warnings denied, on the host packages and every app's firmware
   bench              run the QEMU benchmarks and write target/bench/kernel.json
   dump [APP]         halt a running QEMU (from `run --gdb`) and write a humility dump
   restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault|unload-load|hang] [--seed S]
@@ -101,6 +104,13 @@ fn run(args: &[String]) -> Result<(), Error> {
         Some("campaign") => campaign::command(&args[1..]),
         Some(check @ ("check-archive" | "check-dump")) => contract::command(check, &args[1..]),
         Some("bench") => bench::run(),
+        Some("clippy") => {
+            if clippy::run()? {
+                Ok(())
+            } else {
+                Err(Error::new("clippy found problems"))
+            }
+        }
         Some("sizes") => sizes::print(&dist::dist(&dist::app_toml_path(app_arg(1))?)?),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");

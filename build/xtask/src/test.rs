@@ -81,8 +81,11 @@ pub struct RestartTest {
     /// cycles, that `check` accepts. A range where the anomaly shows either during the cycle
     /// or in the quiet time after it, which a tick of timing decides (see the module doc of
     /// `restart_test`).
-    pub expect: Option<(std::ops::RangeInclusive<u32>, fn(&Anomaly) -> bool)>,
+    pub expect: Option<ExpectedAnomaly>,
 }
+
+/// The cycles at which the one expected anomaly may show, and the check that accepts it.
+pub type ExpectedAnomaly = (std::ops::RangeInclusive<u32>, fn(&Anomaly) -> bool);
 
 pub const RESTART_TESTS: &[RestartTest] = &[
     RestartTest {
@@ -205,6 +208,9 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     qemu::ensure_qemu()?;
     let mut tally = Tally::default();
     format_check(&mut tally)?;
+    if filter.is_none_or(|f| "clippy".contains(f)) {
+        clippy_check(&mut tally)?;
+    }
     host_tests(filter, &mut tally)?;
     for image in SYSTEM_IMAGES {
         system_image(image, filter, &mut tally)?;
@@ -253,6 +259,25 @@ fn format_check(tally: &mut Tally) -> Result<(), Error> {
         ),
     };
     tally.record("fmt::check", why.is_empty(), &why);
+    Ok(())
+}
+
+/// Clippy with warnings denied: one verdict for the host packages, one per firmware binary
+/// it objects to (a clean run is one verdict for all of them).
+fn clippy_check(tally: &mut Tally) -> Result<(), Error> {
+    let (host, firmware) = crate::clippy::lint(|_| ())?;
+    let first_lines = |d: &str| d.lines().take(12).collect::<Vec<_>>().join("\n");
+    match host {
+        Some(f) => tally.record("clippy::host", false, &first_lines(&f.diagnostics)),
+        None => tally.record("clippy::host", true, ""),
+    }
+    if firmware.is_empty() {
+        tally.record("clippy::firmware", true, "");
+    }
+    for f in firmware {
+        let why = format!("{}:\n{}", f.what, first_lines(&f.diagnostics));
+        tally.record("clippy::firmware", false, &why);
+    }
     Ok(())
 }
 
@@ -320,7 +345,10 @@ fn parse_test_result(line: &str) -> Option<(usize, usize)> {
 
 fn system_image(image: &SystemImage, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
     let app_toml = dist::app_toml_path(image.app)?;
-    println!("\nrunning system tests of {} in QEMU", app_toml.display());
+    let shown = app_toml
+        .strip_prefix(cargo::workspace_root())
+        .unwrap_or(&app_toml);
+    println!("\nrunning system tests of {} in QEMU", shown.display());
     let built = dist::dist(&app_toml)?;
     let machine =
         built.app.board.qemu_machine.clone().ok_or_else(|| {

@@ -67,7 +67,7 @@ impl UsbClockPlan {
         );
         assert!(self.divn3 >= 4 && self.divn3 <= 512 && self.divq3 >= 1 && self.divq3 <= 128);
         assert!(
-            vco / self.divq3 == USB_HZ && vco % self.divq3 == 0,
+            vco / self.divq3 == USB_HZ && vco.is_multiple_of(self.divq3),
             "USB needs 48 MHz"
         );
         self

@@ -401,7 +401,7 @@ fn disk_write(out: &mut Out<'_>, mut args: SplitWhitespace<'_>) {
 /// non-hex digit, nothing, or more than `into` holds.
 fn hex_bytes(text: &str, into: &mut [u8]) -> Option<usize> {
     let digits = text.as_bytes();
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() / 2 > into.len() {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() / 2 > into.len() {
         return None;
     }
     for (byte, pair) in into.iter_mut().zip(digits.chunks(2)) {

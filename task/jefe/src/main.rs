@@ -75,6 +75,12 @@ pub struct TaskEventCounts {
     pub missed_acks: AtomicU32,
 }
 
+impl Default for TaskEventCounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TaskEventCounts {
     pub const fn new() -> Self {
         TaskEventCounts {

@@ -132,3 +132,9 @@ impl PerTaskCounts {
         }
     }
 }
+
+impl Default for PerTaskCounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}

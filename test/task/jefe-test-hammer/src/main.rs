@@ -93,9 +93,9 @@ pub extern "C" fn main() -> ! {
     }
     let mut line = TextBuf::<200>::new();
     let clean = tally.wrong_seq == 0 && tally.wrong_incarnation == 0 && tally.other_codes == 0;
-    let _ = write!(
+    let _ = writeln!(
         line,
-        "TEST restart_under_load_1000 {} ({} calls: {} replies, {} dead codes, {} wrong sequence, {} wrong incarnation, {} other codes)\n",
+        "TEST restart_under_load_1000 {} ({} calls: {} replies, {} dead codes, {} wrong sequence, {} wrong incarnation, {} other codes)",
         if clean { "ok" } else { "FAIL" },
         tally.calls,
         tally.replies,

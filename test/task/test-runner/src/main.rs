@@ -186,8 +186,7 @@ pub extern "C" fn main() -> ! {
         faults: [None; NUM_TASKS],
     };
     runner.line(b"test runner up");
-    // SAFETY: as in `fault_supervisor`.
-    let probe = unsafe { core::ptr::addr_of_mut!(RESET_PROBE) };
+    let probe = core::ptr::addr_of_mut!(RESET_PROBE);
     // SAFETY: as above.
     if unsafe { probe.read_volatile() } == RESET_PROBE_ARMED {
         // SAFETY: as above.

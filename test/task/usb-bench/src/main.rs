@@ -167,7 +167,7 @@ fn time_reads(
     ReadCost {
         ticks,
         busy,
-        sim: charged(USB_SIM.index() as usize),
+        sim: charged(USB_SIM.index()),
         kib: u64::from(READ_PASSES) * (chunks * CHUNK / 1024) as u64,
     }
 }
@@ -374,7 +374,7 @@ fn key_to_app() -> Option<(u64, u64)> {
         elapsed += since(start);
         let after = task_times();
         busy += (0..TASKS)
-            .filter(|&i| i != USB_SIM.index() as usize)
+            .filter(|&i| i != USB_SIM.index())
             .map(|i| after[i] - before[i])
             .sum::<u64>();
         // The release comes at the next poll; the next press waits for it.

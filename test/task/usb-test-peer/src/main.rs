@@ -60,7 +60,6 @@ pub extern "C" fn main() -> ! {
             }
             CONTROL_IN if msg.message_len == 8 => {
                 sys_reply(msg.sender, 0, &[]);
-                done = 0;
                 let hcd = UsbHcdClient::new(sys_refresh_incarnation(USB_HCD));
                 let setup = SetupPacket::get_descriptor(1, 0, 0, DEVICE_DESCRIPTOR_LEN);
                 let mut data = [0u8; DEVICE_DESCRIPTOR_LEN as usize];
@@ -75,7 +74,6 @@ pub extern "C" fn main() -> ! {
                     && (word(&buf, 0) as usize) <= MSC_MAX_BLOCKS =>
             {
                 sys_reply(msg.sender, 0, &[]);
-                done = 0;
                 let msc = UsbMscClient::new(sys_refresh_incarnation(USB_MSC));
                 let handle = DiskHandle {
                     slot: buf[5],
