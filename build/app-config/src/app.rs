@@ -82,6 +82,8 @@ struct TaskEntry {
     notifications: Vec<String>,
     /// One of `notifications`, posted by the kernel when a client of this task is detached.
     client_gone: Option<String>,
+    /// How long a client may wait for this task's reply before the kernel faults this task.
+    reply_deadline_ms: Option<u32>,
     #[serde(default)]
     task_slots: Vec<String>,
     #[serde(default)]
@@ -176,6 +178,13 @@ pub(super) fn resolve_with(
             .map_err(|p| at.error("notifications", p))?;
 
         let client_gone = client_gone_bit(index, entry).map_err(|p| at.error("client-gone", p))?;
+        match (index, entry.reply_deadline_ms) {
+            (_, Some(0)) => return Err(at.error("reply-deadline-ms", Problem::ZeroDuration)),
+            (0, Some(_)) => {
+                return Err(at.error("reply-deadline-ms", Problem::SupervisorReplyDeadline));
+            }
+            _ => {}
+        }
 
         let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
         route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
@@ -205,6 +214,7 @@ pub(super) fn resolve_with(
             notify_targets: 0,
             client_gone,
             client_gone_targets: 0,
+            reply_deadline_ms: entry.reply_deadline_ms.unwrap_or(0),
             config: entry.config.clone(),
             features: entry.features.clone(),
             supervision: None,
@@ -1279,6 +1289,34 @@ stack-size = 256
         assert_eq!(bits("console"), (0, 0b10), "console sends to sys");
         assert_eq!(bits("jefe"), (0, 0b10), "the supervisor reaches every task");
         assert_eq!(bits("idle"), (0, 0), "idle sends to nobody");
+    }
+
+    #[test]
+    fn reply_deadline_reaches_the_task_and_is_checked() {
+        assert!(
+            load(BASE)
+                .unwrap()
+                .tasks
+                .iter()
+                .all(|t| t.reply_deadline_ms == 0)
+        );
+        let app = load_edited(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 25",
+        )
+        .unwrap();
+        assert_eq!(app.task("sys").unwrap().reply_deadline_ms, 25);
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": reply-deadline-ms: must be at least 1 ms"
+        );
+        let e = error("[tasks.jefe]\n", "[tasks.jefe]\nreply-deadline-ms = 10\n");
+        assert!(matches!(e.problem, Problem::SupervisorReplyDeadline), "{e}");
+        assert_eq!(e.key, "reply-deadline-ms");
     }
 
     #[test]

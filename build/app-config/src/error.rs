@@ -133,6 +133,9 @@ pub enum Problem {
     UnknownKipcOperation(String),
     /// `kipc` on the supervisor, which is always granted every operation.
     SupervisorKipc,
+    /// `reply-deadline-ms` on the supervisor: the kernel would fault it, which resets or
+    /// halts the system; its hardware watchdog bounds it instead.
+    SupervisorReplyDeadline,
     DependencyCycle(Vec<String>),
     /// `depends-on` names the idle task, which the supervisor never leaves detached.
     DependsOnIdle,
@@ -371,6 +374,11 @@ impl fmt::Display for Problem {
                     known.join(", ")
                 )
             }
+            Problem::SupervisorReplyDeadline => write!(
+                f,
+                "the supervisor cannot have a reply deadline (missing it would fault the supervisor); \
+                 the hardware watchdog bounds it"
+            ),
             Problem::SupervisorKipc => {
                 write!(
                     f,

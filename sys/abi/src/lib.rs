@@ -626,6 +626,9 @@ pub struct TaskDesc {
     /// so detaching this task posts task `i`'s `client_gone` bit. Computed by the builder so
     /// that a detach costs one test when no server this task uses wants to know.
     pub client_gone_targets: u32,
+    /// `app.toml` `reply-deadline-ms`: a client that has waited this many ticks for this
+    /// task's reply gets this task faulted (`FaultInfo::Injected(client)`); 0: no deadline.
+    pub reply_deadline: u32,
 }
 
 /// One interrupt routed to a task, in flash. A task names its interrupts only through its

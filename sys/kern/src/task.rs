@@ -78,6 +78,10 @@ pub struct Task {
     /// `generation`, it tells a restart on request from a death by fault after the fact,
     /// when the fault record itself is gone (kipc `read-fault-count`).
     pub faulted_incarnations: u32,
+    /// The low 32 bits of the tick at which this task's last message was delivered: while
+    /// it waits in `InReply(server)`, the start of the wait its server's `reply_deadline`
+    /// bounds (`time::enforce_reply_deadlines`).
+    pub reply_since: u32,
     pub descriptor: &'static TaskDesc,
 }
 
@@ -96,6 +100,7 @@ impl Task {
             generation: 0,
             notifications: 0,
             faulted_incarnations: 0,
+            reply_since: 0,
             descriptor,
             detached: true,
             runnable: false,
