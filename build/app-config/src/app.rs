@@ -84,6 +84,9 @@ struct TaskEntry {
     client_gone: Option<String>,
     /// How long a client may wait for this task's reply before the kernel faults this task.
     reply_deadline_ms: Option<u32>,
+    /// What a server's REPLY_FAULT does to this task.
+    #[serde(default)]
+    on_reply_fault: OnReplyFault,
     #[serde(default)]
     task_slots: Vec<String>,
     #[serde(default)]
@@ -96,6 +99,16 @@ struct TaskEntry {
     supervision: Option<SupervisionEntry>,
     #[serde(default)]
     restart_test: super::RestartExpectations,
+}
+
+/// `on-reply-fault`: whether a server may fault this task (the default, as in Hubris), or
+/// only end its call with an error code.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum OnReplyFault {
+    #[default]
+    Fault,
+    Error,
 }
 
 fn start_by_default() -> bool {
@@ -192,6 +205,9 @@ pub(super) fn resolve_with(
         let mut flags = 0;
         if entry.start {
             flags |= TaskFlags::START_AT_BOOT;
+        }
+        if entry.on_reply_fault == OnReplyFault::Error {
+            flags |= TaskFlags::REPLY_FAULT_AS_ERROR;
         }
         let kipc_grants =
             resolve_kipc(index, entry.kipc.as_deref()).map_err(|p| at.error("kipc", p))?;
@@ -1317,6 +1333,25 @@ stack-size = 256
         let e = error("[tasks.jefe]\n", "[tasks.jefe]\nreply-deadline-ms = 10\n");
         assert!(matches!(e.problem, Problem::SupervisorReplyDeadline), "{e}");
         assert_eq!(e.key, "reply-deadline-ms");
+    }
+
+    #[test]
+    fn on_reply_fault_error_sets_the_flag_and_anything_else_is_refused() {
+        let flags = |app: &App| app.task("sys").unwrap().flags;
+        assert!(!flags(&load(BASE).unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        let edit = |value: &str| {
+            load_edited(
+                "notifications = [\"tick\"]",
+                &format!("notifications = [\"tick\"]\non-reply-fault = \"{value}\""),
+            )
+        };
+        assert!(!flags(&edit("fault").unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        assert!(flags(&edit("error").unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        let e = edit("ignore").unwrap_err().to_string();
+        assert!(
+            e.contains("app/demo/app.toml") && e.contains("ignore"),
+            "{e}"
+        );
     }
 
     #[test]

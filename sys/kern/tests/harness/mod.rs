@@ -165,6 +165,10 @@ impl TaskSpec {
         }
     }
 
+    pub fn flags(self, flags: u32) -> Self {
+        TaskSpec { flags, ..self }
+    }
+
     pub fn not_started(self) -> Self {
         TaskSpec {
             flags: self.flags & !TaskFlags::START_AT_BOOT,
