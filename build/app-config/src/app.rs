@@ -111,6 +111,9 @@ enum OnReplyFault {
     Error,
 }
 
+/// The kernel records a wait's start in 16 bits of the tick (`Task::reply_since`).
+pub const MAX_REPLY_DEADLINE_MS: u32 = (1 << 15) - 1;
+
 fn start_by_default() -> bool {
     true
 }
@@ -195,6 +198,9 @@ pub(super) fn resolve_with(
             (_, Some(0)) => return Err(at.error("reply-deadline-ms", Problem::ZeroDuration)),
             (0, Some(_)) => {
                 return Err(at.error("reply-deadline-ms", Problem::SupervisorReplyDeadline));
+            }
+            (_, Some(ms)) if ms > MAX_REPLY_DEADLINE_MS => {
+                return Err(at.error("reply-deadline-ms", Problem::ReplyDeadlineTooLong(ms)));
             }
             _ => {}
         }
@@ -1329,6 +1335,22 @@ stack-size = 256
         assert_eq!(
             e.to_string(),
             "app/demo/app.toml: task \"sys\": reply-deadline-ms: must be at least 1 ms"
+        );
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 32768",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": reply-deadline-ms: 32768 ms is longer than the \
+             kernel can time (at most 32767 ms)"
+        );
+        assert!(
+            load_edited(
+                "notifications = [\"tick\"]",
+                "notifications = [\"tick\"]\nreply-deadline-ms = 32767",
+            )
+            .is_ok()
         );
         let e = error("[tasks.jefe]\n", "[tasks.jefe]\nreply-deadline-ms = 10\n");
         assert!(matches!(e.problem, Problem::SupervisorReplyDeadline), "{e}");

@@ -136,6 +136,8 @@ pub enum Problem {
     /// `reply-deadline-ms` on the supervisor: the kernel would fault it, which resets or
     /// halts the system; its hardware watchdog bounds it instead.
     SupervisorReplyDeadline,
+    /// `reply-deadline-ms` above what the kernel's 16-bit record of a wait can time.
+    ReplyDeadlineTooLong(u32),
     DependencyCycle(Vec<String>),
     /// `depends-on` names the idle task, which the supervisor never leaves detached.
     DependsOnIdle,
@@ -378,6 +380,11 @@ impl fmt::Display for Problem {
                 f,
                 "the supervisor cannot have a reply deadline (missing it would fault the supervisor); \
                  the hardware watchdog bounds it"
+            ),
+            Problem::ReplyDeadlineTooLong(ms) => write!(
+                f,
+                "{ms} ms is longer than the kernel can time (at most {} ms)",
+                crate::app::MAX_REPLY_DEADLINE_MS
             ),
             Problem::SupervisorKipc => {
                 write!(

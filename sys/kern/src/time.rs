@@ -73,7 +73,7 @@ fn enforce_reply_deadlines(tasks: &mut [Task], now: Timestamp) -> NextTask {
         let server = server_id.index();
         let Some(s) = tasks.get(server) else { continue };
         let deadline = s.descriptor.reply_deadline;
-        let waited = (now.0 as u32).wrapping_sub(tasks[client].reply_since);
+        let waited = u32::from((now.0 as u16).wrapping_sub(tasks[client].reply_since));
         // A server that already faulted, or was detached or restarted, is being dealt with:
         // its detach wakes the client.
         let live = s.healthy_state().is_some() && !s.detached && s.current_id() == server_id;

@@ -102,9 +102,9 @@ fn a_server_already_faulted_is_not_faulted_again() {
 }
 
 #[test]
-fn the_deadline_counts_across_the_32_bit_wrap_of_the_tick() {
+fn the_deadline_counts_across_the_16_bit_wrap_of_the_recorded_tick() {
     let mut sim = sim(DEADLINE);
-    let start = u64::from(u32::MAX) - 10;
+    let start = 0x1_0000_0000 + u64::from(u16::MAX) - 10;
     deliver_at(&mut sim, start);
     sim.tick(start + u64::from(DEADLINE) - 1);
     assert_eq!(sim.fault_of(SERVER), None);
