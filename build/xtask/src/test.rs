@@ -448,6 +448,7 @@ fn campaign_run(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
     }
     println!("\nrunning {name} in QEMU");
     let report = campaign::run(&campaign::Options {
+        app: campaign::APP.to_string(),
         faults: CAMPAIGN_FAULTS,
         seed: CAMPAIGN_SEED,
         boot: None,

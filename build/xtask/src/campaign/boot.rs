@@ -69,6 +69,12 @@ pub struct Boot {
     /// Wrong answers reported as success while a fault injected into the answering server
     /// was still undetected: what no check can see (counted, not failed).
     pub silent_corruptions: u32,
+    /// Checks the workload reported passing (`campaign: verified N`, the last N seen): a
+    /// workload that never gets an answer to check is not testing anything.
+    pub verified: u64,
+    /// Blocks a failed (unacknowledged) write left torn (`campaign: torn ...`): allowed, as
+    /// a failed SCSI WRITE leaves its blocks indeterminate, but counted.
+    pub torn: u32,
     /// Replies the workload received (the kernel's count).
     pub progress: u64,
     pub ended: bool,
@@ -79,7 +85,8 @@ pub struct Boot {
 /// What the parser needs to know of the image.
 pub struct Image<'a> {
     pub targets: &'a [usize],
-    /// Which target answers each operation the workload reports (`ping` -> pong's index).
+    /// Which targets answer each operation the workload reports (`ping` -> pong's index); an
+    /// operation may pass through several (a disk block through every USB layer).
     pub answered_by: &'a [(&'a str, usize)],
 }
 
@@ -198,6 +205,13 @@ impl Boot {
         for line in console {
             if let Some(rest) = line.strip_prefix("campaign: corrupt ") {
                 boot.corruption(image, rest, line)?;
+            } else if line.starts_with("campaign: torn ") {
+                boot.torn += 1;
+            } else if let Some(n) = line.strip_prefix("campaign: verified ") {
+                boot.verified = n
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("console: bad count in \"{line}\""))?;
             }
         }
         if !boot.states.is_empty()
@@ -229,20 +243,24 @@ impl Boot {
             ),
             _ => return Err(format!("console: malformed corruption report \"{line}\"")),
         };
-        let server = image
+        let servers: Vec<usize> = image
             .answered_by
             .iter()
-            .find(|(op, _)| *op == what)
+            .filter(|(op, _)| *op == what)
             .map(|&(_, task)| task)
-            .ok_or_else(|| format!("console: unknown operation in \"{line}\""))?;
-        let undetected = self
-            .faults
-            .iter()
-            .rfind(|f| f.task == server && f.tick <= tick)
-            .is_some_and(|f| match (&f.outcome, f.resolved_at) {
-                (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
-                _ => true,
-            });
+            .collect();
+        if servers.is_empty() {
+            return Err(format!("console: unknown operation in \"{line}\""));
+        }
+        let undetected = servers.iter().any(|&server| {
+            self.faults
+                .iter()
+                .rfind(|f| f.task == server && f.tick <= tick)
+                .is_some_and(|f| match (&f.outcome, f.resolved_at) {
+                    (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
+                    _ => true,
+                })
+        });
         if undetected {
             self.silent_corruptions += 1;
         } else {

@@ -1,7 +1,8 @@
-//! `cargo xtask campaign [--faults N] [--seed S] [--boot B]`: the fault-injection campaign
-//! (`doc/fault-campaign.md`).
+//! `cargo xtask campaign [--app NAME] [--faults N] [--seed S] [--boot B]`: the fault-injection
+//! campaign (`doc/fault-campaign.md`).
 //!
-//! `test/app/campaign`'s kernel injects faults into its targets and reports each one over
+//! The campaign image's kernel (`test/app/campaign` unless `--app` names another with a
+//! `[kernel.fault-inject]` plan, such as `campaign-usb`) injects faults into its targets and reports each one over
 //! semihosting (`sys/kern/src/inject.rs`). This runs that image as many times as it takes to
 //! inject N faults, each boot under `-icount shift=0,sleep=off` with its own seed patched
 //! into the image (`BULKHEAD_CAMPAIGN_RUN`), as many boots at a time as the host has cores;
@@ -32,6 +33,8 @@ pub const APP: &str = "campaign";
 const BOOT_WALL_LIMIT: Duration = Duration::from_secs(600);
 
 pub struct Options {
+    /// The image (`test/app/NAME`).
+    pub app: String,
     pub faults: u32,
     pub seed: u32,
     /// Run this boot of the seed alone.
@@ -41,6 +44,7 @@ pub struct Options {
 impl Options {
     pub fn parse(args: &[String]) -> Result<Options, Error> {
         let mut options = Options {
+            app: APP.to_string(),
             faults: 2000,
             seed: 1,
             boot: None,
@@ -55,6 +59,12 @@ impl Options {
                     .map_err(|_| Error::new(format!("campaign: {flag} {text}: not a number")))
             };
             match flag.as_str() {
+                "--app" => {
+                    options.app = args
+                        .next()
+                        .ok_or_else(|| Error::new("campaign: --app needs a value"))?
+                        .clone();
+                }
                 "--faults" => options.faults = value()?,
                 "--seed" => options.seed = value()?,
                 "--boot" => options.boot = Some(value()?),
@@ -92,7 +102,7 @@ pub fn boot_seed(seed: u32, index: u32) -> u32 {
 /// Builds the image, runs the boots and writes `target/campaign/report.json`.
 pub fn run(options: &Options) -> Result<Report, Error> {
     cargo::ensure_firmware_target()?;
-    let built = dist::dist(&dist::app_toml_path(APP)?)?;
+    let built = dist::dist(&dist::app_toml_path(&options.app)?)?;
     let app = &built.app;
     let plan = app.kernel.fault_inject.as_ref().ok_or_else(|| {
         Error::new(format!(
@@ -109,13 +119,23 @@ pub fn run(options: &Options) -> Result<Report, Error> {
             ))
         })
     };
-    let (pong, server) = (task_index("pong")?, task_index("server")?);
-    let answered_by = [
-        ("ping", pong),
-        ("echo", pong),
-        ("server-ping", server),
-        ("server-code", server),
-    ];
+    // Which tasks answer each operation the workload reports as corrupt: a wrong answer while
+    // one of them had a fault in flight is silent, from clean incarnations a failure.
+    let answered_by: Vec<(&str, usize)> = if app.task("pong").is_some() {
+        let (pong, server) = (task_index("pong")?, task_index("server")?);
+        vec![
+            ("ping", pong),
+            ("echo", pong),
+            ("server-ping", server),
+            ("server-code", server),
+        ]
+    } else {
+        // A block goes through every layer of the USB stack.
+        ["usb-msc", "usb-core", "usb-hcd"]
+            .into_iter()
+            .map(|t| Ok(("disk", task_index(t)?)))
+            .collect::<Result<_, Error>>()?
+    };
     let targets: Vec<usize> = plan.targets.iter().map(|&(i, _)| i).collect();
     let image = Image {
         targets: &targets,
@@ -132,7 +152,10 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     };
     let out_dir = cargo::target_dir().join("campaign");
     // Boot files per seed, so two campaigns of different seeds can run side by side.
-    let boot_dir = out_dir.join(format!("seed-{}", options.seed));
+    let boot_dir = match options.app.as_str() {
+        APP => out_dir.join(format!("seed-{}", options.seed)),
+        other => out_dir.join(format!("{other}-seed-{}", options.seed)),
+    };
     std::fs::create_dir_all(&boot_dir).map_err(|e| Error::io(&boot_dir, e))?;
     let final_elf = dist::read(&built.final_elf)?;
     let run_at = run_symbol_offset(&dist::read(&built.kernel_elf)?, &final_elf)?;
@@ -169,6 +192,9 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(index, _)| *index);
     let mut report = Report::new(options.seed, names, started.elapsed());
+    if options.app != APP {
+        report.app_flag = format!(" --app {}", options.app);
+    }
     for (index, result) in results {
         report.add(index, boot_seed(options.seed, index), result?);
     }
@@ -232,6 +258,9 @@ fn run_boot(
     let timed_out = capture.timed_out;
     let console = capture.lines.clone();
     drop(capture);
+    // Beside the kernel's report: the workload's own lines say what it checked and saw.
+    let console_path = out_dir.join(format!("boot-{index}.console"));
+    let _ = std::fs::write(&console_path, console.join("\n") + "\n");
     let kernel = std::fs::read_to_string(&log).unwrap_or_default();
     let boot = Boot::parse(image, &kernel, &console, timed_out)
         .map_err(|e| Error::new(format!("campaign boot {index} ({}): {e}", log.display())))?;

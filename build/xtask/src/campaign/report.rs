@@ -18,6 +18,8 @@ pub struct Found {
 }
 
 pub struct Report {
+    /// `--app NAME` for an image other than the default, as the repeat command needs it.
+    pub app_flag: String,
     pub seed: u32,
     tasks: Vec<String>,
     wall: Duration,
@@ -30,12 +32,16 @@ pub struct Report {
     restarts: BTreeMap<usize, u64>,
     late: u64,
     pub silent_corruptions: u64,
+    /// Answers the workload checked and found right, where it reports them.
+    pub verified: u64,
+    pub torn: u64,
     progress: u64,
 }
 
 impl Report {
     pub fn new(seed: u32, tasks: Vec<String>, wall: Duration) -> Report {
         Report {
+            app_flag: String::new(),
             seed,
             tasks,
             wall,
@@ -47,6 +53,8 @@ impl Report {
             restarts: BTreeMap::new(),
             late: 0,
             silent_corruptions: 0,
+            verified: 0,
+            torn: 0,
             progress: 0,
         }
     }
@@ -62,6 +70,8 @@ impl Report {
         }
         self.late += boot.late.len() as u64;
         self.silent_corruptions += u64::from(boot.silent_corruptions);
+        self.verified += boot.verified;
+        self.torn += u64::from(boot.torn);
         self.progress += boot.progress;
         for f in boot.failures {
             *self.failures.entry(f.class).or_insert(0) += 1;
@@ -144,6 +154,20 @@ impl Report {
         )
         .unwrap();
         writeln!(out, "workload replies: {}", self.progress).unwrap();
+        if self.verified != 0 {
+            writeln!(
+                out,
+                "checks passed (blocks read back right): {}",
+                self.verified
+            )
+            .unwrap();
+            writeln!(
+                out,
+                "torn blocks (a failed write left part of its data): {}",
+                self.torn
+            )
+            .unwrap();
+        }
         writeln!(out, "\nrestarts per task:").unwrap();
         for (task, n) in &self.restarts {
             writeln!(out, "  {:<12} {n}", self.task(*task)).unwrap();
@@ -156,12 +180,13 @@ impl Report {
             writeln!(
                 out,
                 "FAILURE {}: {} (boot {}, kernel seed {:#x}, after fault {}); repeat with \
-                 `cargo xtask campaign --seed {} --boot {}`",
+                 `cargo xtask campaign{} --seed {} --boot {}`",
                 f.class,
                 f.detail,
                 f.boot,
                 f.kernel_seed,
                 f.fault.map_or("none".to_string(), |n| n.to_string()),
+                self.app_flag,
                 self.seed,
                 f.boot
             )
@@ -209,6 +234,8 @@ impl Report {
             "silent_corruptions": self.silent_corruptions,
             "restarts": restarts,
             "workload_replies": self.progress,
+            "checks_passed": self.verified,
+            "torn_writes": self.torn,
         }))
         .expect("a JSON value always serialises")
     }
