@@ -30,6 +30,8 @@
 
 pub mod arch;
 pub mod args;
+pub mod config;
+pub mod entry;
 pub mod err;
 pub mod fail;
 pub mod inject;
@@ -58,7 +60,8 @@ pub mod umem;
 /// (`drv-stm32h7-reset-reason`): a watchdog or pin reset leaves no record of its own.
 ///
 /// `app_kernel!(pre_ram = path::to::fn, board_init = ..., reset_reason = ...)` also has the
-/// reset handler call `fn` before it initialises `.data` and `.bss` (`arch/reset.rs`):
+/// reset handler call `fn` before it initialises `.data` and `.bss`
+/// (`entry/reset_handler.rs`):
 /// STM32H7's supply configuration. `fn` must be a routine that touches neither the stack
 /// nor any RAM and returns with `bx lr`, i.e. a naked function.
 #[macro_export]
@@ -92,7 +95,7 @@ macro_rules! app_kernel {
             // SAFETY: the reset handler calls this once, before anything else touches the
             // task table.
             unsafe {
-                $crate::arch::start_kernel(
+                $crate::entry::start_kernel(
                     &mut *core::ptr::addr_of_mut!(HUBRIS_TASK_TABLE_SPACE),
                     &HUBRIS_TASK_DESCS,
                     &KERNEL_CONFIG,

@@ -13,7 +13,7 @@ use crate::ipc::{self, target_index};
 use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::Access;
-use crate::{arch, lease, lifecycle, time};
+use crate::{arch, lease, lifecycle, startup, time};
 
 /// Runs the syscall `caller` just made and returns the index of the task to run next.
 pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
@@ -74,7 +74,7 @@ fn owned_irqs(
     mask: u32,
 ) -> Result<impl Iterator<Item = &'static abi::IrqDesc>, UserError> {
     let mine = move |d: &&abi::IrqDesc| usize::from(d.task) == caller && d.notification & mask != 0;
-    let covered = arch::config()
+    let covered = startup::config()
         .irqs
         .iter()
         .filter(mine)
@@ -82,7 +82,7 @@ fn owned_irqs(
     if mask & !covered != 0 {
         return Err(UsageError::NoIrq.into());
     }
-    Ok(arch::config().irqs.iter().filter(mine))
+    Ok(startup::config().irqs.iter().filter(mine))
 }
 
 fn irq_control_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
@@ -125,7 +125,7 @@ fn irq_status(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> 
 /// post the owner's notification. Returns the hint for the interrupted task `current`.
 pub fn interrupt(tasks: &mut [Task], current: usize, irq: u32) -> NextTask {
     arch::irq_disable(irq);
-    let Some(d) = arch::config().irqs.iter().find(|d| d.irq == irq) else {
+    let Some(d) = startup::config().irqs.iter().find(|d| d.irq == irq) else {
         return NextTask::Same;
     };
     let owner = usize::from(d.task);
