@@ -40,12 +40,12 @@
 use abi::{FaultInfo, SchedState, TaskId, ULease, UsageError};
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::args::RecvResult;
+use crate::args::{RecvResult, SendArgs};
 use crate::err::UserError;
+use crate::lifecycle;
 use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::{self, Access};
-use crate::{kipc, lifecycle};
 
 /// Looks up a task index named by a caller, faulting the caller if it is out of range.
 pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
@@ -57,11 +57,9 @@ pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
     }
 }
 
-pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let args = tasks[caller].save.send_args();
-    if args.target == TaskId::KERNEL {
-        return kipc::handle(tasks, caller, args);
-    }
+/// SEND to another task; `args` are the caller's, read by `syscalls`, which routes a SEND
+/// to the kernel to `kipc` instead.
+pub fn send(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextTask, UserError> {
     let target = target_index(tasks, args.target)?;
     let me = &tasks[caller];
     if target == caller || !me.may_send_to(target) {

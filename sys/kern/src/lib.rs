@@ -24,7 +24,38 @@
 //! Shape: each syscall is a function `fn(&mut [Task], caller) -> Result<NextTask, UserError>`
 //! in [`syscalls`]; one wrapper ([`syscalls::dispatch`]) applies faults and picks the next
 //! task. Arguments are read through typed views over the saved registers ([`args`]). The
-//! architecture-specific part is [`arch`]; everything else builds and runs in host tests.
+//! architecture-specific part is [`arch`] (services) and [`entry`] (exception entry);
+//! everything else builds and runs in host tests.
+//!
+//! Layers, top-down. A module uses modules of its own layer and of the layers below it, never
+//! one above, so each layer reads without the ones over it. `tests/layers.rs` reads this list
+//! and checks every `crate::` path in `src/` against it; its one exception is the fault
+//! injector's hooks (feature `fault-inject`), called from below.
+//!
+//! 1. Entry
+//!    - [`entry`]: the exception handlers, their assembly shims, the vector table, the reset
+//!      handler and `start_kernel`: every way into the kernel, and the running task.
+//! 2. Requests
+//!    - [`syscalls`]: one function per syscall, `dispatch`, and interrupts to their owners.
+//!    - [`kipc`]: kernel IPC, the operations a task asks of the kernel itself, each granted.
+//!    - [`inject`]: the fault injector of campaign images and its plan.
+//! 3. Tasks together
+//!    - [`ipc`]: SEND, RECV, REPLY, REPLY_FAULT and POST between two tasks.
+//!    - [`lease`]: what a server may borrow of a lender waiting on it.
+//!    - [`lifecycle`]: fault, detach and restart, and who is woken with which code.
+//! 4. One task, and the kernel's own state
+//!    - [`task`]: the task control block and the transitions of a single task.
+//!    - [`sched`]: which task runs next.
+//!    - [`time`]: per-task timers against the tick.
+//!    - [`umem`]: task memory, checked against the task's regions before any copy.
+//!    - [`args`]: syscall arguments and results in the saved registers.
+//!    - [`err`]: how a syscall ends other than as asked (misuse or refusal).
+//!    - [`fail`]: kernel failure, its epitaph and the reset or halt after it.
+//!    - [`startup`]: the task table's boot state and the configuration start-up installed.
+//! 5. Machine and build
+//!    - [`arch`]: hardware services (copies, NVIC, MPU, clock, reset, faults), or the host
+//!      model of them.
+//!    - [`config`]: the types of the configuration the build generates.
 #![cfg_attr(target_os = "none", no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
