@@ -17,10 +17,10 @@ pub(super) fn init(cpu_hz: u32) {
     }
 }
 
-/// Starts the 1 ms tick. Called from the first-task SVC path: a tick taken any earlier
-/// would find no current task.
+/// Starts the 1 ms tick. Called by name from the first-task SVC path (`entry`'s shims): a
+/// tick taken any earlier would find no current task.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn start_ticks() {
+unsafe extern "C" fn start_ticks() {
     // SAFETY: processor clock, interrupt enabled, counter enabled; reload set at start-up.
     unsafe { write_volatile(regs::SYST_CSR, 0b111) }
 }

@@ -16,7 +16,7 @@ mod semihost;
 mod system;
 mod task_time;
 
-pub use clock::{now, start_ticks, tick};
+pub use clock::{now, tick};
 pub use config::{image_id, set_config, try_config};
 pub use copy::{copy_from_kernel, copy_to_kernel, copy_user, write_frame};
 pub use epitaph::record_epitaph;
