@@ -82,6 +82,11 @@ struct TaskEntry {
     notifications: Vec<String>,
     /// One of `notifications`, posted by the kernel when a client of this task is detached.
     client_gone: Option<String>,
+    /// How long a client may wait for this task's reply before the kernel faults this task.
+    reply_deadline_ms: Option<u32>,
+    /// What a server's REPLY_FAULT does to this task.
+    #[serde(default)]
+    on_reply_fault: OnReplyFault,
     #[serde(default)]
     task_slots: Vec<String>,
     #[serde(default)]
@@ -95,6 +100,19 @@ struct TaskEntry {
     #[serde(default)]
     restart_test: super::RestartExpectations,
 }
+
+/// `on-reply-fault`: whether a server may fault this task (the default, as in Hubris), or
+/// only end its call with an error code.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum OnReplyFault {
+    #[default]
+    Fault,
+    Error,
+}
+
+/// The kernel records a wait's start in 16 bits of the tick (`Task::reply_since`).
+pub const MAX_REPLY_DEADLINE_MS: u32 = (1 << 15) - 1;
 
 fn start_by_default() -> bool {
     true
@@ -176,6 +194,16 @@ pub(super) fn resolve_with(
             .map_err(|p| at.error("notifications", p))?;
 
         let client_gone = client_gone_bit(index, entry).map_err(|p| at.error("client-gone", p))?;
+        match (index, entry.reply_deadline_ms) {
+            (_, Some(0)) => return Err(at.error("reply-deadline-ms", Problem::ZeroDuration)),
+            (0, Some(_)) => {
+                return Err(at.error("reply-deadline-ms", Problem::SupervisorReplyDeadline));
+            }
+            (_, Some(ms)) if ms > MAX_REPLY_DEADLINE_MS => {
+                return Err(at.error("reply-deadline-ms", Problem::ReplyDeadlineTooLong(ms)));
+            }
+            _ => {}
+        }
 
         let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
         route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
@@ -183,6 +211,9 @@ pub(super) fn resolve_with(
         let mut flags = 0;
         if entry.start {
             flags |= TaskFlags::START_AT_BOOT;
+        }
+        if entry.on_reply_fault == OnReplyFault::Error {
+            flags |= TaskFlags::REPLY_FAULT_AS_ERROR;
         }
         let kipc_grants =
             resolve_kipc(index, entry.kipc.as_deref()).map_err(|p| at.error("kipc", p))?;
@@ -205,6 +236,7 @@ pub(super) fn resolve_with(
             notify_targets: 0,
             client_gone,
             client_gone_targets: 0,
+            reply_deadline_ms: entry.reply_deadline_ms.unwrap_or(0),
             config: entry.config.clone(),
             features: entry.features.clone(),
             supervision: None,
@@ -1279,6 +1311,69 @@ stack-size = 256
         assert_eq!(bits("console"), (0, 0b10), "console sends to sys");
         assert_eq!(bits("jefe"), (0, 0b10), "the supervisor reaches every task");
         assert_eq!(bits("idle"), (0, 0), "idle sends to nobody");
+    }
+
+    #[test]
+    fn reply_deadline_reaches_the_task_and_is_checked() {
+        assert!(
+            load(BASE)
+                .unwrap()
+                .tasks
+                .iter()
+                .all(|t| t.reply_deadline_ms == 0)
+        );
+        let app = load_edited(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 25",
+        )
+        .unwrap();
+        assert_eq!(app.task("sys").unwrap().reply_deadline_ms, 25);
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": reply-deadline-ms: must be at least 1 ms"
+        );
+        let e = error(
+            "notifications = [\"tick\"]",
+            "notifications = [\"tick\"]\nreply-deadline-ms = 32768",
+        );
+        assert_eq!(
+            e.to_string(),
+            "app/demo/app.toml: task \"sys\": reply-deadline-ms: 32768 ms is longer than the \
+             kernel can time (at most 32767 ms)"
+        );
+        assert!(
+            load_edited(
+                "notifications = [\"tick\"]",
+                "notifications = [\"tick\"]\nreply-deadline-ms = 32767",
+            )
+            .is_ok()
+        );
+        let e = error("[tasks.jefe]\n", "[tasks.jefe]\nreply-deadline-ms = 10\n");
+        assert!(matches!(e.problem, Problem::SupervisorReplyDeadline), "{e}");
+        assert_eq!(e.key, "reply-deadline-ms");
+    }
+
+    #[test]
+    fn on_reply_fault_error_sets_the_flag_and_anything_else_is_refused() {
+        let flags = |app: &App| app.task("sys").unwrap().flags;
+        assert!(!flags(&load(BASE).unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        let edit = |value: &str| {
+            load_edited(
+                "notifications = [\"tick\"]",
+                &format!("notifications = [\"tick\"]\non-reply-fault = \"{value}\""),
+            )
+        };
+        assert!(!flags(&edit("fault").unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        assert!(flags(&edit("error").unwrap()).contains(TaskFlags::REPLY_FAULT_AS_ERROR));
+        let e = edit("ignore").unwrap_err().to_string();
+        assert!(
+            e.contains("app/demo/app.toml") && e.contains("ignore"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -133,6 +133,11 @@ pub enum Problem {
     UnknownKipcOperation(String),
     /// `kipc` on the supervisor, which is always granted every operation.
     SupervisorKipc,
+    /// `reply-deadline-ms` on the supervisor: the kernel would fault it, which resets or
+    /// halts the system; its hardware watchdog bounds it instead.
+    SupervisorReplyDeadline,
+    /// `reply-deadline-ms` above what the kernel's 16-bit record of a wait can time.
+    ReplyDeadlineTooLong(u32),
     DependencyCycle(Vec<String>),
     /// `depends-on` names the idle task, which the supervisor never leaves detached.
     DependsOnIdle,
@@ -371,6 +376,16 @@ impl fmt::Display for Problem {
                     known.join(", ")
                 )
             }
+            Problem::SupervisorReplyDeadline => write!(
+                f,
+                "the supervisor cannot have a reply deadline (missing it would fault the supervisor); \
+                 the hardware watchdog bounds it"
+            ),
+            Problem::ReplyDeadlineTooLong(ms) => write!(
+                f,
+                "{ms} ms is longer than the kernel can time (at most {} ms)",
+                crate::app::MAX_REPLY_DEADLINE_MS
+            ),
             Problem::SupervisorKipc => {
                 write!(
                     f,

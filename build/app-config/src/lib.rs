@@ -127,6 +127,9 @@ pub struct Task {
     /// The tasks among `send_targets` that declare `client-gone`: the ones the kernel posts
     /// when this task is detached.
     pub client_gone_targets: u32,
+    /// `reply-deadline-ms`: a client left waiting this long for a reply faults this task
+    /// (the kernel counts it in ticks); 0 when the task declares none.
+    pub reply_deadline_ms: u32,
     /// The free-form `config` table, passed to the task's build.
     pub config: Option<toml::Table>,
     pub features: Vec<String>,

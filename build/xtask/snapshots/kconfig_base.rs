@@ -32,6 +32,7 @@ pub static HUBRIS_TASK_DESCS: [TaskDesc; 4] = [
         kipc_grants: 0x1fffe,
         client_gone: 0x0,
         client_gone_targets: 0x0,
+        reply_deadline: 0,
     },
     // sys
     TaskDesc {
@@ -47,6 +48,7 @@ pub static HUBRIS_TASK_DESCS: [TaskDesc; 4] = [
         kipc_grants: 0x0,
         client_gone: 0x0,
         client_gone_targets: 0x0,
+        reply_deadline: 0,
     },
     // console
     TaskDesc {
@@ -62,6 +64,7 @@ pub static HUBRIS_TASK_DESCS: [TaskDesc; 4] = [
         kipc_grants: 0x0,
         client_gone: 0x0,
         client_gone_targets: 0x0,
+        reply_deadline: 0,
     },
     // idle
     TaskDesc {
@@ -77,6 +80,7 @@ pub static HUBRIS_TASK_DESCS: [TaskDesc; 4] = [
         kipc_grants: 0x0,
         client_gone: 0x0,
         client_gone_targets: 0x0,
+        reply_deadline: 0,
     },
 ];
 

@@ -97,7 +97,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
              entry_point: {entry:#010x},\n        initial_stack: {stack:#010x},\n        priority: {prio},\n        \
              index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
              notify_targets: {notify:#x},\n        kipc_grants: {grants:#x},\n        client_gone: {gone:#x},\n        \
-             client_gone_targets: {gone_targets:#x},\n    }},",
+             client_gone_targets: {gone_targets:#x},\n        reply_deadline: {deadline},\n    }},",
             name = task.name,
             refs = refs.join(", "),
             words = words.join(", "),
@@ -110,6 +110,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             grants = task.kipc_grants,
             gone = task.client_gone,
             gone_targets = task.client_gone_targets,
+            // One tick is 1 ms.
+            deadline = task.reply_deadline_ms,
         )
         .expect("writing to a String");
     }

@@ -45,7 +45,7 @@ fn core_error(e: CallError<UsbCoreError>) -> PortError {
     match e {
         CallError::Op(e) => e.to_port(),
         CallError::Gone(_) => PortError::Stale,
-        CallError::BadReply | CallError::Unanswered => {
+        CallError::BadReply | CallError::Unanswered | CallError::Refused(_) => {
             PortError::Xfer(usb_host_api::XferError::TransactionError)
         }
     }

@@ -138,7 +138,9 @@ pub fn call_error(e: CallError<HcdError>) -> XferError {
     match e {
         CallError::Op(e) => e.to_xfer(),
         CallError::Gone(_) => XferError::Disconnected,
-        CallError::BadReply | CallError::Unanswered => XferError::TransactionError,
+        CallError::BadReply | CallError::Unanswered | CallError::Refused(_) => {
+            XferError::TransactionError
+        }
     }
 }
 

@@ -85,7 +85,7 @@ pub struct ReadDumpRequest {
 pub struct FaultCount {
     /// The task's restart count (its 32-bit generation).
     pub restarts: u32,
-    /// How many of its incarnations faulted.
+    /// How many of its incarnations faulted, modulo 2^16 (compare for change, not order).
     pub faulted: u32,
 }
 

@@ -520,7 +520,26 @@ pub enum ReplyFaultReason {
     AccessViolation = 5,
 }
 
+/// Response code base of a REPLY_FAULT delivered as an error (`TaskFlags::REPLY_FAULT_AS_ERROR`);
+/// the low 8 bits carry the reason. Outside the 16-bit operation codes, the dead and
+/// unavailable codes and idol's `UNANSWERED_CODE` (0xFFFF_FD00).
+pub const REPLY_FAULT_CODE_BASE: u32 = 0xFFFF_FC00;
+
 impl ReplyFaultReason {
+    /// The response code of this reply-fault when the client takes it as an error.
+    pub const fn code(self) -> u32 {
+        REPLY_FAULT_CODE_BASE | self as u32
+    }
+
+    /// Decodes [`ReplyFaultReason::code`]; `None` for any other response code.
+    pub const fn from_code(code: u32) -> Option<Self> {
+        if code & !0xFF == REPLY_FAULT_CODE_BASE {
+            Self::from_u32(code & 0xFF)
+        } else {
+            None
+        }
+    }
+
     pub const fn from_u32(n: u32) -> Option<Self> {
         Some(match n {
             0 => ReplyFaultReason::UndefinedOperation,
@@ -590,6 +609,9 @@ pub struct TaskFlags(pub u32);
 
 impl TaskFlags {
     pub const START_AT_BOOT: u32 = 1 << 0;
+    /// `app.toml` `on-reply-fault = "error"`: a server's REPLY_FAULT ends this task's call
+    /// with [`ReplyFaultReason::code`] instead of faulting it.
+    pub const REPLY_FAULT_AS_ERROR: u32 = 1 << 1;
 
     pub const fn contains(self, bits: u32) -> bool {
         self.0 & bits == bits
@@ -626,6 +648,9 @@ pub struct TaskDesc {
     /// so detaching this task posts task `i`'s `client_gone` bit. Computed by the builder so
     /// that a detach costs one test when no server this task uses wants to know.
     pub client_gone_targets: u32,
+    /// `app.toml` `reply-deadline-ms`: a client that has waited this many ticks for this
+    /// task's reply gets this task faulted (`FaultInfo::Injected(client)`); 0: no deadline.
+    pub reply_deadline: u32,
 }
 
 /// One interrupt routed to a task, in flash. A task names its interrupts only through its
@@ -978,6 +1003,25 @@ mod tests {
         }
         assert_eq!(FaultInfo::decode([0, 0, 0]), None);
         assert_eq!(FaultInfo::decode([8, 99, 0]), None);
+    }
+
+    #[test]
+    fn a_reply_fault_code_decodes_only_to_its_reason() {
+        for n in 0..=5 {
+            let r = ReplyFaultReason::from_u32(n).unwrap();
+            assert_eq!(ReplyFaultReason::from_code(r.code()), Some(r));
+            assert_eq!(PeerGone::from_code(r.code()), None, "not a dead code");
+        }
+        for code in [
+            0,
+            5,
+            0xFFFF,
+            REPLY_FAULT_CODE_BASE | 6,
+            0xFFFF_FD00,
+            DEAD_CODE_BASE,
+        ] {
+            assert_eq!(ReplyFaultReason::from_code(code), None, "{code:#x}");
+        }
     }
 
     #[test]

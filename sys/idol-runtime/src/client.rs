@@ -24,6 +24,10 @@ pub enum CallError<E> {
     /// operation whose server lost track of the call): a server bug, reported at once
     /// instead of leaving the caller blocked until the server restarts.
     Unanswered,
+    /// The server reply-faulted the call (it judged the message malformed), and this task
+    /// takes reply-faults as errors (`app.toml` `on-reply-fault = "error"`). Whether the
+    /// server or the message was at fault is unknown.
+    Refused(abi::ReplyFaultReason),
 }
 
 impl<E> From<PeerGone> for CallError<E> {
@@ -72,6 +76,9 @@ fn send_with<E: ErrorCode>(
         }
         if code == crate::UNANSWERED_CODE {
             return Err(CallError::Unanswered);
+        }
+        if let Some(reason) = abi::ReplyFaultReason::from_code(code) {
+            return Err(CallError::Refused(reason));
         }
         let Some((gone, current)) = userlib::peer_gone(task.get(), code, len) else {
             return Err(u16::try_from(code)
@@ -138,6 +145,15 @@ mod tests {
             }
         });
         (result, task.get(), attempts)
+    }
+
+    #[test]
+    fn a_reply_fault_taken_as_an_error_is_refused_and_never_retried() {
+        let reason = abi::ReplyFaultReason::BadMessageSize;
+        assert_eq!(
+            run(Retry::OnceAfterRestart, &[reason.code()]),
+            (Err(CallError::Refused(reason)), id(1), 1)
+        );
     }
 
     #[test]

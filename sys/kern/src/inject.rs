@@ -109,6 +109,9 @@ pub enum Outcome {
     Panic,
     /// The supervisor faulted the task: its watchdog.
     Watchdog,
+    /// The kernel faulted the task for leaving a client waiting past its
+    /// `reply-deadline-ms` (`FaultInfo::Injected(client)`).
+    Deadline,
     /// The fault could not be placed (the target's saved stack pointer was already outside
     /// its RAM, or it has no `b .` to spin at).
     Skipped,
@@ -124,6 +127,7 @@ impl Outcome {
             Outcome::Protocol => "protocol",
             Outcome::Panic => "panic",
             Outcome::Watchdog => "watchdog",
+            Outcome::Deadline => "deadline",
             Outcome::Skipped => "skipped",
         }
     }
@@ -140,7 +144,10 @@ impl Outcome {
             | FaultInfo::InvalidOperation(_) => Outcome::Cpu,
             FaultInfo::SyscallUsage(_) | FaultInfo::FromServer(..) => Outcome::Protocol,
             FaultInfo::Panic => Outcome::Panic,
-            FaultInfo::Injected(_) => Outcome::Watchdog,
+            FaultInfo::Injected(by) if by.index() == crate::lifecycle::SUPERVISOR => {
+                Outcome::Watchdog
+            }
+            FaultInfo::Injected(_) => Outcome::Deadline,
         }
     }
 }
@@ -358,6 +365,7 @@ mod tests {
             ),
             (FaultInfo::Panic, Outcome::Panic),
             (FaultInfo::Injected(TaskId(0)), Outcome::Watchdog),
+            (FaultInfo::Injected(TaskId(3)), Outcome::Deadline),
         ];
         for (fault, outcome) in cases {
             assert_eq!(Outcome::of_fault(&fault), outcome, "{fault:?}");

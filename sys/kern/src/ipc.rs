@@ -30,6 +30,12 @@
 //! | POST | itself, `send_targets`, and `notify_targets` (`notify`), of any priority | a post never blocks, so priority inversion cannot arise |
 //! | REPLY, REPLY_FAULT | whoever is waiting on the caller | no grant needed |
 //!
+//! REPLY_FAULT faults the client, unless the client's `app.toml` says `on-reply-fault =
+//! "error"` (`TaskFlags::REPLY_FAULT_AS_ERROR`): then the call ends with
+//! `ReplyFaultReason::code` and the client lives on. A server's verdict is only as sound as
+//! the server, and a corrupted one can reply-fault a caller whose message was fine; a client
+//! that must outlive its servers' bugs (an application above an untrusted driver) opts out.
+//!
 //! The kernel checks the target of a POST, not its bits: `notify` also names the bits a poster
 //! may raise, but enforcing them would take a bit mask per (poster, target) pair, a table
 //! searched on every POST, while a notification only says "look at your state": a receiver
@@ -37,7 +43,7 @@
 //! time. The bit names still matter at build time: they are the only bits a poster's code
 //! can name (`userlib::notify_bits!`).
 
-use abi::{FaultInfo, SchedState, TaskId, ULease, UsageError};
+use abi::{FaultInfo, SchedState, TaskFlags, TaskId, ULease, UsageError};
 use zerocopy::{FromZeros, IntoBytes};
 
 use crate::args::{RecvResult, SendArgs};
@@ -143,6 +149,7 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     tasks[receiver].set_healthy_state(SchedState::Runnable);
     tasks[receiver].remove_sender(sender);
     tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
+    tasks[sender].reply_since = crate::arch::now().0 as u16;
     #[cfg(feature = "fault-inject")]
     crate::inject::on_deliver(sender, tasks[receiver].generation);
 }
@@ -263,6 +270,17 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
     let Some(client) = waiting_client(tasks, caller, args.peer)? else {
         return Ok(NextTask::Same);
     };
+    if tasks[client]
+        .descriptor
+        .flags
+        .contains(TaskFlags::REPLY_FAULT_AS_ERROR)
+    {
+        // The client chose to outlive its servers' accusations: a corrupted server can
+        // reply-fault a caller whose message was fine (doc/architecture.md).
+        tasks[client].save.set_send_response(args.reason.code(), 0);
+        tasks[client].set_healthy_state(SchedState::Runnable);
+        return Ok(sched::hint_after_wake(tasks, caller, client));
+    }
     let server = tasks[caller].current_id();
     Ok(lifecycle::fault_task(
         tasks,

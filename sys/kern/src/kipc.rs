@@ -262,7 +262,7 @@ impl Reply<'_> {
                 let t = &self.tasks[self.index(r.task)?];
                 let count = op::FaultCount {
                     restarts: t.generation,
-                    faulted: t.faulted_incarnations,
+                    faulted: u32::from(t.faulted_incarnations),
                 };
                 self.send::<op::ReadFaultCount>(&count);
             }

@@ -74,10 +74,18 @@ pub struct Task {
     pub generation: u32,
     /// Posted notification bits not yet consumed by a receive.
     pub notifications: u32,
-    /// How many incarnations faulted (each counted once, at its first fault): with
-    /// `generation`, it tells a restart on request from a death by fault after the fact,
-    /// when the fault record itself is gone (kipc `read-fault-count`).
-    pub faulted_incarnations: u32,
+    /// How many incarnations faulted (each counted once, at its first fault), modulo 2^16:
+    /// with `generation`, it tells a restart on request from a death by fault after the
+    /// fact, when the fault record itself is gone (kipc `read-fault-count`). Readers only
+    /// ask whether it moved, and 65,536 faults between two looks do not happen.
+    pub faulted_incarnations: u16,
+    /// The low 16 bits of the tick at which this task's last message was delivered: while
+    /// it waits in `InReply(server)`, the start of the wait its server's `reply_deadline`
+    /// bounds (`time::enforce_reply_deadlines`; the builder keeps deadlines below 2^15
+    /// ticks, and the check runs every tick, so the 16-bit difference is exact). The two
+    /// halfwords share one word: a whole word here would grow every task by 8 bytes (the
+    /// table is 8-byte aligned for the timer).
+    pub reply_since: u16,
     pub descriptor: &'static TaskDesc,
 }
 
@@ -96,6 +104,7 @@ impl Task {
             generation: 0,
             notifications: 0,
             faulted_incarnations: 0,
+            reply_since: 0,
             descriptor,
             detached: true,
             runnable: false,

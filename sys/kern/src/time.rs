@@ -2,11 +2,23 @@
 //! architecture layer (`TICKS`, which humility reads). Each task has one timer; when its
 //! deadline passes, its notification bits are posted. A deadline already in the past posts
 //! at once, so a task can never miss a wake-up by racing the clock.
+//!
+//! The tick also bounds replies. A server that declares `reply-deadline-ms` promises to
+//! answer every message within it; a client still waiting after that long means the server
+//! lost the message (a corrupted server that went back to RECV without replying, or one
+//! spinning while still checking in with its watchdog), and nothing else would ever wake the
+//! client. The kernel then faults the server with `FaultInfo::Injected(client)`, which the
+//! supervisor handles like any fault: the restart's detach wakes every client with a code.
+//! `Injected` is reused, not a new variant, because humility cannot print a fault it does
+//! not know (doc/humility-contract.md 3.3). Servers that legitimately hold a caller for
+//! unbounded time (deferred replies that wait for a device) declare no deadline.
 
 use abi::syscall::TimerStatus;
+use abi::{FaultInfo, SchedState};
 
 use crate::arch;
 use crate::err::UserError;
+use crate::lifecycle;
 use crate::sched::{self, NextTask};
 use crate::task::{NotificationSet, Task, Timestamp};
 
@@ -46,6 +58,31 @@ pub fn process_timers(tasks: &mut [Task], current: usize, now: Timestamp) -> Nex
                 hint = hint.combine(sched::hint_after_wake(tasks, current, i));
             }
         }
+    }
+    hint.combine(enforce_reply_deadlines(tasks, now))
+}
+
+/// Faults every healthy server that has left a client waiting for a reply for its
+/// `reply_deadline` ticks or more (see the module doc).
+fn enforce_reply_deadlines(tasks: &mut [Task], now: Timestamp) -> NextTask {
+    let mut hint = NextTask::Same;
+    for client in 0..tasks.len() {
+        let Some(SchedState::InReply(server_id)) = tasks[client].healthy_state() else {
+            continue;
+        };
+        let server = server_id.index();
+        let Some(s) = tasks.get(server) else { continue };
+        let deadline = s.descriptor.reply_deadline;
+        let waited = u32::from((now.0 as u16).wrapping_sub(tasks[client].reply_since));
+        // A server that already faulted, or was detached or restarted, is being dealt with:
+        // its detach wakes the client.
+        let live = s.healthy_state().is_some() && !s.detached && s.current_id() == server_id;
+        if deadline == 0 || waited < deadline || !live {
+            continue;
+        }
+        let by = tasks[client].current_id();
+        let h = lifecycle::fault_task(tasks, server, FaultInfo::Injected(by));
+        hint = hint.combine(h);
     }
     hint
 }

@@ -81,5 +81,9 @@ fn a_lease_access_from_another_incarnation_of_the_server_is_counted() {
 fn a_fault_of_a_task_outside_an_injection_is_reported_on_its_own() {
     let (mut sim, _turn) = call_in_flight();
     sim.fault(CLIENT, FaultInfo::IllegalInstruction);
-    assert_eq!(arch::campaign_lines(), vec!["FC 2 cpu".to_string()]);
+    // The fault's words follow (`FaultInfo::encode`): tag 6, no payload.
+    assert_eq!(
+        arch::campaign_lines(),
+        vec!["FC 2 cpu 6 0x00000000 0x00000000".to_string()]
+    );
 }

@@ -655,6 +655,45 @@ fn reply_fault_faults_client_with_from_server() {
 }
 
 #[test]
+fn reply_fault_to_a_client_that_takes_it_as_an_error_ends_the_call_with_its_code() {
+    let specs = [
+        TaskSpec::supervisor(),
+        TaskSpec::task(2)
+            .flags(abi::TaskFlags::START_AT_BOOT | abi::TaskFlags::REPLY_FAULT_AS_ERROR),
+        TaskSpec::task(2),
+        TaskSpec::task(1),
+        TaskSpec::task(7),
+    ];
+    let mut sim = Sim::new(&specs, &[]);
+    sim.park_supervisor();
+    sim.recv_open(SERVER, 16, 0);
+    sim.send(CLIENT, sim.id(SERVER), 1, b"q", 4, &[]);
+    let reason = ReplyFaultReason::BadMessageSize;
+    let next = sim.reply_fault(SERVER, sim.id(CLIENT), reason as u32);
+    assert_eq!(sim.fault_of(CLIENT), None, "the client lives on");
+    assert_eq!(sim.sched(CLIENT), Some(SchedState::Runnable));
+    assert_eq!(sim.send_result(CLIENT), (reason.code(), 0));
+    assert_eq!(sim.fault_of(SERVER), None);
+    assert_eq!(
+        next, SERVER,
+        "the more important server runs on, as after a REPLY"
+    );
+    assert_eq!(
+        sim.sched(0),
+        Some(SchedState::InRecv(Some(TaskId::KERNEL))),
+        "no fault to report"
+    );
+    // A client without the flag is still faulted by the same server.
+    sim.recv_open(SERVER, 16, 0);
+    sim.send(OTHER, sim.id(SERVER), 1, b"q", 4, &[]);
+    sim.reply_fault(SERVER, sim.id(OTHER), reason as u32);
+    assert_eq!(
+        sim.fault_of(OTHER),
+        Some(FaultInfo::FromServer(sim.id(SERVER), reason))
+    );
+}
+
+#[test]
 fn reply_fault_with_unknown_reason_faults_server() {
     let mut sim = sim();
     sim.recv_open(SERVER, 16, 0);

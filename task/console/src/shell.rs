@@ -6,8 +6,9 @@
 
 use core::fmt::Write;
 
+use console_text as words;
 use idol_runtime::zerocopy::FromZeros;
-use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, StateCode, TaskInfo, words};
+use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, StateCode, TaskInfo};
 use supervision::{HoldReason, TaskState};
 use userlib::*;
 

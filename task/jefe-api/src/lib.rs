@@ -5,7 +5,6 @@
 //! - [`JefeError`], the refusals a caller can see;
 //! - the wire forms of a task's status ([`TaskInfo`]) and of a logged supervisor event
 //!   ([`LogEntry`], decoded to [`Logged`]), with host tests that every value survives the trip;
-//! - [`words`]: how the console tells a firmware engineer what happened;
 //! - [`Dependent`]: what a task that `depends-on` providers does with jefe's notices;
 //! - [`reset`]: how the board's `sys` task resets peripherals for jefe without ever
 //!   blocking it.
@@ -24,7 +23,6 @@
 
 pub mod reset;
 mod wire;
-pub mod words;
 
 pub use wire::{End, LogEntry, LogEvent, Logged, StateCode, TASK_NAME_LEN, TaskInfo};
 

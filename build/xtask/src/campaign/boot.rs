@@ -21,7 +21,7 @@ pub const FAILURE_CLASSES: [&str; 9] = [
 ];
 
 /// Outcomes a fault can have, in table order.
-pub const OUTCOMES: [&str; 9] = [
+pub const OUTCOMES: [&str; 10] = [
     "latent",
     "mpu",
     "bus",
@@ -29,6 +29,7 @@ pub const OUTCOMES: [&str; 9] = [
     "protocol",
     "panic",
     "watchdog",
+    "deadline",
     "restarted",
     "skipped",
 ];
@@ -147,10 +148,11 @@ impl Boot {
                     if image.targets.contains(&task) {
                         boot.late.push((task, outcome));
                     } else {
-                        boot.fail(
-                            "collateral-fault",
-                            format!("task {task} faulted ({outcome})"),
-                        );
+                        let detail = match spread_fault(&words[3..]) {
+                            Some(fault) => format!("task {task} faulted ({outcome}: {fault:?})"),
+                            None => format!("task {task} faulted ({outcome})"),
+                        };
+                        boot.fail("collateral-fault", detail);
                     }
                 }
                 "FX" => {
@@ -279,6 +281,14 @@ impl Boot {
     }
 }
 
+/// The fault an `FC` line carries after its outcome (`FaultInfo::encode`'s words: the tag in
+/// decimal, the two payload words in hex), or `None` for a line without them.
+fn spread_fault(words: &[&str]) -> Option<abi::FaultInfo> {
+    let [tag, a, b] = words else { return None };
+    let hex = |w: &str| u32::from_str_radix(w.strip_prefix("0x")?, 16).ok();
+    abi::FaultInfo::decode([tag.parse().ok()?, hex(a)?, hex(b)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +349,18 @@ mod tests {
         assert_eq!(boot.failures.len(), 1);
         assert_eq!(boot.failures[0].class, "collateral-fault");
         assert_eq!(boot.late, vec![(2, "panic".to_string())]);
+    }
+
+    #[test]
+    fn a_spread_fault_names_what_faulted_the_task() {
+        let boot = parse("FC 3 protocol 11 0x00000002 0x00000002\nFE 0 0\n", &[]);
+        assert!(
+            boot.failures[0]
+                .detail
+                .contains("FromServer(TaskId(2), BadMessageContents)"),
+            "{}",
+            boot.failures[0].detail
+        );
     }
 
     #[test]

@@ -488,12 +488,20 @@ pub fn on_fault(tasks: &[Task], index: usize, fault: &FaultInfo) {
             };
         }
         Phase::Ended => {}
-        _ => emit(
-            Line::default()
-                .word("FC")
-                .num(index as u64)
-                .word(outcome.name()),
-        ),
+        _ => {
+            // The fault's words (`FaultInfo::encode`) say what spread: a server's
+            // reply-fault, a bad slice, or the address of a wild access.
+            let [kind, a, b] = fault.encode();
+            emit(
+                Line::default()
+                    .word("FC")
+                    .num(index as u64)
+                    .word(outcome.name())
+                    .num(u64::from(kind & 0xFF))
+                    .hex(a)
+                    .hex(b),
+            )
+        }
     }
 }
 

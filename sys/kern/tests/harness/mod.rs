@@ -85,6 +85,8 @@ pub struct TaskSpec {
     pub kipc_grants: u32,
     /// `client-gone`: the bit the kernel posts when a client of this task is detached.
     pub client_gone: u32,
+    /// `reply-deadline-ms` in ticks; 0 for none.
+    pub reply_deadline: u32,
 }
 
 impl TaskSpec {
@@ -97,6 +99,7 @@ impl TaskSpec {
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: 0,
             client_gone: 0,
+            reply_deadline: 0,
         }
     }
 
@@ -109,6 +112,7 @@ impl TaskSpec {
             flags: TaskFlags::START_AT_BOOT,
             kipc_grants: Kipcnum::ALL_GRANTS,
             client_gone: 0,
+            reply_deadline: 0,
         }
     }
 
@@ -150,6 +154,19 @@ impl TaskSpec {
             client_gone: bit,
             ..self
         }
+    }
+
+    /// Declares `reply-deadline-ms`: a client waiting `ticks` for this task's reply gets it
+    /// faulted.
+    pub fn reply_deadline(self, ticks: u32) -> Self {
+        TaskSpec {
+            reply_deadline: ticks,
+            ..self
+        }
+    }
+
+    pub fn flags(self, flags: u32) -> Self {
+        TaskSpec { flags, ..self }
     }
 
     pub fn not_started(self) -> Self {
@@ -312,6 +329,7 @@ impl Sim {
                     // As the builder computes it: the declaring servers among the targets,
                     // never the task itself.
                     client_gone_targets: spec.send_targets & declaring & !(1 << i),
+                    reply_deadline: spec.reply_deadline,
                 }
             })
             .collect();

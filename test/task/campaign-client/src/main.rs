@@ -88,6 +88,9 @@ pub extern "C" fn main() -> ! {
                     report(b"server-ping", round);
                 }
             }
+            // A corrupted `server` may reply-fault a sound message; this task takes that as
+            // an error (`on-reply-fault = "error"`), a refused call like a dead code.
+            None if ReplyFaultReason::from_code(code).is_some() => {}
             None => report(b"server-code", round),
         }
     }

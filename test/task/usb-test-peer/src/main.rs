@@ -38,7 +38,7 @@ fn code_of<E: ErrorCode>(result: Result<(), CallError<E>>) -> u32 {
         Ok(()) => 0,
         Err(CallError::Op(e)) => u32::from(e.code()),
         Err(CallError::Gone(_)) => DEAD,
-        Err(CallError::BadReply | CallError::Unanswered) => BAD_REPLY,
+        Err(CallError::BadReply | CallError::Unanswered | CallError::Refused(_)) => BAD_REPLY,
     }
 }
 

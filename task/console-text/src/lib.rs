@@ -1,13 +1,14 @@
 //! What the supervisor's states, events and refusals mean, in words a firmware engineer
 //! reads on the console. Task names come from the caller (`name(index)`), since only it
 //! knows them (from `list_tasks`).
+#![no_std]
 
 use core::fmt::{self, Write};
 
 use abi::{FaultInfo, FaultSource, ReplyFaultReason, ResetReason};
 use supervision::{Cause, Escalation, HoldReason, Origin, Record, Refusal, TaskState};
 
-use crate::{End, JefeError, LogEvent, Logged, TaskInfo};
+use jefe_api::{End, JefeError, LogEvent, Logged, TaskInfo};
 
 /// A task name by index.
 pub type Names<'a> = &'a dyn Fn(usize) -> &'a str;
