@@ -149,7 +149,7 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     tasks[receiver].set_healthy_state(SchedState::Runnable);
     tasks[receiver].remove_sender(sender);
     tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
-    tasks[sender].reply_since = crate::arch::now().0 as u16;
+    tasks[sender].reply_since = crate::arch::now() as u16;
     #[cfg(feature = "fault-inject")]
     crate::inject::on_deliver(sender, tasks[receiver].generation);
 }

@@ -43,10 +43,11 @@
 //!    - [`ipc`]: SEND, RECV, REPLY, REPLY_FAULT and POST between two tasks.
 //!    - [`lease`]: what a server may borrow of a lender waiting on it.
 //!    - [`lifecycle`]: fault, detach and restart, and who is woken with which code.
+//!    - [`time`]: per-task timers against the tick, and reply deadlines, which fault a
+//!      server that left a client waiting too long.
 //! 4. One task, and the kernel's own state
 //!    - [`task`]: the task control block and the transitions of a single task.
 //!    - [`sched`]: which task runs next.
-//!    - [`time`]: per-task timers against the tick.
 //!    - [`umem`]: task memory, checked against the task's regions before any copy.
 //!    - [`args`]: syscall arguments and results in the saved registers.
 //!    - [`err`]: how a syscall ends other than as asked (misuse or refusal).
