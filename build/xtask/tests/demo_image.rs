@@ -272,7 +272,7 @@ fn branch_target(elf: &object::File<'_>, address: u64, link: bool) -> Option<u64
 }
 
 /// The reset handler's first call is `bulkhead_pre_ram` (everything before it is the FPU
-/// and VTOR set-up, tested on the host in `kern`'s `arch/reset.rs`), and in this image the
+/// and VTOR set-up, tested on the host in `kern`'s `entry/reset_handler.rs`), and in this image the
 /// hook is a tail branch to the supply routine.
 fn check_pre_ram_hook(kernel: &object::File<'_>) {
     let reset = symbol_address(kernel, "Reset");

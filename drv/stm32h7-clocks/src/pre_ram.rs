@@ -1,5 +1,5 @@
 //! The supply configuration, written by the reset handler before anything touches RAM
-//! (`app_kernel!(pre_ram = ...)`, `sys/kern/src/arch/reset.rs`).
+//! (`app_kernel!(pre_ram = ...)`, `sys/kern/src/entry/reset_handler.rs`).
 //!
 //! RM0433 ("Power control (PWR)", supply configuration) requires the supply configuration
 //! to be written after power-on before the system runs from the RAMs: until `PWR_CR3` is

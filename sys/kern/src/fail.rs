@@ -5,7 +5,7 @@
 //! before the configuration is known (early boot) halts, since a reset would only fail the
 //! same way again.
 
-use crate::lifecycle::SupervisorFaultPolicy;
+use crate::config::SupervisorFaultPolicy;
 
 /// Why the kernel stopped. Reaching any of these is a kernel or build bug, not user misuse.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -46,12 +46,12 @@
 use abi::{FaultInfo, SchedState, TaskFlags, TaskId, ULease, UsageError};
 use zerocopy::{FromZeros, IntoBytes};
 
-use crate::args::RecvResult;
+use crate::args::{RecvResult, SendArgs};
 use crate::err::UserError;
+use crate::lifecycle;
 use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::{self, Access};
-use crate::{kipc, lifecycle};
 
 /// Looks up a task index named by a caller, faulting the caller if it is out of range.
 pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
@@ -63,11 +63,9 @@ pub fn target_index(tasks: &[Task], id: TaskId) -> Result<usize, UserError> {
     }
 }
 
-pub fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let args = tasks[caller].save.send_args();
-    if args.target == TaskId::KERNEL {
-        return kipc::handle(tasks, caller, args);
-    }
+/// SEND to another task; `args` are the caller's, read by `syscalls`, which routes a SEND
+/// to the kernel to `kipc` instead.
+pub fn send(tasks: &mut [Task], caller: usize, args: SendArgs) -> Result<NextTask, UserError> {
     let target = target_index(tasks, args.target)?;
     let me = &tasks[caller];
     if target == caller || !me.may_send_to(target) {
@@ -151,7 +149,7 @@ fn deliver(tasks: &mut [Task], sender: usize, receiver: usize) {
     tasks[receiver].set_healthy_state(SchedState::Runnable);
     tasks[receiver].remove_sender(sender);
     tasks[sender].set_healthy_state(SchedState::InReply(receiver_id));
-    tasks[sender].reply_since = crate::arch::now().0 as u16;
+    tasks[sender].reply_since = crate::arch::now() as u16;
     #[cfg(feature = "fault-inject")]
     crate::inject::on_deliver(sender, tasks[receiver].generation);
 }

@@ -23,6 +23,7 @@ use crate::args::SendArgs;
 use crate::err::UserError;
 use crate::lifecycle::{self, SUPERVISOR};
 use crate::sched::NextTask;
+use crate::startup;
 use crate::task::Task;
 use crate::umem::{self, Access, USlice};
 
@@ -219,7 +220,7 @@ impl Reply<'_> {
                 if self.tasks[i].detached {
                     return Err(refuse(kipc_rc::DETACHED));
                 }
-                for d in arch::config()
+                for d in startup::config()
                     .irqs
                     .iter()
                     .filter(|d| usize::from(d.task) == i && d.notification & r.mask != 0)
@@ -248,7 +249,7 @@ impl Reply<'_> {
             }
             Kipcnum::ReadTicks => {
                 req.decode::<op::ReadTicks>()?;
-                self.send::<op::ReadTicks>(&arch::now().0);
+                self.send::<op::ReadTicks>(&arch::now());
             }
             Kipcnum::ReadTaskTime => {
                 let r = req.decode::<op::ReadTaskTime>()?;

@@ -24,12 +24,46 @@
 //! Shape: each syscall is a function `fn(&mut [Task], caller) -> Result<NextTask, UserError>`
 //! in [`syscalls`]; one wrapper ([`syscalls::dispatch`]) applies faults and picks the next
 //! task. Arguments are read through typed views over the saved registers ([`args`]). The
-//! architecture-specific part is [`arch`]; everything else builds and runs in host tests.
+//! architecture-specific part is [`arch`] (services) and [`entry`] (exception entry);
+//! everything else builds and runs in host tests.
+//!
+//! Layers, top-down. A module uses modules of its own layer and of the layers below it, never
+//! one above, so each layer reads without the ones over it. `tests/layers.rs` reads this list
+//! and checks every `crate::` path in `src/` against it; its one exception is the fault
+//! injector's hooks (feature `fault-inject`), called from below.
+//!
+//! 1. Entry
+//!    - [`entry`]: the exception handlers, their assembly shims, the vector table, the reset
+//!      handler and `start_kernel`: every way into the kernel, and the running task.
+//! 2. Requests
+//!    - [`syscalls`]: one function per syscall, `dispatch`, and interrupts to their owners.
+//!    - [`kipc`]: kernel IPC, the operations a task asks of the kernel itself, each granted.
+//!    - [`inject`]: the fault injector of campaign images and its plan.
+//! 3. Tasks together
+//!    - [`ipc`]: SEND, RECV, REPLY, REPLY_FAULT and POST between two tasks.
+//!    - [`lease`]: what a server may borrow of a lender waiting on it.
+//!    - [`lifecycle`]: fault, detach and restart, and who is woken with which code.
+//!    - [`time`]: per-task timers against the tick, and reply deadlines, which fault a
+//!      server that left a client waiting too long.
+//! 4. One task, and the kernel's own state
+//!    - [`task`]: the task control block and the transitions of a single task.
+//!    - [`sched`]: which task runs next.
+//!    - [`umem`]: task memory, checked against the task's regions before any copy.
+//!    - [`args`]: syscall arguments and results in the saved registers.
+//!    - [`err`]: how a syscall ends other than as asked (misuse or refusal).
+//!    - [`fail`]: kernel failure, its epitaph and the reset or halt after it.
+//!    - [`startup`]: the task table's boot state and the configuration start-up installed.
+//! 5. Machine and build
+//!    - [`arch`]: hardware services (copies, NVIC, MPU, clock, reset, faults), or the host
+//!      model of them.
+//!    - [`config`]: the types of the configuration the build generates.
 #![cfg_attr(target_os = "none", no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod arch;
 pub mod args;
+pub mod config;
+pub mod entry;
 pub mod err;
 pub mod fail;
 pub mod inject;
@@ -58,7 +92,8 @@ pub mod umem;
 /// (`drv-stm32h7-reset-reason`): a watchdog or pin reset leaves no record of its own.
 ///
 /// `app_kernel!(pre_ram = path::to::fn, board_init = ..., reset_reason = ...)` also has the
-/// reset handler call `fn` before it initialises `.data` and `.bss` (`arch/reset.rs`):
+/// reset handler call `fn` before it initialises `.data` and `.bss`
+/// (`entry/reset_handler.rs`):
 /// STM32H7's supply configuration. `fn` must be a routine that touches neither the stack
 /// nor any RAM and returns with `bx lr`, i.e. a naked function.
 #[macro_export]
@@ -92,7 +127,7 @@ macro_rules! app_kernel {
             // SAFETY: the reset handler calls this once, before anything else touches the
             // task table.
             unsafe {
-                $crate::arch::start_kernel(
+                $crate::entry::start_kernel(
                     &mut *core::ptr::addr_of_mut!(HUBRIS_TASK_TABLE_SPACE),
                     &HUBRIS_TASK_DESCS,
                     &KERNEL_CONFIG,

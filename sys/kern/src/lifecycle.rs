@@ -53,18 +53,13 @@
 
 use abi::{FAULT_NOTIFICATION, FaultInfo, PeerGone, Refusal, SchedState, TaskState};
 
+// The generated kconfig names the policy here (`kern::lifecycle::SupervisorFaultPolicy`).
+pub use crate::config::SupervisorFaultPolicy;
+
 use crate::arch;
 use crate::sched::NextTask;
+use crate::startup::config;
 use crate::task::{NotificationSet, Task};
-
-/// What the kernel does when the supervisor itself faults (`app.toml`
-/// `kernel.on-supervisor-fault`), and when the kernel fails (`kernel.on-kernel-failure`,
-/// `fail::kernel_fail`): the two choices are the same.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SupervisorFaultPolicy {
-    Reset,
-    Halt,
-}
 
 pub const SUPERVISOR: usize = 0;
 
@@ -76,7 +71,7 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     stop_sending(tasks, index);
     tasks[index].record_fault(fault);
     if index == SUPERVISOR {
-        match arch::config().supervisor_fault {
+        match config().supervisor_fault {
             SupervisorFaultPolicy::Reset => arch::system_reset(abi::ResetReason::SupervisorFault),
             SupervisorFaultPolicy::Halt => arch::halt_forever(),
         }
@@ -189,7 +184,7 @@ pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
     mask_and_clear_irqs(index);
     let hint = end_incarnation(tasks, index, code_for);
     let t = &mut tasks[index];
-    arch::reinitialize(t);
+    t.reinitialize();
     t.set_detached(!start);
     t.set_healthy_state(if start {
         SchedState::Runnable
@@ -201,7 +196,7 @@ pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
 
 /// Masks every interrupt routed to `index` and forgets any that is pending.
 fn mask_and_clear_irqs(index: usize) {
-    for irq in arch::config()
+    for irq in config()
         .irqs
         .iter()
         .filter(|d| usize::from(d.task) == index)

@@ -6,19 +6,19 @@
 //! result registers (`err`), and resolves the scheduling hint into the next task to run.
 
 use abi::syscall::{IrqStatus, RefreshArgs};
-use abi::{FaultInfo, Incarnation, Sysnum, UsageError};
+use abi::{FaultInfo, Incarnation, Sysnum, TaskId, UsageError};
 
 use crate::err::UserError;
 use crate::ipc::{self, target_index};
 use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::Access;
-use crate::{arch, lease, lifecycle, time};
+use crate::{arch, kipc, lease, lifecycle, startup, time};
 
 /// Runs the syscall `caller` just made and returns the index of the task to run next.
 pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
     let result = match Sysnum::from_u32(tasks[caller].save.syscall_number()) {
-        Some(Sysnum::Send) => ipc::send(tasks, caller),
+        Some(Sysnum::Send) => send(tasks, caller),
         Some(Sysnum::Recv) => ipc::recv(tasks, caller),
         Some(Sysnum::Reply) => ipc::reply(tasks, caller),
         Some(Sysnum::SetTimer) => time::set_timer(tasks, caller),
@@ -43,6 +43,16 @@ pub fn dispatch(tasks: &mut [Task], caller: usize) -> usize {
         }
     };
     sched::resolve(tasks, caller, hint)
+}
+
+/// SEND: to another task (`ipc`), or to the kernel itself (`kipc`).
+fn send(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
+    let args = tasks[caller].save.send_args();
+    if args.target == TaskId::KERNEL {
+        kipc::handle(tasks, caller, args)
+    } else {
+        ipc::send(tasks, caller, args)
+    }
 }
 
 /// PANIC: the message stays where the task put it (r4/r5), where the supervisor and humility
@@ -74,7 +84,7 @@ fn owned_irqs(
     mask: u32,
 ) -> Result<impl Iterator<Item = &'static abi::IrqDesc>, UserError> {
     let mine = move |d: &&abi::IrqDesc| usize::from(d.task) == caller && d.notification & mask != 0;
-    let covered = arch::config()
+    let covered = startup::config()
         .irqs
         .iter()
         .filter(mine)
@@ -82,7 +92,7 @@ fn owned_irqs(
     if mask & !covered != 0 {
         return Err(UsageError::NoIrq.into());
     }
-    Ok(arch::config().irqs.iter().filter(mine))
+    Ok(startup::config().irqs.iter().filter(mine))
 }
 
 fn irq_control_syscall(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
@@ -125,7 +135,7 @@ fn irq_status(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> 
 /// post the owner's notification. Returns the hint for the interrupted task `current`.
 pub fn interrupt(tasks: &mut [Task], current: usize, irq: u32) -> NextTask {
     arch::irq_disable(irq);
-    let Some(d) = arch::config().irqs.iter().find(|d| d.irq == irq) else {
+    let Some(d) = startup::config().irqs.iter().find(|d| d.irq == irq) else {
         return NextTask::Same;
     };
     let owner = usize::from(d.task);

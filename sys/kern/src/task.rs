@@ -17,7 +17,7 @@
 
 use abi::{FaultInfo, Generation, Kipcnum, SchedState, TaskDesc, TaskFlags, TaskId, TaskState};
 
-use crate::arch::SavedState;
+use crate::arch::{self, FRAME_WORDS, SavedState};
 
 /// Task priority: 0 is the most important.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,6 +109,20 @@ impl Task {
             detached: true,
             runnable: false,
         }
+    }
+
+    /// Sets up the task's registers and stack to start from its entry point.
+    pub fn reinitialize(&mut self) {
+        let desc = self.descriptor;
+        let frame_base = desc.initial_stack - (FRAME_WORDS * 4) as u32;
+        self.save = SavedState {
+            psp: frame_base,
+            exc_return: arch::EXC_RETURN_THREAD_PSP_FP,
+            ..SavedState::default()
+        };
+        // SAFETY: the builder places `initial_stack` inside the task's RAM region with room
+        // for at least one frame below it; the region belongs to no other task.
+        unsafe { arch::write_frame(frame_base, &arch::initial_frame(desc.entry_point)) };
     }
 
     pub fn index(&self) -> usize {

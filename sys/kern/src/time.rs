@@ -27,7 +27,7 @@ pub fn set_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
     let t = &mut tasks[caller];
     t.timer.to_post = NotificationSet(args.notification);
     t.timer.deadline = args.deadline.map(Timestamp);
-    if args.deadline.is_some_and(|d| d <= arch::now().0) {
+    if args.deadline.is_some_and(|d| d <= arch::now()) {
         t.timer.deadline = None;
         t.post(args.notification);
     }
@@ -35,7 +35,7 @@ pub fn set_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
 }
 
 pub fn get_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
-    let now = arch::now().0;
+    let now = arch::now();
     let t = &mut tasks[caller];
     let status = TimerStatus {
         now,

@@ -1,5 +1,5 @@
 //! `client-gone`: ending a client's incarnation posts the declared bit to exactly the servers
-//! in its send mask that declare one, once per incarnation (see the kernel's `detach` docs).
+//! in its send mask that declare one, once per incarnation (see the kernel's `lifecycle` docs).
 
 mod harness;
 

@@ -404,3 +404,50 @@ fn a_held_task_refuses_ipc_until_it_is_started() {
     sim.send(CLIENT, held, 1, b"x", 4, &[]);
     assert_eq!(sim.sched(CLIENT), Some(SchedState::InSend(held)));
 }
+
+/// The state table in `src/lifecycle.rs`'s module doc names, in its last column, the tests
+/// that pin each row: every row names at least one, and each named test exists.
+#[test]
+fn every_row_of_the_lifecycle_table_names_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("src/lifecycle.rs")).expect("src/lifecycle.rs");
+    let rows: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! |"))
+        .skip(2) // the header and its rule
+        .collect();
+    assert!(rows.len() >= 10, "the table has {} rows", rows.len());
+    for row in rows {
+        let last = row
+            .trim_end()
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap();
+        let tests: Vec<&str> = last.split('`').skip(1).step_by(2).collect();
+        assert!(!tests.is_empty(), "row `{row}` names no test");
+        for test in tests {
+            let (file, name) = test
+                .split_once("::")
+                .unwrap_or_else(|| panic!("`{test}` is not `file::test`"));
+            let path = root.join("tests").join(format!("{file}.rs"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("row `{row}`: {}: {e}", path.display()));
+            let lines: Vec<&str> = text.lines().collect();
+            let is_test = lines
+                .iter()
+                .position(|l| l.starts_with(&format!("fn {name}()")))
+                .is_some_and(|at| {
+                    lines[..at]
+                        .iter()
+                        .rev()
+                        .take_while(|l| l.starts_with("#["))
+                        .any(|l| *l == "#[test]")
+                });
+            assert!(
+                is_test,
+                "row `{row}` names `{test}`, which is no test in tests/{file}.rs"
+            );
+        }
+    }
+}

@@ -236,7 +236,7 @@ fn run(sim: &mut Sim, step: usize, op: &Op) -> Step {
     let n = sim.tasks.len();
     let workers = n - 2;
     let worker = |i: usize| 1 + i % workers;
-    let now = arch::now().0;
+    let now = arch::now();
     match *op {
         Op::Detach(i) if sim.current == 0 => {
             sim.kipc(0, Kipcnum::DetachTask, &[worker(i) as u32]);
@@ -425,7 +425,7 @@ fn syscall(sim: &mut Sim, op: &Op) -> Step {
             sim.post(me, to, *bits);
         }
         Op::SetTimer { delay, bits } => {
-            let deadline = delay.map(|d| arch::now().0 + u64::from(d));
+            let deadline = delay.map(|d| arch::now() + u64::from(d));
             sim.set_timer(me, deadline, *bits);
         }
         Op::IrqControl { flags } => {

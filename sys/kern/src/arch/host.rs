@@ -6,8 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
-use crate::startup::KernelConfig;
-use crate::task::Timestamp;
+use crate::config::KernelConfig;
 
 #[derive(Default)]
 struct Machine {
@@ -64,7 +63,7 @@ pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
 
 /// # Safety
 /// Trivially safe on the host; `unsafe` to match the ARM signature.
-pub unsafe fn write_frame(dst: u32, frame: &[u32; super::FRAME_WORDS]) {
+pub unsafe fn write_frame(dst: u32, frame: &[u32; crate::arch::FRAME_WORDS]) {
     poke(dst, zerocopy::IntoBytes::as_bytes(frame));
 }
 
@@ -75,8 +74,9 @@ pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
     out.copy_from_slice(&peek(src, len));
 }
 
-pub fn now() -> Timestamp {
-    Timestamp(NOW.get())
+/// Ticks since boot, as the test set them.
+pub fn now() -> u64 {
+    NOW.get()
 }
 
 /// The host model keeps no per-task time (only benchmark images on the target do).
@@ -92,16 +92,14 @@ pub fn set_config(config: &'static KernelConfig) {
     CONFIG.set(Some(config));
 }
 
-pub fn config() -> &'static KernelConfig {
-    try_config().expect("host test did not call arch::set_config")
-}
-
 pub fn try_config() -> Option<&'static KernelConfig> {
     CONFIG.get()
 }
 
 pub fn image_id() -> u64 {
-    config().image_id
+    try_config()
+        .expect("host test did not call arch::set_config")
+        .image_id
 }
 
 pub fn irq_enable(irq: u32) {

@@ -254,7 +254,7 @@ fn resolved(n: u32, outcome: &str) -> Line {
     Line::default()
         .word("FO")
         .num(n.into())
-        .num(arch::now().0)
+        .num(arch::now())
         .word(outcome)
 }
 
@@ -484,7 +484,7 @@ pub fn on_fault(tasks: &[Task], index: usize, fault: &FaultInfo) {
             st.phase = Phase::Recovering {
                 target,
                 generation,
-                since: arch::now().0,
+                since: arch::now(),
             };
         }
         Phase::Ended => {}
@@ -533,6 +533,6 @@ pub fn on_reply(client: usize) {
     let Some(st) = campaign() else { return };
     if client == usize::from(plan().progress) {
         st.progress = st.progress.wrapping_add(1);
-        st.last_progress = arch::now().0;
+        st.last_progress = arch::now();
     }
 }

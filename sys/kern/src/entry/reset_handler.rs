@@ -1,5 +1,5 @@
-//! The reset handler's text, kept apart from `arm_m` so the host tests can read the order in
-//! which it touches the machine.
+//! The reset handler's text, kept apart from the vector table so the host tests can read the
+//! order in which it touches the machine.
 //!
 //! Nothing before `bl bulkhead_pre_ram` may touch RAM: STM32H7 must write its supply
 //! configuration before the first access to AXI SRAM (doc/stm32h7.md 3), and the hook is

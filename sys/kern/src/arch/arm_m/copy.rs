@@ -1,0 +1,156 @@
+//! Copies between task memory and the kernel, after the core has checked every range
+//! against the owning task's regions, and the write of a task's first exception frame.
+
+use core::arch::asm;
+
+use crate::arch::FRAME_WORDS;
+
+/// Copies `len` bytes between two non-overlapping ranges. Short copies (kernel-IPC words,
+/// small messages) are the common case: they go a word at a time, inline, which ARMv7-M
+/// does at any alignment in normal memory (the kernel leaves `CCR.UNALIGN_TRP` clear).
+/// Longer ones go to [`copy_bulk`]. The moves are written as `asm!` because LLVM turns a
+/// plain loop back into a call of the library copy, whose set-up costs more than these
+/// copies.
+///
+/// # Safety
+/// Both ranges must be valid for `len` bytes, lie in normal (not device) memory and must
+/// not overlap.
+unsafe fn copy_bytes(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: per this function's contract.
+    unsafe {
+        if len > 32 {
+            copy_bulk(dst, src, len);
+        } else {
+            copy_tail(dst, src, len);
+        }
+    }
+}
+
+/// Word then byte moves, for the last few bytes of any copy.
+///
+/// # Safety
+/// As for [`copy_bytes`].
+#[inline(always)]
+unsafe fn copy_tail(dst: *mut u8, src: *const u8, len: usize) {
+    let mut i = 0;
+    // SAFETY: per this function's contract; `i` stays below `len`.
+    unsafe {
+        while i + 4 <= len {
+            asm!(
+                "ldr {t}, [{s}, {i}]",
+                "str {t}, [{d}, {i}]",
+                s = in(reg) src, d = in(reg) dst, i = in(reg) i, t = out(reg) _,
+                options(nostack, preserves_flags),
+            );
+            i += 4;
+        }
+        while i < len {
+            asm!(
+                "ldrb {t}, [{s}, {i}]",
+                "strb {t}, [{d}, {i}]",
+                s = in(reg) src, d = in(reg) dst, i = in(reg) i, t = out(reg) _,
+                options(nostack, preserves_flags),
+            );
+            i += 1;
+        }
+    }
+}
+
+/// Long copies (256-byte messages, leases). The library copy moves about a byte per
+/// instruction; here, when both ends share their word alignment, the bulk goes 32 bytes
+/// per `ldm`/`stm` pair, and otherwise 16 bytes per round of four unaligned `ldr`/`str`.
+/// Out of line, so its ten registers are saved only by copies that need them.
+///
+/// # Safety
+/// As for [`copy_bytes`].
+#[inline(never)]
+unsafe fn copy_bulk(mut dst: *mut u8, mut src: *const u8, mut len: usize) {
+    // SAFETY (whole body): per this function's contract; every access stays inside the
+    // first `len` bytes of both ranges, and the pointers advance as `len` shrinks.
+    unsafe {
+        if (dst as usize ^ src as usize) & 3 == 0 {
+            while dst as usize & 3 != 0 {
+                *dst = *src;
+                (dst, src, len) = (dst.add(1), src.add(1), len - 1);
+            }
+            let blocks = len / 32;
+            if blocks != 0 {
+                asm!(
+                    "2:",
+                    "ldm r10!, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+                    "stm r11!, {{r0, r1, r2, r3, r4, r5, r8, r12}}",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                    n = inout(reg) blocks => _,
+                    inout("r10") src,
+                    inout("r11") dst,
+                    out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                    out("r4") _, out("r5") _, out("r8") _, out("r12") _,
+                    options(nostack),
+                );
+                len %= 32;
+            }
+        }
+        let rounds = len / 16;
+        if rounds != 0 {
+            asm!(
+                "2:",
+                "ldr r0, [{s}]",
+                "ldr r1, [{s}, #4]",
+                "ldr r2, [{s}, #8]",
+                "ldr r3, [{s}, #12]",
+                "adds {s}, #16",
+                "str r0, [{d}]",
+                "str r1, [{d}, #4]",
+                "str r2, [{d}, #8]",
+                "str r3, [{d}, #12]",
+                "adds {d}, #16",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                n = inout(reg) rounds => _,
+                s = inout(reg) src,
+                d = inout(reg) dst,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                options(nostack),
+            );
+            len %= 16;
+        }
+        copy_tail(dst, src, len);
+    }
+}
+
+/// # Safety
+/// `dst` and `src` must have been checked against the owning tasks' regions, which never
+/// overlap.
+pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
+    // SAFETY: per the caller's checks.
+    unsafe { copy_bytes(dst as *mut u8, src as *const u8, len) }
+}
+
+/// # Safety
+/// `dst` must have been checked writable for the task.
+pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
+    // SAFETY: per the caller's check, `dst` is task memory, which kernel data never overlaps.
+    unsafe { copy_bytes(dst as *mut u8, bytes.as_ptr(), bytes.len()) }
+}
+
+/// Writes a task's initial exception frame. Word by word, and volatile: the frame is built
+/// in registers and stored in place, where a copy would first build it on the kernel stack
+/// and then call the library copy.
+///
+/// # Safety
+/// `dst` must be word-aligned task RAM with room for the frame.
+pub unsafe fn write_frame(dst: u32, frame: &[u32; FRAME_WORDS]) {
+    let dst = dst as *mut u32;
+    for (i, &word) in frame.iter().enumerate() {
+        // SAFETY: per this function's contract.
+        unsafe { dst.add(i).write_volatile(word) };
+    }
+}
+
+/// # Safety
+/// `src` must have been checked readable for the task.
+pub unsafe fn copy_to_kernel(out: &mut [u8], src: u32) {
+    // SAFETY: per the caller's check, `src` is task memory, which kernel data never overlaps.
+    unsafe { copy_bytes(out.as_mut_ptr(), src as *const u8, out.len()) }
+}
