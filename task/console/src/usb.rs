@@ -2,7 +2,7 @@
 //!
 //! | command | asks | answers |
 //! |---|---|---|
-//! | `usb` | usb-core `devices`, `interface_plan` | the device tree: each device under the hub it is behind, with its port path (`1` the root port, `1.3` port 3 of the hub on it), each interface and the task (and its generation) bound to it |
+//! | `usb` | usb-core `devices`, `interface_plan` | the device tree: each device under the hub it is behind, with its port path (`1` the root port, `1.3` port 3 of the hub on it) and its id (the core's incarnation, the device slot and its generation: new at every enumeration), each interface and the task (and its generation) bound to it |
 //! | `plug NAME`, `unplug NAME` | usb-sim | the simulated device on the root port, or in its hub port |
 //! | `press KEY` | usb-sim `press` | a key (a letter or a digit) pressed on the simulated keyboard |
 //! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
@@ -206,9 +206,11 @@ fn device_lines(out: &mut Out<'_>, core: &UsbCoreClient, device: &DeviceRecord, 
         None => "unknown",
     };
     let (vid, pid) = (device.vendor_id, device.product_id);
+    let handle = device.handle;
+    let (epoch, slot, generation) = (handle.epoch, handle.slot, handle.generation);
     let _ = write!(
         out,
-        "{:indent$}port {path}  address {:<3} {speed:<4} speed  {vid:04x}:{pid:04x}",
+        "{:indent$}port {path}  address {:<3} {speed:<4} speed  {vid:04x}:{pid:04x}  id {epoch}.{slot}.{generation}",
         "",
         device.address,
         indent = 2 * depth
