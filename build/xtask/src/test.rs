@@ -92,8 +92,8 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         name: "qemu-m7::restart",
         app: "qemu-m7",
         tasks: &[
-            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
-            "idle",
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-hub", "usb-core",
+            "usb-hcd", "idle",
         ],
         cycles: 2,
         trigger: Trigger::Restart,
@@ -103,7 +103,7 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         name: "qemu-m7::fault",
         app: "qemu-m7",
         tasks: &[
-            "pong", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+            "pong", "usb-msc", "usb-hid", "usb-cdc", "usb-hub", "usb-core", "usb-hcd",
         ],
         cycles: 2,
         trigger: Trigger::Fault,
@@ -114,7 +114,8 @@ pub const RESTART_TESTS: &[RestartTest] = &[
         app: "qemu-m7",
         // Not idle: the supervisor refuses to unload it (nothing would be left to run).
         tasks: &[
-            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-core", "usb-hcd",
+            "console", "pong", "ping", "usb-msc", "usb-hid", "usb-cdc", "usb-hub", "usb-core",
+            "usb-hcd",
         ],
         cycles: 1,
         trigger: Trigger::UnloadLoad,

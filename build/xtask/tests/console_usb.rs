@@ -1,12 +1,13 @@
 //! The USB stack of the default app, driven the way a user drives it: by typing on the
-//! console of a booted qemu-m7 (the flash drive is on the root port at boot) (`task/console/src/usb.rs`). One QEMU session, so the whole
-//! file takes a few seconds of wall time.
+//! console of a booted qemu-m7 (`task/console/src/usb.rs`), which boots with a hub on the root
+//! port and the keyboard, the serial adapter and the flash drive in its ports 1, 2 and 3.
+//! One QEMU session per test, so the file takes some seconds of wall time.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Qemu, built};
+use common::{Qemu, built, task_line};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A command that needs no settling answers within this.
@@ -44,34 +45,136 @@ fn read_block_3(qemu: &mut Qemu, why: &str) {
     assert_block_is_ab(&lines, why);
 }
 
-/// `plug keyboard`, then `usb` until the keyboard shows bound to usb-hid.
-fn plug_keyboard(qemu: &mut Qemu) {
+/// The `usb` tree at boot: the hub on the root port, its three devices under it in port
+/// order, each interface bound to the generation-0 incarnation of its driver task. `{id}`
+/// stands for a device's id, which the tree pins separately ([`ids`]).
+const BOOT_TREE: [&str; 9] = [
+    "port 1  address 1   full speed  1209:0005  id {id}",
+    "  interface 0: hub, bound to usb-hub (generation 0)",
+    "  port 1.1  address 2   low  speed  1209:0001  id {id}",
+    "    interface 0: hid, bound to usb-hid (generation 0)",
+    "  port 1.2  address 3   full speed  1209:0003  id {id}",
+    "    interface 0: cdc-acm, bound to usb-cdc (generation 0)",
+    "    interface 1: cdc-acm, bound to usb-cdc (generation 0)",
+    "  port 1.3  address 4   full speed  1209:0004  id {id}",
+    "    interface 0: mass-storage, bound to usb-msc (generation 0)",
+];
+
+/// The answer of one `usb`: its lines up to the answer of a command typed after it, whose
+/// `unknown command` line marks where the tree ends.
+fn usb_tree(qemu: &mut Qemu) -> Vec<String> {
+    let before = qemu.console.len();
+    qemu.type_text("usb\ntree-end\n");
+    qemu.wait_for("unknown command \"tree-end\"", 1, ANSWER);
+    let lines = &qemu.console[before..];
+    let end = lines.len() - 1;
+    lines[..end]
+        .iter()
+        // The console echoes what is typed; ping may speak in between.
+        .filter(|l| !["usb", "tree-end"].contains(&l.as_str()) && !l.starts_with("ping:"))
+        .cloned()
+        .collect()
+}
+
+/// `usb` until its tree is one that `settled` accepts (enumeration and bring-up take a few
+/// polls); panics with `why` and the last tree when it never is.
+fn usb_tree_when(qemu: &mut Qemu, why: &str, settled: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut tree = Vec::new();
+    for _ in 0..SETTLE_TRIES {
+        tree = usb_tree(qemu);
+        if settled(&tree) {
+            return tree;
+        }
+        std::thread::sleep(SETTLE_EACH);
+    }
+    panic!("`usb` never showed {why}; the last tree: {tree:#?}")
+}
+
+/// Whether a line of `tree` contains `needle`.
+fn shows(tree: &[String], needle: &str) -> bool {
+    tree.iter().any(|l| l.contains(needle))
+}
+
+/// Each device line's id (`id E.S.G`), in tree order.
+fn ids(tree: &[String]) -> Vec<String> {
+    tree.iter()
+        .filter_map(|l| l.split_once("  id ").map(|(_, id)| id.to_owned()))
+        .collect()
+}
+
+/// `tree` with every id replaced by `{id}`, to compare with [`BOOT_TREE`].
+fn without_ids(tree: &[String]) -> Vec<String> {
+    tree.iter()
+        .map(|l| match l.split_once("  id ") {
+            Some((head, _)) => format!("{head}  id {{id}}"),
+            None => l.clone(),
+        })
+        .collect()
+}
+
+fn boot_with_the_tree_settled() -> (Qemu, Vec<String>) {
+    let mut qemu = Qemu::boot(&built().final_elf());
+    qemu.wait_for("type `help` for commands", 1, BOOT_TIMEOUT);
+    qemu.wait_for("ping: sent 0000, pong replied 0000", 1, BOOT_TIMEOUT);
+    let tree = usb_tree_when(&mut qemu, "the boot tree", |t| without_ids(t) == BOOT_TREE);
+    (qemu, tree)
+}
+
+/// The hub on the root port shows with its three devices under it, each at its port path.
+#[test]
+fn usb_tree_shows_the_hub_and_the_devices_in_its_ports() {
+    let (_, tree) = boot_with_the_tree_settled();
+    let ids = ids(&tree);
+    assert_eq!(ids.len(), 4, "{tree:#?}");
+    for (i, id) in ids.iter().enumerate() {
+        assert!(!ids[..i].contains(id), "ids are distinct: {ids:?}");
+    }
+}
+
+/// A restart of usb-hub leaves the devices behind the hub alone: the same ids and addresses,
+/// the same incarnations of their drivers, and they keep working (doc/usb-host.md 6.4).
+#[test]
+fn usb_hub_restart_keeps_the_devices_behind_it_working() {
+    let (mut qemu, before) = boot_with_the_tree_settled();
     qemu.command(
-        "plug keyboard",
-        "plug: keyboard is on the root port",
+        "disk write 3 ab",
+        "disk write: block 3 filled with ab (512 bytes)",
         ANSWER,
     );
-    qemu.retry(
-        "usb",
-        "hid, bound to usb-hid (generation 0)",
-        SETTLE_TRIES,
-        SETTLE_EACH,
+    qemu.command(
+        "restart usb-hub",
+        "usb-hub: restarted (incarnation 2)",
+        ANSWER,
+    );
+    let expected: Vec<String> = before
+        .iter()
+        .map(|l| l.replace("usb-hub (generation 0)", "usb-hub (generation 1)"))
+        .collect();
+    usb_tree_when(&mut qemu, "the hub's new driver", |t| {
+        shows(t, "hub, bound to usb-hub (generation 1)")
+    });
+    // Long enough for the new incarnation's reconciliation and many of its 20 ms polls: a
+    // device it wrongly took for new would be gone or enumerated again by now, under a new id.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        usb_tree(&mut qemu),
+        expected,
+        "only the hub's driver changed: same ids, addresses and driver incarnations"
+    );
+
+    qemu.command("press b", "press: b pressed", ANSWER);
+    qemu.retry("keys", "key down 05 (b)", SETTLE_TRIES, SETTLE_EACH);
+    read_block_3(&mut qemu, "after restart usb-hub");
+    qemu.command(
+        "serial hello",
+        "serial: 5 bytes out, 5 back, equal (loopback ok)",
+        ANSWER,
     );
 }
 
 #[test]
 fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial() {
-    let mut qemu = Qemu::boot(&built().final_elf());
-    qemu.wait_for("type `help` for commands", 1, BOOT_TIMEOUT);
-    qemu.wait_for("ping: sent 0000, pong replied 0000", 1, BOOT_TIMEOUT);
-
-    // app.toml plugs the flash drive at boot.
-    qemu.retry(
-        "usb",
-        "mass-storage, bound to usb-msc (generation 0)",
-        SETTLE_TRIES,
-        SETTLE_EACH,
-    );
+    let (mut qemu, _) = boot_with_the_tree_settled();
 
     qemu.command(
         "disk write 3 ab",
@@ -139,37 +242,36 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
     qemu.command("load usb-msc", "usb-msc: loaded (incarnation 3)", ANSWER);
     read_block_3(&mut qemu, "after unload and load of usb-msc");
 
-    // Plugging the keyboard takes the drive off the (single) root port.
-    plug_keyboard(&mut qemu);
+    // The keyboard's scripted key came at boot; a key pressed on it now arrives too.
     qemu.retry("keys", "key down 04 (a)", SETTLE_TRIES, SETTLE_EACH);
-    qemu.command("disk read 3", "disk read: usb-msc serves no disk", ANSWER);
+    qemu.command("press 7", "press: 7 pressed (usage 24)", ANSWER);
+    qemu.retry("keys", "key down 24 (7)", SETTLE_TRIES, SETTLE_EACH);
     qemu.command(
-        "unplug flash",
-        "unplug: \"flash\" is not the device on the root port",
+        "press ab",
+        "press: key \"ab\" is not one letter or digit",
         ANSWER,
     );
-    qemu.command(
-        "unplug keyboard",
-        "unplug: keyboard is off the root port",
-        ANSWER,
-    );
-    qemu.retry("usb", "usb: no devices", SETTLE_TRIES, SETTLE_EACH);
-    plug_keyboard(&mut qemu);
 
-    // The serial adapter loops its bytes back through usb-cdc, before and after a restart of
-    // the driver; with no adapter, the command says what to do.
-    qemu.command(
-        "serial",
-        "serial: usb-cdc serves no port (plug serial, then check `usb`)",
-        ANSWER,
-    );
-    qemu.command("plug serial", "plug: serial is on the root port", ANSWER);
+    // The drive out of its hub port and back: gone from the tree and from usb-msc, then
+    // back at the same port path with what was written to it (the data is the device's).
+    qemu.command("unplug flash", "unplug: flash is unplugged", ANSWER);
     qemu.retry(
-        "usb",
-        "cdc-acm, bound to usb-cdc (generation 0)",
+        "disk read 3",
+        "disk read: usb-msc serves no disk",
         SETTLE_TRIES,
         SETTLE_EACH,
     );
+    usb_tree_when(&mut qemu, "the hub without the drive", |t| {
+        t.len() == 7 && !shows(t, "port 1.3") && shows(t, "port 1.2")
+    });
+    qemu.command("plug flash", "plug: flash is plugged in", ANSWER);
+    usb_tree_when(&mut qemu, "the drive back in port 3", |t| {
+        shows(t, "port 1.3") && shows(t, "mass-storage, bound to usb-msc (generation 2)")
+    });
+    read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
+
+    // The serial adapter loops its bytes back through usb-cdc, before and after a restart of
+    // the driver.
     qemu.command(
         "serial",
         "serial: 17 bytes out, 17 back, equal (loopback ok)",
@@ -199,12 +301,35 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
         SETTLE_EACH,
     );
 
-    // The drive comes back with what was written to it: the data is the device's.
-    qemu.command("plug flash", "plug: flash is on the root port", ANSWER);
-    read_block_3(&mut qemu, "after the drive was unplugged and plugged again");
+    // Another device on the root port takes the hub, and all behind it, off the bus; with
+    // the hub gone, its devices cannot be unplugged; the hub back, they all come back.
+    qemu.command("plug mouse", "plug: mouse is plugged in", ANSWER);
+    usb_tree_when(&mut qemu, "the mouse alone on the root port", |t| {
+        t.len() == 2
+            && t[0].starts_with("port 1  ")
+            && t[0].contains("1209:0002")
+            && t[1].contains("hid, bound to usb-hid")
+    });
+    qemu.command(
+        "serial",
+        "serial: usb-cdc serves no port (plug serial, then check `usb`)",
+        ANSWER,
+    );
+    qemu.command(
+        "unplug flash",
+        "unplug: \"flash\" is neither the device on the root port nor in a port of the hub on it",
+        ANSWER,
+    );
+    qemu.command("unplug mouse", "unplug: mouse is unplugged", ANSWER);
+    qemu.retry("usb", "usb: no devices", SETTLE_TRIES, SETTLE_EACH);
+    qemu.command("plug hub", "plug: hub is plugged in", ANSWER);
+    usb_tree_when(&mut qemu, "the hub back with its three devices", |t| {
+        t.len() == BOOT_TREE.len() && shows(t, "port 1.3")
+    });
+    read_block_3(&mut qemu, "after the hub was swapped out and back");
 
-    // A restarted core or controller driver enumerates the drive again (doc/usb-host.md 6.4)
-    // and usb-msc serves it again; its blocks are the device's, so they read back.
+    // A restarted core or controller driver enumerates the tree again (doc/usb-host.md 6.4)
+    // and usb-msc serves the drive again; its blocks are the device's, so they read back.
     qemu.command(
         "restart usb-core",
         "usb-core: restarted (incarnation 2)",
@@ -225,16 +350,14 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
 
     // Nothing faulted on the way, only the tasks the session restarted were, and ping stayed
     // quiet: it reported its first exchange and nothing since, as pong never stopped answering.
-    let tasks = qemu.command("tasks", " 10 idle", ANSWER);
+    let tasks = qemu.tasks(ANSWER);
     for line in tasks.iter().filter(|l| l.starts_with("  ")) {
         assert!(!line.contains("last fault"), "a task faulted: {line}");
         let restarted = !line.contains("restarts 0 ");
+        let name = common::task_name(line).unwrap_or_default();
         assert_eq!(
             restarted,
-            line.starts_with("  5 usb-hcd")
-                || line.starts_with("  6 usb-core")
-                || line.starts_with("  7 usb-msc")
-                || line.starts_with("  9 usb-cdc"),
+            ["usb-hcd", "usb-core", "usb-msc", "usb-cdc"].contains(&name),
             "only usb-hcd, usb-core, usb-msc and usb-cdc were restarted: {line}"
         );
     }
@@ -269,11 +392,8 @@ fn console_drives_the_usb_stack_through_disk_restart_unload_plug_keys_and_serial
         &format!("  0000 {}", " cd".repeat(16)),
         ANSWER,
     );
-    let tasks = qemu.command("tasks", " 10 idle", ANSWER);
-    let hcd = tasks
-        .iter()
-        .find(|l| l.starts_with("  5 usb-hcd"))
-        .expect("usb-hcd in `tasks`");
+    let tasks = qemu.tasks(ANSWER);
+    let hcd = task_line(&tasks, "usb-hcd").expect("usb-hcd in `tasks`");
     assert!(
         hcd.contains("restarts 2 ") && hcd.contains("last fault: panicked"),
         "usb-hcd restarted itself once for the new controller: {hcd}"

@@ -11,17 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{APP, Qemu, TempDir, built, stderr, stdout, xtask};
+use common::{APP, Qemu, TempDir, built, stderr, stdout, task_line, xtask};
 use object::{Object, ObjectSymbol};
 use serde_json::Value;
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
-const TASKS: [&str; 11] = [
+const TASKS: [&str; 12] = [
     "jefe", "console", "pong", "ping", "usb-sim", "usb-hcd", "usb-core", "usb-msc", "usb-hid",
-    "usb-cdc", "idle",
+    "usb-cdc", "usb-hub", "idle",
 ];
-/// The last line of the console's `tasks` answer.
-const LAST_TASK_LINE: &str = " 10 idle";
 
 struct Fixture {
     _dir: TempDir,
@@ -40,7 +38,7 @@ fn booted_dump() -> &'static Fixture {
         let dump = dir.path().join("hubris.core.0");
         let mut qemu = Qemu::boot(&built.final_elf());
         qemu.wait_for("ping: sent 0000", 1, BOOT_TIMEOUT);
-        qemu.command("tasks", LAST_TASK_LINE, BOOT_TIMEOUT);
+        qemu.tasks(BOOT_TIMEOUT);
         let port = qemu.port.to_string();
         let output = xtask(&[
             "dump",
@@ -55,7 +53,7 @@ fn booted_dump() -> &'static Fixture {
             "cargo xtask dump failed:\n{}",
             stderr(&output)
         );
-        let console_after = qemu.command("tasks", LAST_TASK_LINE, BOOT_TIMEOUT);
+        let console_after = qemu.tasks(BOOT_TIMEOUT);
         drop(qemu);
         Fixture {
             _dir: dir,
@@ -185,9 +183,7 @@ fn register_offset(dump: &[u8], id: u32) -> Option<usize> {
 fn guest_keeps_running_after_the_dump() {
     let after = &booted_dump().console_after;
     assert!(
-        after
-            .iter()
-            .any(|l| l.starts_with("  3 ping ") && l.contains("running")),
+        task_line(after, "ping").is_some_and(|l| l.contains("running")),
         "{after:?}"
     );
 }

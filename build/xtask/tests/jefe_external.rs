@@ -12,7 +12,7 @@ mod gdb;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Qemu, built};
+use common::{Qemu, built, task_line};
 use gdb::Gdb;
 use object::{Object, ObjectSymbol};
 
@@ -110,14 +110,10 @@ fn request(port: u16, words: &HashMap<String, u32>, request: u32, task: u32) -> 
 
 /// The console's `tasks` line for pong.
 fn pong_line(qemu: &mut Qemu) -> String {
-    let before = qemu.console.len();
-    qemu.type_text("tasks\n");
-    qemu.wait_for(" 10 idle", 1, BOOT_TIMEOUT);
-    qemu.console[before..]
-        .iter()
-        .find(|l| l.starts_with("  2 pong"))
-        .cloned()
+    let tasks = qemu.tasks(BOOT_TIMEOUT);
+    task_line(&tasks, "pong")
         .expect("tasks lists pong")
+        .to_owned()
 }
 
 /// Pong's `tasks` line once `settled` holds for it (a restart backs off a few ms first).

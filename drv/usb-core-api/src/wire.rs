@@ -382,6 +382,10 @@ pub struct DeviceRecord {
     pub speed: u8,
     /// 0 on the root port, 1 behind a root hub...
     pub tier: u8,
+    /// The address of the hub the device is behind, 0 on the root port.
+    pub parent_address: u8,
+    /// The hub port the device is in (from 1), 0 on the root port.
+    pub port: u8,
     /// 1 when the device is quarantined.
     pub quarantined: u8,
 }
@@ -395,6 +399,8 @@ impl DeviceRecord {
             address: info.address,
             speed: speed_code(info.speed),
             tier: info.tier,
+            parent_address: info.parent_address,
+            port: info.port,
             quarantined: u8::from(info.quarantined),
         }
     }

@@ -278,6 +278,10 @@ pub struct DeviceInfo {
     pub vendor_id: u16,
     pub product_id: u16,
     pub tier: u8,
+    /// The address of the hub the device is behind, 0 on the root port.
+    pub parent_address: u8,
+    /// The hub port the device is in (from 1), 0 on the root port.
+    pub port: u8,
     pub quarantined: bool,
 }
 
@@ -704,6 +708,12 @@ impl UsbCore {
             hc.close_pipe(ep0);
             return Err(EnumError::NoAddress);
         };
+        let (parent_address, port) = parent
+            .and_then(|(hub, port)| {
+                let hub = self.devices[usize::from(hub)].value.as_ref()?;
+                Some((hub.info.address, port))
+            })
+            .unwrap_or((0, 0));
         let mut device = Device {
             info: DeviceInfo {
                 address,
@@ -711,6 +721,8 @@ impl UsbCore {
                 vendor_id: 0,
                 product_id: 0,
                 tier,
+                parent_address,
+                port,
                 quarantined: false,
             },
             parent,

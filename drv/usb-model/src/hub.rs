@@ -222,6 +222,14 @@ impl Function for Hub<'_> {
         }
     }
 
+    /// The key reaches the first keyboard on an enabled port.
+    fn press_key(&mut self, usage: u8) -> bool {
+        self.ports
+            .iter_mut()
+            .filter_map(|p| p.enabled_device())
+            .any(|d| d.press_key(usage))
+    }
+
     fn route_downstream(&mut self, address: u8) -> Option<&mut dyn SimDevice> {
         self.ports
             .iter_mut()
@@ -251,5 +259,26 @@ impl Function for Hub<'_> {
             p.change |= change::CONNECTION;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hid;
+
+    /// `usb-sim`'s `press` on a hub reaches the keyboard behind it: the first enabled port
+    /// whose device has keys (a mouse before it has none); a port not yet enabled is skipped.
+    #[test]
+    fn a_key_pressed_on_a_hub_reaches_the_keyboard_behind_an_enabled_port() {
+        let mouse_script = [[0u8; 4]];
+        let key_script = [[0u8; 8]];
+        let mut mouse = hid::mouse(&mouse_script);
+        let mut keyboard = hid::keyboard(&key_script);
+        let mut hub = hub([Some(&mut mouse), None, Some(&mut keyboard), None]);
+        hub.function.ports[0].enabled = true;
+        assert!(!hub.press_key(0x05), "the keyboard's port is not enabled");
+        hub.function.ports[2].enabled = true;
+        assert!(hub.press_key(0x05));
     }
 }

@@ -33,15 +33,15 @@ pub mod devices {
     pub const FLASH: &str = "flash";
     /// A CDC-ACM serial adapter that loops data back.
     pub const SERIAL: &str = "serial";
-    /// The default topology, plugged at start: a 4-port hub with a keyboard in port 1 and
-    /// a serial adapter in port 2.
+    /// A 4-port hub; plugged at start unless app.toml names another device
+    /// (`[tasks.usb-sim.config] plugged-at-boot`).
     pub const HUB: &str = "hub";
-    /// The hub's keyboard (port 1) and serial adapter (port 2): `unplug` and `plug` take
-    /// them out of and put them back into their hub port, while the hub is on the root port.
+    /// A keyboard and a serial adapter of their own, in the hub's ports 1 and 2 unless
+    /// app.toml names other devices for its ports (`hub-ports`). A device in a hub port
+    /// stays there: `unplug` and `plug` of its name disconnect and connect that port, while
+    /// the hub is on the root port.
     pub const HUB_KEYBOARD: &str = "hub-keyboard";
     pub const HUB_SERIAL: &str = "hub-serial";
-    /// Each device behind the hub and its port.
-    pub const HUB_PORTS: [(&str, u8); 2] = [(HUB_KEYBOARD, 1), (HUB_SERIAL, 2)];
     /// A keyboard that STALLs every data and status stage (doc/usb-host.md 4.7).
     pub const STALL_STORM: &str = "stall-storm";
     /// A keyboard that NAKs its control data and status stages forever.
@@ -79,7 +79,8 @@ idol_runtime::error_enum! {
         /// The named device is not the one on the root port (or, for a device behind the
         /// hub, the hub is not on the root port).
         NotPlugged = 2,
-        /// `press`: the device on the root port has no keys (or there is none).
+        /// `press`: neither the device on the root port nor a device in an enabled port of
+        /// it (a hub) has keys.
         NoKeys = 3,
     }
 }

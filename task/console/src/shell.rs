@@ -155,7 +155,7 @@ fn run(out: &mut Out<'_>, line: &str) {
         "tasks" => return tasks(out),
         "log" => return log(out),
         #[cfg(feature = "usb")]
-        "usb" | "plug" | "unplug" | "disk" | "keys" => {
+        "usb" | "plug" | "unplug" | "disk" | "keys" | "press" => {
             return crate::usb::run(out, command, words_in);
         }
         #[cfg(feature = "usb")]

@@ -2,8 +2,9 @@
 //!
 //! | command | asks | answers |
 //! |---|---|---|
-//! | `usb` | usb-core `devices`, `interface_plan` | each device, each interface and the task (and its generation) bound to it |
-//! | `plug NAME`, `unplug NAME` | usb-sim | the simulated device on the root port |
+//! | `usb` | usb-core `devices`, `interface_plan` | the device tree: each device under the hub it is behind, with its port path (`1` the root port, `1.3` port 3 of the hub on it) and its id (the core's incarnation, the device slot and its generation: new at every enumeration), each interface and the task (and its generation) bound to it |
+//! | `plug NAME`, `unplug NAME` | usb-sim | the simulated device on the root port, or in its hub port |
+//! | `press KEY` | usb-sim `press` | a key (a letter or a digit) pressed on the simulated keyboard |
 //! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
 //! | `disk write LBA PATTERN` | usb-msc `disk`, `write` | block LBA filled with the hex bytes of PATTERN |
 //! | `keys` | usb-hid `events` | the key and mouse events usb-hid still keeps |
@@ -45,11 +46,16 @@ const BLOCK_BUF: usize = 512;
 const MAX_PATTERN: usize = 16;
 /// Bytes per hex dump line.
 const DUMP_LINE: usize = 16;
+/// Devices one `usb` lists (what usb-core's `devices` returns in one call).
+const MAX_DEVICES: usize = 8;
+/// Ports in a path: the root port and one per hub tier (USB allows five hubs in a chain).
+const MAX_PATH: usize = 6;
 
 pub const HELP: &str = "  \
-    usb            USB devices: address, speed, VID:PID, what each interface is bound to\n  \
+    usb            USB device tree: port path, address, speed, VID:PID, what each interface is bound to\n  \
     plug NAME      plug a simulated device (flash, keyboard, mouse, serial, hub, ...)\n  \
     unplug NAME    unplug it\n  \
+    press KEY      press a key (a-z, 0-9) on the simulated keyboard\n  \
     disk read LBA [N]       hex dump of N blocks from LBA (* = as the line above)\n  \
     disk write LBA PATTERN  fill block LBA with the hex bytes of PATTERN (e.g. ab)\n  \
     keys           the key and mouse events usb-hid keeps\n";
@@ -72,6 +78,12 @@ pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
             }
         },
         "keys" => keys(out),
+        "press" => match args.next() {
+            Some(key) => press(out, key),
+            None => {
+                let _ = writeln!(out, "press needs a key, e.g. press b");
+            }
+        },
         _ => unreachable!("shell.rs routes only the commands above here"),
     }
 }
@@ -102,7 +114,7 @@ pub(crate) fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + 
 #[inline(never)]
 fn devices(out: &mut Out<'_>) {
     let core = UsbCoreClient::new(sys_refresh_incarnation(USB_CORE));
-    let mut records = [DeviceRecord::new_zeroed(); 8];
+    let mut records = [DeviceRecord::new_zeroed(); MAX_DEVICES];
     let n = match core.devices(0, &mut records) {
         Ok(n) => usize::from(n),
         Err(e) => {
@@ -114,43 +126,120 @@ fn devices(out: &mut Out<'_>) {
         let _ = writeln!(out, "usb: no devices (plug one: plug flash)");
         return;
     }
-    for device in &records[..n] {
-        let speed = match usb_hcd_api::wire::speed(device.speed) {
-            Some(Speed::Low) => "low",
-            Some(Speed::Full) => "full",
-            Some(Speed::High) => "high",
-            None => "unknown",
-        };
-        let (vid, pid) = (device.vendor_id, device.product_id);
-        let _ = write!(
-            out,
-            "address {:<3} {speed:<4} speed  {vid:04x}:{pid:04x}  tier {}",
-            device.address, device.tier
-        );
-        if device.quarantined != 0 {
-            let _ = out.write_str("  QUARANTINED (its driver failed too often)");
+    let records = &records[..n];
+    let mut paths = [PortPath::default(); MAX_DEVICES];
+    for (path, device) in paths.iter_mut().zip(records) {
+        *path = PortPath::of(device, records);
+    }
+    // Depth first: each hub directly above the devices in its ports, in port order.
+    let mut order: [usize; MAX_DEVICES] = core::array::from_fn(|i| i);
+    let order = &mut order[..n];
+    order.sort_unstable_by_key(|&i| paths[i]);
+    for &i in order.iter() {
+        device_lines(out, &core, &records[i], &paths[i]);
+    }
+}
+
+/// Where a device sits: the root port (1), then its port on each hub down to it.
+#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct PortPath {
+    ports: [u8; MAX_PATH],
+    len: usize,
+}
+
+impl PortPath {
+    /// Follows `device`'s hubs up to the root port through `records`; a hub missing from
+    /// them (unplugged between the core's answers) ends the path with port 0, shown `?`.
+    fn of(device: &DeviceRecord, records: &[DeviceRecord]) -> PortPath {
+        let mut reversed = [0u8; MAX_PATH];
+        let mut len = 0;
+        let mut at = Some(device);
+        while let Some(d) = at
+            && len < MAX_PATH
+        {
+            if d.tier == 0 {
+                reversed[len] = 1;
+                len += 1;
+                break;
+            }
+            reversed[len] = d.port;
+            len += 1;
+            at = records.iter().find(|r| r.address == d.parent_address);
+            if at.is_none() && len < MAX_PATH {
+                reversed[len] = 0;
+                len += 1;
+            }
         }
-        let _ = out.write_str("\n");
-        let mut plans = [InterfaceRecord::new_zeroed(); 8];
-        match core.interface_plan(device.handle, &mut plans) {
-            Ok(count) => {
-                for iface in &plans[..usize::from(count)] {
-                    interface(out, iface);
-                }
+        let mut path = PortPath {
+            ports: [0; MAX_PATH],
+            len,
+        };
+        for (to, from) in path.ports.iter_mut().zip(reversed[..len].iter().rev()) {
+            *to = *from;
+        }
+        path
+    }
+}
+
+impl core::fmt::Display for PortPath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, port) in self.ports[..self.len].iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
             }
-            // Unplugged between the two calls.
-            Err(CallError::Op(_)) => {
-                let _ = writeln!(out, "  (gone while being listed)");
+            match port {
+                0 => f.write_str("?")?,
+                port => write!(f, "{port}")?,
             }
-            Err(e) => {
-                let _ = writeln!(out, "  {}", gone(e, "usb-core"));
+        }
+        Ok(())
+    }
+}
+
+/// A device's line, indented by its depth, and a line per interface under it.
+fn device_lines(out: &mut Out<'_>, core: &UsbCoreClient, device: &DeviceRecord, path: &PortPath) {
+    let depth = path.len.saturating_sub(1);
+    let speed = match usb_hcd_api::wire::speed(device.speed) {
+        Some(Speed::Low) => "low",
+        Some(Speed::Full) => "full",
+        Some(Speed::High) => "high",
+        None => "unknown",
+    };
+    let (vid, pid) = (device.vendor_id, device.product_id);
+    let handle = device.handle;
+    let (epoch, slot, generation) = (handle.epoch, handle.slot, handle.generation);
+    let _ = write!(
+        out,
+        "{:indent$}port {path}  address {:<3} {speed:<4} speed  {vid:04x}:{pid:04x}  id {epoch}.{slot}.{generation}",
+        "",
+        device.address,
+        indent = 2 * depth
+    );
+    if device.quarantined != 0 {
+        let _ = out.write_str("  QUARANTINED (its driver failed too often)");
+    }
+    let _ = out.write_str("\n");
+    let mut plans = [InterfaceRecord::new_zeroed(); 8];
+    let indent = 2 * depth + 2;
+    match core.interface_plan(device.handle, &mut plans) {
+        Ok(count) => {
+            for iface in &plans[..usize::from(count)] {
+                let _ = write!(out, "{:indent$}", "");
+                interface(out, iface);
             }
+        }
+        // Unplugged between the two calls.
+        Err(CallError::Op(_)) => {
+            let _ = writeln!(out, "{:indent$}(gone while being listed)", "");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{:indent$}{}", "", gone(e, "usb-core"));
         }
     }
 }
 
 fn interface(out: &mut Out<'_>, iface: &InterfaceRecord) {
-    let _ = write!(out, "  interface {}: ", iface.interface);
+    let _ = write!(out, "interface {}: ", iface.interface);
     let _ = match iface.plan {
         plan::DRIVER => match USB_DRIVERS.iter().find(|(code, ..)| *code == iface.driver) {
             // The kernel's generation of the task, as humility's `tasks` shows it.
@@ -196,18 +285,33 @@ fn plug(out: &mut Out<'_>, command: &str, name: &str) {
         sim.unplug(name.as_bytes())
     };
     let _ = match result {
-        Ok(()) if command == "plug" => writeln!(out, "plug: {name} is on the root port"),
-        Ok(()) => writeln!(out, "unplug: {name} is off the root port"),
+        Ok(()) if command == "plug" => writeln!(out, "plug: {name} is plugged in"),
+        Ok(()) => writeln!(out, "unplug: {name} is unplugged"),
         Err(CallError::Op(SimError::UnknownDevice)) => {
             writeln!(out, "{command}: no simulated device named \"{name}\"")
         }
         Err(CallError::Op(SimError::NotPlugged)) => {
             writeln!(
                 out,
-                "{command}: \"{name}\" is not the device on the root port"
+                "{command}: \"{name}\" is neither the device on the root port nor in a port of the hub on it"
             )
         }
         Err(e) => writeln!(out, "{command}: {}", gone(e, "usb-sim")),
+    };
+}
+
+#[inline(never)]
+fn press(out: &mut Out<'_>, key: &str) {
+    let Some(usage) = key_usage(key) else {
+        let _ = writeln!(out, "press: key \"{key}\" is not one letter or digit");
+        return;
+    };
+    let sim = UsbSimClient::new(sys_refresh_incarnation(USB_SIM));
+    let _ = match sim.press(usage) {
+        Ok(()) => writeln!(out, "press: {key} pressed (usage {usage:02x}); see `keys`"),
+        // `NoKeys` is the only refusal of `press`.
+        Err(CallError::Op(_)) => writeln!(out, "press: no keyboard is plugged in"),
+        Err(e) => writeln!(out, "press: {}", gone(e, "usb-sim")),
     };
 }
 
@@ -461,6 +565,14 @@ fn event(out: &mut Out<'_>, record: &HidRecord) {
         ),
         other => writeln!(out, "event kind {other} (unknown to this console)"),
     };
+}
+
+/// The boot-keyboard usage code of a letter or digit typed as `key`: [`key_char`] backwards.
+fn key_usage(key: &str) -> Option<u8> {
+    let &[c] = key.as_bytes() else {
+        return None;
+    };
+    (0x04..=0x27).find(|&code| key_char(code) == Some(char::from(c.to_ascii_lowercase())))
 }
 
 /// The character of a boot-keyboard usage code for a letter or digit (HID usage tables,

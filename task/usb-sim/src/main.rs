@@ -6,7 +6,10 @@
 //! unplugs devices by name, and reports statistics and the bus trace to tests.
 //!
 //! At start the device app.toml names (`[tasks.usb-sim.config] plugged-at-boot`, the hub
-//! by default) is on the root port, so an app such as qemu-m7 boots with a drive to read.
+//! by default) is on the root port, and the devices `hub-ports` names (`hub-keyboard` and
+//! `hub-serial` by default) are in the hub's ports, so an app such as qemu-m7 boots with a
+//! topology to enumerate. A device in a hub port stays there: `plug` and `unplug` of its name
+//! connect and disconnect that port.
 //!
 //! Time: model time follows the kernel clock. Before each request the model runs the bus
 //! transactions due up to the kernel's current time and then idles up to it, so it never
@@ -54,7 +57,50 @@ const DISK_POOL: usize = 48;
 /// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
 const MAX_CORPUS: usize = 32;
 /// Fixed (non-corpus) device names.
-const FIXED: usize = 12;
+const FIXED: usize = 14;
+/// The fixed devices' names, in table order; the hub first.
+const FIXED_NAMES: [&str; FIXED] = [
+    devices::HUB,
+    devices::KEYBOARD,
+    devices::MOUSE,
+    devices::FLASH,
+    devices::SERIAL,
+    devices::HUB_KEYBOARD,
+    devices::HUB_SERIAL,
+    devices::STALL_STORM,
+    devices::ENDLESS_NAK,
+    devices::BAD_MAX_PACKET,
+    devices::TYPIST,
+    devices::BABBLE,
+    devices::GROWING_CONFIG,
+    devices::ZERO_LENGTH_DESCRIPTOR,
+];
+
+/// Whether `name` is one of [`FIXED_NAMES`] (what the build's checks of app.toml ask).
+const fn is_fixed_device(name: &str) -> bool {
+    let mut i = 0;
+    while i < FIXED {
+        if bytes_equal(FIXED_NAMES[i].as_bytes(), name.as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 const LONGEST_NAME: usize = 64;
 
 type Infallible = core::convert::Infallible;
@@ -70,7 +116,7 @@ enum Event {
     Unplugged {
         device: u8,
     },
-    /// A device behind the hub plugged into or unplugged from its port.
+    /// A device in a hub port connected to or disconnected from it.
     HubPort {
         port: u8,
         connected: bool,
@@ -123,8 +169,9 @@ impl<'d> Sim<'d> {
             .ok_or_else(|| Self::refused(SimError::UnknownDevice))
     }
 
-    /// Plugs (or unplugs) the device behind the hub that `name` names, if it names one:
-    /// `None` when it does not, so the caller looks in the table.
+    /// Connects (or disconnects) the hub port of the device `name` names, if that device
+    /// is in a hub port (app.toml `hub-ports`): `None` when it is not, so the caller looks
+    /// in the table.
     fn hub_port(
         &mut self,
         name: &Leased<Read, [u8]>,
@@ -135,9 +182,10 @@ impl<'d> Sim<'d> {
         if let Err(e) = name.read_range(0, name_bytes) {
             return Some(Err(e.into()));
         }
-        let &(_, port) = devices::HUB_PORTS
+        let index = HUB_PORTS_AT_BOOT
             .iter()
-            .find(|(n, _)| n.as_bytes() == name_bytes)?;
+            .position(|n| n.as_bytes() == name_bytes)?;
+        let port = index as u8 + 1;
         let hub_plugged = self
             .plugged
             .is_some_and(|i| self.table[i].0 == devices::HUB);
@@ -318,7 +366,6 @@ pub extern "C" fn main() -> ! {
     let mut serial = serial::serial();
     let mut hub_keyboard = hid::keyboard(&KEY_SCRIPT);
     let mut hub_serial = serial::serial();
-    let mut hub = hub::hub([Some(&mut hub_keyboard), Some(&mut hub_serial), None, None]);
     let mut stall_inner = hid::keyboard(&KEY_SCRIPT);
     let mut stall_storm = Faulty::new(&mut stall_inner, Fault::StallStorm);
     let mut nak_inner = hid::keyboard(&KEY_SCRIPT);
@@ -350,21 +397,26 @@ pub extern "C" fn main() -> ! {
         core::array::from_fn(|i| usb_corpus::DEVICES.get(i).map(corpus::device));
     let mut table: [(&'static str, Option<&mut dyn SimDevice>); FIXED + MAX_CORPUS] =
         [const { ("", None) }; FIXED + MAX_CORPUS];
-    let fixed: [(&'static str, &mut dyn SimDevice); FIXED] = [
-        (devices::HUB, &mut hub),
-        (devices::KEYBOARD, &mut keyboard),
-        (devices::MOUSE, &mut mouse),
-        (devices::FLASH, &mut flash_drive),
-        (devices::SERIAL, &mut serial),
-        (devices::STALL_STORM, &mut stall_storm),
-        (devices::ENDLESS_NAK, &mut endless_nak),
-        (devices::BAD_MAX_PACKET, &mut bad_mps),
-        (devices::TYPIST, &mut typist),
-        (devices::BABBLE, &mut babble),
-        (devices::GROWING_CONFIG, &mut growing),
-        (devices::ZERO_LENGTH_DESCRIPTOR, &mut zero_length),
+    // Every fixed device but the hub (FIXED_NAMES[0]), which is built from the table below.
+    let fixed: [&mut dyn SimDevice; FIXED - 1] = [
+        &mut keyboard,
+        &mut mouse,
+        &mut flash_drive,
+        &mut serial,
+        &mut hub_keyboard,
+        &mut hub_serial,
+        &mut stall_storm,
+        &mut endless_nak,
+        &mut bad_mps,
+        &mut typist,
+        &mut babble,
+        &mut growing,
+        &mut zero_length,
     ];
-    for (slot, (name, device)) in table.iter_mut().zip(fixed) {
+    for (slot, (name, device)) in table[1..]
+        .iter_mut()
+        .zip(FIXED_NAMES[1..].iter().zip(fixed))
+    {
         *slot = (name, Some(device));
     }
     for (slot, (facts, device)) in table[FIXED..]
@@ -373,6 +425,16 @@ pub extern "C" fn main() -> ! {
     {
         *slot = (facts.name, device.as_mut().map(|d| d as &mut dyn SimDevice));
     }
+    // The hub's ports take their devices out of the table: each lives in its port.
+    let mut in_ports: [Option<&mut dyn SimDevice>; hub::PORTS] = Default::default();
+    for (port, name) in in_ports.iter_mut().zip(HUB_PORTS_AT_BOOT) {
+        *port = table
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, device)| device.take());
+    }
+    let mut hub = hub::hub(in_ports);
+    table[0] = (devices::HUB, Some(&mut hub));
     let mut sim = Sim {
         model: Dwc2Model::new(),
         table,

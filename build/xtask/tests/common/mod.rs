@@ -203,6 +203,31 @@ impl Qemu {
         self.console[before..].to_vec()
     }
 
+    /// Types `tasks` and waits for its last line, idle's (the supervisor lists idle last);
+    /// returns the lines that came after the command. Find a task's line with [`task_line`],
+    /// by name: indices move whenever app.toml gains a task.
+    pub fn tasks(&mut self, timeout: Duration) -> Vec<String> {
+        let before = self.console.len();
+        self.type_text("tasks\n");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let last = task_name(&line) == Some("idle");
+                    self.console.push(line);
+                    if last {
+                        return self.console[before..].to_vec();
+                    }
+                }
+                Err(_) => panic!(
+                    "`tasks` did not list idle within {timeout:?}; console:\n{}",
+                    self.console.join("\n")
+                ),
+            }
+        }
+    }
+
     /// Sends `text` to the console UART.
     pub fn type_text(&mut self, text: &str) {
         self.stdin
@@ -217,4 +242,20 @@ impl Drop for Qemu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The task a line of the console's `tasks` answer is about (`  7 usb-msc  running ...`):
+/// its second word, after the index.
+pub fn task_name(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    words.next()?.parse::<usize>().ok()?;
+    words.next()
+}
+
+/// The line of task `name` in a `tasks` answer.
+pub fn task_line<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .map(String::as_str)
+        .find(|l| task_name(l) == Some(name))
 }

@@ -288,6 +288,16 @@ fn two_devices_behind_the_hub_enumerate_and_work() {
             (1, Speed::Low, 1)
         );
         assert_eq!((attached[1].0, attached[1].1.speed), (3, Speed::Full));
+        // Each names the hub it is behind and its port there, what the console's tree shows.
+        let hub_address = core
+            .devices()
+            .filter_map(|id| core.device(id).ok())
+            .find(|d| d.tier == 0)
+            .unwrap()
+            .address;
+        for (port, info) in &attached {
+            assert_eq!((info.parent_address, info.port), (hub_address, *port));
+        }
 
         let kb = binding(core, DriverKind::Hid);
         assert_eq!(hid_events(core, host, kb, 6).1.len(), 4);
