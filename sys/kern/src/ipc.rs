@@ -276,7 +276,13 @@ pub fn reply_fault(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserEr
         .contains(TaskFlags::REPLY_FAULT_AS_ERROR)
     {
         // The client chose to outlive its servers' accusations: a corrupted server can
-        // reply-fault a caller whose message was fine (doc/architecture.md).
+        // reply-fault a caller whose message was fine (doc/architecture.md). The call ends
+        // as a reply would, and the campaign checks and counts it as one.
+        #[cfg(feature = "fault-inject")]
+        {
+            crate::inject::check_incarnation(client, tasks[caller].generation);
+            crate::inject::on_reply(client);
+        }
         tasks[client].save.set_send_response(args.reason.code(), 0);
         tasks[client].set_healthy_state(SchedState::Runnable);
         return Ok(sched::hint_after_wake(tasks, caller, client));
