@@ -25,7 +25,7 @@
 //!
 //! | State | Event | Next |
 //! |---|---|---|
-//! | (none) | root connect / hub port with [`Addr0Token`] | enumerating at address 0 |
+//! | (none) | root connect / hub port with [`Addr0Token`] | enumerating at address 0 (the [`EnumNext`] steps of `enumeration.rs`) |
 //! | enumerating | any step fails | (none): address, pipes and slot released, `EnumError` |
 //! | enumerating | SET_CONFIGURATION done | configured; a `Bound` event per matched function |
 //! | configured | driver fault, strikes < limit | configured; binding replaced (`Unbound`+`Bound{resync}`) |
@@ -37,7 +37,10 @@
 #![forbid(unsafe_code)]
 
 pub mod binding;
+mod enumeration;
 pub mod policy;
+
+pub use enumeration::EnumNext;
 
 pub use binding::{InterfaceBinding, InterfacePlan, plan_bindings};
 
@@ -266,7 +269,8 @@ pub enum FaultOutcome {
 /// Permission to enumerate one device at address 0 behind a hub port.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Addr0Token {
-    hub: u8,
+    /// The hub's device slot; `None` on the root port.
+    hub: Option<u8>,
     port: u8,
 }
 
@@ -358,6 +362,10 @@ pub struct UsbCore {
     addr0_busy: bool,
     /// The root device failed enumeration; wait for the next connect change.
     root_failed: bool,
+    /// The root port saw a connect change while its device was being enumerated.
+    root_changed_while_enumerating: bool,
+    /// The device being enumerated at address 0, if any.
+    enumeration: Option<enumeration::Enumeration>,
     /// Pending events, oldest first, packed at the front.
     events: [Option<BindingEvent>; EVENT_QUEUE],
     event_len: usize,
@@ -385,6 +393,8 @@ impl UsbCore {
             addresses: 1,
             addr0_busy: false,
             root_failed: false,
+            root_changed_while_enumerating: false,
+            enumeration: None,
             events: [None; EVENT_QUEUE],
             event_len: 0,
             driver_incarnations: [None; DRIVER_KINDS],
@@ -552,11 +562,33 @@ impl UsbCore {
     // ------------------------------------------------------------ root port
 
     /// Follows the root port: removes the tree on disconnect, enumerates on connect.
-    /// Returns the enumeration result when one was attempted.
+    /// Returns the enumeration result when one was attempted. Blocking: the task drives
+    /// [`UsbCore::root_wants_enumeration`] and the [`EnumNext`] machine itself.
     pub fn poll_root(
         &mut self,
         hc: &mut impl HostController,
     ) -> Option<Result<DeviceId, EnumError>> {
+        if !self.root_wants_enumeration(hc) {
+            return None;
+        }
+        hc.delay_ms(ATTACH_DEBOUNCE_MS);
+        if !hc.root_port().connected {
+            return None;
+        }
+        let token = self.acquire_root_addr0().ok()?;
+        Some(match hc.reset_root_port() {
+            Ok(speed) => {
+                let next = self.begin_enumeration(hc, token, speed);
+                self.run_enumeration(hc, next)
+            }
+            Err(e) => self.root_reset_failed(token, e),
+        })
+    }
+
+    /// Follows the root port: removes the device tree on a disconnect or connect change, and
+    /// says whether a connected device waits to be enumerated (after the attach debounce of
+    /// [`ATTACH_DEBOUNCE_MS`], with address 0 from [`UsbCore::acquire_root_addr0`]).
+    pub fn root_wants_enumeration(&mut self, hc: &mut impl HostController) -> bool {
         let port = hc.root_port();
         let root = self.root_device();
         if (port.connect_changed || !port.connected)
@@ -564,22 +596,27 @@ impl UsbCore {
         {
             self.remove_subtree(hc, slot);
         }
+        let enumerating_root = self
+            .enumeration
+            .as_ref()
+            .is_some_and(enumeration::Enumeration::is_root);
         if port.connect_changed {
             self.root_failed = false;
+            self.root_changed_while_enumerating |= enumerating_root;
         }
-        if !port.connected || self.root_device().is_some() || self.root_failed {
-            return None;
-        }
-        hc.delay_ms(ATTACH_DEBOUNCE_MS);
-        if !hc.root_port().connected {
-            return None;
-        }
-        let result = match hc.reset_root_port() {
-            Ok(speed) => self.enumerate(hc, speed, None, 0),
-            Err(e) => Err(EnumError::Reset(e)),
-        };
-        self.root_failed = result.is_err();
-        Some(result)
+        port.connected && self.root_device().is_none() && !self.root_failed && !enumerating_root
+    }
+
+    /// The reset of the root port for `token` failed: address 0 is free again, and the
+    /// device is retried at its next connect change.
+    pub fn root_reset_failed(
+        &mut self,
+        token: Addr0Token,
+        error: XferError,
+    ) -> Result<DeviceId, EnumError> {
+        self.release_addr0(token);
+        self.root_failed = !self.root_changed_while_enumerating;
+        Err(EnumError::Reset(error))
     }
 
     fn root_device(&self) -> Option<u8> {
@@ -605,7 +642,7 @@ impl UsbCore {
         let hub_slot = binding.device;
         self.addr0_busy = true;
         Ok(Addr0Token {
-            hub: hub_slot,
+            hub: Some(hub_slot),
             port,
         })
     }
@@ -616,25 +653,16 @@ impl UsbCore {
         self.addr0_busy = false;
     }
 
-    /// Enumerates the device that the hub driver has just reset on the token's port.
+    /// Enumerates the device that the hub driver has just reset on the token's port
+    /// (blocking: runs the [`EnumNext`] machine to its end).
     pub fn enumerate_child(
         &mut self,
         hc: &mut impl HostController,
         token: Addr0Token,
         speed: Speed,
     ) -> Result<DeviceId, EnumError> {
-        let Addr0Token { hub, port } = token;
-        let tier = self.devices[usize::from(hub)]
-            .value
-            .as_ref()
-            .map(|d| d.info.tier + 1);
-        let result = match tier {
-            Some(tier) if tier <= MAX_TIER => self.enumerate(hc, speed, Some((hub, port)), tier),
-            Some(_) => Err(EnumError::TooDeep),
-            None => Err(EnumError::NotConnected),
-        };
-        self.addr0_busy = false;
-        result
+        let next = self.begin_enumeration(hc, token, speed);
+        self.run_enumeration(hc, next)
     }
 
     /// The ports of the hub `hub` that have a device the core enumerated behind them, as a
@@ -681,155 +709,6 @@ impl UsbCore {
             self.addresses |= 1 << free;
             free as u8
         })
-    }
-
-    fn enumerate(
-        &mut self,
-        hc: &mut impl HostController,
-        speed: Speed,
-        parent: Option<(u8, u8)>,
-        tier: u8,
-    ) -> Result<DeviceId, EnumError> {
-        let slot = self
-            .devices
-            .iter()
-            .position(|s| s.value.is_none())
-            .ok_or(EnumError::NoDeviceSlot)?;
-        let spec = PipeSpec {
-            address: 0,
-            endpoint: EpAddr(0),
-            ty: EpType::Control,
-            max_packet: 8,
-            interval: 0,
-            speed,
-        };
-        let ep0 = hc.open_pipe(spec).map_err(step(EnumStep::OpenPipes))?;
-        let Some(address) = self.allocate_address() else {
-            hc.close_pipe(ep0);
-            return Err(EnumError::NoAddress);
-        };
-        let (parent_address, port) = parent
-            .and_then(|(hub, port)| {
-                let hub = self.devices[usize::from(hub)].value.as_ref()?;
-                Some((hub.info.address, port))
-            })
-            .unwrap_or((0, 0));
-        let mut device = Device {
-            info: DeviceInfo {
-                address,
-                speed,
-                vendor_id: 0,
-                product_id: 0,
-                tier,
-                parent_address,
-                port,
-                quarantined: false,
-            },
-            parent,
-            ep0,
-            config: [0; CONFIG_BUF],
-            config_len: 0,
-            first_total: 0,
-            strikes: 0,
-        };
-        match Self::configure(hc, &mut device) {
-            Ok(()) => {
-                self.devices[slot].value = Some(device);
-                let id = self.device_id(slot as u8);
-                self.bind_all(hc, slot as u8);
-                Ok(id)
-            }
-            Err(e) => {
-                hc.close_pipe(ep0);
-                self.addresses &= !(1u128 << address);
-                Err(e)
-            }
-        }
-    }
-
-    /// Steps 4-9 of doc/usb-host.md 2.2 on a device at address 0 with EP0 open.
-    fn configure(hc: &mut impl HostController, device: &mut Device) -> Result<(), EnumError> {
-        let (ep0, speed, address) = (device.ep0, device.info.speed, device.info.address);
-        let mut buf = [0u8; DeviceDescriptor::LEN];
-        let n = hc
-            .control(
-                ep0,
-                &SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 8),
-                &mut buf[..8],
-                CONTROL_TIMEOUT_MS,
-            )
-            .map_err(step(EnumStep::DevicePrefix))?;
-        let mps0 = DevicePrefix::new_checked(&buf[..n], speed)
-            .map_err(EnumError::DeviceDescriptor)?
-            .max_packet_size0();
-
-        hc.control(
-            ep0,
-            &SetupPacket::set_address(address),
-            &mut [],
-            CONTROL_TIMEOUT_MS,
-        )
-        .map_err(step(EnumStep::SetAddress))?;
-        hc.delay_ms(SET_ADDRESS_RECOVERY_MS);
-        hc.retarget_pipe(ep0, address, u16::from(mps0))
-            .map_err(step(EnumStep::SetAddress))?;
-
-        let n = hc
-            .control(
-                ep0,
-                &SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 18),
-                &mut buf,
-                CONTROL_TIMEOUT_MS,
-            )
-            .map_err(step(EnumStep::DeviceDescriptor))?;
-        let desc =
-            DeviceDescriptor::new_checked(&buf[..n], speed).map_err(EnumError::DeviceDescriptor)?;
-        if desc.max_packet_size0() != mps0 {
-            return Err(EnumError::MaxPacket0Changed {
-                first: mps0,
-                second: desc.max_packet_size0(),
-            });
-        }
-        device.info.vendor_id = desc.vendor_id();
-        device.info.product_id = desc.product_id();
-
-        let header_len = ConfigurationDescriptor::LEN as u16;
-        let n = hc
-            .control(
-                ep0,
-                &SetupPacket::get_descriptor(ty::CONFIGURATION, 0, 0, header_len),
-                &mut device.config[..9],
-                CONTROL_TIMEOUT_MS,
-            )
-            .map_err(step(EnumStep::ConfigurationHeader))?;
-        let header = ConfigurationDescriptor::new_checked(&device.config[..n])
-            .map_err(EnumError::ConfigurationHeader)?;
-        let total = header.total_length();
-        if usize::from(total) > CONFIG_BUF {
-            return Err(EnumError::ConfigurationTooLarge(total));
-        }
-        let received = hc
-            .control(
-                ep0,
-                &SetupPacket::get_descriptor(ty::CONFIGURATION, 0, 0, total),
-                &mut device.config[..usize::from(total)],
-                CONTROL_TIMEOUT_MS,
-            )
-            .map_err(step(EnumStep::Configuration))?;
-        let config = parse_configuration(&device.config[..received], total, speed)
-            .map_err(EnumError::Configuration)?;
-        let value = config.value;
-        device.config_len = config.bytes().len();
-        device.first_total = total;
-
-        hc.control(
-            ep0,
-            &SetupPacket::set_configuration(value),
-            &mut [],
-            CONTROL_TIMEOUT_MS,
-        )
-        .map_err(step(EnumStep::SetConfiguration))?;
-        Ok(())
     }
 
     // ------------------------------------------------------------ binding
