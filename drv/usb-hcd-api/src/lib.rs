@@ -29,6 +29,8 @@ include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 
 /// The longest data lease of `control`, `transfer_in` and `transfer_out` (their `max_len`).
 pub const MAX_TRANSFER: usize = 4096;
+/// The most IN data a `start_control` transfer may carry (`finish_control`'s `max_len`).
+pub const MAX_STARTED_CONTROL: usize = 256;
 
 idol_runtime::error_enum! {
     /// Why a request to the controller driver failed: `usb_host_api::XferError` on the wire,
@@ -54,6 +56,8 @@ idol_runtime::error_enum! {
         BadArgument = 14,
         /// The control data lease is shorter than the setup packet's wLength.
         ShortLease = 15,
+        /// The transfer `start_control` began has not ended yet.
+        Pending = 16,
     }
 }
 
@@ -91,7 +95,7 @@ impl HcdError {
             HcdError::Disconnected => XferError::Disconnected,
             HcdError::Canceled => XferError::Canceled,
             HcdError::BadPipe | HcdError::NotOwner => XferError::BadPipe,
-            HcdError::Busy => XferError::Busy,
+            HcdError::Busy | HcdError::Pending => XferError::Busy,
             HcdError::NoResources => XferError::NoResources,
             HcdError::TooLarge | HcdError::BadArgument => XferError::TooLarge,
             HcdError::BufferFault | HcdError::ShortLease => XferError::BufferFault,

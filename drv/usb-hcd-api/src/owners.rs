@@ -86,10 +86,20 @@ impl PipeOwners {
 
     /// Forgets every pipe owned by any incarnation of the task at `index`, calling `close`
     /// on each; returns how many there were.
-    pub fn release_all_of(&mut self, index: usize, mut close: impl FnMut(PipeId)) -> u32 {
+    pub fn release_all_of(&mut self, index: usize, close: impl FnMut(PipeId)) -> u32 {
+        self.release_if(|owner| owner.index() == index, close)
+    }
+
+    /// Forgets every pipe whose owner `gone` says has ended, calling `close` on each;
+    /// returns how many there were.
+    pub fn release_if(
+        &mut self,
+        mut gone: impl FnMut(Incarnation) -> bool,
+        mut close: impl FnMut(PipeId),
+    ) -> u32 {
         let mut count = 0;
         for slot in &mut self.slots {
-            if let Some(owned) = slot.filter(|o| o.owner.index() == index) {
+            if let Some(owned) = slot.filter(|o| gone(o.owner)) {
                 close(owned.pipe);
                 *slot = None;
                 count += 1;
@@ -180,5 +190,23 @@ mod tests {
         assert_eq!(closed, [Some(pipe(1, 0)), Some(pipe(15, 0))]);
         assert_eq!(owners.check(kept, task(6, 0)), Ok(pipe(0, 0)));
         assert_eq!(owners.release_all_of(5, |_| panic!("closed twice")), 0);
+    }
+
+    #[test]
+    fn release_if_closes_the_pipes_of_ended_incarnations_only() {
+        let mut owners = PipeOwners::new(EPOCH);
+        let live = owners.adopt(pipe(0, 0), task(5, 1));
+        owners.adopt(pipe(1, 0), task(5, 0));
+        owners.adopt(pipe(2, 0), task(7, 3));
+        let mut closed = [None; 2];
+        let mut n = 0;
+        let ended = |o: Incarnation| o != task(5, 1) && o != task(7, 4);
+        let count = owners.release_if(ended, |p| {
+            closed[n] = Some(p);
+            n += 1;
+        });
+        assert_eq!(count, 2);
+        assert_eq!(closed, [Some(pipe(1, 0)), Some(pipe(2, 0))]);
+        assert_eq!(owners.check(live, task(5, 1)), Ok(pipe(0, 0)));
     }
 }

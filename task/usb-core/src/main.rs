@@ -33,15 +33,32 @@
 //!   (`usb-hcd` dying between latching an event and posting it); the cost is one IPC a
 //!   second.
 //!
-//! Known limit: enumeration still runs to completion inside one notification, through the
-//! logic crate's blocking `HostController` calls: a device that NAKs every request holds
-//! the core for the sum of its control timeouts (a few seconds) and delays other calls.
-//! Making enumeration a timer-driven state machine in `usb-core-logic` is the follow-up.
+//! * **Enumeration never blocks the core** (doc/usb-host.md 2.2): the logic crate's
+//!   [`EnumNext`] machine says what each step needs; the core starts each control transfer
+//!   with `usb-hcd`'s `start_control`, goes back to serving its clients, and takes the result
+//!   with `finish_control` when `usb-hcd` posts `xfer` (or at a slow poll, should `usb-hcd`
+//!   die meanwhile). Debounce and set-address recovery are timer deadlines. A device that
+//!   NAKs until every timeout costs the core nothing but its own steps. A hub driver's
+//!   `attach_child` is deferred: it is answered when its child's enumeration ends. What
+//!   still waits inside one call: the root-port reset (60 ms in `usb-hcd`, not in the
+//!   device's power to stretch) and the EP0 requests class drivers make through `control`
+//!   on devices already configured.
+//!
+//! | Enumeration state | Event | Next |
+//! |---|---|---|
+//! | idle | root connect (`root_wants_enumeration`) | debouncing, 100 ms |
+//! | debouncing | deadline, still connected, address 0 free | root port reset, then the first step |
+//! | debouncing | deadline, address 0 taken by a hub's child | debouncing, 10 ms more |
+//! | idle | `attach_child` with the hub's address-0 token | the first step (caller waits) |
+//! | transfer | `xfer` (or poll) and `finish_control` has the result | the next step |
+//! | wait | deadline | the next step |
+//! | any step | `Done` | idle; root: traced; child: the hub driver's call answered |
 #![no_std]
 #![no_main]
 
 use counters::Count;
-use idol_runtime::{Leased, ReadWrite, RequestError, Write};
+use idol_runtime::CallError;
+use idol_runtime::{Leased, ReadWrite, ReplyToken, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_core_api::{
     BindingHandle, BindingSummary, DeviceHandle, DeviceRecord, EventRecord, InterfaceRecord,
@@ -49,11 +66,11 @@ use usb_core_api::{
 };
 use usb_core_logic::policy::MAX_CONTROL_DATA;
 use usb_core_logic::{
-    Addr0Token, BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, Hello, Incarnation,
-    MAX_BOUND_PIPES, UsbCore,
+    Addr0Token, BindingId, CONFIG_BUF, DeviceId, DriverKind, EnumError, EnumNext, Hello,
+    Incarnation, MAX_BOUND_PIPES, UsbCore,
 };
-use usb_hcd_api::IpcHostController;
-use usb_host_api::{ClassPort, Direction, EpAddr, SetupPacket};
+use usb_hcd_api::{HcdError, IpcHostController, MAX_STARTED_CONTROL, call_error};
+use usb_host_api::{ClassPort, Direction, EpAddr, HostController, PipeId, SetupPacket};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
     sys_set_timer, task_slot,
@@ -64,11 +81,20 @@ include!(concat!(env!("OUT_DIR"), "/drivers.rs"));
 
 task_slot!(USB_HCD, "usb-hcd");
 
-/// Notification bits: app.toml `notifications = ["timer", "port"]`.
+/// Notification bits: app.toml `notifications = ["timer", "port", "xfer"]`.
 const TIMER_BIT: u32 = 1 << 0;
 const PORT_BIT: u32 = 1 << 1;
+/// `usb-hcd` ended a transfer this task began with `start_control`.
+const XFER_BIT: u32 = 1 << 2;
 /// Root-port poll period when `usb-hcd` posts nothing (the safety net, see the module doc).
 const ROOT_POLL_MS: u64 = 1000;
+/// Attach debounce (TATTDB, doc/usb-host.md 2.2 step 1).
+const ATTACH_DEBOUNCE_MS: u64 = 100;
+/// How soon a debounced root device tries again for address 0 a hub's child holds.
+const ADDR0_RETRY_MS: u64 = 10;
+/// How often a started transfer is asked for without an `xfer` post (`usb-hcd` may die
+/// between ending the transfer and posting).
+const XFER_POLL_MS: u64 = 100;
 
 /// What the core did, for `humility ringbuf usb-core`; the counters count each kind.
 #[derive(Copy, Clone, PartialEq, Count)]
@@ -131,11 +157,37 @@ fn op(operation: UsbCoreOperation, e: impl Into<UsbCoreError>) -> RequestError<U
     RequestError::Op(error)
 }
 
+/// Who waits for the enumeration in progress.
+enum Waiter {
+    Root,
+    /// A hub driver blocked in `attach_child` for the device on `port`.
+    Child {
+        port: u8,
+        reply: ReplyToken<DeviceHandle, UsbCoreError>,
+    },
+}
+
+/// What the enumeration in progress waits for.
+enum Awaiting {
+    /// `usb-hcd` to end the transfer started on `pipe`.
+    Transfer { pipe: PipeId, next_poll: u64 },
+    /// The kernel clock to reach `until`.
+    Deadline { until: u64 },
+}
+
+struct Enumerating {
+    waiter: Waiter,
+    awaiting: Awaiting,
+}
+
 struct Server {
     core: UsbCore,
     hc: IpcHostController,
     /// The address-0 token a hub driver holds, for which hub binding and port.
     addr0: Option<(BindingId, u8, Addr0Token)>,
+    /// A root device being debounced: when the debounce ends.
+    debounce_until: Option<u64>,
+    enumerating: Option<Enumerating>,
 }
 
 impl Server {
@@ -170,15 +222,178 @@ impl Server {
         Ok(id)
     }
 
+    /// Follows the root port: drops the tree of a device that left, and starts the debounce
+    /// of one that arrived.
     fn poll_root(&mut self) {
-        match self.core.poll_root(&mut self.hc) {
-            Some(Ok(DeviceId {
-                slot, generation, ..
-            })) => {
-                ringbuf_entry!(Trace::Enumerated { slot, generation })
+        if self.core.root_wants_enumeration(&mut self.hc) && self.debounce_until.is_none() {
+            self.debounce_until = Some(sys_get_timer().now + ATTACH_DEBOUNCE_MS);
+        }
+        self.notify_drivers();
+    }
+
+    /// The debounce of the root device ended at `now`: reset the port and begin.
+    fn root_debounced(&mut self, now: u64) {
+        self.debounce_until = None;
+        if !self.hc.root_port().connected {
+            return;
+        }
+        let Ok(token) = self.core.acquire_root_addr0() else {
+            self.debounce_until = Some(now + ADDR0_RETRY_MS);
+            return;
+        };
+        match self.hc.reset_root_port() {
+            Ok(speed) => {
+                let next = self.core.begin_enumeration(&mut self.hc, token, speed);
+                self.drive(Waiter::Root, next);
             }
-            Some(Err(e)) => ringbuf_entry!(Trace::EnumerationFailed(e)),
-            None => {}
+            Err(e) => {
+                let result = self.core.root_reset_failed(token, e);
+                self.report(Waiter::Root, result);
+            }
+        }
+    }
+
+    /// Runs the enumeration's steps until one has to wait, or it is done.
+    fn drive(&mut self, waiter: Waiter, mut next: EnumNext) {
+        loop {
+            next = match next {
+                EnumNext::Control {
+                    pipe,
+                    setup,
+                    timeout_ms,
+                } => {
+                    let started = self.hc.handle(pipe).and_then(|handle| {
+                        self.hc
+                            .client()
+                            .start_control(handle, setup.to_bytes(), timeout_ms)
+                            .map_err(call_error)
+                    });
+                    match started {
+                        Ok(()) => {
+                            let next_poll = sys_get_timer().now + XFER_POLL_MS;
+                            self.enumerating = Some(Enumerating {
+                                waiter,
+                                awaiting: Awaiting::Transfer { pipe, next_poll },
+                            });
+                            return;
+                        }
+                        Err(e) => self.core.enumeration_transferred(&mut self.hc, Err(e)),
+                    }
+                }
+                EnumNext::Wait { ms } => {
+                    let until = sys_get_timer().now + u64::from(ms);
+                    self.enumerating = Some(Enumerating {
+                        waiter,
+                        awaiting: Awaiting::Deadline { until },
+                    });
+                    return;
+                }
+                EnumNext::Done(result) => return self.report(waiter, result),
+            };
+        }
+    }
+
+    /// The transfer the enumeration waits for may have ended: take its result if it has.
+    fn transfer_ended(&mut self) {
+        let Some(Enumerating {
+            awaiting: Awaiting::Transfer { pipe, .. },
+            ..
+        }) = self.enumerating
+        else {
+            return;
+        };
+        let mut data = [0u8; MAX_STARTED_CONTROL];
+        let result = match self.hc.handle(pipe) {
+            Ok(handle) => match self.hc.client().finish_control(handle, &mut data[..]) {
+                Err(CallError::Op(HcdError::Pending)) => {
+                    if let Some(e) = self.enumerating.as_mut() {
+                        e.awaiting = Awaiting::Transfer {
+                            pipe,
+                            next_poll: sys_get_timer().now + XFER_POLL_MS,
+                        };
+                    }
+                    return;
+                }
+                Ok(n) => Ok(n as usize),
+                Err(e) => Err(call_error(e)),
+            },
+            Err(e) => Err(e),
+        };
+        let Some(Enumerating { waiter, .. }) = self.enumerating.take() else {
+            return;
+        };
+        let received = result.map(|n| &data[..n.min(MAX_STARTED_CONTROL)]);
+        let next = self.core.enumeration_transferred(&mut self.hc, received);
+        self.drive(waiter, next);
+    }
+
+    /// Timer work at `now`: debounce, the enumeration's deadline or its transfer poll.
+    fn tick(&mut self, now: u64) {
+        if self.debounce_until.is_some_and(|until| now >= until) && self.enumerating.is_none() {
+            self.root_debounced(now);
+        }
+        match self.enumerating {
+            Some(Enumerating {
+                awaiting: Awaiting::Deadline { until },
+                ..
+            }) if now >= until => {
+                if let Some(Enumerating { waiter, .. }) = self.enumerating.take() {
+                    let next = self.core.enumeration_waited(&mut self.hc);
+                    self.drive(waiter, next);
+                }
+            }
+            Some(Enumerating {
+                awaiting: Awaiting::Transfer { next_poll, .. },
+                ..
+            }) if now >= next_poll => self.transfer_ended(),
+            _ => {}
+        }
+    }
+
+    /// When the timer must next fire.
+    fn next_deadline(&self, now: u64) -> u64 {
+        let mut wake = now + ROOT_POLL_MS;
+        if let Some(until) = self.debounce_until {
+            wake = wake.min(until);
+        }
+        match self.enumerating {
+            Some(Enumerating {
+                awaiting: Awaiting::Deadline { until },
+                ..
+            }) => wake.min(until),
+            Some(Enumerating {
+                awaiting: Awaiting::Transfer { next_poll, .. },
+                ..
+            }) => wake.min(next_poll),
+            None => wake,
+        }
+    }
+
+    /// The enumeration ended: trace it and answer whoever waits.
+    fn report(&mut self, waiter: Waiter, result: Result<DeviceId, EnumError>) {
+        match (waiter, result) {
+            (
+                Waiter::Root,
+                Ok(DeviceId {
+                    slot, generation, ..
+                }),
+            ) => ringbuf_entry!(Trace::Enumerated { slot, generation }),
+            (Waiter::Root, Err(e)) => ringbuf_entry!(Trace::EnumerationFailed(e)),
+            (Waiter::Child { port, reply }, Ok(device)) => {
+                ringbuf_entry!(Trace::ChildEnumerated {
+                    port,
+                    slot: device.slot,
+                    generation: device.generation
+                });
+                reply.reply(device.into());
+            }
+            (Waiter::Child { port, reply }, Err(error)) => {
+                ringbuf_entry!(Trace::ChildFailed { port, error });
+                reply.answer(Err(op(
+                    UsbCoreOperation::AttachChild,
+                    UsbCoreError::EnumerationFailed,
+                )));
+            }
         }
         self.notify_drivers();
     }
@@ -378,39 +593,30 @@ impl InOrderUsbCoreImpl for Server {
         binding: BindingHandle,
         port: u8,
         speed: u8,
-    ) -> Result<DeviceHandle, RequestError<UsbCoreError>> {
+        reply: ReplyToken<DeviceHandle, UsbCoreError>,
+    ) {
         let operation = UsbCoreOperation::AttachChild;
-        let id = self.callers_binding(operation, msg, binding)?;
-        if !self
+        let id = match self.callers_binding(operation, msg, binding) {
+            Ok(id) => id,
+            Err(e) => return reply.answer(Err(e)),
+        };
+        let holds_port = self
             .addr0
             .as_ref()
-            .is_some_and(|(held, p, _)| *held == id && *p == port)
-        {
-            return Err(op(operation, UsbCoreError::NoAddressZero));
-        }
-        let Some((_, _, token)) = self.addr0.take() else {
-            return Err(op(operation, UsbCoreError::NoAddressZero));
+            .is_some_and(|(held, p, _)| *held == id && *p == port);
+        let token = match self.addr0.take() {
+            Some((_, _, token)) if holds_port && self.enumerating.is_none() => token,
+            other => {
+                self.addr0 = other;
+                return reply.answer(Err(op(operation, UsbCoreError::NoAddressZero)));
+            }
         };
         let Some(speed) = usb_hcd_api::wire::speed(speed) else {
             self.core.release_addr0(token);
-            return Err(op(operation, UsbCoreError::BadLength));
+            return reply.answer(Err(op(operation, UsbCoreError::BadLength)));
         };
-        let result = self.core.enumerate_child(&mut self.hc, token, speed);
-        self.notify_drivers();
-        match result {
-            Ok(device) => {
-                ringbuf_entry!(Trace::ChildEnumerated {
-                    port,
-                    slot: device.slot,
-                    generation: device.generation
-                });
-                Ok(device.into())
-            }
-            Err(error) => {
-                ringbuf_entry!(Trace::ChildFailed { port, error });
-                Err(op(operation, UsbCoreError::EnumerationFailed))
-            }
-        }
+        let next = self.core.begin_enumeration(&mut self.hc, token, speed);
+        self.drive(Waiter::Child { port, reply }, next);
     }
 
     fn detach_child(
@@ -467,13 +673,20 @@ impl InOrderUsbCoreImpl for Server {
     }
 
     fn notification_mask(&self) -> u32 {
-        TIMER_BIT | PORT_BIT
+        TIMER_BIT | PORT_BIT | XFER_BIT
     }
 
-    fn handle_notification(&mut self, _bits: u32) {
-        self.poll_root();
-        // Always re-armed: enumeration's waits reuse the timer, whichever bit woke the core.
-        sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & XFER_BIT != 0 {
+            self.transfer_ended();
+        }
+        let now = sys_get_timer().now;
+        if bits & (PORT_BIT | TIMER_BIT) != 0 {
+            self.poll_root();
+        }
+        self.tick(now);
+        // Always re-armed: the root port's reset reuses the timer, whichever bit woke the core.
+        sys_set_timer(Some(self.next_deadline(sys_get_timer().now)), TIMER_BIT);
     }
 }
 
@@ -489,6 +702,8 @@ pub extern "C" fn main() -> ! {
         hc: IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
         addr0: None,
+        debounce_until: None,
+        enumerating: None,
     };
     // Pipes a previous incarnation opened for the drivers name devices this one has not
     // enumerated: they go before anything is bound again.
@@ -496,7 +711,7 @@ pub extern "C" fn main() -> ! {
         let _ = server.hc.client().close_pipes_of(index as u16);
     }
     server.poll_root();
-    sys_set_timer(Some(sys_get_timer().now + ROOT_POLL_MS), TIMER_BIT);
+    sys_set_timer(Some(server.next_deadline(sys_get_timer().now)), TIMER_BIT);
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
         dispatch(&mut buffer, &mut server);

@@ -13,10 +13,19 @@
 //! kernel restart count, so handles of the previous incarnation are refused as stale. Callers blocked in a
 //! transfer when the driver died are woken by the kernel with a dead code.
 //!
-//! Waiting: a transfer is served to completion before the next request is received, so at
-//! most one transfer is pending at a time and the wait is in one place (`Server::run`).
-//! The controller's interrupt is polled once per kernel tick there, since the model's
-//! time only moves with the kernel's clock.
+//! Waiting: transfers are deferred (`deferred: true` in the `.idol`): the driver keeps each
+//! caller's reply token and lease in `pending`, one per pipe, and goes back to receiving,
+//! so a device that NAKs until its timeout holds up only the task that called for it. While
+//! anything is pending, the controller is serviced at every kernel tick (the model's time
+//! only moves with the kernel's clock); each transfer that ends answers its token. The USB
+//! core's enumeration transfers are started with `start_control` instead: the core is not
+//! blocked at all, the IN data wait in `Staging` and the core is posted its `xfer`
+//! notification, then takes them with `finish_control`.
+//!
+//! Clients that die: the kernel posts `client-gone` when a task that uses this driver is
+//! detached; the driver then cancels the transfers of callers that are no longer current
+//! (an interrupt-IN pipe of a dead class driver stops being polled at once) and closes every
+//! pipe whose owner has ended.
 //!
 //! Root-port events: between requests the driver looks at the controller every
 //! `PORT_CHECK_MS` (its timer, re-armed after each request, since a transfer's waits use the
@@ -30,26 +39,28 @@
 use counters::Count;
 use dwc2_hcd_core::{BufferFault, Clock, Hcd, Request, TransferBuffers};
 use idol_runtime::abi::{Incarnation, TaskId};
-use idol_runtime::{Leased, Read, ReadWrite, RequestError, Write};
+use idol_runtime::{Leased, ReplyToken, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_hcd_api::owners::{MAX_PIPES, PipeOwners};
-use usb_hcd_api::{HcdError, RootPortStatus, wire};
-use usb_host_api::{PipeId, PipeSpec, SetupPacket};
+use usb_hcd_api::{HcdError, MAX_STARTED_CONTROL, RootPortStatus, wire};
+use usb_host_api::{Direction, PipeId, PipeSpec, SetupPacket, XferError};
 use userlib::{
-    RecvMessage, notify_bits, notify_target, sleep_for, sys_get_timer, sys_post,
-    sys_refresh_incarnation, sys_set_timer, task_slot,
+    RecvMessage, incarnation_is_current, notify_bits, notify_target, sleep_for, sys_get_timer,
+    sys_post, sys_refresh_incarnation, sys_set_timer, task_slot,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
 const _: () = assert!(MAX_PIPES == dwc2_hcd_core::MAX_PIPES);
 
-/// app.toml: `notifications = ["timer", "port-check"]`. The task's one timer serves both:
-/// waits inside a request with `TIMER`, the root-port check between requests with
-/// `PORT_CHECK`, so a check that fell due just before a request cannot end one of that
-/// request's waits early (a port reset held too short).
+/// app.toml: `notifications = ["timer", "port-check", "client-gone"]`. The task's one timer
+/// serves two: waits inside a request with `TIMER`, the service of pending transfers and the
+/// root-port check between requests with `PORT_CHECK`, so a check that fell due just before
+/// a request cannot end one of that request's waits early (a port reset held too short).
 const TIMER: u32 = 1 << 0;
 const PORT_CHECK: u32 = 1 << 1;
+/// app.toml `client-gone`: a task that uses this driver was detached.
+const CLIENT_GONE: u32 = 1 << 2;
 /// Root-port reset hold time (TDRSTR, 50 ms) and reset recovery (TRSTRCY, 10 ms),
 /// doc/usb-host.md 1.5.
 const ROOT_RESET_MS: u64 = 50;
@@ -61,6 +72,7 @@ const PORT_CHECK_MS: u64 = 5;
 
 notify_target!(USB_CORE, "usb-core");
 notify_bits!(CORE_PORT, "usb-core", ["port"]);
+notify_bits!(CORE_XFER, "usb-core", ["xfer"]);
 
 #[cfg(feature = "sim")]
 task_slot!(USB_SIM, "usb-sim");
@@ -123,32 +135,94 @@ enum Event {
     },
     /// usb-sim restarted under this incarnation: the controller is a new one.
     ControllerReplaced,
+    /// The owner of this pipe was detached: the pipe was closed.
+    ClientGone {
+        pipe: u8,
+    },
 }
 
 counted_ringbuf!(Event, 32, Event::None);
 
-/// The data lease of the one transfer in flight, as the driver's buffers.
-enum Lease<'a> {
-    None,
-    In(PipeId, &'a Leased<Write, [u8]>),
-    Out(PipeId, &'a Leased<Read, [u8]>),
-    Control(PipeId, &'a Leased<ReadWrite, [u8]>),
+/// A transfer in flight and who waits for it: a caller blocked in `control`,
+/// `transfer_in` or `transfer_out` (its token holds its lease), or the USB core's
+/// `start_control`, whose data wait in [`Staging`].
+enum Pending {
+    Control(ReplyToken<u32, HcdError, UsbHcdControlLeases>),
+    In(ReplyToken<u32, HcdError, UsbHcdTransferInLeases>),
+    Out(ReplyToken<u32, HcdError, UsbHcdTransferOutLeases>),
+    Started,
 }
 
-impl TransferBuffers for Lease<'_> {
-    fn read_out(&mut self, pipe: PipeId, offset: usize, dst: &mut [u8]) -> Result<(), BufferFault> {
+impl Pending {
+    /// Answers the caller with the transfer's result (a `Started` result is kept instead).
+    fn answer(self, result: Result<usize, XferError>) {
+        let result = result.map(|n| n as u32).map_err(op);
         match self {
-            Lease::Out(owner, lease) if *owner == pipe => lease.read_range(offset, dst),
-            Lease::Control(owner, lease) if *owner == pipe => lease.read_range(offset, dst),
+            Pending::Control(token) => token.answer(result),
+            Pending::In(token) => token.answer(result),
+            Pending::Out(token) => token.answer(result),
+            Pending::Started => {}
+        }
+    }
+
+    /// The caller, if it is still waiting as the incarnation that called.
+    fn caller_current(&self) -> bool {
+        match self {
+            Pending::Control(token) => incarnation_is_current(token.caller()),
+            Pending::In(token) => incarnation_is_current(token.caller()),
+            Pending::Out(token) => incarnation_is_current(token.caller()),
+            Pending::Started => true,
+        }
+    }
+}
+
+/// The one `start_control` transfer: its pipe, the task to post, its IN data and, once it
+/// has ended, its result.
+struct Staging {
+    pipe: Option<PipeId>,
+    owner: Incarnation,
+    result: Option<Result<usize, XferError>>,
+    data: [u8; MAX_STARTED_CONTROL],
+}
+
+/// The pending transfers' buffers, as the controller driver reaches them: each pipe's
+/// caller lease, or the staging buffer.
+struct Buffers<'a> {
+    pending: &'a [Option<(PipeId, Pending)>; MAX_PIPES],
+    staging: &'a mut [u8; MAX_STARTED_CONTROL],
+}
+
+impl Buffers<'_> {
+    fn of(&self, pipe: PipeId) -> Option<&Pending> {
+        match self.pending.get(usize::from(pipe.index)) {
+            Some(Some((id, pending))) if *id == pipe => Some(pending),
+            _ => None,
+        }
+    }
+}
+
+impl TransferBuffers for Buffers<'_> {
+    fn read_out(&mut self, pipe: PipeId, offset: usize, dst: &mut [u8]) -> Result<(), BufferFault> {
+        match self.of(pipe) {
+            Some(Pending::Out(token)) => token.leases().data.read_range(offset, dst),
+            Some(Pending::Control(token)) => token.leases().data.read_range(offset, dst),
             _ => return Err(BufferFault),
         }
         .map_err(|_| BufferFault)
     }
 
     fn write_in(&mut self, pipe: PipeId, offset: usize, src: &[u8]) -> Result<(), BufferFault> {
-        match self {
-            Lease::In(owner, lease) if *owner == pipe => lease.write_range(offset, src),
-            Lease::Control(owner, lease) if *owner == pipe => lease.write_range(offset, src),
+        match self.of(pipe) {
+            Some(Pending::In(token)) => token.leases().buf.write_range(offset, src),
+            Some(Pending::Control(token)) => token.leases().data.write_range(offset, src),
+            Some(Pending::Started) => {
+                let end = offset.checked_add(src.len()).ok_or(BufferFault)?;
+                self.staging
+                    .get_mut(offset..end)
+                    .ok_or(BufferFault)?
+                    .copy_from_slice(src);
+                return Ok(());
+            }
             _ => return Err(BufferFault),
         }
         .map_err(|_| BufferFault)
@@ -158,6 +232,9 @@ impl TransferBuffers for Lease<'_> {
 struct Server {
     hcd: Hcd<Regs, KernelClock>,
     owners: PipeOwners,
+    /// The transfer in flight on each pipe, by `PipeId::index`.
+    pending: [Option<(PipeId, Pending)>; MAX_PIPES],
+    staging: Staging,
     /// When the root port is next looked at (kernel ticks).
     next_port_check: u64,
     /// The simulator incarnation whose controller this incarnation initialised.
@@ -183,31 +260,104 @@ impl Server {
         })
     }
 
-    /// Runs one transfer to completion: the single place where the driver waits.
-    fn run(
-        &mut self,
-        pipe: PipeId,
-        request: Request,
-        mut lease: Lease<'_>,
-        timeout_ms: u32,
-    ) -> Result<u32, RequestError<HcdError>> {
-        self.hcd.submit(pipe, request, timeout_ms).map_err(op)?;
-        self.hcd.service(&mut lease);
-        let result = loop {
-            if let Some(result) = self.hcd.take_completion(pipe) {
-                break result;
-            }
-            sleep_for(1, TIMER);
-            self.hcd.on_irq(&mut lease);
-            self.hcd.service(&mut lease);
+    /// Submits a transfer for `pending`'s caller, or answers it at once with the refusal.
+    fn submit(&mut self, pipe: PipeId, request: Request, timeout_ms: u32, pending: Pending) {
+        if let Err(e) = self.hcd.submit(pipe, request, timeout_ms) {
+            pending.answer(Err(e));
+            return;
+        }
+        self.pending[usize::from(pipe.index)] = Some((pipe, pending));
+        self.service(false);
+    }
+
+    /// Moves every pending transfer on (after the controller's interrupt, if `irq`) and
+    /// answers those that ended.
+    fn service(&mut self, irq: bool) {
+        let mut bufs = Buffers {
+            pending: &self.pending,
+            staging: &mut self.staging.data,
         };
-        result.map(|n| n as u32).map_err(|e| {
+        if irq {
+            self.hcd.on_irq(&mut bufs);
+        }
+        self.hcd.service(&mut bufs);
+        for index in 0..MAX_PIPES {
+            let Some((pipe, _)) = self.pending[index] else {
+                continue;
+            };
+            if let Some(result) = self.hcd.take_completion(pipe)
+                && let Some((_, pending)) = self.pending[index].take()
+            {
+                self.ended(pipe, pending, result);
+            }
+        }
+    }
+
+    fn ended(&mut self, pipe: PipeId, pending: Pending, result: Result<usize, XferError>) {
+        if let Err(e) = result {
             ringbuf_entry!(Event::TransferFailed {
                 pipe: pipe.index,
                 error: HcdError::from(e) as u8,
             });
-            op(e)
-        })
+        }
+        if matches!(pending, Pending::Started) && self.staging.pipe == Some(pipe) {
+            self.staging.result = Some(result);
+            let _ = sys_post(self.staging.owner, CORE_XFER);
+        }
+        pending.answer(result);
+    }
+
+    fn any_pending(&self) -> bool {
+        self.pending.iter().any(Option::is_some)
+    }
+
+    /// Closes `pipe`: its transfer in flight ends with `Canceled`.
+    fn close(&mut self, pipe: PipeId) {
+        self.hcd.close_pipe(pipe);
+        self.forget(pipe, XferError::Canceled);
+        ringbuf_entry!(Event::Closed { pipe: pipe.index });
+    }
+
+    /// Answers and forgets `pipe`'s pending transfer, if it has one.
+    fn forget(&mut self, pipe: PipeId, error: XferError) {
+        let slot = &mut self.pending[usize::from(pipe.index)];
+        if slot.as_ref().is_some_and(|(id, _)| *id == pipe)
+            && let Some((_, pending)) = slot.take()
+        {
+            pending.answer(Err(error));
+        }
+        if self.staging.pipe == Some(pipe) {
+            self.staging.pipe = None;
+            self.staging.result = None;
+        }
+    }
+
+    /// A client was detached: transfers of callers that ended are canceled, and the pipes
+    /// of owners that ended are closed.
+    fn clients_gone(&mut self) {
+        for index in 0..MAX_PIPES {
+            if let Some((pipe, pending)) = &self.pending[index]
+                && !pending.caller_current()
+            {
+                let pipe = *pipe;
+                self.hcd.cancel(pipe);
+                let _ = self.hcd.take_completion(pipe);
+                self.forget(pipe, XferError::Canceled);
+            }
+        }
+        let mut closed = [None; MAX_PIPES];
+        let mut n = 0;
+        self.owners.release_if(
+            |owner| !incarnation_is_current(owner),
+            |pipe| {
+                closed[n] = Some(pipe);
+                n += 1;
+            },
+        );
+        for pipe in closed.into_iter().flatten() {
+            ringbuf_entry!(Event::ClientGone { pipe: pipe.index });
+            self.close(pipe);
+        }
     }
 
     fn open(
@@ -228,7 +378,7 @@ impl Server {
         self.next_port_check = sys_get_timer().now + PORT_CHECK_MS;
         #[cfg(feature = "sim")]
         self.check_controller();
-        self.hcd.on_irq(&mut Lease::None);
+        self.service(true);
         if self.hcd.port_events_to_announce() {
             ringbuf_entry!(Event::PortEventsAnnounced);
             let _ = sys_post(sys_refresh_incarnation(USB_CORE), CORE_PORT);
@@ -248,11 +398,6 @@ impl Server {
             panic!("usb-sim restarted: the controller under this driver is a new one");
         }
     }
-
-    fn close(hcd: &mut Hcd<Regs, KernelClock>, pipe: PipeId) {
-        hcd.close_pipe(pipe);
-        ringbuf_entry!(Event::Closed { pipe: pipe.index });
-    }
 }
 
 impl InOrderUsbHcdImpl for Server {
@@ -260,7 +405,7 @@ impl InOrderUsbHcdImpl for Server {
         &mut self,
         _: &RecvMessage,
     ) -> Result<RootPortStatus, RequestError<core::convert::Infallible>> {
-        self.hcd.on_irq(&mut Lease::None);
+        self.service(true);
         let events = self.hcd.take_port_events();
         let mut status = RootPortStatus::from(self.hcd.root_port());
         status.connect_changed = events.connect_changed || events.disconnected;
@@ -340,7 +485,7 @@ impl InOrderUsbHcdImpl for Server {
 
     fn close_pipe(&mut self, msg: &RecvMessage, pipe: u32) -> Result<(), RequestError<HcdError>> {
         let pipe = self.pipe(pipe, msg.sender)?;
-        Self::close(&mut self.hcd, pipe);
+        self.close(pipe);
         self.owners.release(pipe);
         Ok(())
     }
@@ -350,10 +495,16 @@ impl InOrderUsbHcdImpl for Server {
         _: &RecvMessage,
         owner: u16,
     ) -> Result<u32, RequestError<core::convert::Infallible>> {
-        let hcd = &mut self.hcd;
-        Ok(self
-            .owners
-            .release_all_of(usize::from(owner), |pipe| Self::close(hcd, pipe)))
+        let mut closed = [None; MAX_PIPES];
+        let mut n = 0;
+        let count = self.owners.release_all_of(usize::from(owner), |pipe| {
+            closed[n] = Some(pipe);
+            n += 1;
+        });
+        for pipe in closed.into_iter().flatten() {
+            self.close(pipe);
+        }
+        Ok(count)
     }
 
     fn reset_toggle(&mut self, msg: &RecvMessage, pipe: u32) -> Result<(), RequestError<HcdError>> {
@@ -367,19 +518,22 @@ impl InOrderUsbHcdImpl for Server {
         pipe: u32,
         setup: [u8; 8],
         timeout_ms: u32,
-        data: Leased<ReadWrite, [u8]>,
-    ) -> Result<u32, RequestError<HcdError>> {
-        let pipe = self.pipe(pipe, msg.sender)?;
+        reply: ReplyToken<u32, HcdError, UsbHcdControlLeases>,
+    ) {
+        let pipe = match self.pipe(pipe, msg.sender) {
+            Ok(pipe) => pipe,
+            Err(e) => return reply.answer(Err(e)),
+        };
         let setup = SetupPacket::parse(&setup);
-        if data.len() < usize::from(setup.length) {
-            return Err(RequestError::Op(HcdError::ShortLease));
+        if reply.leases().data.len() < usize::from(setup.length) {
+            return reply.reply_err(HcdError::ShortLease);
         }
-        self.run(
+        self.submit(
             pipe,
             Request::Control { setup },
-            Lease::Control(pipe, &data),
             timeout_ms,
-        )
+            Pending::Control(reply),
+        );
     }
 
     fn transfer_in(
@@ -387,11 +541,14 @@ impl InOrderUsbHcdImpl for Server {
         msg: &RecvMessage,
         pipe: u32,
         timeout_ms: u32,
-        buf: Leased<Write, [u8]>,
-    ) -> Result<u32, RequestError<HcdError>> {
-        let pipe = self.pipe(pipe, msg.sender)?;
-        let len = buf.len();
-        self.run(pipe, Request::In { len }, Lease::In(pipe, &buf), timeout_ms)
+        reply: ReplyToken<u32, HcdError, UsbHcdTransferInLeases>,
+    ) {
+        let pipe = match self.pipe(pipe, msg.sender) {
+            Ok(pipe) => pipe,
+            Err(e) => return reply.answer(Err(e)),
+        };
+        let len = reply.leases().buf.len();
+        self.submit(pipe, Request::In { len }, timeout_ms, Pending::In(reply));
     }
 
     fn transfer_out(
@@ -400,31 +557,107 @@ impl InOrderUsbHcdImpl for Server {
         pipe: u32,
         zlp: bool,
         timeout_ms: u32,
-        data: Leased<Read, [u8]>,
-    ) -> Result<u32, RequestError<HcdError>> {
-        let pipe = self.pipe(pipe, msg.sender)?;
-        let len = data.len();
-        self.run(
+        reply: ReplyToken<u32, HcdError, UsbHcdTransferOutLeases>,
+    ) {
+        let pipe = match self.pipe(pipe, msg.sender) {
+            Ok(pipe) => pipe,
+            Err(e) => return reply.answer(Err(e)),
+        };
+        let len = reply.leases().data.len();
+        self.submit(
             pipe,
             Request::Out { len, zlp },
-            Lease::Out(pipe, &data),
             timeout_ms,
-        )
+            Pending::Out(reply),
+        );
+    }
+
+    fn start_control(
+        &mut self,
+        msg: &RecvMessage,
+        pipe: u32,
+        setup: [u8; 8],
+        timeout_ms: u32,
+    ) -> Result<(), RequestError<HcdError>> {
+        let pipe = self.pipe(pipe, msg.sender)?;
+        let setup = SetupPacket::parse(&setup);
+        if usize::from(setup.length) > MAX_STARTED_CONTROL {
+            return Err(RequestError::Op(HcdError::TooLarge));
+        }
+        if setup.direction() == Direction::Out && setup.length != 0 {
+            return Err(RequestError::Op(HcdError::BadArgument));
+        }
+        if let Some(started) = self.staging.pipe {
+            if self.staging.owner == msg.sender && self.staging.result.is_none() {
+                return Err(RequestError::Op(HcdError::Busy));
+            }
+            // Its result was not taken, or a previous incarnation of the caller started it:
+            // the caller has moved on.
+            self.hcd.cancel(started);
+            let _ = self.hcd.take_completion(started);
+            self.forget(started, XferError::Canceled);
+        }
+        self.hcd
+            .submit(pipe, Request::Control { setup }, timeout_ms)
+            .map_err(op)?;
+        self.staging.pipe = Some(pipe);
+        self.staging.owner = msg.sender;
+        self.staging.result = None;
+        self.pending[usize::from(pipe.index)] = Some((pipe, Pending::Started));
+        self.service(false);
+        Ok(())
+    }
+
+    fn finish_control(
+        &mut self,
+        msg: &RecvMessage,
+        pipe: u32,
+        data: Leased<Write, [u8]>,
+    ) -> Result<u32, RequestError<HcdError>> {
+        let pipe = self.pipe(pipe, msg.sender)?;
+        if self.staging.pipe != Some(pipe) || self.staging.owner != msg.sender {
+            return Err(RequestError::Op(HcdError::BadArgument));
+        }
+        let result = self
+            .staging
+            .result
+            .ok_or(RequestError::Op(HcdError::Pending))?;
+        self.staging.pipe = None;
+        self.staging.result = None;
+        let n = result.map_err(op)?;
+        let bytes = self
+            .staging
+            .data
+            .get(..n)
+            .ok_or(RequestError::Op(HcdError::BufferFault))?;
+        if data.len() < n {
+            return Err(RequestError::Op(HcdError::ShortLease));
+        }
+        data.write_range(0, bytes)?;
+        Ok(n as u32)
     }
 
     fn close_pipe_for(&mut self, _: &RecvMessage, pipe: u32) -> Result<(), RequestError<HcdError>> {
         let pipe = self.owners.live(pipe).map_err(RequestError::Op)?;
-        Self::close(&mut self.hcd, pipe);
+        self.close(pipe);
         self.owners.release(pipe);
         Ok(())
     }
 
     fn notification_mask(&self) -> u32 {
-        PORT_CHECK
+        PORT_CHECK | CLIENT_GONE
     }
 
-    fn handle_notification(&mut self, _bits: u32) {
-        self.check_port();
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & CLIENT_GONE != 0 {
+            self.clients_gone();
+        }
+        if self.any_pending() {
+            self.service(true);
+        }
+        if sys_get_timer().now >= self.next_port_check {
+            self.check_port();
+        }
     }
 }
 
@@ -458,15 +691,28 @@ pub extern "C" fn main() -> ! {
     let mut server = Server {
         hcd,
         owners: PipeOwners::new(epoch),
+        pending: [const { None }; MAX_PIPES],
+        staging: Staging {
+            pipe: None,
+            owner: Incarnation::new(OWN_INDEX, 0),
+            result: None,
+            data: [0; MAX_STARTED_CONTROL],
+        },
         next_port_check: 0,
         #[cfg(feature = "sim")]
         controller,
     };
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        // Re-armed each time: a request's waits (transfers, port reset) reuse the timer. A
-        // check already due fires at once, so a stream of requests cannot starve it.
-        sys_set_timer(Some(server.next_port_check), PORT_CHECK);
+        // Re-armed each time: a request's waits (port reset, the driver's own delays) reuse
+        // the timer. Pending transfers are serviced at the next tick; a port check already
+        // due fires at once, so a stream of requests cannot starve either.
+        let wake = if server.any_pending() {
+            sys_get_timer().now + 1
+        } else {
+            server.next_port_check
+        };
+        sys_set_timer(Some(wake), PORT_CHECK);
         dispatch(&mut buffer, &mut server);
     }
 }

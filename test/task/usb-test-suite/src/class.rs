@@ -10,7 +10,7 @@
 //! |---|---|
 //! | the flash drive is enumerated, bound to `usb-msc`, and blocks written read back | `flash_drive_binds_to_usb_msc_and_blocks_read_back` |
 //! | the tree shows the drive and what its interface became | `usb_core_tree_shows_the_drive_bound_to_usb_msc` |
-//! | the keyboard is bound to `usb-hid` and its key press arrives as events | `keyboard_binds_to_usb_hid_and_its_keys_arrive` |
+//! | the keyboard is bound to `usb-hid` and a key pressed on it arrives as events | `keyboard_binds_to_usb_hid_and_its_keys_arrive` |
 //! | `usb-msc` restarted: same device, no bus reset, old handle stale, data intact | `usb_msc_restart_keeps_the_device_and_stales_old_handles` |
 //! | a driver that dies on every bind: the device is quarantined | `driver_dying_on_every_bind_gets_the_drive_quarantined` |
 //! | the serial adapter is bound to `usb-cdc`; bytes loop back; empty writes, short leases, line coding | `serial_adapter_binds_to_usb_cdc_and_loops_back` |
@@ -24,6 +24,7 @@
 //! | 1 MiB written around a requested restart and a fault of `usb-msc` reads back with every numbered block's checksum intact | `usb_msc_restarts_keep_a_mebibyte_intact` |
 //! | an unplug closes the pipes the core opened for the class drivers: plug cycles never run `usb-hcd` out of pipes | `unplug_closes_the_class_drivers_pipes` |
 //! | every malicious device of the model plugged into the running stack: no task faults, the controller's rules hold, and the drive plugged next is served | `every_malicious_device_is_refused_cleanly_and_faults_no_task` |
+//! | while `usb-core` enumerates a device that NAKs every request, it answers every call within 5 ms: enumeration waits for no device | `a_device_that_naks_forever_delays_no_call_to_usb_core` |
 //! | an application streams writes and read-backs while `usb-msc` is restarted 200 times and `usb-hcd` 20 times: every call ends with data or a code, no read-back differs from an acknowledged write, no task faults | `restart_under_load_loses_no_block_and_misdelivers_no_reply` |
 
 use super::*;
@@ -133,6 +134,10 @@ pub const TESTS: &[Test] = &[
     (
         "every_malicious_device_is_refused_cleanly_and_faults_no_task",
         every_malicious_device_is_refused_cleanly_and_faults_no_task,
+    ),
+    (
+        "a_device_that_naks_forever_delays_no_call_to_usb_core",
+        a_device_that_naks_forever_delays_no_call_to_usb_core,
     ),
     (
         "restart_under_load_loses_no_block_and_misdelivers_no_reply",
@@ -273,6 +278,21 @@ fn keyboard_binds_to_usb_hid_and_its_keys_arrive() -> Outcome {
         records[..usize::from(n)].last().map_or(0, |r| r.number)
     };
     plug(devices::KEYBOARD)?;
+    // The model keyboard plays its script once per plug-in life of the simulator, and a
+    // usb-hid bound in an earlier test may have polled it already: press A once the
+    // keyboard is bound (a press made before then would be lost to the bus reset of its
+    // enumeration), so this test does not depend on which test ran before it.
+    within(|| {
+        let keyboard = device(KEYBOARD_VID_PID).ok()?;
+        let mut plans = [InterfaceRecord::new_zeroed(); 8];
+        let n = core().interface_plan(keyboard.handle, &mut plans).ok()?;
+        plans[..usize::from(n)]
+            .iter()
+            .any(|p| p.plan == plan::DRIVER && p.driver == Driver::Hid as u8)
+            .then_some(())
+    })
+    .ok_or("the keyboard was never bound to usb-hid")?;
+    sim().press(KEY_A).map_err(|_| "usb-sim: press failed")?;
     let mut records = [HidRecord::new_zeroed(); 16];
     let n = within(|| {
         let n = hid().events(before, &mut records).ok()?;
@@ -1187,6 +1207,52 @@ fn restart_under_load_loses_no_block_and_misdelivers_no_reply() -> Outcome {
     check!(
         device(FLASH_VID_PID)?.quarantined == 0,
         "requested restarts of usb-msc got the drive quarantined"
+    );
+    no_violation()
+}
+
+/// The longest a call to `usb-core` may take while it enumerates a device that NAKs: a
+/// few ticks of scheduling, against the 500 ms of one control timeout that a core waiting
+/// for its device would add.
+const PROMPT_MS: u64 = 5;
+
+fn a_device_that_naks_forever_delays_no_call_to_usb_core() -> Outcome {
+    let before = stats()?;
+    let core_before = sys_refresh_incarnation(USB_CORE);
+    plug(devices::ENDLESS_NAK)?;
+    // Through the debounce, the port reset and the device's first control timeout, ask the
+    // core for its device list every 10 ms and time each answer.
+    let mut slowest = 0;
+    let mut samples_during_naks = 0;
+    let give_up = sys_get_timer().now + 1500;
+    while sys_get_timer().now < give_up {
+        let naks_before = stats()?.naks;
+        let asked = sys_get_timer().now;
+        let mut records = [DeviceRecord::new_zeroed(); 8];
+        core()
+            .devices(0, &mut records)
+            .map_err(|_| "usb-core: devices failed")?;
+        slowest = slowest.max(sys_get_timer().now - asked);
+        if stats()?.naks > naks_before {
+            samples_during_naks += 1;
+        }
+        sleep_for(10, TIMER);
+    }
+    check!(
+        samples_during_naks >= 10,
+        "the device was not NAKing while the core was asked (no enumeration in progress?)"
+    );
+    check!(
+        slowest <= PROMPT_MS,
+        "usb-core took more than 5 ms to answer while a device NAKed its enumeration"
+    );
+    check!(
+        stats()?.bus_resets > before.bus_resets,
+        "the endless-NAK device was never reset for enumeration"
+    );
+    check!(
+        sys_refresh_incarnation(USB_CORE) == core_before,
+        "usb-core was restarted while the device NAKed"
     );
     no_violation()
 }
