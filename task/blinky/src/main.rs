@@ -6,7 +6,7 @@
 #![no_main]
 
 use drv_stm32xx_sys_api::{CallError, PinSet, SysClient, pins};
-use userlib::*;
+use userlib::{Lease, sleep_for, sys_send, task_slot};
 
 task_slot!(SYS, sys);
 task_slot!(CONSOLE, console);

@@ -26,7 +26,7 @@ mod usb;
 use core::convert::Infallible;
 
 use idol_runtime::{Leased, Read, RequestError};
-use userlib::*;
+use userlib::{RecvMessage, sys_irq_control};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 

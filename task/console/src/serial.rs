@@ -9,7 +9,7 @@ use core::str::SplitWhitespace;
 
 use idol_runtime::CallError;
 use usb_cdc_api::{SerialError, UsbCdcClient};
-use userlib::*;
+use userlib::{sys_refresh_incarnation, task_slot};
 
 use crate::Out;
 use crate::usb::gone;

@@ -10,7 +10,7 @@ use console_text as words;
 use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, StateCode, TaskInfo};
 use supervision::{HoldReason, TaskState};
-use userlib::*;
+use userlib::{TextBuf, sleep_for, sys_get_timer, task_slot};
 
 use crate::Out;
 

@@ -27,7 +27,7 @@ use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_host_api::Speed;
 use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
 use usb_sim_api::{SimError, UsbSimClient};
-use userlib::*;
+use userlib::{sys_refresh_incarnation, task_slot};
 
 use crate::Out;
 

@@ -16,7 +16,10 @@
 
 use jefe_api::LogEvent;
 use jefe_api::reset::{DONE, TAKE, Work, failed_mask};
-use userlib::*;
+use userlib::{
+    Incarnation, ReplyFaultReason, TaskId, kipc, sys_get_timer, sys_post, sys_recv_closed,
+    sys_reply, sys_reply_fault, sys_set_timer,
+};
 
 /// How long `sys` gets to reset a task's peripherals. A reset pulse takes microseconds;
 /// this is time for `sys` to finish the request it is serving and be scheduled.

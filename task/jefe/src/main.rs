@@ -42,7 +42,10 @@ use jefe_api::{End, JefeError, LogEntry, LogEvent, TaskInfo};
 use supervision::{
     Action, ConfigError, Event, MergeDetach, Origin, Refusal, Supervisor, TaskState, tasks_in,
 };
-use userlib::*;
+use userlib::{
+    FAULT_NOTIFICATION, Generation, RecvMessage, ResetReason, TaskId, kipc, sys_get_timer,
+    sys_post, sys_refresh_incarnation, sys_set_timer,
+};
 
 include!(concat!(env!("OUT_DIR"), "/supervisor_table.rs"));
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));

@@ -7,7 +7,7 @@
 
 use console_api::ConsoleClient;
 use pong_api::PingClient;
-use userlib::*;
+use userlib::{sleep_for, task_slot};
 
 task_slot!(PONG, pong);
 task_slot!(CONSOLE, console);

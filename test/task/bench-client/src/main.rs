@@ -6,7 +6,7 @@
 use core::fmt::Write as _;
 
 use test_runner_api::TestRunnerClient;
-use userlib::*;
+use userlib::{Lease, TextBuf, sys_recv_notification, sys_send, task_slot};
 
 task_slot!(RUNNER, runner);
 task_slot!(SERVER, bench_server);

@@ -2,7 +2,7 @@
 #![no_std]
 #![no_main]
 
-use userlib::*;
+use userlib::{ReplyFaultReason, sys_borrow_read, sys_recv_open, sys_reply, sys_reply_fault};
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {

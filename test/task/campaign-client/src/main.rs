@@ -22,7 +22,10 @@
 use drv_cmsdk_uart::Uart;
 use jefe_test_api::server as op;
 use pong_api::PingClient;
-use userlib::*;
+use userlib::{
+    ReplyFaultReason, peer_gone, sleep_for, sys_get_timer, sys_refresh_incarnation, sys_send,
+    task_slot,
+};
 
 task_slot!(PONG, pong);
 task_slot!(SERVER, server);

@@ -15,7 +15,9 @@ use idol_test_api::caller::{
     GUARD_LEN, LEASE_LEN, PARK, ParkReport, REPORT, UNANSWERED, UNTOUCHED,
 };
 use idol_test_api::{Answer, IdolTestClient};
-use userlib::*;
+use userlib::{
+    ReplyFaultReason, sys_recv_open, sys_refresh_incarnation, sys_reply, sys_reply_fault, task_slot,
+};
 
 task_slot!(SERVER, server);
 

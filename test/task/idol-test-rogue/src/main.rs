@@ -12,7 +12,10 @@ use core::mem::{offset_of, size_of};
 
 use idol_runtime::zerocopy::IntoBytes;
 use idol_test_api::{IdolTestOperation as Op, IdolTestSetModeArgs, Malformed, Mode};
-use userlib::*;
+use userlib::{
+    Lease, ReplyFaultReason, sys_recv_open, sys_refresh_incarnation, sys_reply, sys_reply_fault,
+    sys_send, task_slot,
+};
 
 task_slot!(SERVER, server);
 

@@ -30,7 +30,10 @@ use idol_runtime::{CallError, PeerGone};
 use idol_test_api::caller::{self, GUARD_LEN, LEASE_LEN, ParkReport, UNTOUCHED};
 use idol_test_api::{Answer, IdolTestClient, IdolTestError, Malformed, Mode};
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
-use userlib::*;
+use userlib::{
+    FaultInfo, Incarnation, ReplyFaultReason, sys_get_timer, sys_recv_notification,
+    sys_refresh_incarnation, sys_send, task_slot,
+};
 
 task_slot!(RUNNER, runner);
 task_slot!(SERVER, server);

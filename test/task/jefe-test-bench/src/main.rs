@@ -29,7 +29,9 @@ use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, TaskInfo};
 use jefe_test_api::server;
 use supervision::TaskState;
-use userlib::*;
+use userlib::{
+    Incarnation, TextBuf, peer_gone, sleep_for, sys_recv_notification, sys_send, task_slot,
+};
 
 task_slot!(JEFE, jefe);
 task_slot!(CONSOLE, console);

@@ -8,7 +8,10 @@
 use jefe_api::Dependent;
 use jefe_test_api::dependent::{self as op, Stats};
 use jefe_test_api::{server, to_bytes};
-use userlib::*;
+use userlib::{
+    Incarnation, PeerGone, ReplyFaultReason, TaskId, sys_recv_open, sys_refresh_incarnation,
+    sys_reply, sys_reply_fault, sys_send, task_slot,
+};
 
 task_slot!(JEFE, jefe);
 task_slot!(PROVIDER, provider);

@@ -18,7 +18,10 @@ use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, Logged, TaskInfo};
 use jefe_test_api::dependent::{self as dop, Stats};
 use jefe_test_api::{from_bytes, server, sys as sop};
 use supervision::{Escalation, HoldReason, Record, TaskState};
-use userlib::*;
+use userlib::{
+    Incarnation, PeerGone, ResetReason, TextBuf, peer_gone, sleep_for, sys_get_timer,
+    sys_recv_notification, sys_refresh_incarnation, sys_send, sys_set_timer, task_slot,
+};
 
 task_slot!(JEFE, jefe);
 task_slot!(CONSOLE, console);

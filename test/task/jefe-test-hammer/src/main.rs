@@ -16,7 +16,10 @@ use console_api::ConsoleClient;
 use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, TaskInfo};
 use jefe_test_api::{from_bytes, server};
-use userlib::*;
+use userlib::{
+    Incarnation, TextBuf, peer_gone, sys_post, sys_recv_notification, sys_refresh_incarnation,
+    sys_send, task_slot,
+};
 
 task_slot!(TARGET, target);
 task_slot!(JEFE, jefe);

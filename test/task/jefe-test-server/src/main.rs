@@ -9,7 +9,12 @@
 #![no_main]
 
 use jefe_test_api::{server as op, to_bytes};
-use userlib::*;
+use userlib::{
+    ReplyFaultReason, TaskId, sys_get_timer, sys_recv_notification, sys_recv_open, sys_reply,
+    sys_reply_fault,
+};
+#[cfg(feature = "watched")]
+use userlib::{check_in, sys_set_timer};
 
 /// app.toml: `notifications = ["timer"]`.
 const TIMER: u32 = 1 << 0;

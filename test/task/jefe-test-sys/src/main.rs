@@ -13,7 +13,7 @@
 
 use drv_cmsdk_timer::{TIMER1, Timer};
 use jefe_test_api::sys as op;
-use userlib::*;
+use userlib::{ReplyFaultReason, TaskId, sys_recv_open, sys_reply, sys_reply_fault};
 
 /// app.toml: `notifications = ["reset-request"]`.
 const RESET_REQUEST: u32 = 1 << 0;

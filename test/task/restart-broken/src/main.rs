@@ -20,7 +20,10 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use userlib::*;
+use userlib::{
+    Generation, TaskId, check_in, sleep_for, sys_get_timer, sys_panic, sys_recv_notification,
+    sys_recv_open, sys_refresh_incarnation, sys_reply, sys_send, sys_set_timer, task_slot,
+};
 
 const TIMER: u32 = 1 << 0;
 const REGISTER: u16 = 1;

@@ -6,7 +6,13 @@
 #![no_main]
 
 use test_api::{FaultKind, assistant as op};
-use userlib::*;
+use userlib::{
+    BorrowError, Generation, Incarnation, LEASE_DEFECT, ReplyFaultReason, TaskId,
+    incarnation_is_current, kipc, notify_bits, notify_target, sleep_for, sys_borrow_info,
+    sys_borrow_read, sys_borrow_write, sys_get_timer, sys_irq_control, sys_irq_status, sys_post,
+    sys_recv_open, sys_refresh_incarnation, sys_reply, sys_reply_fault, sys_send, sys_set_timer,
+    task_slot,
+};
 
 task_slot!(RUNNER, runner);
 notify_target!(PEER_A, "peer_a");

@@ -5,7 +5,10 @@
 #![no_main]
 
 use test_api::peer as op;
-use userlib::*;
+use userlib::{
+    Lease, TaskId, sleep_until, sys_get_timer, sys_recv_closed, sys_recv_open,
+    sys_refresh_incarnation, sys_reply, sys_send, task_slot,
+};
 
 task_slot!(ASSISTANT, assistant);
 

@@ -13,7 +13,7 @@ use core::fmt::Write as _;
 
 use drv_cmsdk_uart::Uart;
 use idol_runtime::{Leased, Read, RequestError, Write};
-use userlib::*;
+use userlib::{FAULT_NOTIFICATION, RecvMessage, ResetReason, TextBuf, kipc};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 

@@ -12,7 +12,11 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use test_api::{FaultKind, assistant as aop, peer as pop};
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
-use userlib::*;
+use userlib::{
+    FaultInfo, FaultSource, Generation, Incarnation, Lease, PeerGone, ReplyFaultReason, UsageError,
+    incarnation_is_current, peer_gone, sleep_for, sys_get_timer, sys_post, sys_recv_notification,
+    sys_refresh_incarnation, sys_send, sys_set_timer, task_slot,
+};
 
 task_slot!(RUNNER, runner);
 task_slot!(ASSISTANT, assistant);

@@ -34,7 +34,10 @@ use jefe_api::JefeClient;
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_msc_api::{DiskInfo, UsbMscClient};
 use usb_sim_api::UsbSimClient;
-use userlib::*;
+use userlib::{
+    Incarnation, TextBuf, kipc, sleep_for, sys_get_timer, sys_recv_notification,
+    sys_refresh_incarnation, sys_set_timer, task_slot,
+};
 
 task_slot!(JEFE, jefe);
 task_slot!(CONSOLE, console);

@@ -28,7 +28,7 @@ use drv_cmsdk_uart::Uart;
 use usb_model::blocks::generated;
 use usb_msc_api::{DiskHandle, UsbMscClient};
 use usb_sim_api::UsbSimClient;
-use userlib::*;
+use userlib::{sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot};
 
 task_slot!(USB_MSC, "usb-msc");
 task_slot!(USB_SIM, "usb-sim");

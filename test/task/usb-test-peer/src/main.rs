@@ -13,7 +13,11 @@ use usb_test_api::{
     BAD_REPLY, BLOCK, CONTROL_IN, DEAD, MSC_MAX_BLOCKS, MSC_MESSAGE_LEN, MSC_READ, MSC_WRITE,
     RESULT, STOP_BIT, STREAM, STREAM_BLOCKS, STREAM_RESULT, pattern_at,
 };
-use userlib::*;
+use userlib::{
+    ReplyFaultReason, notify_bits, notify_target, sleep_for, sys_get_timer, sys_post,
+    sys_recv_notification, sys_recv_open, sys_refresh_incarnation, sys_reply, sys_reply_fault,
+    sys_set_timer, task_slot,
+};
 
 task_slot!(USB_HCD, "usb-hcd");
 task_slot!(USB_MSC, "usb-msc");

@@ -36,6 +36,10 @@ use usb_core_api::{DeviceRecord, Driver, InterfaceRecord, UsbCoreClient};
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
 use usb_sim_api::{handshake, kind as bus};
+use userlib::{
+    Incarnation, TextBuf, sleep_for, sys_get_timer, sys_post, sys_recv_notification,
+    sys_refresh_incarnation, sys_send, sys_set_timer, task_slot,
+};
 
 task_slot!(USB_CORE, "usb-core");
 task_slot!(USB_MSC, "usb-msc");

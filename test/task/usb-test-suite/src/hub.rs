@@ -15,6 +15,7 @@ use idol_runtime::zerocopy::FromZeros;
 use usb_cdc_api::PortInfo;
 use usb_core_api::{DeviceRecord, Driver, InterfaceRecord};
 use usb_test_api::pattern;
+use userlib::{sleep_for, sys_refresh_incarnation};
 
 const SERIAL_VID_PID: (u16, u16) = (0x1209, 0x0003);
 const HUB_VID_PID: (u16, u16) = (0x1209, 0x0005);

@@ -30,7 +30,10 @@ use usb_core_logic::UsbCore;
 use usb_hcd_api::{HcdError, IpcHostController, UsbHcdClient, wire};
 use usb_host_api::{EpAddr, EpType, HostController, PipeSpec, SetupPacket, Speed};
 use usb_sim_api::{MAX_TRACE_ENTRIES, SimStats, TraceEntry, UsbSimClient, devices, kind};
-use userlib::*;
+use userlib::{
+    Generation, TaskId, sleep_for, sys_get_timer, sys_recv_notification, sys_refresh_incarnation,
+    sys_send, task_slot,
+};
 
 task_slot!(RUNNER, runner);
 task_slot!(USB_SIM, "usb-sim");
