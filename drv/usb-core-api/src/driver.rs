@@ -1,6 +1,13 @@
-//! What every class-driver task does with the core, once: say hello until the core
-//! answers, pull its binding events (and notice a core restart), read a binding with its
-//! configuration, and keep the table of the bindings it serves ([`Bindings`]).
+//! What every class-driver task does with the core, once: say hello, pull its binding
+//! events (and notice a core restart), read a binding with its configuration, and keep the
+//! table of the bindings it serves ([`Bindings`]).
+//!
+//! Nothing here waits for the core: a hello the core does not answer (it is restarting, or
+//! held by its supervisor) is tried again at the task's next [`Bindings::pull_events`], which
+//! the task runs from its timer every [`HELLO_RETRY_MS`] while [`Bindings::needs_hello`].
+//! Meanwhile the task serves its clients from what it has: no binding, so `NoDisk` and the
+//! like, at once. (A driver that waited for its hello served no one: the USB campaign's
+//! hang, doc/fault-campaign.md.)
 
 use usb_core_logic::{BindingEvent, CONFIG_BUF};
 use usb_host_api::PortError;
@@ -11,8 +18,8 @@ use usb_hcd_api::UsbHcdClient;
 
 use crate::{BindingHandle, BindingSummary, IpcClassPort, UsbCoreClient};
 
-/// Wait before saying hello again to a core that is restarting.
-const HELLO_RETRY_MS: u64 = 10;
+/// Wait before saying hello again to a core that did not answer.
+pub const HELLO_RETRY_MS: u64 = 10;
 
 /// What a class driver learns from the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,30 +30,24 @@ pub enum DriverEvent {
         resync: bool,
     },
     Unbound(BindingHandle),
-    /// The core restarted: every binding is gone, and the driver has said hello again.
+    /// The core restarted (or cannot be reached): every binding is gone, and the driver
+    /// must say hello again.
     CoreRestarted,
-}
-
-/// Says hello until the core answers (it may be restarting); `timer_bit` is the caller's
-/// timer notification.
-pub fn hello(core: &UsbCoreClient, timer_bit: u32) {
-    while core.hello().is_err() {
-        idol_runtime::userlib::sleep_for(HELLO_RETRY_MS, timer_bit);
-    }
 }
 
 /// A class-driver task's start, first or after a restart: clients of its two servers that
 /// name their current incarnations (they may have restarted before this task, and a client
-/// holding an old one would get a dead code on its first call), and hello to the core.
-pub fn start(core: Incarnation, hcd: Incarnation, timer_bit: u32) -> (UsbCoreClient, UsbHcdClient) {
-    let core = UsbCoreClient::new(sys_refresh_incarnation(core));
-    let hcd = UsbHcdClient::new(sys_refresh_incarnation(hcd));
-    hello(&core, timer_bit);
-    (core, hcd)
+/// holding an old one would get a dead code on its first call). The hello comes with the
+/// first [`Bindings::pull_events`].
+pub fn start(core: Incarnation, hcd: Incarnation) -> (UsbCoreClient, UsbHcdClient) {
+    (
+        UsbCoreClient::new(sys_refresh_incarnation(core)),
+        UsbHcdClient::new(sys_refresh_incarnation(hcd)),
+    )
 }
 
 /// The caller's next binding event, or `None` when there is none.
-pub fn next_event(core: &UsbCoreClient, timer_bit: u32) -> Option<DriverEvent> {
+pub fn next_event(core: &UsbCoreClient) -> Option<DriverEvent> {
     match core.next_event() {
         Ok(record) => record.event().map(|event| match event {
             BindingEvent::Bound {
@@ -58,10 +59,7 @@ pub fn next_event(core: &UsbCoreClient, timer_bit: u32) -> Option<DriverEvent> {
             BindingEvent::Unbound { binding, .. } => DriverEvent::Unbound(binding.into()),
         }),
         // A core that restarted has forgotten our hello: its bindings are gone.
-        Err(_) => {
-            hello(core, timer_bit);
-            Some(DriverEvent::CoreRestarted)
-        }
+        Err(_) => Some(DriverEvent::CoreRestarted),
     }
 }
 
@@ -124,6 +122,8 @@ pub enum Change<E> {
         binding: BindingHandle,
         error: E,
     },
+    /// The core took this incarnation's hello.
+    Hello,
     /// No room for another binding: the task serves at most `N`.
     Full(BindingHandle),
     Detached(BindingHandle),
@@ -133,6 +133,8 @@ pub enum Change<E> {
 /// The bindings a class-driver task serves, at most `N`.
 pub struct Bindings<T, const N: usize> {
     slots: [Option<Served<T>>; N],
+    /// The core has not taken a hello from this incarnation (or restarted since).
+    needs_hello: bool,
 }
 
 impl<T, const N: usize> Default for Bindings<T, N> {
@@ -145,7 +147,14 @@ impl<T, const N: usize> Bindings<T, N> {
     pub const fn new() -> Self {
         Bindings {
             slots: [const { None }; N],
+            needs_hello: true,
         }
+    }
+
+    /// Whether the core still has to take a hello: the task then runs
+    /// [`Bindings::pull_events`] from its timer every [`HELLO_RETRY_MS`].
+    pub fn needs_hello(&self) -> bool {
+        self.needs_hello
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Served<T>> {
@@ -161,10 +170,12 @@ impl<T, const N: usize> Bindings<T, N> {
         self.iter_mut().find(|s| s.binding == binding)
     }
 
-    /// Pulls every pending event from the core: a new binding is read and brought up with
-    /// `bring_up` (its class's initialisation, which is also the resynchronisation after a
-    /// restart of the task) and then reported `ready`; an unbound one is forgotten; after a
-    /// core restart every one is. `note` hears each change.
+    /// Says hello if the core has not taken one yet (returning at once if it does not
+    /// answer), then pulls every pending event from the core: a new binding is read and
+    /// brought up with `bring_up` (its class's initialisation, which is also the
+    /// resynchronisation after a restart of the task) and then reported `ready`; an unbound
+    /// one is forgotten; after a core restart every one is, and hello is said again. `note`
+    /// hears each change.
     pub fn pull_events<E: From<PortError>>(
         &mut self,
         core: &UsbCoreClient,
@@ -173,7 +184,18 @@ impl<T, const N: usize> Bindings<T, N> {
         mut bring_up: impl FnMut(&mut IpcClassPort<'_>, &Configuration<'_>, u8) -> Result<T, E>,
         mut note: impl FnMut(Change<E>),
     ) {
-        while let Some(event) = next_event(core, timer_bit) {
+        let mut core_restarts = 0;
+        loop {
+            if self.needs_hello {
+                if core.hello().is_err() {
+                    return;
+                }
+                self.needs_hello = false;
+                note(Change::Hello);
+            }
+            let Some(event) = next_event(core) else {
+                return;
+            };
             match event {
                 DriverEvent::Bound { binding, resync } => {
                     let Some(free) = self.slots.iter_mut().find(|s| s.is_none()) else {
@@ -221,7 +243,14 @@ impl<T, const N: usize> Bindings<T, N> {
                 }
                 DriverEvent::CoreRestarted => {
                     self.slots = [const { None }; N];
+                    self.needs_hello = true;
                     note(Change::CoreRestarted);
+                    // Once more at most: a core that takes the hello and then refuses the
+                    // events is asked again at the next pull, not in a loop.
+                    core_restarts += 1;
+                    if core_restarts > 1 {
+                        return;
+                    }
                 }
             }
         }

@@ -89,6 +89,7 @@ impl UsbCore {
         }
         self.addr0_busy = true;
         self.root_changed_while_enumerating = false;
+        self.root_token_out = true;
         Ok(Addr0Token { hub: None, port: 0 })
     }
 
@@ -292,6 +293,7 @@ impl UsbCore {
     fn done(&mut self, root: bool, result: Result<DeviceId, EnumError>) -> EnumNext {
         self.addr0_busy = false;
         if root {
+            self.root_token_out = false;
             // A failed device is retried at its next connect change, unless the port changed
             // while it was being enumerated (it may be another device by now).
             self.root_failed = result.is_err() && !self.root_changed_while_enumerating;
@@ -335,10 +337,6 @@ enum Advance {
 }
 
 impl Enumeration {
-    pub(crate) fn is_root(&self) -> bool {
-        self.device.parent.is_none()
-    }
-
     /// Takes the data of the stage's transfer and moves to the next stage.
     fn advance(&mut self, data: &[u8]) -> Result<Advance, EnumError> {
         let speed = self.device.info.speed;

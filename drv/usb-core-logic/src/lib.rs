@@ -364,6 +364,9 @@ pub struct UsbCore {
     root_failed: bool,
     /// The root port saw a connect change while its device was being enumerated.
     root_changed_while_enumerating: bool,
+    /// Address 0 is out for the root port's device (from [`UsbCore::acquire_root_addr0`]
+    /// through its port reset and enumeration).
+    root_token_out: bool,
     /// The device being enumerated at address 0, if any.
     enumeration: Option<enumeration::Enumeration>,
     /// Pending events, oldest first, packed at the front.
@@ -394,6 +397,7 @@ impl UsbCore {
             addr0_busy: false,
             root_failed: false,
             root_changed_while_enumerating: false,
+            root_token_out: false,
             enumeration: None,
             events: [None; EVENT_QUEUE],
             event_len: 0,
@@ -596,10 +600,8 @@ impl UsbCore {
         {
             self.remove_subtree(hc, slot);
         }
-        let enumerating_root = self
-            .enumeration
-            .as_ref()
-            .is_some_and(enumeration::Enumeration::is_root);
+        // From the token through the reset to the end of the enumeration.
+        let enumerating_root = self.root_token_out;
         if port.connect_changed {
             self.root_failed = false;
             self.root_changed_while_enumerating |= enumerating_root;
@@ -649,8 +651,11 @@ impl UsbCore {
 
     /// Gives address 0 back without enumerating (the port reset failed).
     pub fn release_addr0(&mut self, token: Addr0Token) {
-        let Addr0Token { .. } = token;
+        let Addr0Token { hub, .. } = token;
         self.addr0_busy = false;
+        if hub.is_none() {
+            self.root_token_out = false;
+        }
     }
 
     /// Enumerates the device that the hub driver has just reset on the token's port

@@ -38,17 +38,19 @@
 //!   with `usb-hcd`'s `start_control`, goes back to serving its clients, and takes the result
 //!   with `finish_control` when `usb-hcd` posts `xfer` (or at a slow poll, should `usb-hcd`
 //!   die meanwhile). Debounce and set-address recovery are timer deadlines. A device that
-//!   NAKs until every timeout costs the core nothing but its own steps. A hub driver's
+//!   NAKs until every timeout costs the core nothing but its own steps. The root port's
+//!   reset is timed by the core too (`begin_root_reset`, `end_root_reset`). A hub driver's
 //!   `attach_child` is deferred: it is answered when its child's enumeration ends. What
-//!   still waits inside one call: the root-port reset (60 ms in `usb-hcd`, not in the
-//!   device's power to stretch) and the EP0 requests class drivers make through `control`
-//!   on devices already configured.
+//!   still waits inside one call: the EP0 requests class drivers make through `control` on
+//!   devices already configured, and a hub's port reset, which the hub driver times.
 //!
 //! | Enumeration state | Event | Next |
 //! |---|---|---|
 //! | idle | root connect (`root_wants_enumeration`) | debouncing, 100 ms |
-//! | debouncing | deadline, still connected, address 0 free | root port reset, then the first step |
+//! | debouncing | deadline, still connected, address 0 free | resetting: `begin_root_reset`, 50 ms |
 //! | debouncing | deadline, address 0 taken by a hub's child | debouncing, 10 ms more |
+//! | resetting | deadline | recovering: `end_root_reset` gives the speed, 10 ms |
+//! | recovering | deadline | the first step |
 //! | idle | `attach_child` with the hub's address-0 token | the first step (caller waits) |
 //! | transfer | `xfer` (or poll) and `finish_control` has the result | the next step |
 //! | wait | deadline | the next step |
@@ -70,7 +72,9 @@ use usb_core_logic::{
     Incarnation, MAX_BOUND_PIPES, UsbCore,
 };
 use usb_hcd_api::{HcdError, IpcHostController, MAX_STARTED_CONTROL, call_error};
-use usb_host_api::{ClassPort, Direction, EpAddr, HostController, PipeId, SetupPacket};
+use usb_host_api::{
+    ClassPort, Direction, EpAddr, HostController, PipeId, SetupPacket, Speed, XferError,
+};
 use userlib::{
     Generation, RecvMessage, TaskId, sys_get_timer, sys_post, sys_refresh_incarnation,
     sys_set_timer, task_slot,
@@ -90,6 +94,9 @@ const XFER_BIT: u32 = 1 << 2;
 const ROOT_POLL_MS: u64 = 1000;
 /// Attach debounce (TATTDB, doc/usb-host.md 2.2 step 1).
 const ATTACH_DEBOUNCE_MS: u64 = 100;
+/// Root-port reset hold time (TDRSTR) and reset recovery (TRSTRCY), doc/usb-host.md 1.5.
+const ROOT_RESET_MS: u64 = 50;
+const RESET_RECOVERY_MS: u64 = 10;
 /// How soon a debounced root device tries again for address 0 a hub's child holds.
 const ADDR0_RETRY_MS: u64 = 10;
 /// How often a started transfer is asked for without an `xfer` post (`usb-hcd` may die
@@ -180,14 +187,46 @@ struct Enumerating {
     awaiting: Awaiting,
 }
 
+/// The root port's device before its enumeration begins.
+enum RootAttach {
+    Idle,
+    /// Connected: enumerated once the debounce ends at `until`.
+    Debouncing {
+        until: u64,
+    },
+    /// Address 0 taken and the port held in reset until `until`.
+    Resetting {
+        until: u64,
+        token: Addr0Token,
+    },
+    /// Out of reset at `speed`; the first request goes at `until`.
+    Recovering {
+        until: u64,
+        token: Addr0Token,
+        speed: Speed,
+    },
+}
+
+impl RootAttach {
+    fn deadline(&self) -> Option<u64> {
+        match self {
+            RootAttach::Idle => None,
+            RootAttach::Debouncing { until }
+            | RootAttach::Resetting { until, .. }
+            | RootAttach::Recovering { until, .. } => Some(*until),
+        }
+    }
+}
+
 struct Server {
     core: UsbCore,
     hc: IpcHostController,
     /// The address-0 token a hub driver holds, for which hub binding and port.
     addr0: Option<(BindingId, u8, Addr0Token)>,
-    /// A root device being debounced: when the debounce ends.
-    debounce_until: Option<u64>,
+    root: RootAttach,
     enumerating: Option<Enumerating>,
+    /// When the root port is next polled without a `port` post (the safety net).
+    next_root_poll: u64,
 }
 
 impl Server {
@@ -225,32 +264,64 @@ impl Server {
     /// Follows the root port: drops the tree of a device that left, and starts the debounce
     /// of one that arrived.
     fn poll_root(&mut self) {
-        if self.core.root_wants_enumeration(&mut self.hc) && self.debounce_until.is_none() {
-            self.debounce_until = Some(sys_get_timer().now + ATTACH_DEBOUNCE_MS);
+        if self.core.root_wants_enumeration(&mut self.hc) && matches!(self.root, RootAttach::Idle) {
+            self.root = RootAttach::Debouncing {
+                until: sys_get_timer().now + ATTACH_DEBOUNCE_MS,
+            };
         }
         self.notify_drivers();
     }
 
-    /// The debounce of the root device ended at `now`: reset the port and begin.
-    fn root_debounced(&mut self, now: u64) {
-        self.debounce_until = None;
-        if !self.hc.root_port().connected {
-            return;
-        }
-        let Ok(token) = self.core.acquire_root_addr0() else {
-            self.debounce_until = Some(now + ADDR0_RETRY_MS);
-            return;
-        };
-        match self.hc.reset_root_port() {
-            Ok(speed) => {
+    /// The root port's deadline passed at `now`: the debounce ended (take address 0 and
+    /// begin the reset), the reset's hold time did (end it), or its recovery did (begin).
+    fn root_step(&mut self, now: u64) {
+        match core::mem::replace(&mut self.root, RootAttach::Idle) {
+            RootAttach::Idle => {}
+            RootAttach::Debouncing { .. } => {
+                if !self.hc.root_port().connected {
+                    return;
+                }
+                let Ok(token) = self.core.acquire_root_addr0() else {
+                    self.root = RootAttach::Debouncing {
+                        until: now + ADDR0_RETRY_MS,
+                    };
+                    return;
+                };
+                match self.hc.client().begin_root_reset() {
+                    Ok(()) => {
+                        self.root = RootAttach::Resetting {
+                            until: now + ROOT_RESET_MS,
+                            token,
+                        }
+                    }
+                    Err(e) => self.root_reset_failed(token, call_error(e)),
+                }
+            }
+            RootAttach::Resetting { token, .. } => {
+                let speed = self.hc.client().end_root_reset().map_err(call_error);
+                match speed
+                    .and_then(|s| usb_hcd_api::wire::speed(s).ok_or(XferError::TransactionError))
+                {
+                    Ok(speed) => {
+                        self.root = RootAttach::Recovering {
+                            until: now + RESET_RECOVERY_MS,
+                            token,
+                            speed,
+                        }
+                    }
+                    Err(e) => self.root_reset_failed(token, e),
+                }
+            }
+            RootAttach::Recovering { token, speed, .. } => {
                 let next = self.core.begin_enumeration(&mut self.hc, token, speed);
                 self.drive(Waiter::Root, next);
             }
-            Err(e) => {
-                let result = self.core.root_reset_failed(token, e);
-                self.report(Waiter::Root, result);
-            }
         }
+    }
+
+    fn root_reset_failed(&mut self, token: Addr0Token, error: XferError) {
+        let result = self.core.root_reset_failed(token, error);
+        self.report(Waiter::Root, result);
     }
 
     /// Runs the enumeration's steps until one has to wait, or it is done.
@@ -329,8 +400,8 @@ impl Server {
 
     /// Timer work at `now`: debounce, the enumeration's deadline or its transfer poll.
     fn tick(&mut self, now: u64) {
-        if self.debounce_until.is_some_and(|until| now >= until) && self.enumerating.is_none() {
-            self.root_debounced(now);
+        if self.root.deadline().is_some_and(|until| now >= until) && self.enumerating.is_none() {
+            self.root_step(now);
         }
         match self.enumerating {
             Some(Enumerating {
@@ -351,9 +422,14 @@ impl Server {
     }
 
     /// When the timer must next fire.
-    fn next_deadline(&self, now: u64) -> u64 {
-        let mut wake = now + ROOT_POLL_MS;
-        if let Some(until) = self.debounce_until {
+    fn next_deadline(&self) -> u64 {
+        let mut wake = self.next_root_poll;
+        // The root port's steps wait for a child's enumeration to end (address 0 is one
+        // device's), so its deadline counts only when none runs: a past deadline would
+        // otherwise wake the core at once, again and again.
+        if let Some(until) = self.root.deadline()
+            && self.enumerating.is_none()
+        {
             wake = wake.min(until);
         }
         match self.enumerating {
@@ -681,12 +757,11 @@ impl InOrderUsbCoreImpl for Server {
             self.transfer_ended();
         }
         let now = sys_get_timer().now;
-        if bits & (PORT_BIT | TIMER_BIT) != 0 {
+        if bits & PORT_BIT != 0 || now >= self.next_root_poll {
+            self.next_root_poll = now + ROOT_POLL_MS;
             self.poll_root();
         }
         self.tick(now);
-        // Always re-armed: the root port's reset reuses the timer, whichever bit woke the core.
-        sys_set_timer(Some(self.next_deadline(sys_get_timer().now)), TIMER_BIT);
     }
 }
 
@@ -702,8 +777,9 @@ pub extern "C" fn main() -> ! {
         hc: IpcHostController::new(sys_refresh_incarnation(USB_HCD), TIMER_BIT)
             .with_driver_tasks(driver_task),
         addr0: None,
-        debounce_until: None,
+        root: RootAttach::Idle,
         enumerating: None,
+        next_root_poll: sys_get_timer().now + ROOT_POLL_MS,
     };
     // Pipes a previous incarnation opened for the drivers name devices this one has not
     // enumerated: they go before anything is bound again.
@@ -711,9 +787,11 @@ pub extern "C" fn main() -> ! {
         let _ = server.hc.client().close_pipes_of(index as u16);
     }
     server.poll_root();
-    sys_set_timer(Some(server.next_deadline(sys_get_timer().now)), TIMER_BIT);
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
+        // Re-armed before every receive: a call may have ended an enumeration (so a root
+        // deadline counts again) or slept on the timer (`delay_ms`).
+        sys_set_timer(Some(server.next_deadline()), TIMER_BIT);
         dispatch(&mut buffer, &mut server);
     }
 }

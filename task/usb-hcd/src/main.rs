@@ -431,6 +431,27 @@ impl InOrderUsbHcdImpl for Server {
         }
     }
 
+    fn begin_root_reset(&mut self, _: &RecvMessage) -> Result<(), RequestError<HcdError>> {
+        self.hcd.port_reset_begin().map_err(|_| {
+            ringbuf_entry!(Event::PortResetFailed);
+            RequestError::Op(HcdError::Disconnected)
+        })
+    }
+
+    fn end_root_reset(&mut self, _: &RecvMessage) -> Result<u8, RequestError<HcdError>> {
+        match self.hcd.port_reset_end() {
+            Ok(speed) => {
+                let speed = wire::speed_code(speed);
+                ringbuf_entry!(Event::PortReset { speed });
+                Ok(speed)
+            }
+            Err(_) => {
+                ringbuf_entry!(Event::PortResetFailed);
+                Err(RequestError::Op(HcdError::Disconnected))
+            }
+        }
+    }
+
     fn open_pipe(
         &mut self,
         msg: &RecvMessage,

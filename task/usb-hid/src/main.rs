@@ -146,7 +146,7 @@ impl InOrderUsbHidImpl for Server {
     }
 
     fn handle_notification(&mut self, bits: u32) {
-        if bits & USB_BIT != 0 {
+        if bits & USB_BIT != 0 || self.devices.needs_hello() {
             self.pull_events();
         }
         if bits & TIMER_BIT != 0 {
@@ -158,7 +158,7 @@ impl InOrderUsbHidImpl for Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let (core, hcd) = driver::start(USB_CORE, USB_HCD, TIMER_BIT);
+    let (core, hcd) = driver::start(USB_CORE, USB_HCD);
     let mut server = Server {
         core,
         hcd,

@@ -255,7 +255,7 @@ impl Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let (core, hcd) = driver::start(USB_CORE, USB_HCD, TIMER_BIT);
+    let (core, hcd) = driver::start(USB_CORE, USB_HCD);
     let mut server = Server {
         core,
         hcd,
@@ -266,7 +266,7 @@ pub extern "C" fn main() -> ! {
     sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
     loop {
         let bits = sys_recv_notification(USB_BIT | TIMER_BIT);
-        if bits & USB_BIT != 0 {
+        if bits & USB_BIT != 0 || server.hubs.needs_hello() {
             server.pull_events();
         }
         if bits & TIMER_BIT != 0 {

@@ -5,10 +5,10 @@
 //!
 //! | Event | What the task does |
 //! |---|---|
-//! | start (first or after a restart) | `hello` to the core; a restart makes the core rebind with `resync` and notify |
+//! | start (first or after a restart) | `hello` to the core with the first event pull, retried every 10 ms from the timer while the core does not answer (clients get `NoDisk` meanwhile, not a wait); a restart makes the core rebind with `resync` and notify |
 //! | `usb` notification | pull events: `Bound` -> read the binding, bring the drive up, `ready`; `Unbound` -> forget the disk |
 //! | bring-up | the transport starts dirty, so the first command is BOT reset recovery (clear-halt on both bulk endpoints included): the resync of a restarted driver |
-//! | the core restarted (`Gone`) | every disk is forgotten; `hello` again |
+//! | the core restarted (`Gone`) | every disk is forgotten; `hello` again, as at start |
 //! | `read` / `write` | in chunks of one `usb-hcd` transfer (4 KiB), copied between the lease and the bus |
 //!
 //! A disk handle is the binding's slot and generation, so a handle from before an unplug or
@@ -24,7 +24,7 @@ use usb_core_api::driver::{self, Bindings, Change};
 use usb_core_api::{BindingHandle, IpcClassPort, UsbCoreClient};
 use usb_hcd_api::{MAX_TRANSFER, UsbHcdClient};
 use usb_msc_api::{DiskError, DiskHandle, DiskInfo};
-use userlib::{RecvMessage, task_slot};
+use userlib::{RecvMessage, sys_get_timer, sys_set_timer, task_slot};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
@@ -182,7 +182,12 @@ impl InOrderUsbMscImpl for Server {
     }
 
     fn notification_mask(&self) -> u32 {
-        USB_BIT
+        // The timer only while the core has not taken a hello (see `usb_core_api::driver`).
+        if self.disks.needs_hello() {
+            USB_BIT | TIMER_BIT
+        } else {
+            USB_BIT
+        }
     }
 
     fn handle_notification(&mut self, _bits: u32) {
@@ -192,7 +197,7 @@ impl InOrderUsbMscImpl for Server {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
-    let (core, hcd) = driver::start(USB_CORE, USB_HCD, TIMER_BIT);
+    let (core, hcd) = driver::start(USB_CORE, USB_HCD);
     let mut server = Server {
         core,
         hcd,
@@ -202,6 +207,12 @@ pub extern "C" fn main() -> ! {
     server.pull_events();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
+        if server.disks.needs_hello() {
+            sys_set_timer(
+                Some(sys_get_timer().now + driver::HELLO_RETRY_MS),
+                TIMER_BIT,
+            );
+        }
         dispatch(&mut buffer, &mut server);
     }
 }

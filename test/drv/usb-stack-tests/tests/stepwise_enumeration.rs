@@ -258,3 +258,30 @@ fn a_child_whose_hub_left_during_its_enumeration_is_not_entered() {
         assert!(core.acquire_root_addr0().is_ok());
     });
 }
+
+#[test]
+fn a_device_that_leaves_during_the_root_reset_is_retried_when_one_comes_back() {
+    let mut keyboard = hid::keyboard(KEYS);
+    on_root_port(&mut keyboard, |model, host, core| {
+        assert!(core.root_wants_enumeration(host));
+        let token = core.acquire_root_addr0().unwrap();
+        // The token is out (the task is resetting the port) when the device is swapped for
+        // another: the reset fails for the one that left, and the port's only change event
+        // is seen while the token is out.
+        let device = model.borrow_mut().detach().unwrap();
+        model.borrow_mut().attach(device);
+        assert!(
+            !core.root_wants_enumeration(host),
+            "not while the token is out"
+        );
+        assert!(
+            core.root_reset_failed(token, XferError::Disconnected)
+                .is_err()
+        );
+        assert!(
+            core.root_wants_enumeration(host),
+            "the failed reset was the departed device's, not the new one's"
+        );
+        enumerate_root(core, host);
+    });
+}
