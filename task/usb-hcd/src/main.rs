@@ -412,23 +412,12 @@ impl InOrderUsbHcdImpl for Server {
         Ok(status)
     }
 
-    fn reset_root_port(&mut self, _: &RecvMessage) -> Result<u8, RequestError<HcdError>> {
-        let result = self.hcd.port_reset_begin().and_then(|()| {
-            sleep_for(ROOT_RESET_MS, TIMER);
-            self.hcd.port_reset_end()
-        });
-        match result {
-            Ok(speed) => {
-                sleep_for(RESET_RECOVERY_MS, TIMER);
-                let speed = wire::speed_code(speed);
-                ringbuf_entry!(Event::PortReset { speed });
-                Ok(speed)
-            }
-            Err(_) => {
-                ringbuf_entry!(Event::PortResetFailed);
-                Err(RequestError::Op(HcdError::Disconnected))
-            }
-        }
+    fn reset_root_port(&mut self, msg: &RecvMessage) -> Result<u8, RequestError<HcdError>> {
+        self.begin_root_reset(msg)?;
+        sleep_for(ROOT_RESET_MS, TIMER);
+        let speed = self.end_root_reset(msg)?;
+        sleep_for(RESET_RECOVERY_MS, TIMER);
+        Ok(speed)
     }
 
     fn begin_root_reset(&mut self, _: &RecvMessage) -> Result<(), RequestError<HcdError>> {
