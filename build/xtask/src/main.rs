@@ -62,10 +62,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   restart-test [APP] [--task NAME]... [--cycles N] [--trigger restart|fault|unload-load|hang] [--seed S]
                      restart APP's tasks at seeded instants in QEMU, as `humility jefe` does,
                      and check that everything comes back healthy
-  campaign [--faults N] [--seed S] [--boot B]
-                     inject N (default 2000) random faults into test/app/campaign's drivers across
-                     parallel QEMU boots; print outcomes and failures, write
-                     target/campaign/report.json; --boot B repeats one boot of seed S";
+  campaign [--app APP] [--faults N] [--seed S] [--boot B]
+                     inject N (default 2000) random faults into the drivers of APP (default
+                     test/app/campaign; campaign-usb: the USB stack) across parallel QEMU boots;
+                     print outcomes and failures, write target/campaign/report.json;
+                     --boot B repeats one boot of seed S";
 
 fn run(args: &[String]) -> Result<(), Error> {
     let app_arg = |i: usize| {

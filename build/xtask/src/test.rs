@@ -219,7 +219,9 @@ pub fn run(filter: Option<&str>) -> Result<bool, Error> {
     for run in RESTART_TESTS {
         restart_run(run, filter, &mut tally)?;
     }
-    campaign_run(filter, &mut tally)?;
+    for run in CAMPAIGNS {
+        campaign_run(run, filter, &mut tally)?;
+    }
     if !tally.failures.is_empty() {
         println!("\nfailures:");
         for f in &tally.failures {
@@ -438,26 +440,49 @@ fn restart_run(run: &RestartTest, filter: Option<&str>, tally: &mut Tally) -> Re
     Ok(())
 }
 
-/// The seeded short fault campaign: any failure of any class fails it.
-const CAMPAIGN_FAULTS: u32 = 2000;
-const CAMPAIGN_SEED: u32 = 16;
+/// A seeded short fault campaign: any failure of any class fails it.
+pub struct CampaignRun {
+    pub app: &'static str,
+    pub faults: u32,
+    pub seed: u32,
+}
 
-fn campaign_run(filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
-    let name = format!("campaign::seed_{CAMPAIGN_SEED}_{CAMPAIGN_FAULTS}_faults");
+/// The test drivers (`test/app/campaign`), and the USB stack under a block workload
+/// (`test/app/campaign-usb`, doc/fault-campaign.md).
+pub const CAMPAIGNS: &[CampaignRun] = &[
+    CampaignRun {
+        app: campaign::APP,
+        faults: 2000,
+        seed: 16,
+    },
+    CampaignRun {
+        app: "campaign-usb",
+        faults: 200,
+        seed: 1,
+    },
+];
+
+fn campaign_run(run: &CampaignRun, filter: Option<&str>, tally: &mut Tally) -> Result<(), Error> {
+    let CampaignRun { app, faults, seed } = *run;
+    let name = if app == campaign::APP {
+        format!("campaign::seed_{seed}_{faults}_faults")
+    } else {
+        format!("campaign::{app}_seed_{seed}_{faults}_faults")
+    };
     if filter.is_some_and(|f| !name.contains(f)) {
         return Ok(());
     }
     println!("\nrunning {name} in QEMU");
     let report = campaign::run(&campaign::Options {
-        app: campaign::APP.to_string(),
-        faults: CAMPAIGN_FAULTS,
-        seed: CAMPAIGN_SEED,
+        app: app.to_string(),
+        faults,
+        seed,
         boot: None,
     })?;
     print!("{}", report.table());
-    let why = if report.faults_injected < u64::from(CAMPAIGN_FAULTS) {
+    let why = if report.faults_injected < u64::from(faults) {
         format!(
-            "only {} of {CAMPAIGN_FAULTS} faults were injected",
+            "only {} of {faults} faults were injected",
             report.faults_injected
         )
     } else if report.total_failures() > 0 {

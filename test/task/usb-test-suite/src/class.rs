@@ -16,6 +16,7 @@
 //! | the serial adapter is bound to `usb-cdc`; bytes loop back; empty writes, short leases, line coding | `serial_adapter_binds_to_usb_cdc_and_loops_back` |
 //! | `usb-cdc` restarted: same device, no bus reset, toggles resynced, DTR kept, old handle stale | `usb_cdc_restart_resumes_loopback_without_reenumeration` |
 //! | `usb-hid` restarted: same device, no bus reset, events numbered afresh and still arriving | `usb_hid_restart_resumes_key_events_without_reenumeration` |
+//! | `usb-hid` detached while its interrupt-IN transfer waits in `usb-hcd`: 2 ms later the keyboard is no longer polled (`client-gone` cancels the transfer and closes the dead incarnation's pipes) | `a_detached_usb_hid_is_no_longer_polled_after_2_ms` |
 //! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
 //! | `usb-core` restarted: bus reset, SET_ADDRESS, new DeviceId, `usb-msc` rebinds under a new handle, the old one stale, data intact | `usb_core_restart_reenumerates_and_rebinds` |
 //! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
@@ -106,6 +107,10 @@ pub const TESTS: &[Test] = &[
     (
         "usb_hid_restart_resumes_key_events_without_reenumeration",
         usb_hid_restart_resumes_key_events_without_reenumeration,
+    ),
+    (
+        "a_detached_usb_hid_is_no_longer_polled_after_2_ms",
+        a_detached_usb_hid_is_no_longer_polled_after_2_ms,
     ),
     (
         "plug_is_served_within_notified_bind_ms_through_the_port_notification",
@@ -273,6 +278,20 @@ fn usb_core_tree_shows_the_drive_bound_to_usb_msc() -> Outcome {
     Ok(())
 }
 
+/// Waits until the keyboard is enumerated and its interface bound to `usb-hid`.
+fn keyboard_bound_to_usb_hid() -> Outcome {
+    within(|| {
+        let keyboard = device(KEYBOARD_VID_PID).ok()?;
+        let mut plans = [InterfaceRecord::new_zeroed(); 8];
+        let n = core().interface_plan(keyboard.handle, &mut plans).ok()?;
+        plans[..usize::from(n)]
+            .iter()
+            .any(|p| p.plan == plan::DRIVER && p.driver == Driver::Hid as u8)
+            .then_some(())
+    })
+    .ok_or("the keyboard was never bound to usb-hid")
+}
+
 fn keyboard_binds_to_usb_hid_and_its_keys_arrive() -> Outcome {
     let before = {
         let mut records = [HidRecord::new_zeroed(); 16];
@@ -286,16 +305,7 @@ fn keyboard_binds_to_usb_hid_and_its_keys_arrive() -> Outcome {
     // usb-hid bound in an earlier test may have polled it already: press A once the
     // keyboard is bound (a press made before then would be lost to the bus reset of its
     // enumeration), so this test does not depend on which test ran before it.
-    within(|| {
-        let keyboard = device(KEYBOARD_VID_PID).ok()?;
-        let mut plans = [InterfaceRecord::new_zeroed(); 8];
-        let n = core().interface_plan(keyboard.handle, &mut plans).ok()?;
-        plans[..usize::from(n)]
-            .iter()
-            .any(|p| p.plan == plan::DRIVER && p.driver == Driver::Hid as u8)
-            .then_some(())
-    })
-    .ok_or("the keyboard was never bound to usb-hid")?;
+    keyboard_bound_to_usb_hid()?;
     sim().press(KEY_A).map_err(|_| "usb-sim: press failed")?;
     let mut records = [HidRecord::new_zeroed(); 16];
     let n = within(|| {
@@ -1269,6 +1279,32 @@ fn a_device_that_naks_forever_delays_no_call_to_usb_core() -> Outcome {
     check!(
         sys_refresh_incarnation(USB_CORE) == core_before,
         "usb-core was restarted while the device NAKed"
+    );
+    no_violation()
+}
+
+fn a_detached_usb_hid_is_no_longer_polled_after_2_ms() -> Outcome {
+    plug(devices::KEYBOARD)?;
+    keyboard_bound_to_usb_hid()?;
+    // usb-hid polls the keyboard's interrupt endpoint every 10 ms with a 20 ms transfer, and
+    // the keyboard NAKs once its script has played: NAKs keep coming.
+    let before = stats()?.naks;
+    sleep_for(100, TIMER);
+    check!(
+        stats()?.naks > before,
+        "usb-hid is not polling the keyboard"
+    );
+    let hid_index = USB_HID.index() as u32;
+    let _ = runner().detach(hid_index);
+    sleep_for(2, TIMER);
+    let at_2_ms = stats()?.naks;
+    // Longer than the dead call's 20 ms timeout, and than several polling intervals.
+    sleep_for(60, TIMER);
+    let naks_after = stats()?.naks;
+    let _ = runner().restart(hid_index);
+    check!(
+        naks_after == at_2_ms,
+        "the keyboard was still polled more than 2 ms after usb-hid was detached"
     );
     no_violation()
 }
