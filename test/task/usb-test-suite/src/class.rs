@@ -1294,7 +1294,22 @@ fn a_detached_usb_hid_is_no_longer_polled_after_2_ms() -> Outcome {
         stats()?.naks > before,
         "usb-hid is not polling the keyboard"
     );
+    // Detached just as it starts waiting for a poll (usb-hcd holds its transfer for up to
+    // 20 ms): without `client-gone`, the dead call's transfer would go on polling.
     let hid_index = USB_HID.index() as u32;
+    let in_reply = |want: bool| {
+        let give_up = sys_get_timer().now + 1000;
+        while (runner().sched_state(hid_index) == Ok(IN_REPLY)) != want {
+            if sys_get_timer().now > give_up {
+                return false;
+            }
+        }
+        true
+    };
+    check!(
+        in_reply(false) && in_reply(true),
+        "usb-hid never waited for a poll of the keyboard"
+    );
     let _ = runner().detach(hid_index);
     sleep_for(2, TIMER);
     let at_2_ms = stats()?.naks;
