@@ -1,9 +1,73 @@
 //! Copies between task memory and the kernel, after the core has checked every range
 //! against the owning task's regions, and the write of a task's first exception frame.
 
-use core::arch::asm;
+use core::arch::{asm, global_asm};
 
 use crate::arch::FRAME_WORDS;
+
+// The copies and clears LLVM itself calls, for moves of whole values: start-up writing the
+// task table, a restart zeroing a task's saved registers, the epitaph. The library's versions
+// (weak symbols, so these replace them) cost about 1 KiB of flash, mostly a `memcpy` that
+// shifts misaligned words into place; here a copy moves words then bytes, which ARMv7-M does
+// at any alignment in normal memory (the kernel leaves `CCR.UNALIGN_TRP` clear, and never
+// copies device memory), and a clear of a word-aligned block stores 8 bytes per `strd`.
+// None of them is on an IPC path: the kernel's own copies are `copy_bytes` below. AEABI
+// copies and clears return nothing, so the pointers advance in place.
+global_asm!(
+    ".section .text.__aeabi_memcpy, \"ax\"",
+    ".global __aeabi_memcpy",
+    ".global __aeabi_memcpy4",
+    ".global __aeabi_memcpy8",
+    ".type __aeabi_memcpy, %function",
+    ".type __aeabi_memcpy4, %function",
+    ".type __aeabi_memcpy8, %function",
+    ".thumb_func",
+    "__aeabi_memcpy:",
+    ".thumb_func",
+    "__aeabi_memcpy4:",
+    ".thumb_func",
+    "__aeabi_memcpy8:",
+    "    subs r2, r2, #4",
+    "    blo 2f",
+    "1:  ldr r3, [r1], #4",
+    "    str r3, [r0], #4",
+    "    subs r2, r2, #4",
+    "    bhs 1b",
+    "2:  adds r2, r2, #4",
+    "    beq 4f",
+    "3:  ldrb r3, [r1], #1",
+    "    strb r3, [r0], #1",
+    "    subs r2, r2, #1",
+    "    bne 3b",
+    "4:  bx lr",
+    ".size __aeabi_memcpy, . - __aeabi_memcpy",
+    ".size __aeabi_memcpy4, . - __aeabi_memcpy4",
+    ".size __aeabi_memcpy8, . - __aeabi_memcpy8",
+    ".section .text.__aeabi_memclr4, \"ax\"",
+    ".global __aeabi_memclr4",
+    ".global __aeabi_memclr8",
+    ".type __aeabi_memclr4, %function",
+    ".type __aeabi_memclr8, %function",
+    ".thumb_func",
+    "__aeabi_memclr4:",
+    ".thumb_func",
+    "__aeabi_memclr8:",
+    "    movs r2, #0",
+    "    movs r3, #0",
+    "    subs r1, r1, #8",
+    "    blo 2f",
+    "1:  strd r2, r3, [r0], #8",
+    "    subs r1, r1, #8",
+    "    bhs 1b",
+    "2:  adds r1, r1, #8",
+    "    beq 4f",
+    "3:  strb r2, [r0], #1",
+    "    subs r1, r1, #1",
+    "    bne 3b",
+    "4:  bx lr",
+    ".size __aeabi_memclr4, . - __aeabi_memclr4",
+    ".size __aeabi_memclr8, . - __aeabi_memclr8",
+);
 
 /// Copies `len` bytes between two non-overlapping ranges. Short copies (kernel-IPC words,
 /// small messages) are the common case: they go a word at a time, inline, which ARMv7-M
