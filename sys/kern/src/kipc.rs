@@ -231,17 +231,13 @@ impl Reply<'_> {
             Kipcnum::GetTaskDumpRegion => {
                 let r = req.decode::<op::GetTaskDumpRegion>()?;
                 let i = self.index(r.task)?;
-                let region = dump_regions(&self.tasks[i])
-                    .nth(r.region as usize)
-                    .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))?;
+                let region = dump_region(&self.tasks[i], r.region)?;
                 self.send::<op::GetTaskDumpRegion>(&region);
             }
             Kipcnum::ReadTaskDumpRegion => {
                 let r = req.decode::<op::ReadTaskDumpRegion>()?;
                 let i = self.index(r.task)?;
-                let region = dump_regions(&self.tasks[i])
-                    .nth(r.region as usize)
-                    .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))?;
+                let region = dump_region(&self.tasks[i], r.region)?;
                 let src = USlice::new(region.base, region.size)
                     .skip(r.offset as usize)
                     .ok_or(UsageError::OffsetOutOfRange)?;
@@ -283,8 +279,10 @@ fn first_faulted(tasks: &[Task], start: usize) -> Option<(usize, FaultInfo)> {
     None
 }
 
-/// The task's writable, non-device regions: what a dump of it must contain.
-fn dump_regions(task: &Task) -> impl Iterator<Item = DumpRegion> + '_ {
+/// Region `n` of the task's writable, non-device regions (what a dump of it must contain),
+/// or `NOT_APPLICABLE` past the last. Out of line: both dump-region operations use it.
+#[inline(never)]
+fn dump_region(task: &Task, n: u32) -> Result<DumpRegion, UserError> {
     task.descriptor
         .regions
         .iter()
@@ -297,6 +295,8 @@ fn dump_regions(task: &Task) -> impl Iterator<Item = DumpRegion> + '_ {
             base: r.base,
             size: r.size,
         })
+        .nth(n as usize)
+        .ok_or_else(|| refuse(kipc_rc::NOT_APPLICABLE))
 }
 
 pub fn task_status(t: &Task) -> TaskStatus {
