@@ -18,7 +18,7 @@ pub enum Epitaph {
 }
 
 impl Epitaph {
-    pub fn message(self) -> &'static [u8] {
+    pub const fn message(self) -> &'static [u8] {
         match self {
             Epitaph::NothingRunnable => b"no runnable task (is there an idle task?)",
             Epitaph::FaultInKernel => b"fault taken in the kernel",
@@ -27,6 +27,21 @@ impl Epitaph {
         }
     }
 }
+
+// Every message fits the epitaph with its terminating zero.
+const _: () = {
+    let all = [
+        Epitaph::NothingRunnable,
+        Epitaph::FaultInKernel,
+        Epitaph::BadTaskTable,
+        Epitaph::Panic,
+    ];
+    let mut i = 0;
+    while i < all.len() {
+        assert!(all[i].message().len() < crate::arch::EPITAPH_LEN);
+        i += 1;
+    }
+};
 
 pub fn kernel_fail(why: Epitaph) -> ! {
     #[cfg(feature = "fault-inject")]

@@ -85,22 +85,30 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     }
 }
 
-/// Detaches `index` (see the module docs). Returns whether any task was woken.
+/// Detaches `index` (see the module docs). Returns whether any task was woken. Inlined
+/// into its one caller (kernel IPC), since the work is [`end_attached_incarnation`]'s call.
+#[inline(always)]
 pub fn detach(tasks: &mut [Task], index: usize) -> NextTask {
     mask_and_clear_irqs(index);
-    end_incarnation(tasks, index, PeerGone::Unavailable)
+    end_incarnation(tasks, index, false)
 }
 
-/// Ends the current incarnation of `index`, waking the peers blocked on it with `code_for`
-/// the new generation.
-fn end_incarnation(
-    tasks: &mut [Task],
-    index: usize,
-    code_for: fn(abi::Generation) -> PeerGone,
-) -> NextTask {
+/// Ends the current incarnation of `index`, waking the peers blocked on it with
+/// `PeerGone::Restarted` (`back`: a restart that starts the task) or `PeerGone::Unavailable`
+/// and the new generation. A detached task's incarnation has already ended: that test is
+/// inlined, so loading an unloaded task costs no call.
+#[inline(always)]
+fn end_incarnation(tasks: &mut [Task], index: usize, back: bool) -> NextTask {
     if tasks[index].detached {
         return NextTask::Same;
     }
+    end_attached_incarnation(tasks, index, back)
+}
+
+/// [`end_incarnation`] of an attached task. Out of line: detach and restart share it. A
+/// flag rather than the code's constructor, which out of line would be an indirect call.
+#[inline(never)]
+fn end_attached_incarnation(tasks: &mut [Task], index: usize, back: bool) -> NextTask {
     stop_sending(tasks, index);
     // Every task sending to the old incarnation is woken below.
     tasks[index].clear_senders();
@@ -120,7 +128,13 @@ fn end_incarnation(
     t.notifications = 0;
     // The refusal a SEND to the new incarnation would get: the code, and next to it the
     // exact name of what runs next.
-    let refusal = Refusal::peer(code_for(t.current_id().generation()), t.generation);
+    let generation = t.current_id().generation();
+    let code = if back {
+        PeerGone::Restarted(generation)
+    } else {
+        PeerGone::Unavailable(generation)
+    };
+    let refusal = Refusal::peer(code, t.generation);
     let servers = t.descriptor.client_gone_targets;
     let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
     for peer in tasks.iter_mut() {
@@ -170,19 +184,16 @@ fn tell_servers_client_gone(tasks: &mut [Task], mut servers: u32) -> bool {
     woke
 }
 
-/// Restarts `index` from its entry point; see the module docs.
+/// Restarts `index` from its entry point; see the module docs. Inlined into its one caller
+/// (kernel IPC), which saves a call on every restart and load.
+#[inline(always)]
 pub fn restart(tasks: &mut [Task], index: usize, start: bool) -> NextTask {
-    // Held (not started), the task is not back: a retry would find it detached.
-    let code_for = if start {
-        PeerGone::Restarted
-    } else {
-        PeerGone::Unavailable
-    };
     // Here rather than only at detach: a line can latch again after a detach (a
     // peripheral still signalling when it was masked), and the new incarnation must start
     // with none of its interrupts pending.
     mask_and_clear_irqs(index);
-    let hint = end_incarnation(tasks, index, code_for);
+    // Held (not started), the task is not back: a retry would find it detached.
+    let hint = end_incarnation(tasks, index, start);
     let t = &mut tasks[index];
     t.reinitialize();
     t.set_detached(!start);

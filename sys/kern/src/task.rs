@@ -31,6 +31,11 @@ impl Priority {
 }
 
 /// Kernel time in ticks (milliseconds since boot).
+// Left 8-byte aligned, which pads `timer` by four bytes and makes `Task` 168 bytes where a
+// word-aligned (`packed(4)`) stamp would make it 160: 96 bytes of kernel RAM in a 12-task
+// app. Measured (`cargo xtask bench`), the 160-byte stride costs 2 to 6 instructions per
+// IPC round: LLVM indexes the table with two shift-adds per index instead of one `mla`
+// with the 168 kept in a register.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(transparent)]
 pub struct Timestamp(pub u64);

@@ -126,6 +126,9 @@ pub fn irq_is_pending(irq: u32) -> bool {
     MACHINE.with_borrow(|m| m.pending.contains(&irq))
 }
 
+/// As on hardware: the bytes of the epitaph the kernel's messages must fit.
+pub const EPITAPH_LEN: usize = 64;
+
 pub fn record_epitaph(message: &[u8]) {
     MACHINE.with_borrow_mut(|m| m.epitaph = message.to_vec());
 }

@@ -7,7 +7,7 @@
 //! `copy_to_kernel`, `write_frame`); `now` (ticks since boot); NVIC control (`irq_enable`,
 //! `irq_disable`, `irq_clear_pending`, `irq_pend`, `irq_is_enabled`, `irq_is_pending`);
 //! `set_config`, `try_config`; `image_id`; `task_time`; `reset_reason` (why the system last
-//! reset, `abi::ResetReason`); `system_reset(reason)`; `record_epitaph`; `halt_forever`; with
+//! reset, `abi::ResetReason`); `system_reset(reason)`; `record_epitaph` and `EPITAPH_LEN`; `halt_forever`; with
 //! feature `fault-inject`, `campaign_write` and `campaign_exit`. The arch-neutral parts,
 //! shared by both, are the saved-register layout (`frame`) and the fault-entry SHCSR rule
 //! (`shcsr`).

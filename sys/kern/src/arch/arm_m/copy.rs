@@ -1,9 +1,83 @@
 //! Copies between task memory and the kernel, after the core has checked every range
 //! against the owning task's regions, and the write of a task's first exception frame.
 
-use core::arch::asm;
+use core::arch::{asm, global_asm};
 
 use crate::arch::FRAME_WORDS;
+
+// The copies and clears LLVM itself calls, for moves of whole values: start-up writing the
+// task table, a restart zeroing a task's saved registers, the epitaph. The library's versions
+// (weak symbols, so these replace them) cost about 1 KiB of flash, mostly a `memcpy` that
+// shifts misaligned words into place; here a copy moves words then bytes, which ARMv7-M does
+// at any alignment in normal memory (the kernel leaves `CCR.UNALIGN_TRP` clear, and never
+// copies device memory), and a clear of a word-aligned block stores 32 bytes per round of
+// four `strd`s (a restart clears 64 bytes of saved FP registers).
+// None of them is on an IPC path: the kernel's own copies are `copy_bytes` below. AEABI
+// copies and clears return nothing, so the pointers advance in place.
+global_asm!(
+    ".section .text.__aeabi_memcpy, \"ax\"",
+    ".global __aeabi_memcpy",
+    ".global __aeabi_memcpy4",
+    ".global __aeabi_memcpy8",
+    ".type __aeabi_memcpy, %function",
+    ".type __aeabi_memcpy4, %function",
+    ".type __aeabi_memcpy8, %function",
+    ".thumb_func",
+    "__aeabi_memcpy:",
+    ".thumb_func",
+    "__aeabi_memcpy4:",
+    ".thumb_func",
+    "__aeabi_memcpy8:",
+    "    subs r2, r2, #4",
+    "    blo 2f",
+    "1:  ldr r3, [r1], #4",
+    "    str r3, [r0], #4",
+    "    subs r2, r2, #4",
+    "    bhs 1b",
+    "2:  adds r2, r2, #4",
+    "    beq 4f",
+    "3:  ldrb r3, [r1], #1",
+    "    strb r3, [r0], #1",
+    "    subs r2, r2, #1",
+    "    bne 3b",
+    "4:  bx lr",
+    ".size __aeabi_memcpy, . - __aeabi_memcpy",
+    ".size __aeabi_memcpy4, . - __aeabi_memcpy4",
+    ".size __aeabi_memcpy8, . - __aeabi_memcpy8",
+    ".section .text.__aeabi_memclr4, \"ax\"",
+    ".global __aeabi_memclr4",
+    ".global __aeabi_memclr8",
+    ".type __aeabi_memclr4, %function",
+    ".type __aeabi_memclr8, %function",
+    ".thumb_func",
+    "__aeabi_memclr4:",
+    ".thumb_func",
+    "__aeabi_memclr8:",
+    "    movs r2, #0",
+    "    movs r3, #0",
+    "    subs r1, r1, #32",
+    "    blo 2f",
+    "1:  strd r2, r3, [r0], #8",
+    "    strd r2, r3, [r0], #8",
+    "    strd r2, r3, [r0], #8",
+    "    strd r2, r3, [r0], #8",
+    "    subs r1, r1, #32",
+    "    bhs 1b",
+    "2:  adds r1, r1, #32",
+    "    beq 6f",
+    "3:  subs r1, r1, #8",
+    "    blo 4f",
+    "    strd r2, r3, [r0], #8",
+    "    bne 3b",
+    "    bx lr",
+    "4:  adds r1, r1, #8",
+    "5:  strb r2, [r0], #1",
+    "    subs r1, r1, #1",
+    "    bne 5b",
+    "6:  bx lr",
+    ".size __aeabi_memclr4, . - __aeabi_memclr4",
+    ".size __aeabi_memclr8, . - __aeabi_memclr8",
+);
 
 /// Copies `len` bytes between two non-overlapping ranges. Short copies (kernel-IPC words,
 /// small messages) are the common case: they go a word at a time, inline, which ARMv7-M
@@ -134,17 +208,21 @@ pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
     unsafe { copy_bytes(dst as *mut u8, bytes.as_ptr(), bytes.len()) }
 }
 
-/// Writes a task's initial exception frame. Word by word, and volatile: the frame is built
-/// in registers and stored in place, where a copy would first build it on the kernel stack
-/// and then call the library copy.
+/// Writes a task's initial exception frame: a clear of the whole frame (the word clear
+/// above), then the few words that are not zero, volatile so that the frame is not first
+/// built on the kernel stack and copied. Storing all 26 words in line took about as many
+/// instructions and twice the flash, at each of its two callers.
 ///
 /// # Safety
 /// `dst` must be word-aligned task RAM with room for the frame.
 pub unsafe fn write_frame(dst: u32, frame: &[u32; FRAME_WORDS]) {
     let dst = dst as *mut u32;
+    // SAFETY (both): per this function's contract.
+    unsafe { dst.write_bytes(0, FRAME_WORDS) };
     for (i, &word) in frame.iter().enumerate() {
-        // SAFETY: per this function's contract.
-        unsafe { dst.add(i).write_volatile(word) };
+        if word != 0 {
+            unsafe { dst.add(i).write_volatile(word) };
+        }
     }
 }
 

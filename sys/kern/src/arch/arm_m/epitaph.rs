@@ -5,8 +5,14 @@ use core::ptr::addr_of_mut;
 #[unsafe(no_mangle)]
 static mut KERNEL_HAS_FAILED: bool = false;
 
+/// Bytes of `KERNEL_EPITAPH`: room for the longest message the kernel writes and its
+/// terminating zero (humility reads the array at its DWARF size and stops at the first
+/// zero). Hubris reserves 128; the kernel's messages are fixed and at most 41 bytes
+/// (`fail.rs` checks them against this at compile time).
+pub const EPITAPH_LEN: usize = 64;
+
 #[unsafe(no_mangle)]
-static mut KERNEL_EPITAPH: [u8; 128] = [0; 128];
+static mut KERNEL_EPITAPH: [u8; EPITAPH_LEN] = [0; EPITAPH_LEN];
 
 pub fn record_epitaph(message: &[u8]) {
     // SAFETY: the kernel is stopping; nothing else writes these.

@@ -19,7 +19,7 @@ mod task_time;
 pub use clock::{now, tick};
 pub use config::{image_id, set_config, try_config};
 pub use copy::{copy_from_kernel, copy_to_kernel, copy_user, write_frame};
-pub use epitaph::record_epitaph;
+pub use epitaph::{EPITAPH_LEN, record_epitaph};
 pub use fault::{decode_fault, take_fault_status};
 pub use mpu::load_regions;
 pub use nvic::{

@@ -46,6 +46,10 @@ pub fn reset_reason() -> ResetReason {
     ResetReason::from_u32(code).unwrap_or(ResetReason::Unrecorded)
 }
 
+/// Out of line: it is reached from several places (kernel IPC, a supervisor fault, kernel
+/// failure, the watchdog), none of them on a path worth a copy of its own.
+#[inline(never)]
+#[cold]
 pub fn system_reset(reason: ResetReason) -> ! {
     write_reset_record(ResetRecord::resetting(reason));
     // SAFETY: VECTKEY | SYSRESETREQ requests a system reset; nothing runs after it.
