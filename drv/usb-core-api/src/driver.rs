@@ -13,7 +13,7 @@ use usb_core_logic::{BindingEvent, CONFIG_BUF};
 use usb_host_api::PortError;
 use usb_proto::walk::{Configuration, parse_configuration};
 
-use idol_runtime::userlib::{Incarnation, sys_refresh_incarnation};
+use idol_runtime::userlib::{Incarnation, sys_get_timer, sys_refresh_incarnation, sys_set_timer};
 use usb_hcd_api::UsbHcdClient;
 
 use crate::{BindingHandle, BindingSummary, IpcClassPort, UsbCoreClient};
@@ -155,6 +155,24 @@ impl<T, const N: usize> Bindings<T, N> {
     /// [`Bindings::pull_events`] from its timer every [`HELLO_RETRY_MS`].
     pub fn needs_hello(&self) -> bool {
         self.needs_hello
+    }
+
+    /// The notifications a class task serving these bindings waits for: its `usb` bit, and
+    /// its timer while the core has to take a hello.
+    pub fn notification_mask(&self, usb_bit: u32, timer_bit: u32) -> u32 {
+        if self.needs_hello {
+            usb_bit | timer_bit
+        } else {
+            usb_bit
+        }
+    }
+
+    /// Arms the task's timer for the next hello, if the core still has to take one: what a
+    /// class task does before each receive.
+    pub fn arm_hello_retry(&self, timer_bit: u32) {
+        if self.needs_hello {
+            sys_set_timer(Some(sys_get_timer().now + HELLO_RETRY_MS), timer_bit);
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Served<T>> {

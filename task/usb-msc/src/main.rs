@@ -24,7 +24,7 @@ use usb_core_api::driver::{self, Bindings, Change};
 use usb_core_api::{BindingHandle, IpcClassPort, UsbCoreClient};
 use usb_hcd_api::{MAX_TRANSFER, UsbHcdClient};
 use usb_msc_api::{DiskError, DiskHandle, DiskInfo};
-use userlib::{RecvMessage, sys_get_timer, sys_set_timer, task_slot};
+use userlib::{RecvMessage, task_slot};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
@@ -182,12 +182,7 @@ impl InOrderUsbMscImpl for Server {
     }
 
     fn notification_mask(&self) -> u32 {
-        // The timer only while the core has not taken a hello (see `usb_core_api::driver`).
-        if self.disks.needs_hello() {
-            USB_BIT | TIMER_BIT
-        } else {
-            USB_BIT
-        }
+        self.disks.notification_mask(USB_BIT, TIMER_BIT)
     }
 
     fn handle_notification(&mut self, _bits: u32) {
@@ -207,12 +202,7 @@ pub extern "C" fn main() -> ! {
     server.pull_events();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        if server.disks.needs_hello() {
-            sys_set_timer(
-                Some(sys_get_timer().now + driver::HELLO_RETRY_MS),
-                TIMER_BIT,
-            );
-        }
+        server.disks.arm_hello_retry(TIMER_BIT);
         dispatch(&mut buffer, &mut server);
     }
 }
