@@ -17,6 +17,7 @@
 //! | `usb-cdc` restarted: same device, no bus reset, toggles resynced, DTR kept, old handle stale | `usb_cdc_restart_resumes_loopback_without_reenumeration` |
 //! | `usb-hid` restarted: same device, no bus reset, events numbered afresh and still arriving | `usb_hid_restart_resumes_key_events_without_reenumeration` |
 //! | `usb-hid` detached while its interrupt-IN transfer waits in `usb-hcd`: 2 ms later the keyboard is no longer polled (`client-gone` cancels the transfer and closes the dead incarnation's pipes) | `a_detached_usb_hid_is_no_longer_polled_after_2_ms` |
+//! | `usb-msc` restarted while `usb-core` is detached: its hello goes unanswered, and it still answers `disk` at once with `NoDisk`; the core back, the drive is served again (the USB campaign's hang) | `usb_msc_answers_at_once_while_usb_core_is_down` |
 //! | `usb-hcd` posts the core on a plug: the drive is served well before the core's slow poll | `plug_is_served_within_notified_bind_ms_through_the_port_notification` |
 //! | `usb-core` restarted: bus reset, SET_ADDRESS, new DeviceId, `usb-msc` rebinds under a new handle, the old one stale, data intact | `usb_core_restart_reenumerates_and_rebinds` |
 //! | `usb-hcd` restarted under an application's READ: the call ends with a code, the drive comes back with a new DeviceId and handle, reads work | `usb_hcd_restart_mid_read_wakes_msc_and_rebinds` |
@@ -111,6 +112,10 @@ pub const TESTS: &[Test] = &[
     (
         "a_detached_usb_hid_is_no_longer_polled_after_2_ms",
         a_detached_usb_hid_is_no_longer_polled_after_2_ms,
+    ),
+    (
+        "usb_msc_answers_at_once_while_usb_core_is_down",
+        usb_msc_answers_at_once_while_usb_core_is_down,
     ),
     (
         "plug_is_served_within_notified_bind_ms_through_the_port_notification",
@@ -1321,5 +1326,32 @@ fn a_detached_usb_hid_is_no_longer_polled_after_2_ms() -> Outcome {
         naks_after == at_2_ms,
         "the keyboard was still polled more than 2 ms after usb-hid was detached"
     );
+    no_violation()
+}
+
+/// The longest `usb-msc` may take to answer while it waits for the core to take its hello.
+const ANSWER_MS: u64 = 50;
+
+fn usb_msc_answers_at_once_while_usb_core_is_down() -> Outcome {
+    flash_disk()?;
+    let core_index = USB_CORE.index() as u32;
+    let msc_index = USB_MSC.index() as u32;
+    let _ = runner().detach(core_index);
+    let _ = runner().restart(msc_index);
+    // The new usb-msc cannot say hello: it must still answer, from what it has (nothing).
+    sleep_for(20, TIMER);
+    let asked = sys_get_timer().now;
+    let answer = msc().disk(0);
+    let took = sys_get_timer().now - asked;
+    let _ = runner().restart(core_index);
+    check!(
+        answer == Err(CallError::Op(DiskError::NoDisk)),
+        "usb-msc did not answer NoDisk while usb-core was down"
+    );
+    check!(
+        took <= ANSWER_MS,
+        "usb-msc took more than 50 ms to answer while usb-core was down"
+    );
+    within(|| msc().disk(0).ok()).ok_or("usb-msc never served the drive once usb-core was back")?;
     no_violation()
 }
