@@ -263,15 +263,19 @@ pub extern "C" fn main() -> ! {
     };
     ringbuf_entry!(Trace::Hello);
     server.pull_events();
-    sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
+    let mut next_poll = sys_get_timer().now + POLL_MS;
     loop {
+        // Re-armed before every wait, whatever woke the task: a bring-up or a port reset
+        // sleeps on the same timer (`delay_ms`), and a poll timer it consumed would
+        // otherwise be lost, and with it every later poll of the hubs.
+        sys_set_timer(Some(next_poll), TIMER_BIT);
         let bits = sys_recv_notification(USB_BIT | TIMER_BIT);
         if bits & USB_BIT != 0 || server.hubs.needs_hello() {
             server.pull_events();
         }
-        if bits & TIMER_BIT != 0 {
+        if sys_get_timer().now >= next_poll {
             server.poll();
-            sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
+            next_poll = sys_get_timer().now + POLL_MS;
         }
     }
 }
