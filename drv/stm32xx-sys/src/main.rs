@@ -17,7 +17,7 @@ use core::ptr::{read_volatile, write_volatile};
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
     GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, Pull,
-    RESET_PERIPHERALS, RccError, USB_VBUS, UsbVbus,
+    RESET_PERIPHERALS, RccError, USB_OTG, USB_VBUS, UsbOtgPins, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -248,6 +248,19 @@ fn usb_vbus_off_at_start(vbus: &UsbVbus) {
     );
 }
 
+/// The OTG core's D-/D+ go to their alternate function at start (doc/usb-host.md 1.4 step
+/// 3), at the number app.toml gives (`usb-otg`); the core drives them only once `usb-hcd`
+/// has clocked and initialised it.
+fn usb_otg_pins_at_start(otg: &UsbOtgPins) {
+    for pins in [otg.dm, otg.dp] {
+        configure(
+            GPIO_BASE + gpio::port_offset(pins.port),
+            pins.pins,
+            otg.config(),
+        );
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     // Clock every port with a managed pin, so clients deal in pins only. The build checked
@@ -260,6 +273,9 @@ pub extern "C" fn main() -> ! {
     }
     if let Some(vbus) = &USB_VBUS {
         usb_vbus_off_at_start(vbus);
+    }
+    if let Some(otg) = &USB_OTG {
+        usb_otg_pins_at_start(otg);
     }
     let mut buffer = [0u8; INCOMING_SIZE];
     let mut server = Sys;
