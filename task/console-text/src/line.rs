@@ -154,7 +154,7 @@ pub enum Command<'a> {
     Tasks,
     Log,
     /// `restart`, `unload`, `load` or `fault` with a task name (further words ignored).
-    Task {
+    Act {
         command: &'a str,
         verb: Verb,
         name: &'a str,
@@ -192,7 +192,7 @@ pub fn parse(line: &str) -> Command<'_> {
         _ => return Command::Unknown(command),
     };
     match words.next() {
-        Some(name) => Command::Task {
+        Some(name) => Command::Act {
             command,
             verb,
             name,
@@ -359,7 +359,7 @@ mod tests {
             ("fault pong", Verb::Fault),
         ] {
             match parse(line) {
-                Command::Task { verb: v, name, .. } => {
+                Command::Act { verb: v, name, .. } => {
                     assert_eq!((v, name), (verb, "pong"), "{line}")
                 }
                 other => panic!("{line}: {other:?}"),

@@ -100,7 +100,7 @@ fn run(out: &mut Out<'_>, line: &str) {
             let _ = writeln!(out, "{command}: this image has no USB stack; try: help");
             return;
         }
-        Command::Task {
+        Command::Act {
             command,
             verb,
             name,
