@@ -13,9 +13,10 @@
 //! # level that switches VBUS on and the level that signals over-current. Boards differ,
 //! # so both levels are required; nothing is assumed.
 //! usb-vbus = { switch = "usb-vbus-en", on = "high", over-current = "usb-oc", fault = "low" }
-//! # The OTG core's D- and D+ pins (two of `pins`) and their alternate function number
-//! # (the datasheet's alternate function table); `sys` hands them to the core at start.
-//! usb-otg = { dm = "usb-dm", dp = "usb-dp", alternate = 10 }
+//! # The OTG core (one of `peripherals`), its D- and D+ pins (two of `pins`) and their
+//! # alternate function number (the datasheet's alternate function table); `sys` hands the
+//! # pins to the core at start, and switches VBUS off whenever it pulses the core's reset.
+//! usb-otg = { core = "otg2", dm = "usb-dm", dp = "usb-dp", alternate = 10 }
 //! ```
 //!
 //! An app whose `usb-hcd` drives the real controller (crate `task-usb-hcd` with feature
@@ -161,7 +162,7 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     };
 
     let usb_otg = match config.get("usb-otg") {
-        Some(v) => Some(usb_otg(v, &format!("{at}.usb-otg"), &pins).map_err(&fail)?),
+        Some(v) => Some(usb_otg(v, &format!("{at}.usb-otg"), &managed, &pins).map_err(&fail)?),
         None => None,
     };
 
@@ -333,9 +334,10 @@ fn named_pin(
 fn usb_otg(
     value: &Value,
     at: &str,
+    managed: &[&RccEntry],
     pins: &[(String, String, usize, u8)],
 ) -> Result<String, String> {
-    let table = keyed_table(value, at, &["dm", "dp", "alternate"])?;
+    let table = keyed_table(value, at, &["core", "dm", "dp", "alternate"])?;
     let missing = |key: &str| format!("{at}: \"{key}\" is missing (boards differ; say it)");
     let pin = |key: &str| -> Result<String, String> {
         let name = table
@@ -349,6 +351,16 @@ fn usb_otg(
     if dm == dp {
         return Err(format!("{at}: dm and dp are the same pin"));
     }
+    let core = table
+        .get("core")
+        .ok_or_else(|| missing("core"))?
+        .as_str()
+        .ok_or_else(|| format!("{at}.core: must be a string"))?;
+    if !matches!(core, "otg1" | "otg2") || !managed.iter().any(|m| m.name == core) {
+        return Err(format!(
+            "{at}.core: \"{core}\" is not otg1 or otg2 among the same config's peripherals"
+        ));
+    }
     let alternate = table.get("alternate").ok_or_else(|| missing("alternate"))?;
     let af = alternate
         .as_integer()
@@ -357,7 +369,8 @@ fn usb_otg(
             format!("{at}.alternate: {alternate} is not an alternate function number 0..15")
         })?;
     Ok(format!(
-        "crate::UsbOtgPins {{ dm: {dm}, dp: {dp}, alternate: crate::Alternate::Af{af} }}"
+        "crate::UsbOtgPins {{ core: peripherals::{}, dm: {dm}, dp: {dp}, alternate: crate::Alternate::Af{af} }}",
+        constant_name(core)
     ))
 }
 
@@ -517,7 +530,7 @@ mod tests {
     /// containing `expected`.
     fn refused_edits(line: &str, edits: &[(&str, &str, &str)]) {
         for (from, to, expected) in edits {
-            let e = error_of(&APP.replace("[tasks.console]", &line.replace(from, to)));
+            let e = error_of(&with_otg2(APP).replace("[tasks.console]", &line.replace(from, to)));
             assert!(e.contains(expected), "{from} -> {to}: {e}");
         }
     }
@@ -551,13 +564,21 @@ mod tests {
         );
     }
 
-    const OTG: &str = "usb-otg = { dm = \"led-red\", dp = \"led-green\", alternate = 10 }\n        [tasks.console]";
+    /// `app` with OTG2 among sys's peripherals.
+    fn with_otg2(app: &str) -> String {
+        app.replace(
+            "\"usart3\"]\n        pins",
+            "\"usart3\", \"otg2\"]\n        pins",
+        )
+    }
+
+    const OTG: &str = "usb-otg = { core = \"otg2\", dm = \"led-red\", dp = \"led-green\", alternate = 10 }\n        [tasks.console]";
 
     #[test]
     fn usb_otg_names_two_pins_and_their_alternate_function() {
-        let out = generate_text(&APP.replace("[tasks.console]", OTG)).unwrap();
+        let out = generate_text(&with_otg2(APP).replace("[tasks.console]", OTG)).unwrap();
         assert!(out.contains(
-            "pub const USB_OTG: Option<crate::UsbOtgPins> = Some(crate::UsbOtgPins { dm: pins::LED_RED, dp: pins::LED_GREEN, alternate: crate::Alternate::Af10 });"
+            "pub const USB_OTG: Option<crate::UsbOtgPins> = Some(crate::UsbOtgPins { core: peripherals::OTG2, dm: pins::LED_RED, dp: pins::LED_GREEN, alternate: crate::Alternate::Af10 });"
         ));
         let none = generate_text(APP).unwrap();
         assert!(none.contains("pub const USB_OTG: Option<crate::UsbOtgPins> = None;"));
@@ -584,6 +605,16 @@ mod tests {
                     "tasks.sys.config.usb-otg.dm: \"dm\" is not one of the pins",
                 ),
                 ("\"led-green\"", "\"led-red\"", "dm and dp are the same pin"),
+                (
+                    "\"otg2\"",
+                    "\"usart3\"",
+                    "usb-otg.core: \"usart3\" is not otg1 or otg2 among",
+                ),
+                (
+                    "\"otg2\"",
+                    "\"otg1\"",
+                    "usb-otg.core: \"otg1\" is not otg1 or otg2 among",
+                ),
             ],
         );
     }
@@ -598,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_board_usb_hcd_needs_both_usb_keys_and_the_error_names_file_task_and_key() {
-        let both = APP.replace(
+        let both = with_otg2(APP).replace(
             "[tasks.console]",
             &format!(
                 "{}\n        {OTG}",
@@ -612,7 +643,9 @@ mod tests {
                 && e.contains("tasks.sys.config has no usb-otg"),
             "{e}"
         );
-        let e = error_of(&with_mmio_hcd(&APP.replace("[tasks.console]", OTG)));
+        let e = error_of(&with_mmio_hcd(
+            &with_otg2(APP).replace("[tasks.console]", OTG),
+        ));
         assert!(e.contains("tasks.sys.config has no usb-vbus"), "{e}");
         // The simulator's usb-hcd (no mmio) needs neither.
         generate_text(&with_mmio_hcd(APP).replace("[\"mmio\"]", "[\"sim\"]")).unwrap();

@@ -120,11 +120,13 @@ impl UsbVbus {
     }
 }
 
-/// A board's USB OTG data pins and the alternate function that hands them to the OTG core
+/// A board's USB OTG core, its data pins and the alternate function that hands them to the OTG core
 /// (app.toml `[tasks.sys.config] usb-otg`; doc/usb-host.md 1.2, 1.4 step 3). `sys` applies
 /// [`UsbOtgPins::CONFIG`] with this alternate function at start.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct UsbOtgPins {
+    /// The OTG core (its RCC clock and reset).
+    pub core: Peripheral,
     pub dm: PinSet,
     pub dp: PinSet,
     pub alternate: Alternate,

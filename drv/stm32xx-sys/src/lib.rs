@@ -217,6 +217,7 @@ mod tests {
     fn pa11_and_pa12_as_otg_af10_leave_the_debug_pins_alone() {
         use drv_stm32xx_sys_api::{PinSet, UsbOtgPins};
         let otg = UsbOtgPins {
+            core: Peripheral::new(Bus::Ahb1, 27),
             dm: PinSet::new(Port::A, 1 << 11),
             dp: PinSet::new(Port::A, 1 << 12),
             alternate: Alternate::Af10,
