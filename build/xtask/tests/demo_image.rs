@@ -4,8 +4,8 @@
 //! DTCM, which the OTG controllers cannot reach), the archive's `img/flash.ron`, and the
 //! whole archive against the humility contract (`cargo xtask check-archive`), that the
 //! reset handler's first call is the pre-RAM hook and that the hook reaches the supply
-//! routine (doc/stm32h7.md 3), and that whatever survives a reset is kept in whole 64-bit
-//! words (doc/stm32h7.md 6). No
+//! routine (doc/stm32h7.md 3), that whatever survives a reset is kept in whole 64-bit
+//! words (doc/stm32h7.md 6), and that the USB host stack's tasks are in the image. No
 //! STM32H7 runs here (QEMU has no model of it); the image is checked, not booted.
 //!
 //! The build shares the workspace's target directory, so firmware dependencies are compiled
@@ -209,6 +209,16 @@ fn check(variant: &Variant) {
     assert!(
         names.iter().any(|n| n == "elf/task/sys") && names.iter().any(|n| n == "elf/task/blinky")
     );
+    // The USB host stack is in the board image (issue 14 point 4).
+    for task in [
+        "usb-hcd", "usb-core", "usb-msc", "usb-hid", "usb-cdc", "usb-hub",
+    ] {
+        assert!(
+            names.iter().any(|n| *n == format!("elf/task/{task}")),
+            "{}: no elf/task/{task} in the archive",
+            variant.name
+        );
+    }
     for name in names {
         let bytes = archive_file(&mut archive, &name);
         let elf = object::File::parse(&*bytes).unwrap_or_else(|e| panic!("{name}: {e}"));

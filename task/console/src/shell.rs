@@ -129,6 +129,8 @@ fn help(out: &mut Out<'_>) {
     );
     #[cfg(feature = "usb")]
     let _ = out.write_str(crate::usb::HELP);
+    #[cfg(feature = "usb-sim")]
+    let _ = out.write_str(crate::usb::HELP_SIM);
     #[cfg(feature = "usb")]
     let _ = out.write_str(crate::serial::HELP);
     let _ = out.write_str("  help           this list\n");
