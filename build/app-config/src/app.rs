@@ -48,6 +48,8 @@ struct KernelEntry {
     stack_size: u32,
     #[serde(default = "default_kernel_ram")]
     ram: u32,
+    #[serde(default = "default_kernel_ram_memory")]
+    ram_memory: String,
     #[serde(default)]
     features: Vec<String>,
     #[serde(default)]
@@ -59,6 +61,10 @@ struct KernelEntry {
 
 fn default_kernel_ram() -> u32 {
     DEFAULT_KERNEL_RAM
+}
+
+fn default_kernel_ram_memory() -> String {
+    "ram".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,7 +164,7 @@ pub(super) fn resolve_with(
         super::fault_inject::check_board(doc, &raw.name, &board)?;
     }
     let fault_inject_entry = raw.kernel.fault_inject.take();
-    let mut kernel = resolve_kernel(doc, raw.kernel, is_package)?;
+    let mut kernel = resolve_kernel(doc, raw.kernel, &board, is_package)?;
     if raw.tasks.len() > MAX_TASKS {
         return Err(doc.error(
             "tasks",
@@ -282,6 +288,7 @@ pub(super) fn resolve_with(
 fn resolve_kernel(
     doc: Blame<'_>,
     raw: KernelEntry,
+    board: &Board,
     is_package: &dyn Fn(&str) -> bool,
 ) -> Result<Kernel, ConfigError> {
     if !is_package(&raw.krate) {
@@ -297,10 +304,28 @@ fn resolve_kernel(
             },
         ));
     }
+    let ram_memory_problem = |why| {
+        doc.error(
+            "kernel.ram-memory",
+            Problem::KernelRamMemory {
+                name: raw.ram_memory.clone(),
+                why,
+            },
+        )
+    };
+    match board.chip.memory(&raw.ram_memory) {
+        _ if raw.ram_memory == "flash" => return Err(ram_memory_problem("is flash, not RAM")),
+        None => return Err(ram_memory_problem("is no memory of the board's chip")),
+        Some(m) if m.size < raw.ram => {
+            return Err(ram_memory_problem("is smaller than kernel.ram"));
+        }
+        Some(_) => {}
+    }
     Ok(Kernel {
         krate: raw.krate,
         stack_size: raw.stack_size,
         ram: raw.ram,
+        ram_memory: raw.ram_memory,
         features: raw.features,
         on_supervisor_fault: raw.on_supervisor_fault,
         on_kernel_failure: raw.on_kernel_failure,
@@ -1845,5 +1870,30 @@ stack-size = 256
         );
         let e = error("stack-size = 2048", "stack-size = 2048\nram = 1024");
         assert_eq!(e.key, "kernel.ram");
+    }
+
+    #[test]
+    fn kernel_ram_memory_is_a_ram_of_the_chip_that_holds_it() {
+        let app = load(BASE).unwrap();
+        assert_eq!(app.kernel.ram_memory, "ram");
+        for (memory, why) in [
+            ("flash", "\"flash\" is flash, not RAM"),
+            ("dtcm", "\"dtcm\" is no memory of the board's chip"),
+        ] {
+            let e = error(
+                "stack-size = 2048",
+                &format!("stack-size = 2048\nram-memory = \"{memory}\""),
+            );
+            assert_eq!(e.key, "kernel.ram-memory");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        let e = error(
+            "stack-size = 2048",
+            "stack-size = 2048\nram = 0x800000\nram-memory = \"ram\"",
+        );
+        assert!(
+            e.to_string().contains("\"ram\" is smaller than kernel.ram"),
+            "{e}"
+        );
     }
 }

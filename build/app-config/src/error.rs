@@ -167,6 +167,11 @@ pub enum Problem {
         other: String,
     },
     MissingMemory(&'static str),
+    /// `kernel.ram-memory` names no RAM of the chip, or one too small for `kernel.ram`.
+    KernelRamMemory {
+        name: String,
+        why: &'static str,
+    },
     TooFewMpuRegions {
         chip: u8,
         kernel: usize,
@@ -441,6 +446,7 @@ impl fmt::Display for Problem {
             }
             Problem::RegionOverlap { other } => write!(f, "overlaps \"{other}\""),
             Problem::MissingMemory(name) => write!(f, "no memory named \"{name}\""),
+            Problem::KernelRamMemory { name, why } => write!(f, "\"{name}\" {why}"),
             Problem::TooFewMpuRegions { chip, kernel } => write!(
                 f,
                 "the chip has {chip} MPU regions but the kernel programs {kernel} per task"

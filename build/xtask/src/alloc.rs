@@ -99,6 +99,9 @@ pub struct TaskNeeds {
 pub struct KernelNeeds {
     pub flash: u32,
     pub ram: u32,
+    /// Where the kernel's RAM starts when it is not at the start of the tasks' RAM (app.toml
+    /// `kernel.ram-memory` names another memory): the tasks then have all of theirs.
+    pub ram_elsewhere: Option<u32>,
 }
 
 /// Where one task is linked.
@@ -275,7 +278,12 @@ pub fn allocate(
         }
     }
     let flash_bases = place(Memory::Flash, flash, kernel.flash, tasks, |t| t.flash)?;
-    let ram_bases = place(Memory::Ram, ram, kernel.ram, tasks, |t| t.ram)?;
+    let reserved_ram = if kernel.ram_elsewhere.is_some() {
+        0
+    } else {
+        kernel.ram
+    };
+    let ram_bases = place(Memory::Ram, ram, reserved_ram, tasks, |t| t.ram)?;
     let tasks = tasks
         .iter()
         .zip(flash_bases.into_iter().zip(ram_bases))
@@ -296,7 +304,7 @@ pub fn allocate(
             size: kernel.flash,
         },
         kernel_ram: MemoryRange {
-            start: ram.start,
+            start: kernel.ram_elsewhere.unwrap_or(ram.start),
             size: kernel.ram,
         },
         tasks,
@@ -499,7 +507,11 @@ mod tests {
     }
 
     fn kernel(flash: u32, ram: u32) -> KernelNeeds {
-        KernelNeeds { flash, ram }
+        KernelNeeds {
+            flash,
+            ram,
+            ram_elsewhere: None,
+        }
     }
 
     fn region(base: u32, size: u32) -> MpuRegion {
@@ -593,6 +605,28 @@ mod tests {
         assert_eq!(layout.ram, region(0x2400_0400, 0x400));
         assert_eq!(layout.initial_stack(), 0x2400_0500);
         assert_eq!(alloc.tasks[0].ram_waste(), 24);
+    }
+
+    /// A kernel whose RAM is in another memory (`kernel.ram-memory`, the STM32H7's DTCM)
+    /// takes none of the tasks' RAM, and its own range is where it was put.
+    #[test]
+    fn a_kernel_ram_elsewhere_leaves_the_tasks_all_of_theirs() {
+        let elsewhere = KernelNeeds {
+            ram_elsewhere: Some(0x2000_0000),
+            ..kernel(0x100, 0x2000)
+        };
+        let alloc = allocate(FLASH, RAM, elsewhere, &[task("t", 100, 1000)]).unwrap();
+        assert_eq!(alloc.tasks[0].layout.ram, region(RAM.start, 0x400));
+        assert_eq!(
+            alloc.kernel_ram,
+            MemoryRange {
+                start: 0x2000_0000,
+                size: 0x2000
+            }
+        );
+        let here = allocate(FLASH, RAM, kernel(0x100, 0x2000), &[task("t", 100, 1000)]).unwrap();
+        assert!(here.tasks[0].layout.ram.base() >= RAM.start + 0x2000);
+        assert_eq!(here.kernel_ram.start, RAM.start);
     }
 
     #[test]
