@@ -48,7 +48,7 @@ struct KernelEntry {
     stack_size: u32,
     #[serde(default = "default_kernel_ram")]
     ram: u32,
-    #[serde(default = "default_kernel_ram_memory")]
+    #[serde(default = "default_ram_memory")]
     ram_memory: String,
     #[serde(default)]
     features: Vec<String>,
@@ -63,8 +63,34 @@ fn default_kernel_ram() -> u32 {
     DEFAULT_KERNEL_RAM
 }
 
-fn default_kernel_ram_memory() -> String {
+fn default_ram_memory() -> String {
     "ram".into()
+}
+
+/// A `ram-memory` at `key`: a memory of `chip` other than flash, of at least `at_least`
+/// bytes.
+fn check_ram_memory(
+    doc: Blame<'_>,
+    key: &str,
+    name: &str,
+    chip: &Chip,
+    at_least: u32,
+) -> Result<(), ConfigError> {
+    let problem = |why| {
+        doc.error(
+            key,
+            Problem::RamMemory {
+                name: name.to_string(),
+                why,
+            },
+        )
+    };
+    match chip.memory(name) {
+        _ if name == "flash" => Err(problem("is flash, not RAM")),
+        None => Err(problem("is no memory of the board's chip")),
+        Some(m) if m.size < at_least => Err(problem("is smaller than kernel.ram")),
+        Some(_) => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +104,8 @@ struct TaskEntry {
     stack_size: u32,
     #[serde(default = "fill_stack_by_default")]
     stack_fill: bool,
+    #[serde(default = "default_ram_memory")]
+    ram_memory: String,
     #[serde(default)]
     max_sizes: MaxSizes,
     #[serde(default)]
@@ -211,6 +239,7 @@ pub(super) fn resolve_with(
             _ => {}
         }
 
+        check_ram_memory(at, "ram-memory", &entry.ram_memory, &board.chip, 0)?;
         let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
         route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
 
@@ -234,6 +263,7 @@ pub(super) fn resolve_with(
             stack_fill: entry.stack_fill,
             max_flash: entry.max_sizes.flash,
             max_ram: entry.max_sizes.ram,
+            ram_memory: entry.ram_memory.clone(),
             peripherals,
             notifications: entry.notifications.clone(),
             task_slots: entry.task_slots.clone(),
@@ -304,23 +334,13 @@ fn resolve_kernel(
             },
         ));
     }
-    let ram_memory_problem = |why| {
-        doc.error(
-            "kernel.ram-memory",
-            Problem::KernelRamMemory {
-                name: raw.ram_memory.clone(),
-                why,
-            },
-        )
-    };
-    match board.chip.memory(&raw.ram_memory) {
-        _ if raw.ram_memory == "flash" => return Err(ram_memory_problem("is flash, not RAM")),
-        None => return Err(ram_memory_problem("is no memory of the board's chip")),
-        Some(m) if m.size < raw.ram => {
-            return Err(ram_memory_problem("is smaller than kernel.ram"));
-        }
-        Some(_) => {}
-    }
+    check_ram_memory(
+        doc,
+        "kernel.ram-memory",
+        &raw.ram_memory,
+        &board.chip,
+        raw.ram,
+    )?;
     Ok(Kernel {
         krate: raw.krate,
         stack_size: raw.stack_size,
@@ -1887,6 +1907,17 @@ stack-size = 256
             assert_eq!(e.key, "kernel.ram-memory");
             assert!(e.to_string().contains(why), "{e}");
         }
+        let e = error(
+            "priority = 0\nstack-size = 1024",
+            "priority = 0\nstack-size = 1024\nram-memory = \"sram9\"",
+        );
+        assert_eq!(e.key, "ram-memory", "{e}");
+        assert!(e.to_string().contains("task \"jefe\": ram-memory"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"sram9\" is no memory of the board's chip"),
+            "{e}"
+        );
         let e = error(
             "stack-size = 2048",
             "stack-size = 2048\nram = 0x800000\nram-memory = \"ram\"",

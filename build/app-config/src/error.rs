@@ -167,8 +167,9 @@ pub enum Problem {
         other: String,
     },
     MissingMemory(&'static str),
-    /// `kernel.ram-memory` names no RAM of the chip, or one too small for `kernel.ram`.
-    KernelRamMemory {
+    /// A `ram-memory` (the kernel's or a task's) names no RAM of the chip, or (the kernel's)
+    /// one too small for `kernel.ram`.
+    RamMemory {
         name: String,
         why: &'static str,
     },
@@ -446,7 +447,7 @@ impl fmt::Display for Problem {
             }
             Problem::RegionOverlap { other } => write!(f, "overlaps \"{other}\""),
             Problem::MissingMemory(name) => write!(f, "no memory named \"{name}\""),
-            Problem::KernelRamMemory { name, why } => write!(f, "\"{name}\" {why}"),
+            Problem::RamMemory { name, why } => write!(f, "\"{name}\" {why}"),
             Problem::TooFewMpuRegions { chip, kernel } => write!(
                 f,
                 "the chip has {chip} MPU regions but the kernel programs {kernel} per task"

@@ -111,6 +111,9 @@ pub struct Task {
     pub stack_fill: bool,
     pub max_flash: Option<u32>,
     pub max_ram: Option<u32>,
+    /// The chip memory holding the task's RAM region (`ram-memory`): `"ram"` unless the app
+    /// keeps the task apart (the STM32H7 boards put the supervisor in DTCM with the kernel).
+    pub ram_memory: String,
     /// The peripherals in `uses`, in that order, each mapped into one MPU region of the task.
     pub peripherals: IndexMap<String, Peripheral>,
     /// Bit `i` is named `notifications[i]`.

@@ -84,6 +84,9 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
             stack_size: task.stack_size,
             max_flash: task.max_flash,
             max_ram: task.max_ram,
+            ram_memory: (task.ram_memory != "ram")
+                .then(|| memory(&app, &task.ram_memory))
+                .transpose()?,
         });
     }
 

@@ -1,7 +1,8 @@
 //! Builds the STM32H7 Nucleo demo (`app/demo-stm32h7-nucleo`) for both boards with
 //! `cargo xtask dist` and checks what a probe would flash: the vector table at the start of
-//! flash, that the kernel's sections lie in flash or DTCM (which the OTG controllers cannot
-//! reach) and every task's in flash or AXI SRAM (never DTCM), the archive's `img/flash.ron`, and the
+//! flash, that the kernel's and jefe's sections lie in flash or DTCM (which the OTG
+//! controllers cannot reach) and every other task's in flash or AXI SRAM (never DTCM), the
+//! archive's `img/flash.ron`, and the
 //! whole archive against the humility contract (`cargo xtask check-archive`), that the
 //! reset handler's first call is the pre-RAM hook and that the hook reaches the supply
 //! routine (doc/stm32h7.md 3), that whatever survives a reset is kept in whole 64-bit
@@ -201,10 +202,11 @@ fn check(variant: &Variant) {
         );
     }
 
-    // Every allocated section of the kernel: flash or DTCM, where no bus master but the CPU
-    // reaches (doc/usb-host.md 1.11, 5.3 item 6); of each task: flash or AXI SRAM, never
-    // DTCM. So no task's RAM, the USB tasks' included, is where the kernel's is, and even a
-    // DMA-mode controller programmed with a task's buffer could not reach the kernel.
+    // Every allocated section of the kernel and of the supervisor: flash or DTCM, where no
+    // bus master but the CPU reaches (doc/usb-host.md 1.11, 5.3 item 6); of every other
+    // task: flash or AXI SRAM, never DTCM. So no other task's RAM, the USB tasks' included,
+    // is where the kernel's and jefe's are, and even a DMA-mode controller programmed with
+    // a task's buffer could not reach them.
     let names: Vec<String> = archive
         .file_names()
         .map(|n| n.expect("a UTF-8 entry name").into_owned())
@@ -233,7 +235,7 @@ fn check(variant: &Variant) {
             }
             let (addr, size) = (s.address(), s.size());
             let section = s.name().unwrap_or("?");
-            if name == "elf/kernel" {
+            if name == "elf/kernel" || name == "elf/task/jefe" {
                 assert!(
                     flash.holds(addr, size) || dtcm.holds(addr, size),
                     "{name} {section} {addr:#x}+{size:#x} is outside flash and DTCM"
