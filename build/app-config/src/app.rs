@@ -48,6 +48,8 @@ struct KernelEntry {
     stack_size: u32,
     #[serde(default = "default_kernel_ram")]
     ram: u32,
+    #[serde(default = "default_ram_memory")]
+    ram_memory: String,
     #[serde(default)]
     features: Vec<String>,
     #[serde(default)]
@@ -61,6 +63,36 @@ fn default_kernel_ram() -> u32 {
     DEFAULT_KERNEL_RAM
 }
 
+fn default_ram_memory() -> String {
+    "ram".into()
+}
+
+/// A `ram-memory` at `key`: a memory of `chip` other than flash, of at least `at_least`
+/// bytes.
+fn check_ram_memory(
+    doc: Blame<'_>,
+    key: &str,
+    name: &str,
+    chip: &Chip,
+    at_least: u32,
+) -> Result<(), ConfigError> {
+    let problem = |why| {
+        doc.error(
+            key,
+            Problem::RamMemory {
+                name: name.to_string(),
+                why,
+            },
+        )
+    };
+    match chip.memory(name) {
+        _ if name == "flash" => Err(problem("is flash, not RAM")),
+        None => Err(problem("is no memory of the board's chip")),
+        Some(m) if m.size < at_least => Err(problem("is smaller than kernel.ram")),
+        Some(_) => Ok(()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct TaskEntry {
@@ -72,6 +104,8 @@ struct TaskEntry {
     stack_size: u32,
     #[serde(default = "fill_stack_by_default")]
     stack_fill: bool,
+    #[serde(default = "default_ram_memory")]
+    ram_memory: String,
     #[serde(default)]
     max_sizes: MaxSizes,
     #[serde(default)]
@@ -158,7 +192,7 @@ pub(super) fn resolve_with(
         super::fault_inject::check_board(doc, &raw.name, &board)?;
     }
     let fault_inject_entry = raw.kernel.fault_inject.take();
-    let mut kernel = resolve_kernel(doc, raw.kernel, is_package)?;
+    let mut kernel = resolve_kernel(doc, raw.kernel, &board, is_package)?;
     if raw.tasks.len() > MAX_TASKS {
         return Err(doc.error(
             "tasks",
@@ -205,6 +239,7 @@ pub(super) fn resolve_with(
             _ => {}
         }
 
+        check_ram_memory(at, "ram-memory", &entry.ram_memory, &board.chip, 0)?;
         let peripherals = resolve_peripherals(at, name, entry, &board.chip, &mut peripheral_owner)?;
         route_interrupts(at, index, entry, &board.chip, &names, &mut irqs)?;
 
@@ -228,6 +263,7 @@ pub(super) fn resolve_with(
             stack_fill: entry.stack_fill,
             max_flash: entry.max_sizes.flash,
             max_ram: entry.max_sizes.ram,
+            ram_memory: entry.ram_memory.clone(),
             peripherals,
             notifications: entry.notifications.clone(),
             task_slots: entry.task_slots.clone(),
@@ -282,6 +318,7 @@ pub(super) fn resolve_with(
 fn resolve_kernel(
     doc: Blame<'_>,
     raw: KernelEntry,
+    board: &Board,
     is_package: &dyn Fn(&str) -> bool,
 ) -> Result<Kernel, ConfigError> {
     if !is_package(&raw.krate) {
@@ -297,10 +334,18 @@ fn resolve_kernel(
             },
         ));
     }
+    check_ram_memory(
+        doc,
+        "kernel.ram-memory",
+        &raw.ram_memory,
+        &board.chip,
+        raw.ram,
+    )?;
     Ok(Kernel {
         krate: raw.krate,
         stack_size: raw.stack_size,
         ram: raw.ram,
+        ram_memory: raw.ram_memory,
         features: raw.features,
         on_supervisor_fault: raw.on_supervisor_fault,
         on_kernel_failure: raw.on_kernel_failure,
@@ -1845,5 +1890,41 @@ stack-size = 256
         );
         let e = error("stack-size = 2048", "stack-size = 2048\nram = 1024");
         assert_eq!(e.key, "kernel.ram");
+    }
+
+    #[test]
+    fn kernel_ram_memory_is_a_ram_of_the_chip_that_holds_it() {
+        let app = load(BASE).unwrap();
+        assert_eq!(app.kernel.ram_memory, "ram");
+        for (memory, why) in [
+            ("flash", "\"flash\" is flash, not RAM"),
+            ("dtcm", "\"dtcm\" is no memory of the board's chip"),
+        ] {
+            let e = error(
+                "stack-size = 2048",
+                &format!("stack-size = 2048\nram-memory = \"{memory}\""),
+            );
+            assert_eq!(e.key, "kernel.ram-memory");
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        let e = error(
+            "priority = 0\nstack-size = 1024",
+            "priority = 0\nstack-size = 1024\nram-memory = \"sram9\"",
+        );
+        assert_eq!(e.key, "ram-memory", "{e}");
+        assert!(e.to_string().contains("task \"jefe\": ram-memory"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"sram9\" is no memory of the board's chip"),
+            "{e}"
+        );
+        let e = error(
+            "stack-size = 2048",
+            "stack-size = 2048\nram = 0x800000\nram-memory = \"ram\"",
+        );
+        assert!(
+            e.to_string().contains("\"ram\" is smaller than kernel.ram"),
+            "{e}"
+        );
     }
 }

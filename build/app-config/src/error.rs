@@ -167,6 +167,12 @@ pub enum Problem {
         other: String,
     },
     MissingMemory(&'static str),
+    /// A `ram-memory` (the kernel's or a task's) names no RAM of the chip, or (the kernel's)
+    /// one too small for `kernel.ram`.
+    RamMemory {
+        name: String,
+        why: &'static str,
+    },
     TooFewMpuRegions {
         chip: u8,
         kernel: usize,
@@ -441,6 +447,7 @@ impl fmt::Display for Problem {
             }
             Problem::RegionOverlap { other } => write!(f, "overlaps \"{other}\""),
             Problem::MissingMemory(name) => write!(f, "no memory named \"{name}\""),
+            Problem::RamMemory { name, why } => write!(f, "\"{name}\" {why}"),
             Problem::TooFewMpuRegions { chip, kernel } => write!(
                 f,
                 "the chip has {chip} MPU regions but the kernel programs {kernel} per task"

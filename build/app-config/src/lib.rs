@@ -70,8 +70,12 @@ pub struct Kernel {
     /// Package name of the app's kernel binary crate.
     pub krate: String,
     pub stack_size: u32,
-    /// RAM reserved for the kernel at the start of RAM: data, bss and stack.
+    /// RAM reserved for the kernel at the start of `ram_memory`: data, bss and stack.
     pub ram: u32,
+    /// The chip memory holding the kernel's RAM (`ram-memory`): `"ram"`, where the tasks
+    /// are, unless the app keeps the kernel apart (the STM32H7 boards put it in DTCM,
+    /// which no bus master but the CPU reaches; doc/usb-host.md 5.3 item 6).
+    pub ram_memory: String,
     pub features: Vec<String>,
     pub on_supervisor_fault: SupervisorFault,
     pub on_kernel_failure: SupervisorFault,
@@ -107,6 +111,9 @@ pub struct Task {
     pub stack_fill: bool,
     pub max_flash: Option<u32>,
     pub max_ram: Option<u32>,
+    /// The chip memory holding the task's RAM region (`ram-memory`): `"ram"` unless the app
+    /// keeps the task apart (the STM32H7 boards put the supervisor in DTCM with the kernel).
+    pub ram_memory: String,
     /// The peripherals in `uses`, in that order, each mapped into one MPU region of the task.
     pub peripherals: IndexMap<String, Peripheral>,
     /// Bit `i` is named `notifications[i]`.

@@ -92,6 +92,9 @@ pub struct TaskNeeds {
     pub stack_size: u32,
     pub max_flash: Option<u32>,
     pub max_ram: Option<u32>,
+    /// The memory of the task's RAM region when it is not the tasks' RAM (app.toml
+    /// `ram-memory`).
+    pub ram_memory: Option<MemoryRange>,
 }
 
 /// Bytes the kernel occupies at the start of flash and of RAM.
@@ -99,6 +102,9 @@ pub struct TaskNeeds {
 pub struct KernelNeeds {
     pub flash: u32,
     pub ram: u32,
+    /// Where the kernel's RAM starts when it is not at the start of the tasks' RAM (app.toml
+    /// `kernel.ram-memory` names another memory): the tasks then have all of theirs.
+    pub ram_elsewhere: Option<u32>,
 }
 
 /// Where one task is linked.
@@ -275,7 +281,7 @@ pub fn allocate(
         }
     }
     let flash_bases = place(Memory::Flash, flash, kernel.flash, tasks, |t| t.flash)?;
-    let ram_bases = place(Memory::Ram, ram, kernel.ram, tasks, |t| t.ram)?;
+    let ram_bases = place_ram(ram, kernel, tasks)?;
     let tasks = tasks
         .iter()
         .zip(flash_bases.into_iter().zip(ram_bases))
@@ -296,11 +302,48 @@ pub fn allocate(
             size: kernel.flash,
         },
         kernel_ram: MemoryRange {
-            start: ram.start,
+            start: kernel.ram_elsewhere.unwrap_or(ram.start),
             size: kernel.ram,
         },
         tasks,
     })
+}
+
+/// Each task's RAM region: the tasks of each memory (the tasks' RAM, or the one a task's
+/// `ram-memory` names) placed together, after the kernel's RAM where it is in the same one.
+fn place_ram(
+    ram: MemoryRange,
+    kernel: KernelNeeds,
+    tasks: &[TaskNeeds],
+) -> Result<Vec<MpuRegion>, AllocError> {
+    let memory_of = |t: &TaskNeeds| t.ram_memory.unwrap_or(ram);
+    let mut memories = vec![ram];
+    for t in tasks {
+        if !memories.contains(&memory_of(t)) {
+            memories.push(memory_of(t));
+        }
+    }
+    let kernel_start = kernel.ram_elsewhere.unwrap_or(ram.start);
+    let mut bases = vec![None; tasks.len()];
+    for range in memories {
+        let members: Vec<usize> = (0..tasks.len())
+            .filter(|&i| memory_of(&tasks[i]) == range)
+            .collect();
+        let group: Vec<TaskNeeds> = members.iter().map(|&i| tasks[i].clone()).collect();
+        let reserved = if range.start == kernel_start {
+            kernel.ram
+        } else {
+            0
+        };
+        let placed = place(Memory::Ram, range, reserved, &group, |t| t.ram)?;
+        for (&i, region) in members.iter().zip(placed) {
+            bases[i] = Some(region);
+        }
+    }
+    Ok(bases
+        .into_iter()
+        .map(|b| b.expect("every task is in one memory"))
+        .collect())
 }
 
 /// The smallest MPU region size that holds `bytes`.
@@ -495,11 +538,16 @@ mod tests {
             stack_size: 256,
             max_flash: None,
             max_ram: None,
+            ram_memory: None,
         }
     }
 
     fn kernel(flash: u32, ram: u32) -> KernelNeeds {
-        KernelNeeds { flash, ram }
+        KernelNeeds {
+            flash,
+            ram,
+            ram_elsewhere: None,
+        }
     }
 
     fn region(base: u32, size: u32) -> MpuRegion {
@@ -593,6 +641,54 @@ mod tests {
         assert_eq!(layout.ram, region(0x2400_0400, 0x400));
         assert_eq!(layout.initial_stack(), 0x2400_0500);
         assert_eq!(alloc.tasks[0].ram_waste(), 24);
+    }
+
+    /// A kernel whose RAM is in another memory (`kernel.ram-memory`, the STM32H7's DTCM)
+    /// takes none of the tasks' RAM, and its own range is where it was put.
+    #[test]
+    fn a_kernel_ram_elsewhere_leaves_the_tasks_all_of_theirs() {
+        let elsewhere = KernelNeeds {
+            ram_elsewhere: Some(0x2000_0000),
+            ..kernel(0x100, 0x2000)
+        };
+        let alloc = allocate(FLASH, RAM, elsewhere, &[task("t", 100, 1000)]).unwrap();
+        assert_eq!(alloc.tasks[0].layout.ram, region(RAM.start, 0x400));
+        assert_eq!(
+            alloc.kernel_ram,
+            MemoryRange {
+                start: 0x2000_0000,
+                size: 0x2000
+            }
+        );
+        let here = allocate(FLASH, RAM, kernel(0x100, 0x2000), &[task("t", 100, 1000)]).unwrap();
+        assert!(here.tasks[0].layout.ram.base() >= RAM.start + 0x2000);
+        assert_eq!(here.kernel_ram.start, RAM.start);
+    }
+
+    /// The supervisor's RAM in the kernel's memory (the STM32H7's DTCM): after the kernel
+    /// there, the other tasks in the tasks' RAM from its start.
+    #[test]
+    fn a_task_with_its_own_ram_memory_shares_it_with_the_kernel_only() {
+        const DTCM: MemoryRange = MemoryRange {
+            start: 0x2000_0000,
+            size: 0x2_0000,
+        };
+        let elsewhere = KernelNeeds {
+            ram_elsewhere: Some(DTCM.start),
+            ..kernel(0x100, 0x2000)
+        };
+        let mut jefe = task("jefe", 100, 0x1800);
+        jefe.ram_memory = Some(DTCM);
+        let tasks = [jefe, task("a", 100, 1000), task("b", 100, 1000)];
+        let alloc = allocate(FLASH, RAM, elsewhere, &tasks).unwrap();
+        assert_eq!(alloc.tasks[0].layout.ram, region(0x2000_2000, 0x2000));
+        assert_eq!(alloc.tasks[1].layout.ram, region(RAM.start, 0x400));
+        assert_eq!(alloc.tasks[2].layout.ram, region(RAM.start + 0x400, 0x400));
+        // A memory too small for its tasks is reported as for the tasks' RAM.
+        let mut big = task("jefe", 100, 0x2_0000);
+        big.ram_memory = Some(DTCM);
+        let e = allocate(FLASH, RAM, elsewhere, &[big]).unwrap_err();
+        assert!(matches!(e, AllocError::DoesNotFit { .. }), "{e}");
     }
 
     #[test]

@@ -84,12 +84,19 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
             stack_size: task.stack_size,
             max_flash: task.max_flash,
             max_ram: task.max_ram,
+            ram_memory: (task.ram_memory != "ram")
+                .then(|| memory(&app, &task.ram_memory))
+                .transpose()?,
         });
     }
 
     progress(&app, "measuring kernel");
     let placeholder = placeholder_placement(&measuring);
-    let kernel_ram = (ram.start, app.kernel.ram);
+    // The kernel's RAM: at the start of the tasks' RAM, or at the start of the memory
+    // app.toml's kernel.ram-memory names (checked by app-config to exist and hold it).
+    let kernel_memory = memory(&app, &app.kernel.ram_memory)?;
+    let ram_elsewhere = (app.kernel.ram_memory != "ram").then_some(kernel_memory.start);
+    let kernel_ram = (kernel_memory.start, app.kernel.ram);
     let kernel_elf = link_kernel(
         &app,
         &placeholder,
@@ -106,6 +113,7 @@ pub fn dist(app_toml: &Path) -> Result<Dist, Error> {
         KernelNeeds {
             flash: kernel_flash_used,
             ram: app.kernel.ram,
+            ram_elsewhere,
         },
         &needs,
     )

@@ -1,11 +1,12 @@
 //! Builds the STM32H7 Nucleo demo (`app/demo-stm32h7-nucleo`) for both boards with
 //! `cargo xtask dist` and checks what a probe would flash: the vector table at the start of
-//! flash, that every kernel and task section lies in the chip's flash or AXI SRAM (never
-//! DTCM, which the OTG controllers cannot reach), the archive's `img/flash.ron`, and the
+//! flash, that the kernel's and jefe's sections lie in flash or DTCM (which the OTG
+//! controllers cannot reach) and every other task's in flash or AXI SRAM (never DTCM), the
+//! archive's `img/flash.ron`, and the
 //! whole archive against the humility contract (`cargo xtask check-archive`), that the
 //! reset handler's first call is the pre-RAM hook and that the hook reaches the supply
-//! routine (doc/stm32h7.md 3), and that whatever survives a reset is kept in whole 64-bit
-//! words (doc/stm32h7.md 6). No
+//! routine (doc/stm32h7.md 3), that whatever survives a reset is kept in whole 64-bit
+//! words (doc/stm32h7.md 6), and that the USB host stack's tasks are in the image. No
 //! STM32H7 runs here (QEMU has no model of it); the image is checked, not booted.
 //!
 //! The build shares the workspace's target directory, so firmware dependencies are compiled
@@ -158,9 +159,10 @@ fn check(variant: &Variant) {
         ))
     };
     let (sp, reset) = (word(0), word(1));
+    // The kernel's stack, like all its RAM, is in DTCM (app.toml kernel.ram-memory).
     assert!(
-        sp > ram.start && sp <= ram.end,
-        "initial SP {sp:#x} outside RAM"
+        sp > dtcm.start && sp <= dtcm.end,
+        "initial SP {sp:#x} outside DTCM"
     );
     assert_eq!(sp % 8, 0, "AAPCS stack alignment");
     assert_eq!(reset & 1, 1, "Reset {reset:#x} is not a Thumb address");
@@ -200,7 +202,11 @@ fn check(variant: &Variant) {
         );
     }
 
-    // Every allocated section of the kernel and of each task: flash or AXI SRAM, never DTCM.
+    // Every allocated section of the kernel and of the supervisor: flash or DTCM, where no
+    // bus master but the CPU reaches (doc/usb-host.md 1.11, 5.3 item 6); of every other
+    // task: flash or AXI SRAM, never DTCM. So no other task's RAM, the USB tasks' included,
+    // is where the kernel's and jefe's are, and even a DMA-mode controller programmed with
+    // a task's buffer could not reach them.
     let names: Vec<String> = archive
         .file_names()
         .map(|n| n.expect("a UTF-8 entry name").into_owned())
@@ -209,6 +215,16 @@ fn check(variant: &Variant) {
     assert!(
         names.iter().any(|n| n == "elf/task/sys") && names.iter().any(|n| n == "elf/task/blinky")
     );
+    // The USB host stack is in the board image (issue 14 point 4).
+    for task in [
+        "usb-hcd", "usb-core", "usb-msc", "usb-hid", "usb-cdc", "usb-hub",
+    ] {
+        assert!(
+            names.iter().any(|n| *n == format!("elf/task/{task}")),
+            "{}: no elf/task/{task} in the archive",
+            variant.name
+        );
+    }
     for name in names {
         let bytes = archive_file(&mut archive, &name);
         let elf = object::File::parse(&*bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -219,6 +235,13 @@ fn check(variant: &Variant) {
             }
             let (addr, size) = (s.address(), s.size());
             let section = s.name().unwrap_or("?");
+            if name == "elf/kernel" || name == "elf/task/jefe" {
+                assert!(
+                    flash.holds(addr, size) || dtcm.holds(addr, size),
+                    "{name} {section} {addr:#x}+{size:#x} is outside flash and DTCM"
+                );
+                continue;
+            }
             assert!(
                 !dtcm.holds(addr, 1),
                 "{name} {section} at {addr:#x} is in DTCM"

@@ -127,6 +127,9 @@ pub enum HcdError {
     PortNotEnabled,
     /// The port reports high speed, which the FS PHY cannot do.
     UnsupportedSpeed,
+    /// `GAHBCFG.DMAEN` reads 1 after initialisation: something turned buffer DMA on, and
+    /// the core could master the bus (the slave-mode tripwire, doc/usb-host.md 5.3 item 1).
+    DmaEnabled,
 }
 
 /// What the controller found at initialisation.
@@ -312,6 +315,15 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         &self.regs
     }
 
+    /// The slave-mode tripwire (doc/usb-host.md 5.3 item 1): whether `GAHBCFG.DMAEN` still
+    /// reads 0. This driver never sets it, and the MPU cannot withhold the bit (it shares a
+    /// granule with registers written at run time), so `usb-hcd` checks it at start (in
+    /// [`Hcd::init`]) and at every interrupt, and stops (a fault, so the supervisor pulses
+    /// the core's reset before the restart) if it ever reads 1.
+    pub fn slave_mode_intact(&self) -> bool {
+        self.regs.read(regs::GAHBCFG) & regs::gahbcfg::DMAEN == 0
+    }
+
     fn wait_until(
         &self,
         timeout_us: u64,
@@ -393,6 +405,10 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             gint::RXFLVL | gint::HPRTINT | gint::HCINT | gint::DISCINT,
         );
         r.write(regs::GAHBCFG, regs::gahbcfg::GINT);
+        if !self.slave_mode_intact() {
+            self.regs.write(regs::GAHBCFG, 0);
+            return Err(HcdError::DmaEnabled);
+        }
 
         self.channel_count = channel_count;
         // A (re)initialised controller has reset the port: whatever a client enumerated

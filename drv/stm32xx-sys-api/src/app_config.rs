@@ -13,7 +13,15 @@
 //! # level that switches VBUS on and the level that signals over-current. Boards differ,
 //! # so both levels are required; nothing is assumed.
 //! usb-vbus = { switch = "usb-vbus-en", on = "high", over-current = "usb-oc", fault = "low" }
+//! # The OTG core (one of `peripherals`), its D- and D+ pins (two of `pins`) and their
+//! # alternate function number (the datasheet's alternate function table); `sys` hands the
+//! # pins to the core at start, and switches VBUS off whenever it pulses the core's reset.
+//! usb-otg = { core = "otg2", dm = "usb-dm", dp = "usb-dp", alternate = 10 }
 //! ```
+//!
+//! An app whose `usb-hcd` drives the real controller (crate `task-usb-hcd` with feature
+//! `mmio`) must name both `usb-vbus` and `usb-otg`: the build refuses it otherwise, naming
+//! the file, the task and the missing key, so no board pin is ever guessed.
 //!
 //! Every pin's port must be among the peripherals (sys gates its clock), and every task's
 //! `supervision.reset-peripherals` must name peripherals `sys` manages and can reset. An app
@@ -28,6 +36,10 @@ use crate::rcc_table::{GPIO_PORTS, RccEntry, STM32H7_PERIPHERALS};
 
 /// The package of the `sys` task; app.toml's task with this crate is the one configured.
 pub const SYS_CRATE: &str = "drv-stm32xx-sys";
+/// The USB host controller driver's package, and the feature that puts it on the real
+/// OTG controller (instead of the simulator).
+pub const USB_HCD_CRATE: &str = "task-usb-hcd";
+pub const USB_HCD_MMIO: &str = "mmio";
 
 const PORT_LETTERS: &[u8; GPIO_PORTS] = b"ABCDEFGHIJK";
 
@@ -36,7 +48,17 @@ const PORT_LETTERS: &[u8; GPIO_PORTS] = b"ABCDEFGHIJK";
 pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     let fail = |what: String| format!("{file}: {what}");
     let mut sys_tasks = tasks.iter().filter(|t| t.krate == SYS_CRATE);
+    let usb_hcd = tasks
+        .iter()
+        .find(|t| t.krate == USB_HCD_CRATE && t.features.iter().any(|f| f == USB_HCD_MMIO));
     let Some(sys_task) = sys_tasks.next() else {
+        if let Some(hcd) = usb_hcd {
+            return Err(fail(format!(
+                "tasks.{} runs {USB_HCD_CRATE} with feature {USB_HCD_MMIO} (the real OTG controller), \
+                 but no task runs {SYS_CRATE} to name the board's usb-otg and usb-vbus pins",
+                hcd.name
+            )));
+        }
         // No RCC to drive (a QEMU app, say): the client still builds, and manages nothing.
         return Ok(empty(
             &format!("{file} has no task with crate = \"{SYS_CRATE}\""),
@@ -54,11 +76,32 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     let config = sys_task.config.clone().unwrap_or_default();
     if let Some(key) = config
         .keys()
-        .find(|k| !matches!(k.as_str(), "peripherals" | "pins" | "usb-vbus"))
+        .find(|k| !matches!(k.as_str(), "peripherals" | "pins" | "usb-vbus" | "usb-otg"))
     {
         return Err(fail(format!(
-            "{at}: unknown key \"{key}\" (expected peripherals, pins, usb-vbus)"
+            "{at}: unknown key \"{key}\" (expected peripherals, pins, usb-vbus, usb-otg)"
         )));
+    }
+    if let Some(hcd) = usb_hcd {
+        for (key, what) in [
+            (
+                "usb-otg",
+                "the OTG core's D-/D+ pins and their alternate function",
+            ),
+            (
+                "usb-vbus",
+                "the VBUS switch and over-current pins and their levels",
+            ),
+        ] {
+            if !config.contains_key(key) {
+                return Err(fail(format!(
+                    "tasks.{} runs {USB_HCD_CRATE} with feature {USB_HCD_MMIO} (the real OTG \
+                     controller), but {at} has no {key}: name {what} for this board \
+                     (doc/usb-host.md 1.2; nothing is assumed)",
+                    hcd.name
+                )));
+            }
+        }
     }
 
     let mut managed: Vec<&'static RccEntry> = Vec::new();
@@ -118,6 +161,11 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
         None => None,
     };
 
+    let usb_otg = match config.get("usb-otg") {
+        Some(v) => Some(usb_otg(v, &format!("{at}.usb-otg"), &managed, &pins).map_err(&fail)?),
+        None => None,
+    };
+
     let mut resets = Vec::new();
     for t in tasks {
         let at = format!("tasks.{}.supervision.reset-peripherals", t.name);
@@ -165,6 +213,7 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     }
     out += "}\n\n";
     out += &usb_vbus_item(usb_vbus.as_deref());
+    out += &usb_otg_item(usb_otg.as_deref());
     out += &managed_tables(
         &managed
             .iter()
@@ -185,6 +234,7 @@ pub fn empty(why: &str, tasks: usize) -> String {
          /// The pins `sys` manages (none).\npub mod pins {{}}\n\n"
     );
     out += &usb_vbus_item(None);
+    out += &usb_otg_item(None);
     out += &managed_tables(&[], &[0; GPIO_PORTS], &vec![Vec::new(); tasks]);
     out
 }
@@ -217,23 +267,25 @@ fn managed_tables(
     )
 }
 
+/// `value` at `at` as a table with no keys but `keys`.
+fn keyed_table<'a>(value: &'a Value, at: &str, keys: &[&str]) -> Result<&'a toml::Table, String> {
+    let expected = keys.join(", ");
+    let table = value
+        .as_table()
+        .ok_or_else(|| format!("{at}: must be a table {{ {expected} }}"))?;
+    match table.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(key) => Err(format!("{at}: unknown key \"{key}\" (expected {expected})")),
+        None => Ok(table),
+    }
+}
+
 /// `usb-vbus` at `at`: the Rust expression of its `crate::UsbVbus`, from names in `pins`.
 fn usb_vbus(
     value: &Value,
     at: &str,
     pins: &[(String, String, usize, u8)],
 ) -> Result<String, String> {
-    let table = value
-        .as_table()
-        .ok_or_else(|| format!("{at}: must be a table {{ switch, on, over-current, fault }}"))?;
-    if let Some(key) = table
-        .keys()
-        .find(|k| !matches!(k.as_str(), "switch" | "on" | "over-current" | "fault"))
-    {
-        return Err(format!(
-            "{at}: unknown key \"{key}\" (expected switch, on, over-current, fault)"
-        ));
-    }
+    let table = keyed_table(value, at, &["switch", "on", "over-current", "fault"])?;
     let text = |key: &str| {
         table
             .get(key)
@@ -241,16 +293,7 @@ fn usb_vbus(
             .as_str()
             .ok_or_else(|| format!("{at}.{key}: must be a string"))
     };
-    let pin = |key: &str| -> Result<String, String> {
-        let name = text(key)?;
-        if pins.iter().any(|(n, ..)| n == name) {
-            Ok(format!("pins::{}", constant_name(name)))
-        } else {
-            Err(format!(
-                "{at}.{key}: \"{name}\" is not one of the pins named in the same config's pins"
-            ))
-        }
-    };
+    let pin = |key: &str| named_pin(text(key)?, at, key, pins);
     let level = |key: &str| -> Result<&str, String> {
         match text(key)? {
             "high" => Ok("crate::Level::High"),
@@ -269,6 +312,74 @@ fn usb_vbus(
         level("on")?,
         level("fault")?
     ))
+}
+
+/// The expression `crate::pins::NAME` of the pin `pins` calls `name`, for `at.key`.
+fn named_pin(
+    name: &str,
+    at: &str,
+    key: &str,
+    pins: &[(String, String, usize, u8)],
+) -> Result<String, String> {
+    if pins.iter().any(|(n, ..)| n == name) {
+        Ok(format!("pins::{}", constant_name(name)))
+    } else {
+        Err(format!(
+            "{at}.{key}: \"{name}\" is not one of the pins named in the same config's pins"
+        ))
+    }
+}
+
+/// `usb-otg` at `at`: the Rust expression of its `crate::UsbOtgPins`.
+fn usb_otg(
+    value: &Value,
+    at: &str,
+    managed: &[&RccEntry],
+    pins: &[(String, String, usize, u8)],
+) -> Result<String, String> {
+    let table = keyed_table(value, at, &["core", "dm", "dp", "alternate"])?;
+    let missing = |key: &str| format!("{at}: \"{key}\" is missing (boards differ; say it)");
+    let pin = |key: &str| -> Result<String, String> {
+        let name = table
+            .get(key)
+            .ok_or_else(|| missing(key))?
+            .as_str()
+            .ok_or_else(|| format!("{at}.{key}: must be a string"))?;
+        named_pin(name, at, key, pins)
+    };
+    let (dm, dp) = (pin("dm")?, pin("dp")?);
+    if dm == dp {
+        return Err(format!("{at}: dm and dp are the same pin"));
+    }
+    let core = table
+        .get("core")
+        .ok_or_else(|| missing("core"))?
+        .as_str()
+        .ok_or_else(|| format!("{at}.core: must be a string"))?;
+    if !matches!(core, "otg1" | "otg2") || !managed.iter().any(|m| m.name == core) {
+        return Err(format!(
+            "{at}.core: \"{core}\" is not otg1 or otg2 among the same config's peripherals"
+        ));
+    }
+    let alternate = table.get("alternate").ok_or_else(|| missing("alternate"))?;
+    let af = alternate
+        .as_integer()
+        .filter(|n| (0..16).contains(n))
+        .ok_or_else(|| {
+            format!("{at}.alternate: {alternate} is not an alternate function number 0..15")
+        })?;
+    Ok(format!(
+        "crate::UsbOtgPins {{ core: peripherals::{}, dm: {dm}, dp: {dp}, alternate: crate::Alternate::Af{af} }}",
+        constant_name(core)
+    ))
+}
+
+fn usb_otg_item(expression: Option<&str>) -> String {
+    format!(
+        "/// The board's OTG D-/D+ pins and their alternate function (app.toml `usb-otg`), if it names them.\n\
+         pub const USB_OTG: Option<crate::UsbOtgPins> = {};\n\n",
+        expression.map_or_else(|| "None".to_string(), |e| format!("Some({e})"))
+    )
 }
 
 fn usb_vbus_item(expression: Option<&str>) -> String {
@@ -415,35 +526,136 @@ mod tests {
         assert!(none.contains("pub const USB_VBUS: Option<crate::UsbVbus> = None;"));
     }
 
+    /// Each (from, to, expected) edit of the config line `line` is refused with an error
+    /// containing `expected`.
+    fn refused_edits(line: &str, edits: &[(&str, &str, &str)]) {
+        for (from, to, expected) in edits {
+            let e = error_of(&with_otg2(APP).replace("[tasks.console]", &line.replace(from, to)));
+            assert!(e.contains(expected), "{from} -> {to}: {e}");
+        }
+    }
+
     #[test]
     fn usb_vbus_errors_name_the_key_and_value() {
-        let e = error_of(&APP.replace("[tasks.console]", &VBUS.replace("on = \"low\", ", "")));
+        refused_edits(
+            VBUS,
+            &[
+                (
+                    "on = \"low\", ",
+                    "",
+                    "tasks.sys.config.usb-vbus: \"on\" is missing",
+                ),
+                (
+                    "\"led-red\"",
+                    "\"usb-en\"",
+                    "tasks.sys.config.usb-vbus.switch: \"usb-en\" is not one of the pins",
+                ),
+                (
+                    "fault = \"low\"",
+                    "fault = \"1\"",
+                    "usb-vbus.fault: \"1\" is not \"high\" or \"low\"",
+                ),
+                (
+                    "\"led-green\"",
+                    "\"led-red\"",
+                    "switch and over-current are the same pin",
+                ),
+            ],
+        );
+    }
+
+    /// `app` with OTG2 among sys's peripherals.
+    fn with_otg2(app: &str) -> String {
+        app.replace(
+            "\"usart3\"]\n        pins",
+            "\"usart3\", \"otg2\"]\n        pins",
+        )
+    }
+
+    const OTG: &str = "usb-otg = { core = \"otg2\", dm = \"led-red\", dp = \"led-green\", alternate = 10 }\n        [tasks.console]";
+
+    #[test]
+    fn usb_otg_names_two_pins_and_their_alternate_function() {
+        let out = generate_text(&with_otg2(APP).replace("[tasks.console]", OTG)).unwrap();
+        assert!(out.contains(
+            "pub const USB_OTG: Option<crate::UsbOtgPins> = Some(crate::UsbOtgPins { core: peripherals::OTG2, dm: pins::LED_RED, dp: pins::LED_GREEN, alternate: crate::Alternate::Af10 });"
+        ));
+        let none = generate_text(APP).unwrap();
+        assert!(none.contains("pub const USB_OTG: Option<crate::UsbOtgPins> = None;"));
+    }
+
+    #[test]
+    fn usb_otg_errors_name_the_key_and_value() {
+        refused_edits(
+            OTG,
+            &[
+                (
+                    ", alternate = 10",
+                    "",
+                    "tasks.sys.config.usb-otg: \"alternate\" is missing",
+                ),
+                (
+                    "10",
+                    "16",
+                    "usb-otg.alternate: 16 is not an alternate function number",
+                ),
+                (
+                    "\"led-red\"",
+                    "\"dm\"",
+                    "tasks.sys.config.usb-otg.dm: \"dm\" is not one of the pins",
+                ),
+                ("\"led-green\"", "\"led-red\"", "dm and dp are the same pin"),
+                (
+                    "\"otg2\"",
+                    "\"usart3\"",
+                    "usb-otg.core: \"usart3\" is not otg1 or otg2 among",
+                ),
+                (
+                    "\"otg2\"",
+                    "\"otg1\"",
+                    "usb-otg.core: \"otg1\" is not otg1 or otg2 among",
+                ),
+            ],
+        );
+    }
+
+    /// A usb-hcd on the real controller in `app`, after its sys task.
+    fn with_mmio_hcd(app: &str) -> String {
+        app.replace(
+            "[tasks.idle]",
+            "[tasks.usb-hcd]\n        crate = \"task-usb-hcd\"\n        features = [\"mmio\"]\n        priority = 2\n        stack-size = 1024\n        [tasks.idle]",
+        )
+    }
+
+    #[test]
+    fn a_board_usb_hcd_needs_both_usb_keys_and_the_error_names_file_task_and_key() {
+        let both = with_otg2(APP).replace(
+            "[tasks.console]",
+            &format!(
+                "{}\n        {OTG}",
+                VBUS.replace("\n        [tasks.console]", "")
+            ),
+        );
+        generate_text(&with_mmio_hcd(&both)).expect("both keys named");
+        let e = error_of(&with_mmio_hcd(&APP.replace("[tasks.console]", VBUS)));
         assert!(
-            e.contains("tasks.sys.config.usb-vbus: \"on\" is missing"),
+            e.starts_with("app.toml: tasks.usb-hcd runs task-usb-hcd with feature mmio")
+                && e.contains("tasks.sys.config has no usb-otg"),
             "{e}"
         );
-        let e = error_of(&APP.replace(
-            "[tasks.console]",
-            &VBUS.replace("\"led-red\"", "\"usb-en\""),
+        let e = error_of(&with_mmio_hcd(
+            &with_otg2(APP).replace("[tasks.console]", OTG),
+        ));
+        assert!(e.contains("tasks.sys.config has no usb-vbus"), "{e}");
+        // The simulator's usb-hcd (no mmio) needs neither.
+        generate_text(&with_mmio_hcd(APP).replace("[\"mmio\"]", "[\"sim\"]")).unwrap();
+        // Without sys at all, the board usb-hcd is refused too.
+        let e = error_of(&with_mmio_hcd(
+            &APP.replace("crate = \"drv-stm32xx-sys\"", "crate = \"task-other\""),
         ));
         assert!(
-            e.contains("tasks.sys.config.usb-vbus.switch: \"usb-en\" is not one of the pins"),
-            "{e}"
-        );
-        let e = error_of(&APP.replace(
-            "[tasks.console]",
-            &VBUS.replace("fault = \"low\"", "fault = \"1\""),
-        ));
-        assert!(
-            e.contains("usb-vbus.fault: \"1\" is not \"high\" or \"low\""),
-            "{e}"
-        );
-        let e = error_of(&APP.replace(
-            "[tasks.console]",
-            &VBUS.replace("\"led-green\"", "\"led-red\""),
-        ));
-        assert!(
-            e.contains("switch and over-current are the same pin"),
+            e.contains("tasks.usb-hcd runs task-usb-hcd with feature mmio")
+                && e.contains("no task runs drv-stm32xx-sys"),
             "{e}"
         );
     }

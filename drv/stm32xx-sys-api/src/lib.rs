@@ -120,6 +120,32 @@ impl UsbVbus {
     }
 }
 
+/// A board's USB OTG core, its data pins and the alternate function that hands them to the OTG core
+/// (app.toml `[tasks.sys.config] usb-otg`; doc/usb-host.md 1.2, 1.4 step 3). `sys` applies
+/// [`UsbOtgPins::CONFIG`] with this alternate function at start.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UsbOtgPins {
+    /// The OTG core (its RCC clock and reset).
+    pub core: Peripheral,
+    pub dm: PinSet,
+    pub dp: PinSet,
+    pub alternate: Alternate,
+}
+
+impl UsbOtgPins {
+    /// D-/D+ as the core's: alternate function, push-pull, very high speed (full speed
+    /// edges), no pulls (the core's PHY has its own pull-downs in host mode).
+    pub const fn config(&self) -> PinConfig {
+        PinConfig {
+            mode: Mode::Alternate,
+            output_type: OutputType::PushPull,
+            speed: Speed::VeryHigh,
+            pull: Pull::None,
+            alternate: self.alternate,
+        }
+    }
+}
+
 /// `GPIOx_MODER` field.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, IntoBytes, TryFromBytes, KnownLayout, Immutable)]
 #[repr(u8)]
@@ -330,6 +356,7 @@ mod tests {
     #[test]
     fn host_builds_manage_nothing() {
         assert_eq!(USB_VBUS, None);
+        assert_eq!(USB_OTG, None);
         assert!(MANAGED_PERIPHERALS.is_empty());
         assert_eq!(MANAGED_PINS, [0; GPIO_PORTS]);
     }

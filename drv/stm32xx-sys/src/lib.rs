@@ -210,6 +210,40 @@ mod tests {
         assert_eq!((out.afrl, out.afrh), (0, 0x77));
     }
 
+    /// PA11 (D-) and PA12 (D+) handed to OTG2 in alternate function 10, as both Nucleo
+    /// apps name them (`usb-otg`), from port A's reset values (RM0433: MODER 0xABFF_FFFF,
+    /// OSPEEDR 0x0C00_0000, PUPDR 0x6400_0000; the debug pins PA13-15 keep theirs).
+    #[test]
+    fn pa11_and_pa12_as_otg_af10_leave_the_debug_pins_alone() {
+        use drv_stm32xx_sys_api::{PinSet, UsbOtgPins};
+        let otg = UsbOtgPins {
+            core: Peripheral::new(Bus::Ahb1, 27),
+            dm: PinSet::new(Port::A, 1 << 11),
+            dp: PinSet::new(Port::A, 1 << 12),
+            alternate: Alternate::Af10,
+        };
+        let reset_a = PortConfig {
+            moder: 0xABFF_FFFF,
+            otyper: 0,
+            ospeedr: 0x0C00_0000,
+            pupdr: 0x6400_0000,
+            afrl: 0,
+            afrh: 0,
+        };
+        let out = reset_a
+            .configured(otg.dm.pins, otg.config())
+            .configured(otg.dp.pins, otg.config());
+        // MODER11/12 = 10 at bits 23:22 and 25:24.
+        assert_eq!(out.moder, 0xAABF_FFFF);
+        assert_eq!(out.otyper, 0);
+        // OSPEEDR11/12 = 11 (very high), PA13's 11 kept.
+        assert_eq!(out.ospeedr, 0x0FC0_0000);
+        // No pulls on D-/D+; PA13 pull-up, PA14 pull-down kept.
+        assert_eq!(out.pupdr, 0x6400_0000);
+        // AFRH: AFR11 = bits 15:12, AFR12 = bits 19:16.
+        assert_eq!((out.afrl, out.afrh), (0, 0x000A_A000));
+    }
+
     #[test]
     fn open_drain_and_alternate_functions_only_touch_the_named_pins() {
         let before = PortConfig {

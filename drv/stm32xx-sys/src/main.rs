@@ -17,7 +17,7 @@ use core::ptr::{read_volatile, write_volatile};
 use drv_stm32xx_sys::{gpio, rcc};
 use drv_stm32xx_sys_api::{
     GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, Pull,
-    RESET_PERIPHERALS, RccError, USB_VBUS, UsbVbus,
+    RESET_PERIPHERALS, RccError, USB_OTG, USB_VBUS, UsbOtgPins, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
@@ -68,8 +68,16 @@ impl Sys {
 
     /// Pulses `peripheral` through reset: whatever it was doing (DMA, interrupts) stops, and
     /// its registers return to their reset values.
+    /// The board's USB OTG core also loses VBUS: a restarted USB host driver powers the
+    /// port again only once it has fenced and initialised the core, and one the supervisor
+    /// holds after a crash loop leaves the port unpowered (doc/usb-host.md 5.3 item 8).
     fn reset_pulse(&self, peripheral: Peripheral) -> Result<(), RequestError<RccError>> {
         self.hold_in_reset(peripheral, true)?;
+        if let (Some(otg), Some(vbus)) = (&USB_OTG, &USB_VBUS)
+            && otg.core == peripheral
+        {
+            vbus_off(vbus);
+        }
         self.hold_in_reset(peripheral, false)
     }
 
@@ -229,13 +237,21 @@ fn configure(base: usize, pins: u16, config: PinConfig) {
     write(base + gpio::MODER, new.moder);
 }
 
+/// Drives the board's VBUS switch to its off level.
+fn vbus_off(vbus: &UsbVbus) {
+    let (set, reset) = vbus.drive(false);
+    write(
+        GPIO_BASE + gpio::port_offset(vbus.switch.port) + gpio::BSRR,
+        gpio::bsrr(set, reset),
+    );
+}
+
 /// The board's VBUS switch starts as an output driven off, and its over-current flag as an
 /// input pulled to its no-fault level (open-drain flags need the pull; doc/usb-host.md 1.4
 /// step 3): until `usb-hcd` asks, the port is unpowered whatever the pin's reset state.
 fn usb_vbus_off_at_start(vbus: &UsbVbus) {
+    vbus_off(vbus);
     let switch = GPIO_BASE + gpio::port_offset(vbus.switch.port);
-    let (set, reset) = vbus.drive(false);
-    write(switch + gpio::BSRR, gpio::bsrr(set, reset));
     configure(switch, vbus.switch.pins, PinConfig::OUTPUT);
     let pull = match vbus.fault {
         Level::Low => Pull::Up,
@@ -246,6 +262,19 @@ fn usb_vbus_off_at_start(vbus: &UsbVbus) {
         vbus.over_current.pins,
         PinConfig::input(pull),
     );
+}
+
+/// The OTG core's D-/D+ go to their alternate function at start (doc/usb-host.md 1.4 step
+/// 3), at the number app.toml gives (`usb-otg`); the core drives them only once `usb-hcd`
+/// has clocked and initialised it.
+fn usb_otg_pins_at_start(otg: &UsbOtgPins) {
+    for pins in [otg.dm, otg.dp] {
+        configure(
+            GPIO_BASE + gpio::port_offset(pins.port),
+            pins.pins,
+            otg.config(),
+        );
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -260,6 +289,9 @@ pub extern "C" fn main() -> ! {
     }
     if let Some(vbus) = &USB_VBUS {
         usb_vbus_off_at_start(vbus);
+    }
+    if let Some(otg) = &USB_OTG {
+        usb_otg_pins_at_start(otg);
     }
     let mut buffer = [0u8; INCOMING_SIZE];
     let mut server = Sys;

@@ -1,7 +1,9 @@
 //! What the supervisor's states, events and refusals mean, in words a firmware engineer
 //! reads on the console. Task names come from the caller (`name(index)`), since only it
 //! knows them (from `list_tasks`).
-#![no_std]
+#![cfg_attr(not(test), no_std)]
+
+pub mod line;
 
 use core::fmt::{self, Write};
 

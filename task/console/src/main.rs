@@ -1,8 +1,8 @@
 //! The console: owns the board's UART, writes what tasks send it (`idl/console.idol`), and
 //! runs a command line for the supervisor on what it receives:
 //! `tasks`, `restart NAME`, `unload NAME`, `load NAME`, `fault NAME`, `log`, `help`
-//! (`shell.rs`), and with feature `usb` the USB commands `usb`, `plug`, `unplug`, `disk`,
-//! `keys` (`usb.rs`).
+//! (`shell.rs`), and with feature `usb` the USB commands `usb`, `disk`, `keys`, `serial`
+//! (`usb.rs`, `serial.rs`), with `usb-sim` also the simulator's `plug`, `unplug`, `press`.
 //!
 //! The UART is chosen at build time: QEMU's CMSDK UART0 by default; with feature `stm32h7`,
 //! USART3 of the STM32H7 Nucleo-144 boards, which they wire to the ST-LINK's virtual COM
@@ -17,10 +17,10 @@
 #![no_std]
 #![no_main]
 
-#[cfg(all(feature = "usb", not(feature = "stm32h7")))]
+#[cfg(feature = "usb")]
 mod serial;
 mod shell;
-#[cfg(all(feature = "usb", not(feature = "stm32h7")))]
+#[cfg(feature = "usb")]
 mod usb;
 
 use core::convert::Infallible;

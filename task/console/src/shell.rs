@@ -7,6 +7,7 @@
 use core::fmt::Write;
 
 use console_text as words;
+use console_text::line::{Command, Entered, LineEditor, Verb, parse};
 use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, StateCode, TaskInfo};
 use supervision::{HoldReason, TaskState};
@@ -24,42 +25,10 @@ const TIMER_NOTIFICATION: u32 = 1 << 1;
 const MAX_TASKS: usize = hubris_num_tasks::NUM_TASKS;
 /// How long a command waits for the task to settle (detach deadlines plus back-off).
 const SETTLE_MS: u64 = 3000;
-/// A terminal line: room for `serial` and a whole 64-byte packet of text.
-const LINE_LEN: usize = 80;
+pub use console_text::line::RxErrorCounts;
 
 pub struct Shell {
-    line: [u8; LINE_LEN],
-    len: usize,
-    /// Part of the line never arrived intact (a receive error): it is not run.
-    damaged: bool,
-}
-
-/// The UART's receive errors so far, for the message that discards a damaged line.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct RxErrorCounts {
-    pub overruns: u32,
-    pub framing: u32,
-    pub noise: u32,
-    pub parity: u32,
-}
-
-#[derive(Copy, Clone, PartialEq)]
-enum Verb {
-    Restart,
-    Unload,
-    Load,
-    Fault,
-}
-
-impl Verb {
-    fn participle(self) -> &'static str {
-        match self {
-            Verb::Restart => "restarted",
-            Verb::Unload => "unloaded",
-            Verb::Load => "loaded",
-            Verb::Fault => "faulted",
-        }
-    }
+    editor: LineEditor,
 }
 
 /// The tasks as jefe last listed them.
@@ -95,86 +64,57 @@ fn sleep_ms(ms: u64) {
 impl Shell {
     pub const fn new() -> Self {
         Shell {
-            line: [0; LINE_LEN],
-            len: 0,
-            damaged: false,
+            editor: LineEditor::new(),
         }
     }
 
     /// A byte of the current line was lost or received with an error: the line will be
-    /// discarded at Enter, with `counts` in the message, rather than run as something the
-    /// user did not type.
+    /// discarded at Enter (`console_text::line`).
     pub fn on_damaged(&mut self, out: &mut Out<'_>, counts: RxErrorCounts) {
-        if !self.damaged {
-            let _ = write!(
-                out,
-                "\n(receive error: overruns {}, framing {}, noise {}, parity {} so far; this line will be discarded)\n",
-                counts.overruns, counts.framing, counts.noise, counts.parity
-            );
-        }
-        self.damaged = true;
+        self.editor.on_damaged(out, counts);
     }
 
     /// Takes one received byte: echoes it, edits the line, runs it on Enter.
     pub fn on_byte(&mut self, out: &mut Out<'_>, byte: u8) {
-        match byte {
-            b'\r' | b'\n' => {
-                let _ = out.write_str("\n");
-                let len = core::mem::take(&mut self.len);
-                let line = self.line;
-                if core::mem::take(&mut self.damaged) {
-                    let _ = writeln!(out, "that line was damaged on the wire; type it again");
-                } else if let Ok(text) = core::str::from_utf8(&line[..len]) {
-                    run(out, text.trim());
-                } else {
-                    let _ = writeln!(out, "that line is not text; try: help");
-                }
-            }
-            // Backspace and delete.
-            0x08 | 0x7f if self.len > 0 => {
-                self.len -= 1;
-                let _ = out.write_str("\x08 \x08");
-            }
-            0x20..=0x7e if self.len < LINE_LEN => {
-                self.line[self.len] = byte;
-                self.len += 1;
-                let _ = out.write_char(char::from(byte));
-            }
-            _ => {}
+        if let Some(Entered::Line(line)) = self.editor.on_byte(out, byte) {
+            run(out, line);
         }
     }
 }
 
 fn run(out: &mut Out<'_>, line: &str) {
-    let mut words_in = line.split_whitespace();
-    let Some(command) = words_in.next() else {
-        return;
-    };
-    let verb = match command {
-        "help" => return help(out),
-        "tasks" => return tasks(out),
-        "log" => return log(out),
+    let (command, verb, name) = match parse(line) {
+        Command::Empty => return,
+        Command::Help => return help(out),
+        Command::Tasks => return tasks(out),
+        Command::Log => return log(out),
         #[cfg(feature = "usb")]
-        "usb" | "plug" | "unplug" | "disk" | "keys" | "press" => {
-            return crate::usb::run(out, command, words_in);
+        Command::Usb {
+            command: "serial",
+            args,
+        } => return crate::serial::run(out, args),
+        #[cfg(feature = "usb")]
+        Command::Usb { command, args } => return crate::usb::run(out, command, args),
+        #[cfg(not(feature = "usb"))]
+        Command::Usb { command, .. } => {
+            let _ = writeln!(out, "{command}: this image has no USB stack; try: help");
+            return;
         }
-        #[cfg(feature = "usb")]
-        "serial" => return crate::serial::run(out, words_in),
-        "restart" => Verb::Restart,
-        "unload" => Verb::Unload,
-        "load" => Verb::Load,
-        "fault" => Verb::Fault,
-        _ => {
+        Command::Act {
+            command,
+            verb,
+            name,
+        } => (command, verb, name),
+        Command::MissingName(command) => {
+            let _ = writeln!(out, "{command} needs a task name; try: tasks");
+            return;
+        }
+        Command::Unknown(command) => {
             let _ = writeln!(out, "unknown command \"{command}\"; try: help");
             return;
         }
     };
-    match words_in.next() {
-        Some(name) => act(out, command, verb, name),
-        None => {
-            let _ = writeln!(out, "{command} needs a task name; try: tasks");
-        }
-    }
+    act(out, command, verb, name);
 }
 
 fn help(out: &mut Out<'_>) {
@@ -189,6 +129,8 @@ fn help(out: &mut Out<'_>) {
     );
     #[cfg(feature = "usb")]
     let _ = out.write_str(crate::usb::HELP);
+    #[cfg(feature = "usb-sim")]
+    let _ = out.write_str(crate::usb::HELP_SIM);
     #[cfg(feature = "usb")]
     let _ = out.write_str(crate::serial::HELP);
     let _ = out.write_str("  help           this list\n");

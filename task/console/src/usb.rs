@@ -3,8 +3,8 @@
 //! | command | asks | answers |
 //! |---|---|---|
 //! | `usb` | usb-core `devices`, `interface_plan` | the device tree: each device under the hub it is behind, with its port path (`1` the root port, `1.3` port 3 of the hub on it) and its id (the core's incarnation, the device slot and its generation: new at every enumeration), each interface and the task (and its generation) bound to it |
-//! | `plug NAME`, `unplug NAME` | usb-sim | the simulated device on the root port, or in its hub port |
-//! | `press KEY` | usb-sim `press` | a key (a letter or a digit) pressed on the simulated keyboard |
+//! | `plug NAME`, `unplug NAME` | usb-sim (feature `usb-sim`) | the simulated device on the root port, or in its hub port |
+//! | `press KEY` | usb-sim `press` (feature `usb-sim`) | a key (a letter or a digit) pressed on the simulated keyboard |
 //! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
 //! | `disk write LBA PATTERN` | usb-msc `disk`, `write` | block LBA filled with the hex bytes of PATTERN |
 //! | `keys` | usb-hid `events` | the key and mouse events usb-hid still keeps |
@@ -26,6 +26,7 @@ use usb_core_api::{DeviceRecord, Driver, InterfaceRecord, UsbCoreClient};
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_host_api::Speed;
 use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
+#[cfg(feature = "usb-sim")]
 use usb_sim_api::{SimError, UsbSimClient};
 use userlib::{sys_refresh_incarnation, task_slot};
 
@@ -33,6 +34,7 @@ use crate::Out;
 
 include!(concat!(env!("OUT_DIR"), "/usb_drivers.rs"));
 
+#[cfg(feature = "usb-sim")]
 task_slot!(USB_SIM, "usb-sim");
 task_slot!(USB_CORE, "usb-core");
 task_slot!(USB_MSC, "usb-msc");
@@ -51,11 +53,14 @@ const MAX_DEVICES: usize = 8;
 /// Ports in a path: the root port and one per hub tier (USB allows five hubs in a chain).
 const MAX_PATH: usize = 6;
 
-pub const HELP: &str = "  \
-    usb            USB device tree: port path, address, speed, VID:PID, what each interface is bound to\n  \
+#[cfg(feature = "usb-sim")]
+pub const HELP_SIM: &str = "  \
     plug NAME      plug a simulated device (flash, keyboard, mouse, serial, hub, ...)\n  \
     unplug NAME    unplug it\n  \
-    press KEY      press a key (a-z, 0-9) on the simulated keyboard\n  \
+    press KEY      press a key (a-z, 0-9) on the simulated keyboard\n";
+
+pub const HELP: &str = "  \
+    usb            USB device tree: port path, address, speed, VID:PID, what each interface is bound to\n  \
     disk read LBA [N]       hex dump of N blocks from LBA (* = as the line above)\n  \
     disk write LBA PATTERN  fill block LBA with the hex bytes of PATTERN (e.g. ab)\n  \
     keys           the key and mouse events usb-hid keeps\n";
@@ -64,6 +69,14 @@ pub const HELP: &str = "  \
 pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
     match command {
         "usb" => devices(out),
+        #[cfg(not(feature = "usb-sim"))]
+        "plug" | "unplug" | "press" => {
+            let _ = writeln!(
+                out,
+                "{command}: there is no simulator on this board; plug a real device into its USB port"
+            );
+        }
+        #[cfg(feature = "usb-sim")]
         "plug" | "unplug" => match args.next() {
             Some(name) => plug(out, command, name),
             None => {
@@ -78,6 +91,7 @@ pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
             }
         },
         "keys" => keys(out),
+        #[cfg(feature = "usb-sim")]
         "press" => match args.next() {
             Some(key) => press(out, key),
             None => {
@@ -276,6 +290,7 @@ fn interface(out: &mut Out<'_>, iface: &InterfaceRecord) {
     };
 }
 
+#[cfg(feature = "usb-sim")]
 #[inline(never)]
 fn plug(out: &mut Out<'_>, command: &str, name: &str) {
     let sim = UsbSimClient::new(sys_refresh_incarnation(USB_SIM));
@@ -300,6 +315,7 @@ fn plug(out: &mut Out<'_>, command: &str, name: &str) {
     };
 }
 
+#[cfg(feature = "usb-sim")]
 #[inline(never)]
 fn press(out: &mut Out<'_>, key: &str) {
     let Some(usage) = key_usage(key) else {
@@ -568,6 +584,7 @@ fn event(out: &mut Out<'_>, record: &HidRecord) {
 }
 
 /// The boot-keyboard usage code of a letter or digit typed as `key`: [`key_char`] backwards.
+#[cfg(feature = "usb-sim")]
 fn key_usage(key: &str) -> Option<u8> {
     let &[c] = key.as_bytes() else {
         return None;

@@ -4,8 +4,15 @@
 //! owner of every pipe (`usb_hcd_api::owners`), lends the caller's lease to the driver as
 //! its `TransferBuffers`, and waits for completions. It parses no descriptors.
 //!
-//! Registers: with feature `sim`, `usb_sim_api::IpcRegs` to the model in `usb-sim`; the
-//! STM32H7 image will choose `dwc2_regs::MmioRegs` the same way.
+//! Registers: with feature `sim`, `usb_sim_api::IpcRegs` to the model in `usb-sim`, which
+//! posts nothing: pending transfers are serviced at every kernel tick. With feature `mmio`
+//! (the STM32H7 boards), `dwc2_regs::MmioRegs` over OTG2's window, which app.toml maps into
+//! this task as one MPU region (`uses = ["otg2"]`), and the core's interrupt routed to this
+//! task as its `otg` notification (`interrupts = { "otg2.irq" = "otg" }`), re-enabled after
+//! each service. There `sys` clocks the core, and switches VBUS on only after this
+//! incarnation's init (and off, when jefe pulses the core's reset before a restart); the
+//! slave-mode tripwire (`GAHBCFG.DMAEN` reads 0) is checked at start and at every
+//! interrupt, and a tripped one is a panic, so the supervisor resets the core.
 //!
 //! Restart: the first thing an incarnation does is `Hcd::init`, which masks the core's
 //! interrupt, soft-resets the core and flushes its FIFOs before anything is set up again
@@ -44,16 +51,19 @@ use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_hcd_api::owners::{MAX_PIPES, PipeOwners};
 use usb_hcd_api::{HcdError, MAX_STARTED_CONTROL, RootPortStatus, wire};
 use usb_host_api::{Direction, PipeId, PipeSpec, SetupPacket, XferError};
+#[cfg(feature = "sim")]
+use userlib::task_slot;
 use userlib::{
     RecvMessage, incarnation_is_current, notify_bits, notify_target, sleep_for, sys_get_timer,
-    sys_post, sys_refresh_incarnation, sys_set_timer, task_slot,
+    sys_post, sys_refresh_incarnation, sys_set_timer,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
 const _: () = assert!(MAX_PIPES == dwc2_hcd_core::MAX_PIPES);
 
-/// app.toml: `notifications = ["timer", "port-check", "client-gone"]`. The task's one timer
+/// app.toml: `notifications = ["timer", "port-check", "client-gone"]` (and `"otg"` with
+/// feature `mmio`, the core's interrupt). The task's one timer
 /// serves two: waits inside a request with `TIMER`, the service of pending transfers and the
 /// root-port check between requests with `PORT_CHECK`, so a check that fell due just before
 /// a request cannot end one of that request's waits early (a port reset held too short).
@@ -61,6 +71,14 @@ const TIMER: u32 = 1 << 0;
 const PORT_CHECK: u32 = 1 << 1;
 /// app.toml `client-gone`: a task that uses this driver was detached.
 const CLIENT_GONE: u32 = 1 << 2;
+/// app.toml (feature `mmio`): `interrupts = { "otg2.irq" = "otg" }`.
+#[cfg(feature = "mmio")]
+const OTG_IRQ: u32 = 1 << 3;
+/// What the server loop wakes for besides messages.
+#[cfg(feature = "mmio")]
+const NOTIFICATIONS: u32 = PORT_CHECK | CLIENT_GONE | OTG_IRQ;
+#[cfg(not(feature = "mmio"))]
+const NOTIFICATIONS: u32 = PORT_CHECK | CLIENT_GONE;
 /// Root-port reset hold time (TDRSTR, 50 ms) and reset recovery (TRSTRCY, 10 ms),
 /// doc/usb-host.md 1.5.
 const ROOT_RESET_MS: u64 = 50;
@@ -85,8 +103,61 @@ fn regs() -> Regs {
     usb_sim_api::IpcRegs::new(USB_SIM)
 }
 
-#[cfg(not(feature = "sim"))]
-compile_error!("task-usb-hcd: only the `sim` register backend exists yet (enable feature `sim`)");
+#[cfg(all(feature = "sim", feature = "mmio"))]
+compile_error!("task-usb-hcd: features `sim` and `mmio` are two register backends; choose one");
+
+#[cfg(not(any(feature = "sim", feature = "mmio")))]
+compile_error!("task-usb-hcd: choose a register backend: feature `sim` (QEMU) or `mmio` (STM32H7)");
+
+#[cfg(feature = "mmio")]
+type Regs = dwc2_regs::MmioRegs;
+
+#[cfg(feature = "mmio")]
+use board::regs;
+
+/// The STM32H7 boards: OTG2_FS through `sys` (doc/usb-host.md 1.1, 1.4 steps 2-3 and 15).
+#[cfg(feature = "mmio")]
+mod board {
+    use drv_stm32xx_sys_api::{SysClient, USB_OTG, USB_VBUS, UsbOtgPins, UsbVbus};
+    use userlib::task_slot;
+
+    task_slot!(SYS, sys);
+
+    /// RM0433 memory map: OTG2_FS, the core on the Nucleo's user USB connector; app.toml's
+    /// `uses = ["otg2"]` maps its 128 KiB window (registers and 16 FIFO windows) to this
+    /// task only.
+    const OTG2_BASE: usize = 0x4008_0000;
+    const _: () = assert!(dwc2_regs::WINDOW_LEN <= 0x2_0000);
+
+    /// The board's pins, named in app.toml; the build refuses an `mmio` image without them
+    /// (drv-stm32xx-sys-api's app_config), so these never fail.
+    const OTG: UsbOtgPins = match USB_OTG {
+        Some(otg) => otg,
+        None => panic!("app.toml names no usb-otg for sys"),
+    };
+    const VBUS: UsbVbus = match USB_VBUS {
+        Some(vbus) => vbus,
+        None => panic!("app.toml names no usb-vbus for sys"),
+    };
+
+    /// Clocks the core (its pins are the core's since `sys` started) and returns its
+    /// registers, with VBUS off until [`vbus_on`].
+    pub fn regs() -> dwc2_regs::MmioRegs {
+        let sys = SysClient::new(SYS);
+        if sys.usb_vbus(&VBUS, false).is_err() || sys.enable_clock(OTG.core).is_err() {
+            panic!("sys refused the OTG core's clock or VBUS");
+        }
+        // SAFETY: sys has just clocked the core; app.toml maps its window to this task only.
+        unsafe { dwc2_regs::MmioRegs::new(OTG2_BASE) }
+    }
+
+    /// Powers the port once the core is initialised (doc/usb-host.md 1.4 step 15).
+    pub fn vbus_on() {
+        if SysClient::new(SYS).usb_vbus(&VBUS, true).is_err() {
+            panic!("sys refused to switch VBUS on");
+        }
+    }
+}
 
 /// The kernel's clock; waits shorter than a tick sleep one tick.
 struct KernelClock;
@@ -134,7 +205,10 @@ enum Event {
         error: u8,
     },
     /// usb-sim restarted under this incarnation: the controller is a new one.
+    #[cfg(feature = "sim")]
     ControllerReplaced,
+    /// `GAHBCFG.DMAEN` read 1 (the slave-mode tripwire): this incarnation stops.
+    DmaTripwire,
     /// The owner of this pipe was detached: the pipe was closed.
     ClientGone {
         pipe: u8,
@@ -655,12 +729,18 @@ impl InOrderUsbHcdImpl for Server {
     }
 
     fn notification_mask(&self) -> u32 {
-        PORT_CHECK | CLIENT_GONE
+        NOTIFICATIONS
     }
 
     fn handle_notification(&mut self, bits: u32) {
         if bits & CLIENT_GONE != 0 {
             self.clients_gone();
+        }
+        #[cfg(feature = "mmio")]
+        if bits & OTG_IRQ != 0 {
+            tripwire(&self.hcd);
+            self.check_port();
+            userlib::sys_irq_control(OTG_IRQ, true, false);
         }
         if self.any_pending() {
             self.service(true);
@@ -673,6 +753,16 @@ impl InOrderUsbHcdImpl for Server {
 
 include!(concat!(env!("OUT_DIR"), "/own_index.rs"));
 
+/// The slave-mode tripwire (doc/usb-host.md 5.3 item 1): buffer DMA on means the core could
+/// write anywhere it reaches, so this incarnation stops at once; the supervisor pulses the
+/// core's reset (`reset-peripherals`) before the next one fences and initialises it.
+fn tripwire(hcd: &Hcd<Regs, KernelClock>) {
+    if !hcd.slave_mode_intact() {
+        ringbuf_entry!(Event::DmaTripwire);
+        panic!("GAHBCFG.DMAEN reads 1: the OTG core could master the bus");
+    }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "sim")]
@@ -681,6 +771,7 @@ pub extern "C" fn main() -> ! {
     let info = loop {
         match hcd.init() {
             Ok(info) => break info,
+            Err(dwc2_hcd_core::HcdError::DmaEnabled) => tripwire(&hcd),
             Err(_) => {
                 ringbuf_entry!(Event::InitFailed);
                 sleep_for(INIT_RETRY_MS, TIMER);
@@ -698,6 +789,12 @@ pub extern "C" fn main() -> ! {
         channels: info.channels as u8,
         epoch,
     });
+    #[cfg(feature = "mmio")]
+    {
+        board::vbus_on();
+        // Whatever the previous incarnation left pending was fenced by the init.
+        userlib::sys_irq_control(OTG_IRQ, true, true);
+    }
     let mut server = Server {
         hcd,
         owners: PipeOwners::new(epoch),

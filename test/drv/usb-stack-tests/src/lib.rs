@@ -29,6 +29,19 @@ const RESET_RECOVERY_MS: u32 = 10;
 /// Model time a request may run beyond its own timeout before the harness calls it lost.
 const LOST_TRANSFER_MARGIN_US: u64 = 1_000_000;
 
+/// Address 0's EP0 at `speed`, with the 8-byte packets every device accepts before its
+/// device descriptor is read.
+pub fn ep0_spec(speed: Speed) -> PipeSpec {
+    PipeSpec {
+        address: 0,
+        endpoint: usb_host_api::EpAddr(0),
+        ty: usb_host_api::EpType::Control,
+        max_packet: 8,
+        interval: 0,
+        speed,
+    }
+}
+
 /// The model's virtual clock; busy waits advance it.
 pub struct ModelClock<'m, 'd>(&'m RefCell<Dwc2Model<'d>>);
 

@@ -5,18 +5,7 @@ use std::cell::RefCell;
 use usb_host_api::{EpAddr, EpType, HostController, PipeSpec, SetupPacket, Speed, XferError};
 use usb_model::{BusEvent, Dwc2Model, Handshake, InReply, Pid, hid};
 use usb_proto::descriptor::ty;
-use usb_stack_tests::SimHost;
-
-fn ep0_spec(speed: Speed) -> PipeSpec {
-    PipeSpec {
-        address: 0,
-        endpoint: EpAddr(0),
-        ty: EpType::Control,
-        max_packet: 8,
-        interval: 0,
-        speed,
-    }
-}
+use usb_stack_tests::{SimHost, ep0_spec};
 
 /// A keyboard on the root port (its script empty: its interrupt endpoint NAKs).
 fn with_keyboard(test: impl FnOnce(&RefCell<Dwc2Model<'_>>, &mut SimHost<'_, '_>)) {
