@@ -57,9 +57,13 @@ enum Op {
 #[derive(Copy, Clone, PartialEq, Count)]
 enum Trace {
     None,
-    Hello,
+    /// This incarnation began (its hello to the core is `Binding(Change::Hello)`).
+    Started,
     Binding(Change<CdcError>),
-    Failed { op: Op, error: CdcError },
+    Failed {
+        op: Op,
+        error: CdcError,
+    },
 }
 
 counted_ringbuf!(Trace, 32, Trace::None);
@@ -220,7 +224,7 @@ pub extern "C" fn main() -> ! {
         hcd,
         ports: Bindings::new(),
     };
-    ringbuf_entry!(Trace::Hello);
+    ringbuf_entry!(Trace::Started);
     server.pull_events();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {

@@ -392,6 +392,13 @@ impl Server {
         ringbuf_entry!(Event::Closed { pipe: pipe.index });
     }
 
+    /// Ends `pipe`'s transfer in flight (the pipe stays open) and answers it `Canceled`.
+    fn abort(&mut self, pipe: PipeId) {
+        self.hcd.cancel(pipe);
+        let _ = self.hcd.take_completion(pipe);
+        self.forget(pipe, XferError::Canceled);
+    }
+
     /// Answers and forgets `pipe`'s pending transfer, if it has one.
     fn forget(&mut self, pipe: PipeId, error: XferError) {
         let slot = &mut self.pending[usize::from(pipe.index)];
@@ -414,9 +421,7 @@ impl Server {
                 && !pending.caller_current()
             {
                 let pipe = *pipe;
-                self.hcd.cancel(pipe);
-                let _ = self.hcd.take_completion(pipe);
-                self.forget(pipe, XferError::Canceled);
+                self.abort(pipe);
             }
         }
         let mut closed = [None; MAX_PIPES];
@@ -677,9 +682,7 @@ impl InOrderUsbHcdImpl for Server {
             }
             // Its result was not taken, or a previous incarnation of the caller started it:
             // the caller has moved on.
-            self.hcd.cancel(started);
-            let _ = self.hcd.take_completion(started);
-            self.forget(started, XferError::Canceled);
+            self.abort(started);
         }
         self.hcd
             .submit(pipe, Request::Control { setup }, timeout_ms)

@@ -48,9 +48,13 @@ const POLL_TIMEOUT_MS: u32 = 20;
 #[derive(Copy, Clone, PartialEq, Count)]
 enum Trace {
     None,
-    Hello,
+    /// This incarnation began (its hello to the core is `Binding(Change::Hello)`).
+    Started,
     Binding(Change<HidError>),
-    PollFailed { slot: u8, error: HidError },
+    PollFailed {
+        slot: u8,
+        error: HidError,
+    },
     Event(HidEvent),
 }
 
@@ -165,7 +169,7 @@ pub extern "C" fn main() -> ! {
         devices: Bindings::new(),
         log: EventLog::new(),
     };
-    ringbuf_entry!(Trace::Hello);
+    ringbuf_entry!(Trace::Started);
     server.pull_events();
     sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
     let mut buffer = [0u8; INCOMING_SIZE];

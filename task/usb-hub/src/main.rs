@@ -44,7 +44,8 @@ const POLL_TIMEOUT_MS: u32 = 20;
 #[derive(Copy, Clone, PartialEq, Count)]
 enum Trace {
     None,
-    Hello,
+    /// This incarnation began (its hello to the core is `Binding(Change::Hello)`).
+    Started,
     Binding(Change<HubError>),
     Reconciled {
         slot: u8,
@@ -261,7 +262,7 @@ pub extern "C" fn main() -> ! {
         hcd,
         hubs: Bindings::new(),
     };
-    ringbuf_entry!(Trace::Hello);
+    ringbuf_entry!(Trace::Started);
     server.pull_events();
     let mut next_poll = sys_get_timer().now + POLL_MS;
     loop {

@@ -42,9 +42,13 @@ const CHUNK: usize = MAX_TRANSFER;
 #[derive(Copy, Clone, PartialEq, Count)]
 enum Trace {
     None,
-    Hello,
+    /// This incarnation began (its hello to the core is `Binding(Change::Hello)`).
+    Started,
     Binding(Change<MscError>),
-    Failed { lba: u32, error: MscError },
+    Failed {
+        lba: u32,
+        error: MscError,
+    },
 }
 
 counted_ringbuf!(Trace, 32, Trace::None);
@@ -198,7 +202,7 @@ pub extern "C" fn main() -> ! {
         hcd,
         disks: Bindings::new(),
     };
-    ringbuf_entry!(Trace::Hello);
+    ringbuf_entry!(Trace::Started);
     server.pull_events();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
