@@ -146,7 +146,6 @@ pub struct PortEvents {
     pub disconnected: bool,
     /// The port was disabled by the hardware (babble, port error) while connected.
     pub disabled: bool,
-    pub overcurrent: bool,
 }
 
 /// A transfer request.
@@ -289,6 +288,9 @@ pub struct Hcd<R, C> {
     events: PortEvents,
     /// The latched `events` were reported by [`Hcd::port_events_to_announce`].
     events_announced: bool,
+    /// `HPRT.POCA` rose since [`Hcd::take_over_current`]: the port's driver decides what
+    /// becomes of its power.
+    over_current: bool,
 }
 
 fn frame_reached(now: u16, due: u16) -> bool {
@@ -308,6 +310,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             }; MAX_PIPES],
             events: PortEvents::default(),
             events_announced: false,
+            over_current: false,
         }
     }
 
@@ -419,6 +422,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             ..PortEvents::default()
         };
         self.events_announced = false;
+        self.over_current = false;
         Ok(HcdInfo {
             channels: channel_count,
             fifo_words,
@@ -462,6 +466,22 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         let announce = self.events != PortEvents::default() && !self.events_announced;
         self.events_announced |= announce;
         announce
+    }
+
+    /// Whether the port reported over-current since the last call (and forgets it).
+    pub fn take_over_current(&mut self) -> bool {
+        core::mem::take(&mut self.over_current)
+    }
+
+    /// Switches the port's power (`HPRT.PPWR`) on or off. Off ends every transfer with
+    /// `Disconnected`: no device on the port has power.
+    pub fn port_power(&mut self, on: bool) {
+        if on {
+            self.write_hprt(hprt::PPWR, 0);
+        } else {
+            self.write_hprt(0, hprt::PPWR);
+            self.abort_all(XferError::Disconnected);
+        }
     }
 
     /// Asserts port reset; the caller holds it ≥ 50 ms (TDRSTR) before [`Hcd::port_reset_end`].
@@ -894,8 +914,9 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         if v & hprt::PCDET != 0 {
             self.events.connect_changed = true;
         }
-        if v & hprt::POCCHNG != 0 {
-            self.events.overcurrent = true;
+        // POCCHNG also marks the flag's fall (power switched off, load removed).
+        if v & hprt::POCCHNG != 0 && v & hprt::POCA != 0 {
+            self.over_current = true;
         }
         if v & hprt::PENCHNG != 0 && v & hprt::PENA == 0 {
             if v & hprt::PCSTS != 0 {

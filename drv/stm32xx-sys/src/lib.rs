@@ -313,3 +313,108 @@ mod tests {
         assert!(!gpio::is_managed(&managed, Port::C, 0x0001));
     }
 }
+
+pub mod exti {
+    //! EXTI (RM0433 "Extended interrupts and events controller") and SYSCFG's EXTI line
+    //! routing: the board's VBUS switch flag raises an interrupt on its edge into the fault
+    //! level, so `sys` can tell `usb-hcd` of an over-current at once (doc/usb-host.md 1.12).
+    //!
+    //! GPIO line `n` (pin `n` of any port) is EXTI line `n`; `SYSCFG_EXTICR1..4` pick the
+    //! port of four lines each, four bits a line (port A = 0 ... K = 10). Lines 0-4 have an
+    //! NVIC interrupt each; 5-9 and 10-15 share one per group.
+
+    use drv_stm32xx_sys_api::{Level, PinSet};
+
+    /// Offsets from the EXTI base: rising and falling trigger selection, the CPU's
+    /// interrupt mask, and its pending register (write 1 to clear).
+    pub const RTSR1: usize = 0x00;
+    pub const FTSR1: usize = 0x04;
+    pub const CPUIMR1: usize = 0x80;
+    pub const CPUPR1: usize = 0x88;
+
+    /// SYSCFG_EXTICR1's offset from the SYSCFG base; EXTICR2..4 follow.
+    const EXTICR1: usize = 0x08;
+
+    /// The one pin of `pins` (a flag is one pin), as its EXTI line.
+    pub const fn line(pins: PinSet) -> Option<u8> {
+        if pins.pins.count_ones() == 1 {
+            Some(pins.pins.trailing_zeros() as u8)
+        } else {
+            None
+        }
+    }
+
+    /// The SYSCFG_EXTICRx offset that routes `line`, and the field's shift in it.
+    pub const fn route(line: u8) -> (usize, u32) {
+        (EXTICR1 + 4 * (line as usize / 4), 4 * (line as u32 % 4))
+    }
+
+    /// `exticr` with `line`'s field set to `pins`' port.
+    pub const fn routed(exticr: u32, pins: PinSet, line: u8) -> u32 {
+        let (_, shift) = route(line);
+        (exticr & !(0xF << shift)) | ((pins.port as u32) << shift)
+    }
+
+    /// The trigger register of the edge into `level`: a flag that signals at low fires on
+    /// the falling edge.
+    pub const fn trigger(level: Level) -> usize {
+        match level {
+            Level::Low => FTSR1,
+            Level::High => RTSR1,
+        }
+    }
+
+    /// The NVIC interrupt of `line` (RM0433 vector table: EXTI0..4 are 6..10, EXTI9_5 is 23,
+    /// EXTI15_10 is 40) and its name in the chip file's `exti` interrupts.
+    pub const fn irq(line: u8) -> (u32, &'static str) {
+        match line {
+            0 => (6, "exti0"),
+            1 => (7, "exti1"),
+            2 => (8, "exti2"),
+            3 => (9, "exti3"),
+            4 => (10, "exti4"),
+            5..=9 => (23, "exti9-5"),
+            _ => (40, "exti15-10"),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use drv_stm32xx_sys_api::Port;
+
+        #[test]
+        fn the_nucleo_flag_pg7_is_line_7_routed_to_port_g_in_exticr2() {
+            let pg7 = PinSet::new(Port::G, 1 << 7);
+            assert_eq!(line(pg7), Some(7));
+            assert_eq!(route(7), (0x0C, 12));
+            assert_eq!(routed(0xFFFF_FFFF, pg7, 7), 0xFFFF_6FFF);
+            assert_eq!(routed(0, pg7, 7), 0x6000);
+            assert_eq!(irq(7), (23, "exti9-5"));
+            assert_eq!(trigger(Level::Low), FTSR1);
+        }
+
+        #[test]
+        fn the_first_and_last_lines_and_ports() {
+            let pa0 = PinSet::new(Port::A, 1);
+            assert_eq!(
+                (line(pa0), route(0), routed(0xF, pa0, 0)),
+                (Some(0), (0x08, 0), 0)
+            );
+            let pk15 = PinSet::new(Port::K, 1 << 15);
+            assert_eq!(route(15), (0x14, 12));
+            assert_eq!(routed(0, pk15, 15), 10 << 12);
+            assert_eq!(irq(4), (10, "exti4"));
+            assert_eq!(irq(5), (23, "exti9-5"));
+            assert_eq!(irq(10), (40, "exti15-10"));
+            assert_eq!(irq(15), (40, "exti15-10"));
+            assert_eq!(trigger(Level::High), RTSR1);
+        }
+
+        #[test]
+        fn a_flag_is_exactly_one_pin() {
+            assert_eq!(line(PinSet::new(Port::G, 0)), None);
+            assert_eq!(line(PinSet::new(Port::G, 0b11 << 6)), None);
+        }
+    }
+}

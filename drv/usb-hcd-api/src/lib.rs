@@ -16,7 +16,10 @@
 #![no_std]
 
 pub mod owners;
+pub mod power;
 pub mod wire;
+
+pub use power::PowerStatus;
 
 use idol_runtime::CallError;
 use idol_runtime::abi::{Incarnation, TaskId};

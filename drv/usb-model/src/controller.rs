@@ -16,6 +16,8 @@
 //! | write with `PENA` = 1 | port disabled **and** a violation (a read-modify-write bug) |
 //! | device detached | `PCSTS`/`PENA` drop, `PCDET`, `PENCHNG`, `GINTSTS.DISCINT`; enabled channels halt with `TXERR` |
 //! | IN packet longer than MPS (babble) | channel `BBERR`, port disabled (`PENCHNG`) |
+//! | over-current load while `PPWR` ([`Dwc2Model::set_over_current`]) | `POCA`, `POCCHNG`; the device loses power (as detached, but still plugged) |
+//! | `PPWR` 1 → 0 with `POCA` set, or the load removed | `POCA` drops, `POCCHNG`; a device still plugged connects again once powered |
 //!
 //! Channel n (HCCHAR/HCTSIZ/HCINT):
 //!
@@ -250,6 +252,10 @@ pub struct Dwc2Model<'d> {
     unplug_after: Option<u64>,
     /// The device the scripted unplug removed, kept for [`Dwc2Model::replug`].
     unplugged: Option<&'d mut dyn SimDevice>,
+    /// A load on the port draws more than the VBUS switch allows (a short, a broken
+    /// device): while the port is powered the switch limits the current, the controller
+    /// reports over-current and the device is without power.
+    overloaded: bool,
     stats: BusStats,
     violations: [Option<Violation>; MAX_RECORDED],
     violation_count: usize,
@@ -297,6 +303,7 @@ impl<'d> Dwc2Model<'d> {
             root: None,
             unplug_after: None,
             unplugged: None,
+            overloaded: false,
             stats: BusStats::default(),
             violations: [None; MAX_RECORDED],
             violation_count: 0,
@@ -375,7 +382,7 @@ impl<'d> Dwc2Model<'d> {
     /// Plugs `device` into the root port.
     pub fn attach(&mut self, device: &'d mut dyn SimDevice) {
         self.root = Some(device);
-        if self.hprt & hprt::PPWR != 0 {
+        if self.port_powered() {
             self.hprt |= hprt::PCSTS | hprt::PCDET;
         }
     }
@@ -405,6 +412,33 @@ impl<'d> Dwc2Model<'d> {
     /// The device on the root port (to plug devices into a simulated hub, for example).
     pub fn root_device(&mut self) -> Option<&mut (dyn SimDevice + 'd)> {
         self.root.as_deref_mut()
+    }
+
+    /// Whether the port's device has power: VBUS on and not limited by an over-current.
+    fn port_powered(&self) -> bool {
+        self.hprt & (hprt::PPWR | hprt::POCA) == hprt::PPWR
+    }
+
+    /// Puts an over-current load on the port (`true`) or takes it away.
+    pub fn set_over_current(&mut self, overloaded: bool) {
+        self.overloaded = overloaded;
+        self.update_over_current();
+    }
+
+    /// `POCA` follows the load while the port is powered; each change sets `POCCHNG`. The
+    /// device loses power when it rises and connects again when it falls.
+    fn update_over_current(&mut self) {
+        let active = self.overloaded && self.hprt & hprt::PPWR != 0;
+        if active == (self.hprt & hprt::POCA != 0) {
+            return;
+        }
+        self.hprt ^= hprt::POCA;
+        self.hprt |= hprt::POCCHNG;
+        if active {
+            self.disconnect();
+        } else if self.port_powered() && self.root.is_some() {
+            self.hprt |= hprt::PCSTS | hprt::PCDET;
+        }
     }
 
     fn disconnect(&mut self) {
@@ -601,13 +635,14 @@ impl<'d> Dwc2Model<'d> {
         let powered = value & hprt::PPWR != 0;
         if powered && !was_powered {
             self.hprt |= hprt::PPWR;
-            if self.root.is_some() {
+            if self.root.is_some() && !self.overloaded {
                 self.hprt |= hprt::PCSTS | hprt::PCDET;
             }
         } else if !powered && was_powered {
             self.disconnect();
             self.hprt &= !hprt::PPWR;
         }
+        self.update_over_current();
         let was_resetting = self.hprt & hprt::PRST != 0;
         let resetting = value & hprt::PRST != 0;
         if resetting && !was_resetting {

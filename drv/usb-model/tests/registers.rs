@@ -165,3 +165,63 @@ fn port_reset_shorter_than_10_ms_is_flagged() {
         [Violation::PortResetTooShort { held_us: 2_000 }]
     );
 }
+
+#[test]
+fn an_over_current_load_cuts_the_device_off_until_power_is_cycled_without_it() {
+    let script = [[0u8; 8]; 0];
+    let mut kbd = hid::keyboard(&script);
+    let mut model = Dwc2Model::new();
+    model.attach(&mut kbd);
+    enabled_keyboard_port(&mut model);
+    let ack = |model: &mut Dwc2Model<'_>| {
+        let v = model.read(regs::HPRT);
+        model.write(
+            regs::HPRT,
+            hprt::without_w1c(v) | (v & hprt::W1C & !hprt::PENA),
+        );
+    };
+    ack(&mut model);
+
+    model.set_over_current(true);
+    let v = model.read(regs::HPRT);
+    assert_eq!(
+        v & (hprt::POCA | hprt::POCCHNG | hprt::PCSTS | hprt::PENA),
+        hprt::POCA | hprt::POCCHNG,
+        "over-current: flagged, and the device has lost power"
+    );
+    assert_ne!(model.read(regs::GINTSTS) & gint::HPRTINT, 0);
+    ack(&mut model);
+    assert_eq!(model.read(regs::HPRT) & hprt::POCCHNG, 0);
+
+    // Power off: the switch no longer limits anything, the flag drops.
+    model.write(regs::HPRT, 0);
+    assert_eq!(
+        model.read(regs::HPRT) & (hprt::POCA | hprt::POCCHNG),
+        hprt::POCCHNG
+    );
+    ack(&mut model);
+    // Power on with the load still there: over-current again, at once, no connect.
+    model.write(regs::HPRT, hprt::PPWR);
+    assert_eq!(
+        model.read(regs::HPRT) & (hprt::POCA | hprt::POCCHNG | hprt::PCSTS),
+        hprt::POCA | hprt::POCCHNG
+    );
+    ack(&mut model);
+    // The load goes away while powered: the device has power and connects again.
+    model.set_over_current(false);
+    let v = model.read(regs::HPRT);
+    assert_eq!(
+        v & (hprt::POCA | hprt::POCCHNG | hprt::PCSTS | hprt::PCDET),
+        hprt::POCCHNG | hprt::PCSTS | hprt::PCDET
+    );
+    assert_eq!(model.violation_count(), 0);
+}
+
+#[test]
+fn an_over_current_load_on_an_unpowered_port_is_not_reported() {
+    let mut model = Dwc2Model::new();
+    model.set_over_current(true);
+    assert_eq!(model.read(regs::HPRT) & (hprt::POCA | hprt::POCCHNG), 0);
+    model.set_over_current(false);
+    assert_eq!(model.read(regs::HPRT) & (hprt::POCA | hprt::POCCHNG), 0);
+}

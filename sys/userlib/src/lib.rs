@@ -25,7 +25,7 @@ mod sys;
 mod text;
 
 pub use lease::Lease;
-pub use slots::{notify_index, notify_mask, slot_index};
+pub use slots::{notify_index, notify_mask, optional_notify, slot_index};
 pub use sys::*;
 pub use text::TextBuf;
 

@@ -132,9 +132,59 @@ macro_rules! notify_bits {
     };
 }
 
+/// `task`'s index and the mask of its notifications `names` if this task's app.toml `notify`
+/// names `task`, else `None`; a compile-time error if it names `task` without one of `names`.
+pub const fn optional_notify(
+    targets: &str,
+    bits: &str,
+    task: &str,
+    names: &[&str],
+) -> Option<(usize, u32)> {
+    match list_value(targets, &[task]) {
+        Some(index) => Some((index, notify_mask(bits, task, names))),
+        None => None,
+    }
+}
+
+/// `optional_notify!(WATCHER, "console", ["usb-power"]);` defines
+/// `const WATCHER: Option<(TaskId, u32)>`: the task (its first incarnation's id) and the bits,
+/// when this task's app.toml `notify` names it, else `None`. For a task that tells a watcher
+/// some images have and others do not.
+#[macro_export]
+macro_rules! optional_notify {
+    ($vis:vis $const_name:ident, $task:literal, [$($name:literal),+ $(,)?]) => {
+        $vis const $const_name: Option<($crate::TaskId, u32)> = match $crate::optional_notify(
+            env!("BULKHEAD_NOTIFY_TARGETS"),
+            env!("BULKHEAD_NOTIFY_BITS"),
+            $task,
+            &[$($name),+],
+        ) {
+            Some((index, bits)) => {
+                Some(($crate::TaskId::for_index_and_gen(index, $crate::Generation(0)), bits))
+            }
+            None => None,
+        };
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_optional_notify_target_is_none_when_absent() {
+        let targets = "usb-core=4,console=1";
+        let bits = "usb-core.port=1,usb-core.xfer=2,console.usb-power=2";
+        assert_eq!(
+            optional_notify(targets, bits, "console", &["usb-power"]),
+            Some((1, 1 << 2))
+        );
+        assert_eq!(
+            optional_notify(targets, bits, "consol", &["usb-power"]),
+            None
+        );
+        assert_eq!(optional_notify("", "", "console", &["usb-power"]), None);
+    }
 
     #[test]
     fn slot_index_finds_exact_names_only() {

@@ -143,7 +143,16 @@ impl Verb {
 }
 
 /// The USB commands; the image's console serves those it has the tasks for.
-pub const USB_COMMANDS: [&str; 7] = ["usb", "plug", "unplug", "disk", "keys", "press", "serial"];
+pub const USB_COMMANDS: [&str; 8] = [
+    "usb",
+    "plug",
+    "unplug",
+    "disk",
+    "keys",
+    "press",
+    "serial",
+    "overcurrent",
+];
 
 /// A parsed command line.
 #[derive(Clone, Debug)]

@@ -32,6 +32,13 @@ include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
 const BAUD: u32 = 115_200;
 
+/// app.toml (feature `usb`): `notifications = ["rx", "timer", "usb-power"]`; usb-hcd posts
+/// `usb-power` when an over-current switches VBUS off (doc/usb-host.md 1.12).
+#[cfg(feature = "usb")]
+const USB_POWER_NOTIFICATION: u32 = 1 << 2;
+#[cfg(not(feature = "usb"))]
+const USB_POWER_NOTIFICATION: u32 = 0;
+
 #[cfg(not(feature = "stm32h7"))]
 mod board {
     use drv_cmsdk_uart::Uart;
@@ -179,10 +186,14 @@ impl InOrderConsoleImpl for Console {
     }
 
     fn notification_mask(&self) -> u32 {
-        shell::RX_NOTIFICATION
+        shell::RX_NOTIFICATION | USB_POWER_NOTIFICATION
     }
 
-    fn handle_notification(&mut self, _bits: u32) {
+    fn handle_notification(&mut self, bits: u32) {
+        #[cfg(feature = "usb")]
+        if bits & USB_POWER_NOTIFICATION != 0 {
+            usb::power_changed(&mut Out(&self.port));
+        }
         while let Some(input) = self.receiver.next(&self.port) {
             match input {
                 Input::Byte(byte) => self.shell.on_byte(&mut Out(&self.port), byte),

@@ -3,6 +3,8 @@
 //! | command | asks | answers |
 //! |---|---|---|
 //! | `usb` | usb-core `devices`, `interface_plan` | the device tree: each device under the hub it is behind, with its port path (`1` the root port, `1.3` port 3 of the hub on it) and its id (the core's incarnation, the device slot and its generation: new at every enumeration), each interface and the task (and its generation) bound to it |
+//! | `usb power [on]` | usb-hcd `power_status`, `power_on` | the root port's VBUS after over-currents; `on` powers a cut-off port again |
+//! | `overcurrent on\|off` | usb-sim `over_current` (feature `usb-sim`) | an over-current load on the simulated root port |
 //! | `plug NAME`, `unplug NAME` | usb-sim (feature `usb-sim`) | the simulated device on the root port, or in its hub port |
 //! | `press KEY` | usb-sim `press` (feature `usb-sim`) | a key (a letter or a digit) pressed on the simulated keyboard |
 //! | `disk read LBA [N]` | usb-msc `disk`, `read` | a hex dump of N (default 1, at most [`MAX_BLOCKS`]) blocks |
@@ -23,6 +25,8 @@ use idol_runtime::CallError;
 use idol_runtime::zerocopy::FromZeros;
 use usb_core_api::wire::plan;
 use usb_core_api::{DeviceRecord, Driver, InterfaceRecord, UsbCoreClient};
+use usb_hcd_api::power::power_state;
+use usb_hcd_api::{PowerStatus, UsbHcdClient};
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_host_api::Speed;
 use usb_msc_api::{DiskError, DiskInfo, UsbMscClient};
@@ -37,6 +41,7 @@ include!(concat!(env!("OUT_DIR"), "/usb_drivers.rs"));
 #[cfg(feature = "usb-sim")]
 task_slot!(USB_SIM, "usb-sim");
 task_slot!(USB_CORE, "usb-core");
+task_slot!(USB_HCD, "usb-hcd");
 task_slot!(USB_MSC, "usb-msc");
 task_slot!(USB_HID, "usb-hid");
 
@@ -57,10 +62,12 @@ const MAX_PATH: usize = 6;
 pub const HELP_SIM: &str = "  \
     plug NAME      plug a simulated device (flash, keyboard, mouse, serial, hub, ...)\n  \
     unplug NAME    unplug it\n  \
-    press KEY      press a key (a-z, 0-9) on the simulated keyboard\n";
+    press KEY      press a key (a-z, 0-9) on the simulated keyboard\n  \
+    overcurrent on|off  an over-current load on the simulated root port\n";
 
 pub const HELP: &str = "  \
     usb            USB device tree: port path, address, speed, VID:PID, what each interface is bound to\n  \
+    usb power [on] the root port's power after over-currents; on: power a cut-off port again\n  \
     disk read LBA [N]       hex dump of N blocks from LBA (* = as the line above)\n  \
     disk write LBA PATTERN  fill block LBA with the hex bytes of PATTERN (e.g. ab)\n  \
     keys           the key and mouse events usb-hid keeps\n";
@@ -68,7 +75,42 @@ pub const HELP: &str = "  \
 /// Runs a USB command; `args` are the words after `command`.
 pub fn run(out: &mut Out<'_>, command: &str, mut args: SplitWhitespace<'_>) {
     match command {
-        "usb" => devices(out),
+        "usb" => match (args.next(), args.next()) {
+            (None, _) => devices(out),
+            (Some("power"), None) => power(out),
+            (Some("power"), Some("on")) => power_on(out),
+            (Some(word), _) => {
+                let _ = writeln!(
+                    out,
+                    "usb: unknown \"{word}\"; usb, usb power or usb power on"
+                );
+            }
+        },
+        #[cfg(feature = "usb-sim")]
+        "overcurrent" => match args.next() {
+            Some(word @ ("on" | "off")) => {
+                let on = word == "on";
+                match UsbSimClient::new(sys_refresh_incarnation(USB_SIM)).over_current(on) {
+                    Ok(()) => {
+                        let _ =
+                            writeln!(out, "overcurrent: load {}", if on { "on" } else { "off" });
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "overcurrent: {}", gone(e, "usb-sim"));
+                    }
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "overcurrent needs on or off");
+            }
+        },
+        #[cfg(not(feature = "usb-sim"))]
+        "overcurrent" => {
+            let _ = writeln!(
+                out,
+                "overcurrent: there is no simulator on this board; the VBUS switch reports real ones"
+            );
+        }
         #[cfg(not(feature = "usb-sim"))]
         "plug" | "unplug" | "press" => {
             let _ = writeln!(
@@ -123,6 +165,62 @@ pub(crate) fn gone<E>(e: CallError<E>, task: &str) -> impl core::fmt::Display + 
         }
     }
     Gone(matches!(e, CallError::Gone(_)), task)
+}
+
+fn hcd() -> UsbHcdClient {
+    UsbHcdClient::new(sys_refresh_incarnation(USB_HCD))
+}
+
+/// `usb power`: what over-currents did to VBUS.
+#[inline(never)]
+fn power(out: &mut Out<'_>) {
+    match hcd().power_status() {
+        Ok(status) => say_power(out, &status),
+        Err(e) => {
+            let _ = writeln!(out, "usb power: {}", gone(e, "usb-hcd"));
+        }
+    }
+}
+
+#[inline(never)]
+fn power_on(out: &mut Out<'_>) {
+    match hcd().power_on() {
+        Ok(true) => {
+            let _ = writeln!(out, "usb power: VBUS on again, strikes forgotten");
+        }
+        Ok(false) => {
+            let _ = writeln!(out, "usb power: VBUS was already on");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "usb power on: {}", gone(e, "usb-hcd"));
+        }
+    }
+}
+
+fn say_power(out: &mut Out<'_>, s: &PowerStatus) {
+    let (strikes, limit, window_s) = (s.strikes, s.limit, { s.window_ms } / 1000);
+    let _ = match s.state {
+        power_state::ON => writeln!(
+            out,
+            "usb: VBUS on ({} over-currents since usb-hcd started, {strikes} in the last {window_s} s)",
+            { s.total }
+        ),
+        power_state::RESTING => writeln!(
+            out,
+            "usb: over-current on the root port: VBUS off, on again in {} ms (strike {strikes} of {limit} in {window_s} s)",
+            { s.rest_ms }
+        ),
+        power_state::CUT_OFF => writeln!(
+            out,
+            "usb: over-current on the root port {strikes} times in {window_s} s: VBUS stays off and USB is down; remove the fault, then type `usb power on`"
+        ),
+        other => writeln!(out, "usb: usb-hcd reports an unknown power state {other}"),
+    };
+}
+
+/// usb-hcd posted `usb-power`: an over-current switched VBUS off.
+pub fn power_changed(out: &mut Out<'_>) {
+    power(out);
 }
 
 #[inline(never)]

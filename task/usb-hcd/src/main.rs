@@ -40,8 +40,15 @@
 //! batch of connect, disconnect or port-disable events; the core then calls `root_port`,
 //! which takes them. So a plug is seen within a few milliseconds instead of at the core's
 //! next poll.
+//!
+//! Over-current (doc/usb-host.md 1.12, `usb_hcd_api::power`): at each look, an over-current
+//! the port reported switches VBUS off for a rest, then on again; the third within ten
+//! seconds leaves it off until `power_on`. Each is recorded here and told to the console,
+//! in images that have one (app.toml `notify = { console = ["usb-power"] }`).
 #![no_std]
 #![no_main]
+
+use core::convert::Infallible;
 
 use counters::Count;
 use dwc2_hcd_core::{BufferFault, Clock, Hcd, Request, TransferBuffers};
@@ -49,13 +56,14 @@ use idol_runtime::abi::{Incarnation, TaskId};
 use idol_runtime::{Leased, ReplyToken, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_hcd_api::owners::{MAX_PIPES, PipeOwners};
-use usb_hcd_api::{HcdError, MAX_STARTED_CONTROL, RootPortStatus, wire};
+use usb_hcd_api::power::{OverCurrentGuard, Verdict};
+use usb_hcd_api::{HcdError, MAX_STARTED_CONTROL, PowerStatus, RootPortStatus, wire};
 use usb_host_api::{Direction, PipeId, PipeSpec, SetupPacket, XferError};
 #[cfg(feature = "sim")]
 use userlib::task_slot;
 use userlib::{
-    RecvMessage, incarnation_is_current, notify_bits, notify_target, sleep_for, sys_get_timer,
-    sys_post, sys_refresh_incarnation, sys_set_timer,
+    RecvMessage, incarnation_is_current, notify_bits, notify_target, optional_notify, sleep_for,
+    sys_get_timer, sys_post, sys_refresh_incarnation, sys_set_timer,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -91,6 +99,9 @@ const PORT_CHECK_MS: u64 = 5;
 notify_target!(USB_CORE, "usb-core");
 notify_bits!(CORE_PORT, "usb-core", ["port"]);
 notify_bits!(CORE_XFER, "usb-core", ["xfer"]);
+// Images with a console tell it of every over-current (app.toml `notify`); it asks
+// `power_status` and says what happened to VBUS.
+optional_notify!(POWER_WATCHER, "console", ["usb-power"]);
 
 #[cfg(feature = "sim")]
 task_slot!(USB_SIM, "usb-sim");
@@ -151,10 +162,11 @@ mod board {
         unsafe { dwc2_regs::MmioRegs::new(OTG2_BASE) }
     }
 
-    /// Powers the port once the core is initialised (doc/usb-host.md 1.4 step 15).
-    pub fn vbus_on() {
-        if SysClient::new(SYS).usb_vbus(&VBUS, true).is_err() {
-            panic!("sys refused to switch VBUS on");
+    /// Switches the port's power: on once the core is initialised (doc/usb-host.md 1.4
+    /// step 15), off and on again after an over-current (1.7).
+    pub fn vbus(on: bool) {
+        if SysClient::new(SYS).usb_vbus(&VBUS, on).is_err() {
+            panic!("sys refused to switch VBUS");
         }
     }
 }
@@ -213,6 +225,19 @@ enum Event {
     ClientGone {
         pipe: u8,
     },
+    /// The root port reported over-current: VBUS is off for a rest (`total` since this
+    /// incarnation started).
+    OverCurrent {
+        total: u16,
+    },
+    /// The rest after an over-current ended: VBUS is on again.
+    PowerRestored,
+    /// Too many over-currents: VBUS stays off until `power_on`.
+    PowerCutOff {
+        strikes: u8,
+    },
+    /// `power_on` powered a port that was off.
+    PowerOnRequested,
 }
 
 counted_ringbuf!(Event, 32, Event::None);
@@ -311,6 +336,8 @@ struct Server {
     staging: Staging,
     /// When the root port is next looked at (kernel ticks).
     next_port_check: u64,
+    /// What over-currents did to the port's power.
+    power: OverCurrentGuard,
     /// The simulator incarnation whose controller this incarnation initialised.
     #[cfg(feature = "sim")]
     controller: Incarnation,
@@ -458,10 +485,43 @@ impl Server {
         #[cfg(feature = "sim")]
         self.check_controller();
         self.service(true);
+        self.check_power();
         if self.hcd.port_events_to_announce() {
             ringbuf_entry!(Event::PortEventsAnnounced);
             let _ = sys_post(sys_refresh_incarnation(USB_CORE), CORE_PORT);
         }
+    }
+
+    /// Acts on an over-current the port reported (doc/usb-host.md 1.12): VBUS off for a
+    /// rest, or for good after too many; and powers a rested port again.
+    fn check_power(&mut self) {
+        let now = sys_get_timer().now;
+        if self.hcd.take_over_current() {
+            let verdict = self.power.over_current(now);
+            let status = self.power.status(now);
+            match verdict {
+                Verdict::Ignored => return,
+                Verdict::RestUntil(_) => ringbuf_entry!(Event::OverCurrent {
+                    total: status.total as u16,
+                }),
+                Verdict::CutOff => ringbuf_entry!(Event::PowerCutOff {
+                    strikes: status.strikes,
+                }),
+            }
+            self.switch_power(false);
+            if let Some((watcher, bits)) = POWER_WATCHER {
+                let _ = sys_post(sys_refresh_incarnation(watcher), bits);
+            }
+        } else if self.power.rest_over(now) {
+            ringbuf_entry!(Event::PowerRestored);
+            self.switch_power(true);
+        }
+    }
+
+    fn switch_power(&mut self, on: bool) {
+        self.hcd.port_power(on);
+        #[cfg(feature = "mmio")]
+        board::vbus(on);
     }
 
     /// A restart of usb-sim replaces the controller (as swapping the silicon would): every
@@ -480,10 +540,7 @@ impl Server {
 }
 
 impl InOrderUsbHcdImpl for Server {
-    fn root_port(
-        &mut self,
-        _: &RecvMessage,
-    ) -> Result<RootPortStatus, RequestError<core::convert::Infallible>> {
+    fn root_port(&mut self, _: &RecvMessage) -> Result<RootPortStatus, RequestError<Infallible>> {
         self.service(true);
         let events = self.hcd.take_port_events();
         let mut status = RootPortStatus::from(self.hcd.root_port());
@@ -583,7 +640,7 @@ impl InOrderUsbHcdImpl for Server {
         &mut self,
         _: &RecvMessage,
         owner: u16,
-    ) -> Result<u32, RequestError<core::convert::Infallible>> {
+    ) -> Result<u32, RequestError<Infallible>> {
         let mut closed = [None; MAX_PIPES];
         let mut n = 0;
         let count = self.owners.release_all_of(usize::from(owner), |pipe| {
@@ -731,6 +788,19 @@ impl InOrderUsbHcdImpl for Server {
         Ok(())
     }
 
+    fn power_status(&mut self, _: &RecvMessage) -> Result<PowerStatus, RequestError<Infallible>> {
+        Ok(self.power.status(sys_get_timer().now))
+    }
+
+    fn power_on(&mut self, _: &RecvMessage) -> Result<bool, RequestError<Infallible>> {
+        let was_off = self.power.power_on();
+        if was_off {
+            ringbuf_entry!(Event::PowerOnRequested);
+            self.switch_power(true);
+        }
+        Ok(was_off)
+    }
+
     fn notification_mask(&self) -> u32 {
         NOTIFICATIONS
     }
@@ -794,7 +864,7 @@ pub extern "C" fn main() -> ! {
     });
     #[cfg(feature = "mmio")]
     {
-        board::vbus_on();
+        board::vbus(true);
         // Whatever the previous incarnation left pending was fenced by the init.
         userlib::sys_irq_control(OTG_IRQ, true, true);
     }
@@ -809,6 +879,7 @@ pub extern "C" fn main() -> ! {
             data: [0; MAX_STARTED_CONTROL],
         },
         next_port_check: 0,
+        power: OverCurrentGuard::new(),
         #[cfg(feature = "sim")]
         controller,
     };

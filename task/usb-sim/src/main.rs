@@ -116,6 +116,10 @@ enum Event {
     Unplugged {
         device: u8,
     },
+    /// An over-current load put on the root port, or taken away.
+    OverCurrent {
+        on: bool,
+    },
     /// A device in a hub port connected to or disconnected from it.
     HubPort {
         port: u8,
@@ -312,6 +316,13 @@ impl InOrderUsbSimImpl for Sim<'_> {
         } else {
             Err(Self::refused(SimError::NoKeys))
         }
+    }
+
+    fn over_current(&mut self, _: &RecvMessage, on: bool) -> Result<(), RequestError<Infallible>> {
+        self.catch_up();
+        self.model.set_over_current(on);
+        ringbuf_entry!(Event::OverCurrent { on });
+        Ok(())
     }
 
     fn stats(&mut self, _: &RecvMessage) -> Result<SimStats, RequestError<Infallible>> {

@@ -281,3 +281,50 @@ fn a_reinitialised_controller_reports_a_connect_change_for_a_device_that_never_l
     let port = host.root_port();
     assert!(port.connected && port.connect_changed, "{port:?}");
 }
+
+#[test]
+fn over_current_is_reported_once_and_power_off_ends_the_transfer_in_flight() {
+    with_keyboard(|model, host| {
+        host.delay_ms(100);
+        assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+        assert!(!host.hcd().take_over_current());
+
+        model.borrow_mut().set_over_current(true);
+        host.idle_ms(1);
+        assert!(host.hcd().take_over_current(), "over-current not seen");
+        assert!(!host.hcd().take_over_current(), "reported twice");
+        assert!(!host.root_port().connected, "the device still has power");
+
+        // Power off: the flag falls, which is no new over-current.
+        host.hcd().port_power(false);
+        host.idle_ms(1);
+        assert!(
+            !host.hcd().take_over_current(),
+            "the flag's fall was an over-current"
+        );
+        // Power on with the load still there: reported again.
+        host.hcd().port_power(true);
+        host.idle_ms(1);
+        assert!(host.hcd().take_over_current());
+        host.hcd().port_power(false);
+        model.borrow_mut().set_over_current(false);
+        host.hcd().port_power(true);
+        host.delay_ms(100);
+        assert!(host.root_port().connected, "the device did not come back");
+        assert!(!host.hcd().take_over_current());
+        assert_eq!(host.reset_root_port(), Ok(Speed::Low));
+
+        // A transfer submitted and not yet ended ends when the port loses power.
+        let pipe = host.hcd().open_pipe(ep0_spec(Speed::Low)).unwrap();
+        let setup = SetupPacket::get_descriptor(ty::DEVICE, 0, 0, 18);
+        host.hcd()
+            .submit(pipe, dwc2_hcd_core::Request::Control { setup }, 1000)
+            .unwrap();
+        assert_eq!(host.hcd().take_completion(pipe), None);
+        host.hcd().port_power(false);
+        assert_eq!(
+            host.hcd().take_completion(pipe),
+            Some(Err(XferError::Disconnected))
+        );
+    });
+}

@@ -284,7 +284,7 @@ fn usb_core_tree_shows_the_drive_bound_to_usb_msc() -> Outcome {
 }
 
 /// Waits until the keyboard is enumerated and its interface bound to `usb-hid`.
-fn keyboard_bound_to_usb_hid() -> Outcome {
+pub(crate) fn keyboard_bound_to_usb_hid() -> Outcome {
     within(|| {
         let keyboard = device(KEYBOARD_VID_PID).ok()?;
         let mut plans = [InterfaceRecord::new_zeroed(); 8];

@@ -23,6 +23,7 @@
 
 mod class;
 mod hub;
+mod power;
 
 use idol_runtime::CallError;
 use test_runner_api::{Outcome, Test, TestRunnerClient, check, run_tests};
@@ -471,6 +472,7 @@ pub extern "C" fn main() -> ! {
     run_tests(&runner(), TESTS, &[USB_HCD, PEER]);
     run_tests(&runner(), class::TESTS, &class::FRESH);
     run_tests(&runner(), hub::TESTS, &class::FRESH);
+    run_tests(&runner(), power::TESTS, &class::FRESH);
     let _ = runner().log(b"TESTS DONE");
     loop {
         sys_recv_notification(0);
