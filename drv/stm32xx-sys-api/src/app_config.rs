@@ -32,6 +32,7 @@ use std::fmt::Write;
 use build_util::app::AppTask;
 use toml::Value;
 
+use crate::exti_table::exti_interrupt;
 use crate::rcc_table::{GPIO_PORTS, RccEntry, STM32H7_PERIPHERALS};
 
 /// The package of the `sys` task; app.toml's task with this crate is the one configured.
@@ -43,9 +44,19 @@ pub const USB_HCD_MMIO: &str = "mmio";
 
 const PORT_LETTERS: &[u8; GPIO_PORTS] = b"ABCDEFGHIJK";
 
+/// `sys`'s notification the VBUS switch's flag raises, and its bit; `usb-hcd`'s (feature
+/// `mmio`) that `sys` posts then, and its bit. Both tasks' code uses these bits.
+const SYS_OVER_CURRENT: (&str, usize) = ("usb-over-current", 1);
+const HCD_OVER_CURRENT: (&str, usize) = ("over-current", 4);
+
 /// The generated module for the app's `tasks` (validated by the builder; `file` names the
-/// app in errors).
-pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
+/// app in errors). `irqs` are the app's routed interrupts: (IRQ, task index, notification
+/// mask).
+pub fn generate(
+    file: &str,
+    tasks: &[AppTask],
+    irqs: &[(u32, usize, u32)],
+) -> Result<String, String> {
     let fail = |what: String| format!("{file}: {what}");
     let mut sys_tasks = tasks.iter().filter(|t| t.krate == SYS_CRATE);
     let usb_hcd = tasks
@@ -157,7 +168,11 @@ pub fn generate(file: &str, tasks: &[AppTask]) -> Result<String, String> {
     }
 
     let usb_vbus = match config.get("usb-vbus") {
-        Some(v) => Some(usb_vbus(v, &format!("{at}.usb-vbus"), &pins).map_err(&fail)?),
+        Some(v) => {
+            let vbus = usb_vbus(v, &format!("{at}.usb-vbus"), &pins).map_err(&fail)?;
+            over_current_route(sys_task, usb_hcd, irqs, v, &pins).map_err(&fail)?;
+            Some(vbus)
+        }
         None => None,
     };
 
@@ -312,6 +327,69 @@ fn usb_vbus(
         level("on")?,
         level("fault")?
     ))
+}
+
+/// The VBUS switch's flag reaches `usb-hcd` through `sys` (doc/usb-host.md 1.12): `sys` maps
+/// EXTI and SYSCFG, the flag's EXTI interrupt is routed to `sys`'s `usb-over-current`, and
+/// `sys` may post `usb-hcd`'s `over-current`. `vbus` was checked by [`usb_vbus`].
+fn over_current_route(
+    sys: &AppTask,
+    usb_hcd: Option<&AppTask>,
+    irqs: &[(u32, usize, u32)],
+    vbus: &Value,
+    pins: &[(String, String, usize, u8)],
+) -> Result<(), String> {
+    let at = format!("tasks.{}", sys.name);
+    let why = "the usb-vbus over-current flag interrupts sys (doc/usb-host.md 1.12)";
+    for needed in ["exti", "syscfg"] {
+        if !sys.peripherals.contains_key(needed) {
+            return Err(format!("{at}.uses: \"{needed}\" is missing: {why}"));
+        }
+    }
+    let (name, bit) = SYS_OVER_CURRENT;
+    if sys.notifications.get(bit).map(String::as_str) != Some(name) {
+        return Err(format!(
+            "{at}.notifications: \"{name}\" must be notification {bit} (after \"reset-request\"): {why}"
+        ));
+    }
+    let flag = vbus
+        .get("over-current")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some((_, text, _, line)) = pins.iter().find(|(n, ..)| n == flag) else {
+        return Err(format!(
+            "{at}.config.usb-vbus.over-current: \"{flag}\" is not a pin"
+        ));
+    };
+    let (irq, irq_name) = exti_interrupt(*line);
+    if !irqs.contains(&(irq, sys.index, 1 << bit)) {
+        return Err(format!(
+            "{at}.interrupts: \"exti.{irq_name}\" must be routed to \"{name}\": EXTI line {line} \
+             (the over-current flag {flag} on {text}) raises it"
+        ));
+    }
+    let Some(hcd) = usb_hcd else {
+        return Ok(());
+    };
+    let (hcd_name, hcd_bit) = HCD_OVER_CURRENT;
+    if hcd.notifications.get(hcd_bit).map(String::as_str) != Some(hcd_name) {
+        return Err(format!(
+            "tasks.{}.notifications: \"{hcd_name}\" must be notification {hcd_bit}: sys posts it \
+             when the usb-vbus over-current flag signals",
+            hcd.name
+        ));
+    }
+    let posts = sys
+        .notify
+        .iter()
+        .any(|t| t.task == hcd.name && t.bits.iter().any(|(n, _)| n == hcd_name));
+    if !posts {
+        return Err(format!(
+            "{at}.notify: must name {} = [\"{hcd_name}\"]: {why}",
+            hcd.name
+        ));
+    }
+    Ok(())
 }
 
 /// The expression `crate::pins::NAME` of the pin `pins` calls `name`, for `at.key`.
@@ -471,6 +549,9 @@ mod tests {
         crate = "drv-stm32xx-sys"
         priority = 1
         stack-size = 1024
+        uses = ["exti", "syscfg"]
+        notifications = ["reset-request", "usb-over-current"]
+        interrupts = { "exti.exti0" = "usb-over-current" }
         [tasks.sys.config]
         peripherals = ["gpiob", "gpiod", "usart3"]
         pins = { led-green = "PB0", led-red = "PB14", usart3-tx = "PD8" }
@@ -490,7 +571,12 @@ mod tests {
     /// The module for the app `text`, resolved by the builder's own rules.
     fn generate_text(text: &str) -> Result<String, String> {
         let app = build_util::app::parse("app.toml", text)?;
-        generate("app.toml", &app.tasks)
+        let irqs: Vec<_> = app
+            .irqs
+            .iter()
+            .map(|d| (d.irq, usize::from(d.task), d.notification))
+            .collect();
+        generate("app.toml", &app.tasks, &irqs)
     }
 
     fn error_of(text: &str) -> String {
@@ -623,20 +709,66 @@ mod tests {
     fn with_mmio_hcd(app: &str) -> String {
         app.replace(
             "[tasks.idle]",
-            "[tasks.usb-hcd]\n        crate = \"task-usb-hcd\"\n        features = [\"mmio\"]\n        priority = 2\n        stack-size = 1024\n        [tasks.idle]",
+            "[tasks.usb-hcd]\n        crate = \"task-usb-hcd\"\n        features = [\"mmio\"]\n        priority = 2\n        stack-size = 1024\n        notifications = [\"timer\", \"port-check\", \"client-gone\", \"otg\", \"over-current\"]\n        [tasks.idle]",
+        )
+        .replace(
+            "= \"usb-over-current\" }\n",
+            "= \"usb-over-current\" }\n        notify = { usb-hcd = [\"over-current\"] }\n",
         )
     }
 
-    #[test]
-    fn a_board_usb_hcd_needs_both_usb_keys_and_the_error_names_file_task_and_key() {
-        let both = with_otg2(APP).replace(
+    /// Both USB keys, and a board usb-hcd.
+    fn board_usb_app() -> String {
+        with_mmio_hcd(&with_otg2(APP).replace(
             "[tasks.console]",
             &format!(
                 "{}\n        {OTG}",
                 VBUS.replace("\n        [tasks.console]", "")
             ),
-        );
-        generate_text(&with_mmio_hcd(&both)).expect("both keys named");
+        ))
+    }
+
+    #[test]
+    fn the_over_current_flag_must_reach_usb_hcd_through_sys() {
+        generate_text(&board_usb_app()).expect("the flag's route is complete");
+        for (from, to, expected) in [
+            (
+                "uses = [\"exti\", \"syscfg\"]\n        notifications = [\"reset-request\", \"usb-over-current\"]\n        interrupts = { \"exti.exti0\" = \"usb-over-current\" }\n",
+                "uses = [\"syscfg\"]\n        notifications = [\"reset-request\", \"usb-over-current\"]\n",
+                "app.toml: tasks.sys.uses: \"exti\" is missing: the usb-vbus over-current flag interrupts sys",
+            ),
+            ("\"syscfg\"]", "]", "tasks.sys.uses: \"syscfg\" is missing"),
+            (
+                "[\"reset-request\", \"usb-over-current\"]",
+                "[\"usb-over-current\", \"reset-request\"]",
+                "tasks.sys.notifications: \"usb-over-current\" must be notification 1",
+            ),
+            (
+                "\"exti.exti0\"",
+                "\"exti.exti9-5\"",
+                "tasks.sys.interrupts: \"exti.exti0\" must be routed to \"usb-over-current\": EXTI line 0 (the over-current flag led-green on PB0)",
+            ),
+            (
+                "\"otg\", \"over-current\"]\n",
+                "\"over-current\", \"otg\"]\n",
+                "tasks.usb-hcd.notifications: \"over-current\" must be notification 4",
+            ),
+            (
+                "        notify = { usb-hcd = [\"over-current\"] }\n",
+                "",
+                "tasks.sys.notify: must name usb-hcd = [\"over-current\"]",
+            ),
+        ] {
+            let app = board_usb_app();
+            assert!(app.contains(from), "{from}");
+            let e = error_of(&app.replace(from, to));
+            assert!(e.contains(expected), "{from} -> {to}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_board_usb_hcd_needs_both_usb_keys_and_the_error_names_file_task_and_key() {
+        generate_text(&board_usb_app()).expect("both keys named");
         let e = error_of(&with_mmio_hcd(&APP.replace("[tasks.console]", VBUS)));
         assert!(
             e.starts_with("app.toml: tasks.usb-hcd runs task-usb-hcd with feature mmio")

@@ -16,8 +16,10 @@
 pub use idol_runtime::CallError;
 use zerocopy::{Immutable, IntoBytes, KnownLayout, TryFromBytes};
 
+mod exti_table;
 mod rcc_table;
 
+pub use exti_table::exti_interrupt;
 pub use rcc_table::{Bus, GPIO_PORTS, RccEntry, STM32H7_PERIPHERALS};
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ pub mod rcc {
 
     use drv_stm32xx_sys_api::Peripheral;
 
+    /// SYSCFG (APB4ENR.SYSCFGEN): `sys` clocks it itself to route the VBUS switch's flag to
+    /// its EXTI line; no client asks for it.
+    pub const SYSCFG: Peripheral = Peripheral::new(drv_stm32xx_sys_api::Bus::Apb4, 1);
+
     const RSTR_BASE: usize = 0x7C;
     const ENR_BASE: usize = 0xD4;
 
@@ -129,6 +133,12 @@ mod tests {
     use crate::rcc;
 
     // Expected values below are worked out by hand from RM0433's register tables.
+
+    #[test]
+    fn syscfg_clock_is_apb4enr_bit_1_as_the_table_has_it() {
+        assert_eq!(rcc::enable_bit(rcc::SYSCFG), (0xF4, 1 << 1));
+        assert_eq!(rcc::SYSCFG.entry().map(|e| e.name), Some("syscfg"));
+    }
 
     #[test]
     fn usart3_clock_is_apb1lenr_bit_18_and_reset_apb1lrstr_bit_18() {
@@ -323,6 +333,7 @@ pub mod exti {
     //! port of four lines each, four bits a line (port A = 0 ... K = 10). Lines 0-4 have an
     //! NVIC interrupt each; 5-9 and 10-15 share one per group.
 
+    pub use drv_stm32xx_sys_api::exti_interrupt as irq;
     use drv_stm32xx_sys_api::{Level, PinSet};
 
     /// Offsets from the EXTI base: rising and falling trigger selection, the CPU's
@@ -361,20 +372,6 @@ pub mod exti {
         match level {
             Level::Low => FTSR1,
             Level::High => RTSR1,
-        }
-    }
-
-    /// The NVIC interrupt of `line` (RM0433 vector table: EXTI0..4 are 6..10, EXTI9_5 is 23,
-    /// EXTI15_10 is 40) and its name in the chip file's `exti` interrupts.
-    pub const fn irq(line: u8) -> (u32, &'static str) {
-        match line {
-            0 => (6, "exti0"),
-            1 => (7, "exti1"),
-            2 => (8, "exti2"),
-            3 => (9, "exti3"),
-            4 => (10, "exti4"),
-            5..=9 => (23, "exti9-5"),
-            _ => (40, "exti15-10"),
         }
     }
 

@@ -2,7 +2,11 @@
 //! it (`[tasks.sys.config]`), and refuses every other peripheral and pin, so a client can
 //! neither stop a clock nor drive a pin that belongs to another driver.
 //!
-//! It owns two MPU regions, `rcc` and `gpio` (all ports A..K), and nothing else. Requests
+//! It owns two MPU regions, `rcc` and `gpio` (all ports A..K), and on a board with a USB
+//! VBUS switch two more, `exti` and `syscfg`: the switch's over-current flag raises an
+//! interrupt, on which `sys` posts `usb-hcd` its `over-current` notification (app.toml
+//! `interrupts = { "exti.exti9-5" = "usb-over-current" }` for the Nucleo's PG7, and
+//! `notify = { usb-hcd = ["over-current"] }`; doc/usb-host.md 1.12). Requests
 //! are handled one at a time, so its read-modify-writes of shared registers (enable bits of
 //! many peripherals live in one register) never race. Calls are idempotent except
 //! `gpio_toggle`. Before restarting a driver the supervisor posts `reset-request`; `sys` then
@@ -14,13 +18,14 @@
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
 
-use drv_stm32xx_sys::{gpio, rcc};
+use drv_stm32xx_sys::{exti, gpio, rcc};
 use drv_stm32xx_sys_api::{
     GpioError, Level, MANAGED_PERIPHERALS, MANAGED_PINS, Peripheral, PinConfig, Port, Pull,
     RESET_PERIPHERALS, RccError, USB_OTG, USB_VBUS, UsbOtgPins, UsbVbus,
 };
 use idol_runtime::RequestError;
 use idol_runtime::userlib::RecvMessage;
+use userlib::{optional_notify, sys_irq_control, sys_post, sys_refresh_incarnation};
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 
@@ -29,8 +34,15 @@ const RCC_BASE: usize = 0x5802_4400;
 const GPIO_BASE: usize = 0x5802_0000;
 /// RM0433 "RCC PLLs clock source selection register".
 const RCC_PLLCKSELR: usize = 0x28;
-/// app.toml: `notifications = ["reset-request"]`.
+/// RM0433 memory map; app.toml's `uses = ["exti", "syscfg"]` on a board with `usb-vbus`.
+const EXTI_BASE: usize = 0x5800_0000;
+const SYSCFG_BASE: usize = 0x5800_0400;
+/// app.toml: `notifications = ["reset-request", "usb-over-current"]`, the second only with
+/// `usb-vbus` (the build checks it and the interrupt's route).
 const RESET_REQUEST: u32 = 1 << 0;
+const USB_OVER_CURRENT: u32 = 1 << 1;
+
+optional_notify!(USB_HCD, "usb-hcd", ["over-current"]);
 
 fn read(address: usize) -> u32 {
     // SAFETY: only called with register addresses inside the `rcc` and `gpio` regions this
@@ -195,12 +207,24 @@ impl InOrderSysImpl for Sys {
     }
 
     fn notification_mask(&self) -> u32 {
-        RESET_REQUEST
+        match USB_VBUS {
+            Some(_) => RESET_REQUEST | USB_OVER_CURRENT,
+            None => RESET_REQUEST,
+        }
     }
 
     /// jefe's `reset-request`: the failed mask has bit i set for each selected
-    /// `reset-peripherals` name that is not one `sys` can reset.
-    fn handle_notification(&mut self, _bits: u32) {
+    /// `reset-peripherals` name that is not one `sys` can reset. The VBUS switch's flag:
+    /// `usb-hcd` is told, and reads the flag's level itself.
+    fn handle_notification(&mut self, bits: u32) {
+        if let Some(vbus) = &USB_VBUS
+            && bits & USB_OVER_CURRENT != 0
+        {
+            over_current_seen(vbus);
+        }
+        if bits & RESET_REQUEST == 0 {
+            return;
+        }
         jefe_api::reset::serve(|work| {
             let peripherals = RESET_PERIPHERALS.get(work.task).copied().unwrap_or(&[]);
             (0..32)
@@ -264,6 +288,36 @@ fn usb_vbus_off_at_start(vbus: &UsbVbus) {
     );
 }
 
+/// The flag's edge into its fault level raises its EXTI line's interrupt (doc/usb-host.md
+/// 1.12): routed to the flag's port, triggered on that edge, unmasked for the CPU.
+fn usb_over_current_interrupt_at_start(vbus: &UsbVbus) {
+    let Some(line) = exti::line(vbus.over_current) else {
+        panic!("app.toml's usb-vbus over-current flag is not one pin");
+    };
+    let (offset, enable) = rcc::enable_bit(rcc::SYSCFG);
+    modify(RCC_BASE + offset, |r| r | enable);
+    let (exticr, _) = exti::route(line);
+    modify(SYSCFG_BASE + exticr, |r| {
+        exti::routed(r, vbus.over_current, line)
+    });
+    let bit = 1 << line;
+    modify(EXTI_BASE + exti::trigger(vbus.fault), |r| r | bit);
+    write(EXTI_BASE + exti::CPUPR1, bit);
+    modify(EXTI_BASE + exti::CPUIMR1, |r| r | bit);
+    sys_irq_control(USB_OVER_CURRENT, true, true);
+}
+
+/// The flag's interrupt fired: acknowledged, `usb-hcd` posted, the interrupt enabled again.
+fn over_current_seen(vbus: &UsbVbus) {
+    if let Some(line) = exti::line(vbus.over_current) {
+        write(EXTI_BASE + exti::CPUPR1, 1 << line);
+    }
+    if let Some((hcd, bits)) = USB_HCD {
+        let _ = sys_post(sys_refresh_incarnation(hcd), bits);
+    }
+    sys_irq_control(USB_OVER_CURRENT, true, false);
+}
+
 /// The OTG core's D-/D+ go to their alternate function at start (doc/usb-host.md 1.4 step
 /// 3), at the number app.toml gives (`usb-otg`); the core drives them only once `usb-hcd`
 /// has clocked and initialised it.
@@ -289,6 +343,7 @@ pub extern "C" fn main() -> ! {
     }
     if let Some(vbus) = &USB_VBUS {
         usb_vbus_off_at_start(vbus);
+        usb_over_current_interrupt_at_start(vbus);
     }
     if let Some(otg) = &USB_OTG {
         usb_otg_pins_at_start(otg);

@@ -82,9 +82,13 @@ const CLIENT_GONE: u32 = 1 << 2;
 /// app.toml (feature `mmio`): `interrupts = { "otg2.irq" = "otg" }`.
 #[cfg(feature = "mmio")]
 const OTG_IRQ: u32 = 1 << 3;
+/// app.toml (feature `mmio`): `sys` posts `over-current` when the VBUS switch's flag
+/// signals (the OTG_FS core has no over-current input on the H7).
+#[cfg(feature = "mmio")]
+const OVER_CURRENT: u32 = 1 << 4;
 /// What the server loop wakes for besides messages.
 #[cfg(feature = "mmio")]
-const NOTIFICATIONS: u32 = PORT_CHECK | CLIENT_GONE | OTG_IRQ;
+const NOTIFICATIONS: u32 = PORT_CHECK | CLIENT_GONE | OTG_IRQ | OVER_CURRENT;
 #[cfg(not(feature = "mmio"))]
 const NOTIFICATIONS: u32 = PORT_CHECK | CLIENT_GONE;
 /// Root-port reset hold time (TDRSTR, 50 ms) and reset recovery (TRSTRCY, 10 ms),
@@ -168,6 +172,12 @@ mod board {
         if SysClient::new(SYS).usb_vbus(&VBUS, on).is_err() {
             panic!("sys refused to switch VBUS");
         }
+    }
+
+    /// Whether the switch's flag signals over-current now: `sys`'s post said it changed,
+    /// and a glitch (an inrush at power-on, say) is over by the time this asks.
+    pub fn over_current() -> bool {
+        SysClient::new(SYS).usb_over_current(&VBUS).unwrap_or(false)
     }
 }
 
@@ -338,6 +348,9 @@ struct Server {
     next_port_check: u64,
     /// What over-currents did to the port's power.
     power: OverCurrentGuard,
+    /// `sys` posted `over-current` since the last look.
+    #[cfg(feature = "mmio")]
+    flag_raised: bool,
     /// The simulator incarnation whose controller this incarnation initialised.
     #[cfg(feature = "sim")]
     controller: Incarnation,
@@ -496,7 +509,12 @@ impl Server {
     /// rest, or for good after too many; and powers a rested port again.
     fn check_power(&mut self) {
         let now = sys_get_timer().now;
-        if self.hcd.take_over_current() {
+        #[cfg(feature = "mmio")]
+        let reported = self.hcd.take_over_current()
+            | (core::mem::take(&mut self.flag_raised) && board::over_current());
+        #[cfg(not(feature = "mmio"))]
+        let reported = self.hcd.take_over_current();
+        if reported {
             let verdict = self.power.over_current(now);
             let status = self.power.status(now);
             match verdict {
@@ -810,6 +828,11 @@ impl InOrderUsbHcdImpl for Server {
             self.clients_gone();
         }
         #[cfg(feature = "mmio")]
+        if bits & OVER_CURRENT != 0 {
+            self.flag_raised = true;
+            self.check_port();
+        }
+        #[cfg(feature = "mmio")]
         if bits & OTG_IRQ != 0 {
             tripwire(&self.hcd);
             self.check_port();
@@ -880,6 +903,8 @@ pub extern "C" fn main() -> ! {
         },
         next_port_check: 0,
         power: OverCurrentGuard::new(),
+        #[cfg(feature = "mmio")]
+        flag_raised: false,
         #[cfg(feature = "sim")]
         controller,
     };
