@@ -441,3 +441,44 @@ fn ping_reports_when_pong_stops_and_starts_answering() {
         .count();
     assert_eq!(pings, 3, "{:?}", qemu.console);
 }
+
+/// A lasting over-current: the console prints each one as usb-hcd switches VBUS off, then
+/// the cut-off at the third; the tree says why it is empty; `usb power on` brings the hub
+/// and its devices back (doc/usb-host.md 1.12).
+#[test]
+fn over_current_is_told_on_the_console_and_usb_power_on_brings_the_tree_back() {
+    let (mut qemu, _) = boot_with_the_tree_settled();
+    qemu.command("overcurrent on", "overcurrent: load on", ANSWER);
+    qemu.wait_for(
+        "usb: over-current on the root port: VBUS off, on again in",
+        2,
+        Duration::from_secs(10),
+    );
+    qemu.wait_for(
+        "usb: over-current on the root port 3 times in 10 s: VBUS stays off and USB is down; \
+         remove the fault, then type `usb power on`",
+        1,
+        Duration::from_secs(10),
+    );
+    qemu.command("overcurrent off", "overcurrent: load off", ANSWER);
+    // Long enough for a rest to have ended: a cut-off port stays off.
+    std::thread::sleep(Duration::from_secs(1));
+    let tree = usb_tree(&mut qemu);
+    assert!(
+        shows(&tree, "VBUS stays off and USB is down") && !shows(&tree, "port 1"),
+        "{tree:#?}"
+    );
+    qemu.command(
+        "usb power on",
+        "usb power: VBUS on again, strikes forgotten",
+        ANSWER,
+    );
+    usb_tree_when(&mut qemu, "the boot tree after power on", |t| {
+        without_ids(t) == BOOT_TREE
+    });
+    qemu.command(
+        "usb power",
+        "usb: VBUS on (3 over-currents since usb-hcd started, 0 in the last 10 s)",
+        ANSWER,
+    );
+}

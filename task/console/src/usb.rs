@@ -225,6 +225,18 @@ pub fn power_changed(out: &mut Out<'_>) {
 
 #[inline(never)]
 fn devices(out: &mut Out<'_>) {
+    // The tree says nothing of a port without power: say why first.
+    match hcd().power_status() {
+        Ok(status) if status.state != power_state::ON => say_power(out, &status),
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "usb: {}: VBUS is off (`tasks` says why; `load usb-hcd` after repeated faults)",
+                gone(e, "usb-hcd")
+            );
+        }
+    }
     let core = UsbCoreClient::new(sys_refresh_incarnation(USB_CORE));
     let mut records = [DeviceRecord::new_zeroed(); MAX_DEVICES];
     let n = match core.devices(0, &mut records) {
