@@ -11,7 +11,7 @@ use super::error::Blame;
 use super::{Board, ConfigError, Problem, Task};
 
 /// The kinds of fault, as the kernel numbers them (`kern::inject::Kind`).
-pub const KINDS: [&str; 4] = ["register", "ram", "panic", "stop"];
+pub const KINDS: [&str; 5] = ["register", "ram", "panic", "stop", "code"];
 /// The kernel's name for the feature.
 pub const FEATURE: &str = "fault-inject";
 

@@ -39,10 +39,20 @@ pub enum Kind {
     Panic,
     /// The task is made to spin at a `b .` of its own code; only its watchdog can stop it.
     Stop,
+    /// One bit of a halfword of the task's code (an instruction or an operand), put back
+    /// when the incarnation ends, as reloading a driver undoes a corrupted binary. QEMU's
+    /// flash is RAM, so the kernel can write it.
+    Code,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Register, Kind::Ram, Kind::Panic, Kind::Stop];
+    pub const ALL: [Kind; 5] = [
+        Kind::Register,
+        Kind::Ram,
+        Kind::Panic,
+        Kind::Stop,
+        Kind::Code,
+    ];
 
     pub const fn bit(self) -> u16 {
         1 << self as u16
@@ -54,6 +64,7 @@ impl Kind {
             Kind::Ram => "ram",
             Kind::Panic => "panic",
             Kind::Stop => "stop",
+            Kind::Code => "code",
         }
     }
 }
@@ -306,6 +317,15 @@ mod tests {
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         assert_ne!(Rng::new(0).next_u32(), 0);
+    }
+
+    #[test]
+    fn the_builder_numbers_the_kinds_as_the_kernel_does() {
+        let names = Kind::ALL.map(Kind::name);
+        assert_eq!(names, app_config::fault_inject::KINDS);
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.bit(), 1 << i);
+        }
     }
 
     #[test]

@@ -109,6 +109,8 @@ fn end_incarnation(tasks: &mut [Task], index: usize, back: bool) -> NextTask {
 /// flag rather than the code's constructor, which out of line would be an indirect call.
 #[inline(never)]
 fn end_attached_incarnation(tasks: &mut [Task], index: usize, back: bool) -> NextTask {
+    #[cfg(feature = "fault-inject")]
+    crate::inject::on_incarnation_end(index);
     stop_sending(tasks, index);
     // Every task sending to the old incarnation is woken below.
     tasks[index].clear_senders();

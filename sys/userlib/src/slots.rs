@@ -149,13 +149,20 @@ pub const fn optional_notify(
 /// `optional_notify!(WATCHER, "console", ["usb-power"]);` defines
 /// `const WATCHER: Option<(TaskId, u32)>`: the task (its first incarnation's id) and the bits,
 /// when this task's app.toml `notify` names it, else `None`. For a task that tells a watcher
-/// some images have and others do not.
+/// some images have and others do not. Outside an app's build (a host check of a task
+/// crate, where the builder sets no app) it is `None` too.
 #[macro_export]
 macro_rules! optional_notify {
     ($vis:vis $const_name:ident, $task:literal, [$($name:literal),+ $(,)?]) => {
         $vis const $const_name: Option<($crate::TaskId, u32)> = match $crate::optional_notify(
-            env!("BULKHEAD_NOTIFY_TARGETS"),
-            env!("BULKHEAD_NOTIFY_BITS"),
+            match option_env!("BULKHEAD_NOTIFY_TARGETS") {
+                Some(targets) => targets,
+                None => "",
+            },
+            match option_env!("BULKHEAD_NOTIFY_BITS") {
+                Some(bits) => bits,
+                None => "",
+            },
             $task,
             &[$($name),+],
         ) {

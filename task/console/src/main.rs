@@ -194,6 +194,8 @@ impl InOrderConsoleImpl for Console {
         if bits & USB_POWER_NOTIFICATION != 0 {
             usb::power_changed(&mut Out(&self.port));
         }
+        #[cfg(not(feature = "usb"))]
+        let _ = bits;
         while let Some(input) = self.receiver.next(&self.port) {
             match input {
                 Input::Byte(byte) => self.shell.on_byte(&mut Out(&self.port), byte),

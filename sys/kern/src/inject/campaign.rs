@@ -2,7 +2,7 @@
 //! parent module for the protocol). Kernel entry points never nest, so the state has one
 //! user at a time.
 
-use core::ptr::{addr_of, addr_of_mut, read_volatile};
+use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 
 use abi::{FaultInfo, RegionAttributes, ResetReason};
 
@@ -72,6 +72,8 @@ struct State {
     server_generation: [u32; TASK_SLOTS],
     /// Where each target's `b .` is (0: not looked for yet, 1: it has none).
     spin_at: [u32; TASK_SLOTS],
+    /// Each task's corrupted code halfword and what it held, until its incarnation ends.
+    patched: [Option<(u32, u16)>; TASK_SLOTS],
 }
 
 static mut STATE: Option<State> = None;
@@ -124,6 +126,7 @@ fn state() -> &'static mut State {
             last_progress: 0,
             server_generation: [0; TASK_SLOTS],
             spin_at: [0; TASK_SLOTS],
+            patched: [None; TASK_SLOTS],
         }
     })
 }
@@ -325,6 +328,7 @@ fn inject(st: &mut State, plan: &Plan, tasks: &mut [Task], current: usize, now: 
         Kind::Ram => flip_ram(task, a, b).map(|(at, bit)| line.hex(at).num(bit.into())),
         Kind::Panic => Some(line.word("-").word("-")),
         Kind::Stop => spin(st, task).map(|at| line.hex(at).word("-")),
+        Kind::Code => corrupt_code(st, task, a, b).map(|(at, bit)| line.hex(at).num(bit.into())),
     };
     let Some(line) = placed else {
         emit(
@@ -417,6 +421,59 @@ fn flip_ram(task: &mut Task, a: u32, b: u32) -> Option<(u32, u32)> {
     Some((at, bit))
 }
 
+fn code_region(task: &Task) -> Option<&'static abi::RegionDesc> {
+    task.descriptor
+        .regions
+        .iter()
+        .copied()
+        .find(|r| r.attributes.0 & RegionAttributes::EXECUTE != 0)
+}
+
+/// Code around the task's saved `pc` that half of the `code` faults hit: what it runs next.
+const HOT_CODE: u32 = 512;
+
+/// Flips one bit of a halfword of the task's code; a corruption still in place from an
+/// earlier fault is undone first, so a task carries at most one. Half of the flips land
+/// anywhere in the code region (most of a driver's code is rarely run, so most of those
+/// stay latent), half within [`HOT_CODE`] bytes around where the task resumes.
+fn corrupt_code(st: &mut State, task: &Task, a: u32, b: u32) -> Option<(u32, u32)> {
+    let index = task.index();
+    restore_code(st, index);
+    let region = code_region(task)?;
+    let (mut base, mut size) = (region.base, region.size);
+    if b & (1 << 31) != 0
+        && let Some((_, pc)) = frame_word(task, FRAME_PC)
+        && pc >= region.base
+        && pc < region.base + region.size
+    {
+        base = pc.saturating_sub(HOT_CODE / 2).max(region.base) & !1;
+        size = HOT_CODE.min(region.base + region.size - base);
+    }
+    let at = base + 2 * (((u64::from(a) * u64::from(size / 2)) >> 32) as u32);
+    let bit = b % 16;
+    // SAFETY: `at` is a halfword of the target's own code region, which is not the running
+    // task's (the target is never current), so only the default memory map covers it for
+    // the kernel; on QEMU that memory is RAM. The target runs it only after this returns.
+    let original = unsafe { read_volatile(at as *const u16) };
+    unsafe { write_volatile(at as *mut u16, original ^ (1 << bit)) };
+    st.patched[index] = Some((at, original));
+    Some((at, bit))
+}
+
+fn restore_code(st: &mut State, index: usize) {
+    if let Some((at, original)) = st.patched.get_mut(index).and_then(Option::take) {
+        // SAFETY: as in `corrupt_code`: the task whose code this is is not running.
+        unsafe { write_volatile(at as *mut u16, original) };
+    }
+}
+
+/// The incarnation of `index` ended (detach or restart): its code is whole again.
+pub fn on_incarnation_end(index: usize) {
+    if let Some(st) = campaign() {
+        restore_code(st, index);
+    }
+}
+
 /// Sends the task to a `b .` in its own code (userlib's start-up code has one,
 /// `__bulkhead_stuck`, right at the start of its flash): it keeps running but never checks
 /// in again.
@@ -437,11 +494,7 @@ fn spin(st: &mut State, task: &mut Task) -> Option<u32> {
 }
 
 fn find_branch_to_self(task: &Task) -> Option<u32> {
-    let code = task
-        .descriptor
-        .regions
-        .iter()
-        .find(|r| r.attributes.0 & RegionAttributes::EXECUTE != 0)?;
+    let code = code_region(task)?;
     let mut chunk = [0u8; 64];
     let mut at = code.base;
     // Chunks overlap by one halfword, so a wide branch across two chunks is seen whole.
