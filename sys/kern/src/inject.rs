@@ -20,6 +20,8 @@
 //!                                                 state (who waits on whom)
 //! FX <class> <detail>                             a failure (kernel-fault, supervisor-fault,
 //!                                                 reset, hang, held, wrong-incarnation)
+//! FH                                              after FX, when the runner asked to hold
+//!                                                 the failure for a dump: the kernel spins
 //! FE <injected> <progress>                        the boot's last line; QEMU then exits
 //! ```
 //!
@@ -102,6 +104,9 @@ pub struct Run {
     pub seed: u32,
     /// 0: the plan's `faults`.
     pub faults: u32,
+    /// Non-zero: at a failure, stop right after its `FX` line instead of ending the boot,
+    /// so the runner's replay of a failed boot can take a humility dump of that moment.
+    pub hold_on_failure: u32,
 }
 
 /// How a fault ended.

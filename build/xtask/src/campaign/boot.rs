@@ -80,6 +80,8 @@ pub struct Boot {
     pub ended: bool,
     /// Each task's state as the kernel saw it at a hang or held failure (`FS` lines).
     pub states: Vec<String>,
+    /// Where the dump of a failure is (or why there is none): the runner's replay.
+    pub dump: Option<String>,
 }
 
 /// What the parser needs to know of the image.

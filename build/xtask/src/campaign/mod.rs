@@ -14,6 +14,7 @@
 //! alone, which under icount injects the same faults at the same instructions.
 
 pub mod boot;
+mod replay;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -154,10 +155,11 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     // Boot files per seed, so two campaigns of different seeds can run side by side.
     let boot_dir = match options.app.as_str() {
         APP => out_dir.join(format!("seed-{}", options.seed)),
-        other => out_dir.join(format!("{other}-seed-{}", options.seed)),
+        _ => out_dir.join(format!("{}-seed-{}", app.name, options.seed)),
     };
     std::fs::create_dir_all(&boot_dir).map_err(|e| Error::io(&boot_dir, e))?;
     let final_elf = dist::read(&built.final_elf)?;
+    let archive = dist::read(&built.archive)?;
     let run_at = run_symbol_offset(&dist::read(&built.kernel_elf)?, &final_elf)?;
 
     let workers = std::thread::available_parallelism()
@@ -181,9 +183,14 @@ pub fn run(options: &Options) -> Result<Report, Error> {
                         break;
                     };
                     let seed = boot_seed(options.seed, index);
-                    let result = run_boot(
-                        &machine, &final_elf, run_at, &boot_dir, &image, index, seed, faults,
-                    );
+                    let boot = Patched {
+                        machine: &machine,
+                        final_elf: &final_elf,
+                        run_at,
+                        out_dir: &boot_dir,
+                        archive: &archive,
+                    };
+                    let result = run_boot(&boot, &image, index, seed, faults);
                     results.lock().unwrap().push((index, result));
                 }
             });
@@ -214,7 +221,7 @@ fn run_symbol_offset(kernel_elf: &[u8], final_elf: &[u8]) -> Result<usize, Error
         .find_map(|s| {
             let (offset, size) = s.file_range();
             let within = symbol.address.checked_sub(s.address())?;
-            (within + 8 <= size).then(|| (offset + within) as usize)
+            (within + RUN_BYTES <= size).then(|| (offset + within) as usize)
         })
         .ok_or_else(|| {
             Error::new(format!(
@@ -225,18 +232,36 @@ fn run_symbol_offset(kernel_elf: &[u8], final_elf: &[u8]) -> Result<usize, Error
         })
 }
 
-/// One boot: its own copy of the image with the seed and fault count patched in.
-#[allow(clippy::too_many_arguments)]
-fn run_boot(
-    machine: &str,
-    final_elf: &[u8],
+/// `BULKHEAD_CAMPAIGN_RUN`'s size: seed, faults, hold on failure (`kern::inject::Run`).
+const RUN_BYTES: u64 = 12;
+
+/// What every boot of one campaign shares.
+struct Patched<'a> {
+    machine: &'a str,
+    final_elf: &'a [u8],
+    /// Where `BULKHEAD_CAMPAIGN_RUN` is in `final_elf`.
     run_at: usize,
-    out_dir: &Path,
+    out_dir: &'a Path,
+    /// The humility archive, for a dump of a failure.
+    archive: &'a [u8],
+}
+
+/// One boot: its own copy of the image with the seed and fault count patched in; a boot
+/// that failed is replayed for a dump of its failure.
+fn run_boot(
+    patched: &Patched<'_>,
     image: &Image<'_>,
     index: u32,
     seed: u32,
     faults: u32,
 ) -> Result<Boot, Error> {
+    let Patched {
+        machine,
+        final_elf,
+        run_at,
+        out_dir,
+        archive,
+    } = *patched;
     let mut elf = final_elf.to_vec();
     elf[run_at..run_at + 4].copy_from_slice(&seed.to_le_bytes());
     elf[run_at + 4..run_at + 8].copy_from_slice(&faults.to_le_bytes());
@@ -262,10 +287,24 @@ fn run_boot(
     let console_path = out_dir.join(format!("boot-{index}.console"));
     let _ = std::fs::write(&console_path, console.join("\n") + "\n");
     let kernel = std::fs::read_to_string(&log).unwrap_or_default();
-    let boot = Boot::parse(image, &kernel, &console, timed_out)
+    let mut boot = Boot::parse(image, &kernel, &console, timed_out)
         .map_err(|e| Error::new(format!("campaign boot {index} ({}): {e}", log.display())))?;
     if boot.failures.is_empty() {
         let _ = std::fs::remove_file(&elf_path);
+    } else if boot.ended {
+        let limit = BOOT_WALL_LIMIT;
+        boot.dump = Some(
+            match replay::dump_failure(machine, &elf, run_at, out_dir, index, archive, limit) {
+                Ok(path) => format!(
+                    "humility dump of that moment: {} (`humility -d {} tasks`)",
+                    path.display(),
+                    path.display()
+                ),
+                Err(e) => format!("no dump: {e}"),
+            },
+        );
+    } else {
+        boot.dump = Some("no dump: the boot never reported its end".to_string());
     }
     Ok(boot)
 }

@@ -15,6 +15,8 @@ pub struct Found {
     pub class: &'static str,
     pub detail: String,
     pub fault: Option<u32>,
+    /// The dump of the failing moment, or why there is none.
+    pub dump: Option<String>,
 }
 
 pub struct Report {
@@ -81,6 +83,7 @@ impl Report {
                 class: f.class,
                 detail: f.detail,
                 fault: f.fault,
+                dump: boot.dump.clone(),
             });
         }
     }
@@ -191,6 +194,9 @@ impl Report {
                 f.boot
             )
             .unwrap();
+            if let Some(dump) = &f.dump {
+                writeln!(out, "  {dump}").unwrap();
+            }
         }
         out
     }

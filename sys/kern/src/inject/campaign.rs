@@ -23,7 +23,11 @@ static mut PLAN: Option<&'static Plan> = None;
 /// kernel injects faults (it refuses such a kernel for a board image).
 #[unsafe(no_mangle)]
 #[used]
-pub static BULKHEAD_CAMPAIGN_RUN: Run = Run { seed: 0, faults: 0 };
+pub static BULKHEAD_CAMPAIGN_RUN: Run = Run {
+    seed: 0,
+    faults: 0,
+    hold_on_failure: 0,
+};
 
 /// Time the image has to come up before the first fault.
 const BOOT_MS: u64 = 50;
@@ -135,9 +139,18 @@ fn emit(mut line: Line) {
     arch::campaign_write(line.terminated());
 }
 
-/// Reports a failure and ends the boot: what follows a failure says nothing more.
+/// Reports a failure and ends the boot: what follows a failure says nothing more. A replay
+/// for a dump stops here instead, with every task as the failure found it, until the runner
+/// halts the core through its debugger.
 fn fail(st: &mut State, line: Line) -> ! {
     emit(line);
+    // SAFETY: a flash word patched by the runner, read volatile as in `state`.
+    if unsafe { read_volatile(addr_of!(BULKHEAD_CAMPAIGN_RUN.hold_on_failure)) } != 0 {
+        emit(Line::default().word("FH"));
+        loop {
+            core::hint::spin_loop();
+        }
+    }
     end(st)
 }
 
