@@ -35,6 +35,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         ports = boot.hub_ports,
         too_many = format!("{file}: {ports_key}: more devices than the simulated hub has ports"),
     );
+    let chaos_key = format!("tasks.{me}.config.flash-chaos");
+    let chaos = match boot.flash_chaos {
+        None => "None".to_string(),
+        Some(c) => format!(
+            "Some(usb_model::chaos::Schedule {{ seed: {}, gap: ({}, {}), bout: ({}, {}) }})",
+            c.seed, c.gap_ms.0, c.gap_ms.1, c.bout_ms.0, c.bout_ms.1
+        ),
+    };
+    writeln!(
+        out,
+        "/// The flash drive's bouts of malice (app.toml `{chaos_key}`).\n\
+         const FLASH_CHAOS: Option<usb_model::chaos::Schedule> = {chaos};"
+    )?;
     for name in &boot.hub_ports {
         let message = format!(
             "{file}: {ports_key}: no device named {name:?} in usb-sim's table (FIXED_NAMES)"

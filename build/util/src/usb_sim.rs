@@ -4,6 +4,9 @@
 //! [tasks.usb-sim.config]
 //! plugged-at-boot = "hub"                     # the device on the root port
 //! hub-ports = ["keyboard", "serial", "flash"] # the devices in the hub's ports 1, 2, 3
+//! # The flash drive turns malicious at random moments (`usb_model::chaos`): bouts of 1-20
+//! # frames every 50-300 frames, seeded.
+//! flash-chaos = { seed = 1, gap-ms = [50, 300], bout-ms = [1, 20] }
 //! ```
 //!
 //! Both keys are optional: the root port has the hub, and the hub has `hub-keyboard` in
@@ -24,6 +27,16 @@ pub struct SimBoot {
     pub root: String,
     /// The devices in the hub's ports, port 1 first.
     pub hub_ports: Vec<String>,
+    /// `flash-chaos`: the seed, the quiet gap and the bout length (frames, least and most).
+    pub flash_chaos: Option<FlashChaos>,
+}
+
+/// `flash-chaos` of `usb-sim`'s config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlashChaos {
+    pub seed: u32,
+    pub gap_ms: (u32, u32),
+    pub bout_ms: (u32, u32),
 }
 
 /// The boot topology of task `sim`. Errors name the key and the value at fault (the caller
@@ -70,7 +83,54 @@ pub fn boot(tasks: &[AppTask], sim: &str) -> Result<SimBoot, String> {
             key("hub-ports")
         ));
     }
-    Ok(SimBoot { root, hub_ports })
+    let flash_chaos = match config.and_then(|c| c.get("flash-chaos")) {
+        None => None,
+        Some(value) => Some(flash_chaos(value, &key("flash-chaos"))?),
+    };
+    Ok(SimBoot {
+        root,
+        hub_ports,
+        flash_chaos,
+    })
+}
+
+fn flash_chaos(value: &toml::Value, at: &str) -> Result<FlashChaos, String> {
+    let table = value.as_table().ok_or_else(|| {
+        format!("{at}: must be a table such as {{ seed = 1, gap-ms = [50, 300], bout-ms = [1, 20] }}, not {value}")
+    })?;
+    if let Some(unknown) = table
+        .keys()
+        .find(|k| !matches!(k.as_str(), "seed" | "gap-ms" | "bout-ms"))
+    {
+        return Err(format!(
+            "{at}: unknown key \"{unknown}\" (expected seed, gap-ms, bout-ms)"
+        ));
+    }
+    let seed = table
+        .get("seed")
+        .and_then(toml::Value::as_integer)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{at}.seed: must be a number from 0 to 2^32 - 1"))?;
+    let range = |name: &str| -> Result<(u32, u32), String> {
+        let bad = || format!("{at}.{name}: must be [least, most] in ms, 1 <= least <= most");
+        let pair: Vec<u32> = table
+            .get(name)
+            .and_then(toml::Value::as_array)
+            .ok_or_else(bad)?
+            .iter()
+            .map(|v| v.as_integer().and_then(|n| u32::try_from(n).ok()))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        match pair[..] {
+            [lo, hi] if 1 <= lo && lo <= hi => Ok((lo, hi)),
+            _ => Err(bad()),
+        }
+    };
+    Ok(FlashChaos {
+        seed,
+        gap_ms: range("gap-ms")?,
+        bout_ms: range("bout-ms")?,
+    })
 }
 
 /// At most [`HUB_PORTS`] names, none of them the hub itself, none twice.
@@ -117,6 +177,7 @@ mod tests {
             SimBoot {
                 root: "hub".into(),
                 hub_ports: vec!["hub-keyboard".into(), "hub-serial".into()],
+                flash_chaos: None,
             }
         );
     }
@@ -132,10 +193,26 @@ mod tests {
             SimBoot {
                 root: "hub".into(),
                 hub_ports: vec!["keyboard".into(), "serial".into(), "flash".into()],
+                flash_chaos: None,
             }
         );
         let tasks = sim_with("[tasks.usb-sim.config]\nplugged-at-boot = \"flash\"\n");
         assert_eq!(boot(&tasks, "usb-sim").unwrap().root, "flash");
+    }
+
+    #[test]
+    fn flash_chaos_gives_its_seed_and_ranges() {
+        let tasks = sim_with(
+            "[tasks.usb-sim.config]\nflash-chaos = { seed = 9, gap-ms = [50, 300], bout-ms = [1, 1] }\n",
+        );
+        assert_eq!(
+            boot(&tasks, "usb-sim").unwrap().flash_chaos,
+            Some(FlashChaos {
+                seed: 9,
+                gap_ms: (50, 300),
+                bout_ms: (1, 1),
+            })
+        );
     }
 
     #[test]
@@ -164,6 +241,30 @@ mod tests {
             (
                 "hub-ports = [\"flash\", \"serial\", \"flash\"]",
                 "tasks.usb-sim.config.hub-ports: \"flash\" is in ports 1 and 3; each device is one instance",
+            ),
+            (
+                "flash-chaos = 3",
+                "tasks.usb-sim.config.flash-chaos: must be a table such as { seed = 1, gap-ms = [50, 300], bout-ms = [1, 20] }, not 3",
+            ),
+            (
+                "flash-chaos = { seed = 1, gap-ms = [50, 300], bout-ms = [1, 2], often = 1 }",
+                "tasks.usb-sim.config.flash-chaos: unknown key \"often\" (expected seed, gap-ms, bout-ms)",
+            ),
+            (
+                "flash-chaos = { seed = -1, gap-ms = [50, 300], bout-ms = [1, 2] }",
+                "tasks.usb-sim.config.flash-chaos.seed: must be a number from 0 to 2^32 - 1",
+            ),
+            (
+                "flash-chaos = { seed = 1, gap-ms = [300, 50], bout-ms = [1, 2] }",
+                "tasks.usb-sim.config.flash-chaos.gap-ms: must be [least, most] in ms, 1 <= least <= most",
+            ),
+            (
+                "flash-chaos = { seed = 1, gap-ms = [50, 300], bout-ms = [0, 2] }",
+                "tasks.usb-sim.config.flash-chaos.bout-ms: must be [least, most] in ms, 1 <= least <= most",
+            ),
+            (
+                "flash-chaos = { seed = 1, gap-ms = [50, 300, 9], bout-ms = [1, 2] }",
+                "tasks.usb-sim.config.flash-chaos.gap-ms: must be [least, most] in ms, 1 <= least <= most",
             ),
             (
                 "plugged-at-boot = \"flash\"\nhub-ports = [\"keyboard\", \"flash\"]",

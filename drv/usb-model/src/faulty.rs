@@ -32,7 +32,8 @@ pub enum Fault {
 
 pub struct Faulty<'d> {
     inner: &'d mut dyn SimDevice,
-    fault: Fault,
+    /// `None`: the inner device as it is (a [`crate::chaos::Chaos`] between its bouts).
+    fault: Option<Fault>,
     /// (descriptor type, bytes of it sent so far) of the GET_DESCRIPTOR in progress.
     descriptor_read: Option<(u8, usize)>,
     config_reads: u32,
@@ -42,10 +43,16 @@ impl<'d> Faulty<'d> {
     pub fn new(inner: &'d mut dyn SimDevice, fault: Fault) -> Self {
         Faulty {
             inner,
-            fault,
+            fault: Some(fault),
             descriptor_read: None,
             config_reads: 0,
         }
+    }
+
+    /// Switches the misbehaviour (`None`: none) from the next transaction on, whatever is
+    /// in progress: a bout of chaos starts mid-transfer.
+    pub fn set_fault(&mut self, fault: Option<Fault>) {
+        self.fault = fault;
     }
 
     fn corrupt(&mut self, chunk: &mut [u8]) {
@@ -54,16 +61,16 @@ impl<'d> Faulty<'d> {
         };
         self.descriptor_read = Some((dty, sent + chunk.len()));
         match self.fault {
-            Fault::PatchDescriptor {
+            Some(Fault::PatchDescriptor {
                 descriptor,
                 offset,
                 value,
-            } if descriptor == dty => {
+            }) if descriptor == dty => {
                 if let Some(b) = offset.checked_sub(sent).and_then(|i| chunk.get_mut(i)) {
                     *b = value;
                 }
             }
-            Fault::GrowingTotalLength { delta }
+            Some(Fault::GrowingTotalLength { delta })
                 if dty == ty::CONFIGURATION
                     && self.config_reads > 1
                     && sent == 0
@@ -106,17 +113,17 @@ impl SimDevice for Faulty<'_> {
 
     fn data_out(&mut self, ep: u8, pid: Pid, data: &[u8]) -> Handshake {
         match self.fault {
-            Fault::EndlessNak { ep: nak } if nak == ep & 0x0F => Handshake::Nak,
-            Fault::StallStorm => Handshake::Stall,
+            Some(Fault::EndlessNak { ep: nak }) if nak == ep & 0x0F => Handshake::Nak,
+            Some(Fault::StallStorm) => Handshake::Stall,
             _ => self.inner.data_out(ep, pid, data),
         }
     }
 
     fn data_in(&mut self, ep: u8, out: &mut [u8]) -> InReply {
         match self.fault {
-            Fault::EndlessNak { ep: nak } if nak == ep & 0x0F => return InReply::Nak,
-            Fault::StallStorm => return InReply::Stall,
-            Fault::Babble { ep: target, len } if target == ep & 0x0F => {
+            Some(Fault::EndlessNak { ep: nak }) if nak == ep & 0x0F => return InReply::Nak,
+            Some(Fault::StallStorm) => return InReply::Stall,
+            Some(Fault::Babble { ep: target, len }) if target == ep & 0x0F => {
                 let len = len.min(out.len());
                 out[..len].fill(0xBB);
                 return InReply::Data {

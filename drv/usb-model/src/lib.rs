@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocks;
+pub mod chaos;
 mod controller;
 pub mod corpus;
 pub mod device;

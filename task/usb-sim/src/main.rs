@@ -20,7 +20,8 @@
 //! name is one device instance; the hub's downstream devices are instances of their own.
 //! Malicious behaviours (`usb_model::faulty`) are switched on
 //! by plugging one of the named malicious devices, each a well-behaved keyboard wrapped in
-//! one `Fault`.
+//! one `Fault`; with `flash-chaos` in app.toml the flash drive itself has bouts of them at
+//! random moments, mid-transfer (`usb_model::chaos`, the USB fault campaign's).
 #![no_std]
 #![no_main]
 
@@ -28,6 +29,7 @@ use counters::Count;
 use idol_runtime::{Leased, Read, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
 use usb_model::blocks::PatternStore;
+use usb_model::chaos::Chaos;
 use usb_model::corpus::{self, SimCorpus};
 use usb_model::faulty::{Fault, Faulty};
 use usb_model::flash::{self, FlashFaults};
@@ -373,7 +375,15 @@ pub extern "C" fn main() -> ! {
     let mut disk = PatternStore::new(&mut disk_map, &mut disk_pool);
     let mut keyboard = hid::keyboard(&KEY_SCRIPT);
     let mut mouse = hid::mouse(&MOUSE_SCRIPT);
-    let mut flash_drive = flash::flash_drive_on(&mut disk, FlashFaults::default());
+    let mut plain_flash = flash::flash_drive_on(&mut disk, FlashFaults::default());
+    let mut chaotic_flash;
+    let flash_drive: &mut dyn SimDevice = match FLASH_CHAOS {
+        Some(schedule) => {
+            chaotic_flash = Chaos::new(&mut plain_flash, schedule);
+            &mut chaotic_flash
+        }
+        None => &mut plain_flash,
+    };
     let mut serial = serial::serial();
     let mut hub_keyboard = hid::keyboard(&KEY_SCRIPT);
     let mut hub_serial = serial::serial();
@@ -412,7 +422,7 @@ pub extern "C" fn main() -> ! {
     let fixed: [&mut dyn SimDevice; FIXED - 1] = [
         &mut keyboard,
         &mut mouse,
-        &mut flash_drive,
+        flash_drive,
         &mut serial,
         &mut hub_keyboard,
         &mut hub_serial,
