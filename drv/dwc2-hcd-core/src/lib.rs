@@ -315,6 +315,10 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         &self.regs
     }
 
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// The slave-mode tripwire (doc/usb-host.md 5.3 item 1): whether `GAHBCFG.DMAEN` still
     /// reads 0. This driver never sets it, and the MPU cannot withhold the bit (it shares a
     /// granule with registers written at run time), so `usb-hcd` checks it at start (in
