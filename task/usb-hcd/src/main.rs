@@ -35,10 +35,10 @@
 //! pipe whose owner has ended.
 //!
 //! Root-port events: between requests the driver looks at the controller every
-//! `PORT_CHECK_MS` (its timer, re-armed after each request whenever its deadline changed or a
-//! wait inside a request used the same timer) and posts `usb-core` its `port` notification (app.toml `notify`) once per
-//! batch of connect, disconnect or port-disable events; the core then calls `root_port`,
-//! which takes them. So a plug is seen within a few milliseconds instead of at the core's
+//! `PORT_CHECK_MS` (its timer, armed again after a request whenever the deadline changed or a
+//! wait inside the request used the same timer) and posts `usb-core` its `port` notification
+//! (app.toml `notify`) once per batch of connect, disconnect or port-disable events; the core
+//! then calls `root_port`, which takes them. So a plug is seen within a few milliseconds instead of at the core's
 //! next poll.
 #![no_std]
 #![no_main]
