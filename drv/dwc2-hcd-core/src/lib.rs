@@ -291,6 +291,9 @@ pub struct Hcd<R, C> {
     /// `HPRT.POCA` rose since [`Hcd::take_over_current`]: the port's driver decides what
     /// becomes of its power.
     over_current: bool,
+    /// What this driver last wrote to `GINTMSK`, which only it writes: every interrupt
+    /// service reads the mask, and a register read is an IPC to the model in QEMU.
+    gintmsk: u32,
 }
 
 fn frame_reached(now: u16, due: u16) -> bool {
@@ -311,11 +314,16 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             events: PortEvents::default(),
             events_announced: false,
             over_current: false,
+            gintmsk: 0,
         }
     }
 
     pub fn regs(&self) -> &R {
         &self.regs
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
     }
 
     /// The slave-mode tripwire (doc/usb-host.md 5.3 item 1): whether `GAHBCFG.DMAEN` still
@@ -383,9 +391,8 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         );
         r.write(regs::PCGCCTL, 0);
         self.flush_fifos()?;
-        let r = &self.regs;
-        r.write(regs::GINTSTS, 0xFFFF_FFFF);
-        r.write(regs::GINTMSK, 0);
+        self.regs.write(regs::GINTSTS, 0xFFFF_FFFF);
+        self.set_gintmsk(0);
         self.wait_until(HOST_MODE_TIMEOUT_US, |r| {
             r.read(regs::GINTSTS) & gint::CMOD != 0
         })?;
@@ -403,11 +410,8 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         r.write(regs::HAINTMSK, 0);
         r.write(regs::HPRT, hprt::W1C & !hprt::PENA);
         r.write(regs::HPRT, hprt::PPWR);
-        r.write(
-            regs::GINTMSK,
-            gint::RXFLVL | gint::HPRTINT | gint::HCINT | gint::DISCINT,
-        );
-        r.write(regs::GAHBCFG, regs::gahbcfg::GINT);
+        self.set_gintmsk(gint::RXFLVL | gint::HPRTINT | gint::HCINT | gint::DISCINT);
+        self.regs.write(regs::GAHBCFG, regs::gahbcfg::GINT);
         if !self.slave_mode_intact() {
             self.regs.write(regs::GAHBCFG, 0);
             return Err(HcdError::DmaEnabled);
@@ -513,6 +517,11 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             .modify(regs::HCFG, regs::hcfg::FSLSPCS_MASK, clock);
         self.regs.write(regs::HFIR, interval | regs::hfir::RLDCTRL);
         Ok(speed)
+    }
+
+    fn set_gintmsk(&mut self, mask: u32) {
+        self.regs.write(regs::GINTMSK, mask);
+        self.gintmsk = mask;
     }
 
     fn frame(&self) -> u16 {
@@ -718,7 +727,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
         }
         // SOF wakes the task each frame only while something waits for a frame. Its status
         // is cleared as it is unmasked, so the next SOF seen marks a frame's start.
-        let mask = self.regs.read(regs::GINTMSK);
+        let mask = self.gintmsk;
         let wanted = if waiting_for_frame {
             mask | gint::SOF
         } else {
@@ -728,7 +737,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             if waiting_for_frame {
                 self.regs.write(regs::GINTSTS, gint::SOF);
             }
-            self.regs.write(regs::GINTMSK, wanted);
+            self.set_gintmsk(wanted);
         }
     }
 
@@ -833,7 +842,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
             } else {
                 gint::NPTXFE
             };
-            self.regs.modify(regs::GINTMSK, 0, empty);
+            self.set_gintmsk(self.gintmsk | empty);
             return;
         }
         let mut bytes = [0u8; 64];
@@ -867,7 +876,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     pub fn on_irq(&mut self, bufs: &mut impl TransferBuffers) {
         let mut at_sof = false;
         for _ in 0..16 {
-            let pending = self.regs.read(regs::GINTSTS) & self.regs.read(regs::GINTMSK);
+            let pending = self.regs.read(regs::GINTSTS) & self.gintmsk;
             if pending == 0 {
                 break;
             }
@@ -895,8 +904,7 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
                 at_sof = true;
             }
             if pending & (gint::NPTXFE | gint::PTXFE) != 0 {
-                self.regs
-                    .modify(regs::GINTMSK, gint::NPTXFE | gint::PTXFE, 0);
+                self.set_gintmsk(self.gintmsk & !(gint::NPTXFE | gint::PTXFE));
                 for ch in 0..self.channel_count as u8 {
                     if self.channels[usize::from(ch)].push_pending {
                         self.push_packet(ch, bufs);
@@ -982,7 +990,9 @@ impl<R: Dwc2Regs, C: Clock> Hcd<R, C> {
     }
 
     fn channel_interrupt(&mut self, ch: u8, bufs: &mut impl TransferBuffers) {
-        let bits = self.regs.read(regs::hcint(ch)) & self.regs.read(regs::hcintmsk(ch));
+        // `HCINTMSKn` holds `CHANNEL_INTERRUPTS` from the channel's first programming on,
+        // and a channel raises no `HAINT` bit before it: not read back.
+        let bits = self.regs.read(regs::hcint(ch)) & CHANNEL_INTERRUPTS;
         self.regs.write(regs::hcint(ch), bits);
         let Some((_, pipe, mut t)) = self.active(ch) else {
             // A channel whose transfer was aborted: it is free once halted.

@@ -31,13 +31,13 @@ impl Priority {
 }
 
 /// Kernel time in ticks (milliseconds since boot).
-// Left 8-byte aligned, which pads `timer` by four bytes and makes `Task` 168 bytes where a
-// word-aligned (`packed(4)`) stamp would make it 160: 96 bytes of kernel RAM in a 12-task
-// app. Measured (`cargo xtask bench`), the 160-byte stride costs 2 to 6 instructions per
-// IPC round: LLVM indexes the table with two shift-adds per index instead of one `mla`
-// with the 168 kept in a register.
+// Word-aligned (`packed(4)`; `ldrd` needs no more on ARMv7-M), so `timer` carries no padding
+// and `Task` is 156 bytes. The stride matters as much as the size: at 160 bytes LLVM
+// indexes the table with two shift-adds per index instead of one `mla` with the stride kept
+// in a register, 2 to 6 instructions more per IPC round (measured); 156, like 168, takes
+// the `mla`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(transparent)]
+#[repr(C, packed(4))]
 pub struct Timestamp(pub u64);
 
 /// A set of notification bits.
@@ -53,6 +53,8 @@ pub struct TimerState {
     pub to_post: NotificationSet,
 }
 
+/// 156 bytes on Cortex-M, the kernel's largest RAM user (one per task), with one byte of
+/// padding (after `runnable`); see [`Timestamp`] for why the stride is 156 and not 160.
 #[repr(C)]
 pub struct Task {
     pub save: SavedState,
@@ -71,8 +73,6 @@ pub struct Task {
     /// an open RECV picks its sender from these instead of testing every task. Kept by the
     /// only transitions into and out of that state (`ipc::send` blocking, `ipc::deliver`,
     /// `lifecycle::fault_task`, `lifecycle::end_incarnation`); see [`Task::waiting_senders`].
-    // Here, between `state` and the 8-byte aligned `timer`, it fills what was padding on
-    // Cortex-M, so the task table does not grow.
     senders: u32,
     pub timer: TimerState,
     /// Restart count; its low 6 bits are the IPC generation.
@@ -88,11 +88,15 @@ pub struct Task {
     /// it waits in `InReply(server)`, the start of the wait its server's `reply_deadline`
     /// bounds (`time::enforce_reply_deadlines`; the builder keeps deadlines below 2^15
     /// ticks, and the check runs every tick, so the 16-bit difference is exact). The two
-    /// halfwords share one word: a whole word here would grow every task by 8 bytes (the
-    /// table is 8-byte aligned for the timer).
+    /// halfwords share one word.
     pub reply_since: u16,
     pub descriptor: &'static TaskDesc,
 }
+
+// A member added or resized changes the table's stride, which the IPC paths' cost depends
+// on: measure, then change this.
+#[cfg(target_arch = "arm")]
+const _: () = assert!(size_of::<Task>() == 156);
 
 impl Task {
     /// A task as the kernel creates it at boot: detached (unloaded) until started.
@@ -122,7 +126,6 @@ impl Task {
         let frame_base = desc.initial_stack - (FRAME_WORDS * 4) as u32;
         self.save = SavedState {
             psp: frame_base,
-            exc_return: arch::EXC_RETURN_THREAD_PSP_FP,
             ..SavedState::default()
         };
         // SAFETY: the builder places `initial_stack` inside the task's RAM region with room

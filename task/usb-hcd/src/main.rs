@@ -35,10 +35,10 @@
 //! pipe whose owner has ended.
 //!
 //! Root-port events: between requests the driver looks at the controller every
-//! `PORT_CHECK_MS` (its timer, re-armed after each request, since a transfer's waits use the
-//! same timer) and posts `usb-core` its `port` notification (app.toml `notify`) once per
-//! batch of connect, disconnect or port-disable events; the core then calls `root_port`,
-//! which takes them. So a plug is seen within a few milliseconds instead of at the core's
+//! `PORT_CHECK_MS` (its timer, armed again after a request whenever the deadline changed or a
+//! wait inside the request used the same timer) and posts `usb-core` its `port` notification
+//! (app.toml `notify`) once per batch of connect, disconnect or port-disable events; the core
+//! then calls `root_port`, which takes them. So a plug is seen within a few milliseconds instead of at the core's
 //! next poll.
 //!
 //! Over-current (doc/usb-host.md 1.12, `usb_hcd_api::power`): at each look, an over-current
@@ -48,6 +48,7 @@
 #![no_std]
 #![no_main]
 
+use core::cell::Cell;
 use core::convert::Infallible;
 
 use counters::Count;
@@ -167,7 +168,7 @@ mod board {
     }
 
     /// Switches the port's power: on once the core is initialised (doc/usb-host.md 1.4
-    /// step 15), off and on again after an over-current (1.7).
+    /// step 15), off and on again after an over-current (1.12).
     pub fn vbus(on: bool) {
         if SysClient::new(SYS).usb_vbus(&VBUS, on).is_err() {
             panic!("sys refused to switch VBUS");
@@ -181,16 +182,65 @@ mod board {
     }
 }
 
-/// The kernel's clock; waits shorter than a tick sleep one tick.
-struct KernelClock;
+/// The kernel's clock and the task's one timer; waits shorter than a tick sleep one tick.
+///
+/// It remembers the last tick it read, so the server loop can arm the next service from the
+/// reading its requests and services just made instead of asking the kernel again, and the
+/// deadline it left armed for `PORT_CHECK`, so an unchanged one is not set again. Every wait
+/// on the timer goes through [`KernelClock::sleep_ms`], which forgets the armed deadline:
+/// the wait replaced it.
+struct KernelClock {
+    last_tick: Cell<u64>,
+    /// `Some(d)`: the kernel holds deadline `d` for `PORT_CHECK`, or it passed and its bit
+    /// waits to be received.
+    armed: Cell<Option<u64>>,
+}
+
+impl KernelClock {
+    const fn new() -> Self {
+        KernelClock {
+            last_tick: Cell::new(0),
+            armed: Cell::new(None),
+        }
+    }
+
+    fn now_ticks(&self) -> u64 {
+        let now = sys_get_timer().now;
+        self.last_tick.set(now);
+        now
+    }
+
+    /// The tick last read (this task's requests and services read it as they go).
+    fn last_tick(&self) -> u64 {
+        self.last_tick.get()
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        self.armed.set(None);
+        sleep_for(ms, TIMER);
+    }
+
+    /// Has `PORT_CHECK` posted at `deadline` (at once if it has passed).
+    fn arm(&self, deadline: u64) {
+        if self.armed.get() != Some(deadline) {
+            sys_set_timer(Some(deadline), PORT_CHECK);
+            self.armed.set(Some(deadline));
+        }
+    }
+
+    /// `PORT_CHECK` was received: the deadline that posted it is spent.
+    fn fired(&self) {
+        self.armed.set(None);
+    }
+}
 
 impl Clock for KernelClock {
     fn now_us(&self) -> u64 {
-        sys_get_timer().now.saturating_mul(1000)
+        self.now_ticks().saturating_mul(1000)
     }
 
     fn delay_us(&self, us: u32) {
-        sleep_for(u64::from(us.div_ceil(1000)), TIMER);
+        self.sleep_ms(u64::from(us.div_ceil(1000)));
     }
 }
 
@@ -492,13 +542,16 @@ impl Server {
         Ok(self.owners.adopt(pipe, owner))
     }
 
-    /// Services the controller and posts `usb-core` if root-port events are waiting for it.
-    fn check_port(&mut self) {
-        self.next_port_check = sys_get_timer().now + PORT_CHECK_MS;
+    /// Services the controller (unless `serviced`: the caller just did, at tick `now`) and
+    /// posts `usb-core` if root-port events are waiting for it.
+    fn check_port(&mut self, now: u64, serviced: bool) {
+        self.next_port_check = now + PORT_CHECK_MS;
         #[cfg(feature = "sim")]
         self.check_controller();
-        self.service(true);
-        self.check_power();
+        if !serviced {
+            self.service(true);
+        }
+        self.check_power(now);
         if self.hcd.port_events_to_announce() {
             ringbuf_entry!(Event::PortEventsAnnounced);
             let _ = sys_post(sys_refresh_incarnation(USB_CORE), CORE_PORT);
@@ -507,8 +560,7 @@ impl Server {
 
     /// Acts on an over-current the port reported (doc/usb-host.md 1.12): VBUS off for a
     /// rest, or for good after too many; and powers a rested port again.
-    fn check_power(&mut self) {
-        let now = sys_get_timer().now;
+    fn check_power(&mut self, now: u64) {
         #[cfg(feature = "mmio")]
         let reported = self.hcd.take_over_current()
             | (core::mem::take(&mut self.flag_raised) && board::over_current());
@@ -568,9 +620,9 @@ impl InOrderUsbHcdImpl for Server {
 
     fn reset_root_port(&mut self, msg: &RecvMessage) -> Result<u8, RequestError<HcdError>> {
         self.begin_root_reset(msg)?;
-        sleep_for(ROOT_RESET_MS, TIMER);
+        self.hcd.clock().sleep_ms(ROOT_RESET_MS);
         let speed = self.end_root_reset(msg)?;
-        sleep_for(RESET_RECOVERY_MS, TIMER);
+        self.hcd.clock().sleep_ms(RESET_RECOVERY_MS);
         Ok(speed)
     }
 
@@ -807,7 +859,7 @@ impl InOrderUsbHcdImpl for Server {
     }
 
     fn power_status(&mut self, _: &RecvMessage) -> Result<PowerStatus, RequestError<Infallible>> {
-        Ok(self.power.status(sys_get_timer().now))
+        Ok(self.power.status(self.hcd.clock().now_ticks()))
     }
 
     fn power_on(&mut self, _: &RecvMessage) -> Result<bool, RequestError<Infallible>> {
@@ -824,25 +876,35 @@ impl InOrderUsbHcdImpl for Server {
     }
 
     fn handle_notification(&mut self, bits: u32) {
+        if bits & PORT_CHECK != 0 {
+            self.hcd.clock().fired();
+        }
         if bits & CLIENT_GONE != 0 {
             self.clients_gone();
         }
         #[cfg(feature = "mmio")]
         if bits & OVER_CURRENT != 0 {
             self.flag_raised = true;
-            self.check_port();
+            let now = self.hcd.clock().now_ticks();
+            self.check_port(now, false);
         }
         #[cfg(feature = "mmio")]
         if bits & OTG_IRQ != 0 {
             tripwire(&self.hcd);
-            self.check_port();
+            let now = self.hcd.clock().now_ticks();
+            self.check_port(now, false);
             userlib::sys_irq_control(OTG_IRQ, true, false);
         }
-        if self.any_pending() {
+        // A service reads the clock; otherwise it is read here.
+        let serviced = self.any_pending();
+        let now = if serviced {
             self.service(true);
-        }
-        if sys_get_timer().now >= self.next_port_check {
-            self.check_port();
+            self.hcd.clock().last_tick()
+        } else {
+            self.hcd.clock().now_ticks()
+        };
+        if now >= self.next_port_check {
+            self.check_port(now, serviced);
         }
     }
 }
@@ -863,14 +925,14 @@ fn tripwire(hcd: &Hcd<Regs, KernelClock>) {
 pub extern "C" fn main() -> ! {
     #[cfg(feature = "sim")]
     let controller = sys_refresh_incarnation(USB_SIM);
-    let mut hcd = Hcd::new(regs(), KernelClock);
+    let mut hcd = Hcd::new(regs(), KernelClock::new());
     let info = loop {
         match hcd.init() {
             Ok(info) => break info,
             Err(dwc2_hcd_core::HcdError::DmaEnabled) => tripwire(&hcd),
             Err(_) => {
                 ringbuf_entry!(Event::InitFailed);
-                sleep_for(INIT_RETRY_MS, TIMER);
+                hcd.clock().sleep_ms(INIT_RETRY_MS);
             }
         }
     };
@@ -910,15 +972,18 @@ pub extern "C" fn main() -> ! {
     };
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
-        // Re-armed each time: a request's waits (port reset, the driver's own delays) reuse
-        // the timer. Pending transfers are serviced at the next tick; a port check already
-        // due fires at once, so a stream of requests cannot starve either.
+        // Pending transfers are serviced at the tick after the last reading of the clock
+        // (at once, if a tick has passed since: a request that read no clock may leave an
+        // old reading); a port check already due fires at once, so a stream of requests
+        // cannot starve either. `arm` sets the timer again only if the deadline changed or a
+        // request's wait (port reset, the driver's own delays) used the timer meanwhile.
+        let clock = server.hcd.clock();
         let wake = if server.any_pending() {
-            sys_get_timer().now + 1
+            clock.last_tick() + 1
         } else {
             server.next_port_check
         };
-        sys_set_timer(Some(wake), PORT_CHECK);
+        clock.arm(wake);
         dispatch(&mut buffer, &mut server);
     }
 }

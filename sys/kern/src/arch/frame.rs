@@ -4,7 +4,10 @@
 /// Words in the extended (FP) exception frame every task runs with: r0-r3, r12, lr, pc,
 /// xPSR, s0-s15, FPSCR and one reserved word. humility assumes this frame (contract 3.5).
 pub const FRAME_WORDS: usize = 26;
-/// EXC_RETURN for thread mode, process stack, extended frame.
+/// EXC_RETURN for thread mode, process stack, extended frame: the value of every return
+/// into a task, so it is not saved per task. A task starts with it (its first return sets
+/// `CONTROL.FPCA`), so every exception it takes stacks the extended frame and hands the
+/// kernel this same value; only privileged code could clear `FPCA`.
 pub const EXC_RETURN_THREAD_PSP_FP: u32 = 0xFFFF_FFED;
 
 /// The exception frame a task starts from: `pc` at its entry point, Thumb state, and a link
@@ -31,7 +34,6 @@ pub struct SavedState {
     pub r10: u32,
     pub r11: u32,
     pub psp: u32,
-    pub exc_return: u32,
     /// s16-s31: callee-saved FP registers the hardware frame does not hold.
     pub fpregs: [u32; 16],
 }

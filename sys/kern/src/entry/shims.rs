@@ -4,25 +4,26 @@
 
 use core::arch::global_asm;
 
-// Entry and exit shims. SavedState layout: r4-r11 at 0..32, psp at 32, exc_return at 36,
-// s16-s31 at 40. EXC_RETURN bit 2 tells whether the exception came from a task (PSP).
+// Entry and exit shims. SavedState layout: r4-r11 at 0..32, psp at 32, s16-s31 at 36; the
+// base register's write-back steps from the core registers to the FP ones. A task is always
+// returned to with `EXC_RETURN_THREAD_PSP_FP` (`arch::frame`), so the entry's is not kept.
+// EXC_RETURN bit 2 tells whether the exception came from a task (PSP).
 global_asm!(
     ".fpu fpv4-sp-d16",
     ".macro SAVE_TASK",
     "    ldr r0, =CURRENT_TASK_PTR",
     "    ldr r0, [r0]",
     "    mrs r12, PSP",
-    "    stm r0, {{r4-r12, lr}}",
-    "    add r1, r0, #40",
-    "    vstm r1, {{s16-s31}}",
+    "    stm r0!, {{r4-r12}}",
+    "    vstm r0, {{s16-s31}}",
     ".endm",
     ".macro RESTORE_TASK_AND_RETURN",
     "    ldr r0, =CURRENT_TASK_PTR",
     "    ldr r0, [r0]",
-    "    add r1, r0, #40",
-    "    vldm r1, {{s16-s31}}",
-    "    ldm r0, {{r4-r12, lr}}",
+    "    ldm r0!, {{r4-r12}}",
+    "    vldm r0, {{s16-s31}}",
     "    msr PSP, r12",
+    "    mvn lr, #0x12",
     "    bx lr",
     ".endm",
     ".section .text.SVCall, \"ax\"",
