@@ -487,6 +487,8 @@ fn campaign_run(run: &CampaignRun, filter: Option<&str>, tally: &mut Tally) -> R
         )
     } else if report.total_failures() > 0 {
         format!("{} failure(s), listed above", report.total_failures())
+    } else if let Some(idle) = report.rogue.as_ref().and_then(|r| r.idle()) {
+        idle
     } else {
         String::new()
     };

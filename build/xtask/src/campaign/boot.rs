@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::rogue;
+
 /// Failure classes, each counted in `report.json` even when zero.
 pub const FAILURE_CLASSES: [&str; 9] = [
     "kernel-fault",
@@ -80,6 +82,8 @@ pub struct Boot {
     pub ended: bool,
     /// Each task's state as the kernel saw it at a hang or held failure (`FS` lines).
     pub states: Vec<String>,
+    /// What the rogue did, in an image that has one.
+    pub rogue: rogue::Tally,
 }
 
 /// What the parser needs to know of the image.
@@ -88,6 +92,8 @@ pub struct Image<'a> {
     /// Which targets answer each operation the workload reports (`ping` -> pong's index); an
     /// operation may pass through several (a disk block through every USB layer).
     pub answered_by: &'a [(&'a str, usize)],
+    /// The rogue task (`test/task/campaign-rogue`), whose faults are its job, not a spread.
+    pub rogue: Option<usize>,
 }
 
 fn field<'a>(words: &[&'a str], i: usize, line: &str) -> Result<&'a str, String> {
@@ -154,6 +160,8 @@ impl Boot {
                     let outcome = field(&words, 2, line)?.to_string();
                     if image.targets.contains(&task) {
                         boot.late.push((task, outcome));
+                    } else if image.rogue == Some(task) {
+                        *boot.rogue.faults.entry(outcome).or_insert(0) += 1;
                     } else {
                         let detail = match spread_fault(&words[3..]) {
                             Some(fault) => format!("task {task} faulted ({outcome}: {fault:?})"),
@@ -314,6 +322,7 @@ mod tests {
     const IMAGE: Image<'static> = Image {
         targets: &[1, 2],
         answered_by: &[("ping", 2), ("echo", 2), ("server-ping", 1)],
+        rogue: Some(4),
     };
 
     fn parse(kernel: &str, console: &[&str]) -> Boot {
@@ -367,6 +376,16 @@ mod tests {
         assert_eq!(boot.failures.len(), 1);
         assert_eq!(boot.failures[0].class, "collateral-fault");
         assert_eq!(boot.late, vec![(2, "panic".to_string())]);
+    }
+
+    #[test]
+    fn the_rogues_faults_are_counted_not_failed() {
+        let boot = parse(
+            "FC 4 protocol 3 0x00000000 0x00000000\nFC 4 mpu\nFE 0 0\n",
+            &[],
+        );
+        assert_eq!(boot.failures, vec![]);
+        assert_eq!(boot.rogue.faults.values().sum::<u64>(), 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::boot::{Boot, FAILURE_CLASSES, OUTCOMES};
+use super::rogue;
 
 /// One failure, with what repeats it.
 pub struct Found {
@@ -36,6 +37,8 @@ pub struct Report {
     pub verified: u64,
     pub torn: u64,
     progress: u64,
+    /// The rogue's activity, in an image that has one.
+    pub rogue: Option<rogue::Tally>,
 }
 
 impl Report {
@@ -56,6 +59,7 @@ impl Report {
             verified: 0,
             torn: 0,
             progress: 0,
+            rogue: None,
         }
     }
 
@@ -73,6 +77,9 @@ impl Report {
         self.verified += boot.verified;
         self.torn += u64::from(boot.torn);
         self.progress += boot.progress;
+        if let Some(total) = &mut self.rogue {
+            total.add(&boot.rogue);
+        }
         for f in boot.failures {
             *self.failures.entry(f.class).or_insert(0) += 1;
             self.found.push(Found {
@@ -168,6 +175,9 @@ impl Report {
             )
             .unwrap();
         }
+        if let Some(rogue) = &self.rogue {
+            writeln!(out, "{}", rogue.summary()).unwrap();
+        }
         writeln!(out, "\nrestarts per task:").unwrap();
         for (task, n) in &self.restarts {
             writeln!(out, "  {:<12} {n}", self.task(*task)).unwrap();
@@ -221,6 +231,10 @@ impl Report {
                 })
             })
             .collect();
+        let rogue = self
+            .rogue
+            .as_ref()
+            .map(|r| json!({ "counts": r.counts, "incarnations_ended": r.faults }));
         serde_json::to_string_pretty(&json!({
             "seed": self.seed,
             "boots": self.boots,
@@ -236,6 +250,7 @@ impl Report {
             "workload_replies": self.progress,
             "checks_passed": self.verified,
             "torn_writes": self.torn,
+            "rogue": rogue,
         }))
         .expect("a JSON value always serialises")
     }
@@ -250,6 +265,7 @@ mod tests {
         let image = Image {
             targets: &[1],
             answered_by: &[],
+            rogue: None,
         };
         Boot::parse(&image, kernel, &[], false).unwrap()
     }
