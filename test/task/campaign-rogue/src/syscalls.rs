@@ -41,16 +41,16 @@ pub fn issue(rng: &mut Rng, memory: &Memory, servers: &[Server], wake: u32) {
         } else {
             rng.next() & 0xFFFF
         };
-        let target = task_id(rng);
-        args[0] = spare(u32::from(target) << 16 | operation, servers);
-        // Half the time the target's true generation, so the call reaches a live server.
-        if let Some(server) = servers
-            .iter()
-            .find(|s| s.incarnation.index() == usize::from(target & TaskId::INDEX_MASK))
-            && rng.one_in(2)
-        {
+        // Half the time a server's current incarnation exactly, so the call gets past the
+        // target checks to the message, reply and lease checks and on to a live server.
+        let server = &servers[rng.below(servers.len() as u32) as usize];
+        let target = if rng.one_in(2) {
             args[5] = server.incarnation.generation;
-        }
+            server.incarnation.id.0
+        } else {
+            task_id(rng)
+        };
+        args[0] = spare(u32::from(target) << 16 | operation, servers);
     } else if number == Sysnum::Recv as u32 {
         args[2] |= wake;
     }
