@@ -487,10 +487,13 @@ fn campaign_run(run: &CampaignRun, filter: Option<&str>, tally: &mut Tally) -> R
         )
     } else if report.total_failures() > 0 {
         format!("{} failure(s), listed above", report.total_failures())
-    } else if let Some(idle) = report.rogue.as_ref().and_then(|r| r.idle()) {
-        idle
     } else {
-        String::new()
+        // A rogue that did nothing tested nothing (`campaign::rogue`).
+        report
+            .rogue
+            .as_ref()
+            .and_then(|r| r.idle())
+            .unwrap_or_default()
     };
     tally.record(&name, why.is_empty(), &why);
     Ok(())

@@ -36,9 +36,7 @@ use ipc::{Answer, Buffers, Server};
 use jefe_test_api::server as test_server;
 use memory::Memory;
 use rng::Rng;
-use userlib::{
-    Incarnation, ULease, check_in, sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot,
-};
+use userlib::{ULease, check_in, sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot};
 
 task_slot!(PONG, pong);
 task_slot!(SERVER, server);
