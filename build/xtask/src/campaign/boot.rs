@@ -84,6 +84,11 @@ pub struct Boot {
     pub states: Vec<String>,
     /// What the rogue did, in an image that has one.
     pub rogue: rogue::Tally,
+    /// A supervisor run (`supervisor-run`): jefe's faults (`FV`), and the policy seen to
+    /// act on them: the next boot's reset (`FR`) or the kernel's halt (`FH`).
+    pub supervisor_faults: u32,
+    pub supervisor_resets: u32,
+    pub supervisor_halts: u32,
 }
 
 /// What the parser needs to know of the image.
@@ -198,6 +203,9 @@ impl Boot {
                     };
                     boot.fail(class, detail);
                 }
+                "FV" => boot.supervisor_faults += 1,
+                "FR" => boot.supervisor_resets += 1,
+                "FH" => boot.supervisor_halts += 1,
                 "FS" => boot.states.push(format!(
                     "task {} {}",
                     field(&words, 1, line)?,
@@ -293,10 +301,12 @@ impl Boot {
     }
 
     /// Restarts of each target the faults caused: one per caught fault and late activation.
+    /// The supervisor (task 0) is never restarted: its caught fault resets or halts the
+    /// system, which `supervisor_resets` and `supervisor_halts` count.
     pub fn restarts(&self) -> BTreeMap<usize, u64> {
         let mut restarts = BTreeMap::new();
         for f in &self.faults {
-            if f.outcome.as_deref().is_some_and(is_caught) {
+            if f.task != 0 && f.outcome.as_deref().is_some_and(is_caught) {
                 *restarts.entry(f.task).or_insert(0) += 1;
             }
         }
@@ -376,6 +386,21 @@ mod tests {
         assert_eq!(boot.failures.len(), 1);
         assert_eq!(boot.failures[0].class, "collateral-fault");
         assert_eq!(boot.late, vec![(2, "panic".to_string())]);
+    }
+
+    #[test]
+    fn a_supervisor_fault_ends_the_boot_by_its_policy_or_the_boot_is_lost() {
+        let reset = parse(
+            "FI 3 90 0 panic - -\nFO 3 90 panic\nFV panic\nFR 3\nFE 0 0\n",
+            &[],
+        );
+        assert_eq!(reset.failures, vec![]);
+        assert_eq!((reset.supervisor_faults, reset.supervisor_resets), (1, 1));
+        let halt = parse("FV mpu\nFH\nFE 4 10\n", &[]);
+        assert_eq!((halt.supervisor_halts, halt.failures.len()), (1, 0));
+        // A supervisor fault after which nothing ended the boot: silence is a failure.
+        let silent = parse("FV panic\n", &[]);
+        assert_eq!(silent.failures[0].class, "lost-boot");
     }
 
     #[test]

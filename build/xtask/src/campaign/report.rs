@@ -39,6 +39,8 @@ pub struct Report {
     progress: u64,
     /// The rogue's activity, in an image that has one.
     pub rogue: Option<rogue::Tally>,
+    /// Supervisor faults, and the resets and halts seen after them (a supervisor run).
+    supervisor: [u64; 3],
 }
 
 impl Report {
@@ -60,6 +62,7 @@ impl Report {
             torn: 0,
             progress: 0,
             rogue: None,
+            supervisor: [0; 3],
         }
     }
 
@@ -77,6 +80,13 @@ impl Report {
         self.verified += boot.verified;
         self.torn += u64::from(boot.torn);
         self.progress += boot.progress;
+        for (sum, n) in self.supervisor.iter_mut().zip([
+            boot.supervisor_faults,
+            boot.supervisor_resets,
+            boot.supervisor_halts,
+        ]) {
+            *sum += u64::from(n);
+        }
         if let Some(total) = &mut self.rogue {
             total.add(&boot.rogue);
         }
@@ -178,6 +188,14 @@ impl Report {
         if let Some(rogue) = &self.rogue {
             writeln!(out, "{}", rogue.summary()).unwrap();
         }
+        let [faults, resets, halts] = self.supervisor;
+        if faults != 0 {
+            writeln!(
+                out,
+                "supervisor faults: {faults}; the policy seen: {resets} system resets, {halts} halts"
+            )
+            .unwrap();
+        }
         writeln!(out, "\nrestarts per task:").unwrap();
         for (task, n) in &self.restarts {
             writeln!(out, "  {:<12} {n}", self.task(*task)).unwrap();
@@ -251,6 +269,11 @@ impl Report {
             "checks_passed": self.verified,
             "torn_writes": self.torn,
             "rogue": rogue,
+            "supervisor": {
+                "faults": self.supervisor[0],
+                "resets": self.supervisor[1],
+                "halts": self.supervisor[2],
+            },
         }))
         .expect("a JSON value always serialises")
     }
