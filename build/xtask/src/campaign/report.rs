@@ -102,6 +102,18 @@ impl Report {
         }
     }
 
+    /// In a supervisor run: why it did not show the policy at every supervisor fault (none
+    /// caught, or one that neither reset nor halted the system), if it did not.
+    pub fn supervisor_policy_unseen(&self) -> Option<String> {
+        match self.supervisor {
+            [0, _, _] => Some("no fault of the supervisor was caught".into()),
+            [f, r, h] if f != r + h => Some(format!(
+                "{f} supervisor faults, but {r} system resets and {h} halts"
+            )),
+            _ => None,
+        }
+    }
+
     pub fn total_failures(&self) -> u64 {
         self.failures.values().sum()
     }
