@@ -32,6 +32,9 @@ pub(super) struct FaultInjectEntry {
     recover_ms: u32,
     #[serde(default = "default_hang")]
     hang_ms: u32,
+    /// Admits the supervisor as a target: a run that shows `on-supervisor-fault` at work.
+    #[serde(default)]
+    supervisor_run: bool,
 }
 
 fn default_faults() -> u32 {
@@ -65,6 +68,7 @@ pub struct FaultInject {
     pub stop_latent_ms: u32,
     pub recover_ms: u32,
     pub hang_ms: u32,
+    pub supervisor_run: bool,
 }
 
 impl FaultInject {
@@ -82,7 +86,7 @@ impl FaultInject {
              pub static BULKHEAD_FAULT_PLAN: kern::inject::Plan = kern::inject::Plan {{\n    \
              targets: &[{targets}],\n    faults: {faults},\n    min_gap_ms: {min},\n    \
              max_gap_ms: {max},\n    latent_ms: {latent},\n    stop_latent_ms: {stop_latent},\n    recover_ms: {recover},\n    \
-             hang_ms: {hang},\n    progress: {progress},\n}};\n",
+             hang_ms: {hang},\n    progress: {progress},\n    supervisor_run: {supervisor_run},\n}};\n",
             targets = targets.join(", "),
             faults = self.faults,
             min = self.gap_ms[0],
@@ -92,6 +96,7 @@ impl FaultInject {
             recover = self.recover_ms,
             hang = self.hang_ms,
             progress = self.progress,
+            supervisor_run = self.supervisor_run,
         )
     }
 }
@@ -146,10 +151,20 @@ pub(super) fn resolve(
     for (name, kinds) in &entry.targets {
         let at = format!(".targets.{name}");
         let task = find(&at, name)?;
-        if task.index == 0 {
+        if task.index == 0 && !entry.supervisor_run {
             return Err(refuse(
                 &at,
-                format!("\"{name}\" is the supervisor; a campaign injects into drivers"),
+                format!(
+                    "\"{name}\" is the supervisor; a campaign injects into drivers \
+                     (a run meant to fault the supervisor says `supervisor-run = true`)"
+                ),
+            ));
+        }
+        // Nothing watches the supervisor's check-ins: a stop would never be caught.
+        if task.index == 0 && kinds.iter().any(|k| k == "stop") {
+            return Err(refuse(
+                &at,
+                format!("\"{name}\" is the supervisor, which no watchdog catches: no \"stop\""),
             ));
         }
         if task.index == progress {
@@ -212,6 +227,7 @@ pub(super) fn resolve(
         stop_latent_ms: 2 * longest_watchdog + entry.latent_ms,
         recover_ms: entry.recover_ms,
         hang_ms: entry.hang_ms,
+        supervisor_run: entry.supervisor_run,
     })
 }
 
@@ -258,6 +274,25 @@ mod tests {
         .expect_err("sys has no watchdog");
         assert_eq!(e.key, "kernel.fault-inject.targets.sys");
         assert!(e.to_string().contains("no supervision.watchdog-ms"), "{e}");
+    }
+
+    #[test]
+    fn the_supervisor_is_a_target_only_in_a_supervisor_run_and_never_stopped() {
+        let with_jefe = PLAN.replace("sys = [", "jefe = [");
+        let run = with_jefe.replace("latent-ms = 7", "latent-ms = 7\nsupervisor-run = true");
+        let plan = load(&with_plan(&run))
+            .expect("admitted in a supervisor run")
+            .kernel
+            .fault_inject
+            .expect("the plan");
+        assert!(plan.supervisor_run && plan.targets.contains(&(0, 0b0101)));
+        assert!(plan.kernel_source().contains("supervisor_run: true"));
+        let e = load(&with_plan(
+            &run.replace("\"register\", \"panic\"", "\"stop\""),
+        ))
+        .expect_err("nothing catches a stopped supervisor");
+        assert_eq!(e.key, "kernel.fault-inject.targets.jefe");
+        assert!(e.to_string().contains("no watchdog catches"), "{e}");
     }
 
     #[test]

@@ -20,8 +20,11 @@
 //!                                                 state (who waits on whom)
 //! FX <class> <detail>                             a failure (kernel-fault, supervisor-fault,
 //!                                                 reset, hang, held, wrong-incarnation)
-//! FH                                              after FX, when the runner asked to hold
+//! FD                                              after FX, when the runner asked to hold
 //!                                                 the failure for a dump: the kernel spins
+//! FV <outcome>                                   a supervisor run: jefe faulted, the policy runs
+//! FR <reset reason>                               a supervisor run: the boot after its reset
+//! FH                                              a supervisor run: the kernel halts
 //! FE <injected> <progress>                        the boot's last line; QEMU then exits
 //! ```
 //!
@@ -96,6 +99,10 @@ pub struct Plan {
     pub hang_ms: u32,
     /// The task whose received replies are the workload's progress.
     pub progress: u16,
+    /// A run with the supervisor among the targets (`supervisor-run`): its fault is
+    /// reported (`FV`) and the kernel's `on-supervisor-fault` policy then runs, ending the
+    /// boot at the next boot's `FR` (reset) or at `FH` (halt), instead of failing it.
+    pub supervisor_run: bool,
 }
 
 /// What the runner patches into flash for one boot (`BULKHEAD_CAMPAIGN_RUN`).

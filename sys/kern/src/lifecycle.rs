@@ -73,7 +73,11 @@ pub fn fault_task(tasks: &mut [Task], index: usize, fault: FaultInfo) -> NextTas
     if index == SUPERVISOR {
         match config().supervisor_fault {
             SupervisorFaultPolicy::Reset => arch::system_reset(abi::ResetReason::SupervisorFault),
-            SupervisorFaultPolicy::Halt => arch::halt_forever(),
+            SupervisorFaultPolicy::Halt => {
+                #[cfg(feature = "fault-inject")]
+                crate::inject::halting();
+                arch::halt_forever()
+            }
         }
     }
     // The supervisor alone has priority 0 (the builder checks it), so once woken it is the

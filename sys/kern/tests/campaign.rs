@@ -27,6 +27,7 @@ static PLAN: Plan = Plan {
     recover_ms: 100,
     hang_ms: 1000,
     progress: CLIENT as u16,
+    supervisor_run: false,
 };
 
 /// The injector's state is one per kernel, so these tests take turns.

@@ -35,6 +35,21 @@ unsafe extern "C" {
 
 #[inline(always)]
 fn syscall(number: Sysnum, args: &[u32; 7]) -> [u32; 8] {
+    // SAFETY: every wrapper here builds `args` from Rust references of the right
+    // mutability, so whatever the kernel writes lands in memory the caller lent for it.
+    unsafe { sys_raw(number as u32, args) }
+}
+
+/// Issues syscall `number` (any value, valid or not) with `args` in r4-r10, through the same
+/// stub as every wrapper, and returns r4-r11. For tests of the kernel's checks: the fault
+/// campaign's rogue task calls it with random registers.
+///
+/// # Safety
+///
+/// The kernel writes wherever the arguments point inside this task's regions (a RECV
+/// buffer, a borrow's destination): the caller must accept that memory being overwritten.
+#[inline(always)]
+pub unsafe fn sys_raw(number: u32, args: &[u32; 7]) -> [u32; 8] {
     #[cfg(target_os = "none")]
     {
         let mut results = core::mem::MaybeUninit::<[u32; 8]>::uninit();
@@ -42,12 +57,12 @@ fn syscall(number: Sysnum, args: &[u32; 7]) -> [u32; 8] {
         // `results` is initialised when it returns; the kernel checks every pointer inside
         // `args` against this task's regions before using it.
         unsafe {
-            bulkhead_syscall(args, results.as_mut_ptr(), number as u32);
+            bulkhead_syscall(args, results.as_mut_ptr(), number);
             results.assume_init()
         }
     }
     #[cfg(not(target_os = "none"))]
-    panic!("syscall {number:?}{args:?} on the host: there is no kernel here");
+    panic!("syscall {number}{args:?} on the host: there is no kernel here");
 }
 
 fn addr<T>(p: *const T) -> u32 {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::rogue;
+
 /// Failure classes, each counted in `report.json` even when zero.
 pub const FAILURE_CLASSES: [&str; 9] = [
     "kernel-fault",
@@ -82,6 +84,13 @@ pub struct Boot {
     pub states: Vec<String>,
     /// Where the dump of a failure is (or why there is none): the runner's replay.
     pub dump: Option<String>,
+    /// What the rogue did, in an image that has one.
+    pub rogue: rogue::Tally,
+    /// A supervisor run (`supervisor-run`): jefe's faults (`FV`), and the policy seen to
+    /// act on them: the next boot's reset (`FR`) or the kernel's halt (`FH`).
+    pub supervisor_faults: u32,
+    pub supervisor_resets: u32,
+    pub supervisor_halts: u32,
 }
 
 /// What the parser needs to know of the image.
@@ -90,6 +99,8 @@ pub struct Image<'a> {
     /// Which targets answer each operation the workload reports (`ping` -> pong's index); an
     /// operation may pass through several (a disk block through every USB layer).
     pub answered_by: &'a [(&'a str, usize)],
+    /// The rogue task (`test/task/campaign-rogue`), whose faults are its job, not a spread.
+    pub rogue: Option<usize>,
 }
 
 fn field<'a>(words: &[&'a str], i: usize, line: &str) -> Result<&'a str, String> {
@@ -156,6 +167,8 @@ impl Boot {
                     let outcome = field(&words, 2, line)?.to_string();
                     if image.targets.contains(&task) {
                         boot.late.push((task, outcome));
+                    } else if image.rogue == Some(task) {
+                        *boot.rogue.faults.entry(outcome).or_insert(0) += 1;
                     } else {
                         let detail = match spread_fault(&words[3..]) {
                             Some(fault) => format!("task {task} faulted ({outcome}: {fault:?})"),
@@ -192,6 +205,9 @@ impl Boot {
                     };
                     boot.fail(class, detail);
                 }
+                "FV" => boot.supervisor_faults += 1,
+                "FR" => boot.supervisor_resets += 1,
+                "FH" => boot.supervisor_halts += 1,
                 "FS" => boot.states.push(format!(
                     "task {} {}",
                     field(&words, 1, line)?,
@@ -287,10 +303,12 @@ impl Boot {
     }
 
     /// Restarts of each target the faults caused: one per caught fault and late activation.
+    /// The supervisor (task 0) is never restarted: its caught fault resets or halts the
+    /// system, which `supervisor_resets` and `supervisor_halts` count.
     pub fn restarts(&self) -> BTreeMap<usize, u64> {
         let mut restarts = BTreeMap::new();
         for f in &self.faults {
-            if f.outcome.as_deref().is_some_and(is_caught) {
+            if f.task != 0 && f.outcome.as_deref().is_some_and(is_caught) {
                 *restarts.entry(f.task).or_insert(0) += 1;
             }
         }
@@ -316,6 +334,7 @@ mod tests {
     const IMAGE: Image<'static> = Image {
         targets: &[1, 2],
         answered_by: &[("ping", 2), ("echo", 2), ("server-ping", 1)],
+        rogue: Some(4),
     };
 
     fn parse(kernel: &str, console: &[&str]) -> Boot {
@@ -369,6 +388,31 @@ mod tests {
         assert_eq!(boot.failures.len(), 1);
         assert_eq!(boot.failures[0].class, "collateral-fault");
         assert_eq!(boot.late, vec![(2, "panic".to_string())]);
+    }
+
+    #[test]
+    fn a_supervisor_fault_ends_the_boot_by_its_policy_or_the_boot_is_lost() {
+        let reset = parse(
+            "FI 3 90 0 panic - -\nFO 3 90 panic\nFV panic\nFR 3\nFE 0 0\n",
+            &[],
+        );
+        assert_eq!(reset.failures, vec![]);
+        assert_eq!((reset.supervisor_faults, reset.supervisor_resets), (1, 1));
+        let halt = parse("FV mpu\nFH\nFE 4 10\n", &[]);
+        assert_eq!((halt.supervisor_halts, halt.failures.len()), (1, 0));
+        // A supervisor fault after which nothing ended the boot: silence is a failure.
+        let silent = parse("FV panic\n", &[]);
+        assert_eq!(silent.failures[0].class, "lost-boot");
+    }
+
+    #[test]
+    fn the_rogues_faults_are_counted_not_failed() {
+        let boot = parse(
+            "FC 4 protocol 3 0x00000000 0x00000000\nFC 4 mpu\nFE 0 0\n",
+            &[],
+        );
+        assert_eq!(boot.failures, vec![]);
+        assert_eq!(boot.rogue.faults.values().sum::<u64>(), 2);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod boot;
 mod replay;
 mod report;
+pub mod rogue;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -138,9 +139,11 @@ pub fn run(options: &Options) -> Result<Report, Error> {
             .collect::<Result<_, Error>>()?
     };
     let targets: Vec<usize> = plan.targets.iter().map(|&(i, _)| i).collect();
+    let rogue_index = app.task(rogue::TASK).map(|t| t.index);
     let image = Image {
         targets: &targets,
         answered_by: &answered_by,
+        rogue: rogue_index,
     };
     let names: Vec<String> = app.tasks.iter().map(|t| t.name.clone()).collect();
 
@@ -160,7 +163,16 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     std::fs::create_dir_all(&boot_dir).map_err(|e| Error::io(&boot_dir, e))?;
     let final_elf = dist::read(&built.final_elf)?;
     let archive = dist::read(&built.archive)?;
-    let run_at = run_symbol_offset(&dist::read(&built.kernel_elf)?, &final_elf)?;
+    let kernel_elf = dist::read(&built.kernel_elf)?;
+    let mut patches = vec![symbol_offset(
+        &kernel_elf,
+        dist::INJECTOR_SYMBOL,
+        &final_elf,
+    )?];
+    if rogue_index.is_some() {
+        let rogue_elf = dist::read(&built.dir.join("elf/task").join(rogue::TASK))?;
+        patches.push(symbol_offset(&rogue_elf, rogue::SEED_SYMBOL, &final_elf)?);
+    }
 
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -186,7 +198,7 @@ pub fn run(options: &Options) -> Result<Report, Error> {
                     let boot = Patched {
                         machine: &machine,
                         final_elf: &final_elf,
-                        run_at,
+                        patches: &patches,
                         out_dir: &boot_dir,
                         archive: &archive,
                     };
@@ -199,6 +211,9 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(index, _)| *index);
     let mut report = Report::new(options.seed, names, started.elapsed());
+    if rogue_index.is_some() {
+        report.rogue = Some(rogue::Tally::default());
+    }
     if options.app != APP {
         report.app_flag = format!(" --app {}", options.app);
     }
@@ -211,36 +226,51 @@ pub fn run(options: &Options) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Where `BULKHEAD_CAMPAIGN_RUN` is in the file `final.elf`: its address comes from the
-/// kernel's symbols, the file offset from the final image's load segments.
-fn run_symbol_offset(kernel_elf: &[u8], final_elf: &[u8]) -> Result<usize, Error> {
-    let symbol = elfimage::symbol_bytes(kernel_elf, dist::INJECTOR_SYMBOL)
-        .map_err(|e| Error::new(format!("campaign kernel: {e}")))?;
+/// Where `symbol` of the ELF `elf` (the kernel's or a task's) is in the file `final.elf`:
+/// its address comes from that ELF's symbols, the file offset from the final image's load
+/// segments.
+fn symbol_offset(elf: &[u8], symbol: &str, final_elf: &[u8]) -> Result<usize, Error> {
+    let bytes = elfimage::symbol_bytes(elf, symbol)
+        .map_err(|e| Error::new(format!("campaign image: {e}")))?;
     let file = object::File::parse(final_elf).map_err(|e| Error::new(e.to_string()))?;
     file.segments()
         .find_map(|s| {
             let (offset, size) = s.file_range();
-            let within = symbol.address.checked_sub(s.address())?;
-            (within + RUN_BYTES <= size).then(|| (offset + within) as usize)
+            let within = bytes.address.checked_sub(s.address())?;
+            (within + bytes.size <= size).then(|| (offset + within) as usize)
         })
         .ok_or_else(|| {
             Error::new(format!(
-                "campaign: {} ({:#x}) is not in the final image",
-                dist::INJECTOR_SYMBOL,
-                symbol.address
+                "campaign: {symbol} ({:#x}) is not in the final image",
+                bytes.address
             ))
         })
 }
 
-/// `BULKHEAD_CAMPAIGN_RUN`'s size: seed, faults, hold on failure (`kern::inject::Run`).
-const RUN_BYTES: u64 = 12;
+/// QEMU's arguments for a boot: virtual time from instructions, the kernel's report lines
+/// to `log` by semihosting, the rogue's (if any) to `rogue_log` on the second UART.
+fn boot_args(log: &Path, rogue_log: &Path) -> Vec<String> {
+    [
+        "-icount",
+        "shift=0,sleep=off",
+        "-semihosting-config",
+        "enable=on,target=native,chardev=campaign",
+        "-chardev",
+        &format!("file,id=campaign,path={}", log.display()),
+        "-serial",
+        &format!("file:{}", rogue_log.display()),
+    ]
+    .map(String::from)
+    .into()
+}
 
 /// What every boot of one campaign shares.
 struct Patched<'a> {
     machine: &'a str,
     final_elf: &'a [u8],
-    /// Where `BULKHEAD_CAMPAIGN_RUN` is in `final_elf`.
-    run_at: usize,
+    /// Where the seed goes in `final_elf`: first the kernel's `BULKHEAD_CAMPAIGN_RUN` (seed,
+    /// faults, hold on failure), then the rogue's seed where there is a rogue.
+    patches: &'a [usize],
     out_dir: &'a Path,
     /// The humility archive, for a dump of a failure.
     archive: &'a [u8],
@@ -258,27 +288,24 @@ fn run_boot(
     let Patched {
         machine,
         final_elf,
-        run_at,
+        patches,
         out_dir,
         archive,
     } = *patched;
     let mut elf = final_elf.to_vec();
-    elf[run_at..run_at + 4].copy_from_slice(&seed.to_le_bytes());
+    for &at in patches {
+        elf[at..at + 4].copy_from_slice(&seed.to_le_bytes());
+    }
+    let run_at = patches[0];
     elf[run_at + 4..run_at + 8].copy_from_slice(&faults.to_le_bytes());
     let elf_path = out_dir.join(format!("boot-{index}.elf"));
     let log: PathBuf = out_dir.join(format!("boot-{index}.log"));
+    // The second serial port (uart1): the rogue's lines, where there is a rogue.
+    let rogue_log: PathBuf = out_dir.join(format!("boot-{index}.rogue"));
+    let _ = std::fs::remove_file(&rogue_log);
     std::fs::write(&elf_path, &elf).map_err(|e| Error::io(&elf_path, e))?;
     let _ = std::fs::remove_file(&log);
-    let extra: Vec<String> = [
-        "-icount",
-        "shift=0,sleep=off",
-        "-semihosting-config",
-        "enable=on,target=native,chardev=campaign",
-        "-chardev",
-        &format!("file,id=campaign,path={}", log.display()),
-    ]
-    .map(String::from)
-    .into();
+    let extra = boot_args(&log, &rogue_log);
     let capture = qemu::capture(machine, &elf_path, &extra, BOOT_WALL_LIMIT, |_| false)?;
     let timed_out = capture.timed_out;
     let console = capture.lines.clone();
@@ -289,6 +316,12 @@ fn run_boot(
     let kernel = std::fs::read_to_string(&log).unwrap_or_default();
     let mut boot = Boot::parse(image, &kernel, &console, timed_out)
         .map_err(|e| Error::new(format!("campaign boot {index} ({}): {e}", log.display())))?;
+    if image.rogue.is_some() {
+        let moves = std::fs::read(&rogue_log).unwrap_or_default();
+        boot.rogue
+            .add_moves(&moves)
+            .map_err(|e| Error::new(format!("{}: {e}", rogue_log.display())))?;
+    }
     if boot.failures.is_empty() {
         let _ = std::fs::remove_file(&elf_path);
     } else if boot.ended {

@@ -3,7 +3,7 @@
 //! Under `-icount shift=0,sleep=off` a boot is a function of its image: the same seed
 //! injects the same faults at the same instructions. So the runner does not slow every boot
 //! down with a debugger; it boots a failed one again with `hold_on_failure` patched in and
-//! QEMU's GDB stub open. The kernel then stops right after its `FX` line (`FH`), every task
+//! QEMU's GDB stub open. The kernel then stops right after its `FX` line (`FD`), every task
 //! as the failure found it, and the runner halts the core and writes the dump beside the
 //! boot's log.
 
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::gdb::Gdb;
 use crate::{Error, dump, qemu};
 
-/// How often the replay's kernel log is looked at for `FH`.
+/// How often the replay's kernel log is looked at for `FD`.
 const POLL: Duration = Duration::from_millis(50);
 
 /// Replays boot `index` (`elf`: its image, seed and faults already patched; `run_at`: where
@@ -34,23 +34,15 @@ pub fn dump_failure(
     std::fs::write(&elf_path, &elf).map_err(|e| Error::io(&elf_path, e))?;
     let _ = std::fs::remove_file(&log);
     let port = qemu::free_port()?;
-    let extra: Vec<String> = [
-        "-icount",
-        "shift=0,sleep=off",
-        "-semihosting-config",
-        "enable=on,target=native,chardev=campaign",
-        "-chardev",
-        &format!("file,id=campaign,path={}", log.display()),
-        "-gdb",
-        &format!("tcp:127.0.0.1:{port}"),
-    ]
-    .map(String::from)
-    .into();
+    // The boot's own arguments, so the replay runs the same machine.
+    let rogue_log = out_dir.join(format!("boot-{index}-replay.rogue"));
+    let mut extra = super::boot_args(&log, &rogue_log);
+    extra.extend(["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")]);
     let (session, _console) = qemu::start(machine, &elf_path, &extra)?;
     let deadline = Instant::now() + limit;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.lines().any(|l| l == "FH") {
+        if text.lines().any(|l| l == "FD") {
             break;
         }
         if text.lines().any(|l| l.starts_with("FE ")) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::boot::{Boot, FAILURE_CLASSES, OUTCOMES};
+use super::rogue;
 
 /// One failure, with what repeats it.
 pub struct Found {
@@ -38,6 +39,10 @@ pub struct Report {
     pub verified: u64,
     pub torn: u64,
     progress: u64,
+    /// The rogue's activity, in an image that has one.
+    pub rogue: Option<rogue::Tally>,
+    /// Supervisor faults, and the resets and halts seen after them (a supervisor run).
+    supervisor: [u64; 3],
 }
 
 impl Report {
@@ -58,6 +63,8 @@ impl Report {
             verified: 0,
             torn: 0,
             progress: 0,
+            rogue: None,
+            supervisor: [0; 3],
         }
     }
 
@@ -75,6 +82,16 @@ impl Report {
         self.verified += boot.verified;
         self.torn += u64::from(boot.torn);
         self.progress += boot.progress;
+        for (sum, n) in self.supervisor.iter_mut().zip([
+            boot.supervisor_faults,
+            boot.supervisor_resets,
+            boot.supervisor_halts,
+        ]) {
+            *sum += u64::from(n);
+        }
+        if let Some(total) = &mut self.rogue {
+            total.add(&boot.rogue);
+        }
         for f in boot.failures {
             *self.failures.entry(f.class).or_insert(0) += 1;
             self.found.push(Found {
@@ -85,6 +102,18 @@ impl Report {
                 fault: f.fault,
                 dump: boot.dump.clone(),
             });
+        }
+    }
+
+    /// In a supervisor run: why it did not show the policy at every supervisor fault (none
+    /// caught, or one that neither reset nor halted the system), if it did not.
+    pub fn supervisor_policy_unseen(&self) -> Option<String> {
+        match self.supervisor {
+            [0, _, _] => Some("no fault of the supervisor was caught".into()),
+            [f, r, h] if f != r + h => Some(format!(
+                "{f} supervisor faults, but {r} system resets and {h} halts"
+            )),
+            _ => None,
         }
     }
 
@@ -171,6 +200,17 @@ impl Report {
             )
             .unwrap();
         }
+        if let Some(rogue) = &self.rogue {
+            writeln!(out, "{}", rogue.summary()).unwrap();
+        }
+        let [faults, resets, halts] = self.supervisor;
+        if faults != 0 {
+            writeln!(
+                out,
+                "supervisor faults: {faults}; the policy seen: {resets} system resets, {halts} halts"
+            )
+            .unwrap();
+        }
         writeln!(out, "\nrestarts per task:").unwrap();
         for (task, n) in &self.restarts {
             writeln!(out, "  {:<12} {n}", self.task(*task)).unwrap();
@@ -227,6 +267,10 @@ impl Report {
                 })
             })
             .collect();
+        let rogue = self
+            .rogue
+            .as_ref()
+            .map(|r| json!({ "counts": r.counts, "incarnations_ended": r.faults }));
         serde_json::to_string_pretty(&json!({
             "seed": self.seed,
             "boots": self.boots,
@@ -242,6 +286,12 @@ impl Report {
             "workload_replies": self.progress,
             "checks_passed": self.verified,
             "torn_writes": self.torn,
+            "rogue": rogue,
+            "supervisor": {
+                "faults": self.supervisor[0],
+                "resets": self.supervisor[1],
+                "halts": self.supervisor[2],
+            },
         }))
         .expect("a JSON value always serialises")
     }
@@ -256,6 +306,7 @@ mod tests {
         let image = Image {
             targets: &[1],
             answered_by: &[],
+            rogue: None,
         };
         Boot::parse(&image, kernel, &[], false).unwrap()
     }

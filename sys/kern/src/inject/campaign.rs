@@ -146,7 +146,7 @@ fn fail(st: &mut State, line: Line) -> ! {
     emit(line);
     // SAFETY: a flash word patched by the runner, read volatile as in `state`.
     if unsafe { read_volatile(addr_of!(BULKHEAD_CAMPAIGN_RUN.hold_on_failure)) } != 0 {
-        emit(Line::default().word("FH"));
+        emit(Line::default().word("FD"));
         loop {
             core::hint::spin_loop();
         }
@@ -173,14 +173,29 @@ fn gap(st: &mut State, now: u64) -> Phase {
     }
 }
 
-/// At boot: a campaign boots once, so any recorded reason but power-on is a reset.
+/// At boot: a campaign boots once, so any recorded reason but power-on is a reset; in a
+/// supervisor run, the supervisor's fault resetting the system is the outcome it looks for.
 pub fn boot(reason: ResetReason) {
     let Some(st) = campaign() else { return };
+    if plan().supervisor_run && reason == ResetReason::SupervisorFault {
+        emit(Line::default().word("FR").num(reason as u64));
+        end(st);
+    }
     if reason != ResetReason::PowerOn {
         fail(
             st,
             Line::default().word("FX").word("reset").num(reason as u64),
         );
+    }
+}
+
+/// The kernel halts for good (`on-supervisor-fault = "halt"`): in a supervisor run that is
+/// the outcome looked for, reported before the boot ends rather than left as a silent hang.
+pub fn halting() {
+    let Some(st) = campaign() else { return };
+    if plan().supervisor_run {
+        emit(Line::default().word("FH"));
+        end(st);
     }
 }
 
@@ -530,6 +545,16 @@ fn find_branch_to_self(task: &Task) -> Option<u32> {
 pub fn on_fault(tasks: &[Task], index: usize, fault: &FaultInfo) {
     let Some(st) = campaign() else { return };
     let outcome = Outcome::of_fault(fault);
+    if index == lifecycle::SUPERVISOR && plan().supervisor_run {
+        if let Phase::Outstanding { n, target, .. } = st.phase
+            && target == index
+        {
+            emit(resolved(n, outcome.name()));
+        }
+        // The policy runs next (`lifecycle::fault_task`); its reset or halt ends the boot.
+        emit(Line::default().word("FV").word(outcome.name()));
+        return;
+    }
     if index == lifecycle::SUPERVISOR {
         fail(
             st,

@@ -10,8 +10,8 @@
 
 use jefe_test_api::{server as op, to_bytes};
 use userlib::{
-    ReplyFaultReason, TaskId, sys_get_timer, sys_recv_notification, sys_recv_open, sys_reply,
-    sys_reply_fault,
+    RecvMessage, ReplyFaultReason, TaskId, sys_get_timer, sys_recv_notification, sys_recv_open,
+    sys_reply, sys_reply_fault,
 };
 #[cfg(feature = "watched")]
 use userlib::{check_in, sys_set_timer};
@@ -53,8 +53,7 @@ pub extern "C" fn main() -> ! {
         match msg.operation as u16 {
             op::PING => {
                 let seq = u32::from_ne_bytes(buf);
-                let reply: [u8; 8] = to_bytes([seq, incarnation_tag]);
-                sys_reply(msg.sender, 0, &reply);
+                reply(&msg, &to_bytes::<2, 8>([seq, incarnation_tag]));
             }
             op::CRASH => {
                 let zero = core::hint::black_box(0u32);
@@ -68,15 +67,14 @@ pub extern "C" fn main() -> ! {
             #[cfg(feature = "stamps")]
             op::STAMP => {
                 let stamp = bench_api::now();
-                sys_reply(msg.sender, 0, &stamp.to_ne_bytes());
+                reply(&msg, &stamp.to_ne_bytes());
             }
             #[cfg(feature = "stamps")]
-            op::STARTED => sys_reply(msg.sender, 0, &started.to_ne_bytes()),
+            op::STARTED => reply(&msg, &started.to_ne_bytes()),
             #[cfg(feature = "peripheral")]
             op::TIMER_AT_START => {
                 let r = timer_at_start;
-                let reply: [u8; 12] = to_bytes([r.ctrl, r.reload, r.value]);
-                sys_reply(msg.sender, 0, &reply);
+                reply(&msg, &to_bytes::<3, 12>([r.ctrl, r.reload, r.value]));
             }
             op::HANG => {
                 sys_reply(msg.sender, 0, &[]);
@@ -86,5 +84,17 @@ pub extern "C" fn main() -> ! {
             }
             _ => sys_reply_fault(msg.sender, ReplyFaultReason::UndefinedOperation),
         }
+    }
+}
+
+/// Replies `message`, or reply-faults a caller whose buffer cannot hold it. The kernel faults
+/// a server whose reply overflows its client's buffer (the client told it the capacity), so
+/// without this check any client could kill the server with a short buffer: the fault
+/// campaign's rogue did, with a `PING` and a reply buffer under 8 bytes.
+fn reply(msg: &RecvMessage, message: &[u8]) {
+    if msg.response_capacity < message.len() {
+        sys_reply_fault(msg.sender, ReplyFaultReason::ReplyBufferTooSmall);
+    } else {
+        sys_reply(msg.sender, 0, message);
     }
 }
