@@ -35,3 +35,4 @@ mod vectors;
 
 #[cfg(target_os = "none")]
 pub use start::start_kernel;
+pub use vectors::VectorTable;
