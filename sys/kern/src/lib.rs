@@ -118,7 +118,7 @@ macro_rules! app_kernel {
         #[unsafe(link_section = ".vector_table")]
         #[used]
         static __vector_table: $crate::entry::VectorTable<KERNEL_IRQ_LINES> =
-            $crate::entry::VectorTable::new();
+            $crate::entry::VectorTable::kernel();
 
         /// Called by the reset handler before RAM is initialised: a tail branch to the
         /// board's routine, or a bare return. Naked, so it has no prologue touching the stack.

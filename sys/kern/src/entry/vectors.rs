@@ -38,7 +38,8 @@ pub struct VectorTable<const IRQS: usize> {
 unsafe impl<const IRQS: usize> Sync for VectorTable<IRQS> {}
 
 impl<const IRQS: usize> VectorTable<IRQS> {
-    pub const fn new() -> Self {
+    /// Reset, the kernel's exception handlers, and `DefaultIrq` for every line.
+    pub const fn kernel() -> Self {
         const { assert!(IRQS <= IRQ_LINES, "more interrupt lines than the core has") };
         VectorTable {
             initial_sp: &raw const _stack_start,
