@@ -90,6 +90,9 @@ pub static HUBRIS_IRQ_DESCS: [IrqDesc; 3] = [
     IrqDesc { irq: 8, task: 1, notification: 0x1 },
 ];
 
+/// Interrupt lines the vector table holds: through the highest one routed.
+pub const KERNEL_IRQ_LINES: usize = 9;
+
 #[unsafe(no_mangle)]
 pub static mut HUBRIS_TASK_TABLE_SPACE: [core::mem::MaybeUninit<kern::task::Task>; 4] =
     [const { core::mem::MaybeUninit::uninit() }; 4];

@@ -137,6 +137,8 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
          #[unsafe(no_mangle)]\n\
          pub static HUBRIS_TASK_DESCS: [TaskDesc; {n}] = [\n{tasks}];\n\n\
          pub static HUBRIS_IRQ_DESCS: [IrqDesc; {nirqs}] = [\n{irqs}];\n\n\
+         /// Interrupt lines the vector table holds: through the highest one routed.\n\
+         pub const KERNEL_IRQ_LINES: usize = {irq_lines};\n\n\
          #[unsafe(no_mangle)]\n\
          pub static mut HUBRIS_TASK_TABLE_SPACE: [core::mem::MaybeUninit<kern::task::Task>; {n}] =\n    \
          [const {{ core::mem::MaybeUninit::uninit() }}; {n}];\n\n\
@@ -158,6 +160,12 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
         nregions = region_table.len(),
         regions = region_table.join(",\n    "),
         nirqs = irqs.len(),
+        irq_lines = app
+            .irqs
+            .iter()
+            .map(|d| d.irq as usize + 1)
+            .max()
+            .unwrap_or(0),
         irqs = if irqs.is_empty() {
             String::new()
         } else {

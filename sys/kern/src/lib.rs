@@ -113,6 +113,13 @@ macro_rules! app_kernel {
     (@entry { $($pre:tt)* } { $($init:tt)* } $($reason:tt)*) => {
         include!(env!("BULKHEAD_KCONFIG"));
 
+        /// The vector table, through the last interrupt line the app routes.
+        #[unsafe(no_mangle)]
+        #[unsafe(link_section = ".vector_table")]
+        #[used]
+        static __vector_table: $crate::entry::VectorTable<KERNEL_IRQ_LINES> =
+            $crate::entry::VectorTable::kernel();
+
         /// Called by the reset handler before RAM is initialised: a tail branch to the
         /// board's routine, or a bare return. Naked, so it has no prologue touching the stack.
         #[unsafe(no_mangle)]

@@ -35,3 +35,5 @@ mod vectors;
 
 #[cfg(target_os = "none")]
 pub use start::start_kernel;
+#[cfg(target_os = "none")]
+pub use vectors::VectorTable;
