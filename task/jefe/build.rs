@@ -1,6 +1,7 @@
-//! Generates jefe's server stub (with `inject_fault`'s allow-list) and its policy table from
-//! the app being built (`BULKHEAD_APP_TOML`; see `build_util::supervisor`). Outside
-//! `cargo xtask dist` there is no app, and jefe is built supervising only itself.
+//! Generates jefe's server stub (with the allow-lists of `inject_fault`, `restart`, `unload`
+//! and `load`) and its policy table from the app being built (`BULKHEAD_APP_TOML`; see
+//! `build_util::supervisor`). Outside `cargo xtask dist` there is no app, and jefe is built
+//! supervising only itself.
 
 use std::process::ExitCode;
 

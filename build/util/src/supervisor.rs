@@ -13,9 +13,10 @@
 //!   it is never told, and its providers' detaches wait out their deadline for it. A task
 //!   with `watchdog-ms` has jefe in its `task-slots` (it checks in over IPC);
 //! - `intensity.restarts` is at most `supervision::MAX_INTENSITY_RESTARTS`;
-//! - `[tasks.<jefe>.config] inject-fault-callers` names tasks; `watchdog-ms`, the hardware
-//!   watchdog's period, is at least [`MIN_WATCHDOG_MS`] (jefe feeds it from its loop, which
-//!   turns at least every 100 ms);
+//! - `[tasks.<jefe>.config] inject-fault-callers` and `control-callers` name tasks (the
+//!   allow-lists of `inject_fault` and of `restart`, `unload` and `load`; [`ALLOW_LISTS`]);
+//!   `watchdog-ms`, the hardware watchdog's period, is at least [`MIN_WATCHDOG_MS`] (jefe
+//!   feeds it from its loop, which turns at least every 100 ms);
 //! - at most one task, the board's reset server (`sys`), declares the notification
 //!   `reset-request` (`jefe_api::reset`); it has jefe in its `task-slots` (it takes its work
 //!   from jefe over IPC) and no `reset-peripherals` of its own (it is detached while they
@@ -249,37 +250,56 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
     Ok((code, warnings))
 }
 
-/// The server stub's allow-lists: `inject_fault` only from the tasks named in
-/// `[tasks.<supervisor>.config] inject-fault-callers` (nobody if absent).
+/// jefe's allow-listed operations and the `[tasks.<supervisor>.config]` key naming their
+/// callers. Each stops or faults tasks, and every task with `watchdog-ms` may send to jefe
+/// (to check in), so a key left out lets nobody call its operations.
+pub const ALLOW_LISTS: &[(&str, &[&str])] = &[
+    ("inject-fault-callers", &["inject_fault"]),
+    ("control-callers", &["restart", "unload", "load"]),
+];
+
+/// The server stub's allow-lists ([`ALLOW_LISTS`]): operation name to caller indices.
 pub fn allowed_callers(
     file: &str,
     tasks: &[AppTask],
 ) -> Result<BTreeMap<String, Vec<u16>>, String> {
     let supervisor = tasks.first().ok_or_else(|| format!("{file}: no tasks"))?;
-    let key = format!("tasks.{}.config.inject-fault-callers", supervisor.name);
-    let callers = match supervisor
-        .config
-        .as_ref()
-        .and_then(|c| c.get("inject-fault-callers"))
-    {
-        None => Vec::new(),
-        Some(value) => value
-            .as_array()
-            .ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?
-            .iter()
-            .map(|v| {
-                let name = v
-                    .as_str()
-                    .ok_or_else(|| format!("{file}: {key}: must be an array of task names"))?;
-                tasks
-                    .iter()
-                    .position(|t| t.name == name)
-                    .map(|i| i as u16)
-                    .ok_or_else(|| format!("{file}: {key}: unknown task \"{name}\""))
-            })
-            .collect::<Result<_, _>>()?,
+    let mut lists = BTreeMap::new();
+    for (key, operations) in ALLOW_LISTS {
+        let callers = callers_named_by(file, tasks, supervisor, key)?;
+        for operation in *operations {
+            lists.insert((*operation).to_owned(), callers.clone());
+        }
+    }
+    Ok(lists)
+}
+
+/// The indices of the tasks `[tasks.<supervisor>.config] <key>` names (none if absent).
+fn callers_named_by(
+    file: &str,
+    tasks: &[AppTask],
+    supervisor: &AppTask,
+    key: &str,
+) -> Result<Vec<u16>, String> {
+    let at = format!("tasks.{}.config.{key}", supervisor.name);
+    let Some(value) = supervisor.config.as_ref().and_then(|c| c.get(key)) else {
+        return Ok(Vec::new());
     };
-    Ok(BTreeMap::from([("inject_fault".to_owned(), callers)]))
+    let not_names = || format!("{file}: {at}: must be an array of task names");
+    value
+        .as_array()
+        .ok_or_else(not_names)?
+        .iter()
+        .map(|v| {
+            let name = v.as_str().ok_or_else(not_names)?;
+            tasks
+                .iter()
+                .position(|t| t.name == name)
+                // The builder refuses apps of more than 32 tasks.
+                .map(|i| i as u16)
+                .ok_or_else(|| format!("{file}: {at}: unknown task \"{name}\""))
+        })
+        .collect()
 }
 
 /// `supervision::MAX_INTENSITY_RESTARTS`, repeated so build scripts need not build the policy
@@ -338,7 +358,7 @@ mod tests {
         priority = 0
         stack-size = 1024
         notifications = ["fault", "timer"]
-        config = { inject-fault-callers = ["client"] }
+        config = { inject-fault-callers = ["client"], control-callers = ["console"] }
         [tasks.console]
         crate = "task-console"
         priority = 2
@@ -496,11 +516,53 @@ mod tests {
         let tasks = tasks_of(APP).unwrap();
         let callers = allowed_callers("app.toml", &tasks).unwrap();
         assert_eq!(callers["inject_fault"], [3]);
-        let bad = APP.replace("[\"client\"] }", "[\"clinet\"] }");
+        let bad = APP.replace("[\"client\"]", "[\"clinet\"]");
         let tasks = tasks_of(&bad).unwrap();
         assert_eq!(
             allowed_callers("app.toml", &tasks).unwrap_err(),
             "app.toml: tasks.jefe.config.inject-fault-callers: unknown task \"clinet\""
+        );
+    }
+
+    #[test]
+    fn control_callers_guard_restart_unload_and_load() {
+        let tasks = tasks_of(APP).unwrap();
+        let callers = allowed_callers("app.toml", &tasks).unwrap();
+        for operation in ["restart", "unload", "load"] {
+            assert_eq!(callers[operation], [1], "{operation}");
+        }
+    }
+
+    #[test]
+    fn without_control_callers_nobody_may_restart_unload_or_load() {
+        let tasks = tasks_of(&APP.replace(", control-callers = [\"console\"]", "")).unwrap();
+        let callers = allowed_callers("app.toml", &tasks).unwrap();
+        for operation in ["restart", "unload", "load"] {
+            assert_eq!(callers[operation], [] as [u16; 0], "{operation}");
+        }
+        assert_eq!(callers["inject_fault"], [3]);
+    }
+
+    #[test]
+    fn control_callers_must_name_tasks() {
+        let with = |list: &str| {
+            let text = APP.replace(
+                "control-callers = [\"console\"]",
+                &format!("control-callers = {list}"),
+            );
+            allowed_callers("app.toml", &tasks_of(&text).unwrap())
+        };
+        assert_eq!(
+            with("[\"console\", \"consol\"]").unwrap_err(),
+            "app.toml: tasks.jefe.config.control-callers: unknown task \"consol\""
+        );
+        assert_eq!(
+            with("\"console\"").unwrap_err(),
+            "app.toml: tasks.jefe.config.control-callers: must be an array of task names"
+        );
+        assert_eq!(
+            with("[1]").unwrap_err(),
+            "app.toml: tasks.jefe.config.control-callers: must be an array of task names"
         );
     }
 }

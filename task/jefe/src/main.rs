@@ -24,6 +24,11 @@
 //! `JEFE_EXTERNAL_*` words (`external.rs`), looked at on every wake-up and at least every
 //! 100 ms. All of them go through the same policy, so every restart runs the same cycle.
 //!
+//! Only the tasks app.toml lists may ask for a restart, unload, load or injected fault
+//! (`control-callers`, `inject-fault-callers`): every watched task can send to jefe, to
+//! check in. The generated stub reply-faults anyone else with `AccessViolation` before the
+//! policy sees the request (`build_util::supervisor::ALLOW_LISTS`).
+//!
 //! Jefe never blocks on anyone it supervises: it only posts notifications and replies. The
 //! one thing it waits for, `sys` resetting peripherals, it waits for with a deadline after
 //! which `sys` is treated as faulted (`board.rs`), so no other task can stall it.

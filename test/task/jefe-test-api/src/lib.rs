@@ -20,6 +20,17 @@ pub mod server {
     /// `peripheral` builds only (they map `timer1`). Reply: `[ctrl, reload, value]` (u32
     /// each), timer1's registers as this incarnation found them before programming it.
     pub const TIMER_AT_START: u16 = 6;
+    /// `asks-jefe` builds only (app.toml gives them jefe in their task-slots). Message:
+    /// `[request, task]` (u32 each), `request` one of [`RESTART`], [`UNLOAD`], [`LOAD`]:
+    /// the server asks jefe for it, then replies 0 if jefe obeyed and 1 if jefe answered
+    /// with an error. A server jefe's allow-list refuses is faulted instead, and the caller
+    /// gets a dead code.
+    pub const ASK_JEFE: u16 = 7;
+
+    /// `ASK_JEFE` requests.
+    pub const RESTART: u32 = 0;
+    pub const UNLOAD: u32 = 1;
+    pub const LOAD: u32 = 2;
 }
 
 /// `test/task/jefe-test-sys`, the reset server of the test image.

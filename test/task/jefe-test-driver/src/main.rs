@@ -10,13 +10,13 @@
 
 use core::fmt::Write as _;
 
-use abi::FaultInfo;
+use abi::{FaultInfo, ReplyFaultReason};
 use console_api::ConsoleClient;
 use idol_runtime::CallError;
 use idol_runtime::zerocopy::FromZeros;
 use jefe_api::{JefeClient, JefeError, LogEntry, LogEvent, Logged, TaskInfo};
 use jefe_test_api::dependent::{self as dop, Stats};
-use jefe_test_api::{from_bytes, server, sys as sop};
+use jefe_test_api::{from_bytes, server, sys as sop, to_bytes};
 use supervision::{Escalation, HoldReason, Record, TaskState};
 use userlib::{
     Incarnation, PeerGone, ResetReason, TextBuf, peer_gone, sleep_for, sys_get_timer,
@@ -770,6 +770,72 @@ fn refusals_name_their_reason() -> Outcome {
     Ok(())
 }
 
+/// Has `hung`, which may send to jefe (to check in) but is not in `control-callers`, ask
+/// jefe for `request` of `instant`, and checks the refusal: jefe reply-faults `hung` with
+/// `AccessViolation` before its policy sees the request, so `hung`'s caller (this task) gets
+/// a dead code and `hung` comes back as after any fault.
+fn ask_through_hung(request: u32, what: &'static str) -> Outcome {
+    let mark = Events::mark();
+    let before = status(HUNG).incarnation;
+    let message = to_bytes::<2, 8>([request, INSTANT.index() as u32]);
+    let code = send(HUNG, server::ASK_JEFE, &message, &mut []);
+    check!(PeerGone::from_code(code).is_some(), what, code);
+    check!(
+        running_after(HUNG, before, 1000).is_some(),
+        "hung was not restarted within 1 s after its refusal"
+    );
+    let refused = Events::since(mark).records().any(|(_, r)| {
+        matches!(r, Record::Fault {
+            task,
+            fault: FaultInfo::FromServer(by, ReplyFaultReason::AccessViolation),
+        } if task == HUNG.index() && by.index() == 0)
+    });
+    check!(
+        refused,
+        "hung's fault was not jefe's AccessViolation reply-fault"
+    );
+    Ok(())
+}
+
+/// A task not in `control-callers` may not restart, unload or load anyone: each request is
+/// refused and the task it names is left as it was (running, then held).
+fn unlisted_caller_cannot_restart_unload_or_load() -> Outcome {
+    let before = status(INSTANT);
+    check!(
+        before.state() == Some(TaskState::Running),
+        "instant is not running before the scenario",
+        before.state
+    );
+    ask_through_hung(server::RESTART, "jefe did not refuse hung's restart")?;
+    ask_through_hung(server::UNLOAD, "jefe did not refuse hung's unload")?;
+    let after = status(INSTANT);
+    check!(
+        after.state() == Some(TaskState::Running) && after.incarnation == before.incarnation,
+        "instant was disturbed by a refused restart or unload",
+        after.incarnation,
+        before.incarnation
+    );
+    let index = INSTANT.index() as u16;
+    check!(jefe().unload(index).is_ok(), "the driver's unload refused");
+    let held = |i: &TaskInfo| i.state() == Some(TaskState::Held(HoldReason::Unloaded));
+    check!(
+        wait_for(INSTANT, 1000, held).is_some(),
+        "instant was not unloaded within 1 s"
+    );
+    ask_through_hung(server::LOAD, "jefe did not refuse hung's load")?;
+    check!(
+        held(&status(INSTANT)),
+        "instant was loaded by a refused load",
+        status(INSTANT).state
+    );
+    check!(jefe().load(index).is_ok(), "the driver's load refused");
+    check!(
+        running_after(INSTANT, before.incarnation, 1000).is_some(),
+        "instant did not come back after the driver's load"
+    );
+    Ok(())
+}
+
 /// Restarts `target` 1000 times while `hammer` calls it; `hammer` reports the outcome.
 fn restart_target_under_load() {
     let index = TARGET.index() as u16;
@@ -835,6 +901,10 @@ pub extern "C" fn main() -> ! {
         unload_then_load_clients_fail_promptly(),
     );
     report("refusals_name_their_reason", refusals_name_their_reason());
+    report(
+        "unlisted_caller_cannot_restart_unload_or_load",
+        unlisted_caller_cannot_restart_unload_or_load(),
+    );
     report(
         "restarted_task_finds_its_peripheral_reset",
         restarted_task_finds_its_peripheral_reset(),

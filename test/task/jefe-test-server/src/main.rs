@@ -4,11 +4,13 @@
 //! also answers `STAMP` and `STARTED` with readings of `bench_api`'s clock (the shared
 //! `timer0`), for the supervisor's benchmarks. The `peripheral` build reads `timer1` as its
 //! first act, answers `TIMER_AT_START` with what it found, and then starts the timer, so a
-//! restart shows whether jefe had `sys` reset the timer before this incarnation ran.
+//! restart shows whether jefe had `sys` reset the timer before this incarnation ran. The
+//! `asks-jefe` build passes `ASK_JEFE` on to jefe: the scenarios' task that jefe's
+//! `control-callers` does not list, asking anyway.
 #![no_std]
 #![no_main]
 
-use jefe_test_api::{server as op, to_bytes};
+use jefe_test_api::{from_bytes, server as op, to_bytes};
 use userlib::{
     RecvMessage, ReplyFaultReason, TaskId, sys_get_timer, sys_recv_notification, sys_recv_open,
     sys_reply, sys_reply_fault,
@@ -39,7 +41,7 @@ pub extern "C" fn main() -> ! {
     // Names this incarnation: with a back-off of at least 1 ms no two start in the same tick
     // (a task configured without back-off may repeat a tag; no scenario relies on it there).
     let incarnation_tag = sys_get_timer().now as u32;
-    let mut buf = [0u8; 4];
+    let mut buf = [0u8; 8];
     loop {
         let msg = sys_recv_open(&mut buf, TIMER);
         if msg.sender == TaskId::KERNEL {
@@ -52,7 +54,7 @@ pub extern "C" fn main() -> ! {
         }
         match msg.operation as u16 {
             op::PING => {
-                let seq = u32::from_ne_bytes(buf);
+                let [seq] = from_bytes::<1>(&buf);
                 reply(&msg, &to_bytes::<2, 8>([seq, incarnation_tag]));
             }
             op::CRASH => {
@@ -75,6 +77,26 @@ pub extern "C" fn main() -> ! {
             op::TIMER_AT_START => {
                 let r = timer_at_start;
                 reply(&msg, &to_bytes::<3, 12>([r.ctrl, r.reload, r.value]));
+            }
+            #[cfg(feature = "asks-jefe")]
+            op::ASK_JEFE => {
+                if msg.message_len != buf.len() {
+                    sys_reply_fault(msg.sender, ReplyFaultReason::BadMessageSize);
+                    continue;
+                }
+                let [request, task] = from_bytes::<2>(&buf);
+                let jefe = jefe_api::JefeClient::new(userlib::SUPERVISOR);
+                let task = task as u16;
+                let answer = match request {
+                    op::RESTART => jefe.restart(task),
+                    op::UNLOAD => jefe.unload(task),
+                    op::LOAD => jefe.load(task),
+                    _ => {
+                        sys_reply_fault(msg.sender, ReplyFaultReason::BadMessageContents);
+                        continue;
+                    }
+                };
+                sys_reply(msg.sender, u32::from(answer.is_err()), &[]);
             }
             op::HANG => {
                 sys_reply(msg.sender, 0, &[]);
