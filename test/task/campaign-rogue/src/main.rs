@@ -53,7 +53,11 @@ const TIMER: u32 = 1 << 0;
 /// Moves per tick: enough to meet every server often, few enough that the campaign's
 /// virtual milliseconds stay cheap (doc/fault-campaign.md 3).
 const MOVES_PER_TICK: u32 = 4;
-/// jefe's `restart`, `unload`, `load` and `inject_fault` (`idl/jefe.idol`).
+/// jefe's operations 2-5 (`idl/jefe.idol`, counted from 1): `list_tasks`, `restart`,
+/// `unload` and `load`, spared since before jefe refused `restart`, `unload` and `load` to
+/// tasks not in its `control-callers` (and `inject_fault`, 6, to those not in
+/// `inject-fault-callers`). Sending them too, now that jefe refuses them, is left to a later
+/// campaign: it changes the seeded move sequence of every run in `cargo xtask test`.
 const JEFE_CONTROL: &[u16] = &[2, 3, 4, 5];
 const SCRATCH: usize = 256;
 
