@@ -176,9 +176,11 @@ mod board {
     }
 
     /// Whether the switch's flag signals over-current now: `sys`'s post said it changed,
-    /// and a glitch (an inrush at power-on, say) is over by the time this asks.
+    /// and a glitch (an inrush at power-on, say) is over by the time this asks. A flag `sys`
+    /// cannot read counts as signalled: VBUS then goes off rather than stay on into what may
+    /// be a short.
     pub fn over_current() -> bool {
-        SysClient::new(SYS).usb_over_current(&VBUS).unwrap_or(false)
+        SysClient::new(SYS).usb_over_current(&VBUS).unwrap_or(true)
     }
 }
 
