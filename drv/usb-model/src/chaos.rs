@@ -11,6 +11,10 @@ use crate::device::{Handshake, InReply, Pid, SimDevice};
 use crate::faulty::{Fault, Faulty};
 use usb_proto::Speed;
 use usb_proto::descriptor::ty;
+use xorshift::Rng;
+
+/// The devices' salt: their bouts differ from the injector's draws for one seed.
+const SALT: u32 = 0x3C6E_F372;
 
 /// The timing of the bouts, in 1 ms frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub struct Schedule {
 pub struct Chaos<'d> {
     device: Faulty<'d>,
     schedule: Schedule,
-    rng: u32,
+    rng: Rng,
     /// Frames until the next bout starts or the current one ends.
     left: u32,
     fault: Option<Fault>,
@@ -39,7 +43,7 @@ impl<'d> Chaos<'d> {
         let mut chaos = Chaos {
             device,
             schedule,
-            rng: schedule.seed.wrapping_mul(0x9E37_79B9) | 1,
+            rng: Rng::new(schedule.seed, SALT),
             left: 0,
             fault: None,
             bouts: 0,
@@ -58,22 +62,12 @@ impl<'d> Chaos<'d> {
         self.fault
     }
 
-    fn next(&mut self) -> u32 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        x
-    }
-
     fn between(&mut self, (lo, hi): (u32, u32)) -> u32 {
-        let span = hi.saturating_sub(lo) + 1;
-        (lo + self.next() % span).max(1)
+        self.rng.between(lo, hi).max(1)
     }
 
     fn pick(&mut self) -> Fault {
-        let (a, b) = (self.next(), self.next());
+        let (a, b) = (self.rng.next_u32(), self.rng.next_u32());
         match a % 6 {
             0 => Fault::EndlessNak { ep: (b % 3) as u8 },
             1 => Fault::StallStorm,

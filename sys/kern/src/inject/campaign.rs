@@ -7,8 +7,8 @@ use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 use abi::{FaultInfo, RegionAttributes, ResetReason};
 
 use super::{
-    FIRST_FRAME_REGISTER, FRAME_PC, Kind, Line, Outcome, Plan, REGISTER_NAMES, Rng, Run, nth_kind,
-    register_choice,
+    FIRST_FRAME_REGISTER, FRAME_PC, Kind, Line, Outcome, Plan, REGISTER_NAMES, Rng, Run, SALT,
+    nth_kind, register_choice,
 };
 use crate::arch::{self, SavedState};
 use crate::lifecycle;
@@ -122,7 +122,7 @@ fn state() -> &'static mut State {
             )
         };
         State {
-            rng: Rng::new(seed),
+            rng: Rng::new(seed, SALT),
             faults: if faults == 0 { plan().faults } else { faults },
             injected: 0,
             phase: Phase::Waiting { at: BOOT_MS },

@@ -9,7 +9,7 @@ use userlib::syscall::SendArgs;
 use userlib::{Incarnation, ReplyFaultReason, Sysnum, ULease, USlice, peer_gone, sys_raw};
 
 use crate::memory::Memory;
-use crate::rng::Rng;
+use xorshift::Rng;
 
 /// Longer than any message a server in the campaign image accepts.
 pub const MESSAGE_MAX: usize = 320;
@@ -53,7 +53,7 @@ pub fn call(server: &mut Server, rng: &mut Rng, memory: &Memory, b: &mut Buffers
     let mut operation = if rng.one_in(2) {
         rng.below(16) as u16
     } else {
-        rng.next() as u16
+        rng.next_u32() as u16
     };
     if server.spared.contains(&operation) {
         operation ^= 0x8000;
@@ -114,6 +114,6 @@ fn attributes(rng: &mut Rng) -> u32 {
         1 => WRITE,
         2 => READ | WRITE,
         3 => 0,
-        _ => rng.next(),
+        _ => rng.next_u32(),
     }
 }

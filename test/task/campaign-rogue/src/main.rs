@@ -26,7 +26,6 @@
 
 mod ipc;
 mod memory;
-mod rng;
 mod syscalls;
 
 use core::ptr::{addr_of, read_volatile};
@@ -35,8 +34,8 @@ use drv_cmsdk_uart::Uart;
 use ipc::{Answer, Buffers, Server};
 use jefe_test_api::server as test_server;
 use memory::Memory;
-use rng::Rng;
 use userlib::{ULease, check_in, sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot};
+use xorshift::Rng;
 
 task_slot!(PONG, pong);
 task_slot!(SERVER, server);
@@ -60,6 +59,8 @@ const MOVES_PER_TICK: u32 = 4;
 /// campaign: it changes the seeded move sequence of every run in `cargo xtask test`.
 const JEFE_CONTROL: &[u16] = &[2, 3, 4, 5];
 const SCRATCH: usize = 256;
+/// The rogue's salt: its draws differ from the injector's for one boot seed.
+const SALT: u32 = 0x510E_527F;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
@@ -68,7 +69,10 @@ pub extern "C" fn main() -> ! {
     uart.enable(CLOCK_HZ, 115_200);
     // SAFETY: a flash word the runner patches; read volatile so the linked zero is not folded.
     let seed = unsafe { read_volatile(addr_of!(BULKHEAD_ROGUE_SEED)) };
-    let mut rng = Rng::new(seed ^ (sys_get_timer().now as u32).wrapping_mul(0x85EB_CA6B));
+    let mut rng = Rng::new(
+        seed ^ (sys_get_timer().now as u32).wrapping_mul(0x85EB_CA6B),
+        SALT,
+    );
     let mut servers = [
         Server {
             incarnation: sys_refresh_incarnation(PONG),

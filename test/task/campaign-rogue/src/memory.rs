@@ -2,7 +2,7 @@
 //! and its stack), across the scratch buffer's end, and outside it altogether (null, the
 //! top of the address space, other tasks' RAM, flash, random words).
 
-use crate::rng::Rng;
+use xorshift::Rng;
 
 /// Where the rogue's own memory is, for draws that should land inside it.
 #[derive(Copy, Clone)]
@@ -52,7 +52,7 @@ impl Memory {
             2 => 0,
             3 => RAM + rng.below(0x1_0000),
             4 => rng.below(0x1_0000),
-            _ => rng.next(),
+            _ => rng.next_u32(),
         }
     }
 
@@ -62,7 +62,7 @@ impl Memory {
             1 => rng.below(16),
             2 => rng.below(1024),
             3 => u32::MAX - rng.below(16),
-            _ => rng.next(),
+            _ => rng.next_u32(),
         }
     }
 }

@@ -7,7 +7,7 @@ use userlib::{Sysnum, TaskId, sys_raw};
 
 use crate::ipc::Server;
 use crate::memory::Memory;
-use crate::rng::Rng;
+use xorshift::Rng;
 
 /// `abi::Sysnum`'s numbers are `0..SYSCALLS`.
 const SYSCALLS: u32 = Sysnum::IrqStatus as u32 + 1;
@@ -39,7 +39,7 @@ pub fn issue(rng: &mut Rng, memory: &Memory, servers: &[Server], wake: u32) {
         let operation = if rng.one_in(2) {
             rng.below(16)
         } else {
-            rng.next() & 0xFFFF
+            rng.next_u32() & 0xFFFF
         };
         // Half the time a server's current incarnation exactly, so the call gets past the
         // target checks to the message, reply and lease checks and on to a live server.
@@ -68,14 +68,14 @@ fn draw_word(rng: &mut Rng, memory: &Memory) -> u32 {
         2 => memory.length(rng),
         3 => task_word(rng),
         4 => 1 << rng.below(32),
-        _ => rng.next(),
+        _ => rng.next_u32(),
     }
 }
 
 /// A task id in the low 16 bits with random bits above, as the peer registers of RECV's
 /// filter, REPLY, BORROW, POST and REFRESH carry it.
 fn task_word(rng: &mut Rng) -> u32 {
-    (rng.next() & 0xFFFF_0000) | u32::from(task_id(rng))
+    (rng.next_u32() & 0xFFFF_0000) | u32::from(task_id(rng))
 }
 
 /// A task id: an index of the image (or just beyond it) with a random 6-bit generation, the
@@ -83,7 +83,7 @@ fn task_word(rng: &mut Rng) -> u32 {
 fn task_id(rng: &mut Rng) -> u16 {
     match rng.below(4) {
         0 => TaskId::KERNEL.0,
-        1 => rng.next() as u16,
+        1 => rng.next_u32() as u16,
         _ => rng.below(8) as u16 | (rng.below(64) as u16) << TaskId::INDEX_BITS,
     }
 }
