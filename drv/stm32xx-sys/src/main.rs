@@ -45,8 +45,10 @@ const USB_OVER_CURRENT: u32 = 1 << 1;
 optional_notify!(USB_HCD, "usb-hcd", ["over-current"]);
 
 fn read(address: usize) -> u32 {
-    // SAFETY: only called with register addresses inside the `rcc` and `gpio` regions this
-    // task owns (offsets from `rcc` and `gpio` above); device reads have no side effects here.
+    // SAFETY: only called with register addresses inside the regions this task owns
+    // (offsets from the `rcc`, `gpio`, `exti` and `syscfg` bases above; the last two only
+    // with `usb-vbus`, where the build requires their regions); device reads have no side
+    // effects here.
     unsafe { read_volatile(address as *const u32) }
 }
 
