@@ -11,7 +11,7 @@ use super::error::Blame;
 use super::{Board, ConfigError, Problem, Task};
 
 /// The kinds of fault, as the kernel numbers them (`kern::inject::Kind`).
-pub const KINDS: [&str; 5] = ["register", "ram", "panic", "stop", "code"];
+pub const KINDS: [&str; 6] = ["register", "ram", "panic", "stop", "code", "delay"];
 /// The kernel's name for the feature.
 pub const FEATURE: &str = "fault-inject";
 
@@ -28,6 +28,9 @@ pub(super) struct FaultInjectEntry {
     gap_ms: [u32; 2],
     #[serde(default = "default_latent")]
     latent_ms: u32,
+    /// How long a `delay` holds a reply: required when a target takes `delay`.
+    #[serde(default)]
+    delay_ms: Option<[u32; 2]>,
     #[serde(default = "default_recover")]
     recover_ms: u32,
     #[serde(default = "default_hang")]
@@ -66,6 +69,8 @@ pub struct FaultInject {
     /// that takes stops (jefe notices a miss on its next wake-up after the period), plus
     /// `latent-ms`.
     pub stop_latent_ms: u32,
+    /// `[0, 0]` when no target takes `delay`.
+    pub delay_ms: [u32; 2],
     pub recover_ms: u32,
     pub hang_ms: u32,
     pub supervisor_run: bool,
@@ -85,7 +90,8 @@ impl FaultInject {
             "#[unsafe(no_mangle)]\n\
              pub static BULKHEAD_FAULT_PLAN: kern::inject::Plan = kern::inject::Plan {{\n    \
              targets: &[{targets}],\n    faults: {faults},\n    min_gap_ms: {min},\n    \
-             max_gap_ms: {max},\n    latent_ms: {latent},\n    stop_latent_ms: {stop_latent},\n    recover_ms: {recover},\n    \
+             max_gap_ms: {max},\n    latent_ms: {latent},\n    stop_latent_ms: {stop_latent},\n    \
+             min_delay_ms: {min_delay},\n    max_delay_ms: {max_delay},\n    recover_ms: {recover},\n    \
              hang_ms: {hang},\n    progress: {progress},\n    supervisor_run: {supervisor_run},\n}};\n",
             targets = targets.join(", "),
             faults = self.faults,
@@ -93,6 +99,8 @@ impl FaultInject {
             max = self.gap_ms[1],
             latent = self.latent_ms,
             stop_latent = self.stop_latent_ms,
+            min_delay = self.delay_ms[0],
+            max_delay = self.delay_ms[1],
             recover = self.recover_ms,
             hang = self.hang_ms,
             progress = self.progress,
@@ -201,6 +209,29 @@ pub(super) fn resolve(
         }
         targets.push((task.index, mask));
     }
+    let delays = entry.targets.values().flatten().any(|k| k == "delay");
+    let delay_ms = match (entry.delay_ms, delays) {
+        (None, true) => {
+            return Err(refuse(
+                ".delay-ms",
+                "a target takes \"delay\", so the plan needs `delay-ms = [min, max]`: how long a reply is held".into(),
+            ));
+        }
+        (Some([min, max]), _) if min == 0 || min > max => {
+            return Err(refuse(
+                ".delay-ms",
+                format!("[{min}, {max}] must be 1 ms or more, the first at most the second"),
+            ));
+        }
+        (Some(range), true) => range,
+        (Some(_), false) => {
+            return Err(refuse(
+                ".delay-ms",
+                "no target takes \"delay\", so nothing would use it".into(),
+            ));
+        }
+        (None, false) => [0, 0],
+    };
     let [min, max] = entry.gap_ms;
     if min == 0 || min > max {
         return Err(refuse(
@@ -225,6 +256,7 @@ pub(super) fn resolve(
         gap_ms: entry.gap_ms,
         latent_ms: entry.latent_ms,
         stop_latent_ms: 2 * longest_watchdog + entry.latent_ms,
+        delay_ms,
         recover_ms: entry.recover_ms,
         hang_ms: entry.hang_ms,
         supervisor_run: entry.supervisor_run,
@@ -311,5 +343,41 @@ mod tests {
         ))
         .expect_err("inverted gap");
         assert_eq!(e.key, "kernel.fault-inject.gap-ms");
+    }
+
+    #[test]
+    fn a_delay_needs_its_range_and_the_range_a_delay() {
+        let delayed = PLAN.replace("\"register\", \"panic\"", "\"delay\"");
+        let with_range = delayed.replace("latent-ms = 7", "latent-ms = 7\ndelay-ms = [2, 9]");
+        let plan = load(&with_plan(&with_range))
+            .expect("a delay with its range")
+            .kernel
+            .fault_inject
+            .expect("the plan");
+        // delay is bit 5.
+        assert!(plan.targets.contains(&(1, 1 << 5)));
+        assert!(
+            plan.kernel_source()
+                .contains("min_delay_ms: 2,\n    max_delay_ms: 9,")
+        );
+        for (text, says) in [
+            (delayed.clone(), "needs `delay-ms"),
+            (
+                with_range.replace("[2, 9]", "[0, 9]"),
+                "must be 1 ms or more",
+            ),
+            (
+                with_range.replace("[2, 9]", "[9, 2]"),
+                "the first at most the second",
+            ),
+            (
+                PLAN.replace("latent-ms = 7", "latent-ms = 7\ndelay-ms = [2, 9]"),
+                "nothing would use it",
+            ),
+        ] {
+            let e = load(&with_plan(&text)).expect_err(says);
+            assert_eq!(e.key, "kernel.fault-inject.delay-ms");
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 }

@@ -48,15 +48,19 @@ pub enum Kind {
     /// when the incarnation ends, as reloading a driver undoes a corrupted binary. QEMU's
     /// flash is RAM, so the kernel can write it.
     Code,
+    /// The task's next reply is held by the kernel for a seeded time (`delay-ms`) before its
+    /// caller sees it: a server that answers right, but late.
+    Delay,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Register,
         Kind::Ram,
         Kind::Panic,
         Kind::Stop,
         Kind::Code,
+        Kind::Delay,
     ];
 
     pub const fn bit(self) -> u16 {
@@ -70,6 +74,7 @@ impl Kind {
             Kind::Panic => "panic",
             Kind::Stop => "stop",
             Kind::Code => "code",
+            Kind::Delay => "delay",
         }
     }
 }
@@ -93,6 +98,9 @@ pub struct Plan {
     /// The same for a `stop`, which only a watchdog can catch: derived by the builder from
     /// the stop targets' `watchdog-ms`.
     pub stop_latent_ms: u32,
+    /// How long a `delay` holds a reply, drawn from this range (both 0 without `delay`).
+    pub min_delay_ms: u32,
+    pub max_delay_ms: u32,
     /// A target caught faulting must run again within this, or it counts as held.
     pub recover_ms: u32,
     /// The workload (`progress` task) must receive a reply at least this often.
@@ -120,6 +128,9 @@ pub struct Run {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Latent,
+    /// A `delay`'s reply reached its caller late, within the caller's deadline: the system
+    /// took the slow answer, and nothing was caught because nothing was wrong.
+    Delayed,
     /// Memory protection: a data or instruction access outside the task's regions, or a
     /// stack overflow.
     Mpu,
@@ -144,6 +155,7 @@ impl Outcome {
     pub const fn name(self) -> &'static str {
         match self {
             Outcome::Latent => "latent",
+            Outcome::Delayed => "delayed",
             Outcome::Mpu => "mpu",
             Outcome::Bus => "bus",
             Outcome::Cpu => "cpu",

@@ -247,10 +247,7 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
         return Ok(NextTask::Same);
     };
     #[cfg(feature = "fault-inject")]
-    {
-        crate::inject::check_incarnation(client, tasks[caller].generation);
-        crate::inject::on_reply(client);
-    }
+    crate::inject::check_incarnation(client, tasks[caller].generation);
     let response = tasks[client].save.send_args().response;
     // A reply larger than the client's buffer is the server's bug: it was told the
     // capacity by RECV.
@@ -261,6 +258,13 @@ pub fn reply(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserError> {
     // SEND and the client has been blocked since.
     let n = unsafe { umem::copy_prechecked(args.message, response) };
     tasks[client].save.set_send_response(args.code, n as u32);
+    // A campaign's `delay` keeps the client blocked with its reply until the delay is over.
+    #[cfg(feature = "fault-inject")]
+    if crate::inject::hold_reply(tasks, caller, client) {
+        return Ok(NextTask::Same);
+    }
+    #[cfg(feature = "fault-inject")]
+    crate::inject::on_reply(client);
     tasks[client].set_healthy_state(SchedState::Runnable);
     Ok(sched::hint_after_wake(tasks, caller, client))
 }

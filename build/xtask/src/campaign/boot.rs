@@ -23,8 +23,9 @@ pub const FAILURE_CLASSES: [&str; 9] = [
 ];
 
 /// Outcomes a fault can have, in table order.
-pub const OUTCOMES: [&str; 10] = [
+pub const OUTCOMES: [&str; 11] = [
     "latent",
+    "delayed",
     "mpu",
     "bus",
     "cpu",
@@ -38,7 +39,7 @@ pub const OUTCOMES: [&str; 10] = [
 
 /// Outcomes that mean the target was caught faulting (and is restarted by its supervisor).
 pub fn is_caught(outcome: &str) -> bool {
-    !matches!(outcome, "latent" | "restarted" | "skipped")
+    !matches!(outcome, "latent" | "delayed" | "restarted" | "skipped")
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 
-use abi::{FaultInfo, RegionAttributes, ResetReason};
+use abi::{FaultInfo, RegionAttributes, ResetReason, SchedState, TaskId};
 
 use super::{
     FIRST_FRAME_REGISTER, FRAME_PC, Kind, Line, Outcome, Plan, REGISTER_NAMES, Rng, Run, SALT,
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::arch::{self, SavedState};
 use crate::lifecycle;
-use crate::sched::NextTask;
+use crate::sched::{self, NextTask};
 use crate::task::Task;
 use crate::umem::{self, USlice};
 
@@ -78,6 +78,26 @@ struct State {
     spin_at: [u32; TASK_SLOTS],
     /// Each task's corrupted code halfword and what it held, until its incarnation ends.
     patched: [Option<(u32, u16)>; TASK_SLOTS],
+    /// A `delay` waiting for its target's next reply.
+    delay: Option<Delay>,
+    /// A reply the kernel holds: already in the client's buffer, the client still blocked.
+    held: Option<Held>,
+}
+
+#[derive(Copy, Clone)]
+struct Delay {
+    target: usize,
+    generation: u32,
+    ms: u32,
+}
+
+#[derive(Copy, Clone)]
+struct Held {
+    client: usize,
+    client_generation: u32,
+    /// The incarnation that replied: if it is gone by the release, so is its answer.
+    server: TaskId,
+    due: u64,
 }
 
 static mut STATE: Option<State> = None;
@@ -131,6 +151,8 @@ fn state() -> &'static mut State {
             server_generation: [0; TASK_SLOTS],
             spin_at: [0; TASK_SLOTS],
             patched: [None; TASK_SLOTS],
+            delay: None,
+            held: None,
         }
     })
 }
@@ -223,6 +245,12 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
         snapshot(tasks);
         fail(st, hung(plan, now));
     }
+    let mut hint = NextTask::Same;
+    if let Some(held) = st.held
+        && now >= held.due
+    {
+        hint = release(st, tasks, current, held, now);
+    }
     match st.phase {
         Phase::Waiting { at } if now >= at => {
             if st.injected >= st.faults {
@@ -230,9 +258,9 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
                     until: now + SETTLE_MS,
                     progress: st.progress,
                 };
-                return NextTask::Same;
+                return hint;
             }
-            return inject(st, plan, tasks, current, now);
+            return hint.combine(inject(st, plan, tasks, current, now));
         }
         Phase::Outstanding {
             n,
@@ -242,9 +270,11 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
             window,
         } => {
             if tasks[target].generation != generation {
+                st.delay = None;
                 emit(resolved(n, "restarted"));
                 st.phase = gap(st, now);
             } else if now - since >= u64::from(window) {
+                st.delay = None;
                 emit(resolved(n, Outcome::Latent.name()));
                 st.phase = gap(st, now);
             }
@@ -278,7 +308,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
         }
         _ => {}
     }
-    NextTask::Same
+    hint
 }
 
 fn resolved(n: u32, outcome: &str) -> Line {
@@ -357,6 +387,15 @@ fn inject(st: &mut State, plan: &Plan, tasks: &mut [Task], current: usize, now: 
         Kind::Panic => Some(line.word("-").word("-")),
         Kind::Stop => spin(st, task).map(|at| line.hex(at).word("-")),
         Kind::Code => corrupt_code(st, task, a, b).map(|(at, bit)| line.hex(at).num(bit.into())),
+        Kind::Delay => {
+            let ms = plan.min_delay_ms + a % (plan.max_delay_ms - plan.min_delay_ms + 1);
+            st.delay = Some(Delay {
+                target: index,
+                generation: task.generation,
+                ms,
+            });
+            Some(line.num(ms.into()).word("-"))
+        }
     };
     let Some(line) = placed else {
         emit(
@@ -379,10 +418,11 @@ fn inject(st: &mut State, plan: &Plan, tasks: &mut [Task], current: usize, now: 
         target: index,
         generation: tasks[index].generation,
         since: now,
-        window: if kind == Kind::Stop {
-            plan.stop_latent_ms
-        } else {
-            plan.latent_ms
+        window: match kind {
+            Kind::Stop => plan.stop_latent_ms,
+            // The reply may come at the end of the latent window and then be held.
+            Kind::Delay => plan.latent_ms + plan.max_delay_ms,
+            _ => plan.latent_ms,
         },
     };
     if kind == Kind::Panic {
@@ -571,6 +611,7 @@ pub fn on_fault(tasks: &[Task], index: usize, fault: &FaultInfo) {
             generation,
             ..
         } if target == index && tasks[index].generation == generation => {
+            st.delay = None;
             emit(resolved(n, outcome.name()));
             st.phase = Phase::Recovering {
                 target,
@@ -626,4 +667,49 @@ pub fn on_reply(client: usize) {
         st.progress = st.progress.wrapping_add(1);
         st.last_progress = arch::now();
     }
+}
+
+/// The server `server` has written its reply into `client`'s buffer: true when a `delay`
+/// holds it, in which case the client stays blocked in `InReply` until [`release`] (and its
+/// reply deadline keeps running, as for any slow server).
+pub fn hold_reply(tasks: &[Task], server: usize, client: usize) -> bool {
+    let Some(st) = campaign() else { return false };
+    let Some(delay) = st.delay else { return false };
+    if delay.target != server || tasks[server].generation != delay.generation || st.held.is_some() {
+        return false;
+    }
+    st.delay = None;
+    st.held = Some(Held {
+        client,
+        client_generation: tasks[client].generation,
+        server: tasks[server].current_id(),
+        due: arch::now() + u64::from(delay.ms),
+    });
+    true
+}
+
+/// A held reply is due: the client runs with it if both ends are still the incarnations that
+/// made the call. Otherwise the server faulted or was restarted meanwhile (its client's
+/// deadline, or its detach, already answered the client with a code), or the client itself
+/// was: the reply is dropped, as a reply to a dead incarnation is.
+fn release(st: &mut State, tasks: &mut [Task], current: usize, held: Held, now: u64) -> NextTask {
+    st.held = None;
+    let server = &tasks[held.server.index()];
+    let server_live =
+        server.current_id() == held.server && server.healthy_state().is_some() && !server.detached;
+    let client = &tasks[held.client];
+    let waiting = client.generation == held.client_generation
+        && client.healthy_state() == Some(SchedState::InReply(held.server));
+    if !(server_live && waiting) {
+        return NextTask::Same;
+    }
+    tasks[held.client].set_healthy_state(SchedState::Runnable);
+    on_reply(held.client);
+    if let Phase::Outstanding { n, target, .. } = st.phase
+        && target == held.server.index()
+    {
+        emit(resolved(n, Outcome::Delayed.name()));
+        st.phase = gap(st, now);
+    }
+    sched::hint_after_wake(tasks, current, held.client)
 }

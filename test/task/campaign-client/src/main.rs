@@ -34,7 +34,7 @@ const UART0: usize = 0x4000_4000;
 const CLOCK_HZ: u32 = 25_000_000;
 /// Rounds per tick: each is three calls, so a fault in a server meets a call within
 /// microseconds of its next scheduling.
-const ROUNDS_PER_TICK: u32 = 8;
+const ROUNDS_PER_TICK: u32 = 4;
 /// app.toml: `notifications = ["timer"]`.
 const TIMER: u32 = 1 << 0;
 /// Block sizes cycle through the interface's range, so leases of every length are lent.
