@@ -20,8 +20,8 @@
 //!                                                 state (who waits on whom)
 //! FX <class> <detail>                             a failure (kernel-fault, supervisor-fault,
 //!                                                 reset, hang, held, wrong-incarnation)
-//! FD                                              after FX, when the runner asked to hold
-//!                                                 the failure for a dump: the kernel spins
+//! FD                                              after FX (or FE), when the runner asked to hold
+//!                                                 the boot for a dump: the kernel spins
 //! FV <outcome>                                   a supervisor run: jefe faulted, the policy runs
 //! FR <reset reason>                               a supervisor run: the boot after its reset
 //! FH                                              a supervisor run: the kernel halts

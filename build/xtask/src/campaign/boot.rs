@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::rogue;
 
 /// Failure classes, each counted in `report.json` even when zero.
-pub const FAILURE_CLASSES: [&str; 9] = [
+pub const FAILURE_CLASSES: [&str; 10] = [
     "kernel-fault",
     "supervisor-fault",
     "system-reset",
@@ -20,6 +20,9 @@ pub const FAILURE_CLASSES: [&str; 9] = [
     // The boot ended without the kernel's last line (QEMU died or the wall-clock limit
     // passed): nothing can be said about it, so it fails.
     "lost-boot",
+    // jefe ran a `restart`, `unload`, `load` or `inject_fault` for the rogue, which app.toml
+    // does not allow to call them.
+    "privilege",
 ];
 
 /// Outcomes a fault can have, in table order.
@@ -118,6 +121,25 @@ fn number<T: std::str::FromStr>(words: &[&str], i: usize, line: &str) -> Result<
 }
 
 impl Boot {
+    /// Counts the rogue's moves (its serial port); a privileged jefe call it made that was
+    /// not refused is a failure.
+    pub fn add_rogue_moves(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let mut moves = rogue::Tally::default();
+        moves.add_moves(bytes)?;
+        let obeyed = moves.count("obeyed");
+        if obeyed > 0 {
+            self.fail(
+                "privilege",
+                format!(
+                    "jefe did not refuse {obeyed} privileged call(s) of the rogue, which \
+                     app.toml does not allow to make them"
+                ),
+            );
+        }
+        self.rogue.add(&moves);
+        Ok(())
+    }
+
     fn last_fault(&self) -> Option<u32> {
         self.faults.last().map(|f| f.n)
     }
@@ -404,6 +426,17 @@ mod tests {
         // A supervisor fault after which nothing ended the boot: silence is a failure.
         let silent = parse("FV panic\n", &[]);
         assert_eq!(silent.failures[0].class, "lost-boot");
+    }
+
+    #[test]
+    fn a_privileged_call_jefe_obeyed_fails_the_boot() {
+        let mut boot = Boot::default();
+        boot.add_rogue_moves(b"cocopxpx").unwrap();
+        assert!(boot.failures.is_empty());
+        assert_eq!(boot.rogue.count("refused"), 2);
+        boot.add_rogue_moves(b"pO").unwrap();
+        assert_eq!(boot.failures.len(), 1);
+        assert_eq!(boot.failures[0].class, "privilege");
     }
 
     #[test]

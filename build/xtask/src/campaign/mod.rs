@@ -318,24 +318,37 @@ fn run_boot(
         .map_err(|e| Error::new(format!("campaign boot {index} ({}): {e}", log.display())))?;
     if image.rogue.is_some() {
         let moves = std::fs::read(&rogue_log).unwrap_or_default();
-        boot.rogue
-            .add_moves(&moves)
+        boot.add_rogue_moves(&moves)
             .map_err(|e| Error::new(format!("{}: {e}", rogue_log.display())))?;
     }
     if boot.failures.is_empty() {
         let _ = std::fs::remove_file(&elf_path);
     } else if boot.ended {
         let limit = BOOT_WALL_LIMIT;
-        boot.dump = Some(
-            match replay::dump_failure(machine, &elf, run_at, out_dir, index, archive, limit) {
-                Ok(path) => format!(
-                    "humility dump of that moment: {} (`humility -d {} tasks`)",
-                    path.display(),
-                    path.display()
-                ),
-                Err(e) => format!("no dump: {e}"),
-            },
+        let kernel_saw_it = kernel.lines().any(|l| l.starts_with("FX "));
+        let replay = replay::dump_failure(
+            machine,
+            &elf,
+            run_at,
+            out_dir,
+            index,
+            archive,
+            limit,
+            kernel_saw_it,
         );
+        boot.dump = Some(match replay {
+            Ok(dump) => format!(
+                "humility dump of {}: {} (`humility -d {} tasks`)",
+                if dump.at_end {
+                    "the boot's end (the kernel cannot see this failure)"
+                } else {
+                    "that moment"
+                },
+                dump.path.display(),
+                dump.path.display()
+            ),
+            Err(e) => format!("no dump: {e}"),
+        });
     } else {
         boot.dump = Some("no dump: the boot never reported its end".to_string());
     }

@@ -5,7 +5,8 @@
 //! down with a debugger; it boots a failed one again with `hold_on_failure` patched in and
 //! QEMU's GDB stub open. The kernel then stops right after its `FX` line (`FD`), every task
 //! as the failure found it, and the runner halts the core and writes the dump beside the
-//! boot's log.
+//! boot's log. A failure only the runner sees (a corruption the workload printed, a
+//! privileged call the rogue saw obeyed) has no `FX`: the kernel holds at the boot's end.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,8 +17,19 @@ use crate::{Error, dump, qemu};
 /// How often the replay's kernel log is looked at for `FD`.
 const POLL: Duration = Duration::from_millis(50);
 
+/// A replay's dump.
+pub struct Dump {
+    pub path: PathBuf,
+    /// Taken at the boot's end (`FE`), not at a kernel-reported failure (`FX`): the failure
+    /// was one only the runner sees.
+    pub at_end: bool,
+}
+
 /// Replays boot `index` (`elf`: its image, seed and faults already patched; `run_at`: where
 /// `BULKHEAD_CAMPAIGN_RUN` is in it) and writes `boot-<index>.dump` in `out_dir`.
+/// `kernel_saw_it`: the failure was reported by the kernel (`FX`), so the replay must hold
+/// there, not at the boot's end.
+#[allow(clippy::too_many_arguments)]
 pub fn dump_failure(
     machine: &str,
     elf: &[u8],
@@ -26,7 +38,8 @@ pub fn dump_failure(
     index: u32,
     archive: &[u8],
     limit: Duration,
-) -> Result<PathBuf, Error> {
+    kernel_saw_it: bool,
+) -> Result<Dump, Error> {
     let mut elf = elf.to_vec();
     elf[run_at + 8..run_at + 12].copy_from_slice(&1u32.to_le_bytes());
     let elf_path = out_dir.join(format!("boot-{index}-replay.elf"));
@@ -40,16 +53,10 @@ pub fn dump_failure(
     extra.extend(["-gdb".to_string(), format!("tcp:127.0.0.1:{port}")]);
     let (session, _console) = qemu::start(machine, &elf_path, &extra)?;
     let deadline = Instant::now() + limit;
-    loop {
+    let at_end = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if text.lines().any(|l| l == "FD") {
-            break;
-        }
-        if text.lines().any(|l| l.starts_with("FE ")) {
-            return Err(Error::new(format!(
-                "the replay ended without its failure (not deterministic?): {}",
-                log.display()
-            )));
+            break text.lines().any(|l| l.starts_with("FE "));
         }
         if Instant::now() >= deadline {
             return Err(Error::new(format!(
@@ -59,6 +66,12 @@ pub fn dump_failure(
             )));
         }
         std::thread::sleep(POLL);
+    };
+    if at_end && kernel_saw_it {
+        return Err(Error::new(format!(
+            "the replay ended without its failure (not deterministic?): {}",
+            log.display()
+        )));
     }
     let mut gdb = Gdb::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(10))
         .map_err(|e| Error::new(format!("replay's GDB stub: {e}")))?;
@@ -67,5 +80,5 @@ pub fn dump_failure(
     let path = out_dir.join(format!("boot-{index}.dump"));
     std::fs::write(&path, &taken.core).map_err(|e| Error::io(&path, e))?;
     let _ = std::fs::remove_file(&elf_path);
-    Ok(path)
+    Ok(Dump { path, at_end })
 }

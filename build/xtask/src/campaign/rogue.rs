@@ -9,8 +9,11 @@ pub const TASK: &str = "rogue";
 pub const SEED_SYMBOL: &str = "BULKHEAD_ROGUE_SEED";
 
 /// The bytes the rogue writes for its moves, and what each counts.
-pub const MOVES: [(u8, &str); 7] = [
+pub const MOVES: [(u8, &str); 10] = [
     (b'c', "calls"),
+    (b'p', "privileged"),
+    (b'x', "refused"),
+    (b'O', "obeyed"),
     (b'o', "ok"),
     (b'f', "reply-fault"),
     (b'g', "gone"),
@@ -58,6 +61,9 @@ impl Tally {
         match (self.count("calls"), self.count("syscalls")) {
             (0, _) => Some("the rogue sent no malformed call".into()),
             (_, 0) => Some("the rogue issued no random syscall".into()),
+            _ if self.count("privileged") == 0 => {
+                Some("the rogue called no privileged jefe operation".into())
+            }
             _ => None,
         }
     }
@@ -74,12 +80,15 @@ impl Tally {
             .map(|(o, n)| format!("{o} {n}"))
             .collect();
         format!(
-            "rogue: {} malformed calls (answered: {}), {} random syscalls ({} returned); \
+            "rogue: {} malformed calls (answered: {}), {} random syscalls ({} returned), \
+             {} privileged calls to jefe ({} refused); \
              incarnations ended by a fault: {} ({})",
             self.count("calls"),
             answers.join(", "),
             self.count("syscalls"),
             self.count("syscalls-returned"),
+            self.count("privileged"),
+            self.count("refused"),
             self.faults.values().sum::<u64>(),
             faults.join(", ")
         )
@@ -93,7 +102,7 @@ mod tests {
     #[test]
     fn moves_are_counted() {
         let mut t = Tally::default();
-        t.add_moves(b"cocfsrcgcesr").unwrap();
+        t.add_moves(b"cocfsrcgcesrpx").unwrap();
         assert_eq!(
             (t.count("calls"), t.count("ok"), t.count("syscalls")),
             (4, 1, 2)
@@ -112,6 +121,8 @@ mod tests {
         let mut t = Tally::default();
         t.add_moves(b"co").unwrap();
         assert!(t.idle().unwrap().contains("no random syscall"));
+        t.add_moves(b"sr").unwrap();
+        assert!(t.idle().unwrap().contains("no privileged jefe operation"));
     }
 
     #[test]

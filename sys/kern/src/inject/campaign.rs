@@ -166,17 +166,13 @@ fn emit(mut line: Line) {
 /// halts the core through its debugger.
 fn fail(st: &mut State, line: Line) -> ! {
     emit(line);
-    // SAFETY: a flash word patched by the runner, read volatile as in `state`.
-    if unsafe { read_volatile(addr_of!(BULKHEAD_CAMPAIGN_RUN.hold_on_failure)) } != 0 {
-        emit(Line::default().word("FD"));
-        loop {
-            core::hint::spin_loop();
-        }
-    }
+    hold_for_dump();
     end(st)
 }
 
-/// The boot's last line, then QEMU exits.
+/// The boot's last line, then QEMU exits. A replay for a dump holds here too: a failure only
+/// the runner sees (a corruption on the console, a privileged call obeyed) leaves no `FX`,
+/// and the end of its boot is the nearest moment the kernel can keep.
 fn end(st: &mut State) -> ! {
     st.phase = Phase::Ended;
     emit(
@@ -185,7 +181,20 @@ fn end(st: &mut State) -> ! {
             .num(st.injected.into())
             .num(st.progress.into()),
     );
+    hold_for_dump();
     arch::campaign_exit()
+}
+
+/// In a replay for a dump (`hold_on_failure`), says `FD` and spins until the runner halts
+/// the core through its debugger.
+fn hold_for_dump() {
+    // SAFETY: a flash word patched by the runner, read volatile as in `state`.
+    if unsafe { read_volatile(addr_of!(BULKHEAD_CAMPAIGN_RUN.hold_on_failure)) } != 0 {
+        emit(Line::default().word("FD"));
+        loop {
+            core::hint::spin_loop();
+        }
+    }
 }
 
 fn gap(st: &mut State, now: u64) -> Phase {

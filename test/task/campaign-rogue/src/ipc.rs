@@ -21,10 +21,10 @@ pub const LEASES: usize = 8;
 /// A server the rogue reaches, and the operations it leaves alone.
 pub struct Server {
     pub incarnation: Incarnation,
-    /// Operations that stop or restart tasks by design (a test server's `CRASH` and `HANG`,
-    /// jefe's `restart`, `unload`, `load`): a rogue using them is obeyed, not resisted, and
-    /// its kills would be booked as the injector's faults. doc/fault-campaign.md 6 says why
-    /// jefe's are a finding.
+    /// Operations that stop or restart tasks by design, for any caller (a test server's
+    /// `CRASH` and `HANG`): a rogue using them is obeyed, not resisted, and its kills would
+    /// be booked as the injector's faults. jefe's `restart`, `unload` and `load` are not
+    /// spared: they are for the tasks app.toml names, and must refuse the rogue.
     pub spared: &'static [u16],
 }
 
@@ -116,4 +116,28 @@ fn attributes(rng: &mut Rng) -> u32 {
         3 => 0,
         _ => rng.next_u32(),
     }
+}
+
+/// jefe's operations only the tasks app.toml names may call (`idl/jefe.idol`, counted from
+/// 1): `restart`, `unload` and `load` (`control-callers`) and `inject_fault`
+/// (`inject-fault-callers`). The campaign image names nobody.
+const JEFE_PRIVILEGED: [u16; 4] = [3, 4, 5, 6];
+/// Task indices drawn for them: every task of the campaign image, and one past.
+const TASK_INDICES: u32 = 8;
+
+/// A well-formed call of a privileged jefe operation on a task: true when jefe refused it
+/// as it must, with `AccessViolation` before looking at the task. Any other answer means
+/// its handler ran for a caller app.toml does not allow.
+pub fn privileged(rng: &mut Rng) -> bool {
+    let operation = JEFE_PRIVILEGED[rng.below(JEFE_PRIVILEGED.len() as u32) as usize];
+    let task = rng.below(TASK_INDICES) as u16;
+    let mut reply = [0u8; 8];
+    let (code, _) = userlib::sys_send(
+        userlib::SUPERVISOR,
+        operation,
+        &task.to_le_bytes(),
+        &mut reply,
+        &[],
+    );
+    ReplyFaultReason::from_code(code) == Some(ReplyFaultReason::AccessViolation)
 }

@@ -4,10 +4,13 @@
 //!
 //! Every tick it makes a few seeded random moves, then checks in and sleeps:
 //!
-//! - seven in eight are malformed calls ([`ipc`]) to every server it can reach: `pong`,
-//!   `server` and jefe;
+//! - most are malformed calls ([`ipc`]) to every server it can reach: `pong`, `server` and
+//!   jefe;
 //! - one in eight is a random syscall ([`syscalls`]): any number, random registers (and so
-//!   kernel IPC to the kernel, for which it holds no grant).
+//!   kernel IPC to the kernel, for which it holds no grant);
+//! - of the rest, one in eight is a well-formed call of a jefe operation the rogue is not
+//!   allowed ([`ipc::privileged`]): `restart`, `unload`, `load` or `inject_fault` of a real
+//!   task, which jefe must refuse.
 //!
 //! It takes reply-faults as errors (`on-reply-fault = "error"`), so it lives through a
 //! server's verdict and counts it; a fault the kernel finds (a bad slice, an illegal target,
@@ -52,12 +55,6 @@ const TIMER: u32 = 1 << 0;
 /// Moves per tick: enough to meet every server often, few enough that the campaign's
 /// virtual milliseconds stay cheap (doc/fault-campaign.md 3).
 const MOVES_PER_TICK: u32 = 4;
-/// jefe's operations 2-5 (`idl/jefe.idol`, counted from 1): `list_tasks`, `restart`,
-/// `unload` and `load`, spared since before jefe refused `restart`, `unload` and `load` to
-/// tasks not in its `control-callers` (and `inject_fault`, 6, to those not in
-/// `inject-fault-callers`). Sending them too, now that jefe refuses them, is left to a later
-/// campaign: it changes the seeded move sequence of every run in `cargo xtask test`.
-const JEFE_CONTROL: &[u16] = &[2, 3, 4, 5];
 const SCRATCH: usize = 256;
 /// The rogue's salt: its draws differ from the injector's for one boot seed.
 const SALT: u32 = 0x510E_527F;
@@ -83,8 +80,12 @@ pub extern "C" fn main() -> ! {
             spared: &[test_server::CRASH, test_server::HANG],
         },
         Server {
+            // Nothing spared: jefe must refuse `restart`, `unload` and `load` to a task its
+            // `control-callers` does not name (the campaign image names none), and
+            // `inject_fault` to one `inject-fault-callers` does not; had it obeyed, the
+            // campaign would see `pong` or `server` held, unloaded by the rogue.
             incarnation: userlib::SUPERVISOR,
-            spared: JEFE_CONTROL,
+            spared: &[],
         },
     ];
     let mut scratch = [0u8; SCRATCH];
@@ -109,6 +110,13 @@ pub extern "C" fn main() -> ! {
                 uart.write_byte(b's');
                 syscalls::issue(&mut rng, &memory, &servers, TIMER);
                 uart.write_byte(b'r');
+            } else if rng.one_in(8) {
+                uart.write_byte(b'p');
+                uart.write_byte(if ipc::privileged(&mut rng) {
+                    b'x'
+                } else {
+                    b'O'
+                });
             } else {
                 let server = &mut servers[rng.below(servers.len() as u32) as usize];
                 uart.write_byte(b'c');
