@@ -168,12 +168,23 @@ pub(super) fn resolve(
                 ),
             ));
         }
-        // Nothing watches the supervisor's check-ins: a stop would never be caught.
+        // Nothing watches the supervisor's check-ins; only the hardware watchdog it feeds
+        // (`[tasks.jefe.config] watchdog-ms`) can catch it spinning, by resetting the system.
+        let hardware_watchdog = (task.index == 0)
+            .then(|| task.config.as_ref()?.get("watchdog-ms")?.as_integer())
+            .flatten()
+            .and_then(|ms| u32::try_from(ms).ok());
         if task.index == 0 && kinds.iter().any(|k| k == "stop") {
-            return Err(refuse(
-                &at,
-                format!("\"{name}\" is the supervisor, which no watchdog catches: no \"stop\""),
-            ));
+            let Some(ms) = hardware_watchdog else {
+                return Err(refuse(
+                    &at,
+                    format!(
+                        "\"{name}\" is the supervisor, which no watchdog catches: no \"stop\" \
+                         without a hardware watchdog ([tasks.{name}.config] watchdog-ms)"
+                    ),
+                ));
+            };
+            longest_watchdog = longest_watchdog.max(ms);
         }
         if task.index == progress {
             return Err(refuse(
@@ -196,7 +207,7 @@ pub(super) fn resolve(
             if kind == "stop" {
                 longest_watchdog = longest_watchdog.max(watchdog.unwrap_or(0));
             }
-            if kind == "stop" && watchdog.is_none() {
+            if kind == "stop" && watchdog.is_none() && task.index != 0 {
                 return Err(refuse(
                     &at,
                     format!(
@@ -309,7 +320,8 @@ mod tests {
     }
 
     #[test]
-    fn the_supervisor_is_a_target_only_in_a_supervisor_run_and_never_stopped() {
+    fn the_supervisor_is_a_target_only_in_a_supervisor_run_and_stopped_only_with_a_hardware_watchdog()
+     {
         let with_jefe = PLAN.replace("sys = [", "jefe = [");
         let run = with_jefe.replace("latent-ms = 7", "latent-ms = 7\nsupervisor-run = true");
         let plan = load(&with_plan(&run))
@@ -325,6 +337,22 @@ mod tests {
         .expect_err("nothing catches a stopped supervisor");
         assert_eq!(e.key, "kernel.fault-inject.targets.jefe");
         assert!(e.to_string().contains("no watchdog catches"), "{e}");
+        // With its hardware watchdog, a stopped supervisor is caught by a reset.
+        let watched = with_plan(&run.replace("\"register\", \"panic\"", "\"stop\"")).replacen(
+            "[tasks.jefe]",
+            "[tasks.jefe]\nconfig = { watchdog-ms = 150 }",
+            1,
+        );
+        let plan = load(&watched)
+            .expect("a supervisor with a hardware watchdog may be stopped")
+            .kernel
+            .fault_inject
+            .expect("the plan");
+        assert_eq!(
+            plan.stop_latent_ms,
+            2 * 500 + 7,
+            "console's 500 ms is the longest"
+        );
     }
 
     #[test]

@@ -423,6 +423,13 @@ mod tests {
         assert_eq!((reset.supervisor_faults, reset.supervisor_resets), (1, 1));
         let halt = parse("FV mpu\nFH\nFE 4 10\n", &[]);
         assert_eq!((halt.supervisor_halts, halt.failures.len()), (1, 0));
+        // A stopped supervisor, caught by the hardware watchdog's reset.
+        let stuck = parse(
+            "FI 2 60 0 stop 0x00010000 -\nFO 2 262 watchdog\nFV watchdog\nFR 6\nFE 0 0\n",
+            &[],
+        );
+        assert_eq!(stuck.failures, vec![]);
+        assert_eq!((stuck.supervisor_faults, stuck.supervisor_resets), (1, 1));
         // A supervisor fault after which nothing ended the boot: silence is a failure.
         let silent = parse("FV panic\n", &[]);
         assert_eq!(silent.failures[0].class, "lost-boot");

@@ -76,6 +76,8 @@ unsafe extern "C" fn kernel_fault_entry() -> ! {
 /// without the supervisor feeding it. Reset now, saying why (the watchdog would reset at
 /// its second timeout anyway, without a record).
 pub(super) unsafe extern "C" fn watchdog_nmi() {
+    #[cfg(feature = "fault-inject")]
+    crate::inject::on_watchdog();
     arch::system_reset(ResetReason::Watchdog)
 }
 

@@ -208,7 +208,10 @@ fn gap(st: &mut State, now: u64) -> Phase {
 /// supervisor run, the supervisor's fault resetting the system is the outcome it looks for.
 pub fn boot(reason: ResetReason) {
     let Some(st) = campaign() else { return };
-    if plan().supervisor_run && reason == ResetReason::SupervisorFault {
+    // The supervisor's fault resets by its policy; a supervisor stuck without faulting, by
+    // the hardware watchdog it stopped feeding (`on_watchdog` said so before the reset).
+    let by_policy = matches!(reason, ResetReason::SupervisorFault | ResetReason::Watchdog);
+    if plan().supervisor_run && by_policy {
         emit(Line::default().word("FR").num(reason as u64));
         end(st);
     }
@@ -218,6 +221,23 @@ pub fn boot(reason: ResetReason) {
             Line::default().word("FX").word("reset").num(reason as u64),
         );
     }
+}
+
+/// The hardware watchdog expired (the supervisor stopped feeding it) and the kernel is about
+/// to reset. In a supervisor run that is the supervisor caught hanging: it resolves a fault
+/// in flight in the supervisor and is reported like its faults (`FV watchdog`), with the
+/// next boot's `FR`. Elsewhere the next boot reports the reset as a failure.
+pub fn on_watchdog() {
+    let Some(st) = campaign() else { return };
+    if !plan().supervisor_run {
+        return;
+    }
+    if let Phase::Outstanding { n, target, .. } = st.phase
+        && target == lifecycle::SUPERVISOR
+    {
+        emit(resolved(n, Outcome::Watchdog.name()));
+    }
+    emit(Line::default().word("FV").word(Outcome::Watchdog.name()));
 }
 
 /// The kernel halts for good (`on-supervisor-fault = "halt"`): in a supervisor run that is
