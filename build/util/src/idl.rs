@@ -96,3 +96,56 @@ pub fn allow_lists(tasks: &[AppTask], me: &str) -> Result<ServerOptions, String>
     }
     Ok(options)
 }
+
+/// Refuses a server whose `operations` (those that reach beyond the caller's own resources)
+/// have no allow-list in `tasks.<me>.config.allowed-callers`: left out, any task holding a
+/// send grant to the server could call them.
+pub fn require_allow_lists(
+    options: &ServerOptions,
+    me: &str,
+    operations: &[&str],
+) -> Result<(), String> {
+    let open: Vec<&str> = operations
+        .iter()
+        .copied()
+        .filter(|op| !options.allowed_callers.contains_key(*op))
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "tasks.{me}.config.allowed-callers: {} must name their callers; without a list, every \
+         task with a send grant to {me} could call them",
+        open.iter()
+            .map(|op| format!("`{op}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_without_its_allow_list_is_named() {
+        let mut options = ServerOptions::default();
+        options.allowed_callers.insert("open_pipe".into(), vec![3]);
+        assert_eq!(
+            require_allow_lists(&options, "usb-hcd", &["open_pipe"]),
+            Ok(())
+        );
+        let e = require_allow_lists(
+            &options,
+            "usb-hcd",
+            &["open_pipe", "power_on", "reset_root_port"],
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with(
+                "tasks.usb-hcd.config.allowed-callers: `power_on`, `reset_root_port` must name"
+            ),
+            "{e}"
+        );
+    }
+}
