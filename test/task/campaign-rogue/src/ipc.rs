@@ -122,8 +122,8 @@ fn attributes(rng: &mut Rng) -> u32 {
 /// 1): `restart`, `unload` and `load` (`control-callers`) and `inject_fault`
 /// (`inject-fault-callers`). The campaign image names nobody.
 const JEFE_PRIVILEGED: [u16; 4] = [3, 4, 5, 6];
-/// Task indices drawn for them: every task of the campaign image, and one past.
-const TASK_INDICES: u32 = 8;
+/// Task indices drawn for them: every task of the campaign image, and some past.
+const TASK_INDICES: u32 = if cfg!(feature = "usb") { 16 } else { 8 };
 
 /// A well-formed call of a privileged jefe operation on a task: true when jefe refused it
 /// as it must, with `AccessViolation` before looking at the task. Any other answer means

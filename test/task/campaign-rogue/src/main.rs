@@ -30,18 +30,15 @@
 mod ipc;
 mod memory;
 mod syscalls;
+mod targets;
 
 use core::ptr::{addr_of, read_volatile};
 
 use drv_cmsdk_uart::Uart;
 use ipc::{Answer, Buffers, Server};
-use jefe_test_api::server as test_server;
 use memory::Memory;
-use userlib::{ULease, check_in, sleep_for, sys_get_timer, sys_refresh_incarnation, task_slot};
+use userlib::{ULease, check_in, sleep_for, sys_get_timer};
 use xorshift::Rng;
-
-task_slot!(PONG, pong);
-task_slot!(SERVER, server);
 
 /// Patched per boot by `cargo xtask campaign` (0 when run otherwise).
 #[unsafe(no_mangle)]
@@ -70,24 +67,7 @@ pub extern "C" fn main() -> ! {
         seed ^ (sys_get_timer().now as u32).wrapping_mul(0x85EB_CA6B),
         SALT,
     );
-    let mut servers = [
-        Server {
-            incarnation: sys_refresh_incarnation(PONG),
-            spared: &[],
-        },
-        Server {
-            incarnation: sys_refresh_incarnation(SERVER),
-            spared: &[test_server::CRASH, test_server::HANG],
-        },
-        Server {
-            // Nothing spared: jefe must refuse `restart`, `unload` and `load` to a task its
-            // `control-callers` does not name (the campaign image names none), and
-            // `inject_fault` to one `inject-fault-callers` does not; had it obeyed, the
-            // campaign would see `pong` or `server` held, unloaded by the rogue.
-            incarnation: userlib::SUPERVISOR,
-            spared: &[],
-        },
-    ];
+    let mut servers = targets::servers();
     let mut scratch = [0u8; SCRATCH];
     let mut buffers = Buffers {
         message: [0; ipc::MESSAGE_MAX],
