@@ -94,10 +94,10 @@ pub fn typist(script: &[[u8; 8]]) -> SimHid<'_> {
 }
 
 /// Keys the sequence keyboard cycles through: every usage code from `a` to just below the
-/// modifiers, so the cycle is as long as one key code can make it. At one report per 10 ms
-/// poll it takes 4.4 s, longer than a USB campaign boot lets its workload go unanswered:
-/// a receiver can take a key a few presses behind the one it expects as a repeat, and any
-/// other as a gap, without mistaking the one for the other.
+/// modifiers, so the cycle is as long as one key code can make it. Two reports a key, one
+/// per poll of at least 10 ms: a cycle takes 4.4 s or more, longer than a USB campaign lets
+/// its workload go unanswered (2 s), so a receiver can take a key a few presses behind the
+/// one it expects as a repeat, and any other as a gap, without mistaking one for the other.
 pub const SEQUENCE_KEYS: u32 = 220;
 /// The first usage code of the cycle (`a`); the cycle ends below the modifiers (0xE0).
 const SEQUENCE_FIRST_USAGE: u8 = 0x04;

@@ -26,9 +26,9 @@ use userlib::{Incarnation, sys_get_timer, sys_refresh_incarnation};
 
 use crate::{Console, USB_HID};
 
-/// Presses behind the one expected that are taken as a repeat: twice the presses usb-hid's
-/// log holds (32 events, a press and a release each), the most a driver replaying its
-/// log could send again. Any position further back is far ahead of a loss of that many.
+/// Presses behind the one expected that are taken as a repeat: twice the 16 presses
+/// usb-hid's log of 32 events holds, the most a driver replaying its log could send again.
+/// Any position further back is a gap instead, which the cycle's length keeps unambiguous.
 const REPEAT_WINDOW: u32 = 32;
 /// Events one `events` call returns at most (its lease's `max_len`).
 const BATCH: usize = 16;
