@@ -199,6 +199,25 @@ pub(super) fn resolve(
             }
             mask |= 1 << bit;
         }
+        // A flip can leave a task spinning in a loop of its own. A caller waiting on it has a
+        // reply deadline to end that; a task nobody calls has only its watchdog, and without
+        // one it starves every task below it for the rest of the boot.
+        let called = tasks.iter().any(|t| t.task_slots.iter().any(|s| s == name));
+        let can_spin = kinds.iter().any(|k| k != "panic");
+        let watched = task
+            .supervision
+            .as_ref()
+            .is_some_and(|s| s.watchdog_ms.is_some());
+        if task.index != 0 && can_spin && !called && !watched {
+            return Err(refuse(
+                &at,
+                format!(
+                    "\"{name}\" serves no task (none has it in task-slots), so no reply deadline \
+                     catches it spinning after a flip: it needs supervision.watchdog-ms, or \
+                     only \"panic\" faults"
+                ),
+            ));
+        }
         targets.push((task.index, mask));
     }
     let [min, max] = entry.gap_ms;
@@ -274,6 +293,22 @@ mod tests {
         .expect_err("sys has no watchdog");
         assert_eq!(e.key, "kernel.fault-inject.targets.sys");
         assert!(e.to_string().contains("no supervision.watchdog-ms"), "{e}");
+    }
+
+    #[test]
+    fn a_target_nobody_calls_needs_a_watchdog_unless_it_only_panics() {
+        // idle is in nobody's task-slots and has no watchdog (campaign-usb's usb-hub was
+        // such a target: a code flip made it loop, and the workload below it starved).
+        let plan = PLAN.replace("progress = \"idle\"", "progress = \"console\"");
+        let plan = plan.replace("console = [\"stop\", \"ram\"]", "idle = [\"code\"]");
+        let e = load(&with_plan(&plan)).expect_err("idle could spin unseen");
+        assert_eq!(e.key, "kernel.fault-inject.targets.idle");
+        assert!(
+            e.to_string().contains("needs supervision.watchdog-ms"),
+            "{e}"
+        );
+        let panics = plan.replace("idle = [\"code\"]", "idle = [\"panic\"]");
+        load(&with_plan(&panics)).expect("a panic is always caught");
     }
 
     #[test]
