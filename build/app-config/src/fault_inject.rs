@@ -35,6 +35,9 @@ pub(super) struct FaultInjectEntry {
     recover_ms: u32,
     #[serde(default = "default_hang")]
     hang_ms: u32,
+    /// How long the workload runs after the last fault before the boot's verdict.
+    #[serde(default = "default_settle")]
+    settle_ms: u32,
     /// Admits the supervisor as a target: a run that shows `on-supervisor-fault` at work.
     #[serde(default)]
     supervisor_run: bool,
@@ -55,6 +58,9 @@ fn default_recover() -> u32 {
 fn default_hang() -> u32 {
     500
 }
+fn default_settle() -> u32 {
+    100
+}
 
 /// The plan, resolved to task indices.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +79,7 @@ pub struct FaultInject {
     pub delay_ms: [u32; 2],
     pub recover_ms: u32,
     pub hang_ms: u32,
+    pub settle_ms: u32,
     pub supervisor_run: bool,
 }
 
@@ -92,7 +99,7 @@ impl FaultInject {
              targets: &[{targets}],\n    faults: {faults},\n    min_gap_ms: {min},\n    \
              max_gap_ms: {max},\n    latent_ms: {latent},\n    stop_latent_ms: {stop_latent},\n    \
              min_delay_ms: {min_delay},\n    max_delay_ms: {max_delay},\n    recover_ms: {recover},\n    \
-             hang_ms: {hang},\n    progress: {progress},\n    supervisor_run: {supervisor_run},\n}};\n",
+             hang_ms: {hang},\n    settle_ms: {settle},\n    progress: {progress},\n    supervisor_run: {supervisor_run},\n}};\n",
             targets = targets.join(", "),
             faults = self.faults,
             min = self.gap_ms[0],
@@ -103,6 +110,7 @@ impl FaultInject {
             max_delay = self.delay_ms[1],
             recover = self.recover_ms,
             hang = self.hang_ms,
+            settle = self.settle_ms,
             progress = self.progress,
             supervisor_run = self.supervisor_run,
         )
@@ -153,7 +161,26 @@ pub(super) fn resolve(
     if entry.targets.is_empty() {
         return Err(refuse(".targets", "names no task".into()));
     }
-    let progress = find(".progress", &entry.progress)?.index;
+    let progress_task = find(".progress", &entry.progress)?;
+    let progress = progress_task.index;
+    // A server that holds the workload's call without faulting is caught by its reply
+    // deadline; the boot's verdict must not come before that deadline could.
+    if let Some(server) = progress_task
+        .task_slots
+        .iter()
+        .filter_map(|slot| tasks.iter().find(|t| &t.name == slot))
+        .max_by_key(|t| t.reply_deadline_ms)
+        && entry.settle_ms <= server.reply_deadline_ms
+    {
+        return Err(refuse(
+            ".settle-ms",
+            format!(
+                "{} ms must be longer than the reply deadline of \"{}\" ({} ms), which \"{}\" \
+                 calls: a server holding the workload's call is caught only by that deadline",
+                entry.settle_ms, server.name, server.reply_deadline_ms, entry.progress
+            ),
+        ));
+    }
     let mut targets = Vec::new();
     let mut longest_watchdog = 0;
     for (name, kinds) in &entry.targets {
@@ -218,6 +245,25 @@ pub(super) fn resolve(
             }
             mask |= 1 << bit;
         }
+        // A flip can leave a task spinning in a loop of its own. A caller waiting on it has a
+        // reply deadline to end that; a task nobody calls has only its watchdog, and without
+        // one it starves every task below it for the rest of the boot.
+        let called = tasks.iter().any(|t| t.task_slots.iter().any(|s| s == name));
+        let can_spin = kinds.iter().any(|k| k != "panic");
+        let watched = task
+            .supervision
+            .as_ref()
+            .is_some_and(|s| s.watchdog_ms.is_some());
+        if task.index != 0 && can_spin && !called && !watched {
+            return Err(refuse(
+                &at,
+                format!(
+                    "\"{name}\" serves no task (none has it in task-slots), so no reply deadline \
+                     catches it spinning after a flip: it needs supervision.watchdog-ms, or \
+                     only \"panic\" faults"
+                ),
+            ));
+        }
         targets.push((task.index, mask));
     }
     let delays = entry.targets.values().flatten().any(|k| k == "delay");
@@ -254,6 +300,7 @@ pub(super) fn resolve(
         (".latent-ms", entry.latent_ms),
         (".recover-ms", entry.recover_ms),
         (".hang-ms", entry.hang_ms),
+        (".settle-ms", entry.settle_ms),
         (".faults", entry.faults),
     ] {
         if v == 0 {
@@ -270,6 +317,7 @@ pub(super) fn resolve(
         delay_ms,
         recover_ms: entry.recover_ms,
         hang_ms: entry.hang_ms,
+        settle_ms: entry.settle_ms,
         supervisor_run: entry.supervisor_run,
     })
 }
@@ -317,6 +365,22 @@ mod tests {
         .expect_err("sys has no watchdog");
         assert_eq!(e.key, "kernel.fault-inject.targets.sys");
         assert!(e.to_string().contains("no supervision.watchdog-ms"), "{e}");
+    }
+
+    #[test]
+    fn a_target_nobody_calls_needs_a_watchdog_unless_it_only_panics() {
+        // idle is in nobody's task-slots and has no watchdog (campaign-usb's usb-hub was
+        // such a target: a code flip made it loop, and the workload below it starved).
+        let plan = PLAN.replace("progress = \"idle\"", "progress = \"console\"");
+        let plan = plan.replace("console = [\"stop\", \"ram\"]", "idle = [\"code\"]");
+        let e = load(&with_plan(&plan)).expect_err("idle could spin unseen");
+        assert_eq!(e.key, "kernel.fault-inject.targets.idle");
+        assert!(
+            e.to_string().contains("needs supervision.watchdog-ms"),
+            "{e}"
+        );
+        let panics = plan.replace("idle = [\"code\"]", "idle = [\"panic\"]");
+        load(&with_plan(&panics)).expect("a panic is always caught");
     }
 
     #[test]
@@ -371,6 +435,28 @@ mod tests {
         ))
         .expect_err("inverted gap");
         assert_eq!(e.key, "kernel.fault-inject.gap-ms");
+    }
+
+    #[test]
+    fn the_verdict_waits_for_the_deadlines_that_guard_the_workload() {
+        // The progress task calls sys, whose reply deadline is 300 ms.
+        let plan = PLAN
+            .replace("console = [\"stop\", \"ram\"], ", "")
+            .replace("progress = \"idle\"", "progress = \"console\"");
+        let base =
+            with_plan(&plan).replacen("[tasks.sys]\n", "[tasks.sys]\nreply-deadline-ms = 300\n", 1);
+        let e = load(&base).expect_err("100 ms is shorter than sys's deadline");
+        assert_eq!(e.key, "kernel.fault-inject.settle-ms");
+        assert!(
+            e.to_string().contains("reply deadline of \"sys\" (300 ms)"),
+            "{e}"
+        );
+        let plan = load(&base.replace("latent-ms = 7", "latent-ms = 7\nsettle-ms = 301"))
+            .expect("a settling longer than the deadline")
+            .kernel
+            .fault_inject
+            .expect("the plan");
+        assert!(plan.kernel_source().contains("settle_ms: 301,"));
     }
 
     #[test]

@@ -502,6 +502,8 @@ fn campaign_run(run: &CampaignRun, filter: Option<&str>, tally: &mut Tally) -> R
         format!("{} failure(s), listed above", report.total_failures())
     } else if supervisor_run {
         report.supervisor_policy_unseen().unwrap_or_default()
+    } else if let Some(idle) = report.idle_usb_workload() {
+        idle
     } else if report.faults_injected < u64::from(faults) {
         format!(
             "only {} of {faults} faults were injected",

@@ -2,7 +2,10 @@
 //!
 //! Each plays a script of boot reports, one per interrupt poll after SET_CONFIGURATION, then
 //! NAKs (nothing changed); the typist keyboard plays its script over and over instead, so
-//! that keys keep coming across a restart of the host's driver. A keyboard also presses a
+//! that keys keep coming across a restart of the host's driver. The sequence keyboard is a
+//! typist whose key presses count: its n-th press is [`sequence_usage`]`(n)`, so whoever
+//! receives its keys can tell a lost, repeated or reordered key from the usage codes alone
+//! (the USB fault campaign's keyboard oracle). A keyboard also presses a
 //! key on demand (`press_key`), before the rest of its script: the press at the next poll,
 //! the release at the one after. SET_IDLE, SET_PROTOCOL and SET_REPORT (keyboard LEDs) are
 //! accepted.
@@ -90,6 +93,47 @@ pub fn typist(script: &[[u8; 8]]) -> SimHid<'_> {
     )
 }
 
+/// Keys the sequence keyboard cycles through: every usage code from `a` to just below the
+/// modifiers, so the cycle is as long as one key code can make it. Two reports a key, one
+/// per poll of at least 10 ms: a cycle takes 4.4 s or more, longer than a USB campaign lets
+/// its workload go unanswered (2 s), so a receiver can take a key a few presses behind the
+/// one it expects as a repeat, and any other as a gap, without mistaking one for the other.
+pub const SEQUENCE_KEYS: u32 = 220;
+/// The first usage code of the cycle (`a`); the cycle ends below the modifiers (0xE0).
+const SEQUENCE_FIRST_USAGE: u8 = 0x04;
+
+/// The usage code of the sequence keyboard's `n`-th key press (from 0).
+pub const fn sequence_usage(n: u32) -> u8 {
+    SEQUENCE_FIRST_USAGE + (n % SEQUENCE_KEYS) as u8
+}
+
+/// Where `usage` is in the sequence keyboard's cycle (`n % SEQUENCE_KEYS` of the press that
+/// carries it), or `None` for a code the keyboard never sends.
+pub fn sequence_position(usage: u8) -> Option<u32> {
+    let position = u32::from(usage.checked_sub(SEQUENCE_FIRST_USAGE)?);
+    (position < SEQUENCE_KEYS).then_some(position)
+}
+
+/// One cycle of the sequence keyboard: each key pressed in one report and released in the
+/// next, so every report changes the state and the host's driver turns each into one event.
+static SEQUENCE_SCRIPT: [[u8; 8]; 2 * SEQUENCE_KEYS as usize] = {
+    let mut script = [[0; 8]; 2 * SEQUENCE_KEYS as usize];
+    let mut n = 0;
+    while n < SEQUENCE_KEYS {
+        script[2 * n as usize][2] = sequence_usage(n);
+        n += 1;
+    }
+    script
+};
+
+/// The sequence keyboard: a [`typist`] (same identity as [`keyboard`]) playing one press and
+/// one release per poll of [`sequence_usage`]`(0)`, `(1)`, ... for as long as it is polled.
+/// Keys advance only when a report goes out on the bus, as a keyboard whose host polls it
+/// on time loses nothing: a key lost on the host's side was sent and dropped there.
+pub fn sequence_keyboard() -> SimHid<'static> {
+    typist(&SEQUENCE_SCRIPT)
+}
+
 /// A full-speed boot mouse that sends `script` in order.
 pub fn mouse(script: &[[u8; 4]]) -> SimHid<'_> {
     let function = HidBoot {
@@ -170,5 +214,56 @@ impl Function for HidBoot<'_> {
         }
         self.typed = Some((usage, false));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    /// Reports the keyboard sends to `polls` interrupt IN polls (a NAK ends the list).
+    fn reports(function: &mut HidBoot<'_>, polls: usize) -> Vec<[u8; 8]> {
+        let mut out = Vec::new();
+        for _ in 0..polls {
+            let mut report = [0u8; 8];
+            match function.data_in(1, &mut report) {
+                EpIn::Data(8) => out.push(report),
+                other => panic!("poll {}: {other:?}", out.len()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_sequence_keyboards_nth_press_is_the_nth_usage_and_it_never_stops() {
+        let mut keyboard = sequence_keyboard();
+        let function = &mut keyboard.function;
+        let polls = 3 * 2 * SEQUENCE_KEYS as usize + 1;
+        let sent = reports(function, polls);
+        for (i, report) in sent.iter().enumerate() {
+            let n = (i / 2) as u32;
+            let expected = if i % 2 == 0 {
+                [0, 0, sequence_usage(n), 0, 0, 0, 0, 0]
+            } else {
+                [0; 8]
+            };
+            assert_eq!(*report, expected, "report {i}");
+        }
+        assert_eq!(function.reports_sent(), polls);
+    }
+
+    #[test]
+    fn every_sequence_usage_has_its_position_and_nothing_else_has_one() {
+        for n in 0..SEQUENCE_KEYS {
+            assert_eq!(sequence_position(sequence_usage(n)), Some(n));
+            assert_eq!(sequence_usage(n + SEQUENCE_KEYS), sequence_usage(n));
+        }
+        let last = sequence_usage(SEQUENCE_KEYS - 1);
+        assert!(last < 0xE0, "below the modifier usages");
+        for usage in (0..SEQUENCE_FIRST_USAGE).chain(last + 1..=u8::MAX) {
+            assert_eq!(sequence_position(usage), None, "{usage:#x}");
+        }
     }
 }

@@ -69,6 +69,10 @@ pub mod devices {
     /// The keyboard (same identity), pressing and releasing A every tenth report, forever:
     /// keys keep coming across a restart of the HID driver.
     pub const TYPIST: &str = "typist";
+    /// The keyboard (same identity) whose n-th key press is
+    /// `usb_model::hid::sequence_usage(n)`, forever: the USB fault campaign's keyboard,
+    /// whose keys say which are lost, repeated or out of order.
+    pub const SEQUENCE_KEYBOARD: &str = "sequence-keyboard";
 }
 
 idol_runtime::error_enum! {

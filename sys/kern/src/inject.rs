@@ -105,6 +105,8 @@ pub struct Plan {
     pub recover_ms: u32,
     /// The workload (`progress` task) must receive a reply at least this often.
     pub hang_ms: u32,
+    /// How long the workload runs after the last fault before the boot's verdict.
+    pub settle_ms: u32,
     /// The task whose received replies are the workload's progress.
     pub progress: u16,
     /// A run with the supervisor among the targets (`supervisor-run`): its fault is

@@ -28,6 +28,7 @@ static PLAN: Plan = Plan {
     max_delay_ms: 0,
     recover_ms: 100,
     hang_ms: 1000,
+    settle_ms: 100,
     progress: CLIENT as u16,
     supervisor_run: false,
 };

@@ -3,6 +3,11 @@
 //!
 //! Every request is recorded in a counted ring buffer, so `humility ringbuf` shows the
 //! recent ones and `humility counters` how many of each pong has served since it started.
+//!
+//! Built `watched`, it checks in with the supervisor every 10 ms from a timer (app.toml:
+//! `notifications = ["timer"]` and `watchdog-ms`). A pong that spins between calls starves
+//! every task below it, and with no call waiting no reply deadline catches it: the fault
+//! campaign found that (doc/fault-campaign.md 7).
 #![no_std]
 #![no_main]
 
@@ -36,7 +41,31 @@ const ECHO_CHUNK: usize = 64;
 
 struct Pong;
 
+/// app.toml: `notifications = ["timer"]` in `watched` builds.
+#[cfg(feature = "watched")]
+const TIMER: u32 = 1 << 0;
+#[cfg(feature = "watched")]
+const CHECK_IN_MS: u64 = 10;
+
+#[cfg(feature = "watched")]
+fn check_in_later() {
+    userlib::sys_set_timer(Some(userlib::sys_get_timer().now + CHECK_IN_MS), TIMER);
+}
+
 impl InOrderPingImpl for Pong {
+    #[cfg(feature = "watched")]
+    fn notification_mask(&self) -> u32 {
+        TIMER
+    }
+
+    #[cfg(feature = "watched")]
+    fn handle_notification(&mut self, bits: u32) {
+        if bits & TIMER != 0 {
+            userlib::check_in();
+            check_in_later();
+        }
+    }
+
     fn ping(
         &mut self,
         _: &RecvMessage,
@@ -74,6 +103,8 @@ impl InOrderPingImpl for Pong {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main() -> ! {
+    #[cfg(feature = "watched")]
+    check_in_later();
     let mut buffer = [0u8; INCOMING_SIZE];
     loop {
         dispatch(&mut buffer, &mut Pong);

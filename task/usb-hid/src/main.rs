@@ -9,6 +9,9 @@
 //! | `usb` notification | pull events: `Bound` -> `BootHid::attach` (SET_IDLE and SET_PROTOCOL again: the resync), `ready`; `Unbound` -> forget it |
 //! | timer | poll each device's interrupt IN pipe for at most `POLL_TIMEOUT_MS`; log events, notify subscribers |
 //!
+//! Built `watched`, it checks in with the supervisor at every timer tick (app.toml's
+//! `watchdog-ms`).
+//!
 //! Polling is a blocking transfer per device per tick, so a call from an application waits
 //! for at most one tick of polls; with asynchronous submit on `usb-hcd` the pipes could stay
 //! armed instead.
@@ -154,6 +157,10 @@ impl InOrderUsbHidImpl for Server {
             self.pull_events();
         }
         if bits & TIMER_BIT != 0 {
+            // While it spins, a driver that serves nobody starves every task below it and
+            // no reply deadline sees it; the watchdog does.
+            #[cfg(feature = "watched")]
+            userlib::check_in();
             self.poll();
             sys_set_timer(Some(sys_get_timer().now + POLL_MS), TIMER_BIT);
         }

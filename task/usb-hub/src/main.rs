@@ -15,7 +15,8 @@
 //! resets a port whose device the core still has. A device unplugged (or swapped) while no
 //! hub driver ran leaves the hub's connection-change bit set, which the reconcile finds.
 //!
-//! The task serves no interface to applications: what it knows is the core's tree.
+//! The task serves no interface to applications: what it knows is the core's tree. Built
+//! `watched`, it checks in with the supervisor at every poll (app.toml's `watchdog-ms`).
 #![no_std]
 #![no_main]
 
@@ -275,6 +276,10 @@ pub extern "C" fn main() -> ! {
             server.pull_events();
         }
         if sys_get_timer().now >= next_poll {
+            // The hub's driver serves no client, so no reply deadline catches it spinning
+            // (starving every task below it); the watchdog does.
+            #[cfg(feature = "watched")]
+            userlib::check_in();
             server.poll();
             next_poll = sys_get_timer().now + POLL_MS;
         }

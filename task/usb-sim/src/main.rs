@@ -59,7 +59,7 @@ const DISK_POOL: usize = 48;
 /// Room for the corpus devices; checked against `usb_corpus::DEVICES` at start.
 const MAX_CORPUS: usize = 32;
 /// Fixed (non-corpus) device names.
-const FIXED: usize = 14;
+const FIXED: usize = 15;
 /// The fixed devices' names, in table order; the hub first.
 const FIXED_NAMES: [&str; FIXED] = [
     devices::HUB,
@@ -76,6 +76,7 @@ const FIXED_NAMES: [&str; FIXED] = [
     devices::BABBLE,
     devices::GROWING_CONFIG,
     devices::ZERO_LENGTH_DESCRIPTOR,
+    devices::SEQUENCE_KEYBOARD,
 ];
 
 /// Whether `name` is one of [`FIXED_NAMES`] (what the build's checks of app.toml ask).
@@ -414,6 +415,7 @@ pub extern "C" fn main() -> ! {
         },
     );
     let mut typist = hid::typist(&TYPIST_SCRIPT);
+    let mut sequence_keyboard = hid::sequence_keyboard();
     let mut corpus: [Option<SimCorpus>; MAX_CORPUS] =
         core::array::from_fn(|i| usb_corpus::DEVICES.get(i).map(corpus::device));
     let mut table: [(&'static str, Option<&mut dyn SimDevice>); FIXED + MAX_CORPUS] =
@@ -433,6 +435,7 @@ pub extern "C" fn main() -> ! {
         &mut babble,
         &mut growing,
         &mut zero_length,
+        &mut sequence_keyboard,
     ];
     for (slot, (name, device)) in table[1..]
         .iter_mut()

@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use super::rogue;
 
 /// Failure classes, each counted in `report.json` even when zero.
-pub const FAILURE_CLASSES: [&str; 10] = [
+pub const FAILURE_CLASSES: [&str; 11] = [
     "kernel-fault",
     "supervisor-fault",
     "system-reset",
     "hang",
     "corruption",
+    // Keys or looped-back bytes that never arrived though no fault was in flight and none
+    // was undetected: a healthy stack lost input.
+    "unexplained-loss",
     "wrong-incarnation",
     "held",
     // A task that was not a target faulted: a fault spread beyond its driver.
@@ -24,6 +27,11 @@ pub const FAILURE_CLASSES: [&str; 10] = [
     // does not allow to call them.
     "privilege",
 ];
+
+/// How long before a loss's window a fault still explains it. T0 is when the last key in
+/// order reached the workload, which can be a round of its loop (a few to tens of ms) after
+/// the driver logged it: a fault caught just before T0 may have lost the keys after it.
+const LOSS_SLACK_MS: u64 = 100;
 
 /// Outcomes a fault can have, in table order.
 pub const OUTCOMES: [&str; 11] = [
@@ -81,6 +89,17 @@ pub struct Boot {
     /// Blocks a failed (unacknowledged) write left torn (`campaign: torn ...`): allowed, as
     /// a failed SCSI WRITE leaves its blocks indeterminate, but counted.
     pub torn: u32,
+    /// The keyboard's key presses the workload found in order (`campaign: keys checked N`).
+    pub keys_checked: u64,
+    /// Bytes the serial workload read back right (`campaign: serial checked N`).
+    pub serial_checked: u64,
+    /// Keys and looped-back bytes lost while a fault was in flight or undetected
+    /// (`campaign: lost WHAT N ...`): counted, not failed.
+    pub keys_lost: u64,
+    pub serial_lost: u64,
+    /// Times the serial workload abandoned its chunk at a failed call and resynchronised
+    /// the stream (`campaign: resync serial ...`, once per run of failed calls).
+    pub serial_resyncs: u32,
     /// Replies the workload received (the kernel's count).
     pub progress: u64,
     pub ended: bool,
@@ -246,13 +265,18 @@ impl Boot {
         for line in console {
             if let Some(rest) = line.strip_prefix("campaign: corrupt ") {
                 boot.corruption(image, rest, line)?;
+            } else if let Some(rest) = line.strip_prefix("campaign: lost ") {
+                boot.loss(image, rest, line)?;
             } else if line.starts_with("campaign: torn ") {
                 boot.torn += 1;
+            } else if line.starts_with("campaign: resync serial ") {
+                boot.serial_resyncs += 1;
             } else if let Some(n) = line.strip_prefix("campaign: verified ") {
-                boot.verified = n
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("console: bad count in \"{line}\""))?;
+                boot.verified = count(n, line)?;
+            } else if let Some(n) = line.strip_prefix("campaign: keys checked ") {
+                boot.keys_checked = count(n, line)?;
+            } else if let Some(n) = line.strip_prefix("campaign: serial checked ") {
+                boot.serial_checked = count(n, line)?;
             }
         }
         if !boot.states.is_empty()
@@ -284,31 +308,67 @@ impl Boot {
             ),
             _ => return Err(format!("console: malformed corruption report \"{line}\"")),
         };
-        let servers: Vec<usize> = image
-            .answered_by
-            .iter()
-            .filter(|(op, _)| *op == what)
-            .map(|&(_, task)| task)
-            .collect();
-        if servers.is_empty() {
-            return Err(format!("console: unknown operation in \"{line}\""));
-        }
-        let undetected = servers.iter().any(|&server| {
-            self.faults
-                .iter()
-                .rfind(|f| f.task == server && f.tick <= tick)
-                .is_some_and(|f| match (&f.outcome, f.resolved_at) {
-                    (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
-                    _ => true,
-                })
-        });
-        if undetected {
+        let servers = servers_of(image, what, line)?;
+        if servers.iter().any(|&server| self.undetected(server, tick)) {
             self.silent_corruptions += 1;
         } else {
             let fault = self.faults.iter().rfind(|f| f.tick <= tick).map(|f| f.n);
             self.failures.push(Failure {
                 class: "corruption",
                 detail: format!("{what} answered wrongly at tick {tick} by a clean incarnation"),
+                fault,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `task` still carried a fault the system had not detected at `tick`: its last
+    /// fault injected by then was not caught before it (in flight, latent, or resolved
+    /// otherwise).
+    fn undetected(&self, task: usize, tick: u64) -> bool {
+        self.faults
+            .iter()
+            .rfind(|f| f.task == task && f.tick <= tick)
+            .is_some_and(|f| match (&f.outcome, f.resolved_at) {
+                (Some(outcome), Some(at)) => !(is_caught(outcome) && at < tick),
+                _ => true,
+            })
+    }
+
+    /// `WHAT N since T0 tick T`: N keys or bytes that never arrived between T0 and T. Lost
+    /// across a fault if some target had a fault in flight in that window (injected by T,
+    /// resolved at T0 - [`LOSS_SLACK_MS`] or later: the workload is one task, so a driver
+    /// that holds it holds every workload), or a task on WHAT's path carried an undetected
+    /// fault at T0 (as for a silent corruption); otherwise the stack lost it healthy, a
+    /// failure.
+    fn loss(&mut self, image: &Image<'_>, rest: &str, line: &str) -> Result<(), String> {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let [what, n, "since", since, "tick", tick] = words.as_slice() else {
+            return Err(format!("console: malformed loss report \"{line}\""));
+        };
+        let number = |w: &str| {
+            w.parse::<u64>()
+                .map_err(|_| format!("console: bad number in \"{line}\""))
+        };
+        let (n, since, tick) = (number(n)?, number(since)?, number(tick)?);
+        let path = servers_of(image, what, line)?;
+        let in_flight = self.faults.iter().any(|f| {
+            image.targets.contains(&f.task)
+                && f.tick <= tick
+                && f.resolved_at.is_none_or(|at| at + LOSS_SLACK_MS >= since)
+        });
+        if in_flight || path.iter().any(|&task| self.undetected(task, since)) {
+            match *what {
+                "keys" => self.keys_lost += n,
+                _ => self.serial_lost += n,
+            }
+        } else {
+            let fault = self.faults.iter().rfind(|f| f.tick <= tick).map(|f| f.n);
+            self.failures.push(Failure {
+                class: "unexplained-loss",
+                detail: format!(
+                    "{n} {what} lost between ticks {since} and {tick} with no fault in flight"
+                ),
                 fault,
             });
         }
@@ -340,6 +400,27 @@ impl Boot {
         }
         restarts
     }
+}
+
+/// The tasks `answered_by` names for the workload's operation `what`.
+fn servers_of(image: &Image<'_>, what: &str, line: &str) -> Result<Vec<usize>, String> {
+    let servers: Vec<usize> = image
+        .answered_by
+        .iter()
+        .filter(|(op, _)| *op == what)
+        .map(|&(_, task)| task)
+        .collect();
+    if servers.is_empty() {
+        return Err(format!("console: unknown operation in \"{line}\""));
+    }
+    Ok(servers)
+}
+
+/// The count a workload's `campaign: ... N` line ends with.
+fn count(n: &str, line: &str) -> Result<u64, String> {
+    n.trim()
+        .parse()
+        .map_err(|_| format!("console: bad count in \"{line}\""))
 }
 
 /// The fault an `FC` line carries after its outcome (`FaultInfo::encode`'s words: the tag in
@@ -486,6 +567,60 @@ mod tests {
             &["campaign: corrupt server-ping round 1 tick 3"],
         );
         assert_eq!(boot.failures[0].class, "corruption");
+    }
+
+    #[test]
+    fn a_loss_in_a_faults_window_is_counted_and_one_with_no_fault_fails() {
+        // Task 1 on the keys' path, task 2 a target off it; task 3's fault is long caught.
+        let image = Image {
+            targets: &[1, 2, 3],
+            answered_by: &[("keys", 1), ("keys", 3), ("serial", 3)],
+            rogue: None,
+        };
+        let kernel = "FI 1 100 3 panic - -\nFO 1 100 panic\nFI 2 500 2 panic - -\n\
+                      FO 2 500 panic\nFI 3 900 1 ram 0x20001000 1\nFO 3 905 latent\nFE 3 9\n";
+        let parse = |console: &[&str]| {
+            let console: Vec<String> = console.iter().map(|s| s.to_string()).collect();
+            Boot::parse(&image, kernel, &console, false).expect("parses")
+        };
+        // Task 2's panic at 500 held the one workload task: any target explains it.
+        let boot = parse(&["campaign: lost keys 3 since 490 tick 520"]);
+        assert_eq!((boot.keys_lost, boot.failures.len()), (3, 0));
+        // Caught at 500, just before the last key in order reached the workload at 560.
+        let boot = parse(&["campaign: lost keys 1 since 560 tick 580"]);
+        assert_eq!((boot.keys_lost, boot.failures.len()), (1, 0));
+        // Task 1 carries its latent flip from 900 on: silent, counted.
+        let boot = parse(&["campaign: lost keys 2 since 1100 tick 1120"]);
+        assert_eq!((boot.keys_lost, boot.failures.len()), (2, 0));
+        // Nothing in flight at 700-720, and task 3's only fault was caught at 100.
+        let boot = parse(&["campaign: lost serial 40 since 700 tick 720"]);
+        assert_eq!(boot.serial_lost, 0);
+        assert_eq!(boot.failures[0].class, "unexplained-loss");
+        assert_eq!(boot.failures[0].fault, Some(2));
+        // Task 1's latent flip does not explain a serial loss: task 1 is not on its path.
+        let boot = parse(&["campaign: lost serial 5 since 1100 tick 1120"]);
+        assert_eq!(boot.failures[0].class, "unexplained-loss");
+        let err = Boot::parse(&image, kernel, &["campaign: lost keys x".into()], false);
+        assert!(err.unwrap_err().contains("lost keys x"));
+    }
+
+    #[test]
+    fn the_workloads_counts_are_their_last_lines() {
+        let boot = parse(
+            "FE 0 0\n",
+            &[
+                "campaign: verified 64",
+                "campaign: keys checked 64",
+                "campaign: keys checked 128",
+                "campaign: serial checked 2048",
+                "campaign: resync serial round 7 tick 90",
+            ],
+        );
+        assert_eq!(
+            (boot.verified, boot.keys_checked, boot.serial_checked),
+            (64, 128, 2048)
+        );
+        assert_eq!(boot.serial_resyncs, 1);
     }
 
     #[test]

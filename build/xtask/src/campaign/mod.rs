@@ -132,11 +132,24 @@ pub fn run(options: &Options) -> Result<Report, Error> {
             ("server-code", server),
         ]
     } else {
-        // A block goes through every layer of the USB stack.
-        ["usb-msc", "usb-core", "usb-hcd"]
-            .into_iter()
-            .map(|t| Ok(("disk", task_index(t)?)))
-            .collect::<Result<_, Error>>()?
+        // Each workload's data goes through its class driver and every layer below it: the
+        // hub's driver, the core and the controller driver.
+        let mut path = Vec::new();
+        for (op, driver) in [
+            ("disk", "usb-msc"),
+            ("keys", "usb-hid"),
+            ("serial", "usb-cdc"),
+        ] {
+            if app.task(driver).is_none() {
+                continue;
+            }
+            for task in [driver, "usb-hub", "usb-core", "usb-hcd"] {
+                if app.task(task).is_some() {
+                    path.push((op, task_index(task)?));
+                }
+            }
+        }
+        path
     };
     let targets: Vec<usize> = plan.targets.iter().map(|&(i, _)| i).collect();
     let rogue_index = app.task(rogue::TASK).map(|t| t.index);

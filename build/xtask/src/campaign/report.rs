@@ -38,6 +38,11 @@ pub struct Report {
     /// Answers the workload checked and found right, where it reports them.
     pub verified: u64,
     pub torn: u64,
+    pub keys_checked: u64,
+    pub keys_lost: u64,
+    pub serial_checked: u64,
+    pub serial_lost: u64,
+    pub serial_resyncs: u64,
     progress: u64,
     /// The rogue's activity, in an image that has one.
     pub rogue: Option<rogue::Tally>,
@@ -62,6 +67,11 @@ impl Report {
             silent_corruptions: 0,
             verified: 0,
             torn: 0,
+            keys_checked: 0,
+            keys_lost: 0,
+            serial_checked: 0,
+            serial_lost: 0,
+            serial_resyncs: 0,
             progress: 0,
             rogue: None,
             supervisor: [0; 3],
@@ -81,6 +91,11 @@ impl Report {
         self.silent_corruptions += u64::from(boot.silent_corruptions);
         self.verified += boot.verified;
         self.torn += u64::from(boot.torn);
+        self.keys_checked += boot.keys_checked;
+        self.keys_lost += boot.keys_lost;
+        self.serial_checked += boot.serial_checked;
+        self.serial_lost += boot.serial_lost;
+        self.serial_resyncs += u64::from(boot.serial_resyncs);
         self.progress += boot.progress;
         for (sum, n) in self.supervisor.iter_mut().zip([
             boot.supervisor_faults,
@@ -115,6 +130,21 @@ impl Report {
             )),
             _ => None,
         }
+    }
+
+    /// In a USB campaign (one whose workload checked blocks): the first of its workloads
+    /// that checked nothing, which tested nothing.
+    pub fn idle_usb_workload(&self) -> Option<String> {
+        if self.verified == 0 {
+            return None;
+        }
+        [
+            ("keyboard", self.keys_checked),
+            ("serial", self.serial_checked),
+        ]
+        .into_iter()
+        .find(|&(_, n)| n == 0)
+        .map(|(what, _)| format!("the {what} workload checked nothing"))
     }
 
     pub fn total_failures(&self) -> u64 {
@@ -197,6 +227,23 @@ impl Report {
                 out,
                 "torn blocks (a failed write left part of its data): {}",
                 self.torn
+            )
+            .unwrap();
+        }
+        if self.keys_checked != 0 || self.keys_lost != 0 {
+            writeln!(
+                out,
+                "keys in order: {}; keys lost across faults: {}",
+                self.keys_checked, self.keys_lost
+            )
+            .unwrap();
+        }
+        if self.serial_checked != 0 || self.serial_resyncs != 0 {
+            writeln!(
+                out,
+                "serial bytes looped back right: {}; lost across faults: {}; resynchronisations \
+                 after a failed call: {}",
+                self.serial_checked, self.serial_lost, self.serial_resyncs
             )
             .unwrap();
         }
@@ -286,6 +333,11 @@ impl Report {
             "workload_replies": self.progress,
             "checks_passed": self.verified,
             "torn_writes": self.torn,
+            "keys_checked": self.keys_checked,
+            "keys_lost": self.keys_lost,
+            "serial_bytes_checked": self.serial_checked,
+            "serial_bytes_lost": self.serial_lost,
+            "serial_resyncs": self.serial_resyncs,
             "rogue": rogue,
             "supervisor": {
                 "faults": self.supervisor[0],

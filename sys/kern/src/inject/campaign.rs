@@ -31,8 +31,6 @@ pub static BULKHEAD_CAMPAIGN_RUN: Run = Run {
 
 /// Time the image has to come up before the first fault.
 const BOOT_MS: u64 = 50;
-/// How long the workload runs after the last fault before the boot's verdict.
-const SETTLE_MS: u64 = 100;
 const TASK_SLOTS: usize = 32;
 /// `b .`, the instruction a stopped task is sent to, in its 16-bit encoding and its 32-bit
 /// one (`b.w .`, which the assembler makes of userlib's `__bulkhead_stuck`).
@@ -284,7 +282,7 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
         Phase::Waiting { at } if now >= at => {
             if st.injected >= st.faults {
                 st.phase = Phase::Settling {
-                    until: now + SETTLE_MS,
+                    until: now + u64::from(plan.settle_ms),
                     progress: st.progress,
                 };
                 return hint;
