@@ -40,7 +40,7 @@ pub unsafe fn start_kernel(
         arch::set_config(config);
         current::install(table);
     }
-    startup::init_tasks(table, descs);
+    startup::init_tasks(table);
     arch::init_exceptions(config.cpu_hz);
     let first = sched::select(table, table.len() - 1);
     current::switch_to(table, first);
