@@ -128,6 +128,33 @@ macro_rules! app_kernel {
             core::arch::naked_asm!($($pre)*)
         }
 
+        // The handlers off the IPC paths, compiled in this crate for size (`entry::handlers`).
+        #[unsafe(no_mangle)]
+        extern "C" fn pendsv_entry() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::pendsv() }
+        }
+
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)] // vector names follow the CMSIS spelling humility shows
+        extern "C" fn SysTick() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::tick() }
+        }
+
+        #[unsafe(no_mangle)]
+        extern "C" fn fault_entry(exception: u32) {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::fault(exception) }
+        }
+
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)]
+        extern "C" fn DefaultIrq() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::irq() }
+        }
+
         #[unsafe(no_mangle)]
         extern "C" fn kernel_main() -> ! {
             $($init)*
