@@ -27,7 +27,8 @@ pub unsafe fn start_kernel(
     arch::take_reset_reason(reset_reason_from_board);
     #[cfg(feature = "fault-inject")]
     crate::inject::boot(arch::reset_reason());
-    if space.len() != descs.len() {
+    // At most 32 tasks, one bit each in a task's `senders` (`task::sender_bit`).
+    if space.len() != descs.len() || descs.len() > 32 {
         kernel_fail(Epitaph::BadTaskTable);
     }
     for (slot, desc) in space.iter_mut().zip(descs) {
