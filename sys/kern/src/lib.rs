@@ -79,7 +79,8 @@ pub mod time;
 pub mod umem;
 
 /// The body of an app's kernel crate: includes the tables `cargo xtask dist` generated for
-/// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls.
+/// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls, and the
+/// handlers off the IPC paths, which are compiled here, for size (`entry::handlers`).
 ///
 /// `app_kernel!(board_init = path::to::fn)` also runs `fn()` first: a board's power and
 /// clock bring-up, privileged, once, after `.data`/`.bss` are initialised and before the
