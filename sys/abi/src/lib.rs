@@ -408,11 +408,28 @@ impl Kipcnum {
         }
     }
 
+    /// A `match` on the number rather than an index into [`Kipcnum::ALL`]: the kernel's
+    /// copy then needs no table of the values (the tests hold the two in step).
     pub const fn from_u16(n: u16) -> Option<Self> {
-        match (n as usize).checked_sub(1) {
-            Some(i) if i < Self::ALL.len() => Some(Self::ALL[i]),
-            _ => None,
-        }
+        Some(match n {
+            1 => Kipcnum::ReadTaskStatus,
+            2 => Kipcnum::RestartTask,
+            3 => Kipcnum::FaultTask,
+            4 => Kipcnum::ReadImageId,
+            5 => Kipcnum::Reset,
+            6 => Kipcnum::GetTaskDumpRegion,
+            7 => Kipcnum::ReadTaskDumpRegion,
+            8 => Kipcnum::SoftwareIrq,
+            9 => Kipcnum::FindFaultedTask,
+            10 => Kipcnum::ReadPanicMessage,
+            11 => Kipcnum::DetachTask,
+            12 => Kipcnum::ReadTicks,
+            13 => Kipcnum::NextFault,
+            14 => Kipcnum::ReadResetReason,
+            15 => Kipcnum::ReadTaskTime,
+            16 => Kipcnum::ReadFaultCount,
+            _ => return None,
+        })
     }
 }
 

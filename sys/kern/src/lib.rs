@@ -79,7 +79,8 @@ pub mod time;
 pub mod umem;
 
 /// The body of an app's kernel crate: includes the tables `cargo xtask dist` generated for
-/// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls.
+/// the app (`BULKHEAD_KCONFIG`) and defines the entry the reset handler calls, and the
+/// handlers off the IPC paths, which are compiled here, for size (`entry::handlers`).
 ///
 /// `app_kernel!(board_init = path::to::fn)` also runs `fn()` first: a board's power and
 /// clock bring-up, privileged, once, after `.data`/`.bss` are initialised and before the
@@ -126,6 +127,33 @@ macro_rules! app_kernel {
         #[unsafe(naked)]
         extern "C" fn bulkhead_pre_ram() {
             core::arch::naked_asm!($($pre)*)
+        }
+
+        // The handlers off the IPC paths, compiled in this crate for size (`entry::handlers`).
+        #[unsafe(no_mangle)]
+        extern "C" fn pendsv_entry() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::pendsv() }
+        }
+
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)] // vector names follow the CMSIS spelling humility shows
+        extern "C" fn SysTick() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::tick() }
+        }
+
+        #[unsafe(no_mangle)]
+        extern "C" fn fault_entry(exception: u32) {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::fault(exception) }
+        }
+
+        #[unsafe(no_mangle)]
+        #[allow(non_snake_case)]
+        extern "C" fn DefaultIrq() {
+            // SAFETY: this is the handler the vector table or shim names.
+            unsafe { $crate::entry::irq() }
         }
 
         #[unsafe(no_mangle)]

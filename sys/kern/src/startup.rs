@@ -1,7 +1,5 @@
 //! Bringing the task table to its boot state, and the configuration start-up installed.
 
-use abi::TaskDesc;
-
 // The generated kconfig names the type here (`kern::startup::KernelConfig`).
 pub use crate::config::KernelConfig;
 
@@ -9,14 +7,14 @@ use crate::arch;
 use crate::fail::{Epitaph, kernel_fail};
 use crate::task::Task;
 
-/// Writes the boot state of every task into `table`: tasks that start at boot are
-/// initialised and runnable, the rest are detached until loaded.
-pub fn init_tasks(table: &mut [Task], descs: &'static [TaskDesc]) {
-    for (i, (slot, desc)) in table.iter_mut().zip(descs).enumerate() {
-        if usize::from(desc.index) != i {
+/// Brings a table of fresh tasks (`Task::new`, one per descriptor, in order) to its boot
+/// state: tasks that start at boot are initialised and runnable, the rest stay detached
+/// until loaded.
+pub fn init_tasks(table: &mut [Task]) {
+    for (i, slot) in table.iter_mut().enumerate() {
+        if usize::from(slot.descriptor.index) != i {
             kernel_fail(Epitaph::BadTaskTable);
         }
-        *slot = Task::new(desc);
         if slot.starts_at_boot() {
             slot.reinitialize();
             slot.set_detached(false);

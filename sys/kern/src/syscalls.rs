@@ -139,7 +139,7 @@ pub fn interrupt(tasks: &mut [Task], current: usize, irq: u32) -> NextTask {
         return NextTask::Same;
     };
     let owner = usize::from(d.task);
-    if tasks[owner].post(d.notification) {
+    if tasks[owner].post_out_of_line(d.notification) {
         sched::hint_after_wake(tasks, current, owner)
     } else {
         NextTask::Same

@@ -98,6 +98,18 @@ pub struct Task {
 #[cfg(target_arch = "arm")]
 const _: () = assert!(size_of::<Task>() == 156);
 
+/// The bit of task index `sender` in a `senders` mask.
+///
+/// `1 << sender` would mask the shift to 31 wherever LLVM cannot see the index's range,
+/// one instruction in `ipc::deliver` on every round; every task index is below 32, which
+/// `start_kernel` checks of the table.
+#[inline(always)]
+fn sender_bit(sender: usize) -> u32 {
+    debug_assert!(sender < 32);
+    // SAFETY: `sender` indexes the task table, which has at most 32 entries (above).
+    unsafe { 1u32.unchecked_shl(sender as u32) }
+}
+
 impl Task {
     /// A task as the kernel creates it at boot: detached (unloaded) until started.
     pub fn new(descriptor: &'static TaskDesc) -> Self {
@@ -183,11 +195,11 @@ impl Task {
     }
 
     pub(crate) fn add_sender(&mut self, sender: usize) {
-        self.senders |= 1 << sender;
+        self.senders |= sender_bit(sender);
     }
 
     pub(crate) fn remove_sender(&mut self, sender: usize) {
-        self.senders &= !(1 << sender);
+        self.senders &= !sender_bit(sender);
     }
 
     /// Every sender was woken or has left: the incarnation they sent to has ended.

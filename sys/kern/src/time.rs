@@ -48,13 +48,14 @@ pub fn get_timer(tasks: &mut [Task], caller: usize) -> Result<NextTask, UserErro
 
 /// Fires every timer whose deadline is at or before `now`. Returns the scheduling hint for
 /// the running task `current`: a woken, more important task preempts it.
+#[inline]
 pub fn process_timers(tasks: &mut [Task], current: usize, now: Timestamp) -> NextTask {
     let mut hint = NextTask::Same;
     for i in 0..tasks.len() {
         let t = &mut tasks[i];
         if t.timer.deadline.is_some_and(|d| d <= now) {
             t.timer.deadline = None;
-            if t.post(t.timer.to_post.0) {
+            if t.post_out_of_line(t.timer.to_post.0) {
                 hint = hint.combine(sched::hint_after_wake(tasks, current, i));
             }
         }
@@ -64,6 +65,7 @@ pub fn process_timers(tasks: &mut [Task], current: usize, now: Timestamp) -> Nex
 
 /// Faults every healthy server that has left a client waiting for a reply for its
 /// `reply_deadline` ticks or more (see the module doc).
+#[inline]
 fn enforce_reply_deadlines(tasks: &mut [Task], now: Timestamp) -> NextTask {
     let mut hint = NextTask::Same;
     for client in 0..tasks.len() {
@@ -89,6 +91,7 @@ fn enforce_reply_deadlines(tasks: &mut [Task], now: Timestamp) -> NextTask {
 
 /// Time slicing among equals: at a tick, if another runnable task shares the running task's
 /// priority, let it run next (round robin). More important tasks never wait for a tick.
+#[inline]
 pub fn rotate_equals(tasks: &[Task], current: usize) -> NextTask {
     let p = tasks[current].priority;
     let peer_ready = tasks

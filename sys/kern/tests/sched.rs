@@ -126,7 +126,7 @@ fn boot_with_misnumbered_task_table_halts_the_kernel() {
     descs[1].index = 0;
     let descs: &'static [abi::TaskDesc] = Box::leak(descs.into_boxed_slice());
     let mut table: Vec<kern::task::Task> = descs.iter().map(kern::task::Task::new).collect();
-    kern::startup::init_tasks(&mut table, descs);
+    kern::startup::init_tasks(&mut table);
 }
 
 #[test]

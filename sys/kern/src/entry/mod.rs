@@ -34,6 +34,8 @@ mod start;
 mod vectors;
 
 #[cfg(target_os = "none")]
+pub use handlers::{fault, irq, pendsv, tick};
+#[cfg(target_os = "none")]
 pub use start::start_kernel;
 #[cfg(target_os = "none")]
 pub use vectors::VectorTable;

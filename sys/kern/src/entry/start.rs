@@ -27,7 +27,8 @@ pub unsafe fn start_kernel(
     arch::take_reset_reason(reset_reason_from_board);
     #[cfg(feature = "fault-inject")]
     crate::inject::boot(arch::reset_reason());
-    if space.len() != descs.len() {
+    // At most 32 tasks, one bit each in a task's `senders` (`task::sender_bit`).
+    if space.len() != descs.len() || descs.len() > 32 {
         kernel_fail(Epitaph::BadTaskTable);
     }
     for (slot, desc) in space.iter_mut().zip(descs) {
@@ -40,7 +41,7 @@ pub unsafe fn start_kernel(
         arch::set_config(config);
         current::install(table);
     }
-    startup::init_tasks(table, descs);
+    startup::init_tasks(table);
     arch::init_exceptions(config.cpu_hz);
     let first = sched::select(table, table.len() - 1);
     current::switch_to(table, first);

@@ -7,7 +7,7 @@
 
 use core::arch::global_asm;
 
-use super::handlers::{DefaultIrq, SysTick, unused_exception, watchdog_nmi};
+use super::handlers::{unused_exception, watchdog_nmi};
 use crate::arch::IRQ_LINES;
 
 global_asm!(super::reset_handler::reset_handler_asm!());
@@ -16,6 +16,9 @@ unsafe extern "C" {
     fn Reset() -> !;
     fn SVCall();
     fn PendSV();
+    /// These two are defined by `app_kernel!` (see `handlers`).
+    fn SysTick();
+    fn DefaultIrq();
     fn HardFault();
     fn MemManage();
     fn BusFault();

@@ -335,7 +335,7 @@ impl Sim {
             .collect();
         let descs: &'static [TaskDesc] = Box::leak(descs.into_boxed_slice());
         let mut tasks: Vec<Task> = descs.iter().map(Task::new).collect();
-        startup::init_tasks(&mut tasks, descs);
+        startup::init_tasks(&mut tasks);
         let current = sched::select(&tasks, 0);
         Sim { tasks, current }
     }

@@ -15,6 +15,7 @@ const BUS_FAULT: u32 = 5;
 /// On entry to a task fault: drops the exceptions the faulting task left pending (see
 /// `SHCSR_PENDED_BY_TASK`), then reads and clears the fault status. Returns CFSR, MMFAR,
 /// BFAR and HFSR as read.
+#[inline]
 pub fn take_fault_status() -> (u32, u32, u32, u32) {
     // SAFETY: fault status registers are architecturally defined; writing CFSR back clears
     // exactly the bits we read (write-one-to-clear). SHCSR is written back with only the
@@ -40,6 +41,7 @@ pub fn take_fault_status() -> (u32, u32, u32, u32) {
 
 /// What a fault taken from a task means, from its exception number, the status
 /// [`take_fault_status`] read and the task's stack pointer.
+#[inline]
 pub fn decode_fault(
     exception: u32,
     cfsr: u32,
