@@ -35,7 +35,7 @@ mod targets;
 use core::ptr::{addr_of, read_volatile};
 
 use drv_cmsdk_uart::Uart;
-use ipc::{Answer, Buffers, Server};
+use ipc::{Answer, Buffers};
 use memory::Memory;
 use userlib::{ULease, check_in, sleep_for, sys_get_timer};
 use xorshift::Rng;
