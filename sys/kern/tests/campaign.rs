@@ -197,3 +197,21 @@ fn a_delayed_reply_of_a_server_that_faulted_meanwhile_never_arrives() {
     );
     assert_eq!(arch::campaign_lines(), [ARMED, "FO 1 50 panic"]);
 }
+
+#[test]
+fn a_reply_held_at_the_end_of_the_window_is_resolved_by_its_release() {
+    let (mut sim, _turn, client) = delay_armed();
+    // The window (latent-ms 5 plus the longest delay, 3) ends at tick 58.
+    tick(&mut sim, 57);
+    sim.reply(SERVER, client, 0, b"ok");
+    tick(&mut sim, 58);
+    tick(&mut sim, 59);
+    assert_eq!(
+        arch::campaign_lines(),
+        [ARMED],
+        "resolved before its release"
+    );
+    tick(&mut sim, 60);
+    assert!(sim.tasks[CLIENT].is_runnable(), "never released");
+    assert_eq!(arch::campaign_lines(), [ARMED, "FO 1 60 delayed"]);
+}

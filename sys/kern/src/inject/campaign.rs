@@ -84,6 +84,8 @@ struct State {
 
 #[derive(Copy, Clone)]
 struct Delay {
+    /// The fault's number, which the release resolves.
+    n: u32,
     target: usize,
     generation: u32,
     ms: u32,
@@ -91,6 +93,7 @@ struct Delay {
 
 #[derive(Copy, Clone)]
 struct Held {
+    n: u32,
     client: usize,
     client_generation: u32,
     /// The incarnation that replied: if it is gone by the release, so is its answer.
@@ -300,7 +303,8 @@ pub fn tick(tasks: &mut [Task], current: usize, now: u64) -> NextTask {
                 st.delay = None;
                 emit(resolved(n, "restarted"));
                 st.phase = gap(st, now);
-            } else if now - since >= u64::from(window) {
+            } else if now - since >= u64::from(window) && st.held.is_none_or(|h| h.n != n) {
+                // A reply this fault holds is resolved by its release, not as latent.
                 st.delay = None;
                 emit(resolved(n, Outcome::Latent.name()));
                 st.phase = gap(st, now);
@@ -417,6 +421,7 @@ fn inject(st: &mut State, plan: &Plan, tasks: &mut [Task], current: usize, now: 
         Kind::Delay => {
             let ms = plan.min_delay_ms + a % (plan.max_delay_ms - plan.min_delay_ms + 1);
             st.delay = Some(Delay {
+                n,
                 target: index,
                 generation: task.generation,
                 ms,
@@ -707,6 +712,7 @@ pub fn hold_reply(tasks: &[Task], server: usize, client: usize) -> bool {
     }
     st.delay = None;
     st.held = Some(Held {
+        n: delay.n,
         client,
         client_generation: tasks[client].generation,
         server: tasks[server].current_id(),
@@ -732,8 +738,8 @@ fn release(st: &mut State, tasks: &mut [Task], current: usize, held: Held, now: 
     }
     tasks[held.client].set_healthy_state(SchedState::Runnable);
     on_reply(held.client);
-    if let Phase::Outstanding { n, target, .. } = st.phase
-        && target == held.server.index()
+    if let Phase::Outstanding { n, .. } = st.phase
+        && n == held.n
     {
         emit(resolved(n, Outcome::Delayed.name()));
         st.phase = gap(st, now);
