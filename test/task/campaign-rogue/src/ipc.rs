@@ -4,6 +4,7 @@
 //! (empty, inside the rogue's memory, across its end, outside it). Built raw, bypassing
 //! every stub, and issued through the same stub as `sys_send`.
 
+use jefe_api::JefeOperation;
 use userlib::lease_attributes::{READ, WRITE};
 use userlib::syscall::SendArgs;
 use userlib::{Incarnation, ReplyFaultReason, Sysnum, ULease, USlice, peer_gone, sys_raw};
@@ -118,10 +119,15 @@ fn attributes(rng: &mut Rng) -> u32 {
     }
 }
 
-/// jefe's operations only the tasks app.toml names may call (`idl/jefe.idol`, counted from
-/// 1): `restart`, `unload` and `load` (`control-callers`) and `inject_fault`
-/// (`inject-fault-callers`). The campaign image names nobody.
-const JEFE_PRIVILEGED: [u16; 4] = [3, 4, 5, 6];
+/// jefe's operations only the tasks app.toml names may call: `restart`, `unload` and `load`
+/// (`control-callers`) and `inject_fault` (`inject-fault-callers`). The campaign images name
+/// nobody.
+const JEFE_PRIVILEGED: [JefeOperation; 4] = [
+    JefeOperation::Restart,
+    JefeOperation::Unload,
+    JefeOperation::Load,
+    JefeOperation::InjectFault,
+];
 /// Task indices drawn for them: every task of the campaign image, and some past.
 const TASK_INDICES: u32 = if cfg!(feature = "usb") { 16 } else { 8 };
 
@@ -134,7 +140,7 @@ pub fn privileged(rng: &mut Rng) -> bool {
     let mut reply = [0u8; 8];
     let (code, _) = userlib::sys_send(
         userlib::SUPERVISOR,
-        operation,
+        operation as u16,
         &task.to_le_bytes(),
         &mut reply,
         &[],
