@@ -19,6 +19,7 @@
 //! from its first event. A keyboard that sends nothing for `REPLUG_MS` (the core
 //! quarantined it, or its hub port was lost) is replugged.
 
+use idol_runtime::zerocopy::FromZeros;
 use usb_hid_api::{HidRecord, UsbHidClient, kind};
 use usb_model::hid::{SEQUENCE_KEYS, sequence_position};
 use usb_sim_api::UsbSimClient;
@@ -65,14 +66,7 @@ impl Keys {
             self.hid = Some(id);
             self.after = 0;
         }
-        let mut records = [HidRecord {
-            number: 0,
-            kind: 0,
-            code: 0,
-            buttons: 0,
-            dx: 0,
-            dy: 0,
-        }; BATCH];
+        let mut records = [HidRecord::new_zeroed(); BATCH];
         // A failed call is a restart of usb-hid: the next round reads its successor.
         let n = UsbHidClient::new(id)
             .events(self.after, &mut records)
