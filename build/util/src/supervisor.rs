@@ -147,7 +147,7 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
              intensity_restarts: {restarts},\n        intensity_window_ms: {window_ms},\n        \
              intensity_then: supervision::Escalation::{then:?},\n        watchdog_ms: {watchdog},\n        \
              reset_peripherals: {reset_peripherals:#b},\n        start_at_boot: {start},\n        \
-             idle: {idle},\n    }},\n",
+             idle: {idle},\n        priority: {priority},\n    }},\n",
             name = task.name,
             restart = match s.restart {
                 Restart::Always => "Always",
@@ -159,6 +159,7 @@ pub fn table(file: &str, tasks: &[AppTask]) -> Result<(String, Vec<String>), Str
             max = s.backoff.max_ms,
             start = task.starts_at_boot(),
             idle = task.name == IDLE_TASK,
+            priority = task.priority,
         )
         .expect("writing to a String");
     }

@@ -697,6 +697,8 @@ pub struct TaskStatus {
     pub id: u32,
     /// `FaultInfo` tag when faulted (see [`FaultInfo::encode`]), with up to two payload words.
     pub fault: [u32; 3],
+    /// Ticks at which the task held the CPU, modulo 256 (the kernel's `Task::ticks_held`).
+    pub ticks_held: u32,
 }
 
 /// What kernel IPC `NextFault` returns.

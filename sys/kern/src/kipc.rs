@@ -343,5 +343,6 @@ pub fn task_status(t: &Task) -> TaskStatus {
         restarts: t.generation,
         id: u32::from(t.current_id().0),
         fault,
+        ticks_held: u32::from(t.ticks_held),
     }
 }

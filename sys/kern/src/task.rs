@@ -68,6 +68,11 @@ pub struct Task {
     /// (which must only change through them): the scheduler asks this of every task on
     /// every block, and one byte is cheaper to test than the nested state.
     runnable: bool,
+    /// Ticks at which this task held the CPU (SysTick found it running), modulo 256: the
+    /// supervisor compares two readings to tell a watched task that spins from one that more
+    /// important tasks starve (`supervision`'s "Starvation"). It sits in the last padding
+    /// byte before `state`; the supervisor never compares readings 256 ticks apart.
+    pub ticks_held: u8,
     pub state: TaskState,
     /// Bit `i` is set exactly when task `i` is `Healthy(InSend(this task's current id))`:
     /// an open RECV picks its sender from these instead of testing every task. Kept by the
@@ -129,6 +134,7 @@ impl Task {
             descriptor,
             detached: true,
             runnable: false,
+            ticks_held: 0,
         }
     }
 

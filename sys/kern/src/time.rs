@@ -89,6 +89,13 @@ fn enforce_reply_deadlines(tasks: &mut [Task], now: Timestamp) -> NextTask {
     hint
 }
 
+/// Counts the tick for the task it interrupted (`Task::ticks_held`).
+#[inline]
+pub fn count_tick(tasks: &mut [Task], current: usize) {
+    let held = &mut tasks[current].ticks_held;
+    *held = held.wrapping_add(1);
+}
+
 /// Time slicing among equals: at a tick, if another runnable task shares the running task's
 /// priority, let it run next (round robin). More important tasks never wait for a tick.
 #[inline]

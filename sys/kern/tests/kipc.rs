@@ -196,6 +196,35 @@ fn kipc_read_task_status_reports_fault_and_restarts() {
     );
 }
 
+/// The supervisor tells a spinning task from a starved one by two readings of `ticks_held`:
+/// each tick counts for the task it interrupted and no other, and the count wraps at 256.
+#[test]
+fn kipc_read_task_status_reports_the_ticks_a_task_held_modulo_256() {
+    let mut sim = sim();
+    let count = sim.tasks.len();
+    let before: Vec<u32> = (0..count).map(|i| status(&mut sim, i).ticks_held).collect();
+    let running = sim.current;
+    for now in 1..=300 {
+        assert_eq!(sim.tick(now), running, "no tick makes another task run");
+    }
+    for (i, &was) in before.iter().enumerate() {
+        let expected = if i == running { (was + 300) % 256 } else { was };
+        assert_eq!(status(&mut sim, i).ticks_held, expected, "task {i}");
+    }
+
+    sim.park_supervisor();
+    let next = sim.current;
+    assert_ne!(next, running);
+    let held: Vec<u8> = sim.tasks.iter().map(|t| t.ticks_held).collect();
+    for now in 301..=305 {
+        sim.tick(now);
+    }
+    for (i, t) in sim.tasks.iter().enumerate() {
+        let moved = t.ticks_held.wrapping_sub(held[i]);
+        assert_eq!(moved, if i == next { 5 } else { 0 }, "task {i}");
+    }
+}
+
 #[test]
 fn kipc_read_task_status_reports_detached_faulted_tasks() {
     let mut sim = sim();

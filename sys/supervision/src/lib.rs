@@ -80,7 +80,10 @@
 //! | 3  | Running                    | `RestartRequest`                        | Detaching(Restart)             | `DetachStarted`, GoingAway* |
 //! | 4  | Running                    | `Unload`                                | Detaching(Unload)              | `DetachStarted`, GoingAway* |
 //! | 5  | Running                    | `InjectFault`                           | Running, injection pending     | `InjectFault` (none while one is already pending) |
-//! | 6  | Running                    | timer: `now - last_checkin > watchdog_ms`, no injection pending | Running, injection pending (origin `Watchdog`) | `WatchdogExpired`, `InjectFault` |
+//! | 6  | Running                    | timer: `now - last_checkin > watchdog_ms`, no injection pending, and not row 6a | Running, injection pending (origin `Watchdog`) | `WatchdogExpired`, `InjectFault` |
+//! | 6a | Running                    | as row 6, the task busy and some rival running | Running, first look taken     | - |
+//! | 6b | Running, first look taken  | timer: grace over, the task still busy, held no tick since, and a busy rival held ticks | Running, last check-in = now; the hog's injection pending (origin `Watchdog`) | `Starved { task, hog }`, `InjectFault` of the hog (none if one is pending) |
+//! | 6c | Running, first look taken  | timer: grace over, not row 6b           | as row 6                       | as row 6 |
 //! | 7  | any                        | `CheckIn`                               | unchanged, last check-in = now | - |
 //! | 8  | Running, Detaching, Held   | `Hold`                                  | unchanged, hold set            | - |
 //! | 9  | BackingOff                 | `Hold`                                  | Held(Stopped), hold set        | `Held` |
@@ -126,6 +129,29 @@
 //! independent cycles, and a dependent of both acknowledges each separately; in a chain
 //! `a <- b <- c` (b depends on a, c on b) a restart of `a` notifies only `b`; `c` is involved
 //! only if `b` itself restarts (for instance through `RestartDependents`).
+//!
+//! # Starvation
+//!
+//! A check-in proves that a task turns its loop; a missed one does not prove that the task is
+//! at fault. A task that waits for nothing but the CPU (runnable, or blocked on the supervisor
+//! alone) misses it just as well when more important tasks hold the CPU for the whole period,
+//! and then faulting it helps nobody: the fault campaign found a server whose corrupted timer
+//! deadline had it wake, check in and sleep in a loop for ever, starving every task below it
+//! while its own check-ins kept its watchdog content (`doc/fault-campaign.md`).
+//!
+//! So a watchdog that expires on a busy task with *rivals* (tasks more important than it, by
+//! [`Policy::priority`], in `Running`, other than the supervisor) takes a first look: it asks
+//! the shell's [`CpuView`] for the ticks the task and each rival have held (the kernel counts,
+//! at every SysTick, one for the task it interrupted). After a grace of the watchdog period,
+//! at most 100 ms so that the 8-bit counts cannot wrap, it looks again. A task that has still
+//! not checked in, is still busy and held no tick in between was starved: the busy rival that
+//! held the most ticks in between (ties: the lower index) is faulted with origin `Watchdog`,
+//! and the starved task is given a new period. In every other case the task itself is faulted,
+//! as row 6 does, only later by the grace. A check-in in between ends the matter.
+//!
+//! Equally important tasks do not starve each other (the kernel rotates them at every tick),
+//! so only more important ones are rivals. A task blocked on anyone but the supervisor is not
+//! starved but waiting, and row 6 applies to it at once.
 //!
 //! # Humility
 //!
@@ -196,6 +222,9 @@ pub struct Policy {
     pub start_at_boot: bool,
     /// The kernel's idle task (`app.toml` task `idle`): see "The idle task" in the crate docs.
     pub idle: bool,
+    /// `app.toml`'s `priority` (0 most important): who can starve whom (crate docs,
+    /// "Starvation").
+    pub priority: u8,
 }
 
 impl Policy {
@@ -426,6 +455,12 @@ pub enum Record {
     WatchdogExpired {
         task: usize,
     },
+    /// `task`'s watchdog expired while `hog`, more important, held the CPU it waited for:
+    /// `hog` is faulted (crate docs, "Starvation").
+    Starved {
+        task: usize,
+        hog: usize,
+    },
     Refused {
         task: usize,
         reason: Refusal,
@@ -450,6 +485,21 @@ pub enum Refusal {
     IdleTask,
     /// Not one of humility's request numbers.
     UnknownRequest,
+}
+
+/// What the kernel says of a task's use of the CPU (kernel IPC `read_task_status`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CpuUse {
+    /// Runnable, or blocked on the supervisor alone (sending to it or awaiting its reply,
+    /// which it gives at once): the task waits for nothing but the CPU.
+    pub busy: bool,
+    /// Ticks at which the task held the CPU, modulo 256.
+    pub ticks_held: u8,
+}
+
+/// The shell's window on the kernel's scheduler, for [`Supervisor::on_timer`].
+pub trait CpuView {
+    fn cpu_use(&mut self, task: usize) -> CpuUse;
 }
 
 /// Per-task event counters, for humility and the console.

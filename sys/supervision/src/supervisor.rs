@@ -1,9 +1,11 @@
 //! The state machine itself. Row numbers refer to the state table in the crate docs.
 
+mod starvation;
+
 use abi::FaultInfo;
 
 use crate::{
-    Action, ActionSink, Cause, ConfigError, Counters, Escalation, Event, HoldReason,
+    Action, ActionSink, Cause, ConfigError, Counters, CpuView, Escalation, Event, HoldReason,
     HumilityRequest, MAX_INTENSITY_RESTARTS, Origin, Policy, Record, Refusal, TaskRecord,
     TaskState,
 };
@@ -26,6 +28,10 @@ struct Slot {
     injection: Option<Origin>,
     started_at: u64,
     last_checkin: u64,
+    /// Set while a watched task that missed its check-in waits for its second look.
+    first_look: Option<starvation::FirstLook>,
+    /// Ticks this task had held at the latest first look that counted it as a rival.
+    ticks_seen: u8,
     /// Restarts in a row without a stable run in between: the back-off exponent.
     consecutive: u32,
     /// Times of the latest automatic restarts, a ring of `NO_RESTART` or times.
@@ -43,6 +49,8 @@ impl Slot {
         injection: None,
         started_at: 0,
         last_checkin: 0,
+        first_look: None,
+        ticks_seen: 0,
         consecutive: 0,
         recent: [NO_RESTART; MAX_INTENSITY_RESTARTS as usize],
         recent_next: 0,
@@ -220,17 +228,25 @@ impl<const N: usize> Supervisor<N> {
         }
     }
 
-    /// Handles every deadline, back-off and watchdog due at `now`.
-    pub fn on_timer(&mut self, now: u64, out: &mut impl ActionSink) {
-        for task in tasks_in(self.timed | self.watched) {
-            if self.due_at(task).is_none_or(|due| due > now) {
-                continue;
-            }
-            match self.tasks[task].state {
-                TaskState::BackingOff { .. } => self.start(task, now, out),
-                TaskState::Running => self.expire_watchdog(task, out),
-                // Deadlines are handled by `settle`, with acknowledgements.
-                TaskState::Detaching { .. } | TaskState::Held(_) => {}
+    /// Handles every deadline, back-off and watchdog due at `now`. `cpu` is asked only about
+    /// a watched task whose check-in is overdue, and the tasks more important than it.
+    pub fn on_timer(&mut self, now: u64, cpu: &mut impl CpuView, out: &mut impl ActionSink) {
+        // Second looks first: a first look notes its rivals' ticks afresh, which must not
+        // hide from a second look at the same instant what they held since its own first look.
+        for second_looks in [true, false] {
+            for task in tasks_in(self.timed | self.watched) {
+                if self.due_at(task).is_none_or(|due| due > now) {
+                    continue;
+                }
+                let second_look = self.tasks[task].first_look.is_some();
+                match self.tasks[task].state {
+                    TaskState::BackingOff { .. } if second_looks => self.start(task, now, out),
+                    TaskState::Running if second_look == second_looks => {
+                        self.watchdog_due(task, now, cpu, out)
+                    }
+                    // Deadlines are handled by `settle`, with acknowledgements.
+                    _ => {}
+                }
             }
         }
         self.settle(now, out);
@@ -268,7 +284,9 @@ impl<const N: usize> Supervisor<N> {
             Event::Exited { task } => self.exited(self.check(task)?, now, out),
             Event::CheckIn { task } => {
                 // Row 7: harmless in any state; only `Running` watches it.
-                self.tasks[self.check(task)?].last_checkin = now;
+                let slot = &mut self.tasks[self.check(task)?];
+                slot.last_checkin = now;
+                slot.first_look = None;
                 Ok(())
             }
             Event::Ack {
@@ -318,10 +336,9 @@ impl<const N: usize> Supervisor<N> {
         match slot.state {
             TaskState::Detaching { deadline, .. } => Some(deadline),
             TaskState::BackingOff { restart_at } => Some(restart_at),
-            // `now - last_checkin > watchdog_ms` first holds one millisecond after the period.
             TaskState::Running if slot.injection.is_none() => self.policies[task]
                 .watchdog_ms
-                .map(|period| slot.last_checkin.saturating_add(u64::from(period) + 1)),
+                .map(|period| slot.watchdog_due_at(period)),
             TaskState::Running | TaskState::Held(_) => None,
         }
     }
@@ -678,6 +695,7 @@ impl<const N: usize> Supervisor<N> {
         let slot = &mut self.tasks[task];
         slot.started_at = now;
         slot.last_checkin = now;
+        slot.first_look = None;
         slot.injection = None;
         slot.counters.restarts = slot.counters.restarts.saturating_add(1);
         let count = slot.counters.restarts;

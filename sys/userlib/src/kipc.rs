@@ -40,6 +40,9 @@ pub struct Status {
     pub detached: bool,
     pub restarts: u32,
     pub id: TaskId,
+    /// Ticks at which the task held the CPU, modulo 256: two readings tell a task that ran
+    /// from one that did not.
+    pub ticks_held: u8,
 }
 
 pub fn read_task_status(index: usize) -> Status {
@@ -52,6 +55,7 @@ pub fn read_task_status(index: usize) -> Status {
         detached: s.health & TaskStatus::DETACHED != 0,
         restarts: s.restarts,
         id: TaskId(s.id as u16),
+        ticks_held: s.ticks_held as u8,
     }
 }
 

@@ -305,6 +305,13 @@ pub fn event(out: &mut impl Write, logged: &Logged, name: Names<'_>) -> fmt::Res
             "{}: watchdog expired (no check-in in time); faulting it",
             name(task)
         ),
+        Record::Starved { task, hog } => write!(
+            out,
+            "{}: watchdog expired while {}, more important, held the CPU; faulting {}",
+            name(task),
+            name(hog),
+            name(hog)
+        ),
         Record::Refused { task, reason } => {
             write!(out, "request for task {task} refused: {}", refusal(reason))
         }

@@ -270,6 +270,7 @@ mod kind {
     pub const PERIPHERAL_RESET_UNANSWERED: u8 = 15;
     pub const BOOTED: u8 = 16;
     pub const REINCARNATED: u8 = 17;
+    pub const STARVED: u8 = 18;
 }
 
 /// [`super::End`] in `LogEntry::code`: the fault, a detach (plus its cause code), a load.
@@ -330,6 +331,10 @@ impl From<&Logged> for LogEntry {
                     (kind::LOADED, task)
                 }
                 Record::WatchdogExpired { task } => (kind::WATCHDOG_EXPIRED, task),
+                Record::Starved { task, hog } => {
+                    e.value = hog as u32;
+                    (kind::STARVED, task)
+                }
                 Record::Refused { task, reason } => {
                     e.code = refusal_code(reason);
                     (kind::REFUSED, task)
@@ -425,6 +430,10 @@ impl LogEntry {
                 origin: origin_from(self.origin)?,
             }),
             kind::WATCHDOG_EXPIRED => record(Record::WatchdogExpired { task }),
+            kind::STARVED => record(Record::Starved {
+                task,
+                hog: value as usize,
+            }),
             kind::REFUSED => record(Record::Refused {
                 task,
                 reason: refusal_from(self.code)?,
@@ -519,6 +528,7 @@ mod tests {
                 origin: Origin::Humility,
             },
             Record::WatchdogExpired { task: 5 },
+            Record::Starved { task: 5, hog: 2 },
             Record::Refused {
                 task: 0,
                 reason: Refusal::Supervisor,

@@ -36,6 +36,7 @@
 #![no_main]
 
 mod board;
+mod cpu;
 mod external;
 mod log;
 mod watchdog;
@@ -243,6 +244,7 @@ fn record_task(record: &supervision::Record) -> usize {
         | R::Held { task, .. }
         | R::Loaded { task, .. }
         | R::WatchdogExpired { task }
+        | R::Starved { task, .. }
         | R::Refused { task, .. } => task,
         R::DeadlineExpired { provider, .. } => provider,
     }
@@ -502,7 +504,7 @@ impl InOrderJefeImpl for Jefe {
             self.collect_faults(1);
         }
         if bits & TIMER_NOTIFICATION != 0 {
-            self.policy(|s, now, shell| s.on_timer(now, shell));
+            self.policy(|s, now, shell| s.on_timer(now, &mut cpu::Kernel, shell));
         }
     }
 }

@@ -22,6 +22,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         reset_peripherals: 0b0,
         start_at_boot: true,
         idle: false,
+        priority: 0,
     },
     // console
     supervision::Policy {
@@ -37,6 +38,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         reset_peripherals: 0b0,
         start_at_boot: true,
         idle: false,
+        priority: 2,
     },
     // server
     supervision::Policy {
@@ -52,6 +54,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         reset_peripherals: 0b1,
         start_at_boot: false,
         idle: false,
+        priority: 1,
     },
     // client
     supervision::Policy {
@@ -67,6 +70,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         reset_peripherals: 0b0,
         start_at_boot: true,
         idle: false,
+        priority: 2,
     },
     // idle
     supervision::Policy {
@@ -82,6 +86,7 @@ pub const POLICIES: [supervision::Policy; NUM_TASKS] = [
         reset_peripherals: 0b0,
         start_at_boot: true,
         idle: true,
+        priority: 7,
     },
 ];
 

@@ -43,6 +43,7 @@ pub unsafe fn pendsv() {
 pub unsafe fn tick() {
     let now = Timestamp(arch::tick());
     with_tasks(|tasks, current| {
+        time::count_tick(tasks, current);
         let hint =
             time::process_timers(tasks, current, now).combine(time::rotate_equals(tasks, current));
         #[cfg(feature = "fault-inject")]

@@ -803,9 +803,11 @@ impl Sim {
         self.resolve(hint)
     }
 
-    /// Advances the clock to `now` and runs the tick: timers, then time slicing.
+    /// Advances the clock to `now` and runs the tick: the tick counted for the running task,
+    /// timers, then time slicing.
     pub fn tick(&mut self, now: u64) -> usize {
         arch::set_now(now);
+        time::count_tick(&mut self.tasks, self.current);
         let hint = time::process_timers(&mut self.tasks, self.current, Timestamp(now));
         let hint = hint.combine(time::rotate_equals(&self.tasks, self.current));
         self.resolve(hint)

@@ -3,10 +3,10 @@
 
 use proptest::prelude::*;
 use supervision::{
-    Action, Escalation, Event, Origin, Policy, Refusal, RestartMode, Supervisor, TaskState,
+    Action, Escalation, Event, Origin, Policy, Record, Refusal, RestartMode, Supervisor, TaskState,
 };
 
-use crate::rig::{INJECTED, LivelockGuard, PANIC};
+use crate::rig::{FakeCpu, INJECTED, LivelockGuard, PANIC};
 
 const N: usize = 6;
 
@@ -30,6 +30,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             proptest::option::of(20u32..200),
             0u32..4,
             prop::bool::weighted(0.9),
+            1u8..4,
         ),
     )
         .prop_map(|((restart, depends_on, deadline, initial, extra), rest)| {
@@ -40,6 +41,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 watchdog_ms,
                 reset,
                 start,
+                priority,
             ) = rest;
             Policy {
                 restart,
@@ -55,6 +57,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 reset_peripherals: reset,
                 start_at_boot: start,
                 idle: false,
+                priority,
             }
         })
 }
@@ -74,6 +77,12 @@ enum Op {
     /// Acknowledge one of the outstanding "going away" notifications, chosen by index.
     AckOutstanding(usize),
     Event(Event),
+    /// The kernel's view of a task changes: busy or not, and ticks held so far.
+    Cpu {
+        task: usize,
+        busy: bool,
+        ticks: u8,
+    },
 }
 
 fn origin() -> impl Strategy<Value = Origin> {
@@ -112,6 +121,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0u16..120).prop_map(Op::Advance),
         3 => any::<usize>().prop_map(Op::AckOutstanding),
         6 => event().prop_map(Op::Event),
+        2 => (1..N, prop::bool::ANY, any::<u8>())
+            .prop_map(|(task, busy, ticks)| Op::Cpu { task, busy, ticks }),
     ]
 }
 
@@ -139,6 +150,7 @@ struct Checker {
     /// Faulted by an injection, not yet reported. A field, not a local of `check`: reporting
     /// one may detach another (an escalation), and that one is then never reported.
     injected: Vec<usize>,
+    cpu: FakeCpu,
 }
 
 impl Checker {
@@ -153,6 +165,7 @@ impl Checker {
             outstanding: Vec::new(),
             restarts: [0; N],
             injected: Vec::new(),
+            cpu: FakeCpu::default(),
         }
     }
 
@@ -172,6 +185,10 @@ impl Checker {
                     assert_eq!(self.event(ack), Ok(()), "outstanding {ack:?} refused");
                 }
             }
+            Op::Cpu { task, busy, ticks } => {
+                self.cpu.busy[task] = busy;
+                self.cpu.ticks[task] = ticks;
+            }
             Op::Event(event) => {
                 let result = self.event(event);
                 if let Event::RestartRequest { task, .. } = event
@@ -190,7 +207,8 @@ impl Checker {
             self.now = self.now.max(due);
             guard.fired_at(self.now, &self.sup);
             let mut actions = Vec::new();
-            self.sup.on_timer(self.now, &mut |a| actions.push(a));
+            self.sup
+                .on_timer(self.now, &mut self.cpu, &mut |a| actions.push(a));
             self.check(&actions);
         }
         self.now = t;
@@ -281,6 +299,14 @@ impl Checker {
                     assert!(task != 0 && !self.detached[task]);
                     self.injected.push(task);
                 }
+                Action::Record(Record::Starved { task, hog }) => {
+                    assert!(hog != 0 && hog != task && !self.detached[hog]);
+                    assert!(
+                        self.policies[hog].priority < self.policies[task].priority,
+                        "task {task} starved by {hog}, which is not more important"
+                    );
+                    assert!(self.cpu.busy[task] && self.cpu.busy[hog]);
+                }
                 Action::ResetSystem | Action::Record(_) => {}
             }
         }
@@ -342,6 +368,7 @@ fn an_injection_overtaken_by_an_escalation_is_never_reported() {
         reset_peripherals: 0,
         start_at_boot: true,
         idle: false,
+        priority: 2,
     };
     let provider = Policy {
         intensity_restarts: 0,

@@ -7,4 +7,5 @@ mod invariants;
 mod merge;
 mod rig;
 mod scenarios;
+mod starvation;
 mod state_table;

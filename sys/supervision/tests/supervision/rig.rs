@@ -2,8 +2,8 @@
 
 use abi::{FaultInfo, TaskId};
 use supervision::{
-    Action, Escalation, Event, Origin, Policy, Record, Refusal, RestartMode, Supervisor,
-    TaskRecord, TaskState,
+    Action, CpuUse, CpuView, Escalation, Event, Origin, Policy, Record, Refusal, RestartMode,
+    Supervisor, TaskRecord, TaskState,
 };
 
 /// The policy of `doc/architecture.md`'s example (section 4), with no dependencies.
@@ -20,6 +20,7 @@ pub const BASE: Policy = Policy {
     reset_peripherals: 0,
     start_at_boot: true,
     idle: false,
+    priority: 3,
 };
 
 pub const PANIC: FaultInfo = FaultInfo::Panic;
@@ -30,9 +31,27 @@ pub const fn bit(task: usize) -> u32 {
     1 << task
 }
 
+/// The kernel's scheduler as the tests set it: every task blocked, holding no tick, unless a
+/// test says otherwise.
+#[derive(Default)]
+pub struct FakeCpu {
+    pub busy: [bool; 32],
+    pub ticks: [u8; 32],
+}
+
+impl CpuView for FakeCpu {
+    fn cpu_use(&mut self, task: usize) -> CpuUse {
+        CpuUse {
+            busy: self.busy[task],
+            ticks_held: self.ticks[task],
+        }
+    }
+}
+
 pub struct Rig<const N: usize> {
     pub sup: Supervisor<N>,
     pub now: u64,
+    pub cpu: FakeCpu,
 }
 
 impl<const N: usize> Rig<N> {
@@ -42,6 +61,7 @@ impl<const N: usize> Rig<N> {
         Rig {
             sup: Supervisor::new(policies).expect("valid policies"),
             now: 0,
+            cpu: FakeCpu::default(),
         }
     }
 
@@ -106,7 +126,8 @@ impl<const N: usize> Rig<N> {
             self.now = self.now.max(due);
             guard.fired_at(self.now, &self.sup);
             let now = self.now;
-            self.sup.on_timer(now, &mut |a| actions.push((now, a)));
+            self.sup
+                .on_timer(now, &mut self.cpu, &mut |a| actions.push((now, a)));
         }
         self.now = t;
         actions

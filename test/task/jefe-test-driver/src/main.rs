@@ -29,6 +29,7 @@ task_slot!(CRASHER, crasher);
 task_slot!(INSTANT, instant);
 task_slot!(PROVIDER, provider);
 task_slot!(HUNG, hung);
+task_slot!(STARVED, starved);
 task_slot!(TARGET, target);
 task_slot!(SYS, sys);
 task_slot!(TIMED, timed);
@@ -590,6 +591,77 @@ fn hung_task_is_caught_by_its_watchdog() -> Outcome {
     Ok(())
 }
 
+/// `hung` hogs the CPU and keeps checking in (`HOG`), so `starved`, below it, cannot run.
+/// `starved`'s watchdog expires 51 ms later, jefe looks again one period (50 ms) on, sees that
+/// `starved` held no tick while `hung` held them, and faults `hung`: `Starved` is logged, the
+/// fault is jefe's, and `starved` lives on in the same incarnation. This task, below both,
+/// runs again only once `hung` is gone.
+fn a_task_starving_a_watched_one_is_faulted_not_the_starved_one() -> Outcome {
+    let mark = Events::mark();
+    let (hog_before, starved_before) = (status(HUNG), status(STARVED));
+    let hog_at = now();
+    check!(
+        send(HUNG, server::HOG, &[], &mut []) == 0,
+        "hung did not take the hog request"
+    );
+    let back = now();
+    check!(
+        running_after(HUNG, hog_before.incarnation, 1000).is_some(),
+        "hung was not restarted within 1 s"
+    );
+    let events = Events::since(mark);
+    let (mut starved_at, mut injected, mut expired) = (None, false, false);
+    for (time, record) in events.records() {
+        match record {
+            Record::Starved { task, hog } if task == STARVED.index() && hog == HUNG.index() => {
+                starved_at = Some(time)
+            }
+            Record::Fault {
+                task,
+                fault: FaultInfo::Injected(by),
+            } if task == HUNG.index() => injected = by.index() == 0 && starved_at.is_some(),
+            Record::WatchdogExpired { .. } | Record::Fault { .. } => expired = true,
+            _ => {}
+        }
+    }
+    let Some(starved_at) = starved_at else {
+        return Err(Why("no Starved record names starved and hung", None, None));
+    };
+    check!(!expired, "another watchdog expired or another task faulted");
+    check!(injected, "Starved was not followed by jefe's fault of hung");
+    // `starved` last checked in at most 10 ms before the hog began; its first look comes
+    // 51 ms after that check-in, the second 50 ms later.
+    let after = u64::from(starved_at).saturating_sub(hog_at);
+    check!(
+        after >= 91,
+        "jefe blamed hung before its second look",
+        after
+    );
+    check!(after <= 101 + 12, "jefe blamed hung late", after);
+    check!(
+        back.saturating_sub(hog_at) >= after,
+        "this task ran while hung hogged the CPU",
+        back.saturating_sub(hog_at)
+    );
+    let starved = status(STARVED);
+    check!(
+        starved.incarnation == starved_before.incarnation,
+        "the starved task was restarted",
+        starved.incarnation
+    );
+    check!(
+        starved.watchdog_expiries == starved_before.watchdog_expiries + 1,
+        "jefe did not count starved's expiry",
+        starved.watchdog_expiries
+    );
+    check!(
+        status(HUNG).watchdog_expiries == hog_before.watchdog_expiries,
+        "hung's own watchdog was counted",
+        status(HUNG).watchdog_expiries
+    );
+    Ok(())
+}
+
 /// Unload `provider`: dependents let go, it is held, and calls to it fail at once with
 /// "unavailable" (1000 calls within a few ticks, none blocks); `load` starts it again and
 /// the dependents rebind. A second unload and a load of a running task are refused.
@@ -895,6 +967,10 @@ pub extern "C" fn main() -> ! {
     report(
         "hung_task_is_caught_by_its_watchdog",
         hung_task_is_caught_by_its_watchdog(),
+    );
+    report(
+        "a_task_starving_a_watched_one_is_faulted_not_the_starved_one",
+        a_task_starving_a_watched_one_is_faulted_not_the_starved_one(),
     );
     report(
         "unload_then_load_clients_fail_promptly",

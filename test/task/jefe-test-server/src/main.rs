@@ -6,7 +6,8 @@
 //! first act, answers `TIMER_AT_START` with what it found, and then starts the timer, so a
 //! restart shows whether jefe had `sys` reset the timer before this incarnation ran. The
 //! `asks-jefe` build passes `ASK_JEFE` on to jefe: the scenarios' task that jefe's
-//! `control-callers` does not list, asking anyway.
+//! `control-callers` does not list, asking anyway. The `watched` build also takes `HOG`: it
+//! loops checking in with its timer in the past, starving every less important task.
 #![no_std]
 #![no_main]
 
@@ -97,6 +98,15 @@ pub extern "C" fn main() -> ! {
                     }
                 };
                 sys_reply(msg.sender, u32::from(answer.is_err()), &[]);
+            }
+            #[cfg(feature = "watched")]
+            op::HOG => {
+                sys_reply(msg.sender, 0, &[]);
+                loop {
+                    sys_set_timer(Some(0), TIMER);
+                    sys_recv_notification(TIMER);
+                    check_in();
+                }
             }
             op::HANG => {
                 sys_reply(msg.sender, 0, &[]);
