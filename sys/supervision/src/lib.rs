@@ -145,9 +145,12 @@
 //! at every SysTick, one for the task it interrupted). After a grace of the watchdog period,
 //! at most 100 ms so that the 8-bit counts cannot wrap, it looks again. A task that has still
 //! not checked in, is still busy and held no tick in between was starved: the busy rival that
-//! held the most ticks in between (ties: the lower index) is faulted with origin `Watchdog`,
-//! and the starved task is given a new period. In every other case the task itself is faulted,
-//! as row 6 does, only later by the grace. A check-in in between ends the matter.
+//! held the most ticks in between (ties: the more important, then the lower index) is faulted
+//! with origin `Watchdog`, and the starved task is given a new period. A rival that loops on
+//! calls to the supervisor leaves most ticks to the supervisor, which works only for its
+//! callers; so if no busy rival held a tick but the supervisor did, the most important busy
+//! rival is taken. In every other case (no busy rival, or nobody held a tick) the task itself
+//! is faulted, as row 6 does, only later by the grace. A check-in in between ends the matter.
 //!
 //! Equally important tasks do not starve each other (the kernel rotates them at every tick),
 //! so only more important ones are rivals. A task blocked on anyone but the supervisor is not

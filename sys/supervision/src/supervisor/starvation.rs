@@ -48,9 +48,10 @@ impl<const N: usize> Supervisor<N> {
         // A rival another first look already noted is noted afresh: its ticks since then are
         // then counted from this look on, which still lies within every pending grace (the
         // second looks of a timer pass come before its first looks, `on_timer`).
-        let rivals = self.rivals_mask(task);
-        for rival in crate::tasks_in(rivals) {
-            self.tasks[rival].ticks_seen = cpu.cpu_use(rival).ticks_held;
+        // The supervisor's own ticks too: see `hog`.
+        let noted = self.rivals_mask(task) | 1;
+        for t in crate::tasks_in(noted) {
+            self.tasks[t].ticks_seen = cpu.cpu_use(t).ticks_held;
         }
         self.tasks[task].first_look = Some(FirstLook {
             own: own.ticks_held,
@@ -102,17 +103,34 @@ impl<const N: usize> Supervisor<N> {
         self.rivals(task).fold(0, |mask, t| mask | 1 << t)
     }
 
+    /// The busy rival that held the most ticks since the first look; ties go to the more
+    /// important, then to the lower index. A rival that loops on calls to the supervisor
+    /// (the campaign's livelock checked in on every turn) leaves most ticks to the
+    /// supervisor, which only works for its callers: so when no busy rival held a tick but
+    /// the supervisor did, the most important busy rival is the one that kept it busy. When
+    /// nobody held a tick, nothing says who took the CPU, and there is no hog.
     fn hog(&self, task: usize, cpu: &mut impl CpuView) -> Option<usize> {
         let mut best: Option<(u8, usize)> = None;
         for rival in self.rivals(task) {
             let now = cpu.cpu_use(rival);
+            if !now.busy {
+                continue;
+            }
             let held = now.ticks_held.wrapping_sub(self.tasks[rival].ticks_seen);
-            // Ties go to the lower index, as `rivals` yields them first.
-            if now.busy && held > 0 && best.is_none_or(|(most, _)| held > most) {
+            let better = best.is_none_or(|(most, b)| {
+                held > most
+                    || (held == most && self.policies[rival].priority < self.policies[b].priority)
+            });
+            if better {
                 best = Some((held, rival));
             }
         }
-        best.map(|(_, hog)| hog)
+        let (held, hog) = best?;
+        let supervisor = cpu
+            .cpu_use(0)
+            .ticks_held
+            .wrapping_sub(self.tasks[0].ticks_seen);
+        (held > 0 || supervisor > 0).then_some(hog)
     }
 }
 

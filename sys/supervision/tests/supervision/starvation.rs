@@ -121,6 +121,43 @@ fn row06b_of_several_busy_rivals_the_one_that_held_the_most_ticks_is_faulted() {
     );
 }
 
+/// The campaign's livelock: a server that checks in on every turn of a loop leaves most ticks
+/// to the supervisor, which answers it; it may hold none itself.
+#[test]
+fn row06b_ticks_the_supervisor_held_are_laid_at_the_most_important_busy_rivals_door() {
+    let mut rig = rig(100);
+    rig.cpu.busy[HIGH] = true;
+    first_look(&mut rig);
+    rig.cpu.ticks[0] = 90;
+    assert_eq!(
+        rig.advance_to(201)[0],
+        (
+            201,
+            Record(Starved {
+                task: WATCHED,
+                hog: HIGH
+            })
+        )
+    );
+
+    // A rival that held ticks is still preferred to the supervisor's callers.
+    let mut rig = self::rig(100);
+    rig.cpu.busy[HIGH] = true;
+    first_look(&mut rig);
+    rig.cpu.ticks[0] = 90;
+    rig.cpu.ticks[HOG] = 201;
+    assert_eq!(
+        rig.advance_to(201)[0],
+        (
+            201,
+            Record(Starved {
+                task: WATCHED,
+                hog: HOG
+            })
+        )
+    );
+}
+
 #[test]
 fn row06c_a_task_that_held_a_tick_during_the_grace_spins_and_is_faulted_itself() {
     let mut rig = rig(100);
@@ -149,7 +186,7 @@ fn row06c_without_a_rival_still_busy_that_held_ticks_the_task_itself_is_faulted(
     rig.cpu.ticks[HOG] = 250;
     rig.cpu.busy[HOG] = false;
     assert_eq!(rig.advance_to(201), expired);
-    // The rival is busy but held no tick: someone else (an interrupt, the supervisor) did.
+    // Nobody held a tick: nothing says who took the CPU.
     let mut rig = self::rig(100);
     first_look(&mut rig);
     assert_eq!(rig.advance_to(201), expired);
