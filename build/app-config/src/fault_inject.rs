@@ -246,21 +246,28 @@ pub(super) fn resolve(
             mask |= 1 << bit;
         }
         // A flip can leave a task spinning in a loop of its own. A caller waiting on it has a
-        // reply deadline to end that; a task nobody calls has only its watchdog, and without
-        // one it starves every task below it for the rest of the boot.
-        let called = tasks.iter().any(|t| t.task_slots.iter().any(|s| s == name));
+        // reply deadline to end that, but a spin between calls (or in a task nobody calls)
+        // starves every task below it for the rest of the boot, and only a watchdog sees it:
+        // its own, or that of a less important task, whose starvation jefe lays at the door
+        // of the task that held the CPU (`supervision`'s "Starvation"). The campaign found
+        // both: `pong` and `usb-hub` looping between calls.
+        let watched = |t: &Task| {
+            t.supervision
+                .as_ref()
+                .is_some_and(|s| s.watchdog_ms.is_some())
+        };
         let can_spin = kinds.iter().any(|k| k != "panic");
-        let watched = task
-            .supervision
-            .as_ref()
-            .is_some_and(|s| s.watchdog_ms.is_some());
-        if task.index != 0 && can_spin && !called && !watched {
+        let watched_below = tasks
+            .iter()
+            .any(|t| t.priority > task.priority && watched(t));
+        if task.index != 0 && can_spin && !watched(task) && !watched_below {
             return Err(refuse(
                 &at,
                 format!(
-                    "\"{name}\" serves no task (none has it in task-slots), so no reply deadline \
-                     catches it spinning after a flip: it needs supervision.watchdog-ms, or \
-                     only \"panic\" faults"
+                    "\"{name}\" may spin after a flip, and between calls no reply deadline \
+                     catches it: it needs supervision.watchdog-ms, or a less important task \
+                     that has one (jefe blames that task's starvation on it), or only \
+                     \"panic\" faults"
                 ),
             ));
         }
@@ -368,9 +375,9 @@ mod tests {
     }
 
     #[test]
-    fn a_target_nobody_calls_needs_a_watchdog_unless_it_only_panics() {
-        // idle is in nobody's task-slots and has no watchdog (campaign-usb's usb-hub was
-        // such a target: a code flip made it loop, and the workload below it starved).
+    fn a_target_that_may_spin_needs_a_watchdog_or_a_watched_task_below_it() {
+        // idle has no watchdog and nothing below it (campaign-usb's usb-hub was such a
+        // target: a code flip made it loop, and the workload below it starved).
         let plan = PLAN.replace("progress = \"idle\"", "progress = \"console\"");
         let plan = plan.replace("console = [\"stop\", \"ram\"]", "idle = [\"code\"]");
         let e = load(&with_plan(&plan)).expect_err("idle could spin unseen");
@@ -381,6 +388,19 @@ mod tests {
         );
         let panics = plan.replace("idle = [\"code\"]", "idle = [\"panic\"]");
         load(&with_plan(&panics)).expect("a panic is always caught");
+
+        // `sys` is called by `console`, but may spin between its calls (the campaign's
+        // `pong` did, and starved the workload): `console`, below it, is watched, and its
+        // starvation would be laid at `sys`'s door. Without that watchdog nothing sees it.
+        let sys_only = PLAN.replace("console = [\"stop\", \"ram\"], ", "");
+        load(&with_plan(&sys_only)).expect("console's watchdog watches over sys");
+        let unwatched = with_plan(&sys_only).replace("watchdog-ms = 500\n", "");
+        let e = load(&unwatched).expect_err("nothing below sys is watched");
+        assert_eq!(e.key, "kernel.fault-inject.targets.sys");
+        assert!(
+            e.to_string().contains("a less important task that has one"),
+            "{e}"
+        );
     }
 
     #[test]

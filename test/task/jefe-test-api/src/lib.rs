@@ -26,7 +26,7 @@ pub mod server {
     /// with an error. A server jefe's allow-list refuses is faulted instead, and the caller
     /// gets a dead code.
     pub const ASK_JEFE: u16 = 7;
-    /// `watched` builds only. Replies, then sets its timer in the past, wakes, checks in, and
+    /// `hog` builds only. Replies, then sets its timer in the past, wakes, checks in, and
     /// does it again for ever: its watchdog stays content while it starves every less
     /// important task (the fault campaign's livelock, `doc/fault-campaign.md`).
     pub const HOG: u16 = 8;

@@ -6,8 +6,8 @@
 //! first act, answers `TIMER_AT_START` with what it found, and then starts the timer, so a
 //! restart shows whether jefe had `sys` reset the timer before this incarnation ran. The
 //! `asks-jefe` build passes `ASK_JEFE` on to jefe: the scenarios' task that jefe's
-//! `control-callers` does not list, asking anyway. The `watched` build also takes `HOG`: it
-//! loops checking in with its timer in the past, starving every less important task.
+//! `control-callers` does not list, asking anyway. The `hog` build (a `watched` one) takes
+//! `HOG`: it loops checking in with its timer in the past, starving every less important task.
 #![no_std]
 #![no_main]
 
@@ -99,7 +99,7 @@ pub extern "C" fn main() -> ! {
                 };
                 sys_reply(msg.sender, u32::from(answer.is_err()), &[]);
             }
-            #[cfg(feature = "watched")]
+            #[cfg(feature = "hog")]
             op::HOG => {
                 sys_reply(msg.sender, 0, &[]);
                 loop {
