@@ -6,12 +6,12 @@ use crate::{Action, ActionSink, CpuView, Origin, Record, TaskState};
 
 /// The longest second look: the kernel's `ticks_held` counts modulo 256, so two readings
 /// must be fewer than 256 ticks apart to tell "did not run" from "ran 256 ticks".
-pub(crate) const MAX_GRACE_MS: u32 = 100;
+const MAX_GRACE_MS: u32 = 100;
 
 /// The first look at a watched task that was busy when its watchdog expired: the ticks it
 /// had held by then. It was taken when the watchdog fell due, so its time follows from the
 /// last check-in. Its rivals' ticks go to their own slots (`Slot::ticks_seen`): the
-/// supervisor's table lives on jefe's stack, and grows by two bytes a task this way.
+/// supervisor's table lives on jefe's stack, and grows by three bytes a task this way.
 #[derive(Copy, Clone)]
 pub(super) struct FirstLook {
     own: u8,
