@@ -67,6 +67,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
     let mut region_table =
         vec!["RegionDesc { base: 0x0, size: 0x0, attributes: RegionAttributes(0x0) }".to_string()];
     let mut tasks = String::new();
+    let priorities: Vec<u8> = app.tasks.iter().map(|t| t.priority).collect();
     for (i, (task, placed)) in app.tasks.iter().zip(placed).enumerate() {
         let regions = task_regions(app, i, placed)?;
         let mut refs = Vec::new();
@@ -95,7 +96,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             tasks,
             "    // {name}\n    TaskDesc {{\n        regions: [{refs}],\n        mpu_words: [{words}],\n        \
              entry_point: {entry:#010x},\n        initial_stack: {stack:#010x},\n        priority: {prio},\n        \
-             index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
+             sched_next: {next},\n        index: {i},\n        flags: TaskFlags({flags:#x}),\n        send_targets: {targets:#x},\n        \
              notify_targets: {notify:#x},\n        kipc_grants: {grants:#x},\n        client_gone: {gone:#x},\n        \
              client_gone_targets: {gone_targets:#x},\n        reply_deadline: {deadline},\n    }},",
             name = task.name,
@@ -104,6 +105,7 @@ pub fn generate(app: &App, placed: &[PlacedTask], cpu_hz: u32) -> Result<String,
             entry = placed.entry_point,
             stack = placed.layout.initial_stack(),
             prio = task.priority,
+            next = abi::sched_next(&priorities, i),
             flags = task.flags.0,
             targets = task.send_targets,
             notify = task.notify_targets,

@@ -647,6 +647,12 @@ pub struct TaskDesc {
     pub entry_point: u32,
     pub initial_stack: u32,
     pub priority: u8,
+    /// The task after this one in scheduling order (priority, then table index), or
+    /// [`SCHED_END`] for the last; task 0, the supervisor, is the first (the builder's rule:
+    /// it alone has priority 0). The scheduler walks this chain from task 0 and stops at the
+    /// first runnable task, instead of testing every task on every block. It sits in the
+    /// byte of padding before `index`, so descriptors do not grow.
+    pub sched_next: u8,
     pub index: u16,
     pub flags: TaskFlags,
     /// Bit `i` set: this task may SEND to and POST to task `i` (`app.toml` task slots;
@@ -668,6 +674,20 @@ pub struct TaskDesc {
     /// `app.toml` `reply-deadline-ms`: a client that has waited this many ticks for this
     /// task's reply gets this task faulted (`FaultInfo::Injected(client)`); 0: no deadline.
     pub reply_deadline: u32,
+}
+
+/// `TaskDesc::sched_next` of the last task in scheduling order.
+pub const SCHED_END: u8 = u8::MAX;
+
+/// `TaskDesc::sched_next` for task `i` of a table whose tasks have `priorities`: the next
+/// task by priority (more important first), then by table index. Tables have at most 32
+/// tasks.
+pub fn sched_next(priorities: &[u8], i: usize) -> u8 {
+    let key = |j: usize| (priorities[j], j);
+    (0..priorities.len())
+        .filter(|&j| key(j) > key(i))
+        .min_by_key(|&j| key(j))
+        .map_or(SCHED_END, |j| j as u8)
 }
 
 /// One interrupt routed to a task, in flash. A task names its interrupts only through its
@@ -1069,6 +1089,14 @@ mod tests {
         );
         assert_eq!(ResetReason::from_u32(0), None);
         assert_eq!(ResetReason::from_u32(9), None);
+    }
+
+    #[test]
+    fn sched_next_orders_by_priority_then_index() {
+        let priorities = [0, 3, 1, 3, 7, 1];
+        let next = core::array::from_fn::<u8, 6, _>(|i| sched_next(&priorities, i));
+        // Order: 0, 2, 5, 1, 3, 4.
+        assert_eq!(next, [2, 3, 5, 4, SCHED_END, 1]);
     }
 
     #[test]

@@ -295,6 +295,7 @@ impl Sim {
             .enumerate()
             .filter(|(_, spec)| spec.client_gone != 0)
             .fold(0u32, |mask, (i, _)| mask | 1 << i);
+        let priorities: Vec<u8> = specs.iter().map(|spec| spec.priority).collect();
         let descs: Vec<TaskDesc> = specs
             .iter()
             .enumerate()
@@ -320,6 +321,7 @@ impl Sim {
                     entry_point: flash(i) | 1,
                     initial_stack: ram(i) + STACK_TOP,
                     priority: spec.priority,
+                    sched_next: abi::sched_next(&priorities, i),
                     index: i as u16,
                     flags: TaskFlags(spec.flags),
                     send_targets: spec.send_targets,
