@@ -35,9 +35,11 @@ impl NextTask {
 #[inline(never)]
 pub fn select(tasks: &[Task], previous: usize) -> usize {
     // This runs on every block. It walks the tasks in scheduling order (`sched_next`, from
-    // task 0, which `startup::init_tasks` checks is the most important) and stops at the
-    // first runnable one: the blocked tasks more important than the answer are all it
-    // visits, where a scan of the table tested every task.
+    // task 0, which the builder makes the most important: app-config's rule) and stops at
+    // the first runnable one: the blocked tasks more important than the answer are all it
+    // visits, where a scan of the table tested every task. Like the MPU words, the chain is
+    // the builder's, not checked at boot (16 bytes of start-up code the flash budget lacks);
+    // host builds check every selection against the scan below.
     let mut first = 0;
     let found = loop {
         let Some(t) = tasks.get(first) else {
@@ -52,14 +54,14 @@ pub fn select(tasks: &[Task], previous: usize) -> usize {
         first
     } else {
         // Its equals follow it in index order: take the first runnable one after `previous`.
-        let mut next = first;
+        let mut next = usize::from(found.descriptor.sched_next);
         loop {
-            next = usize::from(tasks[next].descriptor.sched_next);
             match tasks.get(next) {
                 Some(t) if t.priority == found.priority => {
                     if next > previous && t.is_runnable() {
                         break next;
                     }
+                    next = usize::from(t.descriptor.sched_next);
                 }
                 _ => break first,
             }

@@ -11,12 +11,8 @@ use crate::task::Task;
 /// state: tasks that start at boot are initialised and runnable, the rest stay detached
 /// until loaded.
 pub fn init_tasks(table: &mut [Task]) {
-    let first_priority = table
-        .first()
-        .map_or(crate::task::Priority(0), |t| t.priority);
     for (i, slot) in table.iter_mut().enumerate() {
-        // `sched::select` starts its walk at task 0, so none may be more important.
-        if usize::from(slot.descriptor.index) != i || slot.priority < first_priority {
+        if usize::from(slot.descriptor.index) != i {
             kernel_fail(Epitaph::BadTaskTable);
         }
         if slot.starts_at_boot() {

@@ -28,21 +28,6 @@ fn equals_spread_through_the_table_take_turns_in_table_order() {
 }
 
 #[test]
-#[should_panic(expected = "task table does not match")]
-fn a_table_whose_first_task_is_not_the_most_important_halts_at_boot() {
-    // The scheduler's walk starts at task 0.
-    let sim = Sim::new(
-        &[harness::TaskSpec::supervisor(), harness::TaskSpec::task(7)],
-        &[],
-    );
-    let mut descs: Vec<abi::TaskDesc> = sim.tasks.iter().map(|t| *t.descriptor).collect();
-    descs[0].priority = 8;
-    let descs: &'static [abi::TaskDesc] = Box::leak(descs.into_boxed_slice());
-    let mut table: Vec<kern::task::Task> = descs.iter().map(kern::task::Task::new).collect();
-    kern::startup::init_tasks(&mut table);
-}
-
-#[test]
 fn idle_runs_when_everything_else_is_blocked() {
     let mut sim = Sim::standard(&[1, 2]);
     sim.recv_open(1, 0, 0);

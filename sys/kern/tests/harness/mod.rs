@@ -296,6 +296,11 @@ impl Sim {
             .filter(|(_, spec)| spec.client_gone != 0)
             .fold(0u32, |mask, (i, _)| mask | 1 << i);
         let priorities: Vec<u8> = specs.iter().map(|spec| spec.priority).collect();
+        // The builder's rule, which `sched::select`'s walk from task 0 relies on.
+        assert!(
+            priorities.iter().all(|&p| p >= priorities[0]),
+            "task 0 must be the most important, as app-config requires"
+        );
         let descs: Vec<TaskDesc> = specs
             .iter()
             .enumerate()
