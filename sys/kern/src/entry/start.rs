@@ -18,6 +18,10 @@ use crate::task::Task;
 /// # Safety
 /// Must be called once, in privileged thread mode on the main stack, with `table` being
 /// `HUBRIS_TASK_TABLE_SPACE` and `descs` the matching descriptors.
+// `#[inline]`, like the handlers off the IPC paths (`entry::handlers`): start-up runs once,
+// so it is compiled in the app's kernel crate (`kernel_main`) at `opt-level = "s"`, 68
+// bytes smaller than here at 3.
+#[inline]
 pub unsafe fn start_kernel(
     space: &'static mut [MaybeUninit<Task>],
     descs: &'static [abi::TaskDesc],
