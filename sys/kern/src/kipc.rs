@@ -203,17 +203,21 @@ impl Reply<'_> {
             }
             Kipcnum::NextFault => {
                 let r = req.decode::<op::NextFault>()?;
+                let now = arch::now();
+                let now = [now as u32, (now >> 32) as u32];
                 let report = match first_faulted(self.tasks, r.start as usize) {
                     Some((task, fault)) => FaultReport {
                         task: task as u32,
                         next: first_faulted(self.tasks, task + 1)
                             .map_or(0, |(next, _)| next as u32),
                         fault: fault.encode(),
+                        now,
                     },
                     None => FaultReport {
                         task: 0,
                         next: 0,
                         fault: [0; 3],
+                        now,
                     },
                 };
                 self.send::<op::NextFault>(&report);

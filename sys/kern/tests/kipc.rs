@@ -385,59 +385,45 @@ fn next_fault(sim: &mut Sim, start: u32) -> FaultReport {
     FaultReport::read_from_bytes(&bytes).expect("a whole FaultReport")
 }
 
+/// The report `NextFault` should give at tick `now`.
+fn report(task: usize, next: usize, fault: [u32; 3], now: u64) -> FaultReport {
+    FaultReport {
+        task: task as u32,
+        next: next as u32,
+        fault,
+        now: [now as u32, (now >> 32) as u32],
+    }
+}
+
 #[test]
 fn kipc_next_fault_reports_task_fault_and_next() {
     let mut sim = sim();
-    assert_eq!(
-        next_fault(&mut sim, 1),
-        FaultReport {
-            task: 0,
-            next: 0,
-            fault: [0; 3]
-        }
-    );
+    assert_eq!(next_fault(&mut sim, 1), report(0, 0, [0; 3], 0));
     sim.kipc(0, Kipcnum::FaultTask, &[SERVER as u32]);
     sim.panic(4, b"x");
     let injected = FaultInfo::Injected(sim.id(0)).encode();
-    assert_eq!(
-        next_fault(&mut sim, 1),
-        FaultReport {
-            task: SERVER as u32,
-            next: 4,
-            fault: injected
-        }
-    );
+    // Both words of the tick count, so the supervisor needs no GET_TIMER after a fault.
+    let now = 0x1_0000_0007;
+    arch::set_now(now);
+    let reported = next_fault(&mut sim, 1);
+    assert_eq!(reported, report(SERVER, 4, injected, now));
+    assert_eq!(reported.now(), now);
     assert_eq!(
         next_fault(&mut sim, SERVER as u32),
-        FaultReport {
-            task: SERVER as u32,
-            next: 4,
-            fault: injected
-        }
+        report(SERVER, 4, injected, now)
     );
     let panic = FaultInfo::Panic.encode();
     assert_eq!(
         next_fault(&mut sim, SERVER as u32 + 1),
-        FaultReport {
-            task: 4,
-            next: 0,
-            fault: panic
-        }
+        report(4, 0, panic, now)
     );
-    assert_eq!(next_fault(&mut sim, 5).task, 0);
+    assert_eq!(next_fault(&mut sim, 5), report(0, 0, [0; 3], now));
     assert_eq!(next_fault(&mut sim, u32::MAX).task, 0);
     // Still reported once detached (the supervisor restarts it later); gone once restarted.
     sim.kipc(0, Kipcnum::DetachTask, &[SERVER as u32]);
     assert_eq!(next_fault(&mut sim, 1).task, SERVER as u32);
     sim.kipc(0, Kipcnum::RestartTask, &[SERVER as u32, 1]);
-    assert_eq!(
-        next_fault(&mut sim, 1),
-        FaultReport {
-            task: 4,
-            next: 0,
-            fault: panic
-        }
-    );
+    assert_eq!(next_fault(&mut sim, 1), report(4, 0, panic, now));
 }
 
 #[test]

@@ -81,6 +81,8 @@ pub struct Fault {
     pub fault: FaultInfo,
     /// The next faulted task after `task`: where to look next, if anywhere.
     pub next: Option<usize>,
+    /// The tick count when the kernel reported it (as `sys_get_timer().now`).
+    pub now: u64,
 }
 
 /// The first faulted task at or after `start`, with its fault, in one kernel call (index 0
@@ -98,6 +100,7 @@ pub fn next_fault(start: usize) -> Option<Fault> {
         task: r.task as usize,
         fault,
         next: (r.next != 0).then_some(r.next as usize),
+        now: r.now(),
     })
 }
 

@@ -295,6 +295,9 @@ impl Jefe {
                 break;
             };
             next = found.next;
+            // The wake-up's time, if not read yet: the report carries it, which saves the
+            // policy's GET_TIMER on the restart path.
+            self.shell.now.get_or_insert(found.now);
             if self.shell.faults_reported & bit(found.task) != 0 {
                 continue;
             }
