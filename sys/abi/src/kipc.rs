@@ -144,7 +144,7 @@ operations! {
     DetachTask(TaskRequest) -> ();
     /// The 64-bit tick count.
     ReadTicks(()) -> u64;
-    /// The first faulted task at or after `start`, and the one after it.
+    /// The first faulted task at or after `start`, the one after it, and the tick count.
     NextFault(SearchRequest) -> FaultReport;
     /// The `ResetReason` code found at boot.
     ReadResetReason(()) -> u32;
