@@ -224,14 +224,21 @@ impl RecvResult {
         if let Some(refusal) = Refusal::from_peer_results(r[0], r[1]) {
             return Err(refusal);
         }
-        Ok(RecvResult {
+        Ok(Self::decode_unrefused(r))
+    }
+
+    /// The message an open receive returned: it names no peer, so it is never refused, and
+    /// the test for a refusal's code is left out.
+    #[inline(always)]
+    pub fn decode_unrefused(r: &Results) -> Self {
+        RecvResult {
             sender: TaskId(r[1] as u16),
             operation: r[2],
             message_len: r[3],
             response_capacity: r[4],
             lease_count: r[5],
             sender_generation: r[6],
-        })
+        }
     }
 
     #[inline(always)]
@@ -752,6 +759,14 @@ mod tests {
         let e = m.encode();
         let results = [e[0], e[1], e[2], e[3], e[4], e[5], e[6], 0xB11];
         assert_eq!(RecvResult::decode(&results), Ok(m));
+        assert_eq!(RecvResult::decode_unrefused(&results), m);
+        let e = RecvResult::notification(0x8000_0001).encode();
+        let notified = [e[0], e[1], e[2], e[3], e[4], e[5], e[6], 0];
+        assert_eq!(
+            RecvResult::decode_unrefused(&notified),
+            RecvResult::notification(0x8000_0001),
+            "an open receive's notification"
+        );
         assert_eq!(m.sender_incarnation(), Incarnation::new(3, 65));
         let n = RecvResult::notification(0b11);
         assert_eq!(n.sender, TaskId::KERNEL);

@@ -218,8 +218,11 @@ fn recv(
         closed_from: closed_from.map(|from| from.id),
         from_generation: closed_from.map_or(0, |from| from.generation),
     };
-    let m =
-        RecvResult::decode(&syscall_in_registers(Sysnum::Recv, &args.encode())).map_err(gone)?;
+    let results = syscall_in_registers(Sysnum::Recv, &args.encode());
+    let m = match closed_from {
+        Some(_) => RecvResult::decode(&results).map_err(gone)?,
+        None => RecvResult::decode_unrefused(&results),
+    };
     Ok(RecvMessage {
         sender: m.sender_incarnation(),
         operation: m.operation,
