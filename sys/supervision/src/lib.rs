@@ -534,6 +534,11 @@ pub struct TaskRecord {
 /// Where the supervisor's actions go. Closures taking an [`Action`] are sinks.
 pub trait ActionSink {
     fn act(&mut self, action: Action);
+
+    /// [`Action::Record`]: a sink that logs can take records without matching on actions.
+    fn record(&mut self, record: Record) {
+        self.act(Action::Record(record));
+    }
 }
 
 impl<F: FnMut(Action)> ActionSink for F {

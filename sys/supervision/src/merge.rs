@@ -47,6 +47,11 @@ impl<S: ActionSink> ActionSink for MergeDetach<'_, S> {
         }
         self.inner.act(action);
     }
+
+    #[inline(always)]
+    fn record(&mut self, record: crate::Record) {
+        self.inner.record(record);
+    }
 }
 
 impl<S: ActionSink> Drop for MergeDetach<'_, S> {

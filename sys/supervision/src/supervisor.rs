@@ -187,10 +187,10 @@ impl<const N: usize> Supervisor<N> {
     ) -> Result<(), Refusal> {
         let result = self.apply(now, event, out);
         if let Err(reason) = result {
-            out.act(Action::Record(Record::Refused {
+            out.record(Record::Refused {
                 task: event.subject(),
                 reason,
-            }));
+            });
         }
         self.settle(now, out);
         result
@@ -208,7 +208,7 @@ impl<const N: usize> Supervisor<N> {
         let task = task as usize;
         let Some(request) = HumilityRequest::from_u32(request) else {
             let reason = Refusal::UnknownRequest;
-            out.act(Action::Record(Record::Refused { task, reason }));
+            out.record(Record::Refused { task, reason });
             return Err(reason);
         };
         let origin = Origin::Humility;
@@ -385,7 +385,7 @@ impl<const N: usize> Supervisor<N> {
         let slot = &mut self.tasks[task];
         slot.counters.faults = slot.counters.faults.saturating_add(1);
         slot.last_fault = Some(fault);
-        out.act(Action::Record(Record::Fault { task, fault }));
+        out.record(Record::Fault { task, fault });
     }
 
     fn exited(&mut self, task: usize, now: u64, out: &mut impl ActionSink) -> Result<(), Refusal> {
@@ -478,7 +478,7 @@ impl<const N: usize> Supervisor<N> {
 
     /// Row 30: step 6 alone.
     fn load_held(&mut self, task: usize, origin: Origin, now: u64, out: &mut impl ActionSink) {
-        out.act(Action::Record(Record::Loaded { task, origin }));
+        out.record(Record::Loaded { task, origin });
         self.start(task, now, out);
     }
 
@@ -524,7 +524,7 @@ impl<const N: usize> Supervisor<N> {
         let slot = &mut self.tasks[task];
         slot.counters.watchdog_expiries = slot.counters.watchdog_expiries.saturating_add(1);
         slot.injection = Some(Origin::Watchdog);
-        out.act(Action::Record(Record::WatchdogExpired { task }));
+        out.record(Record::WatchdogExpired { task });
         out.act(Action::InjectFault { task });
     }
 
@@ -538,12 +538,12 @@ impl<const N: usize> Supervisor<N> {
         out: &mut impl ActionSink,
     ) {
         let pending = self.live_dependents(task);
-        out.act(Action::Record(Record::DetachStarted {
+        out.record(Record::DetachStarted {
             task,
             cause,
             origin,
             dependents: pending,
-        }));
+        });
         for dependent in tasks_in(pending) {
             out.act(Action::NotifyGoingAway {
                 dependent,
@@ -600,10 +600,10 @@ impl<const N: usize> Supervisor<N> {
         out: &mut impl ActionSink,
     ) {
         if forced != 0 {
-            out.act(Action::Record(Record::DeadlineExpired {
+            out.record(Record::DeadlineExpired {
                 provider: task,
                 dependents_forced: forced,
-            }));
+            });
             let counters = &mut self.tasks[task].counters;
             counters.forced_detaches = counters.forced_detaches.saturating_add(1);
             for dependent in tasks_in(forced) {
@@ -616,7 +616,7 @@ impl<const N: usize> Supervisor<N> {
         if mask != 0 {
             out.act(Action::ResetPeripherals { task, mask });
         }
-        out.act(Action::Record(Record::Detached { task }));
+        out.record(Record::Detached { task });
         for other in tasks_in(self.timed) {
             if let TaskState::Detaching { pending, .. } = &mut self.tasks[other].state {
                 *pending &= !(1 << task);
@@ -655,7 +655,7 @@ impl<const N: usize> Supervisor<N> {
 
     fn escalate(&mut self, task: usize, now: u64, out: &mut impl ActionSink) {
         let to = self.policies[task].intensity_then;
-        out.act(Action::Record(Record::Escalated { task, to }));
+        out.record(Record::Escalated { task, to });
         self.tasks[task].recent = [NO_RESTART; MAX_INTENSITY_RESTARTS as usize];
         match to {
             Escalation::Hold => self.hold(task, HoldReason::Escalated, out),
@@ -685,7 +685,7 @@ impl<const N: usize> Supervisor<N> {
         } else {
             let restart_at = now.saturating_add(u64::from(delay_ms));
             self.set_state(task, TaskState::BackingOff { restart_at });
-            out.act(Action::Record(Record::BackingOff { task, delay_ms }));
+            out.record(Record::BackingOff { task, delay_ms });
         }
     }
 
@@ -700,7 +700,7 @@ impl<const N: usize> Supervisor<N> {
         slot.counters.restarts = slot.counters.restarts.saturating_add(1);
         let count = slot.counters.restarts;
         out.act(Action::Restart { task });
-        out.act(Action::Record(Record::Restarted { task, count }));
+        out.record(Record::Restarted { task, count });
         for dependent in tasks_in(self.live_dependents(task)) {
             out.act(Action::NotifyBack {
                 dependent,
@@ -711,7 +711,7 @@ impl<const N: usize> Supervisor<N> {
 
     fn hold(&mut self, task: usize, reason: HoldReason, out: &mut impl ActionSink) {
         self.set_state(task, TaskState::Held(reason));
-        out.act(Action::Record(Record::Held { task, reason }));
+        out.record(Record::Held { task, reason });
     }
 
     /// Every state change goes through here, to keep `timed` true.

@@ -208,6 +208,7 @@ impl Log {
         seq
     }
 
+    #[inline(never)]
     fn write(&mut self, time_ms: u32, event: LogEvent) {
         let seq = self.take_seq(1);
         ringbuf_entry!(Entry::Event(Logged {

@@ -127,6 +127,9 @@ fn bit(task: usize) -> u32 {
 struct Shell {
     /// The time of this wake-up, read from the kernel at most once per wake-up.
     now: Option<u64>,
+    /// The time the running policy call was made at (`now`, read once for the call), which
+    /// its records are logged with.
+    at: u64,
     /// Tasks whose current fault the policy has been given (a faulted task stays faulted
     /// in the kernel until it is restarted).
     faults_reported: u32,
@@ -147,20 +150,64 @@ impl Shell {
         *self.now.get_or_insert_with(|| sys_get_timer().now)
     }
 
+    /// Keeps how `task`'s incarnation ended (its fault, a requested detach, a load), for
+    /// the restart's log line.
+    fn note_end(&mut self, task: usize, end: End) {
+        if let Some(slot) = self.ended.get_mut(task) {
+            *slot = Some(end);
+        }
+    }
+}
+
+impl supervision::ActionSink for Shell {
+    /// Logs a record of the policy, and keeps what it says about how its task's incarnation
+    /// ended and whose counters changed. One `match` for all of it: a restart logs four
+    /// records inside the window from the fault to the task running again.
     fn record(&mut self, record: supervision::Record) {
-        // Counters change with recorded events only; a deadline's record also changes the
-        // forced dependents' `missed_acks`.
-        self.counters_dirty |= match record {
-            supervision::Record::DeadlineExpired {
+        use supervision::Record as R;
+        let task = match record {
+            R::DeadlineExpired {
                 provider,
                 dependents_forced,
-            } => bit(provider) | dependents_forced,
-            _ => bit(record_task(&record)),
+            } => {
+                // A deadline's record also changes the forced dependents' `missed_acks`.
+                self.counters_dirty |= dependents_forced;
+                provider
+            }
+            R::Fault { task, fault } => {
+                self.note_end(task, End::Fault(fault));
+                task
+            }
+            // A fault comes first and wins over the detach it causes.
+            R::DetachStarted {
+                task,
+                cause,
+                origin,
+                ..
+            } => {
+                if !matches!(self.ended.get(task), Some(Some(End::Fault(_)))) {
+                    self.note_end(task, End::Detached { cause, origin });
+                }
+                task
+            }
+            R::Loaded { task, origin } => {
+                self.note_end(task, End::Loaded(origin));
+                task
+            }
+            R::Detached { task }
+            | R::BackingOff { task, .. }
+            | R::Escalated { task, .. }
+            | R::Restarted { task, .. }
+            | R::Held { task, .. }
+            | R::WatchdogExpired { task }
+            | R::Starved { task, .. }
+            | R::Refused { task, .. } => task,
         };
-        self.note_end(&record);
-        let now = self.now();
+        // Counters change with recorded events only.
+        self.counters_dirty |= bit(task);
+        let now = self.at;
         self.log.supervisor(now, &record);
-        if let supervision::Record::Restarted { task, count } = record
+        if let R::Restarted { task, count } = record
             && let Some(after) = self.ended.get_mut(task).and_then(Option::take)
         {
             // Numbered as `tasks` and the console's `restart` number it.
@@ -169,33 +216,6 @@ impl Shell {
         }
     }
 
-    /// Keeps what a record says about how `task`'s incarnation ended: its fault comes first
-    /// (and wins over the detach it causes), a requested detach or a load otherwise.
-    fn note_end(&mut self, record: &supervision::Record) {
-        use supervision::Record as R;
-        let (task, end) = match *record {
-            R::Fault { task, fault } => (task, End::Fault(fault)),
-            R::DetachStarted {
-                task,
-                cause,
-                origin,
-                ..
-            } => {
-                if matches!(self.ended.get(task), Some(Some(End::Fault(_)))) {
-                    return;
-                }
-                (task, End::Detached { cause, origin })
-            }
-            R::Loaded { task, origin } => (task, End::Loaded(origin)),
-            _ => return,
-        };
-        if let Some(slot) = self.ended.get_mut(task) {
-            *slot = Some(end);
-        }
-    }
-}
-
-impl supervision::ActionSink for Shell {
     fn act(&mut self, action: Action) {
         match action {
             Action::NotifyGoingAway {
@@ -215,6 +235,7 @@ impl supervision::ActionSink for Shell {
                 self.armed = 0;
                 self.now = None;
                 let now = self.now();
+                self.at = now;
                 self.log.record(now, event);
             }
             Action::Restart { task } => {
@@ -228,25 +249,6 @@ impl supervision::ActionSink for Shell {
             Action::ResetSystem => kipc::system_reset(),
             Action::Record(record) => self.record(record),
         }
-    }
-}
-
-/// The task a record is about.
-fn record_task(record: &supervision::Record) -> usize {
-    use supervision::Record as R;
-    match *record {
-        R::Fault { task, .. }
-        | R::DetachStarted { task, .. }
-        | R::Detached { task }
-        | R::BackingOff { task, .. }
-        | R::Escalated { task, .. }
-        | R::Restarted { task, .. }
-        | R::Held { task, .. }
-        | R::Loaded { task, .. }
-        | R::WatchdogExpired { task }
-        | R::Starved { task, .. }
-        | R::Refused { task, .. } => task,
-        R::DeadlineExpired { provider, .. } => provider,
     }
 }
 
@@ -271,6 +273,7 @@ impl Jefe {
         call: impl FnOnce(&mut Supervisor<NUM_TASKS>, u64, &mut MergeDetach<Shell>) -> R,
     ) -> R {
         let now = self.shell.now();
+        self.shell.at = now;
         let result = call(
             &mut self.supervisor,
             now,
@@ -518,6 +521,7 @@ pub extern "C" fn main() -> ! {
         supervisor: INITIAL,
         shell: Shell {
             now: None,
+            at: 0,
             faults_reported: 0,
             counters_dirty: 0,
             injected: false,
