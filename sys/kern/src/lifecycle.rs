@@ -144,13 +144,13 @@ fn end_attached_incarnation(tasks: &mut [Task], index: usize, back: bool) -> Nex
     let servers = t.descriptor.client_gone_targets;
     let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
     for peer in tasks.iter_mut() {
-        let blocked_on_old = match peer.state {
-            TaskState::Healthy(
-                SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)),
-            ) => p == old_id,
-            _ => false,
+        let TaskState::Healthy(
+            SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)),
+        ) = peer.state
+        else {
+            continue;
         };
-        if blocked_on_old {
+        if p == old_id {
             peer.save.set_refusal(refusal);
             peer.set_healthy_state(SchedState::Runnable);
             woke = true;
