@@ -208,6 +208,9 @@ impl Log {
         seq
     }
 
+    // Out of line: inlined into its callers, the ring-buffer write moved its entry through
+    // the library `memcpy` (about 65 instructions a write), which slowed every unload and
+    // detach by hundreds of instructions (bench-client README, stop 31).
     #[inline(never)]
     fn write(&mut self, time_ms: u32, event: LogEvent) {
         let seq = self.take_seq(1);
