@@ -1,9 +1,9 @@
 //! `MergeDetach`: which detaches fold into restarts, and that effects keep their order.
 
 use proptest::prelude::*;
-use supervision::{Action, ActionSink, MergeDetach, Record};
+use supervision::{Action, ActionSink, Event, MergeDetach, Record};
 
-use crate::rig::{BASE, Rig, effects};
+use crate::rig::{BASE, PANIC, Rig, effects};
 
 fn merged(actions: &[Action]) -> Vec<Action> {
     let mut out = Vec::new();
@@ -57,6 +57,71 @@ fn a_detach_left_at_the_end_is_passed_on_when_dropped() {
         merged(&[Action::Detach { task: 3 }, DETACHED]),
         [DETACHED, Action::Detach { task: 3 }]
     );
+}
+
+/// A sink that logs takes records through `record`, as jefe's shell does.
+#[derive(Default)]
+struct Split {
+    acts: Vec<Action>,
+    records: Vec<Record>,
+}
+
+impl ActionSink for Split {
+    fn act(&mut self, action: Action) {
+        self.acts.push(action);
+    }
+
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+}
+
+#[test]
+fn a_record_reaches_the_inner_sinks_record_at_once_and_keeps_the_held_detach() {
+    let mut split = Split::default();
+    {
+        let mut merge = MergeDetach::new(&mut split);
+        merge.act(Action::Detach { task: 1 });
+        merge.record(Record::Detached { task: 1 });
+        merge.act(Action::Restart { task: 1 });
+    }
+    assert_eq!(split.records, [Record::Detached { task: 1 }]);
+    assert_eq!(split.acts, [Action::Restart { task: 1 }]);
+    // A sink that only acts gets the record as `Action::Record`, in its place.
+    let mut out = Vec::new();
+    {
+        let mut sink = |a| out.push(a);
+        let mut merge = MergeDetach::new(&mut sink);
+        merge.act(Action::Detach { task: 1 });
+        merge.record(Record::Detached { task: 1 });
+        merge.act(Action::Restart { task: 1 });
+    }
+    assert_eq!(out, [DETACHED, Action::Restart { task: 1 }]);
+}
+
+#[test]
+fn the_policy_hands_a_logging_sink_its_records_through_record() {
+    let mut policies = [BASE; 2];
+    policies[1].backoff_initial_ms = 0;
+    policies[1].backoff_max_ms = 0;
+    let as_actions = Rig::new(policies).fault(1);
+    let mut rig = Rig::new(policies);
+    let mut split = Split::default();
+    let fault = Event::Faulted {
+        task: 1,
+        fault: PANIC,
+    };
+    assert_eq!(rig.sup.on_event(rig.now, fault, &mut split), Ok(()));
+    let records: Vec<Record> = as_actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Record(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    assert!(!records.is_empty());
+    assert_eq!(split.records, records);
+    assert_eq!(split.acts, effects(&as_actions));
 }
 
 #[test]
