@@ -535,7 +535,9 @@ pub struct TaskRecord {
 pub trait ActionSink {
     fn act(&mut self, action: Action);
 
-    /// [`Action::Record`]: a sink that logs can take records without matching on actions.
+    /// [`Action::Record`]. The policy emits its records through this, in their place among
+    /// its other actions, so a sink that logs can take them without matching every action
+    /// (jefe's shell does: four records sit inside every restart's window).
     fn record(&mut self, record: Record) {
         self.act(Action::Record(record));
     }
