@@ -139,8 +139,21 @@ fn ipc_round_trip() -> Outcome {
 /// alignment, unaligned words otherwise) and finishes with words and bytes, so every
 /// length modulo 32 and every pair of offsets takes a different mix of the three.
 fn long_messages_arrive_intact_at_every_alignment() -> Outcome {
+    echoes_arrive_intact_at_every_alignment(&[33, 47, 52, 63, aop::ECHO_BUFFER])
+}
+
+/// Every length the kernel's short-copy path takes (up to 32 bytes: words, then bytes),
+/// the empty message and the last byte of a word included, from and to every alignment.
+fn short_messages_arrive_intact_at_every_alignment() -> Outcome {
+    let lens: [usize; 33] = core::array::from_fn(|len| len);
+    echoes_arrive_intact_at_every_alignment(&lens)
+}
+
+/// Echoes a message of each length in `lens` from each of four source offsets into a
+/// reply buffer at each of four offsets, and checks the reply and the bytes around it.
+fn echoes_arrive_intact_at_every_alignment(lens: &[usize]) -> Outcome {
     const GUARD: u8 = 0xEE;
-    for len in [33, 47, 52, 63, aop::ECHO_BUFFER] {
+    for &len in lens {
         for src_off in 0..4 {
             for dst_off in 0..4 {
                 let mut src = [0u8; aop::ECHO_BUFFER + 4];
@@ -158,18 +171,18 @@ fn long_messages_arrive_intact_at_every_alignment() -> Outcome {
                 );
                 check!(
                     rc == len as u32 && got == len,
-                    "a long echo reported the wrong length"
+                    "an echo reported the wrong length"
                 );
                 check!(
                     &dst[dst_off..dst_off + len] == message,
-                    "a long message came back wrong at some alignment"
+                    "a message came back wrong at some alignment"
                 );
                 check!(
                     dst[..dst_off]
                         .iter()
                         .chain(&dst[dst_off + len..])
                         .all(|&b| b == GUARD),
-                    "a long reply wrote outside the reply buffer"
+                    "a reply wrote outside the reply buffer"
                 );
             }
         }
@@ -944,6 +957,10 @@ const TESTS: &[Test] = &[
     (
         "long_messages_arrive_intact_at_every_alignment",
         long_messages_arrive_intact_at_every_alignment,
+    ),
+    (
+        "short_messages_arrive_intact_at_every_alignment",
+        short_messages_arrive_intact_at_every_alignment,
     ),
     (
         "message_truncated_to_receive_buffer_with_full_length_reported",
