@@ -112,7 +112,7 @@ unsafe fn copy_tail(dst: *mut u8, src: *const u8, len: usize) {
     // `n` counts down to zero, so no access goes past `len` bytes.
     unsafe {
         asm!(
-            "subs {n}, {n}, #4",
+            "subs {n}, {len}, #4",
             "blo 2f",
             "1:  ldr {t}, [{s}], #4",
             "str {t}, [{d}], #4",
@@ -125,8 +125,8 @@ unsafe fn copy_tail(dst: *mut u8, src: *const u8, len: usize) {
             "subs {n}, {n}, #1",
             "bne 3b",
             "4:",
-            s = inout(reg) src => _, d = inout(reg) dst => _, n = inout(reg) len => _,
-            t = out(reg) _,
+            s = inout(reg) src => _, d = inout(reg) dst => _, len = in(reg) len,
+            n = out(reg) _, t = out(reg) _,
             options(nostack),
         );
     }
