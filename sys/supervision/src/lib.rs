@@ -232,10 +232,18 @@ pub struct Policy {
 
 impl Policy {
     /// Back-off before the restart that follows `consecutive` earlier restarts in a row.
+    /// That is `backoff_initial_ms * 2^consecutive`, at most `backoff_max_ms`, computed in
+    /// 32 bits: the product reaches the cap exactly when `initial > max >> consecutive`.
+    /// Every restart computes it (the u64 product took about forty instructions).
     pub(crate) fn backoff_delay(&self, consecutive: u32) -> u32 {
-        let factor = 1u64.checked_shl(consecutive).unwrap_or(u64::MAX);
-        let delay = u64::from(self.backoff_initial_ms).saturating_mul(factor);
-        delay.min(u64::from(self.backoff_max_ms)) as u32
+        let (initial, max) = (self.backoff_initial_ms, self.backoff_max_ms);
+        if initial == 0 {
+            0
+        } else if consecutive >= 32 || initial > max >> consecutive {
+            max
+        } else {
+            initial << consecutive
+        }
     }
 
     /// Whether this policy restarts a task after a cycle that `cause` began by itself.
@@ -574,5 +582,61 @@ impl HumilityRequest {
             6 => HumilityRequest::Load,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Escalation, Policy, RestartMode};
+
+    /// The definition: the u64 product, saturating, then the cap.
+    fn reference(initial: u32, max: u32, consecutive: u32) -> u32 {
+        let factor = 1u64.checked_shl(consecutive).unwrap_or(u64::MAX);
+        (u64::from(initial).saturating_mul(factor)).min(u64::from(max)) as u32
+    }
+
+    #[test]
+    fn backoff_delay_is_the_capped_doubling_at_every_edge() {
+        let values = [
+            0,
+            1,
+            2,
+            3,
+            7,
+            10,
+            11,
+            80,
+            5000,
+            (1 << 31) - 1,
+            1 << 31,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        for initial in values {
+            for max in values {
+                let policy = Policy {
+                    restart: RestartMode::Always,
+                    depends_on: 0,
+                    detach_deadline_ms: 0,
+                    backoff_initial_ms: initial,
+                    backoff_max_ms: max,
+                    intensity_restarts: 0,
+                    intensity_window_ms: 0,
+                    intensity_then: Escalation::Hold,
+                    watchdog_ms: None,
+                    reset_peripherals: 0,
+                    start_at_boot: true,
+                    idle: false,
+                    priority: 0,
+                };
+                for consecutive in 0..=70 {
+                    assert_eq!(
+                        policy.backoff_delay(consecutive),
+                        reference(initial, max, consecutive),
+                        "initial {initial}, max {max}, after {consecutive} restarts"
+                    );
+                }
+            }
+        }
     }
 }
