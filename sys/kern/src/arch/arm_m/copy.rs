@@ -100,14 +100,47 @@ unsafe fn copy_bytes(dst: *mut u8, src: *const u8, len: usize) {
     }
 }
 
-/// Word then byte moves, for the last few bytes of any copy: one block of `asm!` with
-/// post-incremented addresses, four instructions per word (an indexed loop in Rust took
-/// seven, for its bound test and index).
+/// Word then byte moves, for the last few bytes of any copy.
 ///
 /// # Safety
 /// As for [`copy_bytes`].
 #[inline(always)]
 unsafe fn copy_tail(dst: *mut u8, src: *const u8, len: usize) {
+    let mut i = 0;
+    // SAFETY: per this function's contract; `i` stays below `len`.
+    unsafe {
+        while i + 4 <= len {
+            asm!(
+                "ldr {t}, [{s}, {i}]",
+                "str {t}, [{d}, {i}]",
+                s = in(reg) src, d = in(reg) dst, i = in(reg) i, t = out(reg) _,
+                options(nostack, preserves_flags),
+            );
+            i += 4;
+        }
+        while i < len {
+            asm!(
+                "ldrb {t}, [{s}, {i}]",
+                "strb {t}, [{d}, {i}]",
+                s = in(reg) src, d = in(reg) dst, i = in(reg) i, t = out(reg) _,
+                options(nostack, preserves_flags),
+            );
+            i += 1;
+        }
+    }
+}
+
+/// Word then byte moves for kernel IPC's short replies (a fault report is seven words):
+/// one block of `asm!` with post-incremented addresses, four instructions a word where
+/// [`copy_tail`]'s indexed loop takes seven. The IPC paths keep `copy_tail`: with this block
+/// in `dispatch`, LLVM allocated registers worse around it, and the empty round trip, the
+/// lease read and `usb_msc_read_instr_per_kib` lost more than the moves saved (bench-client
+/// README, stop 32).
+///
+/// # Safety
+/// As for [`copy_bytes`].
+#[inline(always)]
+unsafe fn copy_reply_words(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: per this function's contract; both pointers advance by what was moved and
     // `n` counts down to zero, so no access goes past `len` bytes.
     unsafe {
@@ -191,10 +224,7 @@ unsafe fn copy_bulk(mut dst: *mut u8, mut src: *const u8, mut len: usize) {
             );
             len %= 16;
         }
-        // The 256-byte messages and leases end on a block: no tail.
-        if len != 0 {
-            copy_tail(dst, src, len);
-        }
+        copy_tail(dst, src, len);
     }
 }
 
@@ -210,7 +240,13 @@ pub unsafe fn copy_user(dst: u32, src: u32, len: usize) {
 /// `dst` must have been checked writable for the task.
 pub unsafe fn copy_from_kernel(dst: u32, bytes: &[u8]) {
     // SAFETY: per the caller's check, `dst` is task memory, which kernel data never overlaps.
-    unsafe { copy_bytes(dst as *mut u8, bytes.as_ptr(), bytes.len()) }
+    unsafe {
+        if bytes.len() > 32 {
+            copy_bulk(dst as *mut u8, bytes.as_ptr(), bytes.len());
+        } else {
+            copy_reply_words(dst as *mut u8, bytes.as_ptr(), bytes.len());
+        }
+    }
 }
 
 /// Writes a task's initial exception frame: a clear of the whole frame (the word clear
