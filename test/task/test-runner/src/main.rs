@@ -153,6 +153,31 @@ impl InOrderTestRunnerImpl for Runner {
         Ok(u32::from(kipc::software_irq(task as usize, mask)))
     }
 
+    fn image_id_into(
+        &mut self,
+        _: &RecvMessage,
+        len: u32,
+        offset: u32,
+        out: Leased<Write, [u8]>,
+    ) -> Result<u32, RequestError<core::convert::Infallible>> {
+        let mut buffer = [0xEEu8; 16];
+        let (offset, len) = (offset as usize, len as usize);
+        let Some(reply) = buffer.get_mut(offset..offset.saturating_add(len)) else {
+            return Err(RequestError::Fault(
+                userlib::ReplyFaultReason::BadMessageContents,
+            ));
+        };
+        let (_, got) = userlib::sys_send(
+            userlib::Incarnation::KERNEL,
+            userlib::Kipcnum::ReadImageId as u16,
+            &[],
+            reply,
+            &[],
+        );
+        out.write_range(0, &buffer[..out.len().min(16)])?;
+        Ok(got as u32)
+    }
+
     fn fault_supervisor(
         &mut self,
         _: &RecvMessage,

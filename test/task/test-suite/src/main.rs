@@ -735,6 +735,44 @@ fn fault_panic_with_message() -> Outcome {
     Ok(())
 }
 
+/// A kernel IPC reply fills a shorter reply buffer exactly, whatever its length (none, a
+/// word's last byte, both words) and alignment: the kernel copies its replies with their own
+/// word and byte loops, apart from the IPC paths' copy.
+fn kernel_ipc_reply_fills_a_short_buffer_exactly() -> Outcome {
+    const GUARD: u8 = 0xEE;
+    let mut whole = [0u8; 16];
+    let got = runner().image_id_into(8, 0, &mut whole).unwrap_or(0);
+    check!(got == 8, "the whole image id was not 8 bytes");
+    check!(
+        whole[8..].iter().all(|&b| b == GUARD),
+        "the image id overran its buffer"
+    );
+    for len in 0..=8 {
+        for offset in 0..4 {
+            let mut out = [0u8; 16];
+            let got = runner()
+                .image_id_into(len as u32, offset as u32, &mut out)
+                .unwrap_or(u32::MAX);
+            check!(
+                got as usize == len,
+                "a short reply reported the wrong length"
+            );
+            check!(
+                out[offset..offset + len] == whole[..len],
+                "a short reply did not hold the reply's first bytes"
+            );
+            check!(
+                out[..offset]
+                    .iter()
+                    .chain(&out[offset + len..])
+                    .all(|&b| b == GUARD),
+                "a short reply wrote outside its buffer"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn kipc_refused_to_ungranted_task() -> Outcome {
     assistant_fault(FaultKind::Kipc, 0, |f| {
         f == FaultInfo::SyscallUsage(UsageError::IllegalTask)
@@ -961,6 +999,10 @@ const TESTS: &[Test] = &[
     (
         "short_messages_arrive_intact_at_every_alignment",
         short_messages_arrive_intact_at_every_alignment,
+    ),
+    (
+        "kernel_ipc_reply_fills_a_short_buffer_exactly",
+        kernel_ipc_reply_fills_a_short_buffer_exactly,
     ),
     (
         "message_truncated_to_receive_buffer_with_full_length_reported",
