@@ -174,20 +174,23 @@ fn echoes_arrive_intact_at_every_alignment(lens: &[usize]) -> Outcome {
                     "an echo reported the wrong length"
                 );
                 check!(
-                    &dst[dst_off..dst_off + len] == message,
-                    "a message came back wrong at some alignment"
-                );
-                check!(
-                    dst[..dst_off]
-                        .iter()
-                        .chain(&dst[dst_off + len..])
-                        .all(|&b| b == GUARD),
-                    "a reply wrote outside the reply buffer"
+                    placed_exactly(&dst, dst_off, message, GUARD),
+                    "a message came back wrong at some alignment, or outside its buffer"
                 );
             }
         }
     }
     Ok(())
+}
+
+/// Whether `buffer` holds `expected` at `offset` and `guard` in every other byte.
+fn placed_exactly(buffer: &[u8], offset: usize, expected: &[u8], guard: u8) -> bool {
+    let end = offset + expected.len();
+    buffer[offset..end] == *expected
+        && buffer[..offset]
+            .iter()
+            .chain(&buffer[end..])
+            .all(|&b| b == guard)
 }
 
 fn message_truncated_to_receive_buffer_with_full_length_reported() -> Outcome {
@@ -758,15 +761,8 @@ fn kernel_ipc_reply_fills_a_short_buffer_exactly() -> Outcome {
                 "a short reply reported the wrong length"
             );
             check!(
-                out[offset..offset + len] == whole[..len],
-                "a short reply did not hold the reply's first bytes"
-            );
-            check!(
-                out[..offset]
-                    .iter()
-                    .chain(&out[offset + len..])
-                    .all(|&b| b == GUARD),
-                "a short reply wrote outside its buffer"
+                placed_exactly(&out, offset, &whole[..len], GUARD),
+                "a short reply did not hold the reply's first bytes, or wrote outside them"
             );
         }
     }
