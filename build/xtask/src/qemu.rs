@@ -112,9 +112,17 @@ pub const GDB_PORT: u16 = 3333;
 /// for humility, or gdb attaching and interrupting when it likes), and a guest held at reset
 /// would give a first dump of a system that has not booted, with a silent console until
 /// something attached.
+///
+/// Virtual time comes from the instruction count (`-icount shift=0`: a nanosecond per
+/// instruction, a 1 GHz core), so the board has the same instructions per millisecond on
+/// any host. On the host's clock, a slow or loaded host leaves too few instructions per
+/// tick for the default app's periodic work (usb-sim's frames cost QEMU about half a core
+/// of an idle development machine), and the guest would never be idle: the lowest
+/// priorities, ping and idle, would not run. Waits still take real time (`sleep=on`).
 fn interactive_args(machine: &str, image: &Path, gdb: bool) -> Vec<String> {
     let mut args = base_args(machine, image);
     args.extend(["-serial".into(), "stdio".into()]);
+    args.extend(["-icount".into(), "shift=0".into()]);
     if gdb {
         args.extend(["-gdb".into(), format!("tcp::{GDB_PORT}")]);
     }
@@ -220,6 +228,15 @@ pub fn free_port() -> Result<u16, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_takes_virtual_time_from_the_instruction_count() {
+        for gdb in [false, true] {
+            let args = interactive_args("mps2-an500", Path::new("final.elf"), gdb);
+            let icount = args.iter().position(|a| a == "-icount").expect("-icount");
+            assert_eq!(args[icount + 1], "shift=0", "{args:?}");
+        }
+    }
 
     #[test]
     fn run_with_gdb_opens_the_stub_and_boots_at_once() {

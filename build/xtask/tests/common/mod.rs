@@ -104,6 +104,15 @@ pub struct Qemu {
     pub console: Vec<String>,
 }
 
+/// Virtual time from the instruction count, as under `cargo xtask run` (`qemu.rs`): the
+/// guest has the same instructions per millisecond on a loaded host as on an idle one. On
+/// the host's clock, a QEMU at half the speed of an idle development machine needs over a
+/// core for the default app's periodic work (usb-sim's frames); the guest is then busy from
+/// its first milliseconds and the idle task may not have run when a test looks (CI once
+/// dumped a system whose idle task had never started, its stack never painted). Waits still
+/// take real time (icount's default `sleep=on`), so console timing is as before.
+const ICOUNT: [&str; 2] = ["-icount", "shift=0"];
+
 impl Qemu {
     pub fn boot(image: &Path) -> Qemu {
         let port = free_port();
@@ -120,6 +129,7 @@ impl Qemu {
                 "-kernel",
             ])
             .arg(image)
+            .args(ICOUNT)
             .args(["-gdb", &format!("tcp::{port}")])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
