@@ -34,6 +34,8 @@
 //! - Otherwise the next slot is overwritten and its `generation` incremented, wrapping past
 //!   `u16::MAX` to 1: 0 marks a slot never written, which humility skips.
 //! - `line` is `line!()` truncated to 16 bits.
+//! - `ringbuf_entry_unique!` skips the comparison, for payloads that carry a sequence number
+//!   of their own and so never equal the newest entry (debug builds assert it).
 //!
 //! # Concurrency
 //!
@@ -131,6 +133,24 @@ impl<T: Copy + PartialEq, const N: usize> Ringbuf<T, N> {
             newest.count = newest.count.saturating_add(1);
             return;
         }
+        self.push(line, payload);
+    }
+
+    /// Records `payload` in a slot of its own, without comparing it with the newest entry:
+    /// for payloads that can never equal it (each carries its own sequence number), where
+    /// the comparison is pure cost. Debug builds check that promise.
+    pub fn record_unique(&mut self, line: u16, payload: T) {
+        debug_assert!(
+            self.last
+                .and_then(|i| self.buffer.get(i))
+                .is_none_or(|newest| newest.line != line || newest.payload != payload),
+            "record_unique: the payload equals the newest entry (line {line})"
+        );
+        self.push(line, payload);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, line: u16, payload: T) {
         // Compare-and-reset rather than `%`: Cortex-M division is slow.
         let next = match self.last {
             Some(i) if i + 1 < N => i + 1,
@@ -182,15 +202,21 @@ impl<T: Count + Copy + PartialEq, const N: usize> CountedRingbuf<T, N> {
 /// What `ringbuf!` declares when ring buffers are compiled out.
 pub struct Disabled;
 
-/// Something `ringbuf_entry!` can record into.
+/// Something `ringbuf_entry!` and `ringbuf_entry_unique!` can record into.
 pub trait RecordEntry<T> {
     fn record_entry(&self, line: u16, payload: T);
+    /// As [`Ringbuf::record_unique`].
+    fn record_unique_entry(&self, line: u16, payload: T);
 }
 
 impl<T: Copy + PartialEq, const N: usize> RecordEntry<T> for StaticCell<Ringbuf<T, N>> {
     fn record_entry(&self, line: u16, payload: T) {
         // A re-entrant record is dropped: see the module docs.
         let _ = self.with(|ring| ring.record(line, payload));
+    }
+
+    fn record_unique_entry(&self, line: u16, payload: T) {
+        let _ = self.with(|ring| ring.record_unique(line, payload));
     }
 }
 
@@ -202,10 +228,19 @@ impl<T: Count + Copy + PartialEq, const N: usize> RecordEntry<T> for CountedRing
         #[cfg(feature = "disabled")]
         let _ = line;
     }
+
+    fn record_unique_entry(&self, line: u16, payload: T) {
+        payload.count(&self.counters);
+        #[cfg(not(feature = "disabled"))]
+        self.ringbuf.record_unique_entry(line, payload);
+        #[cfg(feature = "disabled")]
+        let _ = line;
+    }
 }
 
 impl<T> RecordEntry<T> for Disabled {
     fn record_entry(&self, _line: u16, _payload: T) {}
+    fn record_unique_entry(&self, _line: u16, _payload: T) {}
 }
 
 /// Declares a ring buffer: `ringbuf!(Payload, N, init)` (as `__RINGBUF`) or
@@ -257,6 +292,20 @@ macro_rules! ringbuf_entry {
     ($name:ident, $payload:expr) => {{
         let payload = $payload;
         $crate::RecordEntry::record_entry(&$name, line!() as u16, payload);
+    }};
+}
+
+/// As `ringbuf_entry!`, for a payload that never equals the newest entry (it carries a
+/// sequence number of its own): the entry takes a slot without being compared, which debug
+/// builds check.
+#[macro_export]
+macro_rules! ringbuf_entry_unique {
+    ($payload:expr) => {
+        $crate::ringbuf_entry_unique!(__RINGBUF, $payload)
+    };
+    ($name:ident, $payload:expr) => {{
+        let payload = $payload;
+        $crate::RecordEntry::record_unique_entry(&$name, line!() as u16, payload);
     }};
 }
 

@@ -56,6 +56,35 @@ fn identical_consecutive_entries_are_counted_not_stored() {
 }
 
 #[test]
+fn unique_records_take_a_slot_each_and_wrap_like_any_other() {
+    let mut ring = Ringbuf::<Event, 3>::new(Event::None);
+    ring.record_unique(7, Event::Tick(1));
+    ring.record_unique(7, Event::Tick(2)); // Same line, the next number: its own slot.
+    ring.record(7, Event::Tick(2)); // The counting record still sees it as the newest.
+    for i in 3..5 {
+        ring.record_unique(8, Event::Tick(i));
+    }
+    let (lines, payloads, n) = lines_and_payloads(&ring);
+    assert_eq!(n, 3);
+    assert_eq!(lines, [7, 8, 8]);
+    assert_eq!(payloads, [Event::Tick(2), Event::Tick(3), Event::Tick(4)]);
+    let counts: [u16; 3] = core::array::from_fn(|i| ring.buffer[i].count);
+    let generations: [u16; 3] = core::array::from_fn(|i| ring.buffer[i].generation);
+    assert_eq!(counts, [1, 2, 1], "slot 1 holds Tick(2), recorded twice");
+    assert_eq!(generations, [2, 1, 1], "slot 0 was written twice");
+    assert_eq!(ring.last, Some(0));
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "record_unique: the payload equals the newest entry (line 7)")]
+fn unique_record_equal_to_the_newest_is_a_broken_promise() {
+    let mut ring = Ringbuf::<Event, 4>::new(Event::None);
+    ring.record_unique(7, Event::Tick(1));
+    ring.record_unique(7, Event::Tick(1));
+}
+
+#[test]
 fn repeat_count_saturates() {
     let mut ring = Ringbuf::<Event, 2>::new(Event::None);
     for _ in 0..u32::from(u16::MAX) + 10 {
@@ -118,12 +147,37 @@ fn macros_record_the_source_line() {
     );
 }
 
+#[cfg(not(feature = "disabled"))]
+#[test]
+fn unique_macro_records_the_source_line_in_a_slot_of_its_own() {
+    ringbuf!(Event, 8, Event::None);
+    let mut line = 0;
+    for i in 0..2 {
+        line = line!() + 1;
+        ringbuf_entry_unique!(Event::Tick(i));
+    }
+    let (n, newest) = __RINGBUF
+        .with(|ring| (ring.entries().count(), *ring.entries().last().unwrap()))
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        newest,
+        RingbufEntry {
+            line: line as u16,
+            generation: 1,
+            count: 1,
+            payload: Event::Tick(1)
+        }
+    );
+}
+
 #[test]
 fn counted_ring_counts_every_record_by_variant() {
     counted_ringbuf!(COUNTED, Event, 2, Event::None);
-    for i in 0..5 {
+    for i in 0..4 {
         ringbuf_entry!(COUNTED, Event::Tick(i));
     }
+    ringbuf_entry_unique!(COUNTED, Event::Tick(4));
     ringbuf_entry!(COUNTED, Event::None);
     assert_eq!(
         COUNTED.counters.tick.load(Relaxed),

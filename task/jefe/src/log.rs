@@ -12,7 +12,7 @@
 
 use abi::FaultInfo;
 use jefe_api::{End, LogEvent, Logged};
-use ringbuf::{ringbuf, ringbuf_entry};
+use ringbuf::{ringbuf, ringbuf_entry_unique};
 use supervision::{Cause, Origin, Record};
 
 /// Enough for a few full restart cycles (each is about seven events, or one entry).
@@ -147,7 +147,7 @@ impl Log {
             self.steps = 0;
             self.cycle.incarnation = incarnation;
             self.cycle.seq = self.take_seq(CYCLE_EVENTS);
-            ringbuf_entry!(Entry::FaultCycle(self.cycle));
+            ringbuf_entry_unique!(Entry::FaultCycle(self.cycle));
             return;
         }
         self.record(
@@ -214,7 +214,7 @@ impl Log {
     #[inline(never)]
     fn write(&mut self, time_ms: u32, event: LogEvent) {
         let seq = self.take_seq(1);
-        ringbuf_entry!(Entry::Event(Logged {
+        ringbuf_entry_unique!(Entry::Event(Logged {
             seq,
             time_ms,
             event
