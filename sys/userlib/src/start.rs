@@ -43,8 +43,15 @@ core::arch::global_asm!(
     "    bl 7f",
     "    bl main",
     "    udf #0",
-    // Fills the words [r0, r1) with r4, using no stack: thirty-two bytes per step while
-    // that many remain, then words. Clobbers r0, r2 and r5-r11.
+    // Fills the words [r0, r1) with r4, using no stack: 128 bytes per step while that many
+    // remain, then 32, then words. Clobbers r0, r2 and r5-r11. A restart paints the whole
+    // stack: at 32 bytes per step the loop's own compare and branches were half of it.
+    // Global only so that a QEMU test (kernel-tests' `start_fill_covers_exactly_its_range`)
+    // can call it on buffers of every length.
+    ".global __bulkhead_fill_words",
+    ".type __bulkhead_fill_words, %function",
+    ".thumb_func",
+    "__bulkhead_fill_words:",
     "7:  mov r5, r4",
     "    mov r6, r4",
     "    mov r7, r4",
@@ -52,11 +59,19 @@ core::arch::global_asm!(
     "    mov r9, r4",
     "    mov r10, r4",
     "    mov r11, r4",
-    "    sub r2, r1, #32",
-    "8:  cmp r0, r2",
+    "    sub r2, r1, #128",
+    "6:  cmp r0, r2",
+    "    bhi 8f",
+    "    stmia r0!, {{r4-r11}}",
+    "    stmia r0!, {{r4-r11}}",
+    "    stmia r0!, {{r4-r11}}",
+    "    stmia r0!, {{r4-r11}}",
+    "    b 6b",
+    "8:  add r2, r2, #96",
+    "4:  cmp r0, r2",
     "    bhi 9f",
     "    stmia r0!, {{r4-r11}}",
-    "    b 8b",
+    "    b 4b",
     "9:  cmp r0, r1",
     "    bhs 5f",
     "    str r4, [r0], #4",

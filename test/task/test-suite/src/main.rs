@@ -183,6 +183,54 @@ fn echoes_arrive_intact_at_every_alignment(lens: &[usize]) -> Outcome {
     Ok(())
 }
 
+/// userlib's `_start` paints the stack and zeroes `.bss` with one fill routine, in steps of
+/// 128 bytes, then 32, then words: every length from 0 to 80 words (each remainder of each
+/// step, and more than one step of each) at two offsets, with the words around checked.
+fn start_fill_covers_exactly_its_range() -> Outcome {
+    const GUARD: u32 = 0x1111_1111;
+    const FILL: u32 = 0xbadd_cafe;
+    let mut buffer = [GUARD; 90];
+    for offset in [1, 6] {
+        for len in 0..=80 {
+            buffer.fill(GUARD);
+            fill_words(&mut buffer[offset..offset + len], FILL);
+            let (before, rest) = buffer.split_at(offset);
+            let (filled, after) = rest.split_at(len);
+            check!(
+                filled.iter().all(|&w| w == FILL),
+                "the fill left a word of its range unwritten"
+            );
+            check!(
+                before.iter().chain(after).all(|&w| w == GUARD),
+                "the fill wrote outside its range"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Calls `_start`'s fill routine as `_start` does: range in r0 and r1, the word in r4, no
+/// stack; it clobbers r5-r11, which the block saves around the call (r6 and r7 cannot be
+/// named as clobbers).
+fn fill_words(words: &mut [u32], value: u32) {
+    let range = words.as_mut_ptr_range();
+    // SAFETY: the routine writes the words of `range` only, and every register it changes
+    // is restored or declared.
+    unsafe {
+        core::arch::asm!(
+            "push {{r4-r11}}",
+            "mov r4, {value}",
+            "bl __bulkhead_fill_words",
+            "pop {{r4-r11}}",
+            value = in(reg) value,
+            inout("r0") range.start => _,
+            in("r1") range.end,
+            out("r2") _,
+            out("lr") _,
+        );
+    }
+}
+
 /// Whether `buffer` holds `expected` at `offset` and `guard` in every other byte.
 fn placed_exactly(buffer: &[u8], offset: usize, expected: &[u8], guard: u8) -> bool {
     let end = offset + expected.len();
@@ -995,6 +1043,10 @@ const TESTS: &[Test] = &[
     (
         "short_messages_arrive_intact_at_every_alignment",
         short_messages_arrive_intact_at_every_alignment,
+    ),
+    (
+        "start_fill_covers_exactly_its_range",
+        start_fill_covers_exactly_its_range,
     ),
     (
         "kernel_ipc_reply_fills_a_short_buffer_exactly",
