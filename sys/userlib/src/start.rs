@@ -77,6 +77,7 @@ core::arch::global_asm!(
     "    str r4, [r0], #4",
     "    b 9b",
     "5:  bx lr",
+    ".size __bulkhead_fill_words, . - __bulkhead_fill_words",
     ".size _start, . - _start",
     // A loop that nothing calls, kept because it shares `_start`'s section: a debugger sends
     // a task here to make it hang as a driver stuck in a loop does, which only the
