@@ -143,14 +143,14 @@ fn end_attached_incarnation(tasks: &mut [Task], index: usize, back: bool) -> Nex
     let refusal = Refusal::peer(code, t.generation);
     let servers = t.descriptor.client_gone_targets;
     let mut woke = servers != 0 && tell_servers_client_gone(tasks, servers);
+    // Three exact-state tests rather than one or-pattern binding the peer: LLVM turns them
+    // into two compares of the state's tags, where the pattern's range arithmetic cost
+    // about four instructions more per task (restart 2246 -> 2213).
     for peer in tasks.iter_mut() {
-        let TaskState::Healthy(
-            SchedState::InSend(p) | SchedState::InReply(p) | SchedState::InRecv(Some(p)),
-        ) = peer.state
-        else {
-            continue;
-        };
-        if p == old_id {
+        if peer.is_healthy_in(SchedState::InSend(old_id))
+            || peer.is_healthy_in(SchedState::InReply(old_id))
+            || peer.is_healthy_in(SchedState::InRecv(Some(old_id)))
+        {
             peer.save.set_refusal(refusal);
             peer.set_healthy_state(SchedState::Runnable);
             woke = true;
