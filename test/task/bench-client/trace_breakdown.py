@@ -25,7 +25,7 @@ through `llvm-symbolizer`), within the kernel entry they ran under:
 User instructions are charged to the task that ran them (the clock reads and the dither
 loop of the reporting task are `bench`, the measurement's own overhead).
 
-With `--window FROM TO` (each `TASK:SYMBOL`, `kernel:SYMBOL` for the kernel) the trace is
+With `--window FROM TO` (each `TASK:SYMBOL` or `TASK:0xADDRESS`, `kernel:...` for the kernel) the trace is
 instead cut into windows, each opened by entering FROM and closed by entering TO, and the
 breakdown is the mean over the windows: for paths no benchmark loop isolates, such as a
 restart (`--window kernel:UsageFault server:main` on jefe-bench: from the fault to the
@@ -109,6 +109,15 @@ def kernel_class(frames):
     return "kernel"
 
 
+def kernel_phase(key, sym, frames):
+    pc, ent, after = key
+    if ent in BACKGROUND_ENTRIES or ent not in SHIMS and ent is not None and ent != "SVCall":
+        return "tick"
+    if sym in SHIMS:
+        return "exit" if after else "entry"
+    return kernel_class(frames.get(pc, [sym]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("image")
@@ -118,8 +127,13 @@ def main():
     ap.add_argument("--window", nargs=2, metavar=("FROM", "TO"))
     ap.add_argument("--windows", type=int, default=50,
                     help="with --window: stop after this many windows")
+    ap.add_argument("--skip", type=int, default=0,
+                    help="with --window: leave out this many windows first")
     ap.add_argument("--detail", action="store_true",
                     help="also list the kernel's instructions per innermost function")
+    ap.add_argument("--sequence", action="store_true",
+                    help="with --window: also list each window in order, one line per stretch "
+                         "of the kernel or of one task")
     a = ap.parse_args()
 
     dist = os.path.join(a.target, "dist", a.image)
@@ -143,13 +157,20 @@ def main():
         task, _, symbol = spec.partition(":")
         if task not in tables:
             sys.exit(f"--window: no task {task!r}")
+        if re.fullmatch(r"0x[0-9a-fA-F]+", symbol):
+            return {int(symbol, 16) & ~1}
         pcs = {s[0] for s in tables[task][1] if s[2] == symbol}
         if not pcs:
             sys.exit(f"--window: {task} has no function named {symbol!r}")
         return pcs
 
     window = a.window and (entry_of(a.window[0]), entry_of(a.window[1]))
+    if a.sequence and not window:
+        sys.exit("--sequence needs --window")
+    # Per window, in order: [owner, [pc, ...]] for each stretch run by one owner.
+    stretches = []
     is_open = False
+    skipped = 0
 
     def owner(pc):
         for name, table in tables.items():
@@ -188,7 +209,12 @@ def main():
             if window:
                 if not is_open and pc in window[0]:
                     is_open = True
-                    segments.append({})
+                    if skipped < a.skip:
+                        segments[-1] = {}
+                        skipped += 1
+                    else:
+                        segments.append({})
+                    stretches.append([])
                 elif is_open and pc in window[1]:
                     is_open = False
                     if len(segments) - 1 >= a.windows:
@@ -212,6 +238,11 @@ def main():
                 continue
             seg = segments[-1]
             seg[key] = seg.get(key, 0) + 1
+            if window:
+                runs = stretches[-1]
+                if not runs or runs[-1][0] != who:
+                    runs.append([who, []])
+                runs[-1][1].append(key)
             lines += 1
             if lines % 200000 == 0:
                 with open(serial, errors="replace") as s:
@@ -254,12 +285,7 @@ def main():
         for (pc, ent, after), n in segments[k].items():
             who, sym = owner_cache[pc]
             if who == "kernel":
-                if ent in BACKGROUND_ENTRIES or ent not in SHIMS and ent is not None and ent != "SVCall":
-                    cls = "tick"
-                elif sym in SHIMS:
-                    cls = "exit" if after else "entry"
-                else:
-                    cls = kernel_class(frames.get(pc, [sym]))
+                cls = kernel_phase((pc, ent, after), sym, frames)
                 if cls != "tick":
                     f = frames.get(pc, [sym])[0] if sym not in SHIMS else sym
                     detail[(cls, f)] = detail.get((cls, f), 0) + n
@@ -289,6 +315,58 @@ def main():
                 if v >= a.rounds / 2:
                     print(f"    {v / a.rounds:7.1f}  {cls:<7} {re.sub(r'::h[0-9a-f]{16}$', '', f)}")
         print()
+    if a.sequence:
+        print_sequence(stretches[skipped:][:a.rounds], owner_cache, frames, user_frames)
+
+
+# What a kernel stretch did, named by the syscall bodies it ran (innermost frames).
+STRETCH_WORK = re.compile(r"kern::(?:kipc|ipc|lifecycle|lease|time|detach)::([A-Za-z]\w*(?:::[a-z]\w*)?)")
+STRETCH_GENERIC = re.compile(r"^(handle|Reply(::\w+)?|Request(::\w+)?)$")
+
+
+def stretch_label(who, keys, owner_cache, frames, user_frames):
+    pcs = [k[0] for k in keys]
+    if who == "kernel":
+        shim = next((owner_cache[pc][1] for pc in pcs if owner_cache[pc][1] in SHIMS), "kernel")
+        work = []
+        for pc in pcs:
+            for f in frames.get(pc, []):
+                m = STRETCH_WORK.search(re.sub(r"::h[0-9a-f]{16}", "", f))
+                if m and not STRETCH_GENERIC.match(m.group(1)) and m.group(1) not in work:
+                    work.append(m.group(1))
+                    break
+        return f"{shim}: {', '.join(work[:4]) or '-'}"
+    counts = {}
+    for pc in pcs:
+        f = re.sub(r"::h[0-9a-f]{16}$", "", user_frames.get(pc, [owner_cache[pc][1] or "?"])[0])
+        counts[f] = counts.get(f, 0) + 1
+    top = sorted(counts.items(), key=lambda x: -x[1])[:3]
+    return ", ".join(f"{f.split('::')[-1]} {n}" for f, n in top)
+
+
+def print_sequence(windows, owner_cache, frames, user_frames):
+    """The windows' common shape, each stretch with its mean length."""
+    shapes = {}
+    for runs in windows:
+        shape = tuple((who, stretch_label(who, pcs, owner_cache, frames, {}) if who == "kernel"
+                       else who) for who, pcs in runs)
+        shapes.setdefault(shape, []).append(runs)
+    shape, same = max(shapes.items(), key=lambda x: len(x[1]))
+    print(f"## sequence ({len(same)} of {len(windows)} windows have this shape)")
+    for i, (who, label) in enumerate(shape):
+        mean = sum(len(runs[i][1]) for runs in same) / len(same)
+        if who != "kernel":
+            label = stretch_label(who, same[0][i][1], owner_cache, frames, user_frames)
+        print(f"  {mean:7.1f}  {who or '?':<12} {label}")
+        if who == "kernel":
+            phases = {}
+            for runs in same:
+                for key in runs[i][1]:
+                    cls = kernel_phase(key, owner_cache[key[0]][1], frames)
+                    phases[cls] = phases.get(cls, 0) + 1
+            print("           " + ", ".join(f"{p} {phases[p] / len(same):.0f}"
+                                          for p in PHASES + ["tick"] if p in phases))
+    print(f"  {sum(len(pcs) for runs in same for _, pcs in runs) / len(same):7.1f}  total")
 
 
 if __name__ == "__main__":
