@@ -48,11 +48,10 @@
 #![no_std]
 #![no_main]
 
-use core::cell::Cell;
 use core::convert::Infallible;
 
 use counters::Count;
-use dwc2_hcd_core::{BufferFault, Clock, Hcd, Request, TransferBuffers};
+use dwc2_hcd_core::{Hcd, Request};
 use idol_runtime::abi::{Incarnation, TaskId};
 use idol_runtime::{Leased, ReplyToken, RequestError, Write};
 use ringbuf::{counted_ringbuf, ringbuf_entry};
@@ -63,8 +62,8 @@ use usb_host_api::{Direction, PipeId, PipeSpec, SetupPacket, XferError};
 #[cfg(feature = "sim")]
 use userlib::task_slot;
 use userlib::{
-    RecvMessage, incarnation_is_current, notify_bits, notify_target, optional_notify, sleep_for,
-    sys_get_timer, sys_post, sys_refresh_incarnation, sys_set_timer,
+    RecvMessage, incarnation_is_current, notify_bits, notify_target, optional_notify, sys_post,
+    sys_refresh_incarnation,
 };
 
 include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
@@ -131,120 +130,13 @@ type Regs = dwc2_regs::MmioRegs;
 #[cfg(feature = "mmio")]
 use board::regs;
 
-/// The STM32H7 boards: OTG2_FS through `sys` (doc/usb-host.md 1.1, 1.4 steps 2-3 and 15).
 #[cfg(feature = "mmio")]
-mod board {
-    use drv_stm32xx_sys_api::{SysClient, USB_OTG, USB_VBUS, UsbOtgPins, UsbVbus};
-    use userlib::task_slot;
+mod board;
+mod clock;
+mod pending;
 
-    task_slot!(SYS, sys);
-
-    /// RM0433 memory map: OTG2_FS, the core on the Nucleo's user USB connector; app.toml's
-    /// `uses = ["otg2"]` maps its 128 KiB window (registers and 16 FIFO windows) to this
-    /// task only.
-    const OTG2_BASE: usize = 0x4008_0000;
-    const _: () = assert!(dwc2_regs::WINDOW_LEN <= 0x2_0000);
-
-    /// The board's pins, named in app.toml; the build refuses an `mmio` image without them
-    /// (drv-stm32xx-sys-api's app_config), so these never fail.
-    const OTG: UsbOtgPins = match USB_OTG {
-        Some(otg) => otg,
-        None => panic!("app.toml names no usb-otg for sys"),
-    };
-    const VBUS: UsbVbus = match USB_VBUS {
-        Some(vbus) => vbus,
-        None => panic!("app.toml names no usb-vbus for sys"),
-    };
-
-    /// Clocks the core (its pins are the core's since `sys` started) and returns its
-    /// registers, with VBUS off until [`vbus_on`].
-    pub fn regs() -> dwc2_regs::MmioRegs {
-        let sys = SysClient::new(SYS);
-        if sys.usb_vbus(&VBUS, false).is_err() || sys.enable_clock(OTG.core).is_err() {
-            panic!("sys refused the OTG core's clock or VBUS");
-        }
-        // SAFETY: sys has just clocked the core; app.toml maps its window to this task only.
-        unsafe { dwc2_regs::MmioRegs::new(OTG2_BASE) }
-    }
-
-    /// Switches the port's power: on once the core is initialised (doc/usb-host.md 1.4
-    /// step 15), off and on again after an over-current (1.12).
-    pub fn vbus(on: bool) {
-        if SysClient::new(SYS).usb_vbus(&VBUS, on).is_err() {
-            panic!("sys refused to switch VBUS");
-        }
-    }
-
-    /// Whether the switch's flag signals over-current now: `sys`'s post said it changed,
-    /// and a glitch (an inrush at power-on, say) is over by the time this asks. A flag `sys`
-    /// cannot read counts as signalled: VBUS then goes off rather than stay on into what may
-    /// be a short.
-    pub fn over_current() -> bool {
-        SysClient::new(SYS).usb_over_current(&VBUS).unwrap_or(true)
-    }
-}
-
-/// The kernel's clock and the task's one timer; waits shorter than a tick sleep one tick.
-///
-/// It remembers the last tick it read, so the server loop can arm the next service from the
-/// reading its requests and services just made instead of asking the kernel again, and the
-/// deadline it left armed for `PORT_CHECK`, so an unchanged one is not set again. Every wait
-/// on the timer goes through [`KernelClock::sleep_ms`], which forgets the armed deadline:
-/// the wait replaced it.
-struct KernelClock {
-    last_tick: Cell<u64>,
-    /// `Some(d)`: the kernel holds deadline `d` for `PORT_CHECK`, or it passed and its bit
-    /// waits to be received.
-    armed: Cell<Option<u64>>,
-}
-
-impl KernelClock {
-    const fn new() -> Self {
-        KernelClock {
-            last_tick: Cell::new(0),
-            armed: Cell::new(None),
-        }
-    }
-
-    fn now_ticks(&self) -> u64 {
-        let now = sys_get_timer().now;
-        self.last_tick.set(now);
-        now
-    }
-
-    /// The tick last read (this task's requests and services read it as they go).
-    fn last_tick(&self) -> u64 {
-        self.last_tick.get()
-    }
-
-    fn sleep_ms(&self, ms: u64) {
-        self.armed.set(None);
-        sleep_for(ms, TIMER);
-    }
-
-    /// Has `PORT_CHECK` posted at `deadline` (at once if it has passed).
-    fn arm(&self, deadline: u64) {
-        if self.armed.get() != Some(deadline) {
-            sys_set_timer(Some(deadline), PORT_CHECK);
-            self.armed.set(Some(deadline));
-        }
-    }
-
-    /// `PORT_CHECK` was received: the deadline that posted it is spent.
-    fn fired(&self) {
-        self.armed.set(None);
-    }
-}
-
-impl Clock for KernelClock {
-    fn now_us(&self) -> u64 {
-        self.now_ticks().saturating_mul(1000)
-    }
-
-    fn delay_us(&self, us: u32) {
-        self.sleep_ms(u64::from(us.div_ceil(1000)));
-    }
-}
+use clock::KernelClock;
+use pending::{Buffers, Pending, Staging};
 
 /// What `usb-hcd` did, for `humility ringbuf usb-hcd` and `humility counters usb-hcd`.
 #[derive(Copy, Clone, PartialEq, Count)]
@@ -303,92 +195,6 @@ enum Event {
 }
 
 counted_ringbuf!(Event, 32, Event::None);
-
-/// A transfer in flight and who waits for it: a caller blocked in `control`,
-/// `transfer_in` or `transfer_out` (its token holds its lease), or the USB core's
-/// `start_control`, whose data wait in [`Staging`].
-enum Pending {
-    Control(ReplyToken<u32, HcdError, UsbHcdControlLeases>),
-    In(ReplyToken<u32, HcdError, UsbHcdTransferInLeases>),
-    Out(ReplyToken<u32, HcdError, UsbHcdTransferOutLeases>),
-    Started,
-}
-
-impl Pending {
-    /// Answers the caller with the transfer's result (a `Started` result is kept instead).
-    fn answer(self, result: Result<usize, XferError>) {
-        let result = result.map(|n| n as u32).map_err(op);
-        match self {
-            Pending::Control(token) => token.answer(result),
-            Pending::In(token) => token.answer(result),
-            Pending::Out(token) => token.answer(result),
-            Pending::Started => {}
-        }
-    }
-
-    /// The caller, if it is still waiting as the incarnation that called.
-    fn caller_current(&self) -> bool {
-        match self {
-            Pending::Control(token) => incarnation_is_current(token.caller()),
-            Pending::In(token) => incarnation_is_current(token.caller()),
-            Pending::Out(token) => incarnation_is_current(token.caller()),
-            Pending::Started => true,
-        }
-    }
-}
-
-/// The one `start_control` transfer: its pipe, the task to post, its IN data and, once it
-/// has ended, its result.
-struct Staging {
-    pipe: Option<PipeId>,
-    owner: Incarnation,
-    result: Option<Result<usize, XferError>>,
-    data: [u8; MAX_STARTED_CONTROL],
-}
-
-/// The pending transfers' buffers, as the controller driver reaches them: each pipe's
-/// caller lease, or the staging buffer.
-struct Buffers<'a> {
-    pending: &'a [Option<(PipeId, Pending)>; MAX_PIPES],
-    staging: &'a mut [u8; MAX_STARTED_CONTROL],
-}
-
-impl Buffers<'_> {
-    fn of(&self, pipe: PipeId) -> Option<&Pending> {
-        match self.pending.get(usize::from(pipe.index)) {
-            Some(Some((id, pending))) if *id == pipe => Some(pending),
-            _ => None,
-        }
-    }
-}
-
-impl TransferBuffers for Buffers<'_> {
-    fn read_out(&mut self, pipe: PipeId, offset: usize, dst: &mut [u8]) -> Result<(), BufferFault> {
-        match self.of(pipe) {
-            Some(Pending::Out(token)) => token.leases().data.read_range(offset, dst),
-            Some(Pending::Control(token)) => token.leases().data.read_range(offset, dst),
-            _ => return Err(BufferFault),
-        }
-        .map_err(|_| BufferFault)
-    }
-
-    fn write_in(&mut self, pipe: PipeId, offset: usize, src: &[u8]) -> Result<(), BufferFault> {
-        match self.of(pipe) {
-            Some(Pending::In(token)) => token.leases().buf.write_range(offset, src),
-            Some(Pending::Control(token)) => token.leases().data.write_range(offset, src),
-            Some(Pending::Started) => {
-                let end = offset.checked_add(src.len()).ok_or(BufferFault)?;
-                self.staging
-                    .get_mut(offset..end)
-                    .ok_or(BufferFault)?
-                    .copy_from_slice(src);
-                return Ok(());
-            }
-            _ => return Err(BufferFault),
-        }
-        .map_err(|_| BufferFault)
-    }
-}
 
 struct Server {
     hcd: Hcd<Regs, KernelClock>,
