@@ -25,13 +25,17 @@ through `llvm-symbolizer`), within the kernel entry they ran under:
 User instructions are charged to the task that ran them (the clock reads and the dither
 loop of the reporting task are `bench`, the measurement's own overhead).
 
-With `--window FROM TO` (each `TASK:SYMBOL` or `TASK:0xADDRESS`, `kernel:...` for the kernel) the trace is
-instead cut into windows, each opened by entering FROM and closed by entering TO, and the
-breakdown is the mean over the windows: for paths no benchmark loop isolates, such as a
-restart (`--window kernel:UsageFault server:main` on jefe-bench: from the fault to the
-restarted task's `main`).
+With `--window FROM TO` (each `TASK:SYMBOL` or `TASK:0xADDRESS`, `kernel:...` for the
+kernel) the trace is instead cut into windows, each opened by reaching FROM and closed by
+reaching TO, and the breakdown is the mean over the windows: for paths no benchmark loop
+isolates, such as a restart (`--window kernel:UsageFault server:main` on jefe-bench: from
+the fault to the restarted task's `main`). `--skip N` leaves out the first N windows (to
+reach a later benchmark of the same image), and `--sequence` also lists the windows'
+common shape in order: one line per stretch of the kernel (named by the syscall bodies it
+ran, with its phases) or of one task.
 
-Usage: trace_breakdown.py IMAGE [--client TASK] [--rounds N] [--window FROM TO] [--detail]
+Usage: trace_breakdown.py IMAGE [--client TASK] [--rounds N] [--detail]
+                          [--window FROM TO [--skip N] [--windows N] [--sequence]]
 """
 
 import argparse
