@@ -15,10 +15,10 @@ use crate::{PORT_CHECK, TIMER};
 /// on the timer goes through [`KernelClock::sleep_ms`], which forgets the armed deadline:
 /// the wait replaced it.
 pub(crate) struct KernelClock {
-    pub(crate) last_tick: Cell<u64>,
+    last_tick: Cell<u64>,
     /// `Some(d)`: the kernel holds deadline `d` for `PORT_CHECK`, or it passed and its bit
     /// waits to be received.
-    pub(crate) armed: Cell<Option<u64>>,
+    armed: Cell<Option<u64>>,
 }
 
 impl KernelClock {
