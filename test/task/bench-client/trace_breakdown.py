@@ -171,7 +171,7 @@ def main():
     window = a.window and (entry_of(a.window[0]), entry_of(a.window[1]))
     if a.sequence and not window:
         sys.exit("--sequence needs --window")
-    # Per window, in order: [owner, [pc, ...]] for each stretch run by one owner.
+    # Per window, in order: [owner, [key, ...]] for each stretch run by one owner.
     stretches = []
     is_open = False
     skipped = 0
@@ -352,8 +352,8 @@ def print_sequence(windows, owner_cache, frames, user_frames):
     """The windows' common shape, each stretch with its mean length."""
     shapes = {}
     for runs in windows:
-        shape = tuple((who, stretch_label(who, pcs, owner_cache, frames, {}) if who == "kernel"
-                       else who) for who, pcs in runs)
+        shape = tuple((who, stretch_label(who, keys, owner_cache, frames, {}) if who == "kernel"
+                       else who) for who, keys in runs)
         shapes.setdefault(shape, []).append(runs)
     shape, same = max(shapes.items(), key=lambda x: len(x[1]))
     print(f"## sequence ({len(same)} of {len(windows)} windows have this shape)")
@@ -370,7 +370,7 @@ def print_sequence(windows, owner_cache, frames, user_frames):
                     phases[cls] = phases.get(cls, 0) + 1
             print("           " + ", ".join(f"{p} {phases[p] / len(same):.0f}"
                                           for p in PHASES + ["tick"] if p in phases))
-    print(f"  {sum(len(pcs) for runs in same for _, pcs in runs) / len(same):7.1f}  total")
+    print(f"  {sum(len(keys) for runs in same for _, keys in runs) / len(same):7.1f}  total")
 
 
 if __name__ == "__main__":
